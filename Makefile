@@ -1,0 +1,49 @@
+# ccpm — run `make help` for the targets. CI runs `make test` (via .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+STAMP  := $(VENV)/.installed
+# Sample report inputs: built-in synthetic data.
+SAMPLE := data/sample
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps lock report test lint bench clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip sync --python $(BIN)/python requirements.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+setup: system-deps $(STAMP) ## Create .venv and install everything (idempotent)
+
+system-deps: ## Install system packages (a CJK font for Chinese reports) where missing
+	@bash scripts/system-deps.sh
+
+lock: ## Re-resolve requirements.lock from pyproject.toml
+	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv; }
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+report: setup ## Render the sample report from built-in synthetic data into reports/
+	$(BIN)/ccpm synth --out $(SAMPLE) --agents 60 --days 61 --seed 7
+	$(BIN)/ccpm sample-report --data $(SAMPLE) --out reports/sample
+
+test: setup ## Run the test suite
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: setup ## Static checks (ruff)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: setup ## Benchmarks (slow: 10-million-row runs, power tables); results in benchmarks/results/
+	$(BIN)/python benchmarks/run_all.py
+
+clean: ## Remove build output (keeps .venv)
+	rm -rf build reports/sample .pytest_cache

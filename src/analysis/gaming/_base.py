@@ -1,0 +1,60 @@
+"""Registry and shared types of the gaming checks.
+
+A check is registered by name with :data:`CHECKS` and is a callable
+``check(ctx: GamingContext) -> CheckResult``. Modules in
+:mod:`analysis.gaming` (not starting with ``_``) are imported on first lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .._registry import Registry
+
+__all__ = ["CHECKS", "GamingContext", "CheckResult", "FLAG_COLUMNS"]
+
+CHECKS: Registry = Registry("gaming check", "analysis.gaming")
+
+#: Columns of a check's ``flags`` table (before q-values are added across checks).
+#: ``effect`` is a size a manager can read, explained by ``effect_unit``
+#: (e.g. "excess short calls per 100 calls"); ``n`` and ``k`` are the counts behind it.
+FLAG_COLUMNS = ["agent_id", "period", "check", "effect", "effect_unit", "p_value", "n", "k", "detail"]
+
+
+@dataclass
+class GamingContext:
+    """Everything a check may use.
+
+    ``con`` is a DuckDB connection on which a view ``calls`` holds the
+    contract-shaped calls (valid rows only). Checks aggregate in the engine and
+    pull only small tables into pandas. ``columns`` lists the contract columns
+    that carry data (not all missing). ``ratings`` and ``okr`` are optional
+    inputs; ``options`` holds run settings (aht_target, short_call_s, alpha,
+    period, seed, ...).
+    """
+
+    con: Any
+    columns: frozenset[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    ratings: pd.DataFrame | None = None
+    okr: dict | None = None
+    roster: pd.DataFrame | None = None
+
+
+@dataclass
+class CheckResult:
+    """One check's output.
+
+    ``flags`` has :data:`FLAG_COLUMNS`; ``skipped`` is a reason string when the
+    check could not run (missing column or input), else ``""``;
+    ``changepoints`` optionally has ``scope, metric, date, before, after, p_value``.
+    """
+
+    name: str
+    flags: pd.DataFrame
+    skipped: str = ""
+    changepoints: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)

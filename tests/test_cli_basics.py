@@ -1,0 +1,37 @@
+"""The CLI's contract: discovery of subcommands, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from analysis.cli import build_parser, main
+
+
+def test_version_and_help_run():
+    out = subprocess.run([sys.executable, "-m", "analysis", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.startswith("ccpm ")
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "usage: ccpm" in capsys.readouterr().err
+
+
+def test_unexpected_error_is_one_line(monkeypatch, capsys):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    p = sub.add_parser("boom")
+
+    def explode(args):
+        raise RuntimeError("kaboom")
+
+    p.set_defaults(func=explode)
+    monkeypatch.setattr("analysis.cli.build_parser", lambda: parser)
+    monkeypatch.delenv("CCPM_DEBUG", raising=False)
+    assert main(["boom"]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: kaboom" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
