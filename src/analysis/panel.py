@@ -1,0 +1,307 @@
+"""The agent x period metric panel, computed in DuckDB over contract-shaped calls.
+
+The per-call relation (one row per handled call, with the repeat-call flag
+computed by a window over each customer's calls) and every metric are SQL; only
+the agent x period result reaches pandas, so ten million calls cost what ten
+thousand do. Metric definitions live in :mod:`analysis.metrics`.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import re
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import metrics as _metrics
+from .config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
+from .errors import ConfigError, InputError
+
+__all__ = ["build_panel", "resolve_calls_paths", "PERIODS", "QUEUE_PREFIX", "panel_sql"]
+
+#: Period granularities and their labels.
+PERIODS = {"month": "YYYY-MM", "week": "YYYY-Www (ISO week)", "day": "YYYY-MM-DD"}
+#: Prefix of the queue-mix columns: ``queue_share__<queue>`` = share of the
+#: agent's handled calls in that period offered to ``<queue>``.
+QUEUE_PREFIX = "queue_share__"
+
+# Engine-specific pieces are confined to these (the metric SQL is portable).
+_PERIOD_SQL = {
+    "duckdb": {
+        "month": "strftime(answer_ts, '%Y-%m')",
+        "week": "strftime(answer_ts, '%G-W%V')",
+        "day": "strftime(answer_ts, '%Y-%m-%d')",
+    },
+}
+
+_REQUIRED = ("outcome", "agent_id", "answer_ts", "talk_s", "queue")
+_OPTIONAL_TYPES = {
+    "call_id": "VARCHAR",
+    "arrival_ts": "TIMESTAMP",
+    "hold_s": "DOUBLE",
+    "acw_s": "DOUBLE",
+    "customer_id": "VARCHAR",
+    "ended_by": "VARCHAR",
+    "resolved": "BOOLEAN",
+    "csat": "DOUBLE",
+    "qa_score": "DOUBLE",
+    "complaint": "BOOLEAN",
+}
+
+
+def resolve_calls_paths(calls: str | Path | list) -> list[str]:
+    """Parquet files named by a path, a folder or a glob.
+
+    A folder holding ``valid.parquet`` (from ``ccpm validate``) or ``calls.parquet``
+    (from ``ccpm synth``) means that file; any other folder means all its
+    ``*.parquet`` files.
+    """
+    if isinstance(calls, (list, tuple)):
+        out: list[str] = []
+        for c in calls:
+            out.extend(resolve_calls_paths(c))
+        return out
+    s = str(calls)
+    if any(ch in s for ch in "*?["):
+        files = sorted(_glob.glob(s))
+        if not files:
+            raise InputError(f"no files match {s}")
+        return files
+    p = Path(s)
+    if p.is_dir():
+        for name in ("valid.parquet", "calls.parquet"):
+            if (p / name).is_file():
+                return [str(p / name)]
+        files = sorted(str(f) for f in p.glob("*.parquet"))
+        if not files:
+            raise InputError(f"no Parquet files in folder {p}")
+        return files
+    if not p.exists():
+        raise InputError(f"calls file not found: {p}")
+    if p.suffix.lower() not in (".parquet", ".pq"):
+        raise InputError(
+            f"{p.name} is not Parquet: validate it first (ccpm validate) or pass --mapping"
+        )
+    return [str(p)]
+
+
+def _interval_hours(h: float) -> str:
+    if float(h) != int(h):
+        return f"INTERVAL '{int(round(float(h) * 60))}' MINUTE"
+    return f"INTERVAL '{int(h)}' HOUR"
+
+
+def panel_sql(
+    columns: list[str],
+    *,
+    source: str = "src",
+    period: str = "month",
+    short_call_s: float = DEFAULT_SHORT_CALL_S,
+    repeat_window_h: float = REPEAT_WINDOW_H,
+    engine: str = "duckdb",
+    data_end: str | None = None,
+) -> dict[str, str]:
+    """The SQL of the panel: ``calls`` (per-call relation) and ``panel``, ``queues``, ``counts``.
+
+    ``columns`` are the source's column names (missing optional ones become NULL).
+    """
+    if period not in PERIODS:
+        raise ConfigError(f"period: {period!r} is not one of {', '.join(PERIODS)}")
+    if engine not in _PERIOD_SQL:
+        raise ConfigError(f"engine: {engine!r} is not supported here (known: duckdb)")
+    cols = set(columns)
+    missing = [c for c in _REQUIRED if c not in cols]
+    if missing:
+        raise InputError(f"calls lack required column(s): {', '.join(missing)}")
+
+    def col(name: str) -> str:
+        if name in cols:
+            return name
+        if name == "arrival_ts":
+            return "answer_ts"
+        return f"CAST(NULL AS {_OPTIONAL_TYPES[name]})"
+
+    hold = f"COALESCE({col('hold_s')}, 0.0)" if "hold_s" in cols else "0.0"
+    acw = f"COALESCE({col('acw_s')}, 0.0)" if "acw_s" in cols else "0.0"
+    call_id = col("call_id") if "call_id" in cols else "CAST(NULL AS VARCHAR)"
+    window = _interval_hours(repeat_window_h)
+    end = f"TIMESTAMP '{data_end}'" if data_end else "MAX(arrival_ts) OVER ()"
+    handled = "outcome IN ('answered', 'transferred')"
+    valid = (
+        "agent_id IS NOT NULL AND answer_ts IS NOT NULL AND talk_s IS NOT NULL "
+        "AND talk_s >= 0 AND hold_s >= 0 AND acw_s >= 0"
+    )
+    base = f"""
+        SELECT {call_id} AS call_id, CAST(outcome AS VARCHAR) AS outcome,
+               CAST(agent_id AS VARCHAR) AS agent_id, CAST(queue AS VARCHAR) AS queue,
+               {col('arrival_ts')} AS arrival_ts, answer_ts,
+               CAST(talk_s AS DOUBLE) AS talk_s, CAST({hold} AS DOUBLE) AS hold_s,
+               CAST({acw} AS DOUBLE) AS acw_s, CAST({col('customer_id')} AS VARCHAR) AS customer_id,
+               {col('ended_by')} AS ended_by, {col('resolved')} AS resolved,
+               CAST({col('csat')} AS DOUBLE) AS csat, CAST({col('qa_score')} AS DOUBLE) AS qa_score,
+               {col('complaint')} AS complaint
+        FROM {source}"""
+    seq = f"""
+        SELECT b.*,
+               LEAD(arrival_ts) OVER (PARTITION BY customer_id
+                                      ORDER BY arrival_ts, call_id) AS next_arrival_ts,
+               {end} AS data_end_ts
+        FROM ({base}) b"""
+    per = _PERIOD_SQL[engine][period]
+    calls = f"""
+        SELECT agent_id, {per} AS period, queue, talk_s, hold_s, acw_s,
+               talk_s + hold_s + acw_s AS handle_s,
+               CASE WHEN outcome = 'transferred' THEN 1 ELSE 0 END AS is_transfer,
+               CASE WHEN customer_id IS NULL THEN NULL
+                    WHEN answer_ts + {window} > data_end_ts THEN NULL
+                    WHEN next_arrival_ts IS NOT NULL
+                         AND next_arrival_ts <= answer_ts + {window} THEN 1
+                    ELSE 0 END AS is_repeat,
+               CASE WHEN resolved THEN 1 WHEN NOT resolved THEN 0 END AS resolved_i,
+               csat, qa_score,
+               CASE WHEN complaint THEN 1 WHEN NOT complaint THEN 0 END AS complaint_i,
+               CASE WHEN ended_by IS NULL THEN NULL
+                    WHEN ended_by = 'agent' THEN 1 ELSE 0 END AS agent_ended_i
+        FROM ({seq}) s
+        WHERE {handled} AND {valid}"""
+    params = {"short_call_s": float(short_call_s)}
+    aggs = ",\n               ".join(
+        f"{m.render(**params)} AS {m.name}" for m in _metrics.METRICS
+    )
+    panel = f"""
+        SELECT agent_id, period,
+               {aggs}
+        FROM calls
+        GROUP BY agent_id, period
+        ORDER BY agent_id, period"""
+    queues = """
+        SELECT agent_id, period, queue, COUNT(*) AS n
+        FROM calls GROUP BY agent_id, period, queue"""
+    counts = f"""
+        SELECT COUNT(*) AS rows_read,
+               SUM(CASE WHEN {handled} THEN 1 ELSE 0 END) AS handled_rows,
+               SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned_rows,
+               SUM(CASE WHEN outcome IS NULL OR outcome NOT IN
+                        ('answered', 'transferred', 'abandoned') THEN 1 ELSE 0 END)
+                   AS unknown_outcome,
+               SUM(CASE WHEN {handled} AND NOT COALESCE(({valid}), FALSE) THEN 1 ELSE 0 END)
+                   AS invalid_handled,
+               COUNT(call_id) - COUNT(DISTINCT call_id) AS duplicate_call_id,
+               MAX(arrival_ts) AS data_end_ts
+        FROM ({base}) b"""
+    return {"calls": calls, "panel": panel, "queues": queues, "counts": counts}
+
+
+def _slug(q: str) -> str:
+    s = re.sub(r"[^0-9A-Za-z_]+", "_", str(q)).strip("_")
+    return s or "unknown"
+
+
+def build_panel(
+    calls,
+    *,
+    period: str = "month",
+    short_call_s: float = DEFAULT_SHORT_CALL_S,
+    repeat_window_h: float = REPEAT_WINDOW_H,
+    engine: str = "duckdb",
+    data_end: str | None = None,
+) -> pd.DataFrame:
+    """One row per agent and period with every metric of :mod:`analysis.metrics`.
+
+    Parameters
+    ----------
+    calls : str, Path, list or DataFrame
+        Contract-shaped calls: a Parquet file (``valid.parquet``, ``calls.parquet``),
+        a folder or glob of them, or a DataFrame with contract columns.
+    period : {"month", "week", "day"}
+        Calendar month (``YYYY-MM``), ISO week (``YYYY-Www``) or day (``YYYY-MM-DD``)
+        of ``answer_ts``.
+    short_call_s : float
+        Talk time below this is a short call.
+    repeat_window_h : float
+        A call is a repeat source when the same customer calls again within this many
+        hours of its answer; calls whose window ends after ``data_end`` are censored.
+    engine : {"duckdb"}
+        The SQL engine (Spark is planned; the metric SQL is already portable).
+    data_end : str, optional
+        End of the observation window (ISO timestamp); default the last ``arrival_ts``.
+
+    Returns
+    -------
+    DataFrame
+        ``agent_id, period`` and one column per metric (``calls, aht_s, talk_s,
+        hold_s, acw_s, short_call_rate, transfer_rate, repeat_call_rate,
+        repeat_calls_observed, resolved_rate, csat_mean, csat_responses, qa_mean,
+        complaint_rate, agent_hangup_rate``), then ``main_queue`` (the queue with the
+        most of the agent's calls that period; ties: first by name) and
+        ``queue_share__<queue>`` (share of the agent's handled calls per queue; queue
+        names reduced to ``[0-9A-Za-z_]``). ``attrs["ccpm_panel"]`` holds the row
+        counts: ``rows_read, handled_rows, abandoned_rows, unknown_outcome,
+        invalid_handled`` (handled rows excluded for breaking the contract: no
+        agent, answer time or talk time, or a negative duration),
+        ``duplicate_call_id``, ``data_end_ts`` and the parameters.
+
+    References
+    ----------
+    COPC Inc. (2019). *COPC CX Standard*, Release 7 (AHT; FCR).
+    SQM Group. *First call resolution: definition and measurement* (repeat-call proxy).
+    """
+    con = duckdb.connect()
+    try:
+        if isinstance(calls, pd.DataFrame):
+            con.register("src_df", calls)
+            con.execute("CREATE VIEW src AS SELECT * FROM src_df")
+        else:
+            files = resolve_calls_paths(calls)
+            flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            try:
+                con.execute(
+                    f"CREATE VIEW src AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
+                )
+            except duckdb.Error as exc:
+                raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
+        columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
+        sql = panel_sql(
+            columns,
+            period=period,
+            short_call_s=short_call_s,
+            repeat_window_h=repeat_window_h,
+            engine=engine,
+            data_end=data_end,
+        )
+        con.execute(f"CREATE TEMP VIEW calls AS {sql['calls']}")
+        counts = con.execute(sql["counts"]).fetchdf().iloc[0].to_dict()
+        panel = con.execute(sql["panel"]).fetchdf()
+        queues = con.execute(sql["queues"]).fetchdf()
+    finally:
+        con.close()
+    if panel.empty:
+        raise InputError("no handled calls (outcome answered/transferred) with valid fields")
+    panel["agent_id"] = panel["agent_id"].astype(str)
+    panel["period"] = panel["period"].astype(str)
+    for m in _metrics.METRICS:
+        if m.unit in ("calls", "responses"):
+            panel[m.name] = panel[m.name].astype("int64")
+        else:
+            panel[m.name] = pd.to_numeric(panel[m.name], errors="coerce").astype("float64")
+    # queue mix (small: agent x period x queue)
+    queues["share"] = queues["n"] / queues.groupby(["agent_id", "period"])["n"].transform("sum")
+    queues = queues.sort_values(["agent_id", "period", "n", "queue"],
+                                ascending=[True, True, False, True])
+    main = queues.drop_duplicates(["agent_id", "period"])[["agent_id", "period", "queue"]]
+    main = main.rename(columns={"queue": "main_queue"})
+    queues["col"] = QUEUE_PREFIX + queues["queue"].map(_slug)
+    wide = queues.pivot_table(index=["agent_id", "period"], columns="col", values="share",
+                              aggfunc="sum", fill_value=0.0).reset_index()
+    wide.columns.name = None
+    panel = panel.merge(main, on=["agent_id", "period"], how="left")
+    panel = panel.merge(wide, on=["agent_id", "period"], how="left")
+    panel = panel.sort_values(["agent_id", "period"], ignore_index=True)
+    info = {k: (None if pd.isna(v) else (str(v) if k == "data_end_ts" else int(v)))
+            for k, v in counts.items()}
+    info.update(period=period, short_call_s=float(short_call_s),
+                repeat_window_h=float(repeat_window_h), engine=engine)
+    panel.attrs["ccpm_panel"] = info
+    return panel
