@@ -1,0 +1,223 @@
+"""A small, fast simulator of contract-shaped calls for the gaming-signature tests.
+
+Honest agents differ by skill (talk, after-call work, hold), tenure, queue mix,
+natural short-call and transfer rates, survey response rate, idle time between
+calls and late-day fatigue, so a check whose null ignores that spread fails its
+calibration test here. Gaming is planted per agent through ``effects``:
+
+``acw``       multiplier on after-call work (1.3 = 30 % padding)
+``hold``      multiplier on hold time
+``transfer``  multiplier on the transfer rate; ``transfer_talk`` multiplier on the
+              talk time before a transfer (0.5 = transfers after half the usual talk)
+``eod``       multiplier on talk time in the last hour of the shift; ``eod_gap``
+              multiplier on the idle gap before calls in that hour
+``hangup``    share of calls hung up early (short, unresolved, often repeated)
+``survey``    share of bad (short or unresolved) calls kept out of the survey
+
+This is test scaffolding, not a model of any real center (see
+:mod:`analysis.synth` for the project's synthetic center).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ..contract import call_column_names
+from ._base import GamingContext
+
+__all__ = ["simulate_calls", "make_context"]
+
+
+def simulate_calls(
+    *,
+    n_agents: int = 40,
+    days: int = 20,
+    queues: int = 3,
+    effects: dict[str, dict[str, float]] | None = None,
+    seed: int = 1,
+    start: str = "2026-01-05",
+    customers: bool = True,
+    short_s: float = 20.0,
+    heterogeneity: float = 1.0,
+    shift_hours: float = 6.0,
+) -> pd.DataFrame:
+    """Simulate handled (and a few abandoned) calls; agents are ``A000``, ``A001``, ...
+
+    Returns
+    -------
+    DataFrame with the contract's call columns (``call_id`` ... ``complaint``).
+    """
+    rng = np.random.default_rng(seed)
+    effects = effects or {}
+    h = heterogeneity
+    agents = [f"A{i:03d}" for i in range(n_agents)]
+    # queue characteristics
+    q_talk = 200 * np.exp(rng.normal(0, 0.3, queues))
+    q_acw = 40 * np.exp(rng.normal(0, 0.3, queues))
+    q_hold = 25 * np.exp(rng.normal(0, 0.3, queues))
+    q_tr = np.clip(0.08 * np.exp(rng.normal(0, 0.3, queues)), 0.01, 0.3)
+    # agents
+    new = rng.random(n_agents) < 0.25
+    a_talk = np.exp(rng.normal(0, 0.20 * h, n_agents)) * np.where(new, 1.15, 1.0)
+    a_acw = np.exp(rng.normal(0, 0.30 * h, n_agents)) * np.where(new, 1.25, 1.0)
+    a_hold = np.exp(rng.normal(0, 0.30 * h, n_agents))
+    a_tr = np.exp(rng.normal(0, 0.35 * h, n_agents))
+    a_trtalk = np.exp(rng.normal(0, 0.15 * h, n_agents))
+    a_short = rng.beta(3, 97, n_agents) if h > 0 else np.full(n_agents, 0.03)
+    a_resp = np.clip(rng.beta(6, 14, n_agents), 0.05, 0.9) if h > 0 else np.full(n_agents, 0.3)
+    a_res = np.clip(rng.beta(16, 4, n_agents), 0.3, 0.99) if h > 0 else np.full(n_agents, 0.8)
+    a_gap = 45 * np.exp(rng.normal(0, 0.3 * h, n_agents))
+    a_fat = rng.normal(0.04, 0.04 * h, n_agents)  # honest late-shift slowdown of talk
+    a_fgap = rng.normal(0.05, 0.05 * h, n_agents)  # honest late-shift extra idle
+    a_shift = rng.choice([7.0, 10.0, 13.0], n_agents)
+    prim = rng.integers(0, queues, n_agents)
+    sec = (prim + 1 + rng.integers(0, max(queues - 1, 1), n_agents)) % max(queues, 1)
+    p_sec = np.where(rng.random(n_agents) < 0.3, 0.3, 0.0)
+
+    eff = {k: np.ones(n_agents) for k in ("acw", "hold", "transfer", "transfer_talk", "eod", "eod_gap")}
+    eff["hangup"] = np.zeros(n_agents)
+    eff["survey"] = np.zeros(n_agents)
+    for aid, e in effects.items():
+        i = agents.index(aid)
+        for key, val in e.items():
+            eff[key][i] = val
+
+    slots = int(shift_hours * 3600 / 120) + 10
+    ai = np.repeat(np.arange(n_agents), days)  # agent of each agent-day
+    di = np.tile(np.arange(days), n_agents)
+    ad = ai.size
+    shape = (ad, slots)
+    a2 = np.repeat(ai[:, None], slots, axis=1)
+    q = np.where(rng.random(shape) < p_sec[a2], sec[a2], prim[a2])
+    short = rng.random(shape) < a_short[a2]
+    hang = rng.random(shape) < eff["hangup"][a2]
+    tr = (~short) & (~hang) & (rng.random(shape) < np.clip(q_tr[q] * a_tr[a2] * eff["transfer"][a2], 0, 0.9))
+    talk = q_talk[q] * a_talk[a2] * np.exp(rng.normal(0, 0.6, shape))
+    talk = np.where(tr, talk * 0.6 * a_trtalk[a2] * eff["transfer_talk"][a2], talk)
+    talk = np.where(short | hang, rng.uniform(2, short_s - 1, shape), talk)
+    acw = q_acw[q] * a_acw[a2] * eff["acw"][a2] * np.exp(rng.normal(0, 0.7, shape))
+    acw = np.where(rng.random(shape) < 0.05, 0.0, acw)
+    hold = np.where(
+        rng.random(shape) < 0.35,
+        q_hold[q] * a_hold[a2] * eff["hold"][a2] * np.exp(rng.normal(0, 0.8, shape)),
+        0.0,
+    )
+    gap = rng.exponential(1.0, shape) * a_gap[a2]
+    shift_s = shift_hours * 3600
+    # first pass: times without the late-shift effects, to find the last hour
+    t0 = np.cumsum(gap + talk + hold + acw, axis=1) - (talk + hold + acw)
+    late = t0 >= shift_s - 3600
+    talk = np.where(late & ~short & ~hang, talk * (1 + a_fat[a2]) * eff["eod"][a2], talk)
+    gap = np.where(late, gap * (1 + a_fgap[a2]) * eff["eod_gap"][a2], gap)
+    t_ans = np.cumsum(gap + talk + hold + acw, axis=1) - (talk + hold + acw)
+    keep = t_ans < shift_s
+    # outcomes
+    bad = short | hang
+    resolved = np.where(bad, rng.random(shape) < 0.2, rng.random(shape) < a_res[a2])
+    resolved = np.where(tr, False, resolved)
+    resp_p = a_resp[a2] * np.where(bad | ~resolved, 1 - eff["survey"][a2], 1.0)
+    responded = rng.random(shape) < resp_p
+    csat_mu = np.where(resolved, 4.2, 2.6) - np.where(bad, 0.6, 0.0)
+    csat = np.clip(np.round(csat_mu + rng.normal(0, 0.8, shape)), 1, 5)
+    csat = np.where(responded, csat, np.nan)
+    ended = np.where(hang, "agent", np.where(rng.random(shape) < 0.8, "customer", "agent"))
+
+    base = pd.Timestamp(start).to_datetime64().astype("datetime64[us]")
+    day0 = base + (di.astype("timedelta64[D]")).astype("timedelta64[us]")
+    start_s = a_shift[ai] * 3600
+    ans = (
+        day0[:, None]
+        + ((start_s[:, None] + t_ans) * 1e6).astype("timedelta64[us]")
+    )
+    wait = (rng.exponential(30.0, shape) * 1e6).astype("timedelta64[us]")
+    m = keep
+    df = pd.DataFrame(
+        {
+            "queue": np.char.add("Q", q[m].astype(str)),
+            "arrival_ts": (ans - wait)[m],
+            "outcome": np.where(tr[m], "transferred", "answered"),
+            "agent_id": np.array(agents)[a2[m]],
+            "answer_ts": ans[m],
+            "talk_s": np.round(talk[m], 1),
+            "hold_s": np.round(hold[m], 1),
+            "acw_s": np.round(acw[m], 1),
+            "ended_by": ended[m],
+            "resolved": resolved[m],
+            "csat": csat[m],
+            "qa_score": np.round(np.clip(rng.normal(80, 8, m.sum()), 0, 100), 0),
+            "complaint": rng.random(m.sum()) < 0.01,
+            "_repeat_p": np.where(
+                hang[m], 0.6, np.where(short[m], 0.25, np.where(resolved[m], 0.08, 0.3))
+            ),
+        }
+    )
+    # a few abandoned calls (no agent)
+    n_ab = max(len(df) // 50, 1)
+    ab = df.sample(n_ab, random_state=seed).assign(
+        outcome="abandoned", agent_id=None, answer_ts=pd.NaT, talk_s=np.nan, hold_s=np.nan,
+        acw_s=np.nan, ended_by="customer", resolved=None, csat=np.nan, qa_score=np.nan,
+        complaint=False, _repeat_p=0.5,
+    )
+    df = pd.concat([df, ab], ignore_index=True)
+    df = df.sort_values("arrival_ts", kind="stable").reset_index(drop=True)
+    df["call_id"] = [f"C{i:08d}" for i in range(len(df))]
+    if customers:
+        df["customer_id"] = _link_customers(df["arrival_ts"].to_numpy(), df["_repeat_p"].to_numpy(), rng)
+    else:
+        df["customer_id"] = None
+    df = df.drop(columns="_repeat_p")
+    for c in ("talk_s", "hold_s", "acw_s", "csat", "qa_score"):
+        df[c] = df[c].astype(float)
+    df["resolved"] = df["resolved"].astype("boolean")
+    df["complaint"] = df["complaint"].astype("boolean")
+    return df[call_column_names()]
+
+
+def _link_customers(t: np.ndarray, p_rep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Customer ids: call ``i`` is followed by a call of the same customer 1-60 h later w.p. ``p_rep``."""
+    n = t.size
+    ts = t.astype("datetime64[s]").astype(np.int64)
+    cust = np.full(n, -1, np.int64)
+    taken = np.zeros(n, bool)
+    nxt = 0
+    want = rng.random(n) < p_rep
+    delay = rng.uniform(3600, 60 * 3600, n).astype(np.int64)
+    targets = np.searchsorted(ts, ts + delay)
+    for i in range(n):
+        if cust[i] < 0:
+            cust[i] = nxt
+            nxt += 1
+        if want[i]:
+            j = targets[i]
+            while j < n and taken[j]:
+                j += 1
+            if j < n and ts[j] - ts[i] <= 72 * 3600 and cust[j] < 0:
+                cust[j] = cust[i]
+                taken[j] = True
+    return np.char.add("U", cust.astype(str))
+
+
+def make_context(
+    calls: pd.DataFrame,
+    *,
+    options: dict | None = None,
+    ratings: pd.DataFrame | None = None,
+    okr: dict | None = None,
+    drop: tuple[str, ...] = (),
+) -> GamingContext:
+    """A :class:`GamingContext` over an in-memory DuckDB view ``calls``.
+
+    ``drop`` lists columns to blank out (as if the source lacked them).
+    """
+    df = calls.copy()
+    for c in drop:
+        df[c] = None if df[c].dtype == object or str(df[c].dtype) in ("string", "str") else np.nan
+    con = duckdb.connect()
+    con.register("calls_df", df)
+    con.execute("CREATE VIEW calls AS SELECT * FROM calls_df")
+    cols = frozenset(c for c in df.columns if df[c].notna().any())
+    opts = {"period": "month", "alpha": 0.05, "short_call_s": 20.0, "seed": 7}
+    opts.update(options or {})
+    return GamingContext(con=con, columns=cols, options=opts, ratings=ratings, okr=okr)

@@ -1,0 +1,208 @@
+"""Shared internals of the gaming-signature checks (helper D2's modules).
+
+* SQL fragments (period label, handled-call filter) so every check groups calls
+  the same way;
+* :func:`empty_flags` / :func:`make_flags` to build :data:`FLAG_COLUMNS` tables;
+* :func:`peer_contrast_pvalues`: the robust "agent against peers" test used by
+  the continuous checks (handle inflation, early transfers, end of day, repeat
+  and survey contrasts).
+
+The peer test
+-------------
+Each agent ``i`` has an estimate ``d_i`` (a mean, or a within-agent contrast)
+with a sampling standard error ``se_i``. Honest agents differ by more than
+sampling noise (skill, tenure, case mix), so the null model is the random-effects
+model ``d_i = mu + u_i + e_i`` with ``u_i ~ N(0, tau^2)`` (honest between-agent
+spread) and ``e_i ~ N(0, se_i^2)``. ``mu`` is estimated by the median of the
+``d_i``, the total spread by the scaled median absolute deviation (MAD), and
+``tau^2 = max(MAD^2 - median(se^2), 0)``; so a few gaming agents move neither.
+The agent's score is ``z_i = (d_i - mu) / sqrt(tau^2 + se_i^2)``.
+
+Because ``mu`` and ``tau`` are estimated from a limited number of peers, ``z_i``
+is heavier-tailed than N(0, 1) (using the normal tail was anti-conservative
+with 20 peers). The p-value therefore comes from a parametric bootstrap of the
+whole procedure under the fitted null: draw ``d*_i = u*_i + e*_i``, re-estimate
+``mu*``, ``tau*`` and recompute every ``z*_i``; ``p_i`` is the share of all
+bootstrap ``z*`` (pooled over agents, they are pivotal) at least ``z_i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
+from ._base import FLAG_COLUMNS, CheckResult
+
+__all__ = [
+    "HANDLED",
+    "period_sql",
+    "empty_flags",
+    "make_flags",
+    "skipped",
+    "peer_contrast_pvalues",
+    "robust_center_scale",
+    "fisher_combine",
+    "option",
+    "has_nonzero",
+]
+
+#: SQL filter for calls an agent handled.
+HANDLED = (
+    "outcome IN ('answered', 'transferred') AND agent_id IS NOT NULL AND talk_s IS NOT NULL"
+)
+
+_MAD = 1.482602218505602  # 1 / Phi^-1(3/4)
+
+
+def option(ctx: Any, name: str, default: Any) -> Any:
+    """``ctx.options[name]`` when set (not None), else ``default``."""
+    val = (ctx.options or {}).get(name)
+    return default if val is None else val
+
+
+def short_call_s(ctx: Any) -> float:
+    return float(option(ctx, "short_call_s", DEFAULT_SHORT_CALL_S))
+
+
+def seed(ctx: Any, salt: int = 0) -> int:
+    return int(option(ctx, "seed", DEFAULT_SEED)) + salt
+
+
+def period_sql(ctx: Any, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
+    """SQL expression for the period label of a call.
+
+    ``ctx.options["period"]``: ``month`` (default, ``YYYY-MM``), ``week``
+    (ISO ``YYYY-Www``), ``quarter`` (``YYYY-Qn``), ``year``, ``day`` or ``all``.
+    """
+    p = str(option(ctx, "period", "month")).lower()
+    if p in ("month", "m", "monthly"):
+        return f"strftime({ts}, '%Y-%m')"
+    if p in ("week", "w", "weekly"):
+        return f"strftime({ts}, '%G-W%V')"
+    if p in ("quarter", "q", "quarterly"):
+        return f"(CAST(year({ts}) AS VARCHAR) || '-Q' || CAST(quarter({ts}) AS VARCHAR))"
+    if p in ("year", "y", "yearly"):
+        return f"strftime({ts}, '%Y')"
+    if p in ("day", "d", "daily"):
+        return f"strftime({ts}, '%Y-%m-%d')"
+    if p in ("all", "none", ""):
+        return "'all'"
+    from ..errors import ConfigError
+
+    raise ConfigError(f"unknown period {p!r} (month, week, quarter, year, day or all)")
+
+
+def has_nonzero(ctx: Any, column: str) -> bool:
+    """True when ``column`` is a contract column with data and some non-zero value."""
+    if column not in ctx.columns:
+        return False
+    row = ctx.con.execute(
+        f"SELECT count(*) FILTER (WHERE coalesce({column}, 0) <> 0) FROM calls WHERE {HANDLED}"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def empty_flags() -> pd.DataFrame:
+    """A flags table with :data:`FLAG_COLUMNS` and no rows."""
+    return make_flags([])
+
+
+def make_flags(rows: Iterable[dict]) -> pd.DataFrame:
+    """Build a flags table from dicts with the :data:`FLAG_COLUMNS` keys."""
+    df = pd.DataFrame(list(rows), columns=FLAG_COLUMNS)
+    df["agent_id"] = df["agent_id"].astype("string")
+    df["period"] = df["period"].astype("string")
+    df["check"] = df["check"].astype("string")
+    df["effect"] = pd.to_numeric(df["effect"]).astype(float)
+    df["effect_unit"] = df["effect_unit"].astype("string")
+    df["p_value"] = pd.to_numeric(df["p_value"]).astype(float)
+    df["n"] = pd.to_numeric(df["n"]).astype("Int64")
+    df["k"] = pd.to_numeric(df["k"]).astype("Int64")
+    df["detail"] = df["detail"].astype("string")
+    return df.sort_values(["period", "agent_id"], kind="stable").reset_index(drop=True)
+
+
+def skipped(name: str, reason: str) -> CheckResult:
+    """A :class:`CheckResult` for a check that could not run."""
+    return CheckResult(name=name, flags=empty_flags(), skipped=reason)
+
+
+def robust_center_scale(d: np.ndarray, se2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and between-agent variance ``tau^2`` along the last axis.
+
+    ``tau^2 = max((1.4826 MAD)^2 - median(se^2), 0)``.
+    """
+    mu = np.median(d, axis=-1, keepdims=True)
+    mad = _MAD * np.median(np.abs(d - mu), axis=-1, keepdims=True)
+    tau2 = np.maximum(mad**2 - np.median(se2, axis=-1, keepdims=True), 0.0)
+    return mu, tau2
+
+
+def peer_contrast_pvalues(
+    d: np.ndarray,
+    se: np.ndarray,
+    *,
+    n_boot: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Robust agent-vs-peers z-scores and parametric-bootstrap p-values (one-sided, greater).
+
+    Parameters
+    ----------
+    d, se
+        Per-agent estimate and its sampling standard error (same length, the
+        agents of one peer group, e.g. one period).
+    n_boot
+        Bootstrap replicates; default so that ``n_boot * len(d) >= 200_000``.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    DataFrame with one row per input, columns ``z`` (robust z-score), ``p_value``
+    (share of bootstrap ``z*`` >= ``z``), ``center`` (median of ``d``) and
+    ``tau`` (estimated honest between-agent SD).
+    """
+    d = np.asarray(d, float)
+    se = np.asarray(se, float)
+    m = d.size
+    rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
+    if m == 0:
+        return pd.DataFrame({"z": [], "p_value": [], "center": [], "tau": []})
+    se2 = np.maximum(se**2, 1e-12)
+    mu, tau2 = robust_center_scale(d, se2)
+    mu, tau2 = float(mu[0]), float(tau2[0])
+    z = (d - mu) / np.sqrt(tau2 + se2)
+    if n_boot is None:
+        n_boot = int(np.clip(np.ceil(200_000 / m), 500, 20_000))
+    zs = []
+    chunk = max(1, 2_000_000 // max(m, 1))
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        dstar = rng.standard_normal((b, m)) * np.sqrt(tau2) + rng.standard_normal((b, m)) * np.sqrt(se2)
+        mus, tau2s = robust_center_scale(dstar, se2[None, :])
+        zs.append(((dstar - mus) / np.sqrt(tau2s + se2[None, :])).ravel())
+        done += b
+    null = np.sort(np.concatenate(zs))
+    exceed = null.size - np.searchsorted(null, z, side="left")
+    p = (1.0 + exceed) / (1.0 + null.size)
+    return pd.DataFrame({"z": z, "p_value": p, "center": mu, "tau": np.sqrt(tau2)})
+
+
+def fisher_combine(*ps: np.ndarray) -> np.ndarray:
+    """Fisher's combination of independent p-values (NaN entries are left out)."""
+    from scipy import stats
+
+    arr = np.vstack([np.asarray(p, float) for p in ps])
+    ok = ~np.isnan(arr)
+    stat = -2.0 * np.where(ok, np.log(np.clip(arr, 1e-300, 1.0)), 0.0).sum(axis=0)
+    dof = 2 * ok.sum(axis=0)
+    out = np.full(arr.shape[1], np.nan)
+    good = dof > 0
+    out[good] = stats.chi2.sf(stat[good], dof[good])
+    return out
