@@ -39,6 +39,8 @@ class ModelResult:
     notes : list of str
         Inputs missing but worked around (e.g. "no csat: customer perspective
         scored on repeat calls only").
+    diagnostics : dict
+        Model-specific extras (e.g. 360 reliability: ICC, Krippendorff's alpha).
     """
 
     name: str
@@ -47,3 +49,4 @@ class ModelResult:
     computable: bool = True
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)

@@ -1,0 +1,233 @@
+"""Model configuration: packaged defaults, deep-merged user YAML, validated on load."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from ..config import MIN_360_GROUP
+from ..contract import RATER_GROUPS
+from ..errors import ConfigError
+from ..metrics import metric_names
+
+__all__ = ["DEFAULTS_PATH", "load_model_config", "deep_merge", "validate_config",
+           "NORMALISATIONS"]
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.yml")
+NORMALISATIONS = ("attainment", "zscore", "percentile")
+_DIRECTIONS = ("higher", "lower")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``base`` updated by ``override``: mappings merged recursively, other values replaced;
+    a key whose override value is ``None`` is removed."""
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        k = str(k)
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{Path(path).name}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{Path(path).name}: the top level must be a mapping")
+    return _str_keys(data)
+
+
+def _str_keys(obj):
+    if isinstance(obj, dict):
+        return {str(k): _str_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_str_keys(v) for v in obj]
+    return obj
+
+
+def load_model_config(path: str | Path | None = None, *, override: dict | None = None) -> dict:
+    """The packaged defaults deep-merged with a user YAML (and/or a dict), validated.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        User YAML; any part of ``defaults.yml`` may be overridden.
+    override : dict, optional
+        Applied after ``path`` (handy in code and tests).
+
+    Returns
+    -------
+    dict
+        The merged configuration.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key, e.g. ``kpi.metrics.aht_s.direction``.
+    """
+    cfg = _read_yaml(DEFAULTS_PATH)
+    if path is not None:
+        cfg = deep_merge(cfg, _read_yaml(Path(path)))
+    if override:
+        cfg = deep_merge(cfg, _str_keys(override))
+    validate_config(cfg)
+    return cfg
+
+
+def _num(value, key: str, *, minimum: float | None = None, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if positive and not value > 0:
+        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{key}: must be >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def _mapping(value, key: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _check_metric_spec(spec, key: str, *, known: set[str], needs_target: bool) -> None:
+    spec = _mapping(spec, key)
+    unknown = set(spec) - {"weight", "target", "direction"}
+    if unknown:
+        raise ConfigError(f"{key}: unknown field(s) {', '.join(sorted(unknown))}")
+    name = key.rsplit(".", 1)[-1]
+    if name not in known:
+        raise ConfigError(f"{key}: unknown metric {name!r} (known: {', '.join(sorted(known))})")
+    _num(spec.get("weight"), f"{key}.weight", minimum=0)
+    if spec.get("direction") not in _DIRECTIONS:
+        raise ConfigError(f"{key}.direction: {spec.get('direction')!r} is not one of higher, lower")
+    if needs_target:
+        if "target" not in spec:
+            raise ConfigError(f"{key}.target: missing (attainment needs a target)")
+        _num(spec["target"], f"{key}.target", positive=True)
+
+
+def _check_weighted(section: dict, key: str, metrics_key: str, known: set[str]) -> None:
+    norm = section.get("normalisation", "attainment")
+    if norm not in NORMALISATIONS:
+        raise ConfigError(f"{key}.normalisation: {norm!r} is not one of {', '.join(NORMALISATIONS)}")
+    cap = _num(section.get("cap", 1.2), f"{key}.cap", positive=True)
+    floor = _num(section.get("floor", 0.0), f"{key}.floor", minimum=0)
+    if floor >= cap:
+        raise ConfigError(f"{key}.floor: must be below {key}.cap")
+    metrics = _mapping(section.get(metrics_key, {}), f"{key}.{metrics_key}")
+    if not metrics:
+        raise ConfigError(f"{key}.{metrics_key}: no metrics")
+    for name, spec in metrics.items():
+        _check_metric_spec(spec, f"{key}.{metrics_key}.{name}", known=known,
+                           needs_target=norm == "attainment")
+    if sum(float(s["weight"]) for s in metrics.values()) <= 0:
+        raise ConfigError(f"{key}.{metrics_key}: weights sum to zero")
+
+
+def validate_config(cfg: dict) -> None:
+    """Raise :class:`ConfigError` naming the first offending key."""
+    known = set(metric_names())
+    _num(cfg.get("min_calls", 1), "min_calls", minimum=1)
+    models = cfg.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, (str, int)) for m in models):
+        raise ConfigError("models: expected a list of model names")
+    cfg["models"] = [str(m) for m in models]
+
+    if "kpi" in cfg:
+        _check_weighted(_mapping(cfg["kpi"], "kpi"), "kpi", "metrics", known)
+
+    if "okr" in cfg:
+        okr = _mapping(cfg["okr"], "okr")
+        g = _num(okr.get("target_grade_with_stretch", 0.7), "okr.target_grade_with_stretch",
+                 positive=True)
+        if g > 1:
+            raise ConfigError("okr.target_grade_with_stretch: must be <= 1")
+        bands = _mapping(okr.get("bands", {"yellow": 0.4, "green": 0.7}), "okr.bands")
+        y = _num(bands.get("yellow"), "okr.bands.yellow", minimum=0)
+        gr = _num(bands.get("green"), "okr.bands.green", minimum=0)
+        if not y < gr <= 1:
+            raise ConfigError("okr.bands: need 0 <= yellow < green <= 1")
+        if "default" in okr:
+            from .okr import parse_okr  # local: okr imports this module
+
+            parse_okr(okr["default"], key="okr.default", default=True)
+
+    if "bsc" in cfg:
+        bsc = _mapping(cfg["bsc"], "bsc")
+        persp = _mapping(bsc.get("perspectives"), "bsc.perspectives")
+        if not persp:
+            raise ConfigError("bsc.perspectives: none given")
+        total = 0.0
+        for pname, p in persp.items():
+            key = f"bsc.perspectives.{pname}"
+            p = _mapping(p, key)
+            total += _num(p.get("weight"), f"{key}.weight", minimum=0)
+            sub = {"normalisation": bsc.get("normalisation", "attainment"),
+                   "cap": bsc.get("cap", 1.2), "floor": bsc.get("floor", 0.0),
+                   "metrics": p.get("metrics")}
+            _check_weighted(sub, key, "metrics", known | {"360"})
+        if total <= 0:
+            raise ConfigError("bsc.perspectives: weights sum to zero")
+
+    if "360" in cfg:
+        r = _mapping(cfg["360"], "360")
+        scale = r.get("scale", [1, 5])
+        if not (isinstance(scale, list) and len(scale) == 2):
+            raise ConfigError("360.scale: expected [min, max]")
+        lo = _num(scale[0], "360.scale[0]")
+        hi = _num(scale[1], "360.scale[1]")
+        if not lo < hi:
+            raise ConfigError("360.scale: min must be below max")
+        groups = set(RATER_GROUPS) - {"self"}
+        gw = _mapping(r.get("group_weights", {}), "360.group_weights")
+        for gname, w in gw.items():
+            if gname not in groups:
+                raise ConfigError(f"360.group_weights.{gname}: not a rater group "
+                                  f"(known: {', '.join(sorted(groups))}; self is never weighted)")
+            _num(w, f"360.group_weights.{gname}", minimum=0)
+        if sum(float(w) for w in gw.values()) <= 0:
+            raise ConfigError("360.group_weights: weights sum to zero")
+        mg = r.get("min_group", MIN_360_GROUP)
+        if isinstance(mg, bool) or not isinstance(mg, int):
+            raise ConfigError(f"360.min_group: expected an integer, got {mg!r}")
+        if mg < MIN_360_GROUP:
+            raise ConfigError(f"360.min_group: {mg} is below the floor of {MIN_360_GROUP} "
+                              "(anonymity of raters)")
+        anon = r.get("anonymous_groups", [])
+        if not isinstance(anon, list) or any(a not in groups for a in anon):
+            raise ConfigError("360.anonymous_groups: expected a list of rater groups")
+        if r.get("leniency", "rater_mean") not in ("none", "rater_mean"):
+            raise ConfigError(f"360.leniency: {r.get('leniency')!r} is not one of none, rater_mean")
+
+    if "compare" in cfg:
+        c = _mapping(cfg["compare"], "compare")
+        outcomes = _mapping(c.get("outcomes", {}), "compare.outcomes")
+        for name, d in outcomes.items():
+            if name not in known:
+                raise ConfigError(f"compare.outcomes.{name}: unknown metric")
+            if d not in _DIRECTIONS:
+                raise ConfigError(f"compare.outcomes.{name}: {d!r} is not one of higher, lower")
+        fb = c.get("fairness_by", [])
+        if not isinstance(fb, list):
+            raise ConfigError("compare.fairness_by: expected a list of column names")
+        nb = c.get("n_boot", 1000)
+        if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
+            raise ConfigError(f"compare.n_boot: expected an integer >= 0, got {nb!r}")
+        ci = _num(c.get("ci", 0.95), "compare.ci", positive=True)
+        if ci >= 1:
+            raise ConfigError("compare.ci: must be below 1")
