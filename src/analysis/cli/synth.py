@@ -1,0 +1,76 @@
+"""``ccpm synth``: write a synthetic contact center with planted gaming."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+__all__ = ["register", "run"]
+
+_GAMING_HELP = """\
+gaming specification: comma-separated items behaviour=count[@strength][:start-end],
+e.g. 'hangup=3@0.15,bunching=2,acw_padding=2@0.5:0-30'; 'none' plants nothing (a null
+world, still heterogeneous). start-end are 0-based day offsets (inclusive; default the
+whole window). Behaviours (default strength): hangup (0.15, share of calls cut short by
+the agent), bunching (0.8, share of calls just above --aht-target pushed just below it),
+acw_padding (0.5, relative increase of after-call work), transfer_dumping (0.15, added
+early-transfer probability), end_of_day_stretch (1.0, relative talk increase in the last
+hour of the shift), sandbagging (0.1, own OKR targets easier than own trend), reciprocal
+(1.0, even count: points partners add to each other's 360 ratings). Default: {default}
+(scaled down below 60 agents)."""
+
+
+def register(sub) -> None:
+    from ..synth import DEFAULT_GAMING
+
+    p = sub.add_parser(
+        "synth",
+        help="write a synthetic contact center with planted gaming",
+        description=(
+            "Write a synthetic center (calls.parquet, roster.csv, ratings_360.csv, okr.yml, "
+            "truth.csv) with known gaming agents. Same arguments, same bytes."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_GAMING_HELP.format(default=DEFAULT_GAMING),
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--agents", type=int, default=60, help="number of agents (default 60)")
+    p.add_argument("--days", type=int, default=61, help="calendar days (default 61)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument(
+        "--gaming", default=None, metavar="SPEC", help="gaming specification (see below)"
+    )
+    p.add_argument("--start", default="2026-01-05", metavar="YYYY-MM-DD", help="first day")
+    p.add_argument(
+        "--aht-target",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="handle-time target that bunchers aim below (default 300)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..synth import generate_center, write_center
+
+    t0 = time.perf_counter()
+    center = generate_center(
+        agents=args.agents,
+        days=args.days,
+        seed=args.seed,
+        gaming=args.gaming,
+        start=args.start,
+        aht_target=args.aht_target,
+        progress=not args.quiet,
+    )
+    paths = write_center(center, args.out, progress=not args.quiet)
+    n_gaming = int(center.truth["gaming"].sum())
+    print(
+        f"ccpm synth: {center.n_calls:,} calls, {len(center.truth)} agents "
+        f"({n_gaming} gaming) -> {paths['calls'].parent} in {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
