@@ -68,6 +68,8 @@ def simulate_calls(
     a_short = rng.beta(3, 97, n_agents) if h > 0 else np.full(n_agents, 0.03)
     a_resp = np.clip(rng.beta(6, 14, n_agents), 0.05, 0.9) if h > 0 else np.full(n_agents, 0.3)
     a_res = np.clip(rng.beta(16, 4, n_agents), 0.3, 0.99) if h > 0 else np.full(n_agents, 0.8)
+    a_badresp = np.exp(rng.normal(np.log(0.8), 0.25 * h, n_agents))  # honest bad-call coverage
+    a_repshort = np.exp(rng.normal(0.0, 0.25 * h, n_agents))  # honest repeat after short
     a_gap = 45 * np.exp(rng.normal(0, 0.3 * h, n_agents))
     a_fat = rng.normal(0.04, 0.04 * h, n_agents)  # honest late-shift slowdown of talk
     a_fgap = rng.normal(0.05, 0.05 * h, n_agents)  # honest late-shift extra idle
@@ -117,7 +119,7 @@ def simulate_calls(
     bad = short | hang
     resolved = np.where(bad, rng.random(shape) < 0.2, rng.random(shape) < a_res[a2])
     resolved = np.where(tr, False, resolved)
-    resp_p = a_resp[a2] * np.where(bad | ~resolved, 1 - eff["survey"][a2], 1.0)
+    resp_p = a_resp[a2] * np.where(bad | ~resolved, a_badresp[a2] * (1 - eff["survey"][a2]), 1.0)
     responded = rng.random(shape) < resp_p
     csat_mu = np.where(resolved, 4.2, 2.6) - np.where(bad, 0.6, 0.0)
     csat = np.clip(np.round(csat_mu + rng.normal(0, 0.8, shape)), 1, 5)
@@ -149,7 +151,7 @@ def simulate_calls(
             "qa_score": np.round(np.clip(rng.normal(80, 8, m.sum()), 0, 100), 0),
             "complaint": rng.random(m.sum()) < 0.01,
             "_repeat_p": np.where(
-                hang[m], 0.6, np.where(short[m], 0.25, np.where(resolved[m], 0.08, 0.3))
+                hang[m], 0.6, np.where(short[m], np.clip(0.25 * a_repshort[a2[m]], 0, 0.9), np.where(resolved[m], 0.08, 0.3))
             ),
         }
     )

@@ -48,6 +48,11 @@ __all__ = [
     "fisher_combine",
     "option",
     "has_nonzero",
+    "peer_test_by_period",
+    "queue_adjusted_means",
+    "log_odds_ratio",
+    "short_call_s",
+    "seed",
 ]
 
 #: SQL filter for calls an agent handled.
@@ -206,3 +211,86 @@ def fisher_combine(*ps: np.ndarray) -> np.ndarray:
     good = dof > 0
     out[good] = stats.chi2.sf(stat[good], dof[good])
     return out
+
+
+def peer_test_by_period(
+    df: pd.DataFrame,
+    *,
+    min_peers: int = 8,
+    rng: np.random.Generator | None = None,
+    by: str = "period",
+) -> tuple[pd.DataFrame, list[str]]:
+    """Run :func:`peer_contrast_pvalues` within each ``by`` group of ``df``.
+
+    ``df`` needs ``agent_id``, ``by``, ``d`` and ``se``. Groups with fewer than
+    ``min_peers`` agents are left out (named in the returned notes).
+
+    Returns
+    -------
+    (table, notes): ``df``'s rows that were tested plus ``z``, ``p_value``,
+    ``center``, ``tau``; and a list of notes.
+    """
+    rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
+    out = []
+    notes = []
+    ok = np.isfinite(df["d"].to_numpy(float)) & np.isfinite(df["se"].to_numpy(float))
+    df = df[ok]
+    for key, g in df.groupby(by, sort=True):
+        if len(g) < min_peers:
+            notes.append(f"{by} {key}: only {len(g)} agents qualify (< {min_peers}); not tested")
+            continue
+        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng)
+        res.index = g.index
+        out.append(pd.concat([g, res], axis=1))
+    if not out:
+        cols = list(df.columns) + ["z", "p_value", "center", "tau"]
+        return pd.DataFrame(columns=cols), notes
+    return pd.concat(out), notes
+
+
+def queue_adjusted_means(cells: pd.DataFrame, *, min_cell: int = 1) -> pd.DataFrame:
+    """Agent x period means of a per-call value, centred on same-queue peers.
+
+    ``cells`` has one row per ``agent_id, period, queue`` with ``n``, ``s``
+    (sum of the value) and ``ss`` (sum of squares). Each queue x period's
+    centre is the median of its agents' means (agents with ``n >= min_cell``);
+    the agent's ``d`` is the call-weighted mean of (own queue mean - queue
+    centre) and ``se`` the standard error from the pooled within-queue variance.
+
+    Returns
+    -------
+    DataFrame ``agent_id, period, n, d, se, mean, expected`` (``mean``: the
+    agent's raw mean; ``expected``: call-weighted queue centres).
+    """
+    c = cells.copy()
+    c["m"] = c["s"] / c["n"]
+    c["ssw"] = np.maximum(c["ss"] - c["n"] * c["m"] ** 2, 0.0)
+    centre = (
+        c[c["n"] >= min_cell].groupby(["period", "queue"])["m"].median().rename("centre")
+    )
+    c = c.join(centre, on=["period", "queue"])
+    c["centre"] = c["centre"].fillna(c["m"])  # a queue only this agent serves: no contrast
+    c["w_dev"] = c["n"] * (c["m"] - c["centre"])
+    c["w_centre"] = c["n"] * c["centre"]
+    g = c.groupby(["agent_id", "period"], sort=True).agg(
+        n=("n", "sum"), dev=("w_dev", "sum"), s=("s", "sum"), ssw=("ssw", "sum"),
+        q=("queue", "size"), wc=("w_centre", "sum"),
+    )
+    g["d"] = g["dev"] / g["n"]
+    dof = np.maximum(g["n"] - g["q"], 1)
+    g["se"] = np.sqrt(g["ssw"] / dof / g["n"])
+    g["mean"] = g["s"] / g["n"]
+    g["expected"] = g["wc"] / g["n"]
+    return g.reset_index()[["agent_id", "period", "n", "d", "se", "mean", "expected"]]
+
+
+def log_odds_ratio(a1, n1, a0, n0, *, corr: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Log odds ratio of ``a1/n1`` against ``a0/n0`` and its Woolf standard error.
+
+    Haldane–Anscombe correction: ``corr`` is added to every cell.
+    """
+    a1, n1, a0, n0 = (np.asarray(x, float) for x in (a1, n1, a0, n0))
+    b1, b0 = n1 - a1, n0 - a0
+    lor = np.log((a1 + corr) / (b1 + corr)) - np.log((a0 + corr) / (b0 + corr))
+    se = np.sqrt(1 / (a1 + corr) + 1 / (b1 + corr) + 1 / (a0 + corr) + 1 / (b0 + corr))
+    return lor, se

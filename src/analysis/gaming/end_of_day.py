@@ -1,0 +1,192 @@
+"""Stretching calls or avoiding new ones near the end of the day (check ``end_of_day_stretch``).
+
+An agent who wants to leave on time (or to avoid a last difficult call)
+lengthens the calls of their last hour, or leaves longer idle gaps before
+taking the next call. Honest agents may be slower late in the day too
+(fatigue, the late call mix), so the null is not "no difference" but the
+peers' distribution of the same contrast.
+
+Statistic
+---------
+For every agent-day (calendar date of ``answer_ts``) whose observed span
+(first to last answer) is at least twice the window, a call is *late* when it
+is answered within the last ``eod_window_min`` minutes (default 60) before the
+agent's last answer that day. Two contrasts per agent x period, pooled over
+days:
+
+* **talk**: mean ``log(1 + talk)`` of late calls minus that of the rest of the
+  same days (short calls, below ``short_call_s``, left out; talk is centred on
+  its queue x period mean first, so a late queue mix does not count);
+* **gap**: mean ``log(1 + idle)`` after late calls minus after the others, where
+  idle is the time from the end of a call's handling (answer + talk + hold +
+  ACW) to the agent's next answer the same day.
+
+Null model
+----------
+Each contrast goes through the robust peer test
+(:func:`._sigutil.peer_contrast_pvalues`: median / MAD between-agent spread,
+parametric-bootstrap p-value, one-sided "longer late"); the two p-values are
+combined by Fisher's method. Calibration is checked on simulated centers in
+which every agent slows down late by a different amount.
+
+Columns needed: ``agent_id``, ``answer_ts``, ``talk_s`` (``hold_s``, ``acw_s``
+for the idle gap when present), ``queue``.
+
+What it cannot see: the scheduled shift end (the day's last observed answer
+stands in for it: an agent who stops taking calls early moves their own
+window); overnight shifts (split at midnight); breaks (long gaps are damped by
+the log but a lunch taken in the last hour looks like avoidance).
+
+References
+----------
+Brown, L. et al. (2005). Statistical analysis of a telephone call center: a
+queueing-science perspective. *JASA* 100, 36–50 (agent-level service times).
+Rousseeuw, P. J. & Croux, C. (1993). Alternatives to the median absolute
+deviation. *JASA* 88, 1273–1283.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._base import CHECKS, CheckResult, GamingContext
+from ._sigutil import (
+    HANDLED,
+    fisher_combine,
+    make_flags,
+    option,
+    peer_test_by_period,
+    period_sql,
+    seed,
+    short_call_s,
+    skipped,
+)
+
+__all__ = ["check_end_of_day", "end_of_day_contrasts"]
+
+
+def end_of_day_contrasts(
+    ctx: GamingContext, *, window_min: float = 60.0, min_late: int = 10, min_rest: int = 30
+) -> pd.DataFrame:
+    """Per agent x period late-vs-rest contrasts of log talk and log idle gap.
+
+    Returns
+    -------
+    DataFrame ``agent_id, period, n_days, n_late, n_rest, d_talk, se_talk,
+    d_gap, se_gap`` (``d_*`` = late mean - rest mean on the log scale; NaN
+    where a side has too few calls).
+    """
+    per = period_sql(ctx, "answer_ts")
+    hold = "coalesce(hold_s, 0)" if "hold_s" in ctx.columns else "0"
+    acw = "coalesce(acw_s, 0)" if "acw_s" in ctx.columns else "0"
+    w = float(window_min)
+    sql = f"""
+    WITH h AS (
+        SELECT agent_id, queue, {per} AS period, CAST(answer_ts AS DATE) AS day,
+               answer_ts, talk_s, {hold} AS hold, {acw} AS acw
+        FROM calls WHERE {HANDLED} AND answer_ts IS NOT NULL AND talk_s >= 0
+    ), d AS (
+        SELECT *,
+               max(answer_ts) OVER (PARTITION BY agent_id, day) AS last_ans,
+               min(answer_ts) OVER (PARTITION BY agent_id, day) AS first_ans,
+               lead(answer_ts) OVER (PARTITION BY agent_id, day ORDER BY answer_ts) AS next_ans,
+               CASE WHEN talk_s >= $short THEN ln(1 + talk_s) END AS lt
+        FROM h
+    ), e AS (
+        SELECT agent_id, period, day,
+               answer_ts >= last_ans - to_microseconds(CAST($w * 60e6 AS BIGINT)) AS late,
+               lt - avg(lt) OVER (PARTITION BY queue, period) AS y,
+               CASE WHEN next_ans IS NOT NULL THEN ln(1 + greatest(
+                   epoch(next_ans) - epoch(answer_ts) - talk_s - hold - acw, 0)) END AS g
+        FROM d
+        WHERE epoch(last_ans) - epoch(first_ans) >= 2 * $w * 60
+    )
+    SELECT agent_id, period, late,
+           count(DISTINCT day) AS days,
+           count(y) AS ny, sum(y) AS sy, sum(y * y) AS ssy,
+           count(g) AS ng, sum(g) AS sg, sum(g * g) AS ssg
+    FROM e GROUP BY ALL
+    """
+    df = ctx.con.execute(sql, {"short": short_call_s(ctx), "w": w}).df()
+    cols = ["agent_id", "period", "n_days", "n_late", "n_rest", "d_talk", "se_talk", "d_gap",
+            "se_gap"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["agent_id"] = df["agent_id"].astype(str)
+    df["period"] = df["period"].astype(str)
+    late = df[df["late"]].set_index(["agent_id", "period"])
+    rest = df[~df["late"]].set_index(["agent_id", "period"])
+    j = late.join(rest, lsuffix="_l", rsuffix="_r", how="inner")
+
+    def contrast(p: str, min_l: int, min_r: int):
+        nl, nr = j[f"n{p}_l"].astype(float), j[f"n{p}_r"].astype(float)
+        ml, mr = j[f"s{p}_l"] / nl, j[f"s{p}_r"] / nr
+        vl = np.maximum(j[f"ss{p}_l"] - nl * ml**2, 0) / np.maximum(nl - 1, 1)
+        vr = np.maximum(j[f"ss{p}_r"] - nr * mr**2, 0) / np.maximum(nr - 1, 1)
+        ok = (nl >= min_l) & (nr >= min_r)
+        d = np.where(ok, ml - mr, np.nan)
+        se = np.where(ok, np.sqrt(vl / nl.clip(lower=1) + vr / nr.clip(lower=1)), np.nan)
+        return d, se
+
+    out = pd.DataFrame(index=j.index)
+    out["n_days"] = j["days_r"].astype(int)
+    out["n_late"] = j["ny_l"].astype(int)
+    out["n_rest"] = j["ny_r"].astype(int)
+    out["d_talk"], out["se_talk"] = contrast("y", min_late, min_rest)
+    out["d_gap"], out["se_gap"] = contrast("g", min_late, min_rest)
+    return out.reset_index()[cols]
+
+
+@CHECKS.register("end_of_day_stretch")
+def check_end_of_day(ctx: GamingContext) -> CheckResult:
+    """Late-day stretching / avoidance against peers' same contrast (module docstring).
+
+    Options: ``eod_window_min`` (60), ``min_peers`` (8), ``eod_min_late`` (10
+    late calls per agent and period).
+
+    Returns
+    -------
+    CheckResult; flags have ``effect`` = percent longer talk in the last window
+    than the rest of the day, beyond the peers' median contrast; ``n`` = late
+    calls; ``p_value`` = Fisher combination of the talk and gap p-values.
+    """
+    name = "end_of_day_stretch"
+    for c in ("answer_ts", "talk_s", "agent_id"):
+        if c not in ctx.columns:
+            return skipped(name, f"{c} is missing")
+    window = float(option(ctx, "eod_window_min", 60))
+    min_peers = int(option(ctx, "min_peers", 8))
+    tab = end_of_day_contrasts(ctx, window_min=window,
+                               min_late=int(option(ctx, "eod_min_late", 10)))
+    if tab.empty:
+        return skipped(name, f"no agent-day spans twice the {window:g}-minute window")
+    rng = np.random.default_rng(seed(ctx, 31))
+    t_in = tab.drop(columns=["d_gap", "se_gap"]).rename(columns={"d_talk": "d", "se_talk": "se"})
+    talk, notes = peer_test_by_period(t_in, min_peers=min_peers, rng=rng)
+    g_in = tab.rename(columns={"d_gap": "d", "se_gap": "se"})[["agent_id", "period", "d", "se"]]
+    gap, _ = peer_test_by_period(g_in, min_peers=min_peers, rng=rng)
+    res = talk.merge(
+        gap[["agent_id", "period", "d", "z", "p_value", "center"]],
+        on=["agent_id", "period"], how="left", suffixes=("", "_gap"),
+    )
+    res["p_comb"] = fisher_combine(res["p_value"], res["p_value_gap"])
+    rows = []
+    for r in res.itertuples(index=False):
+        gap_txt = (
+            f"idle gap late {100 * (np.exp(r.d_gap - r.center_gap) - 1):+.0f}% vs peers' "
+            f"contrast (z {r.z_gap:.2f})" if np.isfinite(r.p_value_gap) else "gap not tested"
+        )
+        rows.append(
+            dict(
+                agent_id=r.agent_id, period=r.period, check=name,
+                effect=100.0 * (np.exp(r.d - r.center) - 1.0),
+                effect_unit=f"% longer talk in the last {window:g} min of the day than the rest "
+                f"of it, beyond peers' same contrast",
+                p_value=r.p_comb, n=int(r.n_late), k=None,
+                detail=(f"talk late vs rest {100 * (np.exp(r.d) - 1):+.0f}% (peers' median "
+                        f"{100 * (np.exp(r.center) - 1):+.0f}%, z {r.z:.2f}, p {r.p_value:.3g}); "
+                        f"{gap_txt}; {r.n_days} days"),
+            )
+        )
+    return CheckResult(name=name, flags=make_flags(rows), notes=notes)

@@ -1,0 +1,146 @@
+"""Repeat calls after an agent's short calls (check ``repeat_after_short``).
+
+A call cut short by the agent (a hang-up, a brush-off) leaves the customer's
+problem unsolved, so the customer calls again. If an agent's short calls are
+followed by repeat calls much more often than their other calls are, and more
+than peers' short calls are, the short calls were likely not the customer's
+doing.
+
+Statistic
+---------
+A handled call is a *repeat source* when the same ``customer_id`` calls again
+within ``repeat_window_h`` hours (default :data:`analysis.config.REPEAT_WINDOW_H`,
+72) of the answer, as in :mod:`analysis.panel`; calls whose window runs past
+the end of the data are censored (left out). Per agent x period the log odds
+ratio of "repeat" between the agent's short calls (talk below
+``short_call_s``) and their other calls (Haldane-corrected, Woolf SE).
+
+Null model
+----------
+Short calls are followed by repeats more often for every agent (dropped lines,
+wrong numbers), and by how much varies between agents. The null is the peers'
+distribution of the same log odds ratio: robust peer test with a
+parametric-bootstrap p-value (:func:`._sigutil.peer_contrast_pvalues`),
+one-sided (more repeats after short calls). Agents need ``min_short`` short
+calls (default 10) with an observed window.
+
+Columns needed: ``customer_id`` (calls without one, or with ``0``, are not
+linked), ``arrival_ts``, ``answer_ts``, ``talk_s``. Skipped without
+``customer_id``.
+
+What it cannot see: repeats through other channels (chat, e-mail, branch);
+customers not identified; a gamer whose customers give up. A high rate after
+*all* of an agent's calls (poor resolution) is not this check's signal (see
+the panel's ``repeat_call_rate``).
+
+References
+----------
+SQM Group. First call resolution: definition and measurement (repeat-call proxy).
+Woolf, B. (1955). On estimating the relation between blood group and disease.
+*Annals of Human Genetics* 19, 251–253 (SE of the log odds ratio).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import REPEAT_WINDOW_H
+from ._base import CHECKS, CheckResult, GamingContext
+from ._sigutil import (
+    HANDLED,
+    log_odds_ratio,
+    make_flags,
+    option,
+    peer_test_by_period,
+    period_sql,
+    seed,
+    short_call_s,
+    skipped,
+)
+
+__all__ = ["check_repeat_after_short", "repeat_counts"]
+
+
+def repeat_counts(ctx: GamingContext, *, window_h: float = REPEAT_WINDOW_H) -> pd.DataFrame:
+    """Per agent x period: repeat sources among short and other calls (censored windows out).
+
+    Returns
+    -------
+    DataFrame ``agent_id, period, n_short, k_short, n_other, k_other, censored``.
+    """
+    per = period_sql(ctx, "answer_ts")
+    sql = f"""
+    WITH s AS (
+        SELECT agent_id, outcome, answer_ts, talk_s, arrival_ts, call_id,
+               lead(arrival_ts) OVER (PARTITION BY customer_id
+                                      ORDER BY arrival_ts, call_id) AS nxt,
+               max(arrival_ts) OVER () AS data_end,
+               customer_id
+        FROM calls
+        WHERE customer_id IS NOT NULL AND CAST(customer_id AS VARCHAR) NOT IN ('', '0')
+    )
+    SELECT agent_id, {per} AS period,
+           count(*) FILTER (WHERE NOT cens AND short) AS n_short,
+           count(*) FILTER (WHERE NOT cens AND short AND rep) AS k_short,
+           count(*) FILTER (WHERE NOT cens AND NOT short) AS n_other,
+           count(*) FILTER (WHERE NOT cens AND NOT short AND rep) AS k_other,
+           count(*) FILTER (WHERE cens) AS censored
+    FROM (
+        SELECT *, talk_s < $short AS short,
+               answer_ts + to_microseconds(CAST($wh * 3600e6 AS BIGINT)) > data_end AS cens,
+               coalesce(nxt <= answer_ts + to_microseconds(CAST($wh * 3600e6 AS BIGINT)),
+                        false) AS rep
+        FROM s WHERE {HANDLED} AND answer_ts IS NOT NULL
+    ) GROUP BY ALL
+    """
+    df = ctx.con.execute(sql, {"short": short_call_s(ctx), "wh": float(window_h)}).df()
+    df["agent_id"] = df["agent_id"].astype(str)
+    df["period"] = df["period"].astype(str)
+    return df
+
+
+@CHECKS.register("repeat_after_short")
+def check_repeat_after_short(ctx: GamingContext) -> CheckResult:
+    """Repeat calls after short calls vs after other calls, against peers (module docstring).
+
+    Options: ``repeat_window_h`` (72), ``min_short`` (10), ``min_peers`` (8).
+
+    Returns
+    -------
+    CheckResult; flags have ``effect`` = repeat rate after short calls minus
+    after other calls (percentage points), ``n`` = short calls with an observed
+    window, ``k`` = those followed by a repeat.
+    """
+    name = "repeat_after_short"
+    if "customer_id" not in ctx.columns:
+        return skipped(name, "customer_id is missing: repeat calls cannot be linked")
+    window = float(option(ctx, "repeat_window_h", REPEAT_WINDOW_H))
+    min_short = int(option(ctx, "min_short", 10))
+    tab = repeat_counts(ctx, window_h=window)
+    tab = tab[(tab["n_short"] >= min_short) & (tab["n_other"] >= min_short)].copy()
+    if tab.empty:
+        return skipped(name, f"no agent has {min_short} short calls with an observed "
+                       f"{window:g}-hour window")
+    tab["d"], tab["se"] = log_odds_ratio(tab["k_short"], tab["n_short"], tab["k_other"],
+                                         tab["n_other"])
+    res, notes = peer_test_by_period(tab, min_peers=int(option(ctx, "min_peers", 8)),
+                                     rng=np.random.default_rng(seed(ctx, 41)))
+    rows = []
+    for r in res.itertuples(index=False):
+        rs, ro = r.k_short / r.n_short, r.k_other / r.n_other
+        rows.append(
+            dict(
+                agent_id=r.agent_id, period=r.period, check=name,
+                effect=100.0 * (rs - ro),
+                effect_unit=f"percentage points more repeat calls (within {window:g} h) after "
+                "short calls than after the agent's other calls",
+                p_value=r.p_value, n=int(r.n_short), k=int(r.k_short),
+                detail=(f"repeats after short calls {100 * rs:.0f}% vs other calls "
+                        f"{100 * ro:.0f}%; odds ratio {np.exp(r.d):.2f} vs peers' median "
+                        f"{np.exp(r.center):.2f} (z {r.z:.2f}); {r.censored} calls censored"),
+            )
+        )
+    notes.append(f"repeat window {window:g} h from the answer; calls whose window passes the "
+                 "end of the data are censored")
+    return CheckResult(name=name, flags=make_flags(rows), notes=notes)
