@@ -33,7 +33,7 @@ from ..metrics import metric_names
 from ._base import MODELS, ModelResult
 from ._scoring import eligible, empty_components, empty_scores, rank_scores
 
-__all__ = ["okr_model", "load_okr", "parse_okr", "grade", "band", "default_okr"]
+__all__ = ["okr_model", "load_okr", "parse_okr", "grade", "band", "default_okr", "not_improving"]
 
 
 def _is_num(x) -> bool:
@@ -47,13 +47,8 @@ def _check_levels(kr: dict, key: str) -> None:
             raise ConfigError(f"{key}.{name}: expected a number, got {v!r}")
     if s is not None and not _is_num(s):
         raise ConfigError(f"{key}.stretch: expected a number, got {s!r}")
-    sign = 1 if kr["direction"] == "higher" else -1
-    if not sign * (t - b) > 0:
-        word = "above" if sign > 0 else "below"
-        raise ConfigError(f"{key}.target: must be {word} the baseline ({kr['direction']} is better)")
-    if s is not None and not sign * (s - t) > 0:
-        word = "above" if sign > 0 else "below"
-        raise ConfigError(f"{key}.stretch: must be {word} the target")
+    # A target that is no improvement on the baseline is accepted (it happens: it is
+    # what sandbagging looks like) and graded met / not met; see :func:`grade`.
 
 
 def parse_okr(data: dict, *, key: str = "okr", default: bool = False) -> dict:
@@ -155,20 +150,33 @@ def grade(value, baseline, target, stretch=None, *, direction: str = "higher",
 
     Without ``stretch``: ``(v - baseline) / (target - baseline)``; with it, baseline ->
     0, target -> ``target_grade``, stretch -> 1. Clipped to [0, 1]; for
-    ``direction="lower"`` all levels are mirrored.
+    ``direction="lower"`` all levels are mirrored. A target that is no improvement on
+    its baseline (in the metric's direction) cannot be interpolated: the key result is
+    graded 1.0 when the value is at or better than the target, else 0.0. A stretch that
+    is not beyond the target is ignored.
     """
     v = np.asarray(value, dtype=float)
     sgn = 1.0 if direction == "higher" else -1.0
     v, b, t = sgn * v, sgn * np.asarray(baseline, float), sgn * np.asarray(target, float)
-    s = None if stretch is None else sgn * np.asarray(stretch, float)
-    if s is None or np.all(np.isnan(s)):
-        g = (v - b) / (t - b)
-    else:
-        lo = target_grade * (v - b) / (t - b)
-        hi = target_grade + (1 - target_grade) * (v - t) / (s - t)
-        plain = (v - b) / (t - b)
-        g = np.where(np.isnan(s), plain, np.where(v <= t, lo, hi))
+    d = t - b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = np.where(d > 0, (v - b) / np.where(d > 0, d, 1.0),
+                         np.where(v >= t, 1.0, 0.0))
+        g = plain
+        if stretch is not None:
+            s = sgn * np.asarray(stretch, float)
+            ok = (d > 0) & np.isfinite(s) & (s > t)
+            lo = target_grade * (v - b) / np.where(d > 0, d, 1.0)
+            hi = target_grade + (1 - target_grade) * (v - t) / np.where(ok, s - t, 1.0)
+            g = np.where(ok, np.where(v <= t, lo, hi), plain)
+    g = np.where(np.isnan(v), np.nan, g)
     return np.clip(g, 0.0, 1.0)
+
+
+def not_improving(baseline, target, *, direction: str) -> np.ndarray:
+    """True where the target is no improvement on the baseline (graded met / not met)."""
+    sgn = 1.0 if direction == "higher" else -1.0
+    return sgn * (np.asarray(target, float) - np.asarray(baseline, float)) <= 0
 
 
 def band(score, *, yellow: float = 0.4, green: float = 0.7):
@@ -267,6 +275,13 @@ def okr_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
                         lv[k] = lv[k].mask(sel, np.nan if val is None else float(val))
             g = grade(rows[m], lv["baseline"], lv["target"], lv["stretch"],
                       direction=kr["direction"], target_grade=tg)
+            flat = not_improving(lv["baseline"], lv["target"], direction=kr["direction"])
+            if flat.any():
+                who = sorted(set(agents[flat]))
+                notes.append(f"key result {kr['id']}: target no improvement on the baseline for "
+                             f"{len(who)} agent(s) ({', '.join(who[:5])}"
+                             f"{', ...' if len(who) > 5 else ''}): graded met (1) / not met (0); "
+                             "possible sandbagging")
             grades[f"{o['id']}/{kr['id']}"] = pd.Series(g, index=rows.index).where(rows[m].notna())
         if grades:
             weights_obj.append(grades)

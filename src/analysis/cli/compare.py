@@ -1,0 +1,111 @@
+"""``ccpm compare``: run the KPI, OKR, balanced-scorecard and 360 models side by side."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from .panel import add_panel_arguments, panel_from_args
+
+__all__ = ["register", "run", "read_ratings", "merge_roster"]
+
+
+def read_ratings(path: str):
+    """360 ratings in contract form from CSV or Parquet (analysis.load when available)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"ratings file not found: {p}")
+    try:
+        from ..load import load_ratings  # helper A's loader (quarantines bad rows)
+    except (ImportError, AttributeError):
+        load_ratings = None
+    if load_ratings is not None:
+        res = load_ratings(p)
+        if len(res.quarantine):
+            print(f"ccpm: {len(res.quarantine):,} rating row(s) quarantined on load",
+                  file=sys.stderr)
+        return res.valid
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        return pd.read_csv(p, dtype={"period": str, "ratee_id": str, "rater_id": str})
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read ratings {p.name}: {exc}") from None
+
+
+def merge_roster(panel, path: str):
+    """Add the roster's ``shift``, ``team`` and ``site`` to the panel (by agent_id)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"roster file not found: {p}")
+    roster = pd.read_csv(p, dtype=str) if p.suffix.lower() != ".parquet" else pd.read_parquet(p)
+    if "agent_id" not in roster.columns:
+        raise InputError(f"{p.name}: no agent_id column")
+    cols = [c for c in ("shift", "team", "site") if c in roster.columns]
+    r = roster[["agent_id", *cols]].drop_duplicates("agent_id").astype(str)
+    attrs = panel.attrs
+    out = panel.drop(columns=[c for c in cols if c in panel.columns]).merge(r, on="agent_id",
+                                                                            how="left")
+    out.attrs = attrs
+    return out
+
+
+def run(args) -> int:
+    from ..compare import compare_models, read_flags
+    from ..models.config import load_model_config
+
+    config = load_model_config(args.config)
+    if args.n_boot is not None:
+        config.setdefault("compare", {})["n_boot"] = int(args.n_boot)
+    if args.models:
+        config["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    panel = panel_from_args(args)
+    if args.roster:
+        panel = merge_roster(panel, args.roster)
+    ratings = read_ratings(args.ratings) if args.ratings else None
+    okr = None
+    if args.okr:
+        from ..models.okr import load_okr
+
+        okr = load_okr(args.okr)
+    flagged = None
+    if args.truth:
+        flagged = read_flags(args.truth)
+    if args.flags:
+        flagged = read_flags(args.flags)
+    print(f"ccpm: running models {', '.join(config['models'])}", file=sys.stderr)
+    comp = compare_models(panel, config=config, ratings=ratings, okr=okr, flagged=flagged)
+    paths = comp.to_dir(args.out, figures=not args.no_figures)
+    for name, m in comp.summary["models"].items():
+        state = "ok" if m["computable"] else f"not computable: {m['reason']}"
+        print(f"ccpm: model {name}: {state}", file=sys.stderr)
+    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="compare KPI, OKR, balanced scorecard and 360 on the same agents",
+        description="Writes scores.csv (agent_id, period, model, score, rank), agreement.csv "
+                    "(Kendall tau-b per pair), summary.json (Kendall's W; per model: stability, "
+                    "validity, gaming sensitivity, fairness), components.csv and PNG figures.")
+    add_panel_arguments(p)
+    p.add_argument("--ratings", metavar="PATH", help="360 ratings (CSV/Parquet, contract form)")
+    p.add_argument("--okr", metavar="FILE", help="OKR file (okr.yml)")
+    p.add_argument("--config", metavar="FILE", help="model configuration YAML (overrides the "
+                                                    "defaults)")
+    p.add_argument("--roster", metavar="PATH", help="roster CSV (adds shift/team/site, e.g. for "
+                                                    "fairness by shift)")
+    p.add_argument("--truth", metavar="FILE", help="truth.csv from ccpm synth (column gaming)")
+    p.add_argument("--flags", metavar="FILE", help="gaming flags CSV: agent_id, flagged")
+    p.add_argument("--models", metavar="LIST", help="comma-separated models (default: config)")
+    p.add_argument("--n-boot", type=int, metavar="N", help="bootstrap replicates (default: "
+                                                             "config, 1000)")
+    p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=run)

@@ -1,0 +1,102 @@
+"""``ccpm panel``: the agent x period metric panel (DuckDB over Parquet)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
+from ..errors import InputError
+
+__all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
+
+
+def add_panel_arguments(p) -> None:
+    """Arguments shared by ``ccpm panel`` and ``ccpm compare``."""
+    p.add_argument("--calls", required=True, metavar="PATH",
+                   help="contract-shaped Parquet (valid.parquet, calls.parquet), a folder or "
+                        "glob of them, or a raw export with --mapping")
+    p.add_argument("--mapping", metavar="M",
+                   help="column mapping (built-in name or YAML) for a raw export")
+    p.add_argument("--period", choices=["month", "week", "day"], default="month",
+                   help="panel period of answer_ts (default month, YYYY-MM)")
+    p.add_argument("--engine", choices=["duckdb"], default="duckdb", help="SQL engine")
+    p.add_argument("--short-call-s", type=float, default=DEFAULT_SHORT_CALL_S,
+                   help=f"talk time below this is a short call (default {DEFAULT_SHORT_CALL_S:g})")
+    p.add_argument("--repeat-window-h", type=float, default=REPEAT_WINDOW_H,
+                   help=f"repeat-call window in hours (default {REPEAT_WINDOW_H})")
+
+
+def _is_parquet_input(path: str) -> bool:
+    p = Path(path)
+    if any(ch in path for ch in "*?["):
+        return path.lower().endswith((".parquet", ".pq"))
+    if p.is_dir():
+        return (p / "valid.parquet").is_file() or (p / "calls.parquet").is_file() or any(
+            p.glob("*.parquet"))
+    return p.suffix.lower() in (".parquet", ".pq")
+
+
+def panel_from_args(args):
+    """Build the panel from parsed arguments; print row accounting to stderr."""
+    from ..panel import build_panel
+
+    kw = dict(period=args.period, short_call_s=args.short_call_s,
+              repeat_window_h=args.repeat_window_h, engine=args.engine)
+    quarantined = 0
+    if args.mapping or not _is_parquet_input(args.calls):
+        try:
+            from ..load import load_calls
+        except ImportError as exc:  # pragma: no cover - the loader ships with the package
+            raise InputError(f"raw exports need analysis.load ({exc})") from None
+        print(f"ccpm: loading {args.calls} (mapping {args.mapping or 'none'})", file=sys.stderr)
+        res = load_calls(args.calls, args.mapping)
+        quarantined = len(res.quarantine)
+        if len(res.valid) == 0:
+            raise InputError(f"{args.calls}: no valid call rows ({quarantined} quarantined)")
+        panel = build_panel(res.valid, **kw)
+        panel.attrs["ccpm_panel"]["rows_read"] = int(res.rows_read)
+        panel.attrs["ccpm_panel"]["quarantined_on_load"] = int(quarantined)
+    else:
+        print(f"ccpm: building the {args.period} panel from {args.calls}", file=sys.stderr)
+        panel = build_panel(args.calls, **kw)
+    info = panel.attrs["ccpm_panel"]
+    excluded = info.get("invalid_handled", 0) + info.get("unknown_outcome", 0)
+    print(
+        f"ccpm: {info.get('rows_read', 0):,} rows read, {quarantined:,} quarantined on load, "
+        f"{info.get('handled_rows', 0):,} handled, {info.get('abandoned_rows', 0):,} abandoned, "
+        f"{excluded:,} excluded for breaking the contract "
+        f"({info.get('invalid_handled', 0):,} invalid handled, "
+        f"{info.get('unknown_outcome', 0):,} unknown outcome), "
+        f"{info.get('duplicate_call_id', 0):,} duplicate call_id; "
+        f"{len(panel):,} agent-periods",
+        file=sys.stderr,
+    )
+    return panel
+
+
+def run(args) -> int:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    panel = panel_from_args(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(panel, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"ccpm_panel"] = json.dumps(panel.attrs.get("ccpm_panel", {})).encode()
+    pq.write_table(table.replace_schema_metadata(meta), out)
+    print(f"ccpm: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("panel", help="agent x period metric panel (DuckDB over Parquet)",
+                       description="One row per agent and period with every metric of "
+                                   "analysis.metrics (python -c 'import analysis.metrics as m; "
+                                   "print(m.describe())' lists them).")
+    add_panel_arguments(p)
+    p.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
+    p.set_defaults(func=run)

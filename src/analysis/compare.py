@@ -1,0 +1,612 @@
+"""Compare performance-management models side by side on one panel.
+
+Agreement (Kendall's tau-b per pair, Kendall's W across all), stability (ICC
+across periods), predictive validity (score vs next period's outcomes),
+gaming sensitivity (where known gamers land in each ranking) and fairness
+(share of score variance explained by queue or shift).
+
+Pooling across periods: each agent's score under a model is averaged over the
+periods in which *every model of the comparison* scored the agent (pairs use
+the periods both models scored), so each agent counts once and the p-values of
+tau-b are those of independent observations. Per-period values are reported
+beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import InputError
+from .models import MODELS, ModelResult
+
+__all__ = [
+    "Comparison",
+    "compare_models",
+    "run_models",
+    "agreement_table",
+    "kendall_w",
+    "stability",
+    "predictive_validity",
+    "gaming_sensitivity",
+    "fairness",
+    "partial_eta_squared",
+    "read_flags",
+    "SCORE_COLUMNS",
+    "AGREEMENT_COLUMNS",
+]
+
+SCORE_COLUMNS = ["agent_id", "period", "model", "score", "rank"]
+AGREEMENT_COLUMNS = ["model_a", "model_b", "kendall_tau", "p_value", "n",
+                     "tau_period_mean", "n_periods"]
+
+
+@dataclass
+class Comparison:
+    """Result of :func:`compare_models`.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        ``agent_id, period, model, score, rank``.
+    agreement : DataFrame
+        ``model_a, model_b, kendall_tau, p_value, n, tau_period_mean, n_periods``.
+    summary : dict
+        ``kendall_w`` and, under ``models``, per model: ``computable, reason, notes,
+        stability, validity, gaming_sensitivity, fairness`` (and ``reliability`` for 360).
+    results : dict
+        Model name -> :class:`~analysis.models.ModelResult`.
+    """
+
+    scores: pd.DataFrame
+    agreement: pd.DataFrame
+    summary: dict
+    results: dict = field(default_factory=dict)
+
+    def to_dir(self, out: str | Path, *, figures: bool = False, labels: dict | None = None
+               ) -> list[Path]:
+        """Write ``scores.csv``, ``agreement.csv``, ``summary.json`` and ``components.csv``
+        (and PNG figures when ``figures``); return the paths written."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / "scores.csv", out / "agreement.csv", out / "summary.json",
+                 out / "components.csv"]
+        self.scores.to_csv(paths[0], index=False)
+        self.agreement.to_csv(paths[1], index=False)
+        paths[2].write_text(json.dumps(_jsonable(self.summary), indent=2, allow_nan=False,
+                                       ensure_ascii=False), encoding="utf-8")
+        comps = [r.components.assign(model=name) for name, r in self.results.items()
+                 if len(r.components)]
+        (pd.concat(comps, ignore_index=True) if comps else pd.DataFrame(
+            columns=["agent_id", "period", "component", "value", "weight", "model"])
+         ).to_csv(paths[3], index=False)
+        if figures:
+            import matplotlib.pyplot as plt
+
+            from . import figures as fg
+
+            for name, fig in (("agreement", fg.plot_agreement_heatmap(self.agreement,
+                                                                      labels=labels)),
+                              ("scores_by_model", fg.plot_scores_by_model(self.scores,
+                                                                           labels=labels)),
+                              ("gaming_sensitivity", fg.plot_gaming_sensitivity(
+                                  self.summary, labels=labels))):
+                p = out / f"{name}.png"
+                fig.savefig(p, dpi=120, bbox_inches="tight")
+                plt.close(fig)
+                paths.append(p)
+        return paths
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
+
+
+def _na(reason: str) -> dict:
+    return {"value": None, "reason": reason}
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def run_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
+               models: list[str] | None = None) -> dict[str, ModelResult]:
+    """Run each named model (default ``config["models"]``); unknown names raise ConfigError."""
+    names = [str(m) for m in (models or config.get("models") or ["kpi", "okr", "bsc", "360"])]
+    out = {}
+    for name in names:
+        fn = MODELS.get(name)
+        out[name] = fn(panel, config, ratings=ratings, okr=okr)
+    return out
+
+
+def _long_scores(results: dict[str, ModelResult]) -> pd.DataFrame:
+    parts = [r.scores[["agent_id", "period", "score", "rank"]].assign(model=name)
+             for name, r in results.items() if r.computable and len(r.scores)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=float if c == "score" else str)
+                             for c in SCORE_COLUMNS})
+    s = pd.concat(parts, ignore_index=True)[SCORE_COLUMNS]
+    s["agent_id"] = s["agent_id"].astype(str)
+    s["period"] = s["period"].astype(str)
+    s["model"] = s["model"].astype(str)
+    return s
+
+
+def _wide(scores: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    w = scores[scores["model"].isin(models)].pivot_table(
+        index=["agent_id", "period"], columns="model", values="score", aggfunc="mean")
+    return w.reindex(columns=models)
+
+
+# ----------------------------------------------------------------------------- agreement
+
+
+def agreement_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Kendall's tau-b for every pair of models.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``agent_id, period, model, score``.
+
+    Returns
+    -------
+    DataFrame
+        ``model_a, model_b, kendall_tau, p_value, n, tau_period_mean, n_periods``:
+        ``kendall_tau``/``p_value``/``n`` on each agent's mean score over the periods
+        both models scored (one observation per agent; :func:`scipy.stats.kendalltau`,
+        tau-b); ``tau_period_mean`` the mean of the per-period tau-b over ``n_periods``
+        periods with at least 3 common agents.
+
+    References
+    ----------
+    Kendall, M. G. (1945). The treatment of ties in ranking problems. Biometrika 33(3).
+    """
+    models = list(dict.fromkeys(scores["model"]))
+    rows = []
+    w = _wide(scores, models)
+    for a, b in combinations(models, 2):
+        pair = w[[a, b]].dropna()
+        per_agent = pair.groupby(level="agent_id").mean()
+        n = len(per_agent)
+        if n >= 3:
+            res = stats.kendalltau(per_agent[a], per_agent[b], variant="b")
+            tau, p = float(res.statistic), float(res.pvalue)
+        else:
+            tau, p = float("nan"), float("nan")
+        taus = []
+        for _, g in pair.groupby(level="period"):
+            if len(g) >= 3:
+                t = stats.kendalltau(g[a], g[b], variant="b").statistic
+                if np.isfinite(t):
+                    taus.append(float(t))
+        rows.append({"model_a": a, "model_b": b, "kendall_tau": tau, "p_value": p, "n": n,
+                     "tau_period_mean": float(np.mean(taus)) if taus else float("nan"),
+                     "n_periods": len(taus)})
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+
+
+def kendall_w(scores: pd.DataFrame) -> dict:
+    """Kendall's W across all models (pingouin ``friedman``: agents ``within``, models
+    ``subject``), on agents' mean scores over the periods every model scored them.
+
+    Returns
+    -------
+    dict
+        ``value, p_value, n_agents, models, by_period`` (W per period with >= 3 agents),
+        or ``value: None`` with ``reason``.
+
+    References
+    ----------
+    Kendall, M. G., & Babington Smith, B. (1939). The problem of m rankings. Annals of
+    Mathematical Statistics 10(3).
+    """
+    import pingouin as pg
+
+    models = list(dict.fromkeys(scores["model"]))
+    if len(models) < 2:
+        return _na("fewer than two computable models")
+    full = _wide(scores, models).dropna()
+    per_agent = full.groupby(level="agent_id").mean()
+    if len(per_agent) < 3:
+        return _na("fewer than 3 agents scored by every model")
+
+    def w_of(frame: pd.DataFrame) -> tuple[float, float]:
+        long = frame.reset_index().melt(id_vars="agent_id", value_vars=models,
+                                        var_name="model", value_name="score")
+        res = pg.friedman(data=long, dv="score", within="agent_id", subject="model")
+        return float(res["W"].iloc[0]), float(res["p_unc"].iloc[0])
+
+    value, p = w_of(per_agent)
+    by_period = {}
+    for period, g in full.groupby(level="period"):
+        if len(g) >= 3:
+            by_period[str(period)] = w_of(g.droplevel("period"))[0]
+    return {"value": value, "p_value": p, "n_agents": len(per_agent), "models": models,
+            "by_period": by_period}
+
+
+# ----------------------------------------------------------------------------- per model
+
+
+def stability(model_scores: pd.DataFrame) -> dict:
+    """ICC(C,1) of agents' scores across periods (pingouin ``intraclass_corr``; agents
+    are targets, periods raters; agents scored in every period).
+
+    Returns
+    -------
+    dict
+        ``value`` (ICC(C,1), consistency: a center-wide shift between periods does not
+        count as instability), ``ci95``, ``icc_a1`` (absolute agreement), ``n_agents``,
+        ``n_periods``; or ``value: None`` with ``reason``.
+
+    References
+    ----------
+    McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass
+    correlation coefficients. Psychological Methods 1(1).
+    """
+    import pingouin as pg
+
+    w = model_scores.pivot_table(index="agent_id", columns="period", values="score")
+    if w.shape[1] < 2:
+        return _na("needs at least two periods")
+    w = w.dropna()
+    if len(w) < 3:
+        return _na("fewer than 3 agents scored in every period")
+    long = w.reset_index().melt(id_vars="agent_id", var_name="period", value_name="score")
+    res = pg.intraclass_corr(data=long, targets="agent_id", raters="period",
+                             ratings="score").set_index("Type")
+    c = res.loc["ICC(C,1)"]
+    return {"value": float(c["ICC"]), "ci95": [float(x) for x in c["CI95"]],
+            "icc_a1": float(res.loc["ICC(A,1)", "ICC"]), "n_agents": int(len(w)),
+            "n_periods": int(w.shape[1])}
+
+
+def _composite(panel: pd.DataFrame, outcomes: dict) -> tuple[pd.Series, list[str]]:
+    used, zs = [], []
+    for name, direction in outcomes.items():
+        if name not in panel or panel[name].isna().all():
+            continue
+        v = panel[name].astype(float)
+        g = v.groupby(panel["period"])
+        sd = g.transform("std")
+        z = ((v - g.transform("mean")) / sd.where(sd > 0)) * (1 if direction == "higher" else -1)
+        zs.append(z)
+        used.append(name)
+    if not zs:
+        return pd.Series(np.nan, index=panel.index), used
+    return pd.concat(zs, axis=1).mean(axis=1), used
+
+
+def _cluster_boot(df: pd.DataFrame, stat, *, n_boot: int, seed: int, ci: float,
+                  cluster: str = "agent_id") -> list[float] | None:
+    """Percentile CI of ``stat(frame)`` over a bootstrap that resamples whole clusters."""
+    if n_boot <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    codes, _ = pd.factorize(df[cluster])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
+    k = len(bounds) - 1
+    sizes = np.diff(bounds)
+    cols = {c: df[c].to_numpy() for c in df.columns if c != cluster}
+    vals = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, k, k)
+        idx = np.concatenate([order[bounds[i]:bounds[i] + sizes[i]] for i in pick])
+        v = stat({c: a[idx] for c, a in cols.items()})
+        if v is not None and np.isfinite(v):
+            vals.append(v)
+    if len(vals) < max(10, n_boot // 2):
+        return None
+    a = (1 - ci) / 2
+    return [float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))]
+
+
+def predictive_validity(model_scores: pd.DataFrame, panel: pd.DataFrame, *, outcomes: dict,
+                        n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
+    """Spearman correlation of a period's score with the next period's outcome composite.
+
+    The composite is the mean of the within-period z-scores of ``outcomes`` (signed so
+    that higher is better: e.g. low repeat-call rate, high CSAT, high resolution).
+    Pairs (score in period t, composite in t+1, the next period of the panel) are
+    pooled over t; the CI is a cluster bootstrap over agents (pairs of one agent are
+    not independent). ``p_value`` is scipy's and ignores that clustering.
+
+    Returns
+    -------
+    dict
+        ``value`` (Spearman rho), ``ci``, ``p_value``, ``n_pairs``, ``n_agents``,
+        ``outcomes`` used; or ``value: None`` with ``reason``.
+    """
+    periods = sorted(panel["period"].astype(str).unique())
+    if len(periods) < 2:
+        return _na("needs at least two periods")
+    comp, used = _composite(panel, outcomes)
+    if not used:
+        return _na("none of the outcome metrics (" + ", ".join(outcomes) + ") is in the data")
+    nxt = {p: periods[i + 1] for i, p in enumerate(periods[:-1])}
+    out = panel[["agent_id", "period"]].assign(outcome=comp.to_numpy())
+    s = model_scores[["agent_id", "period", "score"]].copy()
+    s["next_period"] = s["period"].map(nxt)
+    pairs = s.merge(out.rename(columns={"period": "next_period"}),
+                    on=["agent_id", "next_period"]).dropna(subset=["score", "outcome"])
+    if len(pairs) < 5 or pairs["agent_id"].nunique() < 3:
+        return _na("fewer than 5 score / next-period outcome pairs")
+
+    def rho(d):
+        x, y = stats.rankdata(d["score"]), stats.rankdata(d["outcome"])
+        if x.std() == 0 or y.std() == 0:
+            return None
+        return float(np.corrcoef(x, y)[0, 1])
+
+    r = stats.spearmanr(pairs["score"], pairs["outcome"])
+    return {"value": float(r.statistic), "p_value": float(r.pvalue),
+            "ci": _cluster_boot(pairs[["agent_id", "score", "outcome"]], rho, n_boot=n_boot, seed=seed, ci=ci),
+            "n_pairs": int(len(pairs)), "n_agents": int(pairs["agent_id"].nunique()),
+            "outcomes": used}
+
+
+def _percentiles(model_scores: pd.DataFrame) -> pd.DataFrame:
+    s = model_scores[["agent_id", "period", "score"]].dropna().copy()
+    g = s.groupby("period")["score"]
+    n = g.transform("size")
+    s["pct"] = 100 * (g.rank(method="average") - 1) / (n - 1).where(n > 1)
+    return s.dropna(subset=["pct"])
+
+
+def gaming_sensitivity(model_scores: pd.DataFrame, flagged: pd.DataFrame, *,
+                       n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
+    """How far agents flagged for gaming rise in a model's ranking.
+
+    Each agent's within-period percentile (0 = worst, 100 = best; average ranks for
+    ties) is averaged over periods; ``value`` = mean percentile of flagged agents
+    minus 50 (an unremarkable group sits at 50), with a bootstrap CI over flagged
+    agents. ``honest_mean_percentile`` gives the unflagged agents' mean. With a
+    ``behaviour`` column the same is given per behaviour.
+
+    Returns
+    -------
+    dict
+        ``value, ci, mean_percentile, honest_mean_percentile, n_flagged`` (+
+        ``by_behaviour``), or ``value: None`` with ``reason``.
+    """
+    if flagged is None or not len(flagged):
+        return _na("no gaming flags given (--truth or --flags)")
+    pct = _percentiles(model_scores)
+    per_agent = pct.groupby("agent_id")["pct"].mean()
+    fl = flagged[flagged["flagged"]]
+    ids = [a for a in fl["agent_id"] if a in per_agent.index]
+    if not ids:
+        return _na("no flagged agent is scored by this model")
+
+    def summarise(sel: list[str], s: int) -> dict:
+        v = per_agent.loc[sel].to_numpy()
+        out = {"value": float(v.mean() - 50), "mean_percentile": float(v.mean()),
+               "n_flagged": len(v), "ci": None}
+        if n_boot > 0 and len(v) >= 2:
+            rng = np.random.default_rng(s)
+            boots = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1) - 50
+            a = (1 - ci) / 2
+            out["ci"] = [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
+        return out
+
+    res = summarise(ids, seed)
+    honest = per_agent.drop(index=[a for a in fl["agent_id"] if a in per_agent.index])
+    res["honest_mean_percentile"] = float(honest.mean()) if len(honest) else None
+    if "behaviour" in fl.columns:
+        by = {}
+        for beh, g in fl.groupby("behaviour"):
+            sel = [a for a in g["agent_id"] if a in per_agent.index]
+            if sel:
+                by[str(beh)] = summarise(sel, seed + 1)
+        res["by_behaviour"] = by
+    return res
+
+
+def partial_eta_squared(y: np.ndarray, group: np.ndarray, block: np.ndarray) -> float:
+    """Partial eta-squared of ``group`` with ``block`` (period) fixed effects (type II SS):
+    ``(SSR(block) - SSR(block + group)) / SSR(block)``."""
+    y = np.asarray(y, float)
+
+    def dummies(x):
+        codes, uniq = pd.factorize(np.asarray(x))
+        return (codes[:, None] == np.arange(1, len(uniq))[None, :]).astype(float)
+
+    xb = np.column_stack([np.ones(len(y)), dummies(block)])
+    xf = np.column_stack([xb, dummies(group)])
+
+    def ssr(x):
+        beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+        r = y - x @ beta
+        return float(r @ r)
+
+    s_red = ssr(xb)
+    if s_red <= 0:
+        return float("nan")
+    return (s_red - ssr(xf)) / s_red
+
+
+def fairness(model_scores: pd.DataFrame, panel: pd.DataFrame, *, by: list[str],
+             n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
+    """Share of score variance explained by queue or shift: partial eta-squared with
+    period fixed effects (fixed effects, since with fewer than ~10 groups a mixed model
+    sits on its boundary; methods.md), with a cluster-bootstrap CI over agents.
+
+    Returns
+    -------
+    dict
+        One entry per grouping column: ``value, ci, n_groups, n`` or ``value: None`` with
+        ``reason``.
+
+    References
+    ----------
+    Cohen, J. (1973). Eta-squared and partial eta-squared in fixed factor ANOVA designs.
+    Educational and Psychological Measurement 33(1).
+    """
+    out = {}
+    for col in by:
+        if col not in panel.columns:
+            out[col] = _na(f"no {col} column in the panel"
+                           + (" (needs a roster with shifts)" if col == "shift" else ""))
+            continue
+        d = model_scores[["agent_id", "period", "score"]].merge(
+            panel[["agent_id", "period", col]], on=["agent_id", "period"]).dropna()
+        k = d[col].nunique()
+        if k < 2:
+            out[col] = _na(f"only {k} {col} value(s)")
+            continue
+        if len(d) <= k + d["period"].nunique():
+            out[col] = _na("too few scored agent-periods")
+            continue
+
+        d = d.assign(_g=pd.factorize(d[col].astype(str))[0],
+                     _b=pd.factorize(d["period"].astype(str))[0])
+
+        def eta(x):
+            if len(np.unique(x["_g"])) < 2:
+                return None
+            return partial_eta_squared(x["score"], x["_g"], x["_b"])
+
+        value = eta({c: d[c].to_numpy() for c in ("score", "_g", "_b")})
+        out[col] = {"value": value,
+                    "ci": _cluster_boot(d[["agent_id", "score", "_g", "_b"]], eta,
+                                        n_boot=n_boot, seed=seed, ci=ci),
+                    "n_groups": int(k), "n": int(len(d))}
+    return out
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+def _normalise_flags(flagged) -> pd.DataFrame | None:
+    if flagged is None:
+        return None
+    if isinstance(flagged, pd.DataFrame):
+        f = flagged.copy()
+        if "agent_id" not in f.columns:
+            raise InputError("gaming flags lack an agent_id column")
+        col = "flagged" if "flagged" in f.columns else ("gaming" if "gaming" in f.columns
+                                                        else None)
+        if col is None:
+            raise InputError("gaming flags need a 'flagged' (or truth 'gaming') column")
+        v = f[col]
+        if v.dtype != bool:
+            v = v.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "y", "t"])
+        f["flagged"] = v.astype(bool)
+        f["agent_id"] = f["agent_id"].astype(str)
+        keep = ["agent_id", "flagged"] + (["behaviour"] if "behaviour" in f.columns else [])
+        f = f[keep].drop_duplicates("agent_id")
+        if "behaviour" in f.columns:
+            f["behaviour"] = f["behaviour"].astype(str)
+        return f
+    ids = [str(a) for a in flagged]
+    return pd.DataFrame({"agent_id": ids, "flagged": True})
+
+
+def read_flags(path: str | Path) -> pd.DataFrame:
+    """Read ``truth.csv`` (column ``gaming``) or a flags CSV (``agent_id, flagged``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"flags file not found: {p}")
+    try:
+        df = pd.read_csv(p, dtype={"agent_id": str})
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read {p.name}: {exc}") from None
+    return _normalise_flags(df)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None, flagged=None,
+                   models: list[str] | None = None) -> Comparison:
+    """Run the models on one panel and compare them.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        From :func:`analysis.panel.build_panel`.
+    config : dict
+        From :func:`analysis.models.config.load_model_config` (``models``, each model's
+        section, ``compare``).
+    ratings : DataFrame, optional
+        360 ratings (contract form).
+    okr : dict or path, optional
+        OKR set (``okr.yml``).
+    flagged : DataFrame or list, optional
+        Agents known or flagged as gaming: agent ids, or a frame with ``agent_id`` and
+        ``flagged`` (or truth's ``gaming``) and optionally ``behaviour``.
+    models : list of str, optional
+        Override ``config["models"]``.
+
+    Returns
+    -------
+    Comparison
+        ``scores``, ``agreement``, ``summary``, ``results``.
+    """
+    if panel is None or panel.empty:
+        raise InputError("the panel is empty")
+    cc = config.get("compare") or {}
+    n_boot, ci = int(cc.get("n_boot", 1000)), float(cc.get("ci", 0.95))
+    seed = int(cc.get("seed", 0))
+    results = run_models(panel, config=config, ratings=ratings, okr=okr, models=models)
+    scores = _long_scores(results)
+    agreement = agreement_table(scores)
+    flags = _normalise_flags(flagged)
+    min_calls = int(config.get("min_calls", 1))
+    outcome_panel = panel[panel["calls"] >= min_calls] if "calls" in panel else panel
+    summary: dict = {
+        "pooling": "each agent's mean score over the periods every compared model scored "
+                   "them; per-period values beside",
+        "periods": sorted(panel["period"].astype(str).unique()),
+        "n_agents": int(panel["agent_id"].nunique()),
+        "panel": panel.attrs.get("ccpm_panel", {}),
+        "kendall_w": kendall_w(scores),
+        "models": {},
+    }
+    if flags is not None:
+        summary["n_flagged"] = int(flags["flagged"].sum())
+    for name, r in results.items():
+        entry: dict = {"computable": bool(r.computable), "reason": r.reason,
+                       "notes": list(r.notes), "n_scored": int(len(r.scores))}
+        if not r.computable or r.scores.empty:
+            why = r.reason or "no scores"
+            for k in ("stability", "validity", "gaming_sensitivity", "fairness"):
+                entry[k] = _na(f"model not computable: {why}")
+        else:
+            s = r.scores
+            entry["stability"] = stability(s)
+            entry["validity"] = predictive_validity(
+                s, outcome_panel, outcomes=cc.get("outcomes") or {}, n_boot=n_boot,
+                seed=seed, ci=ci)
+            entry["gaming_sensitivity"] = gaming_sensitivity(s, flags, n_boot=n_boot,
+                                                             seed=seed, ci=ci)
+            entry["fairness"] = fairness(s, panel, by=list(cc.get("fairness_by") or []),
+                                         n_boot=n_boot, seed=seed, ci=ci)
+        if r.diagnostics:
+            entry.update(_jsonable(r.diagnostics))
+        summary["models"][name] = entry
+    return Comparison(scores=scores, agreement=agreement, summary=_jsonable(summary),
+                      results=results)
+
