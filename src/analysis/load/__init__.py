@@ -1,0 +1,42 @@
+"""Loaders: raw exports -> contract rows (valid) + quarantine (with reasons).
+
+Every loader reads a file, a folder or a glob (CSV/TSV in any common delimiter
+and encoding, gzip, zip, Parquet, Excel), maps columns through a YAML mapping
+(:func:`resolve_mapping`; built-ins in ``data/mappings/``), checks every row and
+returns a :class:`LoadResult` whose ``rows_read == len(valid) + len(quarantine)``.
+
+>>> res = load_calls("exports/", mapping="anonymous-bank")   # doctest: +SKIP
+>>> write_validated(res, "out/")                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from ._mapping import Mapping, builtin_mappings, resolve_mapping
+from ._result import LoadResult, schema_for, write_validated
+from .calls import CALL_REASONS, load_calls
+
+__all__ = [
+    "load_calls",
+    "load_roster",
+    "load_ratings",
+    "write_validated",
+    "LoadResult",
+    "Mapping",
+    "resolve_mapping",
+    "builtin_mappings",
+    "schema_for",
+    "rescale",
+    "CALL_REASONS",
+]
+
+
+def __getattr__(name):  # roster / ratings load lazily
+    if name == "load_roster":
+        from .roster import load_roster
+
+        return load_roster
+    if name in ("load_ratings", "rescale"):
+        from . import ratings
+
+        return getattr(ratings, name)
+    raise AttributeError(name)

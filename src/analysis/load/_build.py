@@ -1,0 +1,446 @@
+"""Apply a mapping: raw columns -> typed contract columns, plus problem masks.
+
+Everything is vectorised (pandas / numpy); no per-row Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+from ._mapping import _UNITS, FieldSpec, Mapping
+
+__all__ = ["Problems", "build_columns", "parse_seconds", "parse_bool", "find_column"]
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "对", "true.", "x"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0", "否", "不", "错"}
+_TZ = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+
+
+@dataclass
+class Problems:
+    """Row problems: a list of (reason, boolean mask) pairs, composed at the end."""
+
+    n: int
+    items: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def add(self, reason: str, mask) -> None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != (self.n,):  # pragma: no cover - programming error
+            raise ValueError(f"mask for {reason} has shape {m.shape}, expected {(self.n,)}")
+        if m.any():
+            self.items.append((reason, m))
+
+    def any(self) -> np.ndarray:
+        out = np.zeros(self.n, dtype=bool)
+        for _, m in self.items:
+            out |= m
+        return out
+
+    def reasons(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bad-row mask, reason strings for the bad rows, in row order)."""
+        bad = self.any()
+        idx = np.flatnonzero(bad)
+        parts: list[list[str]] = [[] for _ in range(len(idx))]
+        seen: list[set[str]] = [set() for _ in range(len(idx))]
+        for reason, m in self.items:
+            for j in np.flatnonzero(m[idx]):
+                if reason not in seen[j]:
+                    parts[j].append(reason)
+                    seen[j].add(reason)
+        return bad, np.array([";".join(p) for p in parts], dtype=object)
+
+
+def find_column(raw: pd.DataFrame, name: str, key: str, mapping: Mapping) -> str:
+    """The raw column called ``name`` (exact, then case/space-insensitive)."""
+    if name in raw.columns:
+        return name
+    want = name.strip().lower()
+    for c in raw.columns:
+        if str(c).strip().lower() == want:
+            return c
+    shown = [c for c in raw.columns if not str(c).startswith("_source") and c != "_bad"]
+    listing = ", ".join(map(str, shown[:25])) + (" ..." if len(shown) > 25 else "")
+    raise InputError(
+        f"column {name!r} named by mapping {mapping.name} ({key}) is not in the input "
+        f"(columns: {listing})"
+    )
+
+
+# ----------------------------------------------------------------------------- scalar parsers
+
+
+def _as_text(s: pd.Series, strip: bool = True) -> pd.Series:
+    """Any column -> pandas str Series with NA for missing."""
+    if isinstance(s.dtype, pd.StringDtype) or s.dtype == object or s.dtype == "str":
+        out = s.astype("str")
+    else:
+        na = s.isna()
+        if pd.api.types.is_float_dtype(s.dtype):
+            vals = s.to_numpy(dtype=float, na_value=np.nan)
+            integral = np.isfinite(vals) & (np.mod(vals, 1) == 0) & (np.abs(vals) < 1e15)
+            txt = np.where(integral, np.char.mod("%d", np.nan_to_num(vals).astype(np.int64)),
+                           s.astype("str").to_numpy())
+            out = pd.Series(txt, index=s.index, dtype="str")
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out = s.dt.strftime("%Y-%m-%d %H:%M:%S").astype("str")
+        else:
+            out = s.astype("str")
+        out = out.mask(na)
+    if strip:
+        out = out.str.strip()
+    return out
+
+
+def _arrow(txt: pd.Series) -> pa.Array:
+    arr = pa.Array.from_pandas(txt)
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.large_string())
+    return arr
+
+
+def _num(arr: pa.Array) -> np.ndarray:
+    """Arrow strings that are plain numbers -> float64 (NaN elsewhere), in C++."""
+    arr = pc.utf8_trim_whitespace(arr)
+    ok = pc.match_substring_regex(arr, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+    vals = pc.cast(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pa.float64())
+    return vals.to_numpy(zero_copy_only=False)
+
+
+def _extract(txt: pd.Series, pattern: str) -> dict[str, np.ndarray] | None:
+    """Named groups of a RE2 pattern -> {name: float array}; '' and no-match are NaN."""
+    arr = _arrow(txt)
+    res = pc.extract_regex(arr, pattern)
+    valid = res.is_valid().to_numpy(zero_copy_only=False)
+    out = {}
+    for i in range(res.type.num_fields):
+        name = res.type.field(i).name
+        child = pc.struct_field(res, [i])
+        if name in ("ap", "sign"):
+            out[name] = pc.fill_null(pc.utf8_lower(child), "").to_numpy(zero_copy_only=False)
+        else:
+            v = _num(pc.fill_null(child, ""))
+            out[name] = np.where(valid, v, np.nan)
+    out["_valid"] = valid
+    return out
+
+
+_HMS_RE2 = r"^\s*(?:(?P<d>\d+)\s+days?,?\s*)?(?P<sign>-?)(?P<h>\d+):(?P<m>\d{1,2})(?::(?P<s>\d{1,2}(?:\.\d*)?))?\s*$"
+_TOD_RE2 = r"^\s*(?:\S*[ T])?(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}(?:\.\d*)?))?\s*(?P<ap>[AaPp]?)\.?[Mm]?\.?\s*$"
+
+
+def parse_seconds(s: pd.Series, unit: str | None = None) -> pd.Series:
+    """Durations -> float seconds. Numbers (times ``unit``) or ``[D days] H:MM[:SS]`` text."""
+    if pd.api.types.is_timedelta64_dtype(s.dtype):
+        return s.dt.total_seconds()
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        factor = _UNITS.get(unit or "s") or 1.0
+        return s.astype(float) * factor
+    txt = _as_text(s)
+    if unit == "hms":
+        out = np.full(len(txt), np.nan)
+    else:
+        arr = _arrow(txt)
+        arr = pc.replace_substring_regex(arr, r"^(-?\d+),(\d+)$", r"\1.\2")
+        out = _num(arr) * (_UNITS.get(unit or "s") or 1.0)
+    todo = np.isnan(out) & txt.str.contains(":", regex=False).fillna(False).to_numpy(dtype=bool)
+    if todo.any():
+        g = _extract(txt[todo], _HMS_RE2)
+        total = np.nan_to_num(g["d"]) * 86400 + g["h"] * 3600 + g["m"] * 60 + np.nan_to_num(g["s"])
+        total = np.where(g["m"] < 60, total, np.nan)
+        total = np.where(g["sign"] == "-", -total, total)
+        out[todo] = total
+    return pd.Series(out, index=s.index, dtype=float)
+
+
+def _time_of_day(txt: pd.Series) -> pd.Series:
+    """'H:MM[:SS][ AM/PM]' (or a datetime's time part) -> seconds since midnight (NaN if bad)."""
+    g = _extract(txt, _TOD_RE2)
+    h, m, sec, ap = g["h"], g["m"], np.nan_to_num(g["s"]), g["ap"]
+    h = np.where((ap == "p") & (h < 12), h + 12, h)
+    h = np.where((ap == "a") & (h == 12), 0, h)
+    ok = (h <= 23) & (m <= 59) & (sec < 61)
+    return pd.Series(np.where(ok, h * 3600 + m * 60 + sec, np.nan), index=txt.index, dtype=float)
+
+
+def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
+    """Timestamps -> naive datetime64[us]; an explicit offset is dropped (wall clock kept)."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        out = s
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_localize(None)
+        return out.astype("datetime64[us]")
+    txt = _as_text(s)
+    if fmt is None or fmt == "ISO8601":
+        txt = txt.str.replace(_TZ, "", regex=True)
+        out = pd.to_datetime(txt, format="ISO8601", errors="coerce")
+    else:
+        out = pd.to_datetime(txt, format=fmt, errors="coerce")
+    if getattr(out.dt, "tz", None) is not None:  # pragma: no cover - offsets stripped above
+        out = out.dt.tz_localize(None)
+    return out.astype("datetime64[us]")
+
+
+def parse_bool(txt: pd.Series) -> pd.Series:
+    """Common yes/no spellings -> pandas boolean (NA where not recognised)."""
+    if pd.api.types.is_bool_dtype(txt.dtype):
+        return txt.astype("boolean")
+    low = _as_text(txt).str.lower()
+    out = pd.Series(pd.NA, index=txt.index, dtype="boolean")
+    out[low.isin(_TRUE).fillna(False).astype(bool)] = True
+    out[low.isin(_FALSE).fillna(False).astype(bool)] = False
+    return out
+
+
+# ----------------------------------------------------------------------------- field specs
+
+
+@dataclass
+class Built:
+    """One built contract column."""
+
+    values: pd.Series
+    present: np.ndarray  # raw value present (not missing)
+    bad: np.ndarray  # raw value present but could not be converted
+    quarantined: np.ndarray | None = None  # raw value listed under the spec's `quarantine`
+
+
+def _missing_mask(txt: pd.Series, spec: FieldSpec, mapping: Mapping) -> np.ndarray:
+    miss = txt.isna().to_numpy().copy()
+    markers = set(mapping.missing) | set(spec.missing)
+    if markers:
+        miss |= txt.isin(list(markers)).fillna(False).to_numpy(dtype=bool)
+    if spec.missing_pattern is not None:
+        miss |= txt.str.contains(spec.missing_pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+    return miss
+
+
+def _build(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: str,
+           mapping: Mapping, problems: Problems) -> Built:
+    """Build one contract column from its spec (then `quarantine` / `missing_if`)."""
+    b = _build_inner(raw, spec, ctype, cname, mapping, problems)
+    n = len(raw)
+    col = lambda name, k=spec.key: raw[find_column(raw, name, k, mapping)]  # noqa: E731
+    q = np.zeros(n, dtype=bool)
+    if spec.source == "coalesce":
+        for sub in spec.coalesce:
+            if sub.quarantine and sub.source == "from":
+                q |= _as_text(col(sub.column), sub.strip).isin(list(sub.quarantine)).fillna(False).to_numpy(dtype=bool)
+    elif spec.quarantine and spec.source == "from":
+        q |= _as_text(col(spec.column), spec.strip).isin(list(spec.quarantine)).fillna(False).to_numpy(dtype=bool)
+    b.quarantined = q
+    if spec.missing_if:
+        drop = np.zeros(n, dtype=bool)
+        for cname_, values in spec.missing_if.items():
+            t = _as_text(col(cname_, f"{spec.key}.missing_if"))
+            drop |= t.isin(values).fillna(False).to_numpy(dtype=bool)
+        if drop.any():
+            keep = pd.Series(~drop, index=b.values.index)
+            b = Built(b.values.where(keep), b.present & ~drop, b.bad & ~drop, q)
+    return b
+
+
+def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: str,
+                 mapping: Mapping, problems: Problems) -> Built:
+    n = len(raw)
+    col = lambda name, k=spec.key: raw[find_column(raw, name, k, mapping)]  # noqa: E731
+
+    if spec.source == "coalesce":
+        parts = [_build_inner(raw, sub, ctype, cname, mapping, problems) for sub in spec.coalesce]
+        vals = parts[0].values.copy()
+        present = parts[0].present.copy()
+        bad = parts[0].bad.copy()
+        for p in parts[1:]:
+            take = ~present & ~bad
+            vals = vals.where(~take, p.values)
+            present |= take & p.present
+            bad = np.where(take, p.bad, bad)
+        return Built(vals, present, bad)
+
+    if spec.source == "date":
+        dtxt = _as_text(col(spec.column), spec.strip)
+        dmiss = _missing_mask(dtxt, spec, mapping)
+        if spec.time:
+            ttxt = _as_text(col(spec.time, f"{spec.key}.time"), spec.strip)
+            tmiss = _missing_mask(ttxt, spec, mapping)
+            dpart = dtxt.str.replace(r"[ T].*$", "", regex=True)
+            day = parse_timestamp(dpart, spec.date_format)
+            tod = _time_of_day(ttxt)
+            if spec.rollover_after:
+                anchor = _time_of_day(_as_text(col(spec.rollover_after, f"{spec.key}.rollover_after")))
+                roll = (tod - anchor) < -12 * 3600
+                tod = tod + np.where(roll.fillna(False).to_numpy(dtype=bool), 86400.0, 0.0)
+            ts = day + pd.to_timedelta(tod, unit="s")
+            present = ~dmiss & ~tmiss
+            bad = present & ts.isna().to_numpy()
+        else:
+            ts = parse_timestamp(dtxt.where(~pd.Series(dmiss, index=dtxt.index)), spec.date_format)
+            present = ~dmiss
+            bad = present & ts.isna().to_numpy()
+        if spec.plus_seconds:
+            add = parse_seconds(col(spec.plus_seconds, f"{spec.key}.plus_seconds"))
+            addtxt = _as_text(col(spec.plus_seconds, f"{spec.key}.plus_seconds"))
+            add_miss = _missing_mask(addtxt, spec, mapping)
+            bad = bad | (present & ~add_miss & add.isna().to_numpy())
+            present = present & ~add_miss
+            ts = ts + pd.to_timedelta(add, unit="s")
+        ts = ts.where(pd.Series(present & ~bad, index=ts.index))
+        return Built(ts.astype("datetime64[us]"), present, bad)
+
+    # from / const / concat -> raw text (or typed) series
+    if spec.source == "const":
+        if spec.const is None:
+            rawv = pd.Series(pd.NA, index=raw.index, dtype="str")
+        else:
+            rawv = pd.Series([spec.const] * n, index=raw.index)
+            if isinstance(spec.const, bool):
+                rawv = rawv.astype("boolean")
+            elif isinstance(spec.const, int | float):
+                rawv = rawv.astype(float)
+            else:
+                rawv = rawv.astype("str")
+    elif spec.source == "concat":
+        texts = [_as_text(col(c, f"{spec.key}.concat"), spec.strip) for c in spec.concat]
+        anymiss = np.zeros(n, dtype=bool)
+        for t in texts:
+            anymiss |= _missing_mask(t, spec, mapping)
+        out = texts[0].fillna("")
+        for t in texts[1:]:
+            out = out + spec.sep + t.fillna("")
+        rawv = out.mask(pd.Series(anymiss, index=out.index))
+    else:
+        rawv = col(spec.column)
+
+    typed_input = not (rawv.dtype == object or rawv.dtype == "str"
+                       or isinstance(rawv.dtype, pd.StringDtype))
+    txt = _as_text(rawv, spec.strip) if not typed_input else None
+    if txt is not None:
+        for value, reason in spec.quarantine.items():
+            problems.add(reason, txt.eq(value).fillna(False).to_numpy(dtype=bool))
+        miss = _missing_mask(txt, spec, mapping)
+        if spec.quarantine:
+            miss |= txt.isin(list(spec.quarantine)).fillna(False).to_numpy(dtype=bool)
+        txt = txt.mask(pd.Series(miss, index=txt.index))
+        if spec.values is not None:
+            mapped = txt.map(spec.values)
+            hit = txt.isin(list(spec.values)).fillna(False).to_numpy(dtype=bool)
+            if spec.unmapped == "missing":
+                miss |= ~hit
+                txt = txt.mask(~pd.Series(hit, index=txt.index))
+            if pa.types.is_boolean(ctype):
+                bools = mapped.where(pd.Series(hit, index=txt.index))
+                other = parse_bool(txt)
+                vals = pd.Series(np.where(hit, bools, other), index=txt.index).astype("boolean")
+                bad = ~miss & vals.isna().to_numpy()
+                return Built(vals, ~miss, bad)
+            txt = pd.Series(np.where(hit, mapped.astype("str"), txt), index=txt.index,
+                            dtype="str").mask(pd.Series(miss, index=txt.index))
+        source = txt
+    else:
+        miss = rawv.isna().to_numpy()
+        source = rawv
+
+    if pa.types.is_string(ctype):
+        if spec.self_flag:
+            flag = parse_bool(col(spec.self_flag, f"{spec.key}.self_flag"))
+            is_self = flag.fillna(False).to_numpy(dtype=bool)
+            source = _as_text(source).mask(pd.Series(is_self, index=source.index), "self")
+            miss = miss & ~is_self
+        vals = _as_text(source, spec.strip) if txt is None else source
+        if spec.period:
+            ts = parse_timestamp(vals, spec.date_format)
+            freq = {"month": "M", "quarter": "Q", "year": "Y", "week": "W"}[spec.period]
+            per = ts.dt.to_period(freq).astype("str").where(ts.notna())
+            bad = ~miss & ts.isna().to_numpy()
+            return Built(per.astype("str"), ~miss, bad)
+        return Built(vals.astype("str"), ~miss, np.zeros(n, dtype=bool))
+    if pa.types.is_timestamp(ctype):
+        vals = parse_timestamp(source, spec.date_format)
+        bad = ~miss & vals.isna().to_numpy()
+        return Built(vals, ~miss, bad)
+    if pa.types.is_floating(ctype):
+        if cname.endswith("_s"):
+            vals = parse_seconds(source, spec.unit)
+        elif typed_input:
+            vals = pd.to_numeric(source, errors="coerce").astype(float)
+        else:
+            arr = pc.replace_substring_regex(_arrow(source), r"^\s*(-?\d+),(\d+)\s*$", r"\1.\2")
+            vals = pd.Series(_num(arr), index=source.index, dtype=float)
+        vals = vals.where(~pd.Series(miss, index=vals.index))
+        bad = ~miss & vals.isna().to_numpy()
+        return Built(vals.astype(float), ~miss, bad)
+    if pa.types.is_boolean(ctype):
+        vals = parse_bool(source)
+        bad = ~miss & vals.isna().to_numpy()
+        return Built(vals, ~miss, bad)
+    if pa.types.is_date32(ctype):
+        vals = parse_timestamp(source, spec.date_format).dt.normalize()
+        bad = ~miss & vals.isna().to_numpy()
+        return Built(vals, ~miss, bad)
+    raise NotImplementedError(f"contract type {ctype}")  # pragma: no cover
+
+
+def _empty(ctype: pa.DataType, n: int, index, default=None) -> pd.Series:
+    if pa.types.is_string(ctype):
+        return pd.Series(default if default is not None else pd.NA, index=index, dtype="str")
+    if pa.types.is_timestamp(ctype) or pa.types.is_date32(ctype):
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
+    if pa.types.is_floating(ctype):
+        return pd.Series(np.nan if default is None else float(default), index=index, dtype=float)
+    if pa.types.is_boolean(ctype):
+        return pd.Series(pd.NA if default is None else bool(default), index=index, dtype="boolean")
+    raise NotImplementedError(str(ctype))  # pragma: no cover
+
+
+def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
+                  ) -> tuple[pd.DataFrame, dict[str, Built]]:
+    """Contract-typed frame (same index as ``raw``) + per-column build details.
+
+    Adds ``unparseable_<column>`` problems; raises InputError when a required
+    contract column has no source.
+    """
+    out: dict[str, pd.Series] = {}
+    built: dict[str, Built] = {}
+    n = len(raw)
+    for c in mapping.contract_columns:
+        spec = mapping.columns.get(c.name)
+        if spec is None:
+            try:
+                src = find_column(raw, c.name, f"columns.{c.name}", mapping)
+            except InputError:
+                src = None
+            if src is not None:
+                spec = FieldSpec(key=f"columns.{c.name}", source="from", column=src)
+            elif c.required != "no":
+                shown = [x for x in raw.columns if not str(x).startswith("_source") and x != "_bad"]
+                listing = ", ".join(map(str, shown[:25])) + (" ..." if len(shown) > 25 else "")
+                raise InputError(
+                    f"required column {c.name!r} missing after mapping {mapping.name} "
+                    f"(input columns: {listing})"
+                )
+        if spec is None or (spec.optional and not all(
+            _has(raw, r) for r in spec.raw_columns()
+        )):
+            out[c.name] = _empty(c.type, n, raw.index, c.default)
+            built[c.name] = Built(out[c.name], np.zeros(n, bool), np.zeros(n, bool))
+            continue
+        b = _build(raw, spec, c.type, c.name, mapping, problems)
+        vals = b.values
+        if c.default is not None:
+            vals = vals.where(pd.Series(b.present | b.bad, index=vals.index), c.default)
+        problems.add(f"unparseable_{c.name}", b.bad)
+        out[c.name] = vals
+        built[c.name] = b
+    frame = pd.DataFrame(out, index=raw.index)
+    return frame, built
+
+
+def _has(raw: pd.DataFrame, name: str) -> bool:
+    want = name.strip().lower()
+    return name in raw.columns or any(str(c).strip().lower() == want for c in raw.columns)

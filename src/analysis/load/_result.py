@@ -1,0 +1,231 @@
+"""LoadResult, the shared pipeline steps, and writing validated output."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ConfigError, InputError
+from ._build import Problems
+from ._mapping import KIND_COLUMNS, Mapping
+from ._readers import SOURCE_COLUMNS, ReadOptions, expand_paths, read_many
+
+__all__ = ["LoadResult", "write_validated", "read_raw", "apply_rules", "finish", "schema_for"]
+
+
+def schema_for(kind: str) -> pa.Schema:
+    """Arrow schema of the valid table of a kind (calls: ``CALL_SCHEMA``)."""
+    return pa.schema([pa.field(c.name, c.type) for c in KIND_COLUMNS[kind]])
+
+
+@dataclass
+class LoadResult:
+    """Rows that meet the contract, rows set aside, and how many were read.
+
+    Attributes
+    ----------
+    valid : DataFrame
+        Exactly the contract columns of ``kind``, typed (timestamps naive local
+        ``datetime64[us]``, floats, nullable booleans, strings).
+    quarantine : DataFrame
+        The rejected rows as read (all columns as strings), then
+        ``_source_file``, ``_source_row`` (1-based data row in that file; 0 for a
+        malformed line) and ``reason`` (several problems joined with ``;``).
+    rows_read : int
+        Data rows read; always ``len(valid) + len(quarantine)``.
+    """
+
+    kind: str
+    mapping: str
+    valid: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows_read: int
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.valid) + len(self.quarantine) != self.rows_read:  # pragma: no cover
+            raise AssertionError(
+                f"row accounting broken: {len(self.valid)} valid + {len(self.quarantine)} "
+                f"quarantined != {self.rows_read} read"
+            )
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per reason, most frequent first, plus a ``valid`` line.
+
+        Returns
+        -------
+        DataFrame
+            ``reason`` (str), ``rows`` (int), ``share`` (rows / rows_read).
+            A row with several problems counts under each of them, so the
+            reason lines can sum to more than the number quarantined.
+        """
+        counts: dict[str, int] = {"valid": len(self.valid)}
+        if len(self.quarantine):
+            per = self.quarantine["reason"].str.split(";").explode().value_counts()
+            for r, k in per.items():
+                counts[str(r)] = int(k)
+        out = pd.DataFrame({"reason": list(counts), "rows": list(counts.values())})
+        out = out.sort_values(["rows", "reason"], ascending=[False, True], kind="stable")
+        out["share"] = out["rows"] / max(self.rows_read, 1)
+        return out.reset_index(drop=True)
+
+    def reason_counts(self) -> dict[str, int]:
+        """``{reason: rows}`` for quarantined rows (a row counts under each reason)."""
+        s = self.summary()
+        return {r: int(k) for r, k in zip(s["reason"], s["rows"], strict=True) if r != "valid"}
+
+    def __repr__(self) -> str:
+        return (f"LoadResult(kind={self.kind!r}, mapping={self.mapping!r}, rows_read={self.rows_read}, "
+                f"valid={len(self.valid)}, quarantined={len(self.quarantine)})")
+
+
+def read_raw(path, mapping: Mapping, *, progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Read every file of ``path`` with the mapping's read options."""
+    paths = expand_paths(path)
+    r = mapping.read
+    opts = ReadOptions(
+        format=r.get("format"),
+        delimiter=r.get("delimiter"),
+        encoding=r.get("encoding"),
+        header_row=r.get("header_row"),
+        sheet=r.get("sheet"),
+        member=r.get("member"),
+        expected=mapping.expected_source_columns()
+        | {c.name for c in mapping.contract_columns},
+    )
+    cb = None
+    if progress and len(paths) > 1:
+        total = len(paths)
+        counter = iter(range(1, total + 1))
+
+        def cb(p):
+            print(f"reading {next(counter)}/{total}: {p.name}", file=sys.stderr, flush=True)
+
+    raw = read_many(paths, opts, progress=cb).reset_index(drop=True)
+    return raw, [str(p) for p in paths]
+
+
+def apply_rules(raw: pd.DataFrame, mapping: Mapping, problems: Problems) -> None:
+    """Source-specific reasons: each rule's SQL condition, evaluated by DuckDB on raw columns."""
+    if not mapping.rules:
+        return
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        view = raw.drop(columns=[c for c in SOURCE_COLUMNS if c in raw.columns])
+        con.register("raw", view)
+        for i, (reason, when) in enumerate(mapping.rules):
+            try:
+                res = con.execute(f"SELECT coalesce(({when}), false) AS hit FROM raw").fetchnumpy()
+            except duckdb.Error as exc:
+                msg = str(exc).splitlines()[0][:200]
+                raise ConfigError(f"mapping key 'rules[{i}].when' ({reason}): {msg}") from None
+            hit = np.asarray(res["hit"], dtype=bool)
+            if len(hit) != len(raw):  # pragma: no cover - DuckDB keeps insertion order
+                raise ConfigError(f"mapping key 'rules[{i}].when': condition changed the row count")
+            problems.add(reason, hit)
+    finally:
+        con.close()
+
+
+def _quarantine_frame(raw: pd.DataFrame, bad: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+    q = raw.loc[bad]
+    data_cols = [c for c in q.columns if c not in SOURCE_COLUMNS]
+    out = {}
+    for c in data_cols:
+        s = q[c]
+        if s.dtype == "str" or isinstance(s.dtype, pd.StringDtype):
+            out[str(c)] = s.fillna("").astype("str")
+        else:
+            na = s.isna()
+            txt = s.astype("str")
+            out[str(c)] = txt.mask(na, "").astype("str")
+    out["_source_file"] = q["_source_file"].astype("str") if "_source_file" in q else ""
+    out["_source_row"] = q["_source_row"].astype("int64") if "_source_row" in q else 0
+    out["reason"] = pd.Series(reasons, index=q.index, dtype="str")
+    return pd.DataFrame(out, index=q.index).reset_index(drop=True)
+
+
+def finish(kind: str, mapping: Mapping, raw: pd.DataFrame, frame: pd.DataFrame,
+           problems: Problems, sources: list[str], notes: list[str] | None = None,
+           meta: dict | None = None) -> LoadResult:
+    """Split ``frame`` into valid / quarantine using ``problems``; type the valid part."""
+    if "_bad" in raw.columns:
+        problems.add("malformed_row", raw["_bad"].eq("malformed_row").to_numpy(dtype=bool))
+    bad, reasons = problems.reasons()
+    valid = frame.loc[~bad].reset_index(drop=True)
+    cols = [c.name for c in KIND_COLUMNS[kind]]
+    valid = valid[cols]
+    # round-trip through Arrow so dtypes are exactly what valid.parquet holds
+    valid = to_table(valid, kind).to_pandas(types_mapper=_types_mapper)
+    quarantine = _quarantine_frame(raw, bad, reasons)
+    return LoadResult(kind=kind, mapping=mapping.name, valid=valid, quarantine=quarantine,
+                      rows_read=len(raw), sources=sources, notes=list(notes or []),
+                      meta=dict(meta or {}))
+
+
+def to_table(valid: pd.DataFrame, kind: str) -> pa.Table:
+    """Contract frame -> Arrow table with exactly the kind's schema."""
+    schema = schema_for(kind)
+    arrays = []
+    for f in schema:
+        col = valid[f.name]
+        if pa.types.is_date32(f.type):
+            arr = pa.array(col.astype("datetime64[us]"), type=pa.timestamp("us")).cast(f.type)
+        else:
+            arr = pa.array(col, from_pandas=True)
+            if arr.type != f.type:
+                arr = arr.cast(f.type)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _types_mapper(t: pa.DataType):
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> dict[str, Path]:
+    """Write ``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` to ``out_dir``.
+
+    Calls keep the bare names; roster and ratings get a ``roster_`` / ``ratings_``
+    prefix unless ``prefix`` is given. ``valid.parquet`` has exactly the kind's
+    Arrow schema (``analysis.contract.CALL_SCHEMA`` for calls).
+
+    Returns
+    -------
+    dict
+        ``{"valid": Path, "quarantine": Path, "summary": Path}``
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create output folder ({exc.strerror})") from None
+    if prefix is None:
+        prefix = "" if res.kind == "calls" else f"{res.kind}_"
+    paths = {
+        "valid": out / f"{prefix}valid.parquet",
+        "quarantine": out / f"{prefix}quarantine.csv",
+        "summary": out / f"{prefix}summary.csv",
+    }
+    table = to_table(res.valid, res.kind)
+    meta = {}
+    meta[b"ccpm.mapping"] = res.mapping.encode()
+    meta[b"ccpm.rows_read"] = str(res.rows_read).encode()
+    for k, v in res.meta.items():
+        meta[f"ccpm.{k}".encode()] = str(v).encode()
+    pq.write_table(table.replace_schema_metadata(meta), paths["valid"])
+    res.quarantine.to_csv(paths["quarantine"], index=False, encoding="utf-8")
+    res.summary().to_csv(paths["summary"], index=False)
+    return paths
