@@ -1,5 +1,10 @@
-"""Statistical checks for metric gaming (see :mod:`._base` for the interface)."""
+"""Statistical checks for metric gaming (see :mod:`._base` for the interface).
+
+:func:`run_checks` runs every registered check on a center's calls and
+controls the false-discovery rate across all agents and checks.
+"""
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from .runner import GamingReport, run_checks
 
-__all__ = ["CHECKS", "FLAG_COLUMNS", "CheckResult", "GamingContext"]
+__all__ = ["CHECKS", "FLAG_COLUMNS", "CheckResult", "GamingContext", "GamingReport", "run_checks"]

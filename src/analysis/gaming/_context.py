@@ -1,0 +1,246 @@
+"""Build a :class:`GamingContext` (DuckDB view ``calls``) from a path or a DataFrame.
+
+Internals of :mod:`analysis.gaming.runner`; also the SQL fragments the core
+checks share (period label, handled-call filter) and the data-driven
+short-call threshold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S
+from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
+from ..errors import ConfigError, InputError
+from ._base import GamingContext
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "HANDLED_SQL",
+    "build_context",
+    "period_expr",
+    "opt",
+    "auto_short_call_s",
+]
+
+#: Run settings and their defaults (``options`` overrides them).
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "alpha": DEFAULT_ALPHA,
+    "period": "month",
+    "short_call_s": DEFAULT_SHORT_CALL_S,  # a number, or "auto" (from the data)
+    "aht_target": None,  # seconds; None: scan round numbers
+    "seed": DEFAULT_SEED,
+    "min_calls": 30,  # fewest handled calls for an agent x period test
+    "raise_errors": False,  # True: a failing check raises instead of being reported
+}
+
+#: SQL filter: calls an agent handled.
+HANDLED_SQL = (
+    "outcome IN ('answered', 'transferred') AND agent_id IS NOT NULL AND talk_s IS NOT NULL"
+)
+
+_DUCK_TYPES = {"string": "VARCHAR", "double": "DOUBLE", "bool": "BOOLEAN"}
+
+
+def _duck_type(col) -> str:
+    t = str(col.type)
+    if t.startswith("timestamp"):
+        return "TIMESTAMP"
+    return _DUCK_TYPES.get(t, "VARCHAR")
+
+
+def opt(ctx: GamingContext, name: str) -> Any:
+    """An option of the run (the context's value, else the default)."""
+    val = (ctx.options or {}).get(name)
+    return DEFAULT_OPTIONS.get(name) if val is None else val
+
+
+def period_expr(period: str, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
+    """SQL for a call's period label: ``month`` (YYYY-MM), ``week``, ``quarter``,
+    ``year``, ``day`` or ``all`` (same labels as the other gaming checks)."""
+    p = str(period or "month").lower()
+    if p == "month":
+        return f"strftime({ts}, '%Y-%m')"
+    if p == "week":
+        return f"strftime({ts}, '%G-W%V')"
+    if p == "quarter":
+        return f"(CAST(year({ts}) AS VARCHAR) || '-Q' || CAST(quarter({ts}) AS VARCHAR))"
+    if p == "year":
+        return f"strftime({ts}, '%Y')"
+    if p == "day":
+        return f"strftime({ts}, '%Y-%m-%d')"
+    if p == "all":
+        return "'all'"
+    raise ConfigError(f"period: {period!r} is not one of month, week, quarter, year, day, all")
+
+
+def _source_from_path(con, calls, mapping, info) -> None:
+    """Create view ``_src`` from Parquet, or from a raw export through analysis.load."""
+    from ..panel import resolve_calls_paths
+
+    p = Path(str(calls))
+    if mapping is None:
+        try:
+            files = resolve_calls_paths(calls)
+        except InputError:
+            if not (p.is_dir() or p.exists()):
+                raise
+            files = None
+        if files:
+            lst = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet([{lst}])")
+            info["source"] = f"{len(files)} Parquet file(s)"
+            return
+    try:
+        from ..load import load_calls
+    except ImportError as exc:  # the loader is another module; say what is missing
+        raise InputError(
+            f"{p.name}: raw exports need analysis.load.load_calls ({exc}); "
+            "pass contract Parquet instead"
+        ) from None
+    loaded = load_calls(calls, mapping=mapping)
+    valid = getattr(loaded, "valid", loaded)
+    if isinstance(valid, (str, Path)):
+        con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{valid}')")
+    elif isinstance(valid, pd.DataFrame):
+        con.register("_src_df", valid)
+        con.execute("CREATE VIEW _src AS SELECT * FROM _src_df")
+    else:  # pyarrow table or similar
+        con.register("_src_df", valid)
+        con.execute("CREATE VIEW _src AS SELECT * FROM _src_df")
+    for attr in ("quarantine", "quarantined", "rejected"):
+        q = getattr(loaded, attr, None)
+        if isinstance(q, pd.DataFrame):
+            info["quarantined_by_loader"] = int(len(q))
+            break
+    info["source"] = f"raw export via analysis.load (mapping {mapping!r})"
+
+
+def build_context(
+    calls,
+    *,
+    mapping=None,
+    options: dict | None = None,
+    ratings: pd.DataFrame | None = None,
+    okr: dict | None = None,
+    roster: pd.DataFrame | None = None,
+) -> tuple[GamingContext, dict]:
+    """A DuckDB connection with a view ``calls`` over the valid contract rows.
+
+    Rows that break the contract (unknown outcome, handled without agent or
+    talk time, negative durations) are not in the view; their number per
+    reason is returned in ``info["excluded"]`` and printed in every summary.
+
+    Returns
+    -------
+    (GamingContext, info dict)
+    """
+    info: dict[str, Any] = {"excluded": {}}
+    con = duckdb.connect()
+    if isinstance(calls, pd.DataFrame):
+        con.register("_src_df", calls)
+        con.execute("CREATE VIEW _src AS SELECT * FROM _src_df")
+        info["source"] = f"DataFrame ({len(calls)} rows)"
+    elif isinstance(calls, (str, Path)):
+        _source_from_path(con, calls, mapping, info)
+    else:
+        raise InputError(f"calls must be a path or a DataFrame, not {type(calls).__name__}")
+
+    have = {r[0] for r in con.execute("DESCRIBE _src").fetchall()}
+    missing = [c for c in ("queue", "outcome", "agent_id", "talk_s") if c not in have]
+    if "answer_ts" not in have and "arrival_ts" not in have:
+        missing.append("answer_ts or arrival_ts")
+    if missing:
+        raise InputError(f"calls lack required column(s): {', '.join(missing)}")
+    sel = []
+    for c in CALL_COLUMNS:
+        typ = _duck_type(c)
+        expr = f'CAST("{c.name}" AS {typ})' if c.name in have else f"CAST(NULL AS {typ})"
+        sel.append(f"{expr} AS {c.name}")
+    con.execute(f"CREATE VIEW _typed AS SELECT {', '.join(sel)} FROM _src")
+    outs = ", ".join(f"'{o}'" for o in OUTCOMES)
+    handled = ", ".join(f"'{o}'" for o in HANDLED_OUTCOMES)
+    reasons = {
+        "unknown outcome": f"outcome IS NULL OR outcome NOT IN ({outs})",
+        "handled call without agent_id": f"outcome IN ({handled}) AND agent_id IS NULL",
+        "handled call without talk_s": f"outcome IN ({handled}) AND talk_s IS NULL",
+        "negative duration": "talk_s < 0 OR hold_s < 0 OR acw_s < 0",
+        "no timestamp": "answer_ts IS NULL AND arrival_ts IS NULL",
+    }
+    bad = " OR ".join(f"coalesce({w}, false)" for w in reasons.values())
+    con.execute(f"CREATE VIEW calls AS SELECT * FROM _typed WHERE NOT ({bad})")
+    counts = con.execute(
+        "SELECT count(*), "
+        + ", ".join(f"count(*) FILTER (WHERE coalesce({w}, false))" for w in reasons.values())
+        + " FROM _typed"
+    ).fetchone()
+    info["rows"] = int(counts[0])
+    info["excluded"] = {r: int(c) for r, c in zip(reasons, counts[1:], strict=True) if c}
+    info["valid_rows"] = int(con.execute("SELECT count(*) FROM calls").fetchone()[0])
+    if info["valid_rows"] == 0:
+        raise InputError("no valid call rows to test")
+    nn = con.execute(
+        "SELECT " + ", ".join(f"count({c.name})" for c in CALL_COLUMNS) + " FROM calls"
+    ).fetchone()
+    columns = frozenset(c.name for c, v in zip(CALL_COLUMNS, nn, strict=True) if v)
+    opts = dict(DEFAULT_OPTIONS)
+    opts.update({k: v for k, v in (options or {}).items() if v is not None})
+    period_expr(opts["period"])  # validate early
+    if str(opts["short_call_s"]).lower() == "auto":
+        thr, why = auto_short_call_s(con)
+        opts["short_call_s"] = thr
+        info["short_call_s_auto"] = why
+    else:
+        try:
+            opts["short_call_s"] = float(opts["short_call_s"])
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"short_call_s: {opts['short_call_s']!r} is neither seconds nor 'auto'"
+            ) from None
+    ctx = GamingContext(
+        con=con, columns=columns, options=opts, ratings=ratings, okr=okr, roster=roster
+    )
+    return ctx, info
+
+
+def auto_short_call_s(con, *, max_s: int = 60) -> tuple[float, str]:
+    """A short-call threshold read from the talk-time histogram.
+
+    Where hang-ups or instant disconnects exist, the talk-time density has a
+    spike near zero, a valley, then the body of real conversations. The
+    threshold is the valley (first minimum of the 1-second histogram smoothed
+    over 5 s, searched below ``max_s`` and below the median); with no spike the
+    default :data:`~analysis.config.DEFAULT_SHORT_CALL_S` is kept.
+
+    Returns
+    -------
+    (seconds, explanation)
+    """
+    h = con.execute(
+        f"SELECT floor(talk_s)::INT AS s, count(*) AS n FROM calls WHERE {HANDLED_SQL} "
+        f"AND talk_s < {int(max_s)} GROUP BY 1 ORDER BY 1"
+    ).df()
+    med = con.execute(f"SELECT median(talk_s) FROM calls WHERE {HANDLED_SQL}").fetchone()[0]
+    counts = np.zeros(max_s)
+    counts[h["s"].to_numpy()] = h["n"].to_numpy()
+    sm = np.convolve(counts, np.ones(5) / 5, mode="same")
+    top = int(min(max_s, med or max_s))
+    if top < 8 or sm[:top].sum() == 0:
+        return DEFAULT_SHORT_CALL_S, f"no spike of very short talk times: default {DEFAULT_SHORT_CALL_S:g} s"
+    peak = int(np.argmax(sm[: min(15, top)]))
+    valley = peak + int(np.argmin(sm[peak:top]))
+    if valley <= peak + 2 or sm[valley] > 0.8 * sm[peak] or valley >= top - 1:
+        return (
+            DEFAULT_SHORT_CALL_S,
+            f"no spike of very short talk times: default {DEFAULT_SHORT_CALL_S:g} s",
+        )
+    return (
+        float(valley),
+        f"talk times show a spike at {peak} s and a valley at {valley} s: "
+        f"calls under {valley} s count as short",
+    )

@@ -1,0 +1,420 @@
+"""Bunching of handle times just under a target: checks ``bunching_center`` and ``bunching_agent``.
+
+When agents are judged on average handle time against a target (say 300 s),
+some wrap calls up just before the target: the handle-time histogram shows
+excess mass just below the target and a hole just above it.
+
+``bunching_center`` (the whole center)
+    Null model: the handle-time density is smooth through the target. Bin
+    counts are fitted by a Poisson GLM with a polynomial in log(duration),
+    leaving out a window around the target (``[T - w_below, T + w_above)``);
+    the excess mass ``B`` is observed minus fitted count in ``[T - w_below, T)``.
+    Its null distribution comes from a *parametric Poisson bootstrap*
+    (counts drawn from the fitted smooth density, refitted, ``B*`` recomputed);
+    ``p = (1 + #{B* >= B}) / (R + 1)``. The textbook estimator (OLS on raw
+    counts with a high polynomial; Chetty et al. 2011, Kleven 2016) is biased on
+    lognormal durations and its residual bootstrap understates the standard
+    error (``methods.md``); a lognormal's log density is exactly quadratic in
+    log(duration), so the GLM in log(duration) is unbiased there.
+    Without ``aht_target`` the target is *found*: round numbers (60, 90, ... s)
+    between the 10th and 90th percentile of handle time are scanned, the one
+    with the largest standardized excess is kept and its p-value is multiplied
+    by the number of candidates (Bonferroni for the scan); the summary says so.
+
+``bunching_agent`` (each agent against their own density)
+    A quick agent has more mass below *any* threshold, so peers are not the
+    reference. Each agent's handle-time histogram is fitted by the same GLM
+    (lower degree), leaving out the window; with ``pi`` the fitted share of
+    ``[T - w, T)`` among ``[T - w, T + w)``, the agent's count just below is
+    compared with ``Binomial(m, pi)`` (``m``: the agent's calls in both halves),
+    the fit's own uncertainty about ``pi`` added to the variance (delta method);
+    one-sided normal p-value.
+
+Columns needed: ``agent_id``, ``talk_s`` (``hold_s`` and ``acw_s`` enter
+handle time = talk + hold + after-call work where present), ``outcome``.
+
+What they cannot see: gaming that moves calls far below the target (no bunch
+at the target: the short-call checks see hang-ups); a target the data do not
+reveal and that is not given; smooth but lumpy real densities with millions of
+calls make tiny excesses significant (read the effect, not only the p-value);
+agents with fewer than ``bunch_min_agent_calls`` (200) calls near the target.
+
+Options: ``aht_target`` (seconds), ``bunch_bin_s`` (default target / 60, at
+least 1 s), ``bunch_window_below`` (0.1 x target), ``bunch_window_above``
+(0.2 x target), ``bunch_degree`` (5; agents 3), ``bunch_boot`` (499),
+``bunch_min_agent_calls`` (200).
+
+References
+----------
+Saez, E. (2010). Do taxpayers bunch at kink points? *AEJ: Economic Policy* 2(3), 180-212.
+Chetty, R., Friedman, J., Olsen, T. & Pistaferri, L. (2011). Adjustment costs,
+firm responses, and micro vs. macro labor supply elasticities. *QJE* 126(2), 749-804.
+Kleven, H. J. (2016). Bunching. *Annual Review of Economics* 8, 435-464.
+Cattaneo, M. D., Jansson, M. & Ma, X. (2020). Simple local polynomial density
+estimators. *JASA* 115(531), 1449-1455 (``rddensity``; not used here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from ._context import HANDLED_SQL, opt
+
+__all__ = [
+    "poisson_glm",
+    "bunching_fit",
+    "bunching_test",
+    "scan_target",
+    "agent_bunching_table",
+    "handle_histogram",
+    "check_bunching_center",
+    "check_bunching_agent",
+    "ROUND_TARGETS",
+]
+
+#: Candidate targets (seconds) scanned when none is given.
+ROUND_TARGETS = (60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600, 720,
+                 900, 1200)
+
+_HANDLE = "talk_s + coalesce(hold_s, 0) + coalesce(acw_s, 0)"
+
+
+def poisson_glm(X: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-10):
+    """Poisson GLM with log link by iteratively reweighted least squares.
+
+    Returns
+    -------
+    (beta, covariance) : coefficient vector and its inverse-Fisher covariance
+    (the same as statsmodels ``GLM(y, X, family=Poisson()).fit()``).
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    mu = y + 0.5
+    eta = np.log(mu)
+    beta = np.linalg.lstsq(X, eta, rcond=None)[0]
+    for _ in range(max_iter):
+        eta = X @ beta
+        mu = np.exp(np.clip(eta, -700, 700))
+        z = eta + (y - mu) / mu
+        wx = X * mu[:, None]
+        new = np.linalg.solve(X.T @ wx, wx.T @ z)
+        if np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(beta))):
+            beta = new
+            break
+        beta = new
+    mu = np.exp(np.clip(X @ beta, -700, 700))
+    cov = np.linalg.inv(X.T @ (X * mu[:, None]))
+    return beta, cov
+
+
+def _design(mids: np.ndarray, degree: int) -> np.ndarray:
+    lx = np.log(mids)
+    z = 2 * (lx - lx.min()) / max(lx.max() - lx.min(), 1e-12) - 1
+    return np.polynomial.legendre.legvander(z, degree)
+
+
+def bunching_fit(
+    counts,
+    edges,
+    target: float,
+    *,
+    w_below: float,
+    w_above: float,
+    degree: int = 5,
+    cmp_width: float | None = None,
+) -> dict:
+    """Fit the smooth counterfactual and measure the excess just below ``target``.
+
+    Parameters
+    ----------
+    counts
+        Calls per bin (``len(edges) - 1`` bins); ``target`` must be a bin edge.
+    edges
+        Bin edges in seconds (increasing, positive).
+    w_below, w_above
+        The window left out of the fit: ``[target - w_below, target + w_above)``.
+    cmp_width
+        Width of the comparison band just above the target (default ``w_below``).
+
+    Returns
+    -------
+    dict with ``excess`` (observed - fitted in the band below), ``observed``,
+    ``expected`` (fitted count in the band below), ``above_observed``,
+    ``above_expected`` (the band ``[T, T + cmp_width)``), ``var_excess``
+    (Poisson + fit variance of ``excess``, delta method), ``pi`` (fitted share of
+    the band below among both bands) and ``var_pi``, ``fitted`` (all bins),
+    ``design`` and ``inside`` (bins used in the fit).
+    """
+    counts = np.asarray(counts, dtype=float)
+    edges = np.asarray(edges, dtype=float)
+    mids = 0.5 * (edges[:-1] + edges[1:])
+    X = _design(mids, degree)
+    lo_w, hi_w = target - w_below - 1e-9, target + w_above - 1e-9
+    inside = (mids < lo_w) | (mids > hi_w)
+    below = (mids > lo_w) & (mids < target)
+    cw = w_below if cmp_width is None else cmp_width
+    above = (mids > target) & (mids < target + cw)
+    beta, cov = poisson_glm(X[inside], counts[inside])
+    fitted = np.exp(X @ beta)
+    e_b, e_a = fitted[below].sum(), fitted[above].sum()
+    g_b = (fitted[below, None] * X[below]).sum(axis=0)
+    g_a = (fitted[above, None] * X[above]).sum(axis=0)
+    var_excess = e_b + g_b @ cov @ g_b
+    pi = e_b / (e_b + e_a)
+    g_pi = (g_b * e_a - g_a * e_b) / (e_a + e_b) ** 2
+    return dict(
+        excess=float(counts[below].sum() - e_b),
+        observed=float(counts[below].sum()),
+        expected=float(e_b),
+        above_observed=float(counts[above].sum()),
+        above_expected=float(e_a),
+        var_excess=float(var_excess),
+        pi=float(pi),
+        var_pi=float(g_pi @ cov @ g_pi),
+        fitted=fitted,
+        design=X,
+        inside=inside,
+        below=below,
+    )
+
+
+def bunching_test(
+    counts, edges, target: float, *, w_below: float, w_above: float, degree: int = 5,
+    n_boot: int = 499, seed: int | None = None,
+) -> dict:
+    """Excess mass below ``target`` with a parametric Poisson bootstrap p-value and SE.
+
+    Returns
+    -------
+    dict: ``excess``, ``observed``, ``expected``, ``se`` (bootstrap SD of the
+    excess under the fitted smooth density), ``p_value``, ``n_boot`` and the
+    fields of :func:`bunching_fit`.
+    """
+    fit = bunching_fit(counts, edges, target, w_below=w_below, w_above=w_above, degree=degree)
+    rng = np.random.default_rng(seed)
+    X, inside, below = fit["design"], fit["inside"], fit["below"]
+    boot = np.empty(n_boot)
+    for r in range(n_boot):
+        y = rng.poisson(fit["fitted"]).astype(float)
+        beta, _ = poisson_glm(X[inside], y[inside])
+        boot[r] = y[below].sum() - np.exp(X[below] @ beta).sum()
+    fit.update(
+        se=float(boot.std(ddof=1)),
+        p_value=float((1 + np.sum(boot >= fit["excess"])) / (n_boot + 1)),
+        n_boot=n_boot,
+    )
+    return fit
+
+
+def _edges_for(target: float, lo: float, hi: float, bw: float) -> np.ndarray:
+    j_lo = int(np.floor((target - lo) / bw))
+    j_hi = int(np.ceil((hi - target) / bw))
+    return target + bw * np.arange(-j_lo, j_hi + 1)
+
+
+def handle_histogram(ctx: GamingContext, edges: np.ndarray, *, by_agent: bool = False):
+    """Handled calls per handle-time bin (DuckDB); with ``by_agent`` an agents x bins matrix.
+
+    Returns
+    -------
+    counts (bins,) or (agent ids, counts (agents, bins)).
+    """
+    lo, bw, nb = float(edges[0]), float(edges[1] - edges[0]), len(edges) - 1
+    grp = "CAST(agent_id AS VARCHAR) AS agent_id, " if by_agent else ""
+    df = ctx.con.execute(
+        f"""SELECT {grp} CAST(floor(({_HANDLE} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
+                   count(*) AS n
+            FROM calls WHERE {HANDLED_SQL} AND {_HANDLE} >= {lo!r}
+              AND {_HANDLE} < {float(edges[-1])!r}
+            GROUP BY ALL"""
+    ).df()
+    df = df[(df["bin"] >= 0) & (df["bin"] < nb)]
+    if not by_agent:
+        out = np.zeros(nb)
+        np.add.at(out, df["bin"].to_numpy(), df["n"].to_numpy())
+        return out
+    ids = np.array(sorted(df["agent_id"].unique()))
+    row = pd.Series(np.arange(len(ids)), index=ids)
+    mat = np.zeros((len(ids), nb))
+    np.add.at(mat, (row[df["agent_id"]].to_numpy(), df["bin"].to_numpy()), df["n"].to_numpy())
+    return ids, mat
+
+
+def _settings(ctx: GamingContext, target: float) -> dict:
+    o = ctx.options
+    bw = float(o.get("bunch_bin_s") or max(1.0, round(target / 60.0)))
+    wb = float(o.get("bunch_window_below") or max(2 * bw, round(0.1 * target / bw) * bw))
+    wa = float(o.get("bunch_window_above") or max(2 * bw, round(0.2 * target / bw) * bw))
+    return dict(bw=bw, wb=wb, wa=wa, degree=int(o.get("bunch_degree") or 5))
+
+
+def _range(ctx: GamingContext) -> tuple[float, float, float, float, int]:
+    q = ctx.con.execute(
+        f"SELECT quantile_cont({_HANDLE}, [0.01, 0.10, 0.90, 0.99]), count(*) "
+        f"FROM calls WHERE {HANDLED_SQL}"
+    ).fetchone()
+    q01, q10, q90, q99 = (float(v) for v in q[0])
+    return q01, q10, q90, q99, int(q[1])
+
+
+def _fit_edges(target: float, s: dict, q01: float, q99: float) -> np.ndarray:
+    lo = max(s["bw"], q01, 0.3 * target)
+    hi = min(q99, 3.0 * target)
+    hi = max(hi, target + s["wa"] + 10 * s["bw"])
+    return _edges_for(target, lo, hi, s["bw"])
+
+
+def scan_target(ctx: GamingContext, candidates=ROUND_TARGETS) -> pd.DataFrame:
+    """Standardized excess mass below each candidate round-number target.
+
+    Returns
+    -------
+    DataFrame ``target, excess, expected, z`` (one row per candidate between the
+    10th and 90th percentile of handle time), sorted by ``z`` descending.
+    """
+    q01, q10, q90, q99, _ = _range(ctx)
+    rows = []
+    for t in candidates:
+        if not (q10 <= t <= q90):
+            continue
+        s = _settings(ctx, t)
+        edges = _fit_edges(t, s, q01, q99)
+        counts = handle_histogram(ctx, edges)
+        if counts.sum() < 100:
+            continue
+        f = bunching_fit(counts, edges, t, w_below=s["wb"], w_above=s["wa"], degree=s["degree"])
+        rows.append(dict(target=float(t), excess=f["excess"], expected=f["expected"],
+                         z=f["excess"] / np.sqrt(max(f["var_excess"], 1e-12))))
+    cols = ["target", "excess", "expected", "z"]
+    return pd.DataFrame(rows, columns=cols).sort_values("z", ascending=False, ignore_index=True)
+
+
+def _target(ctx: GamingContext) -> tuple[float | None, str, int]:
+    """(target, how it was chosen, number of candidates scanned)."""
+    t = opt(ctx, "aht_target")
+    if t is not None:
+        return float(t), "given", 1
+    cache = ctx.options.setdefault("_bunching_cache", {})
+    if "scan" not in cache:
+        cache["scan"] = scan_target(ctx)
+    scan = cache["scan"]
+    if scan.empty:
+        return None, "no round-number candidate inside the handle-time range", 0
+    return float(scan["target"].iloc[0]), "found by scanning round numbers", len(scan)
+
+
+def agent_bunching_table(
+    ids, mat: np.ndarray, edges: np.ndarray, target: float, *, w_below: float,
+    w_above: float, degree: int = 3, min_calls: int = 200,
+) -> pd.DataFrame:
+    """Each agent's count just below the target against their own smooth density.
+
+    Returns
+    -------
+    DataFrame ``agent_id, n, k, m, pi, expected, p_value``: ``n`` calls in the
+    fitted range, ``k`` in ``[T - w_below, T)``, ``m`` in ``[T - w_below, T + w_below)``,
+    ``pi`` the fitted share below, ``expected = m * pi``.
+    """
+    rows = []
+    for aid, y in zip(ids, mat, strict=True):
+        n = int(y.sum())
+        if n < min_calls:
+            continue
+        try:
+            f = bunching_fit(y, edges, target, w_below=w_below, w_above=w_above, degree=degree)
+        except np.linalg.LinAlgError:
+            continue
+        k = int(f["observed"])
+        m = int(f["observed"] + f["above_observed"])
+        if m == 0:
+            continue
+        pi = f["pi"]
+        var = m * pi * (1 - pi) + m * m * f["var_pi"]
+        z = (k - m * pi) / np.sqrt(max(var, 1e-12))
+        rows.append(dict(agent_id=str(aid), n=n, k=k, m=m, pi=pi, expected=m * pi,
+                         p_value=float(stats.norm.sf(z))))
+    return pd.DataFrame(rows, columns=["agent_id", "n", "k", "m", "pi", "expected", "p_value"])
+
+
+def _skip(name: str, why: str) -> CheckResult:
+    return CheckResult(name, pd.DataFrame(columns=FLAG_COLUMNS), skipped=why)
+
+
+@CHECKS.register("bunching_center")
+def check_bunching_center(ctx: GamingContext) -> CheckResult:
+    """Excess handle times just under the target, center level (Poisson GLM + bootstrap).
+
+    See the module docstring for the null model, the columns and what it cannot see.
+    """
+    name = "bunching_center"
+    if "talk_s" not in ctx.columns:
+        return _skip(name, "no data in column talk_s")
+    target, how, n_cand = _target(ctx)
+    if target is None:
+        return _skip(name, how)
+    q01, _, _, q99, _ = _range(ctx)
+    s = _settings(ctx, target)
+    edges = _fit_edges(target, s, q01, q99)
+    counts = handle_histogram(ctx, edges)
+    if counts.sum() < 200:
+        return _skip(name, f"fewer than 200 calls near the target {target:g} s")
+    res = bunching_test(counts, edges, target, w_below=s["wb"], w_above=s["wa"],
+                        degree=s["degree"], n_boot=int(ctx.options.get("bunch_boot") or 499),
+                        seed=int(opt(ctx, "seed")) + 17)
+    p = min(1.0, res["p_value"] * n_cand)
+    scan_note = "" if how == "given" else f" (target {how}; p x {n_cand} candidates)"
+    detail = (f"{res['observed']:.0f} calls ended in the {s['wb']:g} s below the {target:g} s "
+              f"target vs {res['expected']:.0f} expected from the smooth density "
+              f"(excess {res['excess']:.0f}, bootstrap SE {res['se']:.0f}){scan_note}")
+    flags = pd.DataFrame([dict(
+        agent_id="center", period="all", check=name,
+        effect=100.0 * res["excess"] / max(res["expected"], 1e-9),
+        effect_unit=f"% more calls than expected in the {s['wb']:g} s below the target",
+        p_value=p, n=int(counts.sum()), k=int(res["observed"]), detail=detail,
+    )])[FLAG_COLUMNS]
+    notes = [f"handle-time target {target:g} s ({how})"]
+    return CheckResult(name, flags, notes=notes)
+
+
+@CHECKS.register("bunching_agent")
+def check_bunching_agent(ctx: GamingContext) -> CheckResult:
+    """Each agent's excess just under the target against their own smooth density.
+
+    See the module docstring for the null model, the columns and what it cannot see.
+    """
+    name = "bunching_agent"
+    if "talk_s" not in ctx.columns or "agent_id" not in ctx.columns:
+        return _skip(name, "no data in column talk_s or agent_id")
+    target, how, _ = _target(ctx)
+    if target is None:
+        return _skip(name, how)
+    q01, _, _, q99, _ = _range(ctx)
+    s = _settings(ctx, target)
+    edges = _fit_edges(target, s, q01, q99)
+    ids, mat = handle_histogram(ctx, edges, by_agent=True)
+    min_calls = int(ctx.options.get("bunch_min_agent_calls") or 200)
+    tab = agent_bunching_table(ids, mat, edges, target, w_below=s["wb"], w_above=s["wa"],
+                               degree=min(3, s["degree"]), min_calls=min_calls)
+    if tab.empty:
+        return _skip(name, f"no agent with {min_calls} calls near the target {target:g} s")
+    flags = pd.DataFrame({
+        "agent_id": tab["agent_id"],
+        "period": "all",
+        "check": name,
+        "effect": 100.0 * (tab["k"] - tab["expected"]) / tab["expected"].clip(lower=1e-9),
+        "effect_unit": f"% more calls than own smooth density in the {s['wb']:g} s "
+                       "below the target",
+        "p_value": tab["p_value"],
+        "n": tab["n"],
+        "k": tab["k"],
+        "detail": [
+            f"{r.k} of {r.m} calls within {s['wb']:g} s of the {target:g} s target ended "
+            f"below it vs {100 * r.pi:.0f}% expected from own handle-time density ({how})"
+            for r in tab.itertuples(index=False)
+        ],
+    })[FLAG_COLUMNS]
+    return CheckResult(name, flags, notes=[f"target {target:g} s ({how}); "
+                                           f"{len(tab)} agents with >= {min_calls} calls"])

@@ -1,0 +1,377 @@
+"""Run every registered gaming check, control the FDR across all of them, report.
+
+:func:`run_checks` builds the DuckDB context (view ``calls`` over the valid
+rows), runs the checks of :data:`~analysis.gaming.CHECKS`, puts every agent x
+check (x period) test into one table, adds Benjamini-Hochberg q-values across
+*all* agents and checks together, and collects the change points. For agents
+flagged by a short-call check it adds the change point of that agent's daily
+short-call rate (when the behaviour started or stopped).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CcpmError
+from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from ._context import HANDLED_SQL, build_context, opt
+from ._fdr import bh_qvalues
+
+__all__ = ["run_checks", "GamingReport", "REPORT_FLAG_COLUMNS", "CHANGEPOINT_COLUMNS"]
+
+#: Columns of ``gaming_flags.csv`` / :attr:`GamingReport.flags`.
+REPORT_FLAG_COLUMNS = [
+    "agent_id", "period", "check", "effect", "effect_unit", "p_value", "q_value", "flagged",
+    "n", "k", "detail",
+]
+#: Columns of ``changepoints.csv`` / :attr:`GamingReport.changepoints`.
+CHANGEPOINT_COLUMNS = ["scope", "metric", "date", "before", "after", "p_value", "source"]
+
+
+def _discover(errors: dict[str, str]) -> None:
+    """Import every check module; a module that fails to import is reported, not fatal."""
+    if getattr(CHECKS, "_loaded", True):
+        return
+    pkg = importlib.import_module("analysis.gaming")
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"analysis.gaming.{info.name}")
+        except Exception as exc:  # another module may be half-written
+            errors[f"module {info.name}"] = f"import failed: {type(exc).__name__}: {exc}"
+    CHECKS._loaded = True
+
+
+@dataclass
+class GamingReport:
+    """Result of :func:`run_checks`.
+
+    Attributes
+    ----------
+    flags : DataFrame
+        One row per agent x check (x period) test, columns
+        :data:`REPORT_FLAG_COLUMNS`: ``effect`` in ``effect_unit`` (a size a
+        manager reads), ``p_value``, ``q_value`` (Benjamini-Hochberg across all
+        rows with a p-value), ``flagged`` (``q_value < alpha``), the counts ``n``,
+        ``k`` and a ``detail`` sentence. Sorted by q-value.
+    changepoints : DataFrame
+        :data:`CHANGEPOINT_COLUMNS`; ``scope`` is ``center`` or an agent id,
+        ``source`` the check (or ``runner`` for flagged agents' short-call rate).
+    skipped : dict
+        check -> reason it did not run (missing column, input, or an error).
+    ran : list
+        Checks that ran.
+    notes : dict
+        check -> notes (settings, counts not tested).
+    info : dict
+        Input rows, excluded rows by reason, options, seconds per check.
+    """
+
+    flags: pd.DataFrame
+    changepoints: pd.DataFrame
+    skipped: dict[str, str]
+    ran: list[str]
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.info.get("options", {}).get("alpha", 0.05))
+
+    def flagged_agents(self) -> pd.DataFrame:
+        """Flagged agents with their strongest evidence (lowest q-value first).
+
+        Returns
+        -------
+        DataFrame ``agent_id, checks, n_flags, best_check, best_period, best_q,
+        best_effect, effect_unit, detail``.
+        """
+        f = self.flags[self.flags["flagged"]]
+        if f.empty:
+            return pd.DataFrame(columns=["agent_id", "checks", "n_flags", "best_check",
+                                         "best_period", "best_q", "best_effect",
+                                         "effect_unit", "detail"])
+        f = f.sort_values(["q_value", "p_value"])
+        rows = []
+        for aid, g in f.groupby("agent_id", sort=False):
+            b = g.iloc[0]
+            rows.append(dict(agent_id=aid, checks=", ".join(sorted(g["check"].unique())),
+                             n_flags=len(g), best_check=b["check"], best_period=b["period"],
+                             best_q=b["q_value"], best_effect=b["effect"],
+                             effect_unit=b["effect_unit"], detail=b["detail"]))
+        return pd.DataFrame(rows)
+
+    def summary_text(self) -> str:
+        """A short plain-text summary a manager can read."""
+        i = self.info
+        o = i.get("options", {})
+        lines = ["Gaming checks: summary", "=" * 22, ""]
+        lines.append(f"Calls: {i.get('rows', 0):,} rows read, {i.get('valid_rows', 0):,} valid.")
+        for reason, c in i.get("excluded", {}).items():
+            lines.append(f"  excluded: {c:,} rows ({reason})")
+        if i.get("quarantined_by_loader"):
+            lines.append(f"  quarantined by the loader: {i['quarantined_by_loader']:,} rows")
+        lines.append(
+            f"Settings: period {o.get('period')}, short call < {o.get('short_call_s'):g} s, "
+            f"false-discovery level {self.alpha:g} (Benjamini-Hochberg across all "
+            f"{int(self.flags['p_value'].notna().sum())} tests)."
+        )
+        if i.get("short_call_s_auto"):
+            lines.append(f"  short-call threshold from the data: {i['short_call_s_auto']}")
+        lines.append("")
+        lines.append("Checks run: " + (", ".join(self.ran) or "none"))
+        for name in self.ran:
+            for note in self.notes.get(name, []):
+                lines.append(f"  {name}: {note}")
+        if self.skipped:
+            lines.append("Checks skipped:")
+            for name, why in self.skipped.items():
+                lines.append(f"  {name}: {why}")
+        lines.append("")
+        fa = self.flagged_agents()
+        center = fa[fa["agent_id"] == "center"]
+        fa = fa[fa["agent_id"] != "center"]
+        for r in center.itertuples(index=False):
+            lines.append(f"Center level: {r.best_check} (q = {r.best_q:.2g}): {r.detail}.")
+        if fa.empty:
+            lines.append("No agent flagged.")
+        else:
+            lines.append(f"{len(fa)} agent(s) flagged (strongest evidence first):")
+            for r in fa.itertuples(index=False):
+                lines.append(
+                    f"- {r.agent_id}: {r.best_effect:+.1f} {r.effect_unit} in {r.best_period} "
+                    f"(q = {r.best_q:.2g}; {r.n_flags} flag(s): {r.checks}). {r.detail}."
+                )
+                cp = self.changepoints
+                cp = cp[(cp["scope"] == r.agent_id) & (cp["metric"] == "short_call_rate")]
+                for c in cp.itertuples(index=False):
+                    lines.append(
+                        f"    short-call rate changed on {pd.Timestamp(c.date):%Y-%m-%d}: "
+                        f"{100 * c.before:.1f}% before, {100 * c.after:.1f}% after "
+                        f"(p = {c.p_value:.2g})"
+                    )
+        cc = self.changepoints[self.changepoints["scope"] == "center"]
+        if not cc.empty:
+            lines.append("")
+            lines.append("Center-level change points:")
+            for c in cc.itertuples(index=False):
+                fmt = (lambda v: f"{100 * v:.1f}%") if "rate" in c.metric else (
+                    lambda v: f"{v:.1f}")
+                lines.append(f"- {c.metric} on {pd.Timestamp(c.date):%Y-%m-%d}: "
+                             f"{fmt(c.before)} before, {fmt(c.after)} after (p = {c.p_value:.2g})")
+        lines.append("")
+        lines.append("A flag is statistical evidence, not proof: review the calls before acting.")
+        return "\n".join(lines) + "\n"
+
+    def to_dir(self, out) -> dict[str, Path]:
+        """Write ``gaming_flags.csv``, ``changepoints.csv`` and ``summary.txt`` to ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {
+            "flags": out / "gaming_flags.csv",
+            "changepoints": out / "changepoints.csv",
+            "summary": out / "summary.txt",
+        }
+        self.flags.to_csv(paths["flags"], index=False)
+        cp = self.changepoints.copy()
+        cp["date"] = pd.to_datetime(cp["date"]).dt.strftime("%Y-%m-%d")
+        cp.to_csv(paths["changepoints"], index=False)
+        paths["summary"].write_text(self.summary_text(), encoding="utf-8")
+        return paths
+
+
+def _segmented_binomial(daily: pd.DataFrame, *, seed: int, n_perm: int = 499,
+                        min_seg: int = 7) -> pd.DataFrame:
+    """Fallback: best single split of a daily binomial rate, permutation p-value."""
+    k = daily["k"].to_numpy(float)
+    n = daily["n"].to_numpy(float)
+    t = len(k)
+    if t < 2 * min_seg:
+        return pd.DataFrame(columns=["date", "before", "after", "p_value"])
+
+    def stat(kk):
+        ck, cn = np.cumsum(kk), np.cumsum(n)
+        k1, n1 = ck[min_seg - 1: t - min_seg], cn[min_seg - 1: t - min_seg]
+        k2, n2 = ck[-1] - k1, cn[-1] - n1
+
+        def ll(a, b):
+            p = np.clip(a / np.maximum(b, 1), 1e-12, 1 - 1e-12)
+            return a * np.log(p) + (b - a) * np.log(1 - p)
+
+        return ll(k1, n1) + ll(k2, n2)
+
+    s = stat(k)
+    j = int(np.argmax(s))
+    rng = np.random.default_rng(seed)
+    perm = np.array([stat(k[rng.permutation(t)]).max() for _ in range(n_perm)])
+    cut = min_seg + j
+    return pd.DataFrame([dict(
+        date=daily["date"].iloc[cut], before=k[:cut].sum() / n[:cut].sum(),
+        after=k[cut:].sum() / n[cut:].sum(),
+        p_value=(1 + np.sum(perm >= s[j])) / (n_perm + 1),
+    )])
+
+
+def _agent_short_changepoints(ctx: GamingContext, agents: list[str]) -> pd.DataFrame:
+    """When did each flagged agent's daily short-call rate change (one split each)."""
+    if not agents:
+        return pd.DataFrame(columns=CHANGEPOINT_COLUMNS)
+    s = float(opt(ctx, "short_call_s"))
+    use_eb = "ended_by" in ctx.columns and ctx.options.get("short_use_ended_by") is not False
+    cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
+    ctx.con.register("_flagged", pd.DataFrame({"agent_id": agents}))
+    daily = ctx.con.execute(
+        f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
+                   CAST(coalesce(answer_ts, arrival_ts) AS DATE) AS date,
+                   count(*) AS n, count(*) FILTER (WHERE {cond}) AS k
+            FROM calls WHERE {HANDLED_SQL}
+              AND CAST(agent_id AS VARCHAR) IN (SELECT agent_id FROM _flagged)
+            GROUP BY ALL ORDER BY agent_id, date"""
+    ).df()
+    try:
+        from .changepoints import detect_changepoints
+    except Exception:  # D2's module missing or broken: simple segmented binomial
+        detect_changepoints = None
+    rows = []
+    for aid, g in daily.groupby("agent_id", sort=True):
+        g = g.reset_index(drop=True)
+        if len(g) < 14 or g["k"].sum() == 0:
+            continue
+        seed = int(opt(ctx, "seed")) + 29
+        if detect_changepoints is not None:
+            res = detect_changepoints(g, k_col="k", n_col="n", max_changes=1, alpha=1.0,
+                                      seed=seed)
+        else:
+            res = _segmented_binomial(g, seed=seed)
+        for r in res.to_dict("records"):
+            rows.append(dict(scope=aid, metric="short_call_rate", date=r["date"],
+                             before=r["before"], after=r["after"], p_value=r["p_value"],
+                             source="runner"))
+    return pd.DataFrame(rows, columns=CHANGEPOINT_COLUMNS)
+
+
+def run_checks(
+    calls,
+    *,
+    mapping=None,
+    options: dict | None = None,
+    ratings: pd.DataFrame | None = None,
+    okr: dict | None = None,
+    roster: pd.DataFrame | None = None,
+    checks: list[str] | None = None,
+    progress: bool = False,
+) -> GamingReport:
+    """Run the gaming checks on a center's calls and control the FDR across all of them.
+
+    Parameters
+    ----------
+    calls
+        Contract-shaped Parquet (file, folder or glob), a raw export with
+        ``mapping`` (loaded by :func:`analysis.load.load_calls`), or a DataFrame
+        with contract columns.
+    mapping
+        Column mapping (name of a built-in mapping, YAML path or dict) for raw exports.
+    options
+        Run settings: ``alpha`` (0.05), ``period`` (``month``), ``short_call_s``
+        (seconds or ``"auto"``), ``aht_target`` (seconds), ``seed``, ``min_calls``,
+        ``raise_errors`` (False: a check that fails is reported as skipped) and
+        each check's own options (see their docstrings).
+    ratings, okr, roster
+        Optional inputs for the checks that use them.
+    checks
+        Names of the checks to run (default: all registered).
+    progress
+        Print a line per check to stderr.
+
+    Returns
+    -------
+    GamingReport
+        ``.flags`` (:data:`REPORT_FLAG_COLUMNS`), ``.changepoints``
+        (:data:`CHANGEPOINT_COLUMNS`), ``.skipped``, ``.summary_text()``, ``.to_dir()``.
+
+    References
+    ----------
+    Benjamini, Y. & Hochberg, Y. (1995). Controlling the false discovery rate.
+    *JRSS B* 57(1), 289-300.
+    """
+    ctx, info = build_context(calls, mapping=mapping, options=options, ratings=ratings,
+                              okr=okr, roster=roster)
+    skipped: dict[str, str] = {}
+    _discover(skipped)
+    names = list(checks) if checks else CHECKS.names()
+    raise_errors = bool(ctx.options.get("raise_errors"))
+    results: list[CheckResult] = []
+    seconds: dict[str, float] = {}
+    for name in names:
+        fn = CHECKS.get(name)
+        t0 = time.perf_counter()
+        if progress:
+            print(f"ccpm gaming: {name} ...", file=sys.stderr, flush=True)
+        try:
+            res = fn(ctx)
+        except CcpmError as exc:
+            if raise_errors:
+                raise
+            skipped[name] = str(exc)
+            continue
+        except Exception as exc:
+            if raise_errors:
+                raise
+            skipped[name] = f"failed ({type(exc).__name__}: {exc})"
+            continue
+        finally:
+            seconds[name] = round(time.perf_counter() - t0, 3)
+        if res.skipped:
+            skipped[name] = res.skipped
+        results.append(res)
+
+    frames = [r.flags for r in results if r.flags is not None and len(r.flags)]
+    flags = (pd.concat([f[FLAG_COLUMNS] for f in frames], ignore_index=True)
+             if frames else pd.DataFrame(columns=FLAG_COLUMNS))
+    flags["p_value"] = pd.to_numeric(flags["p_value"], errors="coerce").astype(float)
+    flags["q_value"] = bh_qvalues(flags["p_value"].to_numpy())
+    alpha = float(opt(ctx, "alpha"))
+    flags["flagged"] = flags["q_value"].lt(alpha).fillna(False).astype(bool)
+    flags = flags.sort_values(["q_value", "p_value", "check", "agent_id", "period"],
+                              na_position="last", ignore_index=True)[REPORT_FLAG_COLUMNS]
+
+    cps = []
+    for r in results:
+        if r.changepoints is not None and len(r.changepoints):
+            c = r.changepoints.copy()
+            c["source"] = r.name
+            cps.append(c.reindex(columns=CHANGEPOINT_COLUMNS))
+    short_flagged = sorted(
+        flags.loc[flags["flagged"] & flags["check"].str.contains("short")
+                  & (flags["agent_id"] != "center"), "agent_id"].unique()
+    )
+    have = set()
+    for c in cps:
+        have |= set(c.loc[c["metric"] == "short_call_rate", "scope"].astype(str))
+    todo = [a for a in short_flagged if a not in have]
+    if todo:
+        t0 = time.perf_counter()
+        cps.append(_agent_short_changepoints(ctx, todo))
+        seconds["changepoints of flagged agents"] = round(time.perf_counter() - t0, 3)
+    cp = (pd.concat(cps, ignore_index=True) if cps
+          else pd.DataFrame(columns=CHANGEPOINT_COLUMNS))
+    if len(cp):
+        cp["date"] = pd.to_datetime(cp["date"])
+        cp = cp.drop_duplicates(["scope", "metric", "date"]).sort_values(
+            ["scope", "metric", "date"], ignore_index=True)
+
+    info["options"] = {k: v for k, v in ctx.options.items() if not str(k).startswith("_")}
+    info["seconds"] = seconds
+    ran = [r.name for r in results if not r.skipped]
+    notes = {r.name: list(r.notes) for r in results}
+    return GamingReport(flags=flags, changepoints=cp, skipped=skipped, ran=ran, notes=notes,
+                        info=info)
