@@ -8,6 +8,13 @@ import time
 
 __all__ = ["register", "run"]
 
+#: Same as ``analysis.synth.DEFAULT_GAMING`` (a test keeps them equal); repeated here so
+#: that building the parser does not import pandas.
+DEFAULT_GAMING = (
+    "hangup=3,bunching=2,acw_padding=2,transfer_dumping=2,"
+    "end_of_day_stretch=2,sandbagging=2,reciprocal=2"
+)
+
 _GAMING_HELP = """\
 gaming specification: comma-separated items behaviour=count[@strength][:start-end],
 e.g. 'hangup=3@0.15,bunching=2,acw_padding=2@0.5:0-30'; 'none' plants nothing (a null
@@ -22,8 +29,6 @@ hour of the shift), sandbagging (0.1, own OKR targets easier than own trend), re
 
 
 def register(sub) -> None:
-    from ..synth import DEFAULT_GAMING
-
     p = sub.add_parser(
         "synth",
         help="write a synthetic contact center with planted gaming",

@@ -113,6 +113,8 @@ class SynthCenter:
         Objectives with key results, and per-agent targets under ``agents``.
     truth : DataFrame
         agent_id, behaviour, gaming, strength, start_day, end_day.
+    partners : dict
+        Reciprocal partner of each ``reciprocal`` agent (agent_id -> agent_id).
     call_kind : ndarray of str
         Internal label of each call (normal, short, hangup, dumped, transfer, bunched,
         stretched, abandoned), aligned with ``calls``: for tests and benchmarks only.
@@ -129,6 +131,7 @@ class SynthCenter:
     seed: int
     aht_target: float
     gaming: str
+    partners: dict[str, str] = field(default_factory=dict)
     _calls: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -309,6 +312,7 @@ def generate_center(
         seed=int(seed),
         aht_target=float(aht_target),
         gaming=spec,
+        partners={ag.ids[i]: ag.ids[p] for i, p in enumerate(ag.partner) if p >= 0},
     )
     return center
 

@@ -52,7 +52,7 @@ OUT_ANSWERED, OUT_ABANDONED, OUT_TRANSFERRED = 0, 1, 2
 END_AGENT, END_CUSTOMER, END_SYSTEM = 0, 1, 2
 
 SHORT_S = 20  # natural short calls last under this many seconds
-LEARN_TAU = 40.0  # days: novices' learning curve time constant
+LEARN_TAU = 30.0  # days: novices' learning curve time constant
 PATIENCE_S = 600.0  # mean caller patience in the queue
 CHUNK_CELLS = 2_000_000
 
@@ -127,7 +127,7 @@ def _chunk(
 
     # Talk, hold and after-call work of ordinary calls.
     talk = np.exp(Q_TALK_MU[q] + Q_TALK_SIG[q] * rng.standard_normal((R, K)))
-    talk *= (ag.speed[rows_a][:, None]) * (1.0 + 0.4 * learn)
+    talk *= ag.speed[rows_a][:, None] * (1.0 + 0.5 * learn)
     talk = np.maximum(talk, SHORT_S + 1.0)
     has_hold = rng.random((R, K)) < np.minimum(Q_HOLD_P[q] * ag.hold_f[rows_a][:, None], 0.9)
     hold = np.where(has_hold, np.exp(Q_HOLD_MU[q] + 0.7 * rng.standard_normal((R, K))), 0.0)
@@ -176,12 +176,13 @@ def _chunk(
     handle = talk + hold + acw
 
     # Timeline, pass A: a flat idle gap; pass B: idle from the occupancy at that hour,
-    # plus a 30-minute break after four hours; pass C: end-of-day stretching.
+    # plus a 30-minute break 3.5-5 hours in; pass C: end-of-day stretching.
     e = rng.standard_exponential((R, K))
     start = _segment_starts(s0, e * _idle_mean(0.8), handle)
     hour = np.clip(((start % 86400) // 3600).astype(np.int64), 0, 23)
     idle = e * _idle_mean(occ[d[:, None], hour])
-    after = start >= (s0 + 4 * 3600.0)[:, None]
+    brk_at = s0 + (3.5 + 1.5 * rng.random(R)) * 3600.0  # staggered 30-minute break
+    after = start >= brk_at[:, None]
     brk = np.argmax(after, axis=1)
     has_brk = after.any(axis=1)
     idle[np.nonzero(has_brk)[0], brk[has_brk]] += 1800.0

@@ -35,7 +35,7 @@ Q_WAIT = np.array([q[10] for q in QUEUES])
 
 #: Shifts: name -> (first hour, end hour); the center is open 07:00-21:00, Mon-Sat.
 SHIFTS = (("early", 7, 15), ("day", 10, 18), ("late", 13, 21))
-SHIFT_P = np.array([0.3, 0.4, 0.3])
+SHIFT_P = np.array([0.25, 0.45, 0.3])
 OPEN_H, CLOSE_H = 7, 21
 #: Relative call volume by weekday (Mon..Sun; Sunday closed) and by hour of day.
 WEEKDAY_LOAD = np.array([1.2, 1.05, 1.0, 0.97, 0.92, 0.55, 0.0])

@@ -1,0 +1,450 @@
+"""The synthetic center: determinism, contract shape, and each planted signature.
+
+Expected values come from the generator's documented parameters (strengths, the beta
+heterogeneity of short-call rates), with tolerances from binomial / sampling error,
+never from the generator's own output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from scipy import stats
+
+from analysis.contract import CALL_SCHEMA
+from analysis.errors import ConfigError
+from analysis.synth import (
+    GAMING_BEHAVIOURS,
+    generate_center,
+    parse_gaming_spec,
+    write_center,
+)
+from analysis.synth._world import HARD_QUEUE, Q_SHORT, QUEUE_NAMES
+
+SHIFT_HOURS = {"early": (7, 15), "day": (10, 18), "late": (13, 21)}
+PANEL_METRICS = {
+    "calls", "aht_s", "talk_s", "hold_s", "acw_s", "short_call_rate", "transfer_rate",
+    "repeat_call_rate", "resolved_rate", "csat_mean", "qa_mean",
+}  # fmt: skip
+
+
+def handled(center) -> pd.DataFrame:
+    df = center.calls
+    h = df[df.outcome != "abandoned"].copy()
+    truth = center.truth.set_index("agent_id")
+    h["behaviour"] = h.agent_id.map(truth.behaviour).astype(str)
+    h["handle"] = h.talk_s + h.hold_s + h.acw_s
+    h["day"] = (h.answer_ts - pd.Timestamp(center.start)).dt.days
+    h["kind"] = center.call_kind[h.index.to_numpy()]
+    return h
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    spec = (
+        "hangup=4@0.2,bunching=3@0.8,acw_padding=3@0.5:15-29,transfer_dumping=3@0.15,"
+        "end_of_day_stretch=3@1.0,sandbagging=2@0.1,reciprocal=4@1.0"
+    )
+    return generate_center(agents=70, days=30, seed=101, gaming=spec)
+
+
+@pytest.fixture(scope="module")
+def mixed_h(mixed):
+    return handled(mixed)
+
+
+# --- determinism and shape ---------------------------------------------------------------
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    files = ("calls.parquet", "roster.csv", "ratings_360.csv", "okr.yml", "truth.csv")
+    kw = dict(agents=20, days=12, gaming="hangup=2,bunching=1,reciprocal=2")
+    a = write_center(generate_center(seed=5, **kw), tmp_path / "a")
+    b = write_center(generate_center(seed=5, **kw), tmp_path / "b")
+    c = write_center(generate_center(seed=6, **kw), tmp_path / "c")
+    for key, f in zip(("calls", "roster", "ratings", "okr", "truth"), files, strict=True):
+        assert a[key].name == f
+        assert a[key].read_bytes() == b[key].read_bytes(), f
+    assert a["calls"].read_bytes() != c["calls"].read_bytes()
+    assert a["ratings"].read_bytes() != c["ratings"].read_bytes()
+
+
+def test_calls_follow_the_contract(mixed, tmp_path):
+    paths = write_center(mixed, tmp_path)
+    schema = pq.read_schema(paths["calls"])
+    assert schema.remove_metadata().equals(CALL_SCHEMA)
+    df = pq.read_table(paths["calls"]).to_pandas()
+    assert len(df) == mixed.n_calls
+    assert df.call_id.is_unique
+    assert set(df.outcome) == {"answered", "abandoned", "transferred"}
+    assert set(df["queue"]) == set(QUEUE_NAMES)
+    ab = df.outcome == "abandoned"
+    assert df.loc[ab, ["agent_id", "answer_ts", "talk_s"]].isna().all().all()
+    h = df[~ab]
+    assert h[["agent_id", "answer_ts", "talk_s", "hold_s", "acw_s"]].notna().all().all()
+    assert (h.answer_ts >= h.arrival_ts).all()
+    assert (h[["talk_s", "hold_s", "acw_s"]] >= 0).all().all()
+    assert df.customer_id.notna().all()
+    assert set(df.ended_by.dropna()) <= {"agent", "customer", "system"}
+    cs = df.csat.dropna()
+    assert cs.between(1, 5).all() and 0.08 < len(cs) / len(h) < 0.22
+    qa = df.qa_score.dropna()
+    assert qa.between(0, 100).all() and 0 < len(qa) / len(h) < 0.05
+    assert 0 < df.complaint.mean() < 0.02
+    assert df.arrival_ts.is_monotonic_increasing
+    # Open Mon-Sat 07:00-21:00: no arrival on a Sunday or outside opening hours.
+    assert (df.arrival_ts.dt.day_of_week < 6).all()
+    assert df.arrival_ts.dt.hour.between(7, 20).all()
+
+
+def test_agents_answer_only_within_their_shift_and_employment(mixed):
+    df = mixed.calls
+    h = df[df.outcome != "abandoned"]
+    ro = mixed.roster.set_index("agent_id")
+    first = h.agent_id.map(ro["shift"].map(lambda s: SHIFT_HOURS[s][0]))
+    end = h.agent_id.map(ro["shift"].map(lambda s: SHIFT_HOURS[s][1]))
+    hour = h.answer_ts.dt.hour + h.answer_ts.dt.minute / 60
+    assert (hour >= first).all() and (hour < end).all()
+    day = h.answer_ts.dt.date
+    hire = h.agent_id.map(ro.hire_date)
+    assert (day >= hire).all()
+    leavers = ro[ro.termination_date.notna()]
+    assert 1 <= len(leavers) <= 0.1 * len(ro)
+    for aid, term in leavers.termination_date.items():
+        assert (day[h.agent_id == aid] < term).all()
+
+
+# --- the gaming specification ------------------------------------------------------------
+
+
+def test_parse_gaming_spec_grammar():
+    items = parse_gaming_spec("hangup=3@0.15,bunching=2,acw_padding=2@0.5:0-30", days=61)
+    assert [(i.behaviour, i.count, i.strength, i.start_day, i.end_day) for i in items] == [
+        ("hangup", 3, 0.15, None, None),
+        ("bunching", 2, 0.8, None, None),
+        ("acw_padding", 2, 0.5, 0, 30),
+    ]
+    assert parse_gaming_spec("none") == []
+    assert parse_gaming_spec(" NONE ") == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "hangup",
+        "hangup=x",
+        "hangup=-1",
+        "hangup=2@1.5",
+        "hangup=2@0",
+        "cheating=2",
+        "honest=3",
+        "hangup=2,hangup=1",
+        "reciprocal=3",
+        "hangup=2:5-3",
+        "hangup=2:0-99",
+        "sandbagging=2:0-5",
+        "hangup=2;bunching=1",
+    ],
+)
+def test_bad_specs_raise_config_error_with_one_line(spec):
+    with pytest.raises(ConfigError) as err:
+        parse_gaming_spec(spec, days=30)
+    assert "\n" not in str(err.value) and str(err.value)
+
+
+def test_more_gamers_than_agents_is_a_config_error():
+    with pytest.raises(ConfigError, match="plants 9 agents"):
+        generate_center(agents=8, days=5, gaming="hangup=5,bunching=4")
+
+
+def test_truth_matches_the_spec(mixed):
+    t = mixed.truth
+    assert list(t.columns) == [
+        "agent_id",
+        "behaviour",
+        "gaming",
+        "strength",
+        "start_day",
+        "end_day",
+    ]
+    assert t.agent_id.is_unique and len(t) == 70
+    counts = t.behaviour.value_counts()
+    expect = {"hangup": 4, "bunching": 3, "acw_padding": 3, "transfer_dumping": 3,
+              "end_of_day_stretch": 3, "sandbagging": 2, "reciprocal": 4}  # fmt: skip
+    for b, n in expect.items():
+        assert counts[b] == n
+    assert (t.gaming == t.behaviour.isin(GAMING_BEHAVIOURS)).all()
+    assert set(t.behaviour) <= set(GAMING_BEHAVIOURS) | {"honest", "novice", "hard_queue"}
+    pad = t[t.behaviour == "acw_padding"]
+    assert (pad.start_day == 15).all() and (pad.end_day == 29).all() and (pad.strength == 0.5).all()
+    other = t[t.behaviour == "hangup"]
+    assert (other.start_day == 0).all() and (other.end_day == 29).all()
+    assert (other.strength == 0.2).all()
+    assert (t.loc[~t.gaming, "strength"] == 0).all()
+    assert counts.get("novice", 0) >= 3
+
+
+def test_hard_queue_agents_work_mostly_the_hard_queue(mixed_h):
+    hq = mixed_h[mixed_h.behaviour == "hard_queue"]
+    assert len(hq) > 0
+    share = (hq["queue"] == QUEUE_NAMES[HARD_QUEUE]).groupby(hq.agent_id).mean()
+    assert (share > 0.7).all()
+
+
+# --- planted signatures ------------------------------------------------------------------
+
+
+def test_hangup_share_within_binomial_error(mixed_h):
+    h = mixed_h[mixed_h.behaviour == "hangup"]
+    # A hang-up replaces a call that was not a natural short call.
+    eligible = h[h.kind != "short"]
+    k = int((eligible.kind == "hangup").sum())
+    n = len(eligible)
+    assert abs(k / n - 0.2) < 4 * math.sqrt(0.2 * 0.8 / n)
+    hang = h[h.kind == "hangup"]
+    assert (hang.talk_s < 20).all() and (hang.ended_by == "agent").all()
+    assert not hang.resolved.any()
+    # Honest agents have none, and the observable short-call rate shows it.
+    assert (mixed_h.loc[mixed_h.behaviour != "hangup", "kind"] != "hangup").all()
+    short = (mixed_h.talk_s < 20).groupby(mixed_h.behaviour).mean()
+    assert short["hangup"] > short["honest"] + 0.15
+
+
+def _excess_variance(h: pd.DataFrame) -> list[float]:
+    """Per queue: (between-agent variance of the short rate - binomial variance) / expected."""
+    out = []
+    for qi, qn in enumerate(QUEUE_NAMES):
+        sub = h[h["queue"] == qn]
+        g = (sub.talk_s < 20).groupby(sub.agent_id).agg(["mean", "size"])
+        g = g[g["size"] >= 150]
+        if len(g) < 8:
+            continue
+        binom = (g["mean"] * (1 - g["mean"]) / g["size"]).mean()
+        out.append((g["mean"].var(ddof=1) - binom, Q_SHORT[qi]))
+    return out
+
+
+@pytest.mark.parametrize("kappa", [20.0, 60.0])
+def test_honest_short_call_rates_are_overdispersed_as_configured(kappa):
+    c = generate_center(agents=160, days=20, seed=int(kappa), gaming="none", short_kappa=kappa)
+    h = handled(c)
+    res = _excess_variance(h)
+    assert len(res) >= 3
+    # Method of moments: excess variance / (m(1-m)) estimates 1 / (kappa + 1).
+    ratio = np.mean([ex / (m * (1 - m) / (kappa + 1)) for ex, m in res])
+    assert 0.55 < ratio < 1.6, ratio
+
+
+def test_homogeneous_world_has_binomial_short_rates():
+    c = generate_center(agents=160, days=20, seed=3, gaming="none", short_kappa=1e7)
+    res = _excess_variance(handled(c))
+    ratio = np.mean([ex / (m * (1 - m) / 21) for ex, m in res])  # in units of kappa=20
+    assert abs(ratio) < 0.2, ratio
+
+
+def test_bunching_piles_mass_just_below_the_target_for_bunchers_only(mixed_h):
+    h = mixed_h[mixed_h.outcome == "answered"]
+    below = h.handle.between(285, 299)
+    above = h.handle.between(301, 315)
+    g = pd.DataFrame({"b": below, "a": above, "beh": h.behaviour}).groupby("beh")[["b", "a"]].sum()
+    r_bunch = g.loc["bunching", "b"] / g.loc["bunching", "a"]
+    rest = g.drop(index="bunching").sum()
+    assert r_bunch > 3.0
+    assert 0.8 < rest["b"] / rest["a"] < 1.3
+    for aid, sub in h[h.behaviour == "bunching"].groupby("agent_id"):
+        assert sub.handle.between(285, 299).sum() > 2 * sub.handle.between(301, 315).sum(), aid
+
+
+def test_bunching_follows_the_aht_target():
+    c = generate_center(agents=30, days=20, seed=9, gaming="bunching=4@1.0", aht_target=420)
+    h = handled(c)
+    b = h[h.behaviour == "bunching"]
+    assert b.handle.between(405, 419).sum() > 4 * b.handle.between(421, 435).sum()
+    assert abs(b.handle.between(285, 299).sum() / b.handle.between(301, 315).sum() - 1) < 0.5
+
+
+def test_acw_padding_raises_mean_acw_by_strength_in_its_window(mixed_h):
+    h = mixed_h
+    late = h.day >= 15
+    acw = h.groupby(["behaviour", late]).acw_s.mean().unstack()
+    ratio = acw[True] / acw[False]
+    assert abs(ratio["acw_padding"] - 1.5) < 0.12, ratio["acw_padding"]
+    assert abs(ratio["honest"] - 1.0) < 0.06, ratio["honest"]
+
+
+def test_transfer_dumpers_transfer_more_and_earlier(mixed_h):
+    h = mixed_h
+    rate = (h.outcome == "transferred").groupby(h.behaviour).mean()
+    base = rate[["honest", "hard_queue"]].mean()
+    assert abs(rate["transfer_dumping"] - base - 0.15 * (1 - base)) < 0.03
+    tr = h[h.outcome == "transferred"]
+    med = tr.groupby(tr.behaviour == "transfer_dumping").talk_s.median()
+    assert med[True] < 0.6 * med[False]
+
+
+def test_end_of_day_stretch(mixed_h, mixed):
+    h = mixed_h[mixed_h.outcome == "answered"]
+    ro = mixed.roster.set_index("agent_id")
+    end = h.agent_id.map(ro["shift"].map(lambda s: SHIFT_HOURS[s][1]))
+    last = h.answer_ts.dt.hour >= end - 1
+    normal = h.talk_s >= 20
+    talk = h[normal].groupby([h.behaviour, last]).talk_s.mean().unstack()
+    ratio = talk[True] / talk[False]
+    assert ratio["end_of_day_stretch"] > 1.7
+    assert abs(ratio["honest"] - 1) < 0.1
+    share = last.groupby(h.behaviour).mean()
+    assert share["end_of_day_stretch"] < 0.85 * share["honest"]
+
+
+def test_customers_call_back_after_hang_ups(mixed):
+    df = mixed.calls.sort_values(["customer_id", "arrival_ts"])
+    nxt = df.groupby("customer_id").arrival_ts.shift(-1)
+    gap_h = (nxt - df.arrival_ts).dt.total_seconds() / 3600
+    hang = (
+        (df.talk_s < 20)
+        & (df.ended_by == "agent")
+        & df.agent_id.map(mixed.truth.set_index("agent_id").behaviour).eq("hangup")
+    )
+    end = df.arrival_ts < df.arrival_ts.max() - pd.Timedelta(days=2)  # censoring
+    resolved_normal = (df.talk_s >= 60) & df.resolved.fillna(False).astype(bool)
+    p_hang = (gap_h[hang & end] <= 4).mean()
+    p_norm = (gap_h[resolved_normal & end] <= 4).mean()
+    assert p_hang > 0.5 and p_norm < 0.1
+    unresolved = (
+        (df.talk_s >= 60) & (df.outcome == "answered") & ~df.resolved.fillna(True).astype(bool)
+    )
+    assert (gap_h[unresolved & end] <= 72).mean() > (
+        gap_h[resolved_normal & end] <= 72
+    ).mean() + 0.2
+
+
+def test_abandons_rise_with_waiting(mixed):
+    df = mixed.calls
+    slot = df.arrival_ts.dt.floor("h")
+    wait = (df.answer_ts - df.arrival_ts).dt.total_seconds()
+    s = pd.DataFrame({"ab": df.outcome == "abandoned", "w": wait, "slot": slot}).groupby("slot")
+    s = s.agg(ab=("ab", "mean"), w=("w", "mean"), n=("ab", "size"))
+    s = s[s.n >= 50]
+    rho = stats.spearmanr(s.w, s.ab).statistic
+    assert rho > 0.5
+    assert 0.02 < (df.outcome == "abandoned").mean() < 0.15
+
+
+def test_novices_improve_over_the_weeks(mixed_h):
+    h = mixed_h[(mixed_h.outcome == "answered") & (mixed_h.talk_s >= 20)]
+    nov = h[h.behaviour == "novice"]
+    hon = h[h.behaviour == "honest"]
+    n0, n1 = nov[nov.day < 7], nov[nov.day >= 23]
+    h0, h1 = hon[hon.day < 7], hon[hon.day >= 23]
+    assert n1.talk_s.mean() < 0.92 * n0.talk_s.mean()
+    assert n1.resolved.mean() > n0.resolved.mean() + 0.03
+    assert abs(h1.talk_s.mean() / h0.talk_s.mean() - 1) < 0.05
+    assert nov.talk_s.mean() > hon.talk_s.mean()
+
+
+def test_repeat_callers_exist_and_weekly_pattern(mixed):
+    df = mixed.calls
+    per = df.customer_id.value_counts()
+    assert (per > 1).mean() > 0.05
+    dow = df.arrival_ts.dt.day_of_week.value_counts()
+    assert dow[0] > dow[4] > dow[5]
+    hour = df.arrival_ts.dt.hour.value_counts()
+    midday = hour[[10, 11, 12, 13, 14, 15, 16]].mean()
+    assert midday > 1.8 * hour[7] and midday > 1.8 * hour[20]
+
+
+# --- 360 and OKR -------------------------------------------------------------------------
+
+
+def test_360_ratings(mixed):
+    r = mixed.ratings
+    assert list(r.columns) == [
+        "period",
+        "ratee_id",
+        "rater_id",
+        "rater_group",
+        "competency",
+        "score",
+    ]
+    assert r.score.between(1, 5).all() and set(r.rater_group) == {"self", "supervisor", "peer"}
+    assert set(r.period) == {"2026-01", "2026-02"}
+    m = r.groupby("rater_group").score.mean()
+    assert m["self"] > max(m["peer"], m["supervisor"]) + 0.3
+    peers = r[r.rater_group == "peer"].groupby(["period", "ratee_id"]).rater_id.nunique()
+    assert peers.between(1, 6).all() and (peers >= 3).mean() > 0.9
+    # Reciprocal partners rate each other higher than they rate their other peers.
+    partners = mixed.partners
+    assert len(partners) == 4 and all(partners[b] == a for a, b in partners.items())
+    pr = r[(r.rater_group == "peer") & r.rater_id.isin(list(partners))]
+    given = pr.groupby(["rater_id", "ratee_id"]).score.mean().reset_index()
+    is_partner = given.ratee_id == given.rater_id.map(partners)
+    assert is_partner.sum() == 4
+    assert given.score[is_partner].mean() > given.score[~is_partner].mean() + 0.5
+
+
+def test_360_scores_loosely_track_skill(mixed_h, mixed):
+    res = mixed_h[mixed_h.outcome == "answered"].groupby("agent_id").resolved.mean()
+    r = mixed.ratings
+    sup = r[r.rater_group == "supervisor"].groupby("ratee_id").score.mean()
+    rho = stats.spearmanr(res.reindex(sup.index), sup).statistic
+    assert rho > 0.2
+
+
+def test_okr_yml_schema_and_baselines(mixed, tmp_path):
+    paths = write_center(mixed, tmp_path)
+    okr = yaml.safe_load(paths["okr"].read_text())
+    assert set(okr) == {"objectives", "agents"}
+    krs = {}
+    for obj in okr["objectives"]:
+        assert set(obj) == {"id", "title", "key_results"}
+        for kr in obj["key_results"]:
+            assert {"id", "metric", "direction", "baseline", "target"} <= set(kr)
+            assert kr["metric"] in PANEL_METRICS and kr["direction"] in {"lower", "higher"}
+            krs[kr["id"]] = kr
+    assert {"kr_aht", "kr_repeat", "kr_csat"} <= set(krs)
+    aht = krs["kr_aht"]
+    assert aht["stretch"] < aht["target"] < aht["baseline"]
+    # Baseline = the first calendar month's AHT, recomputed here by hand.
+    df = mixed.calls
+    jan = df[(df.outcome != "abandoned") & (df.arrival_ts < pd.Timestamp("2026-02-01"))]
+    assert aht["baseline"] == round((jan.talk_s + jan.hold_s + jan.acw_s).mean())
+    assert krs["kr_csat"]["baseline"] == round(jan.csat.mean(), 2)
+    ids = set(mixed.truth.agent_id)
+    assert set(okr["agents"]) <= ids and len(okr["agents"]) > 0.8 * len(ids)
+    for entry in okr["agents"].values():
+        assert set(entry) <= set(krs)
+        for v in entry.values():
+            assert set(v) == {"baseline", "target"}
+
+
+def test_sandbaggers_set_easy_targets(mixed):
+    t = mixed.truth.set_index("agent_id").behaviour
+    ag = mixed.okr["agents"]
+    for aid, entry in ag.items():
+        kr = entry["kr_aht"]
+        if t[aid] == "sandbagging":
+            assert kr["target"] > kr["baseline"], aid
+        else:
+            assert kr["target"] < kr["baseline"], aid
+
+
+def test_null_world_has_no_gamers():
+    c = generate_center(agents=30, days=10, seed=4, gaming="none")
+    assert not c.truth.gaming.any()
+    assert set(c.truth.behaviour) <= {"honest", "novice", "hard_queue"}
+    assert not np.isin(c.call_kind, ["hangup", "dumped", "bunched", "stretched"]).any()
+
+
+def test_fixtures_write_a_center(synth_center, synth_null_center):
+    for paths in (synth_center, synth_null_center):
+        assert set(paths) == {"calls", "roster", "ratings", "okr", "truth"}
+        assert all(p.is_file() for p in paths.values())
+    t = pd.read_csv(synth_center["truth"])
+    assert len(t) == 40 and t.gaming.sum() == 14
+    assert not pd.read_csv(synth_null_center["truth"]).gaming.any()
