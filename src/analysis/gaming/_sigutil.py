@@ -49,7 +49,7 @@ __all__ = [
     "option",
     "has_nonzero",
     "peer_test_by_period",
-    "queue_adjusted_means",
+    "stratified_peer_test",
     "log_odds_ratio",
     "short_call_s",
     "seed",
@@ -248,40 +248,71 @@ def peer_test_by_period(
     return pd.concat(out), notes
 
 
-def queue_adjusted_means(cells: pd.DataFrame, *, min_cell: int = 1) -> pd.DataFrame:
-    """Agent x period means of a per-call value, centred on same-queue peers.
+def stratified_peer_test(
+    cells: pd.DataFrame,
+    *,
+    min_peers: int = 8,
+    min_cell: int = 30,
+    rng: np.random.Generator | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Agent-vs-peers test within each queue x period, combined over an agent's queues.
 
-    ``cells`` has one row per ``agent_id, period, queue`` with ``n``, ``s``
-    (sum of the value) and ``ss`` (sum of squares). Each queue x period's
-    centre is the median of its agents' means (agents with ``n >= min_cell``);
-    the agent's ``d`` is the call-weighted mean of (own queue mean - queue
-    centre) and ``se`` the standard error from the pooled within-queue variance.
+    Honest spread between agents differs from queue to queue (hold is rare in
+    one queue and routine in another), so each queue x period is its own peer
+    group: :func:`peer_contrast_pvalues` on the cells with at least
+    ``min_cell`` calls, in queue x period groups of at least ``min_peers``
+    agents. The per-queue p-values are turned into normal scores and combined
+    over the agent's queues by their call-weighted *mean* (not Stouffer's
+    sum / sqrt(k)): an honest agent's habit is shared by all their queues, so
+    the queue z-scores are positively correlated and Stouffer would multiply
+    one honest trait into strong evidence; the mean is conservative when they
+    are not.
+
+    Parameters
+    ----------
+    cells
+        One row per ``agent_id, period, queue`` with ``n`` (calls), ``d`` (the
+        agent's estimate in that queue) and ``se``.
 
     Returns
     -------
-    DataFrame ``agent_id, period, n, d, se, mean, expected`` (``mean``: the
-    agent's raw mean; ``expected``: call-weighted queue centres).
+    (table, notes): per agent x period ``n`` (calls in tested cells),
+    ``queues`` (tested), ``d_raw`` (call-weighted deviation from the queue
+    medians), ``z`` (combined), ``p_value``.
     """
-    c = cells.copy()
-    c["m"] = c["s"] / c["n"]
-    c["ssw"] = np.maximum(c["ss"] - c["n"] * c["m"] ** 2, 0.0)
-    centre = (
-        c[c["n"] >= min_cell].groupby(["period", "queue"])["m"].median().rename("centre")
+    from scipy import stats
+
+    rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
+    cols = ["agent_id", "period", "n", "queues", "d_raw", "z", "p_value"]
+    c = cells[(cells["n"] >= min_cell) & np.isfinite(cells["d"]) & np.isfinite(cells["se"])]
+    parts = []
+    notes = []
+    skipped_cells = 0
+    for _key, g in c.groupby(["period", "queue"], sort=True):
+        if len(g) < min_peers:
+            skipped_cells += 1
+            continue
+        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng)
+        res.index = g.index
+        parts.append(pd.concat([g[["agent_id", "period", "queue", "n", "d"]], res], axis=1))
+    if skipped_cells:
+        notes.append(f"{skipped_cells} queue x period group(s) with fewer than {min_peers} "
+                     f"agents of {min_cell}+ calls not tested")
+    if not parts:
+        return pd.DataFrame(columns=cols), notes
+    t = pd.concat(parts)
+    t["zc"] = stats.norm.isf(t["p_value"].clip(1e-300, 1.0))
+    t["w"] = t["n"].astype(float)
+    t["wz"] = t["w"] * t["zc"]
+    t["wraw"] = t["n"] * (t["d"] - t["center"])
+    g = t.groupby(["agent_id", "period"], sort=True).agg(
+        n=("n", "sum"), queues=("queue", "size"), wz=("wz", "sum"), wraw=("wraw", "sum"),
+        zmin=("zc", "min"), zmax=("zc", "max"),
     )
-    c = c.join(centre, on=["period", "queue"])
-    c["centre"] = c["centre"].fillna(c["m"])  # a queue only this agent serves: no contrast
-    c["w_dev"] = c["n"] * (c["m"] - c["centre"])
-    c["w_centre"] = c["n"] * c["centre"]
-    g = c.groupby(["agent_id", "period"], sort=True).agg(
-        n=("n", "sum"), dev=("w_dev", "sum"), s=("s", "sum"), ssw=("ssw", "sum"),
-        q=("queue", "size"), wc=("w_centre", "sum"),
-    )
-    g["d"] = g["dev"] / g["n"]
-    dof = np.maximum(g["n"] - g["q"], 1)
-    g["se"] = np.sqrt(g["ssw"] / dof / g["n"])
-    g["mean"] = g["s"] / g["n"]
-    g["expected"] = g["wc"] / g["n"]
-    return g.reset_index()[["agent_id", "period", "n", "d", "se", "mean", "expected"]]
+    g["z"] = g["wz"] / g["n"]
+    g["p_value"] = stats.norm.sf(g["z"])
+    g["d_raw"] = g["wraw"] / g["n"]
+    return g.reset_index()[cols], notes
 
 
 def log_odds_ratio(a1, n1, a0, n0, *, corr: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

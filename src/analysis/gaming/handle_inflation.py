@@ -9,19 +9,23 @@ Statistic
 ---------
 Per call ``y = log(1 + seconds)`` (the durations are right-skewed; the log
 makes a padding factor additive). Per agent x queue x period the mean of
-``y``; each queue x period's centre is the median of its agents' means, and
-the agent's estimate ``d`` is the call-weighted mean of (own queue mean -
-queue centre): conditioning on queue mix without a mixed model. ``se`` comes
-from the pooled within-queue variance.
+``y`` and its standard error.
 
 Null model
 ----------
-Honest agents differ in ACW habits by more than sampling noise, so the null is
-a random-effects model ``d_i = mu + u_i + e_i`` with an honest between-agent
-SD ``tau`` estimated robustly (median / MAD of the ``d_i``, minus the median
+Honest agents differ in ACW and hold habits by more than sampling noise, and
+the size of that spread differs between queues (hold is rare in one queue and
+routine in another: pooling queues flagged honest agents of the high-spread
+queue). So each queue x period is its own peer group, with a random-effects
+null ``d_i = mu + u_i + e_i`` whose honest between-agent SD ``tau`` is
+estimated robustly (median / MAD of the agents' means, minus the median
 sampling variance). The p-value of the robust z-score is a parametric
 bootstrap of that whole procedure under the fitted null (see
-:func:`._sigutil.peer_contrast_pvalues`), one-sided (more time than peers).
+:func:`._sigutil.peer_contrast_pvalues`; it accounts for estimating ``tau``
+from a dozen peers), one-sided (more time than peers). An agent's queues are
+combined by their call-weighted mean z-score (an agent's habit is shared by
+all their queues, so the queue scores are not independent:
+:func:`._sigutil.stratified_peer_test`).
 Calibration is verified on simulated centers where honest agents differ by
 skill, tenure and queue (``tests/test_gaming_handle_inflation.py``).
 
@@ -54,11 +58,10 @@ from ._sigutil import (
     has_nonzero,
     make_flags,
     option,
-    peer_test_by_period,
     period_sql,
-    queue_adjusted_means,
     seed,
     skipped,
+    stratified_peer_test,
 )
 
 __all__ = ["check_acw_inflation", "check_hold_inflation", "duration_inflation"]
@@ -84,7 +87,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             name, f"{column} is zero on every handled call (the source records no "
             f"{_LABEL[column]} split)"
         )
-    min_calls = int(option(ctx, "min_calls", 30))
+    min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
     min_peers = int(option(ctx, "min_peers", 8))
     per = period_sql(ctx)
     cells = ctx.con.execute(
@@ -102,26 +105,27 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         return skipped(name, "no handled calls")
     cells["agent_id"] = cells["agent_id"].astype(str)
     cells["period"] = cells["period"].astype(str)
-    tab = queue_adjusted_means(cells)
-    secs = cells.groupby(["agent_id", "period"])["secs"].sum()
-    tab = tab.join(secs, on=["agent_id", "period"])
-    tab = tab[tab["n"] >= min_calls]
-    res, notes = peer_test_by_period(
-        tab, min_peers=min_peers, rng=np.random.default_rng(seed(ctx, 11 if column == "acw_s" else 12))
+    cells["d"] = cells["s"] / cells["n"]
+    var = np.maximum(cells["ss"] - cells["n"] * cells["d"] ** 2, 0) / np.maximum(cells["n"] - 1, 1)
+    cells["se"] = np.sqrt(var / cells["n"])
+    res, notes = stratified_peer_test(
+        cells, min_peers=min_peers, min_cell=min_calls,
+        rng=np.random.default_rng(seed(ctx, 11 if column == "acw_s" else 12)),
     )
+    tot = cells.groupby(["agent_id", "period"])[["secs", "n"]].sum()
+    res = res.join(tot.rename(columns={"n": "n_all"}), on=["agent_id", "period"])
     rows = []
     for r in res.itertuples(index=False):
         rows.append(
             dict(
                 agent_id=r.agent_id, period=r.period, check=name,
-                effect=100.0 * (np.exp(r.d - r.center) - 1.0),
+                effect=100.0 * (np.exp(r.d_raw) - 1.0),
                 effect_unit=f"% more {_LABEL[column]} per call than same-queue peers "
                 f"(geometric mean of 1+s)",
                 p_value=r.p_value, n=int(r.n), k=None,
                 detail=(
-                    f"mean {_LABEL[column]} {r.secs / r.n:.0f} s/call; robust z {r.z:.2f} "
-                    f"against {int((res['period'] == r.period).sum())} agents "
-                    f"(honest spread tau {r.tau:.3f} log units)"
+                    f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; combined z "
+                    f"{r.z:.2f} over {r.queues} queue(s) tested against same-queue peers"
                 ),
             )
         )

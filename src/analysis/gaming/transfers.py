@@ -7,8 +7,9 @@ two tests per agent x period:
 
 1. **Rate.** The agent's transfers ``k`` out of ``n`` handled calls, per queue,
    against a beta-binomial fitted to the *other* agents of the same queue and
-   period (leave-one-out, extreme peers trimmed:
-   :func:`._betabinom.peer_betabinom_fits`). Agents working several queues get
+   period (leave-one-out refit for every agent above the crowd; no trimming:
+   iterative trimming of extreme peers collapsed the fitted dispersion to the
+   binomial with about a dozen agents a queue and flagged honest agents). Agents working several queues get
    the exact tail of the sum of their per-queue beta-binomials (the pmfs are
    convolved). A pooled binomial would be miscalibrated because honest agents'
    natural transfer rates differ (``methods.md``).
@@ -47,7 +48,7 @@ import pandas as pd
 from scipy import signal
 
 from ._base import CHECKS, CheckResult, GamingContext
-from ._betabinom import betabinom_logpmf_range, peer_betabinom_fits
+from ._betabinom import betabinom_logpmf_range, betabinom_pvalue, fit_betabinom
 from ._sigutil import (
     HANDLED,
     fisher_combine,
@@ -110,14 +111,40 @@ def transfer_cells(ctx: GamingContext) -> pd.DataFrame:
     return df
 
 
-def _rate_pvalues(cells: pd.DataFrame, trim_p: float = 0.0) -> pd.DataFrame:
+def _loo_fits(k: np.ndarray, n: np.ndarray, *, screen_p: float = 0.3, min_peers: int = 3):
+    """Per-agent beta-binomial null fitted to the other agents of the group.
+
+    The leave-one-out refit only matters for agents above the crowd, so it is
+    done for agents whose tail p-value under the all-agents fit is below
+    ``screen_p``; the others keep the all-agents fit (which includes them, so
+    their p-value is, if anything, a little conservative).
+    """
+    m = len(k)
+    a = np.full(m, np.nan)
+    b = np.full(m, np.nan)
+    if int((n > 0).sum()) <= min_peers:
+        return a, b
+    full = fit_betabinom(k, n)
+    a[:], b[:] = full
+    p_full = betabinom_pvalue(k.astype(int), n.astype(int), full[0], full[1])
+    for i in np.nonzero(p_full < screen_p)[0]:
+        w = (n > 0).astype(float)
+        w[i] = 0.0
+        if w.sum() < min_peers:
+            a[i] = b[i] = np.nan
+            continue
+        a[i], b[i] = fit_betabinom(k, n, weights=w, start=full)
+    return a, b
+
+
+def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
     """Per agent x period: beta-binomial tail p of the transfer count and its expectation."""
     cells = cells.copy()
     cells["a"] = np.nan
     cells["b"] = np.nan
     for _, idx in cells.groupby(["period", "queue"]).groups.items():
         g = cells.loc[idx]
-        a, b, _np = peer_betabinom_fits(g["k"].to_numpy(), g["n"].to_numpy(), trim_p=trim_p)
+        a, b = _loo_fits(g["k"].to_numpy(float), g["n"].to_numpy(float))
         cells.loc[idx, "a"] = a
         cells.loc[idx, "b"] = b
     cells = cells[np.isfinite(cells["a"])]
