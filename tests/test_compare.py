@@ -1,0 +1,224 @@
+"""Model comparison: agreement, W, stability, fairness, gaming sensitivity, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.compare import (
+    agreement_table,
+    compare_models,
+    fairness,
+    gaming_sensitivity,
+    kendall_w,
+    partial_eta_squared,
+    stability,
+)
+from analysis.models.config import load_model_config
+
+
+def _long(wide: pd.DataFrame, period: str = "P1") -> pd.DataFrame:
+    out = wide.reset_index().melt(id_vars="agent_id", var_name="model", value_name="score")
+    out["period"] = period
+    return out
+
+
+def test_agreement_is_scipy_tau_b_on_agent_means():
+    rng = np.random.default_rng(0)
+    agents = [f"a{i}" for i in range(15)]
+    w1 = pd.DataFrame({"m1": rng.normal(size=15), "m2": rng.normal(size=15),
+                       "m3": np.round(rng.normal(size=15), 0)}, index=pd.Index(agents,
+                                                                               name="agent_id"))
+    w2 = w1 + rng.normal(0, 0.5, w1.shape)
+    scores = pd.concat([_long(w1, "P1"), _long(w2, "P2")], ignore_index=True)
+    ag = agreement_table(scores).set_index(["model_a", "model_b"])
+    mean = (w1 + w2) / 2
+    for a, b in [("m1", "m2"), ("m1", "m3"), ("m2", "m3")]:
+        ref = stats.kendalltau(mean[a], mean[b], variant="b")
+        assert ag.loc[(a, b), "kendall_tau"] == pytest.approx(ref.statistic)
+        assert ag.loc[(a, b), "p_value"] == pytest.approx(ref.pvalue)
+        assert ag.loc[(a, b), "n"] == 15
+        per = [stats.kendalltau(w[a], w[b]).statistic for w in (w1, w2)]
+        assert ag.loc[(a, b), "tau_period_mean"] == pytest.approx(np.mean(per))
+
+
+def test_kendall_w_orientation_and_direct_formula():
+    agents = [f"a{i}" for i in range(6)]
+    idx = pd.Index(agents, name="agent_id")
+    same = pd.DataFrame({m: np.arange(6.0) for m in ("x", "y", "z")}, index=idx)
+    assert kendall_w(_long(same))["value"] == pytest.approx(1.0)
+    # 3 models ranking 6 agents, no ties: W = 12 S / (m^2 (n^3 - n))
+    r = pd.DataFrame({"x": [1, 2, 3, 4, 5, 6], "y": [2, 1, 4, 3, 6, 5],
+                      "z": [6, 5, 4, 3, 2, 1]}, index=idx, dtype=float)
+    m, n = 3, 6
+    rsum = r.sum(axis=1)
+    s = ((rsum - rsum.mean()) ** 2).sum()
+    expected = 12 * s / (m**2 * (n**3 - n))
+    res = kendall_w(_long(r))
+    assert res["value"] == pytest.approx(expected)
+    assert res["n_agents"] == 6 and res["models"] == ["x", "y", "z"]
+
+
+def test_stability_is_icc_consistency():
+    rng = np.random.default_rng(3)
+    n, k = 20, 3
+    y = rng.normal(size=n)[:, None] + np.array([0.0, 1.0, 2.0]) + rng.normal(0, 0.7, (n, k))
+    s = pd.DataFrame([(f"a{i}", f"P{j}", y[i, j]) for i in range(n) for j in range(k)],
+                     columns=["agent_id", "period", "score"])
+    out = stability(s)
+    # two-way ANOVA by hand: ICC(C,1) = (MSR - MSE) / (MSR + (k - 1) MSE)
+    grand = y.mean()
+    msr = k * ((y.mean(1) - grand) ** 2).sum() / (n - 1)
+    resid = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + grand
+    mse = (resid**2).sum() / ((n - 1) * (k - 1))
+    assert out["value"] == pytest.approx((msr - mse) / (msr + (k - 1) * mse))
+    assert out["n_agents"] == n and out["n_periods"] == k
+    assert stability(s[s.period == "P0"])["value"] is None
+
+
+def test_partial_eta_squared_matches_statsmodels():
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    rng = np.random.default_rng(4)
+    d = pd.DataFrame({"g": rng.choice(list("abcd"), 80), "p": rng.choice(["P1", "P2"], 80)})
+    d["y"] = d["g"].map({"a": 0, "b": 0.5, "c": 1, "d": 0.2}) + rng.normal(size=80)
+    aov = anova_lm(smf.ols("y ~ C(p) + C(g)", data=d).fit(), typ=2)
+    ref = aov.loc["C(g)", "sum_sq"] / (aov.loc["C(g)", "sum_sq"] + aov.loc["Residual", "sum_sq"])
+    assert partial_eta_squared(d["y"], d["g"], d["p"]) == pytest.approx(ref)
+    panel = d.assign(agent_id=[f"a{i}" for i in range(80)], period=d["p"], main_queue=d["g"])
+    out = fairness(panel.rename(columns={"y": "score"}), panel, by=["main_queue", "shift"],
+                   n_boot=50, seed=1)
+    assert out["main_queue"]["value"] == pytest.approx(ref)
+    lo, hi = out["main_queue"]["ci"]
+    assert lo <= ref <= hi
+    assert out["shift"]["value"] is None and "roster" in out["shift"]["reason"]
+
+
+def test_gaming_sensitivity_toy():
+    s = pd.DataFrame({"agent_id": list("abcde"), "period": "P",
+                      "score": [5.0, 4.0, 3.0, 2.0, 1.0]})
+    flags = pd.DataFrame({"agent_id": list("abcde"), "flagged": [True, False, False, False,
+                                                                  False]})
+    out = gaming_sensitivity(s, flags, n_boot=100)
+    assert out["value"] == pytest.approx(50.0)  # the flagged agent is the best: 100th pct
+    assert out["honest_mean_percentile"] == pytest.approx(37.5)
+    flags["flagged"] = [True, False, False, False, True]
+    assert gaming_sensitivity(s, flags, n_boot=100)["value"] == pytest.approx(0.0)
+    assert gaming_sensitivity(s, None)["value"] is None
+
+
+@pytest.fixture(scope="module")
+def hangup_center():
+    from analysis.panel import build_panel
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=40, days=60, seed=3, gaming="hangup=6@0.15")
+    return build_panel(c.calls), c.truth
+
+
+def test_aht_heavy_kpi_rewards_hangup_gamers_but_scorecard_does_not(hangup_center):
+    """methods.md: gamers rise under an AHT-only KPI and stay put under a scorecard."""
+    panel, truth = hangup_center
+    cfg = load_model_config(override={
+        "kpi": {"normalisation": "zscore",
+                "metrics": {"csat_mean": None, "qa_mean": None, "resolved_rate": None,
+                            "transfer_rate": None, "aht_s": {"weight": 1.0}}},
+        "compare": {"n_boot": 300}, "models": ["kpi", "bsc"]})
+    comp = compare_models(panel, config=cfg, flagged=truth)
+    kpi = comp.summary["models"]["kpi"]["gaming_sensitivity"]
+    bsc = comp.summary["models"]["bsc"]["gaming_sensitivity"]
+    assert kpi["n_flagged"] == 6 and kpi["by_behaviour"]["hangup"]["n_flagged"] == 6
+    assert kpi["value"] > 10 and kpi["ci"][0] > 0  # gamers rise under the AHT KPI
+    assert bsc["ci"][1] < 10  # and do not rise under the scorecard
+    assert kpi["value"] - bsc["value"] > 25
+
+
+def test_compare_handles_missing_inputs():
+    panel = pd.DataFrame({"agent_id": [f"a{i}" for i in range(8)], "period": "2026-01",
+                          "calls": 100, "aht_s": np.linspace(250, 400, 8),
+                          "main_queue": ["q1", "q2"] * 4})
+    cfg = load_model_config(override={"min_calls": 1, "compare": {"n_boot": 20}})
+    comp = compare_models(panel, config=cfg)
+    m = comp.summary["models"]
+    assert not m["360"]["computable"] and "ratings" in m["360"]["reason"]
+    assert m["kpi"]["computable"]
+    assert m["kpi"]["stability"]["value"] is None  # one period
+    assert m["kpi"]["validity"]["value"] is None
+    assert m["kpi"]["gaming_sensitivity"]["value"] is None
+    assert set(comp.scores["model"]) == {"kpi", "okr", "bsc"}
+    assert list(comp.scores.columns) == ["agent_id", "period", "model", "score", "rank"]
+
+
+def test_cli_compare_on_synth_folder(synth_center, tmp_path):
+    from analysis.cli import main
+
+    folder = Path(synth_center["calls"]).parent
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--calls", str(folder), "--truth", str(synth_center["truth"]),
+               "--n-boot", "50", "--no-figures", "--out", str(out)])
+    assert rc == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns) == ["agent_id", "period", "model", "score", "rank"]
+    assert set(scores["model"]) == {"kpi", "okr", "bsc"}
+    ag = pd.read_csv(out / "agreement.csv")
+    assert len(ag) == 3 and ag["kendall_tau"].between(-1, 1).all()
+    summary = json.loads((out / "summary.json").read_text())
+    m360 = summary["models"]["360"]
+    assert m360["computable"] is False and "ratings" in m360["reason"]
+    assert m360["stability"]["value"] is None
+    assert summary["kendall_w"]["value"] is not None
+    assert summary["models"]["kpi"]["gaming_sensitivity"]["n_flagged"] > 0
+
+
+def test_cli_compare_with_ratings_okr_roster_and_figures(synth_center, tmp_path):
+    from analysis.cli import main
+
+    out = tmp_path / "cmp2"
+    rc = main(["compare", "--calls", str(synth_center["calls"]),
+               "--ratings", str(synth_center["ratings"]), "--okr", str(synth_center["okr"]),
+               "--roster", str(synth_center["roster"]), "--truth", str(synth_center["truth"]),
+               "--n-boot", "30", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    m360 = summary["models"]["360"]
+    assert m360["computable"] is True
+    rel = m360["reliability"]
+    assert -1 <= rel["krippendorff_alpha_interval"] <= 1 and rel["icc1"] is not None
+    assert summary["models"]["kpi"]["fairness"]["shift"]["value"] is not None
+    for f in ("agreement.png", "scores_by_model.png", "gaming_sensitivity.png"):
+        assert (out / f).stat().st_size > 1000
+    bad = tmp_path / "bad.yml"
+    bad.write_text("kpi: {normalisation: median}\n")
+    assert main(["compare", "--calls", str(synth_center["calls"]), "--config", str(bad),
+                 "--out", str(out)]) == 2
+
+
+def test_figures_accept_translated_labels():
+    from matplotlib.figure import Figure
+
+    from analysis.figures import (
+        plot_agreement_heatmap,
+        plot_gaming_sensitivity,
+        plot_scores_by_model,
+    )
+
+    ag = pd.DataFrame({"model_a": ["kpi"], "model_b": ["bsc"], "kendall_tau": [0.4]})
+    fig = plot_agreement_heatmap(ag, labels={"title": "模型一致性", "kpi": "关键绩效指标"})
+    assert isinstance(fig, Figure) and fig.axes[0].get_title() == "模型一致性"
+    assert "关键绩效指标" in [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    scores = pd.DataFrame({"agent_id": list("abcabc"), "period": "P",
+                           "model": ["kpi"] * 3 + ["bsc"] * 3,
+                           "score": [1.0, 2, 3, 3, 2, 1]})
+    fig = plot_scores_by_model(scores, flagged=["a"], labels={"y": "百分位"})
+    assert fig.axes[0].get_ylabel() == "百分位"
+    summ = {"models": {"kpi": {"gaming_sensitivity": {"value": 20.0, "ci": [5.0, 30.0]}},
+                       "360": {"gaming_sensitivity": {"value": None}}}}
+    fig = plot_gaming_sensitivity(summ, labels={"title": "博弈敏感度"})
+    assert fig.axes[0].get_title() == "博弈敏感度"
+    assert isinstance(plot_gaming_sensitivity({"models": {}}), Figure)
