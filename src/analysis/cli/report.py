@@ -1,0 +1,54 @@
+"""``ccpm report``: the management PDF and slide deck for one center, period and language."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run", "add_report_arguments"]
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """The input and rendering options shared by ``ccpm report`` and batch jobs."""
+    p.add_argument("--calls", required=True, help="call records (CSV, Parquet, Excel, folder)")
+    p.add_argument("--mapping", help="column mapping (YAML) for the calls export")
+    p.add_argument("--ratings", help="360-degree ratings")
+    p.add_argument("--okr", help="OKR definitions (YAML)")
+    p.add_argument("--roster", help="agent roster")
+    p.add_argument("--config", help="model configuration (YAML)")
+    p.add_argument("--truth", help="planted truth of synthetic data (truth.csv)")
+    p.add_argument("--period", help="YYYY, YYYY-MM or YYYY-MM-DD: only calls of that period")
+    p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="report language")
+    p.add_argument("--pseudonymize", action="store_true",
+                   help="replace agent and customer ids by stable salted pseudonyms")
+    p.add_argument("--salt-file", help="salt for --pseudonymize (default: CCPM_SALT, or a "
+                   "salt generated once in ~/.config/ccpm/salt)")
+    p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
+                   help="render engine (auto: quarto when on PATH, else builtin)")
+    p.add_argument("--no-deck", action="store_true", help="skip the .pptx deck")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="render the management report (PDF) and deck (PPTX)",
+        description="Execute the notebook templates with papermill and render a PDF "
+        "(KPI, OKR, balanced scorecard, 360 and gaming sections) and a slide deck.",
+    )
+    add_report_arguments(p)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report.build import build_report
+
+    res = build_report(
+        args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
+        roster=args.roster, config=args.config, truth=args.truth, period=args.period,
+        lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
+        engine=args.engine, deck=not args.no_deck,
+    )
+    print(res.pdf)
+    if res.deck:
+        print(res.deck)
+    return 0

@@ -1,0 +1,234 @@
+"""One report run: inputs -> executed notebooks (the record) -> PDF and deck -> manifest.
+
+Output folder layout::
+
+    OUT/report.pdf           the management report
+    OUT/report.pptx          headline-findings deck
+    OUT/manifest.json        inputs (hashes, rows), parameters, software, outputs (hashes)
+    OUT/tables/*.csv         scores and flags behind the report (ids pseudonymized if asked)
+    OUT/notebooks/*.ipynb    the executed notebooks: the run's record (manifest in metadata)
+    OUT/build/               prepared inputs, cache, markdown, Typst source, figures
+
+A failing cell stops the run (:class:`analysis.report.execute.CellError`, exit 1) and
+keeps the partial executed notebook in ``OUT/notebooks/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..config import NOTEBOOKS_DIR
+from . import i18n
+from .engines import RenderMeta, select_engine
+from .execute import REPORT_NOTEBOOKS, execute_notebook
+from .fonts import report_fonts
+from .i18n import t
+from .inputs import _is_path, file_sha256, prepare_inputs
+
+__all__ = ["build_report", "ReportResult", "report_parameters"]
+
+
+@dataclass
+class ReportResult:
+    """Paths a run wrote, and how long each step took (``timings``, seconds)."""
+
+    out: Path
+    pdf: Path
+    deck: Path | None
+    manifest: Path
+    notebooks: list[Path]
+    engine: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _abs(p) -> str | None:
+    return None if p in (None, "") else str(Path(p).expanduser().resolve())
+
+
+def report_parameters(*, calls, build_dir, mapping=None, ratings=None, okr=None, roster=None,
+                      config=None, truth=None, period=None, lang="en", pseudonymize=False,
+                      salt_file=None, seed=None) -> dict:
+    """The papermill parameters every template takes (literals; paths absolute)."""
+    from ..config import DEFAULT_SEED
+
+    return {
+        "calls": _abs(calls), "mapping": _abs(mapping) if _is_path(mapping) else mapping,
+        "ratings": _abs(ratings),
+        "okr": _abs(okr), "roster": _abs(roster), "config": _abs(config),
+        "truth": _abs(truth), "period": period, "lang": lang,
+        "pseudonymize": bool(pseudonymize), "salt_file": _abs(salt_file),
+        "build_dir": _abs(build_dir), "seed": int(DEFAULT_SEED if seed is None else seed),
+    }
+
+
+def _say(progress: Callable[[str], None] | None, msg: str) -> None:
+    if progress is not None:
+        progress(msg)
+
+
+def build_report(
+    calls,
+    *,
+    out,
+    mapping=None,
+    ratings=None,
+    okr=None,
+    roster=None,
+    config=None,
+    truth=None,
+    period: str | None = None,
+    lang: str = "en",
+    pseudonymize: bool = False,
+    salt_file=None,
+    engine: str = "auto",
+    seed: int | None = None,
+    notebooks_dir=None,
+    deck: bool = True,
+    progress: Callable[[str], None] | None = lambda m: print(m, file=sys.stderr, flush=True),
+) -> ReportResult:
+    """Build the management report (PDF), the deck (PPTX) and the run's record into ``out``.
+
+    Parameters
+    ----------
+    calls, mapping, ratings, okr, roster, config, truth, period, pseudonymize, salt_file
+        As for :func:`analysis.report.inputs.prepare_inputs`.
+    out : path
+        Output folder (created).
+    lang : {"en", "zh-CN"}
+        Report language (zh-CN needs a CJK font; checked before anything runs).
+    engine : {"auto", "builtin", "quarto"}
+        Render engine (:data:`analysis.report.engines.ENGINES`).
+    notebooks_dir : path, optional
+        Folder of the templates (default ``notebooks/`` of the checkout).
+
+    Returns
+    -------
+    ReportResult
+
+    Raises
+    ------
+    InputError, ConfigError
+        Bad input or setting (before any notebook runs).
+    CellError
+        A notebook cell failed; the partial notebook is kept.
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    i18n.check_lang(lang)
+    eng = select_engine(engine)
+    report_fonts(lang)  # zh-CN without a CJK font: stop now, with a clear message
+    out = Path(out).expanduser().resolve()
+    build_dir = out / "build"
+    nb_out = out / "notebooks"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
+
+    _say(progress, "report: preparing inputs")
+    inputs = prepare_inputs(calls, build_dir=build_dir, mapping=mapping, ratings=ratings,
+                            okr=okr, roster=roster, config=config, truth=truth, period=period,
+                            pseudonymize=pseudonymize, salt_file=salt_file)
+    timings["inputs"] = time.perf_counter() - t0
+    params = report_parameters(calls=calls, build_dir=build_dir, mapping=mapping,
+                               ratings=ratings, okr=okr, roster=roster, config=config,
+                               truth=truth, period=period, lang=lang,
+                               pseudonymize=pseudonymize, salt_file=salt_file, seed=seed)
+    executed: dict[str, Path] = {}
+    names = REPORT_NOTEBOOKS["execute"]
+    for i, name in enumerate(names, 1):
+        _say(progress, f"report: [{i}/{len(names)}] executing {name}.ipynb")
+        s = time.perf_counter()
+        path = execute_notebook(nb_dir / f"{name}.ipynb", nb_out / f"{name}.ipynb", params,
+                                lang=lang, cwd=build_dir)
+        executed[name] = path
+        timings[f"nb:{name}"] = time.perf_counter() - s
+
+    manifest = {
+        "ccpm_report": 1,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parameters": {k: v for k, v in params.items() if k != "build_dir"},
+        "engine": eng.name,
+        **{k: inputs.manifest[k] for k in ("inputs", "quarantine", "calls_in_report",
+                                            "packages", "git_commit", "anonymous_bank",
+                                            "pseudonymized")},
+    }
+    for path in executed.values():  # the record carries its provenance
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata["ccpm"] = manifest
+        nbformat.write(nb, path)
+
+    _say(progress, f"report: rendering PDF ({eng.name})")
+    s = time.perf_counter()
+    calls_file = next(r["file"] for r in inputs.manifest["inputs"] if r["kind"] == "calls")
+    source = calls_file
+    if inputs.manifest.get("anonymous_bank"):
+        source = f"Anonymous Bank (Technion SEE) · {calls_file}"
+    today = _dt.date.today().isoformat()
+    meta = RenderMeta(
+        title=t("doc.title", lang),
+        subtitle=t("doc.subtitle", lang),
+        date=t("doc.generated", lang, date=today),
+        source=t("doc.source", lang, source=source),
+        period=t("doc.period", lang, period=period or t("doc.all_periods", lang)),
+        marking=t("doc.confidential" if pseudonymize else "doc.not_pseudonymized", lang),
+        lang=lang,
+        page_label=t("doc.page", lang),
+    )
+    pdf = eng.render([executed[n] for n in REPORT_NOTEBOOKS["render"]], out / "report.pdf",
+                     meta=meta, build_dir=build_dir)
+    timings["render"] = time.perf_counter() - s
+
+    deck_path = None
+    if deck:
+        _say(progress, "report: writing slide deck")
+        from .deck import build_deck
+
+        s = time.perf_counter()
+        deck_path = build_deck(build_dir, out / "report.pptx", lang=lang,
+                               subtitle=f"{meta.period} · {meta.source} · {today}",
+                               manifest=manifest)
+        timings["deck"] = time.perf_counter() - s
+
+    tables = _export_tables(build_dir, out / "tables")
+    outputs = [pdf] + ([deck_path] if deck_path else []) + tables
+    manifest["outputs"] = [{"file": str(p.relative_to(out)), "sha256": file_sha256(p)}
+                           for p in outputs]
+    manifest["notebooks"] = [str(p.relative_to(out)) for p in executed.values()]
+    timings["total"] = time.perf_counter() - t0
+    manifest["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
+    mpath = out / "manifest.json"
+    tmp = mpath.with_name("manifest.json.part")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
+                   encoding="utf-8")
+    os.replace(tmp, mpath)
+    _say(progress, f"report: wrote {pdf} ({timings['total']:.1f} s)")
+    return ReportResult(out=out, pdf=pdf, deck=deck_path, manifest=mpath,
+                        notebooks=list(executed.values()), engine=eng.name, timings=timings)
+
+
+def _export_tables(build_dir: Path, dest: Path) -> list[Path]:
+    """Scores, agreement and flags from the cache as CSV (customer ids never included)."""
+    import pandas as pd
+
+    written = []
+    for sub, names in (("compare", ("scores", "agreement")),
+                       ("gaming", ("flags", "changepoints"))):
+        for name in names:
+            src = build_dir / "cache" / sub / f"{name}.parquet"
+            if not src.is_file():
+                continue
+            df = pd.read_parquet(src)
+            df = df.drop(columns=[c for c in df.columns if "customer" in str(c)])
+            dest.mkdir(parents=True, exist_ok=True)
+            path = dest / f"{name}.csv"
+            df.to_csv(path, index=False)
+            written.append(path)
+    return written

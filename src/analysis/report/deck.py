@@ -1,0 +1,127 @@
+"""The headline-findings slide deck (python-pptx).
+
+Built from what the executed notebooks left in the build folder: ``headlines.json``
+(the management summary's findings) and figures extracted by label
+(``figures/fig-*.png``). Slides: title, key findings, model agreement, signs of gaming,
+data; a slide whose figure was not produced says so instead of showing an empty frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .i18n import t
+
+__all__ = ["build_deck", "DECK_SLIDES"]
+
+#: Slide titles (i18n keys) in order, after the title slide.
+DECK_SLIDES = ("deck.findings", "deck.agreement", "deck.gaming", "deck.data")
+
+_CJK_FONT = "Noto Sans CJK SC"
+
+
+def _style_runs(shape, lang: str, size: int | None = None) -> None:
+    from pptx.oxml.ns import qn
+    from pptx.util import Pt
+
+    if not shape.has_text_frame:
+        return
+    for para in shape.text_frame.paragraphs:
+        for run in para.runs:
+            if size:
+                run.font.size = Pt(size)
+            if lang == "zh-CN":
+                rpr = run._r.get_or_add_rPr()
+                for tag in ("a:latin", "a:ea"):
+                    el = rpr.find(qn(tag))
+                    if el is None:
+                        el = rpr.makeelement(qn(tag), {})
+                        rpr.append(el)
+                    el.set("typeface", _CJK_FONT)
+
+
+def _bullets(slide, items: list[str], lang: str, size: int = 18) -> None:
+    body = slide.placeholders[1]
+    tf = body.text_frame
+    tf.clear()
+    for i, item in enumerate(items):
+        p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
+        p.text = item
+    tf.word_wrap = True
+    _style_runs(body, lang, size)
+
+
+def _picture_slide(prs, title: str, image: Path | None, note: str, lang: str) -> None:
+    from pptx.util import Emu, Inches
+
+    slide = prs.slides.add_slide(prs.slide_layouts[5])  # title only
+    slide.shapes.title.text = title
+    _style_runs(slide.shapes.title, lang)
+    if image is not None and image.is_file():
+        max_w, max_h = prs.slide_width - Inches(1), prs.slide_height - Inches(1.9)
+        pic = slide.shapes.add_picture(str(image), Inches(0.5), Inches(1.5))
+        scale = min(max_w / pic.width, max_h / pic.height, 1.0)
+        pic.width, pic.height = Emu(int(pic.width * scale)), Emu(int(pic.height * scale))
+        pic.left = int((prs.slide_width - pic.width) / 2)
+    if note:
+        box = slide.shapes.add_textbox(Inches(0.5), prs.slide_height - Inches(0.8),
+                                       prs.slide_width - Inches(1), Inches(0.6))
+        box.text_frame.text = note
+        box.text_frame.word_wrap = True
+        _style_runs(box, lang, 12)
+
+
+def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: str = "en",
+               subtitle: str = "", manifest: dict | None = None) -> Path:
+    """Write the deck to ``out`` (a ``.pptx``) from the build folder; return ``out``."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    build_dir, out = Path(build_dir), Path(out)
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)
+
+    slide = prs.slides.add_slide(prs.slide_layouts[0])
+    slide.shapes.title.text = t("deck.title", lang)
+    slide.placeholders[1].text = subtitle
+    _style_runs(slide.shapes.title, lang, 36)
+    _style_runs(slide.placeholders[1], lang, 18)
+
+    hl = build_dir / "headlines.json"
+    findings = json.loads(hl.read_text(encoding="utf-8"))["findings"] if hl.is_file() else []
+    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide.shapes.title.text = t("deck.findings", lang)
+    _style_runs(slide.shapes.title, lang)
+    _bullets(slide, findings + [t("summary.caveat", lang)], lang)
+
+    figs = build_dir / "figures"
+    agree = figs / "fig-summary-agreement.png"
+    _picture_slide(prs, t("deck.agreement", lang), agree if agree.is_file() else None,
+                   "" if agree.is_file() else t("common.unavailable", lang,
+                                                 what="analysis.compare"), lang)
+    flags = figs / "fig-flags.png"
+    _picture_slide(prs, t("deck.gaming", lang), flags if flags.is_file() else None,
+                   t("summary.caveat", lang) if flags.is_file()
+                   else t("common.unavailable", lang, what="analysis.gaming"), lang)
+
+    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide.shapes.title.text = t("deck.data", lang)
+    _style_runs(slide.shapes.title, lang)
+    items = []
+    for r in (manifest or {}).get("inputs", []):
+        rows = f", {r['rows_read']:,} {t('col.rows', lang)}" if r.get("rows_read") else ""
+        items.append(f"{t('input.' + r['kind'], lang)}: {r['file']} "
+                     f"(SHA-256 {r['sha256'][:12]}{rows})")
+    if (manifest or {}).get("pseudonymized"):
+        items.append(t("dq.pseudonymized", lang))
+    if (manifest or {}).get("anonymous_bank"):
+        items.append(t("dq.acknowledgement.anonymous_bank", lang))
+    _bullets(slide, items or ["–"], lang, 14)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    prs.save(str(tmp))
+    tmp.replace(out)
+    return out

@@ -1,0 +1,118 @@
+"""Run notebook templates with papermill into a build folder (never in place).
+
+A failed cell stops the run: papermill saves the partial executed notebook (kept for
+diagnosis) and :class:`CellError` carries the cell's ``ename: evalue`` on one line.
+After execution, ``#| fig-cap: i18n:<key>`` cell options are replaced by the
+translated caption, so both render engines see captions in the report's language.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+
+from ..errors import CcpmError, InputError
+from . import i18n
+
+__all__ = ["CellError", "execute_notebook", "localize_notebook", "parameters_cell", "REPORT_NOTEBOOKS"]
+
+#: Templates of a full report, in the order they are executed (the summary reads what the
+#: others computed) and the order they appear in the PDF.
+REPORT_NOTEBOOKS = {
+    "execute": ("data_quality", "model_comparison", "gaming_checks", "management_summary"),
+    "render": ("management_summary", "model_comparison", "gaming_checks", "data_quality"),
+}
+
+_I18N_OPT = re.compile(r"^(#\|\s*[\w-]+:\s*)i18n:([\w.]+)\s*$")
+
+
+class CellError(CcpmError):
+    """A notebook cell raised: ``str(exc)`` is ``<notebook> cell <n>: <ename>: <evalue>``."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, notebook: Path | None = None) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+
+
+def parameters_cell(nb) -> int | None:
+    """Index of the cell tagged ``parameters`` (None when there is none)."""
+    for i, cell in enumerate(nb.cells):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return i
+    return None
+
+
+def localize_notebook(nb, lang: str):
+    """Replace ``i18n:<key>`` cell-option values by their ``lang`` text (in place)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "i18n:" not in cell.source:
+            continue
+        lines = []
+        for line in cell.source.splitlines():
+            m = _I18N_OPT.match(line)
+            if m:
+                text = i18n.t(m.group(2), lang).replace('"', "'")
+                line = f'{m.group(1)}"{text}"'
+            lines.append(line)
+        cell.source = "\n".join(lines)
+    return nb
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(text))  # ANSI colours in tracebacks
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def execute_notebook(
+    template: str | os.PathLike,
+    output: str | os.PathLike,
+    parameters: dict,
+    *,
+    lang: str = "en",
+    cwd: str | os.PathLike | None = None,
+    kernel_name: str = "python3",
+    timeout: int | None = 1800,
+) -> Path:
+    """Execute ``template`` with ``parameters`` into ``output``; return ``output``.
+
+    Raises
+    ------
+    InputError
+        The template does not exist or has no ``parameters`` cell.
+    CellError
+        A cell failed; the partial executed notebook is at ``output``.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    template, output = Path(template), Path(output)
+    if not template.is_file():
+        raise InputError(f"notebook template not found: {template}")
+    nb = nbformat.read(template, as_version=4)
+    if parameters_cell(nb) is None:
+        raise InputError(f"{template.name}: no cell tagged 'parameters'")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            str(template),
+            str(output),
+            parameters=parameters,
+            cwd=str(cwd or output.parent),
+            kernel_name=kernel_name,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout,
+        )
+    except PapermillExecutionError as exc:
+        msg = f"{template.stem} cell {exc.exec_count}: {exc.ename}: {_one_line(exc.evalue)}"
+        raise CellError(msg, output) from None
+    done = nbformat.read(output, as_version=4)
+    localize_notebook(done, lang)
+    nbformat.write(done, output)
+    return output

@@ -1,0 +1,471 @@
+"""A report's inputs, prepared once: loaded, checked, filtered, pseudonymized, recorded.
+
+:func:`prepare_inputs` loads the call records through :mod:`analysis.load` (rows that
+break the contract are quarantined and counted), keeps the report period, replaces
+agent and customer ids by salted pseudonyms when asked, and writes the result to
+``<build_dir>/inputs/``: ``calls.parquet`` (valid rows), ``quarantine.csv`` (counts by
+reason only: quarantined rows are never copied, they may hold raw ids), the optional
+tables and ``inputs.json`` (the manifest: file names, SHA-256 hashes, row counts,
+package versions). Every notebook of a run calls it with the same arguments and reuses
+the prepared files, so the data is read once and all sections see the same rows.
+
+The heavy work (period filter, pseudonym join, Parquet write) runs in DuckDB.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from .. import __version__
+from ..config import REPO_ROOT
+from ..errors import ConfigError, InputError
+
+__all__ = [
+    "ReportInputs",
+    "prepare_inputs",
+    "file_sha256",
+    "package_versions",
+    "is_anonymous_bank",
+    "MANIFEST_VERSION",
+]
+
+MANIFEST_VERSION = 1
+_PACKAGES = (
+    "ccpm", "pandas", "numpy", "scipy", "statsmodels", "pingouin", "duckdb", "pyarrow",
+    "matplotlib", "seaborn", "papermill", "nbformat", "pypandoc-binary", "typst",
+    "python-pptx", "ruptures",
+)
+_PERIOD_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_ID_COLS = {
+    "calls": ("agent_id", "customer_id"),
+    "ratings": ("ratee_id", "rater_id"),
+    "roster": ("agent_id", "supervisor_id"),
+    "truth": ("agent_id",),
+}
+
+
+@dataclass
+class ReportInputs:
+    """What every report section reads.
+
+    Attributes
+    ----------
+    calls_path : Path
+        Parquet of the valid call records (period-filtered, pseudonymized if asked);
+        hand it to :func:`analysis.panel.build_panel` or query it with DuckDB.
+    quarantine : DataFrame
+        ``reason, rows``: rows set aside by the loader, by reason.
+    ratings, roster, truth : DataFrame or None
+        Optional tables (ids pseudonymized like the calls).
+    okr : dict or None
+        OKR definitions (YAML).
+    config_path : Path or None
+        Model configuration (YAML) for :func:`analysis.models.config.load_model_config`.
+    manifest : dict
+        Provenance: ``inputs`` (kind, file, sha256, bytes, rows_read, valid,
+        quarantined), ``quarantine``, ``packages``, ``period``, ``pseudonymized``,
+        ``anonymous_bank``, ``created_utc``, ``git_commit``.
+    """
+
+    calls_path: Path
+    quarantine: pd.DataFrame
+    manifest: dict
+    ratings: pd.DataFrame | None = None
+    roster: pd.DataFrame | None = None
+    truth: pd.DataFrame | None = None
+    okr: dict | None = None
+    config_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pseudonymized(self) -> bool:
+        return bool(self.manifest.get("pseudonymized"))
+
+    @property
+    def period(self) -> str | None:
+        return self.manifest.get("period")
+
+    def calls(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The valid calls as a DataFrame (``customer_id`` is never among the defaults)."""
+        con = duckdb.connect()
+        try:
+            have = [r[0] for r in con.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?)", [str(self.calls_path)]).fetchall()]
+            cols = columns or [c for c in have if c != "customer_id"]
+            sel = ", ".join(f'"{c}"' for c in cols)
+            return con.execute(
+                f"SELECT {sel} FROM read_parquet(?)", [str(self.calls_path)]).fetchdf()
+        finally:
+            con.close()
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_of(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if any(ch in str(path) for ch in "*?["):
+        return sorted(Path(p) for p in __import__("glob").glob(str(path)))
+    return [path]
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python, pandoc and the packages a report depends on."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        import pypandoc
+
+        out["pandoc"] = pypandoc.get_pandoc_version()
+    except (ImportError, OSError, RuntimeError):
+        pass
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None
+
+
+def is_anonymous_bank(*paths: str | os.PathLike | None) -> bool:
+    """True when an input path or mapping name says the data is the Anonymous Bank data."""
+    for p in paths:
+        if p and re.search(r"anonymous[_\-\s]?bank", str(p), re.IGNORECASE):
+            return True
+    return False
+
+
+def _load_calls(path: Path, mapping):
+    """``(valid DataFrame, quarantine counts, rows_read, notes)`` via :mod:`analysis.load`."""
+    try:
+        from ..load import load_calls
+    except ImportError:
+        load_calls = None
+    if load_calls is None:
+        if path.suffix.lower() != ".parquet":
+            raise InputError(f"{path}: the loader (analysis.load) is not installed yet; "
+                             "only contract-shaped Parquet can be read")
+        df = pd.read_parquet(path)
+        return df, pd.DataFrame({"reason": [], "rows": []}), len(df), [
+            "analysis.load not available: calls read as contract-shaped Parquet "
+            "without contract checks"]
+    res = load_calls(path, mapping=mapping) if mapping else load_calls(path)
+    valid = res.valid
+    if not isinstance(valid, pd.DataFrame):  # a path to valid.parquet
+        valid = pd.read_parquet(valid)
+    q = getattr(res, "quarantine", None)
+    if isinstance(q, pd.DataFrame) and len(q):
+        rcol = "reason" if "reason" in q.columns else q.columns[-1]
+        qc = q.groupby(rcol, dropna=False).size().rename("rows").reset_index()
+        qc = qc.rename(columns={rcol: "reason"}).sort_values("rows", ascending=False)
+    else:
+        qc = pd.DataFrame({"reason": pd.Series([], dtype="str"), "rows": pd.Series([], dtype="int64")})
+    rows_read = int(getattr(res, "rows_read", len(valid) + int(qc["rows"].sum())))
+    return valid, qc.reset_index(drop=True), rows_read, []
+
+
+def _read_table(path: Path, kind: str) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix in (".xlsx", ".xls"):
+            return pd.read_excel(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{kind} {path}: cannot read: {exc}".splitlines()[0]) from None
+
+
+def _load_optional(kind: str, path: Path) -> pd.DataFrame:
+    if kind == "ratings":
+        try:
+            from ..load import load_ratings
+        except ImportError:
+            load_ratings = None
+        if load_ratings is not None:
+            res = load_ratings(path)
+            return res.valid if hasattr(res, "valid") else res
+    if kind == "roster":
+        try:
+            from ..load import load_roster
+        except ImportError:
+            load_roster = None
+        if load_roster is not None:
+            res = load_roster(path)
+            return res.valid if hasattr(res, "valid") else res
+    return _read_table(path, kind)
+
+
+def _check_file(path: str | os.PathLike | None, kind: str) -> Path | None:
+    if path in (None, ""):
+        return None
+    p = Path(path).expanduser()
+    if not _files_of(p) or not all(f.exists() for f in _files_of(p)):
+        raise InputError(f"{kind} file not found: {p}")
+    return p
+
+
+def _is_path(value) -> bool:
+    """A mapping given as a file (else it is a built-in mapping name, or None)."""
+    if value in (None, ""):
+        return False
+    s = str(value)
+    return Path(s).expanduser().exists() or s.endswith((".yml", ".yaml")) or os.sep in s
+
+
+def _fingerprint(paths: dict[str, Path | None], params: dict) -> str:
+    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for kind in sorted(paths):
+        p = paths[kind]
+        if p is None:
+            continue
+        for f in _files_of(p):
+            st = f.stat()
+            h.update(f"{kind}|{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _pseudo_map(values: pd.Series, salt: bytes, prefix: str) -> pd.DataFrame:
+    from ..privacy import pseudonym
+
+    u = pd.Series(pd.unique(values.dropna().astype(str)), dtype="str")
+    return pd.DataFrame({"raw": u, "pseudo": [pseudonym(v, salt, prefix) for v in u]})
+
+
+def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
+                 salt: bytes | None) -> int:
+    """Filter to ``period``, pseudonymize ids, write Parquet; return the row count."""
+    from ..privacy import ID_PREFIXES
+
+    con = duckdb.connect()
+    try:
+        con.register("valid_df", valid)
+        where = ""
+        if period:
+            n = len(period)
+            where = f"WHERE strftime(arrival_ts, '%Y-%m-%d')[1:{n}] = '{period}'"
+        select = "SELECT v.* FROM valid_df v"
+        if salt is not None:
+            reps, joins = [], []
+            for i, col in enumerate(("agent_id", "customer_id")):
+                if col not in valid.columns:
+                    continue
+                con.register(f"m{i}", _pseudo_map(valid[col], salt, ID_PREFIXES[col]))
+                joins.append(f"LEFT JOIN m{i} ON CAST(v.{col} AS VARCHAR) = m{i}.raw")
+                reps.append(f"m{i}.pseudo AS {col}")
+            if reps:
+                select = (f"SELECT v.* REPLACE ({', '.join(reps)}) FROM valid_df v "
+                          + " ".join(joins))
+        con.execute(f"CREATE VIEW prepared AS {select} {where.replace('arrival_ts', 'v.arrival_ts')}")
+        tmp = out.with_name(out.name + ".tmp")
+        con.execute(f"COPY (SELECT * FROM prepared ORDER BY arrival_ts) TO '{tmp}' (FORMAT parquet)")
+        n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchone()[0]
+        os.replace(tmp, out)
+        return int(n)
+    finally:
+        con.close()
+
+
+def prepare_inputs(
+    calls: str | os.PathLike,
+    *,
+    build_dir: str | os.PathLike,
+    mapping: str | os.PathLike | None = None,
+    ratings: str | os.PathLike | None = None,
+    okr: str | os.PathLike | None = None,
+    roster: str | os.PathLike | None = None,
+    config: str | os.PathLike | None = None,
+    truth: str | os.PathLike | None = None,
+    period: str | None = None,
+    pseudonymize: bool = False,
+    salt_file: str | os.PathLike | None = None,
+) -> ReportInputs:
+    """Load, check, filter and (optionally) pseudonymize a report's inputs; cache them.
+
+    Parameters
+    ----------
+    calls : path
+        Call records in any format :func:`analysis.load.load_calls` reads (with
+        ``mapping``), or contract-shaped Parquet.
+    build_dir : path
+        The run's build folder; prepared files go to ``<build_dir>/inputs/``. A second
+        call with the same arguments and unchanged files reuses them.
+    ratings, okr, roster, config, truth : path, optional
+        360 ratings, OKR definitions (YAML), roster, model configuration (YAML) and the
+        planted truth of synthetic data.
+    period : str, optional
+        ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``: keep calls that arrived then.
+    pseudonymize : bool
+        Replace agent, rater, supervisor and customer ids by salted pseudonyms
+        (:mod:`analysis.privacy`).
+    salt_file : path, optional
+        Where the salt is kept (see :func:`analysis.privacy.resolve_salt`).
+
+    Returns
+    -------
+    ReportInputs
+
+    Raises
+    ------
+    InputError
+        A file is missing or unreadable, or no call is left after the period filter.
+    """
+    if period is not None and not _PERIOD_RE.match(str(period)):
+        raise ConfigError(f"period {period!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    paths = {
+        "calls": _check_file(calls, "calls"),
+        "mapping": _check_file(mapping, "mapping") if _is_path(mapping) else None,
+        "ratings": _check_file(ratings, "ratings"),
+        "okr": _check_file(okr, "okr"),
+        "roster": _check_file(roster, "roster"),
+        "config": _check_file(config, "config"),
+        "truth": _check_file(truth, "truth"),
+    }
+    if paths["calls"] is None:
+        raise InputError("no calls file given")
+    params = {"period": period, "pseudonymize": bool(pseudonymize), "v": MANIFEST_VERSION,
+              "mapping": None if paths["mapping"] else mapping}
+    key = _fingerprint(paths, params)
+    idir = Path(build_dir) / "inputs"
+    manifest_path = idir / "inputs.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("key") == key:
+            return _from_dir(idir, manifest, paths)
+    idir.mkdir(parents=True, exist_ok=True)
+    salt = None
+    if pseudonymize:
+        from ..privacy import resolve_salt
+
+        salt = resolve_salt(salt_file)
+
+    valid, qcounts, rows_read, notes = _load_calls(paths["calls"], paths["mapping"] or mapping)
+    n_valid_all = len(valid)
+    n_calls = _write_calls(valid, idir / "calls.parquet", period=period, salt=salt)
+    if n_calls == 0:
+        raise InputError(f"no valid calls{' in period ' + period if period else ''}")
+    qcounts.to_csv(idir / "quarantine.csv", index=False)
+
+    records = []
+    for kind, p in paths.items():
+        if p is None:
+            continue
+        for f in _files_of(p):
+            rec = {"kind": kind, "file": f.name, "path": str(f.resolve()),
+                   "sha256": file_sha256(f), "bytes": f.stat().st_size}
+            records.append(rec)
+    calls_rec = [r for r in records if r["kind"] == "calls"]
+    if calls_rec:
+        calls_rec[0].update(rows_read=rows_read, valid=n_valid_all,
+                            quarantined=int(qcounts["rows"].sum()), in_period=n_calls)
+
+    from ..privacy import pseudonymize as _pseudo
+
+    for kind in ("ratings", "roster", "truth"):
+        if paths[kind] is None:
+            continue
+        df = _load_optional(kind, paths[kind])
+        rec = next(r for r in records if r["kind"] == kind)
+        rec.update(rows_read=len(df), valid=len(df))
+        if salt is not None:
+            df = _pseudo(df, _ID_COLS[kind], salt)
+        df.to_parquet(idir / f"{kind}.parquet", index=False)
+    if paths["okr"] is not None:
+        try:
+            okr_doc = yaml.safe_load(paths["okr"].read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"okr {paths['okr']}: invalid YAML: {exc}".splitlines()[0]) from None
+        if salt is not None:
+            okr_doc = _pseudo_okr(okr_doc, salt)
+        (idir / "okr.json").write_text(json.dumps(okr_doc, default=str), encoding="utf-8")
+
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "key": key,
+        "ccpm_version": __version__,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "period": period,
+        "pseudonymized": bool(pseudonymize),
+        "anonymous_bank": is_anonymous_bank(paths["calls"], mapping),
+        "mapping": str(mapping) if mapping else None,
+        "inputs": records,
+        "quarantine": qcounts.to_dict("records"),
+        "calls_in_report": n_calls,
+        "packages": package_versions(),
+        "git_commit": _git_commit(),
+        "notes": notes,
+    }
+    tmp = manifest_path.with_name("inputs.json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, manifest_path)
+    return _from_dir(idir, manifest, paths)
+
+
+def _pseudo_okr(doc, salt: bytes):
+    """Pseudonymize ``agent_id``/``owner`` values anywhere in an OKR document."""
+    from ..privacy import ID_PREFIXES, pseudonym
+
+    if isinstance(doc, dict):
+        agents = doc.get("agents")
+        if isinstance(agents, dict):  # per-agent key results, keyed by agent id
+            doc = {**doc, "agents": {pseudonym(k, salt, ID_PREFIXES["agent_id"]): v
+                                     for k, v in agents.items()}}
+        return {k: (pseudonym(v, salt, ID_PREFIXES["agent_id"])
+                    if k in ("agent_id", "owner", "owner_id") and v is not None
+                    else _pseudo_okr(v, salt)) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_pseudo_okr(v, salt) for v in doc]
+    return doc
+
+
+def _from_dir(idir: Path, manifest: dict, paths: dict) -> ReportInputs:
+    def opt(name: str) -> pd.DataFrame | None:
+        p = idir / f"{name}.parquet"
+        return pd.read_parquet(p) if p.is_file() else None
+
+    okr_p = idir / "okr.json"
+    q = pd.read_csv(idir / "quarantine.csv") if (idir / "quarantine.csv").is_file() else None
+    if q is None or q.empty:
+        q = pd.DataFrame({"reason": pd.Series([], dtype="str"),
+                          "rows": pd.Series([], dtype="int64")})
+    return ReportInputs(
+        calls_path=idir / "calls.parquet",
+        quarantine=q,
+        manifest=manifest,
+        ratings=opt("ratings"),
+        roster=opt("roster"),
+        truth=opt("truth"),
+        okr=json.loads(okr_p.read_text(encoding="utf-8")) if okr_p.is_file() else None,
+        config_path=paths.get("config"),
+        notes=list(manifest.get("notes", [])),
+    )
