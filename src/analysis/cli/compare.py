@@ -11,23 +11,26 @@ from .panel import add_panel_arguments, panel_from_args
 __all__ = ["register", "run", "read_ratings", "merge_roster"]
 
 
-def read_ratings(path: str):
-    """360 ratings in contract form from CSV or Parquet (analysis.load when available)."""
+def read_ratings(path: str, mapping=None):
+    """360 ratings from a file/folder/glob (``analysis.load.load_ratings``, which sets bad
+    rows aside with reasons), optionally through a column mapping."""
     import pandas as pd
 
     p = Path(path)
-    if not p.exists():
+    if not p.exists() and not any(ch in str(path) for ch in "*?["):
         raise InputError(f"ratings file not found: {p}")
     try:
         from ..load import load_ratings  # helper A's loader (quarantines bad rows)
     except (ImportError, AttributeError):
         load_ratings = None
     if load_ratings is not None:
-        res = load_ratings(p)
+        res = load_ratings(path, mapping)
         if len(res.quarantine):
             print(f"ccpm: {len(res.quarantine):,} rating row(s) quarantined on load",
                   file=sys.stderr)
         return res.valid
+    if mapping:
+        raise InputError("--ratings-mapping needs analysis.load.load_ratings")
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(p)
@@ -67,7 +70,7 @@ def run(args) -> int:
     panel = panel_from_args(args)
     if args.roster:
         panel = merge_roster(panel, args.roster)
-    ratings = read_ratings(args.ratings) if args.ratings else None
+    ratings = read_ratings(args.ratings, args.ratings_mapping) if args.ratings else None
     okr = None
     if args.okr:
         from ..models.okr import load_okr
@@ -96,6 +99,8 @@ def register(sub) -> None:
                     "validity, gaming sensitivity, fairness), components.csv and PNG figures.")
     add_panel_arguments(p)
     p.add_argument("--ratings", metavar="PATH", help="360 ratings (CSV/Parquet, contract form)")
+    p.add_argument("--ratings-mapping", metavar="M",
+                   help="column mapping for a raw ratings export (e.g. honeycomb-360)")
     p.add_argument("--okr", metavar="FILE", help="OKR file (okr.yml)")
     p.add_argument("--config", metavar="FILE", help="model configuration YAML (overrides the "
                                                     "defaults)")
