@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,20 +198,20 @@ def test_360_without_ratings_is_not_computable():
     assert not res.computable and "ratings" in res.reason and res.scores.empty
 
 
+RESULTS = Path(__file__).with_name("results")
+
+
 def test_krippendorff_alpha_textbook_example():
     # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the 4 coders x
-    # 12 units example with missing values: nominal .743, interval .849.
-    n = np.nan
-    coders = np.array([
-        [1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n],
-        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
-        [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n],
-        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n],
-    ])
-    assert krippendorff_alpha(coders.T, level="interval") == pytest.approx(0.849, abs=5e-4)
-    assert krippendorff_alpha(coders.T, level="nominal") == pytest.approx(0.743, abs=5e-4)
-    # perfect agreement -> 1
+    # 12 units example with missing values (tests/results/): nominal .743, interval .849.
+    data = pd.read_csv(RESULTS / "krippendorff_2011_example.csv", comment="#")
+    units = data[["A", "B", "C", "D"]].to_numpy(float)
+    assert units.shape == (12, 4) and np.isnan(units).sum() == 7
+    assert krippendorff_alpha(units, level="interval") == pytest.approx(0.849, abs=5e-4)
+    assert krippendorff_alpha(units, level="nominal") == pytest.approx(0.743, abs=5e-4)
+    # perfect agreement -> 1; order of coders and units does not matter
     assert krippendorff_alpha(np.array([[1, 1], [2, 2], [3, 3.0]])) == pytest.approx(1.0)
+    assert krippendorff_alpha(units[::-1, ::-1]) == pytest.approx(0.849, abs=5e-4)
 
 
 def test_icc_oneway_matches_anova_formula():
