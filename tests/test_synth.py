@@ -202,11 +202,13 @@ def test_hard_queue_agents_work_mostly_the_hard_queue(mixed_h):
 
 def test_hangup_share_within_binomial_error(mixed_h):
     h = mixed_h[mixed_h.behaviour == "hangup"]
-    # A hang-up replaces a call that was not a natural short call.
-    eligible = h[h.kind != "short"]
-    k = int((eligible.kind == "hangup").sum())
-    n = len(eligible)
+    # A share `strength` of all the agent's calls are hang-ups (binomial error, 4 sd).
+    k = int((h.kind == "hangup").sum())
+    n = len(h)
     assert abs(k / n - 0.2) < 4 * math.sqrt(0.2 * 0.8 / n)
+    for _, sub in h.groupby("agent_id"):
+        share = (sub.kind == "hangup").mean()
+        assert abs(share - 0.2) < 4 * math.sqrt(0.2 * 0.8 / len(sub))
     hang = h[h.kind == "hangup"]
     assert (hang.talk_s < 20).all() and (hang.ended_by == "agent").all()
     assert not hang.resolved.any()

@@ -101,8 +101,8 @@ def _chunk(
     occ: np.ndarray,
     aht_target: float,
     k_slots: int,
-) -> tuple[dict[str, np.ndarray], bool]:
-    """Generate the calls of a chunk of agent-days; returns (arrays, exhausted?)."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Generate the calls of a chunk of agent-days; returns (arrays, rows exhausted)."""
     R, K = len(rows_a), k_slots
     nq = len(QUEUES)
     a = rows_a[:, None]
@@ -137,7 +137,8 @@ def _chunk(
     kind = np.zeros((R, K), dtype=np.int8)
     p_short = ag.p_short[a, q]
     short = rng.random((R, K)) < p_short
-    hang = ~short & act("hangup") & (rng.random((R, K)) < st)
+    # A share ``st`` of all the agent's calls (natural short calls are not replaced).
+    hang = ~short & act("hangup") & (rng.random((R, K)) < st / np.maximum(1.0 - p_short, 1e-9))
     dump = ~short & ~hang & act("transfer_dumping") & (rng.random((R, K)) < st)
     ntr = ~short & ~hang & ~dump & (rng.random((R, K)) < ag.p_transfer[a, q])
     kind[ntr] = K_TRANSFER
@@ -200,7 +201,7 @@ def _chunk(
         start = _segment_starts(s0, idle, handle)
 
     start = np.rint(start)
-    exhausted = bool((start[:, -1] < s1).any())
+    exhausted = start[:, -1] < s1  # rows that might have taken more calls than K
     valid = start < s1[:, None]
     ri, ci = np.nonzero(valid)
     out = {
@@ -213,6 +214,7 @@ def _chunk(
         "acw": acw[ri, ci].astype(np.int32),
         "kind": kind[ri, ci],
         "learn": learn[ri, 0],
+        "row": ri,
     }
     return out, exhausted
 
@@ -223,52 +225,11 @@ def _truncexp(rng: np.random.Generator, mean: float, cap: float, n: int) -> np.n
     return -mean * np.log1p(-u * (1.0 - np.exp(-cap / mean)))
 
 
-def generate_calls(
-    rng_time: np.random.Generator,
-    rng_attr: np.random.Generator,
-    rng_link: np.random.Generator,
-    ag: Agents,
-    works: np.ndarray,
-    occ: np.ndarray,
-    *,
-    aht_target: float,
-    progress=None,
-) -> CallArrays:
-    """All calls of the window, sorted by arrival time."""
-    days = works.shape[0]
-    dd, aa = np.nonzero(works)  # agent-days, ordered by day then agent
-    k0 = 160
-    rows_per_chunk = max(1, CHUNK_CELLS // k0)
-    parts: list[dict[str, np.ndarray]] = []
-    for lo in range(0, len(dd), rows_per_chunk):
-        hi = min(lo + rows_per_chunk, len(dd))
-        k = k0
-        seed = int(rng_time.integers(0, 2**63 - 1))
-        while True:
-            out, exhausted = _chunk(
-                np.random.default_rng([seed, k]), ag, aa[lo:hi], dd[lo:hi], occ, aht_target, k
-            )
-            if not exhausted:
-                break
-            k *= 2
-        parts.append(out)
-        if progress is not None:
-            progress(hi, len(dd))
-    cat = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else None
-    if cat is None or len(cat["answer"]) == 0:
-        cat = {
-            "answer": np.zeros(0, np.int64),
-            "queue": np.zeros(0, np.int8),
-            "agent": np.zeros(0, np.int32),
-            "day": np.zeros(0, np.int32),
-            "talk": np.zeros(0, np.int32),
-            "hold": np.zeros(0, np.int32),
-            "acw": np.zeros(0, np.int32),
-            "kind": np.zeros(0, np.int8),
-            "learn": np.zeros(0),
-        }
+def _attributes(
+    r: np.random.Generator, ag: Agents, occ: np.ndarray, cat: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Waiting, disposition, who hung up, survey, QA and complaint of a chunk's calls."""
     n = len(cat["answer"])
-    r = rng_attr
     q = cat["queue"].astype(np.int64)
     kind = cat["kind"]
     agent = cat["agent"]
@@ -281,9 +242,7 @@ def generate_calls(
     wait = r.standard_exponential(n) * (4.0 + 350.0 * (o - 0.5) ** 2) * Q_WAIT[q]
     wait = np.minimum(np.rint(wait), answer - (day * 86400 + 7 * 3600)).astype(np.int64)
     wait = np.maximum(wait, 0)
-    arrival = answer - wait
 
-    # Disposition, who hung up, surveys, QA, complaints.
     transferred = (kind == K_DUMP) | (kind == K_TRANSFER)
     logit = Q_RES_LOGIT[q] + ag.res_skill[agent] - 1.2 * cat["learn"]
     logit = np.where(kind == K_BUNCH, logit - 0.8, logit)
@@ -317,46 +276,128 @@ def generate_calls(
     qa = np.where(qa_s, np.clip(np.rint(qa_v), 0, 100), -1).astype(np.int8)
     p_comp = 0.002 + 0.008 * (~resolved) + 0.03 * (kind == K_HANG)
     complaint = r.random(n) < p_comp
+    return {
+        "arrival": answer - wait,
+        "queue": cat["queue"],
+        "outcome": np.where(transferred, OUT_TRANSFERRED, OUT_ANSWERED).astype(np.int8),
+        "agent": agent,
+        "wait": wait.astype(np.int32),
+        "talk": cat["talk"],
+        "hold": cat["hold"],
+        "acw": cat["acw"],
+        "ended_by": ended.astype(np.int8),
+        "resolved": resolved.astype(np.int8),
+        "csat": csat,
+        "qa": qa,
+        "complaint": complaint,
+        "kind": kind,
+        "slot": ((day * 24 + hour) * len(QUEUES) + q),
+    }
+
+
+_FIELDS = {
+    "arrival": np.int64,
+    "queue": np.int8,
+    "outcome": np.int8,
+    "agent": np.int32,
+    "wait": np.int32,
+    "talk": np.int32,
+    "hold": np.int32,
+    "acw": np.int32,
+    "ended_by": np.int8,
+    "resolved": np.int8,
+    "csat": np.int8,
+    "qa": np.int8,
+    "complaint": np.bool_,
+    "kind": np.int8,
+}
+
+
+def generate_calls(
+    rng_time: np.random.Generator,
+    rng_attr: np.random.Generator,
+    rng_link: np.random.Generator,
+    ag: Agents,
+    works: np.ndarray,
+    occ: np.ndarray,
+    *,
+    aht_target: float,
+    progress=None,
+) -> CallArrays:
+    """All calls of the window, sorted by arrival time."""
+    days = works.shape[0]
+    nq = len(QUEUES)
+    n_slots = days * 24 * nq
+    cnt = np.zeros(n_slots)
+    wsum = np.zeros(n_slots)
+    dd, aa = np.nonzero(works)  # agent-days, ordered by day then agent
+    k0 = 112
+    rows_per_chunk = max(1, CHUNK_CELLS // k0)
+    parts: list[dict[str, np.ndarray]] = []
+    for lo in range(0, len(dd), rows_per_chunk):
+        hi = min(lo + rows_per_chunk, len(dd))
+        seed = int(rng_time.integers(0, 2**63 - 1))
+        attr_seed = int(rng_attr.integers(0, 2**63 - 1))
+        rows = np.arange(lo, hi)
+        k = k0
+        pieces = []
+        while len(rows):
+            # Rows whose K slots all fall within the shift are redrawn with twice the slots.
+            out, exhausted = _chunk(
+                np.random.default_rng([seed, k]), ag, aa[rows], dd[rows], occ, aht_target, k
+            )
+            keep = ~exhausted[out.pop("row")]
+            pieces.append({key: v[keep] for key, v in out.items()})
+            rows = rows[exhausted]
+            k *= 2
+        out = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
+        del pieces
+        part = _attributes(np.random.default_rng(attr_seed), ag, occ, out)
+        del out
+        slot = part.pop("slot")
+        cnt += np.bincount(slot, minlength=n_slots)
+        wsum += np.bincount(slot, weights=part["wait"], minlength=n_slots)
+        parts.append(part)
+        if progress is not None:
+            progress(hi, len(dd))
 
     # Abandons per (day, hour, queue), from the mean wait of the answered calls there.
-    nq = len(QUEUES)
-    slot = (day * 24 + hour) * nq + q
-    n_slots = days * 24 * nq
-    cnt = np.bincount(slot, minlength=n_slots)
-    wsum = np.bincount(slot, weights=wait, minlength=n_slots)
+    r = rng_attr
     with np.errstate(invalid="ignore", divide="ignore"):
         wmean = np.where(cnt > 0, wsum / np.maximum(cnt, 1), 0.0)
     pa = 1.0 - np.exp(-wmean / PATIENCE_S)
     n_ab = r.poisson(cnt * pa / (1.0 - pa))
     ab_slot = np.repeat(np.arange(n_slots), n_ab)
-    ab_q = ab_slot % nq
-    ab_hour_start = (ab_slot // nq) * 3600
-    ab_arrival = ab_hour_start + r.integers(0, 3600, size=len(ab_slot))
     m = len(ab_slot)
-
-    tot = n + m
-    arrival_all = np.concatenate([arrival, ab_arrival]).astype(np.int64)
-    order = np.lexsort((np.arange(tot), arrival_all))
-    calls = CallArrays(
-        arrival=arrival_all,
-        queue=np.concatenate([q, ab_q]).astype(np.int8),
-        outcome=np.concatenate(
-            [np.where(transferred, OUT_TRANSFERRED, OUT_ANSWERED), np.full(m, OUT_ABANDONED)]
-        ).astype(np.int8),
-        agent=np.concatenate([agent, np.full(m, -1)]).astype(np.int32),
-        wait=np.concatenate([wait, np.full(m, -1)]).astype(np.int32),
-        talk=np.concatenate([cat["talk"], np.full(m, -1)]).astype(np.int32),
-        hold=np.concatenate([cat["hold"], np.full(m, -1)]).astype(np.int32),
-        acw=np.concatenate([cat["acw"], np.full(m, -1)]).astype(np.int32),
-        customer=np.zeros(tot, dtype=np.int64),
-        ended_by=np.concatenate([ended, np.full(m, END_CUSTOMER)]).astype(np.int8),
-        resolved=np.concatenate([resolved.astype(np.int8), np.full(m, -1)]).astype(np.int8),
-        csat=np.concatenate([csat, np.zeros(m)]).astype(np.int8),
-        qa=np.concatenate([qa, np.full(m, -1)]).astype(np.int8),
-        complaint=np.concatenate([complaint, np.zeros(m, dtype=bool)]),
-        kind=np.concatenate([kind, np.full(m, K_ABANDON)]).astype(np.int8),
-    ).take(order)
-    del arrival_all
+    parts.append(
+        {
+            "arrival": (ab_slot // nq) * 3600 + r.integers(0, 3600, size=m),
+            "queue": ab_slot % nq,
+            "outcome": np.full(m, OUT_ABANDONED),
+            "agent": np.full(m, -1),
+            "wait": np.full(m, -1),
+            "talk": np.full(m, -1),
+            "hold": np.full(m, -1),
+            "acw": np.full(m, -1),
+            "ended_by": np.full(m, END_CUSTOMER),
+            "resolved": np.full(m, -1),
+            "csat": np.zeros(m),
+            "qa": np.full(m, -1),
+            "complaint": np.zeros(m, dtype=bool),
+            "kind": np.full(m, K_ABANDON),
+        }
+    )
+    # Concatenate field by field (freeing the parts as we go), then sort by arrival.
+    cols: dict[str, np.ndarray] = {}
+    for key, dtype in _FIELDS.items():
+        cols[key] = np.concatenate([p.pop(key).astype(dtype, copy=False) for p in parts])
+    del parts
+    order = np.lexsort((np.arange(len(cols["arrival"])), cols["arrival"]))
+    for key in _FIELDS:
+        cols[key] = cols[key][order]
+    del order
+    calls = CallArrays(customer=np.zeros(0, dtype=np.int64), **cols)
+    del cols
     _link_customers(rng_link, calls)
     return calls
 
