@@ -403,11 +403,14 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
     """Contract-typed frame (same index as ``raw``) + per-column build details.
 
     Adds ``unparseable_<column>`` problems; raises InputError when a required
-    contract column has no source.
+    contract column has no source. Columns required only on handled calls
+    (agent_id, answer_ts, talk_s) are listed in ``frame.attrs["absent_handled"]``
+    instead: the caller decides once outcomes are known.
     """
     out: dict[str, pd.Series] = {}
     built: dict[str, Built] = {}
     n = len(raw)
+    absent_handled: list[str] = []
     for c in mapping.contract_columns:
         spec = mapping.columns.get(c.name)
         if spec is None:
@@ -417,6 +420,8 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
                 src = None
             if src is not None:
                 spec = FieldSpec(key=f"columns.{c.name}", source="from", column=src)
+            elif c.required == "handled":
+                absent_handled.append(c.name)
             elif c.required != "no":
                 shown = [x for x in raw.columns if not str(x).startswith("_source") and x != "_bad"]
                 listing = ", ".join(map(str, shown[:25])) + (" ..." if len(shown) > 25 else "")
@@ -438,6 +443,7 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
         out[c.name] = vals
         built[c.name] = b
     frame = pd.DataFrame(out, index=raw.index)
+    frame.attrs["absent_handled"] = absent_handled
     return frame, built
 
 

@@ -160,13 +160,16 @@ def finish(kind: str, mapping: Mapping, raw: pd.DataFrame, frame: pd.DataFrame,
            meta: dict | None = None) -> LoadResult:
     """Split ``frame`` into valid / quarantine using ``problems``; type the valid part."""
     if "_bad" in raw.columns:
-        problems.add("malformed_row", raw["_bad"].eq("malformed_row").to_numpy(dtype=bool))
+        # a line that did not split right: its other "problems" are misaligned fields
+        mal = raw["_bad"].eq("malformed_row").fillna(False).to_numpy(dtype=bool)
+        problems.items = [(r, m & ~mal) for r, m in problems.items if (m & ~mal).any()]
+        problems.add("malformed_row", mal)
     bad, reasons = problems.reasons()
     valid = frame.loc[~bad].reset_index(drop=True)
     cols = [c.name for c in KIND_COLUMNS[kind]]
     valid = valid[cols]
     # round-trip through Arrow so dtypes are exactly what valid.parquet holds
-    valid = to_table(valid, kind).to_pandas(types_mapper=_types_mapper)
+    valid = to_table(valid, kind).to_pandas(types_mapper=_types_mapper, date_as_object=False)
     quarantine = _quarantine_frame(raw, bad, reasons)
     return LoadResult(kind=kind, mapping=mapping.name, valid=valid, quarantine=quarantine,
                       rows_read=len(raw), sources=sources, notes=list(notes or []),

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import ENDED_BY, HANDLED_OUTCOMES, OUTCOMES
+from ..errors import InputError
 from ._build import Problems, build_columns
 from ._mapping import Mapping, resolve_mapping
 from ._result import LoadResult, apply_rules, finish, read_raw
@@ -139,11 +140,19 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
     m = resolve_mapping(mapping, kind="calls")
     raw, sources = read_raw(path, m, progress=progress)
     if len(raw) == 0:
-        from ..errors import InputError
-
         raise InputError(f"{path}: no data rows (header only?)")
     problems = Problems(len(raw))
     apply_rules(raw, m, problems)
     frame, built = build_columns(raw, m, problems)
+    absent = frame.attrs.pop("absent_handled", [])
+    if absent:
+        handled = frame["outcome"].str.strip().str.lower().isin(HANDLED_OUTCOMES)
+        if handled.any():
+            shown = [c for c in raw.columns if not str(c).startswith("_source") and c != "_bad"]
+            listing = ", ".join(map(str, shown[:25])) + (" ..." if len(shown) > 25 else "")
+            raise InputError(
+                f"required column {absent[0]!r} missing after mapping {m.name} (needed for "
+                f"{int(handled.sum())} answered/transferred calls; input columns: {listing})"
+            )
     notes = check_calls(frame, built, problems, m)
     return finish("calls", m, raw, frame, problems, sources, notes)
