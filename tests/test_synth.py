@@ -414,7 +414,7 @@ def test_okr_yml_schema_and_baselines(mixed, tmp_path):
     assert aht["stretch"] < aht["target"] < aht["baseline"]
     # Baseline = the first calendar month's AHT, recomputed here by hand.
     df = mixed.calls
-    jan = df[(df.outcome != "abandoned") & (df.arrival_ts < pd.Timestamp("2026-02-01"))]
+    jan = df[(df.outcome != "abandoned") & (df.answer_ts < pd.Timestamp("2026-02-01"))]
     assert aht["baseline"] == round((jan.talk_s + jan.hold_s + jan.acw_s).mean())
     assert krs["kr_csat"]["baseline"] == round(jan.csat.mean(), 2)
     ids = set(mixed.truth.agent_id)
@@ -450,3 +450,18 @@ def test_fixtures_write_a_center(synth_center, synth_null_center):
     t = pd.read_csv(synth_center["truth"])
     assert len(t) == 40 and t.gaming.sum() == 14
     assert not pd.read_csv(synth_null_center["truth"]).gaming.any()
+
+
+def test_okr_baselines_match_the_metric_panel(mixed, tmp_path):
+    """The center's first-month levels, recomputed by the panel (DuckDB) from the file."""
+    panel_mod = pytest.importorskip("analysis.panel")
+    paths = write_center(mixed, tmp_path)
+    panel = panel_mod.build_panel(paths["calls"], period="month")
+    jan = panel[panel.period == "2026-01"]
+    krs = {kr["id"]: kr for o in mixed.okr["objectives"] for kr in o["key_results"]}
+    aht = (jan.aht_s * jan.calls).sum() / jan.calls.sum()
+    assert krs["kr_aht"]["baseline"] == round(aht)
+    rep = (jan.repeat_call_rate * jan.repeat_calls_observed).sum() / jan.repeat_calls_observed.sum()
+    assert krs["kr_repeat"]["baseline"] == pytest.approx(rep, abs=0.0006)
+    cs = (jan.csat_mean * jan.csat_responses).sum() / jan.csat_responses.sum()
+    assert krs["kr_csat"]["baseline"] == pytest.approx(cs, abs=0.006)

@@ -166,20 +166,25 @@ def make_okr(c: CallArrays, ag: Agents, start: dt.date, days: int) -> dict:
     """
     months = _months(start, days)
     first_end = months[0][2]
-    day = c.arrival // 86400
     handled = c.outcome != OUT_ABANDONED
-    fp = handled & (day <= first_end)
+    answer = c.arrival + np.where(handled, c.wait, 0)
+    day = answer // 86400
+    fp = handled & (day <= first_end)  # the first calendar month, by answer time
     handle = (c.talk + c.hold + c.acw).astype(float)
     aht = float(handle[fp].mean()) if fp.any() else 300.0
-    # Repeat rate: handled calls followed by the same customer's call within 72 h.
-    order = np.lexsort((c.arrival, c.customer))
+    # Repeat rate as the metric panel defines it: the same customer's next call arrives
+    # within 72 h of the answer; calls whose window passes the data's end are censored.
+    order = np.lexsort((np.arange(len(c)), c.arrival, c.customer))
+    nxt_sorted = np.full(len(c), np.iinfo(np.int64).max)
     same = c.customer[order][1:] == c.customer[order][:-1]
-    gap = np.diff(c.arrival[order])
-    rep_sorted = np.zeros(len(c), dtype=bool)
-    rep_sorted[:-1] = same & (gap <= 72 * 3600)
-    repeat = np.zeros(len(c), dtype=bool)
-    repeat[order] = rep_sorted
-    rep_rate = float(repeat[fp].mean()) if fp.any() else 0.18
+    nxt_sorted[:-1] = np.where(same, c.arrival[order][1:], np.iinfo(np.int64).max)
+    nxt = np.empty(len(c), dtype=np.int64)
+    nxt[order] = nxt_sorted
+    window = 72 * 3600
+    observed = answer + window <= (c.arrival.max() if len(c) else 0)
+    repeat = nxt <= answer + window
+    obs = fp & observed
+    rep_rate = float(repeat[obs].mean()) if obs.any() else 0.18
     surveyed = fp & (c.csat > 0)
     csat = float(c.csat[surveyed].mean()) if surveyed.any() else 4.0
 
