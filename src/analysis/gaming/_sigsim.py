@@ -27,7 +27,7 @@ import pandas as pd
 from ..contract import call_column_names
 from ._base import GamingContext
 
-__all__ = ["simulate_calls", "make_context"]
+__all__ = ["simulate_calls", "make_context", "null_worlds", "null_pvalues", "rejection_summary"]
 
 
 def simulate_calls(
@@ -42,6 +42,7 @@ def simulate_calls(
     short_s: float = 20.0,
     heterogeneity: float = 1.0,
     shift_hours: float = 6.0,
+    tr_lognormal: bool = False,
 ) -> pd.DataFrame:
     """Simulate handled (and a few abandoned) calls; agents are ``A000``, ``A001``, ...
 
@@ -63,7 +64,13 @@ def simulate_calls(
     a_talk = np.exp(rng.normal(0, 0.20 * h, n_agents)) * np.where(new, 1.15, 1.0)
     a_acw = np.exp(rng.normal(0, 0.30 * h, n_agents)) * np.where(new, 1.25, 1.0)
     a_hold = np.exp(rng.normal(0, 0.30 * h, n_agents))
-    a_tr = np.exp(rng.normal(0, 0.35 * h, n_agents))
+    # natural transfer rate per agent x queue: beta around the queue's rate (as in
+    # analysis.synth); tr_lognormal=True uses a heavier-tailed log-normal spread instead
+    kappa = 80.0 / max(h, 1e-6) ** 2
+    if tr_lognormal:
+        p_tr = np.clip(q_tr[None, :] * np.exp(rng.normal(0, 0.35 * h, (n_agents, 1))), 0, 0.9)
+    else:
+        p_tr = rng.beta(q_tr[None, :] * kappa, (1 - q_tr[None, :]) * kappa, (n_agents, queues))
     a_trtalk = np.exp(rng.normal(0, 0.15 * h, n_agents))
     a_short = rng.beta(3, 97, n_agents) if h > 0 else np.full(n_agents, 0.03)
     a_resp = np.clip(rng.beta(6, 14, n_agents), 0.05, 0.9) if h > 0 else np.full(n_agents, 0.3)
@@ -95,7 +102,7 @@ def simulate_calls(
     q = np.where(rng.random(shape) < p_sec[a2], sec[a2], prim[a2])
     short = rng.random(shape) < a_short[a2]
     hang = rng.random(shape) < eff["hangup"][a2]
-    tr = (~short) & (~hang) & (rng.random(shape) < np.clip(q_tr[q] * a_tr[a2] * eff["transfer"][a2], 0, 0.9))
+    tr = (~short) & (~hang) & (rng.random(shape) < np.clip(p_tr[a2, q] * eff["transfer"][a2], 0, 0.9))
     talk = q_talk[q] * a_talk[a2] * np.exp(rng.normal(0, 0.6, shape))
     talk = np.where(tr, talk * 0.6 * a_trtalk[a2] * eff["transfer_talk"][a2], talk)
     talk = np.where(short | hang, rng.uniform(2, short_s - 1, shape), talk)
@@ -182,7 +189,16 @@ def _link_customers(t: np.ndarray, p_rep: np.ndarray, rng: np.random.Generator) 
     n = t.size
     ts = t.astype("datetime64[s]").astype(np.int64)
     cust = np.full(n, -1, np.int64)
-    taken = np.zeros(n, bool)
+    free = np.arange(n + 1)  # free[j]: the first untaken index >= j (path-compressed)
+
+    def find(j: int) -> int:
+        root = j
+        while free[root] != root:
+            root = free[root]
+        while free[j] != root:
+            free[j], j = root, free[j]
+        return root
+
     nxt = 0
     want = rng.random(n) < p_rep
     delay = rng.uniform(3600, 60 * 3600, n).astype(np.int64)
@@ -192,12 +208,10 @@ def _link_customers(t: np.ndarray, p_rep: np.ndarray, rng: np.random.Generator) 
             cust[i] = nxt
             nxt += 1
         if want[i]:
-            j = targets[i]
-            while j < n and taken[j]:
-                j += 1
+            j = find(int(targets[i]))
             if j < n and ts[j] - ts[i] <= 72 * 3600 and cust[j] < 0:
                 cust[j] = cust[i]
-                taken[j] = True
+                free[j] = j + 1
     return np.char.add("U", cust.astype(str))
 
 
@@ -223,3 +237,48 @@ def make_context(
     opts = {"period": "month", "alpha": 0.05, "short_call_s": 20.0, "seed": 7}
     opts.update(options or {})
     return GamingContext(con=con, columns=cols, options=opts, ratings=ratings, okr=okr)
+
+
+_WORLDS: dict[tuple, list[pd.DataFrame]] = {}
+
+
+def null_worlds(
+    n: int = 20, *, n_agents: int = 80, days: int = 20, seed0: int = 500
+) -> list[pd.DataFrame]:
+    """``n`` simulated centers without gaming (cached per arguments, for tests)."""
+    key = (n, n_agents, days, seed0)
+    if key not in _WORLDS:
+        _WORLDS[key] = [
+            simulate_calls(n_agents=n_agents, days=days, seed=seed0 + i) for i in range(n)
+        ]
+    return _WORLDS[key]
+
+
+def null_pvalues(check: str, *, n: int = 20, **kw) -> list[np.ndarray]:
+    """Per null world, the p-values of registered check ``check`` (for calibration tests)."""
+    from ._base import CHECKS
+
+    fn = CHECKS.get(check)
+    return [
+        fn(make_context(df, options={"seed": i})).flags["p_value"].to_numpy(float)
+        for i, df in enumerate(null_worlds(n, **kw))
+    ]
+
+
+def rejection_summary(pvals: list[np.ndarray], alphas=(0.01, 0.05, 0.1)) -> pd.DataFrame:
+    """Rejection rate at each alpha with a world-clustered standard error.
+
+    Returns
+    -------
+    DataFrame ``alpha, rate, se, n`` (``se`` is the larger of the binomial SE
+    and the SE from the spread of per-world rates).
+    """
+    allp = np.concatenate(pvals)
+    rows = []
+    for a in alphas:
+        rate = float(np.mean(allp <= a))
+        per = np.array([np.mean(p <= a) for p in pvals if len(p)])
+        se_b = np.sqrt(a * (1 - a) / allp.size)
+        se_w = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else se_b
+        rows.append(dict(alpha=a, rate=rate, se=max(se_b, se_w), n=allp.size))
+    return pd.DataFrame(rows)

@@ -117,7 +117,7 @@ def end_of_day_contrasts(
     df["period"] = df["period"].astype(str)
     late = df[df["late"]].set_index(["agent_id", "period"])
     rest = df[~df["late"]].set_index(["agent_id", "period"])
-    j = late.join(rest, lsuffix="_l", rsuffix="_r", how="inner")
+    j = late.merge(rest, left_index=True, right_index=True, suffixes=("_l", "_r"))
 
     def contrast(p: str, min_l: int, min_r: int):
         nl, nr = j[f"n{p}_l"].astype(float), j[f"n{p}_r"].astype(float)

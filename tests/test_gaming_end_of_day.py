@@ -1,0 +1,72 @@
+"""End-of-day stretching: contrasts pinned to pandas, calibration, power, skips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.gaming._sigsim import make_context, null_pvalues, rejection_summary, simulate_calls
+from analysis.gaming.end_of_day import check_end_of_day, end_of_day_contrasts
+
+GAMERS = [f"A{i:03d}" for i in range(0, 80, 10)]
+
+
+def test_contrasts_pinned_against_pandas():
+    calls = simulate_calls(n_agents=6, days=3, seed=8, customers=False)
+    ctx = make_context(calls)
+    got = end_of_day_contrasts(ctx, min_late=1, min_rest=1).set_index("agent_id")
+    h = calls[calls["agent_id"].notna()].copy()
+    h["day"] = h["answer_ts"].dt.normalize()
+    h["lt"] = np.where(h["talk_s"] >= 20, np.log1p(h["talk_s"]), np.nan)
+    h["y"] = h["lt"] - h.groupby("queue")["lt"].transform("mean")
+    g = h.groupby(["agent_id", "day"])["answer_ts"]
+    h["late"] = h["answer_ts"] >= g.transform("max") - pd.Timedelta(minutes=60)
+    span = (g.transform("max") - g.transform("min")).dt.total_seconds()
+    h = h[span >= 7200]
+    a = h[h["agent_id"] == "A002"]
+    d = a.loc[a["late"], "y"].mean() - a.loc[~a["late"], "y"].mean()
+    assert got.loc["A002", "d_talk"] == pytest.approx(d, rel=1e-9)
+    a = a.sort_values("answer_ts")
+    nxt = a.groupby("day")["answer_ts"].shift(-1)
+    idle = (nxt - a["answer_ts"]).dt.total_seconds() - a["talk_s"] - a["hold_s"] - a["acw_s"]
+    gap = np.log1p(idle.clip(lower=0))
+    dg = gap[a["late"]].mean() - gap[~a["late"]].mean()
+    assert got.loc["A002", "d_gap"] == pytest.approx(dg, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_calibrated_on_null_worlds():
+    """Every honest agent slows down late by a different amount; the null is the peers'."""
+    tab = rejection_summary(null_pvalues("end_of_day_stretch"))
+    for r in tab.itertuples():
+        assert r.alpha - 3 * r.se <= r.rate <= r.alpha + 3 * r.se, tab
+
+
+@pytest.mark.parametrize(("effect", "min_recall"), [({"eod": 1.6}, 0.85), ({"eod_gap": 2.0}, 0.85)])
+def test_power_on_planted_stretching(effect, min_recall):
+    rec, fp = [], []
+    for w in range(2):
+        calls = simulate_calls(n_agents=80, days=20, seed=900 + w, customers=False,
+                               effects={g: effect for g in GAMERS})
+        f = check_end_of_day(make_context(calls)).flags
+        rec.append(f[f["agent_id"].isin(GAMERS)]["p_value"].le(0.05).mean())
+        fp.append(f[~f["agent_id"].isin(GAMERS)]["p_value"].le(0.05).mean())
+    assert np.mean(rec) >= min_recall
+    assert np.mean(fp) <= 0.12
+
+
+def test_skipped_without_answer_times():
+    calls = simulate_calls(n_agents=5, days=2, seed=5, customers=False)
+    res = check_end_of_day(make_context(calls, drop=("answer_ts",)))
+    assert "answer_ts" in res.skipped
+
+
+def test_synthetic_center_stretchers_found():
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=60, days=61, seed=7, gaming="end_of_day_stretch=2")
+    f = check_end_of_day(make_context(c.calls)).flags
+    st = set(c.truth.loc[c.truth["behaviour"] == "end_of_day_stretch", "agent_id"])
+    for _per, g in f[f["period"] != "2026-03"].groupby("period"):
+        assert set(g.nsmallest(2, "p_value")["agent_id"]) == st

@@ -1,0 +1,142 @@
+"""ACW / hold inflation and the shared robust peer test: pinning, calibration, power, skips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.gaming._sigsim import (
+    make_context,
+    null_pvalues,
+    rejection_summary,
+    simulate_calls,
+)
+from analysis.gaming._sigutil import fisher_combine, peer_contrast_pvalues
+from analysis.gaming.handle_inflation import check_acw_inflation, check_hold_inflation
+
+GAMERS = [f"A{i:03d}" for i in range(0, 80, 10)]
+
+
+def assert_calibrated(pvals, *, conservative_ok=False):
+    tab = rejection_summary(pvals)
+    for r in tab.itertuples():
+        assert r.rate <= r.alpha + 3 * r.se, tab
+        lower = 0.4 * r.alpha if conservative_ok else r.alpha - 3 * r.se
+        assert r.rate >= lower, tab
+
+
+def test_robust_z_matches_hand_calculation():
+    rng = np.random.default_rng(1)
+    d = rng.normal(0, 0.3, 25)
+    se = rng.uniform(0.02, 0.08, 25)
+    res = peer_contrast_pvalues(d, se, n_boot=500, rng=rng)
+    mu = np.median(d)
+    mad = stats.median_abs_deviation(d, scale="normal")
+    tau2 = max(mad**2 - np.median(se**2), 0)
+    np.testing.assert_allclose(res["z"], (d - mu) / np.sqrt(tau2 + se**2), rtol=1e-10)
+    assert res["tau"].iloc[0] == pytest.approx(np.sqrt(tau2))
+    # larger z, smaller p (monotone), all in (0, 1]
+    order = np.argsort(res["z"].to_numpy())
+    assert np.all(np.diff(res["p_value"].to_numpy()[order]) <= 0)
+    assert res["p_value"].between(0, 1).all()
+
+
+def test_fisher_combine_matches_scipy():
+    p1, p2 = np.array([0.01, 0.3, 0.9]), np.array([0.2, 0.04, np.nan])
+    got = fisher_combine(p1, p2)
+    for i in range(2):
+        assert got[i] == pytest.approx(stats.combine_pvalues([p1[i], p2[i]]).pvalue)
+    assert got[2] == pytest.approx(0.9)
+
+
+def test_bootstrap_p_is_calibrated_where_the_normal_tail_is_not():
+    """15 peers: the bootstrap p keeps its size; the N(0,1) tail of the same z does not."""
+    rng = np.random.default_rng(2)
+    boot, naive = [], []
+    for _ in range(300):
+        se = rng.uniform(0.03, 0.1, 15)
+        d = rng.normal(0, 0.25, 15) + rng.normal(0, se)
+        res = peer_contrast_pvalues(d, se, n_boot=400, rng=rng)
+        boot.append(res["p_value"].to_numpy())
+        naive.append(stats.norm.sf(res["z"].to_numpy()))
+    boot, naive = np.concatenate(boot), np.concatenate(naive)
+    # (no KS test here: the median agent has z = 0 exactly, an atom in the p-values)
+    for a in (0.01, 0.05, 0.1, 0.25):
+        assert abs(np.mean(boot <= a) - a) <= 3 * np.sqrt(a * (1 - a) / boot.size) + 0.003
+    assert np.mean(naive <= 0.01) > 1.5 * 0.01  # the naive tail is anti-conservative
+
+
+def test_cell_means_pinned_against_pandas():
+    calls = simulate_calls(n_agents=12, days=3, seed=4, customers=False)
+    ctx = make_context(calls, options={"min_peers": 3, "min_calls": 5})
+    res = check_acw_inflation(ctx)
+    h = calls[calls["agent_id"].notna()].copy()
+    h["y"] = np.log1p(h["acw_s"])
+    a = h[h["agent_id"] == "A001"]
+    # detail reports the raw mean seconds per call
+    row = res.flags.set_index("agent_id").loc["A001"]
+    assert f"mean after-call work {a['acw_s'].mean():.0f} s/call" in row["detail"]
+    # the effect is the call-weighted deviation from the queue medians of agent means
+    cell = h.groupby(["queue", "agent_id"])["y"].agg(["mean", "size"]).reset_index()
+    cell = cell[cell["size"] >= 5]
+    med = cell.groupby("queue")["mean"].median()
+    mine = cell[cell["agent_id"] == "A001"]
+    mine = mine[mine["queue"].map(cell.groupby("queue").size()) >= 3]
+    dev = np.average(mine["mean"] - mine["queue"].map(med), weights=mine["size"])
+    assert row["effect"] == pytest.approx(100 * (np.exp(dev) - 1), rel=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", ["acw_inflation", "hold_inflation"])
+def test_calibrated_on_null_worlds(check):
+    """20 simulated centers (80 agents each), honest agents differing by skill, tenure, queue."""
+    pv = null_pvalues(check)
+    assert_calibrated(pv, conservative_ok=True)
+    assert stats.kstest(np.concatenate(pv), "uniform").pvalue > 1e-4
+
+
+@pytest.mark.parametrize(
+    ("check", "effect", "min_recall"),
+    [(check_acw_inflation, {"acw": 2.5}, 0.6), (check_hold_inflation, {"hold": 4.0}, 0.6)],
+)
+def test_power_on_planted_padding(check, effect, min_recall):
+    rec, fp = [], []
+    for w in range(2):
+        calls = simulate_calls(n_agents=80, days=20, seed=900 + w, customers=False,
+                               effects={g: effect for g in GAMERS})
+        f = check(make_context(calls)).flags
+        rec.append(f[f["agent_id"].isin(GAMERS)]["p_value"].le(0.05).mean())
+        fp.append(f[~f["agent_id"].isin(GAMERS)]["p_value"].le(0.05).mean())
+    assert np.mean(rec) >= min_recall
+    assert np.mean(fp) <= 0.12
+
+
+def test_skipped_with_reason_without_the_column():
+    calls = simulate_calls(n_agents=10, days=2, seed=5, customers=False)
+    res = check_acw_inflation(make_context(calls, drop=("acw_s",)))
+    assert res.skipped and "acw_s" in res.skipped and res.flags.empty
+    zero = calls.assign(hold_s=np.where(calls["agent_id"].notna(), 0.0, np.nan))
+    res = check_hold_inflation(make_context(zero))
+    assert "zero on every handled call" in res.skipped
+
+
+def test_flags_have_the_contract_columns():
+    from analysis.gaming import FLAG_COLUMNS
+
+    calls = simulate_calls(n_agents=20, days=3, seed=6, customers=False)
+    f = check_acw_inflation(make_context(calls, options={"min_peers": 5})).flags
+    assert list(f.columns) == FLAG_COLUMNS
+    assert (f["check"] == "acw_inflation").all() and f["p_value"].between(0, 1).all()
+    assert isinstance(f, pd.DataFrame) and len(f) > 0
+
+
+def test_synthetic_center_padders_rank_first():
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=60, days=61, seed=7, gaming="acw_padding=2@0.5")
+    f = check_acw_inflation(make_context(c.calls)).flags
+    pad = set(c.truth.loc[c.truth["behaviour"] == "acw_padding", "agent_id"])
+    top = f[f["period"] == "2026-02"].nsmallest(2, "p_value")
+    assert set(top["agent_id"]) == pad
