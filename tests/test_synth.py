@@ -374,12 +374,20 @@ def test_360_ratings(mixed):
         "competency",
         "score",
     ]
-    assert r.score.between(1, 5).all() and set(r.rater_group) == {"self", "supervisor", "peer"}
+    groups = {"self", "supervisor", "peer", "customer"}
+    assert r.score.between(1, 5).all() and set(r.rater_group) == groups
     assert set(r.period) == {"2026-01", "2026-02"}
     m = r.groupby("rater_group").score.mean()
     assert m["self"] > max(m["peer"], m["supervisor"]) + 0.3
+    assert m["self"] > m["customer"] + 0.15
     peers = r[r.rater_group == "peer"].groupby(["period", "ratee_id"]).rater_id.nunique()
     assert peers.between(1, 6).all() and (peers >= 3).mean() > 0.9
+    cust = r[r.rater_group == "customer"].groupby(["period", "ratee_id"]).rater_id.nunique()
+    assert cust.between(3, 5).all()
+    assert "teamwork" not in set(r.loc[r.rater_group == "customer", "competency"])
+    # Rater leniency: a rater's mean across ratees varies more than rating noise allows.
+    sup = r[r.rater_group == "supervisor"].groupby("rater_id").score.mean()
+    assert sup.std() > 0
     # Reciprocal partners rate each other higher than they rate their other peers.
     partners = mixed.partners
     assert len(partners) == 4 and all(partners[b] == a for a, b in partners.items())
@@ -465,3 +473,21 @@ def test_okr_baselines_match_the_metric_panel(mixed, tmp_path):
     assert krs["kr_repeat"]["baseline"] == pytest.approx(rep, abs=0.0006)
     cs = (jan.csat_mean * jan.csat_responses).sum() / jan.csat_responses.sum()
     assert krs["kr_csat"]["baseline"] == pytest.approx(cs, abs=0.006)
+
+
+def test_survey_selection_keeps_bad_calls_out_of_the_survey():
+    c = generate_center(agents=40, days=20, seed=21, gaming="survey_selection=4@0.8")
+    h = handled(c)
+    bad = (h.talk_s < 20) | ~h.resolved.astype(bool)
+    normal_bad = bad & (h.talk_s >= 20)
+    surveyed = h.csat.notna()
+    sel = h.behaviour == "survey_selection"
+    p_sel = surveyed[sel & normal_bad].mean()
+    n_sel = int((sel & normal_bad).sum())
+    assert abs(p_sel - 0.15 * 0.2) < 4 * math.sqrt(0.03 * 0.97 / n_sel)
+    good = ~bad
+    assert abs(surveyed[sel & good].mean() - 0.15) < 0.02
+    assert abs(surveyed[~sel & normal_bad].mean() - 0.15) < 0.02
+    # Honest agents: half the survey rate after very short calls.
+    short = ~sel & (h.talk_s < 20)
+    assert abs(surveyed[short].mean() - 0.075) < 4 * math.sqrt(0.075 * 0.925 / short.sum())

@@ -24,7 +24,8 @@ the agent), bunching (0.8, share of calls just above --aht-target pushed just be
 acw_padding (0.5, relative increase of after-call work), transfer_dumping (0.15, added
 early-transfer probability), end_of_day_stretch (1.0, relative talk increase in the last
 hour of the shift), sandbagging (0.1, own OKR targets easier than own trend), reciprocal
-(1.0, even count: points partners add to each other's 360 ratings). Default: {default}
+(1.0, even count: points partners add to each other's 360 ratings), survey_selection
+(0.7, share of surveys on bad calls suppressed; not in the default). Default: {default}
 (scaled down below 60 agents)."""
 
 

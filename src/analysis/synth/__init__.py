@@ -8,8 +8,9 @@ who differ in speed, resolution and habits and who learn with tenure (novices ge
 faster and resolve more over the weeks), abandons that rise with waiting, natural
 transfers, repeat callers (unresolved calls are followed by a call from the same
 customer within 72 h with some probability), satisfaction surveys on 15 % of
-handled calls, QA scores on 2 %, rare complaints, a roster with a few leavers, a
-360-degree rating round each calendar month and an ``okr.yml``. Honest agents'
+handled calls (half that after very short calls), QA scores on 2 %, rare complaints,
+a roster with a few leavers, a 360-degree rating round each calendar month and an
+``okr.yml``. Honest agents'
 natural short-call and transfer rates are beta-distributed around a queue mean, so
 gaming checks must be calibrated against real between-agent heterogeneity.
 
@@ -33,6 +34,8 @@ what ``strength`` means:
   their own trend by that relative amount.
 - ``reciprocal`` (1.0; even count): partners in the same team add that many points
   to the 360 ratings they give each other.
+- ``survey_selection`` (0.7; not in the default mix): that share of the post-call
+  surveys on the agent's bad calls (short or unresolved) never happens.
 
 Examples
 --------

@@ -259,7 +259,14 @@ def _attributes(
     )
     ended = np.where((kind == K_HANG) | transferred, END_AGENT, ended)
     quality = ag.quality[agent]
-    surveyed = r.random(n) < 0.15
+    # Surveys: 15 % of handled calls, half as often after a very short call (the caller
+    # is gone before the IVR survey); survey selectors keep bad calls out of it.
+    bad = (cat["talk"] < SHORT_S) | ~resolved
+    p_survey = np.where(cat["talk"] < SHORT_S, 0.075, 0.15)
+    sel = (ag.behaviour[agent] == "survey_selection") & (day >= ag.g_start[agent])
+    sel &= day <= ag.g_end[agent]
+    p_survey = np.where(sel & bad, p_survey * (1.0 - ag.strength[agent]), p_survey)
+    surveyed = r.random(n) < p_survey
     score = (
         3.3
         + 1.0 * resolved

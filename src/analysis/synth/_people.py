@@ -61,7 +61,7 @@ def _months(start: dt.date, days: int) -> list[tuple[str, int, int]]:
 
 
 def make_ratings(rng: np.random.Generator, ag: Agents, start: dt.date, days: int) -> pd.DataFrame:
-    """360 ratings: one round a calendar month; self, supervisor and 3-6 peers.
+    """360 ratings: one round a calendar month; self, supervisor, 3-6 peers, 3-5 customers.
 
     A rating is ``3.2 + 0.5 * true competency + rater leniency + halo(rater, ratee)
     + noise`` rounded to 1-5; self-ratings are inflated by 0.6; reciprocal partners
@@ -121,6 +121,36 @@ def make_ratings(rng: np.random.Generator, ag: Agents, start: dt.date, days: int
         latent += np.where(group == "self", 0.6, 0.0)
         recip = (group == "peer") & (ag.partner[ratee] == rater)
         latent += np.where(recip, ag.strength[ratee], 0.0)
+        # Customers (3-5 a ratee, each rating once): no halo from working together,
+        # their own leniency, scores track resolution and quality; no teamwork item.
+        n_cust = rng.integers(3, 6, size=len(idx))
+        c_ratee = np.repeat(idx, n_cust)
+        c_items = np.array([i for i, k in enumerate(COMPETENCIES) if k != "teamwork"])
+        c_rater = np.arange(len(c_ratee))
+        cr = np.repeat(c_rater, len(c_items))
+        ce = np.repeat(c_ratee, len(c_items))
+        cc = np.tile(c_items, len(c_ratee))
+        c_len = rng.normal(0.0, 0.5, len(c_ratee))[cr]
+        c_latent = (
+            3.5
+            + 0.35 * (ag.quality[ce] + ag.res_skill[ce] / 0.35) / 2.0
+            + 0.2 * comp[ce, cc]
+            + c_len
+            + 0.5 * rng.standard_normal(len(cr))
+        )
+        cust_ids = np.array(
+            [f"X{label.replace('-', '')}{k:06d}" for k in range(len(c_ratee))], dtype=object
+        )
+        cust_frame = pd.DataFrame(
+            {
+                "period": label,
+                "ratee_id": np.array(ag.ids, dtype=object)[ce],
+                "rater_id": cust_ids[cr],
+                "rater_group": "customer",
+                "competency": np.array(COMPETENCIES, dtype=object)[cc],
+                "score": np.clip(np.rint(c_latent), 1, 5).astype(float),
+            }
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -133,6 +163,7 @@ def make_ratings(rng: np.random.Generator, ag: Agents, start: dt.date, days: int
                 }
             )
         )
+        frames.append(cust_frame)
     if not frames:
         return pd.DataFrame(
             {k: pd.Series(dtype=t) for k, t in

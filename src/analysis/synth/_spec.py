@@ -27,6 +27,7 @@ GAMING_BEHAVIOURS = (
     "end_of_day_stretch",
     "sandbagging",
     "reciprocal",
+    "survey_selection",
 )
 BEHAVIOURS = HONEST_BEHAVIOURS + GAMING_BEHAVIOURS
 
@@ -36,7 +37,9 @@ BEHAVIOURS = HONEST_BEHAVIOURS + GAMING_BEHAVIOURS
 #: work; transfer_dumping: added transfer probability; end_of_day_stretch: relative
 #: increase of talk time in the last hour of the shift; sandbagging: how much easier
 #: (relative) the agent's own OKR targets are than their trend; reciprocal: points
-#: (1-5 scale) added to the ratings the two partners give each other.
+#: (1-5 scale) added to the ratings the two partners give each other; survey_selection
+#: (not in the default mix): share of the surveys on bad calls (short or unresolved)
+#: that the agent keeps from happening.
 DEFAULT_STRENGTH = {
     "hangup": 0.15,
     "bunching": 0.8,
@@ -45,6 +48,7 @@ DEFAULT_STRENGTH = {
     "end_of_day_stretch": 1.0,
     "sandbagging": 0.1,
     "reciprocal": 1.0,
+    "survey_selection": 0.7,
 }
 _STRENGTH_RANGE = {
     "hangup": (0.0, 1.0),
@@ -54,6 +58,7 @@ _STRENGTH_RANGE = {
     "end_of_day_stretch": (0.0, 10.0),
     "sandbagging": (0.0, 1.0),
     "reciprocal": (0.0, 4.0),
+    "survey_selection": (0.0, 1.0),
 }
 
 #: The mix planted when ``--gaming`` is omitted (for 60 or more agents; fewer scale down).
@@ -91,7 +96,8 @@ def parse_gaming_spec(spec: str | None, *, days: int | None = None) -> list[Gami
     ``hangup=3@0.15,bunching=2,acw_padding=2@0.5:0-30``; ``none`` (or ``""`` after
     stripping is an error) plants nothing. Behaviours: ``hangup``, ``bunching``,
     ``acw_padding``, ``transfer_dumping``, ``end_of_day_stretch``, ``sandbagging``,
-    ``reciprocal`` (count must be even: partners come in pairs). ``start-end`` are
+    ``reciprocal`` (count must be even: partners come in pairs), ``survey_selection``.
+    ``start-end`` are
     0-based day offsets (inclusive) within the window of ``days`` days.
 
     Parameters
