@@ -491,3 +491,16 @@ def test_survey_selection_keeps_bad_calls_out_of_the_survey():
     # Honest agents: half the survey rate after very short calls.
     short = ~sel & (h.talk_s < 20)
     assert abs(surveyed[short].mean() - 0.075) < 4 * math.sqrt(0.075 * 0.925 / short.sum())
+
+
+def test_call_level_gaming_only_in_its_active_days():
+    c = generate_center(agents=24, days=20, seed=8, gaming="hangup=3@0.3:10-14,bunching=2@1.0:5-9")
+    h = handled(c)
+    hang = h[h.behaviour == "hangup"]
+    inside = hang.day.between(10, 14)
+    assert (hang.kind[~inside] != "hangup").all()
+    share = (hang.kind[inside] == "hangup").mean()
+    assert abs(share - 0.3) < 4 * math.sqrt(0.3 * 0.7 / inside.sum())
+    b = h[h.behaviour == "bunching"]
+    assert (b.kind[~b.day.between(5, 9)] != "bunched").all()
+    assert (b.kind[b.day.between(5, 9)] == "bunched").sum() > 10

@@ -251,11 +251,12 @@ def _attributes(
     p_res = np.where((kind == K_HANG) | transferred, 0.0, p_res)
     resolved = r.random(n) < p_res
     u = r.random(n)
-    ended = np.where(u < 0.8, END_CUSTOMER, np.where(u < 0.97, END_AGENT, END_SYSTEM))
+    # Who disconnected: mostly the customer; agents differ in how often it is them.
+    is_short = kind == K_SHORT
+    p_agent = np.minimum(np.where(is_short, 0.30, 0.17) * ag.end_f[agent], 0.9)
+    p_system = np.where(is_short, 0.05, 0.03)
     ended = np.where(
-        kind == K_SHORT,
-        np.where(u < 0.65, END_CUSTOMER, np.where(u < 0.95, END_AGENT, END_SYSTEM)),
-        ended,
+        u < p_agent, END_AGENT, np.where(u < p_agent + p_system, END_SYSTEM, END_CUSTOMER)
     )
     ended = np.where((kind == K_HANG) | transferred, END_AGENT, ended)
     quality = ag.quality[agent]

@@ -63,6 +63,7 @@ class Agents:
     speed: np.ndarray
     acw_f: np.ndarray
     hold_f: np.ndarray
+    end_f: np.ndarray  # propensity to be the one who disconnects
     res_skill: np.ndarray
     quality: np.ndarray
     p_short: np.ndarray  # (n, queues)
@@ -95,6 +96,7 @@ def make_agents(
     speed = np.exp(rng.normal(0.0, 0.12, n))
     acw_f = np.exp(rng.normal(0.0, 0.2, n))
     hold_f = np.exp(rng.normal(0.0, 0.3, n))
+    end_f = np.exp(rng.normal(0.0, 0.3, n))
     res_skill = rng.normal(0.0, 0.35, n)
     quality = 0.6 * res_skill / 0.35 + 0.8 * rng.normal(0.0, 1.0, n)
     # Natural short-call and transfer rates differ between agents (beta around the queue mean).
@@ -157,6 +159,7 @@ def make_agents(
         speed=speed,
         acw_f=acw_f,
         hold_f=hold_f,
+        end_f=end_f,
         res_skill=res_skill,
         quality=quality,
         p_short=p_short,
