@@ -161,8 +161,21 @@ def parse_seconds(s: pd.Series, unit: str | None = None) -> pd.Series:
 
 def _time_of_day(txt: pd.Series) -> pd.Series:
     """'H:MM[:SS][ AM/PM]' (or a datetime's time part) -> seconds since midnight (NaN if bad)."""
-    g = _extract(txt, _TOD_RE2)
-    h, m, sec, ap = g["h"], g["m"], np.nan_to_num(g["s"]), g["ap"]
+    arr = _arrow(txt)
+    n = len(arr)
+    h, m, sec = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    ap = np.full(n, "", dtype=object)
+    # fast path for plain H:MM:SS (what most exports hold): split, no regex extraction
+    plain = pc.fill_null(pc.match_substring_regex(arr, r"^\d{1,2}:\d\d:\d\d$"), False)
+    plain_np = plain.to_numpy(zero_copy_only=False)
+    if plain_np.any():
+        parts = pc.list_flatten(pc.split_pattern(pc.filter(arr, plain), ":"))
+        hms = pc.cast(parts, pa.float64()).to_numpy(zero_copy_only=False).reshape(-1, 3)
+        h[plain_np], m[plain_np], sec[plain_np] = hms[:, 0], hms[:, 1], hms[:, 2]
+    rest = ~plain_np & txt.notna().to_numpy()
+    if rest.any():
+        g = _extract(txt[rest], _TOD_RE2)
+        h[rest], m[rest], sec[rest], ap[rest] = g["h"], g["m"], np.nan_to_num(g["s"]), g["ap"]
     h = np.where((ap == "p") & (h < 12), h + 12, h)
     h = np.where((ap == "a") & (h == 12), 0, h)
     ok = (h <= 23) & (m <= 59) & (sec < 61)

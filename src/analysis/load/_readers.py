@@ -19,6 +19,7 @@ import glob as _glob
 import gzip
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,9 @@ def _detect_encoding(sample: bytes, where: str) -> str:
     return best.encoding
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
+
+
 def _looks_binary(sample: bytes, encoding: str) -> bool:
     if encoding.startswith("utf-16"):
         return False
@@ -125,7 +129,7 @@ def _looks_binary(sample: bytes, encoding: str) -> bool:
     text = sample.decode(encoding, errors="replace")
     if not text:
         return False
-    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\f"))
+    bad = len(_CONTROL.findall(text))
     return bad / len(text) > 0.02
 
 
