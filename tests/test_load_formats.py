@@ -102,7 +102,7 @@ def test_excel_merged_title_row_and_named_sheet():
     assert v.loc["X3", "talk_s"] == 75.0  # a number of seconds
     assert v.loc["X2", "outcome"] == "abandoned" and pd.isna(v.loc["X2", "answer_ts"])
     assert res.quarantine.set_index("Call Id").loc["X4", "reason"] == "missing_agent_id"
-    assert res.quarantine["_source_row"].tolist() == [6]  # spreadsheet row number
+    assert res.quarantine["_source_row"].tolist() == [7]  # spreadsheet row number
 
 
 def test_parquet_round_trip_and_zip(tmp_path):
@@ -116,6 +116,27 @@ def test_parquet_round_trip_and_zip(tmp_path):
         zf.write(DATA / "calls_basic.csv", "export/calls.csv")
         zf.writestr("__MACOSX/export/._calls.csv", b"\x00\x05\x16\x07")
     assert load_calls(z).rows_read == 12
+
+
+def test_typed_parquet_columns(tmp_path):
+    df = pd.DataFrame({
+        "call_id": [101, 102, 103],
+        "queue": pd.Categorical(["a", "b", "a"]),
+        "arrival_ts": pd.to_datetime(["2026-01-05 10:00", "2026-01-05 10:01", "2026-01-05 10:02"]),
+        "outcome": pd.Categorical(["answered", "abandoned", "ANSWERED"]),
+        "agent_id": [7, None, 9],
+        "answer_ts": pd.to_datetime(["2026-01-05 10:00:20", None, "2026-01-05 10:02:30"]),
+        "talk_s": pd.to_timedelta([60, None, 30], unit="s"),
+        "resolved": [True, False, True],
+        "csat": [5, None, 4],
+    })
+    p = tmp_path / "calls.parquet"
+    df.to_parquet(p)
+    res = load_calls(p)
+    assert res.rows_read == 3 and len(res.valid) == 3, res.quarantine
+    v = res.valid.set_index("call_id")
+    assert v.loc["101", "agent_id"] == "7" and v.loc["103", "outcome"] == "answered"
+    assert v.loc["103", "talk_s"] == 30.0 and v.loc["101", "resolved"]
 
 
 def test_folder_and_glob_stack_files(tmp_path):

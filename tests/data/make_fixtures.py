@@ -159,6 +159,7 @@ def write_xlsx(path: Path) -> None:
     ws.append(["Call Id", "Agent", "Date", "Time", "Answered (Y/N)", "Talk"])
     ws.append(["X1", "Ann", dt.datetime(2026, 1, 5), dt.time(9, 0, 0), "Y", dt.time(0, 2, 3)])
     ws.append(["X2", "Bob", dt.datetime(2026, 1, 5), dt.time(9, 5, 0), "N", None])
+    ws.append([None] * 6)  # a blank row: not a data row, but row numbers must stay true
     ws.append(["X3", "Ann", dt.datetime(2026, 1, 5), dt.time(9, 7, 30), "Y", 75])
     ws.append(["X4", None, dt.datetime(2026, 1, 5), dt.time(9, 9, 0), "Y", dt.time(0, 0, 40)])
     second = wb.create_sheet("Other")

@@ -14,6 +14,8 @@ from __future__ import annotations
 from ._mapping import Mapping, builtin_mappings, resolve_mapping
 from ._result import LoadResult, schema_for, write_validated
 from .calls import CALL_REASONS, load_calls
+from .ratings import RATINGS_REASONS, load_ratings, rescale
+from .roster import ROSTER_REASONS, load_roster
 
 __all__ = [
     "load_calls",
@@ -27,16 +29,7 @@ __all__ = [
     "schema_for",
     "rescale",
     "CALL_REASONS",
+    "ROSTER_REASONS",
+    "RATINGS_REASONS",
 ]
 
-
-def __getattr__(name):  # roster / ratings load lazily
-    if name == "load_roster":
-        from .roster import load_roster
-
-        return load_roster
-    if name in ("load_ratings", "rescale"):
-        from . import ratings
-
-        return getattr(ratings, name)
-    raise AttributeError(name)

@@ -330,8 +330,15 @@ def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: 
     else:
         rawv = col(spec.column)
 
-    typed_input = not (rawv.dtype == object or rawv.dtype == "str"
-                       or isinstance(rawv.dtype, pd.StringDtype))
+    # typed columns (Parquet) are used as they are, unless the spec works on raw text
+    typed_input = (
+        (pd.api.types.is_numeric_dtype(rawv.dtype) or pd.api.types.is_bool_dtype(rawv.dtype)
+         or pd.api.types.is_datetime64_any_dtype(rawv.dtype)
+         or pd.api.types.is_timedelta64_dtype(rawv.dtype))
+        and not isinstance(rawv.dtype, pd.CategoricalDtype)
+        and spec.values is None and not spec.quarantine and not spec.missing
+        and spec.missing_pattern is None and spec.source != "const"
+    )
     txt = _as_text(rawv, spec.strip) if not typed_input else None
     if txt is not None:
         for value, reason in spec.quarantine.items():

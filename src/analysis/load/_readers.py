@@ -319,10 +319,14 @@ def _read_excel(path: Path, where: str, opts: ReadOptions) -> pd.DataFrame:
             if sheet not in wb.sheetnames:
                 raise InputError(f"{where}: no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
             ws = wb[sheet]
-        rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        rows, numbers = [], []
+        for i, r in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in r]
+            if any(c.strip() for c in cells):  # blank spreadsheet rows are not data rows
+                rows.append(cells)
+                numbers.append(i)
     finally:
         wb.close()
-    rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise InputError(f"{where}: sheet is empty")
     hdr = opts.header_row if opts.header_row is not None else _pick_header(rows, opts.expected)
@@ -336,7 +340,7 @@ def _read_excel(path: Path, where: str, opts: ReadOptions) -> pd.DataFrame:
     df = pd.DataFrame([[r[i] for i in keep] for r in body], columns=names, dtype="str")
     if df.empty:
         df = pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
-    df["_source_row"] = np.arange(hdr + 2, hdr + 2 + len(df))
+    df["_source_row"] = np.asarray(numbers[hdr + 1 :], dtype=np.int64)  # spreadsheet row numbers
     df["_bad"] = ""
     return df
 
