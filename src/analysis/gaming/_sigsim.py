@@ -27,7 +27,8 @@ import pandas as pd
 from ..contract import call_column_names
 from ._base import GamingContext
 
-__all__ = ["simulate_calls", "make_context", "null_worlds", "null_pvalues", "rejection_summary"]
+__all__ = ["simulate_calls", "make_context", "null_worlds", "null_pvalues", "rejection_summary",
+           "simulate_ratings"]
 
 
 def simulate_calls(
@@ -282,3 +283,53 @@ def rejection_summary(pvals: list[np.ndarray], alphas=(0.01, 0.05, 0.1)) -> pd.D
         se_w = per.std(ddof=1) / np.sqrt(len(per)) if len(per) > 1 else se_b
         rows.append(dict(alpha=a, rate=rate, se=max(se_b, se_w), n=allp.size))
     return pd.DataFrame(rows)
+
+
+def simulate_ratings(
+    *,
+    n_agents: int = 60,
+    team_size: int = 10,
+    months: int = 3,
+    competencies: int = 5,
+    pairs: dict[tuple[str, str], float] | None = None,
+    seed: int = 1,
+) -> pd.DataFrame:
+    """360 peer ratings: ``3.2 + 0.5 skill + leniency(rater) + halo(rater, ratee) + noise``.
+
+    Each month every agent is rated by 3-6 teammates (a planted pair always
+    rate each other, adding ``pairs[(a, b)]`` points both ways); scores are
+    rounded and clipped to 1-5. Also self and supervisor rows (ignored by the
+    reciprocity check).
+    """
+    rng = np.random.default_rng(seed)
+    pairs = pairs or {}
+    ids = [f"A{i:03d}" for i in range(n_agents)]
+    team = np.arange(n_agents) // team_size
+    skill = rng.normal(0, 1, (n_agents, competencies))
+    len_ = rng.normal(0, 0.3, n_agents)
+    halo = rng.normal(0, 0.3, (n_agents, n_agents))
+    bonus = np.zeros((n_agents, n_agents))
+    partner: dict[int, set[int]] = {}
+    for (a, b), s in pairs.items():
+        ia, ib = ids.index(a), ids.index(b)
+        bonus[ia, ib] = bonus[ib, ia] = s
+        partner.setdefault(ia, set()).add(ib)
+        partner.setdefault(ib, set()).add(ia)
+    rows = []
+    for m in range(months):
+        per = f"2026-{m + 1:02d}"
+        for e in range(n_agents):
+            mates = np.nonzero((team == team[e]) & (np.arange(n_agents) != e))[0]
+            k = min(len(mates), int(rng.integers(3, 7)))
+            raters = set(rng.choice(mates, size=k, replace=False).tolist())
+            raters |= partner.get(e, set())
+            for r in sorted(raters):
+                lat = 3.2 + 0.5 * skill[e] + len_[r] + halo[r, e] + bonus[r, e]
+                lat = lat + rng.normal(0, 0.45, competencies)
+                for c in range(competencies):
+                    rows.append((per, ids[e], ids[r], "peer", f"c{c}",
+                                 float(np.clip(np.rint(lat[c]), 1, 5))))
+            rows.append((per, ids[e], ids[e], "self", "c0", 4.0))
+            rows.append((per, ids[e], f"S{team[e]:02d}", "supervisor", "c0", 3.0))
+    return pd.DataFrame(rows, columns=["period", "ratee_id", "rater_id", "rater_group",
+                                       "competency", "score"])

@@ -1,0 +1,92 @@
+"""OKR sandbagging: projection pinned to numpy, calibration on honest synthetic centers,
+power on planted sandbaggers, attainment piling note, skips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.gaming._sigsim import make_context, simulate_calls
+from analysis.gaming.okr_sandbagging import check_okr_sandbagging, okr_projections
+
+
+@pytest.fixture(scope="module")
+def small_calls():
+    return simulate_calls(n_agents=20, days=40, seed=17, customers=False)
+
+
+def test_projection_pinned_against_numpy_polyfit(small_calls):
+    ctx = make_context(small_calls)
+    proj, period = okr_projections(ctx, "aht_s", clip=10.0)
+    assert period == "2026-02"
+    h = small_calls[small_calls["agent_id"] == "A003"].copy()
+    h["day"] = h["answer_ts"].dt.normalize()
+    start = h.loc[h["day"].dt.strftime("%Y-%m") == period, "day"].min()
+    end = small_calls.loc[small_calls["answer_ts"].dt.strftime("%Y-%m") == period,
+                          "answer_ts"].max().normalize()
+    hist = h[h["day"] < start]
+    x = (hist["day"] - start).dt.days.to_numpy(float)
+    y = (hist["talk_s"] + hist["hold_s"] + hist["acw_s"]).to_numpy()
+    slope, icpt = np.polyfit(x, y, 1)
+    want = icpt + slope * (end - start).days
+    got = proj.set_index("agent_id").loc["A003"]
+    assert got["projection"] == pytest.approx(want, rel=1e-9)
+    assert got["hist_mean"] == pytest.approx(y.mean())
+    cur = h[h["day"] >= start]
+    assert got["actual"] == pytest.approx((cur["talk_s"] + cur["hold_s"] + cur["acw_s"]).mean())
+
+
+@pytest.mark.slow
+def test_calibrated_on_honest_synthetic_centers():
+    """Honest agents set targets from their own (noisy) trend, as in analysis.synth."""
+    from analysis.synth import generate_center
+
+    ps = []
+    for s in range(8):
+        c = generate_center(agents=60, days=61, seed=100 + s, gaming="none")
+        f = check_okr_sandbagging(make_context(c.calls, okr=c.okr, options={"seed": s})).flags
+        ps.append(f["p_value"].to_numpy())
+    p = np.concatenate(ps)
+    for a in (0.01, 0.05, 0.1):
+        se_w = np.std([np.mean(x <= a) for x in ps], ddof=1) / np.sqrt(len(ps))
+        se = max(np.sqrt(a * (1 - a) / p.size), se_w)
+        assert 0.4 * a <= np.mean(p <= a) <= a + 3 * se
+
+
+def test_power_on_planted_sandbaggers():
+    from analysis.synth import generate_center
+
+    rec = []
+    for s in range(3):
+        c = generate_center(agents=60, days=61, seed=200 + s, gaming="sandbagging=4@0.1")
+        f = check_okr_sandbagging(make_context(c.calls, okr=c.okr)).flags
+        sb = set(c.truth.loc[c.truth["behaviour"] == "sandbagging", "agent_id"])
+        rec.append(f[f["agent_id"].isin(sb)]["p_value"].le(0.05).mean())
+        assert f[~f["agent_id"].isin(sb)]["p_value"].le(0.05).mean() <= 0.12
+    assert np.mean(rec) >= 0.75
+
+
+def test_attainment_piling_note(small_calls):
+    ctx = make_context(small_calls)
+    proj, _ = okr_projections(ctx, "aht_s")
+    agents = {}
+    for r in proj.itertuples():
+        base = 1.1 * r.actual
+        agents[r.agent_id] = {"kr_aht": {"baseline": base, "target": base - (base - r.actual) / 1.05}}
+    okr = {"objectives": [{"id": "o", "key_results": [
+        {"id": "kr_aht", "metric": "aht_s", "direction": "lower"}]}], "agents": agents}
+    res = check_okr_sandbagging(make_context(small_calls, okr=okr, options={"min_peers": 5}))
+    note = [n for n in res.notes if n.startswith("attainment piling")]
+    assert note and f"{len(agents)} key results in [1.0, 1.1) vs 0 in" in note[0]
+    assert (res.flags["k"] == 1).all()
+
+
+def test_skips_with_reasons(small_calls):
+    assert "no OKR" in check_okr_sandbagging(make_context(small_calls)).skipped
+    okr = {"objectives": [{"id": "o", "key_results": [{"id": "k", "metric": "aht_s"}]}]}
+    assert "per-agent targets" in check_okr_sandbagging(
+        make_context(small_calls, okr=okr)).skipped
+    okr["agents"] = {"A001": {"k": {"baseline": 1, "target": 2}}}
+    okr["objectives"][0]["key_results"][0]["metric"] = "calls"
+    res = check_okr_sandbagging(make_context(small_calls, okr=okr))
+    assert res.skipped and any("'calls' not tested" in n for n in res.notes)
