@@ -282,9 +282,13 @@ def test_acw_padding_raises_mean_acw_by_strength_in_its_window(mixed_h):
 
 def test_transfer_dumpers_transfer_more_and_earlier(mixed_h):
     h = mixed_h
+    # Planted: a share `strength` of the calls that are not natural short calls (binomial).
+    d = h[(h.behaviour == "transfer_dumping") & (h.kind != "short")]
+    n = len(d)
+    assert abs((d.kind == "dumped").mean() - 0.15) < 4 * math.sqrt(0.15 * 0.85 / n)
+    # Observable: the transfer rate rises by about that much over honest agents'.
     rate = (h.outcome == "transferred").groupby(h.behaviour).mean()
-    base = rate[["honest", "hard_queue"]].mean()
-    assert abs(rate["transfer_dumping"] - base - 0.15 * (1 - base)) < 0.03
+    assert rate["transfer_dumping"] > rate[["honest", "hard_queue"]].max() + 0.08
     tr = h[h.outcome == "transferred"]
     med = tr.groupby(tr.behaviour == "transfer_dumping").talk_s.median()
     assert med[True] < 0.6 * med[False]
