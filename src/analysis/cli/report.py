@@ -25,6 +25,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
                    help="render engine (auto: quarto when on PATH, else builtin)")
     p.add_argument("--no-deck", action="store_true", help="skip the .pptx deck")
+    p.add_argument("--templates", help="folder of notebook templates (default: notebooks/)")
 
 
 def register(sub) -> None:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
         roster=args.roster, config=args.config, truth=args.truth, period=args.period,
         lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
-        engine=args.engine, deck=not args.no_deck,
+        engine=args.engine, deck=not args.no_deck, notebooks_dir=args.templates,
     )
     print(res.pdf)
     if res.deck:

@@ -9,6 +9,7 @@ compute them once. A section whose library piece is not installed says so
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -267,6 +268,8 @@ def quarantine_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown
 
 def _con(inputs: ReportInputs) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
+    with contextlib.suppress(duckdb.Error):  # no progress widget in the executed notebook
+        con.execute("SET enable_progress_bar = false")
     con.execute(f"CREATE VIEW calls AS SELECT * FROM read_parquet('{inputs.calls_path}')")
     return con
 
@@ -707,6 +710,8 @@ def checks_table(g, lang: str = "en") -> Table | Markdown:
     out = f.groupby("check").agg(tests=("p_value", "size"),
                                  flags=("flagged", lambda s: int(s.astype(bool).sum())),
                                  effect_unit=("effect_unit", "first"))
+    if lang != "en":  # the units are English text from the checks
+        out = out.drop(columns="effect_unit")
     out = out.reset_index()
     out["tests"] = out["tests"].astype("int64")
     out["flags"] = out["flags"].astype("int64")

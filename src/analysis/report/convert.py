@@ -128,6 +128,8 @@ def notebook_to_markdown(
             if otype not in ("display_data", "execute_result"):
                 continue
             data = out.get("data", {})
+            if any(k.startswith("application/vnd.jupyter.widget") for k in data):
+                continue  # progress bars and other widgets are not report content
             if "image/png" in data:
                 n_img += 1
                 if label and n_img == 1:

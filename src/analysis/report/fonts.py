@@ -118,7 +118,7 @@ def use_matplotlib_fonts(lang: str) -> str | None:
     from matplotlib import font_manager as fm
 
     names = {f.name for f in fm.fontManager.ttflist}
-    if not any(f in names for f in CJK_FAMILIES):
+    if lang == "zh-CN" and not any(f in names for f in CJK_FAMILIES):
         for path in _font_files(font_dirs()):
             try:
                 fm.fontManager.addfont(str(path))

@@ -14,6 +14,7 @@ The heavy work (period filter, pseudonym join, Parquet write) runs in DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -269,6 +270,8 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
 
     con = duckdb.connect()
     try:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET enable_progress_bar = false")
         con.register("valid_df", valid)
         where = ""
         if period:

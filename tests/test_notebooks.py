@@ -1,0 +1,121 @@
+"""The notebook templates follow the house rules (static checks; execution is in
+test_report.py, which runs every template through ``ccpm report``)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+
+import nbformat
+import pytest
+
+from analysis.config import NOTEBOOKS_DIR
+from analysis.report import i18n
+from analysis.report.build import report_parameters
+from analysis.report.convert import cell_options
+from analysis.report.execute import REPORT_NOTEBOOKS
+
+TEMPLATES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+NAMES = {"data_quality", "model_comparison", "gaming_checks", "management_summary"}
+
+
+def test_the_four_templates_exist():
+    assert {p.stem for p in TEMPLATES} == NAMES
+    assert set(REPORT_NOTEBOOKS["execute"]) == NAMES == set(REPORT_NOTEBOOKS["render"])
+
+
+@pytest.fixture(params=TEMPLATES, ids=lambda p: p.stem)
+def nb(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_valid_and_no_stored_outputs(nb):
+    nbformat.validate(nb)
+    for cell in _code_cells(nb):
+        assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_exactly_one_parameters_cell_of_literals(nb):
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    tree = ast.parse(tagged[0].source)
+    names = []
+    for node in tree.body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, ast.dump(node)
+        ast.literal_eval(node.value)  # raises unless a literal
+        names.append(node.targets[0].id)
+    # the same parameters ccpm report passes (so papermill overrides every one of them)
+    passed = report_parameters(calls="x", build_dir="b")
+    assert set(names) == set(passed)
+
+
+def test_no_functions_or_classes_and_imports_only_from_analysis(nb):
+    for cell in _code_cells(nb):
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                         ast.Lambda)), cell.source
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] == "analysis" for a in node.names)
+            if isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] == "analysis", cell.source
+
+
+def test_quarto_cell_options_are_valid_and_captions_translatable(nb):
+    labels = []
+    for cell in _code_cells(nb):
+        if "parameters" in cell.metadata.get("tags", []):
+            continue
+        opts, _ = cell_options(cell.source)
+        assert opts.get("echo") is False, "report cells hide their code"
+        if "label" in opts:
+            assert re.fullmatch(r"fig-[a-z0-9-]+", opts["label"])
+            labels.append(opts["label"])
+            key = str(opts.get("fig-cap", ""))
+            assert key.startswith("i18n:") and key[5:] in i18n.STRINGS["en"]
+    assert len(labels) == len(set(labels))
+
+
+def test_narrative_markdown_is_kept_out_of_the_report(nb):
+    # template narrative is English for readers of the notebook; report text comes from i18n
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert "remove-cell" in cell.metadata.get("tags", [])
+
+
+def test_every_text_key_used_by_a_template_exists():
+    used = set()
+    for path in TEMPLATES:
+        for cell in _code_cells(nbformat.read(path, as_version=4)):
+            used |= set(re.findall(r'"((?:[a-z0-9_]+\.)+[a-zA-Z0-9_]+)"', cell.source))
+    keys = {k for k in used if k.split(".")[0] in {p.split(".")[0] for p in i18n.STRINGS["en"]}}
+    assert keys, "templates use i18n keys"
+    for lang in i18n.LANGS:
+        assert keys <= set(i18n.STRINGS[lang]), keys - set(i18n.STRINGS[lang])
+
+
+def test_translations_complete_and_fields_match():
+    en, zh = i18n.STRINGS["en"], i18n.STRINGS["zh-CN"]
+    assert set(en) == set(zh)
+    fmt = string.Formatter()
+    for key in en:
+        fields_en = {f for _, f, _, _ in fmt.parse(en[key]) if f}
+        fields_zh = {f for _, f, _, _ in fmt.parse(zh[key]) if f}
+        assert fields_en == fields_zh, key
+    # headings are really translated (a CJK character in each section title)
+    for key in [k for k in zh if k.endswith(".title")]:
+        assert re.search(r"[\u4e00-\u9fff]", zh[key]), key
+    assert "博弈" in zh["gaming.title"] and "平衡计分卡" in zh["bsc.title"]
+
+
+def test_t_fills_fields_and_rejects_unknown_language():
+    assert i18n.t("doc.generated", "en", date="2026-01-01").endswith("2026-01-01")
+    with pytest.raises(Exception, match="zz"):
+        i18n.t("doc.title", "zz")
+    with pytest.raises(KeyError):
+        i18n.t("no.such.key", "en")

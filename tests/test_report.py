@@ -1,0 +1,385 @@
+"""ccpm report end to end: executed notebooks, PDF (en, zh-CN), deck, manifest, privacy,
+failing cells; plus the render pieces (converter, engines, fonts) on their own.
+
+Rendering is slow, so one report per language is built once per test session and shared
+(also across pytest-xdist workers, through a lock file).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from analysis.cli import main as ccpm
+from analysis.config import NOTEBOOKS_DIR
+from analysis.errors import ConfigError
+from analysis.privacy import pseudonym
+from analysis.report import i18n
+from analysis.report.deck import DECK_SLIDES
+from analysis.report.engines import ENGINES, RenderMeta, select_engine
+from analysis.report.fonts import report_fonts
+from analysis.report.i18n import t
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+# --------------------------------------------------------------------------- shared builds
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no sharing between workers
+        yield
+        return
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def shared_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "ccpm-report-e"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_center(shared_root) -> dict[str, Path]:
+    from analysis.synth import generate_center, write_center
+
+    out = shared_root / "center"
+    with _locked(shared_root / "center.lock"):
+        if not (out / "done").is_file():
+            write_center(generate_center(agents=12, days=24, seed=3), out)
+            (out / "done").write_text("ok")
+    return {k: out / f for k, f in (("calls", "calls.parquet"), ("ratings", "ratings_360.csv"),
+                                    ("okr", "okr.yml"), ("roster", "roster.csv"),
+                                    ("truth", "truth.csv"))}
+
+
+def _build(shared_root: Path, center: dict, name: str, **kw) -> Path:
+    from analysis.report.build import build_report
+
+    out = shared_root / name
+    with _locked(shared_root / f"{name}.lock"):
+        if not (out / "done").is_file():
+            shutil.rmtree(out, ignore_errors=True)
+            build_report(center["calls"], out=out, ratings=center["ratings"],
+                         okr=center["okr"], roster=center["roster"], truth=center["truth"],
+                         engine="builtin", progress=None, **kw)
+            (out / "done").write_text("ok")
+    return out
+
+
+@pytest.fixture(scope="session")
+def report_en(shared_root, tiny_center) -> Path:
+    return _build(shared_root, tiny_center, "report-en", lang="en")
+
+
+@pytest.fixture(scope="session")
+def salt_file(shared_root) -> Path:
+    p = shared_root / "salt"
+    with _locked(shared_root / "salt.lock"):
+        if not p.is_file():
+            p.write_text("test-salt-0123456789\n")
+    return p
+
+
+@pytest.fixture(scope="session")
+def report_zh(shared_root, tiny_center, salt_file) -> Path:
+    saved = os.environ.pop("CCPM_SALT", None)  # the salt file must be what is used
+    try:
+        return _build(shared_root, tiny_center, "report-zh", lang="zh-CN", pseudonymize=True,
+                      salt_file=salt_file)
+    finally:
+        if saved is not None:
+            os.environ["CCPM_SALT"] = saved
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+# --------------------------------------------------------------------------- the reports
+
+
+SECTIONS = ("summary.title", "summary.findings", "models.title", "kpi.title", "okr.title",
+            "bsc.title", "r360.title", "gaming.title", "gaming.flags", "dq.title",
+            "dq.inputs", "dq.quarantine")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_pdf_has_every_section_in_its_language(lang, request):
+    out = request.getfixturevalue("report_en" if lang == "en" else "report_zh")
+    text = _squash(_pdf_text(out / "report.pdf"))
+    for key in SECTIONS:
+        assert _squash(t(key, lang)) in text, key
+    other = "zh-CN" if lang == "en" else "en"
+    assert _squash(t("gaming.title", other)) not in text
+    if lang == "zh-CN":
+        assert "博弈" in text and "平衡计分卡" in text
+
+
+@pytest.mark.slow
+def test_report_says_which_data_it_was_built_from(report_en, tiny_center):
+    manifest = json.loads((report_en / "manifest.json").read_text())
+    calls = next(r for r in manifest["inputs"] if r["kind"] == "calls")
+    raw = tiny_center["calls"].read_bytes()
+    assert calls["sha256"] == hashlib.sha256(raw).hexdigest()
+    n = len(pd.read_parquet(tiny_center["calls"]))
+    assert calls["rows_read"] == n == calls["valid"] + calls["quarantined"]
+    assert {r["kind"] for r in manifest["inputs"]} == {"calls", "ratings", "okr", "roster",
+                                                       "truth"}
+    assert "pandas" in manifest["packages"] and "typst" in manifest["packages"]
+    for o in manifest["outputs"]:
+        assert hashlib.sha256((report_en / o["file"]).read_bytes()).hexdigest() == o["sha256"]
+    text = _squash(_pdf_text(report_en / "report.pdf"))
+    assert calls["sha256"][:12] in text and f"{n:,}" in text
+    assert "Technion" not in text  # not the Anonymous Bank data: no acknowledgement
+
+
+@pytest.mark.slow
+def test_executed_notebooks_are_kept_as_the_record(report_en):
+    for name in ("data_quality", "model_comparison", "gaming_checks", "management_summary"):
+        nb = nbformat.read(report_en / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert nb.metadata["ccpm"]["inputs"], name
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and 'lang = "en"' in injected[0].source
+        assert not any(o.get("output_type") == "error" for c in nb.cells
+                       if c.cell_type == "code" for o in c.outputs)
+    template = nbformat.read(NOTEBOOKS_DIR / "gaming_checks.ipynb", as_version=4)
+    assert all(c.outputs == [] for c in template.cells if c.cell_type == "code")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_deck_opens_with_the_expected_slides(lang, request):
+    from pptx import Presentation
+
+    out = request.getfixturevalue("report_en" if lang == "en" else "report_zh")
+    prs = Presentation(str(out / "report.pptx"))
+    titles = [s.shapes.title.text for s in prs.slides]
+    assert titles == [t("deck.title", lang)] + [t(k, lang) for k in DECK_SLIDES]
+    findings = json.loads((out / "build" / "headlines.json").read_text())["findings"]
+    body = " ".join(sh.text_frame.text for sh in prs.slides[1].shapes if sh.has_text_frame)
+    assert findings and all(f in body for f in findings)
+    pictures = [sh for s in prs.slides for sh in s.shapes if sh.shape_type == 13]
+    assert pictures, "the agreement and gaming figures are on their slides"
+
+
+@pytest.mark.slow
+def test_pseudonymized_report_holds_no_raw_id(report_zh, tiny_center, salt_file):
+    salt = salt_file.read_text().strip()
+    truth = pd.read_csv(tiny_center["truth"])
+    raw_agents = set(truth["agent_id"].astype(str))
+    calls = pd.read_parquet(tiny_center["calls"], columns=["customer_id"])
+    raw_customers = set(calls["customer_id"].dropna().astype(str))
+    text = _pdf_text(report_zh / "report.pdf")
+    tables = {p.name: p.read_text() for p in (report_zh / "tables").glob("*.csv")}
+    assert "scores.csv" in tables and "flags.csv" in tables
+    for blob in [text, *tables.values()]:
+        for raw in raw_agents:
+            assert not re.search(rf"\b{re.escape(raw)}\b", blob), raw
+        assert not any(re.search(rf"\b{re.escape(c)}\b", blob) for c in list(raw_customers)[:300])
+    # pseudonyms are the salted HMAC of the raw ids, stable with the salt
+    scores = pd.read_csv(report_zh / "tables" / "scores.csv")
+    expected = {pseudonym(a, salt, "A-") for a in raw_agents}
+    assert set(scores["agent_id"]) <= expected and len(set(scores["agent_id"])) > 5
+    deck_text = (report_zh / "report.pptx").read_bytes()
+    assert not any(a.encode() in deck_text for a in raw_agents)
+
+
+@pytest.mark.slow
+def test_customer_ids_never_in_an_unpseudonymized_report(report_en, tiny_center):
+    calls = pd.read_parquet(tiny_center["calls"], columns=["customer_id"])
+    ids = calls["customer_id"].dropna().astype(str).unique()[:300]
+    text = _pdf_text(report_en / "report.pdf")
+    for p in (report_en / "tables").glob("*.csv"):
+        text += p.read_text()
+    assert not any(re.search(rf"\b{re.escape(c)}\b", text) for c in ids)
+
+
+@pytest.mark.slow
+def test_failing_cell_exits_nonzero_with_the_cells_error(tmp_path, tiny_center, capsys):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    for p in NOTEBOOKS_DIR.glob("*.ipynb"):
+        shutil.copy(p, templates / p.name)
+    nb = nbformat.read(templates / "data_quality.ipynb", as_version=4)
+    params = next(i for i, c in enumerate(nb.cells)
+                  if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
+        "raise ValueError('deliberately broken: %s' % lang)"))
+    nbformat.write(nb, templates / "data_quality.ipynb")
+    out = tmp_path / "out"
+    code = ccpm(["report", "--calls", str(tiny_center["calls"]), "--out", str(out),
+                 "--engine", "builtin", "--templates", str(templates)])
+    err = capsys.readouterr().err
+    assert code != 0
+    line = [x for x in err.splitlines() if x.startswith("ccpm report: error:")]
+    assert len(line) == 1 and "ValueError: deliberately broken: en" in line[0]
+    assert "data_quality" in line[0]
+    partial = out / "notebooks" / "data_quality.ipynb"
+    assert partial.is_file()  # kept for diagnosis
+    kept = nbformat.read(partial, as_version=4)
+    assert any(o.get("ename") == "ValueError" for c in kept.cells if c.cell_type == "code"
+               for o in c.outputs)
+    assert not (out / "report.pdf").exists()
+
+
+def test_missing_input_is_one_line_exit_2(tmp_path, capsys):
+    code = ccpm(["report", "--calls", str(tmp_path / "nope.parquet"), "--out",
+                 str(tmp_path / "o"), "--engine", "builtin"])
+    err = [x for x in capsys.readouterr().err.strip().splitlines()
+           if not x.startswith("report: ")]  # progress lines
+    assert code == 2 and len(err) == 1 and "nope.parquet" in err[0]
+    assert err[0].startswith("ccpm report: error:")
+
+
+# --------------------------------------------------------------------------- render pieces
+
+
+def _png() -> str:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _executed_nb(path: Path) -> Path:
+    v4 = nbformat.v4
+    nb = v4.new_notebook()
+    p = v4.new_code_cell("lang = 'en'")
+    p.metadata["tags"] = ["parameters"]
+    hidden = v4.new_markdown_cell("template notes")
+    hidden.metadata["tags"] = ["remove-cell"]
+    shown = v4.new_code_cell("#| echo: true\nx = 1")
+    shown.outputs = [v4.new_output("stream", name="stdout", text="printed\n"),
+                     v4.new_output("stream", name="stderr", text="a warning\n")]
+    quiet = v4.new_code_cell("#| output: false\nsecret_code()")
+    quiet.outputs = [v4.new_output("display_data", data={"text/markdown": "HIDDEN"})]
+    gone = v4.new_code_cell("#| include: false\nz = 3")
+    gone.outputs = [v4.new_output("display_data", data={"text/markdown": "GONE"})]
+    fig = v4.new_code_cell("#| echo: false\n#| label: fig-demo\n#| fig-cap: \"A demo\"\nplot()")
+    fig.outputs = [v4.new_output("display_data", data={"image/png": _png(),
+                                                       "text/plain": "<Figure>"})]
+    table = v4.new_code_cell("df")
+    table.outputs = [v4.new_output("execute_result", execution_count=1, data={
+        "text/html": pd.DataFrame({"agent": ["a1"], "score": [0.5]}).to_html(index=False),
+        "text/plain": "df"})]
+    md = v4.new_code_cell("#| echo: false\nshow()")
+    md.outputs = [v4.new_output("display_data", data={"text/markdown": "## Heading here"})]
+    nb.cells = [hidden, p, shown, quiet, gone, fig, table, md]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_converter_honours_cell_options(tmp_path):
+    from analysis.report.convert import notebook_to_markdown
+
+    conv = notebook_to_markdown(_executed_nb(tmp_path / "x.ipynb"), tmp_path / "figures",
+                                rel_to=tmp_path)
+    md = conv.markdown
+    assert "x = 1" in md and "printed" in md  # echo: true shows code and stdout
+    assert "a warning" not in md and "template notes" not in md and "lang = 'en'" not in md
+    assert "HIDDEN" not in md and "secret_code" not in md  # output: false, echo default off
+    assert "GONE" not in md and "z = 3" not in md  # include: false
+    assert "plot()" not in md and "df\n" not in md
+    assert re.search(r"!\[A demo\]\(figures/fig-demo\.png\)\{#fig-demo width=95%\}", md)
+    assert (tmp_path / "figures" / "fig-demo.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Heading here" in md
+    assert re.search(r"\|\s*agent\s*\|\s*score\s*\|", md) or re.search(r"agent\s+score", md)
+
+
+def test_builtin_engine_renders_a_pdf_with_template_and_captions(tmp_path):
+    nb = _executed_nb(tmp_path / "x.ipynb")
+    build = tmp_path / "build"
+    build.mkdir()
+    meta = RenderMeta(title="Demo title", source="Data: demo.parquet", date="2026-01-01",
+                      lang="en")
+    pdf = ENGINES.get("builtin").render([nb], tmp_path / "r.pdf", meta=meta, build_dir=build)
+    text = _pdf_text(pdf).replace("\xa0", " ")
+    assert "Demo title" in text and "Figure 1" in text and "A demo" in text
+    assert "Data: demo.parquet" in text  # footer carries the data source
+    assert "#import" in (build / "report.typ").read_text()
+
+
+def test_engine_selection_prefers_quarto_only_when_on_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCPM_QUARTO", str(tmp_path / "no-quarto-here"))
+    assert select_engine("auto").name == "builtin"
+    with pytest.raises(ConfigError, match="quarto"):
+        select_engine("quarto")
+    with pytest.raises(ConfigError, match="unknown render engine"):
+        select_engine("nonesuch")
+    fake = tmp_path / "quarto"
+    fake.write_text("#!/bin/sh\n# a stand-in: writes the file quarto would\n"
+                    'echo "$@" > args.txt\ncp "$0" report-quarto.pdf\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CCPM_QUARTO", str(fake))
+    eng = select_engine("auto")
+    assert eng.name == "quarto"
+    nb = _executed_nb(tmp_path / "x.ipynb")
+    build = tmp_path / "b"
+    build.mkdir()
+    pdf = eng.render([nb], tmp_path / "q.pdf", meta=RenderMeta(title="T", lang="en"),
+                     build_dir=build)
+    assert pdf.is_file()
+    args = (build / "args.txt").read_text().split()
+    assert args[:2] == ["render", "report.ipynb"] and "--to" in args
+    combined = nbformat.read(build / "report.ipynb", as_version=4)
+    assert combined.cells[0].cell_type == "raw" and "echo: false" in combined.cells[0].source
+    assert not any("parameters" in c.metadata.get("tags", []) for c in combined.cells)
+
+
+def test_zh_without_cjk_font_stops_with_a_clear_message():
+    with pytest.raises(ConfigError, match="CJK font"):
+        report_fonts("zh-CN", available=frozenset({"DejaVu Sans", "Libertinus Serif"}))
+    assert report_fonts("en", available=frozenset({"Libertinus Serif"})) == ["Libertinus Serif"]
+    fonts = report_fonts("zh-CN", available=frozenset({"DejaVu Sans", "Noto Sans CJK SC"}))
+    assert fonts[-1] == "Noto Sans CJK SC"
+
+
+def test_anonymous_bank_inputs_carry_the_acknowledgement(tmp_path, tiny_center):
+    from analysis.report import content
+    from analysis.report.inputs import is_anonymous_bank, prepare_inputs
+
+    assert is_anonymous_bank("/x/anonymous_bank_1999/01_January.txt.gz")
+    assert is_anonymous_bank(None, "anonymous-bank") and not is_anonymous_bank("calls.parquet")
+    src = tmp_path / "anonymous_bank_like.parquet"
+    shutil.copy(tiny_center["calls"], src)
+    inputs = prepare_inputs(src, build_dir=tmp_path / "b")
+    for lang in i18n.LANGS:
+        text = content.provenance(inputs, lang).text
+        assert "Technion" in text and "Guedj" in text and "Mandelbaum" in text
