@@ -26,6 +26,8 @@ from scipy.special import betaln, digamma, gammaln, polygamma
 
 __all__ = [
     "fit_betabinom",
+    "fit_precision",
+    "predictive_ab",
     "betabinom_pvalue",
     "betabinom_logpmf_range",
     "peer_betabinom_fits",
@@ -173,6 +175,69 @@ def _newton(k, n, w, a, b, *, max_iter: int = 100, tol: float = 1e-9) -> tuple[f
             break
     a, b = np.exp(u)
     return float(a), float(b)
+
+
+def predictive_ab(mu, precision, *, scale=1.0, extra_var=0.0):
+    """Beta parameters with mean ``mu`` and variance ``mu(1-mu)/(precision+1) * scale + extra_var``.
+
+    ``scale`` widens the between-agent part (e.g. for the noise of a peer mean
+    that is itself an average of heterogeneous agents), ``extra_var`` adds a
+    fixed variance (e.g. the binomial noise of that mean).
+
+    Returns
+    -------
+    (a, b) : arrays
+    """
+    mu = np.clip(np.asarray(mu, dtype=float), 1e-12, 1 - 1e-12)
+    base = mu * (1 - mu)
+    var = base / (float(precision) + 1.0) * np.asarray(scale, float) + np.asarray(extra_var, float)
+    s = np.clip(base / np.maximum(var, 1e-300) - 1.0, 1e-3, MAX_PRECISION)
+    return mu * s, (1 - mu) * s
+
+
+def fit_precision(k, n, mu, *, scale=1.0, extra_var=0.0, weights=None) -> float:
+    """Maximum-likelihood precision ``alpha + beta`` of beta-binomials with known means.
+
+    Each count ``k_i`` out of ``n_i`` is BetaBinomial with mean ``mu_i`` (given:
+    a peer mean, an expected share) and the parameters of
+    :func:`predictive_ab` (``precision``, ``scale_i``, ``extra_var_i``); one
+    precision is shared by all counts. This pools the dispersion of many small
+    groups (a queue's agents over all months) where each group alone is too
+    small to estimate it.
+
+    Returns
+    -------
+    float
+        The precision; :data:`MAX_PRECISION` when the counts are no more
+        dispersed than the binomial.
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    w = np.ones_like(k) if weights is None else np.asarray(weights, dtype=float)
+    sc = np.broadcast_to(np.asarray(scale, float), k.shape)
+    ev = np.broadcast_to(np.asarray(extra_var, float), k.shape)
+    keep = (w > 0) & (n > 0)
+    k, n, mu, w, sc, ev = k[keep], n[keep], mu[keep], w[keep], sc[keep], ev[keep]
+    if len(k) < 2:
+        return MAX_PRECISION
+
+    def nll(t: float) -> float:
+        a, b = predictive_ab(mu, np.exp(t), scale=sc, extra_var=ev)
+        return -float(np.sum(w * (betaln(k + a, n - k + b) - betaln(a, b))))
+
+    from scipy.optimize import minimize_scalar
+
+    hi = np.log(MAX_PRECISION)
+    grid = np.linspace(-2.0, hi, 25)
+    vals = [nll(t) for t in grid]
+    j = int(np.argmin(vals))
+    if j == len(grid) - 1:
+        return MAX_PRECISION
+    lo_t, hi_t = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
+    res = minimize_scalar(nll, bounds=(lo_t, hi_t), method="bounded",
+                          options={"xatol": 1e-4})
+    return float(min(np.exp(res.x), MAX_PRECISION))
 
 
 def betabinom_logpmf_range(n: int, a: float, b: float) -> np.ndarray:

@@ -107,12 +107,10 @@ def _source_from_path(con, calls, mapping, info) -> None:
     valid = getattr(loaded, "valid", loaded)
     if isinstance(valid, (str, Path)):
         con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{valid}')")
-    elif isinstance(valid, pd.DataFrame):
+    else:  # DataFrame or Arrow table: copied into the database (see build_context)
         con.register("_src_df", valid)
-        con.execute("CREATE VIEW _src AS SELECT * FROM _src_df")
-    else:  # pyarrow table or similar
-        con.register("_src_df", valid)
-        con.execute("CREATE VIEW _src AS SELECT * FROM _src_df")
+        con.execute("CREATE TABLE _src AS SELECT * FROM _src_df")
+        con.unregister("_src_df")
     for attr in ("quarantine", "quarantined", "rejected"):
         q = getattr(loaded, attr, None)
         if isinstance(q, pd.DataFrame):
@@ -143,8 +141,11 @@ def build_context(
     info: dict[str, Any] = {"excluded": {}}
     con = duckdb.connect()
     if isinstance(calls, pd.DataFrame):
+        # a table, not a registered view: checks run on their own cursors,
+        # which see the database's tables but not a connection's registrations
         con.register("_src_df", calls)
-        con.execute("CREATE VIEW _src AS SELECT * FROM _src_df")
+        con.execute("CREATE TABLE _src AS SELECT * FROM _src_df")
+        con.unregister("_src_df")
         info["source"] = f"DataFrame ({len(calls)} rows)"
     elif isinstance(calls, (str, Path)):
         _source_from_path(con, calls, mapping, info)

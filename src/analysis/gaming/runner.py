@@ -14,7 +14,7 @@ import importlib
 import pkgutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -316,8 +316,9 @@ def run_checks(
         t0 = time.perf_counter()
         if progress:
             print(f"ccpm gaming: {name} ...", file=sys.stderr, flush=True)
+        cur = ctx.con.cursor()  # each check on its own cursor: none can block another
         try:
-            res = fn(ctx)
+            res = fn(replace(ctx, con=cur))
         except CcpmError as exc:
             if raise_errors:
                 raise
@@ -330,6 +331,7 @@ def run_checks(
             continue
         finally:
             seconds[name] = round(time.perf_counter() - t0, 3)
+            cur.close()
         if res.skipped:
             skipped[name] = res.skipped
         results.append(res)
@@ -360,7 +362,9 @@ def run_checks(
     todo = [a for a in short_flagged if a not in have]
     if todo:
         t0 = time.perf_counter()
-        cps.append(_agent_short_changepoints(ctx, todo))
+        cur = ctx.con.cursor()
+        cps.append(_agent_short_changepoints(replace(ctx, con=cur), todo))
+        cur.close()
         seconds["changepoints of flagged agents"] = round(time.perf_counter() - t0, 3)
     cp = (pd.concat(cps, ignore_index=True) if cps
           else pd.DataFrame(columns=CHANGEPOINT_COLUMNS))

@@ -74,11 +74,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import fft as sp_fft
-from scipy import special, stats
+from scipy import special
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
-from ._betabinom import betabinom_pvalue, peer_betabinom_fits
+from ._betabinom import betabinom_pvalue, fit_precision, predictive_ab
 from ._context import HANDLED_SQL, opt, period_expr
+from ._logitnorm import (
+    fit_sigma,
+    predictive_scale,
+    solve_location,
+    tail_pvalue,
+    tail_pvalue_rows,
+)
 
 __all__ = [
     "short_call_counts",
@@ -183,6 +190,32 @@ def _shift_of(ctx: GamingContext) -> dict | None:
     return dict(zip(r["agent_id"].astype(str), r["shift"].astype(str), strict=True))
 
 
+def _peer_cells(c: pd.DataFrame, trimmed: np.ndarray, min_peers: int):
+    """Leave-one-out peer mean rate of every agent x cell row and its noise terms.
+
+    Returns ``mean, scale, extra, ok, peers``: the pooled rate of the other
+    (untrimmed) agents of the cell; ``scale = 1 + sum n_j^2 / (sum n_j)^2`` (the
+    agent's own spread plus that of an n-weighted average of peers); ``extra``
+    the binomial noise of the pooled rate on the logit scale; whether the row
+    has ``min_peers`` peers; how many.
+    """
+    keep = ~trimmed
+    kk = np.where(keep, c["k"].to_numpy(float), 0.0)
+    nn = np.where(keep, c["n"].to_numpy(float), 0.0)
+    tab = pd.DataFrame({"cell": c["cell"].to_numpy(), "k": kk, "n": nn, "n2": nn**2,
+                        "m": keep.astype(float)})
+    tot = tab.groupby("cell", sort=False)[["k", "n", "n2", "m"]].transform("sum")
+    k_o = tot["k"].to_numpy() - kk
+    n_o = tot["n"].to_numpy() - nn
+    n2_o = tot["n2"].to_numpy() - nn**2
+    m_o = np.rint(tot["m"].to_numpy() - keep).astype(int)
+    ok = (m_o >= min_peers) & (n_o > 0)
+    mean = (k_o + 0.5) / (np.maximum(n_o, 0) + 1.0)
+    scale = 1.0 + np.where(n_o > 0, n2_o / np.maximum(n_o, 1.0) ** 2, 1.0)
+    extra = 1.0 / (np.maximum(n_o, 1.0) * mean * (1 - mean))
+    return mean, scale, extra, ok, m_o
+
+
 def short_calls_peer_table(
     counts: pd.DataFrame,
     *,
@@ -190,10 +223,24 @@ def short_calls_peer_table(
     min_peers: int = 5,
     min_cell: int = 10,
     shift: dict | None = None,
+    trim_p: float = 1e-4,
     randomized: bool = False,
     seed: int | None = None,
 ) -> pd.DataFrame:
     """Agent against peers: one row per agent x period.
+
+    The null is a random-intercept logistic model: agent ``i``'s short-call
+    rate in queue ``q`` is ``expit(m_q + s_q z_i)``, ``z_i ~ N(0, 1)`` shared by
+    all the agent's queues (:mod:`._logitnorm`). ``m_q`` is set so the mean
+    rate equals the pooled rate of the *other* agents of the queue x period
+    cell (leave-one-out); ``s_q`` is the queue's between-agent SD (one per
+    queue, fitted by maximum likelihood over all its months), widened by the
+    noise of the peer mean. The agent's total short calls over their queues is
+    compared with the sum of binomials integrated over the one latent ``z``
+    (for one queue: a logit-normal-binomial tail). Agent x cell rows extreme
+    against their null (p < ``trim_p``) are left out of the peer means and of
+    ``s_q``, and everything is refitted (up to three passes), so a few gamers
+    hide neither themselves nor others.
 
     Parameters
     ----------
@@ -202,13 +249,15 @@ def short_calls_peer_table(
     min_calls
         Fewest calls (in tested queues) for an agent x period row to be tested.
     min_peers
-        Fewest peers (after leaving out the agent and extreme peers) for a
-        queue x period cell to be tested.
+        Fewest peers (other agents with ``min_cell`` calls) for a queue x period
+        cell to be tested.
     min_cell
         An agent's calls in a queue count as a peer observation (and are
         tested) only from this many calls on.
     shift
         Optional ``agent_id -> shift``: peers are then the same queue and shift.
+    trim_p
+        Threshold for leaving extreme rows out of the peer fits.
     randomized
         Randomized p-values (exactly uniform under the null; for studies).
 
@@ -217,72 +266,103 @@ def short_calls_peer_table(
     DataFrame with ``agent_id, period, n, k, expected, p_value, peers, queues``:
     ``expected`` is the short-call count the peer null expects; ``peers`` the
     smallest number of peers behind any of the agent's queues; ``queues`` the
-    tested queues.
+    tested queues. ``attrs["sigma"]``: the between-agent SD per queue.
     """
     rng = np.random.default_rng(seed)
-    c = counts[counts["n"] >= min_cell].copy()
+    cols = ["agent_id", "period", "n", "k", "expected", "p_value", "peers", "queues"]
+    c = counts[counts["n"] >= min_cell].reset_index(drop=True).copy()
+    if c.empty:
+        return pd.DataFrame(columns=cols)
     c["group"] = c["queue"].astype(str)
     if shift:
         c["group"] = c["group"] + " / " + c["agent_id"].map(shift).fillna("?")
-    c["a"] = np.nan
-    c["b"] = np.nan
-    c["peers"] = 0
-    for _, idx in c.groupby(["period", "group"], sort=False).groups.items():
-        sub = c.loc[idx]
-        if len(sub) < min_peers + 1:
-            continue
-        a, b, npeer = peer_betabinom_fits(sub["k"].to_numpy(), sub["n"].to_numpy(),
-                                          min_peers=min_peers)
-        c.loc[idx, "a"] = a
-        c.loc[idx, "b"] = b
-        c.loc[idx, "peers"] = npeer
-    c = c[np.isfinite(c["a"])]
+    c["cell"] = c["period"].astype(str) + "\x1f" + c["group"]
+    k_arr, n_arr = c["k"].to_numpy(), c["n"].to_numpy()
+    groups = c.groupby("group", sort=False).indices
+
+    def fit(trimmed):
+        mean, scale, extra, ok, m_o = _peer_cells(c, trimmed, min_peers)
+        fit_rows = ok & ~trimmed
+        glob = fit_sigma(k_arr[fit_rows], n_arr[fit_rows], mean[fit_rows],
+                         scale=scale[fit_rows], extra=extra[fit_rows])
+        sig = np.full(len(c), glob)
+        sigma = {}
+        for g, idx in groups.items():
+            sel = np.zeros(len(c), bool)
+            sel[idx] = True
+            sel &= fit_rows
+            # a queue with few rows borrows the center-wide spread
+            sigma[g] = (fit_sigma(k_arr[sel], n_arr[sel], mean[sel], scale=scale[sel],
+                                  extra=extra[sel]) if sel.sum() >= 20 else glob)
+            sig[idx] = sigma[g]
+        s = predictive_scale(sig, scale, extra)
+        loc = solve_location(mean, s)
+        p = np.ones(len(c))
+        if ok.any():
+            p[ok] = tail_pvalue_rows(k_arr[ok], n_arr[ok], loc[ok], s[ok])
+        return mean, ok, m_o, s, loc, p, sigma
+
+    # Robust schedule: gamers widen the fitted spread and can hide behind it, so
+    # first leave out everything beyond p < 0.01 (twice) to get a clean spread;
+    # then re-admit all rows but those extreme (p < trim_p) against the clean
+    # null, and refit: honest rows are left out only at the trim_p rate.
+    trimmed = np.zeros(len(c), dtype=bool)
+    mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
+    if trim_p > 0:
+        for _ in range(2):
+            trimmed = trimmed | (ok & (p < max(0.01, trim_p)))
+            mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
+        for _ in range(2):
+            strict = ok & (p < trim_p)
+            if np.array_equal(strict, trimmed):
+                break
+            trimmed = strict
+            mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
+    c["loc"], c["s"], c["mu"], c["peers"] = loc, s, mean, m_o
+    c = c[ok]
     rows = []
     for (agent, period), g in c.groupby(["agent_id", "period"], sort=True):
         n_tot, k_tot = int(g["n"].sum()), int(g["k"].sum())
         if n_tot < min_calls:
             continue
-        mean = g["a"] / (g["a"] + g["b"])
         u = float(rng.uniform()) if randomized else None
-        p = comonotone_sum_pvalue(k_tot, g["n"].to_numpy(), g["a"].to_numpy(),
-                                  g["b"].to_numpy(), u_rand=u)
+        p = tail_pvalue(k_tot, g["n"].to_numpy(), g["loc"].to_numpy(), g["s"].to_numpy(),
+                        u_rand=u)
         rows.append(dict(agent_id=agent, period=period, n=n_tot, k=k_tot,
-                         expected=float((g["n"] * mean).sum()), p_value=p,
+                         expected=float((g["n"] * g["mu"]).sum()), p_value=p,
                          peers=int(g["peers"].min()), queues=", ".join(map(str, g["queue"]))))
-    cols = ["agent_id", "period", "n", "k", "expected", "p_value", "peers", "queues"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _peer_rates(counts: pd.DataFrame, min_cell: int = 10) -> pd.DataFrame:
-    """Robust peer short-call rate per queue x period, leaving the agent out.
-
-    The rate is the median of the other agents' rates (agents with at least
-    ``min_cell`` calls), so a few gamers do not move it; it falls back to the
-    pooled rate of the others, then to the agent's own cell.
-    """
-    out = counts.copy()
-    out["peer_rate"] = np.nan
-    for _, idx in out.groupby(["period", "queue"], sort=False).groups.items():
-        sub = out.loc[idx]
-        r = (sub["k"] / sub["n"]).to_numpy()
-        big = (sub["n"] >= min_cell).to_numpy()
-        vals = []
-        for i in range(len(sub)):
-            m = big.copy()
-            m[i] = False
-            if m.sum() >= 3:
-                vals.append(float(np.median(r[m])))
-            else:
-                others = np.ones(len(sub), bool)
-                others[i] = False
-                kk, nn = sub["k"].to_numpy()[others].sum(), sub["n"].to_numpy()[others].sum()
-                vals.append(kk / nn if nn > 0 else np.nan)
-        out.loc[idx, "peer_rate"] = vals
-    pooled = out["k"].sum() / max(out["n"].sum(), 1)
-    out["peer_rate"] = out["peer_rate"].fillna(pooled)
-    # a zero rate would make the offset useless: floor at half a call per cell
-    out["peer_rate"] = np.maximum(out["peer_rate"], 0.5 / out["n"].clip(lower=1))
+    out = pd.DataFrame(rows, columns=cols)
+    out.attrs["sigma"] = sigma
     return out
+
+
+def _rake(counts: pd.DataFrame, keep: np.ndarray, n_iter: int = 50) -> pd.Series:
+    """Queue x period effects of a Poisson model with agent fixed effects.
+
+    ``k ~ Poisson(n exp(alpha_agent + gamma_queue,period))`` fitted by raking
+    (iterative proportional fitting) on the rows in ``keep``: ``exp(gamma)`` is
+    the center's short-call rate per queue and period *for the same agents*,
+    so the agents' own levels and the mix of who works when do not move it.
+    """
+    d = counts[keep]
+    k = d["k"].to_numpy(float)
+    n = d["n"].to_numpy(float)
+    ai = pd.factorize(d["agent_id"])[0]
+    qi, q_lab = pd.factorize(d["queue"].astype(str) + "\x1f" + d["period"].astype(str))
+    nq = len(q_lab)
+    g = np.log((np.bincount(qi, k, nq) + 0.5) / (np.bincount(qi, n, nq) + 1))
+    na = int(ai.max()) + 1 if len(ai) else 0
+    ka = np.bincount(ai, k, na)
+    kq = np.bincount(qi, k, nq)
+    for _ in range(n_iter):
+        alpha = np.log((ka + 0.5) / np.maximum(np.bincount(ai, n * np.exp(g[qi]), na), 1e-12))
+        g_new = np.log((kq + 0.5) / np.maximum(np.bincount(qi, n * np.exp(alpha[ai]), nq),
+                                               1e-12))
+        done = np.max(np.abs(g_new - g)) < 1e-8
+        g = g_new
+        if done:
+            break
+    return pd.Series(np.exp(g), index=q_lab)
 
 
 def short_calls_trend_table(
@@ -291,10 +371,21 @@ def short_calls_trend_table(
     min_calls: int = 30,
     baseline: str = "earlier",
     adjust: bool = True,
+    trim_p: float = 0.005,
     randomized: bool = False,
     seed: int | None = None,
 ) -> pd.DataFrame:
     """Agent against their own earlier (or other) periods: one row per agent x period.
+
+    ``k_t`` given ``k_t + k_b`` is compared with BetaBinomial(k_t + k_b, A pi, A (1 - pi)),
+    ``pi = E_t / (E_t + E_b)``, where ``E`` are the agent's calls weighted by the
+    center's short-call rate per queue and period (Poisson model with agent
+    fixed effects, :func:`_rake`). The precision ``A`` is fitted across all
+    agents (:func:`._betabinom.fit_precision`): it is infinite (a binomial
+    test, full power) when honest agents keep their level over time, and
+    finite when they drift (learning, tenure), which keeps the test calibrated.
+    Extreme rows (p < ``trim_p``) are left out of the center rates and of ``A``
+    and everything is refitted once.
 
     Parameters
     ----------
@@ -304,46 +395,79 @@ def short_calls_trend_table(
         ``earlier``: all of the agent's earlier periods; ``other``: all other
         periods (before and after).
     adjust
-        Offset by the peers' rate per queue and period (absorbs queue mix and
+        Weight by the center's rate per queue and period (absorbs queue mix and
         center-wide swings); False: plain comparison of the agent's rates.
 
     Returns
     -------
     DataFrame with ``agent_id, period, n, k, n_base, k_base, expected, p_value,
     base_periods``; ``expected`` is the short calls this period at the agent's
-    own baseline rate (peer-adjusted).
+    own baseline rate (center-adjusted). ``attrs["precision"]`` holds ``A``.
     """
+    if baseline not in ("earlier", "other"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"trend_baseline: {baseline!r} is not 'earlier' or 'other'")
     rng = np.random.default_rng(seed)
-    c = _peer_rates(counts) if adjust else counts.assign(peer_rate=1.0)
-    c = c.assign(e=c["n"] * c["peer_rate"])
-    ap = c.groupby(["agent_id", "period"], sort=True)[["n", "k", "e"]].sum().reset_index()
-    rows = []
-    for agent, g in ap.groupby("agent_id", sort=True):
-        g = g.sort_values("period")
-        per = g["period"].to_numpy()
-        n, k, e = g["n"].to_numpy(), g["k"].to_numpy(), g["e"].to_numpy()
-        for i in range(len(g)):
-            base = np.arange(len(g)) < i if baseline == "earlier" else np.arange(len(g)) != i
-            nb, kb, eb = n[base].sum(), k[base].sum(), e[base].sum()
-            if n[i] < min_calls or nb < min_calls:
-                continue
-            tot = int(k[i] + kb)
-            pi = e[i] / (e[i] + eb)
-            if tot == 0:
-                p = 1.0 if not randomized else float(rng.uniform())
-            else:
-                p_ge = stats.binom.sf(k[i] - 1, tot, pi)
-                if randomized:
-                    p = float(p_ge - rng.uniform() * stats.binom.pmf(k[i], tot, pi))
-                else:
-                    p = float(p_ge)
-            expected = e[i] * (kb / eb) if eb > 0 else np.nan
-            rows.append(dict(agent_id=agent, period=per[i], n=int(n[i]), k=int(k[i]),
-                             n_base=int(nb), k_base=int(kb), expected=float(expected),
-                             p_value=p, base_periods=f"{per[base][0]}..{per[base][-1]}"))
     cols = ["agent_id", "period", "n", "k", "n_base", "k_base", "expected", "p_value",
             "base_periods"]
-    return pd.DataFrame(rows, columns=cols)
+    counts = counts.reset_index(drop=True)
+    key_ap = pd.MultiIndex.from_frame(counts[["agent_id", "period"]].astype(str))
+    excluded = np.zeros(len(counts), dtype=bool)
+    for _pass in range(2):
+        if adjust:
+            rate = _rake(counts, ~excluded)
+            key = counts["queue"].astype(str) + "\x1f" + counts["period"].astype(str)
+            pooled = float(counts["k"].sum() / max(counts["n"].sum(), 1))
+            r = key.map(rate).fillna(pooled).to_numpy(float)
+        else:
+            r = np.ones(len(counts))
+        ap = (counts.assign(e=counts["n"].to_numpy() * r)
+              .groupby(["agent_id", "period"], sort=True)[["n", "k", "e"]].sum().reset_index())
+        recs = []
+        for agent, g in ap.groupby("agent_id", sort=True):
+            per = g["period"].to_numpy()
+            n, k, e = g["n"].to_numpy(), g["k"].to_numpy(), g["e"].to_numpy()
+            idx = np.arange(len(g))
+            for i in range(len(g)):
+                base = idx < i if baseline == "earlier" else idx != i
+                nb, kb, eb = n[base].sum(), k[base].sum(), e[base].sum()
+                if n[i] < min_calls or nb < min_calls:
+                    continue
+                recs.append((agent, per[i], int(n[i]), int(k[i]), int(nb), int(kb),
+                             float(e[i] * kb / eb) if eb > 0 else np.nan,
+                             float(e[i] / (e[i] + eb)), f"{per[base][0]}..{per[base][-1]}"))
+        if not recs:
+            return pd.DataFrame(columns=cols)
+        t = pd.DataFrame(recs, columns=["agent_id", "period", "n", "k", "n_base", "k_base",
+                                        "expected", "pi", "base_periods"])
+        tot = (t["k"] + t["k_base"]).to_numpy()
+        kt = t["k"].to_numpy()
+        pi = t["pi"].to_numpy()
+        t_key = pd.MultiIndex.from_frame(t[["agent_id", "period"]].astype(str))
+        ex_keys = key_ap[excluded].unique()
+        keep_fit = ~t_key.isin(ex_keys)
+        prec = fit_precision(kt[keep_fit], tot[keep_fit], pi[keep_fit])
+        a, b = predictive_ab(pi, prec)
+        pos = tot > 0
+        p = np.ones(len(t))
+        p[pos] = betabinom_pvalue(kt[pos], tot[pos], a[pos], b[pos])
+        if _pass == 1 or trim_p <= 0:
+            break
+        bad = t_key[p < trim_p]
+        if len(bad) == 0:
+            break
+        excluded = key_ap.isin(bad)
+    if randomized:
+        u = rng.uniform(size=len(t))
+        p_gt = np.zeros(len(t))
+        nz = pos & (kt < tot)
+        p_gt[nz] = betabinom_pvalue(kt[nz] + 1, tot[nz], a[nz], b[nz])
+        p = np.where(pos, p_gt + u * (p - p_gt), u)
+    t["p_value"] = p
+    out = t[cols].copy()
+    out.attrs["precision"] = prec
+    return out
 
 
 def _flags(tab: pd.DataFrame, check: str, unit: str, detail) -> pd.DataFrame:

@@ -1,0 +1,123 @@
+"""``ccpm gaming``: run every gaming check with FDR control and write the flags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..config import DEFAULT_ALPHA
+from ..errors import ConfigError, InputError
+
+__all__ = ["register", "run"]
+
+
+def _positive(kind):
+    def parse(s: str):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0: {s!r}")
+        return v
+
+    return parse
+
+
+def _short(s: str):
+    if s.lower() == "auto":
+        return "auto"
+    return _positive(float)(s)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "gaming",
+        help="test agents' metrics for gaming (short calls, bunching, ...) with FDR control",
+        description=(
+            "Run all registered gaming checks on call records, control the false-discovery "
+            "rate (Benjamini-Hochberg) across all agents and checks, and write "
+            "gaming_flags.csv, changepoints.csv and summary.txt to --out."
+        ),
+    )
+    p.add_argument("--calls", required=True,
+                   help="contract Parquet (file/folder/glob) or a raw export with --mapping")
+    p.add_argument("--mapping", help="column mapping of a raw export (built-in name or YAML)")
+    p.add_argument("--aht-target", type=_positive(float), metavar="SECONDS",
+                   help="handle-time target for the bunching checks (default: found in the data)")
+    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                   help=f"false-discovery level (default {DEFAULT_ALPHA})")
+    p.add_argument("--period", default="month",
+                   choices=["month", "week", "quarter", "year", "day", "all"],
+                   help="period of the per-period tests (default month)")
+    p.add_argument("--short-call-s", type=_short, metavar="SECONDS|auto",
+                   help="talk time below which a call is short (default 20; 'auto': from data)")
+    p.add_argument("--checks", help="comma-separated check names (default: all)")
+    p.add_argument("--ratings", help="360-degree ratings file (for the 360 checks)")
+    p.add_argument("--ratings-mapping", help="column mapping of the ratings file")
+    p.add_argument("--okr", help="OKR YAML file (for the OKR checks)")
+    p.add_argument("--roster", help="agent roster (shift, hire date) file")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a check option (repeatable), e.g. --option bunch_boot=199")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run)
+
+
+def _value(s: str):
+    try:
+        return json.loads(s)
+    except ValueError:
+        return s
+
+
+def run(args) -> int:
+    from ..gaming import run_checks
+
+    if not 0 < args.alpha < 1:
+        raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    options = {
+        "alpha": args.alpha,
+        "period": args.period,
+        "aht_target": args.aht_target,
+        "short_call_s": args.short_call_s,
+        "seed": args.seed,
+    }
+    for kv in args.option:
+        if "=" not in kv:
+            raise ConfigError(f"--option {kv!r}: expected KEY=VALUE")
+        k, v = kv.split("=", 1)
+        options[k.strip()] = _value(v.strip())
+    ratings = roster = okr = None
+    if args.ratings:
+        from ..load import load_ratings
+
+        ratings = load_ratings(args.ratings, mapping=args.ratings_mapping).valid
+    if args.roster:
+        from ..load import load_roster
+
+        roster = load_roster(args.roster).valid
+    if args.okr:
+        import yaml
+
+        path = Path(args.okr)
+        if not path.is_file():
+            raise InputError(f"OKR file not found: {path}")
+        try:
+            okr = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path.name}: not valid YAML ({exc})") from None
+    checks = [c.strip() for c in args.checks.split(",") if c.strip()] if args.checks else None
+    print("ccpm gaming: loading calls ...", file=sys.stderr, flush=True)
+    report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
+                        okr=okr, roster=roster, checks=checks, progress=True)
+    paths = report.to_dir(args.out)
+    n_flag = int(report.flags["flagged"].sum())
+    n_agents = report.flagged_agents()
+    n_agents = int((n_agents["agent_id"] != "center").sum()) if len(n_agents) else 0
+    print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
+          f"({n_agents} agents) at FDR {args.alpha:g}; wrote {paths['flags'].parent}",
+          file=sys.stderr)
+    return 0
