@@ -14,6 +14,7 @@ Prints a table and writes ``benchmarks/results/synth.md``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -91,8 +92,10 @@ def main(argv: list[str]) -> int:
     lines = [
         "# Synthetic center generator (`ccpm synth`)",
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}; "
-        "each size in its own process; seed 7; default gaming mix.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the end "
+        "(other jobs running slow every number down); each size in its own process; "
+        "seed 7; default gaming mix.",
         "",
         "| run | agents x days | calls | generate (s) | write (s) | rows/s | "
         "throughput vs reference | peak RSS (MB) | Parquet (MB) |",
