@@ -9,10 +9,13 @@ faster and resolve more over the weeks), abandons that rise with waiting, natura
 transfers, repeat callers (unresolved calls are followed by a call from the same
 customer within 72 h with some probability), satisfaction surveys on 15 % of
 handled calls (half that after very short calls), QA scores on 2 %, rare complaints,
-a roster with a few leavers, a 360-degree rating round each calendar month and an
-``okr.yml``. Honest agents'
-natural short-call and transfer rates are beta-distributed around a queue mean, so
-gaming checks must be calibrated against real between-agent heterogeneity.
+a roster with a few leavers, a 360-degree rating round each calendar month (self,
+supervisor, 3-6 peers, 3-5 customers; rater leniency, halo, inflated self-ratings)
+and an ``okr.yml``. Honest agents' natural short-call and transfer rates are
+beta-distributed around a queue mean (and their after-call work, hold and
+disconnecting habits differ too), so gaming checks must be calibrated against real
+between-agent heterogeneity. Agents whose truth is ``novice`` (hired around the start)
+or ``hard_queue`` (primary queue tech_support) are honest agents who merely differ.
 
 Gaming specification (``gaming=``, ``ccpm synth --gaming``): comma-separated items
 ``behaviour=count[@strength][:start-end]``, e.g.
@@ -22,12 +25,13 @@ below 60 agents). ``start-end`` are 0-based day offsets, inclusive. Behaviours a
 what ``strength`` means:
 
 - ``hangup`` (0.15): that share of the agent's calls is cut short by the agent (talk
-  3-15 s, ended_by agent, not resolved); the customer calls back within hours (p 0.85).
+  3-15 s, ended_by agent, not resolved, more complaints, low csat); the customer
+  calls back within hours (p 0.85, mean delay 1.5 h).
 - ``bunching`` (0.8): that share of the calls whose handle time lands within 60 s
   above ``aht_target`` is compressed to 1-15 s below it (and resolves less).
 - ``acw_padding`` (0.5): after-call work multiplied by ``1 + strength``.
-- ``transfer_dumping`` (0.15): added probability of transferring a call out early
-  (talk 20-80 s).
+- ``transfer_dumping`` (0.15): that share of the agent's calls (other than natural
+  short calls) is transferred out early (talk 20-80 s), on top of natural transfers.
 - ``end_of_day_stretch`` (1.0): talk time multiplied by ``1 + strength`` for calls
   answered in the last hour of the shift (so fewer calls are taken).
 - ``sandbagging`` (0.1): the agent's own OKR targets in ``okr.yml`` are easier than
