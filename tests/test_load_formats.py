@@ -220,3 +220,18 @@ def test_wide_ratings_are_melted():
     assert len(v) == 7
     assert set(v["competency"]) == {"empathy", "knowledge", "teamwork"}
     assert v.set_index(["ratee_id", "rater_id", "competency"]).loc[("A01", "A01", "empathy"), "rater_group"] == "self"
+
+
+def test_stray_bytes_and_latin1(tmp_path):
+    good = (DATA / "calls_basic.csv").read_bytes().replace(b"sales", "ventes-é".encode())
+    p = tmp_path / "stray.csv"
+    p.write_bytes(good.replace(b"A01", b"A\xff1", 1))  # one byte that is not UTF-8
+    res = load_calls(p)
+    assert res.rows_read == 12
+    assert any("not valid" in n for n in res.notes)
+    assert (res.valid["queue"] == "ventes-é").sum() == 2  # the rest still read as UTF-8
+    p = tmp_path / "latin.csv"
+    p.write_bytes((DATA / "calls_basic.csv").read_text().replace("sales", "Pédiatrie générale")
+                  .encode("cp1252"))
+    v = load_calls(p).valid
+    assert (v["queue"] == "Pédiatrie générale").sum() == 2

@@ -5,7 +5,6 @@ Everything is vectorised (pandas / numpy); no per-row Python.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +19,8 @@ __all__ = ["Problems", "build_columns", "parse_seconds", "parse_bool", "find_col
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "对", "true.", "x"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否", "不", "错"}
-_TZ = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+# a UTC offset after a time of day (never after a bare date like 2026-01-05)
+_TZ = r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{1,2}(?::?\d\d)?)$"
 
 
 @dataclass
@@ -191,11 +191,13 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
         return out.astype("datetime64[us]")
     txt = _as_text(s)
     if fmt is None or fmt == "ISO8601":
-        txt = txt.str.replace(_TZ, "", regex=True)
-        out = pd.to_datetime(txt, format="ISO8601", errors="coerce")
-    else:
+        txt = txt.str.replace(_TZ, r"\1", regex=True)
+        fmt = "ISO8601"
+    try:
         out = pd.to_datetime(txt, format=fmt, errors="coerce")
-    if getattr(out.dt, "tz", None) is not None:  # pragma: no cover - offsets stripped above
+    except (ValueError, TypeError):  # offsets pandas still sees (garbage): compare in UTC
+        out = pd.to_datetime(txt, format=fmt, errors="coerce", utc=True)
+    if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_localize(None)
     return out.astype("datetime64[us]")
 

@@ -13,6 +13,7 @@ text in the first column and ``_bad`` set to ``malformed_row``.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import glob as _glob
@@ -98,7 +99,7 @@ def _sniff_kind(head: bytes) -> str:
 
 def _detect_encoding(sample: bytes, where: str) -> str:
     if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8"  # Arrow skips the BOM itself
+        return "utf-8"
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     try:
@@ -107,6 +108,12 @@ def _detect_encoding(sample: bytes, where: str) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 4:  # a character cut by the sample's end
             return "utf-8"
+    # mostly valid UTF-8 with a few stray bytes: UTF-8 (the stray bytes become U+FFFD)
+    text = sample.decode("utf-8", errors="replace")
+    n_bad = text.count("\ufffd")
+    n_multi = len(_NON_ASCII.findall(text)) - n_bad
+    if n_multi > 0 and n_bad <= max(3, n_multi // 100):
+        return "utf-8"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
@@ -118,6 +125,7 @@ def _detect_encoding(sample: bytes, where: str) -> str:
     return best.encoding
 
 
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
 
 
@@ -187,37 +195,55 @@ def _dedupe(names: list[str]) -> list[str]:
 # ----------------------------------------------------------------------------- text tables
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _to_utf8(data: bytes, encoding: str, where: str) -> tuple[bytes, int]:
+    """Bytes in ``encoding`` -> UTF-8 bytes (BOM dropped), and how many bytes were undecodable."""
+    enc = codecs.lookup(encoding).name
+    if enc == "utf-8":
+        try:
+            data.decode("utf-8")
+            return data, 0
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = data.decode(enc, errors="replace")
+    except LookupError:  # pragma: no cover - checked when the mapping is read
+        raise InputError(f"{where}: unknown encoding {encoding!r}") from None
+    bad = text.count("\ufffd") - data.decode(enc, errors="ignore").count("\ufffd")
+    return text.lstrip("\ufeff").encode("utf-8"), bad
+
+
 def _read_text(data: bytes | Path, where: str, opts: ReadOptions) -> pd.DataFrame:
     """Delimited text -> all-string frame (malformed lines kept, flagged)."""
     if isinstance(data, Path):
-        with open(data, "rb") as fh:
-            sample = fh.read(_SNIFF_BYTES)
-    else:
-        sample = data[:_SNIFF_BYTES]
+        data = data.read_bytes()
+    sample = data[:_SNIFF_BYTES]
     if not sample.strip():
         raise InputError(f"{where}: file is empty")
     encoding = opts.encoding or _detect_encoding(sample, where)
     if _looks_binary(sample, encoding):
         raise InputError(f"{where}: not a text table (binary content)")
-    text = sample.decode(encoding, errors="replace").lstrip("\ufeff")
-    lines = text.splitlines()
-    if len(sample) == _SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut
-    lines = [ln for ln in lines if ln.strip()][:200]
+    data, undecodable = _to_utf8(data, encoding, where)
+    sample = data[:_SNIFF_BYTES]
+    text = sample.decode("utf-8", errors="replace").lstrip("\ufeff")
+    all_lines = _NEWLINE.split(text)
+    if len(sample) == _SNIFF_BYTES and len(all_lines) > 1:
+        all_lines = all_lines[:-1]  # the last line may be cut
+    lines = [ln for ln in all_lines if ln.strip()][:200]
+    if not lines:
+        raise InputError(f"{where}: file is empty")
     delim = opts.delimiter or _sniff_delimiter(lines[:50])
     parsed = list(csv.reader(lines[:_HEADER_SCAN_ROWS], delimiter=delim))
     hdr = opts.header_row if opts.header_row is not None else _pick_header(parsed, opts.expected)
     if hdr >= len(parsed):
         raise InputError(f"{where}: header row {hdr} not found")
     names = _dedupe(parsed[hdr])
-    if len(names) < 2 and opts.delimiter is None:
-        # one column: fine only if the whole sample has no candidate delimiter at all
-        pass
-    # physical lines to skip: blank lines are not counted by Arrow's skip_rows, so
-    # count them up to and including the header line.
+    # physical lines to skip (Arrow's skip_rows counts blank lines too), header included
     skip = 0
     seen = -1
-    for ln in text.splitlines():
+    for ln in all_lines:
         skip += 1
         if ln.strip():
             seen += 1
@@ -229,13 +255,12 @@ def _read_text(data: bytes | Path, where: str, opts: ReadOptions) -> pd.DataFram
         bad.append(row.text)
         return "skip"
 
-    arrow_enc = "utf8" if encoding.lower().replace("-", "") in {"utf8", "utf8sig"} else encoding
-    src = io.BytesIO(data) if isinstance(data, bytes) else pa.OSFile(str(data), "rb")
+    src = io.BytesIO(data)
     try:
         table = pacsv.read_csv(
             src,
             read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=skip, encoding=arrow_enc, block_size=1 << 24
+                column_names=names, skip_rows=skip, encoding="utf8", block_size=1 << 24
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delim, newlines_in_values=True, invalid_row_handler=on_bad
@@ -249,9 +274,6 @@ def _read_text(data: bytes | Path, where: str, opts: ReadOptions) -> pd.DataFram
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         msg = str(exc).splitlines()[0][:160]
         raise InputError(f"{where}: cannot be read as a {delim!r}-delimited table ({msg})") from None
-    finally:
-        if not isinstance(src, io.BytesIO):
-            src.close()
     df = table.to_pandas()
     df["_source_row"] = np.arange(1, len(df) + 1)
     df["_bad"] = ""
@@ -267,6 +289,8 @@ def _read_text(data: bytes | Path, where: str, opts: ReadOptions) -> pd.DataFram
         extra["_source_row"] = 0
         extra["_bad"] = "malformed_row"
         df = pd.concat([df, extra], ignore_index=True)
+    if undecodable:
+        df.attrs["notes"] = [f"{where}: {undecodable} bytes not valid {encoding} were read as U+FFFD"]
     return df
 
 
@@ -431,13 +455,16 @@ def read_table(path: Path, opts: ReadOptions | None = None) -> pd.DataFrame:
     return df
 
 
-def read_many(paths: list[Path], opts: ReadOptions | None = None, *, progress=None) -> pd.DataFrame:
-    """Read and stack several files (columns united by name)."""
-    frames = []
+def read_many(paths: list[Path], opts: ReadOptions | None = None, *, progress=None
+              ) -> tuple[pd.DataFrame, list[str]]:
+    """Read and stack several files (columns united by name); also the readers' notes."""
+    frames, notes = [], []
     for p in paths:
         if progress is not None:
             progress(p)
-        frames.append(read_table(p, opts))
+        df = read_table(p, opts)
+        notes.extend(df.attrs.pop("notes", []))
+        frames.append(df)
     if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True, sort=False)
+        return frames[0], notes
+    return pd.concat(frames, ignore_index=True, sort=False), notes

@@ -87,8 +87,9 @@ class LoadResult:
                 f"valid={len(self.valid)}, quarantined={len(self.quarantine)})")
 
 
-def read_raw(path, mapping: Mapping, *, progress: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """Read every file of ``path`` with the mapping's read options."""
+def read_raw(path, mapping: Mapping, *, progress: bool = False
+             ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Read every file of ``path`` with the mapping's read options -> (raw, sources, notes)."""
     paths = expand_paths(path)
     r = mapping.read
     opts = ReadOptions(
@@ -109,8 +110,10 @@ def read_raw(path, mapping: Mapping, *, progress: bool = False) -> tuple[pd.Data
         def cb(p):
             print(f"reading {next(counter)}/{total}: {p.name}", file=sys.stderr, flush=True)
 
-    raw = read_many(paths, opts, progress=cb).reset_index(drop=True)
-    return raw, [str(p) for p in paths]
+    raw, notes = read_many(paths, opts, progress=cb)
+    raw = raw.reset_index(drop=True)
+    raw.attrs.clear()
+    return raw, [str(p) for p in paths], notes
 
 
 def apply_rules(raw: pd.DataFrame, mapping: Mapping, problems: Problems) -> None:

@@ -138,7 +138,7 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
         A bad mapping (the message names the offending key) or an unknown mapping name.
     """
     m = resolve_mapping(mapping, kind="calls")
-    raw, sources = read_raw(path, m, progress=progress)
+    raw, sources, read_notes = read_raw(path, m, progress=progress)
     if len(raw) == 0:
         raise InputError(f"{path}: no data rows (header only?)")
     problems = Problems(len(raw))
@@ -154,5 +154,5 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
                 f"required column {absent[0]!r} missing after mapping {m.name} (needed for "
                 f"{int(handled.sum())} answered/transferred calls; input columns: {listing})"
             )
-    notes = check_calls(frame, built, problems, m)
+    notes = read_notes + check_calls(frame, built, problems, m)
     return finish("calls", m, raw, frame, problems, sources, notes)

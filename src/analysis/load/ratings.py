@@ -104,7 +104,7 @@ def load_ratings(path: str | os.PathLike, mapping=None, *, progress: bool = Fals
         quarantined as ``duplicate_row``, items without a score as ``missing_score``.
     """
     m = resolve_mapping(mapping, kind="ratings")
-    raw, sources = read_raw(path, m, progress=progress)
+    raw, sources, read_notes = read_raw(path, m, progress=progress)
     if m.melt:
         raw = _melt(raw, m)
     if len(raw) == 0:
@@ -149,5 +149,5 @@ def load_ratings(path: str | os.PathLike, mapping=None, *, progress: bool = Fals
         dup_key[ok] = key.loc[ok].duplicated(keep=keep).to_numpy()
     problems.add("conflicting_scores", dup_key)
     meta = {"scale_min": lo, "scale_max": hi}
-    notes = [f"scores on a {lo:g}-{hi:g} scale (rescale with analysis.load.rescale)"]
+    notes = read_notes + [f"scores on a {lo:g}-{hi:g} scale (rescale with analysis.load.rescale)"]
     return finish("ratings", m, raw, frame, problems, sources, notes, meta)

@@ -41,7 +41,7 @@ def load_roster(path: str | os.PathLike, mapping=None, *, progress: bool = False
         shift, site. ``quarantine``: rows as read + ``reason``.
     """
     m = resolve_mapping(mapping, kind="roster")
-    raw, sources = read_raw(path, m, progress=progress)
+    raw, sources, notes = read_raw(path, m, progress=progress)
     if len(raw) == 0:
         raise InputError(f"{path}: no data rows (header only?)")
     problems = Problems(len(raw))
@@ -54,4 +54,4 @@ def load_roster(path: str | os.PathLike, mapping=None, *, progress: bool = False
     term = frame["termination_date"]
     problems.add("termination_before_hire",
                  np.asarray((term < hire).fillna(False), dtype=bool))
-    return finish("roster", m, raw, frame, problems, sources)
+    return finish("roster", m, raw, frame, problems, sources, notes)
