@@ -68,10 +68,12 @@ def tiny_center(shared_root) -> dict[str, Path]:
     with _locked(shared_root / "center.lock"):
         if not (out / "done").is_file():
             write_center(generate_center(agents=12, days=24, seed=3), out)
+            # fewer bootstrap draws than the default: the report, not the CIs, is tested here
+            (out / "models.yml").write_text("compare:\n  n_boot: 60\n")
             (out / "done").write_text("ok")
     return {k: out / f for k, f in (("calls", "calls.parquet"), ("ratings", "ratings_360.csv"),
                                     ("okr", "okr.yml"), ("roster", "roster.csv"),
-                                    ("truth", "truth.csv"))}
+                                    ("truth", "truth.csv"), ("config", "models.yml"))}
 
 
 def _build(shared_root: Path, center: dict, name: str, **kw) -> Path:
@@ -83,7 +85,7 @@ def _build(shared_root: Path, center: dict, name: str, **kw) -> Path:
             shutil.rmtree(out, ignore_errors=True)
             build_report(center["calls"], out=out, ratings=center["ratings"],
                          okr=center["okr"], roster=center["roster"], truth=center["truth"],
-                         engine="builtin", progress=None, **kw)
+                         config=center["config"], engine="builtin", progress=None, **kw)
             (out / "done").write_text("ok")
     return out
 
@@ -153,7 +155,7 @@ def test_report_says_which_data_it_was_built_from(report_en, tiny_center):
     n = len(pd.read_parquet(tiny_center["calls"]))
     assert calls["rows_read"] == n == calls["valid"] + calls["quarantined"]
     assert {r["kind"] for r in manifest["inputs"]} == {"calls", "ratings", "okr", "roster",
-                                                       "truth"}
+                                                       "truth", "config"}
     assert "pandas" in manifest["packages"] and "typst" in manifest["packages"]
     for o in manifest["outputs"]:
         assert hashlib.sha256((report_en / o["file"]).read_bytes()).hexdigest() == o["sha256"]

@@ -46,7 +46,8 @@ __all__ = ["Job", "load_schedule", "job_key", "is_current", "run_job", "run_batc
            "JOB_KEYS"]
 
 STAMP = ".ccpm-stamp.json"
-_PATH_KEYS = ("calls", "mapping", "ratings", "okr", "roster", "config", "truth", "salt_file")
+_PATH_KEYS = ("calls", "mapping", "ratings", "okr", "roster", "config", "truth", "salt_file",
+              "templates")
 #: Settings a job (or ``defaults``, or a center) may carry.
 JOB_KEYS = (*_PATH_KEYS, "period", "lang", "pseudonymize", "engine", "seed", "deck", "out",
             "name")
@@ -72,6 +73,7 @@ class Job:
     engine: str = "auto"
     seed: int | None = None
     deck: bool = True
+    templates: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -173,13 +175,14 @@ def job_key(job: Job) -> dict:
     inputs = {}
     for k in _PATH_KEYS:
         v = getattr(job, k)
-        if v in (None, "") or k == "salt_file":
+        if v in (None, "") or k in ("salt_file", "templates"):
             continue
         files = _files(v)
         inputs[k] = {str(f): file_sha256(f) for f in files} if files else str(v)
     params = {k: v for k, v in asdict(job).items()
               if k not in _PATH_KEYS and k not in ("name", "out", "extra")}
-    templates = {p.name: file_sha256(p) for p in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))}
+    tdir = Path(job.templates) if job.templates else NOTEBOOKS_DIR
+    templates = {p.name: file_sha256(p) for p in sorted(tdir.glob("*.ipynb"))}
     body = {"inputs": inputs, "params": params, "templates": templates, "ccpm": __version__}
     body["key"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return body
@@ -233,7 +236,7 @@ def run_job(job: Job) -> dict:
                              truth=job.truth, period=job.period, lang=job.lang,
                              pseudonymize=job.pseudonymize, salt_file=job.salt_file,
                              engine=job.engine, seed=job.seed, deck=job.deck,
-                             progress=progress)
+                             notebooks_dir=job.templates, progress=progress)
             except Exception as exc:
                 msg = str(exc) if isinstance(exc, CcpmError) else f"{type(exc).__name__}: {exc}"
                 fh.write(f"FAILED: {msg}\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -215,17 +216,29 @@ def _importable(module: str, attr: str | None = None) -> bool:
     return attr is None or hasattr(mod, attr)
 
 
+def _exists(module: str) -> bool:
+    """Does ``module`` exist (found without importing it: pingouin and friends are slow)?"""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+#: piece -> the module whose presence means the piece is installed
+_PROBES = {
+    "load": "analysis.load.calls",
+    "panel": "analysis.panel",
+    "metrics": "analysis.metrics",
+    "compare": "analysis.compare",
+    "figures": "analysis.figures",
+    "gaming": "analysis.gaming.runner",
+    "model_config": "analysis.models.config",
+}
+
+
 def available() -> dict[str, bool]:
-    """Which library pieces this build has: ``{piece: bool}``."""
-    return {
-        "load": _importable("analysis.load", "load_calls"),
-        "panel": _importable("analysis.panel", "build_panel"),
-        "metrics": _importable("analysis.metrics", "describe"),
-        "compare": _importable("analysis.compare", "compare_models"),
-        "figures": _importable("analysis.figures"),
-        "gaming": _importable("analysis.gaming", "run_checks"),
-        "model_config": _importable("analysis.models.config", "load_model_config"),
-    }
+    """Which library pieces this build has: ``{piece: bool}`` (checked without importing)."""
+    return {piece: _exists(mod) for piece, mod in _PROBES.items()}
 
 
 def unavailable(piece: str, lang: str = "en") -> Markdown:
@@ -483,6 +496,13 @@ def comparison(inputs: ReportInputs, build_dir):
     flagged = inputs.truth if inputs.truth is not None and "gaming" in inputs.truth else None
     if flagged is None:
         flagged = _flagged_agents(inputs, build_dir)
+    if inputs.roster is not None and "agent_id" in inputs.roster:  # fairness by shift, team
+        extra = [c for c in ("team", "shift", "site") if c in inputs.roster.columns
+                 and c not in p.columns]
+        if extra:
+            r = inputs.roster[["agent_id", *extra]].drop_duplicates("agent_id")
+            p = p.merge(r.assign(agent_id=r["agent_id"].astype(str)), on="agent_id",
+                        how="left")
     res = compare_models(p, config=_model_config(inputs), ratings=inputs.ratings,
                          okr=inputs.okr, flagged=flagged)
     summary = getattr(res, "summary", {}) or {}
