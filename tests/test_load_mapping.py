@@ -241,3 +241,15 @@ def test_yes_no_values_are_not_yaml_booleans(tmp_path):
     m = resolve_mapping(y)
     assert m.columns["outcome"].values == {"yes": "answered", "no": "abandoned"}
     assert m.columns["resolved"].values == {"Y": True, "N": False}
+
+
+def test_contract_name_is_identity_for_every_kind(tmp_path):
+    for kind in ("calls", "roster", "ratings"):
+        m = resolve_mapping("contract", kind=kind)
+        assert m.kind == kind and not m.columns
+
+
+def test_source_column_called_reason_is_kept(tmp_path):
+    p = _csv(tmp_path, "call_id,queue,arrival_ts,outcome,reason\n1,q,2026-01-05 10:00,lost,x\n")
+    q = load_calls(p).quarantine
+    assert q.loc[0, "reason_raw"] == "x" and q.loc[0, "reason"] == "unknown_outcome"

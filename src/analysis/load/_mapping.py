@@ -464,7 +464,8 @@ def resolve_mapping(mapping: str | os.PathLike | dict | Mapping | None = None, *
         if mapping.kind != kind:
             raise ConfigError(f"mapping {mapping.name} is for {mapping.kind}, not {kind}")
         return mapping
-    if mapping is None:
+    if mapping is None or (isinstance(mapping, str) and mapping == "contract"):
+        # identity, for any kind: columns already named as in the contract
         return parse_mapping({"kind": kind}, name="contract", kind=kind)
     if isinstance(mapping, dict):
         return parse_mapping(mapping, kind=kind)

@@ -34,9 +34,11 @@ class LoadResult:
         Exactly the contract columns of ``kind``, typed (timestamps naive local
         ``datetime64[us]``, floats, nullable booleans, strings).
     quarantine : DataFrame
-        The rejected rows as read (all columns as strings), then
-        ``_source_file``, ``_source_row`` (1-based data row in that file; 0 for a
-        malformed line) and ``reason`` (several problems joined with ``;``).
+        The rejected rows as read (all columns as strings; a source column called
+        ``reason`` is kept as ``reason_raw``), then ``_source_file``,
+        ``_source_row`` (1-based data row in that file among well-formed rows, the
+        spreadsheet row number for Excel, 0 for a malformed line) and ``reason``
+        (several problems joined with ``;``).
     rows_read : int
         Data rows read; always ``len(valid) + len(quarantine)``.
     """
@@ -144,14 +146,18 @@ def _quarantine_frame(raw: pd.DataFrame, bad: np.ndarray, reasons: np.ndarray) -
     q = raw.loc[bad]
     data_cols = [c for c in q.columns if c not in SOURCE_COLUMNS]
     out = {}
+    reserved = {"_source_file", "_source_row", "reason"}
     for c in data_cols:
         s = q[c]
+        name = str(c)
+        while name in reserved or name in out:  # never overwrite a source column
+            name = f"{name}_raw"
         if s.dtype == "str" or isinstance(s.dtype, pd.StringDtype):
-            out[str(c)] = s.fillna("").astype("str")
+            out[name] = s.fillna("").astype("str")
         else:
             na = s.isna()
             txt = s.astype("str")
-            out[str(c)] = txt.mask(na, "").astype("str")
+            out[name] = txt.mask(na, "").astype("str")
     out["_source_file"] = q["_source_file"].astype("str") if "_source_file" in q else ""
     out["_source_row"] = q["_source_row"].astype("int64") if "_source_row" in q else 0
     out["reason"] = pd.Series(reasons, index=q.index, dtype="str")
