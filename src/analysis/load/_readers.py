@@ -112,7 +112,7 @@ def _detect_encoding(sample: bytes, where: str) -> str:
     text = sample.decode("utf-8", errors="replace")
     n_bad = text.count("\ufffd")
     n_multi = len(_NON_ASCII.findall(text)) - n_bad
-    if n_multi > 0 and n_bad <= max(3, n_multi // 100):
+    if n_multi > 0 and n_bad * 5 <= n_multi:
         return "utf-8"
     from charset_normalizer import from_bytes
 
