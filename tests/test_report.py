@@ -385,3 +385,21 @@ def test_anonymous_bank_inputs_carry_the_acknowledgement(tmp_path, tiny_center):
     for lang in i18n.LANGS:
         text = content.provenance(inputs, lang).text
         assert "Technion" in text and "Guedj" in text and "Mandelbaum" in text
+
+
+def test_period_filter_and_prepared_inputs_are_reused(tmp_path, tiny_center):
+    from analysis.report.inputs import prepare_inputs
+
+    calls = pd.read_parquet(tiny_center["calls"])
+    month = calls["arrival_ts"].dt.strftime("%Y-%m").mode()[0]
+    expected = int((calls["arrival_ts"].dt.strftime("%Y-%m") == month).sum())
+    a = prepare_inputs(tiny_center["calls"], build_dir=tmp_path, period=month)
+    kept = pd.read_parquet(a.calls_path)
+    assert len(kept) == expected == a.manifest["calls_in_report"]
+    assert (kept["arrival_ts"].dt.strftime("%Y-%m") == month).all()
+    stamp = (tmp_path / "inputs" / "inputs.json").stat().st_mtime_ns
+    b = prepare_inputs(tiny_center["calls"], build_dir=tmp_path, period=month)
+    assert (tmp_path / "inputs" / "inputs.json").stat().st_mtime_ns == stamp  # reused
+    assert b.manifest["key"] == a.manifest["key"]
+    with pytest.raises(ConfigError, match="period"):
+        prepare_inputs(tiny_center["calls"], build_dir=tmp_path, period="January")
