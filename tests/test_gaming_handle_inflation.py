@@ -140,3 +140,26 @@ def test_synthetic_center_padders_rank_first():
     pad = set(c.truth.loc[c.truth["behaviour"] == "acw_padding", "agent_id"])
     top = f[f["period"] == "2026-02"].nsmallest(2, "p_value")
     assert set(top["agent_id"]) == pad
+
+
+@pytest.mark.slow
+def test_own_history_component_calibrated_on_two_period_worlds():
+    """Worlds spanning two months: the level and change tests (Bonferroni) keep the size."""
+    pv = null_pvalues("acw_inflation", n=8, days=40, seed0=700)
+    assert_calibrated(pv, conservative_ok=True)
+
+
+def test_onset_of_padding_found_by_own_history():
+    """Padding that starts in the second month: the change test finds it."""
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=60, days=61, seed=8, gaming="acw_padding=2@0.5:31-60")
+    f = check_acw_inflation(make_context(c.calls)).flags
+    pad = set(c.truth.loc[c.truth["behaviour"] == "acw_padding", "agent_id"])
+    feb = f[f["period"] == "2026-02"].nsmallest(2, "p_value")
+    assert set(feb["agent_id"]) == pad
+    assert (feb["p_value"] < 0.001).all()
+    assert feb["detail"].str.contains("change since previous period").all()
+    off = check_acw_inflation(make_context(c.calls, options={"own_history": False})).flags
+    off_feb = off[(off["period"] == "2026-02") & off["agent_id"].isin(pad)]
+    assert off_feb["p_value"].min() > feb["p_value"].max()  # the level test alone is weaker

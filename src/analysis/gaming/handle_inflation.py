@@ -29,6 +29,17 @@ all their queues, so the queue scores are not independent:
 Calibration is verified on simulated centers where honest agents differ by
 skill, tenure and queue (``tests/test_gaming_handle_inflation.py``).
 
+Own history
+-----------
+Padding that *starts* (after a new handle-time target, say) hides among
+honest habits in a cross-section but stands out against the agent's own
+past. So the check also tests the change of the agent's queue mean since the
+previous period, against the same-queue peers' changes (same robust
+machinery; honest period-to-period changes are small, so this has far more
+power for an onset). The reported p-value is ``min(1, 2 min(p_level,
+p_change))`` (Bonferroni: valid whatever the dependence of the two); the first
+period, or agents absent the period before, get the level test alone.
+
 Columns needed: ``acw_s`` (or ``hold_s``), ``queue``, ``agent_id``,
 ``answer_ts``. The check is skipped when the column is missing or zero on
 every handled call (e.g. Anonymous Bank 1999 records service time only).
@@ -51,6 +62,7 @@ Efron, B. & Tibshirani, R. (1993). *An Introduction to the Bootstrap*
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ._base import CHECKS, CheckResult, GamingContext
 from ._sigutil import (
@@ -72,8 +84,10 @@ _LABEL = {"acw_s": "after-call work", "hold_s": "hold"}
 def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResult:
     """Agent-vs-same-queue-peers test of a per-call duration ``column``.
 
-    Options: ``min_calls`` (default 30 handled calls per agent and period),
-    ``min_peers`` (default 8 agents per period).
+    Options: ``min_calls`` (default 30 handled calls per agent, queue and
+    period), ``min_peers`` (default 8 agents per queue and period),
+    ``own_history`` (default True: also test the change since the previous
+    period).
 
     Returns
     -------
@@ -114,18 +128,52 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     )
     tot = cells.groupby(["agent_id", "period"])[["secs", "n"]].sum()
     res = res.join(tot.rename(columns={"n": "n_all"}), on=["agent_id", "period"])
+    # own history: change since the previous period, against peers' changes
+    res["p_change"] = np.nan
+    res["z_change"] = np.nan
+    res["d_change"] = np.nan
+    if bool(option(ctx, "own_history", True)):
+        periods = sorted(cells["period"].unique())
+        prev_of = dict(zip(periods[1:], periods[:-1], strict=True))
+        prev = cells.assign(period=cells["period"].map({v: k for k, v in prev_of.items()}))
+        ch = cells.merge(prev.dropna(subset=["period"]), on=["agent_id", "period", "queue"],
+                         suffixes=("", "_prev"))
+        if len(ch):
+            ch = ch.assign(
+                d=ch["d"] - ch["d_prev"], se=np.sqrt(ch["se"] ** 2 + ch["se_prev"] ** 2),
+                n=np.minimum(ch["n"], ch["n_prev"]),
+            )
+            chg, n2 = stratified_peer_test(
+                ch, min_peers=min_peers, min_cell=min_calls,
+                rng=np.random.default_rng(seed(ctx, 13 if column == "acw_s" else 14)),
+            )
+            notes += [f"change since previous period: {x}" for x in n2]
+            chg = chg.set_index(["agent_id", "period"])
+            key = pd.MultiIndex.from_frame(res[["agent_id", "period"]])
+            res["p_change"] = chg["p_value"].reindex(key).to_numpy()
+            res["z_change"] = chg["z"].reindex(key).to_numpy()
+            res["d_change"] = chg["d_raw"].reindex(key).to_numpy()
+    has = res["p_change"].notna()
+    res["p_final"] = np.where(
+        has, np.minimum(1.0, 2.0 * np.minimum(res["p_value"], res["p_change"])), res["p_value"]
+    )
     rows = []
     for r in res.itertuples(index=False):
+        hist = (
+            f"; change since previous period {100 * (np.exp(r.d_change) - 1):+.0f}% "
+            f"(z {r.z_change:.2f} against peers' changes); p = 2 x min(level, change)"
+            if np.isfinite(r.p_change) else ""
+        )
         rows.append(
             dict(
                 agent_id=r.agent_id, period=r.period, check=name,
                 effect=100.0 * (np.exp(r.d_raw) - 1.0),
                 effect_unit=f"% more {_LABEL[column]} per call than same-queue peers "
                 f"(geometric mean of 1+s)",
-                p_value=r.p_value, n=int(r.n), k=None,
+                p_value=r.p_final, n=int(r.n), k=None,
                 detail=(
-                    f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; combined z "
-                    f"{r.z:.2f} over {r.queues} queue(s) tested against same-queue peers"
+                    f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; level z "
+                    f"{r.z:.2f} over {r.queues} queue(s) against same-queue peers" + hist
                 ),
             )
         )
