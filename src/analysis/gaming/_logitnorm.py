@@ -104,7 +104,7 @@ def fit_sigma(k, n, mean, *, scale=1.0, extra=0.0, max_sigma: float = 4.0) -> fl
         s = predictive_scale(sig, sc, ex)
         return -_loglik(k, n, solve_location(mean, s), s)
 
-    grid = np.linspace(0.0, max_sigma, 17)
+    grid = np.linspace(0.0, max_sigma, 11)
     vals = [nll(g) for g in grid]
     j = int(np.argmin(vals))
     lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]

@@ -216,6 +216,24 @@ def _peer_cells(c: pd.DataFrame, trimmed: np.ndarray, min_peers: int):
     return mean, scale, extra, ok, m_o
 
 
+def _robust_start(k, n, cell, z_cut: float = 2.5) -> np.ndarray:
+    """Rows whose empirical logit is far above their cell's median (robust z > ``z_cut``).
+
+    The robust scale is the MAD of the logits around the cell medians, pooled
+    over all cells; only a starting point for the trimming (rows are
+    re-admitted once the spread is fitted without them).
+    """
+    k = np.asarray(k, float)
+    n = np.asarray(n, float)
+    lg = np.log((k + 0.5) / (n - k + 0.5))
+    med = pd.Series(lg).groupby(cell).transform("median").to_numpy()
+    r = lg - med
+    mad = 1.482602218505602 * np.median(np.abs(r - np.median(r)))
+    if not np.isfinite(mad) or mad <= 0:
+        return np.zeros(len(k), dtype=bool)
+    return r > z_cut * mad
+
+
 def short_calls_peer_table(
     counts: pd.DataFrame,
     *,
@@ -303,10 +321,12 @@ def short_calls_peer_table(
         return mean, ok, m_o, s, loc, p, sigma
 
     # Robust schedule: gamers widen the fitted spread and can hide behind it, so
-    # first leave out everything beyond p < 0.01 (twice) to get a clean spread;
+    # start without rows far above their cell on a robust (median/MAD) scale,
+    # then leave out everything beyond p < 0.01 (twice) to get a clean spread;
     # then re-admit all rows but those extreme (p < trim_p) against the clean
     # null, and refit: honest rows are left out only at the trim_p rate.
-    trimmed = np.zeros(len(c), dtype=bool)
+    trimmed = _robust_start(k_arr, n_arr, c["cell"].to_numpy()) if trim_p > 0 else (
+        np.zeros(len(c), dtype=bool))
     mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
     if trim_p > 0:
         for _ in range(2):
@@ -414,7 +434,7 @@ def short_calls_trend_table(
     counts = counts.reset_index(drop=True)
     key_ap = pd.MultiIndex.from_frame(counts[["agent_id", "period"]].astype(str))
     excluded = np.zeros(len(counts), dtype=bool)
-    for _pass in range(2):
+    for _pass in range(3):
         if adjust:
             rate = _rake(counts, ~excluded)
             key = counts["queue"].astype(str) + "\x1f" + counts["period"].astype(str)
@@ -447,17 +467,25 @@ def short_calls_trend_table(
         t_key = pd.MultiIndex.from_frame(t[["agent_id", "period"]].astype(str))
         ex_keys = key_ap[excluded].unique()
         keep_fit = ~t_key.isin(ex_keys)
+        if _pass == 0 and trim_p > 0:
+            # robust start: rows far above their expected share (median/MAD of the
+            # standardized residuals) stay out of the first fit of the spread
+            z = (kt - tot * pi) / np.sqrt(np.maximum(tot * pi * (1 - pi), 1e-9))
+            mad = 1.482602218505602 * np.median(np.abs(z - np.median(z)))
+            if np.isfinite(mad) and mad > 0:
+                keep_fit &= ~(z - np.median(z) > 2.5 * mad)
         prec = fit_precision(kt[keep_fit], tot[keep_fit], pi[keep_fit])
         a, b = predictive_ab(pi, prec)
         pos = tot > 0
         p = np.ones(len(t))
         p[pos] = betabinom_pvalue(kt[pos], tot[pos], a[pos], b[pos])
-        if _pass == 1 or trim_p <= 0:
+        if _pass == 2 or trim_p <= 0:
             break
-        bad = t_key[p < trim_p]
-        if len(bad) == 0:
+        bad = t_key[p < (0.01 if _pass == 0 else trim_p)]
+        new_ex = key_ap.isin(bad)
+        if _pass > 0 and np.array_equal(new_ex, excluded):
             break
-        excluded = key_ap.isin(bad)
+        excluded = new_ex
     if randomized:
         u = rng.uniform(size=len(t))
         p_gt = np.zeros(len(t))
@@ -512,7 +540,8 @@ def check_short_calls_peer(ctx: GamingContext) -> CheckResult:
         seed=int(opt(ctx, "seed")) + 11,
     )
     notes = [f"short = {what}; peers = same queue" + (" and shift" if shift else "")
-             + " and period (beta-binomial, leave-one-out, extreme peers trimmed)"]
+             + " and period (random-intercept logistic null, leave-one-out peer means,"
+             " extreme peers left out)"]
     untested = counts.groupby(["agent_id", "period"]).ngroups - len(tab)
     if untested:
         notes.append(f"{untested} agent x period rows not tested (too few calls or peers)")
