@@ -508,3 +508,19 @@ def test_call_level_gaming_only_in_its_active_days():
     b = h[h.behaviour == "bunching"]
     assert (b.kind[~b.day.between(5, 9)] != "bunched").all()
     assert (b.kind[b.day.between(5, 9)] == "bunched").sum() > 10
+
+
+def test_queues_surveys_and_qa_look_like_a_center(mixed_h):
+    h = mixed_h[(mixed_h.outcome == "answered") & (mixed_h.talk_s >= 20)]
+    med = h.groupby("queue").talk_s.median()
+    assert med["tech_support"] > 1.4 * med["general"]  # queues differ in service time
+    held = (h.hold_s > 0).groupby(h["queue"]).mean()
+    assert held.between(0.05, 0.5).all() and held["tech_support"] > held["general"]
+    assert (h.acw_s > 0).mean() > 0.95
+    # Talk is right-skewed (lognormal-ish): mean above median in every queue.
+    assert (h.groupby("queue").talk_s.mean() > med).all()
+    # Satisfaction tracks resolution; QA tracks the agent's quality.
+    cs = h.groupby(h.resolved.astype(bool)).csat.mean()
+    assert cs[True] > cs[False] + 0.5
+    ag = h.groupby("agent_id").agg(cs=("csat", "mean"), qa=("qa_score", "mean"))
+    assert stats.spearmanr(ag.cs, ag.qa, nan_policy="omit").statistic > 0.2
