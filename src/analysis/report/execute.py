@@ -69,6 +69,22 @@ def _one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _kernel_manager_class(log_path: Path):
+    """An AsyncKernelManager whose kernel writes its stderr (start-up warnings, shutdown
+    noise) to ``log_path`` instead of the terminal; cell errors still reach papermill."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _LoggedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):  # type: ignore[override]
+            if "stderr" in kw:
+                return await AsyncKernelManager._async_start_kernel(self, **kw)
+            with open(log_path, "ab") as fh:  # the kernel process keeps its own copy
+                kw["stderr"] = fh
+                return await AsyncKernelManager._async_start_kernel(self, **kw)
+
+    return _LoggedKernelManager
+
+
 def execute_notebook(
     template: str | os.PathLike,
     output: str | os.PathLike,
@@ -108,6 +124,7 @@ def execute_notebook(
             progress_bar=False,
             request_save_on_cell_execute=False,
             execution_timeout=timeout,
+            kernel_manager_class=_kernel_manager_class(output.with_suffix(".kernel.log")),
         )
     except PapermillExecutionError as exc:
         msg = f"{template.stem} cell {exc.exec_count}: {exc.ename}: {_one_line(exc.evalue)}"
