@@ -118,13 +118,16 @@ def hangup_center():
     from analysis.panel import build_panel
     from analysis.synth import generate_center
 
-    c = generate_center(agents=40, days=60, seed=3, gaming="hangup=6@0.15")
+    # 40 agents from Mon 5 Jan 2026 for 55 days; 6 agents hang up on 15% of their calls
+    # from day 27 (1 Feb) on: January is their honest baseline, February gaming.
+    c = generate_center(agents=40, days=55, seed=3, gaming="hangup=6@0.15:27-54")
     return build_panel(c.calls), c.truth
 
 
 def test_aht_heavy_kpi_rewards_hangup_gamers_but_scorecard_does_not(hangup_center):
     """methods.md: gamers rise under an AHT-only KPI and stay put under a scorecard."""
     panel, truth = hangup_center
+    assert sorted(panel["period"].unique()) == ["2026-01", "2026-02"]
     cfg = load_model_config(override={
         "kpi": {"normalisation": "zscore",
                 "metrics": {"csat_mean": None, "qa_mean": None, "resolved_rate": None,
@@ -134,9 +137,22 @@ def test_aht_heavy_kpi_rewards_hangup_gamers_but_scorecard_does_not(hangup_cente
     kpi = comp.summary["models"]["kpi"]["gaming_sensitivity"]
     bsc = comp.summary["models"]["bsc"]["gaming_sensitivity"]
     assert kpi["n_flagged"] == 6 and kpi["by_behaviour"]["hangup"]["n_flagged"] == 6
-    assert kpi["value"] > 10 and kpi["ci"][0] > 0  # gamers rise under the AHT KPI
-    assert bsc["ci"][1] < 10  # and do not rise under the scorecard
-    assert kpi["value"] - bsc["value"] > 25
+    # against their own honest January, the gamers climb under the AHT KPI ...
+    own_kpi, own_bsc = kpi["vs_own_baseline"], bsc["vs_own_baseline"]
+    assert own_kpi["n"] == 6
+    assert own_kpi["value"] > 5 and own_kpi["ci"][0] > 0
+    # ... and fall under the scorecard (resolution, repeat calls, short calls count)
+    assert own_bsc["value"] < 0 and own_bsc["ci"][1] < 5
+    # pooled over both months (gamers' natural standing mixed in): higher under the KPI
+    # (seeds 3-8 checked: the own-baseline comparison above held in every one)
+    assert kpi["value"] > bsc["value"]
+    # independent check of vs_own_baseline from the scores table
+    s = comp.scores[comp.scores["model"] == "kpi"].copy()
+    g = s.groupby("period")["score"]
+    s["pct"] = 100 * (g.rank() - 1) / (g.transform("size") - 1)
+    gam = s[s["agent_id"].isin(truth.loc[truth["gaming"], "agent_id"])]
+    w = gam.pivot_table(index="agent_id", columns="period", values="pct")
+    assert own_kpi["value"] == pytest.approx((w["2026-02"] - w["2026-01"]).mean())
 
 
 def test_compare_handles_missing_inputs():

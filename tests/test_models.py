@@ -283,3 +283,18 @@ def test_user_yaml_deep_merges(tmp_path):
     assert "csat_mean" not in cfg["kpi"]["metrics"]
     assert cfg["kpi"]["metrics"]["aht_s"]["target"] == 360  # untouched default
     assert cfg["bsc"]["perspectives"]["customer"]["weight"] == 0.35
+
+
+def test_krippendorff_long_form_equals_matrix_form():
+    from analysis.models._reliability import krippendorff_alpha_interval_long
+
+    data = pd.read_csv(RESULTS / "krippendorff_2011_example.csv", comment="#")
+    long = data.melt(id_vars="unit", var_name="coder", value_name="v").dropna()
+    assert krippendorff_alpha_interval_long(long["v"], long["unit"]) == pytest.approx(
+        0.849, abs=5e-4)
+    rng = np.random.default_rng(1)
+    m = rng.integers(1, 6, (30, 5)).astype(float)
+    m[rng.random(m.shape) < 0.3] = np.nan
+    lg = pd.DataFrame(m).stack().reset_index()
+    assert krippendorff_alpha_interval_long(lg[0], lg["level_0"]) == pytest.approx(
+        krippendorff_alpha(m))

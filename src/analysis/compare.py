@@ -313,7 +313,9 @@ def _cluster_boot(df: pd.DataFrame, stat, *, n_boot: int, seed: int, ci: float,
     vals = []
     for _ in range(n_boot):
         pick = rng.integers(0, k, k)
-        idx = np.concatenate([order[bounds[i]:bounds[i] + sizes[i]] for i in pick])
+        st, sz = bounds[pick], sizes[pick]
+        offs = np.repeat(st - np.concatenate([[0], np.cumsum(sz)[:-1]]), sz)
+        idx = order[offs + np.arange(sz.sum())]
         v = stat({c: a[idx] for c, a in cols.items()})
         if v is not None and np.isfinite(v):
             vals.append(v)
@@ -385,11 +387,18 @@ def gaming_sensitivity(model_scores: pd.DataFrame, flagged: pd.DataFrame, *,
     agents. ``honest_mean_percentile`` gives the unflagged agents' mean. With a
     ``behaviour`` column the same is given per behaviour.
 
+    When the flags say since when an agent games (column ``since``: the first period
+    label of gaming), ``vs_own_baseline`` compares each flagged agent with themself:
+    mean percentile in periods from ``since`` on minus mean percentile in the periods
+    before (the honest baseline), over flagged agents scored in both, with a bootstrap
+    CI. This separates a model's reward for gaming from gamers' natural standing.
+
     Returns
     -------
     dict
-        ``value, ci, mean_percentile, honest_mean_percentile, n_flagged`` (+
-        ``by_behaviour``), or ``value: None`` with ``reason``.
+        ``value, ci, mean_percentile, honest_mean_percentile, n_flagged``,
+        ``vs_own_baseline`` (``value, ci, n`` or ``value: None`` with ``reason``) and
+        ``by_behaviour``; or ``value: None`` with ``reason``.
     """
     if flagged is None or not len(flagged):
         return _na("no gaming flags given (--truth or --flags)")
@@ -399,25 +408,45 @@ def gaming_sensitivity(model_scores: pd.DataFrame, flagged: pd.DataFrame, *,
     ids = [a for a in fl["agent_id"] if a in per_agent.index]
     if not ids:
         return _na("no flagged agent is scored by this model")
+    a = (1 - ci) / 2
+
+    def boot_ci(v: np.ndarray, s: int):
+        if n_boot <= 0 or len(v) < 2:
+            return None
+        rng = np.random.default_rng(s)
+        boots = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1)
+        return [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
 
     def summarise(sel: list[str], s: int) -> dict:
         v = per_agent.loc[sel].to_numpy()
-        out = {"value": float(v.mean() - 50), "mean_percentile": float(v.mean()),
-               "n_flagged": len(v), "ci": None}
-        if n_boot > 0 and len(v) >= 2:
-            rng = np.random.default_rng(s)
-            boots = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1) - 50
-            a = (1 - ci) / 2
-            out["ci"] = [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
-        return out
+        c = boot_ci(v - 50, s)
+        return {"value": float(v.mean() - 50), "mean_percentile": float(v.mean()),
+                "n_flagged": len(v), "ci": c}
 
     res = summarise(ids, seed)
-    honest = per_agent.drop(index=[a for a in fl["agent_id"] if a in per_agent.index])
+    honest = per_agent.drop(index=[x for x in fl["agent_id"] if x in per_agent.index])
     res["honest_mean_percentile"] = float(honest.mean()) if len(honest) else None
+    if "since" in fl.columns and fl["since"].notna().any():
+        p = pct.merge(fl[["agent_id", "since"]].dropna(), on="agent_id")
+        p["gaming"] = p["period"].astype(str) >= p["since"].astype(str)
+        both = p.groupby(["agent_id", "gaming"])["pct"].mean().unstack()
+        both = both.dropna() if {True, False} <= set(both.columns) else both.iloc[0:0]
+        if len(both):
+            rise = (both[True] - both[False]).to_numpy()
+            res["vs_own_baseline"] = {"value": float(rise.mean()), "ci": boot_ci(rise, seed + 2),
+                                      "n": int(len(rise))}
+        else:
+            res["vs_own_baseline"] = _na("no flagged agent is scored both before and after "
+                                         "gaming started")
+    elif "since" in fl.columns:
+        res["vs_own_baseline"] = _na("flagged agents game from the start of the data: "
+                                     "no honest baseline")
+    else:
+        res["vs_own_baseline"] = _na("the flags do not say when gaming started")
     if "behaviour" in fl.columns:
         by = {}
         for beh, g in fl.groupby("behaviour"):
-            sel = [a for a in g["agent_id"] if a in per_agent.index]
+            sel = [x for x in g["agent_id"] if x in per_agent.index]
             if sel:
                 by[str(beh)] = summarise(sel, seed + 1)
         res["by_behaviour"] = by
@@ -499,7 +528,14 @@ def fairness(model_scores: pd.DataFrame, panel: pd.DataFrame, *, by: list[str],
 # ----------------------------------------------------------------------------- flags
 
 
-def _normalise_flags(flagged) -> pd.DataFrame | None:
+def _normalise_flags(flagged, *, data_start=None, period: str = "month") -> pd.DataFrame | None:
+    """Flags as ``agent_id, flagged`` (+ ``behaviour``, ``since`` when known).
+
+    ``since`` (first period label of gaming) is taken from a ``since`` column, or derived
+    from truth's ``start_day`` (days after ``data_start``, the first arrival) when
+    ``data_start`` is given; a ``start_day`` of 0 means gaming from the start (no
+    honest baseline).
+    """
     if flagged is None:
         return None
     if isinstance(flagged, pd.DataFrame):
@@ -515,25 +551,37 @@ def _normalise_flags(flagged) -> pd.DataFrame | None:
             v = v.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "y", "t"])
         f["flagged"] = v.astype(bool)
         f["agent_id"] = f["agent_id"].astype(str)
-        keep = ["agent_id", "flagged"] + (["behaviour"] if "behaviour" in f.columns else [])
+        if "since" not in f.columns and "start_day" in f.columns and data_start is not None:
+            from .panel import period_label
+
+            day0 = pd.Timestamp(data_start).normalize()
+            sd = pd.to_numeric(f["start_day"], errors="coerce")
+            f["since"] = [None if pd.isna(d) or d <= 0 else
+                          period_label(day0 + pd.Timedelta(days=int(d)), period) for d in sd]
+        keep = ["agent_id", "flagged"] + [c for c in ("behaviour", "since") if c in f.columns]
         f = f[keep].drop_duplicates("agent_id")
         if "behaviour" in f.columns:
             f["behaviour"] = f["behaviour"].astype(str)
+        if "since" in f.columns:
+            f["since"] = f["since"].astype(object).where(f["since"].notna(), None)
         return f
-    ids = [str(a) for a in flagged]
+    ids = [str(x) for x in flagged]
     return pd.DataFrame({"agent_id": ids, "flagged": True})
 
 
 def read_flags(path: str | Path) -> pd.DataFrame:
-    """Read ``truth.csv`` (column ``gaming``) or a flags CSV (``agent_id, flagged``)."""
+    """Read ``truth.csv`` (columns ``gaming``, optionally ``behaviour``, ``start_day``) or a
+    flags CSV (``agent_id, flagged``, optionally ``since``: first period of gaming)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"flags file not found: {p}")
     try:
-        df = pd.read_csv(p, dtype={"agent_id": str})
+        df = pd.read_csv(p, dtype={"agent_id": str, "since": str})
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot read {p.name}: {exc}") from None
-    return _normalise_flags(df)
+    if "agent_id" not in df.columns:
+        raise InputError(f"{p.name}: no agent_id column")
+    return df
 
 
 # ----------------------------------------------------------------------------- main
@@ -556,7 +604,9 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
         OKR set (``okr.yml``).
     flagged : DataFrame or list, optional
         Agents known or flagged as gaming: agent ids, or a frame with ``agent_id`` and
-        ``flagged`` (or truth's ``gaming``) and optionally ``behaviour``.
+        ``flagged`` (or truth's ``gaming``), optionally ``behaviour`` and ``since`` (first
+        period of gaming; derived from truth's ``start_day`` and the panel's first
+        arrival when absent).
     models : list of str, optional
         Override ``config["models"]``.
 
@@ -573,7 +623,9 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
     results = run_models(panel, config=config, ratings=ratings, okr=okr, models=models)
     scores = _long_scores(results)
     agreement = agreement_table(scores)
-    flags = _normalise_flags(flagged)
+    info = panel.attrs.get("ccpm_panel", {})
+    flags = _normalise_flags(flagged, data_start=info.get("data_start_ts"),
+                             period=info.get("period", "month"))
     min_calls = int(config.get("min_calls", 1))
     outcome_panel = panel[panel["calls"] >= min_calls] if "calls" in panel else panel
     summary: dict = {

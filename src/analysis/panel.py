@@ -19,7 +19,8 @@ from . import metrics as _metrics
 from .config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from .errors import ConfigError, InputError
 
-__all__ = ["build_panel", "resolve_calls_paths", "PERIODS", "QUEUE_PREFIX", "panel_sql"]
+__all__ = ["build_panel", "resolve_calls_paths", "PERIODS", "QUEUE_PREFIX", "panel_sql",
+           "period_label"]
 
 #: Period granularities and their labels.
 PERIODS = {"month": "YYYY-MM", "week": "YYYY-Www (ISO week)", "day": "YYYY-MM-DD"}
@@ -127,7 +128,8 @@ def panel_sql(
     acw = f"COALESCE({col('acw_s')}, 0.0)" if "acw_s" in cols else "0.0"
     call_id = col("call_id") if "call_id" in cols else "CAST(NULL AS VARCHAR)"
     window = _interval_hours(repeat_window_h)
-    end = f"TIMESTAMP '{data_end}'" if data_end else "MAX(arrival_ts) OVER ()"
+    end = (f"TIMESTAMP '{data_end}'" if data_end
+           else f"(SELECT MAX({col('arrival_ts')}) FROM {source})")
     handled = "outcome IN ('answered', 'transferred')"
     valid = (
         "agent_id IS NOT NULL AND answer_ts IS NOT NULL AND talk_s IS NOT NULL "
@@ -189,9 +191,23 @@ def panel_sql(
                SUM(CASE WHEN {handled} AND NOT COALESCE(({valid}), FALSE) THEN 1 ELSE 0 END)
                    AS invalid_handled,
                COUNT(call_id) - COUNT(DISTINCT call_id) AS duplicate_call_id,
+               MIN(arrival_ts) AS data_start_ts,
                MAX(arrival_ts) AS data_end_ts
         FROM ({base}) b"""
     return {"calls": calls, "panel": panel, "queues": queues, "counts": counts}
+
+
+def period_label(ts, period: str = "month") -> str:
+    """The panel's label of the period holding timestamp ``ts`` (same as the SQL's)."""
+    t = pd.Timestamp(ts)
+    if period == "month":
+        return t.strftime("%Y-%m")
+    if period == "week":
+        y, w, _ = t.isocalendar()
+        return f"{y}-W{w:02d}"
+    if period == "day":
+        return t.strftime("%Y-%m-%d")
+    raise ConfigError(f"period: {period!r} is not one of {', '.join(PERIODS)}")
 
 
 def _slug(q: str) -> str:
@@ -241,7 +257,7 @@ def build_panel(
         counts: ``rows_read, handled_rows, abandoned_rows, unknown_outcome,
         invalid_handled`` (handled rows excluded for breaking the contract: no
         agent, answer time or talk time, or a negative duration),
-        ``duplicate_call_id``, ``data_end_ts`` and the parameters.
+        ``duplicate_call_id``, ``data_start_ts``, ``data_end_ts`` and the parameters.
 
     References
     ----------
@@ -250,6 +266,7 @@ def build_panel(
     """
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # progress goes to stdout otherwise
         if isinstance(calls, pd.DataFrame):
             con.register("src_df", calls)
             con.execute("CREATE VIEW src AS SELECT * FROM src_df")
@@ -299,7 +316,7 @@ def build_panel(
     panel = panel.merge(main, on=["agent_id", "period"], how="left")
     panel = panel.merge(wide, on=["agent_id", "period"], how="left")
     panel = panel.sort_values(["agent_id", "period"], ignore_index=True)
-    info = {k: (None if pd.isna(v) else (str(v) if k == "data_end_ts" else int(v)))
+    info = {k: (None if pd.isna(v) else (str(v) if k.endswith("_ts") else int(v)))
             for k, v in counts.items()}
     info.update(period=period, short_call_s=float(short_call_s),
                 repeat_window_h=float(repeat_window_h), engine=engine)

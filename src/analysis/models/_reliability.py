@@ -61,6 +61,25 @@ def krippendorff_alpha(data, *, level: str = "interval") -> float:
     return float(1 - d_o / d_e)
 
 
+def krippendorff_alpha_interval_long(values, units) -> float:
+    """Krippendorff's alpha (interval) from long data: one value per row, its unit beside.
+
+    Same value as :func:`krippendorff_alpha` on the units x coders matrix (each coder at
+    most once per unit), without building that matrix (raters x units can be large).
+    """
+    d = pd.DataFrame({"u": np.asarray(units), "v": np.asarray(values, dtype=float)}).dropna()
+    g = d.groupby("u")["v"].agg(["size", "sum"])
+    g["sq"] = (d["v"] ** 2).groupby(d["u"]).sum()
+    g = g[g["size"] >= 2]
+    n = g["size"].sum()
+    if n < 2:
+        return float("nan")
+    m, s1, s2 = g["size"].to_numpy(float), g["sum"].to_numpy(), g["sq"].to_numpy()
+    d_o = np.sum(2 * (m * s2 - s1 * s1) / (m - 1)) / n
+    d_e = 2 * (n * s2.sum() - s1.sum() ** 2) / (n * (n - 1))
+    return float("nan") if d_e == 0 else float(1 - d_o / d_e)
+
+
 def icc_oneway(long: pd.DataFrame, *, target: str, rater: str, rating: str,
                k: int | None = None) -> dict:
     """ICC(1,1) and ICC(1,k) (one-way random: raters differ per target) with pingouin.

@@ -267,12 +267,14 @@ def okr_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
             lv = {k: pd.Series(kr[k], index=rows.index, dtype=float)
                   if kr[k] is not None else pd.Series(np.nan, index=rows.index)
                   for k in ("baseline", "target", "stretch")}
-            for agent, krs in spec.get("agents", {}).items():
-                if kr["id"] in krs:
-                    sel = agents == agent
-                    for k in ("baseline", "target", "stretch"):
-                        val = krs[kr["id"]].get(k)
-                        lv[k] = lv[k].mask(sel, np.nan if val is None else float(val))
+            own = {a: krs[kr["id"]] for a, krs in spec.get("agents", {}).items()
+                   if kr["id"] in krs}
+            if own:
+                sel = agents.isin(list(own)).to_numpy()
+                for k in ("baseline", "target", "stretch"):
+                    per = {a: (np.nan if lv_.get(k) is None else float(lv_[k]))
+                           for a, lv_ in own.items()}
+                    lv[k] = lv[k].mask(sel, agents.map(per).astype(float))
             g = grade(rows[m], lv["baseline"], lv["target"], lv["stretch"],
                       direction=kr["direction"], target_grade=tg)
             flat = not_improving(lv["baseline"], lv["target"], direction=kr["direction"])

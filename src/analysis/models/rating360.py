@@ -31,7 +31,7 @@ from ..config import MIN_360_GROUP
 from ..contract import RATINGS_COLUMNS
 from ..errors import InputError
 from ._base import MODELS, ModelResult
-from ._reliability import icc_oneway, krippendorff_alpha
+from ._reliability import icc_oneway, krippendorff_alpha_interval_long
 from ._scoring import empty_components, empty_scores, rank_scores
 
 __all__ = ["rating360_model", "prepare_ratings", "score_360"]
@@ -90,9 +90,10 @@ def score_360(ratings: pd.DataFrame, config: dict, notes: list[str] | None = Non
     oth = r[r["rater_group"] != "self"].copy()
     diag: dict = {}
     # reliability on raw non-self ratings
-    units = oth.assign(unit=oth["period"] + "|" + oth["ratee_id"] + "|" + oth["competency"])
-    mat = units.pivot_table(index="unit", columns="rater_id", values="score", aggfunc="mean")
-    alpha = krippendorff_alpha(mat.to_numpy()) if len(mat) else float("nan")
+    per_unit = oth.groupby(["period", "ratee_id", "competency", "rater_id"],
+                           as_index=False)["score"].mean()
+    unit = per_unit["period"] + "|" + per_unit["ratee_id"] + "|" + per_unit["competency"]
+    alpha = krippendorff_alpha_interval_long(per_unit["score"], unit)
     rater_means = oth.groupby(["period", "ratee_id", "rater_id"], as_index=False)["score"].mean()
     rater_means["target"] = rater_means["period"] + "|" + rater_means["ratee_id"]
     icc = icc_oneway(rater_means, target="target", rater="rater_id", rating="score")
