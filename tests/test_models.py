@@ -298,3 +298,14 @@ def test_krippendorff_long_form_equals_matrix_form():
     lg = pd.DataFrame(m).stack().reset_index()
     assert krippendorff_alpha_interval_long(lg[0], lg["level_0"]) == pytest.approx(
         krippendorff_alpha(m))
+
+
+def test_config_table_weights_sum_to_one_per_model():
+    from analysis.models.config import config_table
+
+    t = config_table(load_model_config())
+    assert list(t.columns) == ["model", "group", "item", "weight", "target", "direction"]
+    sums = t.groupby("model")["weight"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0)
+    assert set(t.loc[t.model == "bsc", "group"]) == {
+        "financial", "customer", "internal_process", "learning_growth"}

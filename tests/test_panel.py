@@ -122,6 +122,12 @@ def test_period_labels():
     assert "2026-01-10" in set(d["period"])
     with pytest.raises(Exception, match="period"):
         build_panel(df, period="quarter")
+    # the Python label function agrees with the SQL labels
+    from analysis.panel import period_label
+
+    h = df[df["outcome"] != "abandoned"].dropna(subset=["talk_s"])
+    for per, frame in (("week", w), ("day", d), ("month", build_panel(df))):
+        assert set(frame["period"]) == {period_label(t, per) for t in h["answer_ts"]}
 
 
 def _pandas_panel(calls: pd.DataFrame, short_s: float, window_h: float) -> pd.DataFrame:

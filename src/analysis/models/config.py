@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..metrics import metric_names
 
 __all__ = ["DEFAULTS_PATH", "load_model_config", "deep_merge", "validate_config",
-           "NORMALISATIONS"]
+           "NORMALISATIONS", "config_table"]
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yml")
 NORMALISATIONS = ("attainment", "zscore", "percentile")
@@ -231,3 +231,46 @@ def validate_config(cfg: dict) -> None:
         ci = _num(c.get("ci", 0.95), "compare.ci", positive=True)
         if ci >= 1:
             raise ConfigError("compare.ci: must be below 1")
+
+
+def config_table(cfg: dict):
+    """The weighted parts of each model, for reports.
+
+    Returns
+    -------
+    DataFrame
+        ``model, group, item, weight, target, direction``: KPI metrics (group ``kpi``),
+        scorecard metrics (group = perspective, weight = perspective weight x metric
+        share), default OKR key results (group = objective, target = the improvement
+        fraction) and 360 rater groups.
+    """
+    import pandas as pd
+
+    rows = []
+    kpi = cfg.get("kpi") or {}
+    total = sum(float(m["weight"]) for m in (kpi.get("metrics") or {}).values()) or 1.0
+    for name, m in (kpi.get("metrics") or {}).items():
+        rows.append(("kpi", "kpi", name, float(m["weight"]) / total, m.get("target"),
+                     m["direction"]))
+    bsc = cfg.get("bsc") or {}
+    persp = bsc.get("perspectives") or {}
+    ptotal = sum(float(p["weight"]) for p in persp.values()) or 1.0
+    for pname, p in persp.items():
+        mt = sum(float(m["weight"]) for m in p["metrics"].values()) or 1.0
+        for name, m in p["metrics"].items():
+            w = float(p["weight"]) / ptotal * float(m["weight"]) / mt
+            rows.append(("bsc", pname, name, w, m.get("target"), m["direction"]))
+    okr = (cfg.get("okr") or {}).get("default") or {}
+    objs = okr.get("objectives") or []
+    for o in objs:
+        krs = o.get("key_results") or []
+        for kr in krs:
+            rows.append(("okr", o["id"], kr["metric"], 1 / len(objs) / len(krs),
+                         kr.get("improvement"), kr["direction"]))
+    r360 = cfg.get("360") or {}
+    gw = r360.get("group_weights") or {}
+    gtotal = sum(float(w) for w in gw.values()) or 1.0
+    for g, w in gw.items():
+        rows.append(("360", "rater_group", g, float(w) / gtotal, None, "higher"))
+    return pd.DataFrame(rows, columns=["model", "group", "item", "weight", "target",
+                                       "direction"])
