@@ -309,3 +309,23 @@ def test_config_table_weights_sum_to_one_per_model():
     np.testing.assert_allclose(sums.to_numpy(), 1.0)
     assert set(t.loc[t.model == "bsc", "group"]) == {
         "financial", "customer", "internal_process", "learning_growth"}
+
+
+def test_bsc_can_use_a_360_competency():
+    panel = pd.DataFrame({"agent_id": ["R1", "R2", "R3"], "period": ["P"] * 3,
+                          "calls": [100] * 3, "qa_mean": [85.0, 85.0, 85.0]})
+    rows = [("P", r, f"s{i}", "supervisor", comp, v)
+            for i, (r, e, t) in enumerate([("R1", 2.0, 5.0), ("R2", 4.0, 4.0), ("R3", 5.0, 1.0)])
+            for comp, v in (("empathy", e), ("teamwork", t))]
+    cfg = load_model_config(override={"min_calls": 1, "bsc": {"perspectives": {
+        "learning_growth": {"metrics": {"360": None, "qa_mean": None,
+                                        "360:empathy": {"weight": 1.0, "target": 4.0,
+                                                        "direction": "higher"}}}}}})
+    res = MODELS.get("bsc")(panel, cfg, ratings=_ratings(rows))
+    lg = res.components[res.components["component"] == "learning_growth/360:empathy"]
+    # one supervisor per ratee, leniency per rater is then 0: empathy / 4
+    assert lg.set_index("agent_id")["value"].to_dict() == pytest.approx(
+        {"R1": 0.5, "R2": 1.0, "R3": 1.2})
+    with pytest.raises(ConfigError, match="360:"):
+        load_model_config(override={"kpi": {"metrics": {"360:x": {
+            "weight": 1, "target": 1, "direction": "higher"}}}})

@@ -6,7 +6,8 @@ Each perspective (financial, customer, internal process, learning & growth;
 metrics; the score the weighted mean of the perspectives. Weights of missing
 metrics (or whole perspectives) are shared among those present, and said so in
 ``notes``. When 360 ratings are given, the 360 score (metric ``"360"``) feeds
-learning & growth.
+learning & growth; a metric ``"360:<competency>"`` uses one competency's mean
+(leniency-corrected, from the groups large enough to be shown).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def bsc_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
     config : dict
         Uses ``bsc``, ``min_calls`` and (with ratings) ``360``.
     ratings : DataFrame, optional
-        360 ratings; their score feeds the ``"360"`` metric of a perspective.
+        360 ratings; their score feeds the ``"360"`` metric of a perspective, and
+        competency means the ``"360:<competency>"`` metrics.
 
     Returns
     -------
@@ -62,7 +64,8 @@ def bsc_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
     if rows.empty:
         return ModelResult("bsc", empty_scores(), empty_components(), False,
                            "no agent-period has enough calls to score", notes)
-    uses_360 = any("360" in (p.get("metrics") or {}) for p in cfg["perspectives"].values())
+    uses_360 = any(_is_360(m) for p in cfg["perspectives"].values()
+                   for m in (p.get("metrics") or {}))
     if uses_360:
         if ratings is not None and len(ratings):
             from .rating360 import rating360_model
@@ -72,6 +75,13 @@ def bsc_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
                 rows = rows.merge(r.scores[["agent_id", "period", "score"]]
                                   .rename(columns={"score": "360"}),
                                   on=["agent_id", "period"], how="left")
+                comp = r.components[r.components["component"].str.startswith("competency:")]
+                if len(comp):
+                    wide = comp.assign(
+                        name="360:" + comp["component"].str.removeprefix("competency:")
+                    ).pivot_table(index=["agent_id", "period"], columns="name", values="value")
+                    wide.columns.name = None
+                    rows = rows.merge(wide.reset_index(), on=["agent_id", "period"], how="left")
             else:
                 notes.append(f"360 not usable ({r.reason})")
         else:
@@ -83,8 +93,10 @@ def bsc_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
         if float(p.get("weight", 0)) <= 0:
             continue
         metrics = dict(p.get("metrics") or {})
-        if "360" in metrics and "360" not in rows.columns:
-            metrics.pop("360")  # already noted above
+        for m in [m for m in metrics if _is_360(m) and m not in rows.columns]:
+            if "360" in rows.columns:
+                notes.append(f"bsc.{pname}.{m}: no such competency in the ratings; left out")
+            metrics.pop(m)  # (no ratings at all: noted above)
         norm = score_weighted_metrics(rows, metrics, method=method, cap=cap, floor=floor,
                                       notes=notes, label=f"bsc.{pname}.")
         parts = {n: float(metrics[n]["weight"]) for n in norm.columns
@@ -113,3 +125,7 @@ def bsc_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> M
     components = pd.concat(comps, ignore_index=True)[COMPONENT_COLUMNS]
     scores = rank_scores(rows[["agent_id", "period"]].assign(score=score))
     return ModelResult("bsc", scores, components, True, "", notes)
+
+
+def _is_360(name: str) -> bool:
+    return name == "360" or name.startswith("360:")

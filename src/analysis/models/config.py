@@ -110,7 +110,7 @@ def _check_metric_spec(spec, key: str, *, known: set[str], needs_target: bool) -
     if unknown:
         raise ConfigError(f"{key}: unknown field(s) {', '.join(sorted(unknown))}")
     name = key.rsplit(".", 1)[-1]
-    if name not in known:
+    if name not in known and not ("360" in known and name.startswith("360:") and len(name) > 4):
         raise ConfigError(f"{key}: unknown metric {name!r} (known: {', '.join(sorted(known))})")
     _num(spec.get("weight"), f"{key}.weight", minimum=0)
     if spec.get("direction") not in _DIRECTIONS:
