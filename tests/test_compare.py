@@ -237,6 +237,9 @@ def test_figures_accept_translated_labels():
                        "360": {"gaming_sensitivity": {"value": None}}}}
     fig = plot_gaming_sensitivity(summ, labels={"title": "博弈敏感度"})
     assert fig.axes[0].get_title() == "博弈敏感度"
+    summ["models"]["kpi"]["gaming_sensitivity"]["vs_own_baseline"] = {"value": 30.0, "ci": None}
+    fig = plot_gaming_sensitivity(summ, own_baseline=True)
+    assert "before" in fig.axes[0].get_xlabel() and fig.axes[0].get_xlim() == (-100, 100)
     assert isinstance(plot_gaming_sensitivity({"models": {}}), Figure)
 
 

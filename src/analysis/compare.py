@@ -63,17 +63,21 @@ class Comparison:
         stability, validity, gaming_sensitivity, fairness`` (and ``reliability`` for 360).
     results : dict
         Model name -> :class:`~analysis.models.ModelResult`.
+    flagged : list of str
+        Agents flagged for gaming (highlighted in figures).
     """
 
     scores: pd.DataFrame
     agreement: pd.DataFrame
     summary: dict
     results: dict = field(default_factory=dict)
+    flagged: list = field(default_factory=list)
 
     def to_dir(self, out: str | Path, *, figures: bool = False, labels: dict | None = None
                ) -> list[Path]:
         """Write ``scores.csv``, ``agreement.csv``, ``summary.json`` and ``components.csv``
-        (and PNG figures when ``figures``); return the paths written."""
+        (and PNG figures when ``figures``: agreement, scores_by_model, gaming_sensitivity,
+        and gaming_vs_own_baseline when known); return the paths written."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "scores.csv", out / "agreement.csv", out / "summary.json",
@@ -92,12 +96,16 @@ class Comparison:
 
             from . import figures as fg
 
-            for name, fig in (("agreement", fg.plot_agreement_heatmap(self.agreement,
-                                                                      labels=labels)),
-                              ("scores_by_model", fg.plot_scores_by_model(self.scores,
-                                                                           labels=labels)),
-                              ("gaming_sensitivity", fg.plot_gaming_sensitivity(
-                                  self.summary, labels=labels))):
+            figs = [("agreement", fg.plot_agreement_heatmap(self.agreement, labels=labels)),
+                    ("scores_by_model", fg.plot_scores_by_model(
+                        self.scores, labels=labels, flagged=self.flagged)),
+                    ("gaming_sensitivity", fg.plot_gaming_sensitivity(self.summary,
+                                                                      labels=labels))]
+            if any(((m.get("gaming_sensitivity") or {}).get("vs_own_baseline") or {})
+                   .get("value") is not None for m in self.summary["models"].values()):
+                figs.append(("gaming_vs_own_baseline", fg.plot_gaming_sensitivity(
+                    self.summary, labels=labels, own_baseline=True)))
+            for name, fig in figs:
                 p = out / f"{name}.png"
                 fig.savefig(p, dpi=120, bbox_inches="tight")
                 plt.close(fig)
@@ -659,6 +667,7 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
         if r.diagnostics:
             entry.update(_jsonable(r.diagnostics))
         summary["models"][name] = entry
+    flagged_ids = [] if flags is None else flags.loc[flags["flagged"], "agent_id"].tolist()
     return Comparison(scores=scores, agreement=agreement, summary=_jsonable(summary),
-                      results=results)
+                      results=results, flagged=flagged_ids)
 

@@ -106,7 +106,8 @@ def plot_scores_by_model(scores: pd.DataFrame, *, labels: dict | None = None,
     return fig
 
 
-def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None):
+def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None,
+                            own_baseline: bool = False):
     """Mean percentile of flagged agents minus 50, per model, with its CI.
 
     Parameters
@@ -115,13 +116,20 @@ def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None):
         ``Comparison.summary`` (uses ``models.<m>.gaming_sensitivity``).
     labels : dict, optional
         Keys ``title``, ``x``, ``y``, ``none`` and model names.
+    own_baseline : bool
+        Plot ``vs_own_baseline`` instead: flagged agents' percentile while gaming minus
+        before it.
     """
+    x_default = ("percentile while gaming - percentile before" if own_baseline
+                 else "mean percentile of flagged agents - 50")
     lab = _labels({"title": "How far flagged agents rise in each ranking",
-                   "x": "mean percentile of flagged agents - 50", "y": "model",
+                   "x": x_default, "y": "model",
                    "none": "no gaming flags: nothing to show"}, labels)
     rows = []
     for name, m in (summary.get("models") or {}).items():
         gs = m.get("gaming_sensitivity") or {}
+        if own_baseline:
+            gs = gs.get("vs_own_baseline") or {}
         if gs.get("value") is None:
             continue
         lo, hi = gs["ci"] if gs.get("ci") else (np.nan, np.nan)
@@ -139,7 +147,7 @@ def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None):
     ok = np.isfinite(err).all(axis=0)
     ax.errorbar(d["value"][ok], y[ok], xerr=err[:, ok], fmt="none", ecolor="black", capsize=3)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlim(-50, 50)
+    ax.set_xlim(-100 if own_baseline else -50, 100 if own_baseline else 50)
     ax.set_xlabel(lab["x"])
     ax.set_ylabel(lab["y"])
     ax.set_title(lab["title"])
