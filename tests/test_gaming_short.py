@@ -1,0 +1,187 @@
+"""Short-call / hang-up checks: calibration on honest worlds, power on planted hang-ups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from analysis.gaming import run_checks
+from analysis.gaming._coresim import simulate_calls, simulate_counts
+from analysis.gaming._logitnorm import solve_location, tail_pvalue, tail_pvalue_rows
+from analysis.gaming.short_calls import (
+    comonotone_sum_pvalue,
+    short_calls_peer_table,
+    short_calls_trend_table,
+)
+
+ALPHAS = (0.01, 0.05, 0.1)
+
+
+def _within(rate: float, alpha: float, n: int, k: float = 4.0) -> bool:
+    return abs(rate - alpha) <= k * np.sqrt(alpha * (1 - alpha) / n) + 0.003
+
+
+# ----------------------------------------------------------------- null distributions
+
+
+def test_comonotone_sum_reduces_to_betabinomial():
+    # one queue, or several queues with one beta: exactly the beta-binomial tail
+    assert comonotone_sum_pvalue(30, [400], [3.0], [60.0]) == pytest.approx(
+        stats.betabinom.sf(29, 400, 3, 60), rel=1e-9)
+    assert comonotone_sum_pvalue(120, [400, 300], [3.0, 3.0], [60.0, 60.0]) == pytest.approx(
+        stats.betabinom.sf(119, 700, 3, 60), rel=1e-3)
+
+
+def test_comonotone_sum_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    u = rng.uniform(size=400_000)
+    t = (rng.binomial(400, special.betaincinv(3, 60, u))
+         + rng.binomial(300, special.betaincinv(10, 90, u)))
+    mc = (t >= 70).mean()
+    p = comonotone_sum_pvalue(70, [400, 300], [3.0, 10.0], [60.0, 90.0])
+    assert p == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / len(u)))
+
+
+def test_logitnormal_tail_matches_monte_carlo():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal(400_000)
+    m = solve_location(np.array([0.04, 0.08]), np.array([0.5, 0.5]))
+    assert special.expit(m[0] + 0.5 * z).mean() == pytest.approx(0.04, rel=5e-3)
+    t = rng.binomial(500, special.expit(m[0] + 0.5 * z)) + rng.binomial(
+        200, special.expit(m[1] + 0.5 * z))
+    for k in (40, 60, 80):
+        mc = (t >= k).mean()
+        p = tail_pvalue(k, [500, 200], m, [0.5, 0.5])
+        assert p == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / len(z)) + 1e-4)
+    one = tail_pvalue_rows([30], [500], m[:1], [0.5])[0]
+    assert one == pytest.approx((rng.binomial(500, special.expit(m[0] + 0.5 * z)) >= 30).mean(),
+                                abs=0.005)
+
+
+# ----------------------------------------------------------------- calibration
+
+
+@pytest.fixture(scope="module")
+def null_tables():
+    """Honest worlds: agents differ in natural short-call odds (SD 0.45), drift with
+    tenure (SD 0.15 a month), take one or several of 2 queues; randomized p-values."""
+    rng = np.random.default_rng(2026)
+    peer, trend = [], []
+    for w in range(14):
+        c = simulate_counts(rng, n_agents=30, n_queues=2, months=3, calls=(300, 1200))
+        c = c.drop(columns="gamer")
+        peer.append(short_calls_peer_table(c, randomized=True, seed=w)["p_value"].to_numpy())
+        trend.append(short_calls_trend_table(c, randomized=True, seed=w)["p_value"].to_numpy())
+    return np.concatenate(peer), np.concatenate(trend)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["peer", "trend"])
+def test_null_rejection_rates_at_several_alphas(null_tables, which):
+    p = null_tables[which]
+    assert len(p) > 500
+    for a in ALPHAS:
+        assert _within(float(np.mean(p < a)), a, len(p)), (a, float(np.mean(p < a)))
+    # randomized p-values are uniform (an exact discrete p would fail this, see methods.md)
+    assert stats.kstest(p, "uniform").pvalue > 1e-3
+
+
+def test_pooled_binomial_would_be_miscalibrated_on_the_same_worlds():
+    """The trap the peer null avoids: a binomial against the pooled rate."""
+    rng = np.random.default_rng(7)
+    rej, tot = 0, 0
+    for _ in range(6):
+        c = simulate_counts(rng, n_agents=30, n_queues=1, months=1).drop(columns="gamer")
+        rate = c["k"].sum() / c["n"].sum()
+        p = stats.binom.sf(c["k"] - 1, c["n"], rate)
+        rej += int((p < 0.05).sum())
+        tot += len(c)
+    assert rej / tot > 0.12  # far above 0.05
+
+
+@pytest.mark.slow
+def test_full_pipeline_flags_few_honest_agents():
+    """Whole runner on honest simulated centers: at most 2% of agents flagged after BH."""
+    shares = []
+    for seed in range(4):
+        calls, _ = simulate_calls(n_agents=40, months=3, seed=300 + seed,
+                                  ended_by=bool(seed % 2))
+        rep = run_checks(calls, options={"raise_errors": True},
+                         checks=["short_calls_peer", "short_calls_trend"])
+        shares.append(rep.flags.groupby("agent_id")["flagged"].any().mean())
+    assert np.mean(shares) <= 0.02
+
+
+# ----------------------------------------------------------------- power
+
+
+def test_peer_test_recalls_15pct_hangups():
+    rng = np.random.default_rng(11)
+    hits, n = 0, 0
+    for w in range(5):
+        gam = {i: (0.15, 0) for i in range(3)}
+        c = simulate_counts(rng, n_agents=40, n_queues=1, months=2, hangup=gam,
+                            calls=(800, 1500))
+        tab = short_calls_peer_table(c.drop(columns="gamer"), seed=w)
+        q = tab.set_index(["agent_id", "period"])["p_value"]
+        for i in range(3):
+            for per in ("2024-01", "2024-02"):
+                n += 1
+                hits += int(q[(f"A{i:03d}", per)] < 0.01)
+    assert hits / n >= 0.75
+
+
+def test_trend_test_sees_weak_gaming_the_peer_test_cannot():
+    """2% hang-ups from month 3 on ~2,000 calls a month: own history sees it, peers hardly."""
+    rng = np.random.default_rng(12)
+    trend_hits = peer_hits = 0
+    reps = 6
+    for w in range(reps):
+        c = simulate_counts(rng, n_agents=30, n_queues=1, months=3, calls=(1800, 2200),
+                            base_rate=0.03, agent_sd=0.45, tenure_drift=0.0,
+                            hangup={0: (0.02, 2)}).drop(columns="gamer")
+        t = short_calls_trend_table(c, seed=w).set_index(["agent_id", "period"])["p_value"]
+        pt = short_calls_peer_table(c, seed=w).set_index(["agent_id", "period"])["p_value"]
+        trend_hits += int(t[("A000", "2024-03")] < 0.05)
+        peer_hits += int(pt[("A000", "2024-03")] < 0.05)
+    assert trend_hits >= 4
+    assert trend_hits > peer_hits
+
+
+def test_ended_by_sharpens_the_evidence():
+    calls, _ = simulate_calls(n_agents=30, months=2, hangup={0: (0.06, 0)}, seed=21)
+    with_eb = run_checks(calls, checks=["short_calls_peer"], options={"raise_errors": True})
+    without = run_checks(calls, checks=["short_calls_peer"],
+                         options={"raise_errors": True, "short_use_ended_by": False})
+    pw = with_eb.flags.query("agent_id == 'A000'")["p_value"].max()
+    po = without.flags.query("agent_id == 'A000'")["p_value"].max()
+    assert pw < po
+    assert "ended by the agent" in with_eb.flags["detail"].iloc[0]
+    assert "ended by the agent" not in without.flags["detail"].iloc[0]
+
+
+def test_checks_run_without_ended_by_and_skip_cleanly_without_talk():
+    calls, _ = simulate_calls(n_agents=20, months=2, ended_by=False, seed=3)
+    rep = run_checks(calls, checks=["short_calls_peer", "short_calls_trend"],
+                     options={"raise_errors": True})
+    assert set(rep.ran) == {"short_calls_peer", "short_calls_trend"}
+    rep = run_checks(calls, checks=["short_calls_trend"], options={"period": "all"})
+    assert "earlier period" in rep.skipped["short_calls_trend"]
+
+
+def test_change_check_finds_agents_who_stop_at_a_crackdown():
+    """Three agents hang up until a center-wide crackdown at the start of month 3."""
+    calls, _ = simulate_calls(n_agents=30, months=3, seed=8, ended_by=False,
+                              hangup={0: (0.2, 0), 1: (0.15, 0), 2: (0.12, 0)})
+    after = calls["arrival_ts"] >= "2024-03-01"
+    calls = calls.copy()
+    gam = calls["agent_id"].isin(["A000", "A001", "A002"]) & after & (calls["talk_s"] < 15.5)
+    # after the crackdown their hang-ups become normal calls again
+    calls.loc[gam, "talk_s"] = np.random.default_rng(0).lognormal(5.3, 0.5, gam.sum())
+    rep = run_checks(calls, checks=["short_calls_change"], options={"raise_errors": True})
+    f = rep.flags
+    assert not f.empty
+    assert f["period"].str.startswith("2024-0").all()
+    top = set(f.nsmallest(3, "p_value")["agent_id"])
+    assert top == {"A000", "A001", "A002"}
+    assert any("fell" in n for n in rep.notes["short_calls_change"])
