@@ -47,6 +47,7 @@ __all__ = [
     "robust_center_scale",
     "fisher_combine",
     "option",
+    "flag_option",
     "has_nonzero",
     "peer_test_by_period",
     "stratified_peer_test",
@@ -67,6 +68,21 @@ def option(ctx: Any, name: str, default: Any) -> Any:
     """``ctx.options[name]`` when set (not None), else ``default``."""
     val = (ctx.options or {}).get(name)
     return default if val is None else val
+
+
+def flag_option(ctx: Any, name: str, default: bool) -> bool:
+    """A yes/no option (``true/false``, ``yes/no``, ``1/0``, case-insensitive)."""
+    val = option(ctx, name, default)
+    if isinstance(val, str):
+        low = val.strip().lower()
+        if low in ("true", "yes", "1", "on"):
+            return True
+        if low in ("false", "no", "0", "off"):
+            return False
+        from ..errors import ConfigError
+
+        raise ConfigError(f"option {name}: {val!r} is not true or false")
+    return bool(val)
 
 
 def short_call_s(ctx: Any) -> float:

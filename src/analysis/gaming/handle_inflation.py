@@ -7,9 +7,13 @@ the same period.
 
 Statistic
 ---------
-Per call ``y = log(1 + seconds)`` (the durations are right-skewed; the log
-makes a padding factor additive). Per agent x queue x period the mean of
-``y`` and its standard error.
+Per agent x queue x period ``d = log(1 + mean seconds)``: padding, and the
+honest habits it hides among, act as *factors* on the time (or on the share of
+calls put on hold), and the log of the mean turns a factor into a shift. (The
+mean of ``log(1 + seconds)`` was tried first: it is not additive in a factor
+on the hold *probability*, so honest agents with a high hold habit had
+right-skewed scores and were flagged.) ``se`` by the delta method,
+``sd / ((1 + mean) sqrt(n))``.
 
 Null model
 ----------
@@ -67,6 +71,7 @@ import pandas as pd
 from ._base import CHECKS, CheckResult, GamingContext
 from ._sigutil import (
     HANDLED,
+    flag_option,
     has_nonzero,
     make_flags,
     option,
@@ -91,8 +96,9 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
 
     Returns
     -------
-    CheckResult whose flags have ``effect`` = percent longer than same-queue
-    peers (geometric mean of 1 + seconds), ``n`` = handled calls, ``k`` empty.
+    CheckResult whose flags have ``effect`` = percent more seconds per call
+    than the same-queue median agent (on ``1 + mean seconds``), ``n`` = handled
+    calls in the tested queues, ``k`` empty.
     """
     if column not in ctx.columns:
         return skipped(name, f"{column} is missing: no {_LABEL[column]} times in the data")
@@ -108,9 +114,8 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         f"""
         SELECT agent_id, {per} AS period, queue,
                count(*) AS n,
-               sum(ln(1 + greatest(coalesce({column}, 0), 0))) AS s,
-               sum(ln(1 + greatest(coalesce({column}, 0), 0)) ^ 2) AS ss,
-               sum(coalesce({column}, 0)) AS secs
+               sum(greatest(coalesce({column}, 0), 0)) AS secs,
+               sum(greatest(coalesce({column}, 0), 0) ^ 2) AS ss
         FROM calls WHERE {HANDLED}
         GROUP BY ALL
         """
@@ -119,9 +124,10 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         return skipped(name, "no handled calls")
     cells["agent_id"] = cells["agent_id"].astype(str)
     cells["period"] = cells["period"].astype(str)
-    cells["d"] = cells["s"] / cells["n"]
-    var = np.maximum(cells["ss"] - cells["n"] * cells["d"] ** 2, 0) / np.maximum(cells["n"] - 1, 1)
-    cells["se"] = np.sqrt(var / cells["n"])
+    mean = cells["secs"] / cells["n"]
+    var = np.maximum(cells["ss"] - cells["n"] * mean**2, 0) / np.maximum(cells["n"] - 1, 1)
+    cells["d"] = np.log1p(mean)
+    cells["se"] = np.sqrt(var / cells["n"]) / (1.0 + mean)
     res, notes = stratified_peer_test(
         cells, min_peers=min_peers, min_cell=min_calls,
         rng=np.random.default_rng(seed(ctx, 11 if column == "acw_s" else 12)),
@@ -132,7 +138,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     res["p_change"] = np.nan
     res["z_change"] = np.nan
     res["d_change"] = np.nan
-    if bool(option(ctx, "own_history", True)):
+    if flag_option(ctx, "own_history", True):
         periods = sorted(cells["period"].unique())
         prev_of = dict(zip(periods[1:], periods[:-1], strict=True))
         prev = cells.assign(period=cells["period"].map({v: k for k, v in prev_of.items()}))
@@ -168,8 +174,8 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             dict(
                 agent_id=r.agent_id, period=r.period, check=name,
                 effect=100.0 * (np.exp(r.d_raw) - 1.0),
-                effect_unit=f"% more {_LABEL[column]} per call than same-queue peers "
-                f"(geometric mean of 1+s)",
+                effect_unit=f"% more {_LABEL[column]} per call than the same-queue "
+                f"median agent (1 + mean seconds)",
                 p_value=r.p_final, n=int(r.n), k=None,
                 detail=(
                     f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; level z "
