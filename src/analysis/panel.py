@@ -280,6 +280,11 @@ def build_panel(
             except duckdb.Error as exc:
                 raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
         columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
+        if data_end is None and "arrival_ts" in columns:
+            # a literal is far cheaper for the engine than a scalar subquery per row
+            end = con.execute("SELECT MAX(arrival_ts) FROM src").fetchone()[0]
+            if end is not None and getattr(end, "tzinfo", None) is None:
+                data_end = str(pd.Timestamp(end))
         sql = panel_sql(
             columns,
             period=period,
