@@ -172,3 +172,29 @@ def test_onset_of_padding_found_by_own_history():
     off = check_acw_inflation(make_context(c.calls, options={"own_history": False})).flags
     off_feb = off[(off["period"] == "2026-02") & off["agent_id"].isin(pad)]
     assert off_feb["p_value"].min() > feb["p_value"].max()  # the level test alone is weaker
+
+
+def test_tenure_adjustment_with_roster():
+    """Novices' ACW is high from learning: with the roster's hire dates they stop competing
+    with padders; on honest centers the rejection rate stays near alpha."""
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=60, days=61, seed=7, gaming="acw_padding=2@0.5")
+    out = {}
+    for with_roster in (False, True):
+        ctx = make_context(c.calls)
+        ctx.roster = c.roster if with_roster else None
+        f = check_acw_inflation(ctx).flags.merge(c.truth[["agent_id", "behaviour"]])
+        f["rank"] = f.groupby("period")["p_value"].rank()
+        out[with_roster] = f
+    nov = {k: v.loc[v["behaviour"] == "novice", "p_value"].le(0.05).mean() for k, v in out.items()}
+    pad = {k: v.loc[v["behaviour"] == "acw_padding", "rank"].mean() for k, v in out.items()}
+    assert nov[True] < nov[False] and pad[True] < pad[False]
+    assert out[True]["detail"].str.contains("typical novice excess").any()
+    rates = []
+    for s in (31, 32, 33):
+        h = generate_center(agents=60, days=61, seed=s, gaming="none")
+        ctx = make_context(h.calls)
+        ctx.roster = h.roster
+        rates.append(check_acw_inflation(ctx).flags["p_value"].le(0.05).mean())
+    assert np.mean(rates) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 540)

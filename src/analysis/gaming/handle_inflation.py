@@ -33,6 +33,14 @@ all their queues, so the queue scores are not independent:
 Calibration is verified on simulated centers where honest agents differ by
 skill, tenure and queue (``tests/test_gaming_handle_inflation.py``).
 
+Tenure
+------
+New hires wrap up and hold more while they learn, so without tenure a novice
+looks like a padder. When ``ctx.roster`` has ``hire_date``, agents hired
+less than ``novice_days`` (default 90) before the period are compared after
+removing the novices' typical excess (median deviation of novices minus that
+of the others, pooled over queues, per period; option ``tenure_adjust``).
+
 Own history
 -----------
 Padding that *starts* (after a new handle-time target, say) hides among
@@ -48,7 +56,9 @@ Columns needed: ``acw_s`` (or ``hold_s``), ``queue``, ``agent_id``,
 ``answer_ts``. The check is skipped when the column is missing or zero on
 every handled call (e.g. Anonymous Bank 1999 records service time only).
 
-What it cannot see: padding shared by the whole queue (the peer median moves
+What it cannot see: a padder whose honest habit is fast (the cross-section
+cannot tell them from an average honest agent; the own-history test can if
+the padding started within the data); padding shared by the whole queue (the peer median moves
 with it: compare periods or use change points); an agent who pads only a few
 calls by a lot (the log mean moves little); the reason for the extra time
 (complex cases routed to one agent look the same: read ``detail``).
@@ -92,7 +102,8 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     Options: ``min_calls`` (default 30 handled calls per agent, queue and
     period), ``min_peers`` (default 8 agents per queue and period),
     ``own_history`` (default True: also test the change since the previous
-    period).
+    period), ``tenure_adjust`` (True) and ``novice_days`` (90) when a roster
+    with ``hire_date`` is given.
 
     Returns
     -------
@@ -128,10 +139,34 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     var = np.maximum(cells["ss"] - cells["n"] * mean**2, 0) / np.maximum(cells["n"] - 1, 1)
     cells["d"] = np.log1p(mean)
     cells["se"] = np.sqrt(var / cells["n"]) / (1.0 + mean)
-    res, notes = stratified_peer_test(
+    notes: list[str] = []
+    raw_cells = cells  # the change test uses unadjusted values (tenure cancels within agent)
+    shift = pd.Series(0.0, index=pd.MultiIndex.from_frame(
+        cells[["agent_id", "period"]].drop_duplicates()))
+    if flag_option(ctx, "tenure_adjust", True):
+        starts = cells.groupby("period", as_index=False).size()[["period"]]
+        starts["start"] = ctx.con.execute(
+            f"SELECT {per} AS period, min(CAST(answer_ts AS DATE)) AS start FROM calls "
+            f"WHERE {HANDLED} GROUP BY ALL"
+        ).df().set_index("period")["start"].reindex(starts["period"].astype(str)).to_numpy()
+        ap = cells[["agent_id", "period"]].drop_duplicates().merge(starts, on="period")
+        novice = _novice_flags(ctx, ap, float(option(ctx, "novice_days", 90)))
+        if novice is not None:
+            cells = _tenure_adjust(cells, novice, min_calls)
+            shift = cells.groupby(["agent_id", "period"])["shift"].first()
+            notes.append(
+                "tenure: agents hired < "
+                f"{float(option(ctx, 'novice_days', 90)):g} days before the period are "
+                "compared after removing the novices' typical excess (roster hire_date)"
+            )
+    level, n1 = stratified_peer_test(
         cells, min_peers=min_peers, min_cell=min_calls,
         rng=np.random.default_rng(seed(ctx, 11 if column == "acw_s" else 12)),
     )
+    notes += n1
+    res = level
+    res["shift"] = shift.reindex(pd.MultiIndex.from_frame(res[["agent_id", "period"]])).fillna(
+        0.0).to_numpy()
     tot = cells.groupby(["agent_id", "period"])[["secs", "n"]].sum()
     res = res.join(tot.rename(columns={"n": "n_all"}), on=["agent_id", "period"])
     # own history: change since the previous period, against peers' changes
@@ -139,11 +174,12 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     res["z_change"] = np.nan
     res["d_change"] = np.nan
     if flag_option(ctx, "own_history", True):
-        periods = sorted(cells["period"].unique())
+        periods = sorted(raw_cells["period"].unique())
         prev_of = dict(zip(periods[1:], periods[:-1], strict=True))
-        prev = cells.assign(period=cells["period"].map({v: k for k, v in prev_of.items()}))
-        ch = cells.merge(prev.dropna(subset=["period"]), on=["agent_id", "period", "queue"],
-                         suffixes=("", "_prev"))
+        prev = raw_cells.assign(
+            period=raw_cells["period"].map({v: k for k, v in prev_of.items()}))
+        ch = raw_cells.merge(prev.dropna(subset=["period"]), on=["agent_id", "period", "queue"],
+                             suffixes=("", "_prev"))
         if len(ch):
             ch = ch.assign(
                 d=ch["d"] - ch["d_prev"], se=np.sqrt(ch["se"] ** 2 + ch["se_prev"] ** 2),
@@ -179,11 +215,52 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
                 p_value=r.p_final, n=int(r.n), k=None,
                 detail=(
                     f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; level z "
-                    f"{r.z:.2f} over {r.queues} queue(s) against same-queue peers" + hist
+                    f"{r.z:.2f} over {r.queues} queue(s) against same-queue peers"
+                    + (f" (novice: typical novice excess {100 * (np.exp(r.shift) - 1):+.0f}% "
+                       "removed first)" if r.shift else "") + hist
                 ),
             )
         )
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)
+
+
+def _novice_flags(ctx: GamingContext, periods: pd.DataFrame, novice_days: float) -> pd.Series | None:
+    """``(agent_id, period) -> True`` for agents hired less than ``novice_days`` before the
+    period's first call; None without a roster with ``hire_date``."""
+    ro = ctx.roster
+    if ro is None or len(ro) == 0 or "hire_date" not in ro.columns or "agent_id" not in ro.columns:
+        return None
+    hire = pd.to_datetime(ro["hire_date"], errors="coerce")
+    hire = pd.Series(hire.to_numpy(), index=ro["agent_id"].astype(str)).dropna()
+    if hire.empty:
+        return None
+    hire = hire[~hire.index.duplicated()]
+    p = periods.copy()
+    p["hire"] = p["agent_id"].map(hire)
+    tenure = (pd.to_datetime(p["start"]) - p["hire"]).dt.days
+    flag = (tenure < novice_days) & tenure.notna()
+    return pd.Series(flag.to_numpy(), index=pd.MultiIndex.from_frame(p[["agent_id", "period"]]))
+
+
+def _tenure_adjust(cells: pd.DataFrame, novice: pd.Series, min_calls: int) -> pd.DataFrame:
+    """Subtract the novices' typical excess (per period) from novices' ``d``.
+
+    Within each queue x period the deviations from the queue median are
+    pooled over queues; the shift is median(novices) - median(others), used
+    when each side has at least 3 agent-queue cells, else 0.
+    """
+    c = cells.copy()
+    key = pd.MultiIndex.from_frame(c[["agent_id", "period"]])
+    c["novice"] = novice.reindex(key).fillna(False).astype(bool).to_numpy()
+    ok = c["n"] >= min_calls
+    c["dev"] = c["d"] - c[ok].groupby(["period", "queue"])["d"].transform("median")
+    c["shift"] = 0.0
+    for per, g in c[ok].groupby("period"):
+        nov, rest = g.loc[g["novice"], "dev"], g.loc[~g["novice"], "dev"]
+        if len(nov) >= 3 and len(rest) >= 3:
+            c.loc[(c["period"] == per) & c["novice"], "shift"] = float(nov.median() - rest.median())
+    c["d"] = c["d"] - c["shift"]
+    return c.drop(columns=["dev"])
 
 
 @CHECKS.register("acw_inflation")
