@@ -9,7 +9,7 @@ Sections
    recall = share of gaming agent-periods with p <= 0.05 (and with BH q <= 0.05
    within the check), false-positive rate among honest agents.
 3. The project's synthetic center (:func:`analysis.synth.generate_center`, 60
-   agents, 61 days, default strengths, 3 seeds): recall of each planted
+   agents, 61 days, default strengths, 3 seeds, roster given): recall of each planted
    behaviour by its check, raw p <= 0.05 and BH q <= 0.05 across *all* of this
    module's checks.
 4. Change points: a step in a daily rate (300 calls a day, over-dispersed):
@@ -161,6 +161,7 @@ def section_synth() -> pd.DataFrame:
     for seed in seeds:
         c = generate_center(agents=60, days=61, seed=seed)
         ctx = make_context(c.calls, ratings=c.ratings, okr=c.okr)
+        ctx.roster = c.roster  # hire dates: tenure adjustment of ACW / hold
         allf = pd.concat([CHECKS.get(n)(ctx).flags for n in mine], ignore_index=True)
         allf["q"] = bh(allf["p_value"].to_numpy())
         truth = c.truth.set_index("agent_id")["behaviour"]
