@@ -222,7 +222,7 @@ def _segmented_binomial(daily: pd.DataFrame, *, seed: int, n_perm: int = 499,
 
 
 def _agent_short_changepoints(ctx: GamingContext, agents: list[str]) -> pd.DataFrame:
-    """When did each flagged agent's daily short-call rate change (one split each)."""
+    """When did each flagged agent's daily short-call rate change (start and/or end)."""
     if not agents:
         return pd.DataFrame(columns=CHANGEPOINT_COLUMNS)
     s = float(opt(ctx, "short_call_s"))
@@ -248,8 +248,13 @@ def _agent_short_changepoints(ctx: GamingContext, agents: list[str]) -> pd.DataF
             continue
         seed = int(opt(ctx, "seed")) + 29
         if detect_changepoints is not None:
-            res = detect_changepoints(g, k_col="k", n_col="n", max_changes=1, alpha=1.0,
+            # up to two changes (start and end of the behaviour); the first split is
+            # reported whatever its p-value, a second one only at p <= 0.05
+            res = detect_changepoints(g, k_col="k", n_col="n", max_changes=2, alpha=0.05,
                                       seed=seed)
+            if res.empty:
+                res = detect_changepoints(g, k_col="k", n_col="n", max_changes=1, alpha=1.0,
+                                          seed=seed)
         else:
             res = _segmented_binomial(g, seed=seed)
         for r in res.to_dict("records"):
@@ -356,10 +361,9 @@ def run_checks(
         flags.loc[flags["flagged"] & flags["check"].str.contains("short")
                   & (flags["agent_id"] != "center"), "agent_id"].unique()
     )
-    have = set()
-    for c in cps:
-        have |= set(c.loc[c["metric"] == "short_call_rate", "scope"].astype(str))
-    todo = [a for a in short_flagged if a not in have]
+    # every agent flagged by a short-call check gets the start and/or end of the
+    # behaviour (other checks may already give one split; duplicates are dropped)
+    todo = list(short_flagged)
     if todo:
         t0 = time.perf_counter()
         cur = ctx.con.cursor()
