@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -298,7 +299,10 @@ def run_batch(jobs: list[Job], *, workers: int = 2, force: bool = False,
             bar.set_postfix_str(f"{job.name}: {results[job.name]['status']}")
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: forking a process that runs threads (progress bars, kernels'
+        # I/O, test runners) can deadlock the child
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futs = {pool.submit(run_job, job): job for job in jobs}
             for fut in as_completed(futs):
                 job = futs[fut]

@@ -10,13 +10,15 @@ __all__ = ["register", "run", "add_report_arguments"]
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     """The input and rendering options shared by ``ccpm report`` and batch jobs."""
     p.add_argument("--calls", required=True, help="call records (CSV, Parquet, Excel, folder)")
-    p.add_argument("--mapping", help="column mapping (YAML) for the calls export")
+    p.add_argument("--mapping", help="column mapping for the calls export: a built-in name "
+                   "(e.g. anonymous-bank) or a YAML file")
     p.add_argument("--ratings", help="360-degree ratings")
     p.add_argument("--okr", help="OKR definitions (YAML)")
     p.add_argument("--roster", help="agent roster")
     p.add_argument("--config", help="model configuration (YAML)")
     p.add_argument("--truth", help="planted truth of synthetic data (truth.csv)")
-    p.add_argument("--period", help="YYYY, YYYY-MM or YYYY-MM-DD: only calls of that period")
+    p.add_argument("--period", help="YYYY, YYYY-MM or YYYY-MM-DD: only calls of that period "
+                   "(models and checks then see that period alone)")
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="report language")
     p.add_argument("--pseudonymize", action="store_true",
                    help="replace agent and customer ids by stable salted pseudonyms")

@@ -339,8 +339,9 @@ def daily_calls_figure(inputs: ReportInputs, lang: str = "en"):
     d = daily_calls(inputs)
     wide = d.pivot_table(index="date", columns="outcome", values="calls", fill_value=0)
     fig, ax = plt.subplots(figsize=(7.5, 2.8))
-    ax.stackplot(pd.to_datetime(wide.index), wide.T.values, labels=[str(c) for c in wide.columns],
-                 alpha=0.85)
+    names = i18n.labels(lang, "outcome")
+    ax.stackplot(pd.to_datetime(wide.index), wide.T.values,
+                 labels=[names.get(str(c), str(c)) for c in wide.columns], alpha=0.85)
     ax.set_ylabel(t("col.calls", lang))
     ax.set_title(t("fig.daily", lang))
     ax.legend(loc="upper left", fontsize=8, ncols=3)
@@ -698,6 +699,8 @@ def ratings_by_group(inputs: ReportInputs, lang: str = "en",
         shown=("shown", "mean"),
     ).reset_index()
     out["raters"] = out["raters"].astype("int64")
+    names = i18n.labels(lang, "rater")
+    out["rater_group"] = out["rater_group"].astype(str).map(lambda g: names.get(g, g))
     return Table(out, lang, digits=2)
 
 
@@ -706,7 +709,10 @@ def ratings_by_group(inputs: ReportInputs, lang: str = "en",
 
 def _label_checks(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     names = i18n.labels(lang, "check")
-    return df.assign(check=df["check"].astype(str).map(lambda c: names.get(c, c)))
+    df = df.assign(check=df["check"].astype(str).map(lambda c: names.get(c, c)))
+    if "period" in df.columns:  # a test over the whole window
+        df["period"] = df["period"].astype(str).replace({"all": t("doc.all_periods", lang)})
+    return df
 
 
 def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
