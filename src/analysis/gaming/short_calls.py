@@ -243,7 +243,7 @@ def short_calls_peer_table(
     min_peers: int = 5,
     min_cell: int = 10,
     shift: dict | None = None,
-    trim_p: float = 1e-4,
+    trim_p: float = 1e-3,
     randomized: bool = False,
     seed: int | None = None,
 ) -> pd.DataFrame:
@@ -343,16 +343,23 @@ def short_calls_peer_table(
     c["loc"], c["s"], c["mu"], c["peers"] = loc, s, mean, m_o
     c = c[ok]
     rows = []
-    for (agent, period), g in c.groupby(["agent_id", "period"], sort=True):
-        n_tot, k_tot = int(g["n"].sum()), int(g["k"].sum())
+    c = c.sort_values(["agent_id", "period", "queue"], kind="stable")
+    arr = {col: c[col].to_numpy() for col in ("n", "k", "loc", "s", "mu", "peers")}
+    queue = c["queue"].astype(str).to_numpy()
+    keys = list(zip(c["agent_id"].astype(str), c["period"].astype(str), strict=True))
+    starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
+    for a0, a1 in zip(starts[:-1], starts[1:], strict=True):
+        agent, period = keys[a0]
+        sl = slice(a0, a1)
+        n_tot, k_tot = int(arr["n"][sl].sum()), int(arr["k"][sl].sum())
         if n_tot < min_calls:
             continue
         u = float(rng.uniform()) if randomized else None
-        p = tail_pvalue(k_tot, g["n"].to_numpy(), g["loc"].to_numpy(), g["s"].to_numpy(),
-                        u_rand=u)
+        p = tail_pvalue(k_tot, arr["n"][sl], arr["loc"][sl], arr["s"][sl], u_rand=u,
+                        approx_above=0.05)
         rows.append(dict(agent_id=agent, period=period, n=n_tot, k=k_tot,
-                         expected=float((g["n"] * g["mu"]).sum()), p_value=p,
-                         peers=int(g["peers"].min()), queues=", ".join(map(str, g["queue"]))))
+                         expected=float((arr["n"][sl] * arr["mu"][sl]).sum()), p_value=p,
+                         peers=int(arr["peers"][sl].min()), queues=", ".join(queue[sl])))
     out = pd.DataFrame(rows, columns=cols)
     out.attrs["sigma"] = sigma
     return out
