@@ -243,7 +243,7 @@ def short_calls_peer_table(
     min_peers: int = 5,
     min_cell: int = 10,
     shift: dict | None = None,
-    trim_p: float = 1e-3,
+    trim_p: float = 1e-4,
     randomized: bool = False,
     seed: int | None = None,
 ) -> pd.DataFrame:
