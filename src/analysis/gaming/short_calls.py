@@ -1,42 +1,47 @@
-"""Short calls and hang-ups: checks ``short_calls_peer`` and ``short_calls_trend``.
+"""Short calls and hang-ups: checks ``short_calls_peer``, ``short_calls_trend``, ``short_calls_change``.
 
 An agent who hangs up on callers (or releases calls at once) to lower average
 handle time or raise calls handled leaves a trace: more handled calls with a
-talk time under a few seconds than the agent's peers, and than the agent's own
-earlier months.
+talk time under a few seconds than the agent's peers, than the agent's own
+earlier months, and a drop when management steps in.
 
 ``short_calls_peer`` (agent against peers, per period)
-    Null model: honest agents differ in their natural short-call rate, so an
-    agent's short-call count in a queue is BetaBinomial(n, a, b), with ``a, b``
-    fitted by maximum likelihood to the *other* agents of the same queue and
-    period (and shift, where the roster gives one); peers that are extreme
-    against their own null are left out of everybody else's fit, so a few
-    gamers do not hide each other (:func:`._betabinom.peer_betabinom_fits`). A
-    pooled binomial is not used: it counts between-agent variation as evidence
-    and is miscalibrated (``methods.md``).
-    Agents who take several queues: the agent's total short calls are compared
-    with the sum over queues under a *comonotone* null (one latent quantile
-    ``U`` of the agent's "natural shortness", the same in every queue: in queue
-    ``q`` the rate is the ``U``-quantile of that queue's fitted beta). For one
-    queue this is exactly the beta-binomial; for several it has the largest
-    spread any dependence between an agent's queues can give (convex order), so
-    it stays calibrated whether a fast agent is fast everywhere or not (it is
-    conservative when the queues are independent). Fisher or Stouffer
-    combinations of per-queue tests would assume independence, which a
-    naturally quick agent breaks.
+    Null model: a random-intercept logistic model. Honest agents differ in
+    their natural short-call odds, so agent ``i``'s rate in queue ``q`` is
+    ``expit(m_q + s_q z_i)`` with one latent ``z_i ~ N(0, 1)`` shared by all the
+    agent's queues. ``m_q`` makes the mean rate equal to the pooled rate of the
+    *other* agents of the queue x period cell (and shift, where the roster gives
+    one); ``s_q`` is the queue's between-agent SD, fitted by maximum likelihood
+    over all its months (:mod:`._logitnorm`) and widened by the noise of the
+    peer mean. Rows extreme against their null are left out of the peer means
+    and the spread (robust median/MAD start, then p < 0.01, then only
+    p < ``trim_p`` = 1e-4), so gamers hide neither themselves nor each other.
+    A pooled binomial is not used: it counts between-agent variation as
+    evidence and is miscalibrated (``methods.md``); a beta mixing distribution
+    was slightly anti-conservative (6-7% at 5%) on worlds whose agents differ
+    by odds ratios, the logit-normal was not.
+    Agents who take several queues: the total short calls is compared with the
+    sum over queues integrated over the *one* latent ``z`` (exactly the mixed
+    model's null; Fisher or Stouffer combinations of per-queue tests would
+    assume a naturally quick agent is not quick in every queue).
 
 ``short_calls_trend`` (agent against their own earlier periods)
-    Null model: the agent's short-call rate relative to peers is constant over
-    time. With ``E_t`` the agent's expected short calls this period (their calls
-    per queue times the peers' robust rate in that queue and period) and
-    ``E_b`` the same over all earlier periods, ``k_t`` given ``k_t + k_b`` is
-    Binomial(k_t + k_b, E_t / (E_t + E_b)) (conditional test of two Poisson rates
-    with offsets; Przyborowski & Wilenski 1940). This absorbs changes of queue
-    mix and center-wide swings (new IVR, season); it is conservative where the
-    short-call rate is high (binomial variance below Poisson). It has far more
-    power than the peer test for weak gaming (methods.md: 2% hang-ups on 2,000
-    calls: recall 0.85 against 0.01) but cannot see an agent who gamed from
-    their first period on; the peer test can.
+    Null model: the agent's short-call rate relative to the center's is
+    constant over time, give or take the honest drift (learning, tenure). With
+    ``E_t`` the agent's calls weighted by the center's factor for the period
+    (median over agents of their rate relative to their own overall rate, per
+    queue: absorbs queue mix and center-wide swings) and ``E_b`` the same over
+    the earlier periods, ``k_t`` given ``k_t + k_b`` is BetaBinomial with mean
+    ``E_t / (E_t + E_b)`` (conditional test of two rates; Przyborowski &
+    Wilenski 1940) and a precision fitted across agents on the rows within
+    2.5 robust SDs. No honest drift: a binomial test, full power (methods.md:
+    2% hang-ups on 2,000 calls: recall 0.85 against 0.01 for peers). It cannot
+    see an agent who gamed from their first period on; the peer test can.
+
+``short_calls_change`` (agents who moved with a center-wide change)
+    When the center's daily short-call rate changes (a crackdown, a new
+    target), the agents whose own rate moved far more than the center's are
+    the ones whose behaviour changed: see :func:`check_short_calls_change`.
 
 Columns needed: ``agent_id``, ``queue``, ``talk_s``, ``outcome``, ``answer_ts`` or
 ``arrival_ts``. ``ended_by`` (optional): where it has data, only short calls
