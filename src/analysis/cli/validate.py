@@ -33,14 +33,22 @@ examples:
 """
 
 
-def register(sub) -> None:
-    from ..load import builtin_mappings
+def _builtin_names() -> list[str]:
+    # the mapping folder, listed without importing analysis.load (pandas/pyarrow):
+    # building the parser must stay cheap, it runs for every ``ccpm`` call
+    from ..config import MAPPINGS_DIR
 
+    if not MAPPINGS_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in MAPPINGS_DIR.iterdir() if p.suffix in (".yml", ".yaml"))
+
+
+def register(sub) -> None:
     p = sub.add_parser(
         "validate",
         help="check raw exports against the data contract (valid.parquet + quarantine.csv)",
         description=__doc__.splitlines()[0].split(": ", 1)[1],
-        epilog=_EPILOG.format(builtins=", ".join(builtin_mappings()) or "none"),
+        epilog=_EPILOG.format(builtins=", ".join(_builtin_names()) or "none"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--calls", metavar="PATH", help="call records: a file, a folder or a glob")
