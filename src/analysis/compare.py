@@ -60,7 +60,9 @@ class Comparison:
         ``model_a, model_b, kendall_tau, p_value, n, tau_period_mean, n_periods``.
     summary : dict
         ``kendall_w`` and, under ``models``, per model: ``computable, reason, notes,
-        stability, validity, gaming_sensitivity, fairness`` (and ``reliability`` for 360).
+        stability, validity, gaming_sensitivity, fairness`` (and ``reliability`` for 360);
+        also ``pooling``, ``periods``, ``n_agents``, ``panel`` (row accounting) and the
+        ``config`` used.
     results : dict
         Model name -> :class:`~analysis.models.ModelResult`.
     flagged : list of str
@@ -644,6 +646,7 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
         "panel": panel.attrs.get("ccpm_panel", {}),
         "kendall_w": kendall_w(scores),
         "models": {},
+        "config": config,
     }
     if flags is not None:
         summary["n_flagged"] = int(flags["flagged"].sum())
