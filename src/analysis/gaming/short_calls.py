@@ -280,7 +280,9 @@ def short_calls_peer_table(
         An agent's calls in a queue count as a peer observation (and are
         tested) only from this many calls on.
     shift
-        Optional ``agent_id -> shift``: peers are then the same queue and shift.
+        Optional ``agent_id -> shift``: peers are then the same queue and shift,
+        where that leaves cells of at least 12 agents (median); else queue only
+        (``attrs["by_shift"]`` says which).
     trim_p
         Threshold for leaving extreme rows out of the peer fits.
     randomized
@@ -299,8 +301,14 @@ def short_calls_peer_table(
     if c.empty:
         return pd.DataFrame(columns=cols)
     c["group"] = c["queue"].astype(str)
+    used_shift = False
     if shift:
-        c["group"] = c["group"] + " / " + c["agent_id"].map(shift).fillna("?")
+        g2 = c["group"] + " / " + c["agent_id"].map(shift).fillna("?")
+        sizes = g2.groupby([c["period"], g2]).size()
+        # shifts split peers: only where the cells stay big enough to fit a spread
+        if float(sizes.median()) >= 12:
+            c["group"] = g2
+            used_shift = True
     c["cell"] = c["period"].astype(str) + "\x1f" + c["group"]
     k_arr, n_arr = c["k"].to_numpy(), c["n"].to_numpy()
     groups = c.groupby("group", sort=False).indices
@@ -367,6 +375,7 @@ def short_calls_peer_table(
                          peers=int(arr["peers"][sl].min()), queues=", ".join(queue[sl])))
     out = pd.DataFrame(rows, columns=cols)
     out.attrs["sigma"] = sigma
+    out.attrs["by_shift"] = used_shift
     return out
 
 
@@ -575,7 +584,8 @@ def check_short_calls_peer(ctx: GamingContext) -> CheckResult:
         randomized=bool(ctx.options.get("randomized", False)),
         seed=int(opt(ctx, "seed")) + 11,
     )
-    notes = [f"short = {what}; peers = same queue" + (" and shift" if shift else "")
+    by_shift = bool(tab.attrs.get("by_shift"))
+    notes = [f"short = {what}; peers = same queue" + (" and shift" if by_shift else "")
              + " and period (random-intercept logistic null, leave-one-out peer means,"
              " extreme peers left out)"]
     untested = counts.groupby(["agent_id", "period"]).ngroups - len(tab)
