@@ -220,3 +220,22 @@ def test_cli_panel_writes_parquet(tmp_path):
     back = pd.read_parquet(out)
     assert len(back) == 6 and back.loc[0, "aht_s"] == 90.0
     assert main(["panel", "--calls", str(tmp_path / "nope.parquet"), "--out", str(out)]) == 2
+
+
+def test_cli_panel_raw_export_through_the_loader(tmp_path, capsys):
+    """A CSV goes through analysis.load (mapping 'contract'); quarantined rows are counted."""
+    from analysis.cli import main
+
+    df = hand_calls()
+    csv = tmp_path / "export.csv"
+    df.to_csv(csv, index=False)
+    out = tmp_path / "panel.parquet"
+    assert main(["panel", "--calls", str(csv), "--mapping", "contract", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    # c11 (answered without talk time) breaks the contract: the loader quarantines it
+    assert "1 quarantined on load" in err
+    back = pd.read_parquet(out)
+    exp = EXPECTED.copy()
+    # without c11 in the data, W's second call is gone: c08 is no longer a repeat
+    exp.loc[(exp.agent_id == "B") & (exp.period == "2026-02"), "repeat_call_rate"] = 0.0
+    pd.testing.assert_frame_equal(back[exp.columns], exp, check_dtype=False)
