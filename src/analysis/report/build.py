@@ -93,6 +93,7 @@ def build_report(
     seed: int | None = None,
     notebooks_dir=None,
     deck: bool = True,
+    parallel: bool = True,
     progress: Callable[[str], None] | None = lambda m: print(m, file=sys.stderr, flush=True),
 ) -> ReportResult:
     """Build the management report (PDF), the deck (PPTX) and the run's record into ``out``.
@@ -109,6 +110,8 @@ def build_report(
         Render engine (:data:`analysis.report.engines.ENGINES`).
     notebooks_dir : path, optional
         Folder of the templates (default ``notebooks/`` of the checkout).
+    parallel : bool
+        Run independent notebooks side by side (in spawned processes).
 
     Returns
     -------
@@ -142,14 +145,20 @@ def build_report(
                                truth=truth, period=period, lang=lang,
                                pseudonymize=pseudonymize, salt_file=salt_file, seed=seed)
     executed: dict[str, Path] = {}
-    names = REPORT_NOTEBOOKS["execute"]
-    for i, name in enumerate(names, 1):
-        _say(progress, f"report: [{i}/{len(names)}] executing {name}.ipynb")
+    n_total, done = len(REPORT_NOTEBOOKS["execute"]), 0
+    for phase in REPORT_NOTEBOOKS["phases"]:
+        names = list(phase)
+        _say(progress, f"report: [{done + 1}/{n_total}] executing "
+                       + " and ".join(f"{n}.ipynb" for n in names))
         s = time.perf_counter()
-        path = execute_notebook(nb_dir / f"{name}.ipynb", nb_out / f"{name}.ipynb", params,
-                                lang=lang, cwd=build_dir)
-        executed[name] = path
-        timings[f"nb:{name}"] = time.perf_counter() - s
+        jobs = [(nb_dir / f"{n}.ipynb", nb_out / f"{n}.ipynb", params, lang, build_dir)
+                for n in names]
+        if parallel and len(jobs) > 1:
+            executed.update(zip(names, _execute_parallel(jobs), strict=True))
+        else:
+            executed.update((n, _execute_one(j)) for n, j in zip(names, jobs, strict=True))
+        timings["nb:" + "+".join(names)] = time.perf_counter() - s
+        done += len(names)
 
     manifest = {
         "ccpm_report": 1,
@@ -212,6 +221,27 @@ def build_report(
     _say(progress, f"report: wrote {pdf} ({timings['total']:.1f} s)")
     return ReportResult(out=out, pdf=pdf, deck=deck_path, manifest=mpath,
                         notebooks=list(executed.values()), engine=eng.name, timings=timings)
+
+
+def _execute_one(job: tuple) -> Path:
+    template, output, params, lang, cwd = job
+    return execute_notebook(template, output, params, lang=lang, cwd=cwd)
+
+
+def _execute_parallel(jobs: list[tuple]) -> list[Path]:
+    """Run independent notebooks side by side, each in a spawned process (its kernel is
+    its own); the first failure (in template order) is raised after all have finished."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
+        futures = [pool.submit(_execute_one, j) for j in jobs]
+        errors = [f.exception() for f in futures]
+    for err in errors:
+        if err is not None:
+            raise err
+    return [f.result() for f in futures]
 
 
 def _export_tables(build_dir: Path, dest: Path) -> list[Path]:

@@ -22,8 +22,12 @@ __all__ = ["CellError", "execute_notebook", "localize_notebook", "parameters_cel
 #: Templates of a full report, in the order they are executed (the summary reads what the
 #: others computed) and the order they appear in the PDF.
 REPORT_NOTEBOOKS = {
-    "execute": ("data_quality", "model_comparison", "gaming_checks", "management_summary"),
+    "execute": ("data_quality", "gaming_checks", "model_comparison", "management_summary"),
     "render": ("management_summary", "model_comparison", "gaming_checks", "data_quality"),
+    # notebooks in one phase share no cached result, so they may run side by side; the
+    # comparison may use the gaming flags, and the summary reads everyone's results
+    "phases": (("data_quality", "gaming_checks"), ("model_comparison",),
+               ("management_summary",)),
 }
 
 _I18N_OPT = re.compile(r"^(#\|\s*[\w-]+:\s*)i18n:([\w.]+)\s*$")
