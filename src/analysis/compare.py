@@ -67,6 +67,13 @@ class Comparison:
         Model name -> :class:`~analysis.models.ModelResult`.
     flagged : list of str
         Agents flagged for gaming (highlighted in figures).
+    panel : DataFrame or None
+        The panel the models scored (used by :mod:`analysis.recommend` and
+        :mod:`analysis.tradeoffs`).
+    flags : DataFrame or None
+        The normalised gaming flags (``agent_id, flagged`` [, ``behaviour``, ``since``]).
+    inputs : dict
+        Which optional inputs were given: ``ratings``, ``okr``, ``flags`` (bools).
     """
 
     scores: pd.DataFrame
@@ -74,6 +81,9 @@ class Comparison:
     summary: dict
     results: dict = field(default_factory=dict)
     flagged: list = field(default_factory=list)
+    panel: pd.DataFrame | None = None
+    flags: pd.DataFrame | None = None
+    inputs: dict = field(default_factory=dict)
 
     def to_dir(self, out: str | Path, *, figures: bool = False, labels: dict | None = None
                ) -> list[Path]:
@@ -141,6 +151,9 @@ def _na(reason: str) -> dict:
 def run_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
                models: list[str] | None = None) -> dict[str, ModelResult]:
     """Run each named model (default ``config["models"]``); unknown names raise ConfigError."""
+    from .models.hybrid import register_hybrids
+
+    register_hybrids(config)
     names = [str(m) for m in (models or config.get("models") or ["kpi", "okr", "bsc", "360"])]
     out = {}
     for name in names:
@@ -569,7 +582,11 @@ def _normalise_flags(flagged, *, data_start=None, period: str = "month") -> pd.D
             f["since"] = [None if pd.isna(d) or d <= 0 else
                           period_label(day0 + pd.Timedelta(days=int(d)), period) for d in sd]
         keep = ["agent_id", "flagged"] + [c for c in ("behaviour", "since") if c in f.columns]
-        f = f[keep].drop_duplicates("agent_id")
+        # gaming_flags.csv has a row per agent x check (x period): flagged by any of them;
+        # the flagged rows come first so behaviour/since describe a flagged row
+        f = f[keep].sort_values("flagged", ascending=False, kind="stable")
+        any_flag = f.groupby("agent_id")["flagged"].transform("any")
+        f = f.assign(flagged=any_flag).drop_duplicates("agent_id")
         if "behaviour" in f.columns:
             f["behaviour"] = f["behaviour"].astype(str)
         if "since" in f.columns:
@@ -671,6 +688,9 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
             entry.update(_jsonable(r.diagnostics))
         summary["models"][name] = entry
     flagged_ids = [] if flags is None else flags.loc[flags["flagged"], "agent_id"].tolist()
+    inputs = {"ratings": ratings is not None and len(ratings) > 0, "okr": okr is not None,
+              "flags": flags is not None}
     return Comparison(scores=scores, agreement=agreement, summary=_jsonable(summary),
-                      results=results, flagged=flagged_ids)
+                      results=results, flagged=flagged_ids, panel=panel, flags=flags,
+                      inputs=inputs)
 

@@ -67,6 +67,9 @@ def run(args) -> int:
         config.setdefault("compare", {})["n_boot"] = int(args.n_boot)
     if args.models:
         config["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.hybrids:
+        config["models"] = list(dict.fromkeys(config["models"] + list(config.get("hybrids")
+                                                                        or {})))
     panel = panel_from_args(args)
     if args.roster:
         panel = merge_roster(panel, args.roster)
@@ -109,6 +112,9 @@ def register(sub) -> None:
     p.add_argument("--truth", metavar="FILE", help="truth.csv from ccpm synth (column gaming)")
     p.add_argument("--flags", metavar="FILE", help="gaming flags CSV: agent_id, flagged")
     p.add_argument("--models", metavar="LIST", help="comma-separated models (default: config)")
+    p.add_argument("--hybrids", action="store_true",
+                   help="also compare every hybrid of the configuration (hybrids:, e.g. "
+                        "kpi_okr, bsc_360)")
     p.add_argument("--n-boot", type=int, metavar="N", help="bootstrap replicates (default: "
                                                              "config, 1000)")
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")

@@ -214,6 +214,28 @@ def validate_config(cfg: dict) -> None:
         if r.get("leniency", "rater_mean") not in ("none", "rater_mean"):
             raise ConfigError(f"360.leniency: {r.get('leniency')!r} is not one of none, rater_mean")
 
+    if "hybrids" in cfg:
+        _check_hybrids(cfg, known)
+
+    if "recommendation" in cfg:
+        rc = _mapping(cfg["recommendation"], "recommendation")
+        from ..recommend import CRITERIA
+
+        w = _mapping(rc.get("weights", {}), "recommendation.weights")
+        for k, v in w.items():
+            if k not in CRITERIA:
+                raise ConfigError(f"recommendation.weights.{k}: unknown criterion "
+                                  f"(known: {', '.join(CRITERIA)})")
+            _num(v, f"recommendation.weights.{k}", minimum=0)
+        if w and sum(float(v) for v in w.values()) <= 0:
+            raise ConfigError("recommendation.weights: weights sum to zero")
+        nb = rc.get("n_boot", 300)
+        if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
+            raise ConfigError(f"recommendation.n_boot: expected an integer >= 0, got {nb!r}")
+        ci = _num(rc.get("ci", 0.9), "recommendation.ci", positive=True)
+        if ci >= 1:
+            raise ConfigError("recommendation.ci: must be below 1")
+
     if "compare" in cfg:
         c = _mapping(cfg["compare"], "compare")
         outcomes = _mapping(c.get("outcomes", {}), "compare.outcomes")
@@ -231,6 +253,65 @@ def validate_config(cfg: dict) -> None:
         ci = _num(c.get("ci", 0.95), "compare.ci", positive=True)
         if ci >= 1:
             raise ConfigError("compare.ci: must be below 1")
+
+
+def _check_hybrids(cfg: dict, known: set[str]) -> None:
+    from .hybrid import HYBRID_RULES, hybrid_components, register_hybrids
+
+    hy = _mapping(cfg["hybrids"], "hybrids")
+    pure = {"kpi", "okr", "bsc", "360"}
+    for name, spec in hy.items():
+        key = f"hybrids.{name}"
+        if name in pure:
+            raise ConfigError(f"{key}: the name of a pure model; choose another")
+        spec = _mapping(spec, key)
+        rule = spec.get("rule", "weighted")
+        if rule not in HYBRID_RULES:
+            raise ConfigError(f"{key}.rule: {rule!r} is not one of {', '.join(HYBRID_RULES)}")
+        if rule == "weighted":
+            comps = _mapping(spec.get("components"), f"{key}.components")
+            if not comps:
+                raise ConfigError(f"{key}.components: none given")
+            for m, w in comps.items():
+                _num(w, f"{key}.components.{m}", minimum=0)
+            if sum(float(w) for w in comps.values()) <= 0:
+                raise ConfigError(f"{key}.components: weights sum to zero")
+            if spec.get("scale", "percentile") not in ("percentile", "zscore"):
+                raise ConfigError(f"{key}.scale: {spec.get('scale')!r} is not one of "
+                                  "percentile, zscore")
+        elif rule == "floor":
+            for k in ("floor_model", "improvement_model"):
+                if not isinstance(spec.get(k), (str, int)):
+                    raise ConfigError(f"{key}.{k}: missing (the name of a model)")
+            if "floor_quantile" in spec:
+                q = _num(spec["floor_quantile"], f"{key}.floor_quantile", minimum=0)
+                if q >= 1:
+                    raise ConfigError(f"{key}.floor_quantile: must be below 1")
+            else:
+                _num(spec.get("floor"), f"{key}.floor")
+            _num(spec.get("penalty", 1.0), f"{key}.penalty", minimum=0)
+        else:
+            base = spec.get("base")
+            if base not in ("kpi", "bsc"):
+                raise ConfigError(f"{key}.base: {base!r} is not one of kpi, bsc")
+            req = spec.get("requires", [])
+            if not isinstance(req, list) or any(r not in ("ratings", "okr") for r in req):
+                raise ConfigError(f"{key}.requires: expected a list of ratings, okr")
+            merged = deep_merge(cfg.get(base) or {}, _mapping(spec.get("config", {}),
+                                                              f"{key}.config"))
+            sub = {"models": [], base: merged}
+            try:
+                validate_config(sub)
+            except ConfigError as exc:
+                raise ConfigError(f"{key}.config: {exc}") from None
+    names = register_hybrids(cfg)
+    for name in names:
+        for comp in hybrid_components(hy[name]):
+            if comp not in pure and comp not in hy:
+                from . import MODELS
+
+                if comp not in MODELS:
+                    raise ConfigError(f"hybrids.{name}: unknown component model {comp!r}")
 
 
 def config_table(cfg: dict):

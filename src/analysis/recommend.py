@@ -1,0 +1,2 @@
+"""placeholder"""
+CRITERIA = ("stability", "validity", "gaming", "fairness", "separation", "data")
