@@ -28,14 +28,37 @@ PERIODS = {"month": "YYYY-MM", "week": "YYYY-Www (ISO week)", "day": "YYYY-MM-DD
 #: agent's handled calls in that period offered to ``<queue>``.
 QUEUE_PREFIX = "queue_share__"
 
-# Engine-specific pieces are confined to these (the metric SQL is portable).
-_PERIOD_SQL = {
+# Engine-specific pieces, side by side (the metric SQL of analysis.metrics is shared).
+# ``period``: the period *start* of answer_ts (a timestamp; grouping on it is far cheaper
+# than formatting a label per call; labels are made from the few distinct starts, see
+# :func:`period_label`). ``interval``: n minutes as an interval literal. ``string``: the
+# name of the string type. ``order_nulls_last``: suffix for ascending window orders.
+_ENGINE_SQL = {
     "duckdb": {
-        "month": "strftime(answer_ts, '%Y-%m')",
-        "week": "strftime(answer_ts, '%G-W%V')",
-        "day": "strftime(answer_ts, '%Y-%m-%d')",
+        "period": {
+            "month": "date_trunc('month', answer_ts)",
+            "week": "date_trunc('week', answer_ts)",  # ISO week: starts on Monday
+            "day": "date_trunc('day', answer_ts)",
+        },
+        "interval": "INTERVAL '{minutes}' MINUTE",
+        "string": "VARCHAR",
+        "nulls_last": "NULLS LAST",
+    },
+    "spark": {
+        "period": {
+            "month": "date_trunc('MONTH', answer_ts)",
+            "week": "date_trunc('WEEK', answer_ts)",  # Spark's WEEK starts on Monday
+            "day": "date_trunc('DAY', answer_ts)",
+        },
+        "interval": "INTERVAL '{minutes}' MINUTE",
+        "string": "STRING",
+        "nulls_last": "NULLS LAST",
     },
 }
+#: Engines :func:`build_panel` runs on.
+ENGINES = tuple(_ENGINE_SQL)
+# Kept for callers of the old name: per-engine period expressions.
+_PERIOD_SQL = {e: v["period"] for e, v in _ENGINE_SQL.items()}
 
 _REQUIRED = ("outcome", "agent_id", "answer_ts", "talk_s", "queue")
 _OPTIONAL_TYPES = {
@@ -88,10 +111,8 @@ def resolve_calls_paths(calls: str | Path | list) -> list[str]:
     return [str(p)]
 
 
-def _interval_hours(h: float) -> str:
-    if float(h) != int(h):
-        return f"INTERVAL '{int(round(float(h) * 60))}' MINUTE"
-    return f"INTERVAL '{int(h)}' HOUR"
+def _interval_hours(h: float, engine: str = "duckdb") -> str:
+    return _ENGINE_SQL[engine]["interval"].format(minutes=int(round(float(h) * 60)))
 
 
 def panel_sql(
@@ -107,11 +128,18 @@ def panel_sql(
     """The SQL of the panel: ``calls`` (per-call relation) and ``panel``, ``queues``, ``counts``.
 
     ``columns`` are the source's column names (missing optional ones become NULL).
+    ``calls.period`` and the ``period`` of ``panel`` and ``queues`` are period *start*
+    timestamps (:func:`period_label` turns them into labels). ``panel`` reads the
+    ``calls`` relation (register it as a view called ``calls``); ``queues`` and
+    ``counts`` read ``source`` directly, so the repeat-call window (a sort of every call
+    by customer) is computed once.
     """
     if period not in PERIODS:
         raise ConfigError(f"period: {period!r} is not one of {', '.join(PERIODS)}")
-    if engine not in _PERIOD_SQL:
-        raise ConfigError(f"engine: {engine!r} is not supported here (known: duckdb)")
+    if engine not in _ENGINE_SQL:
+        raise ConfigError(f"engine: {engine!r} is not one of {', '.join(_ENGINE_SQL)}")
+    eng = _ENGINE_SQL[engine]
+    string = eng["string"]
     cols = set(columns)
     missing = [c for c in _REQUIRED if c not in cols]
     if missing:
@@ -122,12 +150,12 @@ def panel_sql(
             return name
         if name == "arrival_ts":
             return "answer_ts"
-        return f"CAST(NULL AS {_OPTIONAL_TYPES[name]})"
+        typ = _OPTIONAL_TYPES[name]
+        return f"CAST(NULL AS {string if typ == 'VARCHAR' else typ})"
 
     hold = f"COALESCE({col('hold_s')}, 0.0)" if "hold_s" in cols else "0.0"
     acw = f"COALESCE({col('acw_s')}, 0.0)" if "acw_s" in cols else "0.0"
-    call_id = col("call_id") if "call_id" in cols else "CAST(NULL AS VARCHAR)"
-    window = _interval_hours(repeat_window_h)
+    window = _interval_hours(repeat_window_h, engine)
     end = (f"TIMESTAMP '{data_end}'" if data_end
            else f"(SELECT MAX({col('arrival_ts')}) FROM {source})")
     handled = "outcome IN ('answered', 'transferred')"
@@ -136,22 +164,26 @@ def panel_sql(
         "AND talk_s >= 0 AND hold_s >= 0 AND acw_s >= 0"
     )
     base = f"""
-        SELECT {call_id} AS call_id, CAST(outcome AS VARCHAR) AS outcome,
-               CAST(agent_id AS VARCHAR) AS agent_id, CAST(queue AS VARCHAR) AS queue,
+        SELECT CAST({col('call_id')} AS {string}) AS call_id,
+               CAST(outcome AS {string}) AS outcome,
+               CAST(agent_id AS {string}) AS agent_id, CAST(queue AS {string}) AS queue,
                {col('arrival_ts')} AS arrival_ts, answer_ts,
                CAST(talk_s AS DOUBLE) AS talk_s, CAST({hold} AS DOUBLE) AS hold_s,
-               CAST({acw} AS DOUBLE) AS acw_s, CAST({col('customer_id')} AS VARCHAR) AS customer_id,
-               {col('ended_by')} AS ended_by, {col('resolved')} AS resolved,
+               CAST({acw} AS DOUBLE) AS acw_s,
+               CAST({col('customer_id')} AS {string}) AS customer_id,
+               CAST({col('ended_by')} AS {string}) AS ended_by, {col('resolved')} AS resolved,
                CAST({col('csat')} AS DOUBLE) AS csat, CAST({col('qa_score')} AS DOUBLE) AS qa_score,
                {col('complaint')} AS complaint
         FROM {source}"""
+    nl = eng["nulls_last"]
     seq = f"""
         SELECT b.*,
                LEAD(arrival_ts) OVER (PARTITION BY customer_id
-                                      ORDER BY arrival_ts, call_id) AS next_arrival_ts,
+                                      ORDER BY arrival_ts ASC {nl}, call_id ASC {nl})
+                   AS next_arrival_ts,
                {end} AS data_end_ts
         FROM ({base}) b"""
-    per = _PERIOD_SQL[engine][period]
+    per = eng["period"][period]
     calls = f"""
         SELECT agent_id, {per} AS period, queue, talk_s, hold_s, acw_s,
                talk_s + hold_s + acw_s AS handle_s,
@@ -176,11 +208,12 @@ def panel_sql(
         SELECT agent_id, period,
                {aggs}
         FROM calls
-        GROUP BY agent_id, period
-        ORDER BY agent_id, period"""
-    queues = """
+        GROUP BY agent_id, period"""
+    queues = f"""
         SELECT agent_id, period, queue, COUNT(*) AS n
-        FROM calls GROUP BY agent_id, period, queue"""
+        FROM (SELECT agent_id, {per} AS period, queue FROM ({base}) b
+              WHERE {handled} AND {valid}) q
+        GROUP BY agent_id, period, queue"""
     counts = f"""
         SELECT COUNT(*) AS rows_read,
                SUM(CASE WHEN {handled} THEN 1 ELSE 0 END) AS handled_rows,
@@ -223,6 +256,7 @@ def build_panel(
     repeat_window_h: float = REPEAT_WINDOW_H,
     engine: str = "duckdb",
     data_end: str | None = None,
+    spark_master: str | None = None,
 ) -> pd.DataFrame:
     """One row per agent and period with every metric of :mod:`analysis.metrics`.
 
@@ -239,10 +273,15 @@ def build_panel(
     repeat_window_h : float
         A call is a repeat source when the same customer calls again within this many
         hours of its answer; calls whose window ends after ``data_end`` are censored.
-    engine : {"duckdb"}
-        The SQL engine (Spark is planned; the metric SQL is already portable).
+    engine : {"duckdb", "spark"}
+        The SQL engine. Both run the same metric SQL (:mod:`analysis.metrics`);
+        ``spark`` needs the optional ``pyspark`` and Java (``pip install ccpm[spark]``)
+        and reads the Parquet files directly.
     data_end : str, optional
         End of the observation window (ISO timestamp); default the last ``arrival_ts``.
+    spark_master : str, optional
+        Spark master URL for ``engine="spark"`` (default ``local[2]``; a cluster URL such
+        as ``spark://host:7077`` in production). Ignored by DuckDB.
 
     Returns
     -------
@@ -264,43 +303,25 @@ def build_panel(
     COPC Inc. (2019). *COPC CX Standard*, Release 7 (AHT; FCR).
     SQM Group. *First call resolution: definition and measurement* (repeat-call proxy).
     """
-    con = duckdb.connect()
-    try:
-        con.execute("SET enable_progress_bar = false")  # progress goes to stdout otherwise
-        if isinstance(calls, pd.DataFrame):
-            con.register("src_df", calls)
-            con.execute("CREATE VIEW src AS SELECT * FROM src_df")
-        else:
-            files = resolve_calls_paths(calls)
-            flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            try:
-                con.execute(
-                    f"CREATE VIEW src AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
-                )
-            except duckdb.Error as exc:
-                raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
-        columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
-        if data_end is None and "arrival_ts" in columns:
-            # a literal is far cheaper for the engine than a scalar subquery per row
-            end = con.execute("SELECT MAX(arrival_ts) FROM src").fetchone()[0]
-            if end is not None and getattr(end, "tzinfo", None) is None:
-                data_end = str(pd.Timestamp(end))
-        sql = panel_sql(
-            columns,
-            period=period,
-            short_call_s=short_call_s,
-            repeat_window_h=repeat_window_h,
-            engine=engine,
-            data_end=data_end,
-        )
-        con.execute(f"CREATE TEMP VIEW calls AS {sql['calls']}")
-        counts = con.execute(sql["counts"]).fetchdf().iloc[0].to_dict()
-        panel = con.execute(sql["panel"]).fetchdf()
-        queues = con.execute(sql["queues"]).fetchdf()
-    finally:
-        con.close()
+    if engine not in _ENGINE_SQL:
+        raise ConfigError(f"engine: {engine!r} is not one of {', '.join(_ENGINE_SQL)}")
+    if period not in PERIODS:
+        raise ConfigError(f"period: {period!r} is not one of {', '.join(PERIODS)}")
+    kw = dict(period=period, short_call_s=short_call_s, repeat_window_h=repeat_window_h,
+              data_end=data_end)
+    if engine == "spark":
+        from .engines.spark import run_panel_queries
+
+        counts, panel, queues = run_panel_queries(calls, master=spark_master, **kw)
+    else:
+        counts, panel, queues = _run_duckdb(calls, **kw)
     if panel.empty:
         raise InputError("no handled calls (outcome answered/transferred) with valid fields")
+    # period starts -> labels (a handful of distinct values)
+    starts = pd.concat([panel["period"], queues["period"]]).drop_duplicates()
+    labels = {t: period_label(t, period) for t in starts}
+    panel["period"] = panel["period"].map(labels)
+    queues["period"] = queues["period"].map(labels)
     panel["agent_id"] = panel["agent_id"].astype(str)
     panel["period"] = panel["period"].astype(str)
     for m in _metrics.METRICS:
@@ -327,3 +348,41 @@ def build_panel(
                 repeat_window_h=float(repeat_window_h), engine=engine)
     panel.attrs["ccpm_panel"] = info
     return panel
+
+
+def _run_duckdb(calls, *, period, short_call_s, repeat_window_h, data_end):
+    """The panel queries on DuckDB: ``(counts dict, panel frame, queues frame)``."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")  # progress goes to stdout otherwise
+        # the window's sort keeps the input order otherwise: a needless cost here
+        con.execute("SET preserve_insertion_order = false")
+        if isinstance(calls, pd.DataFrame):
+            con.register("src_df", calls)
+            con.execute("CREATE VIEW src AS SELECT * FROM src_df")
+        else:
+            files = resolve_calls_paths(calls)
+            flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            try:
+                con.execute(
+                    f"CREATE VIEW src AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
+                )
+            except duckdb.Error as exc:
+                raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
+        columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
+        sql = panel_sql(columns, period=period, short_call_s=short_call_s,
+                        repeat_window_h=repeat_window_h, engine="duckdb", data_end=data_end)
+        counts = con.execute(sql["counts"]).fetchdf().iloc[0].to_dict()
+        if data_end is None and "arrival_ts" in columns:
+            # a literal is far cheaper for the engine than a scalar subquery per row
+            end = counts.get("data_end_ts")
+            if end is not None and not pd.isna(end) and getattr(end, "tzinfo", None) is None:
+                sql = panel_sql(columns, period=period, short_call_s=short_call_s,
+                                repeat_window_h=repeat_window_h, engine="duckdb",
+                                data_end=str(pd.Timestamp(end)))
+        con.execute(f"CREATE TEMP VIEW calls AS {sql['calls']}")
+        panel = con.execute(sql["panel"]).fetchdf()
+        queues = con.execute(sql["queues"]).fetchdf()
+    finally:
+        con.close()
+    return counts, panel, queues
