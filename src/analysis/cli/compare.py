@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import InputError
 from .panel import add_panel_arguments, panel_from_args
 
-__all__ = ["register", "run", "read_ratings", "merge_roster"]
+__all__ = ["register", "run", "read_ratings", "merge_roster", "write_json"]
 
 
 def read_ratings(path: str, mapping=None):
@@ -58,6 +58,14 @@ def merge_roster(panel, path: str):
     return out
 
 
+def write_json(obj, path: Path) -> Path:
+    import json
+
+    path.write_text(json.dumps(obj, indent=2, allow_nan=False, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
 def run(args) -> int:
     from ..compare import compare_models, read_flags
     from ..models.config import load_model_config
@@ -87,6 +95,12 @@ def run(args) -> int:
     print(f"ccpm: running models {', '.join(config['models'])}", file=sys.stderr)
     comp = compare_models(panel, config=config, ratings=ratings, okr=okr, flagged=flagged)
     paths = comp.to_dir(args.out, figures=not args.no_figures)
+    from ..recommend import recommend
+
+    print("ccpm: ranking the models for this center (recommendation.json)", file=sys.stderr)
+    rec = recommend(comp)
+    paths.append(write_json(rec.to_dict(), Path(args.out) / "recommendation.json"))
+    print(rec.text("en"), file=sys.stderr)
     for name, m in comp.summary["models"].items():
         state = "ok" if m["computable"] else f"not computable: {m['reason']}"
         print(f"ccpm: model {name}: {state}", file=sys.stderr)
@@ -99,7 +113,9 @@ def register(sub) -> None:
         "compare", help="compare KPI, OKR, balanced scorecard and 360 on the same agents",
         description="Writes scores.csv (agent_id, period, model, score, rank), agreement.csv "
                     "(Kendall tau-b per pair), summary.json (Kendall's W; per model: stability, "
-                    "validity, gaming sensitivity, fairness), components.csv and PNG figures.")
+                    "validity, gaming sensitivity, fairness), components.csv, "
+                    "recommendation.json (the models ranked for this center, with evidence "
+                    "and uncertainty) and PNG figures.")
     add_panel_arguments(p)
     p.add_argument("--ratings", metavar="PATH", help="360 ratings (CSV/Parquet, contract form)")
     p.add_argument("--ratings-mapping", metavar="M",
