@@ -70,3 +70,17 @@ def test_synthetic_center_stretchers_found():
     st = set(c.truth.loc[c.truth["behaviour"] == "end_of_day_stretch", "agent_id"])
     for _per, g in f[f["period"] != "2026-03"].groupby("period"):
         assert set(g.nsmallest(2, "p_value")["agent_id"]) == st
+
+
+def test_same_calls_in_another_row_order_give_the_same_flags():
+    """Row order of the input (or of DuckDB's unordered GROUP BY) must not change p-values:
+    the peer test draws random numbers agent by agent, so the agents' order must be fixed."""
+    calls = simulate_calls(n_agents=30, days=6, seed=77, customers=False)
+    a = check_end_of_day(make_context(calls)).flags
+    shuffled = calls.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    b = check_end_of_day(make_context(shuffled)).flags
+    key = ["agent_id", "period"]
+    a = a.sort_values(key).reset_index(drop=True)
+    b = b.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
+    pd.testing.assert_series_equal(a["effect"], b["effect"], rtol=1e-9)

@@ -96,17 +96,27 @@ def end_of_day_contrasts(
     ), e AS (
         SELECT agent_id, period, day,
                answer_ts >= last_ans - to_microseconds(CAST($w * 60e6 AS BIGINT)) AS late,
-               lt - avg(lt) OVER (PARTITION BY queue, period) AS y,
+               -- sums are exact integer sums of values in units of 1e-12: a float sum
+               -- depends on DuckDB's thread order, and so would every output digit
+               lt - CAST(sum(CAST(round(lt * 1e12) AS HUGEINT)) OVER (PARTITION BY queue, period)
+                         AS DOUBLE) / 1e12 / count(lt) OVER (PARTITION BY queue, period) AS y,
                CASE WHEN next_ans IS NOT NULL THEN ln(1 + greatest(
                    epoch(next_ans) - epoch(answer_ts) - talk_s - hold - acw, 0)) END AS g
         FROM d
         WHERE epoch(last_ans) - epoch(first_ans) >= 2 * $w * 60
     )
+    , q AS (
+        SELECT agent_id, period, day, late,
+               CAST(round(y * 1e12) AS HUGEINT) AS yi, CAST(round(g * 1e12) AS HUGEINT) AS gi
+        FROM e
+    )
     SELECT agent_id, period, late,
            count(DISTINCT day) AS days,
-           count(y) AS ny, sum(y) AS sy, sum(y * y) AS ssy,
-           count(g) AS ng, sum(g) AS sg, sum(g * g) AS ssg
-    FROM e GROUP BY ALL
+           count(yi) AS ny, CAST(sum(yi) AS DOUBLE) / 1e12 AS sy,
+           CAST(sum(yi * yi) AS DOUBLE) / 1e24 AS ssy,
+           count(gi) AS ng, CAST(sum(gi) AS DOUBLE) / 1e12 AS sg,
+           CAST(sum(gi * gi) AS DOUBLE) / 1e24 AS ssg
+    FROM q GROUP BY ALL ORDER BY agent_id, period, late
     """
     df = ctx.con.execute(sql, {"short": short_call_s(ctx), "w": w}).df()
     cols = ["agent_id", "period", "n_days", "n_late", "n_rest", "d_talk", "se_talk", "d_gap",
@@ -135,7 +145,8 @@ def end_of_day_contrasts(
     out["n_rest"] = j["ny_r"].astype(int)
     out["d_talk"], out["se_talk"] = contrast("y", min_late, min_rest)
     out["d_gap"], out["se_gap"] = contrast("g", min_late, min_rest)
-    return out.reset_index()[cols]
+    # a fixed agent order: the peer test draws random numbers agent by agent
+    return out.reset_index()[cols].sort_values(["period", "agent_id"], ignore_index=True)
 
 
 @CHECKS.register("end_of_day_stretch")
