@@ -9,9 +9,10 @@ UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 # Sample report inputs: built-in synthetic data.
 SAMPLE := data/sample
+SHARED ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps lock report test lint bench clean
+.PHONY: help setup system-deps lock report report-zh case-study test lint bench clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,9 +33,20 @@ lock: ## Re-resolve requirements.lock from pyproject.toml
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv; }
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-report: setup ## Render the sample report from built-in synthetic data into reports/
+SAMPLE_INPUTS = --calls $(SAMPLE)/calls.parquet --ratings $(SAMPLE)/ratings_360.csv \
+	--okr $(SAMPLE)/okr.yml --roster $(SAMPLE)/roster.csv --truth $(SAMPLE)/truth.csv
+
+$(SAMPLE)/calls.parquet: | $(STAMP)
 	$(BIN)/ccpm synth --out $(SAMPLE) --agents 60 --days 61 --seed 7
-	$(BIN)/ccpm sample-report --data $(SAMPLE) --out reports/sample
+
+report: setup $(SAMPLE)/calls.parquet ## Render the sample report (synthetic center) into reports/sample/
+	$(BIN)/ccpm report $(SAMPLE_INPUTS) --out reports/sample
+
+report-zh: setup $(SAMPLE)/calls.parquet ## The sample report in Simplified Chinese, into reports/sample-zh/
+	$(BIN)/ccpm report $(SAMPLE_INPUTS) --lang zh-CN --out reports/sample-zh
+
+case-study: setup ## Case study: the Anonymous Bank 1999 logs (../shared/data), into reports/anonymous-bank/
+	$(BIN)/ccpm report --calls $(SHARED)/anonymous_bank_1999 --mapping anonymous-bank --out reports/anonymous-bank
 
 test: setup ## Run the test suite
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
@@ -46,4 +58,4 @@ bench: setup ## Benchmarks (slow: 10-million-row runs, power tables); results in
 	$(BIN)/python benchmarks/run_all.py
 
 clean: ## Remove build output (keeps .venv)
-	rm -rf build reports/sample .pytest_cache
+	rm -rf build reports/sample reports/sample-zh reports/anonymous-bank $(SAMPLE) .pytest_cache
