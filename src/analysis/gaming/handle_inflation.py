@@ -125,10 +125,12 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         f"""
         SELECT agent_id, {per} AS period, queue,
                count(*) AS n,
-               sum(greatest(coalesce({column}, 0), 0)) AS secs,
-               sum(greatest(coalesce({column}, 0), 0) ^ 2) AS ss
-        FROM calls WHERE {HANDLED}
-        GROUP BY ALL
+               -- exact integer sums (milliseconds): float sums depend on thread order
+               CAST(sum(ms) AS DOUBLE) / 1e3 AS secs,
+               CAST(sum(ms * ms) AS DOUBLE) / 1e6 AS ss
+        FROM (SELECT *, CAST(round(greatest(coalesce({column}, 0), 0) * 1e3) AS HUGEINT) AS ms
+              FROM calls WHERE {HANDLED})
+        GROUP BY ALL ORDER BY agent_id, period, queue
         """
     ).df()
     if cells.empty:

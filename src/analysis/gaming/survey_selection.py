@@ -81,7 +81,7 @@ def check_survey_selection(ctx: GamingContext) -> CheckResult:
                count(*) FILTER (WHERE NOT {bad}) AS n_good,
                count(csat) FILTER (WHERE NOT {bad}) AS k_good
         FROM calls WHERE {HANDLED}
-        GROUP BY ALL
+        GROUP BY ALL ORDER BY agent_id, period
         """,
         {"short": short_call_s(ctx)},
     ).df()

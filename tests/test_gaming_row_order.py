@@ -1,0 +1,27 @@
+"""Gaming checks give the same p-values whatever the order of the input rows.
+
+The peer tests draw random numbers agent by agent; if the agents' order follows
+DuckDB's (unordered) GROUP BY output, the same seed gives other p-values from run to run.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.gaming._sigsim import make_context, simulate_calls
+from analysis.gaming.handle_inflation import check_acw_inflation, check_hold_inflation
+from analysis.gaming.survey_selection import check_survey_selection
+
+
+@pytest.mark.parametrize("check", [check_acw_inflation, check_hold_inflation,
+                                   check_survey_selection])
+def test_row_order_does_not_change_p_values(check):
+    calls = simulate_calls(n_agents=30, days=6, seed=77, customers=True)
+    shuffled = calls.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    key = ["agent_id", "period"]
+    a = check(make_context(calls)).flags.sort_values(key).reset_index(drop=True)
+    b = check(make_context(shuffled)).flags.sort_values(key).reset_index(drop=True)
+    assert len(a) > 10
+    pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
+    pd.testing.assert_series_equal(a["effect"], b["effect"], rtol=1e-9)
