@@ -11,13 +11,16 @@ import pytest
 
 from analysis.gaming._sigsim import make_context, simulate_calls
 from analysis.gaming.handle_inflation import check_acw_inflation, check_hold_inflation
+from analysis.gaming.repeat_after_short import check_repeat_after_short
 from analysis.gaming.survey_selection import check_survey_selection
+from analysis.gaming.transfers import check_transfer_dumping
 
 
 @pytest.mark.parametrize("check", [check_acw_inflation, check_hold_inflation,
-                                   check_survey_selection])
+                                   check_survey_selection, check_transfer_dumping,
+                                   check_repeat_after_short])
 def test_row_order_does_not_change_p_values(check):
-    calls = simulate_calls(n_agents=30, days=6, seed=77, customers=True)
+    calls = simulate_calls(n_agents=30, days=20, seed=77, customers=True)
     shuffled = calls.sample(frac=1.0, random_state=3).reset_index(drop=True)
     key = ["agent_id", "period"]
     a = check(make_context(calls)).flags.sort_values(key).reset_index(drop=True)

@@ -92,7 +92,7 @@ def repeat_counts(ctx: GamingContext, *, window_h: float = REPEAT_WINDOW_H) -> p
                coalesce(nxt <= answer_ts + to_microseconds(CAST($wh * 3600e6 AS BIGINT)),
                         false) AS rep
         FROM s WHERE {HANDLED} AND answer_ts IS NOT NULL
-    ) GROUP BY ALL
+    ) GROUP BY ALL ORDER BY agent_id, period
     """
     df = ctx.con.execute(sql, {"short": short_call_s(ctx), "wh": float(window_h)}).df()
     df["agent_id"] = df["agent_id"].astype(str)

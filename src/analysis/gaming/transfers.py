@@ -101,13 +101,20 @@ def transfer_cells(ctx: GamingContext) -> pd.DataFrame:
                count(*) AS n,
                count(*) FILTER (WHERE outcome = 'transferred') AS k,
                count(*) FILTER (WHERE outcome = 'transferred') AS nt,
-               coalesce(sum(ln(1 + talk_s)) FILTER (WHERE outcome = 'transferred'), 0) AS st,
-               coalesce(sum(ln(1 + talk_s) ^ 2) FILTER (WHERE outcome = 'transferred'), 0) AS sst,
+               coalesce(CAST(sum(li) FILTER (WHERE outcome = 'transferred') AS DOUBLE), 0)
+                   / 1e12 AS st,
+               coalesce(CAST(sum(li * li) FILTER (WHERE outcome = 'transferred') AS DOUBLE), 0)
+                   / 1e24 AS sst,
                count(*) FILTER (WHERE outcome <> 'transferred') AS na,
-               coalesce(sum(ln(1 + talk_s)) FILTER (WHERE outcome <> 'transferred'), 0) AS sa,
-               coalesce(sum(ln(1 + talk_s) ^ 2) FILTER (WHERE outcome <> 'transferred'), 0) AS ssa
-        FROM calls WHERE {HANDLED} AND talk_s >= 0
-        GROUP BY ALL
+               coalesce(CAST(sum(li) FILTER (WHERE outcome <> 'transferred') AS DOUBLE), 0)
+                   / 1e12 AS sa,
+               coalesce(CAST(sum(li * li) FILTER (WHERE outcome <> 'transferred') AS DOUBLE), 0)
+                   / 1e24 AS ssa
+        -- li: ln(1 + talk) in units of 1e-12 (exact integer sums: a float sum depends
+        -- on DuckDB's thread order); ordered rows: the seeded peer tests go agent by agent
+        FROM (SELECT *, CAST(round(ln(1 + talk_s) * 1e12) AS HUGEINT) AS li
+              FROM calls WHERE {HANDLED} AND talk_s >= 0)
+        GROUP BY ALL ORDER BY agent_id, period, queue
         """
     ).df()
     df["agent_id"] = df["agent_id"].astype(str)
