@@ -74,7 +74,12 @@ def _value(s: str):
 
 
 def run(args) -> int:
+    import time
+
     from ..gaming import run_checks
+    from ..manifest import write_manifest
+
+    started = time.time()
 
     if not 0 < args.alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
@@ -117,6 +122,16 @@ def run(args) -> int:
     n_flag = int(report.flags["flagged"].sum())
     n_agents = report.flagged_agents()
     n_agents = int((n_agents["agent_id"] != "center").sum()) if len(n_agents) else 0
+    write_manifest(args.out, command="gaming", args=args,
+                   inputs=[args.calls, args.mapping, args.ratings, args.ratings_mapping,
+                           args.okr, args.roster],
+                   outputs=list(paths.values()),
+                   rows={"tests": len(report.flags), "flagged": n_flag,
+                         "flagged_agents": n_agents,
+                         **{k: v for k, v in report.info.items()
+                            if k not in ("seconds", "options")}},
+                   seed=report.info.get("options", {}).get("seed", args.seed),
+                   extra={"options": report.info.get("options", {})}, started=started)
     print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
           f"({n_agents} agents) at FDR {args.alpha:g}; wrote {paths['flags'].parent}",
           file=sys.stderr)

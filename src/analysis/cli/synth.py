@@ -60,8 +60,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..manifest import write_manifest
     from ..synth import generate_center, write_center
 
+    started = time.time()
     t0 = time.perf_counter()
     center = generate_center(
         agents=args.agents,
@@ -74,6 +76,9 @@ def run(args) -> int:
     )
     paths = write_center(center, args.out, progress=not args.quiet)
     n_gaming = int(center.truth["gaming"].sum())
+    write_manifest(args.out, command="synth", args=args, outputs=list(paths.values()),
+                   rows={"calls": int(center.n_calls), "agents": len(center.truth),
+                         "gaming_agents": n_gaming}, started=started)
     print(
         f"ccpm synth: {center.n_calls:,} calls, {len(center.truth)} agents "
         f"({n_gaming} gaming) -> {paths['calls'].parent} in {time.perf_counter() - t0:.1f} s",

@@ -83,8 +83,13 @@ def _report(label: str, res, paths: dict, quiet: bool) -> None:
 
 
 def run(args) -> int:
+    import time
+
     from ..errors import InputError
     from ..load import load_calls, load_ratings, load_roster, write_validated
+    from ..manifest import write_manifest
+
+    started = time.time()
 
     jobs = [
         ("calls", args.calls, args.mapping, load_calls),
@@ -94,9 +99,15 @@ def run(args) -> int:
     jobs = [j for j in jobs if j[1]]
     if not jobs:
         raise InputError("nothing to validate: give --calls, --roster and/or --ratings")
+    outputs, rows = [], {}
     for label, path, mapping, loader in jobs:
         print(f"validating {label}: {path}", file=sys.stderr, flush=True)
         res = loader(path, mapping, progress=True)
         paths = write_validated(res, args.out)
         _report(label, res, paths, args.quiet)
+        outputs += list(paths.values())
+        rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
+                       "quarantined": len(res.quarantine), "mapping": res.mapping}
+    write_manifest(args.out, command="validate", args=args,
+                   inputs=[j[1] for j in jobs], outputs=outputs, rows=rows, started=started)
     return 0

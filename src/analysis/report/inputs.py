@@ -113,13 +113,7 @@ class ReportInputs:
             con.close()
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+from ..manifest import file_sha256  # noqa: E402  (one implementation, shared with the CLI)
 
 
 def _files_of(path: Path) -> list[Path]:
