@@ -9,7 +9,9 @@ is_repeat (0/1, NULL when censored or no customer_id), resolved_i (0/1/NULL),
 csat, qa_score, complaint_i (0/1/NULL), agent_ended_i (0/1/NULL)``
 
 The expressions are ANSI SQL (``COUNT``, ``AVG``, ``SUM``, ``CASE``), so the
-same definitions run on DuckDB and on Spark SQL. ``{short_call_s}`` is filled
+same definitions run on DuckDB and on Spark SQL. Shares average an explicit
+``CAST(... AS DOUBLE)``: a bare ``1.0`` is a DECIMAL literal in Spark, whose
+``AVG`` keeps only a few decimals. ``{short_call_s}`` is filled
 in from the run's parameters.
 
 Definitions follow common contact-center practice: AHT = (talk + hold + after-
@@ -81,7 +83,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("acw_s", "AVG(acw_s)", "Mean after-call work (wrap-up) per handled call.", "lower", "s"),
     Metric(
         "short_call_rate",
-        "AVG(CASE WHEN talk_s < {short_call_s} THEN 1.0 ELSE 0.0 END)",
+        "AVG(CAST(CASE WHEN talk_s < {short_call_s} THEN 1 ELSE 0 END AS DOUBLE))",
         "Share of handled calls with talk time below the short-call threshold.",
         "lower",
         "share",

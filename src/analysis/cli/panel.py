@@ -1,4 +1,4 @@
-"""``ccpm panel``: the agent x period metric panel (DuckDB over Parquet)."""
+"""``ccpm panel``: the agent x period metric panel (DuckDB, or Spark, over Parquet)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 
 __all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
 
@@ -20,7 +20,12 @@ def add_panel_arguments(p) -> None:
                    help="column mapping (built-in name or YAML) for a raw export")
     p.add_argument("--period", choices=["month", "week", "day"], default="month",
                    help="panel period of answer_ts (default month, YYYY-MM)")
-    p.add_argument("--engine", choices=["duckdb"], default="duckdb", help="SQL engine")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="SQL engine (default duckdb; spark needs pyspark and Java: "
+                        "pip install 'ccpm[spark]')")
+    p.add_argument("--spark-master", metavar="URL", default=None,
+                   help="Spark master for --engine spark (default local[2]; e.g. "
+                        "spark://host:7077 for a cluster)")
     p.add_argument("--short-call-s", type=float, default=DEFAULT_SHORT_CALL_S,
                    help=f"talk time below this is a short call (default {DEFAULT_SHORT_CALL_S:g})")
     p.add_argument("--repeat-window-h", type=float, default=REPEAT_WINDOW_H,
@@ -43,6 +48,10 @@ def panel_from_args(args):
 
     kw = dict(period=args.period, short_call_s=args.short_call_s,
               repeat_window_h=args.repeat_window_h, engine=args.engine)
+    if args.engine == "spark":
+        kw["spark_master"] = getattr(args, "spark_master", None)
+    elif getattr(args, "spark_master", None):
+        raise ConfigError("--spark-master needs --engine spark")
     quarantined = 0
     if args.mapping or not _is_parquet_input(args.calls):
         try:
@@ -58,7 +67,8 @@ def panel_from_args(args):
         panel.attrs["ccpm_panel"]["rows_read"] = int(res.rows_read)
         panel.attrs["ccpm_panel"]["quarantined_on_load"] = int(quarantined)
     else:
-        print(f"ccpm: building the {args.period} panel from {args.calls}", file=sys.stderr)
+        print(f"ccpm: building the {args.period} panel from {args.calls} ({args.engine})",
+              file=sys.stderr)
         panel = build_panel(args.calls, **kw)
     info = panel.attrs["ccpm_panel"]
     excluded = info.get("invalid_handled", 0) + info.get("unknown_outcome", 0)
