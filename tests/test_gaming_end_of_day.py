@@ -84,3 +84,17 @@ def test_same_calls_in_another_row_order_give_the_same_flags():
     b = b.sort_values(key).reset_index(drop=True)
     pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
     pd.testing.assert_series_equal(a["effect"], b["effect"], rtol=1e-9)
+
+
+def test_tied_answer_times_do_not_make_p_values_random():
+    """Calls answered in the same second (exports with whole-second or whole-minute times):
+    the idle gap after each call must not depend on how the database breaks the tie."""
+    calls = simulate_calls(n_agents=30, days=6, seed=78, customers=False)
+    calls["answer_ts"] = calls["answer_ts"].dt.floor("5min")
+    a = check_end_of_day(make_context(calls)).flags
+    shuffled = calls.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    b = check_end_of_day(make_context(shuffled)).flags
+    key = ["agent_id", "period"]
+    a = a.sort_values(key).reset_index(drop=True)
+    b = b.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)

@@ -81,16 +81,21 @@ def end_of_day_contrasts(
     hold = "coalesce(hold_s, 0)" if "hold_s" in ctx.columns else "0"
     acw = "coalesce(acw_s, 0)" if "acw_s" in ctx.columns else "0"
     w = float(window_min)
+    # calls answered in the same second: a fixed order, or the idle gaps (and p-values)
+    # change from run to run
+    cid = "call_id, " if "call_id" in ctx.columns else ""
+    tie = "talk_s, call_id" if cid else "talk_s"
     sql = f"""
     WITH h AS (
         SELECT agent_id, queue, {per} AS period, CAST(answer_ts AS DATE) AS day,
-               answer_ts, talk_s, {hold} AS hold, {acw} AS acw
+               {cid}answer_ts, talk_s, {hold} AS hold, {acw} AS acw
         FROM calls WHERE {HANDLED} AND answer_ts IS NOT NULL AND talk_s >= 0
     ), d AS (
         SELECT *,
                max(answer_ts) OVER (PARTITION BY agent_id, day) AS last_ans,
                min(answer_ts) OVER (PARTITION BY agent_id, day) AS first_ans,
-               lead(answer_ts) OVER (PARTITION BY agent_id, day ORDER BY answer_ts) AS next_ans,
+               lead(answer_ts) OVER (PARTITION BY agent_id, day
+                                     ORDER BY answer_ts, {tie}) AS next_ans,
                CASE WHEN talk_s >= $short THEN ln(1 + talk_s) END AS lt
         FROM h
     ), e AS (
