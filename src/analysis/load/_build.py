@@ -21,6 +21,7 @@ _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "对", "true.", "x"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否", "不", "错"}
 # a UTC offset after a time of day (never after a bare date like 2026-01-05)
 _TZ = r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{1,2}(?::?\d\d)?)$"
+_TZ_OFFSET = r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?P<off>Z|UTC|GMT|[+-]\d{1,2}(?::?\d\d)?)$"
 
 
 @dataclass
@@ -202,6 +203,27 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
     return out.astype("datetime64[us]")
 
 
+def timestamp_offsets(s: pd.Series) -> list[str]:
+    """The distinct UTC offsets written after the times of ``s`` (``Z``/``UTC``/``GMT`` =
+    ``+00:00``), sorted; empty for typed timestamps or text without offsets."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return []
+    arr = _arrow(_as_text(s))
+    has = pc.fill_null(pc.match_substring_regex(arr, r"\d:\d\d.*[Z+\-GU]"), False)
+    if not pc.any(has).as_py():
+        return []
+    off = pc.struct_field(pc.extract_regex(pc.filter(arr, has), _TZ_OFFSET), [0])
+    found = set()
+    for o in pc.unique(pc.drop_null(off)).to_pylist():
+        if o in ("Z", "UTC", "GMT"):
+            found.add("+00:00")
+            continue
+        sign, digits = o[0], o[1:].replace(":", "")
+        hh, mm = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "00")
+        found.add(f"{sign}{int(hh):02d}:{mm}")
+    return sorted(found)
+
+
 def parse_bool(txt: pd.Series) -> pd.Series:
     """Common yes/no spellings -> pandas boolean (NA where not recognised)."""
     if pd.api.types.is_bool_dtype(txt.dtype):
@@ -224,6 +246,7 @@ class Built:
     present: np.ndarray  # raw value present (not missing)
     bad: np.ndarray  # raw value present but could not be converted
     quarantined: np.ndarray | None = None  # raw value listed under the spec's `quarantine`
+    notes: list[str] = field(default_factory=list)  # one line each, shown with the counts
 
 
 def _missing_mask(txt: pd.Series, spec: FieldSpec, mapping: Mapping) -> np.ndarray:
@@ -385,7 +408,16 @@ def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: 
     if pa.types.is_timestamp(ctype):
         vals = parse_timestamp(source, spec.date_format)
         bad = ~miss & vals.isna().to_numpy()
-        return Built(vals, ~miss, bad)
+        notes = []
+        offsets = timestamp_offsets(source)
+        if len(offsets) > 1:
+            notes.append(
+                f"{cname}: times carry {len(offsets)} different UTC offsets "
+                f"({', '.join(offsets)}); the wall-clock time of each row is kept as the "
+                "center's local time and the offsets are dropped (convert to one zone first "
+                "if the rows come from different zones)"
+            )
+        return Built(vals, ~miss, bad, notes=notes)
     if pa.types.is_floating(ctype):
         if cname.endswith("_s"):
             vals = parse_seconds(source, spec.unit)
@@ -466,6 +498,7 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
         built[c.name] = b
     frame = pd.DataFrame(out, index=raw.index)
     frame.attrs["absent_handled"] = absent_handled
+    frame.attrs["notes"] = [note for b in built.values() for note in b.notes]
     return frame, built
 
 

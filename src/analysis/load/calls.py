@@ -145,6 +145,7 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
     apply_rules(raw, m, problems)
     frame, built = build_columns(raw, m, problems)
     absent = frame.attrs.pop("absent_handled", [])
+    build_notes = frame.attrs.pop("notes", [])
     if absent:
         handled = frame["outcome"].str.strip().str.lower().isin(HANDLED_OUTCOMES)
         if handled.any():
@@ -154,5 +155,5 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
                 f"required column {absent[0]!r} missing after mapping {m.name} (needed for "
                 f"{int(handled.sum())} answered/transferred calls; input columns: {listing})"
             )
-    notes = read_notes + check_calls(frame, built, problems, m)
+    notes = read_notes + build_notes + check_calls(frame, built, problems, m)
     return finish("calls", m, raw, frame, problems, sources, notes)
