@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity"]
+__all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity",
+           "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes"]
 
 _CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
         "SimHei", "Microsoft YaHei", "DejaVu Sans"]
@@ -149,6 +150,170 @@ def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None,
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlim(-100 if own_baseline else -50, 100 if own_baseline else 50)
     ax.set_xlabel(lab["x"])
+    ax.set_ylabel(lab["y"])
+    ax.set_title(lab["title"])
+    fig.tight_layout()
+    return fig
+
+
+def plot_recommendation(rec, *, labels: dict | None = None):
+    """The models ranked for this center: overall score with its interval and P(best)
+    (left), and each criterion's 0-1 score (right; blank = not assessed).
+
+    Parameters
+    ----------
+    rec : analysis.recommend.Recommendation
+    labels : dict, optional
+        Keys ``title``, ``overall``, ``criteria``, ``p_best`` (a format with ``{p}``),
+        ``not_computable``, criterion names and model names.
+    """
+    lab = _labels({"title": "Which model suits this center", "overall": "overall score",
+                   "criteria": "criterion score (1 = best)", "p_best": "best in {p:.0%}",
+                   "not_computable": "not computable"}, labels)
+    r = rec.ranking.reset_index(drop=True)
+    names = [lab.get(m, m) for m in r["model"]]
+    crit = [c for c in rec.weights]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 0.55 * len(r) + 2),
+                                  gridspec_kw={"width_ratios": [1.2, 1]})
+    y = np.arange(len(r))[::-1]
+    ok = r["overall"].notna().to_numpy()
+    lo = (r["overall"] - r["overall_lo"]).to_numpy(float)
+    hi = (r["overall_hi"] - r["overall"]).to_numpy(float)
+    err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
+    ax.errorbar(r["overall"][ok], y[ok], xerr=err[:, ok], fmt="o", color="steelblue",
+                ecolor="black", capsize=3)
+    for yi, (_, row) in zip(y, r.iterrows(), strict=True):
+        if pd.notna(row["overall"]):
+            ax.annotate(lab["p_best"].format(p=row["p_best"]), (row["overall"], yi),
+                        xytext=(6, 6), textcoords="offset points", fontsize=8)
+        else:
+            ax.annotate(lab["not_computable"], (0.02, yi), fontsize=8, color="0.4",
+                        va="center")
+    ax.set_yticks(y, names)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(lab["overall"])
+    ax.set_title(lab["title"])
+    m = r.set_index("model")[crit].astype(float)
+    m.index = names
+    m.columns = [lab.get(c, c) for c in crit]
+    sns.heatmap(m, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="RdYlGn", ax=ax2,
+                cbar_kws={"label": lab["criteria"]})
+    ax2.set_yticklabels([])
+    ax2.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def plot_quadrants(q: pd.DataFrame, *, labels: dict | None = None, flagged=None):
+    """Agents in quadrants (one panel per ``y_metric``), split at the center's medians.
+
+    Parameters
+    ----------
+    q : DataFrame
+        From :func:`analysis.tradeoffs.efficiency_quality`,
+        :func:`~analysis.tradeoffs.results_vs_process` or
+        :func:`~analysis.tradeoffs.quadrants` (``x_metric, x, y_metric, y, x_median,
+        y_median, quadrant, calls``).
+    labels : dict, optional
+        Keys ``title``, ``both``, ``x_only``, ``y_only``, ``neither``, ``flagged``,
+        ``none`` and metric names (axis labels).
+    flagged : list of str, optional
+        Agent ids to ring in red (e.g. flagged for gaming).
+    """
+    lab = _labels({"title": "Trade-off per agent (split at the center's medians)",
+                   "both": "better on both", "x_only": "better on x only",
+                   "y_only": "better on y only", "neither": "better on neither",
+                   "flagged": "flagged", "none": "no data for this view"}, labels)
+    ys = list(dict.fromkeys(q["y_metric"])) if len(q) else []
+    fig, axes = plt.subplots(1, max(len(ys), 1), figsize=(4.6 * max(len(ys), 1), 4.2),
+                             squeeze=False)
+    if not ys:
+        axes[0, 0].text(0.5, 0.5, lab["none"], ha="center", va="center",
+                        transform=axes[0, 0].transAxes)
+        axes[0, 0].set_axis_off()
+        fig.suptitle(lab["title"])
+        return fig
+    palette = {"both": "seagreen", "x_only": "darkorange", "y_only": "royalblue",
+               "neither": "firebrick"}
+    fl = set(str(a) for a in (flagged or []))
+    for ax, ym in zip(axes[0], ys, strict=True):
+        d = q[q["y_metric"] == ym]
+        size = 20 + 80 * d["calls"] / max(float(d["calls"].max()), 1.0)
+        for quad, g in d.groupby("quadrant"):
+            ax.scatter(g["x"], g["y"], s=size[g.index], color=palette.get(quad, "0.5"),
+                       alpha=0.75, label=lab.get(quad, quad), edgecolor="white", lw=0.5)
+        hot = d[d["agent_id"].isin(fl)]
+        if len(hot):
+            ax.scatter(hot["x"], hot["y"], s=120, facecolor="none", edgecolor="red", lw=1.4,
+                       label=lab["flagged"])
+        ax.axvline(d["x_median"].iloc[0], color="0.3", lw=0.8, ls="--")
+        ax.axhline(d["y_median"].iloc[0], color="0.3", lw=0.8, ls="--")
+        xm = d["x_metric"].iloc[0]
+        ax.set_xlabel(lab.get(xm, xm))
+        ax.set_ylabel(lab.get(ym, ym))
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.suptitle(lab["title"])
+    fig.tight_layout()
+    return fig
+
+
+def plot_service_cost(cost: pd.DataFrame, *, labels: dict | None = None):
+    """Agents needed (Erlang C) at the handle time each model rewards, with the service
+    level the center's own staffing would give.
+
+    Parameters
+    ----------
+    cost : DataFrame
+        From :func:`analysis.tradeoffs.service_cost`.
+    labels : dict, optional
+        Keys ``title``, ``x``, ``y``, ``sl`` (a format with ``{sl}`` and ``{aht}``) and
+        model names.
+    """
+    lab = _labels({"title": "Staffing implied by the handle time each model rewards",
+                   "x": "agents needed (Erlang C)", "y": "model",
+                   "sl": "AHT {aht:.0f} s; SL at center staffing {sl:.0%}"}, labels)
+    d = cost.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.55 * max(len(d), 2) + 1.5))
+    names = [lab.get(m, m) for m in d["model"]]
+    colors = ["0.55" if m == "center" else "steelblue" for m in d["model"]]
+    ax.barh(names[::-1], d["agents_needed"][::-1], color=colors[::-1])
+    for i, (_, row) in enumerate(d[::-1].iterrows()):
+        ax.annotate(lab["sl"].format(sl=row["service_level_at_center_staff"],
+                                     aht=row["aht_s"]),
+                    (row["agents_needed"], i), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.set_xlim(0, float(d["agents_needed"].max()) * 1.6 if len(d) else 1)
+    ax.set_xlabel(lab["x"])
+    ax.set_ylabel(lab["y"])
+    ax.set_title(lab["title"])
+    fig.tight_layout()
+    return fig
+
+
+def plot_rank_changes(models: pd.DataFrame, *, labels: dict | None = None):
+    """What-if: each model's overall score and rank before and after removing the calls
+    the gaming checks flagged (a slope chart).
+
+    Parameters
+    ----------
+    models : DataFrame
+        From :func:`analysis.whatif.whatif` (``WhatIf.models``: ``model,
+        overall_before, overall_after, rank_before, rank_after``).
+    labels : dict, optional
+        Keys ``title``, ``before``, ``after``, ``y`` and model names.
+    """
+    lab = _labels({"title": "Recommendation before and after removing flagged calls",
+                   "before": "as recorded", "after": "flagged calls removed",
+                   "y": "overall score"}, labels)
+    d = models.dropna(subset=["overall_before", "overall_after"])
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for _, r in d.iterrows():
+        ax.plot([0, 1], [r["overall_before"], r["overall_after"]], marker="o")
+        ax.annotate(f"{lab.get(r['model'], r['model'])} ({int(r['rank_before'])}"
+                    f"\u2192{int(r['rank_after'])})", (1, r["overall_after"]),
+                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.set_xticks([0, 1], [lab["before"], lab["after"]])
+    ax.set_xlim(-0.2, 1.6)
     ax.set_ylabel(lab["y"])
     ax.set_title(lab["title"])
     fig.tight_layout()

@@ -58,6 +58,42 @@ def merge_roster(panel, path: str):
     return out
 
 
+def _save_fig(name: str, out: Path, **kw) -> Path:
+    import matplotlib.pyplot as plt
+
+    from .. import figures as fg
+
+    fig = {"recommendation": lambda: fg.plot_recommendation(kw["rec"]),
+           "whatif": lambda: fg.plot_rank_changes(kw["models"])}[name]()
+    p = out / f"{name}.png"
+    fig.savefig(p, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return p
+
+
+def _run_whatif(args, comp, ratings, okr) -> list[Path]:
+    from ..compare import read_flags
+    from ..whatif import whatif
+
+    if not args.flags:
+        raise InputError("--whatif needs --flags gaming_flags.csv (from ccpm gaming)")
+    flags = read_flags(args.flags)
+    if "check" not in flags.columns:
+        raise InputError(f"{Path(args.flags).name}: no 'check' column; --whatif needs the "
+                         "gaming_flags.csv written by ccpm gaming")
+    calls = args.calls
+    if args.mapping:
+        from ..load import load_calls
+
+        calls = load_calls(args.calls, args.mapping).valid
+    w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True)
+    paths = w.to_dir(args.out)
+    if not args.no_figures:
+        paths.append(_save_fig("whatif", Path(args.out), models=w.models))
+    print(w.text("en"), file=sys.stderr)
+    return paths
+
+
 def write_json(obj, path: Path) -> Path:
     import json
 
@@ -101,6 +137,10 @@ def run(args) -> int:
     rec = recommend(comp)
     paths.append(write_json(rec.to_dict(), Path(args.out) / "recommendation.json"))
     print(rec.text("en"), file=sys.stderr)
+    if not args.no_figures:
+        paths.append(_save_fig("recommendation", Path(args.out), rec=rec))
+    if args.whatif:
+        paths += _run_whatif(args, comp, ratings, okr)
     for name, m in comp.summary["models"].items():
         state = "ok" if m["computable"] else f"not computable: {m['reason']}"
         print(f"ccpm: model {name}: {state}", file=sys.stderr)
@@ -128,6 +168,11 @@ def register(sub) -> None:
     p.add_argument("--truth", metavar="FILE", help="truth.csv from ccpm synth (column gaming)")
     p.add_argument("--flags", metavar="FILE", help="gaming flags CSV: agent_id, flagged")
     p.add_argument("--models", metavar="LIST", help="comma-separated models (default: config)")
+    p.add_argument("--whatif", action="store_true",
+                   help="also re-score after removing the calls the gaming checks flagged "
+                        "(needs --flags gaming_flags.csv): writes whatif.csv (per model: "
+                        "overall score and rank before/after), whatif_agents.csv, "
+                        "whatif_removed.csv (what was removed) and recommendation_whatif.json")
     p.add_argument("--hybrids", action="store_true",
                    help="also compare every hybrid of the configuration (hybrids:, e.g. "
                         "kpi_okr, bsc_360)")
