@@ -182,3 +182,47 @@ def test_satisfaction_vs_360_and_roster():
     assert out.loc["a", "tenure_days"] == 365 and out.loc["b", "tenure_days"] == 31
     assert bool(out.loc["b", "left"]) and not bool(out.loc["a", "left"])
     assert pd.isna(out.loc["d", "left"]) and out.loc["a", "csat_responses"] == 40
+
+
+def test_tradeoff_and_recommendation_figures_take_translated_labels():
+    from matplotlib.figure import Figure
+
+    from analysis.compare import compare_models
+    from analysis.figures import (
+        plot_quadrants,
+        plot_rank_changes,
+        plot_recommendation,
+        plot_service_cost,
+    )
+    from analysis.models.config import load_model_config
+    from analysis.recommend import recommend
+
+    q = efficiency_quality(_panel())
+    fig = plot_quadrants(q, labels={"title": "效率与质量", "aht_s": "平均处理时长"},
+                         flagged=["a"])
+    assert isinstance(fig, Figure) and fig._suptitle.get_text() == "效率与质量"
+    assert fig.axes[0].get_xlabel() == "平均处理时长" and len(fig.axes) == 2  # no repeat calls
+    assert isinstance(plot_quadrants(q.iloc[0:0]), Figure)
+    cost = pd.DataFrame({"model": ["center", "kpi"], "agents_rewarded": [4, 1],
+                         "aht_s": [350.0, 250.0], "traffic_erlangs": [11.7, 8.3],
+                         "agents_needed": [15, 11], "agents_vs_center": [1.0, 11 / 15],
+                         "service_level_at_center_staff": [0.82, 0.97],
+                         "asa_s_at_center_staff": [12.0, 2.0], "occupancy": [0.78, 0.76]})
+    fig = plot_service_cost(cost, labels={"x": "所需坐席", "kpi": "关键绩效指标"})
+    assert fig.axes[0].get_xlabel() == "所需坐席"
+    assert "关键绩效指标" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame({"agent_id": [f"a{i}" for i in range(10)] * 2,
+                          "period": ["2026-01"] * 10 + ["2026-02"] * 10, "calls": 100,
+                          "aht_s": rng.normal(300, 30, 20),
+                          "resolved_rate": rng.uniform(0.6, 0.9, 20)})
+    cfg = load_model_config(override={"min_calls": 1, "compare": {"n_boot": 10},
+                                      "models": ["kpi", "okr", "360"]})
+    rec = recommend(compare_models(panel, config=cfg), n_boot=20)
+    fig = plot_recommendation(rec, labels={"title": "推荐"})
+    assert fig.axes[0].get_title() == "推荐"
+    models = pd.DataFrame({"model": ["kpi", "bsc"], "overall_before": [0.6, 0.7],
+                           "overall_after": [0.5, 0.72], "rank_before": [2, 1],
+                           "rank_after": [2, 1]})
+    fig = plot_rank_changes(models, labels={"after": "移除后"})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()][1] == "移除后"
