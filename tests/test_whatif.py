@@ -13,20 +13,22 @@ from analysis.whatif import removal_plan, remove_flagged_calls, whatif
 
 def _flags():
     return pd.DataFrame({
-        "agent_id": ["A", "B", "C", "D", "E", "F"],
-        "period": ["2026-01", "all", "2026-02", "all", "all", "all"],
+        "agent_id": ["A", "B", "C", "D", "E", "F", "G"],
+        "period": ["2026-01", "all", "2026-02", "all", "all", "all", "2026-01-20"],
         "check": ["short_calls_peer", "bunching_agent", "transfer_dumping", "acw_inflation",
-                  "end_of_day_stretch", "short_calls_peer"],
-        "flagged": [True, True, True, True, True, False],
+                  "end_of_day_stretch", "short_calls_peer", "short_calls_change"],
+        "flagged": [True, True, True, True, True, False, True],
         "detail": ["9 of 100 calls under 15 s ended by the agent (9%) vs 1% expected",
                    "40 of 50 calls within 20 s of the 300 s target ended below it",
-                   "transfer rate 20%", "", "", "unflagged"]})
+                   "transfer rate 20%", "", "", "unflagged",
+                   "5 of 50 calls under 20 s (10%) before 2026-01-20 vs 0 of 40 after"]})
 
 
 def test_removal_plan_rules_and_what_is_skipped():
     plan, skipped = removal_plan(_flags(), short_call_s=20.0)
     p = plan.set_index("agent_id")
-    assert set(p.index) == {"A", "B", "C", "E"}  # F is not flagged; D has no call rule
+    assert set(p.index) == {"A", "B", "C", "E", "G"}  # F not flagged; D has no call rule
+    assert (p.loc["G", "period"], p.loc["G", "before"]) == ("*", "2026-01-20")
     assert p.loc["A", "rule"] == "short" and p.loc["A", "hi"] == 15.0  # the check's threshold
     assert bool(p.loc["A", "agent_ended"]) and "ended by the agent" in p.loc["A", "what"]
     assert (p.loc["B", "lo"], p.loc["B", "hi"], p.loc["B", "period"]) == (280.0, 300.0, "*")
@@ -53,6 +55,8 @@ def _calls():
         ("c12", "E", t("2026-01-08 16:00"), 100.0, 0, 0, "answered", "customer"),  # last
         ("c13", "E", t("2026-01-08 14:59"), 100.0, 0, 0, "answered", "customer"),
         ("c14", "A", t("2026-01-05 09:30"), 5.0, 0, 0, "abandoned", "agent"),    # abandoned
+        ("c15", "G", t("2026-01-19 09:30"), 5.0, 0, 0, "answered", "customer"),  # before
+        ("c16", "G", t("2026-01-20 09:30"), 5.0, 0, 0, "answered", "customer"),  # after
     ]
     df = pd.DataFrame(rows, columns=["call_id", "agent_id", "answer_ts", "talk_s", "hold_s",
                                      "acw_s", "outcome", "ended_by"])
@@ -66,7 +70,7 @@ def test_remove_flagged_calls_removes_exactly_the_rule_calls(tmp_path):
     removed = remove_flagged_calls(_calls(), plan, out, period="month", short_call_s=20.0)
     kept = pd.read_parquet(out)
     gone = set(_calls()["call_id"]) - set(kept["call_id"])
-    assert gone == {"c1", "c5", "c8", "c11", "c12"}
+    assert gone == {"c1", "c5", "c8", "c11", "c12", "c15"}
     assert list(kept.columns) == list(_calls().columns)
     r = removed.set_index(["agent_id", "period"])
     assert r.loc[("B", "2026-01"), "calls_removed"] == 1

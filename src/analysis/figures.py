@@ -190,6 +190,7 @@ def plot_recommendation(rec, *, labels: dict | None = None):
             ax.annotate(lab["not_computable"], (0.02, yi), fontsize=8, color="0.4",
                         va="center")
     ax.set_yticks(y, names)
+    ax.set_ylim(-0.5, len(r) - 0.5)  # rows level with the heatmap's
     ax.set_xlim(0, 1)
     ax.set_xlabel(lab["overall"])
     ax.set_title(lab["title"])

@@ -74,7 +74,8 @@ NOT_REMOVABLE = {
     "changepoints": "describes when behaviour changed; removes nothing",
     "bunching_center": "a center-level excess names no agent",
 }
-PLAN_COLUMNS = ["agent_id", "period", "check", "rule", "lo", "hi", "agent_ended", "what"]
+PLAN_COLUMNS = ["agent_id", "period", "check", "rule", "lo", "hi", "agent_ended", "before",
+                "what"]
 REMOVED_COLUMNS = ["agent_id", "period", "check", "rule", "what", "calls_removed",
                    "handled_calls_before"]
 WHATIF_MODEL_COLUMNS = ["model", "overall_before", "overall_after", "rank_before",
@@ -128,7 +129,9 @@ def removal_plan(flags, *, short_call_s: float, aht_target: float | None = None,
     -------
     plan : DataFrame
         ``agent_id, period, check, rule, lo, hi, what`` (``period`` ``*`` = all periods;
-        ``lo``/``hi`` the handle-time window of a bunching rule).
+        ``lo``/``hi`` the handle-time window of a bunching rule, ``hi`` the short-call
+        threshold of a short rule; ``before`` a date: only calls answered before it, for
+        ``short_calls_change`` flags, whose period is the date of a center-wide change).
     skipped : DataFrame
         ``check, n_flags, reason``: flagged checks for which no calls are removed.
     """
@@ -165,8 +168,13 @@ def removal_plan(flags, *, short_call_s: float, aht_target: float | None = None,
             if agent_ended:
                 what += " ended by the agent"
             per = str(r.period)
+            before = None
+            if str(check) == "short_calls_change" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", per):
+                # the flag is the excess *before* a center-wide change on that date
+                before, per = per, "*"
+                what += f", answered before {before}"
             rows.append((str(r.agent_id), "*" if per.lower() in ("all", "nan", "") else per,
-                         str(check), rule, lo, hi, agent_ended, what))
+                         str(check), rule, lo, hi, agent_ended, before, what))
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS).drop_duplicates(
         ["agent_id", "period", "check"])
     sk = pd.DataFrame(skipped, columns=["check", "n_flags", "reason"])
@@ -204,7 +212,8 @@ def remove_flagged_calls(calls, plan: pd.DataFrame, out: str | Path, *, period: 
         cols = set(order)
         con.register("_plan", plan.assign(lo=plan["lo"].astype(float),
                                           hi=plan["hi"].astype(float),
-                                          agent_ended=plan["agent_ended"].astype(bool)))
+                                          agent_ended=plan["agent_ended"].astype(bool),
+                                          before=pd.to_datetime(plan["before"])))
         fmt = _PERIOD_FMT[period]
         handle = _HANDLE if {"hold_s", "acw_s"} <= cols else "talk_s"
         eod = float(eod_window_min)
@@ -224,6 +233,7 @@ def remove_flagged_calls(calls, plan: pd.DataFrame, out: str | Path, *, period: 
                 FROM c JOIN _plan p
                   ON CAST(c.agent_id AS VARCHAR) = p.agent_id
                  AND (p.period = '*' OR p.period = c._period)
+                 AND (p.before IS NULL OR c.answer_ts < p.before)
                 WHERE c.outcome IN ('answered', 'transferred') AND (
                       (p.rule = 'short' AND c.talk_s < p.hi{ended})
                    OR (p.rule = 'transfer' AND c.outcome = 'transferred')
