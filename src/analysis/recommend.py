@@ -62,6 +62,8 @@ CRITERIA = ("stability", "validity", "gaming", "fairness", "separation", "data")
 DEFAULT_WEIGHTS = {"validity": 0.25, "gaming": 0.25, "stability": 0.15, "fairness": 0.15,
                    "separation": 0.10, "data": 0.10}
 GAMING_FULL_RISE = 50.0
+GAMING_OWN = "flagged agents' percentile while gaming minus before (own baseline)"
+GAMING_LEVEL = "flagged agents' mean percentile minus 50"
 
 RANKING_COLUMNS = (["model", "rank", "overall", "overall_lo", "overall_hi", "p_best",
                     "tied_with_best", "computable", "status", "missing_data"]
@@ -297,13 +299,13 @@ class _ModelStats:
         idx = mean[ok].index.to_numpy()
         self.lo[idx] = mean[ok].to_numpy() - half
         self.hi[idx] = mean[ok].to_numpy() + half
-        # gaming
+        # gaming: both bases when they exist (recommend() uses one basis for all models)
         self.gam = None
         self.gam_basis = ""
+        self.gam_by_basis: dict[str, np.ndarray] = {}
         if flags is not None and len(flags) and bool(flags["flagged"].any()):
             pct = _percentiles(s[["agent_id", "period", "score"]])
             fl = flags[flags["flagged"]]
-            rise = np.full(self.n_agents, np.nan)
             if "since" in fl.columns and fl["since"].notna().any():
                 p = pct.merge(fl[["agent_id", "since"]].dropna(), on="agent_id")
                 p["gaming"] = p["period"].astype(str) >= p["since"].astype(str)
@@ -311,18 +313,21 @@ class _ModelStats:
                 if {True, False} <= set(both.columns):
                     both = both.dropna()
                     if len(both):
+                        rise = np.full(self.n_agents, np.nan)
                         r = (both[True] - both[False])
                         rise[agent_index.get_indexer(r.index.astype(str))] = r.to_numpy()
-                        self.gam_basis = ("flagged agents' percentile while gaming minus "
-                                          "before (own baseline)")
-            if not self.gam_basis:
-                per = pct.groupby("agent_id")["pct"].mean()
-                per = per[per.index.isin(fl["agent_id"])]
-                if len(per):
-                    rise[agent_index.get_indexer(per.index.astype(str))] = per.to_numpy() - 50
-                    self.gam_basis = "flagged agents' mean percentile minus 50"
-            if self.gam_basis:
-                self.gam = rise
+                        self.gam_by_basis[GAMING_OWN] = rise
+            per = pct.groupby("agent_id")["pct"].mean()
+            per = per[per.index.isin(fl["agent_id"])]
+            if len(per):
+                rise = np.full(self.n_agents, np.nan)
+                rise[agent_index.get_indexer(per.index.astype(str))] = per.to_numpy() - 50
+                self.gam_by_basis[GAMING_LEVEL] = rise
+        self.use_gaming_basis(GAMING_OWN if GAMING_OWN in self.gam_by_basis else GAMING_LEVEL)
+
+    def use_gaming_basis(self, basis: str) -> None:
+        self.gam = self.gam_by_basis.get(basis)
+        self.gam_basis = basis if self.gam is not None else ""
 
     # -- criteria on a multiset of agent codes (raw values)
     def stability(self, pick):
@@ -589,6 +594,11 @@ def recommend(comparison, *, weights: dict | None = None, n_boot: int | None = N
         flags = pd.DataFrame({"agent_id": list(comparison.flagged), "flagged": True})
     ms = {m: _ModelStats(s[s["model"] == m], agents, panel=panel, config=config, flags=flags)
           for m in cm}
+    # one gaming basis for every model: the own baseline only when all models have it
+    basis = GAMING_OWN if cm and all(GAMING_OWN in ms[m].gam_by_basis for m in cm) \
+        else GAMING_LEVEL
+    for m in cm:
+        ms[m].use_gaming_basis(basis)
     crit_fns = ["stability", "validity", "gaming", "fairness", "separation"]
     everyone = np.arange(len(agents))
     point = {m: {c: getattr(ms[m], c)(everyone) for c in crit_fns} for m in cm}
