@@ -227,7 +227,46 @@ def panel_sql(
                MIN(arrival_ts) AS data_start_ts,
                MAX(arrival_ts) AS data_end_ts
         FROM ({base}) b"""
-    return {"calls": calls, "panel": panel, "queues": queues, "counts": counts}
+    # one narrow scan for the row accounting and the queue mix together (build_panel)
+    accounting = f"""
+        SELECT agent_id, period, queue, kind, ok, COUNT(*) AS n,
+               MIN(arrival_ts) AS first_ts, MAX(arrival_ts) AS last_ts
+        FROM (SELECT CASE WHEN ok THEN agent_id END AS agent_id,
+                     CASE WHEN ok THEN {per} END AS period,
+                     CASE WHEN ok THEN queue END AS queue, kind, ok, arrival_ts
+              FROM (SELECT b.*,
+                           CASE WHEN {handled} THEN 'handled'
+                                WHEN outcome = 'abandoned' THEN 'abandoned'
+                                ELSE 'unknown' END AS kind,
+                           COALESCE(({handled}) AND ({valid}), FALSE) AS ok
+                    FROM ({base}) b) k) a
+        GROUP BY agent_id, period, queue, kind, ok"""
+    duplicates = f"""
+        SELECT COUNT(call_id) - COUNT(DISTINCT call_id) AS duplicate_call_id
+        FROM ({base}) b"""
+    return {"calls": calls, "panel": panel, "queues": queues, "counts": counts,
+            "accounting": accounting, "duplicates": duplicates}
+
+
+def _accounting(acc: pd.DataFrame, duplicates) -> tuple[dict, pd.DataFrame]:
+    """Row counts (``counts`` of :func:`panel_sql`) and the queue table from ``accounting``."""
+    n = acc["n"].astype("int64")
+    handled = acc["kind"] == "handled"
+    ok = acc["ok"].astype(bool)
+    first = acc["first_ts"].dropna()
+    last = acc["last_ts"].dropna()
+    counts = {
+        "rows_read": int(n.sum()),
+        "handled_rows": int(n[handled].sum()),
+        "abandoned_rows": int(n[acc["kind"] == "abandoned"].sum()),
+        "unknown_outcome": int(n[acc["kind"] == "unknown"].sum()),
+        "invalid_handled": int(n[handled & ~ok].sum()),
+        "duplicate_call_id": 0 if duplicates is None or pd.isna(duplicates) else int(duplicates),
+        "data_start_ts": first.min() if len(first) else None,
+        "data_end_ts": last.max() if len(last) else None,
+    }
+    queues = acc.loc[ok, ["agent_id", "period", "queue", "n"]].reset_index(drop=True)
+    return counts, queues
 
 
 def period_label(ts, period: str = "month") -> str:
@@ -372,7 +411,8 @@ def _run_duckdb(calls, *, period, short_call_s, repeat_window_h, data_end):
         columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
         sql = panel_sql(columns, period=period, short_call_s=short_call_s,
                         repeat_window_h=repeat_window_h, engine="duckdb", data_end=data_end)
-        counts = con.execute(sql["counts"]).fetchdf().iloc[0].to_dict()
+        counts, queues = _accounting(con.execute(sql["accounting"]).fetchdf(),
+                                     con.execute(sql["duplicates"]).fetchone()[0])
         if data_end is None and "arrival_ts" in columns:
             # a literal is far cheaper for the engine than a scalar subquery per row
             end = counts.get("data_end_ts")
@@ -382,7 +422,6 @@ def _run_duckdb(calls, *, period, short_call_s, repeat_window_h, data_end):
                                 data_end=str(pd.Timestamp(end)))
         con.execute(f"CREATE TEMP VIEW calls AS {sql['calls']}")
         panel = con.execute(sql["panel"]).fetchdf()
-        queues = con.execute(sql["queues"]).fetchdf()
     finally:
         con.close()
     return counts, panel, queues

@@ -90,7 +90,7 @@ def run_panel_queries(calls, *, master=None, period, short_call_s, repeat_window
     Same contract as ``analysis.panel._run_duckdb``: ``panel`` and ``queues`` carry
     period *start* timestamps, labelled by :func:`analysis.panel.build_panel`.
     """
-    from ..panel import panel_sql, resolve_calls_paths
+    from ..panel import _accounting, panel_sql, resolve_calls_paths
 
     spark = get_spark(master)
     tmp = None
@@ -116,7 +116,8 @@ def run_panel_queries(calls, *, master=None, period, short_call_s, repeat_window
         columns = list(sdf.columns)
         sql = panel_sql(columns, source=view, period=period, short_call_s=short_call_s,
                         repeat_window_h=repeat_window_h, engine="spark", data_end=data_end)
-        counts = _to_pandas(spark.sql(sql["counts"])).iloc[0].to_dict()
+        dup = _to_pandas(spark.sql(sql["duplicates"])).iloc[0, 0]
+        counts, queues = _accounting(_to_pandas(spark.sql(sql["accounting"])), dup)
         end = counts.get("data_end_ts")
         if data_end is None and "arrival_ts" in columns and end is not None and not pd.isna(end):
             ts = pd.Timestamp(end)
@@ -127,7 +128,6 @@ def run_panel_queries(calls, *, master=None, period, short_call_s, repeat_window
                             data_end=str(ts))
         spark.sql(sql["calls"]).createOrReplaceTempView("calls")
         panel = _to_pandas(spark.sql(sql["panel"]))
-        queues = _to_pandas(spark.sql(sql["queues"]))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
