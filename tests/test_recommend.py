@@ -165,3 +165,20 @@ def test_cli_compare_writes_recommendation_json(synth_center, tmp_path):
     assert {"kpi", "okr", "bsc", "360", "kpi_okr", "bsc_360"} == set(models)
     assert rec["best"] in models and rec["text"]["en"].startswith("Recommended")
     assert set(pd.read_csv(out / "scores.csv")["model"]) >= {"kpi_okr"}
+
+
+@pytest.mark.slow
+def test_null_world_pairs_are_rarely_called_distinguishable():
+    """Two exchangeable random models: 'distinguishable' at 90% in about 10% of worlds
+    (benchmarks/bench_recommend.py runs the full table)."""
+    n_rep, hits = 20, 0
+    for r in range(n_rep):
+        rng = np.random.default_rng(10_000 + r)  # not the world's own seed
+        panel, _ = _world(n_agents=30, seed=100 + r)
+        k = panel["period"].nunique()
+        sc = {m: np.tile(rng.normal(size=30), k) + rng.normal(0, 1, len(panel))
+              for m in ("A", "B")}
+        rec = recommend(_comparison(panel, sc), n_boot=100, ci=0.9, seed=r)
+        hits += bool(rec.pairwise["distinguishable"].iloc[0])
+    # P(X >= 6 | n = 20, p = 0.1) = 0.043: a miscalibrated interval would fail
+    assert hits <= 5
