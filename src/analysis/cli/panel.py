@@ -103,7 +103,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("panel", help="agent x period metric panel (DuckDB over Parquet)",
+    p = sub.add_parser("panel", help="agent x period metric panel (DuckDB or Spark over Parquet)",
                        description="One row per agent and period with every metric of "
                                    "analysis.metrics (python -c 'import analysis.metrics as m; "
                                    "print(m.describe())' lists them).")
