@@ -238,7 +238,7 @@ class _ModelStats:
 
     def __init__(self, s: pd.DataFrame, agent_index: pd.Index, *, panel, config, flags,
                  sep_level: float = 0.95):
-        from .compare import _composite, _percentiles
+        from .compare import _composite
 
         self.n_agents = len(agent_index)
         code = agent_index.get_indexer(s["agent_id"].astype(str))
@@ -302,27 +302,7 @@ class _ModelStats:
         # gaming: both bases when they exist (recommend() uses one basis for all models)
         self.gam = None
         self.gam_basis = ""
-        self.gam_by_basis: dict[str, np.ndarray] = {}
-        if flags is not None and len(flags) and bool(flags["flagged"].any()):
-            pct = _percentiles(s[["agent_id", "period", "score"]])
-            fl = flags[flags["flagged"]]
-            if "since" in fl.columns and fl["since"].notna().any():
-                p = pct.merge(fl[["agent_id", "since"]].dropna(), on="agent_id")
-                p["gaming"] = p["period"].astype(str) >= p["since"].astype(str)
-                both = p.groupby(["agent_id", "gaming"])["pct"].mean().unstack()
-                if {True, False} <= set(both.columns):
-                    both = both.dropna()
-                    if len(both):
-                        rise = np.full(self.n_agents, np.nan)
-                        r = (both[True] - both[False])
-                        rise[agent_index.get_indexer(r.index.astype(str))] = r.to_numpy()
-                        self.gam_by_basis[GAMING_OWN] = rise
-            per = pct.groupby("agent_id")["pct"].mean()
-            per = per[per.index.isin(fl["agent_id"])]
-            if len(per):
-                rise = np.full(self.n_agents, np.nan)
-                rise[agent_index.get_indexer(per.index.astype(str))] = per.to_numpy() - 50
-                self.gam_by_basis[GAMING_LEVEL] = rise
+        self.gam_by_basis = _gaming_arrays(s, agent_index, flags)
         self.use_gaming_basis(GAMING_OWN if GAMING_OWN in self.gam_by_basis else GAMING_LEVEL)
 
     def use_gaming_basis(self, basis: str) -> None:
@@ -373,6 +353,39 @@ class _ModelStats:
         v = self.gam[pick]
         v = v[np.isfinite(v)]
         return float(v.mean()) if len(v) else float("nan")
+
+
+def _gaming_arrays(s: pd.DataFrame, agent_index: pd.Index, flags) -> dict[str, np.ndarray]:
+    """Per-agent rise of flagged agents (NaN elsewhere), by basis (own baseline, level)."""
+    from .compare import _percentiles
+
+    out: dict[str, np.ndarray] = {}
+    if flags is None or not len(flags) or not bool(flags["flagged"].any()):
+        return out
+    n = len(agent_index)
+
+    def put(values: pd.Series) -> np.ndarray:
+        arr = np.full(n, np.nan)
+        idx = agent_index.get_indexer(values.index.astype(str))
+        ok = idx >= 0
+        arr[idx[ok]] = values.to_numpy()[ok]
+        return arr
+
+    pct = _percentiles(s[["agent_id", "period", "score"]])
+    fl = flags[flags["flagged"]]
+    if "since" in fl.columns and fl["since"].notna().any():
+        p = pct.merge(fl[["agent_id", "since"]].dropna(), on="agent_id")
+        p["gaming"] = p["period"].astype(str) >= p["since"].astype(str)
+        both = p.groupby(["agent_id", "gaming"])["pct"].mean().unstack()
+        if {True, False} <= set(both.columns):
+            both = both.dropna()
+            if len(both):
+                out[GAMING_OWN] = put(both[True] - both[False])
+    per = pct.groupby("agent_id")["pct"].mean()
+    per = per[per.index.isin(fl["agent_id"])]
+    if len(per):
+        out[GAMING_LEVEL] = put(per - 50)
+    return out
 
 
 def _to_score(criterion: str, raw):
@@ -537,7 +550,8 @@ class Recommendation:
 
 
 def recommend(comparison, *, weights: dict | None = None, n_boot: int | None = None,
-              ci: float | None = None, seed: int | None = None) -> Recommendation:
+              ci: float | None = None, seed: int | None = None,
+              gaming_from=None) -> Recommendation:
     """Rank the candidate models of a comparison for this center.
 
     Parameters
@@ -551,6 +565,10 @@ def recommend(comparison, *, weights: dict | None = None, n_boot: int | None = N
     n_boot, ci, seed : optional
         Bootstrap replicates over agents, interval level, seed (default from
         ``recommendation`` / ``compare`` in the configuration: 300, 0.90).
+    gaming_from : Comparison, optional
+        Measure resistance to gaming on this comparison's scores and flags instead (the
+        what-if uses the comparison on all calls: once the flagged calls are removed,
+        where flagged agents stand no longer measures a reward for gaming).
 
     Returns
     -------
@@ -594,6 +612,12 @@ def recommend(comparison, *, weights: dict | None = None, n_boot: int | None = N
         flags = pd.DataFrame({"agent_id": list(comparison.flagged), "flagged": True})
     ms = {m: _ModelStats(s[s["model"] == m], agents, panel=panel, config=config, flags=flags)
           for m in cm}
+    if gaming_from is not None:
+        gs = gaming_from.scores.assign(agent_id=gaming_from.scores["agent_id"].astype(str),
+                                       period=gaming_from.scores["period"].astype(str))
+        gflags = getattr(gaming_from, "flags", None)
+        for m in cm:
+            ms[m].gam_by_basis = _gaming_arrays(gs[gs["model"] == m], agents, gflags)
     # one gaming basis for every model: the own baseline only when all models have it
     basis = GAMING_OWN if cm and all(GAMING_OWN in ms[m].gam_by_basis for m in cm) \
         else GAMING_LEVEL

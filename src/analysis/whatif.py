@@ -29,6 +29,11 @@ would remove the agent), survey selection and OKR sandbagging act on surveys and
 targets, 360 reciprocity on ratings, change points describe timing, and
 ``bunching_center`` names no agent. Abandoned calls are never removed.
 
+The recommendation after removal keeps the resistance to gaming measured on all calls
+(:func:`analysis.recommend.recommend` with ``gaming_from``): once the flagged calls are
+gone, where flagged agents stand no longer measures a reward for gaming; the other
+criteria are measured again on the remaining calls.
+
 The result is comparable because it is the same agents, configuration and inputs;
 its limits: removing calls is not the same as the agent having worked honestly (the
 hung-up customers would have been served, probably at a longer handle time).
@@ -430,7 +435,7 @@ def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: floa
     rb = ra = None
     if recommend_models:
         say("making the recommendation again")
-        rb, ra = recommend(comparison), recommend(after)
+        rb, ra = recommend(comparison), recommend(after, gaming_from=comparison)
     tb, ta = _agent_table(comparison), _agent_table(after)
     ag = tb.merge(ta, on=["model", "agent_id"], how="outer", suffixes=("_before", "_after"))
     flagged = set(comparison.flagged or [])
