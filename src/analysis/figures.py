@@ -93,8 +93,15 @@ def plot_scores_by_model(scores: pd.DataFrame, *, labels: dict | None = None,
         hot = agent in fl
         ax.plot(range(len(order)), d["pct"], color="crimson" if hot else "0.7",
                 lw=1.6 if hot else 0.6, alpha=0.9 if hot else 0.5, zorder=3 if hot else 1)
-    sns.boxplot(data=per, x="model_label", y="pct", order=order, ax=ax, color="white",
-                width=0.35, fliersize=0, boxprops={"zorder": 2, "alpha": 0.6})
+    # a percentile needs at least two agents in a model-period; with fewer there is nothing to box
+    ranked = per.dropna(subset=["pct"])
+    if ranked.empty:
+        ax.set_xticks(range(len(order)), order)
+        ax.text(0.5, 0.5, lab.get("too_few", "fewer than two agents scored per period"),
+                ha="center", va="center", transform=ax.transAxes, color="0.4")
+    else:
+        sns.boxplot(data=ranked, x="model_label", y="pct", order=order, ax=ax, color="white",
+                    width=0.35, fliersize=0, boxprops={"zorder": 2, "alpha": 0.6})
     ax.set_xlabel(lab["x"])
     ax.set_ylabel(lab["y"])
     ax.set_title(lab["title"])

@@ -79,13 +79,39 @@ def load_model_config(path: str | Path | None = None, *, override: dict | None =
     ConfigError
         Naming the offending key, e.g. ``kpi.metrics.aht_s.direction``.
     """
-    cfg = _read_yaml(DEFAULTS_PATH)
+    defaults = _read_yaml(DEFAULTS_PATH)
+    cfg = defaults
     if path is not None:
-        cfg = deep_merge(cfg, _read_yaml(Path(path)))
+        user = _read_yaml(Path(path))
+        _check_known_keys(user, defaults)
+        cfg = deep_merge(cfg, user)
     if override:
-        cfg = deep_merge(cfg, _str_keys(override))
+        override = _str_keys(override)
+        _check_known_keys(override, defaults)
+        cfg = deep_merge(cfg, override)
     validate_config(cfg)
     return cfg
+
+
+#: Sections whose own keys are fixed by defaults.yml (their sub-mappings such as
+#: ``kpi.metrics`` or ``bsc.perspectives`` are named by the user and checked later).
+_FIXED_SECTIONS = ("kpi", "okr", "bsc", "360", "compare", "recommendation")
+
+
+def _check_known_keys(user: dict, defaults: dict) -> None:
+    """A typo must not pass silently: every key a user sets at the top level, and
+    directly inside a fixed section, must exist in the defaults."""
+    if not isinstance(user, dict):
+        raise ConfigError(f"configuration: expected a mapping, got {type(user).__name__}")
+    for key, value in user.items():
+        if key not in defaults:
+            raise ConfigError(f"{key}: unknown configuration key "
+                              f"(known: {', '.join(sorted(map(str, defaults)))})")
+        if key in _FIXED_SECTIONS and isinstance(value, dict) and isinstance(defaults[key], dict):
+            for sub in value:
+                if sub not in defaults[key]:
+                    raise ConfigError(f"{key}.{sub}: unknown configuration key (known: "
+                                      f"{', '.join(sorted(map(str, defaults[key])))})")
 
 
 def _num(value, key: str, *, minimum: float | None = None, positive: bool = False) -> float:
