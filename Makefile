@@ -31,7 +31,7 @@ system-deps: ## Install system packages (a CJK font for Chinese reports) where m
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv; }
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 -o requirements.lock
 
 SAMPLE_INPUTS = --calls $(SAMPLE)/calls.parquet --ratings $(SAMPLE)/ratings_360.csv \
 	--okr $(SAMPLE)/okr.yml --roster $(SAMPLE)/roster.csv --truth $(SAMPLE)/truth.csv
@@ -49,7 +49,7 @@ case-study: setup ## Case study: the Anonymous Bank 1999 logs (../shared/data), 
 	$(BIN)/ccpm report --calls $(SHARED)/anonymous_bank_1999 --mapping anonymous-bank --out reports/anonymous-bank
 
 test: setup ## Run the test suite
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -rs $(PYTEST_ARGS)
 
 lint: setup ## Static checks (ruff)
 	$(BIN)/ruff check src tests benchmarks
