@@ -162,7 +162,7 @@ def build_report(
 
     manifest = {
         "ccpm_report": 1,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "parameters": {k: v for k, v in params.items() if k != "build_dir"},
         "engine": eng.name,
         **{k: inputs.manifest[k] for k in ("inputs", "quarantine", "calls_in_report",

@@ -410,7 +410,7 @@ def prepare_inputs(
         "manifest_version": MANIFEST_VERSION,
         "key": key,
         "ccpm_version": __version__,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "period": period,
         "pseudonymized": bool(pseudonymize),
         "anonymous_bank": is_anonymous_bank(paths["calls"], mapping),
