@@ -131,7 +131,7 @@ def _jsonable(v):
 
 
 def _utc(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = None,
