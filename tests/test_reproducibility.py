@@ -147,3 +147,32 @@ def test_gaming_identical_across_hash_seeds(runs, tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
         digests.append({k: file_sha256(p) for k, p in _files(out).items()})
     assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("module", ["analysis.panel", "analysis.gaming._context"])
+def test_same_numbers_whatever_duckdb_threads(runs, monkeypatch, module):
+    """Parallel float sums can depend on the thread count; the outputs must not."""
+    import importlib
+
+    import duckdb
+    import pandas as pd
+
+    mod = importlib.import_module(module)
+    real = duckdb.connect
+    src = runs / "a" / "synth" / "calls.parquet"
+    results = []
+    for threads in (1, 8):
+        def connect(*a, _n=threads, **kw):
+            con = real(*a, **kw)
+            con.execute(f"SET threads = {_n}")
+            return con
+
+        monkeypatch.setattr(mod.duckdb, "connect", connect)
+        if module == "analysis.panel":
+            results.append(mod.build_panel(str(src)))
+        else:
+            from analysis.gaming import run_checks
+
+            results.append(run_checks(str(src), options={"seed": 3}).flags)
+        monkeypatch.setattr(mod.duckdb, "connect", real)
+    pd.testing.assert_frame_equal(results[0], results[1], check_exact=True)
