@@ -131,6 +131,34 @@ def test_peer_test_recalls_15pct_hangups():
     assert hits / n >= 0.75
 
 
+@pytest.mark.slow
+def test_peer_test_recalls_hangups_among_contaminated_peers():
+    """Three of 40 agents (2 queues) hang up on 15% of their calls from month 2 of 3
+    (natural rate ~2%, as for agent-ended short calls): the gamer x months are recalled
+    after BH, although the gamers sit among the peers the null is fitted on. Left in,
+    they widen the spread and raise the peer mean (the former schedule re-admitted rows
+    with p > 1e-4 into the fit: recall 0.45 here)."""
+    from analysis.gaming._fdr import bh_qvalues
+
+    rng = np.random.default_rng(8)
+    gamers = [f"A{i:03d}" for i in range(3)]
+    hits = tot = false = honest = 0
+    for w in range(10):
+        c = simulate_counts(rng, n_agents=40, n_queues=2, months=3, calls=(800, 2200),
+                            base_rate=0.02, hangup={i: (0.15, 1) for i in range(3)})
+        tab = short_calls_peer_table(c.drop(columns="gamer"), seed=w)
+        q = bh_qvalues(tab["p_value"].to_numpy())
+        g = tab["agent_id"].isin(gamers).to_numpy()
+        late = (tab["period"] >= "2024-02").to_numpy()
+        hits += int((g & late & (q < 0.05)).sum())
+        tot += int((g & late).sum())
+        honest += int((~g).sum())
+        false += int((~g & (q < 0.05)).sum())
+    assert tot == 60
+    assert hits / tot >= 0.8, hits / tot
+    assert false / honest <= 0.01
+
+
 def test_trend_test_sees_weak_gaming_the_peer_test_cannot():
     """2% hang-ups from month 3 on ~2,000 calls a month: own history sees it, peers hardly."""
     rng = np.random.default_rng(12)

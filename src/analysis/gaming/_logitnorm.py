@@ -15,6 +15,8 @@ linear mixed models. *JASA* 88(421), 9-25.
 Coull, B. A. & Agresti, A. (2000). Random effects modeling of multiple binomial
 responses using the multivariate binomial logit-normal distribution.
 *Biometrics* 56(1), 73-80.
+Cohen, A. C. (1991). *Truncated and Censored Samples: Theory and Applications*.
+Marcel Dekker (likelihood of samples truncated at known points).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "tail_pvalue",
     "tail_pvalue_rows",
     "predictive_scale",
+    "upper_cut",
     "U_NODES",
     "U_WEIGHTS",
 ]
@@ -88,13 +91,30 @@ def predictive_scale(sigma: float, scale, extra) -> np.ndarray:
     return np.sqrt(sigma**2 * np.asarray(scale, float) + np.asarray(extra, float))
 
 
-def fit_sigma(k, n, mean, *, scale=1.0, extra=0.0, max_sigma: float = 4.0) -> float:
+def _log_below(k_max, n, m, s) -> np.ndarray:
+    """log P(K <= k_max) per row, K ~ Binomial(n, expit(m + s z)) integrated over z."""
+    r = special.expit(m[:, None] + s[:, None] * _GH_Z[None, :])
+    cdf = stats.binom.cdf(k_max[:, None], n[:, None], r)
+    return np.log(np.clip(cdf @ _GH_W, 1e-300, 1.0))
+
+
+def fit_sigma(
+    k, n, mean, *, scale=1.0, extra=0.0, k_max=None, max_sigma: float = 4.0
+) -> float:
     """Maximum-likelihood between-agent SD (logit scale) given each row's mean rate.
 
     Each row's logit rate has SD ``sqrt(sigma^2 scale_i + extra_i)`` (see
     :func:`predictive_scale`) and location solved so that its mean rate is
     ``mean_i``. Returns 0 when the counts are no more dispersed than binomial
     (beyond the ``extra`` part).
+
+    ``k_max`` (optional, per row): the rows are those kept because their count
+    was at most ``k_max_i`` (rows beyond it were trimmed as extreme); each
+    row's likelihood is then divided by ``P(K_i <= k_max_i)`` (a truncated
+    likelihood; Cohen 1991), so
+    trimming the upper tail does not shrink the fitted spread: on a small
+    queue, plain trimming would narrow the null, trim more honest agents,
+    narrow it further and end near a plain binomial.
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -103,6 +123,12 @@ def fit_sigma(k, n, mean, *, scale=1.0, extra=0.0, max_sigma: float = 4.0) -> fl
     ex = np.broadcast_to(np.asarray(extra, float), k.shape)
     if len(k) < 2:
         return 0.0
+    trunc = None
+    if k_max is not None:
+        km = np.asarray(k_max, dtype=float)
+        sel = km < n  # rows whose truncation point cuts anything off
+        if sel.any():
+            trunc = (sel, km[sel])
 
     last = {}
 
@@ -110,7 +136,11 @@ def fit_sigma(k, n, mean, *, scale=1.0, extra=0.0, max_sigma: float = 4.0) -> fl
         s = predictive_scale(sig, sc, ex)
         m = solve_location(mean, s, start=last.get("m"))
         last["m"] = m
-        return -_loglik(k, n, m, s)
+        val = -_loglik(k, n, m, s)
+        if trunc is not None:
+            sel, km = trunc
+            val += float(np.sum(_log_below(km, n[sel], m[sel], s[sel])))
+        return val
 
     grid = np.linspace(0.0, max_sigma, 9)
     vals = [nll(g) for g in grid]
@@ -119,6 +149,29 @@ def fit_sigma(k, n, mean, *, scale=1.0, extra=0.0, max_sigma: float = 4.0) -> fl
     res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 2e-3})
     best = float(res.x) if res.fun <= vals[j] else float(grid[j])
     return best
+
+
+def upper_cut(n, m, s, p_cut: float) -> np.ndarray:
+    """Largest count ``k`` per row with upper tail ``P(K >= k) >= p_cut`` (single queue).
+
+    Rows with a count above it have p < ``p_cut`` (see :func:`tail_pvalue_rows`).
+    """
+    n = np.asarray(n, dtype=float)
+    m = np.asarray(m, dtype=float)
+    s = np.asarray(s, dtype=float)
+    lo = np.zeros(len(n))  # P(K >= 0) = 1 >= p_cut always
+    hi = n.copy()
+    top_ok = tail_pvalue_rows(hi, n, m, s) >= p_cut
+    lo[top_ok] = hi[top_ok]
+    while True:
+        act = hi - lo > 1
+        if not act.any():
+            break
+        mid = np.floor((lo + hi) / 2)
+        good = tail_pvalue_rows(mid[act], n[act], m[act], s[act]) >= p_cut
+        lo[act] = np.where(good, mid[act], lo[act])
+        hi[act] = np.where(good, hi[act], mid[act])
+    return lo
 
 
 def tail_pvalue(

@@ -13,9 +13,13 @@ earlier months, and a drop when management steps in.
     *other* agents of the queue x period cell (and shift, where the roster gives
     one); ``s_q`` is the queue's between-agent SD, fitted by maximum likelihood
     over all its months (:mod:`._logitnorm`) and widened by the noise of the
-    peer mean. Rows extreme against their null are left out of the peer means
-    and the spread (robust median/MAD start, then p < 0.01, then only
-    p < ``trim_p`` = 1e-4), so gamers hide neither themselves nor each other.
+    peer mean. Rows extreme against their null (p < ``trim_p`` = 0.003, from a
+    robust median/MAD start, iterated until stable) are left out of the peer
+    means, and the spread is fitted by the likelihood of the kept rows
+    truncated at each row's trimming point, so trimming does not narrow the
+    null (small queues) and gamers hide neither themselves nor each other
+    (three of 40 gamers at 15% hang-ups: recall after BH 0.45 with the former
+    1e-4 re-admission, 0.85 now; see ``benchmarks/results/gaming_power.md``).
     A pooled binomial is not used: it counts between-agent variation as
     evidence and is miscalibrated (``methods.md``); a beta mixing distribution
     was slightly anti-conservative (6-7% at 5%) on worlds whose agents differ
@@ -90,6 +94,7 @@ from ._logitnorm import (
     solve_location,
     tail_pvalue,
     tail_pvalue_rows,
+    upper_cut,
 )
 
 __all__ = [
@@ -248,7 +253,7 @@ def short_calls_peer_table(
     min_peers: int = 5,
     min_cell: int = 10,
     shift: dict | None = None,
-    trim_p: float = 1e-4,
+    trim_p: float = 0.003,
     randomized: bool = False,
     seed: int | None = None,
 ) -> pd.DataFrame:
@@ -264,8 +269,11 @@ def short_calls_peer_table(
     compared with the sum of binomials integrated over the one latent ``z``
     (for one queue: a logit-normal-binomial tail). Agent x cell rows extreme
     against their null (p < ``trim_p``) are left out of the peer means and of
-    ``s_q``, and everything is refitted (up to three passes), so a few gamers
-    hide neither themselves nor others.
+    ``s_q``, and everything is refitted until the trimmed set is stable (at
+    most six passes); ``s_q`` is the maximum of the likelihood of the kept
+    rows truncated at their trimming points (:func:`._logitnorm.fit_sigma`'s
+    ``k_max``), so trimming honest rows does not shrink the spread, and a few
+    gamers hide neither themselves nor others.
 
     Parameters
     ----------
@@ -284,7 +292,10 @@ def short_calls_peer_table(
         where that leaves cells of at least 12 agents (median); else queue only
         (``attrs["by_shift"]`` says which).
     trim_p
-        Threshold for leaving extreme rows out of the peer fits.
+        Threshold for leaving extreme rows out of the peer fits (0: no
+        trimming). 0.003 keeps the 0.01/0.05/0.1 rejection rates of honest
+        worlds (12 to 40 agents) within sampling error; 0.01 was slightly
+        anti-conservative on worlds whose agents drift.
     randomized
         Randomized p-values (exactly uniform under the null; for studies).
 
@@ -313,11 +324,12 @@ def short_calls_peer_table(
     k_arr, n_arr = c["k"].to_numpy(), c["n"].to_numpy()
     groups = c.groupby("group", sort=False).indices
 
-    def fit(trimmed):
+    def fit(trimmed, k_max=None):
         mean, scale, extra, ok, m_o = _peer_cells(c, trimmed, min_peers)
         fit_rows = ok & ~trimmed
+        km = None if k_max is None else k_max[fit_rows]
         glob = fit_sigma(k_arr[fit_rows], n_arr[fit_rows], mean[fit_rows],
-                         scale=scale[fit_rows], extra=extra[fit_rows])
+                         scale=scale[fit_rows], extra=extra[fit_rows], k_max=km)
         sig = np.full(len(c), glob)
         sigma = {}
         for g, idx in groups.items():
@@ -326,7 +338,9 @@ def short_calls_peer_table(
             sel &= fit_rows
             # a queue with few rows borrows the center-wide spread
             sigma[g] = (fit_sigma(k_arr[sel], n_arr[sel], mean[sel], scale=scale[sel],
-                                  extra=extra[sel]) if sel.sum() >= 20 else glob)
+                                  extra=extra[sel],
+                                  k_max=None if k_max is None else k_max[sel])
+                        if sel.sum() >= 20 else glob)
             sig[idx] = sigma[g]
         s = predictive_scale(sig, scale, extra)
         loc = solve_location(mean, s)
@@ -335,24 +349,29 @@ def short_calls_peer_table(
             p[ok] = tail_pvalue_rows(k_arr[ok], n_arr[ok], loc[ok], s[ok])
         return mean, ok, m_o, s, loc, p, sigma
 
-    # Robust schedule: gamers widen the fitted spread and can hide behind it, so
-    # start without rows far above their cell on a robust (median/MAD) scale,
-    # then leave out everything beyond p < 0.01 (twice) to get a clean spread;
-    # then re-admit all rows but those extreme (p < trim_p) against the clean
-    # null, and refit: honest rows are left out only at the trim_p rate.
+    # Robust schedule: gamers widen the fitted spread (and raise the peer mean)
+    # and hide behind it, so start without rows far above their cell on a
+    # robust (median/MAD) scale; then, until the set is stable, leave out every
+    # row with p < trim_p against the current null and refit the spread by the
+    # *truncated* likelihood of the rows kept (each kept row conditioned on its
+    # count being at most the largest count with p >= trim_p, fit_sigma's
+    # k_max). The truncation keeps the fit consistent for honest agents, so a
+    # small queue's spread does not collapse towards a binomial however many
+    # honest rows fall in the trimmed 1%; and gamers with p of a few percent
+    # against a contaminated null (three of 20 agents) are left out of it.
     trimmed = _robust_start(k_arr, n_arr, c["cell"].to_numpy()) if trim_p > 0 else (
         np.zeros(len(c), dtype=bool))
     mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
     if trim_p > 0:
-        for _ in range(2):
-            trimmed = trimmed | (ok & (p < max(0.01, trim_p)))
-            mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
-        for _ in range(2):
+        for it in range(6):
             strict = ok & (p < trim_p)
-            if np.array_equal(strict, trimmed):
+            if it > 0 and np.array_equal(strict, trimmed):
                 break
             trimmed = strict
-            mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
+            k_max = np.asarray(n_arr, dtype=float).copy()
+            if ok.any():
+                k_max[ok] = upper_cut(n_arr[ok], loc[ok], s[ok], trim_p)
+            mean, ok, m_o, s, loc, p, sigma = fit(trimmed, k_max)
     c["loc"], c["s"], c["mu"], c["peers"] = loc, s, mean, m_o
     c = c[ok]
     rows = []
