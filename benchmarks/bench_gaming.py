@@ -118,10 +118,21 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--tmp", default="/tmp/ccpm_bench_gaming")
+    ap.add_argument("--only", choices=["all", "hangups"], default="all",
+                    help="hangups: rerun the hang-up rows only and replace that table in "
+                    "the results file (the other tables are kept)")
     a = ap.parse_args()
     rng = np.random.default_rng(20261126)
     reps = 3 if a.quick else 10
     hp = hangup_power([0.01, 0.02, 0.05, 0.10, 0.15], reps, rng)
+    if a.only == "hangups":
+        table = hp.to_markdown(index=False, floatfmt=".3f")
+        print(table)
+        old = OUT.read_text().split("\n\n")
+        i = next(j for j, b in enumerate(old) if b.startswith("|   hangup_share"))
+        old[i] = table
+        OUT.write_text("\n\n".join(old))
+        return
     bp = bunching_power([0.1, 0.3, 0.6], 2 if a.quick else 5)
     tmp = Path(a.tmp)
     tmp.mkdir(parents=True, exist_ok=True)
