@@ -94,7 +94,11 @@ def run(args) -> int:
         if "=" not in kv:
             raise ConfigError(f"--option {kv!r}: expected KEY=VALUE")
         k, v = kv.split("=", 1)
-        options[k.strip()] = _value(v.strip())
+        k = k.strip()
+        if k not in CHECK_OPTIONS:
+            raise ConfigError(f"--option {k}: unknown check option "
+                              f"(known: {', '.join(sorted(CHECK_OPTIONS))})")
+        options[k] = _value(v.strip())
     ratings = roster = okr = None
     if args.ratings:
         from ..load import load_ratings
@@ -113,7 +117,7 @@ def run(args) -> int:
         try:
             okr = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path.name}: not valid YAML ({exc})") from None
+            raise ConfigError(f"{path.name}: not valid YAML ({_yaml_problem(exc)})") from None
     checks = [c.strip() for c in args.checks.split(",") if c.strip()] if args.checks else None
     print("ccpm gaming: loading calls ...", file=sys.stderr, flush=True)
     report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
@@ -136,3 +140,25 @@ def run(args) -> int:
           f"({n_agents} agents) at FDR {args.alpha:g}; wrote {paths['flags'].parent}",
           file=sys.stderr)
     return 0
+
+
+#: Options the checks read from ``ctx.options`` (``--option KEY=VALUE``); a typo must not
+#: pass silently. Keep in step with the checks (tests/test_gaming_cli_options.py scans them).
+CHECK_OPTIONS = frozenset({
+    # short calls and bunching
+    "bunch_boot", "bunch_min_agent_calls", "min_peers", "randomized", "short_use_ended_by",
+    "trend_baseline", "raise_errors",
+    # other signatures
+    "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers",
+    "eod_window_min", "eod_min_late", "repeat_window_h", "min_short", "min_bad",
+    "recip_n_perm", "okr_period",
+    # change points
+    "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days",
+})
+
+
+def _yaml_problem(exc) -> str:
+    """One line from a YAML error: the problem and where it is."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem

@@ -116,6 +116,8 @@ def _source_from_path(con, calls, mapping, info) -> None:
         if isinstance(q, pd.DataFrame):
             info["quarantined_by_loader"] = int(len(q))
             break
+    if callable(getattr(loaded, "reason_counts", None)):
+        info["quarantine_reasons"] = {str(k): int(v) for k, v in loaded.reason_counts().items()}
     info["source"] = f"raw export via analysis.load (mapping {mapping!r})"
 
 

@@ -115,11 +115,15 @@ class GamingReport:
         i = self.info
         o = i.get("options", {})
         lines = ["Gaming checks: summary", "=" * 22, ""]
-        lines.append(f"Calls: {i.get('rows', 0):,} rows read, {i.get('valid_rows', 0):,} valid.")
-        for reason, c in i.get("excluded", {}).items():
-            lines.append(f"  excluded: {c:,} rows ({reason})")
+        # rows the loader set aside never reach the checks' table, but they were read
+        read = i.get("rows", 0) + i.get("quarantined_by_loader", 0)
+        lines.append(f"Calls: {read:,} rows read, {i.get('valid_rows', 0):,} valid.")
         if i.get("quarantined_by_loader"):
             lines.append(f"  quarantined by the loader: {i['quarantined_by_loader']:,} rows")
+            for reason, c in i.get("quarantine_reasons", {}).items():
+                lines.append(f"    {reason}: {c:,}")
+        for reason, c in i.get("excluded", {}).items():
+            lines.append(f"  excluded: {c:,} rows ({reason})")
         lines.append(
             f"Settings: period {o.get('period')}, short call < {o.get('short_call_s'):g} s, "
             f"false-discovery level {self.alpha:g} (Benjamini-Hochberg across all "

@@ -1,0 +1,87 @@
+"""ccpm gaming refuses what it would otherwise ignore, and its summary counts every row read."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from analysis.cli import main
+from analysis.cli.gaming import CHECK_OPTIONS
+from analysis.config import PACKAGE_DIR
+from analysis.gaming._context import DEFAULT_OPTIONS
+from analysis.synth import generate_center, write_center
+
+# every way a check reads an option: ctx.options.get("x"), ctx.options["x"], opt(ctx, "x"),
+# option(ctx, "x", ...), flag_option(ctx, "x", ...)
+_READ = re.compile(r'(?:options(?:\.get\(|\[)|\b(?:opt|option|flag_option)\(ctx,\s*)"([a-z_0-9]+)"')
+# set by the CLI's own flags
+_CLI_FLAGS = {"alpha", "period", "aht_target", "short_call_s", "seed"}
+
+
+def _options_read_by_checks() -> set[str]:
+    names: set[str] = set()
+    for path in (PACKAGE_DIR / "gaming").glob("*.py"):
+        names |= set(_READ.findall(path.read_text()))
+    return names
+
+
+def test_every_option_a_check_reads_is_accepted():
+    read = _options_read_by_checks()
+    assert len(read) > 10  # the scan finds the checks' options at all
+    missing = read - CHECK_OPTIONS - _CLI_FLAGS
+    assert missing == set(), f"add to analysis.cli.gaming.CHECK_OPTIONS: {sorted(missing)}"
+
+
+def test_no_stale_option_names():
+    stale = CHECK_OPTIONS - _options_read_by_checks() - set(DEFAULT_OPTIONS)
+    assert stale == set(), f"no check reads {sorted(stale)}"
+
+
+@pytest.fixture(scope="module")
+def small_center(tmp_path_factory):
+    out = tmp_path_factory.mktemp("g")
+    write_center(generate_center(agents=20, days=10, seed=5, gaming="hangup=2"), out)
+    return out
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_unknown_option_exits_2_naming_it(small_center, tmp_path, capsys):
+    rc = main(["gaming", "--calls", str(small_center / "calls.parquet"), "--option", "foo=1",
+               "--out", str(tmp_path)])
+    assert rc == 2
+    assert _one_error_line(capsys).startswith("ccpm gaming: error: --option foo: unknown check option")
+
+
+def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, capsys):
+    bad = tmp_path / "okr.yml"
+    bad.write_text("objectives:\n  - id: a\n    key_results: [\n")
+    rc = main(["gaming", "--calls", str(small_center / "calls.parquet"), "--okr", str(bad),
+               "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    line = [x for x in err.splitlines() if "error:" in x]
+    assert len(line) == 1 and "okr.yml: not valid YAML" in line[0] and "line " in line[0]
+    assert not any(x.startswith(" ") for x in err.splitlines() if x and "error" not in x and "^" in x)
+
+
+def test_summary_counts_rows_the_loader_quarantined(tmp_path):
+    import pandas as pd
+
+    center = generate_center(agents=20, days=10, seed=5, gaming="none")
+    calls = center.calls.to_pandas() if hasattr(center.calls, "to_pandas") else center.calls
+    raw = calls.copy()
+    raw.loc[raw.index[:7], "outcome"] = "dropped"  # 7 rows the loader must quarantine
+    src = tmp_path / "calls.csv"
+    raw.to_csv(src, index=False)
+    out = tmp_path / "g"
+    assert main(["gaming", "--calls", str(src), "--mapping", "contract", "--out", str(out)]) == 0
+    text = (out / "summary.txt").read_text()
+    n = len(pd.read_csv(src))
+    assert f"Calls: {n:,} rows read, {n - 7:,} valid." in text
+    assert "quarantined by the loader: 7 rows" in text
