@@ -64,7 +64,7 @@ def runs(tmp_path_factory):
 
 def _files(d: Path) -> dict[str, Path]:
     return {str(p.relative_to(d)): p for p in sorted(d.rglob("*"))
-            if p.is_file() and p.suffix in _COMPARED and p.name != "manifest.json"}
+            if p.is_file() and p.suffix in _COMPARED and not p.name.endswith("manifest.json")}
 
 
 @pytest.mark.parametrize("command", ["synth", "validate", "panel", "gaming", "compare"])
@@ -97,10 +97,13 @@ def test_parquet_metadata_has_no_paths_or_times(runs, command):
                 f"{f.name}: metadata embeds a timestamp: {blob[:200]!r}"
 
 
-@pytest.mark.parametrize("command", ["synth", "validate", "gaming"])
-def test_manifest_written_and_stable(runs, command):
-    ma = json.loads((runs / "a" / command / "manifest.json").read_text(encoding="utf-8"))
-    mb = json.loads((runs / "b" / command / "manifest.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("command, name", [
+    ("synth", "manifest.json"), ("validate", "manifest.json"), ("gaming", "manifest.json"),
+    ("compare", "manifest.json"), ("panel", "panel.parquet.manifest.json"),
+])
+def test_manifest_written_and_stable(runs, command, name):
+    ma = json.loads((runs / "a" / command / name).read_text(encoding="utf-8"))
+    mb = json.loads((runs / "b" / command / name).read_text(encoding="utf-8"))
     for key in ("ccpm_version", "command", "parameters", "inputs", "outputs", "rows",
                 "packages", "engine", "seed", *VOLATILE_KEYS):
         assert key in ma, key

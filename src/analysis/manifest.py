@@ -202,17 +202,19 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
     return man
 
 
-def write_manifest(out_dir: str | os.PathLike, **kw) -> Path:
-    """Build a manifest (keywords of :func:`build_manifest`) and write ``out_dir/manifest.json``.
+def write_manifest(out_dir: str | os.PathLike, *, name: str = MANIFEST_NAME, **kw) -> Path:
+    """Build a manifest (keywords of :func:`build_manifest`) and write ``out_dir/<name>``
+    (``manifest.json`` unless a command writing a single file names its own, e.g.
+    ``panel.parquet.manifest.json``).
 
-    Atomic: written to ``manifest.json.part`` and renamed. Returns the path written.
+    Atomic: written to ``<name>.part`` and renamed. Returns the path written.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     kw.setdefault("out_dir", out)
     man = build_manifest(**kw)
-    path = out / MANIFEST_NAME
-    tmp = path.with_name(MANIFEST_NAME + ".part")
+    path = out / name
+    tmp = path.with_name(name + ".part")
     tmp.write_text(json.dumps(man, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
                    encoding="utf-8")
     os.replace(tmp, path)

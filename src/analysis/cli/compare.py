@@ -103,8 +103,13 @@ def write_json(obj, path: Path) -> Path:
 
 
 def run(args) -> int:
+    import time
+
     from ..compare import compare_models, read_flags
+    from ..manifest import write_manifest
     from ..models.config import load_model_config
+
+    started = time.time()
 
     config = load_model_config(args.config)
     if args.n_boot is not None:
@@ -144,6 +149,10 @@ def run(args) -> int:
     for name, m in comp.summary["models"].items():
         state = "ok" if m["computable"] else f"not computable: {m['reason']}"
         print(f"ccpm: model {name}: {state}", file=sys.stderr)
+    paths.append(write_manifest(
+        args.out, command="compare", args=args, outputs=paths, started=started,
+        inputs=[args.calls, args.mapping, args.ratings, args.okr, args.config, args.roster,
+                args.truth, args.flags]))
     print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {args.out}", file=sys.stderr)
     return 0
 

@@ -91,6 +91,11 @@ def run(args) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    import time
+
+    from ..manifest import write_manifest
+
+    started = time.time()
     panel = panel_from_args(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +103,10 @@ def run(args) -> int:
     meta = dict(table.schema.metadata or {})
     meta[b"ccpm_panel"] = json.dumps(panel.attrs.get("ccpm_panel", {})).encode()
     pq.write_table(table.replace_schema_metadata(meta), out)
-    print(f"ccpm: wrote {out}", file=sys.stderr)
+    write_manifest(out.parent, name=f"{out.name}.manifest.json", command="panel", args=args,
+                   inputs=[args.calls, args.mapping], outputs=[out],
+                   rows=panel.attrs.get("ccpm_panel"), started=started)
+    print(f"ccpm: wrote {out} (and {out.name}.manifest.json)", file=sys.stderr)
     return 0
 
 
