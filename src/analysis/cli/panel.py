@@ -87,11 +87,10 @@ def panel_from_args(args):
 
 def run(args) -> int:
     import json
+    import time
 
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    import time
 
     from ..manifest import write_manifest
 
