@@ -35,6 +35,8 @@ __all__ = [
     "upper_cut",
     "U_NODES",
     "U_WEIGHTS",
+    "binomial_mixture_tail",
+    "gl_panels",
 ]
 
 _GH_Z, _GH_W = np.polynomial.hermite_e.hermegauss(24)
@@ -47,15 +49,16 @@ _EDGES = np.unique(np.concatenate([np.logspace(-14, -1, 14), [0.5],
                                    1.0 - np.logspace(-1, -14, 14), [0.0, 1.0]]))
 
 
-def _u_nodes() -> tuple[np.ndarray, np.ndarray]:
+def gl_panels(edges) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of 8-point Gauss-Legendre rules on the panels between ``edges``."""
     xs, ws = [], []
-    for lo, hi in zip(_EDGES[:-1], _EDGES[1:], strict=True):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         xs.append(lo + (hi - lo) * (_GL_X + 1) / 2)
         ws.append(_GL_W * (hi - lo) / 2)
     return np.concatenate(xs), np.concatenate(ws)
 
 
-U_NODES, U_WEIGHTS = _u_nodes()
+U_NODES, U_WEIGHTS = gl_panels(_EDGES)
 _U_Z = stats.norm.ppf(U_NODES)
 
 
@@ -209,9 +212,21 @@ def tail_pvalue(
         p_norm = float(stats.norm.sf((k_total - 0.5 - mean) / np.sqrt(max(var, 1e-12))))
         if p_norm > approx_above:
             return p_norm
+    return binomial_mixture_tail(rates, n, U_WEIGHTS, k_total, u_rand)
+
+
+def binomial_mixture_tail(rates, n, weights, k_total: int, u_rand=None) -> float:
+    """P(sum over queues of Binomial(n_q, rates[g, q]) >= k_total), integrated over nodes g.
+
+    ``rates`` is (nodes x queues), ``weights`` the nodes' quadrature weights. The sum's
+    pmf at each node is the FFT convolution of the queues' binomial pmfs. With
+    ``u_rand`` in [0, 1) the p-value is randomized within the atom at ``k_total``.
+    """
+    n = np.asarray(n, dtype=int)
+    total = int(n.sum())
     rates = np.clip(rates, 1e-300, 1 - 1e-16)
     size = sp_fft.next_fast_len(total + 1, real=True)
-    spec = np.ones((len(U_NODES), size // 2 + 1), dtype=complex)
+    spec = np.ones((rates.shape[0], size // 2 + 1), dtype=complex)
     for q in range(len(n)):
         x = np.arange(n[q] + 1, dtype=float)
         lc = special.gammaln(n[q] + 1) - special.gammaln(x + 1) - special.gammaln(n[q] - x + 1)
@@ -219,10 +234,10 @@ def tail_pvalue(
         logp = lc[None, :] + x[None, :] * np.log(r) + (n[q] - x)[None, :] * np.log1p(-r)
         spec *= sp_fft.rfft(np.exp(logp), n=size, axis=1)
     pmf = np.clip(sp_fft.irfft(spec, n=size, axis=1)[:, : total + 1], 0.0, None)
-    pge = float(np.clip(np.dot(U_WEIGHTS, pmf[:, k_total:].sum(axis=1)), 0.0, 1.0))
+    pge = float(np.clip(np.dot(weights, pmf[:, k_total:].sum(axis=1)), 0.0, 1.0))
     if u_rand is None:
         return pge
-    peq = float(np.clip(np.dot(U_WEIGHTS, pmf[:, k_total]), 0.0, 1.0))
+    peq = float(np.clip(np.dot(weights, pmf[:, k_total]), 0.0, 1.0))
     return max(pge - peq, 0.0) + u_rand * peq
 
 

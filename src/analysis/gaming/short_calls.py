@@ -82,14 +82,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import fft as sp_fft
 from scipy import special
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._betabinom import betabinom_pvalue, fit_precision, predictive_ab
 from ._context import HANDLED_SQL, opt, period_expr
 from ._logitnorm import (
+    binomial_mixture_tail,
     fit_sigma,
+    gl_panels,
     predictive_scale,
     solve_location,
     tail_pvalue,
@@ -108,21 +109,12 @@ __all__ = [
     "center_short_changepoints",
 ]
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 # U-grid for the comonotone integral: Gauss-Legendre panels that get finer
 # towards U = 1, where the upper tail of the sum lives.
 _EDGES = np.concatenate([[0.0, 0.5], 1.0 - np.logspace(-1, -14, 14), [1.0]])
 
 
-def _u_nodes() -> tuple[np.ndarray, np.ndarray]:
-    xs, ws = [], []
-    for lo, hi in zip(_EDGES[:-1], _EDGES[1:], strict=True):
-        xs.append(lo + (hi - lo) * (_GL_X + 1) / 2)
-        ws.append(_GL_W * (hi - lo) / 2)
-    return np.concatenate(xs), np.concatenate(ws)
-
-
-_U, _W = _u_nodes()
+_U, _W = gl_panels(_EDGES)
 
 
 def comonotone_sum_pvalue(
@@ -149,22 +141,7 @@ def comonotone_sum_pvalue(
         return 0.0
     # rates of every queue at every U node, then the binomial pmfs (G x (n_q + 1))
     rates = special.betaincinv(a[None, :], b[None, :], _U[:, None])
-    rates = np.clip(rates, 1e-300, 1 - 1e-16)
-    size = sp_fft.next_fast_len(total + 1, real=True)
-    spec = np.ones((len(_U), size // 2 + 1), dtype=complex)
-    for q in range(len(n)):
-        x = np.arange(n[q] + 1, dtype=float)
-        lc = special.gammaln(n[q] + 1) - special.gammaln(x + 1) - special.gammaln(n[q] - x + 1)
-        r = rates[:, q : q + 1]
-        logp = lc[None, :] + x[None, :] * np.log(r) + (n[q] - x)[None, :] * np.log1p(-r)
-        spec *= sp_fft.rfft(np.exp(logp), n=size, axis=1)
-    pmf = np.clip(sp_fft.irfft(spec, n=size, axis=1)[:, : total + 1], 0.0, None)
-    p_ge = pmf[:, k_total:].sum(axis=1)
-    pge = float(np.clip(np.dot(_W, p_ge), 0.0, 1.0))
-    if u_rand is None:
-        return pge
-    peq = float(np.clip(np.dot(_W, pmf[:, k_total]), 0.0, 1.0))
-    return max(pge - peq, 0.0) + u_rand * peq
+    return binomial_mixture_tail(rates, n, _W, k_total, u_rand)
 
 
 def short_call_counts(ctx: GamingContext) -> tuple[pd.DataFrame, str]:
