@@ -255,12 +255,7 @@ def validate_config(cfg: dict) -> None:
             _num(v, f"recommendation.weights.{k}", minimum=0)
         if w and sum(float(v) for v in w.values()) <= 0:
             raise ConfigError("recommendation.weights: weights sum to zero")
-        nb = rc.get("n_boot", 300)
-        if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
-            raise ConfigError(f"recommendation.n_boot: expected an integer >= 0, got {nb!r}")
-        ci = _num(rc.get("ci", 0.9), "recommendation.ci", positive=True)
-        if ci >= 1:
-            raise ConfigError("recommendation.ci: must be below 1")
+        _check_bootstrap(rc, "recommendation", n_boot=300, ci=0.9)
 
     if "compare" in cfg:
         c = _mapping(cfg["compare"], "compare")
@@ -273,12 +268,16 @@ def validate_config(cfg: dict) -> None:
         fb = c.get("fairness_by", [])
         if not isinstance(fb, list):
             raise ConfigError("compare.fairness_by: expected a list of column names")
-        nb = c.get("n_boot", 1000)
-        if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
-            raise ConfigError(f"compare.n_boot: expected an integer >= 0, got {nb!r}")
-        ci = _num(c.get("ci", 0.95), "compare.ci", positive=True)
-        if ci >= 1:
-            raise ConfigError("compare.ci: must be below 1")
+        _check_bootstrap(c, "compare", n_boot=1000, ci=0.95)
+
+
+def _check_bootstrap(section: dict, key: str, *, n_boot: int, ci: float) -> None:
+    """``<key>.n_boot`` (an integer >= 0) and ``<key>.ci`` (a level in (0, 1))."""
+    nb = section.get("n_boot", n_boot)
+    if isinstance(nb, bool) or not isinstance(nb, int) or nb < 0:
+        raise ConfigError(f"{key}.n_boot: expected an integer >= 0, got {nb!r}")
+    if _num(section.get("ci", ci), f"{key}.ci", positive=True) >= 1:
+        raise ConfigError(f"{key}.ci: must be below 1")
 
 
 def _check_hybrids(cfg: dict, known: set[str]) -> None:
