@@ -329,3 +329,24 @@ def test_bsc_can_use_a_360_competency():
     with pytest.raises(ConfigError, match="360:"):
         load_model_config(override={"kpi": {"metrics": {"360:x": {
             "weight": 1, "target": 1, "direction": "higher"}}}})
+
+
+def test_kpi_notes_a_target_that_saturates():
+    """A target far from the center's values (everyone at the cap) is reported, one that
+    separates agents is not."""
+    p = pd.DataFrame({
+        "agent_id": list("abcdef"), "period": ["2026-01"] * 6, "calls": [100] * 6,
+        # aht far below the 360 s target: 360/v >= 1.2 for all but one -> cap
+        "aht_s": [100.0, 120.0, 150.0, 200.0, 250.0, 330.0],
+        # csat around the 4.0 target: spread, no saturation
+        "csat_mean": [3.6, 3.9, 4.0, 4.1, 4.3, 3.8],
+    })
+    res = MODELS.get("kpi")(p, load_model_config(override=KPI_2))
+    sat = [n for n in res.notes if "hardly separates agents" in n]
+    assert len(sat) == 1, res.notes
+    assert "kpi.metrics.aht_s" in sat[0] and "83% of agent-periods sit at the cap" in sat[0]
+    # the floor: every transfer rate far above a 1% target -> 0.01/v <= floor 0.2
+    cfg = load_model_config(override=deep_merge(KPI_2, {"kpi": {"floor": 0.2, "metrics": {
+        "aht_s": None, "transfer_rate": {"weight": 0.5, "target": 0.01, "direction": "lower"}}}}))
+    res = MODELS.get("kpi")(p.assign(transfer_rate=[0.1, 0.2, 0.3, 0.1, 0.2, 0.04]), cfg)
+    assert any("transfer_rate" in n and "at the floor" in n for n in res.notes), res.notes

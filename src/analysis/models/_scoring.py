@@ -120,4 +120,36 @@ def score_weighted_metrics(panel: pd.DataFrame, metrics: dict, *, method: str, c
                          "shared among the other metrics")
         out[name] = normalise(panel[name], panel["period"], direction=spec["direction"],
                               method=method, target=spec.get("target"), cap=cap, floor=floor)
+        if method == "attainment":
+            note = _saturation_note(out[name], panel[name], spec, cap=cap, floor=floor,
+                                    where=where)
+            if note:
+                notes.append(note)
     return out
+
+
+#: Share of agent-periods at the cap (or floor) above which a target is reported as
+#: not separating agents.
+SATURATION_SHARE = 0.5
+
+
+def _saturation_note(norm: pd.Series, raw: pd.Series, spec: dict, *, cap: float, floor: float,
+                     where: str) -> str | None:
+    """A note when most agent-periods sit at the cap or floor of an attainment metric.
+
+    An absolute target far from a center's values (the illustrative defaults on a
+    center that works differently) puts most agents at the cap or the floor: the
+    metric then adds the same value to everyone and separates no one.
+    """
+    v = norm.dropna()
+    if len(v) < 2:
+        return None
+    tol = 1e-9
+    for bound, share in (("cap", float((v >= cap - tol).mean())),
+                         ("floor", float((v <= floor + tol).mean()))):
+        if share > SATURATION_SHARE:
+            return (f"{where}: {share:.0%} of agent-periods sit at the {bound} "
+                    f"(target {spec.get('target')!r}, the center's median "
+                    f"{float(raw.median()):.4g}), so it hardly separates agents: set a "
+                    "target for this center in the model configuration")
+    return None
