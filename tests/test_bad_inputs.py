@@ -103,6 +103,10 @@ def _check_loaded(case, out: Path, stdout: str) -> None:
             assert got.get(cid) == "unparseable_talk_s", (cid, got.get(cid))
             want[cid] = got[cid]
     assert got == want
+    for cid, (arrival, answer) in case.times.items():
+        row = valid.loc[valid["call_id"] == cid].iloc[0]
+        assert (row["arrival_ts"], row["answer_ts"]) == (pd.Timestamp(arrival),
+                                                         pd.Timestamp(answer)), cid
     assert quar["reason"].str.len().gt(0).all()
     assert read == len(case.valid) + len(want)
 

@@ -36,6 +36,8 @@ class Case:
     valid: set[str] = field(default_factory=set)  # load: call ids that must be valid
     talk: dict[str, float] = field(default_factory=dict)  # load: call_id -> talk_s if valid
     xfail: str | None = None  # a known loader bug (reason)
+    # load: call_id -> (arrival_ts, answer_ts) as loaded (local wall clock), if valid
+    times: dict[str, tuple[str, str]] = field(default_factory=dict)
     id_col: str = "call_id"  # the call id's column in the raw file (quarantine keeps it)
 
 
@@ -219,15 +221,24 @@ def build(folder: str | Path) -> list[Case]:
                                "": "missing_call_id"},
                       valid={"U2", "U3"}))
 
-    # mixed offsets within one row: the same instant written in two zones
+    # mixed offsets within one row: the same instant written in two zones. Each row is
+    # read in the zone of its arrival (wall clock as written); its answer time is converted
+    # to that zone, so every wait is the true 20 s
     rows = [_call("T1", arr="2026-01-05T09:00:00+08:00", ans="2026-01-05T01:00:20Z"),
             _call("T2", arr="2026-01-05T01:00:00+00:00", ans="2026-01-05T09:00:20+08:00"),
-            _call("T3", arr="2026-01-05T09:00:00+08:00", ans="2026-01-05T09:00:20+08:00")]
+            _call("T3", arr="2026-01-05T09:00:00+08:00", ans="2026-01-05T09:00:20+08:00"),
+            _call("T4", arr="2026-01-05T09:00:00-05:00", ans="2026-01-05T10:00:20-0400"),
+            _call("T5", arr="2026-01-05T09:00:00+08:00", ans="2026-01-05T09:00:20"),
+            _call("T6", arr="2026-01-05T09:00:00+08:00", ans="2026-01-05T00:59:50Z")]
     cases.append(Case("offsets_within_a_row", text("offsets.csv", _csv(HEADER, rows)), "load",
-                      valid={"T1", "T2", "T3"},
-                      xfail="wall clock kept, offset dropped: a row whose arrival and answer "
-                            "carry different offsets gets a wait off by the offset difference "
-                            "(T2: 8 h) or is quarantined as answer_before_arrival (T1)"))
+                      valid={"T1", "T2", "T3", "T4", "T5"},
+                      reasons={"T6": "answer_before_arrival"},  # 10 s before, in any zone
+                      times={"T1": ("2026-01-05 09:00:00", "2026-01-05 09:00:20"),
+                             "T2": ("2026-01-05 01:00:00", "2026-01-05 01:00:20"),
+                             "T3": ("2026-01-05 09:00:00", "2026-01-05 09:00:20"),
+                             "T4": ("2026-01-05 09:00:00", "2026-01-05 09:00:20"),
+                             # no offset on the answer: read in its row's zone
+                             "T5": ("2026-01-05 09:00:00", "2026-01-05 09:00:20")}))
 
     # a cut-off last line (the export died mid-write): quarantined, the rest kept
     body = _csv(HEADER, [_call("E1"), _call("E2")]) + 'E3,sales,"2026-01-05 09:00'

@@ -1,6 +1,24 @@
 """Apply a mapping: raw columns -> typed contract columns, plus problem masks.
 
 Everything is vectorised (pandas / numpy); no per-row Python.
+
+Times and UTC offsets
+---------------------
+Contract timestamps are naive, in the center's local time. A time written with a UTC
+offset (``+08:00``, ``+0800``, ``-5``, ``Z``, ``UTC``, ``GMT``) is read as follows:
+
+* **Across rows**, the wall-clock time of each row is kept and the offset dropped: a center
+  on daylight saving time writes ``-05:00`` in winter and ``-04:00`` in summer, and 09:00 is
+  09:00 in both (converting to one offset would move half a year's calls by an hour in
+  every time-of-day analysis). When a column carries more than one offset, the load
+  summary says so in a note, with the offsets found.
+* **Within a row**, the times are placed in the zone of the row's first timestamp
+  (``arrival_ts``): a later time (``answer_ts``) whose offset differs from its arrival's
+  is converted to the arrival's offset, so that waits and other durations computed across
+  columns are right (``09:00:00+08:00`` answered ``01:00:20Z`` is a 20 s wait, not a
+  negative one; a call spanning a DST change keeps its true length). The note counts the
+  rows converted. A time without an offset is read in its row's zone (wall clock, as
+  written); nothing is converted when either time lacks an offset.
 """
 
 from __future__ import annotations
@@ -15,13 +33,13 @@ import pyarrow.compute as pc
 from ..errors import InputError
 from ._mapping import _UNITS, FieldSpec, Mapping
 
-__all__ = ["Problems", "build_columns", "parse_seconds", "parse_bool", "find_column"]
+__all__ = ["Problems", "build_columns", "parse_seconds", "parse_bool", "find_column",
+           "offset_seconds", "timestamp_offsets"]
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0", "是", "对", "true.", "x"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0", "否", "不", "错"}
 # a UTC offset after a time of day (never after a bare date like 2026-01-05)
 _TZ = r"(\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{1,2}(?::?\d\d)?)$"
-_TZ_OFFSET = r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?P<off>Z|UTC|GMT|[+-]\d{1,2}(?::?\d\d)?)$"
 
 
 @dataclass
@@ -184,7 +202,10 @@ def _time_of_day(txt: pd.Series) -> pd.Series:
 
 
 def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
-    """Timestamps -> naive datetime64[us]; an explicit offset is dropped (wall clock kept)."""
+    """Timestamps -> naive datetime64[us]; an explicit offset is dropped (wall clock kept).
+
+    The offsets are read apart by :func:`offset_seconds`; :func:`build_columns` uses them
+    to place a row's times in one zone (see the module docstring)."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s
         if getattr(out.dt, "tz", None) is not None:
@@ -203,25 +224,52 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
     return out.astype("datetime64[us]")
 
 
-def timestamp_offsets(s: pd.Series) -> list[str]:
-    """The distinct UTC offsets written after the times of ``s`` (``Z``/``UTC``/``GMT`` =
-    ``+00:00``), sorted; empty for typed timestamps or text without offsets."""
+_OFFSET_RE2 = (r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*"
+               r"(?:(?P<z>Z|UTC|GMT)|(?P<sign>[+-])(?P<hh>\d{1,2}?):?(?P<mm>\d\d)?)$")
+
+
+def offset_seconds(s: pd.Series) -> np.ndarray | None:
+    """The UTC offset written after each time of ``s``, in seconds east of UTC (NaN where
+    none); ``None`` when no row carries one (naive typed timestamps, text without offsets).
+    A zone-aware typed column (Parquet ``timestamp[tz=...]``) gives each row's offset in its
+    zone."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return []
+        if getattr(s.dt, "tz", None) is None:
+            return None
+        wall = s.dt.tz_localize(None)
+        utc = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        return (wall - utc).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
     arr = _arrow(_as_text(s))
     has = pc.fill_null(pc.match_substring_regex(arr, r"\d:\d\d.*[Z+\-GU]"), False)
     if not pc.any(has).as_py():
+        return None
+    g = pc.extract_regex(arr, _OFFSET_RE2)
+    valid = pc.fill_null(g.is_valid(), False).to_numpy(zero_copy_only=False)
+    if not valid.any():
+        return None
+    field_ = lambda name: pc.struct_field(g, [g.type.get_field_index(name)])  # noqa: E731
+    utc = pc.fill_null(pc.not_equal(field_("z"), ""), False).to_numpy(zero_copy_only=False)
+    hh = _num(pc.fill_null(field_("hh"), ""))
+    mm = np.nan_to_num(_num(pc.fill_null(field_("mm"), "")))
+    sign = np.where(pc.fill_null(field_("sign"), "").to_numpy(zero_copy_only=False) == "-",
+                    -1.0, 1.0)
+    out = np.where(utc, 0.0, sign * (hh * 3600 + mm * 60))
+    return np.where(valid, out, np.nan)
+
+
+def _offset_text(seconds: float) -> str:
+    sign = "-" if seconds < 0 else "+"
+    minutes = int(round(abs(seconds))) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def timestamp_offsets(s: pd.Series) -> list[str]:
+    """The distinct UTC offsets written after the times of ``s`` (``Z``/``UTC``/``GMT`` =
+    ``+00:00``), sorted; empty for naive typed timestamps or text without offsets."""
+    off = offset_seconds(s)
+    if off is None:
         return []
-    off = pc.struct_field(pc.extract_regex(pc.filter(arr, has), _TZ_OFFSET), [0])
-    found = set()
-    for o in pc.unique(pc.drop_null(off)).to_pylist():
-        if o in ("Z", "UTC", "GMT"):
-            found.add("+00:00")
-            continue
-        sign, digits = o[0], o[1:].replace(":", "")
-        hh, mm = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "00")
-        found.add(f"{sign}{int(hh):02d}:{mm}")
-    return sorted(found)
+    return sorted({_offset_text(v) for v in np.unique(off[np.isfinite(off)])})
 
 
 def parse_bool(txt: pd.Series) -> pd.Series:
@@ -247,6 +295,7 @@ class Built:
     bad: np.ndarray  # raw value present but could not be converted
     quarantined: np.ndarray | None = None  # raw value listed under the spec's `quarantine`
     notes: list[str] = field(default_factory=list)  # one line each, shown with the counts
+    offset_s: np.ndarray | None = None  # timestamps: UTC offset written per row (s, NaN: none)
 
 
 def _missing_mask(txt: pd.Series, spec: FieldSpec, mapping: Mapping) -> np.ndarray:
@@ -280,7 +329,8 @@ def _build(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: str,
             drop |= t.isin(values).fillna(False).to_numpy(dtype=bool)
         if drop.any():
             keep = pd.Series(~drop, index=b.values.index)
-            b = Built(b.values.where(keep), b.present & ~drop, b.bad & ~drop, q)
+            b = Built(b.values.where(keep), b.present & ~drop, b.bad & ~drop, q, b.notes,
+                      b.offset_s)
     return b
 
 
@@ -294,12 +344,18 @@ def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: 
         vals = parts[0].values.copy()
         present = parts[0].present.copy()
         bad = parts[0].bad.copy()
+        nan = np.full(n, np.nan)
+        offsets = [p.offset_s for p in parts]
+        off = offsets[0] if offsets[0] is not None else nan
         for p in parts[1:]:
             take = ~present & ~bad
             vals = vals.where(~take, p.values)
             present |= take & p.present
             bad = np.where(take, p.bad, bad)
-        return Built(vals, present, bad)
+            off = np.where(take, p.offset_s if p.offset_s is not None else nan, off)
+        has_off = any(o is not None for o in offsets)
+        return Built(vals, present, bad, notes=[nt for p in parts for nt in p.notes],
+                     offset_s=off if has_off else None)
 
     if spec.source == "date":
         dtxt = _as_text(col(spec.column), spec.strip)
@@ -317,10 +373,12 @@ def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: 
             ts = day + pd.to_timedelta(tod, unit="s")
             present = ~dmiss & ~tmiss
             bad = present & ts.isna().to_numpy()
+            off = None
         else:
             ts = parse_timestamp(dtxt.where(~pd.Series(dmiss, index=dtxt.index)), spec.date_format)
             present = ~dmiss
             bad = present & ts.isna().to_numpy()
+            off = offset_seconds(dtxt)
         if spec.plus_seconds:
             add = parse_seconds(col(spec.plus_seconds, f"{spec.key}.plus_seconds"))
             addtxt = _as_text(col(spec.plus_seconds, f"{spec.key}.plus_seconds"))
@@ -329,7 +387,7 @@ def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: 
             present = present & ~add_miss
             ts = ts + pd.to_timedelta(add, unit="s")
         ts = ts.where(pd.Series(present & ~bad, index=ts.index))
-        return Built(ts.astype("datetime64[us]"), present, bad)
+        return Built(ts.astype("datetime64[us]"), present, bad, offset_s=off)
 
     # from / const / concat -> raw text (or typed) series
     if spec.source == "const":
@@ -408,16 +466,7 @@ def _build_inner(raw: pd.DataFrame, spec: FieldSpec, ctype: pa.DataType, cname: 
     if pa.types.is_timestamp(ctype):
         vals = parse_timestamp(source, spec.date_format)
         bad = ~miss & vals.isna().to_numpy()
-        notes = []
-        offsets = timestamp_offsets(source)
-        if len(offsets) > 1:
-            notes.append(
-                f"{cname}: times carry {len(offsets)} different UTC offsets "
-                f"({', '.join(offsets)}); the wall-clock time of each row is kept as the "
-                "center's local time and the offsets are dropped (convert to one zone first "
-                "if the rows come from different zones)"
-            )
-        return Built(vals, ~miss, bad, notes=notes)
+        return Built(vals, ~miss, bad, offset_s=offset_seconds(source))
     if pa.types.is_floating(ctype):
         if cname.endswith("_s"):
             vals = parse_seconds(source, spec.unit)
@@ -460,6 +509,11 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
     contract column has no source. Columns required only on handled calls
     (agent_id, answer_ts, talk_s) are listed in ``frame.attrs["absent_handled"]``
     instead: the caller decides once outcomes are known.
+
+    Timestamps written with UTC offsets keep each row's wall clock; a row's later times
+    whose offset differs from its first timestamp's (``arrival_ts``) are converted to that
+    offset, so durations across columns are right. Both are reported in
+    ``frame.attrs["notes"]`` (see the module docstring).
     """
     out: dict[str, pd.Series] = {}
     built: dict[str, Built] = {}
@@ -496,10 +550,52 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
         problems.add(f"unparseable_{c.name}", b.bad)
         out[c.name] = vals
         built[c.name] = b
+    notes = [note for b in built.values() for note in b.notes]
+    notes += _place_offsets(mapping, out, built)
     frame = pd.DataFrame(out, index=raw.index)
     frame.attrs["absent_handled"] = absent_handled
-    frame.attrs["notes"] = [note for b in built.values() for note in b.notes]
+    frame.attrs["notes"] = notes
     return frame, built
+
+
+def _place_offsets(mapping: Mapping, out: dict[str, pd.Series], built: dict[str, Built]
+                   ) -> list[str]:
+    """Note mixed offsets; convert a row's later times to the offset of its first one."""
+    notes = []
+    ts_cols = [c.name for c in mapping.contract_columns
+               if pa.types.is_timestamp(c.type) and c.name in built]
+    for name in ts_cols:
+        off = built[name].offset_s
+        offsets = [] if off is None else sorted(
+            {_offset_text(v) for v in np.unique(off[np.isfinite(off)])})
+        if len(offsets) > 1:
+            notes.append(
+                f"{name}: times carry {len(offsets)} different UTC offsets "
+                f"({', '.join(offsets)}); the wall-clock time of each row is kept as the "
+                "center's local time and the offsets are dropped (convert to one zone first "
+                "if the rows come from different zones)"
+            )
+    if not ts_cols or built[ts_cols[0]].offset_s is None:
+        return notes
+    anchor = ts_cols[0]
+    a_off = built[anchor].offset_s
+    for name in ts_cols[1:]:
+        off = built[name].offset_s
+        if off is None:
+            continue
+        shift = a_off - off
+        fix = np.isfinite(shift) & (shift != 0) & out[name].notna().to_numpy()
+        if not fix.any():
+            continue
+        vals = out[name] + pd.to_timedelta(np.where(fix, shift, 0.0), unit="s")
+        out[name] = vals.astype("datetime64[us]")
+        built[name].values = out[name]
+        notes.append(
+            f"{name}: {int(fix.sum())} rows written with a UTC offset other than their "
+            f"{anchor}'s converted to the {anchor}'s offset (durations across the two "
+            "columns kept right)"
+        )
+    return notes
 
 
 def _has(raw: pd.DataFrame, name: str) -> bool:
