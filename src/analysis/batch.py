@@ -15,24 +15,41 @@ A schedule (YAML) lists jobs, or a matrix of ``centers`` x ``periods`` x ``langs
          period: 1999-03, lang: en}
 
 Each job is one :func:`analysis.report.build_report` run, built in a temporary folder
-beside its output and renamed into place only when complete, with a stamp file
-(``.ccpm-stamp.json``: input hashes, parameters, template hashes) written last. A re-run
-skips a job whose stamp matches; an interrupted or failed job leaves no stamp (a failed
-one keeps its partial output in ``<out>.failed/`` with ``report.log``). One failure does
-not stop the others; :func:`run_batch` reports every job's status.
+beside its output (``.<out>.tmp-<host>-<pid>``) and renamed into place only when complete,
+with a stamp file (``.ccpm-stamp.json``: input hashes, parameters, template hashes, and
+the size of every output file) written last, after every output file has been flushed to
+disk (fsync). A re-run skips a job whose stamp matches and whose files are all there at
+their stamped sizes. An interrupted job -- a killed worker, a full disk, an input that
+cannot be read -- leaves no stamp, so the re-run builds it again: a failed one keeps its
+partial output in ``<out>.failed/`` with ``report.log``; the temporary folders of a killed
+one are removed by the next run (those of processes no longer alive on this host). Each
+job runs in its own worker process, so a worker killed from outside (out of memory, a
+signal) fails its job only; the others go on. :func:`run_batch` reports every job's
+status.
+
+Test-only hooks (environment variables, read by the worker; see
+``tests/test_batch_faults.py``): ``CCPM_BATCH_TEST_BUILDER=module:function`` replaces
+:func:`analysis.report.build_report` by a cheap stand-in with the same signature, and
+``CCPM_BATCH_TEST_KILL=<job name>:<stage>`` makes the worker kill itself (SIGKILL) at a
+stage of the job's commit (:data:`_STAGES`), to prove that no stage leaves an output a
+re-run would take as done. Neither is meant for use outside tests.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import importlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
+import signal
+import socket
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,7 +61,7 @@ from .config import NOTEBOOKS_DIR
 from .errors import CcpmError, ConfigError
 
 __all__ = ["Job", "load_schedule", "job_key", "is_current", "run_job", "run_batch", "STAMP",
-           "JOB_KEYS"]
+           "JOB_KEYS", "clean_stale"]
 
 STAMP = ".ccpm-stamp.json"
 _PATH_KEYS = ("calls", "mapping", "ratings", "okr", "roster", "config", "truth", "salt_file",
@@ -190,78 +207,301 @@ def job_key(job: Job) -> dict:
 
 
 def is_current(job: Job, key: dict | None = None) -> bool:
-    """True when ``job.out`` holds a complete output built from the same key."""
-    stamp = Path(job.out) / STAMP
+    """True when ``job.out`` holds a complete output built from the same key: its stamp
+    matches and every file the stamp lists is there, at its stamped size."""
+    out = Path(job.out)
+    stamp = out / STAMP
     if not stamp.is_file():
         return False
     key = key or job_key(job)
     try:
-        return json.loads(stamp.read_text(encoding="utf-8")).get("key") == key["key"]
-    except (OSError, ValueError):
+        body = json.loads(stamp.read_text(encoding="utf-8"))
+        if body.get("key") != key["key"]:
+            return False
+        for rel, size in (body.get("files") or {}).items():
+            if (out / rel).stat().st_size != size:
+                return False
+    except (OSError, ValueError, TypeError, AttributeError):
         return False
+    return True
+
+
+#: The commit of a built job, in order; ``CCPM_BATCH_TEST_KILL`` may stop a worker at each.
+_STAGES = ("built", "stamped", "swapped", "renamed")
+
+
+def _test_kill(job: Job, stage: str) -> None:
+    """Test-only: SIGKILL this process at ``stage`` of ``job`` (``CCPM_BATCH_TEST_KILL``)."""
+    if os.environ.get("CCPM_BATCH_TEST_KILL") == f"{job.name}:{stage}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _builder():
+    """:func:`analysis.report.build_report`, or the test-only stand-in named by
+    ``CCPM_BATCH_TEST_BUILDER`` (``module:function``)."""
+    spec = os.environ.get("CCPM_BATCH_TEST_BUILDER")
+    if spec:
+        module, _, name = spec.partition(":")
+        return getattr(importlib.import_module(module), name)
+    from .report.build import build_report
+
+    return build_report
+
+
+_HOST = _slug(socket.gethostname()) or "host"
+
+
+def _scratch(out: Path, kind: str, pid: int | None = None) -> Path:
+    """``.<out>.<kind>-<host>-<pid>`` beside ``out`` (kind: tmp or old)."""
+    return out.with_name(f".{out.name}.{kind}-{_HOST}-{pid or os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is dead for our purpose
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def clean_stale(out: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders beside ``out`` left by killed runs on this host (their
+    process is gone); return them. Folders of live processes or other hosts are kept."""
+    out = Path(out)
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for kind in ("tmp", "old"):
+        prefix = f".{out.name}.{kind}-"
+        for p in out.parent.iterdir():
+            if not p.name.startswith(prefix):
+                continue
+            host, _, pid = p.name[len(prefix):].rpartition("-")
+            if not pid.isdigit() or (host and host != _HOST) or _alive(int(pid)):
+                continue
+            shutil.rmtree(p, ignore_errors=True)
+            if not p.exists():
+                removed.append(p)
+    return removed
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file or a folder) to disk; an error names the path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(root: Path) -> dict[str, int]:
+    """fsync every file and folder under ``root``; return ``{relative path: size}``."""
+    sizes = {}
+    for dirpath, _dirs, filenames in os.walk(root):
+        d = Path(dirpath)
+        for name in sorted(filenames):
+            f = d / name
+            if f.is_symlink():
+                continue
+            _fsync(f)
+            sizes[f.relative_to(root).as_posix()] = f.stat().st_size
+        _fsync(d)
+    return dict(sorted(sizes.items()))
 
 
 def _write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
+    _fsync(tmp)
     os.replace(tmp, path)
+    _fsync(path.parent)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an exception; a full disk says so and what to do."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return (f"no space left on the device{where} ({exc.strerror or 'ENOSPC'}): "
+                "free some space and run the batch again")
+    if isinstance(exc, CcpmError):
+        return " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def run_job(job: Job) -> dict:
     """Build one job's report (in a worker process). Never raises: returns a status dict
-    ``name, status (done|skipped|failed), out, seconds, error, log``."""
+    ``name, status (done|skipped|failed), out, seconds, error, log``.
+
+    The output appears at ``job.out`` only complete, stamped and on disk; whatever stops
+    the job before (an exception, a full disk, ``KeyboardInterrupt``, SIGKILL) leaves no
+    stamp there, so a re-run builds the job again.
+    """
     t0 = time.perf_counter()
     out = Path(job.out)
     status = {"name": job.name, "out": str(out), "status": "failed", "error": "", "log": "",
               "seconds": 0.0}
+    tmp = old = None
     try:
+        clean_stale(out)
         key = job_key(job)
+        failed = out.with_name(out.name + ".failed")
         if is_current(job, key):
+            shutil.rmtree(failed, ignore_errors=True)  # left by a run killed after its rename
             status.update(status="skipped", seconds=round(time.perf_counter() - t0, 2))
             return status
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        tmp = _scratch(out, "tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        log = tmp / "report.log"
-        from .report.build import build_report
-
-        with open(log, "w", encoding="utf-8") as fh:
-            def progress(msg: str) -> None:
-                fh.write(msg + "\n")
-                fh.flush()
-
-            try:
-                build_report(job.calls, out=tmp, mapping=job.mapping, ratings=job.ratings,
-                             okr=job.okr, roster=job.roster, config=job.config,
-                             truth=job.truth, period=job.period, lang=job.lang,
-                             pseudonymize=job.pseudonymize, salt_file=job.salt_file,
-                             engine=job.engine, seed=job.seed, deck=job.deck,
-                             notebooks_dir=job.templates, progress=progress)
-            except Exception as exc:
-                msg = str(exc) if isinstance(exc, CcpmError) else f"{type(exc).__name__}: {exc}"
-                fh.write(f"FAILED: {msg}\n")
-                if not isinstance(exc, CcpmError):
-                    fh.write(traceback.format_exc())
-                failed = out.with_name(out.name + ".failed")
-                shutil.rmtree(failed, ignore_errors=True)
-                os.replace(tmp, failed)
-                status.update(error=" ".join(msg.split())[:500], log=str(failed / "report.log"))
-                return status
-        _write_json_atomic(tmp / STAMP, {**key, "job": job.name,
+        error = _build(job, tmp)
+        if error:
+            shutil.rmtree(failed, ignore_errors=True)
+            os.replace(tmp, failed)
+            tmp = None
+            status.update(error=error[:500], log=str(failed / "report.log"))
+            return status
+        _test_kill(job, "built")
+        files = _sync_tree(tmp)
+        _write_json_atomic(tmp / STAMP, {**key, "job": job.name, "files": files,
                                          "built_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                     time.gmtime())})
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        _test_kill(job, "stamped")
         if out.exists():
+            old = _scratch(out, "old")
             os.replace(out, old)
+        _test_kill(job, "swapped")
         os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(out.with_name(out.name + ".failed"), ignore_errors=True)
+        tmp = None
+        _fsync(out.parent)
+        _test_kill(job, "renamed")
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            old = None
+        shutil.rmtree(failed, ignore_errors=True)
         status.update(status="done", log=str(out / "report.log"))
-    except Exception as exc:  # a bug or an OS error: still one status line
-        status["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    except Exception as exc:  # an OS error (full disk, ...) or a bug: still one status line
+        status["error"] = _describe(exc)[:500]
+    finally:
+        if old is not None and not out.exists():  # the swap did not finish: put it back
+            try:
+                os.replace(old, out)
+            except OSError:
+                pass
+        if tmp is not None:  # never renamed into place: nothing of it is kept
+            shutil.rmtree(tmp, ignore_errors=True)
     status["seconds"] = round(time.perf_counter() - t0, 2)
     return status
+
+
+def _build(job: Job, tmp: Path) -> str:
+    """Run the report into ``tmp`` with its log; return the error ('' when it worked)."""
+    log = tmp / "report.log"
+    fh = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed below, even on a full disk
+
+    def write(text: str) -> None:
+        try:
+            fh.write(text)
+            fh.flush()
+        except OSError:  # a full disk must not hide the job's own error
+            pass
+
+    try:
+        _builder()(job.calls, out=tmp, mapping=job.mapping, ratings=job.ratings,
+                   okr=job.okr, roster=job.roster, config=job.config, truth=job.truth,
+                   period=job.period, lang=job.lang, pseudonymize=job.pseudonymize,
+                   salt_file=job.salt_file, engine=job.engine, seed=job.seed,
+                   deck=job.deck, notebooks_dir=job.templates,
+                   progress=lambda msg: write(msg + "\n"))
+    except Exception as exc:
+        msg = _describe(exc)
+        write(f"FAILED: {msg}\n")
+        if not isinstance(exc, CcpmError):
+            write(traceback.format_exc())
+        return msg
+    finally:
+        try:
+            fh.close()
+        except OSError:
+            pass
+    return ""
+
+
+def _worker(job: Job, conn) -> None:
+    """Entry of a job's worker process: run it, send back its status."""
+    try:
+        res = run_job(job)
+    except KeyboardInterrupt:
+        res = {"name": job.name, "out": job.out, "status": "failed", "error": "interrupted",
+               "log": "", "seconds": 0.0}
+    conn.send(res)
+    conn.close()
+
+
+def _died(job: Job, exitcode: int | None) -> dict:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+        if exitcode == -signal.SIGKILL:
+            how += " (out of memory, or killed from outside?)"
+    else:
+        how = f"exited with code {exitcode}"
+    return {"name": job.name, "out": job.out, "status": "failed", "log": "", "seconds": 0.0,
+            "error": f"worker died: {how}; its partial output was removed, run the batch "
+                     "again to rebuild it"}
+
+
+def _run_parallel(jobs: list[Job], workers: int, done) -> None:
+    """Each job in its own spawned process, ``workers`` at a time; ``done(job, status)``
+    as each ends. A worker that dies (killed, out of memory) fails its job only."""
+    # spawn, not fork: forking a process that runs threads (progress bars, kernels'
+    # I/O, test runners) can deadlock the child
+    ctx = multiprocessing.get_context("spawn")
+    pending = list(jobs)
+    running: dict[int, tuple] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                job = pending.pop(0)
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_worker, args=(job, send),
+                                   name=f"ccpm-batch:{job.name}")
+                proc.start()
+                send.close()
+                running[proc.sentinel] = (proc, recv, job)
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                proc, recv, job = running.pop(sentinel)
+                res = None
+                try:
+                    if recv.poll():
+                        res = recv.recv()
+                except (EOFError, OSError):
+                    pass
+                recv.close()
+                proc.join()
+                if res is None:
+                    res = _died(job, proc.exitcode)
+                    # what the dead worker was building: never taken as done, but not
+                    # left lying around either
+                    clean_stale(job.out)
+                done(job, res)
+    finally:
+        for proc, _recv, _job in running.values():  # interrupted: stop what still runs
+            proc.terminate()
+        for proc, recv, _ in running.values():
+            proc.join()
+            recv.close()
 
 
 def run_batch(jobs: list[Job], *, workers: int = 2, force: bool = False,
@@ -293,27 +533,17 @@ def run_batch(jobs: list[Job], *, workers: int = 2, force: bool = False,
     results: dict[str, dict] = {}
     bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
                file=sys.stderr)
+
+    def done(job: Job, res: dict) -> None:
+        results[job.name] = res
+        bar.set_postfix_str(f"{job.name}: {res['status']}")
+        bar.update()
+
     if workers <= 1:
         for job in jobs:
-            results[job.name] = run_job(job)
-            bar.set_postfix_str(f"{job.name}: {results[job.name]['status']}")
-            bar.update()
+            done(job, run_job(job))
     else:
-        # spawn, not fork: forking a process that runs threads (progress bars, kernels'
-        # I/O, test runners) can deadlock the child
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futs = {pool.submit(run_job, job): job for job in jobs}
-            for fut in as_completed(futs):
-                job = futs[fut]
-                try:
-                    results[job.name] = fut.result()
-                except Exception as exc:  # the worker died
-                    results[job.name] = {"name": job.name, "out": job.out, "status": "failed",
-                                         "error": f"worker died: {type(exc).__name__}: {exc}",
-                                         "log": "", "seconds": 0.0}
-                bar.set_postfix_str(f"{job.name}: {results[job.name]['status']}")
-                bar.update()
+        _run_parallel(jobs, workers, done)
     bar.close()
     cols = ["name", "status", "out", "seconds", "error", "log"]
     return pd.DataFrame([results[j.name] for j in jobs], columns=cols)
