@@ -64,7 +64,7 @@ def _one_error_line(stderr: str, message: str) -> None:
     assert len(errors) == 1, stderr
     assert errors[0].startswith("ccpm validate: error:"), errors[0]
     assert message in errors[0], errors[0]
-    assert "\n" not in errors[0]
+    assert stderr.rstrip().splitlines()[-1] == errors[0], stderr  # nothing spills over
 
 
 def _check_loaded(case, out: Path, stdout: str) -> None:

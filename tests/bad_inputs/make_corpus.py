@@ -14,6 +14,7 @@ Run ``python tests/bad_inputs/make_corpus.py DIR`` to look at the files.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import sys
 from dataclasses import dataclass, field
@@ -47,6 +48,32 @@ def _csv(header, rows, delimiter=",") -> str:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
+
+
+def _flip(data: bytes, start: int, n: int = 16) -> bytes:
+    b = bytearray(data)
+    for i in range(start, start + n):
+        b[i] ^= 0xFF
+    return bytes(b)
+
+
+def _parquet(rows) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({h: [r[i] for r in rows] for i, h in enumerate(HEADER)})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def _break_page(data: bytes) -> bytes:
+    """The first page header of the first column overwritten: footer intact, data not."""
+    import pyarrow.parquet as pq
+
+    col = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0)
+    start = col.dictionary_page_offset or col.data_page_offset
+    return data[:start] + b"\xff" * 16 + data[start + 16:]
 
 
 def _call(cid, talk="60", *, outcome="answered", arr="2026-01-05 09:00:00",
@@ -163,6 +190,25 @@ def build(folder: str | Path) -> list[Case]:
              "required column"),
     ]
     _xlsx_several_sheets(d / "several_sheets.xlsx")
+
+    # files damaged on the way (a copy that died, a bad disk): refused, never half-read
+    rows = [_call(f"G{i}", str(60 + i % 50)) for i in range(300)]
+    gz = gzip.compress(_csv(HEADER, rows).encode(), mtime=0)
+    pq_bytes = _parquet(rows)
+    cases += [
+        Case("gzip_cut_short", text("cut.csv.gz", gz[: len(gz) // 2]), "refuse",
+             "damaged gzip file"),
+        Case("gzip_corrupted_inside", text("corrupt.csv.gz", _flip(gz, len(gz) // 2)),
+             "refuse", "damaged gzip file",
+             xfail="_readers.py catches OSError/EOFError around gzip.open but not zlib.error "
+                   "(a corrupted deflate stream): an internal error, not exit 2"),
+        Case("parquet_cut_short", text("cut.parquet", pq_bytes[: len(pq_bytes) // 2]),
+             "refuse", "not a readable Parquet file"),
+        Case("parquet_page_header_broken", text("page.parquet", _break_page(pq_bytes)),
+             "refuse", "not a readable Parquet file",
+             xfail="_readers.py puts pyarrow's multi-line message into the error as it is: "
+                   "the 'one line' error spills over three"),
+    ]
 
     # --- loaded, bad rows quarantined ------------------------------------------------
     text("zh.yml", ZH_MAPPING)
