@@ -57,14 +57,24 @@ def _flip(data: bytes, start: int, n: int = 16) -> bytes:
     return bytes(b)
 
 
-def _parquet(rows) -> bytes:
+def _parquet(rows, *, checksum: bool = False) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table({h: [r[i] for r in rows] for i, h in enumerate(HEADER)})
     buf = io.BytesIO()
-    pq.write_table(table, buf)
+    pq.write_table(table, buf, write_page_checksum=checksum, compression="none")
     return buf.getvalue()
+
+
+def _flip_in_data(data: bytes) -> bytes:
+    """Bytes flipped inside the first data page of the last column (headers intact)."""
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+    col = md.column(md.num_columns - 1)
+    end = (col.dictionary_page_offset or col.data_page_offset) + col.total_compressed_size
+    return _flip(data, end - 8, 4)
 
 
 def _break_page(data: bytes) -> bytes:
@@ -199,15 +209,15 @@ def build(folder: str | Path) -> list[Case]:
         Case("gzip_cut_short", text("cut.csv.gz", gz[: len(gz) // 2]), "refuse",
              "damaged gzip file"),
         Case("gzip_corrupted_inside", text("corrupt.csv.gz", _flip(gz, len(gz) // 2)),
-             "refuse", "damaged gzip file",
-             xfail="_readers.py catches OSError/EOFError around gzip.open but not zlib.error "
-                   "(a corrupted deflate stream): an internal error, not exit 2"),
+             "refuse", "damaged gzip file"),
         Case("parquet_cut_short", text("cut.parquet", pq_bytes[: len(pq_bytes) // 2]),
              "refuse", "not a readable Parquet file"),
         Case("parquet_page_header_broken", text("page.parquet", _break_page(pq_bytes)),
-             "refuse", "not a readable Parquet file",
-             xfail="_readers.py puts pyarrow's multi-line message into the error as it is: "
-                   "the 'one line' error spills over three"),
+             "refuse", "not a readable Parquet file"),
+        # a writer that stores page checksums lets the loader catch flipped data bytes
+        Case("parquet_checksum_mismatch", text("crc.parquet",
+                                              _flip_in_data(_parquet(rows, checksum=True))),
+             "refuse", "checksum verification failed"),
     ]
 
     # --- loaded, bad rows quarantined ------------------------------------------------

@@ -22,6 +22,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -376,9 +377,12 @@ def _read_parquet(src: Path | bytes, where: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(src) if isinstance(src, bytes) else src)
+        # page checksums, where the writer stored them, catch flipped bytes in the data
+        table = pq.read_table(io.BytesIO(src) if isinstance(src, bytes) else src,
+                              page_checksum_verification=True)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{where}: not a readable Parquet file ({str(exc)[:120]})") from None
+        msg = " ".join(str(exc).split())  # pyarrow's messages span lines: one line here
+        raise InputError(f"{where}: not a readable Parquet file ({msg[:160]})") from None
     df = table.to_pandas()
     df["_source_row"] = np.arange(1, len(df) + 1)
     df["_bad"] = ""
@@ -435,13 +439,16 @@ def read_table(path: Path, opts: ReadOptions | None = None) -> pd.DataFrame:
                     df = _read_parquet(data, where)
                 else:
                     if data[:2] == b"\x1f\x8b":
-                        data = gzip.decompress(data)
+                        try:
+                            data = gzip.decompress(data)
+                        except (OSError, EOFError, zlib.error) as exc:
+                            raise InputError(f"{where}: damaged gzip file ({exc})") from None
                     df = _read_text(data, where, opts)
     elif kind == "gzip":
         try:
             with gzip.open(path, "rb") as fh:
                 data = fh.read()
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt deflate data
             raise InputError(f"{where}: damaged gzip file ({exc})") from None
         if not data.strip():
             raise InputError(f"{where}: file is empty")
