@@ -4,10 +4,16 @@ power on planted sandbaggers, attainment piling note, skips."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.gaming._sigsim import make_context, simulate_calls
-from analysis.gaming.okr_sandbagging import check_okr_sandbagging, okr_projections
+from analysis.gaming.okr_sandbagging import (
+    PROJECTED_METRICS,
+    check_okr_sandbagging,
+    okr_projections,
+    okr_projections_many,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +40,25 @@ def test_projection_pinned_against_numpy_polyfit(small_calls):
     assert got["hist_mean"] == pytest.approx(y.mean())
     cur = h[h["day"] >= start]
     assert got["actual"] == pytest.approx((cur["talk_s"] + cur["hold_s"] + cur["acw_s"]).mean())
+
+
+def test_actuals_are_the_panels_metrics():
+    """One definition: each metric's mean in the OKR period is the panel's value."""
+    from analysis.panel import build_panel
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=12, days=45, seed=4, gaming="none")
+    ctx = make_context(c.calls, options={"short_call_s": 25.0})
+    tabs, period = okr_projections_many(ctx, PROJECTED_METRICS, clip=10.0)
+    panel = build_panel(c.calls, short_call_s=25.0).set_index(["agent_id", "period"])
+    for m in PROJECTED_METRICS:
+        t = tabs[m].set_index("agent_id")
+        want = panel.xs(period, level="period")[m].reindex(t.index)
+        assert want.notna().sum() >= 10, m
+        np.testing.assert_allclose(t["actual"], want, rtol=1e-12, err_msg=m)
+        # one metric alone gives what the pass over all of them gives
+        alone, _ = okr_projections(ctx, m, clip=10.0)
+        pd.testing.assert_frame_equal(alone, tabs[m])
 
 
 @pytest.mark.slow

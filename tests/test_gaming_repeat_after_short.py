@@ -46,6 +46,25 @@ def test_counts_pinned_against_pandas_with_censoring():
         assert got.loc[aid, "censored"] > 0  # the last two days are censored
 
 
+def test_counts_are_the_panels_repeat_calls():
+    """One definition: with every customer linked, short + other calls with an observed
+    window are the panel's repeat_calls_observed, and their repeats its repeat_call_rate."""
+    from analysis.panel import build_panel
+
+    calls = simulate_calls(n_agents=10, days=8, seed=12)
+    calls = calls[calls["customer_id"].notna()].reset_index(drop=True)
+    got = repeat_counts(make_context(calls, options={"period": "day"}), window_h=30)
+    panel = build_panel(calls, period="day", repeat_window_h=30)
+    m = got.merge(panel, on=["agent_id", "period"], validate="one_to_one")
+    assert len(m) == len(panel) and m["censored"].gt(0).any()
+    n = m["n_short"] + m["n_other"]
+    assert (n == m["repeat_calls_observed"]).all()
+    assert (n + m["censored"] == m["calls"]).all()
+    obs = n > 0
+    np.testing.assert_allclose((m["k_short"] + m["k_other"])[obs] / n[obs],
+                               m.loc[obs, "repeat_call_rate"], rtol=1e-12)
+
+
 @pytest.mark.slow
 def test_calibrated_on_null_worlds():
     """Honest agents' short calls are followed by repeats at agent-specific rates."""

@@ -199,6 +199,34 @@ def test_describe_lists_every_metric_once():
     assert not d["sql"].str.contains("strftime|epoch|list_|::", regex=True).any()
 
 
+def test_per_call_sql_is_the_argument_of_each_mean_metric():
+    assert metrics.per_call_sql("aht_s") == "handle_s"
+    assert metrics.per_call_sql("short_call_rate", short_call_s=12.5) == (
+        "CAST(CASE WHEN talk_s < 12.5 THEN 1 ELSE 0 END AS DOUBLE)")
+    for name in ("calls", "repeat_calls_observed", "csat_responses"):
+        with pytest.raises(ValueError, match="not the mean"):
+            metrics.per_call_sql(name)
+    with pytest.raises(KeyError):
+        metrics.per_call_sql("no_such_metric")
+    # the mean of the per-call value over the panel's relation is the panel's column
+    import duckdb
+
+    from analysis.panel import panel_sql
+
+    calls = hand_calls()
+    means = [m.name for m in metrics.METRICS if m.sql.startswith("AVG(")]
+    assert len(means) >= 10
+    sql = panel_sql(list(calls.columns), source="src", short_call_s=20.0)
+    con = duckdb.connect()
+    con.register("src", calls)
+    cols = ", ".join(f"AVG({metrics.per_call_sql(m, short_call_s=20.0)}) AS {m}" for m in means)
+    got = con.execute(f"SELECT agent_id, strftime(period, '%Y-%m') AS period, {cols} "
+                      f"FROM ({sql['calls']}) c GROUP BY ALL ORDER BY ALL").df()
+    con.close()
+    want = build_panel(calls, short_call_s=20.0)[["agent_id", "period", *means]]
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
 def test_bad_inputs_raise_input_errors(tmp_path):
     with pytest.raises(InputError, match="not found"):
         build_panel(tmp_path / "missing.parquet")

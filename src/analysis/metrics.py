@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["Metric", "METRICS", "get_metric", "metric_names", "describe", "DIRECTIONS"]
+__all__ = ["Metric", "METRICS", "get_metric", "metric_names", "describe", "DIRECTIONS",
+           "per_call_sql"]
 
 DIRECTIONS = ("higher", "lower", "neutral")
 
@@ -154,6 +155,34 @@ def get_metric(name: str) -> Metric:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown metric {name!r} (known: {', '.join(_BY_NAME)})") from None
+
+
+def per_call_sql(name: str, **params: object) -> str:
+    """The per-call value whose mean is metric ``name``, as SQL over the per-call relation.
+
+    For a metric defined as ``AVG(<expr>)`` this is ``<expr>`` with its parameters
+    filled in, taken from the metric's own definition (so a trend or a projection of
+    the metric call by call uses the same SQL as the panel, not a second copy).
+
+    Raises
+    ------
+    KeyError
+        Unknown metric.
+    ValueError
+        The metric is not the mean of a per-call value (``calls``, counts).
+    """
+    m = get_metric(name)
+    s = m.sql.strip()
+    inner = s[4:-1] if s[:4].upper() == "AVG(" and s.endswith(")") else None
+    depth = 0
+    for ch in inner or "":
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:  # e.g. "AVG(a) / AVG(b)": not one AVG around the whole
+            inner = None
+            break
+    if inner is None or depth != 0:
+        raise ValueError(f"metric {name!r} is not the mean of a per-call value ({m.sql})")
+    return inner.format(**params)
 
 
 def describe() -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """Build a :class:`GamingContext` (DuckDB view ``calls``) from a path or a DataFrame.
 
 Internals of :mod:`analysis.gaming.runner`; also the SQL fragments the core
-checks share (period label, handled-call filter) and the data-driven
-short-call threshold.
+checks share (period label, handled-call filter, the panel's per-call relation)
+and the data-driven short-call threshold.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S
+from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
 from ..errors import ConfigError, InputError
 from ._base import GamingContext
@@ -26,6 +26,7 @@ __all__ = [
     "period_expr",
     "opt",
     "auto_short_call_s",
+    "panel_relation",
 ]
 
 #: Run settings and their defaults (``options`` overrides them).
@@ -247,3 +248,51 @@ def auto_short_call_s(con, *, max_s: int = 60) -> tuple[float, str]:
         f"talk times show a spike at {peak} s and a valley at {valley} s: "
         f"calls under {valley} s count as short",
     )
+
+
+# ----------------------------------------------------------------- the panel's relation
+
+_PANEL_REQUIRED = ("outcome", "agent_id", "answer_ts", "talk_s", "queue")
+
+
+def panel_relation(
+    ctx: GamingContext,
+    *,
+    where: str | None = None,
+    repeat_window_h: float = REPEAT_WINDOW_H,
+) -> str:
+    """SQL of the panel's per-call relation over the context's ``calls`` view.
+
+    The relation of :func:`analysis.panel.panel_sql` (``calls``): one row per handled
+    call with ``agent_id, period, queue, talk_s, hold_s, acw_s, handle_s,
+    is_transfer, is_repeat, resolved_i, csat, qa_score, complaint_i,
+    agent_ended_i``, so checks use the panel's definitions (handle time, the
+    repeat-call window and its censoring) instead of restating them. ``period`` is
+    the *day* start of ``answer_ts``: ``period_expr(...)`` / ``period_sql(ctx,
+    "period")`` of it gives the gaming period label.
+
+    Parameters
+    ----------
+    where : str, optional
+        SQL condition on ``calls`` rows that form the source (e.g. only calls with a
+        linked customer); the repeat window and the end of the data (last arrival)
+        are then those of that subset.
+    repeat_window_h : float
+        Repeat-call window in hours.
+    """
+    from ..panel import panel_sql
+
+    described = [r[0] for r in ctx.con.execute("DESCRIBE calls").fetchall()]
+    # columns with no data are left out, so the panel's own fallbacks apply (no
+    # arrival_ts: the answer time stands in, as in ``ccpm panel``)
+    cols = [c for c in described if c in ctx.columns or c in _PANEL_REQUIRED]
+    source = "calls" if where is None else f"(SELECT * FROM calls WHERE {where})"
+    arrival = "arrival_ts" if "arrival_ts" in cols else "answer_ts"
+    end = ctx.con.execute(f"SELECT max({arrival}) FROM {source}").fetchone()[0]
+    data_end = None
+    if end is not None and getattr(end, "tzinfo", None) is None:
+        # a literal is far cheaper for the engine than the scalar subquery per row
+        data_end = str(pd.Timestamp(end))
+    return panel_sql(cols, source=source, period="day", short_call_s=float(opt(ctx, "short_call_s")),
+                     repeat_window_h=float(repeat_window_h), engine="duckdb",
+                     data_end=data_end)["calls"]

@@ -56,8 +56,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..panel import panel_sql
+from ..metrics import per_call_sql
 from ._base import CHECKS, CheckResult, GamingContext
+from ._context import panel_relation
 from ._sigutil import (
     fisher_combine,
     make_flags,
@@ -68,21 +69,14 @@ from ._sigutil import (
     skipped,
 )
 
-__all__ = ["check_okr_sandbagging", "okr_projections", "METRIC_EXPR"]
+__all__ = ["check_okr_sandbagging", "okr_projections", "okr_projections_many",
+           "PROJECTED_METRICS"]
 
-#: Per-call value of each supported metric, over :func:`analysis.panel.panel_sql`'s relation.
-METRIC_EXPR = {
-    "aht_s": "handle_s",
-    "talk_s": "talk_s",
-    "hold_s": "hold_s",
-    "acw_s": "acw_s",
-    "short_call_rate": "CASE WHEN talk_s < {short} THEN 1.0 ELSE 0.0 END",
-    "transfer_rate": "CAST(is_transfer AS DOUBLE)",
-    "repeat_call_rate": "CAST(is_repeat AS DOUBLE)",
-    "resolved_rate": "CAST(resolved_i AS DOUBLE)",
-    "csat_mean": "csat",
-    "qa_mean": "qa_score",
-}
+#: Metrics whose trend is projected: each the mean of a per-call value, taken from its
+#: definition in :mod:`analysis.metrics` (:func:`analysis.metrics.per_call_sql`) over
+#: the panel's per-call relation.
+PROJECTED_METRICS = ("aht_s", "talk_s", "hold_s", "acw_s", "short_call_rate", "transfer_rate",
+                     "repeat_call_rate", "resolved_rate", "csat_mean", "qa_mean")
 
 
 def _key_results(okr: dict) -> dict[str, dict]:
@@ -104,64 +98,95 @@ def okr_projections(
     (table, period): table ``agent_id, n_hist, hist_mean, projection, se_proj,
     actual, n_actual``; ``period`` is the OKR period label used.
     """
-    cols = [r[0] for r in ctx.con.execute("DESCRIBE calls").fetchall()]
-    sql = panel_sql(cols, source="calls", period="day",
-                    short_call_s=short_call_s(ctx))["calls"]
-    expr = METRIC_EXPR[metric].format(short=short_call_s(ctx))
+    tabs, period = okr_projections_many(ctx, [metric], period=period, clip=clip)
+    return tabs[metric], period
+
+
+def okr_projections_many(
+    ctx: GamingContext, metrics, *, period: str | None = None, clip: float = 0.3
+) -> tuple[dict[str, pd.DataFrame], str]:
+    """:func:`okr_projections` of several metrics from one pass over the calls.
+
+    The engine returns per agent the sums behind each metric's least-squares line
+    (calls before the OKR period) and its mean in the period; the lines are solved
+    here.
+
+    Returns
+    -------
+    (tables, period): ``{metric: table}`` (tables as :func:`okr_projections`; empty
+    when the period has no calls) and the OKR period label.
+    """
+    metrics = list(dict.fromkeys(metrics))
+    unknown = [m for m in metrics if m not in PROJECTED_METRICS]
+    if unknown:
+        raise KeyError(f"metric(s) not projected: {', '.join(unknown)} "
+                       f"(known: {', '.join(PROJECTED_METRICS)})")
+    rel = panel_relation(ctx)  # period: the day of answer_ts
     gran = str(option(ctx, "period", "month")).lower()
     fmt = {"month": "%Y-%m", "week": "%G-W%V", "day": "%Y-%m-%d"}.get(gran, "%Y-%m")
-    base = f"""
-        SELECT agent_id, CAST(period AS DATE) AS day,
-               strftime(CAST(period AS DATE), '{fmt}') AS per, {expr} AS y
-        FROM ({sql}) c
-    """
+    days = ctx.con.execute(
+        f"SELECT DISTINCT CAST(period AS DATE) AS day, strftime(CAST(period AS DATE), '{fmt}') "
+        f"AS per FROM ({rel}) c"
+    ).df()
     if period is None:
-        period = ctx.con.execute(f"SELECT max(per) FROM ({base})").fetchone()[0]
-    rng = ctx.con.execute(
-        f"SELECT min(day), max(day) FROM ({base}) WHERE per = $p", {"p": period}
-    ).fetchone()
-    if rng[0] is None:
-        return pd.DataFrame(), str(period)
-    start, end = rng
-    x0 = (pd.Timestamp(end) - pd.Timestamp(start)).days
+        period = days["per"].max() if len(days) else None
+    cur = days.loc[days["per"] == period, "day"]
+    if cur.empty:
+        return {m: pd.DataFrame() for m in metrics}, str(period)
+    start, end = pd.Timestamp(cur.min()), pd.Timestamp(cur.max())
+    x0 = (end - start).days
+    params = {"short_call_s": short_call_s(ctx)}
+    ys = ", ".join(f"{per_call_sql(m, **params)} AS y{i}" for i, m in enumerate(metrics))
+    aggs = []
+    for i in range(len(metrics)):
+        h = f"x < 0 AND y{i} IS NOT NULL"
+        aggs.append(
+            f"count(y{i}) FILTER (WHERE x < 0) AS n{i}, sum(x) FILTER (WHERE {h}) AS sx{i}, "
+            f"sum(y{i}) FILTER (WHERE x < 0) AS sy{i}, "
+            f"sum(x * x) FILTER (WHERE {h}) AS sxx{i}, "
+            f"sum(x * y{i}) FILTER (WHERE x < 0) AS sxy{i}, "
+            f"sum(y{i} * y{i}) FILTER (WHERE x < 0) AS syy{i}, "
+            f"count(DISTINCT x) FILTER (WHERE {h}) AS days{i}, "
+            f"avg(y{i}) FILTER (WHERE cur) AS actual{i}, "
+            f"count(y{i}) FILTER (WHERE cur) AS n_actual{i}"
+        )
     df = ctx.con.execute(
         f"""
         WITH b AS (
-            SELECT agent_id, y, date_diff('day', $start, day) AS x, per FROM ({base})
-            WHERE y IS NOT NULL
+            SELECT agent_id, date_diff('day', $start, CAST(period AS DATE)) AS x,
+                   strftime(CAST(period AS DATE), '{fmt}') = $p AS cur, {ys}
+            FROM ({rel}) c
         )
-        SELECT agent_id,
-               count(*) FILTER (WHERE x < 0) AS n,
-               sum(x) FILTER (WHERE x < 0) AS sx, sum(y) FILTER (WHERE x < 0) AS sy,
-               sum(x * x) FILTER (WHERE x < 0) AS sxx, sum(x * y) FILTER (WHERE x < 0) AS sxy,
-               sum(y * y) FILTER (WHERE x < 0) AS syy,
-               count(DISTINCT x) FILTER (WHERE x < 0) AS days,
-               avg(y) FILTER (WHERE per = $p) AS actual,
-               count(*) FILTER (WHERE per = $p) AS n_actual
-        FROM b GROUP BY agent_id
+        SELECT agent_id, {", ".join(aggs)}
+        FROM b GROUP BY agent_id ORDER BY agent_id
         """,
-        {"start": start, "p": period},
+        {"start": start.date(), "p": period},
     ).df()
-    df["agent_id"] = df["agent_id"].astype(str)
-    n = df["n"].astype(float)
-    mx, my = df["sx"] / n, df["sy"] / n
-    sxx = df["sxx"] - n * mx**2
-    sxy = df["sxy"] - n * mx * my
-    syy = df["syy"] - n * my**2
-    ok_slope = (sxx > 1e-9) & (df["days"] >= 3)
-    slope = np.where(ok_slope, sxy / sxx.where(sxx > 1e-9, 1.0), 0.0)
-    resid = np.maximum(syy - slope * sxy, 0.0)
-    s2 = resid / np.maximum(n - 2, 1)
-    proj = my + slope * (x0 - mx)
-    se = np.sqrt(s2 * (1.0 / n + np.where(ok_slope, (x0 - mx) ** 2 / sxx.where(sxx > 1e-9, 1.0),
+    agent = df["agent_id"].astype(str)
+    out = {}
+    for i, m in enumerate(metrics):
+        n = df[f"n{i}"].astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx, my = df[f"sx{i}"] / n, df[f"sy{i}"] / n
+        sxx = df[f"sxx{i}"] - n * mx**2
+        sxy = df[f"sxy{i}"] - n * mx * my
+        syy = df[f"syy{i}"] - n * my**2
+        ok_slope = (sxx > 1e-9) & (df[f"days{i}"] >= 3)
+        slope = np.where(ok_slope, sxy / sxx.where(sxx > 1e-9, 1.0), 0.0)
+        resid = np.maximum(syy - slope * sxy, 0.0)
+        s2 = resid / np.maximum(n - 2, 1)
+        proj = my + slope * (x0 - mx)
+        se = np.sqrt(s2 * (1.0 / n + np.where(ok_slope,
+                                                (x0 - mx) ** 2 / sxx.where(sxx > 1e-9, 1.0),
                                                 0.0)))
-    lo, hi = my - clip * my.abs(), my + clip * my.abs()
-    proj = np.clip(proj, lo, hi)
-    out = pd.DataFrame(
-        {"agent_id": df["agent_id"], "n_hist": df["n"], "hist_mean": my, "projection": proj,
-         "se_proj": se, "actual": df["actual"], "n_actual": df["n_actual"]}
-    )
-    return out[out["n_hist"] > 0].reset_index(drop=True), str(period)
+        lo, hi = my - clip * my.abs(), my + clip * my.abs()
+        proj = np.clip(proj, lo, hi)
+        t = pd.DataFrame(
+            {"agent_id": agent, "n_hist": df[f"n{i}"], "hist_mean": my, "projection": proj,
+             "se_proj": se, "actual": df[f"actual{i}"], "n_actual": df[f"n_actual{i}"]}
+        )
+        out[m] = t[t["n_hist"] > 0].reset_index(drop=True)
+    return out, str(period)
 
 
 @CHECKS.register("okr_sandbagging")
@@ -192,10 +217,11 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
     notes: list[str] = []
     tested = []
     period = per_opt
+    todo = []  # (key result id, metric, direction, per-agent targets)
     for kr_id, kr in krs.items():
         metric = str(kr.get("metric", ""))
         direction = str(kr.get("direction", "lower")).lower()
-        if metric not in METRIC_EXPR:
+        if metric not in PROJECTED_METRICS:
             notes.append(f"key result {kr_id}: metric {metric!r} not tested for sandbagging")
             continue
         rows = []
@@ -204,9 +230,13 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
             if isinstance(t, dict) and t.get("target") is not None:
                 rows.append(dict(agent_id=str(aid), target=float(t["target"]),
                                  baseline=float(t.get("baseline", np.nan))))
-        if not rows:
-            continue
-        proj, period = okr_projections(ctx, metric, period=per_opt)
+        if rows:
+            todo.append((kr_id, metric, direction, rows))
+    if todo:  # every metric's projection from one pass over the calls
+        projections, period = okr_projections_many(ctx, [m for _, m, _, _ in todo],
+                                                    period=per_opt)
+    for kr_id, metric, direction, rows in todo:
+        proj = projections[metric]
         if proj.empty:
             continue
         t = pd.DataFrame(rows).merge(proj, on="agent_id")
@@ -237,23 +267,31 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
         pb = stats.binomtest(above, above + below, 0.5, alternative="greater").pvalue
         notes.append(f"attainment piling: {above} key results in [1.0, 1.1) vs {below} in "
                      f"[0.9, 1.0) (one-sided binomial p {pb:.3g})")
+    # one flag per agent x period; plain lists and group positions (a pandas sub-frame per
+    # agent costs seconds with thousands of agents)
+    parts = [
+        f"{kr}: target {tg:g} vs own projection {pr:.4g} "
+        f"(slack {100 * d:+.1f}%, peers' median {100 * c:+.1f}%, z {z:.2f}; "
+        f"attainment {a:.2f})"
+        for kr, tg, pr, d, c, z, a in zip(
+            *(allr[col].tolist() for col in ("kr", "target", "projection", "d", "center", "z",
+                                             "attain")), strict=True)
+    ]
+    excess = (allr["d"] - allr["center"]).to_numpy(float)
+    pv = allr["p_value"].to_numpy(float)
+    groups = allr.groupby(["agent_id", "period"], sort=True).indices
     rows = []
-    for (aid, per), g in allr.groupby(["agent_id", "period"], sort=True):
-        p = fisher_combine(*[np.array([v]) for v in g["p_value"]])[0]
-        parts = [
-            f"{r.kr}: target {r.target:g} vs own projection {r.projection:.4g} "
-            f"(slack {100 * r.d:+.1f}%, peers' median {100 * r.center:+.1f}%, z {r.z:.2f}; "
-            f"attainment {r.attain:.2f})"
-            for r in g.itertuples(index=False)
-        ]
-        a = g["attain"].to_numpy(float)
+    for aid, per in sorted(groups):
+        idx = groups[(aid, per)]
+        a = att[idx]
         rows.append(
             dict(
                 agent_id=aid, period=per, check=name,
-                effect=100.0 * float((g["d"] - g["center"]).mean()),
+                effect=100.0 * float(pd.Series(excess[idx]).mean()),
                 effect_unit="% easier targets than the agent's own trend, beyond peers' median",
-                p_value=p, n=len(g), k=int(np.sum((a >= 1.0) & (a < 1.1))),
-                detail="; ".join(parts),
+                p_value=fisher_combine(*[np.array([v]) for v in pv[idx]])[0], n=len(idx),
+                k=int(np.sum((a >= 1.0) & (a < 1.1))),
+                detail="; ".join(parts[i] for i in idx),
             )
         )
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)

@@ -25,8 +25,8 @@ one-sided (more repeats after short calls). Agents need ``min_short`` short
 calls (default 10) with an observed window.
 
 Columns needed: ``customer_id`` (calls without one, or with ``0``, are not
-linked), ``arrival_ts``, ``answer_ts``, ``talk_s``. Skipped without
-``customer_id``.
+linked), ``answer_ts``, ``talk_s``, ``arrival_ts`` (without it the answer time
+stands in, as in the panel). Skipped without ``customer_id``.
 
 What it cannot see: repeats through other channels (chat, e-mail, branch);
 customers not identified; a gamer whose customers give up. A high rate after
@@ -46,9 +46,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import REPEAT_WINDOW_H
+from ..metrics import per_call_sql
 from ._base import CHECKS, CheckResult, GamingContext
+from ._context import panel_relation
 from ._sigutil import (
-    HANDLED,
     log_odds_ratio,
     make_flags,
     option,
@@ -65,36 +66,30 @@ __all__ = ["check_repeat_after_short", "repeat_counts"]
 def repeat_counts(ctx: GamingContext, *, window_h: float = REPEAT_WINDOW_H) -> pd.DataFrame:
     """Per agent x period: repeat sources among short and other calls (censored windows out).
 
+    The repeat flag, its window and censoring are the panel's (``is_repeat`` of
+    :func:`analysis.panel.panel_sql`'s per-call relation) and "short" is the
+    ``short_call_rate`` metric's per-call value, over the calls of linked customers
+    (``customer_id`` not empty or ``0``; the end of the data is their last arrival).
+
     Returns
     -------
     DataFrame ``agent_id, period, n_short, k_short, n_other, k_other, censored``.
     """
-    per = period_sql(ctx, "answer_ts")
+    rel = panel_relation(
+        ctx, where="customer_id IS NOT NULL AND CAST(customer_id AS VARCHAR) NOT IN ('', '0')",
+        repeat_window_h=float(window_h))
+    short = f"({per_call_sql('short_call_rate', short_call_s=short_call_s(ctx))}) = 1"
     sql = f"""
-    WITH s AS (
-        SELECT agent_id, outcome, answer_ts, talk_s, arrival_ts, call_id,
-               lead(arrival_ts) OVER (PARTITION BY customer_id
-                                      ORDER BY arrival_ts, call_id) AS nxt,
-               max(arrival_ts) OVER () AS data_end,
-               customer_id
-        FROM calls
-        WHERE customer_id IS NOT NULL AND CAST(customer_id AS VARCHAR) NOT IN ('', '0')
-    )
-    SELECT agent_id, {per} AS period,
-           count(*) FILTER (WHERE NOT cens AND short) AS n_short,
-           count(*) FILTER (WHERE NOT cens AND short AND rep) AS k_short,
-           count(*) FILTER (WHERE NOT cens AND NOT short) AS n_other,
-           count(*) FILTER (WHERE NOT cens AND NOT short AND rep) AS k_other,
-           count(*) FILTER (WHERE cens) AS censored
-    FROM (
-        SELECT *, talk_s < $short AS short,
-               answer_ts + to_microseconds(CAST($wh * 3600e6 AS BIGINT)) > data_end AS cens,
-               coalesce(nxt <= answer_ts + to_microseconds(CAST($wh * 3600e6 AS BIGINT)),
-                        false) AS rep
-        FROM s WHERE {HANDLED} AND answer_ts IS NOT NULL
-    ) GROUP BY ALL ORDER BY agent_id, period
+    SELECT agent_id, {period_sql(ctx, "period")} AS period,
+           count(*) FILTER (WHERE is_repeat IS NOT NULL AND short) AS n_short,
+           count(*) FILTER (WHERE is_repeat = 1 AND short) AS k_short,
+           count(*) FILTER (WHERE is_repeat IS NOT NULL AND NOT short) AS n_other,
+           count(*) FILTER (WHERE is_repeat = 1 AND NOT short) AS k_other,
+           count(*) FILTER (WHERE is_repeat IS NULL) AS censored
+    FROM (SELECT agent_id, period, is_repeat, {short} AS short FROM ({rel}) c)
+    GROUP BY ALL ORDER BY agent_id, period
     """
-    df = ctx.con.execute(sql, {"short": short_call_s(ctx), "wh": float(window_h)}).df()
+    df = ctx.con.execute(sql).df()
     df["agent_id"] = df["agent_id"].astype(str)
     df["period"] = df["period"].astype(str)
     return df
