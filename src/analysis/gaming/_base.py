@@ -33,7 +33,8 @@ class GamingContext:
     pull only small tables into pandas. ``columns`` lists the contract columns
     that carry data (not all missing). ``ratings`` and ``okr`` are optional
     inputs; ``options`` holds run settings (aht_target, short_call_s, alpha,
-    period, seed, ...).
+    period, seed, ...). ``resources`` keeps alive what the view reads (e.g. the
+    temporary Parquet file of a raw export's valid rows) as long as the context is.
     """
 
     con: Any
@@ -42,6 +43,7 @@ class GamingContext:
     ratings: pd.DataFrame | None = None
     okr: dict | None = None
     roster: pd.DataFrame | None = None
+    resources: tuple = field(default=(), repr=False, compare=False)
 
 
 @dataclass

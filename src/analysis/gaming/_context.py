@@ -3,10 +3,17 @@
 Internals of :mod:`analysis.gaming.runner`; also the SQL fragments the core
 checks share (period label, handled-call filter, the panel's per-call relation)
 and the data-driven short-call threshold.
+
+Checks aggregate in the engine and fetch only per-agent tables. :func:`count_fetches`
+proves it: inside its block, contexts are built on a :class:`CountingConnection`
+that logs the number of rows of every result fetched into Python (and costs
+nothing when not used).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,9 @@ __all__ = [
     "opt",
     "auto_short_call_s",
     "panel_relation",
+    "count_fetches",
+    "FetchLog",
+    "CountingConnection",
 ]
 
 #: Run settings and their defaults (``options`` overrides them).
@@ -80,8 +90,12 @@ def period_expr(period: str, ts: str = "coalesce(answer_ts, arrival_ts)") -> str
     raise ConfigError(f"period: {period!r} is not one of month, week, quarter, year, day, all")
 
 
-def _source_from_path(con, calls, mapping, info) -> None:
-    """Create view ``_src`` from Parquet, or from a raw export through analysis.load."""
+def _source_from_path(con, calls, mapping, info) -> Any:
+    """Create view ``_src`` from Parquet, or from a raw export through analysis.load.
+
+    Returns the :class:`analysis.load.spill.SpilledCalls` behind the view of a raw
+    export (keep it alive while the view is read), else None.
+    """
     from ..panel import resolve_calls_paths
 
     p = Path(str(calls))
@@ -98,28 +112,20 @@ def _source_from_path(con, calls, mapping, info) -> None:
             info["source"] = f"{len(files)} Parquet file(s)"
             return
     try:
-        from ..load import load_calls
+        from ..load.spill import load_calls_to_parquet
     except ImportError as exc:  # the loader is another module; say what is missing
         raise InputError(
-            f"{p.name}: raw exports need analysis.load.load_calls ({exc}); "
-            "pass contract Parquet instead"
+            f"{p.name}: raw exports need analysis.load ({exc}); pass contract Parquet instead"
         ) from None
-    loaded = load_calls(calls, mapping=mapping)
-    valid = getattr(loaded, "valid", loaded)
-    if isinstance(valid, (str, Path)):
-        con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{valid}')")
-    else:  # DataFrame or Arrow table: copied into the database (see build_context)
-        con.register("_src_df", valid)
-        con.execute("CREATE TABLE _src AS SELECT * FROM _src_df")
-        con.unregister("_src_df")
-    for attr in ("quarantine", "quarantined", "rejected"):
-        q = getattr(loaded, attr, None)
-        if isinstance(q, pd.DataFrame):
-            info["quarantined_by_loader"] = int(len(q))
-            break
-    if callable(getattr(loaded, "reason_counts", None)):
-        info["quarantine_reasons"] = {str(k): int(v) for k, v in loaded.reason_counts().items()}
+    # the loader parses in pandas; its valid rows go to a temporary Parquet file that the
+    # view reads, so no copy of them stays in Python for the rest of the run
+    spilled = load_calls_to_parquet(calls, mapping)
+    f = str(spilled.path).replace("'", "''")
+    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{f}')")
+    info["quarantined_by_loader"] = int(spilled.quarantined)
+    info["quarantine_reasons"] = {str(k): int(v) for k, v in spilled.reason_counts.items()}
     info["source"] = f"raw export via analysis.load (mapping {mapping!r})"
+    return spilled
 
 
 def build_context(
@@ -143,6 +149,11 @@ def build_context(
     """
     info: dict[str, Any] = {"excluded": {}}
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # it would print to stdout
+    log = _FETCH_LOG.get()
+    if log is not None:
+        con = CountingConnection(con, log)
+    keep: tuple = ()
     if isinstance(calls, pd.DataFrame):
         # a table, not a registered view: checks run on their own cursors,
         # which see the database's tables but not a connection's registrations
@@ -151,7 +162,8 @@ def build_context(
         con.unregister("_src_df")
         info["source"] = f"DataFrame ({len(calls)} rows)"
     elif isinstance(calls, (str, Path)):
-        _source_from_path(con, calls, mapping, info)
+        spilled = _source_from_path(con, calls, mapping, info)
+        keep = (spilled,) if spilled is not None else ()
     else:
         raise InputError(f"calls must be a path or a DataFrame, not {type(calls).__name__}")
 
@@ -207,7 +219,8 @@ def build_context(
                 f"short_call_s: {opts['short_call_s']!r} is neither seconds nor 'auto'"
             ) from None
     ctx = GamingContext(
-        con=con, columns=columns, options=opts, ratings=ratings, okr=okr, roster=roster
+        con=con, columns=columns, options=opts, ratings=ratings, okr=okr, roster=roster,
+        resources=keep,
     )
     return ctx, info
 
@@ -296,3 +309,170 @@ def panel_relation(
     return panel_sql(cols, source=source, period="day", short_call_s=float(opt(ctx, "short_call_s")),
                      repeat_window_h=float(repeat_window_h), engine="duckdb",
                      data_end=data_end)["calls"]
+
+
+# ----------------------------------------------------------------- counting fetches
+
+#: Rows fetched per call, while :func:`count_fetches` is active (else None).
+_FETCH_LOG: contextvars.ContextVar[FetchLog | None] = contextvars.ContextVar(
+    "ccpm_fetch_log", default=None)
+
+#: Methods (of connections, cursors and relations) that bring a result into Python.
+_FETCHERS = frozenset({"df", "fetchdf", "fetch_df", "fetch_df_chunk", "to_df", "fetchall",
+                       "fetchmany", "fetchone", "fetchnumpy", "arrow", "fetch_arrow_table",
+                       "to_arrow_table", "pl", "to_dicts", "torch", "tf"})
+#: ... and those that stream it (Arrow record-batch readers; a row iterator).
+_READERS = frozenset({"fetch_record_batch", "fetch_arrow_reader", "to_arrow_reader"})
+
+
+class FetchLog(list):
+    """``(method, rows, sql)`` for every result fetched from the engine into Python."""
+
+    @property
+    def max_rows(self) -> int:
+        """The most rows any single fetch returned (0 when nothing was fetched)."""
+        return max((r for _, r, _ in self), default=0)
+
+    @property
+    def total_rows(self) -> int:
+        """Rows fetched in all (a loop of small fetches adds up here)."""
+        return sum(r for _, r, _ in self)
+
+    def largest(self, k: int = 5) -> list[tuple[str, int, str]]:
+        """The ``k`` fetches with the most rows, largest first."""
+        return sorted(self, key=lambda e: -e[1])[:k]
+
+
+def _rows(obj) -> int:
+    if obj is None:
+        return 0
+    if isinstance(obj, tuple):  # fetchone
+        return 1
+    if isinstance(obj, dict):  # fetchnumpy, torch, tf: column -> array
+        return len(next(iter(obj.values()))) if obj else 0
+    n = getattr(obj, "num_rows", None)  # Arrow
+    if n is not None:
+        return int(n)
+    if hasattr(obj, "height"):  # polars
+        return int(obj.height)
+    return len(obj)
+
+
+class _Counting:
+    """A DuckDB connection, cursor or relation whose fetches are logged."""
+
+    __slots__ = ("_inner", "_log", "_sql")
+
+    def __init__(self, inner, log: FetchLog, sql: str = "") -> None:
+        self._inner = inner
+        self._log = log
+        self._sql = sql
+
+    def _note(self, method: str, rows: int) -> None:
+        self._log.append((method, int(rows), " ".join(str(self._sql).split())[:300]))
+
+    def _reader(self, method: str, reader):
+        import pyarrow as pa
+
+        def batches():
+            n = 0
+            try:
+                for b in reader:
+                    n += b.num_rows
+                    yield b
+            finally:
+                self._note(method, n)
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def _rows_iter(self, it):
+        n = 0
+        try:
+            for row in it:
+                n += 1
+                yield row
+        finally:
+            self._note("iter_rows", n)
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+        if name in _FETCHERS:
+            def fetch(*a, **k):
+                res = attr(*a, **k)
+                self._note(name, _rows(res))
+                return res
+            return fetch
+        if name in _READERS:
+            return lambda *a, **k: self._reader(name, attr(*a, **k))
+        if name == "iter_rows":
+            return lambda *a, **k: self._rows_iter(attr(*a, **k))
+
+        def call(*a, **k):  # a relation made from this one is counted too
+            res = attr(*a, **k)
+            if isinstance(res, duckdb.DuckDBPyRelation):
+                return _Counting(res, self._log, f"{self._sql} -> {name}")
+            return res
+        return call
+
+    def __iter__(self):
+        return self._rows_iter(iter(self._inner))
+
+
+class CountingConnection(_Counting):
+    """A DuckDB connection (or cursor) that logs the rows of every fetched result.
+
+    Behaves as the wrapped connection: ``execute`` returns the wrapper (as DuckDB
+    returns the connection), ``cursor()`` a counting cursor, ``sql``/``query`` (any
+    method returning a relation) a counting relation; every ``df``/``fetch*``/Arrow
+    call appends ``(method, rows, sql)`` to the :class:`FetchLog`.
+    """
+
+    __slots__ = ()
+
+    def execute(self, query, *args, **kwargs):
+        self._inner.execute(query, *args, **kwargs)
+        self._sql = query
+        return self
+
+    def executemany(self, query, *args, **kwargs):
+        self._inner.executemany(query, *args, **kwargs)
+        self._sql = query
+        return self
+
+    def cursor(self):
+        return CountingConnection(self._inner.cursor(), self._log)
+
+    def sql(self, query, *args, **kwargs):
+        return _Counting(self._inner.sql(query, *args, **kwargs), self._log, query)
+
+    query = sql
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._inner.close()
+
+
+@contextlib.contextmanager
+def count_fetches():
+    """Log every result fetched from the contexts :func:`build_context` makes in the block.
+
+    >>> with count_fetches() as log:                 # doctest: +SKIP
+    ...     run_checks("calls.parquet")
+    >>> log.max_rows                                 # doctest: +SKIP
+    2143
+
+    Yields
+    ------
+    FetchLog
+        ``(method, rows, sql)`` per fetch; ``max_rows`` the largest.
+    """
+    log = FetchLog()
+    token = _FETCH_LOG.set(log)
+    try:
+        yield log
+    finally:
+        _FETCH_LOG.reset(token)

@@ -16,6 +16,7 @@ from ._result import LoadResult, schema_for, write_validated
 from .calls import CALL_REASONS, load_calls
 from .ratings import RATINGS_REASONS, load_ratings, rescale
 from .roster import ROSTER_REASONS, load_roster
+from .spill import SpilledCalls, load_calls_to_parquet, spill_valid  # noqa: F401
 
 __all__ = [
     "load_calls",

@@ -1,0 +1,141 @@
+"""Spill a loaded raw export's valid rows to Parquet, so later steps read them in the engine.
+
+:func:`analysis.load.load_calls` parses and checks a raw export in pandas (the whole
+file at once: duplicate call ids and the row accounting need every row). What comes
+after loading (the panel, the gaming checks) runs in DuckDB; handing it the valid
+rows as a DataFrame would keep a second copy alive for the whole run. Instead
+:func:`load_calls_to_parquet` writes them, in slices, to a Parquet file with the
+contract schema (what ``ccpm validate`` writes as ``valid.parquet``), drops the
+frames, and returns a small :class:`SpilledCalls` holding the path and the counts.
+
+>>> sp = load_calls_to_parquet("exports/", "anonymous-bank")      # doctest: +SKIP
+>>> con.execute(f"SELECT count(*) FROM read_parquet('{sp.path}')")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ..errors import InputError
+from ._result import LoadResult, schema_for, to_table
+
+__all__ = ["SpilledCalls", "spill_valid", "load_calls_to_parquet"]
+
+#: Rows converted to Arrow at a time (bounds the extra memory of the spill).
+CHUNK_ROWS = 500_000
+#: Parquet row-group size: small enough for DuckDB to scan on every core.
+ROW_GROUP_ROWS = 131_072
+
+
+def spill_valid(res: LoadResult, path: str | os.PathLike, *, chunk_rows: int = CHUNK_ROWS
+                ) -> Path:
+    """Write ``res.valid`` to ``path`` as Parquet with the kind's contract schema.
+
+    The frame is converted ``chunk_rows`` rows at a time, so the spill needs only a
+    slice's worth of extra memory. The file carries the same ``ccpm.*`` metadata as
+    :func:`analysis.load.write_validated`'s ``valid.parquet``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    out = Path(path)
+    meta = {b"ccpm.mapping": str(res.mapping).encode(),
+            b"ccpm.rows_read": str(res.rows_read).encode()}
+    for k, v in res.meta.items():
+        meta[f"ccpm.{k}".encode()] = str(v).encode()
+    schema = schema_for(res.kind).with_metadata(meta)
+    n = len(res.valid)
+    try:
+        with pq.ParquetWriter(out, schema) as w:
+            for lo in range(0, max(n, 1), int(chunk_rows)):
+                part = to_table(res.valid.iloc[lo:lo + int(chunk_rows)], res.kind)
+                w.write_table(part.replace_schema_metadata(meta), row_group_size=ROW_GROUP_ROWS)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the loaded rows ({exc})") from None
+    return out
+
+
+@dataclass
+class SpilledCalls:
+    """Valid call rows on disk (``path``) and the loader's accounting, without the rows.
+
+    The temporary folder holding ``path`` (when :func:`load_calls_to_parquet` made
+    one) is removed by :meth:`cleanup`, on leaving a ``with`` block, or when this
+    object is garbage-collected: keep it alive as long as something reads ``path``.
+    """
+
+    path: Path
+    rows_read: int
+    valid_rows: int
+    quarantined: int
+    reason_counts: dict[str, int]
+    mapping: str
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder (if this object made one)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> SpilledCalls:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+
+def load_calls_to_parquet(path, mapping=None, *, directory: str | os.PathLike | None = None,
+                          progress: bool = False) -> SpilledCalls:
+    """:func:`analysis.load.load_calls`, with the valid rows spilled to Parquet.
+
+    Parameters
+    ----------
+    path, mapping, progress
+        As for :func:`analysis.load.load_calls`.
+    directory : str or PathLike, optional
+        Folder for ``valid.parquet``; default a new temporary folder (under
+        ``TMPDIR``) removed with the returned object.
+
+    Returns
+    -------
+    SpilledCalls
+        ``path`` (contract Parquet of the valid rows), ``rows_read``, ``valid_rows``,
+        ``quarantined`` and ``reason_counts`` (rows per quarantine reason), ``mapping``,
+        ``sources``, ``notes``. The quarantined rows themselves are not kept (``ccpm
+        validate`` writes them).
+    """
+    from .calls import load_calls
+
+    res = load_calls(path, mapping, progress=progress)
+    tmp = None
+    if directory is None:
+        tmp = tempfile.TemporaryDirectory(prefix="ccpm-spill-", ignore_cleanup_errors=True)
+        folder = Path(tmp.name)
+    else:
+        folder = Path(directory)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{folder}: cannot create folder ({exc.strerror})") from None
+    try:
+        out = spill_valid(res, folder / "valid.parquet")
+    except BaseException:
+        if tmp is not None:
+            tmp.cleanup()
+        raise
+    sp = SpilledCalls(path=out, rows_read=int(res.rows_read), valid_rows=len(res.valid),
+                      quarantined=len(res.quarantine), reason_counts=res.reason_counts(),
+                      mapping=str(res.mapping), sources=list(res.sources),
+                      notes=list(res.notes), _tmp=tmp)
+    del res  # the frames go now, not at the caller's next collection
+    return sp
