@@ -86,3 +86,139 @@ def test_synthetic_center_dumpers_found():
     for _per, g in f.groupby("period"):
         assert set(g.nsmallest(2, "p_value")["agent_id"]) == dump
     assert f[f["agent_id"].isin(dump)]["effect"].min() > 5  # > 5 excess transfers per 100
+
+
+# ------------------------------------------------------------ vectorised leave-one-out refit
+
+
+def _exact_loo(k, n, screen_p=0.3, min_peers=3):
+    """Reference: one ``fit_betabinom`` refit per agent above the crowd (weight 0 for the agent)."""
+    from analysis.gaming._betabinom import betabinom_pvalue, fit_betabinom
+
+    a = np.full(len(k), np.nan)
+    b = np.full(len(k), np.nan)
+    if int((n > 0).sum()) <= min_peers:
+        return a, b
+    full = fit_betabinom(k, n)
+    a[:], b[:] = full
+    for i in np.nonzero(betabinom_pvalue(k.astype(int), n.astype(int), *full) < screen_p)[0]:
+        w = (n > 0).astype(float)
+        w[i] = 0.0
+        if w.sum() < min_peers:
+            a[i] = b[i] = np.nan
+        else:
+            a[i], b[i] = fit_betabinom(k, n, weights=w, start=full)
+    return a, b
+
+
+def _group(rng, m, *, mu, prec, n_lo=5, n_hi=400):
+    n = rng.integers(n_lo, n_hi, m).astype(float)
+    p = rng.beta(mu * prec, (1 - mu) * prec, m)
+    return rng.binomial(n.astype(int), p).astype(float), n
+
+
+def _groups():
+    rng = np.random.default_rng(12)
+    out = []
+    for m in (4, 8, 9, 10, 12, 30):
+        for mu, prec in ((0.02, 5.0), (0.08, 40.0), (0.15, 400.0), (0.05, 1e5)):
+            out.append(_group(rng, m, mu=mu, prec=prec))
+    k, n = _group(rng, 10, mu=0.05, prec=20.0)
+    out.append((np.zeros_like(k), n))  # no transfer at all
+    k1 = np.zeros_like(k)
+    k1[3] = 6
+    out.append((k1, n))  # one agent transfers, every peer at 0
+    k2 = k.copy()
+    k2[0] = n[0]
+    out.append((k2, n))  # an agent who transfers everything
+    out.append(_group(rng, 400, mu=0.06, prec=60.0, n_hi=1500))  # large: interpolated sums
+    return out
+
+
+def test_loo_refits_match_one_by_one_fits():
+    """Same nulls as refitting every agent above the crowd with ``fit_betabinom``.
+
+    The one-by-one search stops on the change of the log-likelihood, which is
+    flat along the precision; the joint Newton solve stops on the score. Their
+    p-values agree to 1e-4 (relative) or 1e-6 (absolute).
+    """
+    from analysis.gaming.transfers import _loo_fits
+
+    for k, n in _groups():
+        a0, b0 = _exact_loo(k, n)
+        a1, b1 = _loo_fits(k, n)
+        assert np.array_equal(np.isfinite(a0), np.isfinite(a1))
+        ok = np.isfinite(a0)
+        p0 = stats.betabinom.sf(k[ok] - 1, n[ok], a0[ok], b0[ok])
+        p1 = stats.betabinom.sf(k[ok] - 1, n[ok], a1[ok], b1[ok])
+        assert np.all((np.abs(p1 - p0) <= 1e-4 * p0) | (np.abs(p1 - p0) <= 1e-6)), (k, n)
+
+
+def test_loo_refit_solves_the_peer_likelihood_equations():
+    """Hand calculation: the peers' beta-binomial score, summed term by term, is zero at the fit.
+
+    d/da log L = sum_j [sum_{t<k_j} 1/(a+t) - sum_{t<n_j} 1/(a+b+t)] (Griffiths 1973),
+    summed exactly with math.fsum, no digamma.
+    """
+    import math
+
+    from analysis.gaming.transfers import _loo_fits
+
+    k, n = _groups()[-1]
+    a, b = _loo_fits(k, n)
+    full_a = float(np.median(a))
+    moved = np.nonzero(a != full_a)[0][:5]
+    assert len(moved) == 5
+    for i in moved:
+        kk = np.delete(k, i).astype(int)
+        nn = np.delete(n, i).astype(int)
+        ai, bi = float(a[i]), float(b[i])
+        sab = [-1.0 / (ai + bi + t) for nj in nn for t in range(nj)]
+        ga = math.fsum([1.0 / (ai + t) for kj in kk for t in range(kj)] + sab)
+        fk = [nj - kj for kj, nj in zip(kk, nn, strict=True)]
+        gb = math.fsum([1.0 / (bi + t) for fj in fk for t in range(fj)] + sab)
+        scale = math.fsum(1.0 / (ai + t) for kj in kk for t in range(kj))
+        assert abs(ga) < 1e-10 * scale and abs(gb) < 1e-10 * scale
+
+
+def test_rate_pvalues_match_per_agent_convolution():
+    """Vectorised tails (one queue) and convolutions (several) pinned to ``sum_betabinom_sf``."""
+    import pandas as pd
+
+    from analysis.gaming.transfers import _loo_fits, _rate_pvalues
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for per in ("2026-01", "2026-02"):
+        for q, mu in (("billing", 0.04), ("general", 0.1), ("sales", 0.02)):
+            m = 40 if q != "sales" else 11
+            k, n = _group(rng, m, mu=mu, prec=30.0, n_lo=1, n_hi=300)
+            for i in range(m):
+                rows.append(dict(agent_id=f"A{i:03d}", period=per, queue=q, n=n[i], k=k[i]))
+    cells = pd.DataFrame(rows).sort_values(["agent_id", "period", "queue"], ignore_index=True)
+    got = _rate_pvalues(cells)
+    ref = []
+    for (_per, _q), g in cells.groupby(["period", "queue"]):
+        a, b = _loo_fits(g["k"].to_numpy(float), g["n"].to_numpy(float))
+        ref.append(g.assign(a=a, b=b))
+    ref = pd.concat(ref).sort_index()
+    for r in got.itertuples():
+        g = ref[(ref["agent_id"] == r.agent_id) & (ref["period"] == r.period)]
+        assert r.k == g["k"].sum() and r.n == g["n"].sum()
+        assert r.p_rate == pytest.approx(sum_betabinom_sf(r.k, g["n"], g["a"], g["b"]),
+                                         rel=1e-9, abs=1e-15)
+        assert r.expected == pytest.approx((g["n"] * g["a"] / (g["a"] + g["b"])).sum(), rel=1e-12)
+    assert len(got) == cells.groupby(["agent_id", "period"]).ngroups
+
+
+def test_vectorised_tails_match_scipy():
+    from analysis.gaming.transfers import _bb_sf
+
+    rng = np.random.default_rng(8)
+    n = rng.integers(0, 500, 300)
+    k = (rng.random(300) * (n + 1)).astype(int)
+    a, b = rng.uniform(0.3, 50, 300), rng.uniform(1, 900, 300)
+    # scipy's sf is 1 - cdf (no precision in the far tail): sum its pmf over the tail
+    ref = [stats.betabinom.pmf(np.arange(kk, nn + 1), nn, aa, bb).sum()
+           for kk, nn, aa, bb in zip(k, n, a, b, strict=True)]
+    np.testing.assert_allclose(_bb_sf(k, n, a, b), ref, rtol=1e-9, atol=1e-300)

@@ -50,10 +50,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.polynomial.chebyshev import chebval
 from scipy import signal
+from scipy.special import betaln, digamma, gammaln, polygamma
 
 from ._base import CHECKS, CheckResult, GamingContext
-from ._betabinom import betabinom_logpmf_range, betabinom_pvalue, fit_betabinom
+from ._betabinom import MAX_PRECISION, betabinom_logpmf_range, fit_betabinom
 from ._sigutil import (
     HANDLED,
     fisher_combine,
@@ -74,11 +76,18 @@ def sum_betabinom_sf(k: int, ns, alphas, betas) -> float:
     One component is the ordinary beta-binomial upper tail; more are convolved
     (FFT for long pmfs).
     """
-    pmf = np.array([1.0])
+    pmfs = []
     for n, a, b in zip(ns, alphas, betas, strict=True):
         lp = betabinom_logpmf_range(int(n), float(a), float(b))
         p = np.exp(lp - lp.max())
-        p /= p.sum()
+        pmfs.append(p / p.sum())
+    return _tail_of_sum(int(k), pmfs)
+
+
+def _tail_of_sum(k: int, pmfs) -> float:
+    """P(K >= k) for K the sum of independent variables on 0, 1, ... with these pmfs."""
+    pmf = np.array([1.0])
+    for p in pmfs:
         pmf = signal.fftconvolve(pmf, p) if pmf.size * p.size > 250_000 else np.convolve(pmf, p)
         pmf = np.clip(pmf, 0.0, None)
     pmf /= pmf.sum()
@@ -123,6 +132,176 @@ def transfer_cells(ctx: GamingContext) -> pd.DataFrame:
     return df
 
 
+def _ragged_logpmf(n, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Log pmfs of BetaBinomial(n_c, a_c, b_c) at 0..n_c for many cells, concatenated.
+
+    Term by term the arithmetic of :func:`._betabinom.betabinom_logpmf_range`
+    (the log-factorials come from one table of the same ``gammaln`` values).
+
+    Returns
+    -------
+    (lp, start): cell ``c`` is ``lp[start[c]:start[c + 1]]``.
+    """
+    n = np.asarray(n, dtype=np.int64)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    start = np.zeros(len(n) + 1, dtype=np.int64)
+    np.cumsum(n + 1, out=start[1:])
+    cell = np.repeat(np.arange(len(n)), n + 1)
+    xi = np.arange(start[-1], dtype=np.int64) - start[cell]
+    ni = n[cell]
+    lf = gammaln(np.arange(int(n.max()) + 1 if len(n) else 1) + 1.0)
+    lp = lf[ni] - lf[xi] - lf[ni - xi]
+    lp += betaln(xi + a[cell], (ni - xi) + b[cell])
+    lp -= betaln(a, b)[cell]
+    return lp, start
+
+
+def _ragged_pmf(n, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised pmfs of many beta-binomials (layout of :func:`_ragged_logpmf`)."""
+    lp, start = _ragged_logpmf(n, a, b)
+    if not len(lp):
+        return lp, start
+    cell = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    p = np.exp(lp - np.maximum.reduceat(lp, start[:-1])[cell])
+    p /= np.add.reduceat(p, start[:-1])[cell]
+    return p, start
+
+
+def _ragged_tail(p: np.ndarray, start: np.ndarray, k) -> np.ndarray:
+    """``sum(p[start[c] + k_c : start[c + 1]])`` for every cell ``c`` (``0 <= k_c <= n_c``)."""
+    if len(start) < 2:
+        return np.zeros(0)
+    k = np.asarray(k, dtype=np.int64)
+    edges = np.empty(2 * (len(start) - 1), dtype=np.int64)
+    edges[0::2] = start[:-1] + k
+    edges[1::2] = start[1:]
+    # reduceat sums [edges[j], edges[j + 1]); the odd pieces (between cells) are dropped
+    return np.add.reduceat(np.append(p, 0.0), edges)[0::2]
+
+
+def _bb_sf(k, n, a, b) -> np.ndarray:
+    """P(X >= k_c) for X ~ BetaBinomial(n_c, a_c, b_c), many cells at once."""
+    n = np.asarray(n, dtype=np.int64)
+    a, b = np.broadcast_to(a, n.shape), np.broadcast_to(b, n.shape)
+    p, start = _ragged_pmf(n, a, b)
+    return np.clip(_ragged_tail(p, start, k), 0.0, 1.0)
+
+
+#: Largest Chebyshev degree used to evaluate peer sums at many points.
+_CHEB_MAX_DEG = 24
+
+
+def _psi_sums(vals: np.ndarray, cnts: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_u cnts_u psi(vals_u + x)`` and the same with trigamma, for every ``x``.
+
+    Many points on a narrow interval (the leave-one-out estimates of a large
+    group lie within a fraction of a percent of the all-agents fit) go through
+    a Chebyshev interpolant of the exact sums on ``[min x, max x]``; its degree
+    is chosen from the distance to the nearest pole (at ``-min(vals)``) so
+    that the interpolation error is below double precision. Otherwise (few
+    points or a wide interval) the sums are evaluated directly.
+    """
+
+    def direct(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f0 = np.empty(len(pts))
+        f1 = np.empty(len(pts))
+        step = max(1, (1 << 18) // max(len(vals), 1))
+        for j in range(0, len(pts), step):
+            z = vals[:, None] + pts[None, j : j + step]
+            f0[j : j + step] = (cnts[:, None] * digamma(z)).sum(axis=0)
+            f1[j : j + step] = (cnts[:, None] * polygamma(1, z)).sum(axis=0)
+        return f0, f1
+
+    lo, hi = float(x.min()), float(x.max())
+    c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    if h <= 1e-15 * c:
+        f0, f1 = direct(np.array([c]))
+        return np.full(len(x), f0[0]), np.full(len(x), f1[0])
+    r = (c + float(vals.min())) / h  # nearest pole, in units of the half-width
+    rho = r + np.sqrt(r * r - 1.0)
+    deg = int(np.ceil(40.0 / np.log(rho / 2.0))) if rho > 8 else _CHEB_MAX_DEG + 1
+    if deg > _CHEB_MAX_DEG or deg + 1 >= len(x):
+        return direct(x)
+    nq = deg + 1
+    theta = np.pi * (np.arange(nq) + 0.5) / nq
+    f0, f1 = direct(c + h * np.cos(theta))
+    tmat = np.cos(np.outer(np.arange(nq), theta)) * (2.0 / nq)
+    tmat[0] *= 0.5
+    t = (x - c) / h
+    # coefficients by explicit sums (no BLAS: the same bits whatever the library)
+    return chebval(t, (tmat * f0).sum(axis=1)), chebval(t, (tmat * f1).sum(axis=1))
+
+
+def _loo_newton(k, n, pos, idx, full, *, max_iter: int = 40, tol: float = 1e-10):
+    """Leave-one-out beta-binomial MLEs for agents ``idx``, all at once.
+
+    Newton steps in (log alpha, log beta) from the all-agents fit ``full``,
+    the derivatives of Griffiths (1973) as in :func:`._betabinom.fit_betabinom`;
+    the peer sums for agent ``i`` are the sums over all agents of the group
+    (:func:`_psi_sums`, at each agent's own current estimate) minus agent
+    ``i``'s own term.
+
+    Returns
+    -------
+    (a, b, ok): estimates, and whether they converged in the interior (the
+    others are to be refitted one by one).
+    """
+    kk, nn = k[pos], n[pos]
+    vk, ck = np.unique(kk, return_counts=True)
+    vf, cf = np.unique(nn - kk, return_counts=True)
+    vn, cn = np.unique(nn, return_counts=True)
+    ck, cf, cn = ck.astype(float), cf.astype(float), cn.astype(float)
+    ki, fi, ni = k[idx], n[idx] - k[idx], n[idx]
+    own = pos[idx].astype(float)
+    mp = float(len(kk)) - own  # peers of each agent
+    u = np.tile(np.log(np.asarray(full, dtype=float)), (len(idx), 1))
+    ok = np.zeros(len(idx), dtype=bool)
+    act = np.arange(len(idx))
+    for _ in range(max_iter):
+        if not len(act):
+            break
+        a, b = np.exp(u[act, 0]), np.exp(u[act, 1])
+        s = a + b
+        o, m = own[act], mp[act]
+        a0, a1 = _psi_sums(vk, ck, a)
+        b0, b1 = _psi_sums(vf, cf, b)
+        s0, s1 = _psi_sums(vn, cn, s)
+        a0 -= o * digamma(ki[act] + a)
+        a1 -= o * polygamma(1, ki[act] + a)
+        b0 -= o * digamma(fi[act] + b)
+        b1 -= o * polygamma(1, fi[act] + b)
+        s0 -= o * digamma(ni[act] + s)
+        s1 -= o * polygamma(1, ni[act] + s)
+        ga = a0 - m * digamma(a) + (m * digamma(s) - s0)
+        gb = b0 - m * digamma(b) + (m * digamma(s) - s0)
+        t_ab = m * polygamma(1, s) - s1
+        haa = a1 - m * polygamma(1, a) + t_ab
+        hbb = b1 - m * polygamma(1, b) + t_ab
+        g1, g2 = a * ga, b * gb
+        # Newton step solves (-H) d = g; -H must be positive definite (a maximum)
+        m11, m22, m12 = -(a * a * haa + g1), -(b * b * hbb + g2), -(a * b * t_ab)
+        det = m11 * m22 - m12 * m12
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d1 = (m22 * g1 - m12 * g2) / det
+            d2 = (m11 * g2 - m12 * g1) / det
+        good = (m11 > 0) & (det > 0) & np.isfinite(d1) & np.isfinite(d2)
+        d1, d2 = np.clip(d1, -3.0, 3.0), np.clip(d2, -3.0, 3.0)
+        u[act, 0] += np.where(good, d1, 0.0)
+        u[act, 1] += np.where(good, d2, 0.0)
+        # near the binomial boundary the one-by-one fit (with its cap) decides
+        good &= np.exp(u[act, 0]) + np.exp(u[act, 1]) < _NEWTON_MAX_PRECISION
+        done = good & (np.maximum(np.abs(d1), np.abs(d2)) < tol)
+        ok[act[done]] = True
+        act = act[good & ~done]
+    return np.exp(u[:, 0]), np.exp(u[:, 1]), ok
+
+
+#: Above this ``alpha + beta`` the vectorised refit hands over to ``fit_betabinom``
+#: (whose search stops at the binomial boundary, ``MAX_PRECISION``).
+_NEWTON_MAX_PRECISION = 1e6
+
+
 def _loo_fits(k: np.ndarray, n: np.ndarray, *, screen_p: float = 0.3, min_peers: int = 3):
     """Per-agent beta-binomial null fitted to the other agents of the group.
 
@@ -130,44 +309,95 @@ def _loo_fits(k: np.ndarray, n: np.ndarray, *, screen_p: float = 0.3, min_peers:
     done for agents whose tail p-value under the all-agents fit is below
     ``screen_p``; the others keep the all-agents fit (which includes them, so
     their p-value is, if anything, a little conservative).
+
+    The refits are the maximum-likelihood fits of
+    :func:`._betabinom.fit_betabinom` with the agent's weight set to 0, found
+    for all agents at once by :func:`_loo_newton`; agents whose peers sit at a
+    boundary (no transfer at all: the same fixed rate as ``fit_betabinom``;
+    no overdispersion) or whose Newton steps do not converge are refitted one
+    by one with ``fit_betabinom``.
     """
     m = len(k)
     a = np.full(m, np.nan)
     b = np.full(m, np.nan)
-    if int((n > 0).sum()) <= min_peers:
+    pos = n > 0
+    if int(pos.sum()) <= min_peers:
         return a, b
     full = fit_betabinom(k, n)
     a[:], b[:] = full
-    p_full = betabinom_pvalue(k.astype(int), n.astype(int), full[0], full[1])
-    for i in np.nonzero(p_full < screen_p)[0]:
-        w = (n > 0).astype(float)
+    p_full = _bb_sf(k.astype(np.int64), n.astype(np.int64), full[0], full[1])
+    idx = np.nonzero(p_full < screen_p)[0]
+    if not len(idx):
+        return a, b
+    npeer = int(pos.sum()) - pos[idx]
+    kp = float(k[pos].sum()) - np.where(pos[idx], k[idx], 0.0)
+    np_ = float(n[pos].sum()) - np.where(pos[idx], n[idx], 0.0)
+    few = npeer < min_peers
+    a[idx[few]] = b[idx[few]] = np.nan
+    # peers all at 0 (or all at n): fit_betabinom's fixed rate 0.5 / (peer calls + 1)
+    edge = ~few & ((kp <= 0) | (kp >= np_))
+    mu = 0.5 / (np_[edge] + 1.0)
+    mu = np.where(kp[edge] <= 0, mu, 1 - mu)
+    a[idx[edge]], b[idx[edge]] = mu * MAX_PRECISION, (1 - mu) * MAX_PRECISION
+    rest = idx[~few & ~edge]
+    if not len(rest):
+        return a, b
+    if sum(full) < _NEWTON_MAX_PRECISION:
+        ar, br, ok = _loo_newton(k, n, pos, rest, full)
+        a[rest[ok]], b[rest[ok]] = ar[ok], br[ok]
+        rest = rest[~ok]
+    for i in rest:
+        w = pos.astype(float)
         w[i] = 0.0
-        if w.sum() < min_peers:
-            a[i] = b[i] = np.nan
-            continue
         a[i], b[i] = fit_betabinom(k, n, weights=w, start=full)
     return a, b
 
 
 def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per agent x period: beta-binomial tail p of the transfer count and its expectation."""
-    cells = cells.copy()
-    cells["a"] = np.nan
-    cells["b"] = np.nan
-    for _, idx in cells.groupby(["period", "queue"]).groups.items():
-        g = cells.loc[idx]
-        a, b = _loo_fits(g["k"].to_numpy(float), g["n"].to_numpy(float))
-        cells.loc[idx, "a"] = a
-        cells.loc[idx, "b"] = b
-    cells = cells[np.isfinite(cells["a"])]
-    rows = []
-    for (aid, per), g in cells.groupby(["agent_id", "period"], sort=True):
-        k = int(g["k"].sum())
-        p = sum_betabinom_sf(k, g["n"], g["a"], g["b"])
-        exp = float((g["n"] * g["a"] / (g["a"] + g["b"])).sum())
-        rows.append(dict(agent_id=aid, period=per, n=int(g["n"].sum()), k=k, p_rate=p,
-                         expected=exp))
-    return pd.DataFrame(rows, columns=["agent_id", "period", "n", "k", "p_rate", "expected"])
+    """Per agent x period: beta-binomial tail p of the transfer count and its expectation.
+
+    The tail of an agent's total over several queues is the convolution of
+    the per-queue pmfs, as in :func:`sum_betabinom_sf`.
+    """
+    cols = ["agent_id", "period", "n", "k", "p_rate", "expected"]
+    k = cells["k"].to_numpy(float)
+    n = cells["n"].to_numpy(float)
+    a = np.full(len(cells), np.nan)
+    b = np.full(len(cells), np.nan)
+    for _, idx in cells.groupby(["period", "queue"], sort=True).indices.items():
+        a[idx], b[idx] = _loo_fits(k[idx], n[idx])
+    keep = np.isfinite(a)
+    c = cells.loc[keep, ["agent_id", "period"]].reset_index(drop=True)
+    k, n, a, b = k[keep].astype(np.int64), n[keep].astype(np.int64), a[keep], b[keep]
+    if not len(c):
+        return pd.DataFrame(columns=cols)
+    # agent x period segments, in sorted order; cells keep their order within one
+    order = np.lexsort((c["period"].to_numpy(), c["agent_id"].to_numpy()))
+    c = c.iloc[order].reset_index(drop=True)
+    k, n, a, b = k[order], n[order], a[order], b[order]
+    aid, per = c["agent_id"].to_numpy(), c["period"].to_numpy()
+    seg = np.nonzero(np.r_[True, (aid[1:] != aid[:-1]) | (per[1:] != per[:-1])])[0]
+    size = np.diff(np.r_[seg, len(c)])
+    ksum = np.add.reduceat(k, seg)
+    nsum = np.add.reduceat(n, seg)
+    exp = np.add.reduceat(n * a / (a + b), seg)
+    p_rate = np.empty(len(seg))
+    for lo in range(0, len(seg), 2048):  # bounded memory: ~2k agent-periods of pmfs at once
+        hi = min(lo + 2048, len(seg))
+        c0, c1 = seg[lo], (seg[hi] if hi < len(seg) else len(c))
+        pmf, start = _ragged_pmf(n[c0:c1], a[c0:c1], b[c0:c1])
+        one = size[lo:hi] == 1
+        p_rate[lo:hi][one] = np.clip(
+            _ragged_tail(pmf, start, k[c0:c1])[seg[lo:hi][one] - c0], 0.0, 1.0
+        )
+        for j in np.nonzero(~one)[0]:
+            q0 = seg[lo + j] - c0
+            parts = [pmf[start[q] : start[q + 1]] for q in range(q0, q0 + size[lo + j])]
+            p_rate[lo + j] = _tail_of_sum(int(ksum[lo + j]), parts)
+    return pd.DataFrame({
+        "agent_id": aid[seg], "period": per[seg],
+        "n": nsum.astype(int), "k": ksum.astype(int), "p_rate": p_rate, "expected": exp,
+    }, columns=cols)
 
 
 def _early_table(cells: pd.DataFrame, min_transfers: int) -> pd.DataFrame:
@@ -213,15 +443,14 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     name = "transfer_dumping"
     if "outcome" not in ctx.columns or "talk_s" not in ctx.columns:
         return skipped(name, "outcome or talk_s is missing")
-    n_tr = ctx.con.execute(
-        f"SELECT count(*) FILTER (WHERE outcome = 'transferred') FROM calls WHERE {HANDLED}"
-    ).fetchone()[0]
-    if not n_tr:
+    # every handled call of the view is in a cell (the view has no negative talk
+    # time), so the cells count the transfers: no separate scan of the calls
+    cells = transfer_cells(ctx)
+    if not int(cells["k"].sum()):
         return skipped(name, "no call has outcome 'transferred' (the source records no transfers)")
     min_calls = int(option(ctx, "min_calls", 30))
     min_peers = int(option(ctx, "min_peers", 8))
     min_tr = int(option(ctx, "min_transfers", 5))
-    cells = transfer_cells(ctx)
     rate = _rate_pvalues(cells)
     rate = rate[rate["n"] >= min_calls]
     notes = []
