@@ -180,7 +180,7 @@ def plot_recommendation(rec, *, labels: dict | None = None):
     r = rec.ranking.reset_index(drop=True)
     names = [lab.get(m, m) for m in r["model"]]
     crit = [c for c in rec.weights]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 0.55 * len(r) + 2),
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.55 * len(r) + 2),
                                   gridspec_kw={"width_ratios": [1.2, 1]})
     y = np.arange(len(r))[::-1]
     ok = r["overall"].notna().to_numpy()
@@ -192,7 +192,7 @@ def plot_recommendation(rec, *, labels: dict | None = None):
     for yi, (_, row) in zip(y, r.iterrows(), strict=True):
         if pd.notna(row["overall"]):
             ax.annotate(lab["p_best"].format(p=row["p_best"]), (row["overall"], yi),
-                        xytext=(6, 6), textcoords="offset points", fontsize=8)
+                        xytext=(6, 6), textcoords="offset points", fontsize=9)
         else:
             ax.annotate(lab["not_computable"], (0.02, yi), fontsize=8, color="0.4",
                         va="center")
@@ -208,6 +208,10 @@ def plot_recommendation(rec, *, labels: dict | None = None):
                 cbar_kws={"label": lab["criteria"]})
     ax2.set_yticklabels([])
     ax2.set_ylabel("")
+    ax2.tick_params(axis="x", rotation=35)
+    for tl in ax2.get_xticklabels():
+        tl.set_horizontalalignment("right")
+        tl.set_rotation_mode("anchor")
     fig.tight_layout()
     return fig
 
@@ -247,8 +251,9 @@ def plot_quadrants(q: pd.DataFrame, *, labels: dict | None = None, flagged=None)
     for ax, ym in zip(axes[0], ys, strict=True):
         d = q[q["y_metric"] == ym]
         size = 20 + 80 * d["calls"] / max(float(d["calls"].max()), 1.0)
-        for quad, g in d.groupby("quadrant"):
-            ax.scatter(g["x"], g["y"], s=size[g.index], color=palette.get(quad, "0.5"),
+        for quad in palette:  # the same legend order in every panel
+            g = d[d["quadrant"] == quad]
+            ax.scatter(g["x"], g["y"], s=size[g.index], color=palette[quad],
                        alpha=0.75, label=lab.get(quad, quad), edgecolor="white", lw=0.5)
         hot = d[d["agent_id"].isin(fl)]
         if len(hot):
@@ -259,9 +264,16 @@ def plot_quadrants(q: pd.DataFrame, *, labels: dict | None = None, flagged=None)
         xm = d["x_metric"].iloc[0]
         ax.set_xlabel(lab.get(xm, xm))
         ax.set_ylabel(lab.get(ym, ym))
-    axes[0, -1].legend(fontsize=7, loc="best")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    for ax in axes[0, 1:]:  # a ring for flagged agents may appear in a later panel only
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
     fig.suptitle(lab["title"])
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncols=min(len(names), 5), fontsize=8,
+               frameon=False)
     return fig
 
 
@@ -313,15 +325,26 @@ def plot_rank_changes(models: pd.DataFrame, *, labels: dict | None = None):
     lab = _labels({"title": "Recommendation before and after removing flagged calls",
                    "before": "as recorded", "after": "flagged calls removed",
                    "y": "overall score"}, labels)
-    d = models.dropna(subset=["overall_before", "overall_after"])
+    d = models.dropna(subset=["overall_before", "overall_after"]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for _, r in d.iterrows():
-        ax.plot([0, 1], [r["overall_before"], r["overall_after"]], marker="o")
+    ys = d[["overall_before", "overall_after"]].to_numpy(float)
+    lo, hi = (float(ys.min()), float(ys.max())) if len(d) else (0.0, 1.0)
+    gap = 0.06 * max(hi - lo, 0.05)  # labels at least this far apart (no overlap)
+    order = np.argsort(d["overall_after"].to_numpy(float))
+    pos = d["overall_after"].to_numpy(float).copy()
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        pos[b] = max(pos[b], pos[a] + gap)
+    for i, r in d.iterrows():
+        line = ax.plot([0, 1], [r["overall_before"], r["overall_after"]], marker="o")[0]
         ax.annotate(f"{lab.get(r['model'], r['model'])} ({int(r['rank_before'])}"
                     f"\u2192{int(r['rank_after'])})", (1, r["overall_after"]),
-                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+                    xytext=(1.08, pos[i]), textcoords="data", va="center", fontsize=9,
+                    color=line.get_color(),
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6})
     ax.set_xticks([0, 1], [lab["before"], lab["after"]])
-    ax.set_xlim(-0.2, 1.6)
+    ax.set_xlim(-0.2, 1.9)
+    if len(d):
+        ax.set_ylim(lo - gap, max(hi, float(pos.max())) + gap)
     ax.set_ylabel(lab["y"])
     ax.set_title(lab["title"])
     fig.tight_layout()

@@ -369,7 +369,7 @@ def _agent_table(comp) -> pd.DataFrame:
 
 def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: float | None = None,
            eod_window_min: float = 60.0, recommend_models: bool = True,
-           progress: bool = False) -> WhatIf:
+           n_boot: int | None = None, progress: bool = False) -> WhatIf:
     """Re-score the same agents without the calls the gaming checks flagged.
 
     Parameters
@@ -389,6 +389,11 @@ def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: floa
         End-of-day window.
     recommend_models : bool
         Also make the recommendation before and after.
+    n_boot : int, optional
+        Bootstrap replicates behind the intervals of the re-scored comparison's summary
+        (default: the configuration's ``compare.n_boot``). The what-if's tables and the
+        recommendation do not use those intervals, so a caller that only wants them can
+        pass 0 and save most of the re-scoring time.
 
     Returns
     -------
@@ -429,6 +434,8 @@ def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: floa
                             on="agent_id", how="left")
         panel.attrs = attrs
     say("re-scoring the models")
+    if n_boot is not None:
+        config = {**config, "compare": {**(config.get("compare") or {}), "n_boot": int(n_boot)}}
     after = compare_models(panel, config=config, ratings=ratings, okr=okr,
                            flagged=comparison.flags,
                            models=list(comparison.results) or None)

@@ -5,7 +5,8 @@ Output folder layout::
     OUT/report.pdf           the management report
     OUT/report.pptx          headline-findings deck
     OUT/manifest.json        inputs (hashes, rows), parameters, software, outputs (hashes)
-    OUT/tables/*.csv         scores and flags behind the report (ids pseudonymized if asked)
+    OUT/tables/*.csv         scores, flags, recommendation and what-if behind the report
+                             (ids pseudonymized if asked)
     OUT/notebooks/*.ipynb    the executed notebooks: the run's record (manifest in metadata)
     OUT/build/               prepared inputs, cache, markdown, Typst source, figures
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -134,6 +136,9 @@ def build_report(
     nb_out = out / "notebooks"
     build_dir.mkdir(parents=True, exist_ok=True)
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
+    # the cache shares results between the notebooks of one run; a result left by an
+    # earlier run may come from other inputs, settings or code
+    shutil.rmtree(build_dir / "cache", ignore_errors=True)
 
     _say(progress, "report: preparing inputs")
     inputs = prepare_inputs(calls, build_dir=build_dir, mapping=mapping, ratings=ratings,
@@ -244,21 +249,28 @@ def _execute_parallel(jobs: list[tuple]) -> list[Path]:
     return [f.result() for f in futures]
 
 
+#: cached table -> exported CSV: ``(cache folder, table, CSV name)``
+EXPORTS = (("compare", "scores", "scores"), ("compare", "agreement", "agreement"),
+           ("recommend", "ranking", "recommendation"),
+           ("recommend", "pairwise", "recommendation_pairwise"),
+           ("whatif", "models", "whatif"), ("whatif", "removed", "whatif_removed"),
+           ("gaming", "flags", "flags"), ("gaming", "changepoints", "changepoints"))
+
+
 def _export_tables(build_dir: Path, dest: Path) -> list[Path]:
-    """Scores, agreement and flags from the cache as CSV (customer ids never included)."""
+    """Scores, agreement, recommendation, what-if and flags from the cache as CSV
+    (customer ids never included)."""
     import pandas as pd
 
     written = []
-    for sub, names in (("compare", ("scores", "agreement")),
-                       ("gaming", ("flags", "changepoints"))):
-        for name in names:
-            src = build_dir / "cache" / sub / f"{name}.parquet"
-            if not src.is_file():
-                continue
-            df = pd.read_parquet(src)
-            df = df.drop(columns=[c for c in df.columns if "customer" in str(c)])
-            dest.mkdir(parents=True, exist_ok=True)
-            path = dest / f"{name}.csv"
-            df.to_csv(path, index=False)
-            written.append(path)
+    for sub, table, name in EXPORTS:
+        src = build_dir / "cache" / sub / f"{table}.parquet"
+        if not src.is_file():
+            continue
+        df = pd.read_parquet(src)
+        df = df.drop(columns=[c for c in df.columns if "customer" in str(c)])
+        dest.mkdir(parents=True, exist_ok=True)
+        path = dest / f"{name}.csv"
+        df.to_csv(path, index=False)
+        written.append(path)
     return written

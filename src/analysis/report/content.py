@@ -2,9 +2,14 @@
 
 The notebooks only call these functions and display what they return; every text is
 looked up in :mod:`analysis.report.i18n`. Expensive results (panel, model comparison,
-gaming checks) are cached in ``<build_dir>/cache/`` so the four notebooks of a run
-compute them once. A section whose library piece is not installed says so
-(:func:`unavailable`) instead of showing anything made up.
+gaming checks, recommendation, what-if) are cached in ``<build_dir>/cache/`` so the four
+notebooks of a run compute them once (``build_report`` clears the cache when a run
+starts). A section whose library piece is not installed says so (:func:`unavailable`)
+instead of showing anything made up; a view whose inputs are missing says which.
+
+The model-choice views (issue #8): :func:`recommendation_summary` opens the management
+summary; :func:`recommendation_evidence`, :func:`tradeoff_view` (:data:`TRADEOFFS`) and
+:func:`whatif_view` are sections of the model comparison, each with its figure function.
 """
 
 from __future__ import annotations
@@ -64,6 +69,24 @@ __all__ = [
     "known_gamers",
     "agreement_text",
     "kendall_w",
+    "recommendation",
+    "recommendation_summary",
+    "recommendation_lead",
+    "recommendation_table",
+    "recommendation_figure",
+    "recommendation_evidence",
+    "evidence_table",
+    "criteria_list",
+    "pairwise_table",
+    "indistinguishable_text",
+    "TRADEOFFS",
+    "tradeoff_data",
+    "tradeoff_table",
+    "tradeoff_view",
+    "tradeoff_figure",
+    "whatif_result",
+    "whatif_view",
+    "whatif_figure",
 ]
 
 MODEL_KEYS = ("kpi", "okr", "bsc", "360")
@@ -205,6 +228,9 @@ _PIECES = {
     "figures": "analysis.figures",
     "gaming": "analysis.gaming",
     "model_config": "analysis.models.config",
+    "recommend": "analysis.recommend",
+    "tradeoffs": "analysis.tradeoffs",
+    "whatif": "analysis.whatif",
 }
 
 
@@ -233,6 +259,9 @@ _PROBES = {
     "figures": "analysis.figures",
     "gaming": "analysis.gaming.runner",
     "model_config": "analysis.models.config",
+    "recommend": "analysis.recommend",
+    "tradeoffs": "analysis.tradeoffs",
+    "whatif": "analysis.whatif",
 }
 
 
@@ -483,13 +512,17 @@ def comparison(inputs: ReportInputs, build_dir):
 
     ``flagged`` (agents the gaming checks flagged) is passed on when the gaming checks
     exist; with synthetic data, the planted gamers (``truth``) are used for gaming
-    sensitivity instead, as they are known.
+    sensitivity instead, as they are known. The whole
+    :class:`~analysis.compare.Comparison` is kept too (``comparison.pkl``), for the
+    recommendation, trade-off and what-if views.
     """
     if not _importable("analysis.compare", "compare_models"):
         return None
+    import pickle
+
     folder = _cache(build_dir) / "compare"
     cached = _load_bundle(folder)
-    if cached is not None:
+    if cached is not None and (folder / "comparison.pkl").is_file():
         return cached
     from ..compare import compare_models
 
@@ -502,11 +535,18 @@ def comparison(inputs: ReportInputs, build_dir):
                  and c not in p.columns]
         if extra:
             r = inputs.roster[["agent_id", *extra]].drop_duplicates("agent_id")
+            attrs = p.attrs  # the panel's settings (period, data end) for the what-if
             p = p.merge(r.assign(agent_id=r["agent_id"].astype(str)), on="agent_id",
                         how="left")
+            p.attrs = attrs
     res = compare_models(p, config=_model_config(inputs), ratings=inputs.ratings,
                          okr=inputs.okr, flagged=flagged)
     summary = getattr(res, "summary", {}) or {}
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "comparison.pkl.part"
+    with open(tmp, "wb") as fh:
+        pickle.dump(res, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(folder / "comparison.pkl")
     _save_bundle(folder, {"scores": res.scores, "agreement": res.agreement},
                  {"summary": summary})
     return _load_bundle(folder)
@@ -796,10 +836,14 @@ def flags_figure(g, lang: str = "en"):
 # --------------------------------------------------------------------------- headlines
 
 
-def headlines(inputs: ReportInputs, build_dir, lang: str = "en") -> list[str]:
-    """The management summary's key findings, each a sentence; also written to
-    ``<build_dir>/headlines.json`` for the slide deck. Only findings whose library piece
-    exists are included."""
+def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
+              with_recommendation: bool = True) -> list[str]:
+    """The management summary's key findings, each a sentence, the recommendation first;
+    all of them are written to ``<build_dir>/headlines.json`` for the slide deck. Only
+    findings whose library piece exists are included.
+
+    ``with_recommendation=False`` leaves the recommendation's findings out of the list
+    returned (for a page that states the recommendation just above)."""
     con = _con(inputs)
     try:
         r = con.execute(
@@ -807,9 +851,11 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en") -> list[str]:
             "min(arrival_ts), max(arrival_ts) FROM calls").fetchone()
     finally:
         con.close()
-    out = [t("summary.finding.volume", lang, calls=f"{r[0]:,}", agents=r[1], queues=r[2],
-             start=pd.Timestamp(r[3]).strftime("%Y-%m-%d"),
-             end=pd.Timestamp(r[4]).strftime("%Y-%m-%d"))]
+    rec_lines = _recommendation_headlines(inputs, build_dir, lang)
+    out = list(rec_lines)
+    out.append(t("summary.finding.volume", lang, calls=f"{r[0]:,}", agents=r[1], queues=r[2],
+                 start=pd.Timestamp(r[3]).strftime("%Y-%m-%d"),
+                 end=pd.Timestamp(r[4]).strftime("%Y-%m-%d")))
     calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
     nq = int(calls.get("quarantined") or 0)
     if nq:
@@ -817,18 +863,11 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en") -> list[str]:
         out.append(t("summary.finding.quarantine", lang, n=f"{nq:,}", share=f"{100 * share:.2f}%"))
     cmp = comparison(inputs, build_dir)
     if cmp is not None:
-        summ = getattr(cmp, "summary", {}) or {}
         w = kendall_w(cmp)
         if w is not None:
             level = "high" if w >= 0.7 else "mid" if w >= 0.4 else "low"
             out.append(t("summary.finding.agreement", lang, w=f"{w:.2f}",
                          level=t(f"summary.finding.agreement.{level}", lang)))
-        sens = {m: _value(i.get("gaming_sensitivity"))
-                for m, i in (summ.get("models") or {}).items() if isinstance(i, dict)}
-        sens = {m: v for m, v in sens.items() if v is not None}
-        if sens:
-            best = min(sens, key=sens.get)
-            out.append(t("summary.finding.recommend", lang, model=_model_label(best, lang)))
     g = gaming(inputs, build_dir)
     if g is not None:
         nflag = int(g.flags["flagged"].astype(bool).sum()) if not g.flags.empty else 0
@@ -842,4 +881,673 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en") -> list[str]:
     (Path(build_dir) / "headlines.json").write_text(
         json.dumps({"lang": lang, "findings": out}, ensure_ascii=False, indent=1),
         encoding="utf-8")
+    return out if with_recommendation else out[len(rec_lines):]
+
+
+# --------------------------------------------------------------------------- model choice
+# The recommendation (analysis.recommend), the trade-offs (analysis.tradeoffs) and the
+# what-if (analysis.whatif). They need the whole Comparison (results, panel, flags), which
+# comparison() keeps in the cache next to its tables; each result is cached in turn, so
+# the notebooks of a run compute it once.
+
+CRITERIA_ORDER = ("validity", "gaming", "stability", "fairness", "separation", "data")
+_FULL: dict[str, object] = {}  # comparison.pkl already read by this process
+
+
+def _full_comparison(inputs: ReportInputs, build_dir):
+    """The :class:`analysis.compare.Comparison` behind :func:`comparison` (None if missing)."""
+    import pickle
+
+    path = _cache(build_dir) / "compare" / "comparison.pkl"
+    if comparison(inputs, build_dir) is None or not path.is_file():
+        return None
+    key = f"{path}|{path.stat().st_mtime_ns}"
+    if key not in _FULL:
+        with open(path, "rb") as fh:  # written by comparison() into this build folder
+            _FULL[key] = pickle.load(fh)
+    return _FULL[key]
+
+
+_PUNCT = {"en": {"sentence": " ", "list": ", ", "colon": ": ", "pairs": "; "},
+          "zh-CN": {"sentence": "", "list": "、", "colon": "：", "pairs": "；"}}
+
+
+def _punct(kind: str, lang: str) -> str:
+    """Joining punctuation: Chinese runs sentences together and lists with 、."""
+    return _PUNCT.get(lang, _PUNCT["en"])[kind]
+
+
+def _pct_text(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{100 * float(v):.0f}%"
+
+
+def _crit_label(c: str, lang: str) -> str:
+    return t(f"crit.{c}", lang)
+
+
+def recommendation(inputs: ReportInputs, build_dir):
+    """The models ranked for this center (cached): an
+    :class:`analysis.recommend.Recommendation`, or None when the comparison or the
+    recommendation module is missing."""
+    if not _importable("analysis.recommend", "recommend"):
+        return None
+    from ..recommend import Recommendation, recommend
+
+    folder = _cache(build_dir) / "recommend"
+    b = _load_bundle(folder)
+    if b is None:
+        comp = _full_comparison(inputs, build_dir)
+        if comp is None:
+            return None
+        rec = recommend(comp)
+        _save_bundle(folder, {"ranking": rec.ranking, "evidence": rec.evidence,
+                              "pairwise": rec.pairwise, "requirements": rec.requirements},
+                     {"weights": rec.weights, "not_assessed": rec.not_assessed,
+                      "ci": rec.ci, "n_boot": rec.n_boot})
+        b = _load_bundle(folder)
+    return Recommendation(ranking=b.ranking, evidence=b.evidence, pairwise=b.pairwise,
+                          weights=b.weights, not_assessed=b.not_assessed,
+                          requirements=getattr(b, "requirements", None), ci=b.ci,
+                          n_boot=b.n_boot)
+
+
+def _num2(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{float(v):.2f}"
+
+
+def _interval(lo, hi) -> str:
+    return "–" if lo is None or pd.isna(lo) or pd.isna(hi) else f"[{lo:.2f}, {hi:.2f}]"
+
+
+def _tied_lines(rec, lang: str) -> list[str]:
+    """One sentence per model the data cannot tell apart from the top one."""
+    r = rec.ranking
+    comp = r[r["computable"].astype(bool) & r["overall"].notna()]
+    if comp.empty:
+        return []
+    top = str(comp.iloc[0]["model"])
+    pct = f"{rec.ci:.0%}"
+    out = []
+    pw = rec.pairwise
+    for m in comp["model"].iloc[1:].astype(str):
+        row = pw[((pw["model_a"] == top) & (pw["model_b"] == m))
+                 | ((pw["model_a"] == m) & (pw["model_b"] == top))]
+        if row.empty or bool(row["distinguishable"].iloc[0]):
+            continue
+        row = row.iloc[0]
+        sgn = 1 if row["model_a"] == top else -1
+        lo, hi = sorted((sgn * row["diff_lo"], sgn * row["diff_hi"]))
+        out.append(t("rec.tied", lang, a=_model_label(top, lang), b=_model_label(m, lang),
+                     d=f"{sgn * row['diff']:.2f}", ci=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
     return out
+
+
+def _na_reason(c: str, why: str, lang: str) -> str:
+    if why.startswith("not assessable for every model"):
+        inner = why[why.find("(") + 1: why.rfind(")")] if "(" in why else ""
+        models = _punct("list", lang).join(_model_label(m.strip(), lang)
+                                           for m in inner.split(",") if m.strip())
+        return t("rec.na.partial", lang, models=models)
+    key = f"rec.na.{c}"
+    return t(key, lang) if key in i18n.STRINGS[lang] else why
+
+
+def _status_text(row, lang: str) -> str:
+    """Why a model is not computable, or which of its inputs are missing."""
+    if not bool(row["computable"]):
+        reason = str(row["status"]).removeprefix("not computable:").strip()
+        if "360 ratings" in reason or "--ratings" in reason:
+            reason = t("rec.reason.no_ratings", lang)
+        return t("rec.not_computable", lang, reason=reason)
+    if row.get("missing_data"):
+        strings = i18n.STRINGS[lang]
+        names = [strings.get(f"metric.{x}", strings.get(f"input.{x}", x))
+                 for x in str(row["missing_data"]).split(", ")]
+        return t("rec.missing", lang, inputs=_punct("list", lang).join(names))
+    return ""
+
+
+def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
+    """The recommendation in words: the model, its score, interval and P(best); every
+    model the data cannot tell apart from it; criteria not assessed."""
+    r = rec.ranking
+    comp = r[r["computable"].astype(bool) & r["overall"].notna()]
+    if comp.empty:
+        return [text("rec.none", lang)]
+    top = comp.iloc[0]
+    name = _model_label(str(top["model"]), lang)
+    if pd.notna(top["overall_lo"]):
+        lead = t("rec.lead", lang, model=name, overall=f"{top['overall']:.2f}",
+                 ci=f"{rec.ci:.0%}", lo=f"{top['overall_lo']:.2f}",
+                 hi=f"{top['overall_hi']:.2f}", p=_pct_text(top["p_best"]),
+                 n_boot=f"{int(rec.n_boot):,}")
+    else:
+        lead = t("rec.lead.plain", lang, model=name, overall=f"{top['overall']:.2f}")
+    tied = _tied_lines(rec, lang)
+    parts = [lead] + (tied if tied else ([t("rec.ahead", lang, model=name)]
+                                         if len(comp) > 1 else []))
+    out = [Markdown(_punct("sentence", lang).join(parts))]
+    na = _not_assessed_text(rec, lang)
+    return out + ([Markdown(na)] if na else [])
+
+
+def _not_assessed_text(rec, lang: str) -> str:
+    """One line naming the criteria left out, and why (empty when all were assessed)."""
+    items = [t("rec.not_assessed.item", lang, criterion=_crit_label(c, lang),
+               why=_na_reason(c, str(why), lang))
+             for c, why in (rec.not_assessed or {}).items()]
+    return ("*" + t("rec.not_assessed", lang, items=_punct("pairs", lang).join(items)) + "*"
+            if items else "")
+
+
+def _strong_weak(rec, model: str, lang: str) -> tuple[str, str]:
+    ev = rec.evidence
+    e = ev[(ev["model"] == model) & ev["weight"].gt(0) & ev["score"].notna()]
+    if len(e) < 2:
+        return "", ""
+    return (_crit_label(e.loc[e["score"].idxmax(), "criterion"], lang),
+            _crit_label(e.loc[e["score"].idxmin(), "criterion"], lang))
+
+
+def recommendation_table(rec, lang: str = "en") -> Table:
+    """The ranking: ``rank, model, overall, interval, p_best, tied_with_best, strongest,
+    weakest, note`` (note: why a model is not computable, or the data it lacks)."""
+    rows = []
+    for _, x in rec.ranking.iterrows():
+        strong, weak = _strong_weak(rec, str(x["model"]), lang)
+        ok = bool(x["computable"]) and pd.notna(x["overall"])
+        rows.append({"rank": int(x["rank"]), "model": _model_label(str(x["model"]), lang),
+                     "overall": float(x["overall"]) if ok else np.nan,
+                     "interval": _interval(x["overall_lo"], x["overall_hi"]) if ok else "–",
+                     "p_best": _pct_text(x["p_best"]) if ok else "–",
+                     "tied_with_best": bool(x["tied_with_best"]) and ok,
+                     "strongest": strong, "weakest": weak, "note": _status_text(x, lang)})
+    df = pd.DataFrame(rows)
+    if not df["note"].astype(bool).any():
+        df = df.drop(columns="note")
+    return Table(df, lang, digits=2)
+
+
+def recommendation_summary(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
+    """The management summary's opening: the recommendation in words, the ranking, and
+    what the what-if did to it (or why there is no recommendation)."""
+    if not available().get("compare"):
+        return [unavailable("compare", lang)]
+    rec = recommendation(inputs, build_dir)
+    if rec is None:
+        return [unavailable("recommend", lang)]
+    out: list = recommendation_lead(rec, lang)
+    if rec.best is not None:
+        out.append(recommendation_table(rec, lang))
+        w = whatif_result(inputs, build_dir)
+        line = _whatif_sentence(w, lang)
+        if line:
+            out.append(Markdown(line))
+    return out
+
+
+def recommendation_figure(inputs: ReportInputs, build_dir, lang: str = "en"):
+    """:func:`analysis.figures.plot_recommendation` in ``lang`` (empty without a ranking)."""
+    rec = recommendation(inputs, build_dir) if available().get("compare") else None
+    if rec is None or rec.best is None or not _importable("analysis.figures",
+                                                          "plot_recommendation"):
+        return Markdown("")
+    from ..figures import plot_recommendation
+
+    lab = figure_labels("recommendation", lang)
+    lab.update({c: _crit_label(c, lang) for c in rec.weights})
+    return figure(plot_recommendation(rec, labels=lab))
+
+
+def evidence_table(rec, lang: str = "en") -> Table:
+    """Criteria (rows) by model (columns): each model's 0-1 score and its interval, and
+    the weight the criterion carries."""
+    ev = rec.evidence
+    models = [m for m in rec.ranking["model"].astype(str) if m in set(ev["model"])]
+    rows = []
+    for c in CRITERIA_ORDER:
+        row = {"criterion": _crit_label(c, lang), "weight": f"{rec.weights.get(c, 0):.0%}"}
+        for m in models:
+            e = ev[(ev["model"] == m) & (ev["criterion"] == c)]
+            if e.empty or pd.isna(e["score"].iloc[0]) or rec.weights.get(c, 0) == 0:
+                cell = t("rec.not_assessed_cell", lang) if c in rec.not_assessed else "–"
+            elif pd.notna(e["score_lo"].iloc[0]) and c != "data":
+                cell = (f"{e['score'].iloc[0]:.2f} "
+                        f"{_interval(e['score_lo'].iloc[0], e['score_hi'].iloc[0])}")
+            else:
+                cell = f"{e['score'].iloc[0]:.2f}"
+            row[_model_label(m, lang)] = cell
+        rows.append(row)
+    r = rec.ranking.set_index("model")
+    total = {"criterion": "**" + t("crit.overall", lang) + "**", "weight": "100%"}
+    for m in models:
+        total[_model_label(m, lang)] = (f"**{r.loc[m, 'overall']:.2f}** "
+                                        f"{_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])}")
+    rows.append(total)
+    return Table(pd.DataFrame(rows), lang)
+
+
+def criteria_list(rec, lang: str = "en") -> Markdown:
+    """What each criterion measures, and the weights (bullets)."""
+    colon = _punct("colon", lang)
+    items = [f"**{_crit_label(c, lang)}**{colon}{t(f'crit.{c}.def', lang)}"
+             for c in CRITERIA_ORDER]
+    weights = _punct("list", lang).join(f"{_crit_label(c, lang)} {rec.weights.get(c, 0):.0%}"
+                        for c in CRITERIA_ORDER if rec.weights.get(c, 0) > 0)
+    return Markdown(bullets(items).text + "\n\n" + t("rec.weights", lang, weights=weights))
+
+
+def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
+    """Every pair of scored models: difference in overall score, its interval, P(A better),
+    and whether the data tells them apart."""
+    pw = rec.pairwise
+    if pw is None or pw.empty:
+        return Markdown(t("common.none_found", lang))
+    df = pd.DataFrame({
+        "model_a": pw["model_a"].astype(str).map(lambda m: _model_label(m, lang)),
+        "model_b": pw["model_b"].astype(str).map(lambda m: _model_label(m, lang)),
+        "diff": [_num2(v) for v in pw["diff"]],
+        "interval": [_interval(a, b) for a, b in zip(pw["diff_lo"], pw["diff_hi"],
+                                                     strict=True)],
+        "p_a_better": [_pct_text(v) for v in pw["p_a_better"]],
+        "distinguishable": [t("value.yes" if v else "value.no", lang)
+                            for v in pw["distinguishable"].astype(bool)],
+    })
+    return Table(df, lang, digits=2)
+
+
+def indistinguishable_text(rec, lang: str = "en") -> Markdown:
+    """Plainly: which pairs of models the data cannot tell apart."""
+    pw = rec.pairwise
+    if pw is None or pw.empty:
+        return Markdown("")
+    same = pw[~pw["distinguishable"].astype(bool)]
+    if same.empty:
+        return text("rec.all_distinguishable", lang)
+    sep = _punct("pairs", lang)
+    pairs = sep.join(f"{_model_label(a, lang)} – {_model_label(b, lang)}"
+                     for a, b in zip(same["model_a"], same["model_b"], strict=True))
+    return text("rec.indistinguishable", lang, pairs=pairs)
+
+
+def recommendation_evidence(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
+    """The evidence behind the ranking: criteria by model with intervals, what the criteria
+    measure and weigh, and the pairwise differences (or why there is none)."""
+    if not available().get("compare"):
+        return [unavailable("compare", lang)]
+    rec = recommendation(inputs, build_dir)
+    if rec is None:
+        return [unavailable("recommend", lang)]
+    if rec.best is None:
+        return [text("rec.none", lang)]
+    out = [text("rec.evidence.intro", lang, ci=f"{rec.ci:.0%}", n_boot=f"{int(rec.n_boot):,}"),
+           evidence_table(rec, lang)]
+    na = _not_assessed_text(rec, lang)
+    out += [Markdown(na)] if na else []
+    out += [heading("rec.criteria", lang, level=3), criteria_list(rec, lang),
+            heading("rec.pairwise", lang, level=3), indistinguishable_text(rec, lang),
+            pairwise_table(rec, lang)]
+    return out
+
+
+# ---- trade-offs
+
+TRADEOFFS = ("efficiency", "service", "satisfaction", "process")
+_TRADE_KEYS = {"efficiency": "eff", "service": "svc", "satisfaction": "sat", "process": "proc"}
+_TRADE_FIG = {"efficiency": "tradeoff_efficiency", "service": "tradeoff_service",
+              "satisfaction": "tradeoff_satisfaction", "process": "tradeoff_process"}
+
+
+def _min_calls(inputs: ReportInputs) -> int:
+    cfg = _model_config(inputs) or {}
+    return int(cfg.get("min_calls", 1))
+
+
+def _has(df: pd.DataFrame | None, col: str, n: int = 1) -> bool:
+    return df is not None and col in df.columns and int(df[col].notna().sum()) >= n
+
+
+def tradeoff_data(kind: str, inputs: ReportInputs, build_dir) -> tuple[object, str | None]:
+    """``(data, None)`` for a trade-off view, or ``(None, reason key)`` when its inputs are
+    missing. ``kind``: ``efficiency`` and ``process`` give a quadrant table,
+    ``satisfaction`` a quadrant table (x = satisfaction) and the per-agent table,
+    ``service`` a dict with the staffing table and the busiest hour."""
+    if kind not in TRADEOFFS:
+        raise ValueError(f"unknown trade-off view {kind!r} (known: {', '.join(TRADEOFFS)})")
+    if not _importable("analysis.tradeoffs", "service_cost"):
+        return None, "unavailable"
+    from .. import tradeoffs as tr
+
+    p = panel(inputs, build_dir)
+    if p is None:
+        return None, "unavailable"
+    if kind == "efficiency":
+        if not _has(p, "aht_s"):
+            return None, "trade.na.aht"
+        q = tr.efficiency_quality(p, min_calls=_min_calls(inputs))
+        return (q, None) if len(q) else (None, "trade.na.eff")
+    if kind == "process":
+        if not _has(p, "qa_mean"):
+            return None, "trade.na.qa"
+        q = tr.results_vs_process(p, min_calls=_min_calls(inputs))
+        return (q, None) if len(q) else (None, "trade.na.eff")
+    comp = _full_comparison(inputs, build_dir)
+    if comp is None:
+        return None, "unavailable"
+    if kind == "service":
+        if not _has(p, "aht_s"):
+            return None, "trade.na.aht"
+        if comp.scores.dropna(subset=["score"]).empty:
+            return None, "trade.na.models"
+        load = tr.hourly_load(str(inputs.calls_path))
+        if load.empty:
+            return None, "trade.na.aht"
+        peak = load.iloc[0]
+        cost = tr.service_cost(comp, calls_per_hour=float(peak["calls_per_hour"]))
+        if cost.empty:
+            return None, "trade.na.aht"
+        return {"cost": cost, "dow": int(peak["dow"]), "hour": int(peak["hour"]),
+                "calls_per_hour": float(peak["calls_per_hour"]), "target_sl": 0.8,
+                "target_s": 20.0}, None
+    # satisfaction against 360 and staff stability
+    per = tr.satisfaction_vs_360(comp, roster=inputs.roster)
+    if not _has(per, "csat_mean", 4):
+        return None, "trade.na.csat"
+    others = [c for c in ("score_360", "tenure_days") if _has(per, c, 4)]
+    if not others:
+        return None, "trade.na.people"
+    q = pd.concat([tr.quadrants(per, "csat_mean", y) for y in others], ignore_index=True)
+    if q.groupby("y_metric").size().max() < 4:
+        return None, "trade.na.few"
+    return {"quadrants": q, "per_agent": per}, None
+
+
+def _reading(lo, hi, lang: str) -> str:
+    if pd.isna(lo) or pd.isna(hi):
+        return "–"
+    if lo > 0:
+        return t("trade.reading.together", lang)
+    if hi < 0:
+        return t("trade.reading.tradeoff", lang)
+    return t("trade.reading.unclear", lang)
+
+
+def _axis(metric: str, lang: str) -> str:
+    key = f"axis.{metric}"
+    return t(key, lang) if key in i18n.STRINGS[lang] else metric
+
+
+def tradeoff_table(q: pd.DataFrame, view: str, lang: str = "en") -> Table:
+    """Per pair of measures (the view's x measure against each y, named by y): agents,
+    signed Spearman rho with its 95% interval, a reading (go together / trade off / no
+    clear relation) and the agents in each quadrant."""
+    from ..tradeoffs import QUADRANTS, tradeoff_correlations
+
+    c = tradeoff_correlations(q)
+    df = pd.DataFrame({
+        "against": [_axis(y, lang) for y in c["y_metric"]],
+        "agents": c["n"].astype("int64"),
+        "rho": c["rho_better"].astype(float),
+        "interval": [_interval(a, b) for a, b in zip(c["ci_lo"], c["ci_hi"], strict=True)],
+        "reading": [_reading(a, b, lang) for a, b in zip(c["ci_lo"], c["ci_hi"], strict=True)],
+    })
+    for k in QUADRANTS:
+        df[t(f"quad.{view}.{k}", lang)] = c[k].astype("int64")
+    return Table(df, lang, digits=2)
+
+
+def _service_table(cost: pd.DataFrame, lang: str) -> Table:
+    df = pd.DataFrame({
+        "model": cost["model"].astype(str).map(lambda m: _model_label(m, lang)),
+        "agents_rewarded": cost["agents_rewarded"].astype("int64"),
+        "aht_s": cost["aht_s"].round(0),
+        "agents_needed": cost["agents_needed"].astype("int64"),
+        "agents_vs_center": [f"{v:.0%}" for v in cost["agents_vs_center"]],
+        "service_level": [_pct_text(v) for v in cost["service_level_at_center_staff"]],
+        "asa_s": [("∞" if not np.isfinite(v) else f"{v:.0f}")
+                  for v in cost["asa_s_at_center_staff"]],
+        "occupancy": [_pct_text(v) for v in cost["occupancy"]],
+    })
+    return Table(df, lang, digits=0)
+
+
+def tradeoff_view(kind: str, inputs: ReportInputs, build_dir, lang: str = "en") -> list:
+    """A trade-off view's heading, text and table, or its heading and one line saying why
+    it is not available (``kind`` one of :data:`TRADEOFFS`)."""
+    key = _TRADE_KEYS[kind]
+    out: list = [heading(f"trade.{key}.title", lang, level=3)]
+    data, why = tradeoff_data(kind, inputs, build_dir)
+    if data is None:
+        if why == "unavailable":
+            return out + [unavailable("tradeoffs", lang)]
+        return out + [Markdown("*" + t("trade.na", lang, why=t(why, lang)) + "*")]
+    if kind == "service":
+        cost = data["cost"]
+        center = cost[cost["model"] == "center"].iloc[0]
+        out.append(text("trade.svc.intro", lang, day=t(f"dow.{data['dow']}", lang),
+                        hour=f"{data['hour']:02d}", cph=f"{data['calls_per_hour']:,.0f}",
+                        sl=f"{data['target_sl']:.0%}", s=f"{data['target_s']:.0f}",
+                        n=int(center["agents_needed"]), aht=f"{center['aht_s']:.0f}"))
+        out += [_service_table(cost, lang), text("trade.svc.note", lang)]
+        return out
+    out.append(text(f"trade.{key}.intro", lang))
+    q = data["quadrants"] if kind == "satisfaction" else data
+    out.append(tradeoff_table(q, key, lang))
+    if kind == "satisfaction":
+        per = data["per_agent"].dropna(subset=["csat_mean"])
+        known = per[per["left"].notna()]
+        gone = known["left"].astype(bool)
+        if gone.any() and not gone.all():  # leavers and stayers: compare their customers
+            comp = _full_comparison(inputs, build_dir)
+            end = (comp.panel.attrs.get("ccpm_panel", {}) or {}).get("data_end_ts")
+            out.append(text("trade.sat.left", lang, k=int(gone.sum()), n=len(known),
+                            date=pd.Timestamp(end).strftime("%Y-%m-%d") if end else "–",
+                            a=f"{known.loc[gone, 'csat_mean'].mean():.2f}",
+                            b=f"{known.loc[~gone, 'csat_mean'].mean():.2f}"))
+    return out
+
+
+def _flag_ids(inputs: ReportInputs, build_dir) -> list[str]:
+    """Agents to ring in the figures: the planted gamers (synthetic), else those flagged."""
+    known = known_gamers(inputs)
+    if known:
+        return known
+    f = _flagged_agents(inputs, build_dir) if available().get("gaming") else None
+    return [] if f is None else f.loc[f["flagged"], "agent_id"].astype(str).tolist()
+
+
+def tradeoff_figure(kind: str, inputs: ReportInputs, build_dir, lang: str = "en"):
+    """The view's figure (quadrants, or staffing by model); empty when not available."""
+    data, _ = tradeoff_data(kind, inputs, build_dir)
+    if data is None or not _importable("analysis.figures", "plot_quadrants"):
+        return Markdown("")
+    from .. import figures as fg
+
+    if kind == "service":
+        lab = figure_labels("tradeoff_service", lang)
+        return figure(fg.plot_service_cost(data["cost"], labels=lab))
+    key = _TRADE_KEYS[kind]
+    q = data["quadrants"] if kind == "satisfaction" else data
+    lab = {"title": t(f"fig.{_TRADE_FIG[kind]}", lang),
+           **{k: t(f"quad.{key}.{k}", lang) for k in ("both", "x_only", "y_only", "neither")},
+           "flagged": t("figlab.quadrants.flagged", lang),
+           "none": t("figlab.quadrants.none", lang)}
+    lab.update({m: _axis(m, lang) for m in set(q["x_metric"]) | set(q["y_metric"])})
+    return figure(fg.plot_quadrants(q, labels=lab, flagged=_flag_ids(inputs, build_dir)))
+
+
+# ---- what-if
+
+
+def whatif_result(inputs: ReportInputs, build_dir):
+    """The what-if (cached): ``.status`` (``ok``, or a reason key: no gaming checks, no
+    flags, nothing removable), ``.models``, ``.removed``, ``.skipped``, the recommendation
+    before and after (``.best_before``, ``.best_after``, ``.ranking_after``,
+    ``.pairwise_after``); None when the comparison or the what-if module is missing.
+
+    Re-scores with the gaming checks' flags (``analysis.whatif.whatif``); the
+    recommendation before is the report's own (:func:`recommendation`), the one after
+    keeps resistance to gaming as measured on all calls."""
+    if not (_importable("analysis.whatif", "whatif") and available().get("compare")):
+        return None
+    folder = _cache(build_dir) / "whatif"
+    b = _load_bundle(folder)
+    if b is not None:
+        return b
+    comp = _full_comparison(inputs, build_dir)
+    rec = recommendation(inputs, build_dir)
+    if comp is None or rec is None:
+        return None
+    g = gaming(inputs, build_dir) if available().get("gaming") else None
+    status = "ok"
+    if g is None:
+        status = "whatif.na.gaming"
+    elif g.flags.empty or not g.flags["flagged"].astype(bool).any():
+        status = "whatif.na.flags"
+    r = rec.ranking
+    meta = {"status": status, "best_before": rec.best, "best_after": None, "ci": rec.ci,
+            "n_boot": rec.n_boot, "handled_calls": None,
+            "tied_before": [str(m) for m in r.loc[r["tied_with_best"].astype(bool), "model"]]}
+    tables: dict = {}
+    if status == "ok":
+        from ..recommend import recommend
+        from ..whatif import whatif
+
+        w = whatif(comp, str(inputs.calls_path), g.flags, ratings=inputs.ratings,
+                   okr=inputs.okr, recommend_models=False, n_boot=0)
+        tables = {"removed": w.removed, "skipped": w.skipped}
+        if w.removed.empty:
+            meta["status"] = "whatif.na.removable"
+        else:
+            after = recommend(w.after, gaming_from=comp)
+            models = w.models.copy()
+            r_b, r_a = rec.ranking.set_index("model"), after.ranking.set_index("model")
+            for col, r in (("before", r_b), ("after", r_a)):
+                m = models["model"].astype(str)
+                models[f"overall_{col}"] = m.map(r["overall"]).astype(float)
+                models[f"rank_{col}"] = m.map(r["rank"]).astype(float)
+            models["rank_change"] = models["rank_before"] - models["rank_after"]
+            tables.update(models=models, ranking_after=after.ranking,
+                          pairwise_after=after.pairwise, evidence_after=after.evidence)
+            meta.update(best_after=after.best, weights_after=after.weights,
+                        not_assessed_after=after.not_assessed,
+                        handled_calls=int(comp.panel["calls"].sum()))
+    _save_bundle(folder, tables, meta)
+    return _load_bundle(folder)
+
+
+def _whatif_sentence(w, lang: str, *, headline: bool = False) -> str | None:
+    if w is None or getattr(w, "status", "") != "ok" or not w.best_before or not w.best_after:
+        return None
+    n = f"{int(w.removed['calls_removed'].sum()):,}"
+    before, after = _model_label(w.best_before, lang), _model_label(w.best_after, lang)
+    was_tied = w.best_after in set(getattr(w, "tied_before", None) or [])
+    if headline:
+        if w.best_before == w.best_after:
+            return t("summary.finding.whatif.same", lang, n=n, model=after)
+        return t("summary.finding.whatif.changed_tied" if was_tied
+                 else "summary.finding.whatif.changed", lang, n=n, before=before, after=after)
+    lead = t("whatif.removed", lang, n=n, agents=w.removed["agent_id"].nunique(),
+             share=_pct1(w.removed["calls_removed"].sum() / max(w.handled_calls or 1, 1)))
+    if w.best_before == w.best_after:
+        verdict = t("whatif.stays", lang, model=after)
+    else:  # a change between models the data could not tell apart is no real change
+        verdict = t("whatif.changes_tied" if was_tied else "whatif.changes", lang,
+                    before=before, after=after)
+    return lead + _punct("sentence", lang) + verdict
+
+
+def _pct1(v) -> str:
+    return f"{100 * float(v):.1f}%"
+
+
+def _whatif_rec(w):
+    from ..recommend import Recommendation
+
+    return Recommendation(ranking=w.ranking_after, evidence=w.evidence_after,
+                          pairwise=w.pairwise_after, weights=w.weights_after,
+                          not_assessed=w.not_assessed_after, ci=w.ci, n_boot=w.n_boot)
+
+
+def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
+    """The what-if: what was removed (by check), the checks that remove nothing, each
+    model before and after, and the recommendation before and after; or one line saying
+    why it is not available."""
+    w = whatif_result(inputs, build_dir)
+    if w is None:
+        return [unavailable("whatif", lang)]
+    out: list = []
+    if w.status != "ok":
+        out.append(Markdown("*" + t("trade.na", lang, why=t(w.status, lang)) + "*"))
+    else:
+        out.append(text("whatif.intro", lang))
+        out.append(Markdown(_whatif_sentence(w, lang) or ""))
+        out += [Markdown(s) for s in _tied_lines(_whatif_rec(w), lang)]
+        rm = w.removed
+        by = rm.groupby("check", sort=True).agg(rule=("rule", "first"),
+                                                agents=("agent_id", "nunique"),
+                                                agent_periods=("period", "size"),
+                                                calls_removed=("calls_removed", "sum"))
+        by = by.reset_index()
+        by["what"] = by["rule"].map(lambda r: t(f"whatif.rule.{r}", lang)
+                                    if f"whatif.rule.{r}" in i18n.STRINGS[lang] else r)
+        by = by[["check", "what", "agents", "agent_periods", "calls_removed"]]
+        for c in ("agents", "agent_periods", "calls_removed"):
+            by[c] = by[c].astype("int64")
+        out += [heading("whatif.by_check", lang, level=3), Table(_label_checks(by, lang), lang)]
+    sk = getattr(w, "skipped", None)
+    if sk is not None and len(sk):
+        sk = sk.assign(reason=[t(f"whatif.skip.{c}", lang)
+                               if f"whatif.skip.{c}" in i18n.STRINGS[lang] else r
+                               for c, r in zip(sk["check"], sk["reason"], strict=True)])
+        sk = sk.rename(columns={"reason": "skipped_reason"})
+        sk["n_flags"] = sk["n_flags"].astype("int64")
+        out += [heading("whatif.skipped", lang, level=3),
+                Table(_label_checks(sk[["check", "n_flags", "skipped_reason"]], lang), lang)]
+    if w.status == "ok":
+        m = w.models
+        df = pd.DataFrame({
+            "model": m["model"].astype(str).map(lambda x: _model_label(x, lang)),
+            "overall_before": m["overall_before"], "overall_after": m["overall_after"],
+            "rank_before": m["rank_before"].astype("Int64"),
+            "rank_after": m["rank_after"].astype("Int64"),
+            "flagged_pct_before": m["flagged_pct_before"].astype(float).round(0).astype("Int64"),
+            "flagged_pct_after": m["flagged_pct_after"].astype(float).round(0).astype("Int64"),
+            "kendall_tau_agents": m["kendall_tau_agents"],
+        })
+        out += [heading("whatif.models", lang, level=3), Table(df, lang, digits=2),
+                text("whatif.models.note", lang)]
+    return out
+
+
+def whatif_figure(inputs: ReportInputs, build_dir, lang: str = "en"):
+    """Overall score and rank of each model before and after (empty when not available)."""
+    w = whatif_result(inputs, build_dir)
+    if w is None or w.status != "ok" or not _importable("analysis.figures",
+                                                        "plot_rank_changes"):
+        return Markdown("")
+    from ..figures import plot_rank_changes
+
+    return figure(plot_rank_changes(w.models, labels=figure_labels("whatif", lang)))
+
+
+def _recommendation_headlines(inputs: ReportInputs, build_dir, lang: str) -> list[str]:
+    """The recommended model (and the models it cannot be told from), and whether it
+    survives removing the flagged calls."""
+    if not available().get("compare"):
+        return []
+    rec = recommendation(inputs, build_dir)
+    if rec is None or rec.best is None:
+        return []
+    r = rec.ranking
+    top = r.iloc[0]
+    tied = [_model_label(str(m), lang) for m in r.loc[r["tied_with_best"].astype(bool)
+                                                      & r["computable"].astype(bool),
+                                                      "model"].iloc[1:]]
+    sep = _punct("list", lang)
+    out = [t("summary.finding.recommended_tied", lang, model=_model_label(rec.best, lang),
+             others=sep.join(tied)) if tied else
+           t("summary.finding.recommended", lang, model=_model_label(rec.best, lang),
+             p=_pct_text(top["p_best"]))]
+    line = _whatif_sentence(whatif_result(inputs, build_dir), lang, headline=True)
+    return out + ([line] if line else [])
