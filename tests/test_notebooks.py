@@ -88,6 +88,17 @@ def test_narrative_markdown_is_kept_out_of_the_report(nb):
             assert "remove-cell" in cell.metadata.get("tags", [])
 
 
+def test_management_summary_opens_with_the_recommendation():
+    nb = nbformat.read(NOTEBOOKS_DIR / "management_summary.ipynb", as_version=4)
+    shown = [c.source for c in _code_cells(nb) if "display(" in c.source]
+    first = shown[0]
+    # the title, then the recommendation before anything else
+    assert first.index('"summary.title"') < first.index('"rec.title"') \
+        < first.index("rc.recommendation_summary(")
+    assert first.count("display(") == 3
+    assert "fig-summary-recommendation" in shown[1]
+
+
 def test_every_text_key_used_by_a_template_exists():
     used = set()
     for path in TEMPLATES:

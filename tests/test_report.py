@@ -69,7 +69,8 @@ def tiny_center(shared_root) -> dict[str, Path]:
         if not (out / "done").is_file():
             write_center(generate_center(agents=12, days=24, seed=3), out)
             # fewer bootstrap draws than the default: the report, not the CIs, is tested here
-            (out / "models.yml").write_text("compare:\n  n_boot: 60\n")
+            (out / "models.yml").write_text("compare:\n  n_boot: 60\n"
+                                            "recommendation:\n  n_boot: 60\n")
             (out / "done").write_text("ok")
     return {k: out / f for k, f in (("calls", "calls.parquet"), ("ratings", "ratings_360.csv"),
                                     ("okr", "okr.yml"), ("roster", "roster.csv"),
@@ -128,8 +129,10 @@ def _squash(text: str) -> str:
 # --------------------------------------------------------------------------- the reports
 
 
-SECTIONS = ("summary.title", "summary.findings", "models.title", "kpi.title", "okr.title",
-            "bsc.title", "r360.title", "gaming.title", "gaming.flags", "dq.title",
+SECTIONS = ("summary.title", "rec.title", "summary.findings", "models.title",
+            "rec.evidence.title", "kpi.title", "okr.title", "bsc.title", "r360.title",
+            "trade.title", "trade.eff.title", "trade.svc.title", "trade.sat.title",
+            "trade.proc.title", "whatif.title", "gaming.title", "gaming.flags", "dq.title",
             "dq.inputs", "dq.quarantine")
 
 
@@ -144,6 +147,55 @@ def test_pdf_has_every_section_in_its_language(lang, request):
     assert _squash(t("gaming.title", other)) not in text
     if lang == "zh-CN":
         assert "博弈" in text and "平衡计分卡" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_report_opens_with_the_recommendation(lang, request):
+    out = request.getfixturevalue("report_en" if lang == "en" else "report_zh")
+    ranking = pd.read_csv(out / "tables" / "recommendation.csv")
+    best = str(ranking.loc[ranking["computable"], "model"].iloc[0])
+    label = t(f"model.{best}", lang)
+    text = _squash(_pdf_text(out / "report.pdf"))
+    start = text.find(_squash(t("summary.title", lang)))  # after the title block
+    assert start > 0
+    # the recommended model is named under its heading before anything else is shown
+    first = {key: text.find(_squash(t(key, lang)), start) for key in (
+        "rec.title", "col.p_best", "summary.findings", "summary.kpis", "models.title")}
+    assert -1 not in first.values(), first
+    assert list(first.values()) == sorted(first.values()), first
+    assert first["rec.title"] < text.find(_squash(label), start) < first["col.p_best"]
+    md = (out / "build" / "report.md").read_text(encoding="utf-8")
+    first = md.split("\n## ")[1]  # the summary's first section
+    assert first.startswith(t("rec.title", lang)) and f"**{label}**" in first
+    assert (out / "build" / "figures" / "fig-summary-recommendation.png").stat().st_size > 5000
+    # the same ranking as the library gives on the comparison the report made
+    import pickle
+
+    from analysis.recommend import recommend
+
+    with open(out / "build" / "cache" / "compare" / "comparison.pkl", "rb") as fh:
+        assert recommend(pickle.load(fh)).best == best
+
+
+@pytest.mark.slow
+def test_tradeoff_and_whatif_views_in_the_report(report_en):
+    md = (report_en / "build" / "report.md").read_text(encoding="utf-8")
+    trade = md[md.index("## " + t("trade.title", "en")):md.index("## " + t("whatif.title", "en"))]
+    # every input was given: each view shows its table and figure, none says "not available"
+    for kind in ("eff", "svc", "sat", "proc"):
+        assert "### " + t(f"trade.{kind}.title", "en") in trade
+    assert "Not available" not in trade
+    for kind in ("efficiency", "service", "satisfaction", "process"):
+        assert (report_en / "build" / "figures" / f"fig-tradeoff-{kind}.png").is_file()
+    whatif = md[md.index("## " + t("whatif.title", "en")):]
+    flags = pd.read_csv(report_en / "tables" / "flags.csv")
+    if not flags["flagged"].any():  # nothing flagged in this small center: it says so
+        assert t("trade.na", "en", why=t("whatif.na.flags", "en")) in whatif
+        assert not (report_en / "tables" / "whatif.csv").exists()
+    else:
+        assert (report_en / "tables" / "whatif.csv").is_file()
+        assert "### " + t("whatif.models", "en") in whatif
 
 
 @pytest.mark.slow
