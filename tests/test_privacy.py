@@ -1,9 +1,13 @@
-"""Pseudonymization: stable per salt, keyed (HMAC-SHA256), missing values kept."""
+"""Pseudonymization: stable per salt, keyed (HMAC-SHA256), missing values kept; the
+write-time :class:`Pseudonymizer` (ids in columns, objects and free text, row order)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pytest
@@ -11,7 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.errors import ConfigError
-from analysis.privacy import pseudonym, pseudonymize, resolve_salt
+from analysis.manifest import build_manifest
+from analysis.privacy import (
+    Pseudonymizer,
+    looks_pseudonymized,
+    pseudonym,
+    pseudonymize,
+    resolve_salt,
+)
 
 
 def test_pseudonym_is_hmac_sha256_of_the_value():
@@ -59,3 +70,109 @@ def test_salt_from_env_file_or_generated_once(tmp_path, monkeypatch):
         resolve_salt(tmp_path / "empty")
     with pytest.raises(ConfigError, match="does not exist"):
         resolve_salt(tmp_path / "nope", create=False)
+
+
+# ----------------------------------------------------------------- Pseudonymizer
+
+
+def test_text_replaces_ids_as_words_only():
+    pz = Pseudonymizer("k")
+    pz.learn(pd.DataFrame({"agent_id": ["A0001", "ag-7", "2026", "Dana Cohen", "张伟"]}))
+    a1, a7, n, dc, zw = (pseudonym(x, "k", "A-") for x in
+                         ("A0001", "ag-7", "2026", "Dana Cohen", "张伟"))
+    assert pz.text("partner A0001: gives 3.2") == f"partner {a1}: gives 3.2"
+    assert pz.text("flagged: A0001.") == f"flagged: {a1}."
+    assert pz.text("pair A0001-ag-7") == "pair A0001-ag-7"  # not every part is an id
+    assert pz.text("A0001-2026 (x)") == f"{a1}-{n} (x)"  # sentence: digits too
+    assert pz.text("A00011 and xA0001") == "A00011 and xA0001"  # other words untouched
+    assert pz.text("坐席A0001的目标") == f"坐席{a1}的目标"  # no spaces in Chinese
+    assert pz.text("rated by Dana Cohen, and 张伟。") == f"rated by {dc}, and {zw}。"
+    # an all-digit id: the whole cell or a word of a sentence, never inside a value
+    assert pz.text("2026") == n
+    assert pz.text("2026-01") == "2026-01" and pz.text("14:20:26") == "14:20:26"
+    assert pz.text("period 2026 of 12") == f"period {n} of 12"
+    assert pz.text("center") == "center"  # a sentinel, kept
+
+
+def test_customer_ids_are_replaced_in_their_columns_not_in_text():
+    pz = Pseudonymizer("k")
+    df = pd.DataFrame({"customer_id": ["77", "0"], "talk_s": ["77", "0"]})
+    out = pz.frame(df)
+    assert out["customer_id"].tolist() == [pseudonym("77", "k", "C-"), pseudonym("0", "k", "C-")]
+    assert out["talk_s"].tolist() == ["77", "0"]
+
+
+@given(st.lists(st.from_regex(r"[A-Z]{1,3}[0-9]{1,4}", fullmatch=True), min_size=1,
+                max_size=8, unique=True),
+       st.lists(st.sampled_from(["gives", "3.2", "(", ")", ":", ",", "vs", "z", "p", "-"]),
+                max_size=6),
+       st.randoms(use_true_random=False))
+def test_no_known_id_survives_in_a_sentence(ids, filler, rnd):
+    pz = Pseudonymizer("k", keep=())
+    pz.learn({"agent_id": ids})
+    words = ids + filler
+    rnd.shuffle(words)
+    out = pz.text(" ".join(words) + ".")
+    assert not set(re.findall(r"[A-Za-z0-9_]+", out)) & set(ids)
+    assert out.count("A-") >= len(ids)
+
+
+def test_rows_listed_by_id_are_put_in_pseudonym_order():
+    pz = Pseudonymizer("k")
+    ids = [f"A{i:04d}" for i in range(1, 9)]
+    long = pd.DataFrame({"model": ["kpi"] * 8 + ["okr"] * 8, "agent_id": ids * 2,
+                         "score": range(16)})
+    out = pz.frame(long)
+    for _, g in out.groupby("model", sort=False):  # each block in pseudonym order
+        assert g["agent_id"].is_monotonic_increasing
+    # the same rows: each agent keeps its own scores
+    back = {pseudonym(a, "k", "A-"): a for a in ids}
+    merged = out.assign(agent_id=out["agent_id"].map(back)).sort_values(["model", "agent_id"])
+    assert merged["score"].tolist() == list(range(16))
+    assert list(out.index) == list(range(16))
+    # a table ordered by something else keeps its order
+    ranked = pd.DataFrame({"agent_id": ["A0003", "A0001", "A0002"], "rank": [1, 2, 3]})
+    assert pz.frame(ranked)["rank"].tolist() == [1, 2, 3]
+
+
+@dataclass
+class _Result:
+    notes: list
+    table: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+
+def test_obj_walks_dataclasses_dicts_and_learns_first():
+    pz = Pseudonymizer("k", keep=("center", "360"))
+    res = _Result(notes=["1 agent (B-12) has no target", "model 360"],
+                  table=pd.DataFrame({"agent_id": ["B-12", "center"], "x": [1.0, 2.0]}),
+                  info={"agents": {"C7": {"t": 1}}, "rater_id": "D9", "n": 3})
+    out = pz.obj(res)
+    b12 = pseudonym("B-12", "k", "A-")
+    assert out.notes == [f"1 agent ({b12}) has no target", "model 360"]
+    assert out.table["agent_id"].tolist() == [b12, "center"]
+    assert out.info == {"agents": {pseudonym("C7", "k", "A-"): {"t": 1}},
+                        "rater_id": pseudonym("D9", "k", "A-"), "n": 3}
+    assert res.notes[0] == "1 agent (B-12) has no target"  # input untouched
+
+
+def test_unmask_turns_this_runs_pseudonyms_back():
+    pz = Pseudonymizer("k")
+    pz.learn(pd.DataFrame({"agent_id": ["a1", "a2"]}))
+    other = pseudonym("a1", "another salt", "A-")
+    s = pd.Series([pseudonym("a2", "k", "A-"), "a1", other])
+    assert pz.unmask(s).tolist() == ["a2", "a1", other]
+    assert looks_pseudonymized(other) and not looks_pseudonymized("a1")
+
+
+def test_manifest_records_pseudonymization_and_holds_no_raw_id():
+    plain = build_manifest(command="x", args={"out": "o"}, rows={"n": 1})
+    assert plain["privacy"] == {"pseudonymized": False}
+    pz = Pseudonymizer("k")
+    pz.learn(pd.DataFrame({"agent_id": ["MICHAL"]}))
+    man = build_manifest(command="x", args={"out": "o", "note": "only MICHAL"},
+                         rows={"agent": "MICHAL"}, extra={"options": {"x": "MICHAL"}},
+                         privacy=pz)
+    assert "MICHAL" not in json.dumps(man)
+    assert man["privacy"]["pseudonymized"] is True
+    assert man["privacy"]["salt_id"] == Pseudonymizer("k").salt_id != Pseudonymizer("j").salt_id

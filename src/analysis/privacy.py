@@ -7,15 +7,27 @@ ids. The salt is a secret: it comes from the ``CCPM_SALT`` environment variable,
 a salt file, or is generated once and stored (mode 0600) in the user's config folder
 (``$XDG_CONFIG_HOME/ccpm/salt``, overridable with ``CCPM_SALT_FILE``), never in the
 repository or in a report.
+
+Every command that writes outputs takes ``--pseudonymize`` (and ``--salt-file``): it
+pseudonymizes at *write time* with one :class:`Pseudonymizer`, so the numbers are those
+of the raw run and only the ids differ. The pseudonymizer replaces the id columns of
+every table it writes (:data:`ID_PREFIXES`), the ids inside JSON-like objects, and any
+id it has seen when it appears as a word inside free text (``detail`` sentences, notes,
+``summary.txt``). Every person id (agent, ratee, rater, supervisor) shares the prefix
+``A-``: the same person gets the same pseudonym in every column, file and command run
+with the same salt, so outputs can still be joined, self-ratings (rater = ratee) and
+mutual peer ratings are still recognised. See ``docs/privacy.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import os
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -27,16 +39,27 @@ __all__ = [
     "pseudonymize",
     "resolve_salt",
     "default_salt_file",
+    "looks_pseudonymized",
+    "Pseudonymizer",
     "ID_PREFIXES",
+    "PERSON_PREFIX",
+    "CUSTOMER_PREFIX",
 ]
 
-#: Prefix of the pseudonym for each known id column (others get ``"X-"``).
+PERSON_PREFIX = "A-"
+CUSTOMER_PREFIX = "C-"
+#: Prefix of the pseudonym for each known id column (others get ``"X-"``). Every column
+#: that can hold a person shares :data:`PERSON_PREFIX`, so a person has one pseudonym
+#: whichever column holds them (an agent rating a peer, a supervisor in the roster and
+#: among the raters). ``scope`` is the gaming change-point column (an agent id or
+#: ``center``).
 ID_PREFIXES = {
-    "agent_id": "A-",
-    "ratee_id": "A-",
-    "rater_id": "R-",
-    "supervisor_id": "S-",
-    "customer_id": "C-",
+    "agent_id": PERSON_PREFIX,
+    "ratee_id": PERSON_PREFIX,
+    "rater_id": PERSON_PREFIX,
+    "supervisor_id": PERSON_PREFIX,
+    "scope": PERSON_PREFIX,
+    "customer_id": CUSTOMER_PREFIX,
 }
 
 _DIGITS = 10
@@ -132,14 +155,387 @@ def pseudonymize(
     Krawczyk, Bellare & Canetti (1997), RFC 2104, HMAC: Keyed-Hashing for Message
     Authentication.
     """
-    key = _as_bytes(salt)
+    pz = Pseudonymizer(salt, keep=())
     prefixes = {**ID_PREFIXES, **(prefixes or {})}
     out = df.copy()
     for col in columns:
-        if col not in out.columns:
-            continue
-        values = out[col]
-        uniques = pd.unique(values.dropna())
-        mapping = {u: pseudonym(u, key, prefixes.get(col, "X-")) for u in uniques}
-        out[col] = values.map(mapping).astype("str").where(values.notna(), None)
+        if col in out.columns:
+            out[col] = pz.ids(out[col], prefixes.get(col, "X-"))
     return out
+
+
+_PSEUDONYM_RE = re.compile(rf"[A-Z]-[0-9a-f]{{{_DIGITS}}}")
+#: A word that may be an id: ASCII letters, digits and ``_ @ . -`` (a CJK neighbour, a
+#: space or other punctuation ends it, so ids are found inside Chinese sentences too).
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_@.\-]+")
+_SIMPLE_ID_RE = re.compile(r"[A-Za-z0-9_@.\-]+")
+
+
+def looks_pseudonymized(value: object) -> bool:
+    """Whether ``value`` has the form of a pseudonym (``X-`` + 10 lowercase hex digits)."""
+    return isinstance(value, str) and _PSEUDONYM_RE.fullmatch(value) is not None
+
+
+class Pseudonymizer:
+    """Pseudonymize everything a command writes, consistently, at write time.
+
+    One instance serves one run: it remembers every raw id it has replaced (or was shown
+    with :meth:`learn`) so that the same ids are also replaced where they appear as a
+    word inside free text.
+
+    Parameters
+    ----------
+    salt : bytes or str
+        The secret (see :func:`resolve_salt`).
+    keep : iterable of str
+        Values never replaced, in id columns or text: sentinels such as ``"center"`` (the
+        gaming checks' centre-level rows) and labels that must survive even if an id
+        happened to equal them (model names).
+
+    Notes
+    -----
+    Id columns are found by name (:data:`ID_PREFIXES`); the pseudonym is
+    :func:`pseudonym` of the raw value, so it is the same in every table, file and
+    command given the same salt, and the same as in ``ccpm report --pseudonymize``.
+    Missing values and empty strings stay as they are.
+
+    Free text is scanned for the person ids the run has seen (a command shows the
+    pseudonymizer its inputs' id columns before writing): a cell that is exactly an id
+    is replaced; inside longer text, a word (ASCII letters, digits, ``_@.-``, a trailing
+    full stop allowed) equal to an id, or a hyphenated word made of ids, is replaced; an
+    all-digit id only inside a sentence (text with a space), so that ``14:07:17`` or
+    ``2026-01`` are never taken apart, though a number in a sentence equal to an
+    all-digit id is replaced too (over-replacing, never leaking). Ids with other
+    characters (spaces, non-ASCII letters) are matched between non-alphanumeric
+    neighbours, so they are found inside Chinese text too. Customer ids are replaced in
+    their columns only: no output writes them into text, and all-digit customer
+    numbers would otherwise be found in every time and count.
+    """
+
+    def __init__(self, salt: bytes | str, *, keep: Iterable[str] = ("center",)) -> None:
+        self._key = _as_bytes(salt)
+        self.keep = {str(k) for k in keep}
+        self._cache: dict[tuple[str, str], str] = {}
+        self._words: dict[str, str] = {}  # raw id -> pseudonym, ids that are one word
+        self._other: dict[str, str] = {}  # raw id -> pseudonym, ids with other characters
+        self._other_re: re.Pattern | None = None
+        self._reverse: dict[str, str] = {}
+
+    @classmethod
+    def from_salt_file(cls, salt_file: str | os.PathLike | None = None, **kw) -> Pseudonymizer:
+        """A pseudonymizer with the salt of :func:`resolve_salt` (created if none exists)."""
+        return cls(resolve_salt(salt_file), **kw)
+
+    # ------------------------------------------------------------------ single values
+    @property
+    def salt_id(self) -> str:
+        """A fingerprint of the salt (not the salt): equal fingerprints mean joinable ids."""
+        return hmac.new(self._key, b"ccpm salt id", hashlib.sha256).hexdigest()[:_DIGITS]
+
+    def record(self) -> dict:
+        """What a manifest says about the pseudonymization (no id, no salt)."""
+        return {"pseudonymized": True,
+                "method": f"HMAC-SHA256 of the raw id, first {_DIGITS} hex digits; "
+                          f"prefix {PERSON_PREFIX} for people, {CUSTOMER_PREFIX} for "
+                          "customers",
+                "salt_id": self.salt_id,
+                "id_columns": sorted(ID_PREFIXES)}
+
+    def pseudonym(self, value: object, prefix: str = PERSON_PREFIX, *,
+                  learn: bool = True) -> str:
+        """The pseudonym of one id; ``keep`` values unchanged.
+
+        With ``learn`` (default) the id is also replaced wherever it appears in text
+        later; ``learn=False`` for values that are not known to be ids.
+        """
+        raw = str(value)
+        if raw in self.keep or raw == "":
+            return raw
+        if not learn:
+            return self._cache.get((raw, prefix)) or pseudonym(raw, self._key, prefix)
+        key = (raw, prefix)
+        p = self._cache.get(key)
+        if p is None:
+            p = pseudonym(raw, self._key, prefix)
+            self._cache[key] = p
+            self._remember(raw, p, prefix)
+        return p
+
+    def _remember(self, raw: str, p: str, prefix: str) -> None:
+        self._reverse[p] = raw
+        if prefix == CUSTOMER_PREFIX:
+            return  # customer ids are only written in id columns, never found in text
+        table = self._words if _SIMPLE_ID_RE.fullmatch(raw) else self._other
+        if raw in table and prefix != PERSON_PREFIX:
+            return  # one value used by two kinds of id (X- and A-): text names people
+        table[raw] = p
+        if table is self._other:
+            self._other_re = None
+
+    def ids(self, values: pd.Series, prefix: str = PERSON_PREFIX, *,
+            learn: bool = True) -> pd.Series:
+        """An id column with every value replaced by its pseudonym.
+
+        Same index and name; dtype ``str``; missing values stay missing, empty strings
+        and ``keep`` values stay as they are. ``learn`` as in :meth:`pseudonym`.
+        """
+        uniques = pd.unique(values.dropna())
+        mapping = {u: self.pseudonym(u, prefix, learn=learn) for u in uniques}
+        return values.map(mapping).astype("str").where(values.notna(), None)
+
+    def unmask(self, values: pd.Series) -> pd.Series:
+        """Pseudonyms this run knows turned back into raw ids (others left as they are).
+
+        Lets a command read an input written by another pseudonymized command (e.g.
+        ``gaming_flags.csv`` into ``ccpm compare``) once the raw ids it pseudonymizes
+        were learned from its own inputs.
+        """
+        rev = self._reverse
+        return values.map(lambda v: rev.get(v, v) if isinstance(v, str) else v)
+
+    # ------------------------------------------------------------------ text
+    def text(self, s: str) -> str:
+        """``s`` with every known person id that appears as a word replaced by its pseudonym.
+
+        A cell that is exactly a known id is replaced whatever the id looks like. Inside
+        a longer string, ids with letters are replaced wherever they stand as a word; an
+        all-digit id only inside a sentence (text with spaces), so that values such as
+        ``14:07:17`` or ``2026-01`` are never taken apart.
+        """
+        if not isinstance(s, str) or s in self.keep:
+            return s
+        exact = self._words.get(s) or self._other.get(s)
+        if exact is not None:
+            return exact
+        if self._words:
+            sentence = any(ch.isspace() for ch in s)
+            s = _TOKEN_RE.sub(lambda m: self._word(m.group(0), sentence), s)
+        if self._other:
+            if self._other_re is None:
+                alts = "|".join(re.escape(k) for k in sorted(self._other, key=len, reverse=True))
+                self._other_re = re.compile(rf"(?<![A-Za-z0-9_])(?:{alts})(?![A-Za-z0-9_])")
+            s = self._other_re.sub(lambda m: self._other[m.group(0)], s)
+        return s
+
+    def _word(self, w: str, sentence: bool) -> str:
+        if w in self.keep:
+            return w
+        words = self._words
+
+        def known(x: str) -> bool:
+            return x in words and (sentence or not x.isdigit())
+
+        if known(w):
+            return words[w]
+        core = w.rstrip(".")
+        if core != w and known(core):
+            return words[core] + w[len(core):]
+        if "-" in core:
+            parts = core.split("-")
+            if any(parts) and all(known(x) for x in parts if x):
+                return "-".join(words.get(x, x) for x in parts) + w[len(core):]
+        return w
+
+    # ------------------------------------------------------------------ tables
+    def frame(self, df: pd.DataFrame, *, ids: Mapping[str, str] | None = None,
+              text: bool = True, done: Iterable[str] = ()) -> pd.DataFrame:
+        """A table with its id columns pseudonymized and ids removed from its text.
+
+        Parameters
+        ----------
+        df : DataFrame
+            Not modified. Index levels named like id columns are pseudonymized too.
+        ids : mapping, optional
+            Further id columns (name -> prefix), e.g. a raw export's ``server`` column.
+        text : bool
+            Also replace known ids inside every other text column, column names and
+            ``attrs`` (default). ``False`` for tables whose other columns are typed
+            contract fields (a validated call table), which is much faster.
+        done : iterable of str
+            Columns the caller has already pseudonymized: left as they are.
+
+        Returns
+        -------
+        DataFrame
+            Same shape, columns and ``attrs`` (text replaced). Rows keep their order,
+            except where it would give the raw ids away: a block of rows listed in raw-id
+            order (the ids of the first id column never decrease and the block holds
+            every id of the table: a panel sorted by agent, one model's rows of a long
+            table) is put in pseudonym order instead (stable, so the order within an
+            id is kept). Otherwise anyone who knows the roster could undo the
+            pseudonyms by position.
+        """
+        prefixes = {**ID_PREFIXES, **(ids or {})}
+        names = list(df.index.names)
+        reset = any(n in prefixes for n in names) and None not in names
+        out = df.reset_index() if reset else df.copy()
+        done = set(done)
+        cols = [c for c in out.columns if c in prefixes and c not in done]
+        raw_first = out[cols[0]] if cols else None
+        for c in cols:
+            out[c] = self.ids(out[c], prefixes[c])
+        if cols:
+            perm = self._order(raw_first, out[cols[0]])
+            if perm is not None:
+                out = out.take(perm)
+                if isinstance(df.index, pd.RangeIndex) or reset:
+                    out.index = df.index if not reset else pd.RangeIndex(len(out))
+        if text:
+            for c in out.columns:
+                if c not in cols and c not in done:
+                    out[c] = self._text_column(out[c])
+            if not reset and not isinstance(out.index, pd.RangeIndex):
+                out.index = out.index.map(self.text)
+        if reset:
+            out = out.set_index(names)
+        if text:
+            out.columns = [self.text(c) for c in out.columns]
+            out.attrs = self._apply(dict(df.attrs), {})
+        return out
+
+    def _order(self, raw: pd.Series, pseudo: pd.Series):
+        """Row positions putting raw-id-ordered blocks in pseudonym order (None: no change)."""
+        import numpy as np
+
+        ok = raw.notna().to_numpy().copy()
+        if ok.any():
+            txt = raw[ok].astype("str")
+            ok[ok] = ~(txt.isin(self.keep) | (txt == "")).to_numpy()
+        pos = np.flatnonzero(ok)
+        if len(pos) < 2:
+            return None
+        vals = raw.to_numpy()[pos]
+        try:
+            down = vals[1:] < vals[:-1]
+        except TypeError:  # ids of mixed types: no order to give away
+            return None
+        block = np.concatenate([[0], np.cumsum(down)])
+        n_ids = len(pd.unique(vals))
+        if n_ids < 2 or np.bincount(block).max() < n_ids:
+            return None  # no block is long enough to hold every id
+        per = pd.Series(vals).groupby(block).nunique()
+        full = set(per.index[per.to_numpy() == n_ids])
+        if not full:
+            return None
+        perm = np.arange(len(raw))
+        ps = pseudo.to_numpy()
+        for b in full:
+            at = pos[block == b]
+            perm[at] = at[np.argsort(ps[at], kind="stable")]
+        return None if (perm == np.arange(len(raw))).all() else perm
+
+    def _text_column(self, s: pd.Series) -> pd.Series:
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = [self.text(c) for c in s.cat.categories]
+            return s.cat.rename_categories(cats) if len(set(cats)) == len(cats) else s
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            return s
+        try:
+            uniques = pd.unique(s.dropna())
+        except TypeError:  # unhashable cells (lists): one by one
+            return s.map(lambda v: self._apply(v, {}))
+        changed = {}
+        for u in uniques:
+            v = self._apply(u, {}) if not isinstance(u, str) else self.text(u)
+            if v is not u and v != u:
+                changed[u] = v
+        if not changed:
+            return s
+        return s.map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+
+    # ------------------------------------------------------------------ any object
+    def learn(self, *objs) -> None:
+        """Remember the ids in ``objs`` (tables, dicts, lists, dataclasses; see :meth:`obj`)
+        so that text written later has them replaced, without writing anything."""
+        seen: set[int] = set()
+        for o in objs:
+            self._collect(o, seen)
+
+    def obj(self, x):
+        """A pseudonymized copy of ``x``: tables, dicts (an id-named key's value, an OKR's
+        ``agents`` keys), lists, tuples, sets, strings and dataclass instances, walked
+        recursively. All ids in ``x`` are learned first, so text anywhere in ``x`` loses
+        ids found anywhere else in it. Other values are returned as they are.
+        """
+        self.learn(x)
+        return self._apply(x, {})
+
+    def _learn_values(self, values, prefix: str) -> None:
+        for u in pd.unique(pd.Series(values).dropna()):
+            self.pseudonym(u, prefix)
+
+    def _collect(self, x, seen: set[int]) -> None:
+        if x is None or isinstance(x, (str, bytes, int, float, bool)):
+            return
+        if id(x) in seen:
+            return
+        seen.add(id(x))
+        if isinstance(x, pd.DataFrame):
+            for c, p in ID_PREFIXES.items():
+                if c in x.columns:
+                    self._learn_values(x[c], p)
+                if c in x.index.names:
+                    self._learn_values(x.index.get_level_values(c), p)
+            self._collect(dict(x.attrs), seen)
+        elif isinstance(x, pd.Series):
+            if x.name in ID_PREFIXES:
+                self._learn_values(x, ID_PREFIXES[x.name])
+        elif isinstance(x, Mapping):
+            for k, v in x.items():
+                if k in ID_PREFIXES:
+                    for item in (v if isinstance(v, (list, tuple, set)) else [v]):
+                        if isinstance(item, (str, int)) and not isinstance(item, bool):
+                            self.pseudonym(item, ID_PREFIXES[k])
+                elif k == "agents" and isinstance(v, Mapping):
+                    for a in v:
+                        self.pseudonym(a, PERSON_PREFIX)
+                self._collect(v, seen)
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            for v in x:
+                self._collect(v, seen)
+        elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+            for f in dataclasses.fields(x):
+                self._collect(getattr(x, f.name, None), seen)
+
+    def _apply(self, x, memo: dict):
+        if isinstance(x, str):
+            return self.text(x)
+        if x is None or isinstance(x, (bytes, int, float, bool)):
+            return x
+        if id(x) in memo:
+            return memo[id(x)]
+        if isinstance(x, pd.DataFrame):
+            out = self.frame(x)
+        elif isinstance(x, pd.Series):
+            out = (self.ids(x, ID_PREFIXES[x.name]) if x.name in ID_PREFIXES
+                   else self._text_column(x))
+        elif isinstance(x, Mapping):
+            out = {}
+            for k, v in x.items():
+                if k in ID_PREFIXES and isinstance(v, (str, int)) and not isinstance(v, bool):
+                    val = self.pseudonym(v, ID_PREFIXES[k])
+                elif k in ID_PREFIXES and isinstance(v, (list, tuple)):
+                    val = type(v)(self.pseudonym(i, ID_PREFIXES[k]) if isinstance(i, str)
+                                  else self._apply(i, memo) for i in v)
+                elif k == "agents" and isinstance(v, Mapping):
+                    val = {self.pseudonym(a, PERSON_PREFIX): self._apply(b, memo)
+                           for a, b in v.items()}
+                else:
+                    val = self._apply(v, memo)
+                out[self.text(k) if isinstance(k, str) else k] = val
+            if type(x) is not dict:
+                try:
+                    out = type(x)(out)
+                except TypeError:
+                    pass
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            items = [self._apply(v, memo) for v in x]
+            out = type(x)(items) if not hasattr(x, "_fields") else type(x)(*items)
+        elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+            changes = {f.name: self._apply(getattr(x, f.name), memo)
+                       for f in dataclasses.fields(x) if f.init and hasattr(x, f.name)}
+            out = dataclasses.replace(x, **changes)
+        else:
+            out = x
+        memo[id(x)] = out
+        return out
