@@ -8,7 +8,10 @@ Every command that writes outputs puts a ``manifest.json`` beside them::
 
 The manifest holds the ccpm version, the command and its parameters, each input file with
 its size and SHA-256, each output file with its size and SHA-256, row counts where known,
-the versions of the key libraries, the engine, the seed and the start/finish times (UTC).
+the versions of the key libraries, the engine, the seed, the start/finish times (UTC) and
+under ``privacy`` whether ids in the outputs are pseudonymized (``--pseudonymize``: the
+method and a fingerprint of the salt, never the salt or a raw id; the parameters, row
+counts and extra entries then pass through the same pseudonymizer as the outputs).
 Only ``started_utc``, ``finished_utc`` and ``elapsed_s`` (see :data:`VOLATILE_KEYS`) change
 between two runs of the same command on the same inputs; :func:`stable_view` drops them, so
 two manifests can be compared for equality.
@@ -140,7 +143,7 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
                    out_dir: str | os.PathLike | None = None,
                    rows: Mapping | None = None, engine: str | None = None,
                    seed: int | None = None, started: float | None = None,
-                   extra: Mapping | None = None) -> dict:
+                   extra: Mapping | None = None, privacy=None) -> dict:
     """The manifest of one run as a dict (see the module docstring).
 
     Parameters
@@ -162,12 +165,17 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
         ``time.time()`` when the run began (default: now).
     extra : mapping, optional
         Further command-specific entries.
+    privacy : analysis.privacy.Pseudonymizer, optional
+        The run's pseudonymizer when outputs are pseudonymized: recorded (its
+        ``record()``) and applied to ``parameters``, ``rows`` and ``extra``. Without it
+        the manifest says ``privacy: {"pseudonymized": false}``.
 
     Returns
     -------
     dict
         ``manifest_version, ccpm_version, command, parameters, engine, seed, inputs,
-        outputs, rows, packages, started_utc, finished_utc, elapsed_s`` (+ ``extra``).
+        outputs, rows, privacy, packages, started_utc, finished_utc, elapsed_s``
+        (+ ``extra``).
     """
     from . import __version__
 
@@ -192,6 +200,7 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
         "inputs": file_records(inputs),
         "outputs": file_records(outputs, base=out_dir),
         "rows": _jsonable(dict(rows or {})),
+        "privacy": {"pseudonymized": False},
         "packages": package_versions(),
         "started_utc": _utc(started),
         "finished_utc": _utc(now),
@@ -199,6 +208,10 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
     }
     if extra:
         man.update(_jsonable(dict(extra)))
+    if privacy is not None:
+        for k in ("parameters", "rows", *(extra or {})):
+            man[k] = privacy.obj(man[k])
+        man["privacy"] = privacy.record()
     return man
 
 
