@@ -17,7 +17,43 @@ import sys
 from .. import __version__
 from ..errors import CcpmError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args"]
+
+
+def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
+    """``--pseudonymize`` and ``--salt-file``, the same for every command that writes ids."""
+    g = p.add_argument_group("privacy (docs/privacy.md)")
+    g.add_argument("--pseudonymize", action="store_true",
+                   help="write agent, rater and customer ids as stable salted pseudonyms "
+                        "(A-/C- + 10 hex digits of HMAC-SHA256), in every output file, "
+                        "text and the manifest")
+    g.add_argument("--salt-file", metavar="FILE",
+                   help="salt for --pseudonymize (default: CCPM_SALT, else a salt generated "
+                        "once in ~/.config/ccpm/salt); the same salt gives the same "
+                        "pseudonyms in every command, so outputs can be joined")
+
+
+def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
+    """The run's :class:`analysis.privacy.Pseudonymizer`, or None without --pseudonymize.
+
+    Says on stderr when a new salt is generated (a mistyped --salt-file would otherwise
+    silently give pseudonyms that join nothing written before).
+    """
+    from ..errors import ConfigError
+
+    salt_file = getattr(args, "salt_file", None)
+    if not getattr(args, "pseudonymize", False):
+        if salt_file:
+            raise ConfigError("--salt-file needs --pseudonymize")
+        return None
+    from ..privacy import Pseudonymizer, default_salt_file
+
+    if not os.environ.get("CCPM_SALT"):
+        path = os.path.expanduser(salt_file) if salt_file else str(default_salt_file())
+        if not os.path.isfile(path):
+            print(f"ccpm: no salt in {path}: generating one there (keep it secret and keep "
+                  "it: the same salt gives the same pseudonyms)", file=sys.stderr)
+    return Pseudonymizer.from_salt_file(salt_file, keep=keep)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from . import add_privacy_arguments, pseudonymizer_from_args
 from .panel import add_panel_arguments, panel_from_args
 
 __all__ = ["register", "run", "read_ratings", "merge_roster", "write_json"]
@@ -71,13 +72,11 @@ def _save_fig(name: str, out: Path, **kw) -> Path:
     return p
 
 
-def _run_whatif(args, comp, ratings, okr) -> list[Path]:
-    from ..compare import read_flags
+def _run_whatif(args, comp, ratings, okr, flags, pz) -> list[Path]:
     from ..whatif import whatif
 
-    if not args.flags:
+    if flags is None or not args.flags:
         raise InputError("--whatif needs --flags gaming_flags.csv (from ccpm gaming)")
-    flags = read_flags(args.flags)
     if "check" not in flags.columns:
         raise InputError(f"{Path(args.flags).name}: no 'check' column; --whatif needs the "
                          "gaming_flags.csv written by ccpm gaming")
@@ -87,11 +86,30 @@ def _run_whatif(args, comp, ratings, okr) -> list[Path]:
 
         calls = load_calls(args.calls, args.mapping).valid
     w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True)
+    if pz is not None:
+        w = pz.obj(w)
     paths = w.to_dir(args.out)
     if not args.no_figures:
         paths.append(_save_fig("whatif", Path(args.out), models=w.models))
     print(w.text("en"), file=sys.stderr)
     return paths
+
+
+def _read_flags(path: str, pz):
+    """A flags/truth CSV; pseudonyms of this run's agents (same salt) turned back to ids."""
+    from ..compare import read_flags
+    from ..privacy import looks_pseudonymized
+
+    flags = read_flags(path)
+    if pz is not None:
+        flags["agent_id"] = pz.unmask(flags["agent_id"])
+    left = int(flags["agent_id"].map(looks_pseudonymized).sum())
+    if left:
+        hint = ("pseudonymized with another salt, or agents not in --calls" if pz is not None
+                else "pseudonymized: give --pseudonymize with the salt that wrote it")
+        print(f"ccpm: {left} agent id(s) in {Path(path).name} look {hint}; they match no "
+              "agent", file=sys.stderr)
+    return flags
 
 
 def write_json(obj, path: Path) -> Path:
@@ -105,7 +123,7 @@ def write_json(obj, path: Path) -> Path:
 def run(args) -> int:
     import time
 
-    from ..compare import compare_models, read_flags
+    from ..compare import compare_models
     from ..manifest import write_manifest
     from ..models.config import load_model_config
 
@@ -119,6 +137,7 @@ def run(args) -> int:
     if args.hybrids:
         config["models"] = list(dict.fromkeys(config["models"] + list(config.get("hybrids")
                                                                         or {})))
+    pz = pseudonymizer_from_args(args, keep=("center", *config["models"]))
     panel = panel_from_args(args)
     if args.roster:
         panel = merge_roster(panel, args.roster)
@@ -128,29 +147,36 @@ def run(args) -> int:
         from ..models.okr import load_okr
 
         okr = load_okr(args.okr)
-    flagged = None
+    if pz is not None:  # every id the inputs hold, so that texts lose them too
+        pz.learn(panel, ratings, okr)
+    flagged = flags = None
     if args.truth:
-        flagged = read_flags(args.truth)
+        flagged = _read_flags(args.truth, pz)
     if args.flags:
-        flagged = read_flags(args.flags)
+        flagged = flags = _read_flags(args.flags, pz)
     print(f"ccpm: running models {', '.join(config['models'])}", file=sys.stderr)
     comp = compare_models(panel, config=config, ratings=ratings, okr=okr, flagged=flagged)
-    paths = comp.to_dir(args.out, figures=not args.no_figures)
+    # pseudonymized at write time: the numbers are those of the raw run
+    paths = (comp if pz is None else pz.obj(comp)).to_dir(args.out,
+                                                          figures=not args.no_figures)
     from ..recommend import recommend
 
     print("ccpm: ranking the models for this center (recommendation.json)", file=sys.stderr)
     rec = recommend(comp)
+    if pz is not None:
+        rec = pz.obj(rec)
     paths.append(write_json(rec.to_dict(), Path(args.out) / "recommendation.json"))
     print(rec.text("en"), file=sys.stderr)
     if not args.no_figures:
         paths.append(_save_fig("recommendation", Path(args.out), rec=rec))
     if args.whatif:
-        paths += _run_whatif(args, comp, ratings, okr)
+        paths += _run_whatif(args, comp, ratings, okr, flags.copy() if flags is not None
+                             else None, pz)
     for name, m in comp.summary["models"].items():
         state = "ok" if m["computable"] else f"not computable: {m['reason']}"
         print(f"ccpm: model {name}: {state}", file=sys.stderr)
     paths.append(write_manifest(
-        args.out, command="compare", args=args, outputs=paths, started=started,
+        args.out, command="compare", args=args, outputs=paths, started=started, privacy=pz,
         inputs=[args.calls, args.mapping, args.ratings, args.okr, args.config, args.roster,
                 args.truth, args.flags]))
     print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {args.out}", file=sys.stderr)
@@ -189,4 +215,5 @@ def register(sub) -> None:
                                                              "config, 1000)")
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    add_privacy_arguments(p)
     p.set_defaults(func=run)

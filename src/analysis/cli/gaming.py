@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_ALPHA
 from ..errors import ConfigError, InputError
+from . import add_privacy_arguments, pseudonymizer_from_args
 
 __all__ = ["register", "run"]
 
@@ -63,6 +64,7 @@ def register(sub) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a check option (repeatable), e.g. --option bunch_boot=199")
     p.add_argument("--out", required=True, help="output folder")
+    add_privacy_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -83,6 +85,7 @@ def run(args) -> int:
 
     if not 0 < args.alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    pz = pseudonymizer_from_args(args)
     options = {
         "alpha": args.alpha,
         "period": args.period,
@@ -122,6 +125,11 @@ def run(args) -> int:
     print("ccpm gaming: loading calls ...", file=sys.stderr, flush=True)
     report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
                         okr=okr, roster=roster, checks=checks, progress=True)
+    if pz is not None:
+        # ids the texts may name (a 360 partner, an OKR owner) are learned from every
+        # input first; the summary is then written from the pseudonymized tables
+        pz.learn(ratings, roster, okr)
+        report = pz.obj(report)
     paths = report.to_dir(args.out)
     n_flag = int(report.flags["flagged"].sum())
     n_agents = report.flagged_agents()
@@ -135,7 +143,8 @@ def run(args) -> int:
                          **{k: v for k, v in report.info.items()
                             if k not in ("seconds", "options")}},
                    seed=report.info.get("options", {}).get("seed", args.seed),
-                   extra={"options": report.info.get("options", {})}, started=started)
+                   extra={"options": report.info.get("options", {})}, started=started,
+                   privacy=pz)
     print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
           f"({n_agents} agents) at FDR {args.alpha:g}; wrote {paths['flags'].parent}",
           file=sys.stderr)

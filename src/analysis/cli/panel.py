@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..errors import ConfigError, InputError
+from . import add_privacy_arguments, pseudonymizer_from_args
 
 __all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
 
@@ -95,7 +96,10 @@ def run(args) -> int:
     from ..manifest import write_manifest
 
     started = time.time()
+    pz = pseudonymizer_from_args(args)
     panel = panel_from_args(args)
+    if pz is not None:  # at write time: the numbers are the raw run's, only ids differ
+        panel = pz.frame(panel)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(panel, preserve_index=False)
@@ -104,7 +108,7 @@ def run(args) -> int:
     pq.write_table(table.replace_schema_metadata(meta), out)
     write_manifest(out.parent, name=f"{out.name}.manifest.json", command="panel", args=args,
                    inputs=[args.calls, args.mapping], outputs=[out],
-                   rows=panel.attrs.get("ccpm_panel"), started=started)
+                   rows=panel.attrs.get("ccpm_panel"), started=started, privacy=pz)
     print(f"ccpm: wrote {out} (and {out.name}.manifest.json)", file=sys.stderr)
     return 0
 
@@ -116,4 +120,5 @@ def register(sub) -> None:
                                    "print(m.describe())' lists them).")
     add_panel_arguments(p)
     p.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
+    add_privacy_arguments(p)
     p.set_defaults(func=run)

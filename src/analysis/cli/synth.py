@@ -35,7 +35,9 @@ def register(sub) -> None:
         help="write a synthetic contact center with planted gaming",
         description=(
             "Write a synthetic center (calls.parquet, roster.csv, ratings_360.csv, okr.yml, "
-            "truth.csv) with known gaming agents. Same arguments, same bytes."
+            "truth.csv) with known gaming agents. Same arguments, same bytes. Its ids "
+            "(A0001, S01, K0000001) are made up, not personal data, so synth has no "
+            "--pseudonymize; the commands run on its files have it."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_GAMING_HELP.format(default=DEFAULT_GAMING),

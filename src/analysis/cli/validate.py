@@ -1,13 +1,19 @@
 """``ccpm validate``: check raw exports against the data contract.
 
 Writes the rows that meet the contract to ``DIR/valid.parquet`` and the rest to
-``DIR/quarantine.csv`` (each with its reason), and prints counts by reason.
+``DIR/quarantine.csv`` (each with its reason), and prints counts by reason. With
+``--pseudonymize`` every id is written as its salted pseudonym: the contract id columns,
+the raw columns of the quarantine that the mapping reads them from, and any person id
+seen in the run inside other quarantined cells; every cell of a malformed line (whose
+fields cannot be told apart) becomes an ``X-`` pseudonym.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from . import add_privacy_arguments, pseudonymizer_from_args
 
 __all__ = ["register", "run"]
 
@@ -30,6 +36,7 @@ examples:
   ccpm validate --calls exports/ --mapping anonymous-bank --out out/
   ccpm validate --calls calls.xlsx --mapping my-site.yml --out out/
   ccpm validate --ratings ratings.csv.zip --ratings-mapping honeycomb-360 --out out/
+  ccpm validate --calls exports/ --mapping anonymous-bank --out out/ --pseudonymize
 """
 
 
@@ -62,7 +69,69 @@ def register(sub) -> None:
                    help="column mapping for --ratings (default: contract-shaped columns)")
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="print only the totals line")
+    add_privacy_arguments(p)
     p.set_defaults(func=run)
+
+
+def _spec_columns(spec) -> list[str]:
+    """Raw columns a mapping field takes its value from (not its helper columns)."""
+    if spec.source == "from":
+        return [spec.column]
+    if spec.source == "concat":
+        return list(spec.concat)
+    if spec.source == "coalesce":
+        return [c for s in spec.coalesce for c in _spec_columns(s)]
+    return []
+
+
+def _pseudonymize_result(res, mapping, pz):
+    """``res`` with its valid rows, quarantine, notes and metadata pseudonymized.
+
+    In the quarantine (rows as read, all text), the raw columns that the mapping turns
+    into id columns are pseudonymized too (whitespace stripped as the loader does, the
+    mapping's missing-value markers such as ``NO_SERVER`` kept), every cell of a
+    malformed line (whose fields cannot be told apart) is replaced by an ``X-``
+    pseudonym, and every other cell loses the ids seen anywhere in the run.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from ..load import resolve_mapping
+    from ..privacy import ID_PREFIXES
+
+    m = resolve_mapping(mapping, kind=res.kind)
+    raw_ids: dict[str, tuple[str, set]] = {}
+    for name, spec in m.columns.items():
+        if name in ID_PREFIXES:
+            for col in _spec_columns(spec):
+                raw_ids.setdefault(col, (ID_PREFIXES[name], {*m.missing, *spec.missing}))
+    valid = pz.frame(res.valid, text=False)
+    q = res.quarantine
+    meta_cols = ("_source_file", "_source_row", "reason")
+    bad = pd.Series(False, index=q.index)
+    if len(q) and "reason" in q.columns:
+        bad = q["reason"].astype("str").str.split(";").map(lambda r: "malformed_row" in r)
+    ok = q[~bad].copy()
+    done = [c for c in raw_ids if c in ok.columns]
+    for col in done:
+        prefix, missing = raw_ids[col]
+        raw = ok[col].astype("str").str.strip()
+        is_missing = raw.isin(missing)
+        ok[col] = pz.ids(raw.where(~is_missing), prefix).where(~is_missing, raw)
+    # other id columns, then every other cell's text
+    ok = pz.frame(ok.reset_index(drop=True), done=done).set_axis(ok.index)
+    if bad.any():
+        # a malformed line's fields cannot be told apart: any cell may hold an id
+        mal = q[bad].copy()
+        for col in mal.columns:
+            if col not in meta_cols:
+                cells = mal[col].astype("str")
+                mal[col] = pz.ids(cells, "X-", learn=False).where(cells.str.len() > 0, cells)
+        ok = pd.concat([ok, mal]).loc[q.index]
+    q = ok.reset_index(drop=True)
+    return dataclasses.replace(res, valid=valid, quarantine=q, notes=pz.obj(res.notes),
+                               meta=pz.obj(res.meta))
 
 
 def _report(label: str, res, paths: dict, quiet: bool) -> None:
@@ -90,6 +159,7 @@ def run(args) -> int:
     from ..manifest import write_manifest
 
     started = time.time()
+    pz = pseudonymizer_from_args(args)
 
     jobs = [
         ("calls", args.calls, args.mapping, load_calls),
@@ -103,11 +173,14 @@ def run(args) -> int:
     for label, path, mapping, loader in jobs:
         print(f"validating {label}: {path}", file=sys.stderr, flush=True)
         res = loader(path, mapping, progress=True)
+        if pz is not None:
+            res = _pseudonymize_result(res, mapping, pz)
         paths = write_validated(res, args.out)
         _report(label, res, paths, args.quiet)
         outputs += list(paths.values())
         rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
                        "quarantined": len(res.quarantine), "mapping": res.mapping}
     write_manifest(args.out, command="validate", args=args,
-                   inputs=[j[1] for j in jobs], outputs=outputs, rows=rows, started=started)
+                   inputs=[j[1] for j in jobs], outputs=outputs, rows=rows, started=started,
+                   privacy=pz)
     return 0
