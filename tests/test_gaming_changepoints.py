@@ -176,3 +176,81 @@ def test_check_skips_without_talk_time():
     ctx = make_context(calls, drop=("talk_s",))
     res = check_changepoints(ctx)
     assert "talk_s" in res.skipped
+
+
+# ------------------------------------------------------------ the batched agent path
+
+
+def _agent_frame(rng, n_agents, days, *, change=None):
+    """Agent x day series (short calls, transfers, mean handle); ``change``: agents with a step."""
+    rows = []
+    dates = pd.date_range("2026-01-05", periods=days, freq="D")
+    for i in range(n_agents):
+        t = days - (i % 4)  # a few different series lengths
+        n = rng.poisson(60 if i != 4 else 600, t) + 5  # A004: > 20,000 calls
+        step = np.zeros(t)
+        if change is not None and i in change:
+            step[t // 2 :] = 1.0
+        ks = rng.binomial(n, rng.beta(40 * (0.06 + 0.05 * step), 40 * (0.94 - 0.05 * step)))
+        kt = rng.binomial(n, 0.03)
+        mh = rng.gamma(4, 75, t) + 40 * step
+        if i == 1:  # two constant segments: no within-segment variance
+            mh = np.r_[np.full(t // 2, 280.0), np.full(t - t // 2, 310.0)]
+        for d in range(t):
+            rows.append(dict(agent_id=f"A{i:03d}", date=dates[d], n=n[d], k_short=ks[d],
+                             k_transfer=kt[d], mean_handle=mh[d]))
+    return pd.DataFrame(rows)
+
+
+def test_batched_agent_splits_equal_the_one_by_one_detection():
+    """Same splits, statistics, p-values and permutation counts as detect_changepoints*.
+
+    Covers series of several lengths sharing permutations, planted steps that go
+    through every sequential stage, and the series the batch hands back to
+    ``_best_split`` (a perfect two-level mean series, an agent with > 20,000 calls).
+    """
+    from analysis.gaming.changepoints import _agent_changepoints
+
+    rng = np.random.default_rng(31)
+    df = _agent_frame(rng, 24, 45, change={2, 5, 9})
+    df.loc[df["agent_id"] == "A003", "k_transfer"] = 0  # no transfers: metric skipped
+    specs = [("short_call_rate", "k_short"), ("transfer_rate", "k_transfer")]
+    kw = dict(min_segment_days=7, max_changes=1, alpha=1.0, seed=5, n_perm=99, max_perm=999)
+    got = _agent_changepoints(df, specs, min_seg=7, seed=5, n_perm=99, max_perm=999)
+    ref = []
+    for aid, g in df.groupby("agent_id"):
+        daily = g.drop(columns="agent_id")
+        for metric, kc in specs:
+            if daily[kc].sum():
+                r = detect_changepoints(daily, k_col=kc, n_col="n", **kw)
+                ref += [dict(scope=aid, metric=metric, **x) for x in r.to_dict("records")]
+        r = detect_changepoints_mean(daily, mean_col="mean_handle", n_col="n", **kw)
+        ref += [dict(scope=aid, metric="mean_handle_s", **x) for x in r.to_dict("records")]
+    assert pd.DataFrame(got).equals(pd.DataFrame(ref))
+    assert max(r["n_perm"] for r in got) == 999  # planted steps went through every stage
+    assert not any(r["scope"] == "A003" and r["metric"] == "transfer_rate" for r in got)
+
+
+@pytest.mark.parametrize("kind", ["binom", "mean"])
+def test_batched_agent_pvalues_calibrated_on_null_series(kind):
+    """No change in any agent's series: the batched sequential p-values reject at the nominal rate.
+
+    All series of one length share the permutations (as one-by-one runs with the
+    same seed do); each p-value is still a permutation p-value of its own series.
+    """
+    from analysis.gaming.changepoints import _best_splits_batch
+
+    rng = np.random.default_rng(77)
+    reps, t = 1000, 45
+    if kind == "binom":
+        n = rng.poisson(60, (reps, t)) + 5
+        k = rng.binomial(n, rng.beta(0.06 * 300, 0.94 * 300, (reps, t)))  # over-dispersed days
+        res = _best_splits_batch("binom", k.astype(float), n.astype(float), min_seg=7, seed=3,
+                                 n_perm=499, max_perm=9_999)
+    else:
+        y = rng.gamma(4, 75, (reps, t))
+        res = _best_splits_batch("mean", y, None, min_seg=7, seed=3, n_perm=499, max_perm=9_999)
+    ps = np.array([r[2] for r in res])
+    for a in (0.01, 0.05, 0.1):
+        lo, hi = _bin_ci(int((ps <= a).sum()), reps)
+        assert lo <= a <= hi, (a, (ps <= a).mean())
