@@ -80,12 +80,18 @@ def _run_whatif(args, comp, ratings, okr, flags, pz) -> list[Path]:
     if "check" not in flags.columns:
         raise InputError(f"{Path(args.flags).name}: no 'check' column; --whatif needs the "
                          "gaming_flags.csv written by ccpm gaming")
+    spill = None
     calls = args.calls
     if args.mapping:
-        from ..load import load_calls
+        from ..load import load_calls_to_parquet
 
-        calls = load_calls(args.calls, args.mapping).valid
-    w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True)
+        spill = load_calls_to_parquet(args.calls, args.mapping)  # valid rows as Parquet
+        calls = str(spill.path)
+    try:
+        w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True)
+    finally:
+        if spill is not None:
+            spill.cleanup()
     if pz is not None:
         w = pz.obj(w)
     paths = w.to_dir(args.out)

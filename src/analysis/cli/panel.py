@@ -56,16 +56,17 @@ def panel_from_args(args):
     quarantined = 0
     if args.mapping or not _is_parquet_input(args.calls):
         try:
-            from ..load import load_calls
+            from ..load import load_calls_to_parquet
         except ImportError as exc:  # pragma: no cover - the loader ships with the package
             raise InputError(f"raw exports need analysis.load ({exc})") from None
         print(f"ccpm: loading {args.calls} (mapping {args.mapping or 'none'})", file=sys.stderr)
-        res = load_calls(args.calls, args.mapping)
-        quarantined = len(res.quarantine)
-        if len(res.valid) == 0:
-            raise InputError(f"{args.calls}: no valid call rows ({quarantined} quarantined)")
-        panel = build_panel(res.valid, **kw)
-        panel.attrs["ccpm_panel"]["rows_read"] = int(res.rows_read)
+        # the valid rows go to a Parquet spill that the engine reads (no pandas copy)
+        with load_calls_to_parquet(args.calls, args.mapping) as sp:
+            quarantined = sp.quarantined
+            if sp.valid_rows == 0:
+                raise InputError(f"{args.calls}: no valid call rows ({quarantined} quarantined)")
+            panel = build_panel(str(sp.path), **kw)
+        panel.attrs["ccpm_panel"]["rows_read"] = int(sp.rows_read)
         panel.attrs["ccpm_panel"]["quarantined_on_load"] = int(quarantined)
     else:
         print(f"ccpm: building the {args.period} panel from {args.calls} ({args.engine})",
