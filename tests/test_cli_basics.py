@@ -35,3 +35,16 @@ def test_unexpected_error_is_one_line(monkeypatch, capsys):
     assert "RuntimeError: kaboom" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_every_command_writing_ids_refuses_a_salt_without_pseudonymize(tmp_path, capsys):
+    """--salt-file alone would silently write raw ids: refused, one line, exit 2."""
+    salt = tmp_path / "salt"
+    salt.write_text("s" * 32)
+    for cmd in ("validate", "panel", "gaming", "compare", "report"):
+        out = tmp_path / cmd
+        argv = [cmd, "--calls", str(tmp_path / "none.csv"), "--salt-file", str(salt),
+                "--out", str(out / "x.parquet" if cmd == "panel" else out)]
+        assert main(argv) == 2, cmd
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1] == f"ccpm {cmd}: error: --salt-file needs --pseudonymize", err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_privacy_arguments
+
 __all__ = ["register", "run", "add_report_arguments"]
 
 
@@ -20,10 +22,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", help="YYYY, YYYY-MM or YYYY-MM-DD: only calls of that period "
                    "(models and checks then see that period alone)")
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="report language")
-    p.add_argument("--pseudonymize", action="store_true",
-                   help="replace agent and customer ids by stable salted pseudonyms")
-    p.add_argument("--salt-file", help="salt for --pseudonymize (default: CCPM_SALT, or a "
-                   "salt generated once in ~/.config/ccpm/salt)")
+    add_privacy_arguments(p)
     p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
                    help="render engine (auto: quarto when on PATH, else builtin)")
     p.add_argument("--no-deck", action="store_true", help="skip the .pptx deck")
@@ -43,8 +42,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..report.build import build_report
 
+    if args.salt_file and not args.pseudonymize:
+        raise ConfigError("--salt-file needs --pseudonymize")
     res = build_report(
         args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
         roster=args.roster, config=args.config, truth=args.truth, period=args.period,
