@@ -180,7 +180,7 @@ def plot_recommendation(rec, *, labels: dict | None = None):
     r = rec.ranking.reset_index(drop=True)
     names = [lab.get(m, m) for m in r["model"]]
     crit = [c for c in rec.weights]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 0.55 * len(r) + 2),
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.5, 0.55 * len(r) + 2),
                                   gridspec_kw={"width_ratios": [1.2, 1]})
     y = np.arange(len(r))[::-1]
     ok = r["overall"].notna().to_numpy()
@@ -237,7 +237,8 @@ def plot_quadrants(q: pd.DataFrame, *, labels: dict | None = None, flagged=None)
                    "y_only": "better on y only", "neither": "better on neither",
                    "flagged": "flagged", "none": "no data for this view"}, labels)
     ys = list(dict.fromkeys(q["y_metric"])) if len(q) else []
-    fig, axes = plt.subplots(1, max(len(ys), 1), figsize=(4.6 * max(len(ys), 1), 4.2),
+    n = max(len(ys), 1)  # narrower panels when there are several: readable when scaled
+    fig, axes = plt.subplots(1, n, figsize=(4.6 if n == 1 else 3.5 * n, 4.0 if n == 1 else 3.6),
                              squeeze=False)
     if not ys:
         axes[0, 0].text(0.5, 0.5, lab["none"], ha="center", va="center",
@@ -272,7 +273,7 @@ def plot_quadrants(q: pd.DataFrame, *, labels: dict | None = None, flagged=None)
                 names.append(n)
     fig.suptitle(lab["title"])
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.legend(handles, names, loc="lower center", ncols=min(len(names), 5), fontsize=8,
+    fig.legend(handles, names, loc="lower center", ncols=min(len(names), 5), fontsize=9,
                frameon=False)
     return fig
 
@@ -301,7 +302,7 @@ def plot_service_cost(cost: pd.DataFrame, *, labels: dict | None = None):
         ax.annotate(lab["sl"].format(sl=row["service_level_at_center_staff"],
                                      aht=row["aht_s"]),
                     (row["agents_needed"], i), xytext=(4, 0), textcoords="offset points",
-                    va="center", fontsize=8)
+                    va="center", fontsize=9)
     ax.set_xlim(0, float(d["agents_needed"].max()) * 1.6 if len(d) else 1)
     ax.set_xlabel(lab["x"])
     ax.set_ylabel(lab["y"])

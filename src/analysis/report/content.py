@@ -993,18 +993,23 @@ def _na_reason(c: str, why: str, lang: str) -> str:
 
 
 def _status_text(row, lang: str) -> str:
-    """Why a model is not computable, or which of its inputs are missing."""
-    if not bool(row["computable"]):
-        reason = str(row["status"]).removeprefix("not computable:").strip()
-        if "360 ratings" in reason or "--ratings" in reason:
-            reason = t("rec.reason.no_ratings", lang)
-        return t("rec.not_computable", lang, reason=reason)
-    if row.get("missing_data"):
-        strings = i18n.STRINGS[lang]
-        names = [strings.get(f"metric.{x}", strings.get(f"input.{x}", x))
-                 for x in str(row["missing_data"]).split(", ")]
-        return t("rec.missing", lang, inputs=_punct("list", lang).join(names))
-    return ""
+    """Why a model is not computable ("" when it is)."""
+    if bool(row["computable"]):
+        return ""
+    reason = str(row["status"]).removeprefix("not computable:").strip()
+    if "360 ratings" in reason or "--ratings" in reason:
+        reason = t("rec.reason.no_ratings", lang)
+    return t("rec.not_computable", lang, reason=reason)
+
+
+def _missing_text(row, lang: str) -> str:
+    """The inputs a model needs that the center lacks, named in ``lang`` ("" if none)."""
+    if not row.get("missing_data"):
+        return ""
+    strings = i18n.STRINGS[lang]
+    names = [strings.get(f"metric.{x}", strings.get(f"input.{x}", x))
+             for x in str(row["missing_data"]).split(", ")]
+    return t("rec.missing", lang, inputs=_punct("list", lang).join(names))
 
 
 def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
@@ -1051,7 +1056,7 @@ def _strong_weak(rec, model: str, lang: str) -> tuple[str, str]:
 
 def recommendation_table(rec, lang: str = "en") -> Table:
     """The ranking: ``rank, model, overall, interval, p_best, tied_with_best, strongest,
-    weakest, note`` (note: why a model is not computable, or the data it lacks)."""
+    weakest, note`` (note, when any: why a model is not computable)."""
     rows = []
     for _, x in rec.ranking.iterrows():
         strong, weak = _strong_weak(rec, str(x["model"]), lang)
@@ -1182,6 +1187,11 @@ def recommendation_evidence(inputs: ReportInputs, build_dir, lang: str = "en") -
         return [text("rec.none", lang)]
     out = [text("rec.evidence.intro", lang, ci=f"{rec.ci:.0%}", n_boot=f"{int(rec.n_boot):,}"),
            evidence_table(rec, lang)]
+    lacks = [f"{_model_label(str(x['model']), lang)}{_punct('colon', lang)}"
+             f"{_missing_text(x, lang)}" for _, x in rec.ranking.iterrows()
+             if _missing_text(x, lang)]
+    if lacks:  # what the data-coverage criterion counts
+        out.append(bullets(lacks))
     na = _not_assessed_text(rec, lang)
     out += [Markdown(na)] if na else []
     out += [heading("rec.criteria", lang, level=3), criteria_list(rec, lang),

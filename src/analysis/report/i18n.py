@@ -689,9 +689,10 @@ _EN.update({
     "whatif.skipped": "Flagged checks for which nothing is removed",
     "whatif.models": "Each model before and after",
     "whatif.models.note": (
-        "Flagged agents' percentile: their mean within-period percentile (100 = best) in the "
-        "model's ranking. τ: Kendall's tau between the agents' ranking before and after (1 = "
-        "unchanged)."
+        "Gaming agents' percentile: the mean within-period percentile (100 = best), in the "
+        "model's ranking, of the agents known to game (the planted ones in synthetic data) "
+        "or, without that knowledge, of those the gaming checks flagged. τ: Kendall's tau "
+        "between the agents' ranking before and after (1 = unchanged)."
     ),
     "whatif.rule.short": "handled calls shorter than the short-call threshold",
     "whatif.rule.bunching": "handled calls whose handle time falls just below the target",
@@ -717,7 +718,7 @@ _EN.update({
     "figlab.recommendation.not_computable": "not computable",
     "figlab.tradeoff_service.x": "agents needed (Erlang C)",
     "figlab.tradeoff_service.y": "",
-    "figlab.tradeoff_service.sl": "AHT {aht:.0f} s; service level at center staffing {sl:.0%}",
+    "figlab.tradeoff_service.sl": "AHT {aht:.0f} s, service level {sl:.0%}",
     "figlab.whatif.before": "all calls",
     "figlab.whatif.after": "flagged calls removed",
     "figlab.whatif.y": "overall score",
@@ -755,8 +756,8 @@ _EN.update({
     "col.overall_after": "Overall after",
     "col.rank_before": "Rank before",
     "col.rank_after": "Rank after",
-    "col.flagged_pct_before": "Flagged agents' percentile before",
-    "col.flagged_pct_after": "Flagged agents' percentile after",
+    "col.flagged_pct_before": "Gaming agents' percentile before",
+    "col.flagged_pct_after": "Gaming agents' percentile after",
     "col.kendall_tau_agents": "τ (agents)",
 })
 
@@ -899,8 +900,8 @@ _ZH.update({
     "whatif.skipped": "未去掉任何通话的被标记检测",
     "whatif.models": "各模型前后对比",
     "whatif.models.note": (
-        "被标记坐席的百分位：他们在该模型排名中各期间百分位的平均值（100 = 最好）。"
-        "τ：前后坐席排名之间的肯德尔 tau（1 = 不变）。"
+        "博弈坐席的百分位：已知存在博弈的坐席（合成数据中为植入的博弈者）在该模型排名中各期间百分位的平均值"
+        "（100 = 最好）；若无此信息，则为被博弈检测标记的坐席。τ：前后坐席排名之间的肯德尔 tau（1 = 不变）。"
     ),
     "whatif.rule.short": "短于短通话阈值的已处理通话",
     "whatif.rule.bunching": "处理时长刚好低于目标值的已处理通话",
@@ -925,7 +926,7 @@ _ZH.update({
     "figlab.recommendation.not_computable": "无法计算",
     "figlab.tradeoff_service.x": "所需坐席人数（Erlang C）",
     "figlab.tradeoff_service.y": "",
-    "figlab.tradeoff_service.sl": "处理时长 {aht:.0f} 秒；按中心现有配置的服务水平 {sl:.0%}",
+    "figlab.tradeoff_service.sl": "处理时长 {aht:.0f} 秒，服务水平 {sl:.0%}",
     "figlab.whatif.before": "全部通话",
     "figlab.whatif.after": "去掉被标记通话",
     "figlab.whatif.y": "综合得分",
@@ -962,8 +963,8 @@ _ZH.update({
     "col.overall_after": "之后综合得分",
     "col.rank_before": "之前排名",
     "col.rank_after": "之后排名",
-    "col.flagged_pct_before": "被标记坐席之前百分位",
-    "col.flagged_pct_after": "被标记坐席之后百分位",
+    "col.flagged_pct_before": "博弈坐席之前百分位",
+    "col.flagged_pct_after": "博弈坐席之后百分位",
     "col.kendall_tau_agents": "τ（坐席）",
 })
 
