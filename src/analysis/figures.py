@@ -180,8 +180,8 @@ def plot_recommendation(rec, *, labels: dict | None = None):
     r = rec.ranking.reset_index(drop=True)
     names = [lab.get(m, m) for m in r["model"]]
     crit = [c for c in rec.weights]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.5, 0.55 * len(r) + 2),
-                                  gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 0.55 * len(r) + 2),
+                                  gridspec_kw={"width_ratios": [1, 1.15]})
     y = np.arange(len(r))[::-1]
     ok = r["overall"].notna().to_numpy()
     lo = (r["overall"] - r["overall_lo"]).to_numpy(float)
@@ -205,7 +205,7 @@ def plot_recommendation(rec, *, labels: dict | None = None):
     m.index = names
     m.columns = [lab.get(c, c) for c in crit]
     sns.heatmap(m, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="RdYlGn", ax=ax2,
-                cbar_kws={"label": lab["criteria"]})
+                annot_kws={"fontsize": 8}, cbar_kws={"label": lab["criteria"]})
     ax2.set_yticklabels([])
     ax2.set_ylabel("")
     ax2.tick_params(axis="x", rotation=35)
