@@ -719,19 +719,30 @@ def okr_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown:
 
 
 def ratings_by_group(inputs: ReportInputs, lang: str = "en",
-                     min_group: int = MIN_360_GROUP) -> Table | Markdown:
-    """360 ratings by rater group: ``rater_group, raters, mean_score, shown`` (share of
-    ratee groups with at least ``min_group`` raters; self and supervisor always shown)."""
+                     min_group: int | None = None) -> Table | Markdown:
+    """360 ratings by rater group: ``rater_group, raters, mean_score, shown``.
+
+    As in the 360 model: a ratee's group of an anonymous kind (``360.anonymous_groups``:
+    peers, direct reports, customers) enters the mean only with at least ``min_group``
+    raters in the period (``360.min_group`` of the configuration, never below
+    :data:`~analysis.config.MIN_360_GROUP`); self-ratings are their own row; the
+    supervisor, identified by design, is shown. ``shown`` is the share of ratee groups
+    shown.
+    """
     r = inputs.ratings
     if r is None or r.empty:
         return Markdown(t("common.no_input", lang, what=t("input.ratings", lang)))
     need = {"ratee_id", "rater_id", "rater_group", "score"}
     if not need <= set(r.columns):
         return Markdown(t("common.none_found", lang))
-    per = r.groupby(["rater_group", "ratee_id"]).agg(raters=("rater_id", "nunique"),
-                                                      score=("score", "mean")).reset_index()
-    small_ok = per["rater_group"].isin(["self", "supervisor", "customer"])
-    per["shown"] = small_ok | (per["raters"] >= min_group)
+    cfg = (_model_config(inputs) or {}).get("360") or {}
+    asked = cfg.get("min_group", MIN_360_GROUP) if min_group is None else min_group
+    min_group = max(int(asked), MIN_360_GROUP)
+    anon = set(cfg.get("anonymous_groups", ["peer", "direct_report", "customer"]))
+    keys = ["rater_group", "ratee_id"] + (["period"] if "period" in r.columns else [])
+    per = r.groupby(keys).agg(raters=("rater_id", "nunique"),
+                              score=("score", "mean")).reset_index()
+    per["shown"] = ~per["rater_group"].isin(anon) | (per["raters"] >= min_group)
     out = per.groupby("rater_group").agg(
         raters=("raters", "sum"),
         mean_score=("score", lambda s: float(s[per.loc[s.index, "shown"]].mean())
