@@ -267,3 +267,38 @@ def test_cli_panel_raw_export_through_the_loader(tmp_path, capsys):
     # without c11 in the data, W's second call is gone: c08 is no longer a repeat
     exp.loc[(exp.agent_id == "B") & (exp.period == "2026-02"), "repeat_call_rate"] = 0.0
     pd.testing.assert_frame_equal(back[exp.columns], exp, check_dtype=False)
+
+
+def test_duplicate_ids_counted_unless_the_file_is_marked_unique(tmp_path):
+    """The exact duplicate-id count runs on foreign Parquet and on several files; a single
+    file that ccpm marked unique when writing it (validate, synth) is not recounted."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.contract import CALL_ID_UNIQUE_META
+    from analysis.load import load_calls, write_validated
+
+    calls = hand_calls()
+    dup = pd.concat([calls, calls.iloc[:2]], ignore_index=True)  # two ids twice
+    plain = tmp_path / "plain.parquet"
+    dup.to_parquet(plain)
+    assert build_panel(str(plain)).attrs["ccpm_panel"]["duplicate_call_id"] == 2
+
+    # validate quarantines the duplicates and marks its valid.parquet
+    csv = tmp_path / "dup.csv"
+    dup.to_csv(csv, index=False)
+    res = load_calls(csv, "contract")
+    write_validated(res, tmp_path / "v")
+    valid = tmp_path / "v" / "valid.parquet"
+    assert pq.read_schema(valid).metadata[CALL_ID_UNIQUE_META] == b"true"
+    assert build_panel(str(valid)).attrs["ccpm_panel"]["duplicate_call_id"] == 0
+    assert (res.quarantine["reason"] == "duplicate_call_id").sum() == 2
+
+    # two marked files whose ids repeat across them: recounted
+    both = tmp_path / "both"
+    both.mkdir()
+    t = pa.Table.from_pandas(calls, preserve_index=False)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), CALL_ID_UNIQUE_META: b"true"})
+    pq.write_table(t, both / "a.parquet")
+    pq.write_table(t, both / "b.parquet")
+    assert build_panel(str(both)).attrs["ccpm_panel"]["duplicate_call_id"] == len(calls)

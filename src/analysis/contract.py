@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 __all__ = [
+    "CALL_ID_UNIQUE_META",
     "Column",
     "CALL_COLUMNS",
     "CALL_SCHEMA",
@@ -67,6 +68,11 @@ CALL_COLUMNS: tuple[Column, ...] = (
 
 #: Arrow schema of ``valid.parquet`` and of ``calls.parquet`` from ``ccpm synth``.
 CALL_SCHEMA = pa.schema([pa.field(c.name, c.type) for c in CALL_COLUMNS])
+
+#: Parquet key-value metadata written by ccpm (``validate``, the loader's spill, ``synth``)
+#: on a calls file whose call ids were checked unique when it was written; the panel
+#: then skips its own exact recount of duplicate ids for that single file.
+CALL_ID_UNIQUE_META = b"ccpm.call_id_unique"
 
 
 def call_column_names() -> list[str]:

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..contract import CALL_ID_UNIQUE_META
 from ..errors import ConfigError, InputError
 from ._build import Problems
 from ._mapping import KIND_COLUMNS, Mapping
@@ -237,6 +238,8 @@ def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> d
     meta[b"ccpm.rows_read"] = str(res.rows_read).encode()
     for k, v in res.meta.items():
         meta[f"ccpm.{k}".encode()] = str(v).encode()
+    if res.kind == "calls":  # duplicate call ids were quarantined by the loader
+        meta[CALL_ID_UNIQUE_META] = b"true"
     pq.write_table(table.replace_schema_metadata(meta), paths["valid"])
     res.quarantine.to_csv(paths["quarantine"], index=False, encoding="utf-8")
     res.summary().to_csv(paths["summary"], index=False)

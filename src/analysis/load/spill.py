@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ..contract import CALL_ID_UNIQUE_META
 from ..errors import InputError
 from ._result import LoadResult, schema_for, to_table
 
@@ -50,6 +51,8 @@ def spill_valid(res: LoadResult, path: str | os.PathLike, *, chunk_rows: int = C
             b"ccpm.rows_read": str(res.rows_read).encode()}
     for k, v in res.meta.items():
         meta[f"ccpm.{k}".encode()] = str(v).encode()
+    if res.kind == "calls":  # duplicate call ids were quarantined by the loader
+        meta[CALL_ID_UNIQUE_META] = b"true"
     schema = schema_for(res.kind).with_metadata(meta)
     n = len(res.valid)
     try:

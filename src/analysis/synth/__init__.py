@@ -63,7 +63,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..contract import CALL_SCHEMA, ENDED_BY, OUTCOMES
+from ..contract import CALL_ID_UNIQUE_META, CALL_SCHEMA, ENDED_BY, OUTCOMES
 from ..errors import ConfigError
 from ._calls import KIND_NAMES, CallArrays, generate_calls
 from ._people import make_okr, make_ratings, make_roster, make_truth, okr_to_yaml
@@ -351,7 +351,9 @@ def write_center(
         "truth": out / "truth.csv",
     }
     tmp = paths["calls"].with_suffix(".parquet.tmp")
-    with pq.ParquetWriter(tmp, CALL_SCHEMA, compression="zstd") as writer:
+    # call ids are unique by construction (the panel need not recount them)
+    schema = CALL_SCHEMA.with_metadata({CALL_ID_UNIQUE_META: b"true"})
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for i, batch in enumerate(center.iter_batches()):
             writer.write_table(batch, row_group_size=_BATCH)
             if progress:
