@@ -213,3 +213,141 @@ def test_change_check_finds_agents_who_stop_at_a_crackdown():
     top = set(f.nsmallest(3, "p_value")["agent_id"])
     assert top == {"A000", "A001", "A002"}
     assert any("fell" in n for n in rep.notes["short_calls_change"])
+
+
+# ----------------------------------------------------------------- the fast internals
+# (the short-call peer check's speed-ups must give what the plain computations give)
+
+
+def _null_rows(rng, size):
+    from analysis.gaming._logitnorm import solve_location
+
+    n = rng.integers(10, 1600, size).astype(float)
+    s = rng.uniform(0.1, 1.5, size)
+    m = solve_location(rng.uniform(0.002, 0.1, size), s)
+    return n, m, s
+
+
+def _bisect_cut(n, m, s, p_cut):
+    """The largest k with P(K >= k) >= p_cut, by plain bisection over [0, n] (reference)."""
+    lo, hi = np.zeros(len(n)), n + 1.0
+    while np.any(hi - lo > 1):
+        mid = np.floor((lo + hi) / 2)
+        act = hi - lo > 1
+        good = tail_pvalue_rows(mid, n, m, s) >= p_cut
+        lo = np.where(act & good, mid, lo)
+        hi = np.where(act & ~good, mid, hi)
+    return lo
+
+
+def test_binom_tail_is_scipys_binomial_tail():
+    from analysis.gaming._logitnorm import binom_tail
+
+    k = np.arange(-2.0, 14.0)[:, None]
+    r = np.linspace(0.0, 1.0, 11)[None, :]
+    assert np.array_equal(binom_tail(k, 10.0, r), stats.binom.sf(k - 1, 10, r))
+
+
+def test_upper_cut_equals_a_plain_bisection_from_any_start():
+    from analysis.gaming._logitnorm import upper_cut
+
+    rng = np.random.default_rng(31)
+    n, m, s = _null_rows(rng, 400)
+    ref = _bisect_cut(n, m, s, 0.003)
+    assert np.array_equal(upper_cut(n, m, s, 0.003), ref)  # from the Cornish-Fisher guess
+    start = ref + rng.integers(-12, 13, len(ref))  # from guesses off by up to 12
+    assert np.array_equal(upper_cut(n, m, s, 0.003, start=start), ref)
+    # rows whose null moved a little keep their cut only where that is provable
+    cut, rec = upper_cut(n, m, s, 0.003, tails=True)
+    m2, s2 = m + rng.normal(0, 1e-6, len(m)), s * (1 + rng.normal(0, 1e-6, len(s)))
+    assert np.array_equal(upper_cut(n, m2, s2, 0.003, prev=rec), _bisect_cut(n, m2, s2, 0.003))
+    m3 = m + 0.3  # a large move: every cut is recomputed
+    assert np.array_equal(upper_cut(n, m3, s, 0.003, prev=rec), _bisect_cut(n, m3, s, 0.003))
+
+
+def test_spread_likelihood_and_its_derivative():
+    """The blocked likelihood equals the plain formula; its derivative, finite differences."""
+    from analysis.gaming import _logitnorm as ln
+
+    rng = np.random.default_rng(32)
+    size = 5000  # more than two blocks
+    n = rng.integers(10, 1500, size).astype(float)
+    mean = rng.uniform(0.005, 0.05, size)
+    sc, ex = 1 + rng.uniform(0, 0.1, size), rng.uniform(0, 0.05, size)
+    s_true = ln.predictive_scale(0.7, sc, ex)
+    k = rng.binomial(n.astype(int), special.expit(ln.solve_location(mean, s_true)
+                                                  + s_true * rng.standard_normal(size)))
+    k = k.astype(float)
+    k_max = np.maximum(ln.upper_cut(n, ln.solve_location(mean, s_true), s_true, 0.003), k)
+    obj = ln._SpreadLik(k, n, mean, sc, ex, k_max)
+    for sig in (0.3, 0.7, 1.3):
+        s = ln.predictive_scale(sig, sc, ex)
+        m = ln.solve_location(mean, s)
+        t = k_max < n
+        plain = -ln._loglik(k, n, m, s) + float(np.sum(ln._log_below(k_max[t], n[t], m[t], s[t])))
+        val, g = obj(sig)
+        assert val == pytest.approx(plain, rel=1e-10)
+        h = 1e-5
+        fd = (obj(sig + h, grad=False) - obj(sig - h, grad=False)) / (2 * h)
+        assert g == pytest.approx(fd, rel=1e-5, abs=1e-3)
+    # the fitted spread is the minimum of the plain likelihood (to the fine grid's step)
+    fine = np.linspace(0.55, 0.85, 61)
+    plain = []
+    for sig in fine:
+        s = ln.predictive_scale(sig, sc, ex)
+        m = ln.solve_location(mean, s)
+        t = k_max < n
+        plain.append(-ln._loglik(k, n, m, s)
+                     + float(np.sum(ln._log_below(k_max[t], n[t], m[t], s[t]))))
+    best = fine[int(np.argmin(plain))]
+    assert ln.fit_sigma(k, n, mean, scale=sc, extra=ex, k_max=k_max) == pytest.approx(
+        best, abs=0.006)
+
+
+def test_mixture_tail_pruning_keeps_the_value():
+    """Nodes left out by Hoeffding's bound change P(T >= k) by less than 1e-12 relative."""
+    from analysis.gaming._logitnorm import U_WEIGHTS, U_Z, binomial_mixture_tail
+
+    rng = np.random.default_rng(33)
+    for _ in range(20):
+        q = int(rng.integers(2, 5))
+        n = rng.integers(50, 1500, q)
+        m = special.logit(rng.uniform(0.005, 0.05, q))
+        rates = special.expit(m[None, :] + 0.8 * U_Z[:, None])
+        mean = float(U_WEIGHTS @ (rates @ n))
+        k = int(mean + rng.uniform(0, 8) * np.sqrt(mean) + 1)
+        pruned = binomial_mixture_tail(rates, n, U_WEIGHTS, k)
+        # every node: the same FFT sum without the pruning (weights 1e-300 at least)
+        full = sum(w * binomial_mixture_tail(rates[g:g + 1], n, np.ones(1), k)
+                   for g, w in enumerate(U_WEIGHTS))
+        assert pruned == pytest.approx(full, rel=1e-12, abs=1e-18)
+
+
+def test_trend_baselines_equal_a_loop_over_agents():
+    import pandas as pd
+
+    from analysis.gaming.short_calls import _baselines
+
+    rng = np.random.default_rng(34)
+    rows = []
+    for a in range(12):
+        for per in sorted(rng.choice(10, size=int(rng.integers(1, 8)), replace=False)):
+            rows.append((f"A{a:02d}", f"2024-{per + 1:02d}", int(rng.integers(0, 400)),
+                         int(rng.integers(0, 20)), float(rng.uniform(0, 300))))
+    ap = pd.DataFrame(rows, columns=["agent_id", "period", "n", "k", "e"])
+    for baseline in ("earlier", "other"):
+        got = _baselines(ap, baseline, 30)
+        ref = []
+        for agent, g in ap.groupby("agent_id", sort=True):
+            per, n, k, e = (g[c].to_numpy() for c in ("period", "n", "k", "e"))
+            idx = np.arange(len(g))
+            for i in range(len(g)):
+                base = idx < i if baseline == "earlier" else idx != i
+                nb, kb, eb = n[base].sum(), k[base].sum(), e[base].sum()
+                if n[i] < 30 or nb < 30:
+                    continue
+                ref.append((agent, per[i], n[i], k[i], nb, kb,
+                            e[i] * kb / eb if eb > 0 else np.nan, e[i] / (e[i] + eb),
+                            f"{per[base][0]}..{per[base][-1]}"))
+        ref = pd.DataFrame(ref, columns=got.columns)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), ref, check_dtype=False)

@@ -35,7 +35,9 @@ __all__ = [
     "upper_cut",
     "U_NODES",
     "U_WEIGHTS",
+    "U_Z",
     "binomial_mixture_tail",
+    "binom_tail",
     "gl_panels",
 ]
 
@@ -43,6 +45,8 @@ _GH_Z, _GH_W = np.polynomial.hermite_e.hermegauss(24)
 _GH_W = _GH_W / _GH_W.sum()
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
+_BLOCK = 2048  # rows per block of (rows x 24) work: its temporaries stay in the CPU cache
+_ROWS_240 = 256  # rows per block of (rows x 240) work (the U-grid)
 # U-grid for tail integrals: Gauss-Legendre panels that get finer towards both
 # ends (the upper tail of a count lives near U = 1, the lower near U = 0).
 _EDGES = np.unique(np.concatenate([np.logspace(-14, -1, 14), [0.5],
@@ -60,6 +64,8 @@ def gl_panels(edges) -> tuple[np.ndarray, np.ndarray]:
 
 U_NODES, U_WEIGHTS = gl_panels(_EDGES)
 _U_Z = stats.norm.ppf(U_NODES)
+#: The U nodes as standard-normal quantiles (the latent z of each node).
+U_Z = _U_Z
 
 
 def solve_location(mean, s, *, n_iter: int = 30, start=None) -> np.ndarray:
@@ -69,14 +75,20 @@ def solve_location(mean, s, *, n_iter: int = 30, start=None) -> np.ndarray:
     """
     mean = np.clip(np.asarray(mean, dtype=float), 1e-12, 1 - 1e-12)
     s = np.broadcast_to(np.asarray(s, dtype=float), mean.shape)
+    if mean.ndim == 1 and len(mean) > 2 * _BLOCK:  # in blocks: the temporaries stay in cache
+        return np.concatenate([
+            solve_location(mean[lo:lo + _BLOCK], s[lo:lo + _BLOCK], n_iter=n_iter,
+                           start=None if start is None else np.asarray(start)[lo:lo + _BLOCK])
+            for lo in range(0, len(mean), _BLOCK)])
     m = np.log(mean / (1 - mean)) if start is None else np.array(start, dtype=float)
     for _ in range(n_iter):
         p = special.expit(m[..., None] + s[..., None] * _GH_Z)
-        f = (p * _GH_W).sum(-1) - mean
-        d = (p * (1 - p) * _GH_W).sum(-1)
+        f = p @ _GH_W - mean
+        p *= 1 - p
+        d = p @ _GH_W
         step = f / np.maximum(d, 1e-300)
         m = m - np.clip(step, -5, 5)
-        if np.max(np.abs(step)) < 1e-10:
+        if np.max(np.abs(step)) < 1e-7:  # Newton: the step just taken leaves about its square
             break
     return m
 
@@ -101,8 +113,203 @@ def _log_below(k_max, n, m, s) -> np.ndarray:
     return np.log(np.clip(cdf @ _GH_W, 1e-300, 1.0))
 
 
+_WALK_MAX = 12  # counts up to this get binomial tails by summing the pmf down to 0
+_XATOL = 2e-3  # tolerance of the grid-and-Brent search of the spread (the fallback)
+_SEC_TOL = 1e-4  # the secant search of the spread stops at steps below this
+
+
+def _log_choose(n, k) -> np.ndarray:
+    """log C(n, k), from the binomial pmf at its own mean (accurate to ~1e-14;
+    gammaln differences lose digits at n in the thousands)."""
+    a = k / np.maximum(n, 1.0)
+    return np.log(stats.binom.pmf(k, n, a)) - special.xlogy(k, a) - special.xlog1py(n - k, -a)
+
+
+class _SpreadLik:
+    """``fit_sigma``'s negative log-likelihood of the spread ``sigma`` and its derivative.
+
+    Rows ``k, n`` with mean rates ``mean``; predictive SD ``sqrt(sigma^2 sc + ex)``;
+    ``k_max`` (or None) the truncation points (rows with ``k_max < n`` are
+    truncated). The derivative follows the location through its implicit
+    definition (``dm/ds = -E[v z] / E[v]``, ``v = p (1 - p)`` at the
+    Gauss-Hermite nodes), and the truncation term through ``dP(K <= c)/d
+    logit(p) = -(n - c) p P(K = c)``. ``P(K <= c)`` is the pmf at ``c`` summed
+    down to 0 where ``c <= 12`` (Boost's binomial cdf above). Rows are taken in
+    blocks of 2,048 (twice as fast as whole arrays: the temporaries stay in the
+    cache); the sums add the blocks in order.
+    """
+
+    def __init__(self, k, n, mean, sc, ex, k_max=None):
+        self.blocks = []
+        for lo in range(0, len(k), _BLOCK):
+            sl = slice(lo, lo + _BLOCK)
+            blk = {"k": k[sl], "n": n[sl], "mean": mean[sl], "sc": sc[sl], "ex": ex[sl],
+                   "m": None, "dm": None, "sel": None}
+            if k_max is not None:
+                sel = k_max[sl] < n[sl]  # rows whose truncation point cuts anything off
+                if sel.any():
+                    km = k_max[sl][sel]
+                    n_t = n[sl][sel]
+                    blk.update(sel=sel, km=km, n_t=n_t, lc=_log_choose(n_t, km),
+                               small=km <= _WALK_MAX)
+            self.blocks.append(blk)
+        self.sig = None
+        self.last = None  # (sigma, value[, derivative]) of the last call
+
+    @staticmethod
+    def _below(b, eta, sp, p):
+        """P(K <= c) and P(K = c) at every node of a block's truncated rows."""
+        km, n_t, sm = b["km"], b["n_t"], b["small"]
+        lpmf = b["lc"][:, None] + km[:, None] * eta - n_t[:, None] * sp
+        pmf = np.exp(lpmf)
+        cdf = np.empty_like(pmf)
+        big = ~sm
+        if big.any():
+            # P(K <= c) = 1 - P(K >= c + 1); Boost only where that is not 0 or 1
+            zero, one = _settled(km[big] + 1, n_t[big], (eta - sp)[big], -sp[big])
+            cb = zero.astype(float)
+            need = ~(zero | one)
+            shape = cb.shape
+            cb[need] = stats.binom.cdf(np.broadcast_to(km[big, None], shape)[need],
+                                       np.broadcast_to(n_t[big, None], shape)[need],
+                                       p[big][need])
+            cdf[big] = cb
+        if sm.any():
+            q = pmf[sm]
+            acc = q.copy()
+            inv_odds = np.exp(-eta[sm])
+            i, nn = km[sm], n_t[sm]
+            for _ in range(int(i.max())):
+                q *= inv_odds
+                q *= np.where(i > 0, i / np.maximum(nn - i + 1, 1.0), 0.0)[:, None]
+                acc += q
+                i = i - 1
+            # where P(K = c) underflows above the mode, the cdf is 1 to double precision
+            lost = (lpmf[sm] < -690.0) & (km[sm, None] >= (nn[:, None] + 1) * p[sm])
+            acc[lost] = 1.0
+            cdf[sm] = np.minimum(acc, 1.0)
+        return cdf, pmf
+
+    def _block(self, b, sig: float, grad: bool):
+        k, n, sc = b["k"], b["n"], b["sc"]
+        s = predictive_scale(sig, sc, b["ex"])
+        start = b["m"]
+        if start is not None and b["dm"] is not None:
+            start = start + b["dm"] * (sig - self.sig)  # first-order prediction
+        m = solve_location(b["mean"], s, start=start)
+        eta = m[:, None] + s[:, None] * _GH_Z
+        p = special.expit(eta)
+        sp = eta - np.log(np.maximum(p, 1e-300))  # -log(1 - p)
+        if p.min() < 1e-290:  # rates that underflow: -log(1 - p) = p to double precision
+            sp = np.where(p < 1e-290, np.exp(np.minimum(eta, 0.0)), sp)
+        # log binomial pmf without the constant (it does not depend on sigma)
+        lp = k[:, None] * eta - n[:, None] * sp  # k log p + (n - k) log(1 - p)
+        mx = lp.max(axis=1)
+        e = np.exp(lp - mx[:, None])
+        tot = e @ _GH_W
+        val = -float(np.sum(mx + np.log(tot)))
+        sel = b["sel"]
+        if sel is not None:
+            cdf, pmf = self._below(b, eta[sel], sp[sel], p[sel])
+            below = np.clip(cdf @ _GH_W, 1e-300, 1.0)
+            val += float(np.sum(np.log(below)))
+        ds = np.where(s > 0, sig * sc / np.maximum(s, 1e-300), np.sqrt(sc))
+        v = p * (1 - p)
+        dm_ds = -(v @ (_GH_W * _GH_Z)) / np.maximum(v @ _GH_W, 1e-300)
+        b["m"], b["dm"] = m, dm_ds * ds
+        if not grad:
+            return val, 0.0
+        deta = (dm_ds[:, None] + _GH_Z) * ds[:, None]  # d eta / d sigma
+        e *= k[:, None] - n[:, None] * p
+        e *= deta
+        g = -float(np.sum((e @ _GH_W) / tot))
+        if sel is not None:
+            # dP(K <= c)/d eta = -(n - c) p P(K = c)
+            pmf *= -(b["n_t"] - b["km"])[:, None] * p[sel]
+            pmf *= deta[sel]
+            g += float(np.sum((pmf @ _GH_W) / below))
+        return val, g
+
+    def __call__(self, sig: float, grad: bool = True):
+        if self.last is not None and self.last[0] == sig and (not grad or len(self.last) == 3):
+            return self.last[1] if not grad else self.last[1:]
+        val = g = 0.0
+        for b in self.blocks:
+            v, gb = self._block(b, sig, grad)
+            val += v
+            g += gb
+        self.sig = sig
+        self.last = (sig, val, g) if grad else (sig, val)
+        return (val, g) if grad else val
+
+
+def _secant_spread(obj, x0: float, lo: float, hi: float, slope0=None, info=None):
+    """Secant iterations on the likelihood's derivative from ``x0``, inside ``(lo, hi)``.
+
+    Returns the root (a minimum: the secant slope must stay positive), or None
+    when the iterations leave ``(lo, hi)`` or do not settle in 12 steps (the
+    caller then falls back to Brent's search). ``slope0``: the derivative's
+    slope from an earlier, similar fit (the first step is then a Newton step);
+    ``info`` receives the last slope.
+    """
+    _, g0 = obj(x0)
+    if g0 == 0.0:
+        return float(x0)
+    x1 = x0 - np.sign(g0) * min(0.1, (hi - lo) / 4)
+    if slope0 is not None and slope0 > 0:
+        x1 = x0 + float(np.clip(-g0 / slope0, -0.1, 0.1))
+    for _ in range(12):
+        if not lo < x1 < hi:
+            return None
+        _, g1 = obj(x1)
+        slope = (g1 - g0) / (x1 - x0)
+        if not slope > 0:
+            if np.sign(g1) != np.sign(g0):
+                return None
+            x2 = x1 - np.sign(g1) * 2 * abs(x1 - x0)  # not convex yet: keep walking downhill
+        else:
+            if info is not None:
+                info["slope"] = slope
+            x2 = x1 - g1 / slope
+            x2 = min(max(x2, x1 - 0.5), x1 + 0.5)
+            if abs(x2 - x1) < _SEC_TOL:
+                return float(x2) if lo < x2 < hi else None
+        x0, g0, x1 = x1, g1, x2
+    return None
+
+
+def _grid_values(obj, grid, info: dict) -> list[float]:
+    """The likelihood on ``grid``; for a refit (``info`` holds the earlier fit's grid
+    values ``vals`` and lowest point ``j``) only at ``j`` and its neighbours.
+
+    The earlier values stand for the far points when ``j`` is still lowest among
+    the three and the far points led ``j`` by more than ten times the largest
+    change of a neighbour's lead over ``j`` (plus 10 log-likelihood units): a
+    refit after a few rows were trimmed or re-admitted shifts the whole curve
+    but changes the leads by a few units, and the far points lead by hundreds.
+    Otherwise the whole grid is evaluated.
+    """
+    prev, jp = info.get("vals"), info.get("j")
+    if prev is not None and jp is not None and 0 < jp < len(grid) - 1:
+        near = (jp - 1, jp + 1, jp)
+        now = {i: obj(float(grid[i]), grad=False) for i in near[:2]}
+        now[jp] = obj(float(grid[jp]))[0]  # with the derivative: the secant starts there
+        # the change of each point's lead over j (rows trimmed since shift every point)
+        drift = max(abs((now[i] - now[jp]) - (prev[i] - prev[jp])) for i in near)
+        far = [prev[i] - prev[jp] for i in range(len(grid)) if i not in near]
+        lead = min(far) if far else np.inf
+        if now[jp] < min(now[jp - 1], now[jp + 1]) and lead > 10 * drift + 10:
+            # far points keep their lead over j (their level moves with the whole curve)
+            vals = [prev[i] - prev[jp] + now[jp] for i in range(len(grid))]
+            for i in near:
+                vals[i] = now[i]
+            return vals
+    return [obj(float(g), grad=False) for g in grid]
+
+
 def fit_sigma(
-    k, n, mean, *, scale=1.0, extra=0.0, k_max=None, max_sigma: float = 4.0
+    k, n, mean, *, scale=1.0, extra=0.0, k_max=None, max_sigma: float = 4.0,
+    info: dict | None = None,
 ) -> float:
     """Maximum-likelihood between-agent SD (logit scale) given each row's mean rate.
 
@@ -118,6 +325,19 @@ def fit_sigma(
     trimming the upper tail does not shrink the fitted spread: on a small
     queue, plain trimming would narrow the null, trim more honest agents,
     narrow it further and end near a plain binomial.
+
+    A grid over ``[0, max_sigma]`` (9 points) picks the bracket around its
+    lowest point; inside it the minimum is found by secant steps on the
+    likelihood's analytic derivative (:class:`_SpreadLik`) from that point, to
+    steps below 1e-4, else (a minimum at the bracket's edge, e.g. no spread
+    beyond binomial) by a bounded Brent search (tolerance 2e-3). The grid is
+    kept although a refit could start from the previous pass's spread: the
+    likelihood can have two close minima (a start in the other one's basin
+    found it, 0.45 against the grid's 0.52, in one of twelve simulated
+    worlds). ``info`` (a dict, updated in place): the state of an earlier fit
+    of the same rows (a refit after a few rows were trimmed), which spares
+    most of the grid (:func:`_grid_values`) and makes the secant's first step
+    a Newton step (its ``slope``).
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -126,55 +346,266 @@ def fit_sigma(
     ex = np.broadcast_to(np.asarray(extra, float), k.shape)
     if len(k) < 2:
         return 0.0
-    trunc = None
-    if k_max is not None:
-        km = np.asarray(k_max, dtype=float)
-        sel = km < n  # rows whose truncation point cuts anything off
-        if sel.any():
-            trunc = (sel, km[sel])
-
-    last = {}
+    obj = _SpreadLik(k, n, mean, sc, ex, None if k_max is None else np.asarray(k_max, float))
 
     def nll(sig: float) -> float:
-        s = predictive_scale(sig, sc, ex)
-        m = solve_location(mean, s, start=last.get("m"))
-        last["m"] = m
-        val = -_loglik(k, n, m, s)
-        if trunc is not None:
-            sel, km = trunc
-            val += float(np.sum(_log_below(km, n[sel], m[sel], s[sel])))
-        return val
+        return obj(sig, grad=False)
 
     grid = np.linspace(0.0, max_sigma, 9)
-    vals = [nll(g) for g in grid]
+    info = {} if info is None else info
+    vals = _grid_values(obj, grid, info)
     j = int(np.argmin(vals))
+    info["vals"], info["j"] = vals, j
     lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
-    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 2e-3})
+    if 0 < j < len(grid) - 1:
+        x = _secant_spread(obj, float(grid[j]), float(lo), float(hi), slope0=info.get("slope"),
+                           info=info)
+        if x is not None:
+            return x
+    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": _XATOL})
     best = float(res.x) if res.fun <= vals[j] else float(grid[j])
     return best
 
 
-def upper_cut(n, m, s, p_cut: float) -> np.ndarray:
+def binom_tail(k, n, r) -> np.ndarray:
+    """``P(K >= k)``, K ~ Binomial(n, r), broadcast: ``stats.binom.sf(k - 1, n, r)``.
+
+    The same values (Boost's regularized incomplete beta ``I_r(k, n - k + 1)``),
+    without ``rv_discrete``'s argument handling, which costs a third of the time.
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    kc = np.clip(k, 1.0, np.maximum(n, 1.0))
+    p = special.betainc(kc, n - kc + 1, r)
+    return np.where(k <= 0, 1.0, np.where(k > n, 0.0, p))
+
+
+def _tail_at(k, n, rates) -> np.ndarray:
+    """P(K >= k) per row, K ~ Binomial(n, rate) integrated over the U nodes (rows of ``rates``)."""
+    p = binom_tail(k[:, None], n[:, None], rates)
+    return np.clip(p @ U_WEIGHTS, 0.0, 1.0)
+
+
+def _settled(k, n, log_r, log_q):
+    """Where ``P(K >= k)`` is 0 or 1 to well within double precision, by Chernoff's bound.
+
+    ``k, n`` per row (columns), ``log_r, log_q = log r, log(1 - r)`` per row and
+    node. ``P(K >= k) <= exp(-n KL(k/n || r))`` for ``r < k/n`` and ``P(K < k) <=
+    exp(-n KL((k-1)/n || r))`` for ``r > (k-1)/n``. Returns the masks (tail
+    below 1e-25, tail above 1 - 1e-18).
+    """
+    k = np.asarray(k, float)[:, None]
+    n = np.asarray(n, float)[:, None]
+
+    def n_kl(j):  # n KL(j/n || r), elementwise
+        a = np.clip(j / np.maximum(n, 1.0), 0.0, 1.0)
+        return (special.xlogy(j, a) + special.xlogy(n - j, 1 - a)) - j * log_r - (n - j) * log_q
+
+    zero = (k > 0) & (log_r < np.log(np.maximum(k / np.maximum(n, 1.0), 1e-300))) & (
+        n_kl(k) > 57.6)
+    one = (k <= 0) | ((log_r > np.log(np.maximum((k - 1) / np.maximum(n, 1.0), 1e-300)))
+                      & (n_kl(k - 1) > 41.5))
+    return zero, one
+
+
+def _tail_window(k_top, width: int, n, rates) -> np.ndarray:
+    """``P(K >= k_top - j)`` for ``j = 0 .. width`` per row (rows x (width + 1)).
+
+    The lower counts add the mixture's pmf, walked down from ``P(K = k_top -
+    1)`` by its ratio ``i (1 - r) / ((n - i + 1) r)`` (sums of positive terms).
+    The tail at ``k_top`` itself is ``1 - P(K < k_top)`` (the same walk down
+    to 0) where ``k_top <= 12``, else as by :func:`tail_pvalue_rows`. Both agree
+    with :func:`tail_pvalue_rows` to about 1e-12 where the tail is 1e-4 or
+    more (the range that decides a cut at ``p_cut``; 1 - P(K < k) loses the
+    relative precision of much smaller tails). Counts ``<= 0`` give 1.
+    """
+    k_top = np.asarray(k_top, dtype=float)
+    out = np.empty((len(k_top), width + 1))
+    i0 = k_top - 1
+    # log P(K = i0) = log C(n, i0) + i0 log r + (n - i0) log(1 - r); log C(n, i0) from
+    # the pmf at its own mean (accurate to ~1e-14, unlike gammaln)
+    ii = np.clip(i0, 0.0, n)
+    lc = _log_choose(n, ii)
+    r = np.clip(rates, 1e-300, 1.0 - 1e-16)
+    pmf = np.log(r)
+    pmf *= ii[:, None]
+    inv_odds = np.log1p(-r)
+    inv_odds *= (n - ii)[:, None]
+    pmf += inv_odds
+    pmf += lc[:, None]
+    lost = pmf < -690.0  # underflow: P(K = i0) (and, above the mode, the tail) ~ 0
+    np.exp(pmf, out=pmf)
+    pmf[i0 < 0] = 0.0
+    np.subtract(1.0, r, out=inv_odds)
+    inv_odds /= r
+
+    big = k_top > _WALK_MAX
+    if big.any():
+        # Boost's tail only where it is neither 0 nor 1 to double precision
+        rb = r[big]
+        zero, one = _settled(k_top[big], n[big], np.log(rb), np.log1p(-rb))
+        sf = one.astype(float)
+        need = ~(zero | one)
+        shape = rb.shape
+        sf[need] = binom_tail(np.broadcast_to(k_top[big, None], shape)[need],
+                              np.broadcast_to(n[big, None], shape)[need], rates[big][need])
+        out[big, 0] = sf @ U_WEIGHTS
+    for lo, hi in ((0, 4), (4, _WALK_MAX)):  # P(K < k_top): P(K = i0) walked down to 0
+        rows = (k_top > lo) & (k_top <= hi)
+        if not rows.any():
+            continue
+        p = pmf[rows]
+        below = p.copy()
+        io, nw, i = inv_odds[rows], n[rows], i0[rows]
+        for _ in range(hi - 1):
+            p *= io
+            p *= np.where(i > 0, i / np.maximum(nw - i + 1, 1.0), 0.0)[:, None]
+            below += p
+            i = i - 1
+        sf = np.clip(1.0 - below, 0.0, 1.0)
+        sf[lost[rows] & (i0[rows][:, None] >= (nw[:, None] + 1) * r[rows])] = 0.0
+        out[rows, 0] = sf @ U_WEIGHTS
+    for j in range(1, width + 1):
+        out[:, j] = out[:, j - 1] + pmf @ U_WEIGHTS  # P(K >= k_top - j)
+        i = k_top - j  # pmf at i - 1 from pmf at i
+        pmf *= inv_odds
+        pmf *= np.where(i > 0, i / np.maximum(n - i + 1, 1.0), 0.0)[:, None]
+    kk = k_top[:, None] - np.arange(width + 1)
+    return np.where(kk <= 0, 1.0, np.clip(out, 0.0, 1.0))
+
+
+_Z_MAX = float(np.max(np.abs(_U_Z)))
+
+
+def _cut_kept(n, m, s, p_cut, prev) -> np.ndarray:
+    """Rows whose cut is provably that of ``prev`` (a fit at nearby ``m``, ``s``).
+
+    Each node's tail rises with its logit, which moved by at most ``delta =
+    |dm| + |ds| max|z|``; so the new tail at ``k`` lies within ``delta`` times
+    the largest slope of the old one over ``[m - delta, m + delta]``, at most
+    ``k e^(n delta) P(K = k)`` (the binomial's ``dP(K >= k)/d logit = k P(K =
+    k) (1 - r)``; the pmf changes by at most ``e^(n delta)`` there). Where the
+    old tails at the cut and at cut + 1 stand further than that from
+    ``p_cut`` (with a 1e-9 relative margin for their rounding), the cut stays.
+    """
+    keep = np.isfinite(prev["cut"]) & np.isfinite(prev["m"]) & np.isfinite(prev["s"])
+    delta = np.abs(m - prev["m"]) + np.abs(s - prev["s"]) * _Z_MAX
+    grow = np.exp(np.minimum(n * delta, 50.0))
+    cut, t_lo, t_hi = prev["cut"], prev["t_lo"], prev["t_hi"]
+    lo_ok = t_lo * (1 - 1e-9) - delta * cut * grow * np.maximum(t_lo - t_hi, 0.0) >= p_cut
+    hi_ok = t_hi * (1 + 1e-9) + 1e-300 + delta * (cut + 1) * grow * t_hi < p_cut
+    return keep & lo_ok & hi_ok & (n * delta < 1.0)
+
+
+def upper_cut(n, m, s, p_cut: float, *, start=None, prev=None, tails: bool = False):
     """Largest count ``k`` per row with upper tail ``P(K >= k) >= p_cut`` (single queue).
 
     Rows with a count above it have p < ``p_cut`` (see :func:`tail_pvalue_rows`).
+    ``start`` (optional, per row; NaN where unknown): a guess, e.g. the cut of
+    a previous, nearby fit. The tail falls with ``k``: it is evaluated on a
+    window of counts around the guess (``start`` or a Cornish-Fisher quantile
+    of the count's distribution), which holds the answer for nearly every row;
+    the other rows gallop from the window's edge to a bracket and bisect it.
+    The result is the one a bisection over ``[0, n]`` finds, at the cost of
+    about one tail evaluation instead of ``log2(n)``.
+
+    ``prev`` (optional): the ``tails`` record of an earlier call on the same
+    rows (NaN where unknown); rows whose cut provably did not move since
+    (:func:`_cut_kept`) are not evaluated again. ``tails``: also return that
+    record (``m, s, cut`` and the tails at the cut and at cut + 1, ``t_lo, t_hi``).
     """
     n = np.asarray(n, dtype=float)
     m = np.asarray(m, dtype=float)
     s = np.asarray(s, dtype=float)
     lo = np.zeros(len(n))  # P(K >= 0) = 1 >= p_cut always
-    hi = n.copy()
-    top_ok = tail_pvalue_rows(hi, n, m, s) >= p_cut
-    lo[top_ok] = hi[top_ok]
-    while True:
+    hi = n + 1.0  # P(K >= n + 1) = 0 < p_cut
+    t_lo, t_hi = np.ones(len(n)), np.zeros(len(n))
+    todo = np.ones(len(n), dtype=bool)
+    if prev is not None:
+        kept = _cut_kept(n, m, s, p_cut, prev)
+        lo[kept], t_lo[kept], t_hi[kept] = prev["cut"][kept], prev["t_lo"][kept], prev["t_hi"][kept]
+        hi[kept] = lo[kept] + 1
+        todo = ~kept
+    rec = {"m": m, "s": s, "cut": lo, "t_lo": t_lo, "t_hi": t_hi}
+    if todo.any():
+        sub = _upper_cut_rows(n[todo], m[todo], s[todo], p_cut,
+                              None if start is None else np.asarray(start, float)[todo])
+        lo[todo], t_lo[todo], t_hi[todo] = sub
+    return (lo, rec) if tails else lo
+
+
+def _upper_cut_rows(n, m, s, p_cut, start):
+    """:func:`upper_cut` of every row: the cut and the tails at it and at cut + 1 (in blocks
+    of rows: the (rows x 240) temporaries of a block stay in the CPU cache)."""
+    parts = [_upper_cut_block(n[lo:lo + _ROWS_240], m[lo:lo + _ROWS_240], s[lo:lo + _ROWS_240],
+                              p_cut, None if start is None else start[lo:lo + _ROWS_240])
+             for lo in range(0, len(n), _ROWS_240)]
+    return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+
+
+def _upper_cut_block(n, m, s, p_cut, start):
+    """:func:`_upper_cut_rows` of one block of rows."""
+    rates = special.expit(m[:, None] + s[:, None] * _U_Z)  # as tail_pvalue_rows
+    guess = np.full(len(n), np.nan) if start is None else start.copy()
+    cold = ~np.isfinite(guess)
+    if cold.any():
+        # Cornish-Fisher quantile from the count's first three moments (a guess:
+        # the 24 Gauss-Hermite nodes are enough)
+        r = special.expit(m[cold, None] + s[cold, None] * _GH_Z)
+        mu_g = r * n[cold, None]
+        k2_g = mu_g * (1 - r)
+        mean = mu_g @ _GH_W
+        d = mu_g - mean[:, None]
+        var = np.maximum((k2_g + d**2) @ _GH_W, 1e-12)
+        m3 = (k2_g * (1 - 2 * r) + 3 * k2_g * d + d**3) @ _GH_W
+        z = stats.norm.isf(p_cut)
+        guess[cold] = np.floor(mean + np.sqrt(var) * (z + (z * z - 1) * m3 / var**1.5 / 6))
+    lo = np.zeros(len(n))  # P(K >= 0) = 1 >= p_cut always
+    hi = n + 1.0  # P(K >= n + 1) = 0 < p_cut
+    t_lo, t_hi = np.ones(len(n)), np.zeros(len(n))  # the tails at lo and hi
+    phase = np.zeros(len(n), dtype=np.int8)  # 1 gallop up, 2 gallop down, 3 bisect
+    # windows of counts: a previous cut moves by one or two; the Cornish-Fisher
+    # quantile is within [-3, +1] of the cut for 98% of rows (tail heavier than it)
+    for rows, above, below in ((~cold, 2, 1), (cold, 2, 5)):
+        if not rows.any():
+            continue
+        idx = slice(None) if rows.all() else np.flatnonzero(rows)
+        k_top = np.clip(np.clip(guess[idx], 0.0, n[idx]) + above, 1.0, n[idx] + 1)
+        width = above + below
+        tail = _tail_window(k_top, width, n[idx], rates[idx])
+        good = tail >= p_cut
+        first = np.argmax(good, axis=1)  # the largest count of the window with tail >= p_cut
+        at = np.arange(len(first))
+        inside = good.any(axis=1) & ~good[:, 0]
+        top = good[:, 0]
+        lo[idx] = np.where(top, k_top, np.where(inside, k_top - first, lo[idx]))
+        t_lo[idx] = np.where(top, tail[:, 0], np.where(inside, tail[at, first], t_lo[idx]))
+        hi[idx] = np.where(top, hi[idx], np.where(inside, k_top - first + 1, k_top - width))
+        t_hi[idx] = np.where(top, t_hi[idx], np.where(inside, tail[at, np.maximum(first - 1, 0)],
+                                                      tail[:, width]))
+        phase[idx] = np.where(top, 1, 2)
+    act = hi - lo > 1
+    step = np.full(len(n), 4.0)
+    probe = np.where(phase == 1, lo + step, hi - step)
+    while act.any():
+        idx = np.flatnonzero(act)
+        pr = np.where((probe[idx] <= lo[idx]) | (probe[idx] >= hi[idx]),
+                      np.floor((lo[idx] + hi[idx]) / 2), probe[idx])
+        tail = _tail_at(pr, n[idx], rates[idx])
+        good = tail >= p_cut
+        lo[idx] = np.where(good, pr, lo[idx])
+        t_lo[idx] = np.where(good, tail, t_lo[idx])
+        hi[idx] = np.where(good, hi[idx], pr)
+        t_hi[idx] = np.where(good, t_hi[idx], tail)
+        ph = phase[idx]
+        ph = np.where(((ph == 1) & ~good) | ((ph == 2) & good), 3, ph)
+        st = 2 * step[idx]
+        nxt = np.where(ph == 1, lo[idx] + st, hi[idx] - st)
+        phase[idx] = ph
+        step[idx] = st
+        probe[idx] = np.where(ph == 3, np.floor((lo[idx] + hi[idx]) / 2), nxt)
         act = hi - lo > 1
-        if not act.any():
-            break
-        mid = np.floor((lo + hi) / 2)
-        good = tail_pvalue_rows(mid[act], n[act], m[act], s[act]) >= p_cut
-        lo[act] = np.where(good, mid[act], lo[act])
-        hi[act] = np.where(good, hi[act], mid[act])
-    return lo
+    return lo, t_lo, t_hi
 
 
 def tail_pvalue(
@@ -221,10 +652,25 @@ def binomial_mixture_tail(rates, n, weights, k_total: int, u_rand=None) -> float
     ``rates`` is (nodes x queues), ``weights`` the nodes' quadrature weights. The sum's
     pmf at each node is the FFT convolution of the queues' binomial pmfs. With
     ``u_rand`` in [0, 1) the p-value is randomized within the atom at ``k_total``.
+
+    Nodes whose share of the tail is below 1e-20 by Hoeffding's bound (a sum of
+    independent Bernoullis with mean rate ``pbar`` exceeds ``k`` with probability
+    at most ``exp(-N KL(k/N || pbar))``) are left out: the FFT's own rounding
+    is about 1e-16.
     """
     n = np.asarray(n, dtype=int)
     total = int(n.sum())
     rates = np.clip(rates, 1e-300, 1 - 1e-16)
+    weights = np.asarray(weights, dtype=float)
+    if 0 < k_total <= total:
+        a = k_total / total
+        pbar = np.clip(rates @ n / total, 1e-300, 1 - 1e-16)
+        kl = special.xlogy(a, a / pbar) + special.xlogy(1 - a, (1 - a) / (1 - pbar))
+        bound = np.where(pbar < a, -total * kl, 0.0)  # log P(T >= k) at most
+        keep = np.log(np.maximum(weights, 1e-300)) + bound >= np.log(1e-20)
+        if not keep.any():
+            return 0.0
+        rates, weights = rates[keep], weights[keep]
     size = sp_fft.next_fast_len(total + 1, real=True)
     spec = np.ones((rates.shape[0], size // 2 + 1), dtype=complex)
     for q in range(len(n)):
@@ -246,5 +692,5 @@ def tail_pvalue_rows(k, n, m, s) -> np.ndarray:
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
     r = special.expit(np.asarray(m, float)[:, None] + np.asarray(s, float)[:, None] * _U_Z)
-    p = stats.binom.sf(k[:, None] - 1, n[:, None], r)
+    p = binom_tail(k[:, None], n[:, None], r)
     return np.clip(p @ U_WEIGHTS, 0.0, 1.0)

@@ -49,6 +49,8 @@ __all__ = [
     "option",
     "flag_option",
     "has_nonzero",
+    "run_cache",
+    "cached_df",
     "peer_test_by_period",
     "stratified_peer_test",
     "log_odds_ratio",
@@ -121,10 +123,37 @@ def has_nonzero(ctx: Any, column: str) -> bool:
     """True when ``column`` is a contract column with data and some non-zero value."""
     if column not in ctx.columns:
         return False
+    # the first such row settles it (no full scan)
     row = ctx.con.execute(
-        f"SELECT count(*) FILTER (WHERE coalesce({column}, 0) <> 0) FROM calls WHERE {HANDLED}"
+        f"SELECT 1 FROM calls WHERE {HANDLED} AND coalesce({column}, 0) <> 0 LIMIT 1"
     ).fetchone()
-    return bool(row and row[0])
+    return row is not None
+
+
+def run_cache(ctx: Any) -> dict:
+    """A dict the checks of one run share (a table several checks aggregate alike).
+
+    Every check of a run gets the same ``ctx.options`` dict (the runner gives
+    each its own cursor, not its own options); the cache is kept there under
+    ``_cache`` (options starting with ``_`` are not reported). Key entries by
+    everything that shapes them (e.g. the SQL text). A context without an
+    options dict gets a fresh dict: nothing is shared.
+    """
+    opts = getattr(ctx, "options", None)
+    if not isinstance(opts, dict):
+        return {}
+    return opts.setdefault("_cache", {})
+
+
+def cached_df(ctx: Any, sql: str, params=None) -> pd.DataFrame:
+    """``ctx.con.execute(sql, params).df()``, run once per run (:func:`run_cache`); a copy."""
+    cache = run_cache(ctx)
+    key = ("sql", sql, None if params is None else repr(sorted(params.items())
+                                                        if isinstance(params, dict) else params))
+    if key not in cache:
+        cur = ctx.con.execute(sql, params) if params is not None else ctx.con.execute(sql)
+        cache[key] = cur.df()
+    return cache[key].copy()
 
 
 def empty_flags() -> pd.DataFrame:

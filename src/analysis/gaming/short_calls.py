@@ -82,21 +82,24 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._betabinom import betabinom_pvalue, fit_precision, predictive_ab
 from ._context import HANDLED_SQL, opt, period_expr
 from ._logitnorm import (
+    U_WEIGHTS,
+    U_Z,
+    binom_tail,
     binomial_mixture_tail,
     fit_sigma,
     gl_panels,
     predictive_scale,
     solve_location,
     tail_pvalue,
-    tail_pvalue_rows,
     upper_cut,
 )
+from ._sigutil import cached_df
 
 __all__ = [
     "short_call_counts",
@@ -156,13 +159,15 @@ def short_call_counts(ctx: GamingContext) -> tuple[pd.DataFrame, str]:
     use_eb = "ended_by" in ctx.columns and bool(opt(ctx, "short_use_ended_by") is not False)
     cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
     per = period_expr(opt(ctx, "period"))
-    df = ctx.con.execute(
+    # the peer and the trend checks share it: one scan per run
+    df = cached_df(
+        ctx,
         f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id, {per} AS period,
                    CAST(queue AS VARCHAR) AS queue, count(*) AS n,
                    count(*) FILTER (WHERE {cond}) AS k
             FROM calls WHERE {HANDLED_SQL}
-            GROUP BY ALL ORDER BY agent_id, period, queue"""
-    ).df()
+            GROUP BY ALL ORDER BY agent_id, period, queue""",
+    )
     df["n"] = df["n"].astype(int)
     df["k"] = df["k"].astype(int)
     what = f"calls under {s:g} s" + (" ended by the agent" if use_eb else "")
@@ -301,30 +306,52 @@ def short_calls_peer_table(
     k_arr, n_arr = c["k"].to_numpy(), c["n"].to_numpy()
     groups = c.groupby("group", sort=False).indices
 
+    group_rows = list(groups.items())
+    # A queue's fit depends only on its own rows' trimming and truncation points:
+    # when they repeat an earlier pass's, that pass's spread, null and cuts are
+    # reused (the trimmed set of a queue can alternate between two states).
+    memo: dict = {}
+    slopes: dict = {}  # queue -> its last fit's state (grid values, slope): fit_sigma's info
+
     def fit(trimmed, k_max=None):
         mean, scale, extra, ok, m_o = _peer_cells(c, trimmed, min_peers)
         fit_rows = ok & ~trimmed
-        km = None if k_max is None else k_max[fit_rows]
-        glob = fit_sigma(k_arr[fit_rows], n_arr[fit_rows], mean[fit_rows],
-                         scale=scale[fit_rows], extra=extra[fit_rows], k_max=km)
-        sig = np.full(len(c), glob)
-        sigma = {}
-        for g, idx in groups.items():
-            sel = np.zeros(len(c), bool)
-            sel[idx] = True
-            sel &= fit_rows
-            # a queue with few rows borrows the center-wide spread
-            sigma[g] = (fit_sigma(k_arr[sel], n_arr[sel], mean[sel], scale=scale[sel],
-                                  extra=extra[sel],
-                                  k_max=None if k_max is None else k_max[sel])
-                        if sel.sum() >= 20 else glob)
+        glob = []
+
+        def center_wide():  # a queue with few rows borrows the center-wide spread
+            if not glob:
+                km = None if k_max is None else k_max[fit_rows]
+                glob.append(fit_sigma(k_arr[fit_rows], n_arr[fit_rows], mean[fit_rows],
+                                      scale=scale[fit_rows], extra=extra[fit_rows], k_max=km))
+            return glob[0]
+
+        sig = np.empty(len(c))
+        sigma, entries, new = {}, {}, {}  # entries: queues whose fit is reused
+        for g, idx in group_rows:
+            sel = idx[fit_rows[idx]]
+            if len(sel) >= 20:
+                key = (g, trimmed[idx].tobytes(), None if k_max is None else k_max[idx].tobytes())
+                if key in memo:
+                    entries[g] = memo[key]
+                    sigma[g] = entries[g]["sigma"]
+                else:
+                    # the previous pass's grid and curvature spare most of the search
+                    info = slopes.setdefault(g, {})
+                    sigma[g] = fit_sigma(k_arr[sel], n_arr[sel], mean[sel], scale=scale[sel],
+                                         extra=extra[sel],
+                                         k_max=None if k_max is None else k_max[sel],
+                                         info=info)
+                    new[g] = key
+            else:
+                sigma[g] = center_wide()
             sig[idx] = sigma[g]
         s = predictive_scale(sig, scale, extra)
         loc = solve_location(mean, s)
-        p = np.ones(len(c))
-        if ok.any():
-            p[ok] = tail_pvalue_rows(k_arr[ok], n_arr[ok], loc[ok], s[ok])
-        return mean, ok, m_o, s, loc, p, sigma
+        for g, e in entries.items():
+            loc[groups[g]] = e["loc"]
+        for g, key in new.items():
+            memo[key] = {"sigma": sigma[g], "loc": loc[groups[g]]}
+        return mean, ok, m_o, s, loc, sigma
 
     # Robust schedule: gamers widen the fitted spread (and raise the peer mean)
     # and hide behind it, so start without rows far above their cell on a
@@ -336,43 +363,117 @@ def short_calls_peer_table(
     # small queue's spread does not collapse towards a binomial however many
     # honest rows fall in the trimmed 1%; and gamers with p of a few percent
     # against a contaminated null (three of 20 agents) are left out of it.
+    # A row's p < trim_p exactly when its count exceeds that largest count (the
+    # tail falls with k), so the cut alone decides the trimming; each pass
+    # starts from the previous pass's cuts.
     trimmed = _robust_start(k_arr, n_arr, c["cell"].to_numpy()) if trim_p > 0 else (
         np.zeros(len(c), dtype=bool))
-    mean, ok, m_o, s, loc, p, sigma = fit(trimmed)
+    mean, ok, m_o, s, loc, sigma = fit(trimmed)
     if trim_p > 0:
+        # each row's cut with the null it was computed under (rows whose null
+        # barely moved keep it where that provably leaves it unchanged)
+        rec = {key: np.full(len(c), np.nan) for key in ("m", "s", "cut", "t_lo", "t_hi")}
         for it in range(6):
-            strict = ok & (p < trim_p)
+            if ok.any():
+                _, new_rec = upper_cut(n_arr[ok], loc[ok], s[ok], trim_p, start=rec["cut"][ok],
+                                       prev={key: v[ok] for key, v in rec.items()}, tails=True)
+                for key, v in new_rec.items():
+                    rec[key][ok] = v
+            cut = rec["cut"]
+            strict = ok & (k_arr > np.where(ok, cut, np.inf))
             if it > 0 and np.array_equal(strict, trimmed):
                 break
             trimmed = strict
-            k_max = np.asarray(n_arr, dtype=float).copy()
-            if ok.any():
-                k_max[ok] = upper_cut(n_arr[ok], loc[ok], s[ok], trim_p)
-            mean, ok, m_o, s, loc, p, sigma = fit(trimmed, k_max)
+            k_max = np.where(ok, cut, n_arr).astype(float)
+            mean, ok, m_o, s, loc, sigma = fit(trimmed, k_max)
     c["loc"], c["s"], c["mu"], c["peers"] = loc, s, mean, m_o
-    c = c[ok]
-    rows = []
-    c = c.sort_values(["agent_id", "period", "queue"], kind="stable")
-    arr = {col: c[col].to_numpy() for col in ("n", "k", "loc", "s", "mu", "peers")}
-    queue = c["queue"].astype(str).to_numpy()
-    keys = list(zip(c["agent_id"].astype(str), c["period"].astype(str), strict=True))
-    starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
-    for a0, a1 in zip(starts[:-1], starts[1:], strict=True):
-        agent, period = keys[a0]
-        sl = slice(a0, a1)
-        n_tot, k_tot = int(arr["n"][sl].sum()), int(arr["k"][sl].sum())
-        if n_tot < min_calls:
-            continue
-        u = float(rng.uniform()) if randomized else None
-        p = tail_pvalue(k_tot, arr["n"][sl], arr["loc"][sl], arr["s"][sl], u_rand=u,
-                        approx_above=0.05)
-        rows.append(dict(agent_id=agent, period=period, n=n_tot, k=k_tot,
-                         expected=float((arr["n"][sl] * arr["mu"][sl]).sum()), p_value=p,
-                         peers=int(arr["peers"][sl].min()), queues=", ".join(queue[sl])))
-    out = pd.DataFrame(rows, columns=cols)
+    c = c[ok].sort_values(["agent_id", "period", "queue"], kind="stable")
+    out = _agent_period_pvalues(c, min_calls, rng if randomized else None)
     out.attrs["sigma"] = sigma
     out.attrs["by_shift"] = used_shift
     return out
+
+
+def _agent_period_pvalues(c: pd.DataFrame, min_calls: int, rng) -> pd.DataFrame:
+    """One row per agent x period of ``c`` (sorted by agent, period, queue): the peer test.
+
+    ``c`` holds each tested agent x queue row's null (``loc``, ``s``), peer mean
+    ``mu`` and ``peers``. One queue: the logit-normal-binomial tail, all rows
+    at once. Several queues: :func:`._logitnorm.tail_pvalue` of the total (its
+    normal approximation, computed here for all rows at once, where it is
+    above 0.05; the exact sum elsewhere). ``rng``: randomized p-values, one
+    uniform per tested row in order.
+    """
+    cols = ["agent_id", "period", "n", "k", "expected", "p_value", "peers", "queues"]
+    agent = c["agent_id"].astype(str).to_numpy()
+    period = c["period"].astype(str).to_numpy()
+    if len(c) == 0:
+        return pd.DataFrame(columns=cols)
+    new = np.ones(len(c), dtype=bool)
+    new[1:] = (agent[1:] != agent[:-1]) | (period[1:] != period[:-1])
+    starts = np.flatnonzero(new)
+    size = np.diff(np.append(starts, len(c)))
+    n = c["n"].to_numpy(float)
+    k = c["k"].to_numpy(float)
+    n_tot = np.add.reduceat(n, starts)
+    k_tot = np.add.reduceat(k, starts)
+    keep = n_tot >= min_calls
+    u = rng.uniform(size=int(keep.sum())) if rng is not None else None
+    u_of = np.full(len(starts), np.nan)
+    if u is not None:
+        u_of[keep] = u
+    loc = c["loc"].to_numpy(float)
+    sd = c["s"].to_numpy(float)
+    p = np.full(len(starts), np.nan)
+    # one queue: the single-queue tail of every such row at once
+    one = keep & (size == 1)
+    if one.any():
+        r0 = starts[one]
+        rates = special.expit(loc[r0][:, None] + sd[r0][:, None] * U_Z)
+        pge = np.clip(binom_tail(k_tot[one][:, None], n_tot[one][:, None], rates)
+                      @ U_WEIGHTS, 0.0, 1.0)
+        if u is None:
+            p[one] = pge
+        else:
+            peq = np.clip(stats.binom.pmf(k_tot[one][:, None], n_tot[one][:, None], rates)
+                          @ U_WEIGHTS, 0.0, 1.0)
+            p[one] = np.maximum(pge - peq, 0.0) + u_of[one] * peq
+    # several queues: the normal approximation first (it is kept above 0.05)
+    many = keep & (size > 1)
+    exact = many.copy()
+    if many.any() and u is None:
+        idx = np.flatnonzero(many)
+        for lo in range(0, len(idx), 128):  # blocks: the (rows x 240) arrays stay in cache
+            j = idx[lo:lo + 128]
+            rows = np.concatenate([np.arange(a, a + m) for a, m in zip(starts[j], size[j],
+                                                                       strict=True)])
+            rates = special.expit(loc[rows][:, None] + sd[rows][:, None] * U_Z)
+            st = np.concatenate([[0], np.cumsum(size[j])[:-1]])
+            nn = n[rows][:, None]
+            mean_g = np.add.reduceat(rates * nn, st, axis=0)  # (agent x periods, nodes)
+            rates *= 1 - rates
+            rates *= nn
+            bvar_g = np.add.reduceat(rates, st, axis=0)
+            mean = mean_g @ U_WEIGHTS
+            var = bvar_g @ U_WEIGHTS + (mean_g - mean[:, None]) ** 2 @ U_WEIGHTS
+            p_norm = stats.norm.sf((k_tot[j] - 0.5 - mean) / np.sqrt(np.maximum(var, 1e-12)))
+            big = p_norm > 0.05
+            p[j[big]] = p_norm[big]
+            exact[j[big]] = False
+    for j in np.flatnonzero(exact):
+        sl = slice(starts[j], starts[j] + size[j])
+        p[j] = tail_pvalue(int(k_tot[j]), n[sl].astype(int), loc[sl], sd[sl],
+                           u_rand=None if u is None else float(u_of[j]))
+    queue = c["queue"].astype(str).to_numpy()
+    out = pd.DataFrame({
+        "agent_id": agent[starts], "period": period[starts],
+        "n": n_tot.astype(int), "k": k_tot.astype(int),
+        "expected": np.add.reduceat(n * c["mu"].to_numpy(float), starts),
+        "p_value": p,
+        "peers": np.minimum.reduceat(c["peers"].to_numpy(), starts).astype(int),
+        "queues": [", ".join(queue[a:a + m]) for a, m in zip(starts, size, strict=True)],
+    })
+    return out[keep].reset_index(drop=True)[cols]
 
 
 #: Share of a normal's variance left after trimming beyond +-2.5 SD.
@@ -474,23 +575,9 @@ def short_calls_trend_table(
             r = np.ones(len(counts))
         ap = (counts.assign(e=counts["n"].to_numpy() * r)
               .groupby(["agent_id", "period"], sort=True)[["n", "k", "e"]].sum().reset_index())
-        recs = []
-        for agent, g in ap.groupby("agent_id", sort=True):
-            per = g["period"].to_numpy()
-            n, k, e = g["n"].to_numpy(), g["k"].to_numpy(), g["e"].to_numpy()
-            idx = np.arange(len(g))
-            for i in range(len(g)):
-                base = idx < i if baseline == "earlier" else idx != i
-                nb, kb, eb = n[base].sum(), k[base].sum(), e[base].sum()
-                if n[i] < min_calls or nb < min_calls:
-                    continue
-                recs.append((agent, per[i], int(n[i]), int(k[i]), int(nb), int(kb),
-                             float(e[i] * kb / eb) if eb > 0 else np.nan,
-                             float(e[i] / (e[i] + eb)), f"{per[base][0]}..{per[base][-1]}"))
-        if not recs:
+        t = _baselines(ap, baseline, min_calls)
+        if t.empty:
             return pd.DataFrame(columns=cols)
-        t = pd.DataFrame(recs, columns=["agent_id", "period", "n", "k", "n_base", "k_base",
-                                        "expected", "pi", "base_periods"])
         tot = (t["k"] + t["k_base"]).to_numpy()
         kt = t["k"].to_numpy()
         pi = t["pi"].to_numpy()
@@ -537,6 +624,56 @@ def short_calls_trend_table(
     out = t[cols].copy()
     out.attrs["precision"] = prec
     return out
+
+
+def _baselines(ap: pd.DataFrame, baseline: str, min_calls: int) -> pd.DataFrame:
+    """Each agent x period row of ``ap`` (sorted by agent, period) with its baseline.
+
+    The baseline is the agent's earlier periods (``earlier``) or all their
+    other periods (``other``): calls ``n_base``, short calls ``k_base``, the
+    short calls expected at the baseline rate (``e k_base / e_base``, ``e`` the
+    center-weighted calls), ``pi = e / (e + e_base)`` and the baseline's
+    first..last period. Rows with fewer than ``min_calls`` calls on either side
+    are left out.
+    """
+    m = len(ap)
+    agent = ap["agent_id"].to_numpy()
+    per = ap["period"].astype(str).to_numpy()
+    n = ap["n"].to_numpy(np.int64)
+    k = ap["k"].to_numpy(np.int64)
+    e = ap["e"].to_numpy(float)
+    row = np.arange(m)
+    first = np.ones(m, dtype=bool)
+    first[1:] = agent[1:] != agent[:-1]
+    start = np.maximum.accumulate(np.where(first, row, 0))  # the agent's first row
+    stop = np.append(np.flatnonzero(first)[1:], m)[np.cumsum(first) - 1]  # one past its last
+    cn, ck = np.cumsum(n), np.cumsum(k)
+
+    def seg(c, lo, hi):  # integer sums over rows lo..hi-1 (exact)
+        return np.where(hi > lo, c[np.maximum(hi - 1, 0)] - np.where(lo > 0, c[lo - 1], 0), 0)
+
+    if baseline == "earlier":
+        nb, kb = seg(cn, start, row), seg(ck, start, row)
+        lo, hi = start, row - 1
+        # the same float sums as e[base].sum() over each row's base
+        eb = np.array([e[a:i].sum() for a, i in zip(start, row, strict=True)])
+    else:
+        nb = seg(cn, start, stop) - n
+        kb = seg(ck, start, stop) - k
+        lo = np.where(row == start, start + 1, start)
+        hi = np.where(row == stop - 1, stop - 2, stop - 1)
+        eb = np.array([np.delete(e[a:b], i - a).sum()
+                       for a, b, i in zip(start, stop, row, strict=True)])
+    keep = (n >= min_calls) & (nb >= min_calls) & (hi >= lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(eb > 0, e * kb / eb, np.nan)
+        pi = e / (e + eb)
+    lo_k, hi_k = lo[keep], hi[keep]
+    return pd.DataFrame({
+        "agent_id": agent[keep], "period": per[keep], "n": n[keep], "k": k[keep],
+        "n_base": nb[keep], "k_base": kb[keep], "expected": expected[keep], "pi": pi[keep],
+        "base_periods": [f"{per[a]}..{per[b]}" for a, b in zip(lo_k, hi_k, strict=True)],
+    })
 
 
 def _flags(tab: pd.DataFrame, check: str, unit: str, detail) -> pd.DataFrame:
