@@ -62,6 +62,7 @@ from scipy import stats
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._context import HANDLED_SQL, opt
+from ._sigutil import run_cache
 
 __all__ = [
     "poisson_glm",
@@ -252,12 +253,25 @@ def _settings(ctx: GamingContext, target: float) -> dict:
 
 
 def _range(ctx: GamingContext) -> tuple[float, float, float, float, int]:
-    q = ctx.con.execute(
-        f"SELECT quantile_cont({_HANDLE}, [0.01, 0.10, 0.90, 0.99]), count(*) "
-        f"FROM calls WHERE {HANDLED_SQL}"
-    ).fetchone()
-    q01, q10, q90, q99 = (float(v) for v in q[0])
-    return q01, q10, q90, q99, int(q[1])
+    cache = run_cache(ctx)  # the center and the agent check share it
+    if "bunching_range" not in cache:
+        q = ctx.con.execute(
+            f"SELECT quantile_cont({_HANDLE}, [0.01, 0.10, 0.90, 0.99]), count(*) "
+            f"FROM calls WHERE {HANDLED_SQL}"
+        ).fetchone()
+        q01, q10, q90, q99 = (float(v) for v in q[0])
+        cache["bunching_range"] = (q01, q10, q90, q99, int(q[1]))
+    return cache["bunching_range"]
+
+
+def _agent_histogram(ctx: GamingContext, edges: np.ndarray):
+    """:func:`handle_histogram` by agent, once per run and set of edges (both checks use it:
+    the center's counts are its column sums)."""
+    cache = run_cache(ctx)
+    key = ("bunching_hist", tuple(float(e) for e in edges))
+    if key not in cache:
+        cache[key] = handle_histogram(ctx, edges, by_agent=True)
+    return cache[key]
 
 
 def _fit_edges(target: float, s: dict, q01: float, q99: float) -> np.ndarray:
@@ -358,7 +372,7 @@ def check_bunching_center(ctx: GamingContext) -> CheckResult:
     q01, _, _, q99, _ = _range(ctx)
     s = _settings(ctx, target)
     edges = _fit_edges(target, s, q01, q99)
-    counts = handle_histogram(ctx, edges)
+    counts = _agent_histogram(ctx, edges)[1].sum(axis=0)  # every handled call has an agent
     if counts.sum() < 200:
         return _skip(name, f"fewer than 200 calls near the target {target:g} s")
     res = bunching_test(counts, edges, target, w_below=s["wb"], w_above=s["wa"],
@@ -394,7 +408,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
     q01, _, _, q99, _ = _range(ctx)
     s = _settings(ctx, target)
     edges = _fit_edges(target, s, q01, q99)
-    ids, mat = handle_histogram(ctx, edges, by_agent=True)
+    ids, mat = _agent_histogram(ctx, edges)
     min_calls = int(ctx.options.get("bunch_min_agent_calls") or 200)
     tab = agent_bunching_table(ids, mat, edges, target, w_below=s["wb"], w_above=s["wa"],
                                degree=min(3, s["degree"]), min_calls=min_calls)

@@ -81,6 +81,7 @@ import pandas as pd
 from ._base import CHECKS, CheckResult, GamingContext
 from ._sigutil import (
     HANDLED,
+    cached_df,
     flag_option,
     has_nonzero,
     make_flags,
@@ -121,20 +122,29 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
     min_peers = int(option(ctx, "min_peers", 8))
     per = period_sql(ctx)
-    cells = ctx.con.execute(
+    # both checks (ACW and hold) and the periods' first days from one scan per run
+    allcells = cached_df(
+        ctx,
         f"""
         SELECT agent_id, {per} AS period, queue,
                count(*) AS n,
                -- exact integer sums (milliseconds): float sums depend on thread order
-               CAST(sum(ms) AS DOUBLE) / 1e3 AS secs,
-               CAST(sum(ms * ms) AS DOUBLE) / 1e6 AS ss
-        FROM (SELECT *, CAST(round(greatest(coalesce({column}, 0), 0) * 1e3) AS HUGEINT) AS ms
+               CAST(sum(acw) AS DOUBLE) / 1e3 AS secs_acw_s,
+               CAST(sum(acw * acw) AS DOUBLE) / 1e6 AS ss_acw_s,
+               CAST(sum(hold) AS DOUBLE) / 1e3 AS secs_hold_s,
+               CAST(sum(hold * hold) AS DOUBLE) / 1e6 AS ss_hold_s,
+               min(CAST(answer_ts AS DATE)) AS first_day
+        FROM (SELECT agent_id, queue, answer_ts, arrival_ts,
+                     CAST(round(greatest(coalesce(acw_s, 0), 0) * 1e3) AS HUGEINT) AS acw,
+                     CAST(round(greatest(coalesce(hold_s, 0), 0) * 1e3) AS HUGEINT) AS hold
               FROM calls WHERE {HANDLED})
         GROUP BY ALL ORDER BY agent_id, period, queue
-        """
-    ).df()
-    if cells.empty:
+        """,
+    )
+    if allcells.empty:
         return skipped(name, "no handled calls")
+    cells = allcells[["agent_id", "period", "queue", "n"]].assign(
+        secs=allcells[f"secs_{column}"], ss=allcells[f"ss_{column}"])
     cells["agent_id"] = cells["agent_id"].astype(str)
     cells["period"] = cells["period"].astype(str)
     mean = cells["secs"] / cells["n"]
@@ -147,10 +157,9 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         cells[["agent_id", "period"]].drop_duplicates()))
     if flag_option(ctx, "tenure_adjust", True):
         starts = cells.groupby("period", as_index=False).size()[["period"]]
-        starts["start"] = ctx.con.execute(
-            f"SELECT {per} AS period, min(CAST(answer_ts AS DATE)) AS start FROM calls "
-            f"WHERE {HANDLED} GROUP BY ALL"
-        ).df().set_index("period")["start"].reindex(starts["period"].astype(str)).to_numpy()
+        first = allcells.assign(period=allcells["period"].astype(str)).groupby("period")[
+            "first_day"].min()
+        starts["start"] = first.reindex(starts["period"].astype(str)).to_numpy()
         ap = cells[["agent_id", "period"]].drop_duplicates().merge(starts, on="period")
         novice = _novice_flags(ctx, ap, float(option(ctx, "novice_days", 90)))
         if novice is not None:
