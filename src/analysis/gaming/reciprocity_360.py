@@ -123,8 +123,7 @@ def reciprocity_pairs(
         for lo in range(0, n_perm, chunk):
             b = min(chunk, n_perm - lo)
             order = np.argsort(r_codes[None, :] + rng.random((b, n)), axis=1)
-            rp = res[order]
-            perm_t[lo : lo + b] = rp[:, ia] + rp[:, ib]
+            perm_t[lo : lo + b] = res[order[:, ia]] + res[order[:, ib]]
         mu = perm_t.mean(axis=0)
         sd = perm_t.std(axis=0)
         sd = np.where(sd > 1e-12, sd, np.nan)
@@ -133,11 +132,16 @@ def reciprocity_pairs(
         z_null = np.sort(z_null)
         exceed = z_null.size - np.searchsorted(z_null, z_obs - 1e-12, side="left")
         p = np.where(np.isfinite(z_obs), (1.0 + exceed) / (1.0 + z_null.size), 1.0)
-        for j, (a, b) in enumerate(pairs):
-            out.append(dict(period=str(period), agent_a=a, agent_b=b, t=t_obs[j], z=z_obs[j],
-                            p_value=float(p[j]), score_ab=cell["score"].iloc[ia[j]],
-                            score_ba=cell["score"].iloc[ib[j]], n_raters=len(r_ids)))
-    return pd.DataFrame(out, columns=cols)
+        score = cell["score"].to_numpy(float)
+        out.append(pd.DataFrame({
+            "period": str(period), "agent_a": [a for a, _ in pairs],
+            "agent_b": [b for _, b in pairs], "t": t_obs, "z": z_obs,
+            "p_value": p.astype(float), "score_ab": score[ia], "score_ba": score[ib],
+            "n_raters": len(r_ids),
+        }, columns=cols))
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True)
 
 
 @CHECKS.register("reciprocity_360")
@@ -171,22 +175,25 @@ def check_reciprocity_360(ctx: GamingContext) -> CheckResult:
         pairs.rename(columns={"agent_b": "agent_id", "agent_a": "partner",
                               "score_ab": "score_ba", "score_ba": "score_ab"}),
     ], ignore_index=True)
-    rows = []
-    for (aid, per), g in both.groupby(["agent_id", "period"], sort=True):
-        best = g.loc[g["p_value"].idxmin()]
-        m = len(g)
-        rows.append(
-            dict(
-                agent_id=aid, period=per, check=name, effect=float(best["t"]) / 2.0,
-                effect_unit="score points each partner gives the other above their usual "
-                "(mean of both directions)",
-                p_value=min(1.0, m * float(best["p_value"])), n=m, k=None,
-                detail=(f"partner {best['partner']}: gives {best['score_ab']:.2f}, receives "
-                        f"{best['score_ba']:.2f}; mutual residual {best['t']:+.2f} points "
-                        f"(z {best['z']:.2f}, pair p {best['p_value']:.3g}); {m} mutual "
-                        f"partner(s), Bonferroni"),
-            )
+    # per agent x period the partner with the smallest p-value (the first such row)
+    key = ["agent_id", "period"]
+    count = both.groupby(key, sort=True).size()
+    best = both.sort_values(key + ["p_value"], kind="stable").drop_duplicates(key)
+    best = best.set_index(key).loc[count.index].reset_index()
+    m = count.to_numpy()
+    unit = ("score points each partner gives the other above their usual "
+            "(mean of both directions)")
+    rows = [
+        dict(
+            agent_id=r.agent_id, period=r.period, check=name, effect=float(r.t) / 2.0,
+            effect_unit=unit, p_value=min(1.0, int(mm) * float(r.p_value)), n=int(mm), k=None,
+            detail=(f"partner {r.partner}: gives {r.score_ab:.2f}, receives "
+                    f"{r.score_ba:.2f}; mutual residual {r.t:+.2f} points "
+                    f"(z {r.z:.2f}, pair p {r.p_value:.3g}); {int(mm)} mutual "
+                    f"partner(s), Bonferroni"),
         )
+        for r, mm in zip(best.itertuples(index=False), m, strict=True)
+    ]
     notes = [f"reciprocity: {len(pairs)} mutual peer pairs tested over "
              f"{pairs['period'].nunique()} period(s)"]
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)
