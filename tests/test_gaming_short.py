@@ -265,8 +265,11 @@ def test_upper_cut_equals_a_plain_bisection_from_any_start():
     assert np.array_equal(upper_cut(n, m3, s, 0.003, prev=rec), _bisect_cut(n, m3, s, 0.003))
 
 
-def test_spread_likelihood_and_its_derivative():
-    """The blocked likelihood equals the plain formula; its derivative, finite differences."""
+def test_spread_likelihood_and_fit_equal_the_plain_computation():
+    """The blocked, cached likelihood of the spread equals the plain formula, and the fit
+    equals the grid + Brent search on the plain formula, refits included."""
+    from scipy.optimize import minimize_scalar
+
     from analysis.gaming import _logitnorm as ln
 
     rng = np.random.default_rng(32)
@@ -279,29 +282,35 @@ def test_spread_likelihood_and_its_derivative():
                                                   + s_true * rng.standard_normal(size)))
     k = k.astype(float)
     k_max = np.maximum(ln.upper_cut(n, ln.solve_location(mean, s_true), s_true, 0.003), k)
+
+    def plain(sig, rows):
+        s = ln.predictive_scale(sig, sc[rows], ex[rows])
+        m = ln.solve_location(mean[rows], s)
+        t = k_max[rows] < n[rows]
+        return (-ln._loglik(k[rows], n[rows], m, s)
+                + float(np.sum(ln._log_below(k_max[rows][t], n[rows][t], m[t], s[t]))))
+
+    every = np.arange(size)
     obj = ln._SpreadLik(k, n, mean, sc, ex, k_max)
-    for sig in (0.3, 0.7, 1.3):
-        s = ln.predictive_scale(sig, sc, ex)
-        m = ln.solve_location(mean, s)
-        t = k_max < n
-        plain = -ln._loglik(k, n, m, s) + float(np.sum(ln._log_below(k_max[t], n[t], m[t], s[t])))
-        val, g = obj(sig)
-        assert val == pytest.approx(plain, rel=1e-10)
-        h = 1e-5
-        fd = (obj(sig + h, grad=False) - obj(sig - h, grad=False)) / (2 * h)
-        assert g == pytest.approx(fd, rel=1e-5, abs=1e-3)
-    # the fitted spread is the minimum of the plain likelihood (to the fine grid's step)
-    fine = np.linspace(0.55, 0.85, 61)
-    plain = []
-    for sig in fine:
-        s = ln.predictive_scale(sig, sc, ex)
-        m = ln.solve_location(mean, s)
-        t = k_max < n
-        plain.append(-ln._loglik(k, n, m, s)
-                     + float(np.sum(ln._log_below(k_max[t], n[t], m[t], s[t]))))
-    best = fine[int(np.argmin(plain))]
-    assert ln.fit_sigma(k, n, mean, scale=sc, extra=ex, k_max=k_max) == pytest.approx(
-        best, abs=0.006)
+    for sig in (0.0, 0.3, 0.7, 1.3, 4.0):
+        assert obj(sig) == pytest.approx(plain(sig, every), rel=1e-11)
+
+    def grid_brent(rows):
+        grid = np.linspace(0.0, 4.0, 9)
+        vals = [plain(g, rows) for g in grid]
+        j = int(np.argmin(vals))
+        res = minimize_scalar(lambda x: plain(x, rows), bounds=(grid[max(j - 1, 0)],
+                              grid[min(j + 1, 8)]), method="bounded", options={"xatol": 2e-3})
+        return float(res.x) if res.fun <= vals[j] else float(grid[j])
+
+    info: dict = {}
+    fit = ln.fit_sigma(k, n, mean, scale=sc, extra=ex, k_max=k_max, info=info)
+    assert fit == pytest.approx(grid_brent(every), abs=1e-6)
+    # a refit after a few rows left: most of the grid comes from the first fit
+    rows = np.sort(rng.choice(size, size - 40, replace=False))
+    refit = ln.fit_sigma(k[rows], n[rows], mean[rows], scale=sc[rows], extra=ex[rows],
+                         k_max=k_max[rows], info=info)
+    assert refit == pytest.approx(grid_brent(rows), abs=1e-6)
 
 
 def test_mixture_tail_pruning_keeps_the_value():

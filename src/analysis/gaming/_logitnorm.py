@@ -114,8 +114,7 @@ def _log_below(k_max, n, m, s) -> np.ndarray:
 
 
 _WALK_MAX = 12  # counts up to this get binomial tails by summing the pmf down to 0
-_XATOL = 2e-3  # tolerance of the grid-and-Brent search of the spread (the fallback)
-_SEC_TOL = 1e-4  # the secant search of the spread stops at steps below this
+_XATOL = 2e-3  # tolerance of the grid-and-Brent search of the spread
 
 
 def _log_choose(n, k) -> np.ndarray:
@@ -126,17 +125,17 @@ def _log_choose(n, k) -> np.ndarray:
 
 
 class _SpreadLik:
-    """``fit_sigma``'s negative log-likelihood of the spread ``sigma`` and its derivative.
+    """``fit_sigma``'s negative log-likelihood of the spread ``sigma``.
 
     Rows ``k, n`` with mean rates ``mean``; predictive SD ``sqrt(sigma^2 sc + ex)``;
     ``k_max`` (or None) the truncation points (rows with ``k_max < n`` are
-    truncated). The derivative follows the location through its implicit
-    definition (``dm/ds = -E[v z] / E[v]``, ``v = p (1 - p)`` at the
-    Gauss-Hermite nodes), and the truncation term through ``dP(K <= c)/d
-    logit(p) = -(n - c) p P(K = c)``. ``P(K <= c)`` is the pmf at ``c`` summed
-    down to 0 where ``c <= 12`` (Boost's binomial cdf above). Rows are taken in
-    blocks of 2,048 (twice as fast as whole arrays: the temporaries stay in the
-    cache); the sums add the blocks in order.
+    truncated). The same value as :func:`_loglik` plus :func:`_log_below` (to
+    ~1e-12), faster: rows in blocks of 2,048 (the temporaries stay in the
+    cache; the sums add the blocks in order), each block's location solved
+    from its solution at the previous ``sigma`` moved along its derivative
+    (``dm/ds = -E[v z] / E[v]``, ``v = p (1 - p)`` at the Gauss-Hermite nodes),
+    ``P(K <= c)`` the pmf at ``c`` summed down to 0 where ``c <= 12``, else
+    Boost's binomial cdf where Chernoff's bound leaves it between 0 and 1.
     """
 
     def __init__(self, k, n, mean, sc, ex, k_max=None):
@@ -154,15 +153,13 @@ class _SpreadLik:
                                small=km <= _WALK_MAX)
             self.blocks.append(blk)
         self.sig = None
-        self.last = None  # (sigma, value[, derivative]) of the last call
+        self.last = None  # (sigma, value) of the last call
 
     @staticmethod
     def _below(b, eta, sp, p):
-        """P(K <= c) and P(K = c) at every node of a block's truncated rows."""
+        """P(K <= c) at every node of a block's truncated rows."""
         km, n_t, sm = b["km"], b["n_t"], b["small"]
-        lpmf = b["lc"][:, None] + km[:, None] * eta - n_t[:, None] * sp
-        pmf = np.exp(lpmf)
-        cdf = np.empty_like(pmf)
+        cdf = np.empty_like(eta)
         big = ~sm
         if big.any():
             # P(K <= c) = 1 - P(K >= c + 1); Boost only where that is not 0 or 1
@@ -175,7 +172,8 @@ class _SpreadLik:
                                        p[big][need])
             cdf[big] = cb
         if sm.any():
-            q = pmf[sm]
+            lpmf = b["lc"][sm, None] + km[sm, None] * eta[sm] - n_t[sm, None] * sp[sm]
+            q = np.exp(lpmf)  # P(K = c)
             acc = q.copy()
             inv_odds = np.exp(-eta[sm])
             i, nn = km[sm], n_t[sm]
@@ -185,12 +183,12 @@ class _SpreadLik:
                 acc += q
                 i = i - 1
             # where P(K = c) underflows above the mode, the cdf is 1 to double precision
-            lost = (lpmf[sm] < -690.0) & (km[sm, None] >= (nn[:, None] + 1) * p[sm])
+            lost = (lpmf < -690.0) & (km[sm, None] >= (nn[:, None] + 1) * p[sm])
             acc[lost] = 1.0
             cdf[sm] = np.minimum(acc, 1.0)
-        return cdf, pmf
+        return cdf
 
-    def _block(self, b, sig: float, grad: bool):
+    def _block(self, b, sig: float) -> float:
         k, n, sc = b["k"], b["n"], b["sc"]
         s = predictive_scale(sig, sc, b["ex"])
         start = b["m"]
@@ -205,77 +203,27 @@ class _SpreadLik:
         # log binomial pmf without the constant (it does not depend on sigma)
         lp = k[:, None] * eta - n[:, None] * sp  # k log p + (n - k) log(1 - p)
         mx = lp.max(axis=1)
-        e = np.exp(lp - mx[:, None])
-        tot = e @ _GH_W
-        val = -float(np.sum(mx + np.log(tot)))
+        val = -float(np.sum(mx + np.log(np.exp(lp - mx[:, None]) @ _GH_W)))
         sel = b["sel"]
         if sel is not None:
-            cdf, pmf = self._below(b, eta[sel], sp[sel], p[sel])
-            below = np.clip(cdf @ _GH_W, 1e-300, 1.0)
-            val += float(np.sum(np.log(below)))
+            cdf = self._below(b, eta[sel], sp[sel], p[sel])
+            val += float(np.sum(np.log(np.clip(cdf @ _GH_W, 1e-300, 1.0))))
+        # the location's derivative in sigma: the next evaluation's starting point
         ds = np.where(s > 0, sig * sc / np.maximum(s, 1e-300), np.sqrt(sc))
-        v = p * (1 - p)
-        dm_ds = -(v @ (_GH_W * _GH_Z)) / np.maximum(v @ _GH_W, 1e-300)
-        b["m"], b["dm"] = m, dm_ds * ds
-        if not grad:
-            return val, 0.0
-        deta = (dm_ds[:, None] + _GH_Z) * ds[:, None]  # d eta / d sigma
-        e *= k[:, None] - n[:, None] * p
-        e *= deta
-        g = -float(np.sum((e @ _GH_W) / tot))
-        if sel is not None:
-            # dP(K <= c)/d eta = -(n - c) p P(K = c)
-            pmf *= -(b["n_t"] - b["km"])[:, None] * p[sel]
-            pmf *= deta[sel]
-            g += float(np.sum((pmf @ _GH_W) / below))
-        return val, g
+        p *= 1 - p
+        b["m"], b["dm"] = m, -(p @ (_GH_W * _GH_Z)) / np.maximum(p @ _GH_W, 1e-300) * ds
+        return val
 
-    def __call__(self, sig: float, grad: bool = True):
-        if self.last is not None and self.last[0] == sig and (not grad or len(self.last) == 3):
-            return self.last[1] if not grad else self.last[1:]
-        val = g = 0.0
+    def __call__(self, sig: float) -> float:
+        sig = float(sig)
+        if self.last is not None and self.last[0] == sig:
+            return self.last[1]
+        val = 0.0
         for b in self.blocks:
-            v, gb = self._block(b, sig, grad)
-            val += v
-            g += gb
+            val += self._block(b, sig)
         self.sig = sig
-        self.last = (sig, val, g) if grad else (sig, val)
-        return (val, g) if grad else val
-
-
-def _secant_spread(obj, x0: float, lo: float, hi: float, slope0=None, info=None):
-    """Secant iterations on the likelihood's derivative from ``x0``, inside ``(lo, hi)``.
-
-    Returns the root (a minimum: the secant slope must stay positive), or None
-    when the iterations leave ``(lo, hi)`` or do not settle in 12 steps (the
-    caller then falls back to Brent's search). ``slope0``: the derivative's
-    slope from an earlier, similar fit (the first step is then a Newton step);
-    ``info`` receives the last slope.
-    """
-    _, g0 = obj(x0)
-    if g0 == 0.0:
-        return float(x0)
-    x1 = x0 - np.sign(g0) * min(0.1, (hi - lo) / 4)
-    if slope0 is not None and slope0 > 0:
-        x1 = x0 + float(np.clip(-g0 / slope0, -0.1, 0.1))
-    for _ in range(12):
-        if not lo < x1 < hi:
-            return None
-        _, g1 = obj(x1)
-        slope = (g1 - g0) / (x1 - x0)
-        if not slope > 0:
-            if np.sign(g1) != np.sign(g0):
-                return None
-            x2 = x1 - np.sign(g1) * 2 * abs(x1 - x0)  # not convex yet: keep walking downhill
-        else:
-            if info is not None:
-                info["slope"] = slope
-            x2 = x1 - g1 / slope
-            x2 = min(max(x2, x1 - 0.5), x1 + 0.5)
-            if abs(x2 - x1) < _SEC_TOL:
-                return float(x2) if lo < x2 < hi else None
-        x0, g0, x1 = x1, g1, x2
-    return None
+        self.last = (sig, val)
+        return val
 
 
 def _grid_values(obj, grid, info: dict) -> list[float]:
@@ -292,8 +240,7 @@ def _grid_values(obj, grid, info: dict) -> list[float]:
     prev, jp = info.get("vals"), info.get("j")
     if prev is not None and jp is not None and 0 < jp < len(grid) - 1:
         near = (jp - 1, jp + 1, jp)
-        now = {i: obj(float(grid[i]), grad=False) for i in near[:2]}
-        now[jp] = obj(float(grid[jp]))[0]  # with the derivative: the secant starts there
+        now = {i: obj(float(grid[i])) for i in near}
         # the change of each point's lead over j (rows trimmed since shift every point)
         drift = max(abs((now[i] - now[jp]) - (prev[i] - prev[jp])) for i in near)
         far = [prev[i] - prev[jp] for i in range(len(grid)) if i not in near]
@@ -304,7 +251,7 @@ def _grid_values(obj, grid, info: dict) -> list[float]:
             for i in near:
                 vals[i] = now[i]
             return vals
-    return [obj(float(g), grad=False) for g in grid]
+    return [obj(float(g)) for g in grid]
 
 
 def fit_sigma(
@@ -326,18 +273,16 @@ def fit_sigma(
     queue, plain trimming would narrow the null, trim more honest agents,
     narrow it further and end near a plain binomial.
 
-    A grid over ``[0, max_sigma]`` (9 points) picks the bracket around its
-    lowest point; inside it the minimum is found by secant steps on the
-    likelihood's analytic derivative (:class:`_SpreadLik`) from that point, to
-    steps below 1e-4, else (a minimum at the bracket's edge, e.g. no spread
-    beyond binomial) by a bounded Brent search (tolerance 2e-3). The grid is
-    kept although a refit could start from the previous pass's spread: the
-    likelihood can have two close minima (a start in the other one's basin
-    found it, 0.45 against the grid's 0.52, in one of twelve simulated
-    worlds). ``info`` (a dict, updated in place): the state of an earlier fit
-    of the same rows (a refit after a few rows were trimmed), which spares
-    most of the grid (:func:`_grid_values`) and makes the secant's first step
-    a Newton step (its ``slope``).
+    The search is the grid over ``[0, max_sigma]`` (9 points) and a bounded
+    Brent search (tolerance 2e-3) around its lowest point, unchanged: the
+    likelihood wiggles by a fraction of a unit on agent-months of thousands of
+    calls (24 Gauss-Hermite nodes), so it can have several local minima close
+    together and any other search (a warm start from the previous pass's
+    spread, secant steps on the derivative) settles in other ones (0.47 or
+    0.60 in one simulated world). What is faster is each evaluation
+    (:class:`_SpreadLik`) and, for a refit (``info``, a dict updated in place,
+    holding the earlier fit of the same rows), most of the grid
+    (:func:`_grid_values`).
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -348,21 +293,13 @@ def fit_sigma(
         return 0.0
     obj = _SpreadLik(k, n, mean, sc, ex, None if k_max is None else np.asarray(k_max, float))
 
-    def nll(sig: float) -> float:
-        return obj(sig, grad=False)
-
     grid = np.linspace(0.0, max_sigma, 9)
     info = {} if info is None else info
     vals = _grid_values(obj, grid, info)
     j = int(np.argmin(vals))
     info["vals"], info["j"] = vals, j
     lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
-    if 0 < j < len(grid) - 1:
-        x = _secant_spread(obj, float(grid[j]), float(lo), float(hi), slope0=info.get("slope"),
-                           info=info)
-        if x is not None:
-            return x
-    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": _XATOL})
+    res = minimize_scalar(obj, bounds=(lo, hi), method="bounded", options={"xatol": _XATOL})
     best = float(res.x) if res.fun <= vals[j] else float(grid[j])
     return best
 

@@ -311,7 +311,7 @@ def short_calls_peer_table(
     # when they repeat an earlier pass's, that pass's spread, null and cuts are
     # reused (the trimmed set of a queue can alternate between two states).
     memo: dict = {}
-    slopes: dict = {}  # queue -> its last fit's state (grid values, slope): fit_sigma's info
+    grids: dict = {}  # queue -> its last fit's grid of likelihoods (fit_sigma's info)
 
     def fit(trimmed, k_max=None):
         mean, scale, extra, ok, m_o = _peer_cells(c, trimmed, min_peers)
@@ -335,8 +335,8 @@ def short_calls_peer_table(
                     entries[g] = memo[key]
                     sigma[g] = entries[g]["sigma"]
                 else:
-                    # the previous pass's grid and curvature spare most of the search
-                    info = slopes.setdefault(g, {})
+                    # the previous pass's grid spares most of this pass's
+                    info = grids.setdefault(g, {})
                     sigma[g] = fit_sigma(k_arr[sel], n_arr[sel], mean[sel], scale=scale[sel],
                                          extra=extra[sel],
                                          k_max=None if k_max is None else k_max[sel],
