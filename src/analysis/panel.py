@@ -20,7 +20,7 @@ from .config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from .contract import CALL_ID_UNIQUE_META
 from .errors import ConfigError, InputError
 
-__all__ = ["build_panel", "resolve_calls_paths", "PERIODS", "QUEUE_PREFIX", "panel_sql",
+__all__ = ["build_panel", "calls_view", "resolve_calls_paths", "PERIODS", "QUEUE_PREFIX", "panel_sql",
            "period_label"]
 
 #: Period granularities and their labels.
@@ -390,6 +390,29 @@ def build_panel(
     return panel
 
 
+def calls_view(con: duckdb.DuckDBPyConnection, calls, name: str) -> list[str]:
+    """Create view ``name`` over ``calls`` (a DataFrame, or Parquet file/folder/glob).
+
+    Returns
+    -------
+    list of str
+        The Parquet files read (empty for a DataFrame).
+    """
+    if isinstance(calls, pd.DataFrame):
+        con.register(f"{name}_df", calls)
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_df")
+        return []
+    files = resolve_calls_paths(calls)
+    flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    try:
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
+    return files
+
+
 def _ids_checked_unique(files: list[str]) -> bool:
     """True for one Parquet file that ccpm wrote with unique call ids.
 
@@ -417,19 +440,7 @@ def _run_duckdb(calls, *, period, short_call_s, repeat_window_h, data_end):
         con.execute("SET enable_progress_bar = false")  # progress goes to stdout otherwise
         # the window's sort keeps the input order otherwise: a needless cost here
         con.execute("SET preserve_insertion_order = false")
-        files: list[str] = []
-        if isinstance(calls, pd.DataFrame):
-            con.register("src_df", calls)
-            con.execute("CREATE VIEW src AS SELECT * FROM src_df")
-        else:
-            files = resolve_calls_paths(calls)
-            flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            try:
-                con.execute(
-                    f"CREATE VIEW src AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
-                )
-            except duckdb.Error as exc:
-                raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
+        files = calls_view(con, calls, "src")
         columns = [r[0] for r in con.execute("DESCRIBE src").fetchall()]
         sql = panel_sql(columns, period=period, short_call_s=short_call_s,
                         repeat_window_h=repeat_window_h, engine="duckdb", data_end=data_end)

@@ -200,19 +200,12 @@ def remove_flagged_calls(calls, plan: pd.DataFrame, out: str | Path, *, period: 
         agent-period's handled calls before (a call removed by two checks is counted
         under the first in check order).
     """
-    from .panel import resolve_calls_paths
+    from .panel import calls_view
 
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        if isinstance(calls, pd.DataFrame):
-            con.register("_src", calls)
-            con.execute("CREATE VIEW calls AS SELECT * FROM _src")
-        else:
-            paths = resolve_calls_paths(calls)
-            lst = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-            con.execute(f"CREATE VIEW calls AS SELECT * FROM read_parquet([{lst}], "
-                        "union_by_name = true)")
+        calls_view(con, calls, "calls")
         order = [r[0] for r in con.execute("DESCRIBE calls").fetchall()]
         cols = set(order)
         con.register("_plan", plan.assign(lo=plan["lo"].astype(float),
