@@ -72,16 +72,22 @@ def test_synthetic_center_stretchers_found():
         assert set(g.nsmallest(2, "p_value")["agent_id"]) == st
 
 
+def _flags_in_two_row_orders(calls, shuffle_seed):
+    """The check's flags on ``calls`` and on the same rows shuffled, both sorted by agent
+    and period."""
+    key = ["agent_id", "period"]
+    a = check_end_of_day(make_context(calls)).flags
+    shuffled = calls.sample(frac=1.0, random_state=shuffle_seed).reset_index(drop=True)
+    b = check_end_of_day(make_context(shuffled)).flags
+    return (a.sort_values(key).reset_index(drop=True),
+            b.sort_values(key).reset_index(drop=True))
+
+
 def test_same_calls_in_another_row_order_give_the_same_flags():
     """Row order of the input (or of DuckDB's unordered GROUP BY) must not change p-values:
     the peer test draws random numbers agent by agent, so the agents' order must be fixed."""
     calls = simulate_calls(n_agents=30, days=6, seed=77, customers=False)
-    a = check_end_of_day(make_context(calls)).flags
-    shuffled = calls.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    b = check_end_of_day(make_context(shuffled)).flags
-    key = ["agent_id", "period"]
-    a = a.sort_values(key).reset_index(drop=True)
-    b = b.sort_values(key).reset_index(drop=True)
+    a, b = _flags_in_two_row_orders(calls, shuffle_seed=3)
     pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
     pd.testing.assert_series_equal(a["effect"], b["effect"], rtol=1e-9)
 
@@ -91,10 +97,5 @@ def test_tied_answer_times_do_not_make_p_values_random():
     the idle gap after each call must not depend on how the database breaks the tie."""
     calls = simulate_calls(n_agents=30, days=6, seed=78, customers=False)
     calls["answer_ts"] = calls["answer_ts"].dt.floor("5min")
-    a = check_end_of_day(make_context(calls)).flags
-    shuffled = calls.sample(frac=1.0, random_state=4).reset_index(drop=True)
-    b = check_end_of_day(make_context(shuffled)).flags
-    key = ["agent_id", "period"]
-    a = a.sort_values(key).reset_index(drop=True)
-    b = b.sort_values(key).reset_index(drop=True)
+    a, b = _flags_in_two_row_orders(calls, shuffle_seed=4)
     pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
