@@ -208,6 +208,19 @@ def _types_mapper(t: pa.DataType):
     return None
 
 
+def valid_metadata(res: LoadResult) -> dict[bytes, bytes]:
+    """The ``ccpm.*`` Parquet metadata of a file of ``res``'s valid rows: mapping, rows
+    read, the loader's notes, and for calls the unique-id mark (duplicate call ids were
+    quarantined)."""
+    meta = {b"ccpm.mapping": str(res.mapping).encode(),
+            b"ccpm.rows_read": str(res.rows_read).encode()}
+    for k, v in res.meta.items():
+        meta[f"ccpm.{k}".encode()] = str(v).encode()
+    if res.kind == "calls":
+        meta[CALL_ID_UNIQUE_META] = b"true"
+    return meta
+
+
 def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> dict[str, Path]:
     """Write ``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` to ``out_dir``.
 
@@ -233,14 +246,7 @@ def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> d
         "summary": out / f"{prefix}summary.csv",
     }
     table = to_table(res.valid, res.kind)
-    meta = {}
-    meta[b"ccpm.mapping"] = res.mapping.encode()
-    meta[b"ccpm.rows_read"] = str(res.rows_read).encode()
-    for k, v in res.meta.items():
-        meta[f"ccpm.{k}".encode()] = str(v).encode()
-    if res.kind == "calls":  # duplicate call ids were quarantined by the loader
-        meta[CALL_ID_UNIQUE_META] = b"true"
-    pq.write_table(table.replace_schema_metadata(meta), paths["valid"])
+    pq.write_table(table.replace_schema_metadata(valid_metadata(res)), paths["valid"])
     res.quarantine.to_csv(paths["quarantine"], index=False, encoding="utf-8")
     res.summary().to_csv(paths["summary"], index=False)
     return paths

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ..contract import CALL_ID_UNIQUE_META
 from ..errors import InputError
-from ._result import LoadResult, schema_for, to_table
+from ._result import LoadResult, schema_for, to_table, valid_metadata
 
 __all__ = ["SpilledCalls", "spill_valid", "load_calls_to_parquet"]
 
@@ -47,12 +46,7 @@ def spill_valid(res: LoadResult, path: str | os.PathLike, *, chunk_rows: int = C
         ``path``.
     """
     out = Path(path)
-    meta = {b"ccpm.mapping": str(res.mapping).encode(),
-            b"ccpm.rows_read": str(res.rows_read).encode()}
-    for k, v in res.meta.items():
-        meta[f"ccpm.{k}".encode()] = str(v).encode()
-    if res.kind == "calls":  # duplicate call ids were quarantined by the loader
-        meta[CALL_ID_UNIQUE_META] = b"true"
+    meta = valid_metadata(res)
     schema = schema_for(res.kind).with_metadata(meta)
     n = len(res.valid)
     try:
