@@ -783,7 +783,8 @@ def choose_trend(kind: str, y, n, dates, *, offset=None, weekday: bool = True,
     pen = 2.0 * np.log(max(T, 2))
     min_seg = max(int(min_segment_days), 2)
     fits = []
-    for df in range(0, dmax + 1):
+    grid = sorted({d for d in (0, 1, 2, 3, 4, 6, 8, 11, 15, 20) if d < dmax} | {dmax})
+    for df in grid:
         X0 = null_design(dates, trend_df=df, weekday=weekday)
         m = _Model(kind, y, n, X0, offset)
         steps = _candidates(m, min_seg=min_seg, max_changes=max_changes, pen=pen)
@@ -945,10 +946,12 @@ def detect_steps(
     else:
         def level(a, b):
             return float(np.average(y[a:b], weights=n[a:b]))
-    return _steps(m, dates, min_seg=min_seg, max_changes=int(max_changes), alpha=float(alpha),
-                  rng=rng, n_boot=int(n_boot), max_boot=int(max_boot),
-                  ci_level=float(ci_level), n_ci=int(n_ci), pen=penalty, level_fn=level,
-                  gate=gate)
+    res = _steps(m, dates, min_seg=min_seg, max_changes=int(max_changes), alpha=float(alpha),
+                 rng=rng, n_boot=int(n_boot), max_boot=int(max_boot),
+                 ci_level=float(ci_level), n_ci=int(n_ci), pen=penalty, level_fn=level,
+                 gate=gate)
+    res.attrs["trend_df"] = int(trend_df)
+    return res
 
 def _daily_sql(where_agent: str = "") -> str:
     return f"""

@@ -811,7 +811,9 @@ def center_short_changepoints(ctx: GamingContext, agents: list[str] | None = Non
     res = detect_steps(daily, k_col="k", n_col="n", min_segment_days=min_seg,
                        max_changes=int(ctx.options.get("cp_max_changes") or 3),
                        alpha=float(opt(ctx, "alpha")), seed=int(opt(ctx, "seed")) + seed_offset)
-    return res[cols]
+    out = res[cols].copy()
+    out.attrs["trend_df"] = res.attrs.get("trend_df")
+    return out
 
 
 def _halves(ctx: GamingContext) -> tuple[list[str], list[str]]:
@@ -893,9 +895,8 @@ def check_short_calls_change(ctx: GamingContext) -> CheckResult:
             win = (pd.Timestamp(cps["date_lo"].iloc[j]) - pd.Timedelta(days=3),
                    pd.Timestamp(cps["date_hi"].iloc[j]) + pd.Timedelta(days=3))
             dd = locate_step(est_daily, win, fixed=all_dates[:j] + all_dates[j + 1:],
-                             min_segment_days=min_seg)
+                             min_segment_days=min_seg, trend_df=cps.attrs.get("trend_df"))
             located.append(dd if dd is not None else d)
-        ctx.con.register("_cp_test", pd.DataFrame({"agent_id": test}))
         dates = located
         for j, d in enumerate(dates):
             lo = dates[j - 1] if j > 0 else pd.Timestamp.min
@@ -908,7 +909,6 @@ def check_short_calls_change(ctx: GamingContext) -> CheckResult:
                            CAST(queue AS VARCHAR) AS queue, count(*) AS n,
                            count(*) FILTER (WHERE {cond}) AS k
                     FROM calls WHERE {HANDLED_SQL}
-                      AND CAST(agent_id AS VARCHAR) IN (SELECT agent_id FROM _cp_test)
                       AND coalesce(answer_ts, arrival_ts) >= ?
                       AND coalesce(answer_ts, arrival_ts) < ?
                     GROUP BY ALL ORDER BY agent_id, period, queue""",
@@ -920,8 +920,10 @@ def check_short_calls_change(ctx: GamingContext) -> CheckResult:
                 randomized=bool(ctx.options.get("randomized", False)),
                 seed=int(opt(ctx, "seed")) + 37 + j + 100 * h,
             )
+            # the null (center factor, precision) is fitted on all agents; only the
+            # half whose date came from the other half is kept
             tested = "0" if drop else "1"
-            tab = tab[tab["period"] == tested]
+            tab = tab[(tab["period"] == tested) & tab["agent_id"].isin(set(test))]
             label = f"{d:%Y-%m-%d}"
             word = "fell" if drop else "rose"
             notes.append(f"{len(tab)} agents tested at {label}, the date located on the "
