@@ -61,7 +61,7 @@ def _series(rng, drift: float) -> pd.DataFrame:
 
 
 def section_series() -> pd.DataFrame:
-    reps = 200 if QUICK else 2000
+    reps = 200 if QUICK else 1000
     rows = []
     for drift in (0.0, np.log(0.75), np.log(0.55)):
         rng = np.random.default_rng(int(1000 * abs(drift)) + 1)
@@ -100,7 +100,7 @@ def _world_stats(stress, seeds, gaming="none"):
 
 
 def section_worlds() -> pd.DataFrame:
-    n_worlds = 3 if QUICK else 12
+    n_worlds = 3 if QUICK else 8
     rows = []
     for label, stress in (("clean", None), ("messy", "messy")):
         worlds = _world_stats(stress, range(500, 500 + n_worlds))
@@ -130,7 +130,7 @@ def section_worlds() -> pd.DataFrame:
 
 
 def section_power() -> pd.DataFrame:
-    n_worlds = 2 if QUICK else 6
+    n_worlds = 2 if QUICK else 4
     rows = []
     for label, stress in (("clean", None), ("messy", "messy")):
         found = covered = total = 0
