@@ -19,6 +19,7 @@ from . import metrics as _metrics
 from .config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from .contract import CALL_ID_UNIQUE_META
 from .errors import ConfigError, InputError
+from .escape import sql_path_list
 
 __all__ = ["build_panel", "calls_view", "resolve_calls_paths", "PERIODS", "QUEUE_PREFIX", "panel_sql",
            "period_label"]
@@ -403,10 +404,10 @@ def calls_view(con: duckdb.DuckDBPyConnection, calls, name: str) -> list[str]:
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_df")
         return []
     files = resolve_calls_paths(calls)
-    flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     try:
         con.execute(
-            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_path_list(files)}, "
+            "union_by_name=true)"
         )
     except duckdb.Error as exc:
         raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None

@@ -24,6 +24,7 @@ import pandas as pd
 from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
 from ..errors import ConfigError, InputError
+from ..escape import sql_path_list, sql_quote_path
 from ._base import GamingContext
 
 __all__ = [
@@ -107,8 +108,8 @@ def _source_from_path(con, calls, mapping, info) -> Any:
                 raise
             files = None
         if files:
-            lst = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet([{lst}])")
+            src = sql_path_list(files)
+            con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({src})")
             info["source"] = f"{len(files)} Parquet file(s)"
             return
     try:
@@ -120,8 +121,8 @@ def _source_from_path(con, calls, mapping, info) -> Any:
     # the loader parses in pandas; its valid rows go to a temporary Parquet file that the
     # view reads, so no copy of them stays in Python for the rest of the run
     spilled = load_calls_to_parquet(calls, mapping)
-    f = str(spilled.path).replace("'", "''")
-    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{f}')")
+    src = sql_quote_path(spilled.path)
+    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({src})")
     info["quarantined_by_loader"] = int(spilled.quarantined)
     info["quarantine_reasons"] = {str(k): int(v) for k, v in spilled.reason_counts.items()}
     info["source"] = f"raw export via analysis.load (mapping {mapping!r})"
