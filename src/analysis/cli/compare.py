@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 from .panel import add_panel_arguments, panel_from_args
 
 __all__ = ["register", "run", "read_ratings", "merge_roster", "write_json"]
@@ -185,7 +185,8 @@ def run(args) -> int:
         args.out, command="compare", args=args, outputs=paths, started=started, privacy=pz,
         inputs=[args.calls, args.mapping, args.ratings, args.okr, args.config, args.roster,
                 args.truth, args.flags]))
-    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {args.out}", file=sys.stderr)
+    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {shown(args, args.out)}",
+          file=sys.stderr)
     return 0
 
 
@@ -222,4 +223,4 @@ def register(sub) -> None:
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..errors import ConfigError, InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
 
@@ -110,7 +110,7 @@ def run(args) -> int:
     write_manifest(out.parent, name=f"{out.name}.manifest.json", command="panel", args=args,
                    inputs=[args.calls, args.mapping], outputs=[out],
                    rows=panel.attrs.get("ccpm_panel"), started=started, privacy=pz)
-    print(f"ccpm: wrote {out} (and {out.name}.manifest.json)", file=sys.stderr)
+    print(f"ccpm: wrote {shown(args, out)} (and {out.name}.manifest.json)", file=sys.stderr)
     return 0
 
 
@@ -122,4 +122,4 @@ def register(sub) -> None:
     add_panel_arguments(p)
     p.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="file")  # complete or absent (analysis.outdir)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
 
@@ -70,7 +70,7 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="print only the totals line")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def _spec_columns(spec) -> list[str]:
@@ -176,7 +176,7 @@ def run(args) -> int:
         if pz is not None:
             res = _pseudonymize_result(res, mapping, pz)
         paths = write_validated(res, args.out)
-        _report(label, res, paths, args.quiet)
+        _report(label, res, {k: shown(args, v) for k, v in paths.items()}, args.quiet)
         outputs += list(paths.values())
         rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
                        "quarantined": len(res.quarantine), "mapping": res.mapping}
