@@ -543,3 +543,22 @@ def test_os_errors_are_one_line_exit_2(runs, tmp_path, monkeypatch, capsys, exc,
         rc = main(_argv(command, runs, str(target / "out")))
         line = _one_line_error(capsys.readouterr().err, command)
         assert rc == 2 and words in line and str(target) in line, line
+
+
+def test_an_output_of_an_older_ccpm_is_replaced_but_not_with_user_files(runs, tmp_path,
+                                                                          capsys):
+    """A folder written before the marker existed counts as ccpm's when its manifest
+    accounts for every file in it; one file more (the user's) and it is refused."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps(
+        {"ccpm_version": "0.1", "outputs": [{"file": "valid.parquet"}]}))
+    (old / "valid.parquet").write_bytes(b"PAR1")
+    (old / "thesis.docx").write_bytes(b"PK")
+    argv = ["validate", "--calls", str(runs["valid"]), "--quiet", "--out", str(old)]
+    assert main(argv) == 2
+    assert "thesis.docx" in _one_line_error(capsys.readouterr().err, "validate")
+    assert (old / "thesis.docx").read_bytes() == b"PK"
+    (old / "thesis.docx").unlink()
+    assert main(argv) == 0
+    assert (old / MARKER).is_file() and (old / "quarantine.csv").is_file()

@@ -23,6 +23,8 @@ checkout; an existing file where a folder is wanted (or the reverse); an existin
 that holds files but no marker; a marked folder holding files its marker does not list
 (a user's notes put into an output folder), unless they are single-file outputs of ccpm
 (``X`` beside ``X.manifest.json``, as ``ccpm panel --out out/panel.parquet`` writes).
+An output written by a ccpm version before the marker counts as ccpm's when its
+``manifest.json`` (a ccpm manifest) accounts for every file in it.
 """
 
 from __future__ import annotations
@@ -164,6 +166,32 @@ def _marker_files(path: Path) -> set[str] | None:
     return None if files is None else {str(f) for f in files}
 
 
+#: Folders a report writes whose files its manifest does not list one by one.
+_REPORT_DIRS = ("build/", "notebooks/", "tables/", "inputs/")
+
+
+def _legacy_listing(folder: Path) -> set[str] | None:
+    """What an output written before the marker existed (a ``manifest.json`` of ccpm
+    naming its outputs) says ccpm wrote there; None when it is not such an output."""
+    try:
+        man = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(man, dict) or not ({"ccpm_version", "ccpm_report"} & set(man)):
+        return None
+    listed = {"manifest.json", "report.log"}
+    for rec in man.get("outputs") or []:
+        if isinstance(rec, dict) and isinstance(rec.get("file"), str):
+            listed.add(rec["file"])
+    if "ccpm_report" in man:
+        listed.update(_REPORT_DIRS)
+    return listed
+
+
+def _listed(rel: str, allowed: set[str]) -> bool:
+    return rel in allowed or any(rel.startswith(a) for a in allowed if a.endswith("/"))
+
+
 def foreign_files(folder: str | os.PathLike, *, limit: int = 5) -> list[Path]:
     """Files under ``folder`` that ccpm did not write (at most ``limit``).
 
@@ -177,6 +205,8 @@ def foreign_files(folder: str | os.PathLike, *, limit: int = 5) -> list[Path]:
     def visit(d: Path, owner: Path | None, allowed: set[str] | None) -> None:
         if (d / MARKER).is_file():
             owner, allowed = d, _marker_files(d / MARKER)
+        elif owner is None and (legacy := _legacy_listing(d)) is not None:
+            owner, allowed = d, legacy  # written by ccpm before the marker existed
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
         except OSError:
@@ -190,7 +220,7 @@ def foreign_files(folder: str | os.PathLike, *, limit: int = 5) -> list[Path]:
                 continue
             if owner is not None:
                 rel = p.relative_to(owner).as_posix()
-                if allowed is None or rel in allowed or e.name in _ALWAYS_OURS:
+                if allowed is None or _listed(rel, allowed) or e.name in _ALWAYS_OURS:
                     continue
                 if (d / (e.name + _SIDE_MANIFEST)).is_file() or (
                         e.name.endswith(_SIDE_MANIFEST)
@@ -239,7 +269,7 @@ def check_output_path(out: str | os.PathLike) -> Path:
     if p.exists() and not p.is_dir():
         raise OutputError(f"output folder {out} is a file: give a folder")
     if p.is_dir():
-        if not (p / MARKER).is_file():
+        if not (p / MARKER).is_file() and _legacy_listing(p) is None:
             first = next(iter(sorted(os.listdir(p))), None)
             if first is not None:
                 raise OutputError(f"output folder {out} is not empty and was not written by "
