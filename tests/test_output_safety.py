@@ -156,7 +156,7 @@ def runs(tmp_path_factory):
     raw.loc[raw.index[calls["talk_s"].notna()][:3], "talk_s"] = "=cmd|' /C calc'!A0"
     inputs = root / "in'puts"
     inputs.mkdir()
-    raw.to_csv(inputs / "calls'.csv", index=False)
+    raw.to_csv(inputs / "=calls'.csv", index=False)  # a hostile file name too
     out = {k: root / f"{k}'out" for k in ("val", "gaming", "compare")}
     kept = {}
     with pytest.MonkeyPatch.context() as mp:
@@ -170,7 +170,7 @@ def runs(tmp_path_factory):
 
         mp.setattr(analysis.gaming, "run_checks", keep("gaming", real_checks))
         mp.setattr(analysis.compare, "compare_models", keep("compare", real_compare))
-        assert main(["validate", "--calls", str(inputs / "calls'.csv"), "--out",
+        assert main(["validate", "--calls", str(inputs / "=calls'.csv"), "--out",
                      str(out["val"]), "--quiet"]) == 0
         valid = out["val"] / "valid.parquet"
         assert main(["panel", "--calls", str(valid), "--out", str(root / "pan'el.parquet")]) == 0
@@ -201,6 +201,9 @@ def test_no_formula_survives_in_any_csv(runs):
         assert _formula_cells(p) == [], p
     text = "".join(p.read_text(encoding="utf-8") for p in csvs)
     assert "'=HYPERLINK(" in text and "'@SUM(" in text  # the hostile ids are there, quoted
+    quarantine = pd.read_csv(runs["out"]["val"] / "quarantine.csv", dtype=str)
+    assert len(quarantine) == 3 and set(quarantine["_source_file"]) == {"'=calls'.csv"}
+    assert set(quarantine["talk_s"]) == {"'=cmd|' /C calc'!A0"}
     scores = pd.read_csv(runs["out"]["compare"] / "scores.csv", dtype={"agent_id": str})
     assert NUMBER_LIKE in set(scores["agent_id"])  # a number-like id is kept as it is
 
@@ -247,7 +250,7 @@ def test_late_failure_keeps_the_previous_complete_folder(runs, command, monkeypa
     monkeypatch.setattr(analysis.compare, "compare_models",
                         lambda *a, **k: runs["kept"]["compare"])
     monkeypatch.setattr(analysis.manifest, "write_manifest", _enospc)
-    argv = {"validate": ["validate", "--calls", str(runs["root"] / "in'puts" / "calls'.csv"),
+    argv = {"validate": ["validate", "--calls", str(runs["root"] / "in'puts" / "=calls'.csv"),
                          "--quiet"],
             "gaming": ["gaming", "--calls", str(runs["valid"])],
             "compare": ["compare", "--calls", str(runs["valid"]), "--n-boot", "10",
@@ -562,3 +565,18 @@ def test_an_output_of_an_older_ccpm_is_replaced_but_not_with_user_files(runs, tm
     (old / "thesis.docx").unlink()
     assert main(argv) == 0
     assert (old / MARKER).is_file() and (old / "quarantine.csv").is_file()
+
+
+def test_duckdb_io_errors_are_one_line_exit_2(runs, tmp_path, monkeypatch, capsys):
+    import duckdb
+
+    import analysis.gaming
+
+    def full(*_a, **_k):
+        raise duckdb.IOException("IO Error: Could not write file \"x.parquet\": "
+                                 "No space left on device")
+
+    monkeypatch.setattr(analysis.gaming, "run_checks", full)
+    assert main(_argv("gaming", runs, str(tmp_path / "g"))) == 2
+    assert "No space left" in _one_line_error(capsys.readouterr().err, "gaming")
+    assert not (tmp_path / "g").exists() and _scratch(tmp_path) == []

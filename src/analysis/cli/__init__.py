@@ -162,7 +162,7 @@ def os_error_line(exc: BaseException) -> str:
 
 
 def _is_duckdb_io(exc: BaseException) -> bool:
-    return any(c.__name__ == "IOException" and c.__module__.startswith("duckdb")
+    return any(c.__name__ == "IOException" and c.__module__.lstrip("_").startswith("duckdb")
                for c in type(exc).__mro__)
 
 
