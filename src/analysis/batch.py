@@ -186,8 +186,19 @@ def _files(p: str) -> list[Path]:
     return [path] if path.is_file() else []
 
 
+def _salt_id(salt_file) -> str:
+    """The fingerprint of the salt a job would use (not the salt), or why there is none."""
+    from .privacy import Pseudonymizer, resolve_salt
+
+    try:
+        return Pseudonymizer(resolve_salt(salt_file)).salt_id
+    except CcpmError as exc:  # the job itself reports it
+        return f"unusable: {exc}"
+
+
 def job_key(job: Job) -> dict:
-    """What a job's output depends on: input hashes, parameters, templates, version."""
+    """What a job's output depends on: input hashes, parameters (with the salt's
+    fingerprint when pseudonymized), templates, version."""
     from .report.inputs import file_sha256
 
     inputs = {}
@@ -199,6 +210,8 @@ def job_key(job: Job) -> dict:
         inputs[k] = {str(f): file_sha256(f) for f in files} if files else str(v)
     params = {k: v for k, v in asdict(job).items()
               if k not in _PATH_KEYS and k not in ("name", "out", "extra")}
+    if job.pseudonymize:  # a new salt gives new pseudonyms: the job is rebuilt
+        params["salt_id"] = _salt_id(job.salt_file)
     tdir = Path(job.templates) if job.templates else NOTEBOOKS_DIR
     templates = {p.name: file_sha256(p) for p in sorted(tdir.glob("*.ipynb"))}
     body = {"inputs": inputs, "params": params, "templates": templates, "ccpm": __version__}
