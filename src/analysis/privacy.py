@@ -237,14 +237,19 @@ def pseudonym(value: object, salt: bytes | str, prefix: str = "X-") -> str:
     return prefix + digest[:_DIGITS]
 
 
-_EXT_RE = re.compile(r"(?:\.[A-Za-z0-9]{1,5}){1,2}$")
+#: File extensions kept on a file-name pseudonym (any other suffix could be a name:
+#: ``Dana.Cohen.csv`` keeps ``.csv`` only).
+_EXTENSIONS = ("csv", "tsv", "txt", "dat", "gz", "bz2", "xz", "zip", "parquet", "pq", "xlsx",
+               "xls", "json", "jsonl", "yml", "yaml")
+_EXT = "|".join(_EXTENSIONS)
+_EXT_RE = re.compile(rf"(?:\.(?i:{_EXT})){{1,2}}$")
 
 
 def file_pseudonym(name: str, salt: bytes | str) -> str:
     """The pseudonym of an input file name: ``F-`` + 16 hex digits + its extension.
 
-    ``alice.csv`` -> ``F-3f…e1.csv``; the extension (one or two parts such as
-    ``.csv.gz``, letters and digits only) is kept for diagnosis.
+    ``alice.csv`` -> ``F-3f…e1.csv``; a data file extension (one or two such as
+    ``.csv.gz``, from a fixed list) is kept for diagnosis, any other suffix is not.
     """
     name = normalize_id(Path(str(name)).name)
     m = _EXT_RE.search(name)
@@ -335,7 +340,7 @@ def pseudonymize(
 
 
 _PSEUDONYM_RE = re.compile(rf"[A-Z]-[0-9a-f]{{{_DIGITS}}}")
-_FILE_PSEUDONYM_RE = re.compile(rf"{FILE_PREFIX}[0-9a-f]{{{_DIGITS}}}(?:\.[A-Za-z0-9]{{1,5}}){{0,2}}")
+_FILE_PSEUDONYM_RE = re.compile(rf"{FILE_PREFIX}[0-9a-f]{{{_DIGITS}}}(?:\.(?i:{_EXT})){{0,2}}")
 #: A word that may be an id: ASCII letters, digits and ``_ @ . -`` (a CJK neighbour, a
 #: space or other punctuation ends it, so ids are found inside Chinese sentences too).
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_@.\-]+")

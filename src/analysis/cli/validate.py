@@ -124,6 +124,9 @@ def _pseudonymize_result(res, mapping, pz):
 
     m = resolve_mapping(mapping, kind=res.kind)
     q = res.quarantine
+    if "_source_file" in q.columns:  # a per-agent file name (alice.csv) names a person
+        names = {v: pz.file_name(v) for v in pd.unique(q["_source_file"].dropna()) if v}
+        q = q.assign(_source_file=q["_source_file"].map(lambda v: names.get(v, v)))
     raw_ids: dict[str, tuple[str, set]] = {}
     for name, spec in m.columns.items():
         if name in ID_PREFIXES:
@@ -156,9 +159,6 @@ def _pseudonymize_result(res, mapping, pz):
                 mal[col] = pz.ids(cells, "X-", learn=False).where(cells.str.len() > 0, cells)
         ok = pd.concat([ok, mal]).loc[q.index]
     q = ok.reset_index(drop=True)
-    if "_source_file" in q.columns:
-        names = {v: pz.file_name(v) for v in pd.unique(q["_source_file"].dropna()) if v}
-        q["_source_file"] = q["_source_file"].map(lambda v: names.get(v, v))
     meta = {**pz.obj(res.meta), "privacy": json.dumps(pz.record(), sort_keys=True)}
     return dataclasses.replace(res, valid=valid, quarantine=q, notes=pz.obj(res.notes),
                                meta=meta)
