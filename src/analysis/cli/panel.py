@@ -100,6 +100,7 @@ def run(args) -> int:
     pz = pseudonymizer_from_args(args)
     panel = panel_from_args(args)
     if pz is not None:  # at write time: the numbers are the raw run's, only ids differ
+        pz.learn(panel)  # the panel's ids are the input's: none is a sentinel
         panel = pz.frame(panel)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
