@@ -11,6 +11,7 @@ returns a :class:`LoadResult` whose ``rows_read == len(valid) + len(quarantine)`
 
 from __future__ import annotations
 
+from ._ids import normalize_id
 from ._mapping import Mapping, builtin_mappings, resolve_mapping
 from ._result import LoadResult, schema_for, write_validated
 from .calls import CALL_REASONS, load_calls
@@ -20,6 +21,7 @@ from .spill import SpilledCalls, load_calls_to_parquet, spill_valid  # noqa: F40
 
 __all__ = [
     "load_calls",
+    "normalize_id",
     "load_roster",
     "load_ratings",
     "write_validated",

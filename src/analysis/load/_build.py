@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from ._ids import ID_COLUMNS, normalize_id_series
 from ._mapping import _UNITS, FieldSpec, Mapping
 
 __all__ = ["Problems", "build_columns", "parse_seconds", "parse_bool", "find_column",
@@ -548,6 +549,9 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
         if c.default is not None:
             vals = vals.where(pd.Series(b.present | b.bad, index=vals.index), c.default)
         problems.add(f"unparseable_{c.name}", b.bad)
+        if c.name in ID_COLUMNS and pa.types.is_string(c.type):
+            # one spelling per id before duplicate checks (NFKC, zero-width removed)
+            vals = normalize_id_series(vals)
         out[c.name] = vals
         built[c.name] = b
     notes = [note for b in built.values() for note in b.notes]

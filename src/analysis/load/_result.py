@@ -113,14 +113,32 @@ def read_raw(path, mapping: Mapping, *, progress: bool = False
         def cb(p):
             print(f"reading {next(counter)}/{total}: {p.name}", file=sys.stderr, flush=True)
 
-    raw, notes = read_many(paths, opts, progress=cb)
+    try:
+        raw, notes = read_many(paths, opts, progress=cb)
+    except MemoryError:
+        raise InputError(f"{path}: too large to read into memory on this machine (split the "
+                         "export, or validate it on a machine with more memory)") from None
     raw = raw.reset_index(drop=True)
     raw.attrs.clear()
     return raw, [str(p) for p in paths], notes
 
 
+def nul_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows with a NUL character in any text cell (one rule wherever it is in the file)."""
+    hit = np.zeros(len(raw), dtype=bool)
+    for c in raw.columns:
+        if c in SOURCE_COLUMNS:
+            continue
+        s = raw[c]
+        if s.dtype == "str" or s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            hit |= s.astype("str").str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    return hit
+
+
 def apply_rules(raw: pd.DataFrame, mapping: Mapping, problems: Problems) -> None:
-    """Source-specific reasons: each rule's SQL condition, evaluated by DuckDB on raw columns."""
+    """Rows holding a NUL byte (``nul_byte``), then source-specific reasons: each rule's SQL
+    condition, evaluated by DuckDB on raw columns."""
+    problems.add("nul_byte", nul_rows(raw))
     if not mapping.rules:
         return
     import duckdb

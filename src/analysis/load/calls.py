@@ -30,6 +30,9 @@ CALL_REASONS = {
     "missing_talk_s": "answered or transferred call without talk time",
     "negative_<duration>": "talk_s, hold_s or acw_s below zero",
     "absurd_<duration>": "a duration above checks.max_duration_s (default 24 h)",
+    "implausible_<timestamp>": "arrival_ts or answer_ts outside checks.ts_window (default "
+    "1990-01-01 to tomorrow): sentinel dates such as 1900-01-01 or 1970-01-01",
+    "nul_byte": "a NUL character in a field (binary residue), wherever it is in the file",
     "answer_before_arrival": "answered earlier than it arrived (beyond checks.clock_tolerance_s)",
     "abandoned_with_answer": "abandoned call that has an answer time",
     "unknown_ended_by": "ended_by not agent / customer / system",
@@ -38,6 +41,20 @@ CALL_REASONS = {
 }
 
 _DURATIONS = ("talk_s", "hold_s", "acw_s")
+#: Default plausibility window for call times: from this date to tomorrow.
+EARLIEST_TS = pd.Timestamp("1990-01-01")
+
+
+def ts_window(checks: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(earliest, latest)`` call time accepted: ``checks.ts_window`` of the mapping, by
+    default 1990-01-01 to the start of the day after tomorrow (local clock), so that
+    sentinel dates (1900-01-01, 1970-01-01, 9999-12-31) are quarantined."""
+    lo, hi = checks.get("ts_window", (None, None))
+    if lo is None:
+        lo = EARLIEST_TS
+    if hi is None:
+        hi = pd.Timestamp.now().normalize() + pd.Timedelta(days=2)
+    return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
 def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: Mapping
@@ -75,6 +92,12 @@ def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: M
         v = frame[col].to_numpy(dtype=float, na_value=np.nan)
         problems.add(f"negative_{col}", v < 0)
         problems.add(f"absurd_{col}", v > max_s)
+
+    lo_ts, hi_ts = ts_window(checks)
+    for col in ("arrival_ts", "answer_ts"):
+        v = frame[col]
+        problems.add(f"implausible_{col}",
+                     (v.notna() & ((v < lo_ts) | (v > hi_ts))).to_numpy(dtype=bool))
 
     arr = frame["arrival_ts"]
     ans = frame["answer_ts"]
