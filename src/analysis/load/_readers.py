@@ -123,7 +123,9 @@ class ReadOptions:
 
 
 def expand_paths(path: str | os.PathLike) -> list[Path]:
-    """A file, a folder (its table files, sorted) or a glob -> list of files."""
+    """A file, a folder (its table files, sorted), a glob, or a list of those -> files."""
+    if isinstance(path, list | tuple):
+        return [f for item in path for f in expand_paths(item)]
     text = os.fspath(path)
     p = Path(text)
     if p.is_file():
