@@ -14,6 +14,7 @@ from __future__ import annotations
 from ._ids import normalize_id
 from ._mapping import Mapping, builtin_mappings, resolve_mapping
 from ._result import LoadResult, schema_for, write_validated
+from ._stream import StreamStats, stream_calls, validate_calls
 from .calls import CALL_REASONS, load_calls
 from .entry import ContractCalls, is_trusted_calls_file, open_contract_calls
 from .ratings import RATINGS_REASONS, load_ratings, rescale
@@ -23,6 +24,9 @@ from .spill import SpilledCalls, load_calls_to_parquet, spill_valid  # noqa: F40
 __all__ = [
     "load_calls",
     "normalize_id",
+    "stream_calls",
+    "validate_calls",
+    "StreamStats",
     "open_contract_calls",
     "ContractCalls",
     "is_trusted_calls_file",

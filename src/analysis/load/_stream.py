@@ -51,7 +51,8 @@ from ._readers import (
 )
 from ._result import apply_rules, quarantine_frame, schema_for, summary_frame, valid_meta
 
-__all__ = ["CHUNK_ROWS", "ROW_GROUP_ROWS", "StreamStats", "stream_calls", "read_options"]
+__all__ = ["CHUNK_ROWS", "ROW_GROUP_ROWS", "StreamStats", "stream_calls", "read_options",
+           "validate_calls"]
 
 #: Rows per slice (bounds the memory of the checks: ~0.2 GB per 250,000 rows of 15 columns).
 CHUNK_ROWS = int(os.environ.get("CCPM_LOAD_CHUNK_ROWS", 250_000))
@@ -193,9 +194,11 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
         else:
             pending.append(batch)
             n_pending += batch.num_rows
-        if n_pending and (n_pending >= chunk_rows or done):
+        while n_pending and (n_pending >= chunk_rows or done):
             table = pa.Table.from_batches(pending, schema=reader.schema)
-            pending, n_pending = [], 0
+            rest = table.slice(chunk_rows)
+            table = table.slice(0, chunk_rows)
+            pending, n_pending = rest.to_batches(), rest.num_rows
             df = table.to_pandas()
             df["_source_row"] = np.arange(start + 1, start + len(df) + 1)
             df["_bad"] = ""
@@ -447,6 +450,10 @@ def _write_valid(cand: _Writer, dups: np.ndarray, valid_path, m: Mapping, rows_r
             while n_buf >= ROW_GROUP_ROWS or (force and n_buf):
                 t = pa.concat_tables(buf)
                 part, rest = t.slice(0, ROW_GROUP_ROWS), t.slice(ROW_GROUP_ROWS)
+                # one contiguous array per column, as write_table gets from a whole frame:
+                # where a column's dictionary overflows (and the writer falls back to
+                # plain pages) depends on the chunks it is handed
+                part = part.combine_chunks()
                 writer.write_table(part.replace_schema_metadata(meta), row_group_size=ROW_GROUP_ROWS)
                 buf, n_buf = ([rest] if rest.num_rows else []), rest.num_rows
 
@@ -544,3 +551,79 @@ def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
                 df = df[union + ["_source_file", "_source_row"]]
                 sink(quarantine_frame(df, np.ones(len(df), dtype=bool), text[codes[x:y]]))
     return dict(counts), int(len(rows))
+
+
+class _Rows:
+    """Stands for a table that was written, not kept: only its length."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass
+class StreamedResult:
+    """What ``ccpm validate`` prints about a streamed load: the counts and notes of a
+    :class:`analysis.load.LoadResult` without its rows (``len(valid)`` and
+    ``len(quarantine)`` work; the rows are in the files written)."""
+
+    kind: str
+    mapping: str
+    rows_read: int
+    valid: _Rows
+    quarantine: _Rows
+    sources: list[str]
+    notes: list[str]
+    counts: dict[str, int]
+
+    def summary(self) -> pd.DataFrame:
+        return summary_frame(len(self.valid), self.counts, self.rows_read)
+
+    def reason_counts(self) -> dict[str, int]:
+        s = self.summary()
+        return {r: int(k) for r, k in zip(s["reason"], s["rows"], strict=True) if r != "valid"}
+
+
+def validate_calls(path, mapping, out_dir, *, progress: bool = False,
+                   chunk_rows: int | None = None) -> tuple[StreamedResult, dict[str, Path]]:
+    """``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` of call records in
+    ``out_dir``, streamed (the same files :func:`analysis.load.write_validated` writes for
+    :func:`analysis.load.load_calls`, byte for byte, in flat memory).
+
+    Returns
+    -------
+    (StreamedResult, {"valid": Path, "quarantine": Path, "summary": Path})
+    """
+    import shutil
+
+    out = Path(out_dir)
+    paths = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
+             "summary": out / "summary.csv"}
+    with tempfile.TemporaryDirectory(prefix="ccpm-validate-", ignore_cleanup_errors=True) as tmp:
+        # written aside, moved into the output folder only once the load succeeded
+        tv, tq = Path(tmp) / "valid.parquet", Path(tmp) / "quarantine.csv"
+        try:
+            with open(tq, "w", encoding="utf-8", newline="") as fh:
+                first = [True]
+
+                def sink(df: pd.DataFrame) -> None:
+                    df.to_csv(fh, index=False, header=first[0])
+                    first[0] = False
+
+                st = stream_calls(path, mapping, valid_path=tv, quarantine_sink=sink,
+                                  progress=progress, chunk_rows=chunk_rows)
+        except OSError as exc:
+            raise InputError(f"{tq}: cannot write the quarantine ({exc.strerror})") from None
+        res = StreamedResult(kind="calls", mapping=st.mapping, rows_read=st.rows_read,
+                             valid=_Rows(st.valid_rows), quarantine=_Rows(st.quarantined),
+                             sources=st.sources, notes=st.notes, counts=st.reason_counts)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.move(tv, paths["valid"])
+            shutil.move(tq, paths["quarantine"])
+        except OSError as exc:
+            raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None
+    res.summary().to_csv(paths["summary"], index=False)
+    return res, paths
