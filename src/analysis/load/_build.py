@@ -202,6 +202,23 @@ def _time_of_day(txt: pd.Series) -> pd.Series:
     return pd.Series(np.where(ok, h * 3600 + m * 60 + sec, np.nan), index=txt.index, dtype=float)
 
 
+# a superset of the rows _TZ can match (a time, then a zone letter or a signed digit),
+# found in C++ (RE2, Unicode digits, dot matches newline) so that Python's regex only
+# runs on the few rows that carry an offset
+_TZ_MAYBE = r"(?s)\p{Nd}:\p{Nd}\p{Nd}.*(?:Z|UTC|GMT|[+-]\p{Nd})"
+
+
+def _drop_offsets(txt: pd.Series) -> pd.Series:
+    """``txt`` with a UTC offset after the time removed (``_TZ``; wall clock kept)."""
+    maybe = pc.fill_null(pc.match_substring_regex(_arrow(txt), _TZ_MAYBE), False)
+    hit = maybe.to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return txt
+    out = txt.copy()
+    out[hit] = txt[hit].str.replace(_TZ, r"\1", regex=True)
+    return out
+
+
 def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
     """Timestamps -> naive datetime64[us]; an explicit offset is dropped (wall clock kept).
 
@@ -214,7 +231,7 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
         return out.astype("datetime64[us]")
     txt = _as_text(s)
     if fmt is None or fmt == "ISO8601":
-        txt = txt.str.replace(_TZ, r"\1", regex=True)
+        txt = _drop_offsets(txt)
         fmt = "ISO8601"
     try:
         out = pd.to_datetime(txt, format=fmt, errors="coerce")

@@ -222,7 +222,9 @@ class _Writer:
 
     def write(self, table: pa.Table) -> None:
         if self.w is None:
-            self.w = pq.ParquetWriter(self.path, table.schema, compression="snappy")
+            # scratch files: no compression, dictionary or statistics (written once, read once)
+            self.w = pq.ParquetWriter(self.path, table.schema, compression="none",
+                                      use_dictionary=False, write_statistics=False)
         self.w.write_table(table)
 
     def close(self) -> bool:
@@ -363,10 +365,13 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
                             "call_id": pa.array(cid[has].to_numpy(dtype=object), pa.string()),
                             "malformed": pa.array(mal[has]),
                         }))
-                    if keep_raw:
-                        t = table.append_column(_SRCROW, pa.array(
-                            raw["_source_row"].to_numpy(dtype=np.int64)))
-                        raw_w.write(t.append_column(_ROWNUM, pa.array(rows)))
+                    if keep_raw and bad.any():
+                        # the quarantined rows as read (a later duplicate of an id is
+                        # fetched at the end by reading that file again)
+                        keep = pa.array(bad)
+                        t = table.filter(keep).append_column(_SRCROW, pa.array(
+                            raw["_source_row"].to_numpy(dtype=np.int64)[bad]))
+                        raw_w.write(t.append_column(_ROWNUM, pa.array(rows[bad])))
                     rownum += n
                     del raw, frame, built, problems, table
                 ranges.append((first, rownum))
@@ -386,8 +391,19 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
                 notes.append(jitter_note(int(stats["jitter"]), tol))
             dups = _duplicates(ids_w, tmpd)
             n_valid = _write_valid(cand, dups, valid_path, m, rownum, valid_schema)
+            def reread(i: int) -> Iterator[tuple[pa.Table, np.ndarray]]:
+                src = sources[i]
+                if src.kind == "excel":
+                    df = _read_excel(src.path, src.where, opts)
+                    data = df[[c for c in df.columns if c not in SOURCE_COLUMNS]]
+                    yield (pa.Table.from_pandas(data, preserve_index=False),
+                           df["_source_row"].to_numpy(dtype=np.int64))
+                    return
+                for df, table in _slices(src, opts, chunk_rows):
+                    yield table, df["_source_row"].to_numpy(dtype=np.int64)
+
             counts, n_quar = _quarantine(bad_w, dups, sources, ranges, raw_ws, union,
-                                         quarantine_sink)
+                                         quarantine_sink, reread)
         finally:
             for s in sources:
                 s.cleanup()
@@ -484,7 +500,7 @@ def _write_valid(cand: _Writer, dups: np.ndarray, valid_path, m: Mapping, rows_r
 
 def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
                 ranges: list[tuple[int, int]], raw_ws: list[_Writer], union: list[str],
-                sink) -> tuple[dict[str, int], int]:
+                sink, reread) -> tuple[dict[str, int], int]:
     """Reasons of every quarantined row (+ the rows, to ``sink``) in row order."""
     # all (row, reason) pairs, in row order: the rows' own problems, then later ids;
     # reasons as codes into a short list of distinct reason strings
@@ -530,26 +546,36 @@ def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
         empty["_source_file"] = pd.Series([], dtype="str")
         empty["_source_row"] = pd.Series([], dtype="int64")
         sink(quarantine_frame(empty, np.zeros(0, dtype=bool), np.zeros(0, dtype=object)))
-        for src, (lo, hi), w in zip(sources, ranges, raw_ws, strict=True):
+        only_set = only
+        for i, (src, (lo, hi), w) in enumerate(zip(sources, ranges, raw_ws, strict=True)):
             a, b = np.searchsorted(rows, [lo, hi])
-            if a == b or w.w is None:
+            if a == b:
                 continue
-            pf = pq.ParquetFile(w.path)
-            for batch in pf.iter_batches(batch_size=65536):
-                r = batch.column(_ROWNUM).to_numpy()
-                x, y = np.searchsorted(rows, [r[0], r[-1] + 1])
-                if x == y:
-                    continue
-                take = rows[x:y] - r[0]
-                t = pa.Table.from_batches([batch]).take(pa.array(take))
-                df = t.drop_columns([_ROWNUM, _SRCROW]).to_pandas()
-                df["_source_row"] = t.column(_SRCROW).to_numpy()
-                df["_source_file"] = src.name
-                for c in union:
-                    if c not in df.columns:
-                        df[c] = pd.Series(pd.NA, index=df.index, dtype="str")
-                df = df[union + ["_source_file", "_source_row"]]
-                sink(quarantine_frame(df, np.ones(len(df), dtype=bool), text[codes[x:y]]))
+            x0, x1 = np.searchsorted(only_set, [lo, hi])
+            if x0 == x1:
+                # every quarantined row of this file was kept when it was checked
+                pf = pq.ParquetFile(w.path)
+                pos = a
+                for batch in pf.iter_batches(batch_size=65536):
+                    t = pa.Table.from_batches([batch])
+                    k = t.num_rows
+                    df = t.drop_columns([_ROWNUM, _SRCROW]).to_pandas()
+                    df["_source_row"] = t.column(_SRCROW).to_numpy()
+                    sink(_qframe(df, src.name, union, text[codes[pos:pos + k]]))
+                    pos += k
+                continue
+            # later rows of an id that were otherwise valid: read the file again for them
+            start = lo
+            for table, srcrow in reread(i):
+                k = table.num_rows
+                x, y = np.searchsorted(rows, [start, start + k])
+                if x < y:
+                    take = rows[x:y] - start
+                    t = table.take(pa.array(take))
+                    df = t.to_pandas()
+                    df["_source_row"] = srcrow[take]
+                    sink(_qframe(df, src.name, union, text[codes[x:y]]))
+                start += k
     return dict(counts), int(len(rows))
 
 
@@ -627,3 +653,14 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
             raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None
     res.summary().to_csv(paths["summary"], index=False)
     return res, paths
+
+
+def _qframe(df: pd.DataFrame, name: str, union: list[str], reasons: np.ndarray) -> pd.DataFrame:
+    """Quarantine rows of one file (its raw columns + ``_source_row``) in the layout of
+    :func:`analysis.load._result.quarantine_frame` over all files' columns."""
+    df["_source_file"] = name
+    for c in union:
+        if c not in df.columns:
+            df[c] = pd.Series(pd.NA, index=df.index, dtype="str")
+    df = df[union + ["_source_file", "_source_row"]]
+    return quarantine_frame(df, np.ones(len(df), dtype=bool), reasons)
