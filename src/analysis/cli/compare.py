@@ -80,18 +80,14 @@ def _run_whatif(args, comp, ratings, okr, flags, pz) -> list[Path]:
     if "check" not in flags.columns:
         raise InputError(f"{Path(args.flags).name}: no 'check' column; --whatif needs the "
                          "gaming_flags.csv written by ccpm gaming")
-    spill = None
-    calls = args.calls
-    if args.mapping:
-        from ..load import load_calls_to_parquet
+    from ..load import open_contract_calls
 
-        spill = load_calls_to_parquet(args.calls, args.mapping)  # valid rows as Parquet
-        calls = str(spill.path)
+    spill = open_contract_calls(args.calls, mapping=args.mapping)  # the rows panel/gaming see
+    calls = str(spill.path)
     try:
         w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True)
     finally:
-        if spill is not None:
-            spill.cleanup()
+        spill.cleanup()
     if pz is not None:
         w = pz.obj(w)
     paths = w.to_dir(args.out)

@@ -185,7 +185,7 @@ def run(args) -> int:
     import time
 
     from ..errors import InputError
-    from ..load import load_calls, load_ratings, load_roster, write_validated
+    from ..load import load_calls, load_ratings, load_roster, validate_calls, write_validated
     from ..manifest import write_manifest
 
     started = time.time()
@@ -202,10 +202,13 @@ def run(args) -> int:
     outputs, rows = [], {}
     for label, path, mapping, loader in jobs:
         print(f"validating {label}: {path}", file=sys.stderr, flush=True)
-        res = loader(path, mapping, progress=True)
-        if pz is not None:
-            res = _pseudonymize_result(res, mapping, pz)
-        paths = write_validated(res, args.out)
+        if label == "calls" and pz is None:  # streamed: flat memory whatever the size
+            res, paths = validate_calls(path, mapping, args.out, progress=True)
+        else:
+            res = loader(path, mapping, progress=True)
+            if pz is not None:
+                res = _pseudonymize_result(res, mapping, pz)
+            paths = write_validated(res, args.out)
         _report(label, res, {k: shown(args, v) for k, v in paths.items()}, args.quiet)
         outputs += list(paths.values())
         rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
