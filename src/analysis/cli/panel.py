@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
+from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError
 from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
@@ -21,7 +22,7 @@ def add_panel_arguments(p) -> None:
                    help="column mapping (built-in name or YAML) for a raw export")
     p.add_argument("--period", choices=["month", "week", "day"], default="month",
                    help="panel period of answer_ts (default month, YYYY-MM)")
-    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+    p.add_argument("--engine", choices=list(ENGINES), default=DEFAULT_ENGINE,
                    help="SQL engine (default duckdb; spark needs pyspark and Java: "
                         "pip install 'ccpm[spark]')")
     p.add_argument("--spark-master", metavar="URL", default=None,
