@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import CcpmError
+from ..errors import CcpmError, ConfigError
 from ._agents import AGENT_COLUMNS, CENTER_ID, agent_table, date_agents
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._context import HANDLED_SQL, build_context, opt
