@@ -400,10 +400,15 @@ def run_checks(
             skipped[name] = res.skipped
         results.append(res)
 
+    notes_extra: dict[str, list[str]] = {}
     frames = [r.flags for r in results if r.flags is not None and len(r.flags)]
     flags = (pd.concat([f[FLAG_COLUMNS] for f in frames], ignore_index=True)
              if frames else pd.DataFrame(columns=FLAG_COLUMNS))
     flags["p_value"] = pd.to_numeric(flags["p_value"], errors="coerce").astype(float)
+    # tail calibration of the fitted-model checks against their peers' z-scores
+    if ctx.options.get("empirical_null", True) not in (False, "false", "no", 0):
+        for name, lines in _calibrate_tails(flags, seed=int(opt(ctx, "seed"))).items():
+            notes_extra.setdefault(name, []).extend(lines)
     # per-test evidence: BH across every test (for reference, not the decision)
     flags["q_value"] = bh_qvalues(flags["p_value"].to_numpy())
     alpha = float(opt(ctx, "alpha"))
@@ -446,9 +451,48 @@ def run_checks(
     info["options"] = {k: v for k, v in ctx.options.items() if not str(k).startswith("_")}
     info["seconds"] = seconds
     ran = [r.name for r in results if not r.skipped]
-    notes = {r.name: list(r.notes) for r in results}
+    notes = {r.name: list(r.notes) + notes_extra.get(r.name, []) for r in results}
     return GamingReport(flags=flags, changepoints=cp, skipped=skipped, ran=ran, notes=notes,
                         info=info, agents=agents, agent_fdr=agent_fdr)
+
+
+#: Checks whose p-values come from a model fitted to the peers: their tails are checked
+#: against the empirical null of their z-scores (:mod:`._empnull`).
+TAIL_CALIBRATED = ("short_calls_peer", "transfer_dumping", "acw_inflation", "hold_inflation",
+                   "repeat_after_short", "end_of_day_stretch", "survey_selection")
+
+
+def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
+    """Replace the p-values of :data:`TAIL_CALIBRATED` checks by max(model, empirical null).
+
+    One empirical null per check over its agents and periods (whole-window rows,
+    period ``all``, get their own); center rows are left alone. Returns check -> note.
+    """
+    from ._empnull import calibrate_pvalues, fit_empirical_null
+
+    notes: dict[str, list[str]] = {}
+    agent = flags["agent_id"].astype(str) != CENTER_ID
+    pooled = flags["period"].astype(str) == "all"
+    for name in TAIL_CALIBRATED:
+        for part in (False, True):
+            sel = (agent & (flags["check"] == name) & (pooled == part)).to_numpy()
+            if not sel.any():
+                continue
+            p = flags.loc[sel, "p_value"].to_numpy(float)
+            null = fit_empirical_null(p, seed=seed)
+            what = "whole-window rows" if part else "agent x period rows"
+            if null is None:
+                notes.setdefault(name, []).append(
+                    f"tail calibration: too few or too lumpy p-values ({what}); "
+                    "model p-values used as they are")
+                continue
+            new = calibrate_pvalues(p, null)
+            flags.loc[sel, "p_value"] = new
+            moved = int(np.sum(new > p * 1.0000001))
+            notes.setdefault(name, []).append(
+                f"tail calibration ({what}): {null.describe()}; {moved} p-value(s) "
+                "raised to the empirical null's (Efron 2004)")
+    return notes
 
 
 def _evidence_rows(flags: pd.DataFrame, agents: pd.DataFrame, alpha: float) -> np.ndarray:
