@@ -193,6 +193,8 @@ CHECK_OPTIONS = frozenset({
     # short calls and bunching
     "bunch_boot", "bunch_min_agent_calls", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
+    # agent-level decision (BH or BY across agents)
+    "agent_fdr", "empirical_null", "short_pooled",
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers",
     "eod_window_min", "eod_min_late", "repeat_window_h", "min_short", "min_bad",
