@@ -135,6 +135,7 @@ def run(args) -> int:
         parse_priorities(args.priorities, key="--priorities")
     if args.n_boot is not None:
         config.setdefault("compare", {})["n_boot"] = int(args.n_boot)
+        config.setdefault("recommendation", {})["n_boot"] = int(args.n_boot)
     if args.models:
         config["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.hybrids:
@@ -235,8 +236,9 @@ def register(sub) -> None:
                         "'validity>gaming_resistance' and/or ranges 'coverage=0:0.1', "
                         "comma-separated (default: config recommendation.priorities, else "
                         "every weighting equally admissible)")
-    p.add_argument("--n-boot", type=int, metavar="N", help="bootstrap replicates (default: "
-                                                             "config, 1000)")
+    p.add_argument("--n-boot", type=int, metavar="N",
+                   help="bootstrap replicates of the comparison's intervals and of the "
+                        "recommendation (default: config, 1000 and 200)")
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_privacy_arguments(p)
