@@ -18,7 +18,6 @@ from analysis.models import ModelResult
 from analysis.models.config import load_model_config
 from analysis.recommend import recommend, sample_weights, smaa2
 
-
 # ----------------------------------------------------------------------------- SMAA-2
 
 
