@@ -80,6 +80,9 @@ class Comparison:
     ratings, okr : optional
         The 360 ratings and OKR set the models were run with (the recommendation's
         counterfactual rescoring runs them again).
+    calls : optional
+        The contract-shaped calls the panel was built from, when given to
+        :func:`compare_models` (the recommendation plants gaming behaviours into them).
     """
 
     scores: pd.DataFrame
@@ -92,6 +95,7 @@ class Comparison:
     inputs: dict = field(default_factory=dict)
     ratings: pd.DataFrame | None = None
     okr: object = None
+    calls: object = None
 
     def to_dir(self, out: str | Path, *, figures: bool = False, labels: dict | None = None
                ) -> list[Path]:
@@ -568,7 +572,7 @@ def read_flags(path: str | Path) -> pd.DataFrame:
 
 
 def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None, flagged=None,
-                   models: list[str] | None = None) -> Comparison:
+                   models: list[str] | None = None, calls=None) -> Comparison:
     """Run the models on one panel and compare them.
 
     Parameters
@@ -589,6 +593,10 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
         arrival when absent).
     models : list of str, optional
         Override ``config["models"]``.
+    calls : str, Path, list or DataFrame, optional
+        The contract-shaped calls behind ``panel``, kept on the result so that
+        :func:`analysis.recommend.recommend` can measure gaming resistance by planting
+        behaviours into them.
 
     Returns
     -------
@@ -645,5 +653,5 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
               "flags": flags is not None}
     return Comparison(scores=scores, agreement=agreement, summary=_jsonable(summary),
                       results=results, flagged=flagged_ids, panel=panel, flags=flags,
-                      inputs=inputs, ratings=ratings, okr=okr)
+                      inputs=inputs, ratings=ratings, okr=okr, calls=calls)
 

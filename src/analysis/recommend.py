@@ -732,6 +732,8 @@ def _resolve_gaming(comparison, rc, calls, gaming_from, seed):
         if g is not None or not hasattr(gaming_from, "scores"):
             return g if g is not None else gaming_from, ""
     if calls is None:
+        calls = getattr(comparison, "calls", None)
+    if calls is None:
         return None, ("needs the calls, to plant each behaviour into honest agents' own "
                       "calls (ccpm compare does this)")
     from .counterfactual import gaming_dose
@@ -762,8 +764,9 @@ def recommend(comparison, *, priorities=None, weights: dict | None = None,
         Bootstrap replicates, SMAA draws, interval level, seed (defaults from
         ``recommendation`` / ``compare.seed`` in the configuration).
     calls : str, Path, list or DataFrame, optional
-        The calls behind the comparison's panel: needed to measure gaming resistance by
-        planting behaviours (:func:`analysis.counterfactual.gaming_dose`).
+        The calls behind the comparison's panel (default: ``comparison.calls``): needed
+        to measure gaming resistance by planting behaviours
+        (:func:`analysis.counterfactual.gaming_dose`).
     gaming_from : Recommendation or GamingDose, optional
         Reuse this counterfactual instead (the what-if keeps the one measured on all
         calls).
