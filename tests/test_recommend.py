@@ -340,3 +340,19 @@ def test_cli_compare_without_options_writes_the_recommendation(synth_center, tmp
     bad = main(["compare", "--calls", str(synth_center["calls"]), "--priorities",
                 "quality>efficiency", "--out", str(tmp_path / "x")])
     assert bad == 2
+
+
+def test_eta_squared_matches_statsmodels_and_ignores_no_variance():
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    from analysis.criteria import eta_squared
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 3, 60)
+    y = 0.5 * g + rng.normal(size=60)
+    a = anova_lm(smf.ols("y ~ g", pd.DataFrame({"y": y, "g": g.astype(str)})).fit())
+    assert eta_squared(y, g) == pytest.approx(a.loc["g", "sum_sq"] / a["sum_sq"].sum())
+    # scores all at a cap (rounding noise only): no variance to explain, not a huge number
+    flat = np.r_[np.full(50, 1.2), 1.2 + 1e-14 * np.arange(10)]
+    assert np.isnan(eta_squared(flat, g))

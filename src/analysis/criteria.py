@@ -172,14 +172,15 @@ def eta_squared(y: np.ndarray, group: np.ndarray) -> float:
     y, g = y[ok], g[ok]
     if len(y) < 3 or len(np.unique(g)) < 2:
         return float("nan")
-    tot = float(((y - y.mean()) ** 2).sum())
-    if tot <= 0:
-        return float("nan")
-    sums = np.bincount(g, weights=y)
+    mu = y.mean()
+    tot = float(((y - mu) ** 2).sum())
+    if not tot > 1e-12 * len(y) * max(1.0, mu * mu):
+        return float("nan")  # (almost) no variance: nothing to explain
     cnt = np.bincount(g)
     nz = cnt > 0
-    between = float((sums[nz] ** 2 / cnt[nz]).sum() - y.sum() ** 2 / len(y))
-    return between / tot
+    means = np.bincount(g, weights=y)[nz] / cnt[nz]
+    between = float((cnt[nz] * (means - mu) ** 2).sum())
+    return min(1.0, max(0.0, between / tot))
 
 
 def icc_c1(m: np.ndarray) -> float:
