@@ -27,8 +27,9 @@ import pandas as pd
 
 from ..config import DEFAULT_ALPHA, DEFAULT_SHORT_CALL_S, MIN_360_GROUP
 from . import i18n
-from .i18n import t
+from .i18n import t, tm  # t: plain text (figures); tm: Markdown (fields literal)
 from .inputs import ReportInputs
+from .literal import MdRaw, html_text, md_plain, md_text
 
 __all__ = [
     "Markdown",
@@ -106,6 +107,8 @@ class Markdown:
 
 
 def _fmt(v, digits: int) -> str:
+    if isinstance(v, MdRaw):
+        return v
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
         return "–"
     if isinstance(v, (bool, np.bool_)):
@@ -144,23 +147,28 @@ class Table:
     def _repr_markdown_(self) -> str:
         header, rows, numeric = self._cells()
 
-        def esc(s: str) -> str:
-            return s.replace("|", "\\|").replace("\n", " ")
+        esc = md_text  # every cell and header is literal text (names are hostile)
 
         lines = ["| " + " | ".join(esc(h) for h in header) + " |",
                  "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
         lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
         out = "\n".join(lines)
         if self.caption:
-            out += f"\n\n: {self.caption}"
+            out += f"\n\n: {md_text(self.caption)}"
         return out
 
     def _repr_html_(self) -> str:
         header, rows, _ = self._cells()
-        th = "".join(f"<th>{h}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-        cap = f"<caption>{self.caption}</caption>" if self.caption else ""
+        th = "".join(f"<th>{html_text(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html_text(_unmark(c))}</td>" for c in r)
+                       + "</tr>" for r in rows)
+        cap = f"<caption>{html_text(self.caption)}</caption>" if self.caption else ""
         return f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _unmark(cell: str) -> str:
+    """A cell's text without the report's own Markdown (``MdRaw`` bold), for HTML."""
+    return md_plain(cell) if isinstance(cell, MdRaw) else cell
 
 
 def setup(lang: str = "en") -> None:
@@ -176,6 +184,8 @@ def setup(lang: str = "en") -> None:
     mpl.rcParams["figure.dpi"] = 110
     mpl.rcParams["savefig.dpi"] = 150
     mpl.rcParams["figure.figsize"] = (7.5, 3.6)
+    mpl.rcParams["text.parse_math"] = False  # "$x$" in a name is drawn as typed
+    mpl.rcParams["text.usetex"] = False
 
 
 def figure(fig):
@@ -201,12 +211,12 @@ def figure(fig):
 
 def heading(key: str, lang: str = "en", level: int = 1, **fields) -> Markdown:
     """A translated markdown heading."""
-    return Markdown("#" * level + " " + t(key, lang, **fields))
+    return Markdown("#" * level + " " + tm(key, lang, **fields))
 
 
 def text(key: str, lang: str = "en", **fields) -> Markdown:
-    """A translated paragraph."""
-    return Markdown(t(key, lang, **fields))
+    """A translated paragraph (fields shown literally)."""
+    return Markdown(tm(key, lang, **fields))
 
 
 def bullets(items: list[str]) -> Markdown:
@@ -283,7 +293,7 @@ def inputs_table(inputs: ReportInputs, lang: str = "en") -> Table:
     rows = []
     for r in inputs.manifest["inputs"]:
         rows.append({
-            "input": t(f"input.{r['kind']}", lang),
+            "input": tm(f"input.{r['kind']}", lang),
             "file": r["file"],
             "sha256": r["sha256"][:12],
             "rows_read": r.get("rows_read"),
@@ -341,12 +351,12 @@ def provenance(inputs: ReportInputs, lang: str = "en") -> Markdown:
     """Pseudonymization note and, for the Anonymous Bank data, the required acknowledgement."""
     parts = []
     if inputs.pseudonymized:
-        parts.append(t("dq.pseudonymized", lang))
+        parts.append(tm("dq.pseudonymized", lang))
     for note in inputs.notes:
         parts.append(f"*{note}*")
     if inputs.manifest.get("anonymous_bank"):
-        parts.append(f"**{t('dq.acknowledgement', lang)}.** "
-                     + t("dq.acknowledgement.anonymous_bank", lang))
+        parts.append(f"**{tm('dq.acknowledgement', lang)}.** "
+                     + tm("dq.acknowledgement.anonymous_bank", lang))
     return Markdown("\n\n".join(parts))
 
 
@@ -404,16 +414,16 @@ def kpi_overview(inputs: ReportInputs, lang: str = "en",
     finally:
         con.close()
     rows = [
-        (t("kpi.calls_offered", lang), f"{int(r['offered']):,}"),
-        (t("kpi.calls_handled", lang), f"{int(r['handled']):,}"),
-        (t("kpi.agents", lang), f"{int(r['agents']):,}"),
-        (t("kpi.abandon_rate", lang), _pct(r["abandon"])),
-        (t("kpi.aht", lang), _num(r["aht"], 0)),
-        (t("kpi.talk", lang), _num(r["talk"], 0)),
-        (t("kpi.short_share", lang, s=short_call_s), _pct(r["short"])),
-        (t("kpi.transfer_rate", lang), _pct(r["transfer"])),
-        (t("kpi.resolution", lang), _pct(r["resolved"])),
-        (t("kpi.csat", lang), _num(r["csat"], 2)),
+        (tm("kpi.calls_offered", lang), f"{int(r['offered']):,}"),
+        (tm("kpi.calls_handled", lang), f"{int(r['handled']):,}"),
+        (tm("kpi.agents", lang), f"{int(r['agents']):,}"),
+        (tm("kpi.abandon_rate", lang), _pct(r["abandon"])),
+        (tm("kpi.aht", lang), _num(r["aht"], 0)),
+        (tm("kpi.talk", lang), _num(r["talk"], 0)),
+        (tm("kpi.short_share", lang, s=short_call_s), _pct(r["short"])),
+        (tm("kpi.transfer_rate", lang), _pct(r["transfer"])),
+        (tm("kpi.resolution", lang), _pct(r["resolved"])),
+        (tm("kpi.csat", lang), _num(r["csat"], 2)),
     ]
     return Table(pd.DataFrame(rows, columns=["measure", "value"]), lang)
 
@@ -616,7 +626,7 @@ def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5) -> Table | M
     s = cmp.scores
     s = s[s["model"].astype(str) == model]
     if s.empty or s["score"].isna().all():
-        return Markdown(t("models.not_computable", lang, model=_model_label(model, lang),
+        return Markdown(tm("models.not_computable", lang, model=_model_label(model, lang),
                           reason=_reason(cmp, model)))
     last = s["period"].astype(str).max()
     s = s[s["period"].astype(str) == last].dropna(subset=["score"]).sort_values("rank")
@@ -676,7 +686,7 @@ def model_properties(cmp, lang: str = "en") -> Table | Markdown:
             row[k] = np.nan if v is None else v
         rows.append(row)
     if not rows:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     return Table(pd.DataFrame(rows), lang, digits=2)
 
 
@@ -693,7 +703,7 @@ def okr_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown:
     target``)."""
     doc = inputs.okr
     if not doc:
-        return Markdown(t("common.no_input", lang, what=t("input.okr", lang)))
+        return Markdown(tm("common.no_input", lang, what=tm("input.okr", lang)))
     objs = doc.get("objectives", doc) if isinstance(doc, dict) else doc
     rows = []
     if isinstance(objs, list):
@@ -711,7 +721,7 @@ def okr_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown:
                         "target": kr.get("target"),
                     })
     if not rows:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     df = pd.DataFrame(rows).drop_duplicates()
     for c in ("baseline", "target"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
@@ -731,10 +741,10 @@ def ratings_by_group(inputs: ReportInputs, lang: str = "en",
     """
     r = inputs.ratings
     if r is None or r.empty:
-        return Markdown(t("common.no_input", lang, what=t("input.ratings", lang)))
+        return Markdown(tm("common.no_input", lang, what=tm("input.ratings", lang)))
     need = {"ratee_id", "rater_id", "rater_group", "score"}
     if not need <= set(r.columns):
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     cfg = (_model_config(inputs) or {}).get("360") or {}
     asked = cfg.get("min_group", MIN_360_GROUP) if min_group is None else min_group
     min_group = max(int(asked), MIN_360_GROUP)
@@ -762,7 +772,7 @@ def _label_checks(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     names = i18n.labels(lang, "check")
     df = df.assign(check=df["check"].astype(str).map(lambda c: names.get(c, c)))
     if "period" in df.columns:  # a test over the whole window
-        df["period"] = df["period"].astype(str).replace({"all": t("doc.all_periods", lang)})
+        df["period"] = df["period"].astype(str).replace({"all": tm("doc.all_periods", lang)})
     return df
 
 
@@ -770,7 +780,7 @@ def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
     """Flagged agent-periods, strongest evidence first."""
     f = g.flags
     if f.empty or not f["flagged"].astype(bool).any():
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"])
     cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "q_value")
             if c in f.columns]
@@ -783,7 +793,7 @@ def checks_table(g, lang: str = "en") -> Table | Markdown:
     (``check, tests, flags, effect_unit``)."""
     f = g.flags
     if f.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     out = f.groupby("check").agg(tests=("p_value", "size"),
                                  flags=("flagged", lambda s: int(s.astype(bool).sum())),
                                  effect_unit=("effect_unit", "first"))
@@ -799,7 +809,7 @@ def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown
     """Change points (``scope, metric, date, before, after, p_value``)."""
     cp = getattr(g, "changepoints", None)
     if cp is None or cp.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     cols = [c for c in ("scope", "metric", "date", "before", "after", "p_value") if c in cp.columns]
     return Table(cp[cols].sort_values(cols[-1]).head(limit).reset_index(drop=True), lang)
 
@@ -808,7 +818,7 @@ def skipped_table(g, lang: str = "en") -> Table | Markdown:
     """Checks that did not run and why (``check, skipped_reason``)."""
     s = getattr(g, "skipped", None)
     if s is None or s.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     s = s.rename(columns={"reason": "skipped_reason"})
     return Table(_label_checks(s, lang) if "check" in s.columns else s, lang)
 
@@ -864,31 +874,31 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
         con.close()
     rec_lines = _recommendation_headlines(inputs, build_dir, lang)
     out = list(rec_lines)
-    out.append(t("summary.finding.volume", lang, calls=f"{r[0]:,}", agents=r[1], queues=r[2],
+    out.append(tm("summary.finding.volume", lang, calls=f"{r[0]:,}", agents=r[1], queues=r[2],
                  start=pd.Timestamp(r[3]).strftime("%Y-%m-%d"),
                  end=pd.Timestamp(r[4]).strftime("%Y-%m-%d")))
     calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
     nq = int(calls.get("quarantined") or 0)
     if nq:
         share = nq / max(int(calls.get("rows_read") or 0), 1)
-        out.append(t("summary.finding.quarantine", lang, n=f"{nq:,}", share=f"{100 * share:.2f}%"))
+        out.append(tm("summary.finding.quarantine", lang, n=f"{nq:,}", share=f"{100 * share:.2f}%"))
     cmp = comparison(inputs, build_dir)
     if cmp is not None:
         w = kendall_w(cmp)
         if w is not None:
             level = "high" if w >= 0.7 else "mid" if w >= 0.4 else "low"
-            out.append(t("summary.finding.agreement", lang, w=f"{w:.2f}",
-                         level=t(f"summary.finding.agreement.{level}", lang)))
+            out.append(tm("summary.finding.agreement", lang, w=f"{w:.2f}",
+                         level=tm(f"summary.finding.agreement.{level}", lang)))
     g = gaming(inputs, build_dir)
     if g is not None:
         nflag = int(g.flags["flagged"].astype(bool).sum()) if not g.flags.empty else 0
         alpha = getattr(g, "alpha", DEFAULT_ALPHA)
-        out.append(t("summary.finding.flags", lang, n=nflag, alpha=alpha) if nflag
-                   else t("summary.finding.noflags", lang, alpha=alpha))
+        out.append(tm("summary.finding.flags", lang, n=nflag, alpha=alpha) if nflag
+                   else tm("summary.finding.noflags", lang, alpha=alpha))
         cp = getattr(g, "changepoints", None)
         if cp is not None and not cp.empty and "date" in cp.columns:
             first = pd.to_datetime(cp["date"]).min().strftime("%Y-%m-%d")
-            out.append(t("summary.finding.changepoints", lang, n=len(cp), first=first))
+            out.append(tm("summary.finding.changepoints", lang, n=len(cp), first=first))
     (Path(build_dir) / "headlines.json").write_text(
         json.dumps({"lang": lang, "findings": out}, ensure_ascii=False, indent=1),
         encoding="utf-8")
@@ -933,7 +943,7 @@ def _pct_text(v) -> str:
 
 
 def _crit_label(c: str, lang: str) -> str:
-    return t(f"crit.{c}", lang)
+    return tm(f"crit.{c}", lang)
 
 
 def recommendation(inputs: ReportInputs, build_dir):
@@ -988,7 +998,7 @@ def _tied_lines(rec, lang: str) -> list[str]:
         row = row.iloc[0]
         sgn = 1 if row["model_a"] == top else -1
         lo, hi = sorted((sgn * row["diff_lo"], sgn * row["diff_hi"]))
-        out.append(t("rec.tied", lang, a=_model_label(top, lang), b=_model_label(m, lang),
+        out.append(tm("rec.tied", lang, a=_model_label(top, lang), b=_model_label(m, lang),
                      d=f"{sgn * row['diff']:.2f}", ci=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
     return out
 
@@ -998,9 +1008,9 @@ def _na_reason(c: str, why: str, lang: str) -> str:
         inner = why[why.find("(") + 1: why.rfind(")")] if "(" in why else ""
         models = _punct("list", lang).join(_model_label(m.strip(), lang)
                                            for m in inner.split(",") if m.strip())
-        return t("rec.na.partial", lang, models=models)
+        return tm("rec.na.partial", lang, models=models)
     key = f"rec.na.{c}"
-    return t(key, lang) if key in i18n.STRINGS[lang] else why
+    return tm(key, lang) if key in i18n.STRINGS[lang] else why
 
 
 def _status_text(row, lang: str) -> str:
@@ -1009,8 +1019,8 @@ def _status_text(row, lang: str) -> str:
         return ""
     reason = str(row["status"]).removeprefix("not computable:").strip()
     if "360 ratings" in reason or "--ratings" in reason:
-        reason = t("rec.reason.no_ratings", lang)
-    return t("rec.not_computable", lang, reason=reason)
+        reason = tm("rec.reason.no_ratings", lang)
+    return tm("rec.not_computable", lang, reason=reason)
 
 
 def _missing_text(row, lang: str) -> str:
@@ -1020,7 +1030,7 @@ def _missing_text(row, lang: str) -> str:
     strings = i18n.STRINGS[lang]
     names = [strings.get(f"metric.{x}", strings.get(f"input.{x}", x))
              for x in str(row["missing_data"]).split(", ")]
-    return t("rec.missing", lang, inputs=_punct("list", lang).join(names))
+    return tm("rec.missing", lang, inputs=_punct("list", lang).join(names))
 
 
 def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
@@ -1033,14 +1043,14 @@ def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
     top = comp.iloc[0]
     name = _model_label(str(top["model"]), lang)
     if pd.notna(top["overall_lo"]):
-        lead = t("rec.lead", lang, model=name, overall=f"{top['overall']:.2f}",
+        lead = tm("rec.lead", lang, model=name, overall=f"{top['overall']:.2f}",
                  ci=f"{rec.ci:.0%}", lo=f"{top['overall_lo']:.2f}",
                  hi=f"{top['overall_hi']:.2f}", p=_pct_text(top["p_best"]),
                  n_boot=f"{int(rec.n_boot):,}")
     else:
-        lead = t("rec.lead.plain", lang, model=name, overall=f"{top['overall']:.2f}")
+        lead = tm("rec.lead.plain", lang, model=name, overall=f"{top['overall']:.2f}")
     tied = _tied_lines(rec, lang)
-    parts = [lead] + (tied if tied else ([t("rec.ahead", lang, model=name)]
+    parts = [lead] + (tied if tied else ([tm("rec.ahead", lang, model=name)]
                                          if len(comp) > 1 else []))
     out = [Markdown(_punct("sentence", lang).join(parts))]
     na = _not_assessed_text(rec, lang)
@@ -1049,10 +1059,10 @@ def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
 
 def _not_assessed_text(rec, lang: str) -> str:
     """One line naming the criteria left out, and why (empty when all were assessed)."""
-    items = [t("rec.not_assessed.item", lang, criterion=_crit_label(c, lang),
+    items = [tm("rec.not_assessed.item", lang, criterion=_crit_label(c, lang),
                why=_na_reason(c, str(why), lang))
              for c, why in (rec.not_assessed or {}).items()]
-    return ("*" + t("rec.not_assessed", lang, items=_punct("pairs", lang).join(items)) + "*"
+    return ("*" + tm("rec.not_assessed", lang, items=_punct("pairs", lang).join(items)) + "*"
             if items else "")
 
 
@@ -1126,7 +1136,7 @@ def evidence_table(rec, lang: str = "en") -> Table:
         for m in models:
             e = ev[(ev["model"] == m) & (ev["criterion"] == c)]
             if e.empty or pd.isna(e["score"].iloc[0]) or rec.weights.get(c, 0) == 0:
-                cell = t("rec.not_assessed_cell", lang) if c in rec.not_assessed else "–"
+                cell = tm("rec.not_assessed_cell", lang) if c in rec.not_assessed else "–"
             elif pd.notna(e["score_lo"].iloc[0]) and c != "data":
                 cell = (f"{e['score'].iloc[0]:.2f} "
                         f"{_interval(e['score_lo'].iloc[0], e['score_hi'].iloc[0])}")
@@ -1135,7 +1145,7 @@ def evidence_table(rec, lang: str = "en") -> Table:
             row[_model_label(m, lang)] = cell
         rows.append(row)
     r = rec.ranking.set_index("model")
-    total = {"criterion": "**" + t("crit.overall", lang) + "**", "weight": "100%"}
+    total = {"criterion": "**" + tm("crit.overall", lang) + "**", "weight": "100%"}
     for m in models:
         total[_model_label(m, lang)] = (f"**{r.loc[m, 'overall']:.2f}** "
                                         f"{_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])}")
@@ -1146,11 +1156,11 @@ def evidence_table(rec, lang: str = "en") -> Table:
 def criteria_list(rec, lang: str = "en") -> Markdown:
     """What each criterion measures, and the weights (bullets)."""
     colon = _punct("colon", lang)
-    items = [f"**{_crit_label(c, lang)}**{colon}{t(f'crit.{c}.def', lang)}"
+    items = [f"**{_crit_label(c, lang)}**{colon}{tm(f'crit.{c}.def', lang)}"
              for c in CRITERIA_ORDER]
     weights = _punct("list", lang).join(f"{_crit_label(c, lang)} {rec.weights.get(c, 0):.0%}"
                         for c in CRITERIA_ORDER if rec.weights.get(c, 0) > 0)
-    return Markdown(bullets(items).text + "\n\n" + t("rec.weights", lang, weights=weights))
+    return Markdown(bullets(items).text + "\n\n" + tm("rec.weights", lang, weights=weights))
 
 
 def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
@@ -1158,7 +1168,7 @@ def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
     and whether the data tells them apart."""
     pw = rec.pairwise
     if pw is None or pw.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     df = pd.DataFrame({
         "model_a": pw["model_a"].astype(str).map(lambda m: _model_label(m, lang)),
         "model_b": pw["model_b"].astype(str).map(lambda m: _model_label(m, lang)),
@@ -1166,7 +1176,7 @@ def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
         "interval": [_interval(a, b) for a, b in zip(pw["diff_lo"], pw["diff_hi"],
                                                      strict=True)],
         "p_a_better": [_pct_text(v) for v in pw["p_a_better"]],
-        "distinguishable": [t("value.yes" if v else "value.no", lang)
+        "distinguishable": [tm("value.yes" if v else "value.no", lang)
                             for v in pw["distinguishable"].astype(bool)],
     })
     return Table(df, lang, digits=2)
@@ -1287,10 +1297,10 @@ def _reading(lo, hi, lang: str) -> str:
     if pd.isna(lo) or pd.isna(hi):
         return "–"
     if lo > 0:
-        return t("trade.reading.together", lang)
+        return tm("trade.reading.together", lang)
     if hi < 0:
-        return t("trade.reading.tradeoff", lang)
-    return t("trade.reading.unclear", lang)
+        return tm("trade.reading.tradeoff", lang)
+    return tm("trade.reading.unclear", lang)
 
 
 def _axis(metric: str, lang: str) -> str:
@@ -1313,7 +1323,7 @@ def tradeoff_table(q: pd.DataFrame, view: str, lang: str = "en") -> Table:
         "reading": [_reading(a, b, lang) for a, b in zip(c["ci_lo"], c["ci_hi"], strict=True)],
     })
     for k in QUADRANTS:
-        df[t(f"quad.{view}.{k}", lang)] = c[k].astype("int64")
+        df[tm(f"quad.{view}.{k}", lang)] = c[k].astype("int64")
     return Table(df, lang, digits=2)
 
 
@@ -1341,11 +1351,11 @@ def tradeoff_view(kind: str, inputs: ReportInputs, build_dir, lang: str = "en") 
     if data is None:
         if why == "unavailable":
             return out + [unavailable("tradeoffs", lang)]
-        return out + [Markdown("*" + t("trade.na", lang, why=t(why, lang)) + "*")]
+        return out + [Markdown("*" + tm("trade.na", lang, why=tm(why, lang)) + "*")]
     if kind == "service":
         cost = data["cost"]
         center = cost[cost["model"] == "center"].iloc[0]
-        out.append(text("trade.svc.intro", lang, day=t(f"dow.{data['dow']}", lang),
+        out.append(text("trade.svc.intro", lang, day=tm(f"dow.{data['dow']}", lang),
                         hour=f"{data['hour']:02d}", cph=f"{data['calls_per_hour']:,.0f}",
                         sl=f"{data['target_sl']:.0%}", s=f"{data['target_s']:.0f}",
                         n=int(center["agents_needed"]), aht=f"{center['aht_s']:.0f}"))
@@ -1465,15 +1475,15 @@ def _whatif_sentence(w, lang: str, *, headline: bool = False) -> str | None:
     was_tied = w.best_after in set(getattr(w, "tied_before", None) or [])
     if headline:
         if w.best_before == w.best_after:
-            return t("summary.finding.whatif.same", lang, n=n, model=after)
-        return t("summary.finding.whatif.changed_tied" if was_tied
+            return tm("summary.finding.whatif.same", lang, n=n, model=after)
+        return tm("summary.finding.whatif.changed_tied" if was_tied
                  else "summary.finding.whatif.changed", lang, n=n, before=before, after=after)
-    lead = t("whatif.removed", lang, n=n, agents=w.removed["agent_id"].nunique(),
+    lead = tm("whatif.removed", lang, n=n, agents=w.removed["agent_id"].nunique(),
              share=_pct1(w.removed["calls_removed"].sum() / max(w.handled_calls or 1, 1)))
     if w.best_before == w.best_after:
-        verdict = t("whatif.stays", lang, model=after)
+        verdict = tm("whatif.stays", lang, model=after)
     else:  # a change between models the data could not tell apart is no real change
-        verdict = t("whatif.changes_tied" if was_tied else "whatif.changes", lang,
+        verdict = tm("whatif.changes_tied" if was_tied else "whatif.changes", lang,
                     before=before, after=after)
     return lead + _punct("sentence", lang) + verdict
 
@@ -1499,7 +1509,7 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
         return [unavailable("whatif", lang)]
     out: list = []
     if w.status != "ok":
-        out.append(Markdown("*" + t("trade.na", lang, why=t(w.status, lang)) + "*"))
+        out.append(Markdown("*" + tm("trade.na", lang, why=tm(w.status, lang)) + "*"))
     else:
         out.append(text("whatif.intro", lang))
         out.append(Markdown(_whatif_sentence(w, lang) or ""))
@@ -1510,7 +1520,7 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
                                                 agent_periods=("period", "size"),
                                                 calls_removed=("calls_removed", "sum"))
         by = by.reset_index()
-        by["what"] = by["rule"].map(lambda r: t(f"whatif.rule.{r}", lang)
+        by["what"] = by["rule"].map(lambda r: tm(f"whatif.rule.{r}", lang)
                                     if f"whatif.rule.{r}" in i18n.STRINGS[lang] else r)
         by = by[["check", "what", "agents", "agent_periods", "calls_removed"]]
         for c in ("agents", "agent_periods", "calls_removed"):
@@ -1518,7 +1528,7 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
         out += [heading("whatif.by_check", lang, level=3), Table(_label_checks(by, lang), lang)]
     sk = getattr(w, "skipped", None)
     if sk is not None and len(sk):
-        sk = sk.assign(reason=[t(f"whatif.skip.{c}", lang)
+        sk = sk.assign(reason=[tm(f"whatif.skip.{c}", lang)
                                if f"whatif.skip.{c}" in i18n.STRINGS[lang] else r
                                for c, r in zip(sk["check"], sk["reason"], strict=True)])
         sk = sk.rename(columns={"reason": "skipped_reason"})
@@ -1566,9 +1576,9 @@ def _recommendation_headlines(inputs: ReportInputs, build_dir, lang: str) -> lis
                                                       & r["computable"].astype(bool),
                                                       "model"].iloc[1:]]
     sep = _punct("list", lang)
-    out = [t("summary.finding.recommended_tied", lang, model=_model_label(rec.best, lang),
+    out = [tm("summary.finding.recommended_tied", lang, model=_model_label(rec.best, lang),
              others=sep.join(tied)) if tied else
-           t("summary.finding.recommended", lang, model=_model_label(rec.best, lang),
+           tm("summary.finding.recommended", lang, model=_model_label(rec.best, lang),
              p=_pct_text(top["p_best"]))]
     line = _whatif_sentence(whatif_result(inputs, build_dir), lang, headline=True)
     return out + ([line] if line else [])

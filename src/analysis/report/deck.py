@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from .i18n import t
+from .literal import md_plain, plain
 
 __all__ = ["build_deck", "DECK_SLIDES"]
 
@@ -48,7 +49,7 @@ def _bullets(slide, items: list[str], lang: str, size: int = 18) -> None:
     tf.clear()
     for i, item in enumerate(items):
         p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-        p.text = item
+        p.text = md_plain(item)  # the findings are Markdown; names in them literal
     tf.word_wrap = True
     _style_runs(body, lang, size)
 
@@ -112,7 +113,7 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     items = []
     for r in (manifest or {}).get("inputs", []):
         rows = f", {r['rows_read']:,} {t('col.rows', lang)}" if r.get("rows_read") else ""
-        items.append(f"{t('input.' + r['kind'], lang)}: {r['file']} "
+        items.append(f"{t('input.' + r['kind'], lang)}: {plain(r['file'])} "
                      f"(SHA-256 {r['sha256'][:12]}{rows})")
     if (manifest or {}).get("pseudonymized"):
         items.append(t("dq.pseudonymized", lang))
