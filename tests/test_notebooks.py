@@ -92,11 +92,12 @@ def test_management_summary_opens_with_the_recommendation():
     nb = nbformat.read(NOTEBOOKS_DIR / "management_summary.ipynb", as_version=4)
     shown = [c.source for c in _code_cells(nb) if "display(" in c.source]
     first = shown[0]
-    # the title, then the recommendation before anything else
-    assert first.index('"summary.title"') < first.index('"rec.title"') \
-        < first.index("rc.recommendation_summary(")
-    assert first.count("display(") == 3
+    # the title, then page 1 (decision, gaming finding, next steps), then the ranking
+    assert first.index('"summary.title"') < first.index("findings.page_one(") \
+        < first.index('"rec.title"') < first.index("rc.recommendation_summary(")
     assert "fig-summary-recommendation" in shown[1]
+    # the agreement heatmap is shown once, in the model comparison, not twice
+    assert not any("plot_agreement_heatmap" in c for c in shown)
 
 
 def test_every_text_key_used_by_a_template_exists():

@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_ALPHA, DEFAULT_SHORT_CALL_S, MIN_360_GROUP
+from ..config import DEFAULT_ALPHA, MIN_360_GROUP
 from . import i18n
 from .i18n import t, tm  # t: plain text (figures); tm: Markdown (fields literal)
 from .inputs import ReportInputs
@@ -130,11 +130,13 @@ class Table:
     """A DataFrame rendered as a Pandoc pipe table (markdown) and HTML, headers translated."""
 
     def __init__(self, df: pd.DataFrame, lang: str = "en", *, digits: int = 3,
-                 caption: str | None = None) -> None:
+                 caption: str | None = None, before: str = "", after: str = "") -> None:
         self.df = df
         self.lang = lang
         self.digits = digits
         self.caption = caption
+        self.before = before  # Markdown written by the report (tm), shown above / below
+        self.after = after
 
     def _cells(self) -> tuple[list[str], list[list[str]], list[bool]]:
         shown = i18n.translate_columns(self.df, self.lang)
@@ -155,6 +157,10 @@ class Table:
         out = "\n".join(lines)
         if self.caption:
             out += f"\n\n: {md_text(self.caption)}"
+        if self.before:
+            out = f"{self.before}\n\n{out}"
+        if self.after:
+            out = f"{out}\n\n{self.after}"
         return out
 
     def _repr_html_(self) -> str:
@@ -163,7 +169,10 @@ class Table:
         body = "".join("<tr>" + "".join(f"<td>{html_text(_unmark(c))}</td>" for c in r)
                        + "</tr>" for r in rows)
         cap = f"<caption>{html_text(self.caption)}</caption>" if self.caption else ""
-        return f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+        pre = f"<p>{html_text(md_plain(self.before))}</p>" if self.before else ""
+        post = f"<p>{html_text(md_plain(self.after))}</p>" if self.after else ""
+        return (f"{pre}<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+                f"{post}")
 
 
 def _unmark(cell: str) -> str:
@@ -313,9 +322,23 @@ def quarantine_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown
         return text("dq.quarantine.none", lang)
     calls = next(r for r in inputs.manifest["inputs"] if r["kind"] == "calls")
     df = q[["reason", "rows"]].copy()
+    df["reason"] = [reason_text(x, lang) for x in df["reason"].astype(str)]
     df["rows"] = df["rows"].astype("int64")
     df["share"] = df["rows"] / max(int(calls.get("rows_read") or 0), 1)
     return Table(df, lang, digits=4)
+
+
+def reason_text(reason: str, lang: str = "en") -> str:
+    """A quarantine reason code in plain words (``missing_agent_id`` -> "answered call
+    without an agent"); ``unparseable_<column>`` and friends name the column."""
+    strings = i18n.STRINGS[lang]
+    if f"qreason.{reason}" in strings:
+        return t(f"qreason.{reason}", lang)
+    for pre in ("unparseable", "negative", "absurd"):
+        if reason.startswith(pre + "_"):
+            col = reason[len(pre) + 1:]
+            return t(f"qreason.{pre}", lang, column=strings.get(f"field.{col}", col))
+    return reason
 
 
 def _con(inputs: ReportInputs) -> duckdb.DuckDBPyConnection:
@@ -335,7 +358,9 @@ def coverage_table(inputs: ReportInputs, lang: str = "en") -> Table:
         row = con.execute(f"SELECT {expr} FROM calls").fetchdf().iloc[0]
     finally:
         con.close()
-    df = pd.DataFrame({"column": row.index.astype(str), "non_missing": row.values.astype(float)})
+    strings = i18n.STRINGS[lang]
+    df = pd.DataFrame({"column": [strings.get(f"field.{c}", c) for c in row.index.astype(str)],
+                       "non_missing": [f"{100 * v:.1f}%" for v in row.values.astype(float)]})
     return Table(df, lang, digits=3)
 
 
@@ -389,8 +414,10 @@ def daily_calls_figure(inputs: ReportInputs, lang: str = "en"):
 
 
 def kpi_overview(inputs: ReportInputs, lang: str = "en",
-                 short_call_s: float = DEFAULT_SHORT_CALL_S) -> Table:
-    """Center-level KPIs over the report's calls (``measure, value``), computed in DuckDB."""
+                 short_call_s: float | None = None) -> Table:
+    """Center-level KPIs over the report's calls (``measure, value``), computed in DuckDB;
+    short calls by the run's threshold (``inputs.short_call_s``) unless given."""
+    short_call_s = inputs.short_call_s if short_call_s is None else short_call_s
     con = _con(inputs)
     try:
         cols = {r[0] for r in con.execute("DESCRIBE calls").fetchall()}
@@ -406,6 +433,7 @@ def kpi_overview(inputs: ReportInputs, lang: str = "en",
                        FILTER (WHERE outcome IN ('answered','transferred')) AS short,
                    avg(CASE WHEN outcome = 'transferred' THEN 1.0 ELSE 0.0 END)
                        FILTER (WHERE outcome IN ('answered','transferred')) AS transfer,
+                   count(*) FILTER (WHERE outcome = 'transferred') AS n_transfer,
                    {"avg(CAST(resolved AS DOUBLE))" if "resolved" in cols else "NULL"} AS resolved,
                    {"avg(csat)" if "csat" in cols else "NULL"} AS csat,
                    count(DISTINCT agent_id) AS agents
@@ -421,7 +449,9 @@ def kpi_overview(inputs: ReportInputs, lang: str = "en",
         (tm("kpi.aht", lang), _num(r["aht"], 0)),
         (tm("kpi.talk", lang), _num(r["talk"], 0)),
         (tm("kpi.short_share", lang, s=short_call_s), _pct(r["short"])),
-        (tm("kpi.transfer_rate", lang), _pct(r["transfer"])),
+        # no transferred call at all: the source has no transfer field (the Anonymous
+        # Bank logs, the PwC export), so the rate is absent, not 0%
+        (tm("kpi.transfer_rate", lang), _pct(r["transfer"]) if r["n_transfer"] else "–"),
         (tm("kpi.resolution", lang), _pct(r["resolved"])),
         (tm("kpi.csat", lang), _num(r["csat"], 2)),
     ]
@@ -445,10 +475,10 @@ def metric_definitions(lang: str = "en") -> Table | Markdown:
     d = describe()
     strings = i18n.STRINGS[lang]
     df = pd.DataFrame({
-        "name": d["name"].astype(str),
+        "name": [strings.get(f"axis.{n}", strings.get(f"field.{n}", n)) for n in d["name"]],
         "definition": [strings.get(f"metric.{n}", desc) for n, desc in
                        zip(d["name"], d["description"], strict=True)],
-        "unit": d["unit"].astype(str),
+        "unit": [strings.get(f"unit.{u}", str(u)) for u in d["unit"].astype(str)],
         "direction": [strings.get(f"direction.{x}", str(x)) for x in d["direction"]],
     })
     return Table(df, lang)
@@ -467,12 +497,12 @@ def panel(inputs: ReportInputs, build_dir, *, period: str = "month") -> pd.DataF
     """The agent x period panel (cached); None when :mod:`analysis.panel` is missing."""
     if not _importable("analysis.panel", "build_panel"):
         return None
-    path = _cache(build_dir) / f"panel-{period}.parquet"
+    path = _cache(build_dir) / f"panel-{period}-{inputs.short_call_s:g}s.parquet"
     if path.is_file():
         return pd.read_parquet(path)
     from ..panel import build_panel
 
-    p = build_panel(str(inputs.calls_path), period=period)
+    p = build_panel(str(inputs.calls_path), period=period, short_call_s=inputs.short_call_s)
     p.to_parquet(path, index=False)
     return p
 
@@ -598,15 +628,18 @@ def gaming(inputs: ReportInputs, build_dir):
     from ..gaming import run_checks
 
     res = run_checks(str(inputs.calls_path), ratings=inputs.ratings, okr=inputs.okr,
-                     roster=inputs.roster)
+                     roster=inputs.roster, options={"short_call_s": inputs.short_call_s})
     skipped = res.skipped
     if isinstance(skipped, dict):
         skipped = pd.DataFrame({"check": list(skipped), "skipped_reason": list(skipped.values())})
     text_ = res.summary_text() if callable(getattr(res, "summary_text", None)) else ""
     cps = res.changepoints if isinstance(res.changepoints, pd.DataFrame) else pd.DataFrame()
+    agents = getattr(res, "agents", None)  # agent-level decisions, where the runner has them
     _save_bundle(folder, {"flags": res.flags, "changepoints": cps,
-                          "skipped": skipped if isinstance(skipped, pd.DataFrame) else None},
-                 {"summary_text": text_, "alpha": DEFAULT_ALPHA})
+                          "skipped": skipped if isinstance(skipped, pd.DataFrame) else None,
+                          "agents": agents if isinstance(agents, pd.DataFrame) else None},
+                 {"summary_text": text_, "alpha": float(getattr(res, "alpha", DEFAULT_ALPHA)),
+                  "agent_fdr": getattr(res, "agent_fdr", None)})
     b = _load_bundle(folder)
     for name in ("changepoints", "skipped"):
         if not hasattr(b, name):
@@ -621,18 +654,49 @@ def _model_label(model: str, lang: str) -> str:
     return i18n.STRINGS[lang].get(f"model.{model}", str(model))
 
 
-def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5) -> Table | Markdown:
-    """Top and bottom ``n`` agents of ``model`` in its latest period (``rank, agent_id, score``)."""
+def period_days(inputs: ReportInputs) -> dict[str, int]:
+    """Days with calls per calendar month (``YYYY-MM``) of the report's calls."""
+    con = _con(inputs)
+    try:
+        rows = con.execute("SELECT strftime(arrival_ts, '%Y-%m'), count(DISTINCT "
+                           "CAST(arrival_ts AS DATE)) FROM calls GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    return {str(p): int(d) for p, d in rows}
+
+
+def _ranked_period(periods: list[str], days: dict[str, int] | None) -> tuple[str, str]:
+    """The period to rank on: the latest one with at least half the days of the fullest
+    (a stub month at the end is skipped), and a note naming a partial one ("" if none)."""
+    periods = sorted(periods)
+    if not days or not all(p in days for p in periods):
+        return periods[-1], ""
+    full = max(days[p] for p in periods)
+    pick = next(p for p in reversed(periods) if days[p] >= 0.5 * full)
+    later = [p for p in periods if p > pick]
+    return pick, (later[-1] if later else "")
+
+
+def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5, *,
+                     inputs: ReportInputs | None = None) -> Table | Markdown:
+    """Top and bottom ``n`` agents of ``model`` in the latest full period (``rank,
+    agent_id, score``); with ``inputs``, a partial last period (a stub month) is skipped
+    and named."""
     s = cmp.scores
     s = s[s["model"].astype(str) == model]
     if s.empty or s["score"].isna().all():
         return Markdown(tm("models.not_computable", lang, model=_model_label(model, lang),
                           reason=_reason(cmp, model)))
-    last = s["period"].astype(str).max()
+    days = period_days(inputs) if inputs is not None else None
+    scored = s.dropna(subset=["score"])["period"].astype(str).unique().tolist()
+    last, stub = _ranked_period(scored, days)
     s = s[s["period"].astype(str) == last].dropna(subset=["score"]).sort_values("rank")
     pick = pd.concat([s.head(n), s.tail(n)]).drop_duplicates(subset=["agent_id"])
-    return Table(pick[["rank", "agent_id", "period", "score"]].reset_index(drop=True), lang,
-                 digits=2)
+    note = (tm("models.top.partial", lang, period=last, stub=stub, days=days[stub])
+            if stub and days else tm("models.top.period", lang, period=last,
+                                     days=(days or {}).get(last, "–")))
+    return Table(pick[["rank", "agent_id", "score"]].reset_index(drop=True), lang, digits=2,
+                 before=note)
 
 
 def _value(v):
@@ -682,7 +746,13 @@ def model_properties(cmp, lang: str = "en") -> Table | Markdown:
             continue
         row = {"model": _model_label(name, lang)}
         for k in ("stability", "validity", "gaming_sensitivity", "fairness"):
-            v = _value(info.get(k))
+            v = info.get(k)
+            if k == "fairness" and isinstance(v, dict) and "value" not in v:
+                # by grouping (queue, shift): the largest group effect
+                vals = [_value(x) for x in v.values()]
+                vals = [x for x in vals if x is not None]
+                v = max(vals) if vals else None
+            v = _value(v)
             row[k] = np.nan if v is None else v
         rows.append(row)
     if not rows:
@@ -716,7 +786,7 @@ def okr_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown:
                     rows.append({
                         "objective": str(name),
                         "key_result": str(kr.get("name") or kr.get("id") or kr.get("metric", "")),
-                        "metric": str(kr.get("metric", "")),
+                        "metric": _metric_name(str(kr.get("metric", "")), lang),
                         "baseline": kr.get("baseline"),
                         "target": kr.get("target"),
                     })
@@ -781,11 +851,24 @@ def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
     f = g.flags
     if f.empty or not f["flagged"].astype(bool).any():
         return Markdown(tm("common.none_found", lang))
-    f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"])
+    f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"]).head(limit).copy()
+    f["effect"] = [_effect_text(e, c, lang) for e, c in zip(f["effect"], f["check"],
+                                                            strict=True)]
     cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "q_value")
             if c in f.columns]
-    return Table(_label_checks(f[cols].head(limit).reset_index(drop=True), lang), lang,
-                 digits=3)
+    out = f[cols].reset_index(drop=True)
+    for c in ("n", "k"):
+        if c in out.columns:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
+    return Table(_label_checks(out, lang), lang, digits=3, after=tm("gaming.flags.note", lang))
+
+
+def _effect_text(effect, check: str, lang: str) -> str:
+    """An effect with its (short) unit: ``+67.5%``, ``+12.0 per 100 calls``."""
+    if effect is None or pd.isna(effect):
+        return "–"
+    unit = i18n.STRINGS[lang].get(f"unitshort.{check}", "")
+    return f"{float(effect):+.1f}{unit}"
 
 
 def checks_table(g, lang: str = "en") -> Table | Markdown:
@@ -797,21 +880,36 @@ def checks_table(g, lang: str = "en") -> Table | Markdown:
     out = f.groupby("check").agg(tests=("p_value", "size"),
                                  flags=("flagged", lambda s: int(s.astype(bool).sum())),
                                  effect_unit=("effect_unit", "first"))
-    if lang != "en":  # the units are English text from the checks
-        out = out.drop(columns="effect_unit")
     out = out.reset_index()
+    strings = i18n.STRINGS[lang]  # the units are English text from the checks: translated
+    out["effect_unit"] = [strings.get(f"unit.{c}", u if lang == "en" else "–")
+                          for c, u in zip(out["check"], out["effect_unit"], strict=True)]
     out["tests"] = out["tests"].astype("int64")
     out["flags"] = out["flags"].astype("int64")
     return Table(_label_checks(out, lang), lang)
 
 
 def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown:
-    """Change points (``scope, metric, date, before, after, p_value``)."""
-    cp = getattr(g, "changepoints", None)
-    if cp is None or cp.empty:
-        return Markdown(tm("common.none_found", lang))
-    cols = [c for c in ("scope", "metric", "date", "before", "after", "p_value") if c in cp.columns]
-    return Table(cp[cols].sort_values(cols[-1]).head(limit).reset_index(drop=True), lang)
+    """Change points significant at the run's alpha (``scope, metric, date, before, after,
+    p_value``): the center's steps first, levels with their units."""
+    from .findings import _fmt_level, _iso, _metric, significant_changepoints
+
+    cp = significant_changepoints(g)
+    if cp.empty:
+        return Markdown(tm("gaming.changepoints.none", lang))
+    cp = cp.head(limit)
+    df = pd.DataFrame({
+        "scope": [tm("gaming.scope.center", lang) if lv == "center" else str(a)
+                  for lv, a in zip(cp["level"], cp["agent_id"], strict=True)],
+        "metric": [_metric(str(m), lang) for m in cp["metric"]],
+        "date": [_iso(d) for d in cp["date"]],
+        "before": [_fmt_level(str(m), v) for m, v in zip(cp["metric"], cp["before"],
+                                                         strict=True)],
+        "after": [_fmt_level(str(m), v) for m, v in zip(cp["metric"], cp["after"],
+                                                        strict=True)],
+        "p_value": pd.to_numeric(cp["p_value"], errors="coerce"),
+    })
+    return Table(df, lang)
 
 
 def skipped_table(g, lang: str = "en") -> Table | Markdown:
@@ -881,7 +979,13 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
     nq = int(calls.get("quarantined") or 0)
     if nq:
         share = nq / max(int(calls.get("rows_read") or 0), 1)
-        out.append(tm("summary.finding.quarantine", lang, n=f"{nq:,}", share=f"{100 * share:.2f}%"))
+        q = inputs.quarantine
+        top = (q.sort_values("rows", ascending=False).iloc[0] if q is not None and not q.empty
+               else None)
+        out.append(tm("summary.finding.quarantine", lang, n=f"{nq:,}",
+                      share=f"{100 * share:.1f}%",
+                      reason="–" if top is None else reason_text(str(top["reason"]), lang),
+                      k="–" if top is None else f"{int(top['rows']):,}"))
     cmp = comparison(inputs, build_dir)
     if cmp is not None:
         w = kendall_w(cmp)
@@ -889,16 +993,7 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
             level = "high" if w >= 0.7 else "mid" if w >= 0.4 else "low"
             out.append(tm("summary.finding.agreement", lang, w=f"{w:.2f}",
                          level=tm(f"summary.finding.agreement.{level}", lang)))
-    g = gaming(inputs, build_dir)
-    if g is not None:
-        nflag = int(g.flags["flagged"].astype(bool).sum()) if not g.flags.empty else 0
-        alpha = getattr(g, "alpha", DEFAULT_ALPHA)
-        out.append(tm("summary.finding.flags", lang, n=nflag, alpha=alpha) if nflag
-                   else tm("summary.finding.noflags", lang, alpha=alpha))
-        cp = getattr(g, "changepoints", None)
-        if cp is not None and not cp.empty and "date" in cp.columns:
-            first = pd.to_datetime(cp["date"]).min().strftime("%Y-%m-%d")
-            out.append(tm("summary.finding.changepoints", lang, n=len(cp), first=first))
+    # the gaming finding (agents named, dates) is on page 1 itself (findings.page_one)
     (Path(build_dir) / "headlines.json").write_text(
         json.dumps({"lang": lang, "findings": out}, ensure_ascii=False, indent=1),
         encoding="utf-8")
@@ -961,10 +1056,11 @@ def recommendation(inputs: ReportInputs, build_dir):
         if comp is None:
             return None
         rec = recommend(comp)
+        as_dict = rec.to_dict() if callable(getattr(rec, "to_dict", None)) else None
         _save_bundle(folder, {"ranking": rec.ranking, "evidence": rec.evidence,
                               "pairwise": rec.pairwise, "requirements": rec.requirements},
                      {"weights": rec.weights, "not_assessed": rec.not_assessed,
-                      "ci": rec.ci, "n_boot": rec.n_boot})
+                      "ci": rec.ci, "n_boot": rec.n_boot, "as_dict": as_dict})
         b = _load_bundle(folder)
     return Recommendation(ranking=b.ranking, evidence=b.evidence, pairwise=b.pairwise,
                           weights=b.weights, not_assessed=b.not_assessed,
@@ -1066,9 +1162,23 @@ def _not_assessed_text(rec, lang: str) -> str:
             if items else "")
 
 
+def _metric_name(metric: str, lang: str) -> str:
+    """A metric's human name (``aht_s`` -> "Handle time (s)")."""
+    strings = i18n.STRINGS[lang]
+    for k in (f"axis.{metric}", f"field.{metric}", f"metric.{metric}"):
+        if k in strings:
+            return strings[k]
+    return metric
+
+
 def _strong_weak(rec, model: str, lang: str) -> tuple[str, str]:
     ev = rec.evidence
-    e = ev[(ev["model"] == model) & ev["weight"].gt(0) & ev["score"].notna()]
+    # a criterion on which every model scores the same separates nothing: never a
+    # model's strongest or weakest point
+    spread = ev[ev["score"].notna()].groupby("criterion")["score"].agg(lambda x: x.max() - x.min())
+    flat = set(spread[spread < 0.01].index)
+    e = ev[(ev["model"] == model) & ev["weight"].gt(0) & ev["score"].notna()
+           & ~ev["criterion"].isin(flat)]
     if len(e) < 2:
         return "", ""
     return (_crit_label(e.loc[e["score"].idxmax(), "criterion"], lang),
@@ -1094,15 +1204,16 @@ def recommendation_table(rec, lang: str = "en") -> Table:
     return Table(df, lang, digits=2)
 
 
-def recommendation_summary(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
-    """The management summary's opening: the recommendation in words, the ranking, and
-    what the what-if did to it (or why there is no recommendation)."""
+def recommendation_summary(inputs: ReportInputs, build_dir, lang: str = "en", *,
+                           lead: bool = True) -> list:
+    """The recommendation in words (``lead``; page 1 states it as a decision instead), the
+    ranking, and what the what-if did to it (or why there is no recommendation)."""
     if not available().get("compare"):
         return [unavailable("compare", lang)]
     rec = recommendation(inputs, build_dir)
     if rec is None:
         return [unavailable("recommend", lang)]
-    out: list = recommendation_lead(rec, lang)
+    out: list = recommendation_lead(rec, lang) if lead or rec.best is None else []
     if rec.best is not None:
         out.append(recommendation_table(rec, lang))
         w = whatif_result(inputs, build_dir)
@@ -1145,10 +1256,11 @@ def evidence_table(rec, lang: str = "en") -> Table:
             row[_model_label(m, lang)] = cell
         rows.append(row)
     r = rec.ranking.set_index("model")
-    total = {"criterion": "**" + tm("crit.overall", lang) + "**", "weight": "100%"}
+    total = {"criterion": MdRaw("**" + tm("crit.overall", lang) + "**"), "weight": "100%"}
     for m in models:
-        total[_model_label(m, lang)] = (f"**{r.loc[m, 'overall']:.2f}** "
-                                        f"{_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])}")
+        total[_model_label(m, lang)] = MdRaw(
+            f"**{r.loc[m, 'overall']:.2f}** "
+            + md_text(_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])))
     rows.append(total)
     return Table(pd.DataFrame(rows), lang)
 

@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from .. import __version__
-from ..config import REPO_ROOT
+from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from ..errors import ConfigError, InputError
 
 __all__ = [
@@ -90,6 +90,7 @@ class ReportInputs:
     okr: dict | None = None
     config_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    short_call_s: float = DEFAULT_SHORT_CALL_S  # the run's short-call threshold (seconds)
 
     @property
     def pseudonymized(self) -> bool:
@@ -306,6 +307,7 @@ def prepare_inputs(
     period: str | None = None,
     pseudonymize: bool = False,
     salt_file: str | os.PathLike | None = None,
+    short_call_s: float | None = None,
 ) -> ReportInputs:
     """Load, check, filter and (optionally) pseudonymize a report's inputs; cache them.
 
@@ -327,6 +329,10 @@ def prepare_inputs(
         (:mod:`analysis.privacy`).
     salt_file : path, optional
         Where the salt is kept (see :func:`analysis.privacy.resolve_salt`).
+    short_call_s : float, optional
+        A handled call shorter than this (talk time, seconds) is "short" in the panel, the
+        gaming checks and the headline numbers (default
+        :data:`analysis.config.DEFAULT_SHORT_CALL_S`).
 
     Returns
     -------
@@ -358,7 +364,7 @@ def prepare_inputs(
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("key") == key:
-            return _from_dir(idir, manifest, paths)
+            return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
     idir.mkdir(parents=True, exist_ok=True)
     salt = None
     if pseudonymize:
@@ -425,7 +431,7 @@ def prepare_inputs(
     tmp = manifest_path.with_name("inputs.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, manifest_path)
-    return _from_dir(idir, manifest, paths)
+    return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
 
 
 def _pseudo_okr(doc, salt: bytes):
@@ -443,6 +449,15 @@ def _pseudo_okr(doc, salt: bytes):
     if isinstance(doc, list):
         return [_pseudo_okr(v, salt) for v in doc]
     return doc
+
+
+def _with_threshold(inputs: ReportInputs, short_call_s: float | None) -> ReportInputs:
+    if short_call_s is not None:
+        s = float(short_call_s)
+        if not 0 < s < 3600:
+            raise ConfigError(f"--short-call-s must be between 0 and 3600 seconds, got {s:g}")
+        inputs.short_call_s = s
+    return inputs
 
 
 def _from_dir(idir: Path, manifest: dict, paths: dict) -> ReportInputs:
