@@ -84,8 +84,7 @@ def data_label(manifest: dict, lang: str = "en") -> str:
     if not manifest.get("pseudonymized"):
         parents = {Path(r.get("path", "")).parent.name for r in files}
         folder = parents.pop() if len(parents) == 1 else ""
-    return t("doc.source.files", lang, folder=folder or t("input.calls", lang), n=len(names),
-             first=names[0], last=names[-1])
+    return t("doc.source.files", lang, folder=folder or t("input.calls", lang), n=len(names))
 
 
 def _say(progress: Callable[[str], None] | None, msg: str) -> None:

@@ -106,7 +106,22 @@ class Markdown:
         return self.text
 
 
+class MdCell:
+    """A table cell written in Markdown by the report itself (e.g. a bold total): pandas
+    keeps it as an object (a ``str`` subclass would be turned into plain ``str``)."""
+
+    __slots__ = ("md",)
+
+    def __init__(self, md: str) -> None:
+        self.md = md
+
+    def __str__(self) -> str:
+        return md_plain(self.md)
+
+
 def _fmt(v, digits: int) -> str:
+    if isinstance(v, MdCell):
+        return MdRaw(v.md)
     if isinstance(v, MdRaw):
         return v
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
@@ -322,9 +337,11 @@ def quarantine_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown
         return text("dq.quarantine.none", lang)
     calls = next(r for r in inputs.manifest["inputs"] if r["kind"] == "calls")
     df = q[["reason", "rows"]].copy()
-    df["reason"] = [reason_text(x, lang) for x in df["reason"].astype(str)]
+    df["reason"] = [_punct("pairs", lang).join(reason_text(r, lang) for r in x.split(";"))
+                    for x in df["reason"].astype(str)]
     df["rows"] = df["rows"].astype("int64")
-    df["share"] = df["rows"] / max(int(calls.get("rows_read") or 0), 1)
+    share = df["rows"] / max(int(calls.get("rows_read") or 0), 1)
+    df["share"] = [f"{100 * x:.2f}%" if x >= 0.0001 else "<0.01%" for x in share]
     return Table(df, lang, digits=4)
 
 
@@ -995,7 +1012,8 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
                          level=tm(f"summary.finding.agreement.{level}", lang)))
     # the gaming finding (agents named, dates) is on page 1 itself (findings.page_one)
     (Path(build_dir) / "headlines.json").write_text(
-        json.dumps({"lang": lang, "findings": out}, ensure_ascii=False, indent=1),
+        json.dumps({"lang": lang, "findings": [md_plain(x) for x in out]}, ensure_ascii=False,
+                   indent=1),  # plain text for the deck; the report shows the Markdown
         encoding="utf-8")
     return out if with_recommendation else out[len(rec_lines):]
 
@@ -1115,8 +1133,8 @@ def _status_text(row, lang: str) -> str:
         return ""
     reason = str(row["status"]).removeprefix("not computable:").strip()
     if "360 ratings" in reason or "--ratings" in reason:
-        reason = tm("rec.reason.no_ratings", lang)
-    return tm("rec.not_computable", lang, reason=reason)
+        reason = t("rec.reason.no_ratings", lang)
+    return t("rec.not_computable", lang, reason=reason)  # a table cell: literal text
 
 
 def _missing_text(row, lang: str) -> str:
@@ -1126,7 +1144,7 @@ def _missing_text(row, lang: str) -> str:
     strings = i18n.STRINGS[lang]
     names = [strings.get(f"metric.{x}", strings.get(f"input.{x}", x))
              for x in str(row["missing_data"]).split(", ")]
-    return tm("rec.missing", lang, inputs=_punct("list", lang).join(names))
+    return t("rec.missing", lang, inputs=_punct("list", lang).join(names))
 
 
 def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
@@ -1256,9 +1274,9 @@ def evidence_table(rec, lang: str = "en") -> Table:
             row[_model_label(m, lang)] = cell
         rows.append(row)
     r = rec.ranking.set_index("model")
-    total = {"criterion": MdRaw("**" + tm("crit.overall", lang) + "**"), "weight": "100%"}
+    total = {"criterion": MdCell("**" + tm("crit.overall", lang) + "**"), "weight": "100%"}
     for m in models:
-        total[_model_label(m, lang)] = MdRaw(
+        total[_model_label(m, lang)] = MdCell(
             f"**{r.loc[m, 'overall']:.2f}** "
             + md_text(_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])))
     rows.append(total)

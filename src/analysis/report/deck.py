@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from .i18n import t
-from .literal import md_plain, plain
+from .literal import plain
 
 __all__ = ["build_deck", "DECK_SLIDES"]
 
@@ -53,7 +53,7 @@ def _bullets(slide, items: list[str], lang: str, size: int = 18) -> None:
     tf.clear()
     for i, item in enumerate(items):
         p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-        p.text = md_plain(item)  # the findings are Markdown; names in them literal
+        p.text = item  # plain text (headlines.json, page1.json): names as typed
     tf.word_wrap = True
     _style_runs(body, lang, size)
 

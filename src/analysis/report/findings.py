@@ -55,7 +55,8 @@ def _alpha(g) -> float:
 
 
 def _iso(v) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "NaT", "nan", "None"):
+    if v is None or str(v) in ("", "NaT", "nan", "None", "<NA>") or (
+            not isinstance(v, str) and pd.isna(v)):
         return ""
     try:
         return pd.Timestamp(v).strftime("%Y-%m-%d")
@@ -129,8 +130,11 @@ def agent_findings(g, alpha: float | None = None) -> pd.DataFrame:
                     beh.append(b)
             periods = sorted(p for p in grp["period"].astype(str) if p != "all")
             steps = sorted(_iso(d) for d in cp.loc[cp["agent_id"].astype(str) == aid, "date"])
+            # the agent's own dated steps: the first is when it started, a later one when
+            # it changed again (e.g. stopped at a crackdown); else the flagged periods
             first = steps[0] if steps else (periods[0] if periods else "")
-            last = periods[-1] if periods and not steps and periods[-1] != first else ""
+            last = (steps[-1] if len(steps) > 1 else
+                    periods[-1] if periods and not steps and periods[-1] != first else "")
             rows.append({"agent_id": aid, "behaviours": beh, "first_date": first,
                          "last_date": last, "q_value": float(grp["q_value"].min())})
     df = pd.DataFrame(rows, columns=out_cols)

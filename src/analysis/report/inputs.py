@@ -116,10 +116,16 @@ class ReportInputs:
 
 from ..manifest import file_sha256  # noqa: E402  (one implementation, shared with the CLI)
 
+#: what a folder of exports holds that the loader reads (documentation, checksums and
+#: notes beside the data are not inputs)
+_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zst", ".zip", ".parquet",
+                  ".xlsx", ".xls", ".json", ".jsonl")
+
 
 def _files_of(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                      and p.name.lower().endswith(_DATA_SUFFIXES))
     if any(ch in str(path) for ch in "*?["):
         return sorted(Path(p) for p in __import__("glob").glob(str(path)))
     return [path]
