@@ -935,7 +935,33 @@ def skipped_table(g, lang: str = "en") -> Table | Markdown:
     if s is None or s.empty:
         return Markdown(tm("common.none_found", lang))
     s = s.rename(columns={"reason": "skipped_reason"})
+    s = s.assign(skipped_reason=[skip_reason_text(str(x), lang) for x in s["skipped_reason"]])
     return Table(_label_checks(s, lang) if "check" in s.columns else s, lang)
+
+
+#: the gaming runner's reasons for not running a check (English data) -> catalog keys
+_SKIP_PATTERNS = (
+    ("no change point", "skip.no_changepoint"),
+    ("is zero on every handled call", "skip.zero_column"),
+    ("360 ratings", "skip.no_ratings"),
+    ("no okr", "skip.no_okr"),
+    ("no key result with per-agent targets", "skip.no_kr_targets"),
+    ("enough calls in two periods", "skip.two_periods"),
+    ("csat is missing", "skip.no_csat"),
+    ("'transferred'", "skip.no_transfers"),
+)
+
+
+def skip_reason_text(reason: str, lang: str = "en") -> str:
+    """Why a check did not run, in ``lang`` (the runner's English kept for en)."""
+    if lang == "en":
+        return reason
+    low = reason.lower()
+    for pattern, key in _SKIP_PATTERNS:
+        if pattern in low:
+            col = reason.split(" ", 1)[0]
+            return t(key, lang, column=i18n.STRINGS[lang].get(f"field.{col}", col))
+    return t("skip.other", lang)
 
 
 def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None:
