@@ -166,22 +166,37 @@ def rec_view(inputs, build_dir) -> dict | None:
     meta = rc._cache(build_dir) / "recommend" / "meta.json"
     d = json.loads(meta.read_text(encoding="utf-8")).get("as_dict") if meta.is_file() else None
     d = d if isinstance(d, dict) else {}  # to_dict() of the run's Recommendation
-    r = rec.ranking
-    ok = r[r["computable"].astype(bool) & r["overall"].notna()] if "computable" in r else r
-    best = d.get("recommended", d.get("best", rec.best))
+    return _rec_fields(d, getattr(rec, "ranking", None), getattr(rec, "best", None),
+                       int(getattr(rec, "n_boot", 0) or 0), inputs)
+
+
+def _rec_fields(d: dict, ranking: pd.DataFrame | None, best_fallback, n_boot: int,
+                inputs) -> dict:
+    """Interface C's fields from ``d`` (``to_dict()``), the ranking filling what is absent."""
+    r = ranking if isinstance(ranking, pd.DataFrame) else pd.DataFrame(columns=["model"])
+    if {"computable", "overall"} <= set(r.columns):
+        ok = r[r["computable"].astype(bool) & r["overall"].notna()]
+    else:
+        ok = r
+    best = d.get("recommended", d.get("best", best_fallback))
     if best is None:
         return {"recommended": None}
-    row = ok[ok["model"].astype(str) == str(best)]
+    row = ok[ok["model"].astype(str) == str(best)] if "model" in ok else ok.iloc[0:0]
     row = row.iloc[0] if len(row) else None
-    p_best = (d["models"][0].get("first_share") if d.get("models") else None)
+    entry = next((m for m in d.get("models") or [] if str(m.get("model")) == str(best)), {})
+    p_best = entry.get("first_share")
     if p_best is None and row is not None and "p_best" in row:
         p_best = row["p_best"]
+    overall = None
+    if row is not None and "overall" in row and pd.notna(row["overall"]):
+        overall = float(row["overall"])
     if "indistinguishable" in d and isinstance(d["indistinguishable"], list) and d[
             "indistinguishable"] and isinstance(d["indistinguishable"][0], (list, tuple)):
         tied = sorted({m for grp in d["indistinguishable"] if best in grp for m in grp} - {best})
     else:
         tied = [str(m) for m in ok.loc[ok["tied_with_best"].astype(bool), "model"]
                 if str(m) != str(best)] if "tied_with_best" in ok else []
+    inputs_okr = getattr(inputs, "okr", None)
     defaulted: list[str] = []
     if d.get("models"):
         defaulted = [str(m["model"]) for m in d["models"] if m.get("defaulted")]
@@ -189,15 +204,17 @@ def rec_view(inputs, build_dir) -> dict | None:
         for c in d.get("caveats", []) or []:
             if c.get("kind") == "defaulted":
                 defaulted += [str(m) for m in c.get("models", [])]
-        if not defaulted and inputs.okr is None and "okr" in set(ok["model"].astype(str)):
+        if not defaulted and inputs_okr is None and "okr" in set(ok["model"].astype(str)):
             defaulted = ["okr"]  # compare scores OKR on the configuration's default set
-    return {"recommended": str(best),
-            "overall": None if row is None else float(row["overall"]),
+    if not n_boot and isinstance(d.get("bootstrap"), dict):
+        n_boot = int(d["bootstrap"].get("replicates") or 0)
+    return {"recommended": str(best), "overall": overall,
             "p_best": None if p_best is None or pd.isna(p_best) else float(p_best),
-            "n_boot": int(getattr(rec, "n_boot", 0) or 0),
+            "n_boot": n_boot,
             "tied": tied, "defaulted": defaulted,
             "what_would_change": list(d.get("what_would_change") or []),
-            "okr_given": inputs.okr is not None, "ratings_given": inputs.ratings is not None}
+            "okr_given": inputs_okr is not None,
+            "ratings_given": getattr(inputs, "ratings", None) is not None}
 
 
 def decision(v: dict | None, lang: str) -> list[str]:
@@ -208,7 +225,7 @@ def decision(v: dict | None, lang: str) -> list[str]:
         return [tm("page1.decision.none", lang)]
     best = v["recommended"]
     name = rc._model_label(best, lang)
-    if v.get("p_best") is not None and v.get("overall") is not None:
+    if v.get("p_best") is not None and v.get("overall") is not None and v.get("n_boot"):
         lead = tm("page1.decision", lang, model=name, overall=f"{v['overall']:.2f}",
                   p=f"{100 * v['p_best']:.0f}%", n_boot=f"{v['n_boot']:,}")
     else:
