@@ -394,8 +394,10 @@ def provenance(inputs: ReportInputs, lang: str = "en") -> Markdown:
     parts = []
     if inputs.pseudonymized:
         parts.append(tm("dq.pseudonymized", lang))
-    for note in inputs.notes:
-        parts.append(f"*{note}*")
+    if lang == "en":
+        parts += [f"*{md_text(note)}*" for note in inputs.notes]  # the loader's notes: data
+    elif inputs.notes:  # English data: counted here, kept in manifest.json
+        parts.append("*" + tm("dq.notes.other", lang, n=len(inputs.notes)) + "*")
     if inputs.manifest.get("anonymous_bank"):
         parts.append(f"**{tm('dq.acknowledgement', lang)}.** "
                      + tm("dq.acknowledgement.anonymous_bank", lang))
