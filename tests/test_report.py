@@ -537,6 +537,7 @@ def test_no_raw_snake_case_names_in_the_pdf(lang, request):
     words = set(re.findall(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+", text))
     assert not (words & _raw_names()), sorted(words & _raw_names())
     assert "–ratings" not in text and "–okr" not in text
+    assert "\\" not in text and "**" not in text  # no Markdown escaped twice or left raw
 
 
 #: Latin-script tokens allowed in the Chinese report: model and method names, units,

@@ -1204,7 +1204,7 @@ def _not_assessed_text(rec, lang: str) -> str:
     items = [tm("rec.not_assessed.item", lang, criterion=_crit_label(c, lang),
                why=_na_reason(c, str(why), lang))
              for c, why in (rec.not_assessed or {}).items()]
-    return ("*" + tm("rec.not_assessed", lang, items=_punct("pairs", lang).join(items)) + "*"
+    return ("*" + tm("rec.not_assessed", lang, items=MdRaw(_punct("pairs", lang).join(items))) + "*"
             if items else "")
 
 
