@@ -71,12 +71,13 @@ def register(sub) -> None:
         ),
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def run(args) -> int:
     from ..manifest import write_manifest
     from ..synth import generate_center, write_center
+    from . import shown
 
     started = time.time()
     t0 = time.perf_counter()
@@ -97,7 +98,7 @@ def run(args) -> int:
                          "gaming_agents": n_gaming}, started=started)
     print(
         f"ccpm synth: {center.n_calls:,} calls, {len(center.truth)} agents "
-        f"({n_gaming} gaming) -> {paths['calls'].parent} in {time.perf_counter() - t0:.1f} s",
+        f"({n_gaming} gaming) -> {shown(args, paths['calls'].parent)} in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
     return 0
