@@ -580,3 +580,21 @@ def test_duckdb_io_errors_are_one_line_exit_2(runs, tmp_path, monkeypatch, capsy
     assert main(_argv("gaming", runs, str(tmp_path / "g"))) == 2
     assert "No space left" in _one_line_error(capsys.readouterr().err, "gaming")
     assert not (tmp_path / "g").exists() and _scratch(tmp_path) == []
+
+
+def test_batch_with_an_apostrophe_in_its_paths(runs, tmp_path, monkeypatch, capsys):
+    """A batch (in-process, stand-in report) whose output root and input hold an
+    apostrophe: built, marked, stamped; the re-run skips it."""
+    from analysis.batch import STAMP
+
+    monkeypatch.setenv("CCPM_BATCH_TEST_BUILDER", "test_output_safety:fake_report")
+    root = tmp_path / "o'neil"
+    root.mkdir()
+    sched = _schedule(root, runs["valid"], {"a": "ja'ne"})
+    argv = ["batch", str(sched), "--workers", "1", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = root / "batch" / "ja'ne"
+    assert {"report.pdf", MARKER, STAMP} <= set(os.listdir(out))
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("skipped")
