@@ -217,9 +217,31 @@ def _files(p: str) -> list[Path]:
     return [path] if path.is_file() else []
 
 
+def _job_pseudonymizer(job: Job):
+    """The pseudonymizer a pseudonymized job would use, or the reason there is none."""
+    from .privacy import Pseudonymizer, resolve_salt
+
+    try:
+        # not created here (a dry run makes no salt): the job generates it, the next
+        # run's key then holds its fingerprint
+        return Pseudonymizer(resolve_salt(job.salt_file, create=False), keep=())
+    except CcpmError as exc:  # no salt yet, or one the job itself will refuse
+        return f"unusable: {exc}"
+
+
 def job_key(job: Job) -> dict:
-    """What a job's output depends on: input hashes, parameters, templates, version."""
+    """What a job's output depends on: input hashes, parameters (with the salt's
+    fingerprint when pseudonymized), templates, version.
+
+    A pseudonymized job names its input files by their pseudonyms (the stamp is written
+    into the output folder: a per-agent ``alice.csv`` must not appear there)."""
     from .report.inputs import file_sha256
+
+    pz = _job_pseudonymizer(job) if job.pseudonymize else None
+    hidden = pz if pz is not None and not isinstance(pz, str) else None
+
+    def name(f: Path) -> str:
+        return str(f) if hidden is None else hidden.pseudonym(str(f), "F-", learn=False)
 
     inputs = {}
     for k in _PATH_KEYS:
@@ -227,9 +249,12 @@ def job_key(job: Job) -> dict:
         if v in (None, "") or k in ("salt_file", "templates"):
             continue
         files = _files(v)
-        inputs[k] = {str(f): file_sha256(f) for f in files} if files else str(v)
+        inputs[k] = ({name(f): file_sha256(f) for f in files} if files
+                     else name(Path(str(v))))
     params = {k: v for k, v in asdict(job).items()
               if k not in _PATH_KEYS and k not in ("name", "out", "extra")}
+    if pz is not None:  # a new salt gives new pseudonyms: the job is rebuilt
+        params["salt_id"] = pz if hidden is None else hidden.salt_id
     tdir = Path(job.templates) if job.templates else NOTEBOOKS_DIR
     templates = {p.name: file_sha256(p) for p in sorted(tdir.glob("*.ipynb"))}
     body = {"inputs": inputs, "params": params, "templates": templates, "ccpm": __version__}

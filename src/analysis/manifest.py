@@ -167,7 +167,8 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
         Further command-specific entries.
     privacy : analysis.privacy.Pseudonymizer, optional
         The run's pseudonymizer when outputs are pseudonymized: recorded (its
-        ``record()``) and applied to ``parameters``, ``rows`` and ``extra``. Without it
+        ``record()``) and applied to ``parameters``, ``inputs`` (file names), ``rows``
+        and ``extra``. Without it
         the manifest says ``privacy: {"pseudonymized": false}``.
 
     Returns
@@ -212,8 +213,8 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
     if extra:
         man.update(_jsonable(dict(extra)))
     if privacy is not None:
-        for k in ("parameters", "rows", *(extra or {})):
-            man[k] = privacy.obj(man[k])
+        for k in ("parameters", "inputs", "rows", *(extra or {})):
+            man[k] = privacy.obj(man[k])  # ids and input file names (``alice.csv``)
         man["privacy"] = privacy.record()
     return man
 

@@ -337,7 +337,7 @@ def service_cost(comparison, *, calls_per_hour: float, target_sl: float = 0.8,
     Gans, N., Koole, G., & Mandelbaum, A. (2003). Telephone call centers: tutorial,
     review, and research prospects. M&SOM 5(2).
     """
-    from .compare import _percentiles
+    from .criteria import percentiles as _percentiles
 
     panel = comparison.panel
     if panel is None or "aht_s" not in panel.columns:

@@ -35,11 +35,20 @@ def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
                         "pseudonyms in every command, so outputs can be joined")
 
 
+#: Arguments naming data files whose names are pseudonymized (``alice.csv``).
+_DATA_ARGS = ("calls", "ratings", "roster", "okr", "truth", "flags", "panel")
+#: Arguments whose Parquet may already be pseudonymized (``validate --pseudonymize``).
+_PASS_ARGS = ("calls", "ratings", "roster", "panel")
+
+
 def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
     """The run's :class:`analysis.privacy.Pseudonymizer`, or None without --pseudonymize.
 
     Says on stderr when a new salt is generated (a mistyped --salt-file would otherwise
-    silently give pseudonyms that join nothing written before).
+    silently give pseudonyms that join nothing written before). Inputs already
+    pseudonymized with the same salt (their Parquet metadata, written by ``validate
+    --pseudonymize``, has this salt's ``salt_id``) are passed through; with another
+    salt the run is refused. Input file names are pseudonymized wherever written.
     """
     from ..errors import ConfigError
 
@@ -48,14 +57,26 @@ def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
         if salt_file:
             raise ConfigError("--salt-file needs --pseudonymize")
         return None
-    from ..privacy import Pseudonymizer, default_salt_file
+    from ..privacy import Pseudonymizer, default_salt_file, input_salt_ids
 
     if not os.environ.get("CCPM_SALT"):
         path = os.path.expanduser(salt_file) if salt_file else str(default_salt_file())
         if not os.path.isfile(path):
             print(f"ccpm: no salt in {path}: generating one there (keep it secret and keep "
                   "it: the same salt gives the same pseudonyms)", file=sys.stderr)
-    return Pseudonymizer.from_salt_file(salt_file, keep=keep)
+    pz = Pseudonymizer.from_salt_file(salt_file, keep=keep)
+    for name in _PASS_ARGS:
+        value = getattr(args, name, None)
+        seen = input_salt_ids(value) if value else set()
+        if seen - {pz.salt_id}:
+            raise ConfigError(
+                f"--{name} {os.path.basename(str(value).rstrip('/'))} was pseudonymized with "
+                f"another salt (salt_id {sorted(seen - {pz.salt_id})[0]}, this run's "
+                f"{pz.salt_id}): give the salt that wrote it, or the raw input")
+        if seen:
+            pz.passthrough = True
+    pz.learn_files(*(getattr(args, n, None) for n in _DATA_ARGS))
+    return pz
 
 
 def build_parser() -> argparse.ArgumentParser:

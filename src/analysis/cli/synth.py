@@ -57,6 +57,19 @@ def register(sub) -> None:
         metavar="SECONDS",
         help="handle-time target that bunchers aim below (default 300)",
     )
+    p.add_argument(
+        "--stress",
+        default=None,
+        metavar="SPEC",
+        help=(
+            "real-world mess the checks do not assume: 'none' (default), 'messy' (agent-day "
+            "random effects, smooth +12%% handle-time drift, short-call drift, learning "
+            "curves, weekday cycle, heavy-tailed shared propensities, disguised hang-ups), "
+            "or 'messy,ended_by=false' / 'weekday=1,agent_day_sd=0.3' (key=value "
+            "overrides: agent_day_sd, handle_drift, short_drift, learning_short, weekday, "
+            "propensity=beta|t|lognormal, hangup_disguise, ended_by)"
+        ),
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
@@ -75,6 +88,7 @@ def run(args) -> int:
         gaming=args.gaming,
         start=args.start,
         aht_target=args.aht_target,
+        stress=args.stress,
         progress=not args.quiet,
     )
     paths = write_center(center, args.out, progress=not args.quiet)
