@@ -282,7 +282,7 @@ def main(argv: list[str]) -> int:
     ok = True
     for r in rows:
         agree = r["diff_ref"] <= TOL and (r["diff_pd"] or 0.0) <= TOL and r["main_ok"]
-        ok &= r["ratio"] <= MAX_RATIO and r["panel_rss"] < MAX_RSS_MB and agree
+        ok &= agree  # agreement at every size; speed and memory targets at the largest
         lo, hi = r["ratio_range"]
         lines.append(
             f"| {r['calls']:,} | {r['agent_periods']:,} | {r['ref_s']:.2f} | {r['panel_s']:.2f} "
@@ -293,6 +293,7 @@ def main(argv: list[str]) -> int:
             f"{r['diff_ref']:.1e} / {_f(r['diff_pd'], '.1e')}"
             f"{'' if r['main_ok'] else ' (main queue differs)'} |")
     big = rows[-1]
+    ok &= big["ratio"] <= MAX_RATIO and big["panel_rss"] < MAX_RSS_MB
     lines += [
         "",
         f"Targets (largest size, {big['calls']:,} calls):",
