@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import InputError
+from ..escape import sql_path_list
 from . import Dialect
 from ._files import resolve_calls_paths
 
@@ -44,10 +45,10 @@ def calls_view(con: duckdb.DuckDBPyConnection, calls, name: str) -> list[str]:
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_df")
         return []
     files = resolve_calls_paths(calls)
-    flist = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     try:
         con.execute(
-            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{flist}], union_by_name=true)"
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_path_list(files)}, "
+            "union_by_name=true)"
         )
     except duckdb.Error as exc:
         raise InputError(f"cannot read calls Parquet: {exc}".splitlines()[0]) from None
