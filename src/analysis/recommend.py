@@ -544,7 +544,10 @@ class _Data:
             for u in vp:
                 i, j = self.val_units[u]
                 y = self.composite(ks, ap, j, cache)
-                z = self.composite(ks, ap, i, cache)
+                # own components left out: a plain rank correlation with the later
+                # outcome; when every outcome is a component, only what the score adds
+                # beyond the outcome's own persistence counts
+                z = self.composite(ks, ap, i, cache) if self.vnote[m] else None
                 r, n = partial_spearman(S[:, i], y, z)
                 if np.isfinite(r):
                     vals.append(r)
