@@ -28,6 +28,7 @@ from .criteria import outcome_composite as _composite
 from .criteria import partial_eta_squared
 from .criteria import percentiles as _percentiles
 from .errors import InputError
+from .escape import restore_series, safe_csv
 from .models import MODELS, ModelResult
 
 __all__ = [
@@ -106,15 +107,15 @@ class Comparison:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "scores.csv", out / "agreement.csv", out / "summary.json",
                  out / "components.csv"]
-        self.scores.to_csv(paths[0], index=False)
-        self.agreement.to_csv(paths[1], index=False)
+        safe_csv(self.scores, paths[0], index=False)
+        safe_csv(self.agreement, paths[1], index=False)
         paths[2].write_text(json.dumps(_jsonable(self.summary), indent=2, allow_nan=False,
                                        ensure_ascii=False), encoding="utf-8")
         comps = [r.components.assign(model=name) for name, r in self.results.items()
                  if len(r.components)]
-        (pd.concat(comps, ignore_index=True) if comps else pd.DataFrame(
-            columns=["agent_id", "period", "component", "value", "weight", "model"])
-         ).to_csv(paths[3], index=False)
+        safe_csv(pd.concat(comps, ignore_index=True) if comps else pd.DataFrame(
+            columns=["agent_id", "period", "component", "value", "weight", "model"]),
+            paths[3], index=False)
         if figures:
             import matplotlib.pyplot as plt
 
@@ -563,6 +564,7 @@ def read_flags(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(p, dtype={"agent_id": str, "since": str})
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot read {p.name}: {exc}") from None
+    df = df.apply(restore_series)  # ccpm's CSVs quote formula-like text (analysis.escape)
     if "agent_id" not in df.columns:
         raise InputError(f"{p.name}: no agent_id column")
     return df

@@ -52,6 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .escape import safe_csv, sql_quote_path
+
 __all__ = ["RULES", "NOT_REMOVABLE", "WhatIf", "removal_plan", "remove_flagged_calls",
            "whatif", "REMOVED_COLUMNS", "WHATIF_MODEL_COLUMNS", "WHATIF_AGENT_COLUMNS"]
 
@@ -251,7 +253,7 @@ def remove_flagged_calls(calls, plan: pd.DataFrame, out: str | Path, *, period: 
         keep = ", ".join('"' + c.replace('"', '""') + '"' for c in order)
         out = Path(out)
         con.execute(f"COPY (SELECT {keep} FROM marked WHERE _check IS NULL ORDER BY _rid) "
-                    f"TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+                    f"TO {sql_quote_path(out)} (FORMAT parquet)")
     finally:
         con.close()
     r = removed.merge(before, on=["agent_id", "period"], how="left")
@@ -330,12 +332,12 @@ class WhatIf:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "whatif.csv", out / "whatif_agents.csv", out / "whatif_removed.csv"]
-        self.models.to_csv(paths[0], index=False)
-        self.agents.to_csv(paths[1], index=False)
+        safe_csv(self.models, paths[0], index=False)
+        safe_csv(self.agents, paths[1], index=False)
         sk = self.skipped.assign(agent_id="", period="", rule="", what=self.skipped["reason"],
                                  calls_removed=np.nan, handled_calls_before=np.nan)
-        pd.concat([self.removed, sk[REMOVED_COLUMNS]], ignore_index=True).to_csv(
-            paths[2], index=False)
+        safe_csv(pd.concat([self.removed, sk[REMOVED_COLUMNS]], ignore_index=True),
+                 paths[2], index=False)
         if self.recommendation_after is not None:
             p = out / "recommendation_whatif.json"
             p.write_text(json.dumps({"whatif": self.text("en"),

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 from .panel import add_panel_arguments, panel_from_args
 
 __all__ = ["register", "run", "read_ratings", "merge_roster", "write_json"]
@@ -168,21 +168,17 @@ def run(args) -> int:
     print("ccpm: ranking the models for this center (recommendation.json): planting "
           "gaming behaviours into honest agents' calls, SMAA-2 over the criteria",
           file=sys.stderr)
-    spill = None
-    calls = args.calls
-    if args.mapping:
-        from ..load import load_calls_to_parquet
+    from ..load import open_contract_calls
 
-        spill = load_calls_to_parquet(args.calls, args.mapping)  # valid rows as Parquet
-        calls = str(spill.path)
+    spill = open_contract_calls(args.calls, mapping=args.mapping)  # the rows panel/gaming see
+    calls = str(spill.path)
     try:
         rec = recommend(comp, calls=calls, priorities=args.priorities)
         if args.whatif:
             whatif_paths = _run_whatif(args, comp, ratings, okr, flags.copy() if flags is
                                        not None else None, pz, calls, rec)
     finally:
-        if spill is not None:
-            spill.cleanup()
+        spill.cleanup()
     if pz is not None:
         rec = pz.obj(rec)
     paths.append(write_json(rec.to_dict(), Path(args.out) / "recommendation.json"))
@@ -198,7 +194,8 @@ def run(args) -> int:
         args.out, command="compare", args=args, outputs=paths, started=started, privacy=pz,
         inputs=[args.calls, args.mapping, args.ratings, args.okr, args.config, args.roster,
                 args.truth, args.flags]))
-    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {args.out}", file=sys.stderr)
+    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {shown(args, args.out)}",
+          file=sys.stderr)
     return 0
 
 
@@ -242,4 +239,4 @@ def register(sub) -> None:
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
