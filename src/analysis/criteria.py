@@ -9,11 +9,11 @@ every criterion (normalisations refitted) inside each replicate.
 Criteria (keys are stable; ``recommendation.json`` uses them):
 
 ``validity``
-    Spearman correlation of a period's score with a *later* period's outcome composite
-    from which the model's own components are left out, pooled over every (period,
-    later period) pair; for a model whose components include every outcome, the partial
-    correlation given the same composite in the scoring period (incremental validity:
-    what the score says beyond the outcome's own persistence).
+    Mean over the outcomes of the Spearman correlation of a period's score with the
+    outcome in a *later* period, pooled over every (period, later period) pair; for an
+    outcome that is one of the model's own components, the partial correlation given the
+    same outcome in the scoring period (what the score says beyond the outcome's own
+    persistence: a model does not get credit for containing the outcome).
 ``stability``
     ICC(C,1) of agents' scores in two adjacent periods, averaged over adjacent pairs.
 ``gaming_resistance``
@@ -62,8 +62,8 @@ UNITS = {
     "coverage": "share of the model's weight (0-1)",
 }
 BASIS = {
-    "validity": "Spearman rho of score vs later periods' outcome composite, the model's "
-                "own components left out of the outcome",
+    "validity": "mean Spearman rho of score vs each outcome in later periods; for the "
+                "model's own components, beyond their persistence (partial given period t)",
     "stability": "ICC(C,1) of agents' scores in adjacent periods, averaged over pairs",
     "gaming_resistance": "percentile points honest agents gain when a known behaviour is "
                          "planted into their own calls, mean over behaviours",
