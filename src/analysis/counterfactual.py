@@ -48,6 +48,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .escape import sql_quote_path
+
 __all__ = ["BEHAVIOURS", "GamingDose", "plant_behaviour", "gaming_dose"]
 
 #: behaviour -> plain description of the dose.
@@ -227,8 +229,10 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
             body += (f" UNION ALL SELECT {', '.join(cb)} FROM marked "
                      "WHERE _hit AND _b = 'hangups' AND customer_id IS NOT NULL")
         out = Path(out)
-        con.execute(f"COPY ({body}) TO '{str(out).replace(chr(39), chr(39) * 2)}' "
-                    "(FORMAT parquet)")
+        # a fixed row order: the rebuilt panel's sums (and so exact ties between agents'
+        # scores) must not depend on DuckDB's threads
+        con.execute(f"COPY (SELECT * FROM ({body}) ORDER BY call_id, agent_id) TO "
+                    f"{sql_quote_path(out)} (FORMAT parquet)")
     finally:
         con.close()
     return out
