@@ -695,6 +695,8 @@ class Recommendation:
                      "weightings (SMAA-2, data uncertainty included)."]
         for w in self.what_would_change:
             share = next((m["first_share"] for m in comp if m["model"] == w["model"]), 0.0)
+            if share < 0.005:
+                continue
             lines.append(f"{w['model']} 胜出，如果 {w['raise']} 的权重高于 {w['lower']}"
                          f"（{share:.0%} 的权重组合）。" if zh else
                          f"{w['model']} wins if you weigh {w['raise']} more than "
