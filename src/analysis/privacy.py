@@ -323,7 +323,7 @@ def pseudonymize(
     -------
     DataFrame
         A copy of ``df`` with the same columns, index and row order; the id columns
-        are strings ``<prefix><10 hex digits>``.
+        are strings ``<prefix><16 hex digits>``.
 
     References
     ----------
