@@ -181,7 +181,10 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
     from . import __version__
 
     if isinstance(args, argparse.Namespace):
-        params = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+        params = {k: v for k, v in vars(args).items()
+                  if k not in ("func", "command", "staged") and not k.startswith("_")}
+        if getattr(args, "_out", None) is not None:  # staged output: the path as typed
+            params["out"] = args._out
     else:
         params = dict(args or {})
     params = _jsonable(params)

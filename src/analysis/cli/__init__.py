@@ -9,6 +9,7 @@ adding a module; nothing here changes.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import pkgutil
@@ -17,7 +18,8 @@ import sys
 from .. import __version__
 from ..errors import CcpmError
 
-__all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args"]
+__all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args",
+           "shown", "os_error_line"]
 
 
 def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
@@ -94,6 +96,97 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def shown(args: argparse.Namespace, path) -> str:
+    """``path`` as the user will find it: a path inside the staged temporary output of
+    the running command (:func:`_run_staged`) is named inside the final output."""
+    final = getattr(args, "_out", None)
+    if final is None or os.fspath(args.out) == os.fspath(final):
+        return str(path)
+    folder = getattr(args, "staged", None) == "folder"
+    staged = os.fspath(args.out) if folder else os.path.dirname(os.fspath(args.out))
+    dest = os.fspath(final) if folder else (os.path.dirname(os.fspath(final)) or ".")
+    rel = os.path.relpath(os.path.abspath(os.fspath(path)), os.path.abspath(staged))
+    if rel.startswith(".."):
+        return str(path)
+    return dest if rel == "." else os.path.join(dest, rel)
+
+
+def _run_staged(args: argparse.Namespace) -> int:
+    """Run the command with its output staged (:mod:`analysis.outdir`): ``args.out`` is a
+    temporary sibling of the output while the command runs (``args._out`` as typed, which
+    the manifest records), moved into place only when the command succeeds."""
+    kind = getattr(args, "staged", None)
+    if kind not in ("folder", "file") or not getattr(args, "out", None):
+        return int(args.func(args) or 0)
+    from ..outdir import staged_file, staged_output
+
+    final = args.out
+    if kind == "folder":
+        with staged_output(final) as tmp:
+            args._out, args.out = final, str(tmp)
+            try:
+                rc = int(args.func(args) or 0)
+                if rc:
+                    raise _Failed(rc)  # a failing command leaves the previous output
+            finally:
+                args.out = final
+        return rc
+    with staged_file(final) as tmp:
+        args._out, args.out = final, str(tmp / os.path.basename(os.path.abspath(final)))
+        try:
+            rc = int(args.func(args) or 0)
+            if rc:
+                raise _Failed(rc)
+        finally:
+            args.out = final
+    return rc
+
+
+class _Failed(Exception):
+    """A staged command returned a non-zero exit code: its output is not kept."""
+
+    def __init__(self, rc: int):
+        super().__init__(rc)
+        self.rc = rc
+
+
+_OS_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "not a folder",
+    errno.EISDIR: "is a folder",
+    errno.EMFILE: "too many open files",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EXDEV: "the output folder and its parent are on different file systems",
+}
+
+
+def os_error_line(exc: BaseException) -> str:
+    """One line for an operating-system error (full disk, read-only folder, no
+    permission, ...): what happened, where, and what to do."""
+    code = getattr(exc, "errno", None)
+    what = _OS_REASONS.get(code) or (getattr(exc, "strerror", None) or "").lower() or \
+        " ".join(str(exc).split())[:300]
+    where = getattr(exc, "filename", None)
+    where2 = getattr(exc, "filename2", None)
+    line = what + (f": {where}" if where else "") + (f" -> {where2}" if where2 else "")
+    hint = {errno.ENOSPC: "free some space and run again",
+            errno.EDQUOT: "free some space and run again",
+            errno.EROFS: "give an --out on a writable disk",
+            errno.EACCES: "check the permissions, or give another --out",
+            errno.EPERM: "check the permissions, or give another --out"}.get(code)
+    return line + (f" ({hint})" if hint else "")
+
+
+def _is_duckdb_io(exc: BaseException) -> bool:
+    return any(c.__name__ == "IOException" and c.__module__.lstrip("_").startswith("duckdb")
+               for c in type(exc).__mro__)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -101,14 +194,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        return _run_staged(args)
+    except _Failed as exc:
+        return exc.rc
     except CcpmError as exc:
         print(f"ccpm {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"ccpm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine, not ccpm: full disk, read-only, no permission
+        print(f"ccpm {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug, not bad input: one line unless asked for more
+        if _is_duckdb_io(exc) and not os.environ.get("CCPM_DEBUG"):
+            msg = " ".join(str(exc).split())[:300]
+            print(f"ccpm {args.command}: error: {msg}", file=sys.stderr)
+            return 2
         if os.environ.get("CCPM_DEBUG"):
             raise
         print(

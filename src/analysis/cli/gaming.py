@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_ALPHA
 from ..errors import ConfigError, InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
 
@@ -65,7 +65,7 @@ def register(sub) -> None:
                    help="a check option (repeatable), e.g. --option bunch_boot=199")
     p.add_argument("--out", required=True, help="output folder")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def _value(s: str):
@@ -182,7 +182,7 @@ def run(args) -> int:
                    extra={"options": report.info.get("options", {})}, started=started,
                    privacy=pz)
     print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
-          f"({n_agents} agents) at FDR {args.alpha:g}; wrote {paths['flags'].parent}",
+          f"({n_agents} agents) at FDR {args.alpha:g}; wrote {shown(args, args.out)}",
           file=sys.stderr)
     return 0
 
@@ -193,6 +193,8 @@ CHECK_OPTIONS = frozenset({
     # short calls and bunching
     "bunch_boot", "bunch_min_agent_calls", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
+    # agent-level decision (BH or BY across agents)
+    "agent_fdr", "empirical_null", "short_pooled",
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers",
     "eod_window_min", "eod_min_late", "repeat_window_h", "min_short", "min_bad",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
 
@@ -73,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="print only the totals line")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def _spec_columns(spec) -> list[str]:
@@ -185,7 +185,7 @@ def run(args) -> int:
     import time
 
     from ..errors import InputError
-    from ..load import load_calls, load_ratings, load_roster, write_validated
+    from ..load import load_calls, load_ratings, load_roster, validate_calls, write_validated
     from ..manifest import write_manifest
 
     started = time.time()
@@ -202,11 +202,14 @@ def run(args) -> int:
     outputs, rows = [], {}
     for label, path, mapping, loader in jobs:
         print(f"validating {label}: {path}", file=sys.stderr, flush=True)
-        res = loader(path, mapping, progress=True)
-        if pz is not None:
-            res = _pseudonymize_result(res, mapping, pz)
-        paths = write_validated(res, args.out)
-        _report(label, res, paths, args.quiet)
+        if label == "calls" and pz is None:  # streamed: flat memory whatever the size
+            res, paths = validate_calls(path, mapping, args.out, progress=True)
+        else:
+            res = loader(path, mapping, progress=True)
+            if pz is not None:
+                res = _pseudonymize_result(res, mapping, pz)
+            paths = write_validated(res, args.out)
+        _report(label, res, {k: shown(args, v) for k, v in paths.items()}, args.quiet)
         outputs += list(paths.values())
         rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
                        "quarantined": len(res.quarantine), "mapping": res.mapping}

@@ -33,6 +33,7 @@ import yaml
 from .. import __version__
 from ..config import REPO_ROOT
 from ..errors import ConfigError, InputError
+from ..escape import safe_csv, sql_quote_path
 
 __all__ = [
     "ReportInputs",
@@ -301,8 +302,9 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                           + " ".join(joins))
         con.execute(f"CREATE VIEW prepared AS {select} {where.replace('arrival_ts', 'v.arrival_ts')}")
         tmp = out.with_name(out.name + ".tmp")
-        con.execute(f"COPY (SELECT * FROM prepared ORDER BY arrival_ts) TO '{tmp}' (FORMAT parquet)")
-        n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchone()[0]
+        con.execute("COPY (SELECT * FROM prepared ORDER BY arrival_ts) "
+                    f"TO {sql_quote_path(tmp)} (FORMAT parquet)")
+        n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchone()[0]
         os.replace(tmp, out)
         return int(n)
     finally:
@@ -387,7 +389,7 @@ def prepare_inputs(
     n_calls = _write_calls(valid, idir / "calls.parquet", period=period, pz=pz)
     if n_calls == 0:
         raise InputError(f"no valid calls{' in period ' + period if period else ''}")
-    qcounts.to_csv(idir / "quarantine.csv", index=False)
+    safe_csv(qcounts, idir / "quarantine.csv", index=False)
 
     records = []
     for kind, p in paths.items():
