@@ -32,13 +32,13 @@ import os
 import re
 import secrets
 import string
-import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import ConfigError
+from .load._ids import normalize_id as _load_normalize_id
 
 __all__ = [
     "normalize_id",
@@ -87,26 +87,21 @@ FILE_PREFIX = "F-"
 #: pseudonymization (``salt_id`` included), so later commands recognise its output.
 PRIVACY_META_KEY = b"ccpm.privacy"
 
-#: Characters that are invisible and removed from ids before comparing or hashing
-#: (zero-width space, non-joiner, joiner, word joiner, BOM, soft hyphen, Mongolian vowel
-#: separator), as the loader does.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"))
-
-
 def normalize_id(value: object) -> str:
-    """An id as compared and hashed: NFKC, zero-width characters removed, stripped.
+    """An id as compared and hashed: the loader's :func:`analysis.load.normalize_id`
+    (NFKC, zero-width characters removed, stripped), as text (``""`` when nothing is left).
 
     ``" A1"``, ``"A1 "``, ``"A\u200b1"`` and the full-width ``"Ａ1"`` are all ``"A1"``,
-    so a quarantined row's untrimmed id gets the same pseudonym as the valid rows' id.
+    so a quarantined row's untrimmed id gets the same pseudonym as the valid rows' id:
+    one function for both, so the loader and the pseudonymizer always agree.
     """
-    return unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE).strip()
+    return _load_normalize_id(str(value)) or ""
 
 
 def header_key(name: object) -> str:
     """A column header as the loader matches it (NFKC, case, white space; ``_``, ``-``
     and spaces alike), e.g. ``"Agent_ID"``, ``"agent id "`` -> ``"agent_id"``."""
-    text = unicodedata.normalize("NFKC", str(name)).translate(_INVISIBLE).strip().lower()
-    return re.sub(r"[\s_\-]+", "_", text)
+    return re.sub(r"[\s_\-]+", "_", normalize_id(name).lower())
 
 
 def _id_prefix(col: object, prefixes: Mapping[str, str]) -> str | None:
