@@ -64,14 +64,14 @@ CUSTOMER_PREFIX = "C-"
 #: Prefix of the pseudonym for each known id column (others get ``"X-"``). Every column
 #: that can hold a person shares :data:`PERSON_PREFIX`, so a person has one pseudonym
 #: whichever column holds them (an agent rating a peer, a supervisor in the roster and
-#: among the raters). ``scope`` is the gaming change-point column (an agent id or
-#: ``center``).
+#: among the raters). A column that holds an id only in some tables (``scope``: an agent
+#: id or ``center`` in the change points, ``all`` or a period in ``gaming_agents.csv``)
+#: is not listed: its cells are replaced when they are a known id, like any text cell.
 ID_PREFIXES = {
     "agent_id": PERSON_PREFIX,
     "ratee_id": PERSON_PREFIX,
     "rater_id": PERSON_PREFIX,
     "supervisor_id": PERSON_PREFIX,
-    "scope": PERSON_PREFIX,
     "customer_id": CUSTOMER_PREFIX,
 }
 
