@@ -17,7 +17,7 @@ CCPM_SHARED_DATA ?=
 export CCPM_SHARED_DATA
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps lock report report-zh case-study test lint bench clean
+.PHONY: help setup system-deps lock report report-zh case-study screenshots test lint bench clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,7 +51,13 @@ report-zh: setup $(SAMPLE)/calls.parquet ## The sample report in Simplified Chin
 	$(BIN)/ccpm report $(SAMPLE_INPUTS) --lang zh-CN --out reports/sample-zh
 
 case-study: setup ## Case study: the Anonymous Bank 1999 logs (shipped in data/external/), into reports/anonymous-bank/
-	$(BIN)/ccpm report --calls $(BANK) --mapping anonymous-bank --out reports/anonymous-bank
+	$(BIN)/ccpm report --calls $(BANK) --mapping anonymous-bank --short-call-s 15 --out reports/anonymous-bank
+
+screenshots: ## README screenshots: page 1 of the current sample and case-study reports (run make report case-study first)
+	@for r in sample anonymous-bank; do \
+	  test -f reports/$$r/report.pdf || { echo "screenshots: reports/$$r/report.pdf missing: run make report case-study" >&2; exit 2; }; \
+	  pdftoppm -png -r 90 -f 1 -l 1 -singlefile reports/$$r/report.pdf reports/$$r-page1 || exit 2; \
+	  echo "wrote reports/$$r-page1.png"; done
 
 test: setup ## Run the test suite
 	$(BIN)/python -m pytest -n 2 -rs $(PYTEST_ARGS)

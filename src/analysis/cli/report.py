@@ -19,8 +19,13 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roster", help="agent roster")
     p.add_argument("--config", help="model configuration (YAML)")
     p.add_argument("--truth", help="planted truth of synthetic data (truth.csv)")
-    p.add_argument("--period", help="YYYY, YYYY-MM or YYYY-MM-DD: only calls of that period "
-                   "(models and checks then see that period alone)")
+    p.add_argument("--span", metavar="YYYY[-MM[-DD]]",
+                   help="report on the calls of this year, month or day only (models and "
+                   "checks then see that span alone; --period in panel/gaming is the "
+                   "length of one scoring interval, a different thing)")
+    p.add_argument("--short-call-s", type=float, default=None, metavar="SECONDS",
+                   help="a handled call with talk time below this is short (default "
+                   "20; the Anonymous Bank case study uses 15)")
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="report language")
     add_privacy_arguments(p)
     p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
@@ -49,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--salt-file needs --pseudonymize")
     res = build_report(
         args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
-        roster=args.roster, config=args.config, truth=args.truth, period=args.period,
+        roster=args.roster, config=args.config, truth=args.truth, period=args.span,
+        short_call_s=args.short_call_s,
         lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
         engine=args.engine, deck=not args.no_deck, notebooks_dir=args.templates,
     )

@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from .. import __version__
-from ..config import REPO_ROOT
+from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from ..errors import ConfigError, InputError
 from ..escape import safe_csv, sql_quote_path
 
@@ -91,6 +91,7 @@ class ReportInputs:
     okr: dict | None = None
     config_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    short_call_s: float = DEFAULT_SHORT_CALL_S  # the run's short-call threshold (seconds)
 
     @property
     def pseudonymized(self) -> bool:
@@ -116,10 +117,16 @@ class ReportInputs:
 
 from ..manifest import file_sha256  # noqa: E402  (one implementation, shared with the CLI)
 
+#: what a folder of exports holds that the loader reads (documentation, checksums and
+#: notes beside the data are not inputs)
+_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zst", ".zip", ".parquet",
+                  ".xlsx", ".xls", ".json", ".jsonl")
+
 
 def _files_of(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                      and p.name.lower().endswith(_DATA_SUFFIXES))
     if any(ch in str(path) for ch in "*?["):
         return sorted(Path(p) for p in __import__("glob").glob(str(path)))
     return [path]
@@ -324,6 +331,7 @@ def prepare_inputs(
     period: str | None = None,
     pseudonymize: bool = False,
     salt_file: str | os.PathLike | None = None,
+    short_call_s: float | None = None,
 ) -> ReportInputs:
     """Load, check, filter and (optionally) pseudonymize a report's inputs; cache them.
 
@@ -345,6 +353,10 @@ def prepare_inputs(
         (:mod:`analysis.privacy`).
     salt_file : path, optional
         Where the salt is kept (see :func:`analysis.privacy.resolve_salt`).
+    short_call_s : float, optional
+        A handled call shorter than this (talk time, seconds) is "short" in the panel, the
+        gaming checks and the headline numbers (default
+        :data:`analysis.config.DEFAULT_SHORT_CALL_S`).
 
     Returns
     -------
@@ -382,7 +394,7 @@ def prepare_inputs(
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("key") == key:
-            return _from_dir(idir, manifest, paths)
+            return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
     idir.mkdir(parents=True, exist_ok=True)
     valid, qcounts, rows_read, notes = _load_calls(paths["calls"], paths["mapping"] or mapping)
     n_valid_all = len(valid)
@@ -448,7 +460,7 @@ def prepare_inputs(
     tmp = manifest_path.with_name("inputs.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, manifest_path)
-    return _from_dir(idir, manifest, paths)
+    return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
 
 
 def _pseudo_okr(doc, pz):
@@ -466,6 +478,15 @@ def _pseudo_okr(doc, pz):
     if isinstance(doc, list):
         return [_pseudo_okr(v, pz) for v in doc]
     return doc
+
+
+def _with_threshold(inputs: ReportInputs, short_call_s: float | None) -> ReportInputs:
+    if short_call_s is not None:
+        s = float(short_call_s)
+        if not 0 < s < 3600:
+            raise ConfigError(f"--short-call-s must be between 0 and 3600 seconds, got {s:g}")
+        inputs.short_call_s = s
+    return inputs
 
 
 def _from_dir(idir: Path, manifest: dict, paths: dict) -> ReportInputs:
