@@ -37,7 +37,8 @@ SALT = "scan-salt-0123456789-abcdefghij-KLMNOP"
 AGENTS = {"A0001": "360", "A0002": "kpi", "A0003": "center", "A0004": "Dana Cohen",
           "A0005": "张伟", "A0006": "o'brien", "A0007": "A0007", "A0008": "bo.li@example"}
 SUPERVISORS = {"S01": "bsc", "S02": "Sup Two"}
-KEPT = {"360", "kpi", "center", "bsc"}  # also labels (model names, center-level rows)
+KEPT = {"360", "kpi", "center", "bsc"}
+TEAM_FILE = "roster of Sup Two.csv"  # also labels (model names, center-level rows)
 CHECKS = "reciprocity_360,okr_sandbagging,transfer_dumping,changepoints"
 
 
@@ -125,7 +126,8 @@ def scan(tmp_path_factory):
                   "--models", "kpi,okr,bsc,360", "--n-boot", "20", "--no-figures",
                   "--out", str(out / f"compare-{tag}"), *priv])
     secrets = ({a.strip() for a in AGENTS.values()} | set(SUPERVISORS.values())
-               | set(custs.values()) | files | {_file_stem(a) for a in AGENTS.values()})
+               | set(custs.values()) | files | {_file_stem(a) for a in AGENTS.values()}
+               | {TEAM_FILE})
     return {"root": root, "out": out, "secrets": secrets, "customers": set(custs.values()),
             "files": files, "inputs": {"calls": str(cdir), "ratings": r, "okr": okr_p,
                                        "roster": ro, "config": cfg}}
@@ -135,9 +137,11 @@ def scan(tmp_path_factory):
 def report(scan):
     """The report of the same center, built once by a pseudonymized batch job."""
     root, out = scan["root"], scan["out"] / "batch"
+    team = root / TEAM_FILE  # a single input file named after a person
+    team.write_bytes(Path(scan["inputs"]["roster"]).read_bytes())
     (root / "batch.yml").write_text(json.dumps({
         "out_root": str(out),
-        "jobs": [{"name": "scan", **scan["inputs"], "pseudonymize": True,
+        "jobs": [{"name": "scan", **scan["inputs"], "roster": str(team), "pseudonymize": True,
                   "salt_file": str(root / "salt"), "engine": "builtin", "deck": True}]}))
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("CCPM_SALT", raising=False)

@@ -538,6 +538,21 @@ class Pseudonymizer:
         rev = self._reverse
         return values.map(lambda v: rev.get(v, v) if isinstance(v, str) else v)
 
+    def notebook(self, nb):
+        """An executed notebook (nbformat node) with the ids and file names this
+        pseudonymizer knows replaced in its metadata (papermill parameters), cell sources
+        and text outputs; images and other binary outputs are left as they are."""
+        nb.metadata = self.obj(nb.metadata)
+        for cell in nb.cells:
+            cell.source = self.text(cell.source)
+            for out in cell.get("outputs", []):
+                if "text" in out:
+                    out["text"] = self.obj(out["text"])
+                for kind, value in (out.get("data") or {}).items():
+                    if kind.startswith("text/") or kind.endswith("json"):
+                        out["data"][kind] = self.obj(value)
+        return nb
+
     # ------------------------------------------------------------------ text
     def text(self, s: str) -> str:
         """``s`` with every known person id that appears as a word replaced by its pseudonym.
