@@ -743,7 +743,7 @@ class Pseudonymizer:
 
     def _learn_values(self, values, prefix: str, known: bool = False) -> None:
         uniques = pd.unique(pd.Series(values).dropna())
-        if known:
+        if known and prefix != CUSTOMER_PREFIX:  # kept words are about people
             self.known(uniques)
         for u in uniques:
             self.pseudonym(u, prefix)
