@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
+from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
 
@@ -21,7 +22,7 @@ def add_panel_arguments(p) -> None:
                    help="column mapping (built-in name or YAML) for a raw export")
     p.add_argument("--period", choices=["month", "week", "day"], default="month",
                    help="panel period of answer_ts (default month, YYYY-MM)")
-    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+    p.add_argument("--engine", choices=list(ENGINES), default=DEFAULT_ENGINE,
                    help="SQL engine (default duckdb; spark needs pyspark and Java: "
                         "pip install 'ccpm[spark]')")
     p.add_argument("--spark-master", metavar="URL", default=None,
@@ -93,6 +94,7 @@ def run(args) -> int:
     pz = pseudonymizer_from_args(args)
     panel = panel_from_args(args)
     if pz is not None:  # at write time: the numbers are the raw run's, only ids differ
+        pz.learn(panel)  # the panel's ids are the input's: none is a sentinel
         panel = pz.frame(panel)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +105,7 @@ def run(args) -> int:
     write_manifest(out.parent, name=f"{out.name}.manifest.json", command="panel", args=args,
                    inputs=[args.calls, args.mapping], outputs=[out],
                    rows=panel.attrs.get("ccpm_panel"), started=started, privacy=pz)
-    print(f"ccpm: wrote {out} (and {out.name}.manifest.json)", file=sys.stderr)
+    print(f"ccpm: wrote {shown(args, out)} (and {out.name}.manifest.json)", file=sys.stderr)
     return 0
 
 
@@ -115,4 +117,4 @@ def register(sub) -> None:
     add_panel_arguments(p)
     p.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="file")  # complete or absent (analysis.outdir)

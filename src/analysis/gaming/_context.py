@@ -24,6 +24,7 @@ import pandas as pd
 from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
 from ..errors import ConfigError, InputError
+from ..escape import sql_quote_path
 from ._base import GamingContext
 
 __all__ = [
@@ -100,8 +101,7 @@ def _source_from_path(con, calls, mapping, info) -> Any:
 
     # the same entry check as panel and compare: one row set for one file
     cc = open_contract_calls(calls, mapping=mapping)
-    f = str(cc.path).replace("'", "''")
-    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{f}')")
+    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({sql_quote_path(cc.path)})")
     if cc.checked:
         info["quarantined_by_loader"] = int(cc.quarantined)
         info["quarantine_reasons"] = {str(k): int(v) for k, v in cc.reason_counts.items()}

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from ..contract import CALL_ID_UNIQUE_META
 from ..errors import ConfigError, InputError
+from ..escape import safe_csv
 from ._build import Problems
 from ._mapping import KIND_COLUMNS, Mapping
 from ._readers import SOURCE_COLUMNS, ReadOptions, expand_paths, read_many
@@ -281,6 +282,6 @@ def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> d
     }
     table = to_table(res.valid, res.kind)
     pq.write_table(table.replace_schema_metadata(valid_metadata(res)), paths["valid"])
-    res.quarantine.to_csv(paths["quarantine"], index=False, encoding="utf-8")
-    res.summary().to_csv(paths["summary"], index=False)
+    safe_csv(res.quarantine, paths["quarantine"], index=False, encoding="utf-8")
+    safe_csv(res.summary(), paths["summary"], index=False)
     return paths

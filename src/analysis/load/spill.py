@@ -9,7 +9,7 @@ contract schema (what ``ccpm validate`` writes as ``valid.parquet``), drops the
 frames, and returns a small :class:`SpilledCalls` holding the path and the counts.
 
 >>> sp = load_calls_to_parquet("exports/", "anonymous-bank")      # doctest: +SKIP
->>> con.execute(f"SELECT count(*) FROM read_parquet('{sp.path}')")  # doctest: +SKIP
+>>> con.execute("SELECT count(*) FROM read_parquet(?)", [str(sp.path)])  # doctest: +SKIP
 """
 
 from __future__ import annotations
