@@ -425,8 +425,9 @@ def _duplicates(ids_w: _Writer, tmpd: Path) -> np.ndarray:
     try:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET threads = 2")
         con.execute("SET temp_directory = ?", [str(tmpd / "duckdb")])
-        con.execute("SET memory_limit = ?", [os.environ.get("CCPM_LOAD_DUCKDB_MEMORY", "1GB")])
+        con.execute("SET memory_limit = ?", [os.environ.get("CCPM_LOAD_DUCKDB_MEMORY", "512MB")])
         ids = str(ids_w.path)
         res = con.execute(
             f"""
@@ -624,6 +625,8 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
     """
     import shutil
 
+    from ..escape import safe_csv
+
     out = Path(out_dir)
     paths = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
              "summary": out / "summary.csv"}
@@ -635,7 +638,8 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
                 first = [True]
 
                 def sink(df: pd.DataFrame) -> None:
-                    df.to_csv(fh, index=False, header=first[0])
+                    # spreadsheet formulas neutralised, as write_validated does
+                    safe_csv(df, fh, index=False, header=first[0])
                     first[0] = False
 
                 st = stream_calls(path, mapping, valid_path=tv, quarantine_sink=sink,
@@ -651,7 +655,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
             shutil.move(tq, paths["quarantine"])
         except OSError as exc:
             raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None
-    res.summary().to_csv(paths["summary"], index=False)
+    safe_csv(res.summary(), paths["summary"], index=False)
     return res, paths
 
 
