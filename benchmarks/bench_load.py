@@ -69,18 +69,18 @@ def make_csv(path: Path, rows: int, tmp: Path) -> None:
                         "--quiet"], check=True, capture_output=True)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET memory_limit = '1GB'")  # a shared machine: spill, never hog
     base = str(synth_dir / "calls.parquet")
     n = con.execute("SELECT count(*) FROM read_parquet(?)", [base]).fetchone()[0]
     reps = -(-rows // n)
     cols = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [base]).fetchall()]
-    sel = ", ".join("CAST(rn - 1 AS VARCHAR) AS call_id" if c == "call_id" else f'"{c}"'
-                    for c in cols)
+    # unique ids without a window over all rows: repetition * n + row of the synth file
+    sel = ", ".join(f"CAST(r.range * {n} + c.file_row_number AS VARCHAR) AS call_id"
+                    if col == "call_id" else f'c."{col}"' for col in cols)
     con.execute(
         f"""COPY (
-            SELECT {sel} FROM (
-                SELECT c.*, row_number() OVER () AS rn
-                FROM range(?) r, read_parquet(?) c)
-            WHERE rn <= ?
+            SELECT {sel} FROM range(?) r, read_parquet(?, file_row_number = true) c
+            WHERE r.range * {n} + c.file_row_number < ?
         ) TO '{str(path).replace("'", "''")}' (HEADER, DELIMITER ',')""",
         [reps, base, rows])
     con.close()
