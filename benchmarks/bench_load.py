@@ -70,6 +70,7 @@ def make_csv(path: Path, rows: int, tmp: Path) -> None:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     con.execute("SET memory_limit = '1GB'")  # a shared machine: spill, never hog
+    con.execute("SET preserve_insertion_order = false")
     base = str(synth_dir / "calls.parquet")
     n = con.execute("SELECT count(*) FROM read_parquet(?)", [base]).fetchone()[0]
     reps = -(-rows // n)
