@@ -143,7 +143,7 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
         return
     if src.kind == "parquet":
         try:
-            pf = pq.ParquetFile(src.path, page_checksum_verification=True)
+            pf = pq.ParquetFile(src.path, page_checksum_verification=True, pre_buffer=False)
             floats = _parquet_float_ints(pf)
             batches = pf.iter_batches(batch_size=chunk_rows)
             start = 0
@@ -475,7 +475,7 @@ def _write_valid(cand: _Writer, dups: np.ndarray, valid_path, m: Mapping, rows_r
                 buf, n_buf = ([rest] if rest.num_rows else []), rest.num_rows
 
         if cand.w is not None:
-            pf = pq.ParquetFile(cand.path)
+            pf = pq.ParquetFile(cand.path, pre_buffer=False)  # else it buffers the whole file
             for batch in pf.iter_batches(batch_size=65536):
                 r = batch.column(_ROWNUM).to_numpy()
                 keep = ~_in(dups, r)
@@ -555,7 +555,7 @@ def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
             x0, x1 = np.searchsorted(only_set, [lo, hi])
             if x0 == x1:
                 # every quarantined row of this file was kept when it was checked
-                pf = pq.ParquetFile(w.path)
+                pf = pq.ParquetFile(w.path, pre_buffer=False)
                 pos = a
                 for batch in pf.iter_batches(batch_size=65536):
                     t = pa.Table.from_batches([batch])
