@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from ..contract import HANDLED_OUTCOMES
 from ..errors import InputError
+from ..escape import safe_csv
 from ._build import Problems, build_columns, merge_offset_stats, offset_notes
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._readers import (
@@ -624,8 +625,6 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
     (StreamedResult, {"valid": Path, "quarantine": Path, "summary": Path})
     """
     import shutil
-
-    from ..escape import safe_csv
 
     out = Path(out_dir)
     paths = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
