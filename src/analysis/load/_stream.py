@@ -144,7 +144,7 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
         return
     if src.kind == "parquet":
         try:
-            pf = pq.ParquetFile(src.path, page_checksum_verification=True)
+            pf = pq.ParquetFile(src.path, page_checksum_verification=True, pre_buffer=False)
             floats = _parquet_float_ints(pf)
             batches = pf.iter_batches(batch_size=chunk_rows)
             start = 0
@@ -426,8 +426,9 @@ def _duplicates(ids_w: _Writer, tmpd: Path) -> np.ndarray:
     try:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET threads = 2")
         con.execute("SET temp_directory = ?", [str(tmpd / "duckdb")])
-        con.execute("SET memory_limit = ?", [os.environ.get("CCPM_LOAD_DUCKDB_MEMORY", "1GB")])
+        con.execute("SET memory_limit = ?", [os.environ.get("CCPM_LOAD_DUCKDB_MEMORY", "512MB")])
         ids = str(ids_w.path)
         res = con.execute(
             f"""
@@ -475,7 +476,7 @@ def _write_valid(cand: _Writer, dups: np.ndarray, valid_path, m: Mapping, rows_r
                 buf, n_buf = ([rest] if rest.num_rows else []), rest.num_rows
 
         if cand.w is not None:
-            pf = pq.ParquetFile(cand.path)
+            pf = pq.ParquetFile(cand.path, pre_buffer=False)  # else it buffers the whole file
             for batch in pf.iter_batches(batch_size=65536):
                 r = batch.column(_ROWNUM).to_numpy()
                 keep = ~_in(dups, r)
@@ -555,7 +556,7 @@ def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
             x0, x1 = np.searchsorted(only_set, [lo, hi])
             if x0 == x1:
                 # every quarantined row of this file was kept when it was checked
-                pf = pq.ParquetFile(w.path)
+                pf = pq.ParquetFile(w.path, pre_buffer=False)
                 pos = a
                 for batch in pf.iter_batches(batch_size=65536):
                     t = pa.Table.from_batches([batch])
@@ -636,6 +637,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
                 first = [True]
 
                 def sink(df: pd.DataFrame) -> None:
+                    # spreadsheet formulas neutralised, as write_validated does
                     safe_csv(df, fh, index=False, header=first[0])
                     first[0] = False
 
