@@ -1,18 +1,59 @@
-"""Shared fixtures. Real data is read from ../shared/data, never copied here."""
+"""Shared fixtures.
+
+The Anonymous Bank 1999 logs ship with the project (``data/external/``), so the tests that
+need them run in any clone. The data sets that may not be shipped (the PwC Excel export, the
+honeycomb 360 file) are read from the folder named by ``CCPM_SHARED_DATA`` (default
+``../shared/data`` beside the checkout): where it is missing their tests are skipped with the
+reason printed, except under CI (``CI=true``), where a missing data set is an error, so that
+nothing is skipped silently there. ``CCPM_SHARED_DATA=none`` declares that there is none.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from analysis.config import SHARED_DATA_DIR
+from analysis.config import BANK_DATA_DIR, SHARED_DATA_DIR, SHARED_DATA_ENV
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _declared_absent() -> bool:
+    return os.environ.get(SHARED_DATA_ENV, "").strip().lower() == "none"
 
 
 @pytest.fixture(scope="session")
-def shared_data():
-    """Path of ../shared/data; the suite needs it (CI lays it beside the clone)."""
-    if not SHARED_DATA_DIR.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA_DIR} (set CCPM_SHARED_DATA)")
-    return SHARED_DATA_DIR
+def bank_data():
+    """The shipped Anonymous Bank 1999 logs (``data/external/anonymous_bank_1999``)."""
+    if not any(BANK_DATA_DIR.glob("*.txt.gz")):
+        pytest.fail(f"the shipped bank logs are missing from {BANK_DATA_DIR} (a damaged checkout?)")
+    return BANK_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_dataset():
+    """``shared_dataset("pwc_call_centre/call_center_dataset.xlsx")`` -> the path, or skip.
+
+    Skips with the reason when the file is missing (or ``CCPM_SHARED_DATA=none``); under CI a
+    missing file is an error unless ``CCPM_SHARED_DATA=none`` says so explicitly.
+    """
+
+    def get(relative: str):
+        path = SHARED_DATA_DIR / relative
+        if _declared_absent():
+            pytest.skip(f"{SHARED_DATA_ENV}=none: shared data set {relative} not available")
+        if path.exists():
+            return path
+        msg = (f"shared data set {relative} not found under {SHARED_DATA_DIR}; "
+               f"set {SHARED_DATA_ENV}=/path/to/shared/data (or =none to skip these tests)")
+        if _under_ci():
+            pytest.fail(msg + " [CI=true: a missing data set is an error]")
+        pytest.skip(msg)
+
+    return get
 
 
 # --- synthetic centers (helper "synth"; see analysis.synth) -------------------------

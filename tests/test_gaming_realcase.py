@@ -17,10 +17,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def bank(shared_data):
+def bank(bank_data):
     from analysis.load import load_calls
 
-    res = load_calls(shared_data / "anonymous_bank_1999", mapping="anonymous-bank")
+    res = load_calls(bank_data, mapping="anonymous-bank")
     return res.valid
 
 

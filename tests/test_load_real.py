@@ -1,4 +1,4 @@
-"""Loaders on the real files in ../shared/data, checked against independent counts.
+"""Loaders on the real files (the shipped bank logs; the PwC and honeycomb files in CCPM_SHARED_DATA), checked against independent counts.
 
 The independent counts come from plain ``gzip`` + ``csv`` / ``zipfile`` /
 ``openpyxl`` passes over the raw files with stdlib Python, not from the loader.
@@ -29,8 +29,8 @@ def _sec(t: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def bank_dir(shared_data):
-    return shared_data / "anonymous_bank_1999"
+def bank_dir(bank_data):
+    return bank_data
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +180,10 @@ def test_bank_write_validated(bank, tmp_path):
 # ----------------------------------------------------------------------------- PwC Excel
 
 
-def test_pwc_excel(shared_data):
+def test_pwc_excel(shared_dataset):
     from openpyxl import load_workbook
 
-    path = shared_data / "pwc_call_centre" / "call_center_dataset.xlsx"
+    path = shared_dataset("pwc_call_centre/call_center_dataset.xlsx")
     res = load_calls(path, "pwc-excel")
     print("\npwc-excel:", res)
     ws = load_workbook(path, read_only=True).worksheets[0]
@@ -211,8 +211,8 @@ def test_pwc_excel(shared_data):
 # ----------------------------------------------------------------------------- honeycomb 360
 
 
-def test_honeycomb_360(shared_data):
-    path = shared_data / "feedback360_honeycomb" / "honeycomb_test_data.csv.zip"
+def test_honeycomb_360(shared_dataset):
+    path = shared_dataset("feedback360_honeycomb/honeycomb_test_data.csv.zip")
     res = load_ratings(path, "honeycomb-360")
     print("\nhoneycomb-360:", res)
     print(res.summary().to_string(index=False))
@@ -255,3 +255,20 @@ def test_honeycomb_360(shared_data):
     assert res.meta == {"scale_min": 1.0, "scale_max": 10.0}
     assert rescale(v["score"], source=(1, 10)).between(1, 5).all()
     assert rescale(10, source=(1, 10)) == 5.0 and rescale(1, source=(1, 10)) == 1.0
+
+
+def test_shipped_bank_logs_are_the_originals(bank_data):
+    """The shipped copy matches its SHA256SUMS (and the shared original, where that is at hand)."""
+    import hashlib
+
+    from analysis.config import SHARED_DATA_DIR
+
+    sums = dict(
+        reversed(line.split()) for line in (bank_data / "SHA256SUMS").read_text().splitlines() if line
+    )
+    assert len([n for n in sums if n.endswith(".txt.gz")]) == 9
+    for name, digest in sums.items():
+        assert hashlib.sha256((bank_data / name).read_bytes()).hexdigest() == digest, name
+        original = SHARED_DATA_DIR / "anonymous_bank_1999" / name
+        if original.is_file():
+            assert original.read_bytes() == (bank_data / name).read_bytes(), name

@@ -16,12 +16,15 @@ from analysis.report.build import report_parameters
 from analysis.report.convert import cell_options
 from analysis.report.execute import REPORT_NOTEBOOKS
 
-TEMPLATES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 NAMES = {"data_quality", "model_comparison", "gaming_checks", "management_summary"}
+TEMPLATES = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem in NAMES)
+#: research notebooks: read top to bottom in JupyterLab, not rendered into the report
+RESEARCH = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem not in NAMES)
 
 
 def test_the_four_templates_exist():
     assert {p.stem for p in TEMPLATES} == NAMES
+    assert {p.stem for p in RESEARCH} >= {"new_model"}
     assert set(REPORT_NOTEBOOKS["execute"]) == NAMES == set(REPORT_NOTEBOOKS["render"])
 
 
@@ -92,11 +95,12 @@ def test_management_summary_opens_with_the_recommendation():
     nb = nbformat.read(NOTEBOOKS_DIR / "management_summary.ipynb", as_version=4)
     shown = [c.source for c in _code_cells(nb) if "display(" in c.source]
     first = shown[0]
-    # the title, then the recommendation before anything else
-    assert first.index('"summary.title"') < first.index('"rec.title"') \
-        < first.index("rc.recommendation_summary(")
-    assert first.count("display(") == 3
+    # the title, then page 1 (decision, gaming finding, next steps), then the ranking
+    assert first.index('"summary.title"') < first.index("findings.page_one(") \
+        < first.index('"rec.title"') < first.index("rc.recommendation_summary(")
     assert "fig-summary-recommendation" in shown[1]
+    # the agreement heatmap is shown once, in the model comparison, not twice
+    assert not any("plot_agreement_heatmap" in c for c in shown)
 
 
 def test_every_text_key_used_by_a_template_exists():
@@ -130,3 +134,49 @@ def test_t_fills_fields_and_rejects_unknown_language():
         i18n.t("doc.title", "zz")
     with pytest.raises(KeyError):
         i18n.t("no.such.key", "en")
+
+
+# --------------------------------------------------------------------------- research notebooks
+
+
+@pytest.mark.parametrize("path", RESEARCH, ids=lambda p: p.stem)
+def test_research_notebook_narrates_with_literal_parameters(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for node in ast.parse(tagged[0].source).body:
+        ast.literal_eval(node.value)  # literals only in the parameters cell
+    md = [c for c in nb.cells if c.cell_type == "markdown"]
+    assert len(md) >= 5 and md[0].source.startswith("# ")  # method, assumptions, reading
+    for cell in _code_cells(nb):
+        assert cell.outputs == [] and cell.execution_count is None
+        for node in ast.walk(ast.parse(cell.source)):
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    code = "\n".join(c.source for c in _code_cells(nb))
+    for call in ("build_panel(", "compare_models(", "recommend("):  # the library, visibly
+        assert call in code, call
+
+
+@pytest.mark.slow
+def test_new_model_notebook_runs_with_papermill_from_another_folder(tmp_path, monkeypatch):
+    import papermill as pm
+
+    from analysis.synth import generate_center, write_center
+
+    center = tmp_path / "center"
+    write_center(generate_center(agents=12, days=40, seed=5), center)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the repo, not notebooks/
+    out = elsewhere / "out.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS_DIR / "new_model.ipynb"), str(out), progress_bar=False,
+                        parameters={"calls": str(center / "calls.parquet"),
+                                    "okr": str(center / "okr.yml"),
+                                    "truth": str(center / "truth.csv"), "n_boot": 20})
+    nb = nbformat.read(out, as_version=4)
+    text = "\n".join(o.get("data", {}).get("text/plain", "") for c in _code_cells(nb)
+                     for o in c.outputs)
+    # both new models were scored and ranked beside the built-in ones
+    assert "fcr_per_hour" in text and "kpi_fcr" in text
+    assert any("image/png" in o.get("data", {}) for c in _code_cells(nb) for o in c.outputs)

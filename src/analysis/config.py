@@ -16,6 +16,8 @@ __all__ = [
     "NOTEBOOKS_DIR",
     "REPORTS_DIR",
     "SHARED_DATA_DIR",
+    "SHARED_DATA_ENV",
+    "BANK_DATA_DIR",
     "DEFAULT_SEED",
     "DEFAULT_ALPHA",
     "DEFAULT_SHORT_CALL_S",
@@ -33,8 +35,16 @@ MAPPINGS_DIR = REPO_ROOT / "data" / "mappings"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 #: Rendered reports and report configuration.
 REPORTS_DIR = REPO_ROOT / "reports"
-#: Shared real data sets, beside the checkout; override with ``CCPM_SHARED_DATA``.
-SHARED_DATA_DIR = Path(os.environ.get("CCPM_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+#: The one setting that says where the data sets that may not be shipped live (the PwC Excel
+#: export and the honeycomb 360 file): an environment variable for the tests and benchmarks,
+#: the same name as a ``make`` variable.
+SHARED_DATA_ENV = "CCPM_SHARED_DATA"
+#: Shared data sets that the project may not ship; by default ``../shared/data`` beside the
+#: checkout. Set ``CCPM_SHARED_DATA=none`` to declare that there is none.
+SHARED_DATA_DIR = Path(os.environ.get(SHARED_DATA_ENV) or REPO_ROOT.parent / "shared" / "data")
+#: The Anonymous Bank 1999 call-center logs (Technion SEE lab; Guedj & Mandelbaum), shipped
+#: with the project (free for use with acknowledgement), so the case study runs in any clone.
+BANK_DATA_DIR = REPO_ROOT / "data" / "external" / "anonymous_bank_1999"
 
 DEFAULT_SEED = 20261126
 #: False-discovery level for gaming flags.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_privacy_arguments
+from . import add_privacy_arguments, shown
 
 __all__ = ["register", "run", "add_report_arguments"]
 
@@ -19,8 +19,13 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roster", help="agent roster")
     p.add_argument("--config", help="model configuration (YAML)")
     p.add_argument("--truth", help="planted truth of synthetic data (truth.csv)")
-    p.add_argument("--period", help="YYYY, YYYY-MM or YYYY-MM-DD: only calls of that period "
-                   "(models and checks then see that period alone)")
+    p.add_argument("--span", metavar="YYYY[-MM[-DD]]",
+                   help="report on the calls of this year, month or day only (models and "
+                   "checks then see that span alone; --period in panel/gaming is the "
+                   "length of one scoring interval, a different thing)")
+    p.add_argument("--short-call-s", type=float, default=None, metavar="SECONDS",
+                   help="a handled call with talk time below this is short (default "
+                   "20; the Anonymous Bank case study uses 15)")
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="report language")
     add_privacy_arguments(p)
     p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
@@ -38,7 +43,7 @@ def register(sub) -> None:
     )
     add_report_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,11 +54,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--salt-file needs --pseudonymize")
     res = build_report(
         args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
-        roster=args.roster, config=args.config, truth=args.truth, period=args.period,
+        roster=args.roster, config=args.config, truth=args.truth, period=args.span,
+        short_call_s=args.short_call_s,
         lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
         engine=args.engine, deck=not args.no_deck, notebooks_dir=args.templates,
     )
-    print(res.pdf)
+    print(shown(args, res.pdf))
     if res.deck:
-        print(res.deck)
+        print(shown(args, res.deck))
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CcpmError, ConfigError
+from ..escape import safe_csv
 from ._agents import AGENT_COLUMNS, CENTER_ID, agent_table, date_agents
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._context import HANDLED_SQL, build_context, opt
@@ -239,11 +240,11 @@ class GamingReport:
             "changepoints": out / "changepoints.csv",
             "summary": out / "summary.txt",
         }
-        self.flags.to_csv(paths["flags"], index=False)
-        self.agents.reindex(columns=AGENT_COLUMNS).to_csv(paths["agents"], index=False)
+        safe_csv(self.flags, paths["flags"], index=False)
+        safe_csv(self.agents.reindex(columns=AGENT_COLUMNS), paths["agents"], index=False)
         cp = self.changepoints.copy()
         cp["date"] = pd.to_datetime(cp["date"]).dt.strftime("%Y-%m-%d")
-        cp.to_csv(paths["changepoints"], index=False)
+        safe_csv(cp, paths["changepoints"], index=False)
         paths["summary"].write_text(self.summary_text(), encoding="utf-8")
         return paths
 

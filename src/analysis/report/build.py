@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from ..config import NOTEBOOKS_DIR
+from ..escape import safe_csv
 from . import i18n
 from .engines import RenderMeta, select_engine
 from .execute import REPORT_NOTEBOOKS, execute_notebook
@@ -36,7 +37,7 @@ from .fonts import report_fonts
 from .i18n import t
 from .inputs import _is_path, file_sha256, prepare_inputs
 
-__all__ = ["build_report", "ReportResult", "report_parameters"]
+__all__ = ["build_report", "ReportResult", "report_parameters", "data_label"]
 
 
 @dataclass
@@ -58,9 +59,9 @@ def _abs(p) -> str | None:
 
 def report_parameters(*, calls, build_dir, mapping=None, ratings=None, okr=None, roster=None,
                       config=None, truth=None, period=None, lang="en", pseudonymize=False,
-                      salt_file=None, seed=None) -> dict:
+                      salt_file=None, seed=None, short_call_s=None) -> dict:
     """The papermill parameters every template takes (literals; paths absolute)."""
-    from ..config import DEFAULT_SEED
+    from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
 
     return {
         "calls": _abs(calls), "mapping": _abs(mapping) if _is_path(mapping) else mapping,
@@ -69,7 +70,22 @@ def report_parameters(*, calls, build_dir, mapping=None, ratings=None, okr=None,
         "truth": _abs(truth), "period": period, "lang": lang,
         "pseudonymize": bool(pseudonymize), "salt_file": _abs(salt_file),
         "build_dir": _abs(build_dir), "seed": int(DEFAULT_SEED if seed is None else seed),
+        "short_call_s": float(DEFAULT_SHORT_CALL_S if short_call_s is None else short_call_s),
     }
+
+
+def data_label(manifest: dict, lang: str = "en") -> str:
+    """The calls input named as a whole: the file, or for several files their folder,
+    how many and the first and last name (never just the first file)."""
+    files = [r for r in manifest.get("inputs", []) if r["kind"] == "calls"]
+    if len(files) == 1:
+        return str(files[0]["file"])
+    names = sorted(str(r["file"]) for r in files)
+    folder = ""
+    if not manifest.get("pseudonymized"):
+        parents = {Path(r.get("path", "")).parent.name for r in files}
+        folder = parents.pop() if len(parents) == 1 else ""
+    return t("doc.source.files", lang, folder=folder or t("input.calls", lang), n=len(names))
 
 
 def _say(progress: Callable[[str], None] | None, msg: str) -> None:
@@ -93,6 +109,7 @@ def build_report(
     salt_file=None,
     engine: str = "auto",
     seed: int | None = None,
+    short_call_s: float | None = None,
     notebooks_dir=None,
     deck: bool = True,
     parallel: bool = True,
@@ -108,6 +125,9 @@ def build_report(
         Output folder (created).
     lang : {"en", "zh-CN"}
         Report language (zh-CN needs a CJK font; checked before anything runs).
+    short_call_s : float, optional
+        Short-call threshold in seconds (talk time) for the panel, the gaming checks and
+        the headline numbers (default :data:`analysis.config.DEFAULT_SHORT_CALL_S`).
     engine : {"auto", "builtin", "quarto"}
         Render engine (:data:`analysis.report.engines.ENGINES`).
     notebooks_dir : path, optional
@@ -143,12 +163,14 @@ def build_report(
     _say(progress, "report: preparing inputs")
     inputs = prepare_inputs(calls, build_dir=build_dir, mapping=mapping, ratings=ratings,
                             okr=okr, roster=roster, config=config, truth=truth, period=period,
-                            pseudonymize=pseudonymize, salt_file=salt_file)
+                            pseudonymize=pseudonymize, salt_file=salt_file,
+                            short_call_s=short_call_s)
     timings["inputs"] = time.perf_counter() - t0
     params = report_parameters(calls=calls, build_dir=build_dir, mapping=mapping,
                                ratings=ratings, okr=okr, roster=roster, config=config,
                                truth=truth, period=period, lang=lang,
-                               pseudonymize=pseudonymize, salt_file=salt_file, seed=seed)
+                               pseudonymize=pseudonymize, salt_file=salt_file, seed=seed,
+                               short_call_s=short_call_s)
     executed: dict[str, Path] = {}
     n_total, done = len(REPORT_NOTEBOOKS["execute"]), 0
     for phase in REPORT_NOTEBOOKS["phases"]:
@@ -181,8 +203,7 @@ def build_report(
 
     _say(progress, f"report: rendering PDF ({eng.name})")
     s = time.perf_counter()
-    calls_file = next(r["file"] for r in inputs.manifest["inputs"] if r["kind"] == "calls")
-    source = calls_file
+    source = calls_file = data_label(inputs.manifest, lang)
     if inputs.manifest.get("anonymous_bank"):
         source = f"Anonymous Bank (Technion SEE) · {calls_file}"
     today = _dt.date.today().isoformat()
@@ -271,6 +292,6 @@ def _export_tables(build_dir: Path, dest: Path) -> list[Path]:
         df = df.drop(columns=[c for c in df.columns if "customer" in str(c)])
         dest.mkdir(parents=True, exist_ok=True)
         path = dest / f"{name}.csv"
-        df.to_csv(path, index=False)
+        safe_csv(df, path, index=False)
         written.append(path)
     return written

@@ -25,10 +25,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_ALPHA, DEFAULT_SHORT_CALL_S, MIN_360_GROUP
+from ..config import DEFAULT_ALPHA, MIN_360_GROUP
+from ..escape import sql_quote_path
 from . import i18n
-from .i18n import t
+from .i18n import t, tm  # t: plain text (figures); tm: Markdown (fields literal)
 from .inputs import ReportInputs
+from .literal import MdRaw, html_text, md_plain, md_text
 
 __all__ = [
     "Markdown",
@@ -105,7 +107,24 @@ class Markdown:
         return self.text
 
 
+class MdCell:
+    """A table cell written in Markdown by the report itself (e.g. a bold total): pandas
+    keeps it as an object (a ``str`` subclass would be turned into plain ``str``)."""
+
+    __slots__ = ("md",)
+
+    def __init__(self, md: str) -> None:
+        self.md = md
+
+    def __str__(self) -> str:
+        return md_plain(self.md)
+
+
 def _fmt(v, digits: int) -> str:
+    if isinstance(v, MdCell):
+        return MdRaw(v.md)
+    if isinstance(v, MdRaw):
+        return v
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
         return "–"
     if isinstance(v, (bool, np.bool_)):
@@ -127,11 +146,13 @@ class Table:
     """A DataFrame rendered as a Pandoc pipe table (markdown) and HTML, headers translated."""
 
     def __init__(self, df: pd.DataFrame, lang: str = "en", *, digits: int = 3,
-                 caption: str | None = None) -> None:
+                 caption: str | None = None, before: str = "", after: str = "") -> None:
         self.df = df
         self.lang = lang
         self.digits = digits
         self.caption = caption
+        self.before = before  # Markdown written by the report (tm), shown above / below
+        self.after = after
 
     def _cells(self) -> tuple[list[str], list[list[str]], list[bool]]:
         shown = i18n.translate_columns(self.df, self.lang)
@@ -144,23 +165,35 @@ class Table:
     def _repr_markdown_(self) -> str:
         header, rows, numeric = self._cells()
 
-        def esc(s: str) -> str:
-            return s.replace("|", "\\|").replace("\n", " ")
+        esc = md_text  # every cell and header is literal text (names are hostile)
 
         lines = ["| " + " | ".join(esc(h) for h in header) + " |",
                  "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
         lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
         out = "\n".join(lines)
         if self.caption:
-            out += f"\n\n: {self.caption}"
+            out += f"\n\n: {md_text(self.caption)}"
+        if self.before:
+            out = f"{self.before}\n\n{out}"
+        if self.after:
+            out = f"{out}\n\n{self.after}"
         return out
 
     def _repr_html_(self) -> str:
         header, rows, _ = self._cells()
-        th = "".join(f"<th>{h}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-        cap = f"<caption>{self.caption}</caption>" if self.caption else ""
-        return f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+        th = "".join(f"<th>{html_text(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{html_text(_unmark(c))}</td>" for c in r)
+                       + "</tr>" for r in rows)
+        cap = f"<caption>{html_text(self.caption)}</caption>" if self.caption else ""
+        pre = f"<p>{html_text(md_plain(self.before))}</p>" if self.before else ""
+        post = f"<p>{html_text(md_plain(self.after))}</p>" if self.after else ""
+        return (f"{pre}<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+                f"{post}")
+
+
+def _unmark(cell: str) -> str:
+    """A cell's text without the report's own Markdown (``MdRaw`` bold), for HTML."""
+    return md_plain(cell) if isinstance(cell, MdRaw) else cell
 
 
 def setup(lang: str = "en") -> None:
@@ -176,6 +209,8 @@ def setup(lang: str = "en") -> None:
     mpl.rcParams["figure.dpi"] = 110
     mpl.rcParams["savefig.dpi"] = 150
     mpl.rcParams["figure.figsize"] = (7.5, 3.6)
+    mpl.rcParams["text.parse_math"] = False  # "$x$" in a name is drawn as typed
+    mpl.rcParams["text.usetex"] = False
 
 
 def figure(fig):
@@ -201,12 +236,12 @@ def figure(fig):
 
 def heading(key: str, lang: str = "en", level: int = 1, **fields) -> Markdown:
     """A translated markdown heading."""
-    return Markdown("#" * level + " " + t(key, lang, **fields))
+    return Markdown("#" * level + " " + tm(key, lang, **fields))
 
 
 def text(key: str, lang: str = "en", **fields) -> Markdown:
-    """A translated paragraph."""
-    return Markdown(t(key, lang, **fields))
+    """A translated paragraph (fields shown literally)."""
+    return Markdown(tm(key, lang, **fields))
 
 
 def bullets(items: list[str]) -> Markdown:
@@ -283,7 +318,7 @@ def inputs_table(inputs: ReportInputs, lang: str = "en") -> Table:
     rows = []
     for r in inputs.manifest["inputs"]:
         rows.append({
-            "input": t(f"input.{r['kind']}", lang),
+            "input": tm(f"input.{r['kind']}", lang),
             "file": r["file"],
             "sha256": r["sha256"][:12],
             "rows_read": r.get("rows_read"),
@@ -303,16 +338,33 @@ def quarantine_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown
         return text("dq.quarantine.none", lang)
     calls = next(r for r in inputs.manifest["inputs"] if r["kind"] == "calls")
     df = q[["reason", "rows"]].copy()
+    df["reason"] = [_punct("pairs", lang).join(reason_text(r, lang) for r in x.split(";"))
+                    for x in df["reason"].astype(str)]
     df["rows"] = df["rows"].astype("int64")
-    df["share"] = df["rows"] / max(int(calls.get("rows_read") or 0), 1)
+    share = df["rows"] / max(int(calls.get("rows_read") or 0), 1)
+    df["share"] = [f"{100 * x:.2f}%" if x >= 0.0001 else "<0.01%" for x in share]
     return Table(df, lang, digits=4)
+
+
+def reason_text(reason: str, lang: str = "en") -> str:
+    """A quarantine reason code in plain words (``missing_agent_id`` -> "answered call
+    without an agent"); ``unparseable_<column>`` and friends name the column."""
+    strings = i18n.STRINGS[lang]
+    if f"qreason.{reason}" in strings:
+        return t(f"qreason.{reason}", lang)
+    for pre in ("unparseable", "negative", "absurd"):
+        if reason.startswith(pre + "_"):
+            col = reason[len(pre) + 1:]
+            return t(f"qreason.{pre}", lang, column=strings.get(f"field.{col}", col))
+    return reason
 
 
 def _con(inputs: ReportInputs) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     with contextlib.suppress(duckdb.Error):  # no progress widget in the executed notebook
         con.execute("SET enable_progress_bar = false")
-    con.execute(f"CREATE VIEW calls AS SELECT * FROM read_parquet('{inputs.calls_path}')")
+    src = sql_quote_path(inputs.calls_path)
+    con.execute(f"CREATE VIEW calls AS SELECT * FROM read_parquet({src})")
     return con
 
 
@@ -325,7 +377,9 @@ def coverage_table(inputs: ReportInputs, lang: str = "en") -> Table:
         row = con.execute(f"SELECT {expr} FROM calls").fetchdf().iloc[0]
     finally:
         con.close()
-    df = pd.DataFrame({"column": row.index.astype(str), "non_missing": row.values.astype(float)})
+    strings = i18n.STRINGS[lang]
+    df = pd.DataFrame({"column": [strings.get(f"field.{c}", c) for c in row.index.astype(str)],
+                       "non_missing": [f"{100 * v:.1f}%" for v in row.values.astype(float)]})
     return Table(df, lang, digits=3)
 
 
@@ -341,12 +395,14 @@ def provenance(inputs: ReportInputs, lang: str = "en") -> Markdown:
     """Pseudonymization note and, for the Anonymous Bank data, the required acknowledgement."""
     parts = []
     if inputs.pseudonymized:
-        parts.append(t("dq.pseudonymized", lang))
-    for note in inputs.notes:
-        parts.append(f"*{note}*")
+        parts.append(tm("dq.pseudonymized", lang))
+    if lang == "en":
+        parts += [f"*{md_text(note)}*" for note in inputs.notes]  # the loader's notes: data
+    elif inputs.notes:  # English data: counted here, kept in manifest.json
+        parts.append("*" + tm("dq.notes.other", lang, n=len(inputs.notes)) + "*")
     if inputs.manifest.get("anonymous_bank"):
-        parts.append(f"**{t('dq.acknowledgement', lang)}.** "
-                     + t("dq.acknowledgement.anonymous_bank", lang))
+        parts.append(f"**{tm('dq.acknowledgement', lang)}.** "
+                     + tm("dq.acknowledgement.anonymous_bank", lang))
     return Markdown("\n\n".join(parts))
 
 
@@ -379,8 +435,10 @@ def daily_calls_figure(inputs: ReportInputs, lang: str = "en"):
 
 
 def kpi_overview(inputs: ReportInputs, lang: str = "en",
-                 short_call_s: float = DEFAULT_SHORT_CALL_S) -> Table:
-    """Center-level KPIs over the report's calls (``measure, value``), computed in DuckDB."""
+                 short_call_s: float | None = None) -> Table:
+    """Center-level KPIs over the report's calls (``measure, value``), computed in DuckDB;
+    short calls by the run's threshold (``inputs.short_call_s``) unless given."""
+    short_call_s = inputs.short_call_s if short_call_s is None else short_call_s
     con = _con(inputs)
     try:
         cols = {r[0] for r in con.execute("DESCRIBE calls").fetchall()}
@@ -396,6 +454,7 @@ def kpi_overview(inputs: ReportInputs, lang: str = "en",
                        FILTER (WHERE outcome IN ('answered','transferred')) AS short,
                    avg(CASE WHEN outcome = 'transferred' THEN 1.0 ELSE 0.0 END)
                        FILTER (WHERE outcome IN ('answered','transferred')) AS transfer,
+                   count(*) FILTER (WHERE outcome = 'transferred') AS n_transfer,
                    {"avg(CAST(resolved AS DOUBLE))" if "resolved" in cols else "NULL"} AS resolved,
                    {"avg(csat)" if "csat" in cols else "NULL"} AS csat,
                    count(DISTINCT agent_id) AS agents
@@ -404,16 +463,18 @@ def kpi_overview(inputs: ReportInputs, lang: str = "en",
     finally:
         con.close()
     rows = [
-        (t("kpi.calls_offered", lang), f"{int(r['offered']):,}"),
-        (t("kpi.calls_handled", lang), f"{int(r['handled']):,}"),
-        (t("kpi.agents", lang), f"{int(r['agents']):,}"),
-        (t("kpi.abandon_rate", lang), _pct(r["abandon"])),
-        (t("kpi.aht", lang), _num(r["aht"], 0)),
-        (t("kpi.talk", lang), _num(r["talk"], 0)),
-        (t("kpi.short_share", lang, s=short_call_s), _pct(r["short"])),
-        (t("kpi.transfer_rate", lang), _pct(r["transfer"])),
-        (t("kpi.resolution", lang), _pct(r["resolved"])),
-        (t("kpi.csat", lang), _num(r["csat"], 2)),
+        (tm("kpi.calls_offered", lang), f"{int(r['offered']):,}"),
+        (tm("kpi.calls_handled", lang), f"{int(r['handled']):,}"),
+        (tm("kpi.agents", lang), f"{int(r['agents']):,}"),
+        (tm("kpi.abandon_rate", lang), _pct(r["abandon"])),
+        (tm("kpi.aht", lang), _num(r["aht"], 0)),
+        (tm("kpi.talk", lang), _num(r["talk"], 0)),
+        (tm("kpi.short_share", lang, s=short_call_s), _pct(r["short"])),
+        # no transferred call at all: the source has no transfer field (the Anonymous
+        # Bank logs, the PwC export), so the rate is absent, not 0%
+        (tm("kpi.transfer_rate", lang), _pct(r["transfer"]) if r["n_transfer"] else "–"),
+        (tm("kpi.resolution", lang), _pct(r["resolved"])),
+        (tm("kpi.csat", lang), _num(r["csat"], 2)),
     ]
     return Table(pd.DataFrame(rows, columns=["measure", "value"]), lang)
 
@@ -435,10 +496,10 @@ def metric_definitions(lang: str = "en") -> Table | Markdown:
     d = describe()
     strings = i18n.STRINGS[lang]
     df = pd.DataFrame({
-        "name": d["name"].astype(str),
+        "name": [strings.get(f"axis.{n}", strings.get(f"field.{n}", n)) for n in d["name"]],
         "definition": [strings.get(f"metric.{n}", desc) for n, desc in
                        zip(d["name"], d["description"], strict=True)],
-        "unit": d["unit"].astype(str),
+        "unit": [strings.get(f"unit.{u}", str(u)) for u in d["unit"].astype(str)],
         "direction": [strings.get(f"direction.{x}", str(x)) for x in d["direction"]],
     })
     return Table(df, lang)
@@ -457,12 +518,12 @@ def panel(inputs: ReportInputs, build_dir, *, period: str = "month") -> pd.DataF
     """The agent x period panel (cached); None when :mod:`analysis.panel` is missing."""
     if not _importable("analysis.panel", "build_panel"):
         return None
-    path = _cache(build_dir) / f"panel-{period}.parquet"
+    path = _cache(build_dir) / f"panel-{period}-{inputs.short_call_s:g}s.parquet"
     if path.is_file():
         return pd.read_parquet(path)
     from ..panel import build_panel
 
-    p = build_panel(str(inputs.calls_path), period=period)
+    p = build_panel(str(inputs.calls_path), period=period, short_call_s=inputs.short_call_s)
     p.to_parquet(path, index=False)
     return p
 
@@ -588,15 +649,18 @@ def gaming(inputs: ReportInputs, build_dir):
     from ..gaming import run_checks
 
     res = run_checks(str(inputs.calls_path), ratings=inputs.ratings, okr=inputs.okr,
-                     roster=inputs.roster)
+                     roster=inputs.roster, options={"short_call_s": inputs.short_call_s})
     skipped = res.skipped
     if isinstance(skipped, dict):
         skipped = pd.DataFrame({"check": list(skipped), "skipped_reason": list(skipped.values())})
     text_ = res.summary_text() if callable(getattr(res, "summary_text", None)) else ""
     cps = res.changepoints if isinstance(res.changepoints, pd.DataFrame) else pd.DataFrame()
+    agents = getattr(res, "agents", None)  # agent-level decisions, where the runner has them
     _save_bundle(folder, {"flags": res.flags, "changepoints": cps,
-                          "skipped": skipped if isinstance(skipped, pd.DataFrame) else None},
-                 {"summary_text": text_, "alpha": DEFAULT_ALPHA})
+                          "skipped": skipped if isinstance(skipped, pd.DataFrame) else None,
+                          "agents": agents if isinstance(agents, pd.DataFrame) else None},
+                 {"summary_text": text_, "alpha": float(getattr(res, "alpha", DEFAULT_ALPHA)),
+                  "agent_fdr": getattr(res, "agent_fdr", None)})
     b = _load_bundle(folder)
     for name in ("changepoints", "skipped"):
         if not hasattr(b, name):
@@ -611,18 +675,49 @@ def _model_label(model: str, lang: str) -> str:
     return i18n.STRINGS[lang].get(f"model.{model}", str(model))
 
 
-def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5) -> Table | Markdown:
-    """Top and bottom ``n`` agents of ``model`` in its latest period (``rank, agent_id, score``)."""
+def period_days(inputs: ReportInputs) -> dict[str, int]:
+    """Days with calls per calendar month (``YYYY-MM``) of the report's calls."""
+    con = _con(inputs)
+    try:
+        rows = con.execute("SELECT strftime(arrival_ts, '%Y-%m'), count(DISTINCT "
+                           "CAST(arrival_ts AS DATE)) FROM calls GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    return {str(p): int(d) for p, d in rows}
+
+
+def _ranked_period(periods: list[str], days: dict[str, int] | None) -> tuple[str, str]:
+    """The period to rank on: the latest one with at least half the days of the fullest
+    (a stub month at the end is skipped), and a note naming a partial one ("" if none)."""
+    periods = sorted(periods)
+    if not days or not all(p in days for p in periods):
+        return periods[-1], ""
+    full = max(days[p] for p in periods)
+    pick = next(p for p in reversed(periods) if days[p] >= 0.5 * full)
+    later = [p for p in periods if p > pick]
+    return pick, (later[-1] if later else "")
+
+
+def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5, *,
+                     inputs: ReportInputs | None = None) -> Table | Markdown:
+    """Top and bottom ``n`` agents of ``model`` in the latest full period (``rank,
+    agent_id, score``); with ``inputs``, a partial last period (a stub month) is skipped
+    and named."""
     s = cmp.scores
     s = s[s["model"].astype(str) == model]
     if s.empty or s["score"].isna().all():
-        return Markdown(t("models.not_computable", lang, model=_model_label(model, lang),
+        return Markdown(tm("models.not_computable", lang, model=_model_label(model, lang),
                           reason=_reason(cmp, model)))
-    last = s["period"].astype(str).max()
+    days = period_days(inputs) if inputs is not None else None
+    scored = s.dropna(subset=["score"])["period"].astype(str).unique().tolist()
+    last, stub = _ranked_period(scored, days)
     s = s[s["period"].astype(str) == last].dropna(subset=["score"]).sort_values("rank")
     pick = pd.concat([s.head(n), s.tail(n)]).drop_duplicates(subset=["agent_id"])
-    return Table(pick[["rank", "agent_id", "period", "score"]].reset_index(drop=True), lang,
-                 digits=2)
+    note = (tm("models.top.partial", lang, period=last, stub=stub, days=days[stub])
+            if stub and days else tm("models.top.period", lang, period=last,
+                                     days=(days or {}).get(last, "–")))
+    return Table(pick[["rank", "agent_id", "score"]].reset_index(drop=True), lang, digits=2,
+                 before=note)
 
 
 def _value(v):
@@ -672,11 +767,17 @@ def model_properties(cmp, lang: str = "en") -> Table | Markdown:
             continue
         row = {"model": _model_label(name, lang)}
         for k in ("stability", "validity", "gaming_sensitivity", "fairness"):
-            v = _value(info.get(k))
+            v = info.get(k)
+            if k == "fairness" and isinstance(v, dict) and "value" not in v:
+                # by grouping (queue, shift): the largest group effect
+                vals = [_value(x) for x in v.values()]
+                vals = [x for x in vals if x is not None]
+                v = max(vals) if vals else None
+            v = _value(v)
             row[k] = np.nan if v is None else v
         rows.append(row)
     if not rows:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     return Table(pd.DataFrame(rows), lang, digits=2)
 
 
@@ -693,7 +794,7 @@ def okr_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown:
     target``)."""
     doc = inputs.okr
     if not doc:
-        return Markdown(t("common.no_input", lang, what=t("input.okr", lang)))
+        return Markdown(tm("common.no_input", lang, what=tm("input.okr", lang)))
     objs = doc.get("objectives", doc) if isinstance(doc, dict) else doc
     rows = []
     if isinstance(objs, list):
@@ -706,12 +807,12 @@ def okr_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown:
                     rows.append({
                         "objective": str(name),
                         "key_result": str(kr.get("name") or kr.get("id") or kr.get("metric", "")),
-                        "metric": str(kr.get("metric", "")),
+                        "metric": _metric_name(str(kr.get("metric", "")), lang),
                         "baseline": kr.get("baseline"),
                         "target": kr.get("target"),
                     })
     if not rows:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     df = pd.DataFrame(rows).drop_duplicates()
     for c in ("baseline", "target"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
@@ -731,10 +832,10 @@ def ratings_by_group(inputs: ReportInputs, lang: str = "en",
     """
     r = inputs.ratings
     if r is None or r.empty:
-        return Markdown(t("common.no_input", lang, what=t("input.ratings", lang)))
+        return Markdown(tm("common.no_input", lang, what=tm("input.ratings", lang)))
     need = {"ratee_id", "rater_id", "rater_group", "score"}
     if not need <= set(r.columns):
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     cfg = (_model_config(inputs) or {}).get("360") or {}
     asked = cfg.get("min_group", MIN_360_GROUP) if min_group is None else min_group
     min_group = max(int(asked), MIN_360_GROUP)
@@ -762,7 +863,7 @@ def _label_checks(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     names = i18n.labels(lang, "check")
     df = df.assign(check=df["check"].astype(str).map(lambda c: names.get(c, c)))
     if "period" in df.columns:  # a test over the whole window
-        df["period"] = df["period"].astype(str).replace({"all": t("doc.all_periods", lang)})
+        df["period"] = df["period"].astype(str).replace({"all": tm("doc.all_periods", lang)})
     return df
 
 
@@ -770,12 +871,25 @@ def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
     """Flagged agent-periods, strongest evidence first."""
     f = g.flags
     if f.empty or not f["flagged"].astype(bool).any():
-        return Markdown(t("common.none_found", lang))
-    f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"])
+        return Markdown(tm("common.none_found", lang))
+    f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"]).head(limit).copy()
+    f["effect"] = [_effect_text(e, c, lang) for e, c in zip(f["effect"], f["check"],
+                                                            strict=True)]
     cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "q_value")
             if c in f.columns]
-    return Table(_label_checks(f[cols].head(limit).reset_index(drop=True), lang), lang,
-                 digits=3)
+    out = f[cols].reset_index(drop=True)
+    for c in ("n", "k"):
+        if c in out.columns:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
+    return Table(_label_checks(out, lang), lang, digits=3, after=tm("gaming.flags.note", lang))
+
+
+def _effect_text(effect, check: str, lang: str) -> str:
+    """An effect with its (short) unit: ``+67.5%``, ``+12.0 per 100 calls``."""
+    if effect is None or pd.isna(effect):
+        return "–"
+    unit = i18n.STRINGS[lang].get(f"unitshort.{check}", "")
+    return f"{float(effect):+.1f}{unit}"
 
 
 def checks_table(g, lang: str = "en") -> Table | Markdown:
@@ -783,34 +897,75 @@ def checks_table(g, lang: str = "en") -> Table | Markdown:
     (``check, tests, flags, effect_unit``)."""
     f = g.flags
     if f.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     out = f.groupby("check").agg(tests=("p_value", "size"),
                                  flags=("flagged", lambda s: int(s.astype(bool).sum())),
                                  effect_unit=("effect_unit", "first"))
-    if lang != "en":  # the units are English text from the checks
-        out = out.drop(columns="effect_unit")
     out = out.reset_index()
+    strings = i18n.STRINGS[lang]  # the units are English text from the checks: translated
+    out["effect_unit"] = [strings.get(f"unit.{c}", u if lang == "en" else "–")
+                          for c, u in zip(out["check"], out["effect_unit"], strict=True)]
     out["tests"] = out["tests"].astype("int64")
     out["flags"] = out["flags"].astype("int64")
     return Table(_label_checks(out, lang), lang)
 
 
 def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown:
-    """Change points (``scope, metric, date, before, after, p_value``)."""
-    cp = getattr(g, "changepoints", None)
-    if cp is None or cp.empty:
-        return Markdown(t("common.none_found", lang))
-    cols = [c for c in ("scope", "metric", "date", "before", "after", "p_value") if c in cp.columns]
-    return Table(cp[cols].sort_values(cols[-1]).head(limit).reset_index(drop=True), lang)
+    """Change points significant at the run's alpha (``scope, metric, date, before, after,
+    p_value``): the center's steps first, levels with their units."""
+    from .findings import _fmt_level, _iso, _metric, significant_changepoints
+
+    cp = significant_changepoints(g)
+    if cp.empty:
+        return Markdown(tm("gaming.changepoints.none", lang))
+    cp = cp.head(limit)
+    df = pd.DataFrame({
+        "scope": [tm("gaming.scope.center", lang) if lv == "center" else str(a)
+                  for lv, a in zip(cp["level"], cp["agent_id"], strict=True)],
+        "metric": [_metric(str(m), lang) for m in cp["metric"]],
+        "date": [_iso(d) for d in cp["date"]],
+        "before": [_fmt_level(str(m), v) for m, v in zip(cp["metric"], cp["before"],
+                                                         strict=True)],
+        "after": [_fmt_level(str(m), v) for m, v in zip(cp["metric"], cp["after"],
+                                                        strict=True)],
+        "p_value": pd.to_numeric(cp["p_value"], errors="coerce"),
+    })
+    return Table(df, lang)
 
 
 def skipped_table(g, lang: str = "en") -> Table | Markdown:
     """Checks that did not run and why (``check, skipped_reason``)."""
     s = getattr(g, "skipped", None)
     if s is None or s.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     s = s.rename(columns={"reason": "skipped_reason"})
+    s = s.assign(skipped_reason=[skip_reason_text(str(x), lang) for x in s["skipped_reason"]])
     return Table(_label_checks(s, lang) if "check" in s.columns else s, lang)
+
+
+#: the gaming runner's reasons for not running a check (English data) -> catalog keys
+_SKIP_PATTERNS = (
+    ("no change point", "skip.no_changepoint"),
+    ("is zero on every handled call", "skip.zero_column"),
+    ("360 ratings", "skip.no_ratings"),
+    ("no okr", "skip.no_okr"),
+    ("no key result with per-agent targets", "skip.no_kr_targets"),
+    ("enough calls in two periods", "skip.two_periods"),
+    ("csat is missing", "skip.no_csat"),
+    ("'transferred'", "skip.no_transfers"),
+)
+
+
+def skip_reason_text(reason: str, lang: str = "en") -> str:
+    """Why a check did not run, in ``lang`` (the runner's English kept for en)."""
+    if lang == "en":
+        return reason
+    low = reason.lower()
+    for pattern, key in _SKIP_PATTERNS:
+        if pattern in low:
+            col = reason.split(" ", 1)[0]
+            return t(key, lang, column=i18n.STRINGS[lang].get(f"field.{col}", col))
+    return t("skip.other", lang)
 
 
 def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None:
@@ -864,33 +1019,31 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
         con.close()
     rec_lines = _recommendation_headlines(inputs, build_dir, lang)
     out = list(rec_lines)
-    out.append(t("summary.finding.volume", lang, calls=f"{r[0]:,}", agents=r[1], queues=r[2],
+    out.append(tm("summary.finding.volume", lang, calls=f"{r[0]:,}", agents=r[1], queues=r[2],
                  start=pd.Timestamp(r[3]).strftime("%Y-%m-%d"),
                  end=pd.Timestamp(r[4]).strftime("%Y-%m-%d")))
     calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
     nq = int(calls.get("quarantined") or 0)
     if nq:
         share = nq / max(int(calls.get("rows_read") or 0), 1)
-        out.append(t("summary.finding.quarantine", lang, n=f"{nq:,}", share=f"{100 * share:.2f}%"))
+        q = inputs.quarantine
+        top = (q.sort_values("rows", ascending=False).iloc[0] if q is not None and not q.empty
+               else None)
+        out.append(tm("summary.finding.quarantine", lang, n=f"{nq:,}",
+                      share=f"{100 * share:.1f}%",
+                      reason="–" if top is None else reason_text(str(top["reason"]), lang),
+                      k="–" if top is None else f"{int(top['rows']):,}"))
     cmp = comparison(inputs, build_dir)
     if cmp is not None:
         w = kendall_w(cmp)
         if w is not None:
             level = "high" if w >= 0.7 else "mid" if w >= 0.4 else "low"
-            out.append(t("summary.finding.agreement", lang, w=f"{w:.2f}",
-                         level=t(f"summary.finding.agreement.{level}", lang)))
-    g = gaming(inputs, build_dir)
-    if g is not None:
-        nflag = int(g.flags["flagged"].astype(bool).sum()) if not g.flags.empty else 0
-        alpha = getattr(g, "alpha", DEFAULT_ALPHA)
-        out.append(t("summary.finding.flags", lang, n=nflag, alpha=alpha) if nflag
-                   else t("summary.finding.noflags", lang, alpha=alpha))
-        cp = getattr(g, "changepoints", None)
-        if cp is not None and not cp.empty and "date" in cp.columns:
-            first = pd.to_datetime(cp["date"]).min().strftime("%Y-%m-%d")
-            out.append(t("summary.finding.changepoints", lang, n=len(cp), first=first))
+            out.append(tm("summary.finding.agreement", lang, w=f"{w:.2f}",
+                         level=tm(f"summary.finding.agreement.{level}", lang)))
+    # the gaming finding (agents named, dates) is on page 1 itself (findings.page_one)
     (Path(build_dir) / "headlines.json").write_text(
-        json.dumps({"lang": lang, "findings": out}, ensure_ascii=False, indent=1),
+        json.dumps({"lang": lang, "findings": [md_plain(x) for x in out]}, ensure_ascii=False,
+                   indent=1),  # plain text for the deck; the report shows the Markdown
         encoding="utf-8")
     return out if with_recommendation else out[len(rec_lines):]
 
@@ -933,7 +1086,7 @@ def _pct_text(v) -> str:
 
 
 def _crit_label(c: str, lang: str) -> str:
-    return t(f"crit.{c}", lang)
+    return tm(f"crit.{c}", lang)
 
 
 def recommendation(inputs: ReportInputs, build_dir):
@@ -951,10 +1104,11 @@ def recommendation(inputs: ReportInputs, build_dir):
         if comp is None:
             return None
         rec = recommend(comp)
+        as_dict = rec.to_dict() if callable(getattr(rec, "to_dict", None)) else None
         _save_bundle(folder, {"ranking": rec.ranking, "evidence": rec.evidence,
                               "pairwise": rec.pairwise, "requirements": rec.requirements},
                      {"weights": rec.weights, "not_assessed": rec.not_assessed,
-                      "ci": rec.ci, "n_boot": rec.n_boot})
+                      "ci": rec.ci, "n_boot": rec.n_boot, "as_dict": as_dict})
         b = _load_bundle(folder)
     return Recommendation(ranking=b.ranking, evidence=b.evidence, pairwise=b.pairwise,
                           weights=b.weights, not_assessed=b.not_assessed,
@@ -988,7 +1142,7 @@ def _tied_lines(rec, lang: str) -> list[str]:
         row = row.iloc[0]
         sgn = 1 if row["model_a"] == top else -1
         lo, hi = sorted((sgn * row["diff_lo"], sgn * row["diff_hi"]))
-        out.append(t("rec.tied", lang, a=_model_label(top, lang), b=_model_label(m, lang),
+        out.append(tm("rec.tied", lang, a=_model_label(top, lang), b=_model_label(m, lang),
                      d=f"{sgn * row['diff']:.2f}", ci=pct, lo=f"{lo:.2f}", hi=f"{hi:.2f}"))
     return out
 
@@ -998,9 +1152,9 @@ def _na_reason(c: str, why: str, lang: str) -> str:
         inner = why[why.find("(") + 1: why.rfind(")")] if "(" in why else ""
         models = _punct("list", lang).join(_model_label(m.strip(), lang)
                                            for m in inner.split(",") if m.strip())
-        return t("rec.na.partial", lang, models=models)
+        return tm("rec.na.partial", lang, models=models)
     key = f"rec.na.{c}"
-    return t(key, lang) if key in i18n.STRINGS[lang] else why
+    return tm(key, lang) if key in i18n.STRINGS[lang] else why
 
 
 def _status_text(row, lang: str) -> str:
@@ -1010,7 +1164,7 @@ def _status_text(row, lang: str) -> str:
     reason = str(row["status"]).removeprefix("not computable:").strip()
     if "360 ratings" in reason or "--ratings" in reason:
         reason = t("rec.reason.no_ratings", lang)
-    return t("rec.not_computable", lang, reason=reason)
+    return t("rec.not_computable", lang, reason=reason)  # a table cell: literal text
 
 
 def _missing_text(row, lang: str) -> str:
@@ -1033,14 +1187,14 @@ def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
     top = comp.iloc[0]
     name = _model_label(str(top["model"]), lang)
     if pd.notna(top["overall_lo"]):
-        lead = t("rec.lead", lang, model=name, overall=f"{top['overall']:.2f}",
+        lead = tm("rec.lead", lang, model=name, overall=f"{top['overall']:.2f}",
                  ci=f"{rec.ci:.0%}", lo=f"{top['overall_lo']:.2f}",
                  hi=f"{top['overall_hi']:.2f}", p=_pct_text(top["p_best"]),
                  n_boot=f"{int(rec.n_boot):,}")
     else:
-        lead = t("rec.lead.plain", lang, model=name, overall=f"{top['overall']:.2f}")
+        lead = tm("rec.lead.plain", lang, model=name, overall=f"{top['overall']:.2f}")
     tied = _tied_lines(rec, lang)
-    parts = [lead] + (tied if tied else ([t("rec.ahead", lang, model=name)]
+    parts = [lead] + (tied if tied else ([tm("rec.ahead", lang, model=name)]
                                          if len(comp) > 1 else []))
     out = [Markdown(_punct("sentence", lang).join(parts))]
     na = _not_assessed_text(rec, lang)
@@ -1049,16 +1203,30 @@ def recommendation_lead(rec, lang: str = "en") -> list[Markdown]:
 
 def _not_assessed_text(rec, lang: str) -> str:
     """One line naming the criteria left out, and why (empty when all were assessed)."""
-    items = [t("rec.not_assessed.item", lang, criterion=_crit_label(c, lang),
+    items = [tm("rec.not_assessed.item", lang, criterion=_crit_label(c, lang),
                why=_na_reason(c, str(why), lang))
              for c, why in (rec.not_assessed or {}).items()]
-    return ("*" + t("rec.not_assessed", lang, items=_punct("pairs", lang).join(items)) + "*"
+    return ("*" + tm("rec.not_assessed", lang, items=MdRaw(_punct("pairs", lang).join(items))) + "*"
             if items else "")
+
+
+def _metric_name(metric: str, lang: str) -> str:
+    """A metric's human name (``aht_s`` -> "Handle time (s)")."""
+    strings = i18n.STRINGS[lang]
+    for k in (f"axis.{metric}", f"field.{metric}", f"metric.{metric}"):
+        if k in strings:
+            return strings[k]
+    return metric
 
 
 def _strong_weak(rec, model: str, lang: str) -> tuple[str, str]:
     ev = rec.evidence
-    e = ev[(ev["model"] == model) & ev["weight"].gt(0) & ev["score"].notna()]
+    # a criterion on which every model scores the same separates nothing: never a
+    # model's strongest or weakest point
+    spread = ev[ev["score"].notna()].groupby("criterion")["score"].agg(lambda x: x.max() - x.min())
+    flat = set(spread[spread < 0.01].index)
+    e = ev[(ev["model"] == model) & ev["weight"].gt(0) & ev["score"].notna()
+           & ~ev["criterion"].isin(flat)]
     if len(e) < 2:
         return "", ""
     return (_crit_label(e.loc[e["score"].idxmax(), "criterion"], lang),
@@ -1084,15 +1252,16 @@ def recommendation_table(rec, lang: str = "en") -> Table:
     return Table(df, lang, digits=2)
 
 
-def recommendation_summary(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
-    """The management summary's opening: the recommendation in words, the ranking, and
-    what the what-if did to it (or why there is no recommendation)."""
+def recommendation_summary(inputs: ReportInputs, build_dir, lang: str = "en", *,
+                           lead: bool = True) -> list:
+    """The recommendation in words (``lead``; page 1 states it as a decision instead), the
+    ranking, and what the what-if did to it (or why there is no recommendation)."""
     if not available().get("compare"):
         return [unavailable("compare", lang)]
     rec = recommendation(inputs, build_dir)
     if rec is None:
         return [unavailable("recommend", lang)]
-    out: list = recommendation_lead(rec, lang)
+    out: list = recommendation_lead(rec, lang) if lead or rec.best is None else []
     if rec.best is not None:
         out.append(recommendation_table(rec, lang))
         w = whatif_result(inputs, build_dir)
@@ -1126,7 +1295,7 @@ def evidence_table(rec, lang: str = "en") -> Table:
         for m in models:
             e = ev[(ev["model"] == m) & (ev["criterion"] == c)]
             if e.empty or pd.isna(e["score"].iloc[0]) or rec.weights.get(c, 0) == 0:
-                cell = t("rec.not_assessed_cell", lang) if c in rec.not_assessed else "–"
+                cell = tm("rec.not_assessed_cell", lang) if c in rec.not_assessed else "–"
             elif pd.notna(e["score_lo"].iloc[0]) and c != "data":
                 cell = (f"{e['score'].iloc[0]:.2f} "
                         f"{_interval(e['score_lo'].iloc[0], e['score_hi'].iloc[0])}")
@@ -1135,10 +1304,11 @@ def evidence_table(rec, lang: str = "en") -> Table:
             row[_model_label(m, lang)] = cell
         rows.append(row)
     r = rec.ranking.set_index("model")
-    total = {"criterion": "**" + t("crit.overall", lang) + "**", "weight": "100%"}
+    total = {"criterion": MdCell("**" + tm("crit.overall", lang) + "**"), "weight": "100%"}
     for m in models:
-        total[_model_label(m, lang)] = (f"**{r.loc[m, 'overall']:.2f}** "
-                                        f"{_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])}")
+        total[_model_label(m, lang)] = MdCell(
+            f"**{r.loc[m, 'overall']:.2f}** "
+            + md_text(_interval(r.loc[m, 'overall_lo'], r.loc[m, 'overall_hi'])))
     rows.append(total)
     return Table(pd.DataFrame(rows), lang)
 
@@ -1146,11 +1316,11 @@ def evidence_table(rec, lang: str = "en") -> Table:
 def criteria_list(rec, lang: str = "en") -> Markdown:
     """What each criterion measures, and the weights (bullets)."""
     colon = _punct("colon", lang)
-    items = [f"**{_crit_label(c, lang)}**{colon}{t(f'crit.{c}.def', lang)}"
+    items = [f"**{_crit_label(c, lang)}**{colon}{tm(f'crit.{c}.def', lang)}"
              for c in CRITERIA_ORDER]
     weights = _punct("list", lang).join(f"{_crit_label(c, lang)} {rec.weights.get(c, 0):.0%}"
                         for c in CRITERIA_ORDER if rec.weights.get(c, 0) > 0)
-    return Markdown(bullets(items).text + "\n\n" + t("rec.weights", lang, weights=weights))
+    return Markdown(bullets(items).text + "\n\n" + tm("rec.weights", lang, weights=weights))
 
 
 def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
@@ -1158,7 +1328,7 @@ def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
     and whether the data tells them apart."""
     pw = rec.pairwise
     if pw is None or pw.empty:
-        return Markdown(t("common.none_found", lang))
+        return Markdown(tm("common.none_found", lang))
     df = pd.DataFrame({
         "model_a": pw["model_a"].astype(str).map(lambda m: _model_label(m, lang)),
         "model_b": pw["model_b"].astype(str).map(lambda m: _model_label(m, lang)),
@@ -1166,7 +1336,7 @@ def pairwise_table(rec, lang: str = "en") -> Table | Markdown:
         "interval": [_interval(a, b) for a, b in zip(pw["diff_lo"], pw["diff_hi"],
                                                      strict=True)],
         "p_a_better": [_pct_text(v) for v in pw["p_a_better"]],
-        "distinguishable": [t("value.yes" if v else "value.no", lang)
+        "distinguishable": [tm("value.yes" if v else "value.no", lang)
                             for v in pw["distinguishable"].astype(bool)],
     })
     return Table(df, lang, digits=2)
@@ -1287,10 +1457,10 @@ def _reading(lo, hi, lang: str) -> str:
     if pd.isna(lo) or pd.isna(hi):
         return "–"
     if lo > 0:
-        return t("trade.reading.together", lang)
+        return tm("trade.reading.together", lang)
     if hi < 0:
-        return t("trade.reading.tradeoff", lang)
-    return t("trade.reading.unclear", lang)
+        return tm("trade.reading.tradeoff", lang)
+    return tm("trade.reading.unclear", lang)
 
 
 def _axis(metric: str, lang: str) -> str:
@@ -1313,7 +1483,7 @@ def tradeoff_table(q: pd.DataFrame, view: str, lang: str = "en") -> Table:
         "reading": [_reading(a, b, lang) for a, b in zip(c["ci_lo"], c["ci_hi"], strict=True)],
     })
     for k in QUADRANTS:
-        df[t(f"quad.{view}.{k}", lang)] = c[k].astype("int64")
+        df[tm(f"quad.{view}.{k}", lang)] = c[k].astype("int64")
     return Table(df, lang, digits=2)
 
 
@@ -1341,11 +1511,11 @@ def tradeoff_view(kind: str, inputs: ReportInputs, build_dir, lang: str = "en") 
     if data is None:
         if why == "unavailable":
             return out + [unavailable("tradeoffs", lang)]
-        return out + [Markdown("*" + t("trade.na", lang, why=t(why, lang)) + "*")]
+        return out + [Markdown("*" + tm("trade.na", lang, why=tm(why, lang)) + "*")]
     if kind == "service":
         cost = data["cost"]
         center = cost[cost["model"] == "center"].iloc[0]
-        out.append(text("trade.svc.intro", lang, day=t(f"dow.{data['dow']}", lang),
+        out.append(text("trade.svc.intro", lang, day=tm(f"dow.{data['dow']}", lang),
                         hour=f"{data['hour']:02d}", cph=f"{data['calls_per_hour']:,.0f}",
                         sl=f"{data['target_sl']:.0%}", s=f"{data['target_s']:.0f}",
                         n=int(center["agents_needed"]), aht=f"{center['aht_s']:.0f}"))
@@ -1465,15 +1635,15 @@ def _whatif_sentence(w, lang: str, *, headline: bool = False) -> str | None:
     was_tied = w.best_after in set(getattr(w, "tied_before", None) or [])
     if headline:
         if w.best_before == w.best_after:
-            return t("summary.finding.whatif.same", lang, n=n, model=after)
-        return t("summary.finding.whatif.changed_tied" if was_tied
+            return tm("summary.finding.whatif.same", lang, n=n, model=after)
+        return tm("summary.finding.whatif.changed_tied" if was_tied
                  else "summary.finding.whatif.changed", lang, n=n, before=before, after=after)
-    lead = t("whatif.removed", lang, n=n, agents=w.removed["agent_id"].nunique(),
+    lead = tm("whatif.removed", lang, n=n, agents=w.removed["agent_id"].nunique(),
              share=_pct1(w.removed["calls_removed"].sum() / max(w.handled_calls or 1, 1)))
     if w.best_before == w.best_after:
-        verdict = t("whatif.stays", lang, model=after)
+        verdict = tm("whatif.stays", lang, model=after)
     else:  # a change between models the data could not tell apart is no real change
-        verdict = t("whatif.changes_tied" if was_tied else "whatif.changes", lang,
+        verdict = tm("whatif.changes_tied" if was_tied else "whatif.changes", lang,
                     before=before, after=after)
     return lead + _punct("sentence", lang) + verdict
 
@@ -1499,7 +1669,7 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
         return [unavailable("whatif", lang)]
     out: list = []
     if w.status != "ok":
-        out.append(Markdown("*" + t("trade.na", lang, why=t(w.status, lang)) + "*"))
+        out.append(Markdown("*" + tm("trade.na", lang, why=tm(w.status, lang)) + "*"))
     else:
         out.append(text("whatif.intro", lang))
         out.append(Markdown(_whatif_sentence(w, lang) or ""))
@@ -1510,7 +1680,7 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
                                                 agent_periods=("period", "size"),
                                                 calls_removed=("calls_removed", "sum"))
         by = by.reset_index()
-        by["what"] = by["rule"].map(lambda r: t(f"whatif.rule.{r}", lang)
+        by["what"] = by["rule"].map(lambda r: tm(f"whatif.rule.{r}", lang)
                                     if f"whatif.rule.{r}" in i18n.STRINGS[lang] else r)
         by = by[["check", "what", "agents", "agent_periods", "calls_removed"]]
         for c in ("agents", "agent_periods", "calls_removed"):
@@ -1518,7 +1688,7 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
         out += [heading("whatif.by_check", lang, level=3), Table(_label_checks(by, lang), lang)]
     sk = getattr(w, "skipped", None)
     if sk is not None and len(sk):
-        sk = sk.assign(reason=[t(f"whatif.skip.{c}", lang)
+        sk = sk.assign(reason=[tm(f"whatif.skip.{c}", lang)
                                if f"whatif.skip.{c}" in i18n.STRINGS[lang] else r
                                for c, r in zip(sk["check"], sk["reason"], strict=True)])
         sk = sk.rename(columns={"reason": "skipped_reason"})
@@ -1566,9 +1736,9 @@ def _recommendation_headlines(inputs: ReportInputs, build_dir, lang: str) -> lis
                                                       & r["computable"].astype(bool),
                                                       "model"].iloc[1:]]
     sep = _punct("list", lang)
-    out = [t("summary.finding.recommended_tied", lang, model=_model_label(rec.best, lang),
+    out = [tm("summary.finding.recommended_tied", lang, model=_model_label(rec.best, lang),
              others=sep.join(tied)) if tied else
-           t("summary.finding.recommended", lang, model=_model_label(rec.best, lang),
+           tm("summary.finding.recommended", lang, model=_model_label(rec.best, lang),
              p=_pct_text(top["p_best"]))]
     line = _whatif_sentence(whatif_result(inputs, build_dir), lang, headline=True)
     return out + ([line] if line else [])

@@ -1,9 +1,12 @@
 """The headline-findings slide deck (python-pptx).
 
 Built from what the executed notebooks left in the build folder: ``headlines.json``
-(the management summary's findings) and figures extracted by label
-(``figures/fig-*.png``). Slides: title, key findings, model agreement, signs of gaming,
-data; a slide whose figure was not produced says so instead of showing an empty frame.
+(the management summary's findings), ``page1.json`` (the decision, the gaming finding
+naming agents, what to do next; :func:`analysis.report.findings.page_one`) and figures
+extracted by label (``figures/fig-*.png``). Slides: title, key findings, the decision with
+the recommendation chart, signs of gaming naming the agents, model agreement, gaming
+checks, data; a slide whose figure was not produced says so instead of showing an empty
+frame.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import os
 from pathlib import Path
 
 from .i18n import t
+from .literal import plain
 
 __all__ = ["build_deck", "DECK_SLIDES"]
 
 #: Slide titles (i18n keys) in order, after the title slide.
-DECK_SLIDES = ("deck.findings", "deck.agreement", "deck.gaming", "deck.data")
+DECK_SLIDES = ("deck.findings", "page1.decision.title", "page1.gaming.title", "deck.agreement",
+               "deck.gaming", "deck.data")
 
 _CJK_FONT = "Noto Sans CJK SC"
 
@@ -48,7 +53,7 @@ def _bullets(slide, items: list[str], lang: str, size: int = 18) -> None:
     tf.clear()
     for i, item in enumerate(items):
         p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-        p.text = item
+        p.text = item  # plain text (headlines.json, page1.json): names as typed
     tf.word_wrap = True
     _style_runs(body, lang, size)
 
@@ -96,8 +101,19 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     _style_runs(slide.shapes.title, lang)
     _bullets(slide, findings + [t("summary.caveat", lang)], lang)
 
+    p1f = build_dir / "page1.json"
+    p1 = json.loads(p1f.read_text(encoding="utf-8")) if p1f.is_file() else {}
     figs = build_dir / "figures"
-    agree = figs / "fig-summary-agreement.png"
+    rec_fig = figs / "fig-summary-recommendation.png"
+    _picture_slide(prs, t("page1.decision.title", lang), rec_fig if rec_fig.is_file() else None,
+                   " ".join(p1.get("decision", [])) or t("common.unavailable", lang,
+                                                         what="analysis.recommend"), lang)
+    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide.shapes.title.text = t("page1.gaming.title", lang)
+    _style_runs(slide.shapes.title, lang)
+    _bullets(slide, (p1.get("gaming", []) + p1.get("next", [])[:1]) or ["–"], lang, 16)
+
+    agree = figs / "fig-agreement.png"
     _picture_slide(prs, t("deck.agreement", lang), agree if agree.is_file() else None,
                    "" if agree.is_file() else t("common.unavailable", lang,
                                                  what="analysis.compare"), lang)
@@ -112,7 +128,7 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     items = []
     for r in (manifest or {}).get("inputs", []):
         rows = f", {r['rows_read']:,} {t('col.rows', lang)}" if r.get("rows_read") else ""
-        items.append(f"{t('input.' + r['kind'], lang)}: {r['file']} "
+        items.append(f"{t('input.' + r['kind'], lang)}: {plain(r['file'])} "
                      f"(SHA-256 {r['sha256'][:12]}{rows})")
     if (manifest or {}).get("pseudonymized"):
         items.append(t("dq.pseudonymized", lang))

@@ -7,13 +7,13 @@ without a CJK font stops with a clear message.
 
 from __future__ import annotations
 
-import json
 import shutil
 from importlib import resources
 from pathlib import Path
 
 from ..convert import notebook_to_markdown
 from ..fonts import font_dirs, report_fonts
+from ..literal import typst_str
 from . import ENGINES, RenderError, RenderMeta
 
 __all__ = ["BuiltinEngine", "markdown_to_typst", "TEMPLATE"]
@@ -22,7 +22,7 @@ TEMPLATE = "ccpm-report.typ"
 
 
 def _typst_str(value: object) -> str:
-    return json.dumps(str(value), ensure_ascii=False)
+    return typst_str(value)
 
 
 def markdown_to_typst(markdown: str) -> str:

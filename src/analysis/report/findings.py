@@ -1,0 +1,366 @@
+"""Page 1 that decides: the recommendation with its caveat, the main gaming finding with the
+agents named and dated, and what to do next (issue #15).
+
+Reads the analysis results through small adapters so the page works with the current
+results and with the richer ones of the interfaces agreed this session, whichever is there:
+
+- agent-level gaming decisions (interface A, ``GamingReport.agents``: one row per agent x
+  scope with ``flagged``, ``behaviours``, ``first_date``, ``last_date``); without them, the
+  per-test flags (``gaming_flags.csv``) grouped by agent;
+- change points (interface B: ``level``, ``agent_id``, ``date_lo``/``date_hi``); without
+  them, the older ``scope`` column (``"center"`` or an agent id). Only changes significant
+  at the run's alpha are used;
+- the recommendation (interface C, ``Recommendation.to_dict()`` with ``recommended``,
+  ``caveats``, ``models[].defaulted``, ``indistinguishable``, ``what_would_change``);
+  without them, the ranking's ``tied_with_best`` and the inputs (no OKR file: OKR scored on
+  the configuration's default key results).
+
+Every sentence comes from the message catalogs (``page1.*``); names in them are literal.
+:func:`page_one` also writes ``<build_dir>/page1.json`` (plain text) for the slide deck.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import DEFAULT_ALPHA
+from . import content as rc
+from .i18n import STRINGS, t, tm
+from .literal import MdRaw, md_plain
+
+__all__ = ["agent_findings", "center_steps", "significant_changepoints", "rec_view",
+           "decision", "gaming_finding", "next_steps", "page_one", "CHECK_BEHAVIOUR"]
+
+#: gaming check -> behaviour key (interface A's vocabulary), for results without ``agents``
+CHECK_BEHAVIOUR = {
+    "short_calls_peer": "hangups", "short_calls_trend": "hangups",
+    "short_calls_change": "hangups", "bunching_agent": "bunching",
+    "bunching_center": "bunching", "acw_inflation": "acw_padding",
+    "hold_inflation": "hold_padding", "transfer_dumping": "transfer_dumping",
+    "end_of_day_stretch": "end_of_day_stretch", "repeat_after_short": "repeat_calls",
+    "survey_selection": "survey_selection", "reciprocity_360": "reciprocal_360",
+    "okr_sandbagging": "okr_sandbagging",
+}
+MAX_NAMED = 6  # agents named on page 1; the rest are in the gaming section's table
+
+
+def _alpha(g) -> float:
+    fdr = getattr(g, "agent_fdr", None)
+    if isinstance(fdr, dict) and fdr.get("alpha") is not None:
+        return float(fdr["alpha"])
+    return float(getattr(g, "alpha", DEFAULT_ALPHA) or DEFAULT_ALPHA)
+
+
+def _iso(v) -> str:
+    if v is None or str(v) in ("", "NaT", "nan", "None", "<NA>") or (
+            not isinstance(v, str) and pd.isna(v)):
+        return ""
+    try:
+        return pd.Timestamp(v).strftime("%Y-%m-%d")
+    except (ValueError, TypeError):
+        return str(v)
+
+
+def significant_changepoints(g, alpha: float | None = None) -> pd.DataFrame:
+    """Change points significant at ``alpha`` in interface B's columns (``level``,
+    ``agent_id``, ``metric``, ``date``, ``date_lo``, ``date_hi``, ``before``, ``after``,
+    ``p_value``, ``source``), from either the new or the older (``scope``) layout."""
+    cols = ["level", "agent_id", "metric", "date", "date_lo", "date_hi", "before", "after",
+            "p_value", "source"]
+    cp = getattr(g, "changepoints", None)
+    if cp is None or not isinstance(cp, pd.DataFrame) or cp.empty:
+        return pd.DataFrame(columns=cols)
+    cp = cp.copy()
+    if "level" not in cp.columns:
+        scope = cp.get("scope", pd.Series("", index=cp.index)).astype(str)
+        cp["level"] = scope.map(lambda s: "center" if s == "center" else "agent")
+        cp["agent_id"] = scope.where(cp["level"] == "agent", "")
+    for c in cols:
+        if c not in cp.columns:
+            cp[c] = pd.NA
+    a = _alpha(g) if alpha is None else alpha
+    p = pd.to_numeric(cp["p_value"], errors="coerce")
+    cp = cp[p.notna() & (p < a)]
+    return cp[cols].sort_values(["level", "date"], ascending=[False, True]).reset_index(drop=True)
+
+
+def center_steps(g, alpha: float | None = None) -> pd.DataFrame:
+    """Significant center-level steps (e.g. a crackdown on short calls)."""
+    cp = significant_changepoints(g, alpha)
+    return cp[cp["level"].astype(str) == "center"].reset_index(drop=True)
+
+
+def agent_findings(g, alpha: float | None = None) -> pd.DataFrame:
+    """One row per flagged agent, strongest evidence first: ``agent_id, behaviours`` (list
+    of behaviour keys), ``first_date, last_date`` (ISO or empty), ``q_value``."""
+    out_cols = ["agent_id", "behaviours", "first_date", "last_date", "q_value"]
+    if g is None:
+        return pd.DataFrame(columns=out_cols)
+    agents = getattr(g, "agents", None)
+    rows = []
+    if isinstance(agents, pd.DataFrame) and not agents.empty and "flagged" in agents.columns:
+        fl = agents[agents["flagged"].astype(bool)]
+        for aid, grp in fl.groupby(fl["agent_id"].astype(str), sort=False):
+            beh = []
+            for s in grp.get("behaviours", pd.Series(dtype=str)).dropna().astype(str):
+                beh += [b for b in s.split(";") if b and b not in beh]
+            firsts = [d for d in map(_iso, grp.get("first_date", [])) if d]
+            lasts = [d for d in map(_iso, grp.get("last_date", [])) if d]
+            periods = sorted(str(s) for s in grp["scope"].astype(str) if s != "all")
+            rows.append({"agent_id": aid, "behaviours": beh,
+                         "first_date": min(firsts) if firsts else (periods[0] if periods else ""),
+                         "last_date": max(lasts) if lasts else "",
+                         "q_value": pd.to_numeric(grp["q_value"], errors="coerce").min()})
+    else:
+        f = getattr(g, "flags", None)
+        if f is None or f.empty:
+            return pd.DataFrame(columns=out_cols)
+        fl = f[f["flagged"].astype(bool)]
+        cp = significant_changepoints(g, alpha)
+        cp = cp[cp["level"] == "agent"]
+        for aid, grp in fl.groupby(fl["agent_id"].astype(str), sort=False):
+            grp = grp.sort_values("q_value")
+            beh = []
+            for c in grp["check"].astype(str):
+                b = CHECK_BEHAVIOUR.get(c, c)
+                if b not in beh:
+                    beh.append(b)
+            periods = sorted(p for p in grp["period"].astype(str) if p != "all")
+            steps = sorted(_iso(d) for d in cp.loc[cp["agent_id"].astype(str) == aid, "date"])
+            # the agent's own dated steps: the first is when it started, a later one when
+            # it changed again (e.g. stopped at a crackdown); else the flagged periods
+            first = steps[0] if steps else (periods[0] if periods else "")
+            last = (steps[-1] if len(steps) > 1 else
+                    periods[-1] if periods and not steps and periods[-1] != first else "")
+            rows.append({"agent_id": aid, "behaviours": beh, "first_date": first,
+                         "last_date": last, "q_value": float(grp["q_value"].min())})
+    df = pd.DataFrame(rows, columns=out_cols)
+    return df.sort_values("q_value", kind="stable").reset_index(drop=True)
+
+
+def _behaviour(key: str, lang: str) -> str:
+    k = f"behaviour.{key}"
+    return t(k, lang) if k in STRINGS[lang] else t(f"check.{key}", lang) \
+        if f"check.{key}" in STRINGS[lang] else key
+
+
+def _sep(kind: str, lang: str) -> str:
+    return rc._punct(kind, lang)
+
+
+def _models(models, lang: str) -> str:
+    return _sep("list", lang).join(rc._model_label(str(m), lang) for m in models)
+
+
+def rec_view(inputs, build_dir) -> dict | None:
+    """The recommendation as interface C's fields (from ``to_dict()`` where it has them,
+    else derived from the ranking); None without a recommendation."""
+    if not rc.available().get("compare"):
+        return None
+    rec = rc.recommendation(inputs, build_dir)
+    if rec is None:
+        return None
+    meta = rc._cache(build_dir) / "recommend" / "meta.json"
+    d = json.loads(meta.read_text(encoding="utf-8")).get("as_dict") if meta.is_file() else None
+    d = d if isinstance(d, dict) else {}  # to_dict() of the run's Recommendation
+    return _rec_fields(d, getattr(rec, "ranking", None), getattr(rec, "best", None),
+                       int(getattr(rec, "n_boot", 0) or 0), inputs)
+
+
+def _rec_fields(d: dict, ranking: pd.DataFrame | None, best_fallback, n_boot: int,
+                inputs) -> dict:
+    """Interface C's fields from ``d`` (``to_dict()``), the ranking filling what is absent."""
+    r = ranking if isinstance(ranking, pd.DataFrame) else pd.DataFrame(columns=["model"])
+    if {"computable", "overall"} <= set(r.columns):
+        ok = r[r["computable"].astype(bool) & r["overall"].notna()]
+    else:
+        ok = r
+    best = d.get("recommended", d.get("best", best_fallback))
+    if best is None:
+        return {"recommended": None}
+    row = ok[ok["model"].astype(str) == str(best)] if "model" in ok else ok.iloc[0:0]
+    row = row.iloc[0] if len(row) else None
+    entry = next((m for m in d.get("models") or [] if str(m.get("model")) == str(best)), {})
+    p_best = entry.get("first_share")
+    if p_best is None and row is not None and "p_best" in row:
+        p_best = row["p_best"]
+    overall = None
+    if row is not None and "overall" in row and pd.notna(row["overall"]):
+        overall = float(row["overall"])
+    if "indistinguishable" in d and isinstance(d["indistinguishable"], list) and d[
+            "indistinguishable"] and isinstance(d["indistinguishable"][0], (list, tuple)):
+        tied = sorted({m for grp in d["indistinguishable"] if best in grp for m in grp} - {best})
+    else:
+        tied = [str(m) for m in ok.loc[ok["tied_with_best"].astype(bool), "model"]
+                if str(m) != str(best)] if "tied_with_best" in ok else []
+    inputs_okr = getattr(inputs, "okr", None)
+    defaulted: list[str] = []
+    if d.get("models"):
+        defaulted = [str(m["model"]) for m in d["models"] if m.get("defaulted")]
+    else:
+        for c in d.get("caveats", []) or []:
+            if c.get("kind") == "defaulted":
+                defaulted += [str(m) for m in c.get("models", [])]
+        if not defaulted and inputs_okr is None and "okr" in set(ok["model"].astype(str)):
+            defaulted = ["okr"]  # compare scores OKR on the configuration's default set
+    if not n_boot and isinstance(d.get("bootstrap"), dict):
+        n_boot = int(d["bootstrap"].get("replicates") or 0)
+    return {"recommended": str(best), "overall": overall,
+            "p_best": None if p_best is None or pd.isna(p_best) else float(p_best),
+            "n_boot": n_boot,
+            "tied": tied, "defaulted": defaulted,
+            "what_would_change": list(d.get("what_would_change") or []),
+            "okr_given": inputs_okr is not None,
+            "ratings_given": getattr(inputs, "ratings", None) is not None}
+
+
+def decision(v: dict | None, lang: str) -> list[str]:
+    """The recommendation in one sentence, then its one caveat (Markdown)."""
+    if v is None:
+        return []
+    if v.get("recommended") is None:
+        return [tm("page1.decision.none", lang)]
+    best = v["recommended"]
+    name = rc._model_label(best, lang)
+    if v.get("p_best") is not None and v.get("overall") is not None and v.get("n_boot"):
+        lead = tm("page1.decision", lang, model=name, overall=f"{v['overall']:.2f}",
+                  p=f"{100 * v['p_best']:.0f}%", n_boot=f"{v['n_boot']:,}")
+    else:
+        lead = tm("page1.decision.plain", lang, model=name)
+    caveats = []
+    if v["defaulted"]:
+        what = _sep("list", lang).join(t("page1.assumed." + m, lang)
+                                       if f"page1.assumed.{m}" in STRINGS[lang]
+                                       else rc._model_label(m, lang) for m in v["defaulted"])
+        caveats.append(tm("page1.caveat.defaulted", lang, models=_models(v["defaulted"], lang),
+                          what=what))
+    if v["tied"]:
+        caveats.append(tm("page1.caveat.indistinguishable", lang, model=name,
+                          others=_models(v["tied"], lang)))
+    for w in v["what_would_change"][:1]:
+        caveats.append(tm("page1.caveat.change", lang,
+                          model=rc._model_label(str(w.get("model")), lang),
+                          raise_=rc._crit_label(str(w.get("raise")), lang)
+                          if f"crit.{w.get('raise')}" in STRINGS[lang] else str(w.get("raise")),
+                          lower=rc._crit_label(str(w.get("lower")), lang)
+                          if f"crit.{w.get('lower')}" in STRINGS[lang] else str(w.get("lower"))))
+    if not caveats:
+        caveats.append(tm("page1.caveat.none", lang))
+    return [MdRaw(_sep("sentence", lang).join([lead, *caveats]))]
+
+
+def _when(first: str, last: str, lang: str) -> str:
+    if first and last and first != last:
+        return tm("page1.when.range", lang, first=first, last=last)
+    if first:
+        return tm("page1.when.from", lang, first=first)
+    if last:
+        return tm("page1.when.until", lang, last=last)
+    return ""
+
+
+def _fmt_level(metric: str, v) -> str:
+    if v is None or pd.isna(v):
+        return "–"
+    v = float(v)
+    if metric.endswith("_rate") or metric.endswith("_share"):
+        return f"{100 * v:.1f}%"
+    if metric.endswith("_s"):
+        return f"{v:.0f} s"
+    return f"{v:.2f}"
+
+
+def _metric(metric: str, lang: str) -> str:
+    for k in (f"axis.{metric}", f"field.{metric}", f"metric.{metric}"):
+        if k in STRINGS[lang]:
+            return t(k, lang)
+    return metric
+
+
+def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
+    """The main gaming finding: the flagged agents by name (pseudonyms when pseudonymized)
+    with what they did and when, and the center-level steps (Markdown lines)."""
+    if g is None:
+        return []
+    a = _alpha(g)
+    alpha = f"{100 * a:.0f}%" if a >= 0.01 else f"{a:g}"
+    found = agent_findings(g)
+    out = []
+    if found.empty:
+        out.append(tm("page1.gaming.none", lang, alpha=alpha))
+    else:
+        items = []
+        for r in found.head(MAX_NAMED).itertuples(index=False):
+            what = _sep("list", lang).join(_behaviour(b, lang) for b in r.behaviours[:2])
+            items.append(tm("page1.gaming.item", lang, agent=str(r.agent_id), what=what,
+                            when=MdRaw(_when(r.first_date, r.last_date, lang))))
+        more = len(found) - MAX_NAMED
+        if more > 0:
+            items.append(tm("page1.gaming.more", lang, n=more))
+        out.append(tm("page1.gaming.agents", lang, n=len(found), alpha=alpha,
+                      items=MdRaw(_sep("pairs", lang).join(items))))
+    for r in center_steps(g).itertuples(index=False):
+        lo, hi = _iso(r.date_lo), _iso(r.date_hi)
+        out.append(tm("page1.gaming.center", lang, metric=_metric(str(r.metric), lang),
+                      before=_fmt_level(str(r.metric), r.before),
+                      after=_fmt_level(str(r.metric), r.after), date=_iso(r.date),
+                      interval=MdRaw(tm("page1.gaming.center.interval", lang, lo=lo, hi=hi)
+                                     if lo and hi else "")))
+    if truth_line:
+        out.append(truth_line)
+    return out
+
+
+def next_steps(v: dict | None, g, lang: str) -> list[str]:
+    """What to do next, as short imperative lines (Markdown)."""
+    out = []
+    found = agent_findings(g) if g is not None else pd.DataFrame()
+    if not found.empty:
+        names = _sep("list", lang).join(found["agent_id"].astype(str).head(MAX_NAMED))
+        out.append(tm("page1.next.review", lang, agents=names))
+    if v and v.get("recommended"):
+        name = rc._model_label(v["recommended"], lang)
+        if v["tied"]:
+            out.append(tm("page1.next.choose", lang,
+                          models=_models([v["recommended"], *v["tied"]], lang)))
+        else:
+            out.append(tm("page1.next.adopt", lang, model=name))
+        if v["defaulted"]:
+            missing = []
+            if "okr" in v["defaulted"] and not v.get("okr_given"):
+                missing.append(t("input.okr", lang))
+            if "360" in v["defaulted"] and not v.get("ratings_given"):
+                missing.append(t("input.ratings", lang))
+            if missing:
+                out.append(tm("page1.next.inputs", lang, inputs=_sep("list", lang).join(missing),
+                              models=_models(v["defaulted"], lang)))
+    out.append(tm("page1.next.rerun", lang))
+    return out
+
+
+def page_one(inputs, build_dir, lang: str = "en") -> list:
+    """The opening of the management summary: decision (+ caveat), the gaming finding,
+    what to do next. Writes ``page1.json`` (plain text) for the deck."""
+    v = rec_view(inputs, build_dir)
+    g = rc.gaming(inputs, build_dir) if rc.available().get("gaming") else None
+    truth = None
+    if g is not None:
+        tr = rc.truth_recovery(g, inputs, lang)
+        truth = tr.text if tr is not None else None
+    dec = decision(v, lang)
+    gam = gaming_finding(g, lang, truth)
+    nxt = next_steps(v, g, lang)
+    out: list = [rc.heading("page1.decision.title", lang, level=2)]
+    out += [rc.Markdown(x) for x in dec] or [rc.unavailable("recommend", lang)]
+    if gam:
+        out += [rc.heading("page1.gaming.title", lang, level=2), rc.bullets(gam)]
+    out += [rc.heading("page1.next.title", lang, level=2), rc.bullets(nxt)]
+    Path(build_dir, "page1.json").write_text(json.dumps({
+        "lang": lang, "decision": [md_plain(x) for x in dec],
+        "gaming": [md_plain(x) for x in gam], "next": [md_plain(x) for x in nxt],
+        "agents": agent_findings(g)["agent_id"].astype(str).tolist() if g is not None else [],
+    }, ensure_ascii=False, indent=1), encoding="utf-8")
+    return out

@@ -1,0 +1,120 @@
+"""Page 1 (analysis.report.findings): the same sentences from the agreed interfaces A/B/C
+(agent-level decisions, dated change points, recommendation.json) and from the older
+results (per-test flags, ``scope`` change points, the ranking), in both languages."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from analysis.report import findings as fd
+from analysis.report.i18n import t
+from analysis.report.literal import md_plain
+
+
+def _old_gaming():
+    flags = pd.DataFrame({
+        "agent_id": ["MORIAH", "MORIAH", "TOVA", "ELI"],
+        "period": ["1999-05", "1999-06", "1999-10", "1999-03"],
+        "check": ["short_calls_peer", "repeat_after_short", "short_calls_change",
+                  "short_calls_peer"],
+        "q_value": [0.001, 0.01, 0.004, 0.3], "p_value": [1e-4, 1e-3, 1e-3, 0.1],
+        "flagged": [True, True, True, False]})
+    cps = pd.DataFrame({
+        "scope": ["center", "MORIAH", "MORIAH", "ELI", "center"],
+        "metric": ["short_call_rate"] * 5,
+        "date": ["1999-10-18", "1999-05-02", "1999-10-19", "1999-03-01", "1999-04-01"],
+        "before": [0.07, 0.218, 0.355, 0.05, 0.05], "after": [0.012, 0.355, 0.003, 0.06, 0.06],
+        "p_value": [5e-5, 1e-4, 1e-4, 0.27, 0.75], "source": ["runner"] * 5})
+    return SimpleNamespace(flags=flags, changepoints=cps, alpha=0.05)
+
+
+def _new_gaming():
+    agents = pd.DataFrame({
+        "agent_id": ["MORIAH", "MORIAH", "TOVA", "ELI"],
+        "scope": ["all", "1999-05", "all", "all"],
+        "p_value": [1e-6, 1e-4, 1e-5, 0.2], "q_value": [1e-5, 1e-3, 1e-4, 0.4],
+        "flagged": [True, True, True, False],
+        "behaviours": ["hangups;repeat_calls", "hangups", "hangups", ""],
+        "checks": ["short_calls_peer", "short_calls_peer", "short_calls_change", ""],
+        "first_date": ["1999-05-02", "", "", ""], "last_date": ["1999-10-19", "", "1999-10-18", ""],
+        "detail": ["x", "x", "x", "x"]})
+    cps = pd.DataFrame({
+        "level": ["center", "agent"], "agent_id": ["", "MORIAH"],
+        "metric": ["short_call_rate", "short_call_rate"], "date": ["1999-10-18", "1999-05-02"],
+        "date_lo": ["1999-10-16", "1999-04-28"], "date_hi": ["1999-10-20", "1999-05-06"],
+        "before": [0.07, 0.218], "after": [0.012, 0.355], "p_value": [5e-5, 1e-4],
+        "source": ["center_short_changepoints", "agent_steps"]})
+    return SimpleNamespace(flags=_old_gaming().flags, changepoints=cps, agents=agents,
+                           agent_fdr={"method": "BH", "alpha": 0.05, "n_agents": 3,
+                                      "combination": "ACAT"})
+
+
+@pytest.mark.parametrize("make", [_old_gaming, _new_gaming], ids=["old", "interfaces"])
+def test_agents_named_and_dated_center_step_found(make):
+    g = make()
+    found = fd.agent_findings(g)
+    assert list(found["agent_id"]) == ["MORIAH", "TOVA"]  # ELI (q 0.3/0.4) is not named
+    moriah = found.iloc[0]
+    assert moriah["behaviours"][0] == "hangups"
+    assert (moriah["first_date"], moriah["last_date"]) == ("1999-05-02", "1999-10-19")
+    steps = fd.center_steps(g)
+    assert list(steps["date"].astype(str)) == ["1999-10-18"]  # p = 0.75 is not a finding
+    sig = fd.significant_changepoints(g)
+    assert (pd.to_numeric(sig["p_value"]) < 0.05).all()
+    for lang in ("en", "zh-CN"):
+        lines = [md_plain(x) for x in fd.gaming_finding(g, lang)]
+        assert "MORIAH" in lines[0] and "TOVA" in lines[0] and "ELI" not in lines[0]
+        assert "1999-05-02" in lines[0] and "1999-10-19" in lines[0]
+        assert "1999-10-18" in lines[1] and "7.0%" in lines[1] and "1.2%" in lines[1]
+        assert t("behaviour.hangups", lang) in lines[0]
+
+
+def _ranking():
+    return pd.DataFrame({"model": ["bsc", "okr", "kpi", "360"], "rank": [1, 2, 3, 4],
+                         "overall": [0.64, 0.64, 0.47, None], "p_best": [0.59, 0.41, 0, None],
+                         "computable": [True, True, True, False],
+                         "tied_with_best": [True, True, False, False]})
+
+
+def test_decision_from_the_ranking_says_okr_was_assumed():
+    inputs = SimpleNamespace(okr=None, ratings=None)
+    v = fd._rec_fields({}, _ranking(), "bsc", 300, inputs)
+    assert v["tied"] == ["okr"] and v["defaulted"] == ["okr"]
+    for lang in ("en", "zh-CN"):
+        text = md_plain(fd.decision(v, lang)[0])
+        assert t("model.bsc", lang) in text and "59%" in text
+        assert t("page1.assumed.okr", lang) in text  # OKR scored on default key results
+        assert t("model.okr", lang) in text
+        nxt = " ".join(md_plain(x) for x in fd.next_steps(v, _old_gaming(), lang))
+        assert "MORIAH" in nxt and t("input.okr", lang) in nxt
+
+
+def test_decision_from_interface_c():
+    inputs = SimpleNamespace(okr={"objectives": []}, ratings=None)
+    d = {"recommended": "kpi",
+         "caveats": [{"kind": "defaulted", "models": ["360"], "detail": "x"}],
+         "models": [{"model": "bsc", "first_share": 0.3, "defaulted": False},
+                    {"model": "kpi", "first_share": 0.7, "defaulted": False},
+                    {"model": "360", "first_share": 0.0, "defaulted": True}],
+         "indistinguishable": [["kpi", "bsc"]],
+         "what_would_change": [{"model": "bsc", "raise": "validity", "lower": "stability"}],
+         "bootstrap": {"replicates": 500, "failed": 0, "scheme": "agents"}}
+    r = _ranking().assign(model=["kpi", "bsc", "okr", "360"])
+    v = fd._rec_fields(d, r, "kpi", 0, inputs)
+    assert v["recommended"] == "kpi" and v["p_best"] == 0.7 and v["n_boot"] == 500
+    assert v["tied"] == ["bsc"] and v["defaulted"] == ["360"]
+    text = md_plain(fd.decision(v, "en")[0])
+    assert "Adopt KPI" in text or t("model.kpi", "en") in text
+    assert "70%" in text and "500" in text and t("crit.validity", "en") in text
+
+
+def test_no_recommendation_and_no_gaming():
+    assert "No decision" in md_plain(fd.decision({"recommended": None}, "en")[0])
+    g = SimpleNamespace(flags=pd.DataFrame(columns=["agent_id", "period", "check", "q_value",
+                                                    "p_value", "flagged"]),
+                        changepoints=pd.DataFrame(), alpha=0.05)
+    assert fd.agent_findings(g).empty
+    assert "No agent" in md_plain(fd.gaming_finding(g, "en")[0])
