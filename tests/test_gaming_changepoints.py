@@ -1,4 +1,9 @@
-"""Change points: statistic pinned to statsmodels, planted steps found, null series calibrated."""
+"""Change points: statistics pinned to statsmodels, planted steps found, null series calibrated.
+
+The legacy permutation detector (``detect_changepoints``: exchangeable days) and the
+model-based one behind the check (``detect_steps``: smooth trend and weekday effects
+in the null, PELT candidates, bootstrap tests, Holm, date intervals).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,17 @@ from scipy import stats
 
 from analysis.gaming._sigsim import make_context, simulate_calls
 from analysis.gaming.changepoints import (
+    CHANGEPOINT_COLUMNS,
+    _global_scan_pvalue,
+    _Model,
+    agent_steps,
     binomial_split_lr,
     check_changepoints,
     detect_changepoints,
     detect_changepoints_mean,
+    detect_steps,
+    locate_step,
+    null_design,
 )
 
 
@@ -49,17 +61,6 @@ def test_lr_statistic_matches_statsmodels_glm():
     assert int(np.argmax(lr)) + 1 == split or lr[split - 1] >= 0.9 * lr.max()
 
 
-def test_planted_step_found_near_its_day():
-    hits = 0
-    for s in range(10):
-        rng = np.random.default_rng(100 + s)
-        df = _series(rng, 120, [0.05] * 50 + [0.07] * 70)
-        res = detect_changepoints(df, seed=s)
-        if len(res) and (abs((res["date"] - df["date"][50]).dt.days) <= 5).any():
-            hits += 1
-    assert hits >= 8
-
-
 def test_two_planted_steps_both_found_and_rates_reported():
     rng = np.random.default_rng(5)
     df = _series(rng, 150, [0.04] * 50 + [0.10] * 50 + [0.04] * 50)
@@ -86,14 +87,14 @@ def test_location_agrees_with_ruptures_binseg():
     assert abs(int((res["date"].iloc[0] - df["date"][0]).days) - bkp) <= 2
 
 
-@pytest.mark.parametrize("overdisp", [200.0, 1e6])
+@pytest.mark.parametrize("overdisp", [200.0])
 def test_null_series_calibrated_at_several_alphas(overdisp):
     """No change: the best split's permutation p-value rejects at the nominal rate.
 
     With over-dispersed days (overdisp=200) a binomial bootstrap would reject
     almost always; the permutation null keeps the size.
     """
-    reps = 300
+    reps = 200
     ps = []
     for s in range(reps):
         rng = np.random.default_rng(1000 + s)
@@ -106,18 +107,6 @@ def test_null_series_calibrated_at_several_alphas(overdisp):
         assert lo <= a <= hi, (a, (ps <= a).mean())
 
 
-def test_null_detected_changes_rate():
-    """At alpha=0.05 a null series yields a change about 5 % of the time."""
-    reps = 200
-    found = 0
-    for s in range(reps):
-        rng = np.random.default_rng(5000 + s)
-        df = _series(rng, 60, [0.08] * 60)
-        found += len(detect_changepoints(df, n_perm=199, max_perm=999, seed=s)) > 0
-    lo, hi = _bin_ci(found, reps)
-    assert lo <= 0.05 <= hi
-
-
 def test_mean_variant_finds_step_and_is_calibrated():
     rng = np.random.default_rng(8)
     y = np.r_[rng.normal(300, 12, 40), rng.normal(320, 12, 40)]
@@ -125,7 +114,7 @@ def test_mean_variant_finds_step_and_is_calibrated():
     res = detect_changepoints_mean(df)
     assert len(res) >= 1 and abs((res["date"].iloc[0] - df["date"][40]).days) <= 3
     assert res["after"].iloc[0] - res["before"].iloc[0] == pytest.approx(20, abs=8)
-    reps, rej = 200, 0
+    reps, rej = 100, 0
     for s in range(reps):
         r = np.random.default_rng(9000 + s)
         d = pd.DataFrame({"date": pd.date_range("2026-03-01", periods=50),
@@ -147,30 +136,6 @@ def test_input_errors_are_specific():
         detect_changepoints(bad)
 
 
-def test_check_finds_the_day_hangups_stopped():
-    """Like Anonymous Bank 1999: hang-ups until a crackdown; the check dates the stop."""
-    calls = simulate_calls(n_agents=30, days=40, seed=21, customers=False)
-    cut = pd.Timestamp("2026-01-05") + pd.Timedelta(days=24)
-    rng = np.random.default_rng(0)
-    handled = calls["agent_id"].notna()
-    gamer = calls["agent_id"].isin(["A001", "A002", "A003"])
-    mask = handled & gamer & (calls["answer_ts"] < cut) & (rng.random(len(calls)) < 0.25)
-    calls.loc[mask, "talk_s"] = 6.0
-    ctx = make_context(calls, options={"cp_min_agent_days": 30})
-    res = check_changepoints(ctx)
-    assert res.skipped == "" and res.flags.empty
-    cp = res.changepoints
-    assert list(cp.columns[:6]) == ["scope", "metric", "date", "before", "after", "p_value"]
-    center = cp[(cp["scope"] == "center") & (cp["metric"] == "short_call_rate")]
-    assert len(center) >= 1
-    assert (abs((center["date"] - cut).dt.days) <= 2).any()
-    row = center.loc[abs((center["date"] - cut).dt.days).idxmin()]
-    assert row["before"] > row["after"]
-    agents = set(cp.loc[(cp["scope"] != "center") & (cp["metric"] == "short_call_rate"), "scope"])
-    assert {"A001", "A002", "A003"} <= agents
-    assert len(agents - {"A001", "A002", "A003"}) <= 1
-
-
 def test_check_skips_without_talk_time():
     calls = simulate_calls(n_agents=5, days=3, seed=2, customers=False)
     ctx = make_context(calls, drop=("talk_s",))
@@ -178,79 +143,232 @@ def test_check_skips_without_talk_time():
     assert "talk_s" in res.skipped
 
 
-# ------------------------------------------------------------ the batched agent path
 
 
-def _agent_frame(rng, n_agents, days, *, change=None):
-    """Agent x day series (short calls, transfers, mean handle); ``change``: agents with a step."""
-    rows = []
-    dates = pd.date_range("2026-01-05", periods=days, freq="D")
-    for i in range(n_agents):
-        t = days - (i % 4)  # a few different series lengths
-        n = rng.poisson(60 if i != 4 else 600, t) + 5  # A004: > 20,000 calls
-        step = np.zeros(t)
-        if change is not None and i in change:
-            step[t // 2 :] = 1.0
-        ks = rng.binomial(n, rng.beta(40 * (0.06 + 0.05 * step), 40 * (0.94 - 0.05 * step)))
-        kt = rng.binomial(n, 0.03)
-        mh = rng.gamma(4, 75, t) + 40 * step
-        if i == 1:  # two constant segments: no within-segment variance
-            mh = np.r_[np.full(t // 2, 280.0), np.full(t - t // 2, 310.0)]
-        for d in range(t):
-            rows.append(dict(agent_id=f"A{i:03d}", date=dates[d], n=n[d], k_short=ks[d],
-                             k_transfer=kt[d], mean_handle=mh[d]))
-    return pd.DataFrame(rows)
+# ------------------------------------------------------------ steps against a smooth null
+
+DATES = pd.date_range("2026-01-05", periods=61)
+DATES = DATES[DATES.day_of_week != 6]  # closed on Sundays
+_WD = np.array([0.15, 0.06, 0.0, -0.03, -0.06, -0.15, 0.0])
 
 
-def test_batched_agent_splits_equal_the_one_by_one_detection():
-    """Same splits, statistics, p-values and permutation counts as detect_changepoints*.
-
-    Covers series of several lengths sharing permutations, planted steps that go
-    through every sequential stage, and the series the batch hands back to
-    ``_best_split`` (a perfect two-level mean series, an agent with > 20,000 calls).
-    """
-    from analysis.gaming.changepoints import _agent_changepoints
-
-    rng = np.random.default_rng(31)
-    df = _agent_frame(rng, 24, 45, change={2, 5, 9})
-    df.loc[df["agent_id"] == "A003", "k_transfer"] = 0  # no transfers: metric skipped
-    specs = [("short_call_rate", "k_short"), ("transfer_rate", "k_transfer")]
-    kw = dict(min_segment_days=7, max_changes=1, alpha=1.0, seed=5, n_perm=99, max_perm=999)
-    got = _agent_changepoints(df, specs, min_seg=7, seed=5, n_perm=99, max_perm=999)
-    ref = []
-    for aid, g in df.groupby("agent_id"):
-        daily = g.drop(columns="agent_id")
-        for metric, kc in specs:
-            if daily[kc].sum():
-                r = detect_changepoints(daily, k_col=kc, n_col="n", **kw)
-                ref += [dict(scope=aid, metric=metric, **x) for x in r.to_dict("records")]
-        r = detect_changepoints_mean(daily, mean_col="mean_handle", n_col="n", **kw)
-        ref += [dict(scope=aid, metric="mean_handle_s", **x) for x in r.to_dict("records")]
-    assert pd.DataFrame(got).equals(pd.DataFrame(ref))
-    assert max(r["n_perm"] for r in got) == 999  # planted steps went through every stage
-    assert not any(r["scope"] == "A003" and r["metric"] == "transfer_rate" for r in got)
+def _drift_series(rng, *, step=0.0, at=30, drift=-0.2876820724517809, noise=0.05, mean_n=4000,
+                  dates=DATES, base=0.04):
+    """Daily counts: logit rate = base + weekday + half-cosine drift + step + day noise."""
+    T = len(dates)
+    x = np.arange(T) / (T - 1)
+    ramp = 0.5 * (1 - np.cos(np.pi * x))
+    eta = (np.log(base / (1 - base)) + _WD[dates.day_of_week] + drift * ramp
+           + step * (np.arange(T) >= at) + rng.normal(0, noise, T))
+    n = rng.poisson(mean_n, T)
+    k = rng.binomial(n, 1 / (1 + np.exp(-eta)))
+    return pd.DataFrame({"date": dates, "k": k, "n": n})
 
 
-@pytest.mark.parametrize("kind", ["binom", "mean"])
-def test_batched_agent_pvalues_calibrated_on_null_series(kind):
-    """No change in any agent's series: the batched sequential p-values reject at the nominal rate.
+def test_null_design_has_intercept_weekdays_and_spline():
+    X = null_design(DATES)
+    assert np.all(X[:, 0] == 1)
+    # 6 open weekdays -> 5 dummies; 61 days -> 1 + 61 // 30 = 3 spline columns
+    assert X.shape == (len(DATES), 1 + 5 + 3)
+    assert np.linalg.matrix_rank(X) == X.shape[1]
+    assert null_design(DATES, trend_df=0, weekday=False).shape == (len(DATES), 1)
 
-    All series of one length share the permutations (as one-by-one runs with the
-    same seed do); each p-value is still a permutation p-value of its own series.
-    """
-    from analysis.gaming.changepoints import _best_splits_batch
 
-    rng = np.random.default_rng(77)
-    reps, t = 1000, 45
-    if kind == "binom":
-        n = rng.poisson(60, (reps, t)) + 5
-        k = rng.binomial(n, rng.beta(0.06 * 300, 0.94 * 300, (reps, t)))  # over-dispersed days
-        res = _best_splits_batch("binom", k.astype(float), n.astype(float), min_seg=7, seed=3,
-                                 n_perm=499, max_perm=9_999)
-    else:
-        y = rng.gamma(4, 75, (reps, t))
-        res = _best_splits_batch("mean", y, None, min_seg=7, seed=3, n_perm=499, max_perm=9_999)
-    ps = np.array([r[2] for r in res])
-    for a in (0.01, 0.05, 0.1):
+def test_binomial_fit_and_step_score_match_statsmodels():
+    """IRLS fit equals statsmodels' GLM; the scan is its score test of an added step."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(4)
+    df = _drift_series(rng, step=0.1, mean_n=600, noise=0.0)
+    X = null_design(df["date"])
+    m = _Model("binom", df["k"].to_numpy(float), df["n"].to_numpy(float), X)
+    fr = m.fit(m.y[None, :], X)
+    endog = np.column_stack([df["k"], df["n"] - df["k"]])
+    ref = sm.GLM(endog, X, family=sm.families.Binomial()).fit()
+    assert np.allclose(fr[0][0], ref.fittedvalues * df["n"], rtol=1e-7)
+    phi = float(fr[3][0])
+    pearson = float(ref.pearson_chi2 / ref.df_resid)
+    assert phi == pytest.approx(max(pearson, 1.0), rel=1e-6)
+    z = m.scan(fr, X, 0, m.T, 7)[0]
+    for tau in (7, 20, 31, len(df) - 7):
+        step = (np.arange(m.T) >= tau).astype(float)[:, None]
+        st = ref.score_test(exog_extra=step)[0]
+        assert z[tau] * phi == pytest.approx(float(np.squeeze(st)), rel=1e-6)
+    assert np.isneginf(z[:7]).all() and np.isneginf(z[len(df) - 6:]).all()
+
+
+def test_gaussian_step_score_is_the_lm_statistic_of_ols():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(6)
+    T = len(DATES)
+    y = 300 + 15 * _WD[DATES.day_of_week] * 10 + np.linspace(0, 30, T) + rng.normal(0, 8, T)
+    X = null_design(DATES)
+    m = _Model("gauss", y, np.ones(T), X)
+    fr = m.fit(y[None, :], X)
+    z = m.scan(fr, X, 0, T, 5)[0]
+    r0 = sm.OLS(y, X).fit()
+    for tau in (5, 26, T - 5):
+        x1 = np.column_stack([X, (np.arange(T) >= tau).astype(float)])
+        r1 = sm.OLS(y, x1).fit()
+        lm = (r0.ssr - r1.ssr) / (r0.ssr / r0.df_resid)
+        assert z[tau] == pytest.approx(lm, rel=1e-8)
+
+
+@pytest.mark.parametrize("drift", [0.0, np.log(0.75)])
+def test_gate_calibrated_under_smooth_drift_and_weekday_cycle(drift):
+    """No step: the best step's bootstrap p-value rejects at the nominal rate (.05, .01),
+    with a weekday cycle, a smooth drift and over-dispersed days in the data."""
+    reps = 250
+    rng = np.random.default_rng(int(100 + 10 * abs(drift)))
+    ps = []
+    for _ in range(reps):
+        df = _drift_series(rng, drift=drift)
+        m = _Model("binom", df["k"].to_numpy(float), df["n"].to_numpy(float),
+                   null_design(df["date"]))
+        ps.append(_global_scan_pvalue(m, min_seg=7, rng=rng, n_boot=99, max_boot=99)[2])
+    ps = np.array(ps)
+    for a in (0.05, 0.01):
         lo, hi = _bin_ci(int((ps <= a).sum()), reps)
         assert lo <= a <= hi, (a, (ps <= a).mean())
+
+
+def test_smooth_drift_is_a_step_to_the_permutation_null_but_not_to_detect_steps():
+    """Why the null needs the trend: shuffling days rejects a smooth drift."""
+    rng = np.random.default_rng(9)
+    old = new = 0
+    for s in range(10):
+        df = _drift_series(rng, drift=np.log(0.6))
+        old += len(detect_changepoints(df, n_perm=199, max_perm=999, seed=s)) > 0
+        new += len(detect_steps(df, n_boot=99, max_boot=999, n_ci=19, seed=s)) > 0
+    assert old >= 8 and new <= 2
+
+
+def test_planted_step_found_with_an_interval_that_covers_it():
+    rng = np.random.default_rng(12)
+    found = covered = 0
+    for s in range(8):
+        df = _drift_series(rng, step=-0.6, at=30)
+        res = detect_steps(df, n_boot=199, max_boot=1999, n_ci=99, seed=s)
+        assert list(res.columns[:6]) == ["index", "date", "date_lo", "date_hi", "before", "after"]
+        if len(res):
+            found += 1
+            r = res.iloc[(res["index"] - 30).abs().argmin()]
+            covered += r["date_lo"] <= df["date"][30] <= r["date_hi"]
+            assert r["p_value"] <= 0.05 and r["after"] < r["before"]
+            k, n = df["k"].to_numpy(), df["n"].to_numpy()
+            i = int(r["index"])
+            lo = int(res["index"][res["index"] < i].max()) if (res["index"] < i).any() else 0
+            assert r["before"] == pytest.approx(k[lo:i].sum() / n[lo:i].sum())
+    assert found >= 7 and covered >= 6
+
+
+def test_two_planted_steps_both_found():
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2026-01-05", periods=150)
+    T = len(dates)
+    n = rng.poisson(3000, T)
+    rate = np.where((np.arange(T) >= 50) & (np.arange(T) < 100), 0.08, 0.04)
+    df = pd.DataFrame({"date": dates, "k": rng.binomial(n, rate), "n": n})
+    res = detect_steps(df, n_boot=199, max_boot=1999, n_ci=99, seed=1)
+    assert len(res) == 2
+    assert abs(res["index"].iloc[0] - 50) <= 2 and abs(res["index"].iloc[1] - 100) <= 2
+    assert (res["p_value"] <= 0.05).all()
+    assert res["after"].iloc[0] == pytest.approx(0.08, abs=0.005)
+
+
+def test_detect_steps_on_daily_means():
+    rng = np.random.default_rng(8)
+    T = len(DATES)
+    y = 300 * (1 + 0.05 * _WD[DATES.day_of_week] / 0.15) + 40 * (np.arange(T) >= 25)
+    y = y + rng.normal(0, 6, T)
+    df = pd.DataFrame({"date": DATES, "mean": y, "n": 100})
+    res = detect_steps(df, kind="gauss", n_boot=199, max_boot=1999, n_ci=99, seed=2)
+    assert len(res) >= 1
+    r = res.iloc[(res["index"] - 25).abs().argmin()]
+    assert abs(int(r["index"]) - 25) <= 2
+    assert r["after"] - r["before"] == pytest.approx(40, abs=10)
+
+
+def test_locate_step_dates_a_planted_drop():
+    rng = np.random.default_rng(3)
+    df = _drift_series(rng, step=-0.8, at=33, drift=0.0)
+    got = locate_step(df, (DATES[20], DATES[45]))
+    assert abs((got - DATES[33]).days) <= 2
+    assert locate_step(df, ("2030-01-01", "2030-02-01")) is None
+
+
+def test_detect_steps_input_errors():
+    from analysis.errors import InputError
+
+    with pytest.raises(InputError, match="lacks column"):
+        detect_steps(pd.DataFrame({"date": [1], "k": [1]}))
+    bad = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=40), "k": 5, "n": 3})
+    with pytest.raises(InputError, match="between 0"):
+        detect_steps(bad)
+    short = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=10), "k": 1, "n": 30})
+    assert detect_steps(short).empty
+
+
+# ------------------------------------------------------------ the check and agent_steps
+
+
+@pytest.fixture(scope="module")
+def messy_null_cp():
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=60, days=61, seed=3, gaming="none", stress="messy")
+    ctx = make_context(c.calls)
+    return c, check_changepoints(ctx)
+
+
+def test_messy_null_world_has_no_center_step_and_few_agent_steps(messy_null_cp):
+    c, res = messy_null_cp
+    cp = res.changepoints
+    assert list(cp.columns) == CHANGEPOINT_COLUMNS
+    assert res.flags.empty and res.skipped == ""
+    assert not (cp["level"] == "center").any()
+    truth = c.truth.set_index("agent_id").behaviour
+    honest = truth[truth.isin(["honest", "hard_queue"])].index
+    stepped = set(cp.loc[cp["level"] == "agent", "agent_id"]) & set(honest)
+    assert len(stepped) <= 0.02 * len(honest) + 1
+    assert (cp["p_value"] <= 0.05).all()
+
+
+def test_check_dates_hangups_that_start_mid_window_against_peers():
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=40, days=61, seed=5, gaming="hangup=3@0.12:30-60",
+                        stress="messy")
+    ctx = make_context(c.calls, options={"cp_min_agent_days": 30})
+    cp = check_changepoints(ctx).changepoints
+    gamers = set(c.truth.loc[c.truth.behaviour == "hangup", "agent_id"])
+    start = pd.Timestamp(c.start) + pd.Timedelta(days=30)
+    rows = cp[(cp["level"] == "agent") & cp["agent_id"].isin(gamers)
+              & (cp["metric"] == "short_call_rate")]
+    assert set(rows["agent_id"]) == gamers
+    for r in rows.itertuples():
+        assert r.date_lo <= start + pd.Timedelta(days=2) and r.date_hi >= start - pd.Timedelta(days=2)
+        assert r.after > r.before + 0.05
+    assert (cp.loc[cp["level"] == "center", "agent_id"] == "").all()
+    assert (cp.loc[cp["level"] == "agent", "agent_id"] != "").all()
+
+
+def test_agent_steps_gives_only_the_requested_agents_significant_steps():
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=30, days=45, seed=8, gaming="hangup=2@0.2:0-25")
+    ctx = make_context(c.calls)
+    gamers = sorted(c.truth.loc[c.truth.behaviour == "hangup", "agent_id"])
+    honest = c.truth.loc[c.truth.behaviour == "honest", "agent_id"].iloc[0]
+    cp = agent_steps(ctx, [*gamers, honest, "nobody"])
+    assert list(cp.columns) == CHANGEPOINT_COLUMNS
+    assert set(cp["agent_id"]) <= {*gamers, honest}
+    assert set(gamers) <= set(cp["agent_id"])
+    assert (cp["level"] == "agent").all() and (cp["source"] == "agent_steps").all()
+    assert (cp["p_value"] <= 0.05).all()
+    stop = pd.Timestamp(c.start) + pd.Timedelta(days=26)
+    for aid in gamers:
+        r = cp[cp["agent_id"] == aid].iloc[0]
+        assert abs((r["date"] - stop).days) <= 3 and r["after"] < r["before"]
+    assert agent_steps(ctx, []).empty

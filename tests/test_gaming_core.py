@@ -104,12 +104,14 @@ def test_flagged_short_agent_gets_a_changepoint():
     rep = run_checks(calls, options={"raise_errors": True},
                      checks=["short_calls_peer", "short_calls_trend"])
     cp = rep.changepoints
-    row = cp[(cp["scope"] == "A001") & (cp["metric"] == "short_call_rate")]
+    row = cp[(cp["level"] == "agent") & (cp["agent_id"] == "A001")
+             & (cp["metric"] == "short_call_rate")]
     assert len(row) == 1
     r = row.iloc[0]
     assert pd.Timestamp("2024-01-24") <= r["date"] <= pd.Timestamp("2024-02-08")
     assert r["after"] > 3 * r["before"]
     assert r["p_value"] < 0.01
+    assert r["date_lo"] <= r["date"] <= r["date_hi"]
 
 
 def test_to_dir_writes_the_three_files(planted_report, tmp_path):

@@ -74,6 +74,9 @@ def test_peer_evidence_ranks_the_same_agents(report):
 
 def test_flagged_agents_stop_in_october(report):
     cp = report.changepoints
-    cp = cp[(cp["metric"] == "short_call_rate") & (cp["scope"] != "center")]
+    cp = cp[(cp["metric"] == "short_call_rate") & (cp["level"] == "agent")]
     assert len(cp) >= 1
     assert (pd.to_datetime(cp["date"]) >= "1999-10-01").any()
+    # only significant steps are listed, each with an interval around its date
+    assert (cp["p_value"] <= 0.05).all()
+    assert (pd.to_datetime(cp["date_lo"]) <= pd.to_datetime(cp["date"])).all()

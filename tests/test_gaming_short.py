@@ -198,9 +198,15 @@ def test_checks_run_without_ended_by_and_skip_cleanly_without_talk():
 
 
 def test_change_check_finds_agents_who_stop_at_a_crackdown():
-    """Three agents hang up until a center-wide crackdown at the start of month 3."""
+    """Three agents hang up until a center-wide crackdown at the start of month 3.
+
+    The crackdown must be a step beyond a smooth trend (the change-point null has
+    one, issue #13): the three agents' hang-ups (25-35 % of their calls) move the
+    center's rate by about 3 points; at 12-20 % the drop is within what a smooth
+    trend ending a month later can absorb.
+    """
     calls, _ = simulate_calls(n_agents=30, months=3, seed=8, ended_by=False,
-                              hangup={0: (0.2, 0), 1: (0.15, 0), 2: (0.12, 0)})
+                              hangup={0: (0.35, 0), 1: (0.3, 0), 2: (0.25, 0)})
     after = calls["arrival_ts"] >= "2024-03-01"
     calls = calls.copy()
     gam = calls["agent_id"].isin(["A000", "A001", "A002"]) & after & (calls["talk_s"] < 15.5)

@@ -52,7 +52,8 @@ class CheckResult:
 
     ``flags`` has :data:`FLAG_COLUMNS`; ``skipped`` is a reason string when the
     check could not run (missing column or input), else ``""``;
-    ``changepoints`` optionally has ``scope, metric, date, before, after, p_value``.
+    ``changepoints`` optionally has the columns of interface B
+    (:data:`analysis.gaming.changepoints.CHANGEPOINT_COLUMNS`).
     """
 
     name: str

@@ -48,13 +48,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import ruptures as rpt
+from ruptures.base import BaseCost
 from scipy.special import xlogy
 
 from ..config import DEFAULT_SEED
 from ._base import CHECKS, CheckResult, GamingContext
-from ._sigutil import HANDLED, empty_flags, option, seed, short_call_s
+from ._sigutil import HANDLED, empty_flags, flag_option, option, seed, short_call_s
 
 __all__ = [
+    "detect_steps",
+    "agent_steps",
+    "null_design",
+    "locate_step",
+    "choose_trend",
     "detect_changepoints",
     "detect_changepoints_mean",
     "binomial_split_lr",
@@ -68,8 +75,13 @@ __all__ = [
 #: series get 999 and 19,999, resolution 5e-5).
 AGENT_N_PERM, AGENT_MAX_PERM = 499, 9_999
 
-#: Columns of the ``changepoints`` table a check returns.
-CHANGEPOINT_COLUMNS = ["scope", "metric", "date", "before", "after", "p_value"]
+#: Columns of the ``changepoints`` table (interface B): ``level`` is ``center`` or
+#: ``agent``; ``agent_id`` is empty for center rows; ``date`` is the first day of the
+#: new regime, ``date_lo``/``date_hi`` a 90 % interval for it; ``before``/``after``
+#: the metric's level either side (a rate in [0, 1], or seconds); ``p_value`` after
+#: the procedure's own multiplicity control; ``source`` the check or function.
+CHANGEPOINT_COLUMNS = ["level", "agent_id", "metric", "date", "date_lo", "date_hi", "before",
+                       "after", "p_value", "source"]
 
 _DETECT_COLUMNS = [
     "date",
@@ -354,263 +366,592 @@ def detect_changepoints_mean(
     return _result(rows)
 
 
-# ----------------------------------------------------------------------------- many series at once
+
+# ----------------------------------------------------------------------------- steps against a smooth null
 #
-# The agent-level test runs the single best split of thousands of short series.
-# Every call of detect_changepoints* seeds its own generator, so two series of
-# the same length are tested against the same permutations; the functions below
-# use that: they draw each length's permutation batches once (the same generator
-# calls as _best_split, so the p-values are those of detect_changepoints*) and
-# evaluate them for many series at once, in 3-D arrays (series x permutation x
-# day), continuing the sequential stage only for series with < 10 exceedances.
-# The maximised statistics are cheaper, equivalent forms of the ones above:
+# The model-based detector behind the check (``detect_steps``). A daily series
+# (binomial counts k_t of n_t, or a daily mean y_t) is modelled as
 #
-# * binomial: with X(x) = x log x, the log-likelihood of a split is
-#   TK(K1) + TF(F1) - TN(N1), where TK(j) = X(j) + X(K - j) (K events in all; F
-#   non-events, N trials likewise) and K1, F1, N1 are the counts before the
-#   split: integer cumulative sums, so the statistic is three table look-ups;
-# * mean: F = B (t - 2) / (SST - B) increases with the between-segment sum of
-#   squares B = t (S1 - s ybar)^2 / (s (t - s)) (S1 the sum of the first s days),
-#   so the largest F over splits is that of the largest B.
+#     g(mu_t) = offset_t + X_t beta + sum_j delta_j 1[t >= tau_j]
 #
-# Exceedances are counted against the observed statistic of the original
-# functions (same tolerance); the two forms agree to ~1e-12, far inside it.
-
-#: Elements (series x permutations x days) of one batched array.
-_CHUNK_ELEMS = 1 << 18
-#: Series evaluated together (their look-up tables are built together).
-_BLOCK = 256
-#: Series with more trials than this take the one-by-one route (see _best_splits_batch).
-_MAX_TABLE_TRIALS = 20_000
+# with X = intercept + weekday effects + a restricted cubic spline in time (the
+# smooth trend), g = logit (binomial, dispersion phi >= 1 by Pearson) or the
+# identity (daily means, variance phi). Arrays carry a leading replicate axis B
+# so the parametric bootstrap refits and rescans all replicates at once.
 
 
-class _PermStages:
-    """The permutation batches :func:`_best_split` draws for a ``t``-day series, drawn once."""
+def _rcs_basis(x: np.ndarray, df: int) -> np.ndarray:
+    """Restricted (natural) cubic spline basis with ``df`` columns (linear first).
 
-    def __init__(self, t: int, seed: int, n_perm: int, max_perm: int):
-        self.t, self.n_perm, self.max_perm = t, n_perm, max_perm
-        self.rng = np.random.default_rng(seed)
-        self.orders: list[np.ndarray] = []
-        self.total = 0
-
-    def __getitem__(self, i: int) -> np.ndarray | None:
-        while len(self.orders) <= i:
-            if self.orders and self.total >= self.max_perm:
-                return None
-            batch = (self.n_perm if not self.orders
-                     else min(max(self.total, self.n_perm), self.max_perm - self.total))
-            self.orders.append(np.argsort(self.rng.random((batch, self.t)), axis=1))
-            self.total += batch
-        return self.orders[i]
-
-
-def _xlogx(nmax: int) -> np.ndarray:
-    x = np.arange(nmax + 1, dtype=float)
-    return xlogy(x, x)
-
-
-def _permuted_cumsums(vals: np.ndarray, order: np.ndarray, hi: int, start=None) -> np.ndarray:
-    """Cumulative sums over the first ``hi`` permuted days, day-major.
-
-    ``vals`` is (t, R) (series in columns), ``order`` (B, t); returns (hi, B, R)
-    with ``[j, b, r] = start[r] + sum(vals[order[b, :j + 1], r])``. The running sum is a
-    loop over days of whole (B, R) slabs (NumPy's cumsum along a middle axis
-    is several times slower); the additions are those of ``np.cumsum``.
+    Harrell's truncated-power form with ``df + 1`` knots at quantiles of ``x``
+    (Harrell 2001, sec. 2.4.5); ``df = 1`` is a straight line. Columns are
+    scaled to unit range for a well-conditioned design.
     """
-    c = vals[np.ascontiguousarray(order[:, :hi].T)]
-    if start is not None:
-        c[0] += start
-    for j in range(1, hi):
-        c[j] += c[j - 1]
-    return c
+    x = np.asarray(x, float)
+    span = float(x.max() - x.min()) or 1.0
+    u = (x - x.min()) / span
+    cols = [u]
+    if df >= 2:
+        nk = df + 1
+        probs = {3: [0.1, 0.5, 0.9], 4: [0.05, 0.35, 0.65, 0.95],
+                 5: [0.05, 0.275, 0.5, 0.725, 0.95]}.get(
+            nk, list(np.linspace(0.025, 0.975, nk)))
+        k = np.quantile(u, probs)
+        k = np.unique(k)
+        if len(k) >= 3:
+            d = (k[-1] - k[0]) ** 2
+            last, prev = k[-1], k[-2]
+            for kj in k[:-2]:
+                c = (np.maximum(u - kj, 0) ** 3
+                     - np.maximum(u - prev, 0) ** 3 * (last - kj) / (last - prev)
+                     + np.maximum(u - last, 0) ** 3 * (prev - kj) / (last - prev)) / d
+                rng = float(c.max() - c.min()) or 1.0
+                cols.append(c / rng)
+    return np.column_stack(cols)
 
 
-def _binom_batch(k: np.ndarray, n: np.ndarray, min_seg: int):
-    """Evaluator of the largest split log-likelihood for the series ``k, n`` (rows).
+def trend_df_for(days: float) -> int:
+    """Default spline degrees of freedom of the trend: 1 + one per 45 days (2 for 61 days)."""
+    return int(1 + max(days, 1) // 30)
 
-    Returns ``(fn, thr)``: ``fn(rows, order)`` is the (B, len(rows)) maximum over
-    splits of ``l(K1, N1) + l(K2, N2)`` for the permutations ``order`` (B, t);
-    ``thr(stat)`` maps observed LR statistics (with ``_best_split``'s tolerance)
-    to that scale.
+
+def null_design(dates, *, trend_df: int | None = None, weekday: bool = True) -> np.ndarray:
+    """Design of the null model: intercept, weekday effects, smooth trend in time.
+
+    Parameters
+    ----------
+    dates
+        The days of the series (datetime-like, sorted).
+    trend_df
+        Spline degrees of freedom (0: no trend); default :func:`trend_df_for`.
+    weekday
+        Add a dummy for each weekday present on at least 3 days (the most
+        frequent is the reference).
+
+    Returns
+    -------
+    ndarray ``(T, p)``, first column the intercept.
     """
-    k = np.asarray(k, np.int64)
-    f = np.asarray(n, np.int64) - k
-    kt, ft = k.sum(axis=1), f.sum(axis=1)
-    nt = kt + ft
-    xl = _xlogx(int(nt.max()))
-    # per-series tables, concatenated: TK at ok, TF at of, TN at ok + of (so the
-    # offsets added to the first permuted day carry into N1 = K1 + F1)
-    ok = np.r_[0, np.cumsum(kt + 1)[:-1]]
-    of = np.r_[0, np.cumsum(ft + 1)[:-1]]
-    tk = np.concatenate([xl[: kk + 1] + xl[kk::-1] for kk in kt])
-    tf = np.concatenate([xl[: ff + 1] + xl[ff::-1] for ff in ft])
-    tn = np.zeros(int((ok + of + nt).max()) + 1)
-    for o, nn in zip(ok + of, nt, strict=True):
-        tn[o : o + nn + 1] = xl[: nn + 1] + xl[nn::-1]
-    l0 = xl[kt] + xl[ft] - xl[nt]
-    kT, fT = np.ascontiguousarray(k.T), np.ascontiguousarray(f.T)
-    lo, hi = min_seg - 1, k.shape[1] - min_seg
-
-    def fn(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-        ck = _permuted_cumsums(kT[:, rows], order, hi, ok[rows])[lo:]
-        cf = _permuted_cumsums(fT[:, rows], order, hi, of[rows])[lo:]
-        v = tk.take(ck)
-        v += tf.take(cf)
-        ck += cf
-        v -= tn.take(ck)
-        return v.max(axis=0)
-
-    def thr(stat: np.ndarray) -> np.ndarray:
-        return l0 + 0.5 * (stat - 1e-9 * np.maximum(np.abs(stat), 1.0))
-
-    return fn, thr
+    d = pd.to_datetime(pd.Series(dates)).reset_index(drop=True)
+    t = ((d - d.iloc[0]).dt.days.to_numpy(float)) if len(d) else np.zeros(0)
+    cols = [np.ones(len(d))]
+    if weekday and len(d):
+        wd = d.dt.day_of_week.to_numpy()
+        counts = np.bincount(wd, minlength=7)
+        ref = int(np.argmax(counts))
+        for w in range(7):
+            if w != ref and counts[w] >= 3:
+                cols.append((wd == w).astype(float))
+    span = float(t.max() - t.min()) if len(t) else 0.0
+    df = trend_df_for(span + 1) if trend_df is None else int(trend_df)
+    df = min(df, max(len(d) // 10, 0))
+    if df >= 1 and span > 0:
+        cols.extend(_rcs_basis(t, df).T)
+    return np.column_stack(cols)
 
 
-def _mean_batch(y: np.ndarray, min_seg: int):
-    """Like :func:`_binom_batch` for daily means (the between-segment sum of squares)."""
-    y = np.asarray(y, float)
-    t = y.shape[1]
-    s = np.arange(min_seg, t - min_seg + 1, dtype=float)
-    sy = s[:, None] * (y.sum(axis=1) / t)[None, :]  # (splits, series)
-    c = (t / (s * (t - s)))[:, None, None]
-    sst = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-    yT = np.ascontiguousarray(y.T)
-    lo, hi = min_seg - 1, t - min_seg
-
-    def fn(rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-        cs = _permuted_cumsums(yT[:, rows], order, hi)[lo:]
-        cs -= sy[:, None, rows]
-        cs *= cs
-        cs *= c
-        return cs.max(axis=0)
-
-    def thr(stat: np.ndarray) -> np.ndarray:
-        f = stat - 1e-9 * np.maximum(np.abs(stat), 1.0)
-        return f * sst / (max(t - 2, 1) + f)
-
-    return fn, thr
+def _expit(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _best_splits_batch(kind: str, a: np.ndarray, b: np.ndarray | None, *, min_seg: int,
-                       seed: int, n_perm: int, max_perm: int) -> list[tuple]:
-    """:func:`_best_split` of the whole series for every row of ``a`` (and ``b``).
+class _Model:
+    """One daily series and its null design; batched fits, score scans, simulation."""
 
-    ``kind`` is ``"binom"`` (``a`` events, ``b`` trials) or ``"mean"`` (``a``
-    daily means). All rows have the same length. Returns, per row, ``(index,
-    statistic, p, n_perm)`` exactly as ``_best_split(..., 0, t, ...)`` would
-    with a generator seeded ``seed``.
-    """
-    m, t = a.shape
-    stat_fn = _binom_stat if kind == "binom" else _mean_split_f
-    obs = stat_fn(a, b, min_seg)
-    j = np.argmax(obs, axis=1)
-    stat = obs[np.arange(m), j]
-    exact = np.zeros(m, dtype=bool)  # rows for the one-by-one routine
-    if kind == "binom":
-        # the table form sums terms of size N log N: beyond ~2e4 trials its rounding
-        # would no longer be far inside _best_split's tolerance for ties
-        exact = b.sum(axis=1) > _MAX_TABLE_TRIALS
-    else:
-        sst = ((a - a.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        # a split that leaves (almost) no within-segment variance: F is huge and
-        # only the original form is safe
-        b_obs = stat * sst / (max(t - 2, 1) + stat)
-        exact = ~np.isfinite(stat) | ~(sst - b_obs > 1e-6 * sst)
-    exceed = np.zeros(m, dtype=np.int64)
-    total = np.zeros(m, dtype=np.int64)
-    stages = _PermStages(t, seed, n_perm, max_perm)
-    todo = np.nonzero(~exact)[0]
-    for b0 in range(0, len(todo), _BLOCK):  # blocks bound the look-up tables' memory
-        blk = todo[b0 : b0 + _BLOCK]
-        if kind == "binom":
-            fn, thr = _binom_batch(a[blk], b[blk], min_seg)
-        else:
-            fn, thr = _mean_batch(a[blk], min_seg)
-        lim = thr(stat[blk])
-        act = np.arange(len(blk))
-        i = 0
-        while len(act):
-            order = stages[i]
-            if order is None:
+    def __init__(self, kind: str, y: np.ndarray, n: np.ndarray, X0: np.ndarray,
+                 offset: np.ndarray | None = None):
+        self.kind = kind  # "binom" or "gauss"
+        self.y = np.asarray(y, float)
+        self.n = np.asarray(n, float)
+        self.X0 = np.asarray(X0, float)
+        self.T = len(self.y)
+        self.off = np.zeros(self.T) if offset is None else np.asarray(offset, float)
+
+    def design(self, steps) -> np.ndarray:
+        t = np.arange(self.T)
+        cols = [self.X0] + [(t >= s).astype(float)[:, None] for s in sorted(steps)]
+        return np.column_stack(cols)
+
+    # -- fits ---------------------------------------------------------------------------
+    def fit(self, Y: np.ndarray, X: np.ndarray):
+        """Fit every row of ``Y`` (B, T); returns (mu, w, resid, phi, eta, Minv)."""
+        B, T = Y.shape
+        p = X.shape[1]
+        if self.kind == "gauss":
+            G = X.T @ X
+            Minv = np.linalg.pinv(G)
+            beta = Y @ X @ Minv  # (B, p)
+            mu = beta @ X.T
+            r = Y - mu
+            phi = (r * r).sum(axis=1) / max(T - p, 1)
+            w = np.ones((B, T))
+            return mu, w, r, np.maximum(phi, 1e-12), mu, np.broadcast_to(Minv, (B, p, p))
+        n = self.n
+        ybar = np.clip(Y.sum(axis=1) / n.sum(), 1e-6, 1 - 1e-6)
+        beta = np.zeros((B, p))
+        beta[:, 0] = np.log(ybar / (1 - ybar)) - float(np.mean(self.off))
+        for _ in range(25):
+            eta = beta @ X.T + self.off
+            pr = np.clip(_expit(eta), 1e-10, 1 - 1e-10)
+            w = n * pr * (1 - pr)
+            z = eta - self.off + (Y - n * pr) / w
+            M = np.einsum("tp,bt,tq->bpq", X, w, X)
+            M += 1e-10 * np.eye(p)
+            rhs = np.einsum("tp,bt->bp", X, w * z)
+            new = np.linalg.solve(M, rhs[..., None])[..., 0]
+            new = np.clip(new, -1e4, 1e4)
+            done = np.max(np.abs(new - beta)) < 1e-8
+            beta = new
+            if done:
                 break
-            step = max(1, _CHUNK_ELEMS // (len(act) * t))
-            hits = np.zeros(len(act), dtype=np.int64)
-            for p0 in range(0, order.shape[0], step):
-                mx = fn(act, order[p0 : p0 + step])
-                hits += np.count_nonzero(mx >= lim[None, act], axis=0)
-            exceed[blk[act]] += hits
-            total[blk[act]] += order.shape[0]
-            act = act[(exceed[blk[act]] < 10) & (total[blk[act]] < max_perm)]
-            i += 1
-    out = []
-    for r in range(m):
-        if exact[r]:
-            rng = np.random.default_rng(seed)
-            out.append(_best_split(stat_fn, a[r], None if b is None else b[r], 0, t, min_seg,
-                                   rng, n_perm, max_perm))
-            continue
-        e, tot = int(exceed[r]), int(total[r])
-        p = e / tot if e >= 10 else (1.0 + e) / (1.0 + tot)
-        out.append((min_seg + int(j[r]), float(stat[r]), min(p, 1.0), tot))
+        eta = beta @ X.T + self.off
+        pr = np.clip(_expit(eta), 1e-10, 1 - 1e-10)
+        mu = n * pr
+        w = n * pr * (1 - pr)
+        r = Y - mu
+        phi = np.maximum((r * r / w).sum(axis=1) / max(T - p, 1), 1.0)
+        M = np.einsum("tp,bt,tq->bpq", X, w, X) + 1e-10 * np.eye(p)
+        return mu, w, r, phi, eta, np.linalg.inv(M)
+
+    # -- the scan -----------------------------------------------------------------------
+    def scan(self, fitres, X: np.ndarray, lo: int, hi: int, min_seg: int) -> np.ndarray:
+        """Score statistic (chi-square 1 df scale, divided by phi) of a step at each
+        day of ``[lo + min_seg, hi - min_seg]``; ``-inf`` elsewhere. Shape (B, T)."""
+        mu, w, r, phi, _eta, Minv = fitres
+        B, T = r.shape
+        out = np.full((B, T), -np.inf)
+        a, b = lo + min_seg, hi - min_seg
+        if b < a:
+            return out
+        U = np.cumsum(r[:, ::-1], axis=1)[:, ::-1]
+        S = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
+        C = np.cumsum((w[:, :, None] * X[None, :, :])[:, ::-1, :], axis=1)[:, ::-1, :]
+        sl = slice(a, b + 1)
+        Cs = C[:, sl, :]
+        V = S[:, sl] - np.einsum("btp,bpq,btq->bt", Cs, Minv, Cs)
+        V = np.maximum(V, 1e-12 * np.maximum(S[:, sl], 1e-12))
+        out[:, sl] = U[:, sl] ** 2 / (phi[:, None] * V)
+        return out
+
+    # -- simulation ---------------------------------------------------------------------
+    def simulate(self, rng: np.random.Generator, mu: np.ndarray, phi: float, B: int):
+        if self.kind == "gauss":
+            return mu[None, :] + np.sqrt(phi) * rng.standard_normal((B, self.T))
+        n = self.n
+        pr = np.clip(mu / n, 1e-10, 1 - 1e-10)
+        nbar = float(n.mean())
+        rho = min(max(phi - 1.0, 0.0) / max(nbar - 1.0, 1.0), 0.5)
+        if rho <= 1e-12:
+            return rng.binomial(n.astype(np.int64)[None, :].repeat(B, 0), pr[None, :])
+        c = 1.0 / rho - 1.0
+        pb = rng.beta(pr * c, (1 - pr) * c, size=(B, self.T))
+        return rng.binomial(n.astype(np.int64)[None, :].repeat(B, 0), pb)
+
+    # -- tests --------------------------------------------------------------------------
+    def local(self, steps, lo: int, hi: int, min_seg: int):
+        """Best step in ``[lo, hi)`` given the other ``steps``: (index, statistic, fit, X)."""
+        X = self.design(steps)
+        fr = self.fit(self.y[None, :], X)
+        z = self.scan(fr, X, lo, hi, min_seg)[0]
+        j = int(np.argmax(z))
+        return j, float(z[j]), fr, X
+
+    def boot_max(self, rng, mu, phi, X, lo, hi, min_seg, B) -> np.ndarray:
+        Ys = self.simulate(rng, mu, phi, B)
+        fr = self.fit(Ys.astype(float), X)
+        return self.scan(fr, X, lo, hi, min_seg).max(axis=1)
+
+    def boot_argmax(self, rng, mu, phi, X, lo, hi, min_seg, B) -> np.ndarray:
+        Ys = self.simulate(rng, mu, phi, B)
+        fr = self.fit(Ys.astype(float), X)
+        return np.argmax(self.scan(fr, X, lo, hi, min_seg), axis=1)
+
+
+#: Replicates per batch of the parametric bootstrap (bounds B x T x p arrays).
+_BOOT_BATCH = 400
+
+
+def _seq_pvalue(draw, stat: float, n_boot: int, max_boot: int) -> tuple[float, int]:
+    """Sequential Monte Carlo p-value (Besag & Clifford 1991): stop at 10 exceedances."""
+    exceed = total = 0
+    target = n_boot
+    while True:
+        while total < target:
+            b = min(_BOOT_BATCH, target - total)
+            mx = draw(b)
+            exceed += int(np.sum(mx >= stat - 1e-9 * max(abs(stat), 1.0)))
+            total += b
+        if exceed >= 10 or total >= max_boot:
+            break
+        target = min(max_boot, total * 4)
+    p = exceed / total if exceed >= 10 else (1.0 + exceed) / (1.0 + total)
+    return min(p, 1.0), total
+
+
+class _WeightedL2(BaseCost):
+    """ruptures cost: weighted sum of squares around the segment's weighted mean."""
+
+    model = "weighted_l2"
+    min_size = 2
+
+    def __init__(self, weights: np.ndarray, min_size: int = 2):
+        self.w = np.asarray(weights, float)
+        self.min_size = int(min_size)
+
+    def fit(self, signal):
+        z = np.asarray(signal, float).reshape(-1)
+        self.signal = z.reshape(-1, 1)
+        w = self.w
+        self._cw = np.r_[0.0, np.cumsum(w)]
+        self._cwz = np.r_[0.0, np.cumsum(w * z)]
+        self._cwzz = np.r_[0.0, np.cumsum(w * z * z)]
+        return self
+
+    def error(self, start, end):
+        sw = self._cw[end] - self._cw[start]
+        swz = self._cwz[end] - self._cwz[start]
+        return float(self._cwzz[end] - self._cwzz[start] - (swz * swz / sw if sw > 0 else 0.0))
+
+
+def _pelt(z: np.ndarray, v: np.ndarray, pen: float, min_seg: int) -> list[int]:
+    """Change positions (first index of each new segment) by PELT (ruptures)."""
+    T = len(z)
+    if T < 2 * min_seg:
+        return []
+    algo = rpt.Pelt(custom_cost=_WeightedL2(v, min_size=min_seg), min_size=min_seg, jump=1)
+    bkps = algo.fit(z).predict(pen=pen)
+    return [int(b) for b in bkps[:-1]]
+
+
+def _candidates(m: _Model, *, min_seg: int, max_changes: int, pen: float) -> list[int]:
+    """Candidate steps: PELT on working residuals, refitted with the trend (backfitting).
+
+    The first pass fits intercept and weekday effects only (a trend would absorb
+    part of a step), so PELT sees steps and drift as a staircase; later passes fit
+    the trend together with the current steps and run PELT on the steps' effects
+    plus the working residuals, until the set is stable. With no PELT candidate,
+    the best single step is a candidate when its score statistic exceeds the
+    penalty.
+    """
+    def pelt_on(X, steps, cap):
+        mu, w, r, phi, eta, _ = m.fit(m.y[None, :], X)
+        w, r, phi, eta = w[0], r[0], float(phi[0]), eta[0]
+        k_null = X.shape[1] - len(steps)
+        step_part = np.zeros(m.T)
+        if steps:
+            beta, *_ = np.linalg.lstsq(X, eta - m.off, rcond=None)
+            step_part = X[:, k_null:] @ beta[k_null:]
+        z = step_part + r / w
+        p = pen
+        for _ in range(40):
+            found = _pelt(z, w / phi, p, min_seg)
+            if len(found) <= cap:
+                return found
+            p *= 1.5
+        return []
+
+    n_null = 1 + int(np.sum(np.all(np.isin(m.X0[:, 1:], (0.0, 1.0)), axis=0)))
+    steps = pelt_on(np.column_stack([m.X0[:, :n_null]]), [], max_changes + 3)
+    for _ in range(8):
+        new = pelt_on(m.design(steps), steps, max_changes)
+        if new == steps:
+            break
+        steps = new
+    return steps
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
     return out
 
 
-def _agent_changepoints(agents: pd.DataFrame, specs: list[tuple[str, str]], *, min_seg: int,
-                        seed: int, n_perm: int, max_perm: int) -> list[dict]:
-    """The single best split of every agent's daily series, by :func:`_best_splits_batch`.
+_STEP_COLUMNS = ["index", "date", "date_lo", "date_hi", "before", "after", "statistic",
+                 "p_local", "p_value", "n_boot", "days_before", "days_after"]
 
-    ``agents``: one row per agent and day (``agent_id``, ``date``, ``n`` and the
-    columns named in ``specs`` as ``(metric, k column)``, plus ``mean_handle``).
-    Returns the rows ``detect_changepoints`` / ``detect_changepoints_mean``
-    (``max_changes=1, alpha=1``) give for each agent's series, agent by agent
-    in ``agent_id`` order, metrics in the order of ``specs`` then mean handle time.
-    """
-    df = agents.sort_values(["agent_id", "date"], kind="stable").reset_index(drop=True)
-    ids = df["agent_id"].to_numpy()
-    first = np.r_[0, np.nonzero(ids[1:] != ids[:-1])[0] + 1] if len(df) else np.zeros(0, int)
-    lens = np.diff(np.r_[first, len(df)])
-    n_all = df["n"].to_numpy(float)
-    dates = df["date"].to_numpy()
-    found: dict[tuple[int, int], dict] = {}
-    metrics = [(m, kc, "binom") for m, kc in specs] + [("mean_handle_s", "mean_handle", "mean")]
-    for mi, (_metric, col, kind) in enumerate(metrics):
-        vals = df[col].to_numpy(float)
-        ms = max(min_seg, 1) if kind == "binom" else max(min_seg, 2)
-        if kind == "binom":
-            has = np.add.reduceat(vals, first) > 0 if len(first) else np.zeros(0, bool)
-        else:
-            has = np.ones(len(first), dtype=bool)
-        for t in np.unique(lens):
-            sel = np.nonzero((lens == t) & has)[0]
-            if not len(sel) or t < 2 * ms:
-                continue
-            pos = first[sel, None] + np.arange(t)
-            a, w = vals[pos], n_all[pos]
-            res = _best_splits_batch(kind, a, w if kind == "binom" else None, min_seg=ms,
-                                     seed=seed, n_perm=n_perm, max_perm=max_perm)
-            aw = a * w
-            for r, (idx, stat, p, nperm) in enumerate(res):
-                ar, wr = a[r], w[r]
-                nb, na = wr[:idx].sum(), wr[idx:].sum()
-                if kind == "binom":
-                    before, after = ar[:idx].sum() / nb, ar[idx:].sum() / na
-                else:  # np.average's arithmetic
-                    before, after = float(aw[r, :idx].sum() / nb), float(aw[r, idx:].sum() / na)
-                found[(int(sel[r]), mi)] = dict(
-                    date=pd.Timestamp(dates[pos[r, idx]]), before=before, after=after, p_value=p,
-                    statistic=stat, n_perm=nperm, days_before=idx, days_after=int(t) - idx,
-                    n_before=int(nb), n_after=int(na),
-                )
+
+def _steps(m: _Model, dates: np.ndarray, *, min_seg: int, max_changes: int, alpha: float,
+           rng: np.random.Generator, n_boot: int, max_boot: int, ci_level: float,
+           n_ci: int, pen: float | None, level_fn, gate=None) -> pd.DataFrame:
+    """Candidates by PELT, each tested by a local scan against the parametric bootstrap,
+    Holm across the series' steps, the least significant removed until all pass;
+    an interval for each date by a bootstrap of the fitted step model."""
+    T = m.T
+    pen = 2.0 * np.log(max(T, 2)) if pen is None else float(pen)
+    # gate: the best single step over the whole series against "no step at all"
+    if gate is None:
+        g_idx, _g_stat, g_p, _g_nb = _global_scan_pvalue(m, min_seg=min_seg, rng=rng,
+                                                         n_boot=n_boot, max_boot=max_boot)
+    else:  # (index, p) of a gate the caller computed (e.g. BH across agents)
+        g_idx, g_p = gate
+    if g_p > alpha:
+        return pd.DataFrame(columns=_STEP_COLUMNS)
+    steps = _candidates(m, min_seg=min_seg, max_changes=max_changes, pen=pen) or [g_idx]
+    while True:
+        res = []
+        for j, s in enumerate(steps):
+            lo = steps[j - 1] if j > 0 else 0
+            hi = steps[j + 1] if j + 1 < len(steps) else T
+            others = [x for x in steps if x != s]
+            idx, stat, fr, X = m.local(others, lo, hi, min_seg)
+            mu0, phi0 = fr[0][0], float(fr[3][0])
+
+            def draw(b, mu0=mu0, phi0=phi0, X=X, lo=lo, hi=hi):
+                return m.boot_max(rng, mu0, phi0, X, lo, hi, min_seg, b)
+
+            p, nb = _seq_pvalue(draw, stat, n_boot, max_boot)
+            res.append([idx, stat, p, nb, lo, hi])
+        if not res:
+            return pd.DataFrame(columns=_STEP_COLUMNS)
+        padj = np.maximum(_holm(np.array([r[2] for r in res])), g_p)
+        worst = int(np.argmax(padj))
+        if padj[worst] <= alpha:
+            break
+        steps = [s for j, s in enumerate(steps) if j != worst]
+        if not steps:
+            return pd.DataFrame(columns=_STEP_COLUMNS)
+    steps = [r[0] for r in res]
     rows = []
-    for g in range(len(first)):
-        for mi, (metric, _col, _kind) in enumerate(metrics):
-            if (g, mi) in found:
-                rows.append(dict(scope=str(ids[first[g]]), metric=metric, **found[(g, mi)]))
-    return rows
+    q = (1 - ci_level) / 2
+    Xfull = m.design(steps)
+    full = m.fit(m.y[None, :], Xfull)
+    mu_full, phi_full = full[0][0], float(full[3][0])
+    for j, (idx, stat, p, nb, lo, hi) in enumerate(res):
+        others = [x for x in steps if x != idx]
+        X = m.design(others)
+        taus = np.concatenate([
+            m.boot_argmax(rng, mu_full, phi_full, X, lo, hi, min_seg, min(_BOOT_BATCH, n_ci - b0))
+            for b0 in range(0, n_ci, _BOOT_BATCH)])
+        t_lo, t_hi = np.quantile(taus, [q, 1 - q], method="inverted_cdf")
+        t_lo, t_hi = int(min(t_lo, idx)), int(max(t_hi, idx))
+        before, after = level_fn(lo, idx), level_fn(idx, hi)
+        rows.append(dict(index=idx, date=dates[idx], date_lo=dates[t_lo], date_hi=dates[t_hi],
+                         before=before, after=after, statistic=stat, p_local=p,
+                         p_value=float(padj[j]), n_boot=nb, days_before=idx - lo,
+                         days_after=hi - idx))
+    return pd.DataFrame(rows, columns=_STEP_COLUMNS)
 
 
-# ----------------------------------------------------------------------------- the check
+def _global_scan_pvalue(m: _Model, *, min_seg: int, rng, n_boot: int, max_boot: int):
+    """The best single step of the whole series and its bootstrap p-value."""
+    idx, stat, fr, X = m.local([], 0, m.T, min_seg)
+    mu0, phi0 = fr[0][0], float(fr[3][0])
+    p, nb = _seq_pvalue(lambda b: m.boot_max(rng, mu0, phi0, X, 0, m.T, min_seg, b),
+                        stat, n_boot, max_boot)
+    return idx, stat, p, nb
 
+
+def _deviance(m: _Model, X: np.ndarray) -> tuple[float, float]:
+    """Deviance (binomial) or residual sum of squares (means) of a fit, and its dispersion."""
+    mu, w, r, phi, _eta, _ = m.fit(m.y[None, :], X)
+    mu, phi = mu[0], float(phi[0])
+    if m.kind == "gauss":
+        return float((r[0] ** 2).sum()), phi
+    k, n = m.y, m.n
+    dev = 2.0 * (xlogy(k, k / np.maximum(mu, 1e-300)).sum()
+                 + xlogy(n - k, (n - k) / np.maximum(n - mu, 1e-300)).sum())
+    return float(dev), phi
+
+
+def choose_trend(kind: str, y, n, dates, *, offset=None, weekday: bool = True,
+                 min_segment_days: int = 7, max_changes: int = 3,
+                 max_df: int | None = None) -> tuple[int, list[int]]:
+    """Trend flexibility and steps chosen together by a BIC-type criterion.
+
+    A smooth spline trend with enough degrees of freedom mimics a step (and
+    hides it); too few, and a smooth drift looks like steps. For each trend
+    ``df`` from 0 (no trend) to ``max_df`` (default one per 30 days plus one)
+    the steps are found as in :func:`detect_steps` (PELT, backfitted), and
+    the pair minimising ``D / phi + log(T) (p_trend + 2 n_steps)`` is kept
+    (``D`` the deviance, ``phi`` the dispersion of the richest model; a step
+    costs a location and a level; Schwarz 1978, Yao 1988).
+
+    Returns
+    -------
+    (df, steps): the trend's degrees of freedom and the candidate step indices.
+    """
+    dates = pd.to_datetime(pd.Series(dates)).reset_index(drop=True)
+    T = len(dates)
+    span = float((dates.iloc[-1] - dates.iloc[0]).days) + 1 if T else 1.0
+    dmax = trend_df_for(span) if max_df is None else int(max_df)
+    dmax = min(dmax, max(T // 10, 0))
+    pen = 2.0 * np.log(max(T, 2))
+    min_seg = max(int(min_segment_days), 2)
+    fits = []
+    grid = sorted({d for d in (0, 1, 2, 3, 4, 6, 8, 11, 15, 20) if d < dmax} | {dmax})
+    for df in grid:
+        X0 = null_design(dates, trend_df=df, weekday=weekday)
+        m = _Model(kind, y, n, X0, offset)
+        steps = _candidates(m, min_seg=min_seg, max_changes=max_changes, pen=pen)
+        dev, phi = _deviance(m, m.design(steps))
+        fits.append((df, steps, dev, phi, X0.shape[1]))
+    phi_ref = max(fits[-1][3], 1e-12)
+    best = min(fits, key=lambda f: f[2] / phi_ref + np.log(max(T, 2)) * (f[4] + 2 * len(f[1])))
+    return best[0], best[1]
+
+
+def detect_steps(
+    daily: pd.DataFrame,
+    *,
+    kind: str = "binom",
+    date_col: str = "date",
+    k_col: str = "k",
+    n_col: str = "n",
+    mean_col: str = "mean",
+    offset: np.ndarray | None = None,
+    trend_df: int | None = None,
+    weekday: bool = True,
+    min_segment_days: int = 7,
+    max_changes: int = 3,
+    alpha: float = 0.05,
+    penalty: float | None = None,
+    n_boot: int = 499,
+    max_boot: int = 9_999,
+    ci_level: float = 0.9,
+    n_ci: int = 199,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Steps in a daily series against a null with a smooth trend and weekday effects.
+
+    Model: ``g(E y_t) = offset_t + weekday_t + f(t) + sum_j delta_j 1[t >= tau_j]``
+    with ``f`` a restricted cubic spline with ``trend_df`` degrees of freedom
+    (default: chosen with the steps by :func:`choose_trend`, at most one per
+    30 days plus one) and ``g`` the logit for daily counts
+    ``k`` of ``n`` (``kind="binom"``; quasi-binomial dispersion ``phi >= 1``
+    from the Pearson statistic) or the identity for a daily mean
+    (``kind="gauss"``, each day weighs the same).
+
+    Procedure:
+
+    0. Gate: the largest score statistic of a single step over all days,
+       against the null with the most flexible trend (``1 + days // 30``
+       degrees of freedom), by parametric bootstrap; nothing is listed unless
+       it is at most ``alpha`` (so a smooth drift, however shaped, is rarely
+       called a step). The trend used for dating is then chosen together with
+       the steps (:func:`choose_trend`), since a flexible trend absorbs part of
+       a real step and blurs its date.
+    1. Candidates: PELT (Killick, Fearnhead & Eckley 2012; ``ruptures``) on
+       the working residuals of the null fit plus the current steps' effects,
+       weighted by ``w_t / phi``, with a BIC-type penalty ``2 log T`` per
+       change (a location and a level; Yao 1988), refitted until the set of
+       steps is stable (backfitting), at most ``max_changes``.
+    2. Each candidate is re-estimated and tested within the interval between
+       its neighbours, given the trend, the weekday effects and the other
+       steps: the statistic is the largest score statistic of a step over the
+       interval's days (the segmented-GLM score test, divided by ``phi``),
+       its p-value a parametric bootstrap of that maximum under the fitted
+       model without the step (beta-binomial with the fitted dispersion, or
+       normal), refitting the trend, weekday effects and the dispersion in
+       every replicate, so the choice of the date and the estimated
+       dispersion are both accounted for. Replicates grow sequentially
+       (Besag & Clifford 1991) to ``max_boot``.
+    3. Holm's step-down adjustment across the series' candidates; the least
+       significant is dropped and the rest re-tested until all adjusted
+       p-values are at most ``alpha``.
+    4. An interval for each date: the ``ci_level`` percentile interval of the
+       re-estimated date over ``n_ci`` parametric bootstrap series drawn from
+       the fitted model with all steps.
+
+    Parameters
+    ----------
+    daily
+        One row per day (``date_col`` and ``k_col``, ``n_col`` or ``mean_col``).
+    offset
+        Known part of the linear predictor per day (e.g. the logit of the
+        peers' rate that day), aligned with ``daily`` sorted by date.
+    min_segment_days
+        Minimum days of each segment.
+
+    Returns
+    -------
+    DataFrame, one row per significant step in date order: ``index``,
+    ``date`` (first day of the new regime), ``date_lo``, ``date_hi``,
+    ``before``, ``after`` (pooled rate ``sum k / sum n``, or the ``n``-weighted
+    mean, of the neighbouring segments), ``statistic``, ``p_local`` (bootstrap
+    p-value of the step in its interval), ``p_value`` (Holm-adjusted),
+    ``n_boot``, ``days_before``, ``days_after``.
+
+    References
+    ----------
+    Killick, R., Fearnhead, P. & Eckley, I. A. (2012). Optimal detection of
+    changepoints with a linear computational cost. *JASA* 107, 1590-1598.
+    Yao, Y.-C. (1988). Estimating the number of change-points via Schwarz'
+    criterion. *Statist. Probab. Lett.* 6, 181-189.
+    Hinkley, D. V. (1970). Inference about the change-point in a sequence of
+    random variables. *Biometrika* 57, 1-17.
+    Muggeo, V. M. R. (2003). Estimating regression models with unknown
+    break-points. *Statistics in Medicine* 22, 3055-3071.
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+    *Scand. J. Statist.* 6, 65-70.
+    Besag, J. & Clifford, P. (1991). Sequential Monte Carlo p-values.
+    *Biometrika* 78, 301-304.
+    Harrell, F. E. (2001). *Regression Modeling Strategies*. Springer.
+    """
+    if kind not in ("binom", "gauss"):
+        raise ValueError(f"kind must be 'binom' or 'gauss', not {kind!r}")
+    cols = [k_col, n_col] if kind == "binom" else [mean_col]
+    if kind == "gauss" and n_col in daily.columns:
+        cols.append(n_col)
+    df = _prepare(daily, date_col, cols)
+    off = None
+    if offset is not None:
+        off = np.asarray(offset, float)
+        if len(off) != len(daily):
+            raise ValueError("offset must have one value per row of daily")
+        order = daily[date_col].reset_index(drop=True).sort_values(kind="stable").index
+        off = off[order.to_numpy()]
+    if kind == "binom":
+        keep = df[n_col].to_numpy(float) > 0
+        df = df[keep].reset_index(drop=True)
+        off = off[keep] if off is not None else None
+        k = df[k_col].to_numpy(float)
+        n = df[n_col].to_numpy(float)
+        if np.any(k < 0) or np.any(k > n):
+            from ..errors import InputError
+
+            raise InputError(f"{k_col} must lie between 0 and {n_col} on every day")
+        y = k
+    else:
+        y = df[mean_col].to_numpy(float)
+        n = df[n_col].to_numpy(float) if n_col in df.columns else np.ones(len(y))
+    T = len(y)
+    min_seg = max(int(min_segment_days), 2)
+    if T < 2 * min_seg + 2 or (kind == "binom" and y.sum() == 0):
+        return pd.DataFrame(columns=_STEP_COLUMNS)
+    rng = np.random.default_rng(DEFAULT_SEED if seed is None else seed)
+    gate = None
+    if trend_df is None:
+        # gate against the most flexible smooth trend (calibrated under any smooth
+        # drift); the steps are then dated with the trend chosen together with them
+        flex = _Model(kind, y, n, null_design(df[date_col], weekday=weekday), off)
+        g_idx, _st, g_p, _nb = _global_scan_pvalue(flex, min_seg=min_seg, rng=rng,
+                                                   n_boot=int(n_boot), max_boot=int(max_boot))
+        if g_p > alpha:
+            return pd.DataFrame(columns=_STEP_COLUMNS)
+        gate = (g_idx, g_p)
+        trend_df, _ = choose_trend(kind, y, n, df[date_col], offset=off, weekday=weekday,
+                                   min_segment_days=min_seg, max_changes=int(max_changes))
+    X0 = null_design(df[date_col], trend_df=trend_df, weekday=weekday)
+    m = _Model(kind, y, n, X0, off)
+    dates = pd.to_datetime(df[date_col]).to_numpy()
+
+    if kind == "binom":
+        def level(a, b):
+            return float(k[a:b].sum() / n[a:b].sum())
+    else:
+        def level(a, b):
+            return float(np.average(y[a:b], weights=n[a:b]))
+    res = _steps(m, dates, min_seg=min_seg, max_changes=int(max_changes), alpha=float(alpha),
+                 rng=rng, n_boot=int(n_boot), max_boot=int(max_boot),
+                 ci_level=float(ci_level), n_ci=int(n_ci), pen=penalty, level_fn=level,
+                 gate=gate)
+    res.attrs["trend_df"] = int(trend_df)
+    return res
 
 def _daily_sql(where_agent: str = "") -> str:
     return f"""
@@ -662,88 +1003,265 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def locate_step(daily: pd.DataFrame, window: tuple, *, fixed: list = (), date_col: str = "date",
+                k_col: str = "k", n_col: str = "n", trend_df: int | None = None,
+                weekday: bool = True, min_segment_days: int = 7):
+    """Most likely date of one step of a daily binomial rate within ``window``.
+
+    The argmax of the score statistic of a step (the scan of :func:`detect_steps`)
+    over the days in ``window = (first, last)`` (dates, inclusive), given the
+    smooth trend, weekday effects and steps at the ``fixed`` dates. Used to date
+    a change on other agents than those tested at it. Returns a Timestamp, or
+    None when no day of the window can be a step.
+    """
+    df = _prepare(daily, date_col, [k_col, n_col])
+    df = df[df[n_col] > 0].reset_index(drop=True)
+    if len(df) < 4 or df[k_col].sum() == 0:
+        return None
+    dates = pd.to_datetime(df[date_col])
+    kk, nn = df[k_col].to_numpy(float), df[n_col].to_numpy(float)
+    if trend_df is None:
+        trend_df, _ = choose_trend("binom", kk, nn, dates, weekday=weekday,
+                                   min_segment_days=min_segment_days)
+    m = _Model("binom", kk, nn, null_design(dates, trend_df=trend_df, weekday=weekday))
+    lo_d, hi_d = pd.Timestamp(window[0]), pd.Timestamp(window[1])
+    idx = [int(np.searchsorted(dates.to_numpy(), np.datetime64(pd.Timestamp(f)))) for f in fixed]
+    steps = sorted({i for i in idx if 0 < i < m.T})
+    X = m.design(steps)
+    fr = m.fit(m.y[None, :], X)
+    z = m.scan(fr, X, 0, m.T, max(int(min_segment_days), 2))[0]
+    inside = ((dates >= lo_d) & (dates <= hi_d)).to_numpy()
+    z = np.where(inside, z, -np.inf)
+    if not np.isfinite(z).any():
+        return None
+    return pd.Timestamp(dates.iloc[int(np.argmax(z))])
+
+
+# ----------------------------------------------------------------------------- agents against peers
+
+
+def _peer_models(agents: pd.DataFrame, center: pd.DataFrame, metric: str, col: str):
+    """Per agent: the series of ``metric`` against the peers' daily series.
+
+    Rates: counts ``k`` of ``n`` with offset ``logit(peer rate that day)``, the
+    peers being all other agents that day (so a center-wide drift, weekday
+    cycle or campaign cancels); mean handle time: the agent's daily mean minus
+    the peers' daily mean. Yields ``(agent_id, _Model, dates, level_fn)``.
+    """
+    tot = center.set_index("date")
+    df = agents.sort_values(["agent_id", "date"], kind="stable")
+    for aid, g in df.groupby("agent_id", sort=True):
+        d = g["date"].to_numpy()
+        N = tot.loc[d, "n"].to_numpy(float)
+        n = g["n"].to_numpy(float)
+        if metric == "mean_handle_s":
+            S = (tot.loc[d, "n"] * tot.loc[d, "mean_handle"]).to_numpy(float)
+            s_own = n * g["mean_handle"].to_numpy(float)
+            peer_n = N - n
+            ok = peer_n > 0
+            if ok.sum() < 2:
+                continue
+            y = g["mean_handle"].to_numpy(float)[ok] - (S - s_own)[ok] / peer_n[ok]
+            own = g["mean_handle"].to_numpy(float)[ok]
+            nn = n[ok]
+            # a straight line in the null: the agent's call mix (transfers, short
+            # calls) drifts with the center's rates and moves their mean handle time
+            # against the peers' smoothly
+            t = (pd.to_datetime(d[ok]) - pd.to_datetime(d[ok][0])).days.to_numpy(float)
+            t = t / max(float(t.max()), 1.0)
+            m = _Model("gauss", y, nn, np.column_stack([np.ones(len(y)), t]))
+
+            def level(a, b, own=own, nn=nn):
+                return float(np.average(own[a:b], weights=nn[a:b]))
+
+            yield str(aid), m, d[ok], level
+            continue
+        K = tot.loc[d, col].to_numpy(float)
+        k = g[col].to_numpy(float)
+        pk, pn = K - k, N - n
+        ok = pn > 0
+        if ok.sum() < 2 or k[ok].sum() == 0:
+            continue
+        rate = np.clip((pk[ok] + 0.5) / (pn[ok] + 1.0), 1e-6, 1 - 1e-6)
+        off = np.log(rate / (1 - rate))
+        kk, nn = k[ok], n[ok]
+        m = _Model("binom", kk, nn, np.ones((int(ok.sum()), 1)), off)
+
+        def level(a, b, kk=kk, nn=nn):
+            return float(kk[a:b].sum() / nn[a:b].sum())
+
+        yield str(aid), m, d[ok], level
+
+
+def _agent_rows(models: list, *, metric_of, min_seg: int, alpha: float, rng, n_boot: int,
+                max_boot: int, max_changes: int, n_ci: int, bh: bool, source: str) -> list[dict]:
+    """Gate every agent series (best single step, bootstrap p), BH across them when
+    ``bh``, then date the steps of the series that pass (``_steps``)."""
+    gates = []
+    for aid, metric, m, dates, level in models:
+        if m.T < 2 * min_seg + 2:
+            continue
+        idx, stat, p, nb = _global_scan_pvalue(m, min_seg=min_seg, rng=rng, n_boot=n_boot,
+                                               max_boot=max_boot)
+        gates.append((aid, metric, m, dates, level, idx, p))
+    if not gates:
+        return []
+    p = np.array([g[6] for g in gates])
+    q = _bh(p) if bh else p
+    rows = []
+    for (aid, metric, m, dates, level, idx, _p), qq in zip(gates, q, strict=True):
+        if qq > alpha:
+            continue
+        res = _steps(m, dates, min_seg=min_seg, max_changes=max_changes, alpha=alpha, rng=rng,
+                     n_boot=n_boot, max_boot=max_boot, ci_level=0.9, n_ci=n_ci, pen=None,
+                     level_fn=level, gate=(idx, float(qq)))
+        for r in res.to_dict("records"):
+            rows.append(dict(level="agent", agent_id=aid, metric=metric, date=r["date"],
+                             date_lo=r["date_lo"], date_hi=r["date_hi"], before=r["before"],
+                             after=r["after"], p_value=r["p_value"], source=source))
+    return rows
+
+
+def _cp_frame(rows: list[dict]) -> pd.DataFrame:
+    cp = pd.DataFrame(rows, columns=CHANGEPOINT_COLUMNS)
+    for c in ("date", "date_lo", "date_hi"):
+        cp[c] = pd.to_datetime(cp[c])
+    cp["agent_id"] = cp["agent_id"].astype(object).fillna("")
+    return cp
+
+
+def agent_steps(ctx: GamingContext, agents: list[str]) -> pd.DataFrame:
+    """Dated steps in the daily short-call rate of the given agents, against their peers.
+
+    For each agent with at least 14 days of calls: the series of their daily
+    short calls (``talk_s < short_call_s``; only those the agent ended where
+    ``ended_by`` has data and ``short_use_ended_by`` is not False) is modelled
+    with the logit of the peers' rate that day as offset (so a center-wide
+    drift, weekday cycle or crackdown cancels), and its steps are found and
+    tested by the procedure of :func:`detect_steps` (gate: the agent's best
+    single step; PELT candidates; local bootstrap tests; Holm; 90 % intervals
+    for the dates). No correction across agents: the caller chose them (e.g.
+    agents flagged for short calls) and wants to know *when*.
+
+    Returns
+    -------
+    DataFrame with :data:`CHANGEPOINT_COLUMNS` (``level = "agent"``), only the
+    steps with ``p_value <= alpha``.
+    """
+    if not agents:
+        return _cp_frame([])
+    s = float(short_call_s(ctx))
+    use_eb = "ended_by" in ctx.columns and ctx.options.get("short_use_ended_by") is not False
+    cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
+    df = ctx.con.execute(
+        f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
+                   CAST(coalesce(answer_ts, arrival_ts) AS DATE) AS date,
+                   count(*) AS n, count(*) FILTER (WHERE {cond}) AS k_short,
+                   avg(talk_s + coalesce(hold_s, 0) + coalesce(acw_s, 0)) AS mean_handle
+            FROM calls WHERE {HANDLED} GROUP BY ALL ORDER BY ALL"""
+    ).df()
+    if df.empty:
+        return _cp_frame([])
+    df["date"] = pd.to_datetime(df["date"])
+    center = df.groupby("date", as_index=False).agg(n=("n", "sum"), k_short=("k_short", "sum"))
+    want = {str(a) for a in agents}
+    sub = df[df["agent_id"].isin(want)]
+    days = sub.groupby("agent_id").size()
+    sub = sub[sub["agent_id"].isin(days[days >= 14].index)]
+    min_seg = int(option(ctx, "cp_min_segment_days", 7))
+    models = [(aid, "short_call_rate", m, d, lv)
+              for aid, m, d, lv in _peer_models(sub, center, "short_call_rate", "k_short")]
+    rows = _agent_rows(models, metric_of=None, min_seg=min_seg,
+                       alpha=float(option(ctx, "alpha", 0.05)),
+                       rng=np.random.default_rng(seed(ctx, 29)), n_boot=199, max_boot=9_999,
+                       max_changes=2, n_ci=199, bh=False, source="agent_steps")
+    return _cp_frame(rows)
+
+
+# ----------------------------------------------------------------------------- the check
+
+_METRICS = [("short_call_rate", "k_short"), ("transfer_rate", "k_transfer")]
+
+
 @CHECKS.register("changepoints")
 def check_changepoints(ctx: GamingContext) -> CheckResult:
-    """Change points in daily short-call rate, transfer rate and mean handle time.
+    """Dated steps in daily short-call rate, transfer rate and mean handle time.
 
-    Center level: binary segmentation (up to ``cp_max_changes``, default 2) at
-    level ``alpha``. Agent level (agents with at least ``cp_min_agent_days``
-    days, default 40, each with at least 5 calls): the single best split per
-    agent and metric, kept when its Benjamini–Hochberg q-value across all
-    agent series is at most ``alpha``. Returns no flags, only the
-    ``changepoints`` table (``scope`` is ``center`` or the agent id).
+    Center level: :func:`detect_steps` on the center's daily series, with a
+    smooth trend (restricted cubic spline, one degree of freedom per 30 days
+    plus one) and weekday effects in the null, so a gradual drift, a learning
+    curve or a weekly cycle is not a step; Holm across the steps of all
+    metrics. Agent level (agents with at least ``cp_min_agent_days`` days,
+    default 40, of at least 5 calls): each agent's daily series against the
+    peers' series that day (logit offset of the peers' rate, or the difference
+    from the peers' mean handle time), so a center-wide change cancels; the
+    best single step's bootstrap p-value per agent and metric, Benjamini-
+    Hochberg across all agent series, then the steps of the series that pass
+    (``p_value`` = the larger of the BH q-value and the Holm-adjusted local
+    p-value). Only steps with ``p_value <= alpha`` are listed, each with a
+    90 % interval for its date. Returns no flags, only the ``changepoints``
+    table (:data:`CHANGEPOINT_COLUMNS`).
+
+    Options: ``alpha``, ``cp_min_segment_days`` (7), ``cp_max_changes`` (3),
+    ``cp_min_agent_days`` (40), ``cp_agents`` (True: agent-level steps), ``seed``.
     """
     name = "changepoints"
     if "talk_s" not in ctx.columns:
         return CheckResult(name=name, flags=empty_flags(), skipped="talk_s has no data")
     alpha = float(option(ctx, "alpha", 0.05))
     min_seg = int(option(ctx, "cp_min_segment_days", 7))
-    max_changes = int(option(ctx, "cp_max_changes", 2))
+    max_changes = int(option(ctx, "cp_max_changes", 3))
     min_days = int(option(ctx, "cp_min_agent_days", 40))
     s = short_call_s(ctx)
-    rng_seed = seed(ctx, 71)
-    # center and agent daily series in one scan; any transfer shows in the center's
+    rng = np.random.default_rng(seed(ctx, 71))
     center, agents = _daily_series_both(ctx.con, short_s=s)
+    center["date"] = pd.to_datetime(center["date"])
+    agents["date"] = pd.to_datetime(agents["date"])
+    agents["agent_id"] = agents["agent_id"].astype(str)
     has_transfer = bool(center["k_transfer"].sum())
     notes = []
     if not has_transfer:
         notes.append("no transferred calls: transfer-rate change points not computed")
+    specs = [(m, c) for m, c in _METRICS if c != "k_transfer" or has_transfer]
 
-    specs = [("short_call_rate", "k_short")]
-    if has_transfer:
-        specs.append(("transfer_rate", "k_transfer"))
+    rows: list[dict] = []
+    for metric, kc in specs + [("mean_handle_s", None)]:
+        if kc is not None:
+            res = detect_steps(center, kind="binom", k_col=kc, n_col="n",
+                               min_segment_days=min_seg, max_changes=max_changes, alpha=alpha,
+                               seed=int(rng.integers(2**31)))
+        else:
+            res = detect_steps(center, kind="gauss", mean_col="mean_handle", n_col="n",
+                               min_segment_days=min_seg, max_changes=max_changes, alpha=alpha,
+                               seed=int(rng.integers(2**31)))
+        for r in res.to_dict("records"):
+            rows.append(dict(level="center", agent_id="", metric=metric, date=r["date"],
+                             date_lo=r["date_lo"], date_hi=r["date_hi"], before=r["before"],
+                             after=r["after"], p_value=r["p_value"], source=name))
+    if rows:  # Holm across the center's steps of all metrics
+        adj = _holm(np.array([r["p_value"] for r in rows]))
+        for r, a in zip(rows, adj, strict=True):
+            r["p_value"] = float(a)
+        rows = [r for r in rows if r["p_value"] <= alpha]
 
-    def run(daily: pd.DataFrame, scope: str, *, agent: bool) -> list[dict]:
-        out = []
-        kw = dict(
-            min_segment_days=min_seg,
-            max_changes=1 if agent else max_changes,
-            alpha=1.0 if agent else alpha,
-            seed=rng_seed,
-            n_perm=AGENT_N_PERM if agent else 999,
-            max_perm=AGENT_MAX_PERM if agent else 19_999,
-        )
-        for metric, kc in specs:
-            if daily[kc].sum() == 0:
-                continue
-            res = detect_changepoints(daily, k_col=kc, n_col="n", **kw)
-            out += [dict(scope=scope, metric=metric, **r) for r in res.to_dict("records")]
-        res = detect_changepoints_mean(daily, mean_col="mean_handle", n_col="n", **kw)
-        out += [dict(scope=scope, metric="mean_handle_s", **r) for r in res.to_dict("records")]
-        return out
-
-    rows = run(center, "center", agent=False) if len(center) >= 2 * min_seg else []
-    for r in rows:
-        r["q_value"] = np.nan
-
-    agents = agents[agents["n"] >= 5]
-    counts = agents.groupby("agent_id").size()
-    eligible = counts[counts >= max(min_days, 2 * min_seg)].index
-    agents = agents[agents["agent_id"].isin(eligible)]
-    cols_used = ["n", "mean_handle"] + [kc for _m, kc in specs]
-    # the batched path needs complete series; an agent with a missing value
-    # (none in contract data) goes through detect_changepoints* like the center
-    gaps = agents.loc[agents[cols_used].isna().any(axis=1), "agent_id"].unique()
-    arow = _agent_changepoints(
-        agents[~agents["agent_id"].isin(gaps)], specs, min_seg=min_seg, seed=rng_seed,
-        n_perm=AGENT_N_PERM, max_perm=AGENT_MAX_PERM,
-    )
-    if len(gaps):
-        for aid in gaps:
-            daily = agents[agents["agent_id"] == aid].drop(columns="agent_id")
-            arow += run(daily, str(aid), agent=True)
-        rank = {str(a): i for i, a in enumerate(eligible)}
-        arow.sort(key=lambda r: rank[r["scope"]])  # stable: metrics keep their order
-    if arow:
-        q = _bh(np.array([r["p_value"] for r in arow]))
-        for r, qq in zip(arow, q, strict=True):
-            r["q_value"] = qq
-        arow = [r for r in arow if r["q_value"] <= alpha]
-    cols = CHANGEPOINT_COLUMNS + ["q_value", "statistic", "days_before", "days_after"]
-    cp = pd.DataFrame(rows + arow, columns=cols)
-    cp["date"] = pd.to_datetime(cp["date"])
+    n_tested = 0
+    if flag_option(ctx, "cp_agents", True):
+        ok = agents[agents["n"] >= 5]
+        counts = ok.groupby("agent_id").size()
+        eligible = counts[counts >= max(min_days, 2 * min_seg + 2)].index
+        sub = agents[agents["agent_id"].isin(eligible)].dropna(subset=["mean_handle"])
+        models = []
+        for metric, kc in specs + [("mean_handle_s", "mean_handle")]:
+            for aid, m, d, lv in _peer_models(sub, center, metric, kc):
+                models.append((aid, metric, m, d, lv))
+        n_tested = len(eligible)
+        rows += _agent_rows(models, metric_of=None, min_seg=min_seg, alpha=alpha, rng=rng,
+                            n_boot=99, max_boot=9_999, max_changes=2, n_ci=199, bh=True,
+                            source=name)
+    cp = _cp_frame(rows)
     notes.append(
-        f"change points: center level tested; {len(eligible)} agents with >= {min_days} "
-        f"days of >= 5 calls tested (one split per agent and metric, BH across agents)"
+        f"change points: center series tested against a smooth trend and weekday effects; "
+        f"{n_tested} agents with >= {min_days} days of >= 5 calls tested against their "
+        f"peers' daily series (BH across agent series); only steps at p <= {alpha:g} listed"
     )
     return CheckResult(name=name, flags=empty_flags(), changepoints=cp, notes=notes)

@@ -27,7 +27,7 @@ from ..errors import CcpmError, ConfigError
 from ..escape import safe_csv
 from ._agents import AGENT_COLUMNS, CENTER_ID, agent_table, date_agents
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
-from ._context import HANDLED_SQL, build_context, opt
+from ._context import build_context, opt
 from ._fdr import bh_qvalues
 
 __all__ = ["run_checks", "GamingReport", "REPORT_FLAG_COLUMNS", "CHANGEPOINT_COLUMNS",
@@ -38,8 +38,10 @@ REPORT_FLAG_COLUMNS = [
     "agent_id", "period", "check", "effect", "effect_unit", "p_value", "q_value", "flagged",
     "n", "k", "detail",
 ]
-#: Columns of ``changepoints.csv`` / :attr:`GamingReport.changepoints`.
-CHANGEPOINT_COLUMNS = ["scope", "metric", "date", "before", "after", "p_value", "source"]
+#: Columns of ``changepoints.csv`` / :attr:`GamingReport.changepoints` (interface B;
+#: see :data:`analysis.gaming.changepoints.CHANGEPOINT_COLUMNS`).
+CHANGEPOINT_COLUMNS = ["level", "agent_id", "metric", "date", "date_lo", "date_hi", "before",
+                       "after", "p_value", "source"]
 
 
 def _p(p: float) -> str:
@@ -83,8 +85,10 @@ class GamingReport:
     agent_fdr : dict
         ``{"method": "BH"|"BY", "alpha", "n_agents", "combination": "ACAT"}``.
     changepoints : DataFrame
-        :data:`CHANGEPOINT_COLUMNS`; ``scope`` is ``center`` or an agent id,
-        ``source`` the check (or ``runner`` for flagged agents' short-call rate).
+        :data:`CHANGEPOINT_COLUMNS`; ``level`` is ``center`` or ``agent``
+        (``agent_id`` empty for center rows), ``date_lo``/``date_hi`` a 90 %
+        interval for the date, ``source`` the check (or ``agent_steps`` for
+        flagged agents' short-call rate). Only significant steps are listed.
     skipped : dict
         check -> reason it did not run (missing column, input, or an error).
     ran : list
@@ -209,22 +213,31 @@ class GamingReport:
                     f"(test p = {_p(r.best_p)}; evidence: {r.checks}). {r.detail}."
                 )
                 cp = self.changepoints
-                cp = cp[(cp["scope"] == r.agent_id) & (cp["metric"] == "short_call_rate")]
+                cp = cp[(cp["level"] == "agent") & (cp["agent_id"] == r.agent_id)
+                        & (cp["metric"] == "short_call_rate")]
                 for c in cp.itertuples(index=False):
                     lines.append(
-                        f"    short-call rate changed on {pd.Timestamp(c.date):%Y-%m-%d}: "
-                        f"{100 * c.before:.1f}% before, {100 * c.after:.1f}% after "
-                        f"(p = {c.p_value:.2g})"
+                        f"    short-call rate stepped on {pd.Timestamp(c.date):%Y-%m-%d} "
+                        f"(90% interval {pd.Timestamp(c.date_lo):%Y-%m-%d} to "
+                        f"{pd.Timestamp(c.date_hi):%Y-%m-%d}): {100 * c.before:.1f}% before, "
+                        f"{100 * c.after:.1f}% after (p = {c.p_value:.2g}, against peers)"
                     )
-        cc = self.changepoints[self.changepoints["scope"] == "center"]
-        if not cc.empty:
-            lines.append("")
-            lines.append("Center-level change points:")
-            for c in cc.itertuples(index=False):
-                fmt = (lambda v: f"{100 * v:.1f}%") if "rate" in c.metric else (
-                    lambda v: f"{v:.1f}")
-                lines.append(f"- {c.metric} on {pd.Timestamp(c.date):%Y-%m-%d}: "
-                             f"{fmt(c.before)} before, {fmt(c.after)} after (p = {c.p_value:.2g})")
+        cp_all = self.changepoints
+        cc = cp_all[cp_all["level"] == "center"]
+        n_agent = int((cp_all["level"] == "agent").sum())
+        lines.append("")
+        lines.append(
+            f"Change points (steps at p <= {self.alpha:g} only, beyond a smooth trend and "
+            f"weekday effects; agents against their peers): {len(cc)} center-level, "
+            f"{n_agent} agent-level."
+        )
+        for c in cc.itertuples(index=False):
+            fmt = (lambda v: f"{100 * v:.1f}%") if "rate" in c.metric else (
+                lambda v: f"{v:.1f} s")
+            lines.append(f"- {c.metric} on {pd.Timestamp(c.date):%Y-%m-%d} (90% interval "
+                         f"{pd.Timestamp(c.date_lo):%Y-%m-%d} to "
+                         f"{pd.Timestamp(c.date_hi):%Y-%m-%d}): {fmt(c.before)} before, "
+                         f"{fmt(c.after)} after (p = {c.p_value:.2g})")
         lines.append("")
         lines.append("A flag is statistical evidence, not proof: review the calls before acting.")
         return "\n".join(lines) + "\n"
@@ -243,85 +256,25 @@ class GamingReport:
         safe_csv(self.flags, paths["flags"], index=False)
         safe_csv(self.agents.reindex(columns=AGENT_COLUMNS), paths["agents"], index=False)
         cp = self.changepoints.copy()
-        cp["date"] = pd.to_datetime(cp["date"]).dt.strftime("%Y-%m-%d")
+        for col in ("date", "date_lo", "date_hi"):
+            if col in cp.columns:
+                cp[col] = pd.to_datetime(cp[col]).dt.strftime("%Y-%m-%d")
         safe_csv(cp, paths["changepoints"], index=False)
         paths["summary"].write_text(self.summary_text(), encoding="utf-8")
         return paths
 
 
-def _segmented_binomial(daily: pd.DataFrame, *, seed: int, n_perm: int = 499,
-                        min_seg: int = 7) -> pd.DataFrame:
-    """Fallback: best single split of a daily binomial rate, permutation p-value."""
-    k = daily["k"].to_numpy(float)
-    n = daily["n"].to_numpy(float)
-    t = len(k)
-    if t < 2 * min_seg:
-        return pd.DataFrame(columns=["date", "before", "after", "p_value"])
-
-    def stat(kk):
-        ck, cn = np.cumsum(kk), np.cumsum(n)
-        k1, n1 = ck[min_seg - 1: t - min_seg], cn[min_seg - 1: t - min_seg]
-        k2, n2 = ck[-1] - k1, cn[-1] - n1
-
-        def ll(a, b):
-            p = np.clip(a / np.maximum(b, 1), 1e-12, 1 - 1e-12)
-            return a * np.log(p) + (b - a) * np.log(1 - p)
-
-        return ll(k1, n1) + ll(k2, n2)
-
-    s = stat(k)
-    j = int(np.argmax(s))
-    rng = np.random.default_rng(seed)
-    perm = np.array([stat(k[rng.permutation(t)]).max() for _ in range(n_perm)])
-    cut = min_seg + j
-    return pd.DataFrame([dict(
-        date=daily["date"].iloc[cut], before=k[:cut].sum() / n[:cut].sum(),
-        after=k[cut:].sum() / n[cut:].sum(),
-        p_value=(1 + np.sum(perm >= s[j])) / (n_perm + 1),
-    )])
-
-
 def _agent_short_changepoints(ctx: GamingContext, agents: list[str]) -> pd.DataFrame:
-    """When did each flagged agent's daily short-call rate change (start and/or end)."""
+    """When did each flagged agent's daily short-call rate step (start and/or end)?
+
+    :func:`analysis.gaming.changepoints.agent_steps`: the agent's daily rate
+    against the peers' that day, only significant steps, each with an interval.
+    """
     if not agents:
         return pd.DataFrame(columns=CHANGEPOINT_COLUMNS)
-    s = float(opt(ctx, "short_call_s"))
-    use_eb = "ended_by" in ctx.columns and ctx.options.get("short_use_ended_by") is not False
-    cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
-    ctx.con.register("_flagged", pd.DataFrame({"agent_id": agents}))
-    daily = ctx.con.execute(
-        f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
-                   CAST(coalesce(answer_ts, arrival_ts) AS DATE) AS date,
-                   count(*) AS n, count(*) FILTER (WHERE {cond}) AS k
-            FROM calls WHERE {HANDLED_SQL}
-              AND CAST(agent_id AS VARCHAR) IN (SELECT agent_id FROM _flagged)
-            GROUP BY ALL ORDER BY agent_id, date"""
-    ).df()
-    try:
-        from .changepoints import detect_changepoints
-    except Exception:  # D2's module missing or broken: simple segmented binomial
-        detect_changepoints = None
-    rows = []
-    for aid, g in daily.groupby("agent_id", sort=True):
-        g = g.reset_index(drop=True)
-        if len(g) < 14 or g["k"].sum() == 0:
-            continue
-        seed = int(opt(ctx, "seed")) + 29
-        if detect_changepoints is not None:
-            # up to two changes (start and end of the behaviour); the first split is
-            # reported whatever its p-value, a second one only at p <= 0.05
-            res = detect_changepoints(g, k_col="k", n_col="n", max_changes=2, alpha=0.05,
-                                      seed=seed)
-            if res.empty:
-                res = detect_changepoints(g, k_col="k", n_col="n", max_changes=1, alpha=1.0,
-                                          seed=seed)
-        else:
-            res = _segmented_binomial(g, seed=seed)
-        for r in res.to_dict("records"):
-            rows.append(dict(scope=aid, metric="short_call_rate", date=r["date"],
-                             before=r["before"], after=r["after"], p_value=r["p_value"],
-                             source="runner"))
-    return pd.DataFrame(rows, columns=CHANGEPOINT_COLUMNS)
+    from .changepoints import agent_steps
+
+    return agent_steps(ctx, agents).reindex(columns=CHANGEPOINT_COLUMNS)
 
 
 def run_checks(
@@ -427,7 +380,8 @@ def run_checks(
     for r in results:
         if r.changepoints is not None and len(r.changepoints):
             c = r.changepoints.copy()
-            c["source"] = r.name
+            if "source" not in c.columns or c["source"].isna().all():
+                c["source"] = r.name
             cps.append(c.reindex(columns=CHANGEPOINT_COLUMNS))
     short_flagged = sorted(
         flags.loc[flags["flagged"] & flags["check"].str.contains("short")
@@ -446,8 +400,11 @@ def run_checks(
           else pd.DataFrame(columns=CHANGEPOINT_COLUMNS))
     if len(cp):
         cp["date"] = pd.to_datetime(cp["date"])
-        cp = cp.drop_duplicates(["scope", "metric", "date"]).sort_values(
-            ["scope", "metric", "date"], ignore_index=True)
+        for col in ("date_lo", "date_hi"):
+            cp[col] = pd.to_datetime(cp[col])
+        cp["agent_id"] = cp["agent_id"].fillna("").astype(str)
+        cp = cp.drop_duplicates(["level", "agent_id", "metric", "date"]).sort_values(
+            ["level", "agent_id", "metric", "date"], ignore_index=True)
     agents = date_agents(agents, cp)
 
     info["options"] = {k: v for k, v in ctx.options.items() if not str(k).startswith("_")}

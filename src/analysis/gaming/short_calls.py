@@ -792,43 +792,60 @@ def check_short_calls_trend(ctx: GamingContext) -> CheckResult:
     return CheckResult(name, flags, notes=[f"short = {what}; baseline = {baseline} periods"])
 
 
-def _center_daily(ctx: GamingContext) -> pd.DataFrame:
+def _center_daily(ctx: GamingContext, agents: list[str] | None = None) -> pd.DataFrame:
+    """Daily handled calls ``n`` and short calls ``k`` (of ``agents`` only, when given)."""
     s = float(opt(ctx, "short_call_s"))
     use_eb = "ended_by" in ctx.columns and ctx.options.get("short_use_ended_by") is not False
     cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
+    where = ""
+    if agents is not None:
+        ctx.con.register("_cp_half", pd.DataFrame({"agent_id": [str(a) for a in agents]}))
+        where = "AND CAST(agent_id AS VARCHAR) IN (SELECT agent_id FROM _cp_half)"
     return ctx.con.execute(
         f"""SELECT CAST(coalesce(answer_ts, arrival_ts) AS DATE) AS date, count(*) AS n,
                    count(*) FILTER (WHERE {cond}) AS k
-            FROM calls WHERE {HANDLED_SQL} GROUP BY 1 ORDER BY 1"""
+            FROM calls WHERE {HANDLED_SQL} {where} GROUP BY 1 ORDER BY 1"""
     ).df()
 
 
-def center_short_changepoints(ctx: GamingContext) -> pd.DataFrame:
-    """Change points of the center's daily short-call rate.
+def center_short_changepoints(ctx: GamingContext, agents: list[str] | None = None,
+                              *, seed_offset: int = 31) -> pd.DataFrame:
+    """Steps in the center's daily short-call rate (of ``agents`` only, when given).
 
-    Uses :func:`analysis.gaming.changepoints.detect_changepoints` (binary
-    segmentation, permutation p-values); if that module is unavailable, the
-    best single split of a segmented binomial likelihood.
+    :func:`analysis.gaming.changepoints.detect_steps`: a quasi-binomial GLM with
+    a smooth trend and weekday effects as the null, PELT candidates with a
+    BIC-type penalty, each step tested by a parametric bootstrap of its local
+    scan and Holm-adjusted, with a 90 % interval for its date. Only steps at
+    ``p_value <= alpha`` are returned.
 
     Returns
     -------
-    DataFrame ``date, before, after, p_value``.
+    DataFrame ``date, date_lo, date_hi, before, after, p_value``.
     """
-    daily = _center_daily(ctx)
-    seed = int(opt(ctx, "seed")) + 31
+    cols = ["date", "date_lo", "date_hi", "before", "after", "p_value"]
+    daily = _center_daily(ctx, agents)
     min_seg = int(ctx.options.get("cp_min_segment_days") or 7)
-    if len(daily) < 2 * min_seg or daily["k"].sum() == 0:
-        return pd.DataFrame(columns=["date", "before", "after", "p_value"])
-    try:
-        from .changepoints import detect_changepoints
-    except Exception:  # another helper's module; fall back to a single split
-        from .runner import _segmented_binomial
+    if len(daily) < 2 * min_seg + 2 or daily["k"].sum() == 0:
+        return pd.DataFrame(columns=cols)
+    from .changepoints import detect_steps
 
-        return _segmented_binomial(daily, seed=seed, min_seg=min_seg)
-    res = detect_changepoints(daily, k_col="k", n_col="n", min_segment_days=min_seg,
-                              max_changes=int(ctx.options.get("cp_max_changes") or 2),
-                              alpha=float(opt(ctx, "alpha")), seed=seed)
-    return res[["date", "before", "after", "p_value"]]
+    res = detect_steps(daily, k_col="k", n_col="n", min_segment_days=min_seg,
+                       max_changes=int(ctx.options.get("cp_max_changes") or 3),
+                       alpha=float(opt(ctx, "alpha")), seed=int(opt(ctx, "seed")) + seed_offset)
+    out = res[cols].copy()
+    out.attrs["trend_df"] = res.attrs.get("trend_df")
+    return out
+
+
+def _halves(ctx: GamingContext) -> tuple[list[str], list[str]]:
+    """The agents split at random (seeded) into two halves."""
+    ids = ctx.con.execute(
+        f"SELECT DISTINCT CAST(agent_id AS VARCHAR) AS a FROM calls WHERE {HANDLED_SQL} "
+        "ORDER BY 1").df()["a"].tolist()
+    rng = np.random.default_rng(int(opt(ctx, "seed")) + 41)
+    perm = [ids[i] for i in rng.permutation(len(ids))]
+    h = len(perm) // 2
+    return sorted(perm[:h]), sorted(perm[h:])
 
 
 @CHECKS.register("short_calls_change")
@@ -855,65 +872,96 @@ def check_short_calls_change(ctx: GamingContext) -> CheckResult:
     a change too close to the end of the data for ``min_calls`` calls after it;
     the date is chosen from the data, so treat it as a lead to confirm with the
     people who were there.
+
+    Date and test on different agents: the agents are split at random (seeded)
+    into two halves; the change points (:func:`center_short_changepoints`:
+    smooth trend and weekday effects in the null, only significant steps) are
+    estimated on one half's daily short-call series and the *other* half's
+    agents are tested at those dates, then the other way round (cross-fitting),
+    so no agent is tested at a date chosen from their own calls.
     """
     name = "short_calls_change"
     if why := _needs(ctx):
         return CheckResult(name, pd.DataFrame(columns=FLAG_COLUMNS), skipped=why)
-    cps = center_short_changepoints(ctx)
-    alpha = float(opt(ctx, "alpha"))
-    cps = cps[cps["p_value"] <= alpha].reset_index(drop=True)
-    if cps.empty:
-        return CheckResult(name, pd.DataFrame(columns=FLAG_COLUMNS),
-                           skipped="no change point in the center's daily short-call rate")
     s = float(opt(ctx, "short_call_s"))
     use_eb = "ended_by" in ctx.columns and ctx.options.get("short_use_ended_by") is not False
     cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
     what = f"calls under {s:g} s" + (" ended by the agent" if use_eb else "")
-    dates = [pd.Timestamp(d) for d in pd.to_datetime(cps["date"])]
     frames = []
     notes = []
-    for j, d in enumerate(dates):
-        lo = dates[j - 1] if j > 0 else pd.Timestamp.min
-        hi = dates[j + 1] if j + 1 < len(dates) else pd.Timestamp.max
-        drop = float(cps["after"].iloc[j]) < float(cps["before"].iloc[j])
-        seg = ctx.con.execute(
-            f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
-                       CASE WHEN coalesce(answer_ts, arrival_ts) < ? THEN '0' ELSE '1' END
-                           AS period,
-                       CAST(queue AS VARCHAR) AS queue, count(*) AS n,
-                       count(*) FILTER (WHERE {cond}) AS k
-                FROM calls WHERE {HANDLED_SQL}
-                  AND coalesce(answer_ts, arrival_ts) >= ?
-                  AND coalesce(answer_ts, arrival_ts) < ?
-                GROUP BY ALL ORDER BY agent_id, period, queue""",
-            [d.to_pydatetime(), max(lo, pd.Timestamp("1900-01-01")).to_pydatetime(),
-             min(hi, pd.Timestamp("2200-01-01")).to_pydatetime()],
-        ).df()
-        tab = short_calls_trend_table(
-            seg, min_calls=int(opt(ctx, "min_calls")), baseline="other",
-            randomized=bool(ctx.options.get("randomized", False)),
-            seed=int(opt(ctx, "seed")) + 37 + j,
-        )
-        tested = "0" if drop else "1"
-        tab = tab[tab["period"] == tested]
-        if tab.empty:
+    cps = center_short_changepoints(ctx)
+    if cps.empty:
+        return CheckResult(name, pd.DataFrame(columns=FLAG_COLUMNS),
+                           skipped="no change point in the center's daily short-call rate")
+    from .changepoints import locate_step
+
+    all_dates = [pd.Timestamp(d) for d in pd.to_datetime(cps["date"])]
+    for j, d in enumerate(all_dates):
+        word = "fell" if cps["after"].iloc[j] < cps["before"].iloc[j] else "rose"
+        notes.append(
+            f"center short-call rate {word} on {d:%Y-%m-%d} (90% interval {pd.Timestamp(cps['date_lo'].iloc[j]):%Y-%m-%d} to "
+            f"{pd.Timestamp(cps['date_hi'].iloc[j]):%Y-%m-%d}): "
+            f"{100 * cps['before'].iloc[j]:.1f}% -> {100 * cps['after'].iloc[j]:.1f}% "
+            f"(p = {cps['p_value'].iloc[j]:.2g})")
+    # cross-fitting: each half of the agents is tested at the date located on the
+    # other half's daily series (within the all-agent interval, widened by 3 days)
+    halves = _halves(ctx)
+    min_seg = int(ctx.options.get("cp_min_segment_days") or 7)
+    for h, (est, test) in enumerate([halves, halves[::-1]]):
+        if not est or not test:
             continue
-        label = f"{d:%Y-%m-%d}"
-        word = "fell" if drop else "rose"
-        notes.append(f"center short-call rate {word} on {label}: "
-                     f"{100 * cps['before'].iloc[j]:.1f}% -> {100 * cps['after'].iloc[j]:.1f}%"
-                     f" (p = {cps['p_value'].iloc[j]:.2g}); {len(tab)} agents tested")
-        side_b, side_a = ("before", "after") if drop else ("after", "before")
+        est_daily = _center_daily(ctx, est)
+        located = []
+        for j, d in enumerate(all_dates):
+            win = (pd.Timestamp(cps["date_lo"].iloc[j]) - pd.Timedelta(days=3),
+                   pd.Timestamp(cps["date_hi"].iloc[j]) + pd.Timedelta(days=3))
+            dd = locate_step(est_daily, win, fixed=all_dates[:j] + all_dates[j + 1:],
+                             min_segment_days=min_seg, trend_df=cps.attrs.get("trend_df"))
+            located.append(dd if dd is not None else d)
+        dates = located
+        for j, d in enumerate(dates):
+            lo = dates[j - 1] if j > 0 else pd.Timestamp.min
+            hi = dates[j + 1] if j + 1 < len(dates) else pd.Timestamp.max
+            drop = float(cps["after"].iloc[j]) < float(cps["before"].iloc[j])
+            seg = ctx.con.execute(
+                f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
+                           CASE WHEN coalesce(answer_ts, arrival_ts) < ? THEN '0' ELSE '1' END
+                               AS period,
+                           CAST(queue AS VARCHAR) AS queue, count(*) AS n,
+                           count(*) FILTER (WHERE {cond}) AS k
+                    FROM calls WHERE {HANDLED_SQL}
+                      AND coalesce(answer_ts, arrival_ts) >= ?
+                      AND coalesce(answer_ts, arrival_ts) < ?
+                    GROUP BY ALL ORDER BY agent_id, period, queue""",
+                [d.to_pydatetime(), max(lo, pd.Timestamp("1900-01-01")).to_pydatetime(),
+                 min(hi, pd.Timestamp("2200-01-01")).to_pydatetime()],
+            ).df()
+            tab = short_calls_trend_table(
+                seg, min_calls=int(opt(ctx, "min_calls")), baseline="other",
+                randomized=bool(ctx.options.get("randomized", False)),
+                seed=int(opt(ctx, "seed")) + 37 + j + 100 * h,
+            )
+            # the null (center factor, precision) is fitted on all agents; only the
+            # half whose date came from the other half is kept
+            tested = "0" if drop else "1"
+            tab = tab[(tab["period"] == tested) & tab["agent_id"].isin(set(test))]
+            label = f"{d:%Y-%m-%d}"
+            word = "fell" if drop else "rose"
+            notes.append(f"{len(tab)} agents tested at {label}, the date located on the "
+                         f"other {len(est)} agents' daily short-call rate")
+            if tab.empty:
+                continue
+            side_b, side_a = ("before", "after") if drop else ("after", "before")
 
-        def detail(r, side_b=side_b, side_a=side_a, label=label, word=word) -> str:
-            return (f"{r.k} of {r.n} {what} ({100 * r.k / r.n:.1f}%) {side_b} {label} vs "
-                    f"{r.k_base} of {r.n_base} ({100 * r.k_base / r.n_base:.1f}%) {side_a}, "
-                    f"when the center's rate {word} (adjusted for the center's change)")
+            def detail(r, side_b=side_b, side_a=side_a, label=label, word=word) -> str:
+                return (f"{r.k} of {r.n} {what} ({100 * r.k / r.n:.1f}%) {side_b} {label} vs "
+                        f"{r.k_base} of {r.n_base} ({100 * r.k_base / r.n_base:.1f}%) "
+                        f"{side_a}, when the center's rate {word} (dated on the other half of "
+                        "the agents; adjusted for the center's change)")
 
-        f = _flags(tab.assign(period=label), name,
-                   f"excess short calls per 100 calls {side_b} the center-wide change",
-                   detail)
-        frames.append(f)
+            frames.append(_flags(tab.assign(period=label), name,
+                                 f"excess short calls per 100 calls {side_b} the center-wide "
+                                 "change", detail))
     if not frames:
         return CheckResult(name, pd.DataFrame(columns=FLAG_COLUMNS),
                            skipped="no agent with enough calls on both sides of the change",
