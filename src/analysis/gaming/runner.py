@@ -359,8 +359,9 @@ def run_checks(
     flags = (pd.concat([f[FLAG_COLUMNS] for f in frames], ignore_index=True)
              if frames else pd.DataFrame(columns=FLAG_COLUMNS))
     flags["p_value"] = pd.to_numeric(flags["p_value"], errors="coerce").astype(float)
-    # tail calibration of the fitted-model checks against their peers' z-scores
-    if ctx.options.get("empirical_null", True) not in (False, "false", "no", 0):
+    # opt-in tail calibration of the fitted-model checks against their peers' z-scores
+    # (off by default: it costs most cross-sectional power, see _empnull)
+    if ctx.options.get("empirical_null", False) not in (False, None, "false", "no", 0):
         for name, lines in _calibrate_tails(flags, seed=int(opt(ctx, "seed"))).items():
             notes_extra.setdefault(name, []).extend(lines)
     # per-test evidence: BH across every test (for reference, not the decision)

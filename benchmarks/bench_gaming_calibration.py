@@ -1,0 +1,135 @@
+"""Gaming battery: calibration and power on clean and messy worlds, per test and per agent.
+
+Writes ``benchmarks/results/gaming_calibration.md``. Run:
+``.venv/bin/python benchmarks/bench_gaming_calibration.py [--worlds 8] [--agents 200] [--days 61]``.
+
+Worlds: :func:`analysis.gaming._sigsim.simulate_calls`, clean (``messy=False``) and
+messy (``messy=True``: Student-t agent propensities shared across queues and
+behaviours, agent-day random effects, a 12% center-wide drift, a weekday cycle,
+new hires' learning curve). Null worlds have no gaming; gamed worlds plant 4
+agents each of hang-ups (5% of calls), transfer dumping (x1.8), after-call-work
+padding (x1.3), hold padding (x1.4) and end-of-day stretching (x1.3).
+
+Per test: pooled null p-values of every agent x period per check, rejection rate
+divided by nominal at .05, .001 and .0001, model p-values and tail-calibrated
+(``analysis.gaming._empnull``). Per agent: the runner's decision (ACAT per agent,
+BH across agents at 0.05): share of honest agents flagged, worlds with any honest
+agent flagged, recall per planted behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.gaming import run_checks
+from analysis.gaming._agents import agent_table
+from analysis.gaming._empnull import calibrate_pvalues, fit_empirical_null
+from analysis.gaming._sigsim import simulate_calls
+from analysis.gaming.runner import TAIL_CALIBRATED
+
+OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
+CHECKS = ["short_calls_peer", "short_calls_trend", "repeat_after_short", "transfer_dumping",
+          "acw_inflation", "hold_inflation", "end_of_day_stretch", "survey_selection",
+          "bunching_agent"]
+KINDS = [("hangup", {"hangup": 0.05}), ("transfer", {"transfer": 1.8}), ("acw", {"acw": 1.3}),
+         ("hold", {"hold": 1.4}), ("eod", {"eod": 1.3})]
+
+
+def _effects():
+    eff, truth = {}, {}
+    for j, (k, e) in enumerate(KINDS):
+        for i in range(4):
+            a = f"A{j * 4 + i:03d}"
+            eff[a], truth[a] = e, k
+    return eff, truth
+
+
+def _pvalues(messy: bool, gamed: bool, worlds: int, agents: int, days: int, seed0: int):
+    eff, _ = _effects() if gamed else ({}, {})
+    out = []
+    for i in range(worlds):
+        df = simulate_calls(n_agents=agents, days=days, seed=seed0 + i, messy=messy,
+                            effects=eff)
+        rep = run_checks(df, checks=CHECKS, options={"raise_errors": True, "seed": i,
+                                                     "aht_target": 300,
+                                                     "empirical_null": False})
+        f = rep.flags[rep.flags["agent_id"] != "center"].assign(world=i)
+        out.append(f[["world", "agent_id", "period", "check", "p_value"]])
+        print(f"  {'messy' if messy else 'clean'} {'gamed' if gamed else 'null'} world {i}",
+              flush=True)
+    return pd.concat(out, ignore_index=True)
+
+
+def _calibrate(g: pd.DataFrame) -> pd.DataFrame:
+    g = g.copy()
+    for c in TAIL_CALIBRATED:
+        for part in (False, True):
+            sel = ((g["check"] == c) & ((g["period"] == "all") == part)).to_numpy()
+            if sel.any():
+                p = g.loc[sel, "p_value"].to_numpy()
+                g.loc[sel, "p_value"] = calibrate_pvalues(p, fit_empirical_null(p))
+    return g
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worlds", type=int, default=8)
+    ap.add_argument("--agents", type=int, default=200)
+    ap.add_argument("--days", type=int, default=61)
+    a = ap.parse_args()
+    data = {}
+    for messy in (False, True):
+        for gamed in (False, True):
+            data[(messy, gamed)] = _pvalues(messy, gamed, a.worlds, a.agents, a.days,
+                                            400 if gamed else 100)
+    lines = ["# Gaming battery: calibration and power, clean vs messy worlds", "",
+             f"{a.worlds} worlds per row, {a.agents} agents, {a.days} days "
+             "(`benchmarks/bench_gaming_calibration.py`; module docstring for the worlds).", ""]
+    rows = []
+    for messy in (False, True):
+        d = data[(messy, False)]
+        dc = pd.concat([_calibrate(g) for _, g in d.groupby("world")])
+        for c in sorted(d["check"].unique()):
+            for mode, dd in (("model", d), ("tail-calibrated", dc)):
+                p = dd.loc[dd["check"] == c, "p_value"].dropna().to_numpy()
+                rows.append(dict(check=c, world="messy" if messy else "clean", p_values=mode,
+                                 n=len(p), **{f"at {x:g}": round(float(np.mean(p < x) / x), 2)
+                                              for x in (0.05, 0.001, 0.0001)}))
+    lines += ["## Per-test null calibration (rejection rate / nominal)", "",
+              pd.DataFrame(rows).sort_values(["check", "p_values", "world"]).to_markdown(
+                  index=False), ""]
+    _, truth = _effects()
+    rows = []
+    for (messy, gamed), d in data.items():
+        for mode in ("model", "tail-calibrated"):
+            rec = {k: [] for k, _ in KINDS}
+            hon, anyh = [], []
+            for _, g in d.groupby("world"):
+                g = _calibrate(g) if mode != "model" else g.copy()
+                g["effect"], g["effect_unit"] = 0.0, ""
+                ag, _ = agent_table(g, alpha=0.05)
+                ag = ag[ag["scope"] == "all"].set_index("agent_id")
+                h = ag.loc[~ag.index.isin(list(truth))] if gamed else ag
+                hon.append(h["flagged"].mean())
+                anyh.append(bool(h["flagged"].any()))
+                if gamed:
+                    for aid, k in truth.items():
+                        rec[k].append(bool(ag["flagged"].get(aid, False)))
+            r = dict(world=f"{'messy' if messy else 'clean'} {'gamed' if gamed else 'null'}",
+                     p_values=mode, honest_flagged=round(float(np.mean(hon)), 4),
+                     worlds_with_an_honest_flag=f"{sum(anyh)}/{len(anyh)}")
+            if gamed:
+                r.update({f"recall_{k}": round(float(np.mean(v)), 2) for k, v in rec.items()})
+            rows.append(r)
+    lines += ["## Agent-level decisions (ACAT per agent, BH across agents at 0.05)", "",
+              pd.DataFrame(rows).to_markdown(index=False), ""]
+    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
