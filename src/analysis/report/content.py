@@ -955,15 +955,14 @@ _SKIP_PATTERNS = (
 
 
 def skip_reason_text(reason: str, lang: str = "en") -> str:
-    """Why a check did not run, in ``lang`` (the runner's English kept for en)."""
-    if lang == "en":
-        return reason
+    """Why a check did not run, in ``lang`` and in words (no column names); an unknown
+    reason is kept as the runner wrote it in English, summarised in other languages."""
     low = reason.lower()
     for pattern, key in _SKIP_PATTERNS:
         if pattern in low:
             col = reason.split(" ", 1)[0]
             return t(key, lang, column=i18n.STRINGS[lang].get(f"field.{col}", col))
-    return t("skip.other", lang)
+    return reason if lang == "en" else t("skip.other", lang)
 
 
 def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None:

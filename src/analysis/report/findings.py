@@ -152,7 +152,10 @@ def _sep(kind: str, lang: str) -> str:
 
 
 def _models(models, lang: str) -> str:
-    return _sep("list", lang).join(rc._model_label(str(m), lang) for m in models)
+    names = [rc._model_label(str(m), lang) for m in models]
+    if len(names) == 2:
+        return t("page1.and", lang, a=names[0], b=names[1])
+    return _sep("list", lang).join(names)
 
 
 def rec_view(inputs, build_dir) -> dict | None:
