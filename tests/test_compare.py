@@ -167,7 +167,7 @@ def test_compare_handles_missing_inputs():
     assert m["kpi"]["stability"]["value"] is None  # one period
     assert m["kpi"]["validity"]["value"] is None
     assert m["kpi"]["gaming_sensitivity"]["value"] is None
-    assert set(comp.scores["model"]) == {"kpi", "okr", "bsc"}
+    assert set(comp.scores["model"]) == {"kpi", "okr", "bsc", "kpi_okr"}  # hybrids by default
     assert list(comp.scores.columns) == ["agent_id", "period", "model", "score", "rank"]
 
 
@@ -181,9 +181,9 @@ def test_cli_compare_on_synth_folder(synth_center, tmp_path):
     assert rc == 0
     scores = pd.read_csv(out / "scores.csv")
     assert list(scores.columns) == ["agent_id", "period", "model", "score", "rank"]
-    assert set(scores["model"]) == {"kpi", "okr", "bsc"}
+    assert set(scores["model"]) == {"kpi", "okr", "bsc", "kpi_okr"}  # hybrids by default
     ag = pd.read_csv(out / "agreement.csv")
-    assert len(ag) == 3 and ag["kendall_tau"].between(-1, 1).all()
+    assert len(ag) == 6 and ag["kendall_tau"].between(-1, 1).all()
     summary = json.loads((out / "summary.json").read_text())
     m360 = summary["models"]["360"]
     assert m360["computable"] is False and "ratings" in m360["reason"]

@@ -81,11 +81,35 @@ def test_runner_flags_a_bunching_agent_and_finds_the_target():
     calls, _ = simulate_calls(n_agents=30, months=2, bunch={0: 0.7, 1: 0.7}, seed=9)
     rep = run_checks(calls, checks=["bunching_agent", "bunching_center"],
                      options={"raise_errors": True, "bunch_boot": 99})
-    assert "300 s (found by scanning round numbers)" in " ".join(rep.notes["bunching_agent"])
+    assert "target 300 s (found as the largest density jump" in " ".join(
+        rep.notes["bunching_agent"])
     f = rep.flags[rep.flags["check"] == "bunching_agent"]
     flagged = set(f.loc[f["p_value"] < 0.001, "agent_id"])
     assert {"A000", "A001"} <= flagged
     assert len(flagged - {"A000", "A001"}) <= 1
+
+
+def test_discontinuity_scan_is_calibrated_and_finds_the_jump():
+    """Lognormal null histograms: the max-statistic p-value is (near) uniform; a bunch
+    under 300 s is found at 300 s, not at another round number."""
+    from analysis.gaming.bunching import scan_discontinuity
+
+    rng = np.random.default_rng(3)
+    edges = np.arange(40.0, 1200.0, 5.0)
+    p = []
+    for _ in range(30):
+        y = np.histogram(rng.lognormal(5.5, 0.55, 20_000), edges)[0]
+        p.append(scan_discontinuity(y, edges, lo=150, hi=500, n_boot=99,
+                                    seed=int(rng.integers(1e9)))["p_value"])
+    p = np.array(p)
+    assert np.mean(p < 0.05) <= 0.15 and np.mean(p < 0.5) >= 0.3
+    x = rng.lognormal(5.5, 0.55, 20_000)
+    move = (x >= 300) & (x < 360) & (rng.random(x.size) < 0.3)
+    x[move] = rng.uniform(285, 300, move.sum())
+    res = scan_discontinuity(np.histogram(x, edges)[0], edges, lo=150, hi=500, n_boot=99,
+                             seed=1)
+    assert res["target"] == 300.0
+    assert res["p_value"] <= 0.01
 
 
 def test_given_target_and_skips():

@@ -70,7 +70,12 @@ def test_report_shape_and_fdr_across_all_checks(planted_report):
     assert f["check"].nunique() == 4
     ref = multipletests(f["p_value"].to_numpy(), method="fdr_bh")[1]
     assert np.allclose(f["q_value"].to_numpy(), ref)
-    assert (f["flagged"] == (f["q_value"] < 0.05)).all()
+    # flagged = evidence rows of agents flagged at the agent level (not q < alpha per test)
+    a = rep.agents
+    chosen = set(a.loc[(a["scope"] == "all") & a["flagged"], "agent_id"])
+    ag = f["agent_id"] != "center"
+    assert set(f.loc[f["flagged"] & ag, "agent_id"]) == chosen
+    assert (f.loc[f["flagged"] & ag, "p_value"] < 0.05).all()
     assert f["p_value"].between(0, 1).all()
     assert (f["k"] <= f["n"]).all()
 

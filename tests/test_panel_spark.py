@@ -124,3 +124,27 @@ def test_cli_panel_engine_spark(spark, tmp_path, capsys):
     assert "(spark)" in capsys.readouterr().err
     assert main(["panel", "--calls", str(tmp_path), "--out", str(out_d)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out_s), pd.read_parquet(out_d))
+
+
+def test_check_aggregations_equal_duckdb(spark, small_center):
+    """Every named check aggregation gives the same table on Spark as on DuckDB."""
+    from analysis.engines import run_aggregation
+    from analysis.metrics import AGGREGATIONS
+
+    for name, agg in AGGREGATIONS.items():
+        kw = dict(period="day", short_call_s=15.0, repeat_window_h=36.5)
+        duck = run_aggregation(small_center, name, **kw)
+        got = run_aggregation(small_center, name, engine="spark", **kw)
+        assert len(duck) > 20, name  # agents x (queues) x days
+        assert list(got.columns) == list(duck.columns) == [*agg.keys, *(v for v, _ in agg.values)]
+        for col in duck.columns:
+            if col in agg.keys:
+                assert got[col].tolist() == duck[col].tolist(), (name, col)
+            elif pd.api.types.is_integer_dtype(duck[col]):
+                assert got[col].dtype == duck[col].dtype and (got[col] == duck[col]).all(), \
+                    (name, col)
+            else:
+                np.testing.assert_allclose(got[col], duck[col], rtol=1e-12, equal_nan=True,
+                                           err_msg=f"{name}.{col}")
+    short = run_aggregation(small_center, "short_calls", period="day", short_call_s=15.0)
+    assert short["short_agent_ended"].sum() > 0  # the planted hang-up agent shows

@@ -27,8 +27,9 @@ from analysis.privacy import (
 
 def test_pseudonym_is_hmac_sha256_of_the_value():
     # hand calculation with the standard library, independent of the module's code path
-    expected = "A-" + hmac.new(b"s3cret", b"agent-7", hashlib.sha256).hexdigest()[:10]
+    expected = "A-" + hmac.new(b"s3cret", b"agent-7", hashlib.sha256).hexdigest()[:16]
     assert pseudonym("agent-7", b"s3cret", "A-") == expected
+    assert len(expected) == 2 + 16  # 64 bits
 
 
 @given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=30, unique=True))
@@ -38,7 +39,7 @@ def test_stable_and_distinct_per_salt(ids):
     b = pseudonymize(df, ["agent_id"], "salt-one")
     c = pseudonymize(df, ["agent_id"], "salt-two")
     assert a["agent_id"].tolist() == b["agent_id"].tolist()
-    assert a["agent_id"].nunique() == len(ids)  # 40 bits: no collision among a few ids
+    assert a["agent_id"].nunique() == len(ids)  # 64 bits: no collision among a few ids
     assert not set(a["agent_id"]) & set(ids)
     assert (a["agent_id"] != c["agent_id"]).all()
 
@@ -62,8 +63,8 @@ def test_salt_from_env_file_or_generated_once(tmp_path, monkeypatch):
     first = resolve_salt(path)
     assert path.is_file() and (path.stat().st_mode & 0o777) == 0o600
     assert resolve_salt(path) == first  # stored once, reused
-    monkeypatch.setenv("CCPM_SALT", "from-env")
-    assert resolve_salt(path) == b"from-env"
+    monkeypatch.setenv("CCPM_SALT", "from-env-0123456789-abcdefghij")
+    assert resolve_salt(path) == b"from-env-0123456789-abcdefghij"
     monkeypatch.delenv("CCPM_SALT")
     (tmp_path / "empty").write_text("")
     with pytest.raises(ConfigError, match="empty"):

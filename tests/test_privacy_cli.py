@@ -24,13 +24,13 @@ import pytest
 from analysis.cli import main
 from analysis.synth import generate_center, write_center
 
-SALT = "salt-one"
+SALT = "salt-one-for-the-privacy-cli-tests"  # >= 128 bits by the estimate
 GAMING = "hangup=2@0.3,reciprocal=2,sandbagging=2,transfer_dumping=1@0.3"
 CHECKS = "reciprocity_360,okr_sandbagging,transfer_dumping,changepoints"
 
 
 def _hand_pseudonym(raw: str, salt: str, prefix: str = "A-") -> str:
-    return prefix + hmac.new(salt.encode(), raw.encode(), hashlib.sha256).hexdigest()[:10]
+    return prefix + hmac.new(salt.encode(), raw.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _run(argv: list[str]) -> None:
@@ -121,7 +121,7 @@ def test_manifests_record_pseudonymization_without_the_salt(runs):
             assert man["privacy"]["pseudonymized"] is flag, m
             assert SALT not in m.read_text()
             if flag:
-                assert re.fullmatch(r"[0-9a-f]{10}", man["privacy"]["salt_id"])
+                assert re.fullmatch(r"[0-9a-f]{16}", man["privacy"]["salt_id"])
                 assert man["parameters"]["pseudonymize"] is True
 
 
@@ -150,7 +150,7 @@ def test_same_agent_same_pseudonym_in_every_command(runs):
 @pytest.mark.slow  # shares one fixture: 8 command runs, ~30 s in all
 def test_another_salt_gives_other_pseudonyms(runs, tmp_path, monkeypatch):
     monkeypatch.delenv("CCPM_SALT", raising=False)
-    (tmp_path / "salt2").write_text("salt-two\n")
+    (tmp_path / "salt2").write_text("salt-two-for-the-privacy-cli-tests\n")
     _run(["panel", "--calls", str(runs["root"] / "center" / "calls.parquet"),
           "--out", str(tmp_path / "panel.parquet"), "--pseudonymize",
           "--salt-file", str(tmp_path / "salt2")])
@@ -158,7 +158,8 @@ def test_another_salt_gives_other_pseudonyms(runs, tmp_path, monkeypatch):
     two = pd.read_parquet(tmp_path / "panel.parquet")
     assert len(one) == len(two)
     assert not set(one["agent_id"]) & set(two["agent_id"])
-    assert set(two["agent_id"]) == {_hand_pseudonym(a, "salt-two") for a in runs["agents"]}
+    assert set(two["agent_id"]) == {_hand_pseudonym(a, "salt-two-for-the-privacy-cli-tests")
+                                    for a in runs["agents"]}
 
 
 def _tables(folder: Path) -> dict[str, pd.DataFrame]:
@@ -180,6 +181,9 @@ def _to_pseudo(df: pd.DataFrame, salt: str) -> pd.DataFrame:
         if c in df.columns:
             df[c] = df[c].map(lambda v, pre=pre: v if v in ("", "center")
                               else _hand_pseudonym(v, salt, pre))
+    if "_source_file" in df.columns:  # input file names: F- + 16 hex + extension
+        df["_source_file"] = df["_source_file"].map(
+            lambda v: _hand_pseudonym(v, salt, "F-") + v[v.index("."):] if v else v)
     if "detail" in df.columns:
         df["detail"] = df["detail"].str.replace(
             r"\bA\d{4}\b", lambda m: _hand_pseudonym(m.group(0), salt), regex=True)

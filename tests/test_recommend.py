@@ -1,4 +1,6 @@
-"""The recommendation: constructed centers where the right answer is known."""
+"""The recommendation (SMAA-2 over the center's priorities): shares against a direct
+computation, priorities that change the answer, non-circular validity, the gaming dose,
+defaulted models, partial periods and the recommendation.json of ``ccpm compare``."""
 
 from __future__ import annotations
 
@@ -10,60 +12,129 @@ import pytest
 from scipy import stats
 
 from analysis.compare import Comparison, compare_models
+from analysis.criteria import CRITERIA, parse_priorities, partial_spearman
+from analysis.errors import ConfigError
 from analysis.models import ModelResult
 from analysis.models.config import load_model_config
-from analysis.recommend import CRITERIA, recommend
+from analysis.recommend import recommend, sample_weights, smaa2
+
+# ----------------------------------------------------------------------------- SMAA-2
 
 
-@pytest.fixture(scope="module")
-def hangup_center():
-    from analysis.panel import build_panel
-    from analysis.synth import generate_center
-
-    # 6 of 40 agents hang up on 15% of their calls from 1 Feb (January honest)
-    c = generate_center(agents=40, days=55, seed=3, gaming="hangup=6@0.15:27-54")
-    return build_panel(c.calls), c.truth
-
-
-def test_kpi_dominated_by_a_gamed_metric_is_not_recommended(hangup_center):
-    panel, truth = hangup_center
-    cfg = load_model_config(override={
-        "kpi": {"normalisation": "zscore",
-                "metrics": {"csat_mean": None, "qa_mean": None, "resolved_rate": None,
-                            "transfer_rate": None, "aht_s": {"weight": 1.0}}},
-        "compare": {"n_boot": 50}, "models": ["kpi", "bsc", "okr"],
-        "recommendation": {"n_boot": 200}})
-    comp = compare_models(panel, config=cfg, flagged=truth)
-    rec = recommend(comp)
-    assert rec.best != "kpi"
-    ev = rec.evidence.set_index(["model", "criterion"])
-    assert "own baseline" in ev.loc[("kpi", "gaming"), "basis"]
-    # the gamers climb under the AHT-only KPI: its resistance is the lowest
-    assert ev.loc[("kpi", "gaming"), "score"] < ev.loc[("bsc", "gaming"), "score"]
-    assert ev.loc[("kpi", "gaming"), "raw"] == pytest.approx(
-        comp.summary["models"]["kpi"]["gaming_sensitivity"]["vs_own_baseline"]["value"])
-    # judged on gaming alone, the KPI comes last
-    only = recommend(comp, weights={c: 0.0 for c in CRITERIA} | {"gaming": 1.0}, n_boot=50)
-    assert only.ranking.iloc[-1]["model"] == "kpi"
-    assert only.weights["gaming"] == pytest.approx(1.0)
+def _exact_two_criteria(x: np.ndarray) -> np.ndarray:
+    """Rank acceptability for 2 criteria and w = (t, 1 - t), t ~ U(0, 1): integrate the
+    rank of each alternative over t exactly, piecewise between the crossing points."""
+    m = len(x)
+    cuts = {0.0, 1.0}
+    for i in range(m):
+        for j in range(i + 1, m):
+            # u_i(t) = x_i1 t + x_i2 (1 - t); crossing where u_i = u_j
+            a = (x[i, 0] - x[i, 1]) - (x[j, 0] - x[j, 1])
+            if a != 0:
+                t = (x[j, 1] - x[i, 1]) / a
+                if 0 < t < 1:
+                    cuts.add(float(t))
+    cuts = sorted(cuts)
+    acc = np.zeros((m, m))
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+        t = (lo + hi) / 2
+        u = x[:, 0] * t + x[:, 1] * (1 - t)
+        for r, i in enumerate(np.argsort(-u)):
+            acc[i, r] += hi - lo
+    return acc
 
 
-def _world(n_agents=30, periods=("2026-01", "2026-02", "2026-03"), seed=1):
+def test_smaa2_shares_equal_the_exact_integral_for_two_criteria():
+    x = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.55], [0.3, 0.3]])
+    rng = np.random.default_rng(0)
+    w = sample_weights(["a", "b"], None, 200_000, rng)
+    res = smaa2(x, w, rng)
+    exact = _exact_two_criteria(x)
+    assert res["acceptability"] == pytest.approx(exact, abs=0.005)
+    assert res["acceptability"].sum(axis=0) == pytest.approx(1.0)  # each rank over models
+    assert res["acceptability"].sum(axis=1) == pytest.approx(1.0)
+    # central weights: the mean of t over the interval where the alternative ranks first
+    # (model 0 wins for t > t*, with t* where it meets model 2)
+    t_star = (0.55 - 0.1) / ((0.9 - 0.1) - (0.6 - 0.55))
+    assert res["central"][0, 0] == pytest.approx((t_star + 1) / 2, abs=0.005)
+    assert np.isnan(res["central"][3]).all()  # the dominated model is never first
+
+
+def test_smaa2_three_criteria_against_a_brute_force_grid():
+    x = np.array([[0.8, 0.2, 0.5], [0.3, 0.9, 0.4], [0.5, 0.5, 0.7]])
+    # a fine lattice on the simplex (uniform in the limit)
+    n = 300
+    i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    keep = i + j <= n
+    g = np.column_stack([i[keep], j[keep], n - i[keep] - j[keep]]) / n
+    first = np.bincount(np.argmax(g @ x.T, axis=1), minlength=3) / len(g)
+    rng = np.random.default_rng(1)
+    res = smaa2(x, sample_weights(["a", "b", "c"], None, 200_000, rng), rng)
+    assert res["acceptability"][:, 0] == pytest.approx(first, abs=0.01)
+
+
+def test_data_uncertainty_is_folded_in_jointly():
+    # one criterion: in half the replicates A is better, in the other half B is
+    x = np.array([[[1.0], [0.0]], [[0.0], [1.0]]])
+    rng = np.random.default_rng(2)
+    res = smaa2(x, np.ones((20_000, 1)), rng)
+    assert res["acceptability"][0, 0] == pytest.approx(0.5, abs=0.02)
+    # identical alternatives share the first rank evenly (ties broken at random)
+    res = smaa2(np.array([[0.5, 0.5], [0.5, 0.5]]), sample_weights(["a", "b"], None, 20_000,
+                                                                   rng), rng)
+    assert res["acceptability"][0, 0] == pytest.approx(0.5, abs=0.02)
+
+
+def test_sample_weights_are_uniform_on_the_admissible_set():
+    rng = np.random.default_rng(3)
+    pri = parse_priorities("validity > fairness")
+    w = sample_weights(["validity", "fairness"], pri, 5000, rng)
+    assert (w[:, 0] >= w[:, 1]).all()
+    # uniform on the simplex restricted to w_v >= w_f: w_v ~ U(0.5, 1)
+    assert stats.kstest(w[:, 0], stats.uniform(0.5, 0.5).cdf).pvalue > 0.001
+    pri = parse_priorities({"ranges": {"validity": [0.2, 0.4]},
+                            "order": ["stability > fairness > coverage"]})
+    w = sample_weights(["validity", "stability", "fairness", "coverage"], pri, 3000, rng)
+    assert w[:, 0].min() >= 0.2 and w[:, 0].max() <= 0.4
+    assert (w[:, 1] >= w[:, 2]).all() and (w[:, 2] >= w[:, 3]).all()
+    assert w.sum(axis=1) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="admit"):
+        sample_weights(["validity", "stability"], parse_priorities(
+            {"ranges": {"validity": [0.0, 0.1], "stability": [0.0, 0.1]}}), 100, rng)
+
+
+def test_priorities_are_parsed_and_bad_ones_named():
+    p = parse_priorities("validity before gaming_resistance, coverage=0:0.1")
+    assert p == {"order": [["validity", "gaming_resistance"]], "ranges": {"coverage": [0, 0.1]}}
+    assert parse_priorities(["validity", "stability"])["order"] == [["validity", "stability"]]
+    for bad, msg in [("quality > efficiency", "unknown criterion 'quality'"),
+                     ({"ranges": {"validity": [0.5, 0.2]}}, "lo <= hi"),
+                     ({"weights": {}}, "unknown field")]:
+        with pytest.raises(ConfigError, match=msg):
+            parse_priorities(bad)
+    with pytest.raises(ConfigError, match="recommendation.priorities"):
+        load_model_config(override={"recommendation": {"priorities": "validity > nope"}})
+
+
+# ----------------------------------------------------------------------------- worlds
+
+
+def _world(n_agents=40, periods=("2026-01", "2026-02", "2026-03"), seed=1, noise=0.02):
     rng = np.random.default_rng(seed)
     skill = rng.normal(size=n_agents)
+    queue = np.where(np.arange(n_agents) % 2, "q1", "q2")
     rows = []
     for p in periods:
         for i in range(n_agents):
             rows.append({"agent_id": f"a{i:02d}", "period": p, "calls": 100,
-                         "resolved_rate": 0.7 + 0.05 * skill[i] + rng.normal(0, 0.02),
-                         "main_queue": "q1" if i % 2 else "q2"})
-    panel = pd.DataFrame(rows)
-    return panel, skill
+                         "resolved_rate": 0.7 + 0.05 * skill[i] + rng.normal(0, noise),
+                         "main_queue": queue[i]})
+    return pd.DataFrame(rows), skill
 
 
-def _comparison(panel: pd.DataFrame, model_scores: dict) -> Comparison:
+def _comparison(panel: pd.DataFrame, model_scores: dict, **cfg) -> Comparison:
     cfg = load_model_config(override={"compare": {"outcomes": {"resolved_rate": "higher"},
-                                                  "fairness_by": ["main_queue"]}})
+                                                  "fairness_by": ["main_queue"]}, **cfg})
     parts, results = [], {}
     for m, sc in model_scores.items():
         s = panel[["agent_id", "period"]].assign(score=sc)
@@ -73,112 +144,215 @@ def _comparison(panel: pd.DataFrame, model_scores: dict) -> Comparison:
     scores = pd.concat(parts, ignore_index=True)[["agent_id", "period", "model", "score",
                                                    "rank"]]
     return Comparison(scores=scores, agreement=pd.DataFrame(), summary={"config": cfg},
-                      results=results, panel=panel)
+                      results=results, panel=panel, inputs={"okr": True})
 
 
-def test_identical_evidence_is_reported_as_indistinguishable():
-    panel, skill = _world()
+def _valid_vs_fair(seed=1):
+    """A: follows skill (valid) but pays queue q1 a bonus (unfair); B: fair and stable but
+    unrelated to the outcomes."""
+    panel, skill = _world(seed=seed, noise=0.08)  # outcomes noisier than the skill
+    rng = np.random.default_rng(seed + 50)
+    k = panel["period"].nunique()
+    sk = np.tile(skill, k)
+    q1 = (panel["main_queue"] == "q1").to_numpy()
+    own = np.tile(rng.normal(size=len(skill)), k)
+    a = sk + 1.5 * q1 + rng.normal(0, 0.3, len(panel))
+    b = own + rng.normal(0, 0.3, len(panel))
+    return _comparison(panel, {"A": a, "B": b})
+
+
+def test_the_recommendation_changes_when_priorities_change():
+    comp = _valid_vs_fair()
+    kw = {"n_boot": 40, "n_draws": 4000}
+    by_validity = recommend(comp, priorities={"ranges": {"validity": [0.6, 1]}}, **kw)
+    by_fairness = recommend(comp, priorities={"ranges": {"fairness": [0.6, 1]}}, **kw)
+    assert by_validity.best == "A" and by_fairness.best == "B"
+    # an order works the same way, from the config as from the option
+    assert recommend(comp, priorities="validity > fairness > stability", **kw).best == "A"
+    comp.summary["config"]["recommendation"]["priorities"] = "fairness>validity>stability"
+    rec = recommend(comp, **kw)
+    assert rec.best == "B" and rec.priorities["stated"] == "fairness>validity>stability"
+    assert "w(fairness) >= w(validity)" in rec.priorities["admissible"]
+    # with no priorities both win somewhere, and the trade-off that makes the runner-up
+    # win is named
+    free = recommend(comp, priorities=None, **kw)
+    comp.summary["config"]["recommendation"]["priorities"] = None
+    free = recommend(comp, **kw)
+    shares = {m["model"]: m["first_share"] for m in free.models}
+    assert 0 < shares["A"] < 1 and shares["A"] + shares["B"] == pytest.approx(1.0)
+    runner = "B" if free.best == "A" else "A"
+    ww = {w["model"]: w for w in free.what_would_change}
+    assert ww[runner]["raise"] == ("fairness" if runner == "B" else "validity")
+    assert any(c["kind"] == "priorities" for c in free.caveats)
+
+
+def test_identical_models_share_the_first_rank_and_are_indistinguishable():
+    panel, _ = _world(n_agents=30)
     rng = np.random.default_rng(5)
     good = panel["resolved_rate"].to_numpy() + rng.normal(0, 0.01, len(panel))
     bad = -good + rng.normal(0, 0.05, len(panel))
-    rec = recommend(_comparison(panel, {"A": good, "B": good.copy(), "C": bad}), n_boot=100)
-    pw = rec.pairwise.set_index(["model_a", "model_b"])
-    ab = pw.loc[("A", "B")]
-    assert ab["diff"] == 0 and ab["diff_lo"] == 0 and ab["diff_hi"] == 0
-    assert not ab["distinguishable"] and ab["p_a_better"] == pytest.approx(0.5)
-    assert ("A", "B") in rec.indistinguishable
-    r = rec.ranking.set_index("model")
-    assert r.loc["A", "p_best"] == pytest.approx(r.loc["B", "p_best"])
-    assert r.loc["A", "p_best"] + r.loc["B", "p_best"] == pytest.approx(1.0)
-    assert r.loc["C", "rank"] == 3 and not r.loc["C", "tied_with_best"]
-    assert pw.loc[("A", "C"), "distinguishable"] or pw.loc[("B", "C"), "distinguishable"]
-    assert "cannot tell A apart from B" in rec.text() or "cannot tell B apart from A" in rec.text()
-    assert "gaming" in rec.not_assessed  # no flags: said, weight shared
-    assert rec.weights["gaming"] == 0 and sum(rec.weights.values()) == pytest.approx(1.0)
+    rec = recommend(_comparison(panel, {"A": good, "B": good.copy(), "C": bad}),
+                    n_boot=50, n_draws=4000)
+    sh = {m["model"]: m["first_share"] for m in rec.models}
+    assert sh["A"] == pytest.approx(sh["B"], abs=0.05) and sh["C"] < sh["A"]
+    acc = np.array([m["rank_acceptability"] for m in rec.models])
+    assert acc.sum(axis=0) == pytest.approx(1.0) and acc.sum(axis=1) == pytest.approx(1.0)
+    assert ("A", "B") in rec.indistinguishable or ("B", "A") in rec.indistinguishable
+    assert "gaming_resistance" in rec.not_assessed  # no calls given: said, not invented
 
 
-def test_model_needing_missing_data_is_ranked_with_that_stated():
-    panel, _ = _world(n_agents=12)
-    panel["aht_s"] = 300.0 + np.arange(len(panel)) % 7 * 10
-    cfg = load_model_config(override={"min_calls": 1, "compare": {"n_boot": 20},
-                                      "models": ["kpi", "360"]})
+def test_validity_is_not_circular():
+    """A model that *is* this month's outcome predicts next month's by persistence only:
+    its incremental validity is near 0, while the plain correlation is high."""
+    panel, skill = _world(n_agents=60, seed=4)
+    rng = np.random.default_rng(9)
+    echo = panel["resolved_rate"].to_numpy() + rng.normal(0, 0.002, len(panel))
+    rec = recommend(_comparison(panel, {"echo": echo}), n_boot=0, n_draws=200)
+    v = rec.evidence.set_index(["model", "criterion"]).loc[("echo", "validity"), "raw"]
+    nxt = panel.pivot(index="agent_id", columns="period", values="resolved_rate")
+    plain = stats.spearmanr(nxt["2026-01"], nxt["2026-02"]).statistic
+    assert plain > 0.7 and abs(v) < 0.3
+
+
+def test_partial_spearman_matches_pingouin():
+    import pingouin as pg
+
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=80)
+    x = z + rng.normal(size=80)
+    y = 0.5 * z + 0.3 * x + rng.normal(size=80)
+    ref = pg.partial_corr(pd.DataFrame({"x": x, "y": y, "z": z}), x="x", y="y", covar="z",
+                          method="spearman")["r"].iloc[0]
+    assert partial_spearman(x, y, z)[0] == pytest.approx(ref, abs=1e-10)
+
+
+def test_own_components_are_left_out_of_the_outcome():
+    panel, _ = _world(n_agents=30)
+    panel["aht_s"] = 300 + 10 * np.random.default_rng(0).normal(size=len(panel))
+    panel["repeat_call_rate"] = 0.2 + 0.01 * np.random.default_rng(1).normal(size=len(panel))
+    cfg = load_model_config(override={
+        "min_calls": 1, "models": ["kpi"],
+        "kpi": {"metrics": {"csat_mean": None, "qa_mean": None, "transfer_rate": None}},
+        "compare": {"n_boot": 0, "outcomes": {"resolved_rate": "higher",
+                                              "repeat_call_rate": "lower"}}})
     comp = compare_models(panel, config=cfg)
-    rec = recommend(comp, n_boot=30)
-    r = rec.ranking.set_index("model")
-    assert r.loc["360", "rank"] == 2 and not r.loc["360", "computable"]
-    assert "ratings" in r.loc["360", "status"] and r.loc["360", "missing_data"] == "ratings"
-    # KPI: aht_s (0.30) and resolved_rate (0.15) present; csat, qa, transfer missing
-    assert r.loc["kpi", "data"] == pytest.approx(0.45)
-    assert set(r.loc["kpi", "missing_data"].split(", ")) == {"csat_mean", "qa_mean",
-                                                             "transfer_rate"}
-    txt = rec.text()
-    assert "missing data: " in txt and "360: not computable" in txt
-    d = rec.to_dict()
-    json.dumps(d, allow_nan=False)
-    assert d["best"] == "kpi" and d["ranking"][1]["model"] == "360"
+    rec = recommend(comp, n_boot=10, n_draws=200)
+    assert rec.validity_outcomes["kpi"] == ["repeat_call_rate"]
 
 
-def test_criteria_equal_the_comparison_summary():
-    panel, skill = _world(n_agents=25, seed=3)
-    rng = np.random.default_rng(2)
-    sc = {"A": panel["resolved_rate"].to_numpy() + rng.normal(0, 0.03, len(panel)),
-          "B": rng.normal(size=len(panel))}
-    comp = _comparison(panel, sc)
-    from analysis.compare import fairness, predictive_validity, stability
-
-    rec = recommend(comp, n_boot=0)
-    ev = rec.evidence.set_index(["model", "criterion"])["raw"]
-    for m in ("A", "B"):
-        s = comp.scores[comp.scores["model"] == m]
-        assert ev[(m, "stability")] == pytest.approx(stability(s)["value"])
-        assert ev[(m, "validity")] == pytest.approx(predictive_validity(
-            s, panel, outcomes={"resolved_rate": "higher"}, n_boot=0)["value"])
-        assert ev[(m, "fairness")] == pytest.approx(
-            fairness(s, panel, by=["main_queue"], n_boot=0)["main_queue"]["value"])
-
-
-def test_separation_by_hand():
-    # 4 agents x 2 periods: intervals mean +- t(0.975, 1) * sd / sqrt(2)
-    panel = pd.DataFrame({"agent_id": ["a", "b", "c", "d"] * 2,
-                          "period": ["P1"] * 4 + ["P2"] * 4, "calls": 100})
-    sc = np.array([0.0, 1.0, 10.0, 10.5, 0.2, 1.2, 10.2, 10.7])
-    rec = recommend(_comparison(panel, {"A": sc}), n_boot=0)
-    v = sc.reshape(2, 4)
-    half = stats.t.ppf(0.975, 1) * v.std(axis=0, ddof=1) / np.sqrt(2)
-    lo, hi = v.mean(0) - half, v.mean(0) + half
-    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
-    expected = np.mean([lo[j] > hi[i] or lo[i] > hi[j] for i, j in pairs])
-    got = rec.evidence.set_index(["model", "criterion"]).loc[("A", "separation"), "raw"]
-    assert got == pytest.approx(expected) and 0 < expected < 1
+def test_partial_periods_are_flagged_and_failed_replicates_counted():
+    panel, skill = _world(n_agents=8, periods=("2026-01", "2026-02", "2026-03"))
+    panel.attrs["ccpm_panel"] = {"data_start_ts": "2026-01-01 08:00:00",
+                                 "data_end_ts": "2026-03-06 18:00:00", "period": "month"}
+    rng = np.random.default_rng(3)
+    k = 3
+    # a coarse model: most resamples of 8 agents leave too few distinct values
+    coarse = np.tile((np.arange(8) == 0).astype(float), k)
+    fine = np.tile(skill, k) + rng.normal(0, 0.3, len(panel))
+    rec = recommend(_comparison(panel, {"coarse": coarse, "fine": fine}), n_boot=60,
+                    n_draws=500)
+    b = rec.bootstrap
+    assert b["replicates"] == 60 and b["failed"] > 0 and b["used"] == 60 - b["failed"]
+    assert b["partial_periods"] == ["2026-03"]
+    assert any(c["kind"] == "partial_period" and "2026-03" in c["detail"]
+               for c in rec.caveats)
+    fine_m = next(m for m in rec.models if m["model"] == "fine")
+    assert all(v["partial"] for c, v in fine_m["criteria"].items() if c != "coverage")
 
 
-def test_cli_compare_writes_recommendation_json(synth_center, tmp_path):
+# ----------------------------------------------------------------------------- real models
+
+
+@pytest.fixture(scope="module")
+def hangup_center(tmp_path_factory):
+    from analysis.panel import build_panel
+    from analysis.synth import generate_center
+
+    # 6 of 40 agents hang up on 15% of their calls from 1 Feb (January honest)
+    c = generate_center(agents=40, days=55, seed=3, gaming="hangup=6@0.15:27-54")
+    path = tmp_path_factory.mktemp("hangup") / "calls.parquet"
+    c.calls.to_parquet(path)
+    return build_panel(path), c.truth, path
+
+
+def test_gaming_dose_pays_the_aht_only_kpi_and_marks_the_default_okr(hangup_center):
+    panel, truth, calls = hangup_center
+    cfg = load_model_config(override={
+        "kpi": {"normalisation": "zscore",
+                "metrics": {"csat_mean": None, "qa_mean": None, "resolved_rate": None,
+                            "transfer_rate": None, "aht_s": {"weight": 1.0}}},
+        "compare": {"n_boot": 0}, "models": ["kpi", "bsc", "okr", "kpi_okr"],
+        "recommendation": {"n_boot": 40, "n_draws": 2000, "gaming_agents": 3}})
+    comp = compare_models(panel, config=cfg, flagged=truth)
+    rec = recommend(comp, calls=calls)
+    gd = rec.gaming_dose
+    assert set(gd) == {"hangups", "bunching", "acw_padding", "transfer_dumping",
+                       "end_of_day_stretch"}
+    assert gd["hangups"]["unit"] == "percentile points gained" and gd["hangups"]["dose"] == 0.1
+    # the hang-up habit buys an AHT-only KPI many percentile points, the scorecard not
+    assert gd["hangups"]["by_model"]["kpi"] > 15
+    assert gd["hangups"]["by_model"]["bsc"] < gd["hangups"]["by_model"]["kpi"] - 15
+    # planted only into agents the truth does not flag
+    assert not set(rec.gaming.agents) & set(truth.loc[truth["gaming"], "agent_id"])
+    ev = rec.evidence.set_index(["model", "criterion"])
+    assert ev.loc[("kpi", "gaming_resistance"), "score"] < ev.loc[("bsc", "gaming_resistance"),
+                                                                  "score"]
+    scores = ev.xs("gaming_resistance", level="criterion")["score"]
+    assert scores.nunique() > 1 and (scores < 1).all()  # never saturated
+    # no OKR file: OKR and the KPI+OKR hybrid are scored on assumed definitions
+    d = {m["model"]: m for m in rec.models}
+    assert d["okr"]["defaulted"] and "no OKR file" in d["okr"]["defaulted_reasons"][0]
+    assert d["kpi_okr"]["defaulted"] and not d["kpi"]["defaulted"]
+    cav = [c for c in rec.caveats if c["kind"] == "defaulted"]
+    assert cav and {"okr", "kpi_okr"} <= set(cav[0]["models"])
+
+
+def test_cli_compare_without_options_writes_the_recommendation(synth_center, tmp_path):
     from analysis.cli import main
 
     out = tmp_path / "cmp"
-    rc = main(["compare", "--calls", str(synth_center["calls"]), "--truth",
-               str(synth_center["truth"]), "--hybrids", "--n-boot", "20", "--no-figures",
-               "--out", str(out)])
+    rc = main(["compare", "--calls", str(synth_center["calls"]), "--n-boot", "20",
+               "--no-figures", "--out", str(out)])
     assert rc == 0
     rec = json.loads((out / "recommendation.json").read_text())
-    models = [r["model"] for r in rec["ranking"]]
-    assert {"kpi", "okr", "bsc", "360", "kpi_okr", "bsc_360"} == set(models)
-    assert rec["best"] in models and rec["text"]["en"].startswith("Recommended")
-    assert set(pd.read_csv(out / "scores.csv")["model"]) >= {"kpi_okr"}
+    for key in ("recommended", "caveats", "priorities", "models", "indistinguishable",
+                "what_would_change", "validity_outcomes", "gaming_dose", "bootstrap"):
+        assert key in rec
+    models = [m["model"] for m in rec["models"]]
+    assert {"kpi", "okr", "bsc", "360", "kpi_okr"} <= set(models)
+    acc = np.array([m["rank_acceptability"] for m in rec["models"]])
+    assert acc.sum(axis=0) == pytest.approx(1.0) and acc.sum(axis=1) == pytest.approx(1.0)
+    shares = [m["first_share"] for m in rec["models"]]
+    assert shares == sorted(shares, reverse=True)
+    assert rec["recommended"] == rec["models"][0]["model"]
+    for m in rec["models"]:
+        assert "defaulted" in m and "defaulted_reasons" in m
+        if m["computable"]:
+            assert set(m["criteria"]) <= set(CRITERIA) and len(m["criteria"]) >= 4
+            for v in m["criteria"].values():
+                assert {"value", "lo", "hi", "unit", "partial"} <= set(v)
+            if m["first_share"] > 0:
+                assert sum(m["central_weights"].values()) == pytest.approx(1.0)
+    okr = next(m for m in rec["models"] if m["model"] == "okr")
+    assert okr["defaulted"]
+    assert rec["bootstrap"]["replicates"] == 20
+    assert rec["gaming_dose"]["hangups"]["unit"] == "percentile points gained"
+    bad = main(["compare", "--calls", str(synth_center["calls"]), "--priorities",
+                "quality>efficiency", "--out", str(tmp_path / "x")])
+    assert bad == 2
 
 
-@pytest.mark.slow
-def test_null_world_pairs_are_rarely_called_distinguishable():
-    """Two exchangeable random models: 'distinguishable' at 90% in about 10% of worlds
-    (benchmarks/bench_recommend.py runs the full table)."""
-    n_rep, hits = 20, 0
-    for r in range(n_rep):
-        rng = np.random.default_rng(10_000 + r)  # not the world's own seed
-        panel, _ = _world(n_agents=30, seed=100 + r)
-        k = panel["period"].nunique()
-        sc = {m: np.tile(rng.normal(size=30), k) + rng.normal(0, 1, len(panel))
-              for m in ("A", "B")}
-        rec = recommend(_comparison(panel, sc), n_boot=100, ci=0.9, seed=r)
-        hits += bool(rec.pairwise["distinguishable"].iloc[0])
-    # P(X >= 6 | n = 20, p = 0.1) = 0.043: a miscalibrated interval would fail
-    assert hits <= 5
+def test_eta_squared_matches_statsmodels_and_ignores_no_variance():
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    from analysis.criteria import eta_squared
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 3, 60)
+    y = 0.5 * g + rng.normal(size=60)
+    a = anova_lm(smf.ols("y ~ g", pd.DataFrame({"y": y, "g": g.astype(str)})).fit())
+    assert eta_squared(y, g) == pytest.approx(a.loc["g", "sum_sq"] / a["sum_sq"].sum())
+    # scores all at a cap (rounding noise only): no variance to explain, not a huge number
+    flat = np.r_[np.full(50, 1.2), 1.2 + 1e-14 * np.arange(10)]
+    assert np.isnan(eta_squared(flat, g))

@@ -102,7 +102,7 @@ def salt_file(shared_root) -> Path:
     p = shared_root / "salt"
     with _locked(shared_root / "salt.lock"):
         if not p.is_file():
-            p.write_text("test-salt-0123456789\n")
+            p.write_text("test-salt-0123456789-abcdef\n")  # >= 128 bits (docs/privacy.md)
     return p
 
 

@@ -210,7 +210,10 @@ def test_hangup_share_within_binomial_error(mixed_h):
         share = (sub.kind == "hangup").mean()
         assert abs(share - 0.2) < 4 * math.sqrt(0.2 * 0.8 / len(sub))
     hang = h[h.kind == "hangup"]
-    assert (hang.talk_s < 20).all() and (hang.ended_by == "agent").all()
+    # 60 % recorded as agent-ended, the rest customer-ended (binomial error, 4 sd)
+    assert (hang.talk_s < 20).all() and set(hang.ended_by) == {"agent", "customer"}
+    p_agent = (hang.ended_by == "agent").mean()
+    assert abs(p_agent - 0.6) < 4 * math.sqrt(0.24 / len(hang))
     assert not hang.resolved.any()
     # Honest agents have none, and the observable short-call rate shows it.
     assert (mixed_h.loc[mixed_h.behaviour != "hangup", "kind"] != "hangup").all()
@@ -524,3 +527,150 @@ def test_queues_surveys_and_qa_look_like_a_center(mixed_h):
     assert cs[True] > cs[False] + 0.5
     ag = h.groupby("agent_id").agg(cs=("csat", "mean"), qa=("qa_score", "mean"))
     assert stats.spearmanr(ag.cs, ag.qa, nan_policy="omit").statistic > 0.2
+
+
+# --- stress worlds (issue #13 item 1) -----------------------------------------------------
+
+STRESS_KW = dict(agents=100, days=61, seed=202, gaming="hangup=6@0.1")
+
+
+@pytest.fixture(scope="module")
+def clean_w():
+    return handled(generate_center(**STRESS_KW))
+
+
+@pytest.fixture(scope="module")
+def messy_w():
+    return handled(generate_center(**STRESS_KW, stress="messy"))
+
+
+def _experienced(h: pd.DataFrame) -> pd.DataFrame:
+    return h[h.behaviour.isin(["honest", "hard_queue"])]
+
+
+def test_stress_spec_parsing_and_errors():
+    from analysis.synth import STRESS_PRESETS, Stress, parse_stress
+
+    assert parse_stress(None) == Stress() == parse_stress("none") == parse_stress({})
+    assert parse_stress("messy") == STRESS_PRESETS["messy"]
+    s = parse_stress("messy,ended_by=false,weekday=2")
+    assert s.ended_by is False and s.weekday == 2.0 and s.agent_day_sd == 0.35
+    assert parse_stress({"handle_drift": 0.12}).handle_drift == 0.12
+    for bad in ["", "chaos", "weekday=x", "weekday=-1", "colour=3", "ended_by=maybe",
+                "propensity=cauchy", "weekday=1,messy"]:
+        with pytest.raises(ConfigError) as err:
+            parse_stress(bad)
+        assert "\n" not in str(err.value)
+
+
+def test_clean_hangups_are_not_always_agent_ended(clean_w, messy_w):
+    """Clean: 60 % of planted hang-ups agent-ended; messy: 30 %, as natural short calls."""
+    for h, share in ((clean_w, 0.6), (messy_w, 0.3)):
+        hang = h[h.kind == "hangup"]
+        n = len(hang)
+        got = (hang.ended_by == "agent").mean()
+        assert abs(got - share) < 4 * math.sqrt(share * (1 - share) / n), (got, share)
+        assert set(hang.ended_by) == {"agent", "customer"}
+        nat = h[h.kind == "short"]
+        p_nat = (nat.ended_by == "agent").mean()
+        assert 0.2 < p_nat < 0.45  # natural short calls: about 30 % agent-ended
+
+
+def test_stressed_world_keeps_the_clean_world_underneath(tmp_path):
+    """Stress draws have their own stream: dropping ended_by changes nothing else."""
+    kw = dict(agents=20, days=12, seed=5, gaming="hangup=2")
+    a = generate_center(**kw).calls
+    b = generate_center(**kw, stress={"ended_by": False}).calls
+    assert b.ended_by.isna().all() and a.ended_by.notna().all()
+    pd.testing.assert_frame_equal(a.drop(columns="ended_by"), b.drop(columns="ended_by"))
+    paths = write_center(generate_center(**kw, stress="messy,ended_by=false"), tmp_path)
+    df = pq.read_table(paths["calls"]).to_pandas()
+    assert df.ended_by.isna().all() and len(df) > 0
+
+
+def test_messy_handle_time_drifts_smoothly_by_12_percent(clean_w, messy_w):
+    def ratio(h):
+        e = _experienced(h)
+        e = e[e.kind == "normal"]
+        first = e[e.day < 7].handle.mean()
+        last = e[e.day >= 54].handle.mean()
+        mid = e[(e.day >= 27) & (e.day < 34)].handle.mean()
+        return last / first, mid / first
+
+    r_clean, _ = ratio(clean_w)
+    r_messy, r_mid = ratio(messy_w)
+    # half-cosine ramp: weeks 1 and 9 sit at r = 0.01 and 0.99, the middle week at 0.5
+    assert abs(r_clean - 1.0) < 0.03
+    assert abs(r_messy - 1.116) < 0.035
+    assert abs(r_mid - 1.06) < 0.035  # a smooth ramp, not a step
+
+
+def test_messy_weekday_cycle(clean_w, messy_w):
+    def mon_sat(h):
+        e = _experienced(h)
+        dow = e.answer_ts.dt.day_of_week
+        short = e.kind == "short"
+        hnd = e[e.kind == "normal"]
+        hdow = hnd.answer_ts.dt.day_of_week
+        return (short[dow == 0].mean() / short[dow == 5].mean(),
+                hnd.handle[hdow == 0].mean() / hnd.handle[hdow == 5].mean(), int((dow == 5).sum()))
+
+    rs_c, rh_c, _ = mon_sat(clean_w)
+    rs_m, rh_m, n_sat = mon_sat(messy_w)
+    assert abs(rh_c - 1.0) < 0.03 and abs(rh_m - 1.05 / 0.95) < 0.035
+    # short-call odds +0.15 on Mondays, -0.15 on Saturdays: rate ratio about 1.33
+    assert rs_m > 1.18 and abs(rs_c - 1.0) < 0.15, (rs_m, rs_c, n_sat)
+
+
+def test_messy_agent_day_effects_overdisperse_daily_counts(clean_w, messy_w):
+    """Pearson dispersion of agent-day short counts around each agent's own rate."""
+    def dispersion(h):
+        e = _experienced(h)
+        g = e.assign(s=e.kind == "short").groupby(["agent_id", "day"]).s.agg(["sum", "size"])
+        g = g[g["size"] >= 20]
+        p = g.groupby(level=0)["sum"].transform("sum") / g.groupby(level=0)["size"].transform("sum")
+        chi = ((g["sum"] - g["size"] * p) ** 2 / (g["size"] * p * (1 - p))).sum()
+        return chi / (len(g) - g.index.get_level_values(0).nunique())
+
+    d_clean, d_messy = dispersion(clean_w), dispersion(messy_w)
+    # binomial within agent: chi2 / df has sd about sqrt(2 / df) ~ 0.015 here
+    assert abs(d_clean - 1.0) < 0.07, d_clean
+    # logit shock SD 0.35 at about 2 expected short calls a day: about 1.25
+    assert d_messy > 1.15, d_messy
+
+
+def test_messy_short_rate_drifts_and_novices_learn(clean_w, messy_w):
+    def early_late(h, who):
+        e = h[h.behaviour.isin(who)]
+        s = e.kind == "short"
+        return s[e.day < 14].mean(), s[e.day >= 47].mean()
+
+    c0, c1 = early_late(clean_w, ["honest", "hard_queue"])
+    m0, m1 = early_late(messy_w, ["honest", "hard_queue"])
+    assert abs(c1 / c0 - 1) < 0.12
+    assert m1 / m0 < 0.85  # odds -25 % over the window (ramp 0.03 -> 0.96)
+    n0, n1 = early_late(messy_w, ["novice"])
+    assert n1 / n0 < 0.85 * (m1 / m0)  # novices' excess short calls fade with tenure
+
+
+def test_messy_propensities_are_shared_across_queues_and_heavy_tailed(clean_w, messy_w):
+    from analysis.synth._stress import Stress, stress_arrays
+
+    def cross_queue_rho(h):
+        e = _experienced(h)
+        prim = e.groupby("agent_id")["queue"].agg(lambda q: q.mode().iloc[0])
+        is_p = e["queue"] == e.agent_id.map(prim)
+        s = e.kind == "short"
+        a = s[is_p].groupby(e.agent_id[is_p]).mean()
+        b = s[~is_p].groupby(e.agent_id[~is_p]).mean()
+        return stats.spearmanr(a, b.reindex(a.index)).statistic
+
+    assert cross_queue_rho(messy_w) > 0.35
+    assert abs(cross_queue_rho(clean_w)) < 0.3
+    # the shared latent is Student-t (4 df): heavy tails on a large draw
+    q = np.array([0.04, 0.03, 0.05, 0.025])
+    _, ps, _ = stress_arrays(Stress(propensity="t"), 1, 20_000, 10, 0, None, None, q, q)
+    z = np.log(ps[:, 0] / (1 - ps[:, 0]))
+    assert stats.kurtosis(z) > 1.0
+    _, pl, _ = stress_arrays(Stress(propensity="lognormal"), 1, 20_000, 10, 0, None, None, q, q)
+    assert stats.skew(np.log(pl[:, 0] / (1 - pl[:, 0]))) > 1.0

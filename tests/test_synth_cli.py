@@ -24,6 +24,8 @@ BAD = [
     (["--agents", "10", "--gaming", "hangup=6,bunching=6"], "plants 12 agents"),
     (["--start", "2026-02-30"], "YYYY-MM-DD"),
     (["--days", "0"], "days"),
+    (["--stress", "chaos"], "stress"),
+    (["--stress", "messy,weekday=-2"], "weekday"),
 ]
 
 
@@ -73,3 +75,13 @@ def test_help_documents_the_gaming_grammar():
     for word in ("hangup", "bunching", "acw_padding", "transfer_dumping", "end_of_day_stretch",
                  "sandbagging", "reciprocal", "none", "--aht-target"):  # fmt: skip
         assert word in text
+
+
+def test_stress_messy_without_ended_by(tmp_path):
+    import pyarrow.parquet as pq
+
+    rc = main(["synth", "--out", str(tmp_path), "--agents", "12", "--days", "15", "--quiet",
+               "--gaming", "hangup=2", "--stress", "messy,ended_by=false"])
+    assert rc == 0
+    df = pq.read_table(tmp_path / "calls.parquet").to_pandas()
+    assert df.ended_by.isna().all() and df.talk_s.notna().any()

@@ -37,6 +37,7 @@ re-run would take as done. Neither is meant for use outside tests.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import importlib
@@ -46,8 +47,8 @@ import multiprocessing.connection
 import os
 import shutil
 import signal
-import socket
 import sys
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -59,6 +60,18 @@ import yaml
 from . import __version__
 from .config import NOTEBOOKS_DIR
 from .errors import CcpmError, ConfigError
+from .outdir import (
+    _HOST,  # noqa: F401  (tests and older callers import it from here)
+    MARKER,
+    OutputError,
+    _alive,  # noqa: F401
+    check_output_path,
+    clean_stale,
+    fsync_path,
+    scratch_path,
+    sync_tree,
+    write_marker,
+)
 
 __all__ = ["Job", "load_schedule", "job_key", "is_current", "run_job", "run_batch", "STAMP",
            "JOB_KEYS", "clean_stale"]
@@ -176,7 +189,25 @@ def load_schedule(path: str | os.PathLike) -> list[Job]:
         if kw.get("period") is not None:
             kw["period"] = str(kw["period"])
         jobs.append(Job(**kw))
+    _check_outputs(path, jobs)
     return jobs
+
+
+def _check_outputs(path: Path, jobs: list[Job]) -> None:
+    """Refuse (one line) a job whose ``out`` could delete what ccpm did not write: the
+    current folder or above, a folder holding files without ccpm's marker, or a folder
+    holding another job's output (:func:`analysis.outdir.check_output_path`)."""
+    outs = {Path(os.path.abspath(j.out)): j for j in jobs}
+    for out, job in outs.items():
+        try:
+            check_output_path(out)
+        except OutputError as exc:
+            raise ConfigError(f"{path.name}: job {job.name!r}: {exc}") from None
+        for other, ojob in outs.items():
+            if other != out and out in other.parents:
+                raise ConfigError(f"{path.name}: job {job.name!r}: its output folder {out} "
+                                  f"holds the output of job {ojob.name!r}; give each job a "
+                                  "folder of its own")
 
 
 def _files(p: str) -> list[Path]:
@@ -186,9 +217,31 @@ def _files(p: str) -> list[Path]:
     return [path] if path.is_file() else []
 
 
+def _job_pseudonymizer(job: Job):
+    """The pseudonymizer a pseudonymized job would use, or the reason there is none."""
+    from .privacy import Pseudonymizer, resolve_salt
+
+    try:
+        # not created here (a dry run makes no salt): the job generates it, the next
+        # run's key then holds its fingerprint
+        return Pseudonymizer(resolve_salt(job.salt_file, create=False), keep=())
+    except CcpmError as exc:  # no salt yet, or one the job itself will refuse
+        return f"unusable: {exc}"
+
+
 def job_key(job: Job) -> dict:
-    """What a job's output depends on: input hashes, parameters, templates, version."""
+    """What a job's output depends on: input hashes, parameters (with the salt's
+    fingerprint when pseudonymized), templates, version.
+
+    A pseudonymized job names its input files by their pseudonyms (the stamp is written
+    into the output folder: a per-agent ``alice.csv`` must not appear there)."""
     from .report.inputs import file_sha256
+
+    pz = _job_pseudonymizer(job) if job.pseudonymize else None
+    hidden = pz if pz is not None and not isinstance(pz, str) else None
+
+    def name(f: Path) -> str:
+        return str(f) if hidden is None else hidden.pseudonym(str(f), "F-", learn=False)
 
     inputs = {}
     for k in _PATH_KEYS:
@@ -196,9 +249,12 @@ def job_key(job: Job) -> dict:
         if v in (None, "") or k in ("salt_file", "templates"):
             continue
         files = _files(v)
-        inputs[k] = {str(f): file_sha256(f) for f in files} if files else str(v)
+        inputs[k] = ({name(f): file_sha256(f) for f in files} if files
+                     else name(Path(str(v))))
     params = {k: v for k, v in asdict(job).items()
               if k not in _PATH_KEYS and k not in ("name", "out", "extra")}
+    if pz is not None:  # a new salt gives new pseudonyms: the job is rebuilt
+        params["salt_id"] = pz if hidden is None else hidden.salt_id
     tdir = Path(job.templates) if job.templates else NOTEBOOKS_DIR
     templates = {p.name: file_sha256(p) for p in sorted(tdir.glob("*.ipynb"))}
     body = {"inputs": inputs, "params": params, "templates": templates, "ccpm": __version__}
@@ -248,75 +304,11 @@ def _builder():
     return build_report
 
 
-_HOST = _slug(socket.gethostname()) or "host"
-
-
-def _scratch(out: Path, kind: str, pid: int | None = None) -> Path:
-    """``.<out>.<kind>-<host>-<pid>`` beside ``out`` (kind: tmp or old)."""
-    return out.with_name(f".{out.name}.{kind}-{_HOST}-{pid or os.getpid()}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is dead for our purpose
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def clean_stale(out: str | os.PathLike) -> list[Path]:
-    """Remove the temporary folders beside ``out`` left by killed runs on this host (their
-    process is gone); return them. Folders of live processes or other hosts are kept."""
-    out = Path(out)
-    removed = []
-    if not out.parent.is_dir():
-        return removed
-    for kind in ("tmp", "old"):
-        prefix = f".{out.name}.{kind}-"
-        for p in out.parent.iterdir():
-            if not p.name.startswith(prefix):
-                continue
-            host, _, pid = p.name[len(prefix):].rpartition("-")
-            if not pid.isdigit() or (host and host != _HOST) or _alive(int(pid)):
-                continue
-            shutil.rmtree(p, ignore_errors=True)
-            if not p.exists():
-                removed.append(p)
-    return removed
-
-
-def _fsync(path: Path) -> None:
-    """Flush ``path`` (a file or a folder) to disk; an error names the path."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.filename is None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
-    finally:
-        os.close(fd)
-
-
-def _sync_tree(root: Path) -> dict[str, int]:
-    """fsync every file and folder under ``root``; return ``{relative path: size}``."""
-    sizes = {}
-    for dirpath, _dirs, filenames in os.walk(root):
-        d = Path(dirpath)
-        for name in sorted(filenames):
-            f = d / name
-            if f.is_symlink():
-                continue
-            _fsync(f)
-            sizes[f.relative_to(root).as_posix()] = f.stat().st_size
-        _fsync(d)
-    return dict(sorted(sizes.items()))
+# the temporary folders, the marker and the flushing are those of every command
+# (analysis.outdir); the names stay importable from here
+_scratch = scratch_path
+_fsync = fsync_path
+_sync_tree = sync_tree
 
 
 def _write_json_atomic(path: Path, obj) -> None:
@@ -356,26 +348,31 @@ def run_job(job: Job) -> dict:
         key = job_key(job)
         failed = out.with_name(out.name + ".failed")
         if is_current(job, key):
-            shutil.rmtree(failed, ignore_errors=True)  # left by a run killed after its rename
+            _remove_failed(failed)  # left by a run killed after its rename
             status.update(status="skipped", seconds=round(time.perf_counter() - t0, 2))
             return status
+        check_output_path(out)  # never replace a folder ccpm did not write
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = _scratch(out, "tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        write_marker(tmp)
         error = _build(job, tmp)
         if error:
-            shutil.rmtree(failed, ignore_errors=True)
+            _remove_failed(failed)
             os.replace(tmp, failed)
             tmp = None
             status.update(error=error[:500], log=str(failed / "report.log"))
             return status
         _test_kill(job, "built")
+        write_marker(tmp, [f.relative_to(tmp).as_posix() for f in tmp.rglob("*")
+                           if f.is_file() or f.is_symlink()])
         files = _sync_tree(tmp)
         _write_json_atomic(tmp / STAMP, {**key, "job": job.name, "files": files,
                                          "built_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                     time.gmtime())})
         _test_kill(job, "stamped")
+        check_output_path(out)  # again: the folder may have changed during the build
         if out.exists():
             old = _scratch(out, "old")
             os.replace(out, old)
@@ -387,7 +384,7 @@ def run_job(job: Job) -> dict:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
             old = None
-        shutil.rmtree(failed, ignore_errors=True)
+        _remove_failed(failed)
         status.update(status="done", log=str(out / "report.log"))
     except Exception as exc:  # an OS error (full disk, ...) or a bug: still one status line
         status["error"] = _describe(exc)[:500]
@@ -401,6 +398,12 @@ def run_job(job: Job) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
     status["seconds"] = round(time.perf_counter() - t0, 2)
     return status
+
+
+def _remove_failed(failed: Path) -> None:
+    """Remove ``<out>.failed`` of an earlier run, only if ccpm wrote it (its marker)."""
+    if failed.is_dir() and not failed.is_symlink() and (failed / MARKER).is_file():
+        shutil.rmtree(failed, ignore_errors=True)
 
 
 def _build(job: Job, tmp: Path) -> str:
@@ -436,15 +439,74 @@ def _build(job: Job, tmp: Path) -> str:
     return ""
 
 
+def _interrupt(signum, _frame):
+    """Signal handler: end the run as Ctrl-C does (``finally`` blocks clean up)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this process when its parent (the batch) dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the batch died before the request took effect
+        os._exit(1)
+
+
 def _worker(job: Job, conn) -> None:
-    """Entry of a job's worker process: run it, send back its status."""
+    """Entry of a job's worker process: run it, send back its status.
+
+    SIGTERM ends it like Ctrl-C (a render engine it runs is killed by ``subprocess.run``,
+    notebook kernels are shut down, its temporary folder is removed on the way out), and
+    on Linux it is killed when the batch dies, even by SIGKILL (``PR_SET_PDEATHSIG``).
+    """
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         res = run_job(job)
     except KeyboardInterrupt:
         res = {"name": job.name, "out": job.out, "status": "failed", "error": "interrupted",
                "log": "", "seconds": 0.0}
-    conn.send(res)
-    conn.close()
+    with contextlib.suppress(OSError, ValueError):
+        conn.send(res)
+        conn.close()
+
+
+#: Seconds the workers have to clean up after SIGTERM before SIGKILL.
+STOP_GRACE_S = 10.0
+
+
+def _stop_workers(procs: list) -> None:
+    """End running workers: SIGTERM (each cleans up as on Ctrl-C), up to
+    :data:`STOP_GRACE_S` to do so, then SIGKILL."""
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.exitcode is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        proc.join()
+
+
+def _stop_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker (a helper process the spawned workers
+    share); it would otherwise outlive an interrupted batch while anything holds its pipe."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        with contextlib.suppress(Exception):
+            stop()
 
 
 def _died(job: Job, exitcode: int | None) -> dict:
@@ -497,11 +559,13 @@ def _run_parallel(jobs: list[Job], workers: int, done) -> None:
                     clean_stale(job.out)
                 done(job, res)
     finally:
-        for proc, _recv, _job in running.values():  # interrupted: stop what still runs
-            proc.terminate()
-        for proc, recv, _ in running.values():
-            proc.join()
+        # interrupted (Ctrl-C, SIGTERM) or failed: end what still runs, with its children
+        _stop_workers([proc for proc, _recv, _job in running.values()])
+        for _proc, recv, _ in running.values():
             recv.close()
+        for job in (j for _p, _r, j in running.values()):
+            clean_stale(job.out)
+        _stop_resource_tracker()
 
 
 def run_batch(jobs: list[Job], *, workers: int = 2, force: bool = False,
@@ -539,11 +603,19 @@ def run_batch(jobs: list[Job], *, workers: int = 2, force: bool = False,
         bar.set_postfix_str(f"{job.name}: {res['status']}")
         bar.update()
 
-    if workers <= 1:
-        for job in jobs:
-            done(job, run_job(job))
-    else:
-        _run_parallel(jobs, workers, done)
-    bar.close()
+    # SIGTERM (a scheduler stopping the batch) ends it like Ctrl-C: workers stopped,
+    # temporary folders removed
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    try:
+        if workers <= 1:
+            for job in jobs:
+                done(job, run_job(job))
+        else:
+            _run_parallel(jobs, workers, done)
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        bar.close()
     cols = ["name", "status", "out", "seconds", "error", "log"]
     return pd.DataFrame([results[j.name] for j in jobs], columns=cols)

@@ -15,7 +15,6 @@ beside them.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -24,7 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .criteria import jsonable as _jsonable
+from .criteria import outcome_composite as _composite
+from .criteria import partial_eta_squared
+from .criteria import percentiles as _percentiles
 from .errors import InputError
+from .escape import restore_series, safe_csv
 from .models import MODELS, ModelResult
 
 __all__ = [
@@ -74,6 +78,12 @@ class Comparison:
         The normalised gaming flags (``agent_id, flagged`` [, ``behaviour``, ``since``]).
     inputs : dict
         Which optional inputs were given: ``ratings``, ``okr``, ``flags`` (bools).
+    ratings, okr : optional
+        The 360 ratings and OKR set the models were run with (the recommendation's
+        counterfactual rescoring runs them again).
+    calls : optional
+        The contract-shaped calls the panel was built from, when given to
+        :func:`compare_models` (the recommendation plants gaming behaviours into them).
     """
 
     scores: pd.DataFrame
@@ -84,6 +94,9 @@ class Comparison:
     panel: pd.DataFrame | None = None
     flags: pd.DataFrame | None = None
     inputs: dict = field(default_factory=dict)
+    ratings: pd.DataFrame | None = None
+    okr: object = None
+    calls: object = None
 
     def to_dir(self, out: str | Path, *, figures: bool = False, labels: dict | None = None
                ) -> list[Path]:
@@ -94,15 +107,15 @@ class Comparison:
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "scores.csv", out / "agreement.csv", out / "summary.json",
                  out / "components.csv"]
-        self.scores.to_csv(paths[0], index=False)
-        self.agreement.to_csv(paths[1], index=False)
+        safe_csv(self.scores, paths[0], index=False)
+        safe_csv(self.agreement, paths[1], index=False)
         paths[2].write_text(json.dumps(_jsonable(self.summary), indent=2, allow_nan=False,
                                        ensure_ascii=False), encoding="utf-8")
         comps = [r.components.assign(model=name) for name, r in self.results.items()
                  if len(r.components)]
-        (pd.concat(comps, ignore_index=True) if comps else pd.DataFrame(
-            columns=["agent_id", "period", "component", "value", "weight", "model"])
-         ).to_csv(paths[3], index=False)
+        safe_csv(pd.concat(comps, ignore_index=True) if comps else pd.DataFrame(
+            columns=["agent_id", "period", "component", "value", "weight", "model"]),
+            paths[3], index=False)
         if figures:
             import matplotlib.pyplot as plt
 
@@ -125,20 +138,6 @@ class Comparison:
         return paths
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
 
 
 def _na(reason: str) -> dict:
@@ -305,20 +304,6 @@ def stability(model_scores: pd.DataFrame) -> dict:
             "n_periods": int(w.shape[1])}
 
 
-def _composite(panel: pd.DataFrame, outcomes: dict) -> tuple[pd.Series, list[str]]:
-    used, zs = [], []
-    for name, direction in outcomes.items():
-        if name not in panel or panel[name].isna().all():
-            continue
-        v = panel[name].astype(float)
-        g = v.groupby(panel["period"])
-        sd = g.transform("std")
-        z = ((v - g.transform("mean")) / sd.where(sd > 0)) * (1 if direction == "higher" else -1)
-        zs.append(z)
-        used.append(name)
-    if not zs:
-        return pd.Series(np.nan, index=panel.index), used
-    return pd.concat(zs, axis=1).mean(axis=1), used
 
 
 def _cluster_boot(df: pd.DataFrame, stat, *, n_boot: int, seed: int, ci: float,
@@ -392,12 +377,6 @@ def predictive_validity(model_scores: pd.DataFrame, panel: pd.DataFrame, *, outc
             "outcomes": used}
 
 
-def _percentiles(model_scores: pd.DataFrame) -> pd.DataFrame:
-    s = model_scores[["agent_id", "period", "score"]].dropna().copy()
-    g = s.groupby("period")["score"]
-    n = g.transform("size")
-    s["pct"] = 100 * (g.rank(method="average") - 1) / (n - 1).where(n > 1)
-    return s.dropna(subset=["pct"])
 
 
 def gaming_sensitivity(model_scores: pd.DataFrame, flagged: pd.DataFrame, *,
@@ -476,27 +455,6 @@ def gaming_sensitivity(model_scores: pd.DataFrame, flagged: pd.DataFrame, *,
     return res
 
 
-def partial_eta_squared(y: np.ndarray, group: np.ndarray, block: np.ndarray) -> float:
-    """Partial eta-squared of ``group`` with ``block`` (period) fixed effects (type II SS):
-    ``(SSR(block) - SSR(block + group)) / SSR(block)``."""
-    y = np.asarray(y, float)
-
-    def dummies(x):
-        codes, uniq = pd.factorize(np.asarray(x))
-        return (codes[:, None] == np.arange(1, len(uniq))[None, :]).astype(float)
-
-    xb = np.column_stack([np.ones(len(y)), dummies(block)])
-    xf = np.column_stack([xb, dummies(group)])
-
-    def ssr(x):
-        beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-        r = y - x @ beta
-        return float(r @ r)
-
-    s_red = ssr(xb)
-    if s_red <= 0:
-        return float("nan")
-    return (s_red - ssr(xf)) / s_red
 
 
 def fairness(model_scores: pd.DataFrame, panel: pd.DataFrame, *, by: list[str],
@@ -606,6 +564,7 @@ def read_flags(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(p, dtype={"agent_id": str, "since": str})
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot read {p.name}: {exc}") from None
+    df = df.apply(restore_series)  # ccpm's CSVs quote formula-like text (analysis.escape)
     if "agent_id" not in df.columns:
         raise InputError(f"{p.name}: no agent_id column")
     return df
@@ -615,7 +574,7 @@ def read_flags(path: str | Path) -> pd.DataFrame:
 
 
 def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None, flagged=None,
-                   models: list[str] | None = None) -> Comparison:
+                   models: list[str] | None = None, calls=None) -> Comparison:
     """Run the models on one panel and compare them.
 
     Parameters
@@ -636,6 +595,10 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
         arrival when absent).
     models : list of str, optional
         Override ``config["models"]``.
+    calls : str, Path, list or DataFrame, optional
+        The contract-shaped calls behind ``panel``, kept on the result so that
+        :func:`analysis.recommend.recommend` can measure gaming resistance by planting
+        behaviours into them.
 
     Returns
     -------
@@ -692,5 +655,5 @@ def compare_models(panel: pd.DataFrame, *, config: dict, ratings=None, okr=None,
               "flags": flags is not None}
     return Comparison(scores=scores, agreement=agreement, summary=_jsonable(summary),
                       results=results, flagged=flagged_ids, panel=panel, flags=flags,
-                      inputs=inputs)
+                      inputs=inputs, ratings=ratings, okr=okr, calls=calls)
 

@@ -167,7 +167,8 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
         Further command-specific entries.
     privacy : analysis.privacy.Pseudonymizer, optional
         The run's pseudonymizer when outputs are pseudonymized: recorded (its
-        ``record()``) and applied to ``parameters``, ``rows`` and ``extra``. Without it
+        ``record()``) and applied to ``parameters``, ``inputs`` (file names), ``rows``
+        and ``extra``. Without it
         the manifest says ``privacy: {"pseudonymized": false}``.
 
     Returns
@@ -180,7 +181,10 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
     from . import __version__
 
     if isinstance(args, argparse.Namespace):
-        params = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
+        params = {k: v for k, v in vars(args).items()
+                  if k not in ("func", "command", "staged") and not k.startswith("_")}
+        if getattr(args, "_out", None) is not None:  # staged output: the path as typed
+            params["out"] = args._out
     else:
         params = dict(args or {})
     params = _jsonable(params)
@@ -209,8 +213,8 @@ def build_manifest(*, command: str, args: argparse.Namespace | Mapping | None = 
     if extra:
         man.update(_jsonable(dict(extra)))
     if privacy is not None:
-        for k in ("parameters", "rows", *(extra or {})):
-            man[k] = privacy.obj(man[k])
+        for k in ("parameters", "inputs", "rows", *(extra or {})):
+            man[k] = privacy.obj(man[k])  # ids and input file names (``alice.csv``)
         man["privacy"] = privacy.record()
     return man
 

@@ -1,6 +1,8 @@
 """Stable salted pseudonyms for agent and customer identifiers.
 
-A pseudonym is ``prefix`` + the first 10 hex digits of HMAC-SHA256(salt, value):
+A pseudonym is ``prefix`` + the first 16 hex digits (64 bits) of HMAC-SHA256(salt, id),
+the id normalised first as the loader does (:func:`normalize_id`: NFKC, zero-width
+characters removed, surrounding white space stripped):
 the same value and salt always give the same pseudonym (so periods, files and runs
 line up), and without the salt a pseudonym cannot be traced back by hashing guessed
 ids. The salt is a secret: it comes from the ``CCPM_SALT`` environment variable, from
@@ -24,9 +26,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
+import math
 import os
 import re
 import secrets
+import string
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -35,6 +41,13 @@ import pandas as pd
 from .errors import ConfigError
 
 __all__ = [
+    "normalize_id",
+    "header_key",
+    "salt_bits",
+    "check_salt",
+    "input_salt_ids",
+    "file_pseudonym",
+    "MIN_SALT_BITS",
     "pseudonym",
     "pseudonymize",
     "resolve_salt",
@@ -62,7 +75,97 @@ ID_PREFIXES = {
     "customer_id": CUSTOMER_PREFIX,
 }
 
-_DIGITS = 10
+#: Hex digits of a pseudonym: 16 = 64 bits. Among n distinct ids the expected number of
+#: pairs sharing a pseudonym is about n(n-1)/2 / 2**64: 2.7e-6 for 10 million customers
+#: (with 10 digits = 40 bits it was 45 pairs).
+_DIGITS = 16
+#: Least estimated entropy of a salt given by an operator (CCPM_SALT or a salt file).
+MIN_SALT_BITS = 128
+#: Prefix of a pseudonymized input file name (its extension is kept).
+FILE_PREFIX = "F-"
+#: The Parquet metadata key under which ``validate --pseudonymize`` records the
+#: pseudonymization (``salt_id`` included), so later commands recognise its output.
+PRIVACY_META_KEY = b"ccpm.privacy"
+
+#: Characters that are invisible and removed from ids before comparing or hashing
+#: (zero-width space, non-joiner, joiner, word joiner, BOM, soft hyphen, Mongolian vowel
+#: separator), as the loader does.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"))
+
+
+def normalize_id(value: object) -> str:
+    """An id as compared and hashed: NFKC, zero-width characters removed, stripped.
+
+    ``" A1"``, ``"A1 "``, ``"A\u200b1"`` and the full-width ``"Ａ1"`` are all ``"A1"``,
+    so a quarantined row's untrimmed id gets the same pseudonym as the valid rows' id.
+    """
+    return unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE).strip()
+
+
+def header_key(name: object) -> str:
+    """A column header as the loader matches it (NFKC, case, white space; ``_``, ``-``
+    and spaces alike), e.g. ``"Agent_ID"``, ``"agent id "`` -> ``"agent_id"``."""
+    text = unicodedata.normalize("NFKC", str(name)).translate(_INVISIBLE).strip().lower()
+    return re.sub(r"[\s_\-]+", "_", text)
+
+
+def _id_prefix(col: object, prefixes: Mapping[str, str]) -> str | None:
+    """The pseudonym prefix of column ``col`` when its header names an id column."""
+    if col in prefixes:
+        return prefixes[col]
+    key = header_key(col)
+    for name, prefix in prefixes.items():
+        if key == header_key(name) or key.replace("_", "") == header_key(name).replace("_", ""):
+            return prefix
+    return None
+
+
+def salt_bits(salt: bytes | str) -> float:
+    """A rough upper estimate of a salt's entropy in bits.
+
+    ``length x log2(alphabet)``, the alphabet being the character classes the salt uses
+    (10 digits, 16 hex digits, 26 lower-case, 26 upper-case letters, 33 ASCII punctuation
+    and space; any other byte counts 8 bits), and 0 when it uses fewer than 8 distinct
+    characters. It catches mistakes (``1``, a word, ``aaaa...``), not a weak secret that
+    looks random.
+    """
+    if isinstance(salt, bytes):
+        try:
+            salt = salt.decode("ascii")
+        except UnicodeDecodeError:  # binary or non-ASCII: count bytes
+            return 8.0 * len(salt) if len(set(salt)) >= 8 else 0.0
+    if len(set(salt)) < 8:
+        return 0.0
+    if not salt.isascii():
+        return 8.0 * len(salt.encode("utf-8"))
+    chars = set(salt)
+    if chars <= set(string.digits):
+        alphabet = 10
+    elif chars <= set("0123456789abcdef") or chars <= set("0123456789ABCDEF"):
+        alphabet = 16
+    else:
+        alphabet = (26 * bool(chars & set(string.ascii_lowercase))
+                    + 26 * bool(chars & set(string.ascii_uppercase))
+                    + 10 * bool(chars & set(string.digits))
+                    + 33 * bool(chars - set(string.ascii_letters + string.digits)))
+    return len(salt) * math.log2(alphabet)
+
+
+def check_salt(salt: bytes, source: str) -> bytes:
+    """``salt`` when it is strong enough (:func:`salt_bits` >= :data:`MIN_SALT_BITS`).
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``source`` and how to make a good salt.
+    """
+    bits = salt_bits(salt)
+    if bits < MIN_SALT_BITS:
+        raise ConfigError(
+            f"the salt in {source} is too weak (about {bits:.0f} bits, at least "
+            f"{MIN_SALT_BITS} needed): use e.g. 32 random bytes in hex, "
+            "python3 -c 'import secrets; print(secrets.token_hex(32))'")
+    return salt
 
 
 def default_salt_file() -> Path:
@@ -80,20 +183,27 @@ def resolve_salt(salt_file: str | os.PathLike | None = None, *, create: bool = T
     When none exists and ``create`` is true, 32 random bytes are generated and written
     (hex, mode 0600) to ``salt_file`` or the default file, so later runs reuse them.
 
+    A salt given by the operator (``CCPM_SALT`` or a file) must carry at least
+    :data:`MIN_SALT_BITS` bits (:func:`check_salt`): ``CCPM_SALT=1`` is refused.
+
     Raises
     ------
     ConfigError
-        ``salt_file`` is given but missing (with ``create=False``) or empty.
+        ``salt_file`` is given but missing (with ``create=False``), empty, unreadable
+        or too weak; ``CCPM_SALT`` too weak.
     """
     env = os.environ.get("CCPM_SALT")
     if env:
-        return env.encode("utf-8")
+        return check_salt(env.encode("utf-8"), "CCPM_SALT")
     path = Path(salt_file).expanduser() if salt_file else default_salt_file()
     if path.is_file():
-        text = path.read_text(encoding="utf-8").strip()
-        if not text:
+        try:
+            data = path.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(f"salt file {path}: cannot read ({exc.strerror})") from None
+        if not data:
             raise ConfigError(f"salt file {path} is empty")
-        return text.encode("utf-8")
+        return check_salt(data, f"salt file {path}")
     if not create:
         raise ConfigError(f"salt file {path} does not exist")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,9 +230,74 @@ def _as_bytes(salt: bytes | str) -> bytes:
 
 
 def pseudonym(value: object, salt: bytes | str, prefix: str = "X-") -> str:
-    """The pseudonym of one identifier (``prefix`` + 10 hex digits of HMAC-SHA256)."""
-    digest = hmac.new(_as_bytes(salt), str(value).encode("utf-8"), hashlib.sha256).hexdigest()
+    """The pseudonym of one identifier: ``prefix`` + 16 hex digits of
+    HMAC-SHA256(salt, :func:`normalize_id` (value))."""
+    raw = normalize_id(value).encode("utf-8")
+    digest = hmac.new(_as_bytes(salt), raw, hashlib.sha256).hexdigest()
     return prefix + digest[:_DIGITS]
+
+
+#: File extensions kept on a file-name pseudonym (any other suffix could be a name:
+#: ``Dana.Cohen.csv`` keeps ``.csv`` only).
+_EXTENSIONS = ("csv", "tsv", "txt", "dat", "gz", "bz2", "xz", "zip", "parquet", "pq", "xlsx",
+               "xls", "json", "jsonl", "yml", "yaml")
+_EXT = "|".join(_EXTENSIONS)
+_EXT_RE = re.compile(rf"(?:\.(?i:{_EXT})){{1,2}}$")
+
+
+def file_pseudonym(name: str, salt: bytes | str) -> str:
+    """The pseudonym of an input file name: ``F-`` + 16 hex digits + its extension.
+
+    ``alice.csv`` -> ``F-3f…e1.csv``; a data file extension (one or two such as
+    ``.csv.gz``, from a fixed list) is kept for diagnosis, any other suffix is not.
+    """
+    name = normalize_id(Path(str(name)).name)
+    m = _EXT_RE.search(name)
+    ext = m.group(0) if m and m.start() > 0 else ""
+    return pseudonym(name, salt, FILE_PREFIX) + ext
+
+
+def _expand_inputs(path) -> list[Path]:
+    import glob as _glob
+
+    p = Path(str(path)).expanduser()
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.is_file())
+    if p.is_file():
+        return [p]
+    if any(ch in str(path) for ch in "*?["):
+        return sorted(Path(f) for f in _glob.glob(str(p)) if Path(f).is_file())
+    return []
+
+
+def input_salt_ids(*paths) -> set[str]:
+    """The ``salt_id`` of every pseudonymized ccpm Parquet file among ``paths``.
+
+    A file written by ``ccpm validate --pseudonymize`` carries :data:`PRIVACY_META_KEY`
+    in its Parquet metadata; other files (raw exports, CSV) give nothing.
+    """
+    import pyarrow.parquet as pq
+
+    out: set[str] = set()
+    for path in paths:
+        if path in (None, ""):
+            continue
+        for f in _expand_inputs(path):
+            if f.suffix.lower() != ".parquet":
+                continue
+            try:
+                meta = pq.read_schema(f).metadata or {}
+            except (OSError, ValueError):
+                continue  # unreadable: the loader says why
+            rec = meta.get(PRIVACY_META_KEY)
+            if rec is None:
+                continue
+            try:
+                sid = json.loads(rec.decode("utf-8")).get("salt_id")
+            except (ValueError, AttributeError):
+                sid = None
+            out.add(str(sid))
+    return out
 
 
 def pseudonymize(
@@ -165,14 +340,20 @@ def pseudonymize(
 
 
 _PSEUDONYM_RE = re.compile(rf"[A-Z]-[0-9a-f]{{{_DIGITS}}}")
+_FILE_PSEUDONYM_RE = re.compile(rf"{FILE_PREFIX}[0-9a-f]{{{_DIGITS}}}(?:\.(?i:{_EXT})){{0,2}}")
 #: A word that may be an id: ASCII letters, digits and ``_ @ . -`` (a CJK neighbour, a
 #: space or other punctuation ends it, so ids are found inside Chinese sentences too).
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_@.\-]+")
+
+
+def _alternation(table: Mapping[str, str]) -> re.Pattern:
+    alts = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9_])(?:{alts})(?![A-Za-z0-9_])")
 _SIMPLE_ID_RE = re.compile(r"[A-Za-z0-9_@.\-]+")
 
 
 def looks_pseudonymized(value: object) -> bool:
-    """Whether ``value`` has the form of a pseudonym (``X-`` + 10 lowercase hex digits)."""
+    """Whether ``value`` has the form of a pseudonym (``X-`` + 16 lowercase hex digits)."""
     return isinstance(value, str) and _PSEUDONYM_RE.fullmatch(value) is not None
 
 
@@ -188,13 +369,25 @@ class Pseudonymizer:
     salt : bytes or str
         The secret (see :func:`resolve_salt`).
     keep : iterable of str
-        Values never replaced, in id columns or text: sentinels such as ``"center"`` (the
-        gaming checks' centre-level rows) and labels that must survive even if an id
-        happened to equal them (model names).
+        Labels and sentinels: ``"center"`` (the gaming checks' centre-level rows) and
+        model names (``kpi``, ``360``). A kept word never shadows an id: in an id column
+        it is kept only while it is not an id the run's inputs hold (shown with
+        :meth:`learn`), and inside a sentence a word equal to an input id is replaced
+        even when it is a kept word (over-replacing, never leaking). Only a whole cell
+        or key of a label (a ``model`` column) equal to a kept word stays as it is.
+
+    Attributes
+    ----------
+    passthrough : bool
+        Set when the inputs were already pseudonymized with this salt (their Parquet
+        metadata carries the same ``salt_id``, :func:`input_salt_ids`): values that are
+        pseudonyms pass through unchanged, so outputs join those of the earlier command.
 
     Notes
     -----
-    Id columns are found by name (:data:`ID_PREFIXES`); the pseudonym is
+    Id columns are found by header (:data:`ID_PREFIXES`, matched as the loader matches
+    headers: :func:`header_key`, so ``Agent_ID`` and ``customer id `` are id columns);
+    the pseudonym is
     :func:`pseudonym` of the raw value, so it is the same in every table, file and
     command given the same salt, and the same as in ``ccpm report --pseudonymize``.
     Missing values and empty strings stay as they are.
@@ -209,16 +402,25 @@ class Pseudonymizer:
     characters (spaces, non-ASCII letters) are matched between non-alphanumeric
     neighbours, so they are found inside Chinese text too. Customer ids are replaced in
     their columns only: no output writes them into text, and all-digit customer
-    numbers would otherwise be found in every time and count.
+    numbers would otherwise be found in every time and count (except in ``validate``'s
+    quarantine, whose raw cells may repeat a caller's number: ``frame(...,
+    customers_in_text=True)``). Input file names (:meth:`learn_files`) are replaced by
+    :func:`file_pseudonym` wherever they appear.
     """
 
     def __init__(self, salt: bytes | str, *, keep: Iterable[str] = ("center",)) -> None:
         self._key = _as_bytes(salt)
         self.keep = {str(k) for k in keep}
+        self.passthrough = False
+        self._known: set[str] = set()  # normalised ids the run's inputs hold
         self._cache: dict[tuple[str, str], str] = {}
         self._words: dict[str, str] = {}  # raw id -> pseudonym, ids that are one word
         self._other: dict[str, str] = {}  # raw id -> pseudonym, ids with other characters
         self._other_re: re.Pattern | None = None
+        self._cust_words: dict[str, str] = {}  # customer ids, for the quarantine's text
+        self._cust_other: dict[str, str] = {}
+        self._cust_re: re.Pattern | None = None
+        self._cust_text = False
         self._reverse: dict[str, str] = {}
 
     @classmethod
@@ -235,9 +437,10 @@ class Pseudonymizer:
     def record(self) -> dict:
         """What a manifest says about the pseudonymization (no id, no salt)."""
         return {"pseudonymized": True,
-                "method": f"HMAC-SHA256 of the raw id, first {_DIGITS} hex digits; "
-                          f"prefix {PERSON_PREFIX} for people, {CUSTOMER_PREFIX} for "
-                          "customers",
+                "method": f"HMAC-SHA256 of the normalised id (NFKC, zero-width removed, "
+                          f"stripped), first {_DIGITS} hex digits; prefix {PERSON_PREFIX} "
+                          f"for people, {CUSTOMER_PREFIX} for customers, {FILE_PREFIX} "
+                          "for input file names (extension kept)",
                 "salt_id": self.salt_id,
                 "id_columns": sorted(ID_PREFIXES)}
 
@@ -249,28 +452,75 @@ class Pseudonymizer:
         later; ``learn=False`` for values that are not known to be ids.
         """
         raw = str(value)
-        if raw in self.keep or raw == "":
+        if raw == "":
             return raw
-        if not learn:
-            return self._cache.get((raw, prefix)) or pseudonym(raw, self._key, prefix)
+        if raw in self.keep and normalize_id(raw) not in self._known:
+            return raw  # a sentinel (``center``), not an id of this run's inputs
         key = (raw, prefix)
         p = self._cache.get(key)
-        if p is None:
+        if p is not None:
+            return p
+        if self.passthrough and (_PSEUDONYM_RE.fullmatch(raw)
+                                 or _FILE_PSEUDONYM_RE.fullmatch(raw)):
+            p = raw  # pseudonymized earlier with this salt
+        else:
             p = pseudonym(raw, self._key, prefix)
-            self._cache[key] = p
-            self._remember(raw, p, prefix)
+        if not learn:
+            return p
+        self._cache[key] = p
+        self._remember(raw, p, prefix)
+        norm = normalize_id(raw)
+        if norm != raw and norm:
+            self._remember(norm, p, prefix)
         return p
 
     def _remember(self, raw: str, p: str, prefix: str) -> None:
         self._reverse[p] = raw
-        if prefix == CUSTOMER_PREFIX:
-            return  # customer ids are only written in id columns, never found in text
+        if prefix == CUSTOMER_PREFIX:  # found in text only in validate's quarantine
+            table = self._cust_words if _SIMPLE_ID_RE.fullmatch(raw) else self._cust_other
+            table[raw] = p
+            self._cust_re = None
+            return
         table = self._words if _SIMPLE_ID_RE.fullmatch(raw) else self._other
         if raw in table and prefix != PERSON_PREFIX:
             return  # one value used by two kinds of id (X- and A-): text names people
         table[raw] = p
         if table is self._other:
             self._other_re = None
+
+    def known(self, values: Iterable) -> None:
+        """Mark ``values`` as ids held by the run's inputs: a kept word (``center``) equal
+        to one is pseudonymized in id columns too."""
+        for v in values:
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                self._known.add(normalize_id(v))
+
+    def learn_files(self, *paths) -> None:
+        """Remember the names of the input files under ``paths`` (files, folders, globs)
+        so that they are written as :func:`file_pseudonym` everywhere (a per-agent
+        ``alice.csv``); below a folder input, sub-folder names too."""
+        for path in paths:
+            if path in (None, ""):
+                continue
+            root = Path(str(path)).expanduser()
+            for f in _expand_inputs(path):
+                parts = [f.name]
+                if root.is_dir():  # per-agent sub-folders (not years and months)
+                    parts += [d for d in f.relative_to(root).parts[:-1]
+                              if not normalize_id(d).isdigit()]
+                for name in parts:
+                    self.file_name(name)
+
+    def file_name(self, name: str) -> str:
+        """The pseudonym of an input file name (:func:`file_pseudonym`), remembered."""
+        name = Path(str(name)).name
+        p = (name if self.passthrough and _FILE_PSEUDONYM_RE.fullmatch(name)
+             else file_pseudonym(name, self._key))
+        self._reverse[p] = name
+        table = self._words if _SIMPLE_ID_RE.fullmatch(name) else self._other
+        table[name] = p
+        self._other_re = None
+        return p
 
     def ids(self, values: pd.Series, prefix: str = PERSON_PREFIX, *,
             learn: bool = True) -> pd.Series:
@@ -303,42 +553,53 @@ class Pseudonymizer:
         ``14:07:17`` or ``2026-01`` are never taken apart.
         """
         if not isinstance(s, str) or s in self.keep:
-            return s
-        exact = self._words.get(s) or self._other.get(s)
+            return s  # a whole cell equal to a kept word is a label (a model name)
+        cust = self._cust_text
+        exact = (self._words.get(s) or self._other.get(s)
+                 or (cust and (self._cust_words.get(s) or self._cust_other.get(s))) or None)
         if exact is not None:
             return exact
-        if self._words:
+        if self._words or (cust and self._cust_words):
             sentence = any(ch.isspace() for ch in s)
             s = _TOKEN_RE.sub(lambda m: self._word(m.group(0), sentence), s)
         if self._other:
             if self._other_re is None:
-                alts = "|".join(re.escape(k) for k in sorted(self._other, key=len, reverse=True))
-                self._other_re = re.compile(rf"(?<![A-Za-z0-9_])(?:{alts})(?![A-Za-z0-9_])")
+                self._other_re = _alternation(self._other)
             s = self._other_re.sub(lambda m: self._other[m.group(0)], s)
+        if cust and self._cust_other:
+            if self._cust_re is None:
+                self._cust_re = _alternation(self._cust_other)
+            s = self._cust_re.sub(lambda m: self._cust_other[m.group(0)], s)
         return s
 
     def _word(self, w: str, sentence: bool) -> str:
-        if w in self.keep:
-            return w
         words = self._words
+        cust = self._cust_words if self._cust_text else {}
 
         def known(x: str) -> bool:
-            return x in words and (sentence or not x.isdigit())
+            if x in words:
+                return sentence or not x.isdigit()
+            # a caller's number in a quarantined cell: long numbers anywhere
+            return x in cust and (sentence or not x.isdigit() or len(x) >= 6)
+
+        def sub(x: str) -> str:
+            return words.get(x) or cust.get(x) or x
 
         if known(w):
-            return words[w]
+            return sub(w)
         core = w.rstrip(".")
         if core != w and known(core):
-            return words[core] + w[len(core):]
+            return sub(core) + w[len(core):]
         if "-" in core:
             parts = core.split("-")
             if any(parts) and all(known(x) for x in parts if x):
-                return "-".join(words.get(x, x) for x in parts) + w[len(core):]
+                return "-".join(sub(x) for x in parts) + w[len(core):]
         return w
 
     # ------------------------------------------------------------------ tables
     def frame(self, df: pd.DataFrame, *, ids: Mapping[str, str] | None = None,
-              text: bool = True, done: Iterable[str] = ()) -> pd.DataFrame:
+              text: bool = True, done: Iterable[str] = (),
+              customers_in_text: bool = False) -> pd.DataFrame:
         """A table with its id columns pseudonymized and ids removed from its text.
 
         Parameters
@@ -353,6 +614,9 @@ class Pseudonymizer:
             contract fields (a validated call table), which is much faster.
         done : iterable of str
             Columns the caller has already pseudonymized: left as they are.
+        customers_in_text : bool
+            Also replace known customer ids inside text (``validate``'s quarantine,
+            whose raw cells may repeat a caller's number).
 
         Returns
         -------
@@ -367,13 +631,15 @@ class Pseudonymizer:
         """
         prefixes = {**ID_PREFIXES, **(ids or {})}
         names = list(df.index.names)
-        reset = any(n in prefixes for n in names) and None not in names
+        reset = (any(_id_prefix(n, prefixes) for n in names if n is not None)
+                 and None not in names)
         out = df.reset_index() if reset else df.copy()
         done = set(done)
-        cols = [c for c in out.columns if c in prefixes and c not in done]
+        found = {c: _id_prefix(c, prefixes) for c in out.columns if c not in done}
+        cols = [c for c, p in found.items() if p is not None]
         raw_first = out[cols[0]] if cols else None
         for c in cols:
-            out[c] = self.ids(out[c], prefixes[c])
+            out[c] = self.ids(out[c], found[c])
         if cols:
             perm = self._order(raw_first, out[cols[0]])
             if perm is not None:
@@ -381,9 +647,13 @@ class Pseudonymizer:
                 if isinstance(df.index, pd.RangeIndex) or reset:
                     out.index = df.index if not reset else pd.RangeIndex(len(out))
         if text:
-            for c in out.columns:
-                if c not in cols and c not in done:
-                    out[c] = self._text_column(out[c])
+            self._cust_text, was = customers_in_text, self._cust_text
+            try:
+                for c in out.columns:
+                    if c not in cols and c not in done:
+                        out[c] = self._text_column(out[c])
+            finally:
+                self._cust_text = was
             if not reset and not isinstance(out.index, pd.RangeIndex):
                 out.index = out.index.map(self.text)
         if reset:
@@ -445,11 +715,12 @@ class Pseudonymizer:
 
     # ------------------------------------------------------------------ any object
     def learn(self, *objs) -> None:
-        """Remember the ids in ``objs`` (tables, dicts, lists, dataclasses; see :meth:`obj`)
-        so that text written later has them replaced, without writing anything."""
+        """Remember the ids in ``objs``, the run's inputs (tables, dicts, lists,
+        dataclasses; see :meth:`obj`), so that text written later has them replaced and a
+        kept word equal to one of them is pseudonymized too; nothing is written."""
         seen: set[int] = set()
         for o in objs:
-            self._collect(o, seen)
+            self._collect(o, seen, True)
 
     def obj(self, x):
         """A pseudonymized copy of ``x``: tables, dicts (an id-named key's value, an OKR's
@@ -457,45 +728,56 @@ class Pseudonymizer:
         recursively. All ids in ``x`` are learned first, so text anywhere in ``x`` loses
         ids found anywhere else in it. Other values are returned as they are.
         """
-        self.learn(x)
+        self._collect(x, set(), False)
         return self._apply(x, {})
 
-    def _learn_values(self, values, prefix: str) -> None:
-        for u in pd.unique(pd.Series(values).dropna()):
+    def _learn_values(self, values, prefix: str, known: bool = False) -> None:
+        uniques = pd.unique(pd.Series(values).dropna())
+        if known:
+            self.known(uniques)
+        for u in uniques:
             self.pseudonym(u, prefix)
 
-    def _collect(self, x, seen: set[int]) -> None:
+    def _collect(self, x, seen: set[int], known: bool = False) -> None:
         if x is None or isinstance(x, (str, bytes, int, float, bool)):
             return
         if id(x) in seen:
             return
         seen.add(id(x))
         if isinstance(x, pd.DataFrame):
-            for c, p in ID_PREFIXES.items():
-                if c in x.columns:
-                    self._learn_values(x[c], p)
-                if c in x.index.names:
-                    self._learn_values(x.index.get_level_values(c), p)
-            self._collect(dict(x.attrs), seen)
+            for c in x.columns:
+                p = _id_prefix(c, ID_PREFIXES)
+                if p is not None:
+                    self._learn_values(x[c], p, known)
+            for c in x.index.names:
+                p = _id_prefix(c, ID_PREFIXES) if c is not None else None
+                if p is not None:
+                    self._learn_values(x.index.get_level_values(c), p, known)
+            self._collect(dict(x.attrs), seen, known)
         elif isinstance(x, pd.Series):
             if x.name in ID_PREFIXES:
-                self._learn_values(x, ID_PREFIXES[x.name])
+                self._learn_values(x, ID_PREFIXES[x.name], known)
         elif isinstance(x, Mapping):
             for k, v in x.items():
                 if k in ID_PREFIXES:
-                    for item in (v if isinstance(v, (list, tuple, set)) else [v]):
-                        if isinstance(item, (str, int)) and not isinstance(item, bool):
-                            self.pseudonym(item, ID_PREFIXES[k])
+                    items = [i for i in (v if isinstance(v, (list, tuple, set)) else [v])
+                             if isinstance(i, (str, int)) and not isinstance(i, bool)]
+                    if known:
+                        self.known(items)
+                    for item in items:
+                        self.pseudonym(item, ID_PREFIXES[k])
                 elif k == "agents" and isinstance(v, Mapping):
+                    if known:
+                        self.known(v)
                     for a in v:
                         self.pseudonym(a, PERSON_PREFIX)
-                self._collect(v, seen)
+                self._collect(v, seen, known)
         elif isinstance(x, (list, tuple, set, frozenset)):
             for v in x:
-                self._collect(v, seen)
+                self._collect(v, seen, known)
         elif dataclasses.is_dataclass(x) and not isinstance(x, type):
             for f in dataclasses.fields(x):
-                self._collect(getattr(x, f.name, None), seen)
+                self._collect(getattr(x, f.name, None), seen, known)
 
     def _apply(self, x, memo: dict):
         if isinstance(x, str):

@@ -1,49 +1,48 @@
-"""Which performance-management model suits this center: a ranking with its evidence.
+"""Which performance-management model suits this center: rank acceptability over the
+center's priorities, with the data's uncertainty.
 
-Each candidate model of a :class:`~analysis.compare.Comparison` is assessed on six
-criteria, each put on a 0-1 scale (1 = best):
+Each candidate model of a :class:`~analysis.compare.Comparison` (the four pure models
+and, by default, the hybrids ``kpi_okr`` and ``bsc_360``) is measured on the criteria of
+:mod:`analysis.criteria` (validity, stability, gaming resistance, fairness, agreement,
+coverage), each put on a 0-1 scale (1 = best).
 
-``stability``
-    ICC(C,1) of agents' scores across periods (as in :func:`analysis.compare.stability`),
-    clipped to [0, 1].
-``validity``
-    Spearman correlation of a period's score with the next period's outcome composite
-    (as in :func:`analysis.compare.predictive_validity`), clipped to [0, 1].
-``gaming``
-    Resistance to gaming: ``1 - clip(rise / 50, 0, 1)``, where ``rise`` is how many
-    percentile points agents flagged for gaming gain in the model's ranking -- against
-    their own pre-gaming periods when the flags say since when they game, else their
-    mean percentile minus 50 (:func:`analysis.compare.gaming_sensitivity`). Not
-    assessed without gaming flags.
-``fairness``
-    ``1 - eta2`` with ``eta2`` the largest partial eta-squared of the score on queue or
-    shift (period fixed effects; :func:`analysis.compare.fairness`): the share of the
-    score's variance *not* explained by where or when the agent works.
-``separation``
-    Share of agent pairs whose score intervals do not overlap (each agent's mean score
-    over periods +- a t-based 95% interval from its period-to-period variation): how
-    many agents the model tells apart.
-``data``
-    Share of the model's configured weight whose data the center has
-    (:func:`data_requirements`).
+Weights are the center's priorities, not a fixed choice: SMAA-2 (Lahdelma & Salminen
+2001) draws weight vectors from every weighting the stated priorities admit (uniform on
+the simplex by default; ``recommendation.priorities`` may state an order, "validity >
+gaming_resistance", and/or ranges per criterion), each together with one bootstrap
+replicate of the criteria (data uncertainty folded in), and reports for every model its
+*rank acceptability* (the share of draws in which it ranks 1st, 2nd, ...), its *central
+weight vector* (the mean weights under which it ranks first) and its *confidence factor*
+(the share of bootstrap replicates in which it ranks first at its central weights). The
+recommended model ranks first in the largest share of draws; ``what_would_change`` names,
+for each other model that ever ranks first, the trade-off that makes it win (the
+criterion its central weights raise most and the one they lower most, against the
+recommended model's).
 
-The overall score is the weighted mean of the criteria (``recommendation.weights``;
-defaults and their reasoning in ``analysis/models/defaults.yml``). A criterion that
-cannot be assessed for every computable model is left out for all of them (its weight
-shared among the others) and said so. Uncertainty: a bootstrap over agents (the same
-resampled agents for every model in a replicate) gives each criterion's and the overall
-score's percentile interval, the probability each model is best, and for every pair
-the interval of the difference in overall score; a pair whose interval holds 0 is
-reported as indistinguishable on this data. A model that is not computable (it needs
-data the center lacks) is ranked after all computable models, with the reason.
+Uncertainty: a two-way (pigeonhole) bootstrap resamples agents and, independently, the
+time units each criterion averages over (periods; adjacent period pairs for stability;
+(period, later period) pairs for validity; planted agents for gaming resistance), and
+recomputes every criterion inside the replicate (the outcome composite's z-scores and the
+within-period percentiles refitted on the resampled agents). A replicate in which a
+criterion cannot be computed for some model is counted as failed and left out (never
+replaced by the point estimate). Criteria resting on a partial period (less than 75% of
+its calendar days in the data) are marked ``partial``.
+
+A model scored on assumed definitions (no OKR file: default key results; default KPI or
+scorecard targets so far from the center that most agent-periods sit at the cap or
+floor) is marked ``defaulted`` with the reasons, and a recommendation of it carries that
+caveat. A model that is not computable (it needs data the center lacks) ranks after all
+computable models, with the reason.
 
 References
 ----------
+Lahdelma, R., & Salminen, P. (2001). SMAA-2: Stochastic multicriteria acceptability
+analysis for group decision making. Operations Research 49(3), 444-454.
+Tervonen, T., & Figueira, J. R. (2008). A survey on stochastic multicriteria acceptability
+analysis methods. Journal of Multi-Criteria Decision Analysis 15(1-2), 1-14.
+Owen, A. B. (2007). The pigeonhole bootstrap. Annals of Applied Statistics 1(2), 386-411.
 Kerr, S. (1975). On the folly of rewarding A, while hoping for B. Academy of
 Management Journal 18(4).
-Koo, T. K., & Li, M. Y. (2016). A guideline of selecting and reporting intraclass
-correlation coefficients. Journal of Chiropractic Medicine 15(2).
-Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
 """
 
 from __future__ import annotations
@@ -52,24 +51,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-__all__ = ["CRITERIA", "DEFAULT_WEIGHTS", "Recommendation", "recommend", "data_requirements",
-           "RANKING_COLUMNS", "EVIDENCE_COLUMNS", "PAIRWISE_COLUMNS"]
+from .criteria import (
+    BASIS,
+    CRITERIA,
+    UNITS,
+    corr,
+    describe_priorities,
+    eta_squared,
+    icc_c1,
+    jsonable,
+    parse_priorities,
+    partial_spearman,
+    period_coverage,
+    rank_average,
+    spearman,
+    to_score,
+    zscore_columns,
+)
 
-CRITERIA = ("stability", "validity", "gaming", "fairness", "separation", "data")
-#: Same as ``recommendation.weights`` in defaults.yml (used when a config lacks them).
-DEFAULT_WEIGHTS = {"validity": 0.25, "gaming": 0.25, "stability": 0.15, "fairness": 0.15,
-                   "separation": 0.10, "data": 0.10}
-GAMING_FULL_RISE = 50.0
-GAMING_OWN = "flagged agents' percentile while gaming minus before (own baseline)"
-GAMING_LEVEL = "flagged agents' mean percentile minus 50"
+__all__ = ["CRITERIA", "Recommendation", "recommend", "data_requirements", "smaa2",
+           "sample_weights", "defaulted_models", "RANKING_COLUMNS", "EVIDENCE_COLUMNS",
+           "PAIRWISE_COLUMNS", "PURE_MODELS", "PARTIAL_SHARE"]
 
-RANKING_COLUMNS = (["model", "rank", "overall", "overall_lo", "overall_hi", "p_best",
-                    "tied_with_best", "computable", "status", "missing_data"]
+PURE_MODELS = ("kpi", "okr", "bsc", "360")
+LABELS = {"kpi": "KPI", "okr": "OKR", "bsc": "Balanced scorecard",
+          "360": "360-degree feedback"}
+#: A period with less than this share of its calendar days in the data is partial.
+PARTIAL_SHARE = 0.75
+
+RANKING_COLUMNS = (["model", "rank", "first_share", "overall", "overall_lo", "overall_hi",
+                    "p_best", "tied_with_best", "computable", "defaulted", "status",
+                    "missing_data"]
                    + [f"{c}{s}" for c in CRITERIA for s in ("", "_lo", "_hi")])
 EVIDENCE_COLUMNS = ["model", "criterion", "raw", "raw_lo", "raw_hi", "score", "score_lo",
-                    "score_hi", "weight", "basis"]
+                    "score_hi", "weight", "unit", "partial", "basis"]
 PAIRWISE_COLUMNS = ["model_a", "model_b", "diff", "diff_lo", "diff_hi", "p_a_better",
                     "distinguishable"]
 
@@ -188,224 +204,388 @@ def data_requirements(config: dict, panel: pd.DataFrame | None, *, models: list[
     return pd.DataFrame(rows, columns=["model", "input", "weight", "available"])
 
 
-# ----------------------------------------------------------------------------- statistics
+def _components_of(name: str, config: dict) -> set[str]:
+    """Panel metrics a model's score is made of (weight > 0), hybrids through their parts."""
+    needs = _needs(name, config) or []
+    return {m for m, w in needs if w > 0 and m != "ratings" and not m.startswith("360")}
 
 
-def _icc_c1(m: np.ndarray) -> float:
-    n, k = m.shape
-    if n < 3 or k < 2:
-        return float("nan")
-    grand = m.mean()
-    rm, cm = m.mean(1), m.mean(0)
-    msr = k * ((rm - grand) ** 2).sum() / (n - 1)
-    resid = m - rm[:, None] - cm[None, :] + grand
-    mse = (resid ** 2).sum() / ((n - 1) * (k - 1))
-    den = msr + (k - 1) * mse
-    return float((msr - mse) / den) if den > 0 else float("nan")
+def _parts_of(name: str, config: dict, depth: int = 0) -> set[str]:
+    """The pure models a model is built from (itself for a pure model)."""
+    if name in PURE_MODELS or depth > 5:
+        return {name}
+    spec = (config.get("hybrids") or {}).get(name)
+    if spec is None:
+        return {name}
+    from .models.hybrid import hybrid_components
 
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    if len(x) < 5:
-        return float("nan")
-    rx, ry = stats.rankdata(x), stats.rankdata(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def _gather(bounds: np.ndarray, order: np.ndarray, pick: np.ndarray) -> np.ndarray:
-    st, en = bounds[pick], bounds[pick + 1]
-    sz = en - st
-    if sz.sum() == 0:
-        return np.empty(0, dtype=int)
-    offs = np.repeat(st - np.concatenate([[0], np.cumsum(sz)[:-1]]), sz)
-    return order[offs + np.arange(sz.sum())]
-
-
-class _Rows:
-    """Rows of a table grouped by agent code, for gathering resampled agents."""
-
-    def __init__(self, codes: np.ndarray, n_agents: int):
-        self.order = np.argsort(codes, kind="stable")
-        self.bounds = np.searchsorted(codes[self.order], np.arange(n_agents + 1))
-
-    def take(self, pick: np.ndarray) -> np.ndarray:
-        return _gather(self.bounds, self.order, pick)
-
-
-class _ModelStats:
-    """Per-model data for the criteria, computed on any multiset of agents."""
-
-    def __init__(self, s: pd.DataFrame, agent_index: pd.Index, *, panel, config, flags,
-                 sep_level: float = 0.95):
-        from .compare import _composite
-
-        self.n_agents = len(agent_index)
-        code = agent_index.get_indexer(s["agent_id"].astype(str))
-        s = s.assign(_a=code)
-        # stability: agents scored in every period
-        w = s.pivot_table(index="_a", columns="period", values="score")
-        self.stab_reason = ""
-        if w.shape[1] < 2:
-            self.stab_reason = "needs at least two periods"
-        w = w.dropna()
-        self.stab_mat = np.full((self.n_agents, max(w.shape[1], 1)), np.nan)
-        if len(w):
-            self.stab_mat[w.index.to_numpy()] = w.to_numpy()
-        self.stab_has = ~np.isnan(self.stab_mat).any(axis=1)
-        # validity
-        self.val = None
-        cc = (config or {}).get("compare") or {}
-        if panel is not None and panel["period"].nunique() >= 2:
-            min_calls = int((config or {}).get("min_calls", 1))
-            op = panel[panel["calls"] >= min_calls] if "calls" in panel else panel
-            comp, used = _composite(op, cc.get("outcomes") or {})
-            if used:
-                periods = sorted(panel["period"].astype(str).unique())
-                nxt = {p: periods[i + 1] for i, p in enumerate(periods[:-1])}
-                out = op[["agent_id", "period"]].astype(str).assign(outcome=comp.to_numpy())
-                t = s[["agent_id", "period", "score", "_a"]].copy()
-                t["next_period"] = t["period"].astype(str).map(nxt)
-                pairs = t.merge(out.rename(columns={"period": "next_period"}),
-                                on=["agent_id", "next_period"]).dropna(
-                    subset=["score", "outcome"])
-                if len(pairs) >= 5:
-                    self.val = (pairs["score"].to_numpy(float), pairs["outcome"].to_numpy(float),
-                                _Rows(pairs["_a"].to_numpy(), self.n_agents))
-        # fairness
-        self.fair = []
-        if panel is not None:
-            for col in cc.get("fairness_by") or []:
-                if col not in panel.columns:
-                    continue
-                d = s[["agent_id", "period", "score", "_a"]].merge(
-                    panel[["agent_id", "period", col]].astype({"agent_id": str, "period": str}),
-                    on=["agent_id", "period"]).dropna()
-                k = d[col].nunique()
-                if k < 2 or len(d) <= k + d["period"].nunique():
-                    continue
-                self.fair.append((col, d["score"].to_numpy(float),
-                                  pd.factorize(d[col].astype(str))[0],
-                                  pd.factorize(d["period"].astype(str))[0],
-                                  _Rows(d["_a"].to_numpy(), self.n_agents)))
-        # separation: per-agent interval over periods
-        g = s.groupby("_a")["score"]
-        mean, sd, n = g.mean(), g.std(), g.size()
-        ok = n >= 2
-        half = stats.t.ppf(0.5 + sep_level / 2, (n[ok] - 1).to_numpy()) * (
-            sd[ok] / np.sqrt(n[ok])).to_numpy()
-        self.lo = np.full(self.n_agents, np.nan)
-        self.hi = np.full(self.n_agents, np.nan)
-        idx = mean[ok].index.to_numpy()
-        self.lo[idx] = mean[ok].to_numpy() - half
-        self.hi[idx] = mean[ok].to_numpy() + half
-        # gaming: both bases when they exist (recommend() uses one basis for all models)
-        self.gam = None
-        self.gam_basis = ""
-        self.gam_by_basis = _gaming_arrays(s, agent_index, flags)
-        self.use_gaming_basis(GAMING_OWN if GAMING_OWN in self.gam_by_basis else GAMING_LEVEL)
-
-    def use_gaming_basis(self, basis: str) -> None:
-        self.gam = self.gam_by_basis.get(basis)
-        self.gam_basis = basis if self.gam is not None else ""
-
-    # -- criteria on a multiset of agent codes (raw values)
-    def stability(self, pick):
-        rows = pick[self.stab_has[pick]]
-        return _icc_c1(self.stab_mat[rows]) if len(rows) >= 3 else float("nan")
-
-    def validity(self, pick):
-        if self.val is None:
-            return float("nan")
-        x, y, r = self.val
-        i = r.take(pick)
-        return _spearman(x[i], y[i])
-
-    def fairness(self, pick):
-        from .compare import partial_eta_squared
-
-        vals = []
-        for _, y, gcode, bcode, r in self.fair:
-            i = r.take(pick)
-            if len(i) == 0 or len(np.unique(gcode[i])) < 2:
-                continue
-            vals.append(partial_eta_squared(y[i], gcode[i], bcode[i]))
-        vals = [v for v in vals if np.isfinite(v)]
-        return max(vals) if vals else float("nan")
-
-    def separation(self, pick):
-        lo, hi = self.lo[pick], self.hi[pick]
-        keep = np.isfinite(lo)
-        lo, hi, p = lo[keep], hi[keep], pick[keep]
-        n = len(lo)
-        if n < 3:
-            return float("nan")
-        slo = np.sort(lo)
-        # pairs (i, j) with lo_j > hi_i: each non-overlapping pair counted once
-        nonover = (n - np.searchsorted(slo, hi, side="right")).sum()
-        _, counts = np.unique(p, return_counts=True)
-        pairs = n * (n - 1) / 2 - (counts * (counts - 1) / 2).sum()
-        return float(nonover / pairs) if pairs > 0 else float("nan")
-
-    def gaming(self, pick):
-        if self.gam is None:
-            return float("nan")
-        v = self.gam[pick]
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if len(v) else float("nan")
-
-
-def _gaming_arrays(s: pd.DataFrame, agent_index: pd.Index, flags) -> dict[str, np.ndarray]:
-    """Per-agent rise of flagged agents (NaN elsewhere), by basis (own baseline, level)."""
-    from .compare import _percentiles
-
-    out: dict[str, np.ndarray] = {}
-    if flags is None or not len(flags) or not bool(flags["flagged"].any()):
-        return out
-    n = len(agent_index)
-
-    def put(values: pd.Series) -> np.ndarray:
-        arr = np.full(n, np.nan)
-        idx = agent_index.get_indexer(values.index.astype(str))
-        ok = idx >= 0
-        arr[idx[ok]] = values.to_numpy()[ok]
-        return arr
-
-    pct = _percentiles(s[["agent_id", "period", "score"]])
-    fl = flags[flags["flagged"]]
-    if "since" in fl.columns and fl["since"].notna().any():
-        p = pct.merge(fl[["agent_id", "since"]].dropna(), on="agent_id")
-        p["gaming"] = p["period"].astype(str) >= p["since"].astype(str)
-        both = p.groupby(["agent_id", "gaming"])["pct"].mean().unstack()
-        if {True, False} <= set(both.columns):
-            both = both.dropna()
-            if len(both):
-                out[GAMING_OWN] = put(both[True] - both[False])
-    per = pct.groupby("agent_id")["pct"].mean()
-    per = per[per.index.isin(fl["agent_id"])]
-    if len(per):
-        out[GAMING_LEVEL] = put(per - 50)
+    out: set[str] = set()
+    for c in hybrid_components(spec):
+        out |= _parts_of(c, config, depth + 1)
     return out
 
 
-def _to_score(criterion: str, raw):
-    raw = np.asarray(raw, float)
-    if criterion in ("stability", "validity", "separation", "data"):
-        return np.clip(raw, 0, 1)
-    if criterion == "fairness":
-        return 1 - np.clip(raw, 0, 1)
-    if criterion == "gaming":
-        return 1 - np.clip(raw / GAMING_FULL_RISE, 0, 1)
-    raise KeyError(criterion)
+def _label(name: str, config: dict) -> str:
+    spec = (config.get("hybrids") or {}).get(name) or {}
+    return str(spec.get("title") or LABELS.get(name, name))
 
 
-_BASIS = {
-    "stability": "ICC(C,1) of agents' scores across periods",
-    "validity": "Spearman rho of score vs next period's outcome composite",
-    "fairness": "largest partial eta-squared of score on queue/shift (period fixed effects)",
-    "separation": "share of agent pairs whose 95% score intervals over periods do not overlap",
-    "data": "share of the model's weight whose data the center has",
-}
+# ----------------------------------------------------------------------------- defaulted
+
+
+def _packaged_defaults() -> dict:
+    import yaml
+
+    from .models.config import DEFAULTS_PATH
+
+    return yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8")) or {}
+
+
+def _far_targets(result, section: dict, packaged: dict, panel, split: bool) -> list[str]:
+    """Reasons for metrics scored against a packaged default target that most
+    agent-periods sit at the cap or floor of."""
+    if result is None or not result.computable or not len(result.components):
+        return []
+    if section.get("normalisation", "attainment") != "attainment":
+        return []
+    cap, floor = float(section.get("cap", 1.2)), float(section.get("floor", 0.0))
+    comp = result.components
+    out = []
+    for name, value in comp.groupby("component")["value"]:
+        metric = str(name).split("/", 1)[1] if split and "/" in str(name) else str(name)
+        spec, ref = _metric_spec(section, name, split), _metric_spec(packaged, name, split)
+        if not spec or not ref or "target" not in spec or spec.get("target") != ref.get(
+                "target"):
+            continue
+        v = value.dropna().to_numpy(float)
+        if len(v) < 5:
+            continue
+        at_cap = float(np.mean(v >= cap - 1e-9))
+        at_floor = float(np.mean(v <= floor + 1e-9))
+        if max(at_cap, at_floor) >= 0.5:
+            med = (float(panel[metric].median()) if panel is not None and metric in panel
+                   else float("nan"))
+            where = "cap" if at_cap >= at_floor else "floor"
+            out.append(f"{metric}: the default target {spec['target']:g} is far from this "
+                       f"center (median {med:.3g}); {max(at_cap, at_floor):.0%} of "
+                       f"agent-periods sit at the {where}")
+    return out
+
+
+def _metric_spec(section: dict, name: str, split: bool) -> dict | None:
+    if not split:
+        return ((section or {}).get("metrics") or {}).get(str(name))
+    persp, _, metric = str(name).partition("/")
+    return ((((section or {}).get("perspectives") or {}).get(persp) or {})
+            .get("metrics") or {}).get(metric)
+
+
+def defaulted_models(comparison, models: list[str] | None = None) -> dict[str, list[str]]:
+    """Models scored on assumed definitions, with the reasons (plain English).
+
+    ``okr`` without an OKR file is scored on the configuration's default key results;
+    ``kpi`` and ``bsc`` are defaulted on a metric whose target is the packaged default and
+    at which at least half the agent-periods sit at the cap or floor; a hybrid inherits
+    the status of the models it is built from.
+    """
+    config = (comparison.summary or {}).get("config") or {}
+    results = comparison.results or {}
+    models = list(models or results)
+    inputs = getattr(comparison, "inputs", None) or {}
+    packaged = _packaged_defaults()
+    panel = getattr(comparison, "panel", None)
+    base: dict[str, list[str]] = {}
+    if not inputs.get("okr", False):
+        base["okr"] = ["no OKR file: scored on assumed key results (okr.default: baselines "
+                       "= the center's first-period medians, targets a set improvement on "
+                       "them)"]
+    for m, split in (("kpi", False), ("bsc", True)):
+        r = results.get(m)
+        why = _far_targets(r, config.get(m) or {}, packaged.get(m) or {}, panel, split)
+        if why:
+            base[m] = why
+    out = {}
+    for m in models:
+        parts = _parts_of(m, config)
+        if m in PURE_MODELS:
+            if m in base:
+                out[m] = list(base[m])
+            continue
+        reasons = [f"built from {p}, scored on assumed definitions" for p in sorted(parts)
+                   if p in base]
+        if reasons:
+            out[m] = reasons
+    return out
+
+
+# ----------------------------------------------------------------------------- SMAA-2
+
+
+def sample_weights(criteria: list[str], priorities: dict | None, n: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """``n`` weight vectors uniform on the part of the simplex the priorities admit.
+
+    Parameters
+    ----------
+    criteria : list of str
+        The criteria weighed (columns of the result).
+    priorities : dict
+        From :func:`analysis.criteria.parse_priorities`; constraints on criteria not in
+        ``criteria`` are ignored.
+    n : int
+    rng : numpy Generator
+
+    Returns
+    -------
+    ndarray, shape (n, len(criteria))
+        Rows summing to 1.
+
+    Raises
+    ------
+    ConfigError
+        When the priorities admit (almost) no weights.
+
+    Notes
+    -----
+    Dirichlet(1, ..., 1) is uniform on the simplex; the coordinates of one order chain are
+    sorted (exchangeability makes that uniform on the ordered cone); chains sharing a
+    criterion and ranges are imposed by rejection.
+    """
+    k = len(criteria)
+    idx = {c: i for i, c in enumerate(criteria)}
+    p = priorities or {}
+    chains = [[c for c in ch if c in idx] for ch in p.get("order") or []]
+    chains = [ch for ch in chains if len(ch) >= 2]
+    ranges = {c: r for c, r in (p.get("ranges") or {}).items() if c in idx}
+    seen: set[str] = set()
+    disjoint = True
+    for ch in chains:
+        if seen & set(ch):
+            disjoint = False
+        seen |= set(ch)
+    got, total = [], 0
+    for _ in range(400):
+        w = rng.dirichlet(np.ones(k), size=max(n, 2000))
+        ok = np.ones(len(w), bool)
+        for ch in chains:
+            cols = [idx[c] for c in ch]
+            if disjoint:
+                w[:, cols] = -np.sort(-w[:, cols], axis=1)
+            else:
+                for a, b in zip(cols, cols[1:], strict=False):
+                    ok &= w[:, a] >= w[:, b]
+        for c, (lo, hi) in ranges.items():
+            ok &= (w[:, idx[c]] >= lo) & (w[:, idx[c]] <= hi)
+        got.append(w[ok])
+        total += int(ok.sum())
+        if total >= n:
+            break
+    if total < n:
+        from .errors import ConfigError
+
+        raise ConfigError("recommendation.priorities: the stated order and ranges admit "
+                          "(almost) no weights; widen the ranges")
+    return np.concatenate(got)[:n]
+
+
+def smaa2(values: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> dict:
+    """SMAA-2 rank acceptability, central weights and confidence factors.
+
+    Parameters
+    ----------
+    values : ndarray, shape (R, M, C) or (M, C)
+        Criterion scores (higher is better) of M alternatives on C criteria, in R joint
+        replicates of the data (one replicate: no data uncertainty).
+    weights : ndarray, shape (D, C)
+        Weight vectors drawn from the admissible set; draw ``d`` is paired with a
+        replicate drawn uniformly.
+    rng : numpy Generator
+        For the pairing and for breaking exact ties at random.
+
+    Returns
+    -------
+    dict
+        ``acceptability`` (M x M: share of draws in which alternative ``m`` has rank
+        ``r + 1``; each row and each column sums to 1), ``central`` (M x C, NaN where
+        never first), ``confidence`` (M: share of replicates in which ``m`` ranks first at
+        its central weights; NaN where never first).
+
+    References
+    ----------
+    Lahdelma, R., & Salminen, P. (2001). SMAA-2: Stochastic multicriteria acceptability
+    analysis for group decision making. Operations Research 49(3), 444-454.
+    """
+    x = np.asarray(values, float)
+    if x.ndim == 2:
+        x = x[None]
+    w = np.asarray(weights, float)
+    r_n, m_n, _ = x.shape
+    d_n = len(w)
+    rep = rng.integers(0, r_n, d_n)
+    u = np.einsum("dmc,dc->dm", x[rep], w)
+    u = u + 1e-12 * rng.random(u.shape)  # exact ties broken at random
+    order = np.argsort(-u, axis=1)
+    rank = np.empty_like(order)
+    rank[np.arange(d_n)[:, None], order] = np.arange(m_n)[None, :]
+    acc = np.stack([np.bincount(rank[:, m], minlength=m_n) / d_n for m in range(m_n)])
+    central = np.full((m_n, w.shape[1]), np.nan)
+    conf = np.full(m_n, np.nan)
+    for m in range(m_n):
+        first = rank[:, m] == 0
+        if first.any():
+            central[m] = w[first].mean(axis=0)
+            uc = x @ central[m]  # (R, M)
+            uc = uc + 1e-12 * rng.random(uc.shape)
+            conf[m] = float(np.mean(np.argmax(uc, axis=1) == m))
+    return {"acceptability": acc, "central": central, "confidence": conf}
+
+
+# ----------------------------------------------------------------------------- criteria data
+
+
+class _Data:
+    """Everything the criteria need, as agents x periods matrices, so that a replicate
+    (a multiset of agents, of periods, of period pairs, of planted agents) recomputes
+    every criterion cheaply."""
+
+    def __init__(self, comparison, models: list[str], config: dict, gaming):
+        scores = comparison.scores
+        s = scores[scores["model"].isin(models)].astype({"agent_id": str, "period": str})
+        self.agents = pd.Index(sorted(s["agent_id"].unique()))
+        self.periods = sorted(s["period"].unique())
+        na, npd = len(self.agents), len(self.periods)
+        self.models = models
+        self.S = {}
+        for m in models:
+            w = s[s["model"] == m].pivot_table(index="agent_id", columns="period",
+                                               values="score", aggfunc="mean")
+            self.S[m] = w.reindex(index=self.agents, columns=self.periods).to_numpy(float)
+        panel = getattr(comparison, "panel", None)
+        cc = config.get("compare") or {}
+        self.outcomes: dict[str, str] = {}
+        self.O: dict[str, np.ndarray] = {}
+        self.G: dict[str, np.ndarray] = {}
+        if panel is not None and len(panel):
+            p = panel.astype({"agent_id": str, "period": str})
+            min_calls = int(config.get("min_calls", 1))
+            op = p[p["calls"] >= min_calls] if "calls" in p else p
+            for k, d in (cc.get("outcomes") or {}).items():
+                if k in op and op[k].notna().any():
+                    self.O[k] = op.pivot_table(index="agent_id", columns="period", values=k,
+                                               aggfunc="mean").reindex(
+                        index=self.agents, columns=self.periods).to_numpy(float)
+                    self.outcomes[k] = d
+            for col in cc.get("fairness_by") or []:
+                if col in p.columns and p[col].notna().any():
+                    codes, _ = pd.factorize(p[col].astype(str))
+                    g = p[["agent_id", "period"]].assign(_g=codes).pivot_table(
+                        index="agent_id", columns="period", values="_g", aggfunc="first")
+                    self.G[col] = g.reindex(index=self.agents, columns=self.periods
+                                            ).fillna(-1).to_numpy(int)
+        # validity: outcomes not among the model's own components
+        self.vout: dict[str, list[str]] = {}
+        self.vnote: dict[str, str] = {}
+        for m in models:
+            own = _components_of(m, config)
+            rest = [k for k in self.O if k not in own]
+            if rest:
+                self.vout[m] = rest
+                self.vnote[m] = ""
+            else:
+                self.vout[m] = list(self.O)
+                self.vnote[m] = ("every outcome is one of the model's components: "
+                                 "incremental validity over the current period only")
+        self.val_units = [(i, j) for i in range(npd) for j in range(i + 1, npd)]
+        self.stab_units = [(i, i + 1) for i in range(npd - 1)]
+        pure = [m for m in models if m in PURE_MODELS]
+        self.partners = {m: [o for o in pure if o != m and o not in _parts_of(m, config)]
+                         for m in models}
+        # gaming: per behaviour, per model, planted agents x periods
+        self.gam: dict[str, dict[str, np.ndarray]] = {}
+        if gaming is not None:
+            for b, by in gaming.gains.items():
+                mats = {m: by[m].reindex(columns=self.periods).to_numpy(float)
+                        for m in models if m in by}
+                if mats and all(len(v) for v in mats.values()):
+                    self.gam[b] = mats
+        self.n_agents, self.n_periods = na, npd
+
+    # composite of outcome set ``ks`` at period ``j`` over agents ``ap``
+    def composite(self, ks: tuple, ap: np.ndarray, j: int, cache: dict) -> np.ndarray:
+        key = (ks, j)
+        if key not in cache:
+            mat = np.column_stack([self.O[k][ap, j] for k in ks])
+            signs = np.array([1.0 if self.outcomes[k] == "higher" else -1.0 for k in ks])
+            cache[key] = zscore_columns(mat, signs)
+        return cache[key]
+
+    def _ranks(self, m: str, ap, p: int, cache: dict):
+        key = ("rank", m, p)
+        if key not in cache:
+            x = self.S[m][ap, p]
+            ok = np.isfinite(x)
+            cache[key] = (bool(ok.all()), rank_average(x) if ok.all() else None)
+        return cache[key]
+
+    def _agree(self, m: str, o: str, ap, p: int, cache: dict) -> float:
+        full_m, rm = self._ranks(m, ap, p, cache)
+        full_o, ro = self._ranks(o, ap, p, cache)
+        if full_m and full_o and len(rm) >= 5:
+            return corr(rm, ro)
+        return spearman(self.S[m][ap, p], self.S[o][ap, p])
+
+    def criteria(self, m: str, ap, pp, vp, sp, gp, cache) -> dict:
+        S = self.S[m][ap]
+        out = {}
+        # validity
+        ks = tuple(self.vout[m])
+        if ks and vp is not None and len(vp):
+            vals, ns = [], []
+            for u in vp:
+                i, j = self.val_units[u]
+                y = self.composite(ks, ap, j, cache)
+                z = self.composite(ks, ap, i, cache)
+                r, n = partial_spearman(S[:, i], y, z)
+                if np.isfinite(r):
+                    vals.append(r)
+                    ns.append(n)
+            out["validity"] = float(np.average(vals, weights=ns)) if vals else float("nan")
+        else:
+            out["validity"] = float("nan")
+        # stability
+        st = []
+        for u in sp if sp is not None else []:
+            i, j = self.stab_units[u]
+            x = S[:, [i, j]]
+            x = x[np.isfinite(x).all(axis=1)]
+            v = icc_c1(x)
+            if np.isfinite(v):
+                st.append(v)
+        out["stability"] = float(np.mean(st)) if st else float("nan")
+        # fairness and agreement, per period
+        fa, ag = [], []
+        for p in pp:
+            es = [eta_squared(S[:, p], g[ap, p]) for g in self.G.values()]
+            es = [e for e in es if np.isfinite(e)]
+            if es:
+                fa.append(max(es))
+            rs = [self._agree(m, o, ap, p, cache) for o in self.partners[m]]
+            rs = [r for r in rs if np.isfinite(r)]
+            if rs:
+                ag.append(float(np.mean(rs)))
+        out["fairness"] = float(np.mean(fa)) if fa else float("nan")
+        out["agreement"] = float(np.mean(ag)) if ag else float("nan")
+        # gaming resistance: percentile points gained, mean over behaviours
+        gs = []
+        for b, mats in self.gam.items():
+            if m not in mats:
+                continue
+            g = mats[m][gp[b]][:, pp] if gp is not None else mats[m][:, pp]
+            if np.isfinite(g).any():
+                gs.append(float(np.nanmean(g)))
+        out["gaming_resistance"] = float(np.mean(gs)) if len(gs) == len(self.gam) and gs \
+            else float("nan")
+        return out
 
 
 # ----------------------------------------------------------------------------- result
@@ -418,30 +598,32 @@ class Recommendation:
     Attributes
     ----------
     ranking : DataFrame
-        One row per model, best first (:data:`RANKING_COLUMNS`): ``rank`` (computable
-        models first), ``overall`` and its bootstrap interval ``overall_lo/hi``,
-        ``p_best`` (share of bootstrap replicates in which the model scores highest; ties
-        shared), ``tied_with_best`` (the interval of its difference from the top model
-        holds 0), ``computable``, ``status`` (reason when not computable),
-        ``missing_data`` (inputs the model needs that the center lacks), and per
-        criterion its 0-1 score with interval (``<criterion>``, ``_lo``, ``_hi``).
+        One row per model (:data:`RANKING_COLUMNS`), by ``first_share`` (the SMAA-2 share
+        of draws in which it ranks first; ``p_best`` is the same number), computable
+        models first: ``overall`` is the weighted mean of the 0-1 criterion scores at the
+        reference weights (``recommendation.weights``, else the centre of the admissible
+        weights) with its bootstrap interval; ``tied_with_best`` (the interval of its
+        difference from the recommended model at those weights holds 0); ``defaulted``;
+        per criterion its 0-1 score with interval.
     evidence : DataFrame
-        Long form (:data:`EVIDENCE_COLUMNS`): the raw statistic behind each criterion
-        (ICC, rho, eta-squared, percentile rise, share of pairs, share of weight) with
-        its interval, the 0-1 score, the weight used and the ``basis``.
+        :data:`EVIDENCE_COLUMNS`: per model and criterion the raw value in its unit, with
+        interval, the 0-1 score, the reference weight, ``partial`` and the basis.
     pairwise : DataFrame
-        :data:`PAIRWISE_COLUMNS`: difference in overall score for every pair of computable
-        models, its interval, P(a better) over the bootstrap, and ``distinguishable``
-        (the interval excludes 0).
+        :data:`PAIRWISE_COLUMNS` at the reference weights.
     weights : dict
-        Criterion weights used (after leaving out criteria not assessed), summing to 1.
+        Reference weights (summing to 1 over the criteria assessed).
     not_assessed : dict
-        criterion -> reason it was left out.
+        criterion -> why it was left out.
     requirements : DataFrame
         From :func:`data_requirements`.
-    ci : float
-        Level of the intervals.
-    n_boot : int
+    ci, n_boot
+    recommended : str or None
+    models : list of dict
+        The ``models`` entries of ``recommendation.json`` (interface C).
+    caveats, priorities, what_would_change, validity_outcomes, gaming_dose, bootstrap
+        As in ``recommendation.json``.
+    gaming : GamingDose or None
+        The counterfactual behind gaming resistance (reusable via ``gaming_from``).
     """
 
     ranking: pd.DataFrame
@@ -452,140 +634,154 @@ class Recommendation:
     requirements: pd.DataFrame | None = None
     ci: float = 0.9
     n_boot: int = 0
+    recommended: str | None = None
+    models: list = field(default_factory=list)
+    caveats: list = field(default_factory=list)
+    priorities: dict = field(default_factory=dict)
+    what_would_change: list = field(default_factory=list)
+    validity_outcomes: dict = field(default_factory=dict)
+    gaming_dose: dict = field(default_factory=dict)
+    bootstrap: dict = field(default_factory=dict)
+    gaming: object = None
 
     @property
     def best(self) -> str | None:
-        r = self.ranking[self.ranking["computable"]]
+        if self.recommended is not None:
+            return self.recommended
+        r = self.ranking[self.ranking["computable"].astype(bool)]
         return None if r.empty else str(r.iloc[0]["model"])
 
     @property
     def indistinguishable(self) -> list[tuple[str, str]]:
-        """Pairs of models the data cannot tell apart."""
-        p = self.pairwise[~self.pairwise["distinguishable"]]
+        """Pairs of models the data cannot tell apart (at the reference weights)."""
+        p = self.pairwise[~self.pairwise["distinguishable"].astype(bool)]
         return list(zip(p["model_a"], p["model_b"], strict=True))
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``best, tied_with_best, ranking, evidence, pairwise, weights,
-        not_assessed, requirements, ci, n_boot, text``."""
-        from .compare import _jsonable
+        """``recommendation.json``: interface C (``recommended, caveats, priorities,
+        models, indistinguishable, what_would_change, validity_outcomes, gaming_dose,
+        bootstrap``) plus the tables (``ranking, evidence, pairwise, weights,
+        not_assessed, requirements, ci, n_boot, best, text``)."""
 
         def recs(df):
-            return [] if df is None else _jsonable(
+            return [] if df is None else jsonable(
                 df.astype(object).where(df.notna(), None).to_dict(orient="records"))
 
-        tied = self.ranking.loc[self.ranking["tied_with_best"].astype(bool), "model"]
-        return {"best": self.best, "tied_with_best": [str(m) for m in tied],
-                "ranking": recs(self.ranking), "evidence": recs(self.evidence),
-                "pairwise": recs(self.pairwise), "weights": _jsonable(self.weights),
-                "not_assessed": dict(self.not_assessed),
-                "requirements": recs(self.requirements), "ci": self.ci,
-                "n_boot": self.n_boot, "text": {"en": self.text("en"), "zh": self.text("zh")}}
+        return jsonable({
+            "recommended": self.recommended,
+            "caveats": self.caveats,
+            "priorities": self.priorities,
+            "models": self.models,
+            "indistinguishable": [list(p) for p in self.indistinguishable],
+            "what_would_change": self.what_would_change,
+            "validity_outcomes": self.validity_outcomes,
+            "gaming_dose": self.gaming_dose,
+            "bootstrap": self.bootstrap,
+            "best": self.best,
+            "ranking": recs(self.ranking), "evidence": recs(self.evidence),
+            "pairwise": recs(self.pairwise), "weights": self.weights,
+            "not_assessed": dict(self.not_assessed),
+            "requirements": recs(self.requirements), "ci": self.ci, "n_boot": self.n_boot,
+            "text": {"en": self.text("en"), "zh": self.text("zh")}})
 
     def text(self, lang: str = "en") -> str:
         """A plain-language summary (``lang`` ``en`` or ``zh``)."""
         zh = lang.startswith("zh")
-        r = self.ranking
-        pct = f"{self.ci:.0%}"
-        lines = []
-        comp = r[r["computable"] & r["overall"].notna()]
-        if comp.empty:
+        comp = [m for m in self.models if m.get("computable", True)]
+        if not comp or self.best is None:
             return "没有可计算的模型。" if zh else "No model could be scored on this data."
-        top = comp.iloc[0]
-        iv = f"{top['overall_lo']:.2f}-{top['overall_hi']:.2f}"
+        top = next((m for m in comp if m["model"] == self.best), comp[0])
+        stated = (self.priorities or {}).get("stated")
         if zh:
-            lines.append(f"本中心推荐的模型：{top['model']}（综合得分 {top['overall']:.2f}，"
-                         f"{pct} 区间 {iv}；在 {top['p_best']:.0%} 的自助重抽样中排名第一）。")
+            under = "在您所述的优先次序下" if stated else "在所有权重组合同等可取的情况下"
+            lines = [f"{under}，{top['model']} 在 {top['first_share']:.0%} 的权重组合中排名第一"
+                     f"（SMAA-2，含数据不确定性）。"]
         else:
-            lines.append(f"Recommended for this center: {top['model']} (overall "
-                         f"{top['overall']:.2f}, {pct} interval {iv}; best in "
-                         f"{top['p_best']:.0%} of bootstrap resamples of agents).")
-        tied = [m for m in comp["model"].iloc[1:] if bool(
-            comp.set_index("model").loc[m, "tied_with_best"])]
-        if tied:
-            pw = self.pairwise
-            for m in tied:
-                row = pw[((pw["model_a"] == top["model"]) & (pw["model_b"] == m))
-                         | ((pw["model_a"] == m) & (pw["model_b"] == top["model"]))].iloc[0]
-                sgn = 1 if row["model_a"] == top["model"] else -1
-                d, lo, hi = sgn * row["diff"], *sorted((sgn * row["diff_lo"],
-                                                         sgn * row["diff_hi"]))
-                if zh:
-                    lines.append(f"数据无法区分 {top['model']} 与 {m}（差值 {d:.2f}，"
-                                 f"{pct} 区间 {lo:.2f} 至 {hi:.2f}）。")
-                else:
-                    lines.append(f"The data cannot tell {top['model']} apart from {m} "
-                                 f"(difference {d:.2f}, {pct} interval {lo:.2f} to {hi:.2f}).")
-        else:
-            lines.append(f"{top['model']} 明显优于其他模型。" if zh else
-                         f"{top['model']} is ahead of every other model beyond the "
-                         "uncertainty.")
-        lines.append("排名：" if zh else "Ranking:")
-        for _, x in r.iterrows():
-            if x["computable"] and pd.notna(x["overall"]):
-                lines.append(f"  {int(x['rank'])}. {x['model']}: {x['overall']:.2f} "
-                             f"[{x['overall_lo']:.2f}, {x['overall_hi']:.2f}]"
-                             + (f"（缺少数据：{x['missing_data']}）" if zh and x["missing_data"]
-                                else f" (missing data: {x['missing_data']})"
-                                if x["missing_data"] else ""))
+            under = ("Under your priorities" if stated else
+                     "With every weighting of the criteria equally admissible")
+            lines = [f"{under}, {top['model']} ranks first in {top['first_share']:.0%} of "
+                     "weightings (SMAA-2, data uncertainty included)."]
+        for w in self.what_would_change:
+            share = next((m["first_share"] for m in comp if m["model"] == w["model"]), 0.0)
+            lines.append(f"{w['model']} 胜出，如果 {w['raise']} 的权重高于 {w['lower']}"
+                         f"（{share:.0%} 的权重组合）。" if zh else
+                         f"{w['model']} wins if you weigh {w['raise']} more than "
+                         f"{w['lower']} ({share:.0%} of weightings).")
+        for c in self.caveats:
+            lines.append(("注意：" if zh else "Caveat: ") + c["detail"])
+        lines.append("排名（第一名的份额）：" if zh else "Ranking (share of weightings ranked first):")
+        for k, m in enumerate(self.models, start=1):
+            if m.get("computable", True):
+                flag = (" [按假设定义评分]" if zh else " [scored on assumed definitions]") \
+                    if m["defaulted"] else ""
+                lines.append(f"  {k}. {m['model']}: {m['first_share']:.0%}{flag}")
             else:
-                lines.append(f"  {int(x['rank'])}. {x['model']}: "
-                             + (f"无法计算（{x['status']}）" if zh else
-                                f"{x['status']}; ranked last"))
-        ev = self.evidence
-        for _, x in comp.iterrows():
-            e = ev[(ev["model"] == x["model"]) & ev["weight"].gt(0) & ev["score"].notna()]
-            if len(e) >= 2:
-                hi_c = e.loc[e["score"].idxmax(), "criterion"]
-                lo_c = e.loc[e["score"].idxmin(), "criterion"]
-                lines.append(f"  {x['model']}: 最强 {hi_c}，最弱 {lo_c}。" if zh else
-                             f"  {x['model']}: strongest on {hi_c}, weakest on {lo_c}.")
+                lines.append(f"  {k}. {m['model']}: " + (f"无法计算（{m['status']}）" if zh
+                                                          else f"{m['status']}; ranked last"))
         for c, why in self.not_assessed.items():
-            lines.append(f"未评估 {c}：{why}（其权重分配给其他标准）。" if zh else
-                         f"Not assessed: {c} ({why}); its weight shared among the other "
-                         "criteria.")
+            lines.append(f"未评估 {c}：{why}。" if zh else f"Not assessed: {c} ({why}).")
         return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- main
 
 
-def recommend(comparison, *, weights: dict | None = None, n_boot: int | None = None,
-              ci: float | None = None, seed: int | None = None,
-              gaming_from=None) -> Recommendation:
-    """Rank the candidate models of a comparison for this center.
+def _resolve_gaming(comparison, rc, calls, gaming_from, seed):
+    if gaming_from is not None:
+        g = getattr(gaming_from, "gaming", None)
+        if g is not None or not hasattr(gaming_from, "scores"):
+            return g if g is not None else gaming_from, ""
+    if calls is None:
+        calls = getattr(comparison, "calls", None)
+    if calls is None:
+        return None, ("needs the calls, to plant each behaviour into honest agents' own "
+                      "calls (ccpm compare does this)")
+    from .counterfactual import gaming_dose
+
+    g = gaming_dose(comparison, calls, dose=float(rc.get("gaming_dose", 0.1)),
+                    n_agents=int(rc.get("gaming_agents", 4)), seed=seed)
+    if not g.agents:
+        return None, "; ".join(g.notes) or "no agent to plant into"
+    return g, ""
+
+
+def recommend(comparison, *, priorities=None, weights: dict | None = None,
+              n_boot: int | None = None, n_draws: int | None = None, ci: float | None = None,
+              seed: int | None = None, calls=None, gaming_from=None) -> Recommendation:
+    """Rank the candidate models of a comparison for this center (SMAA-2).
 
     Parameters
     ----------
     comparison : analysis.compare.Comparison
-        From :func:`analysis.compare.compare_models` (uses ``scores``, ``results``,
-        ``panel``, ``flags``, ``inputs`` and ``summary["config"]``).
+        From :func:`analysis.compare.compare_models`.
+    priorities : dict or str, optional
+        Overrides ``recommendation.priorities`` (forms in
+        :func:`analysis.criteria.parse_priorities`).
     weights : dict, optional
-        Criterion -> weight (any subset of :data:`CRITERIA`; the rest keep the
-        configuration's ``recommendation.weights``, else :data:`DEFAULT_WEIGHTS`).
-    n_boot, ci, seed : optional
-        Bootstrap replicates over agents, interval level, seed (default from
-        ``recommendation`` / ``compare`` in the configuration: 300, 0.90).
-    gaming_from : Comparison, optional
-        Measure resistance to gaming on this comparison's scores and flags instead (the
-        what-if uses the comparison on all calls: once the flagged calls are removed,
-        where flagged agents stand no longer measures a reward for gaming).
+        Reference weights for the ``overall`` column (criterion -> weight; default
+        ``recommendation.weights``, else the centre of the admissible weights).
+    n_boot, n_draws, ci, seed : optional
+        Bootstrap replicates, SMAA draws, interval level, seed (defaults from
+        ``recommendation`` / ``compare.seed`` in the configuration).
+    calls : str, Path, list or DataFrame, optional
+        The calls behind the comparison's panel (default: ``comparison.calls``): needed
+        to measure gaming resistance by planting behaviours
+        (:func:`analysis.counterfactual.gaming_dose`).
+    gaming_from : Recommendation or GamingDose, optional
+        Reuse this counterfactual instead (the what-if keeps the one measured on all
+        calls).
 
     Returns
     -------
     Recommendation
-        ``ranking``, ``evidence``, ``pairwise`` tables, ``text(lang)``, ``to_dict()``.
     """
     config = (comparison.summary or {}).get("config") or {}
     rc = config.get("recommendation") or {}
-    w = dict(DEFAULT_WEIGHTS)
-    w.update({k: float(v) for k, v in (rc.get("weights") or {}).items()})
-    w.update({k: float(v) for k, v in (weights or {}).items()})
-    unknown = set(w) - set(CRITERIA)
-    if unknown:
-        from .errors import ConfigError
-
-        raise ConfigError(f"recommendation weights: unknown criterion {sorted(unknown)[0]!r}")
-    n_boot = int(rc.get("n_boot", 300) if n_boot is None else n_boot)
+    stated = priorities if priorities is not None else rc.get("priorities")
+    pri = parse_priorities(stated, key="priorities" if priorities is not None
+                           else "recommendation.priorities")
+    n_boot = int(rc.get("n_boot", 200) if n_boot is None else n_boot)
+    n_draws = int(rc.get("n_draws", 5000) if n_draws is None else n_draws)
     ci = float(rc.get("ci", 0.9) if ci is None else ci)
     seed = int((config.get("compare") or {}).get("seed", 0) if seed is None else seed)
     results = comparison.results or {}
@@ -600,141 +796,248 @@ def recommend(comparison, *, weights: dict | None = None, n_boot: int | None = N
                             ratings=bool(inputs.get("ratings", computable.get("360", False))),
                             okr=bool(inputs.get("okr", False)), computable=computable)
     cover = req.assign(av=req["weight"] * req["available"]).groupby("model")["av"].sum()
-    missing = req[~req["available"]].groupby("model")["input"].agg(", ".join)
-
+    missing = req[~req["available"]].groupby("model")["input"].agg(list)
+    dflt = defaulted_models(comparison, models)
     cm = [m for m in models if computable[m]]
-    s = scores[scores["model"].isin(cm)].copy()
-    s["agent_id"] = s["agent_id"].astype(str)
-    s["period"] = s["period"].astype(str)
-    agents = pd.Index(sorted(s["agent_id"].unique()))
-    flags = getattr(comparison, "flags", None)
-    if flags is None and getattr(comparison, "flagged", None):
-        flags = pd.DataFrame({"agent_id": list(comparison.flagged), "flagged": True})
-    ms = {m: _ModelStats(s[s["model"] == m], agents, panel=panel, config=config, flags=flags)
-          for m in cm}
-    if gaming_from is not None:
-        gs = gaming_from.scores.assign(agent_id=gaming_from.scores["agent_id"].astype(str),
-                                       period=gaming_from.scores["period"].astype(str))
-        gflags = getattr(gaming_from, "flags", None)
+
+    gaming, gaming_why = _resolve_gaming(comparison, rc, calls, gaming_from, seed) \
+        if cm else (None, "no computable model")
+    data = _Data(comparison, cm, config, gaming)
+    info = (panel.attrs.get("ccpm_panel", {}) if panel is not None else {})
+    cov = period_coverage(info, data.periods)
+    partial = [p for p in data.periods if cov.get(p, 1.0) < PARTIAL_SHARE]
+
+    na, npd = data.n_agents, data.n_periods
+    everyone = np.arange(na)
+    all_p = np.arange(npd)
+    gp_all = {b: np.arange(len(next(iter(mats.values())))) for b, mats in data.gam.items()}
+
+    def crit_all(ap, pp, vp, sp, gp):
+        cache: dict = {}
+        out = {m: data.criteria(m, ap, pp, vp, sp, gp, cache) for m in cm}
         for m in cm:
-            ms[m].gam_by_basis = _gaming_arrays(gs[gs["model"] == m], agents, gflags)
-    # one gaming basis for every model: the own baseline only when all models have it
-    basis = GAMING_OWN if cm and all(GAMING_OWN in ms[m].gam_by_basis for m in cm) \
-        else GAMING_LEVEL
-    for m in cm:
-        ms[m].use_gaming_basis(basis)
-    crit_fns = ["stability", "validity", "gaming", "fairness", "separation"]
-    everyone = np.arange(len(agents))
-    point = {m: {c: getattr(ms[m], c)(everyone) for c in crit_fns} for m in cm}
-    for m in cm:
-        point[m]["data"] = float(cover.get(m, 1.0))
-    not_assessed = {}
-    why_na = {"stability": "needs at least two periods with at least 3 agents in each",
+            out[m]["coverage"] = float(cover.get(m, 1.0))
+        return out
+
+    point = crit_all(everyone, all_p, np.arange(len(data.val_units)),
+                     np.arange(len(data.stab_units)), gp_all)
+    why_na = {"stability": "needs at least two periods with at least 3 agents in both",
               "validity": "needs two periods and outcome metrics (compare.outcomes)",
-              "gaming": "no gaming flags (run ccpm gaming, then compare --flags "
-                        "gaming_flags.csv)",
+              "gaming_resistance": gaming_why or "the counterfactual rescoring failed",
               "fairness": "no queue/shift column with at least two groups",
-              "separation": "needs agents scored in at least two periods"}
-    for c in crit_fns:
+              "agreement": "needs at least two computable pure models",
+              "coverage": ""}
+    not_assessed = {}
+    for c in CRITERIA:
         if cm and not all(np.isfinite(point[m][c]) for m in cm):
             if any(np.isfinite(point[m][c]) for m in cm):
                 not_assessed[c] = "not assessable for every model (" + ", ".join(
                     m for m in cm if not np.isfinite(point[m][c])) + ")"
             else:
                 not_assessed[c] = why_na[c]
-    used = [c for c in CRITERIA if c not in not_assessed and w.get(c, 0) > 0]
-    wsum = sum(w[c] for c in used) or 1.0
-    weff = {c: (w[c] / wsum if c in used else 0.0) for c in CRITERIA}
+    used = [c for c in CRITERIA if c not in not_assessed]
 
-    # bootstrap over agents (same resample for every model)
+    # two-way bootstrap: agents x time units (and planted agents), criteria recomputed
     rng = np.random.default_rng(seed)
-    boot = {m: {c: np.full(n_boot, np.nan) for c in crit_fns} for m in cm}
-    for b in range(n_boot):
-        pick = rng.integers(0, len(agents), len(agents))
-        for m in cm:
-            for c in crit_fns:
-                if c in used:
-                    v = getattr(ms[m], c)(pick)
-                    boot[m][c][b] = v if np.isfinite(v) else point[m][c]
+    boot = []
+    failed = 0
+    for _ in range(n_boot):
+        ap = rng.integers(0, na, na)
+        pp = rng.integers(0, npd, npd)
+        vp = rng.integers(0, len(data.val_units), len(data.val_units)) \
+            if data.val_units else None
+        sp = rng.integers(0, len(data.stab_units), len(data.stab_units)) \
+            if data.stab_units else None
+        gp = {b: rng.integers(0, len(ix), len(ix)) for b, ix in gp_all.items()}
+        v = crit_all(ap, pp, vp, sp, gp)
+        if all(np.isfinite(v[m][c]) for m in cm for c in used):
+            boot.append(v)
+        else:
+            failed += 1
+    nb = len(boot)
 
-    def overall_of(vals: dict) -> np.ndarray | float:
-        return sum(weff[c] * _to_score(c, vals[c]) for c in used)
+    def raw_arr(m, c):
+        return np.array([b[m][c] for b in boot]) if nb else np.empty(0)
 
     a = (1 - ci) / 2
 
     def q(v):
-        if n_boot > 0 and np.isfinite(v).all():
-            return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
-        return float("nan"), float("nan")
+        return (float(np.quantile(v, a)), float(np.quantile(v, 1 - a))) if len(v) >= 2 \
+            else (float("nan"), float("nan"))
 
-    overall_pt = {m: float(overall_of(point[m])) for m in cm}
-    overall_b = {m: overall_of({**{c: boot[m][c] for c in crit_fns},
-                                "data": np.full(n_boot, point[m]["data"])}) for m in cm}
-    if n_boot > 0 and cm:
-        mat = np.vstack([np.broadcast_to(overall_b[m], (n_boot,)) for m in cm])
-        mx = mat.max(axis=0)
-        is_max = np.isclose(mat, mx[None, :], rtol=0, atol=1e-12)
-        p_best = (is_max / is_max.sum(axis=0)).mean(axis=1)
+    # SMAA-2 over the computable models
+    X_point = np.array([[float(to_score(c, point[m][c])) for c in used] for m in cm]) \
+        if cm else np.empty((0, len(used)))
+    X = np.array([[[float(to_score(c, b[m][c])) for c in used] for m in cm] for b in boot]) \
+        if nb else X_point[None]
+    srng = np.random.default_rng(seed + 1)
+    if cm and used:
+        W = sample_weights(used, pri, n_draws, srng)
+        sm = smaa2(X, W, srng)
     else:
-        p_best = np.full(len(cm), np.nan)
-    order = sorted(cm, key=lambda m: (-overall_pt[m], m))
+        W = np.full((1, max(len(used), 1)), 1.0)
+        sm = {"acceptability": np.eye(len(cm)), "central": np.full((len(cm), len(used)),
+                                                                    np.nan),
+              "confidence": np.full(len(cm), np.nan)}
+    first = {m: float(sm["acceptability"][i, 0]) for i, m in enumerate(cm)}
 
+    # reference weights (the overall column)
+    wref = {c: 0.0 for c in CRITERIA}
+    given = dict(rc.get("weights") or {})
+    given.update(weights or {})
+    if given and sum(float(given.get(c, 0)) for c in used) > 0:
+        tot = sum(float(given.get(c, 0)) for c in used)
+        wref.update({c: float(given.get(c, 0)) / tot for c in used})
+    elif used:
+        cen = W.mean(axis=0)
+        wref.update({c: float(cen[i]) for i, c in enumerate(used)})
+    wv = np.array([wref[c] for c in used])
+    overall_pt = {m: float(X_point[i] @ wv) for i, m in enumerate(cm)}
+    overall_b = {m: (X[:, i, :] @ wv) if nb else np.empty(0) for i, m in enumerate(cm)}
+
+    order = sorted(cm, key=lambda m: (-first[m], -overall_pt[m], m))
+    best = order[0] if order else None
     pw_rows = []
     for i, ma in enumerate(order):
         for mb in order[i + 1:]:
-            d = np.broadcast_to(overall_b[ma] - overall_b[mb], (n_boot,))
-            lo, hi = q(d) if n_boot else (float("nan"), float("nan"))
+            d = overall_b[ma] - overall_b[mb]
+            lo, hi = q(d)
             dist = bool(np.isfinite(lo) and (lo > 0 or hi < 0))
             pw_rows.append((ma, mb, overall_pt[ma] - overall_pt[mb], lo, hi,
                             float((d > 1e-12).mean() + 0.5 * (np.abs(d) <= 1e-12).mean())
-                            if n_boot else float("nan"), dist))
+                            if nb else float("nan"), dist))
     pairwise = pd.DataFrame(pw_rows, columns=PAIRWISE_COLUMNS)
 
-    ev_rows, rank_rows = [], []
+    part_of = {"validity": bool(partial), "stability": bool(partial),
+               "fairness": bool(partial), "agreement": bool(partial),
+               "gaming_resistance": bool(partial), "coverage": False}
+    ev_rows = []
+    crit_json: dict[str, dict] = {}
     for m in cm:
+        crit_json[m] = {}
         for c in CRITERIA:
             raw = point[m][c]
-            if c == "data":
-                rlo = rhi = raw
-                basis = _BASIS[c]
-            else:
-                rlo, rhi = q(boot[m][c]) if c in used else (float("nan"), float("nan"))
-                basis = ms[m].gam_basis if c == "gaming" else _BASIS[c]
-            sc = float(_to_score(c, raw)) if np.isfinite(raw) else float("nan")
-            slo, shi = sorted([float(_to_score(c, rlo)), float(_to_score(c, rhi))]) \
+            rlo, rhi = (raw, raw) if c == "coverage" else (
+                q(raw_arr(m, c)) if c in used else (float("nan"), float("nan")))
+            sc = float(to_score(c, raw)) if np.isfinite(raw) else float("nan")
+            slo, shi = sorted([float(to_score(c, rlo)), float(to_score(c, rhi))]) \
                 if np.isfinite(rlo) else (float("nan"), float("nan"))
-            ev_rows.append((m, c, raw, rlo, rhi, sc, slo, shi, weff[c],
-                            basis or not_assessed.get(c, "")))
+            basis = BASIS[c] if c in used else not_assessed.get(c, "")
+            if c == "validity" and data.vnote.get(m):
+                basis += f" ({data.vnote[m]})"
+            ev_rows.append((m, c, raw, rlo, rhi, sc, slo, shi, wref[c], UNITS[c],
+                            part_of[c] and c in used, basis))
+            if c in used:
+                crit_json[m][c] = {"value": raw, "lo": rlo, "hi": rhi, "unit": UNITS[c],
+                                   "partial": part_of[c], "score": sc, "score_lo": slo,
+                                   "score_hi": shi}
     evidence = pd.DataFrame(ev_rows, columns=EVIDENCE_COLUMNS)
-    pb = dict(zip(cm, p_best, strict=True))
-    best = order[0] if order else None
+
+    rank_rows, model_json = [], []
+    n_all = len(models)
+    nc = sorted([m for m in models if not computable[m]], key=lambda m: (-cover.get(m, 0), m))
     for k, m in enumerate(order, start=1):
         if m == best:
             tied = True
         else:
             row = pairwise[(pairwise["model_a"] == best) & (pairwise["model_b"] == m)]
             tied = bool(len(row) and not row["distinguishable"].iloc[0])
-        lo, hi = q(np.broadcast_to(overall_b[m], (n_boot,))) if n_boot else (np.nan, np.nan)
-        row = {"model": m, "rank": k, "overall": overall_pt[m], "overall_lo": lo,
-               "overall_hi": hi, "p_best": float(pb[m]), "tied_with_best": tied,
-               "computable": True, "status": "ok", "missing_data": missing.get(m, "")}
+        lo, hi = q(overall_b[m])
+        row = {"model": m, "rank": k, "first_share": first[m], "overall": overall_pt[m],
+               "overall_lo": lo, "overall_hi": hi, "p_best": first[m],
+               "tied_with_best": tied, "computable": True, "defaulted": m in dflt,
+               "status": "ok", "missing_data": ", ".join(missing.get(m, []))}
         e = evidence[evidence["model"] == m].set_index("criterion")
         for c in CRITERIA:
             row[c], row[f"{c}_lo"], row[f"{c}_hi"] = (e.loc[c, "score"], e.loc[c, "score_lo"],
                                                       e.loc[c, "score_hi"])
         rank_rows.append(row)
-    nc = sorted([m for m in models if not computable[m]], key=lambda m: (-cover.get(m, 0), m))
+        i = cm.index(m)
+        acc = list(sm["acceptability"][i]) + [0.0] * (n_all - len(cm))
+        cen = sm["central"][i]
+        model_json.append({
+            "model": m, "label": _label(m, config), "hybrid": m not in PURE_MODELS,
+            "computable": True, "rank_acceptability": acc, "first_share": first[m],
+            "central_weights": None if not np.isfinite(cen).all() else
+            {c: float(cen[j]) for j, c in enumerate(used)},
+            "confidence": float(sm["confidence"][i]),
+            "criteria": crit_json[m], "overall": overall_pt[m],
+            "defaulted": m in dflt, "defaulted_reasons": list(dflt.get(m, [])),
+            "status": "ok", "missing_data": list(missing.get(m, []))})
     for k, m in enumerate(nc, start=len(order) + 1):
-        row = {"model": m, "rank": k, "overall": float("nan"), "overall_lo": float("nan"),
-               "overall_hi": float("nan"), "p_best": 0.0, "tied_with_best": False,
-               "computable": False, "status": f"not computable: {reasons[m]}",
-               "missing_data": missing.get(m, "")}
+        row = {"model": m, "rank": k, "first_share": 0.0, "overall": float("nan"),
+               "overall_lo": float("nan"), "overall_hi": float("nan"), "p_best": 0.0,
+               "tied_with_best": False, "computable": False, "defaulted": m in dflt,
+               "status": f"not computable: {reasons[m]}",
+               "missing_data": ", ".join(missing.get(m, []))}
         row.update({f"{c}{sfx}": float("nan") for c in CRITERIA for sfx in ("", "_lo", "_hi")})
-        row["data"] = float(cover.get(m, 0.0))
+        row["coverage"] = float(cover.get(m, 0.0))
         rank_rows.append(row)
+        acc = [0.0] * n_all
+        acc[k - 1] = 1.0  # ranked after every computable model, in this order
+        model_json.append({
+            "model": m, "label": _label(m, config), "hybrid": m not in PURE_MODELS,
+            "computable": False, "rank_acceptability": acc, "first_share": 0.0,
+            "central_weights": None, "confidence": None, "criteria": {},
+            "overall": None, "defaulted": m in dflt,
+            "defaulted_reasons": list(dflt.get(m, [])),
+            "status": f"not computable: {reasons[m]}",
+            "missing_data": list(missing.get(m, []))})
     ranking = pd.DataFrame(rank_rows, columns=RANKING_COLUMNS)
-    return Recommendation(ranking=ranking, evidence=evidence, pairwise=pairwise,
-                          weights={c: weff[c] for c in CRITERIA}, not_assessed=not_assessed,
-                          requirements=req, ci=ci, n_boot=n_boot)
 
+    # what would change: the trade-off each other winner's central weights make
+    wwc = []
+    if best is not None:
+        cb = sm["central"][cm.index(best)]
+        for m in order[1:]:
+            cmv = sm["central"][cm.index(m)]
+            if first[m] <= 0 or not np.isfinite(cmv).all() or len(used) < 2:
+                continue
+            d = cmv - cb
+            wwc.append({"model": m, "raise": used[int(np.argmax(d))],
+                        "lower": used[int(np.argmin(d))], "first_share": first[m],
+                        "weight_shift": float(np.max(d))})
+    pairs_ind = [(a_, b_) for a_, b_, *_, dist in pw_rows if not dist]
 
+    caveats = []
+    if dflt:
+        ms = [m for m in order + nc if m in dflt]
+        lead = (f"The recommended model, {best}, was scored on assumed definitions. "
+                if best in dflt else "")
+        caveats.append({"kind": "defaulted", "models": ms,
+                        "detail": lead + "Scored on assumed definitions: " + "; ".join(
+                            f"{m} ({dflt[m][0]})" for m in ms) + "."})
+    tied_best = sorted({b_ if a_ == best else a_ for a_, b_ in pairs_ind if best in (a_, b_)})
+    if tied_best:
+        caveats.append({"kind": "indistinguishable", "models": [best, *tied_best],
+                        "detail": f"The data cannot tell {best} apart from "
+                                  f"{', '.join(tied_best)} at the reference weights."})
+    if partial:
+        caveats.append({"kind": "partial_period", "models": list(cm),
+                        "detail": "Criteria rest in part on partial periods: " + ", ".join(
+                            f"{p} ({cov[p]:.0%} of its days)" for p in partial) + "."})
+    if stated is None and best is not None:
+        caveats.append({"kind": "priorities", "models": [best],
+                        "detail": "No priorities were stated: every weighting of the "
+                                  f"criteria counted as equally admissible; {best} ranks "
+                                  f"first in {first[best]:.0%} of them."})
+    gsum = gaming.summary() if gaming is not None else {}
+    return Recommendation(
+        ranking=ranking, evidence=evidence, pairwise=pairwise, weights=wref,
+        not_assessed=not_assessed, requirements=req, ci=ci, n_boot=n_boot,
+        recommended=best, models=model_json, caveats=caveats,
+        priorities={"stated": stated, "criteria": used,
+                    "admissible": describe_priorities(pri, used)},
+        what_would_change=wwc,
+        validity_outcomes={m: list(data.vout.get(m, [])) for m in cm},
+        gaming_dose=gsum,
+        bootstrap={"replicates": n_boot, "failed": failed, "used": nb,
+                   "scheme": "two-way (pigeonhole) bootstrap: agents resampled with "
+                             "replacement and, independently, the periods / period pairs "
+                             "each criterion averages over and the planted agents; every "
+                             "criterion recomputed inside each replicate (outcome z-scores "
+                             "and percentiles refitted on the resampled agents; the models' "
+                             "own normalisations are not refitted); failed replicates "
+                             "counted and left out", "n_draws": int(len(W)),
+                   "partial_periods": partial},
+        gaming=gaming)

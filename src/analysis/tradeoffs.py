@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .escape import sql_path_list
+
 __all__ = [
     "erlang_c", "service_level", "average_speed_of_answer", "agents_needed",
     "agent_means", "quadrants", "efficiency_quality", "results_vs_process",
@@ -294,8 +296,7 @@ def hourly_load(calls) -> pd.DataFrame:
             src = "_c"
         else:
             paths = resolve_calls_paths(calls)
-            src = "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'"
-                                               for p in paths) + "])"
+            src = f"read_parquet({sql_path_list(paths)})"
         return con.execute(f"""
             WITH h AS (SELECT CAST(arrival_ts AS DATE) AS d, hour(arrival_ts) AS hour,
                               count(*) AS n
@@ -336,7 +337,7 @@ def service_cost(comparison, *, calls_per_hour: float, target_sl: float = 0.8,
     Gans, N., Koole, G., & Mandelbaum, A. (2003). Telephone call centers: tutorial,
     review, and research prospects. M&SOM 5(2).
     """
-    from .compare import _percentiles
+    from .criteria import percentiles as _percentiles
 
     panel = comparison.panel
     if panel is None or "aht_s" not in panel.columns:

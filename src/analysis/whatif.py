@@ -30,9 +30,9 @@ targets, 360 reciprocity on ratings, change points describe timing, and
 ``bunching_center`` names no agent. Abandoned calls are never removed.
 
 The recommendation after removal keeps the resistance to gaming measured on all calls
-(:func:`analysis.recommend.recommend` with ``gaming_from``): once the flagged calls are
-gone, where flagged agents stand no longer measures a reward for gaming; the other
-criteria are measured again on the remaining calls.
+(:func:`analysis.recommend.recommend` with ``gaming_from``: the counterfactual planting of
+behaviours into honest agents' calls); the other criteria are measured again on the
+remaining calls.
 
 The result is comparable because it is the same agents, configuration and inputs;
 its limits: removing calls is not the same as the agent having worked honestly (the
@@ -51,6 +51,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .escape import safe_csv, sql_quote_path
 
 __all__ = ["RULES", "NOT_REMOVABLE", "WhatIf", "removal_plan", "remove_flagged_calls",
            "whatif", "REMOVED_COLUMNS", "WHATIF_MODEL_COLUMNS", "WHATIF_AGENT_COLUMNS"]
@@ -251,7 +253,7 @@ def remove_flagged_calls(calls, plan: pd.DataFrame, out: str | Path, *, period: 
         keep = ", ".join('"' + c.replace('"', '""') + '"' for c in order)
         out = Path(out)
         con.execute(f"COPY (SELECT {keep} FROM marked WHERE _check IS NULL ORDER BY _rid) "
-                    f"TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+                    f"TO {sql_quote_path(out)} (FORMAT parquet)")
     finally:
         con.close()
     r = removed.merge(before, on=["agent_id", "period"], how="left")
@@ -330,12 +332,12 @@ class WhatIf:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = [out / "whatif.csv", out / "whatif_agents.csv", out / "whatif_removed.csv"]
-        self.models.to_csv(paths[0], index=False)
-        self.agents.to_csv(paths[1], index=False)
+        safe_csv(self.models, paths[0], index=False)
+        safe_csv(self.agents, paths[1], index=False)
         sk = self.skipped.assign(agent_id="", period="", rule="", what=self.skipped["reason"],
                                  calls_removed=np.nan, handled_calls_before=np.nan)
-        pd.concat([self.removed, sk[REMOVED_COLUMNS]], ignore_index=True).to_csv(
-            paths[2], index=False)
+        safe_csv(pd.concat([self.removed, sk[REMOVED_COLUMNS]], ignore_index=True),
+                 paths[2], index=False)
         if self.recommendation_after is not None:
             p = out / "recommendation_whatif.json"
             p.write_text(json.dumps({"whatif": self.text("en"),
@@ -346,7 +348,7 @@ class WhatIf:
 
 
 def _agent_table(comp) -> pd.DataFrame:
-    from .compare import _percentiles
+    from .criteria import percentiles as _percentiles
 
     parts = []
     for m in dict.fromkeys(comp.scores["model"]):
@@ -362,7 +364,7 @@ def _agent_table(comp) -> pd.DataFrame:
 
 def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: float | None = None,
            eod_window_min: float = 60.0, recommend_models: bool = True,
-           n_boot: int | None = None, progress: bool = False) -> WhatIf:
+           n_boot: int | None = None, progress: bool = False, gaming_from=None) -> WhatIf:
     """Re-score the same agents without the calls the gaming checks flagged.
 
     Parameters
@@ -387,6 +389,9 @@ def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: floa
         (default: the configuration's ``compare.n_boot``). The what-if's tables and the
         recommendation do not use those intervals, so a caller that only wants them can
         pass 0 and save most of the re-scoring time.
+    gaming_from : Recommendation, optional
+        The recommendation on all calls, whose gaming counterfactual both recommendations
+        reuse (default: measured here on all calls).
 
     Returns
     -------
@@ -435,7 +440,8 @@ def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: floa
     rb = ra = None
     if recommend_models:
         say("making the recommendation again")
-        rb, ra = recommend(comparison), recommend(after, gaming_from=comparison)
+        rb = recommend(comparison, calls=calls, gaming_from=gaming_from)
+        ra = recommend(after, gaming_from=rb)
     tb, ta = _agent_table(comparison), _agent_table(after)
     ag = tb.merge(ta, on=["model", "agent_id"], how="outer", suffixes=("_before", "_after"))
     flagged = set(comparison.flagged or [])

@@ -9,6 +9,7 @@ adding a module; nothing here changes.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import pkgutil
@@ -17,7 +18,8 @@ import sys
 from .. import __version__
 from ..errors import CcpmError
 
-__all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args"]
+__all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args",
+           "shown", "os_error_line"]
 
 
 def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,11 +35,20 @@ def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
                         "pseudonyms in every command, so outputs can be joined")
 
 
+#: Arguments naming data files whose names are pseudonymized (``alice.csv``).
+_DATA_ARGS = ("calls", "ratings", "roster", "okr", "truth", "flags", "panel")
+#: Arguments whose Parquet may already be pseudonymized (``validate --pseudonymize``).
+_PASS_ARGS = ("calls", "ratings", "roster", "panel")
+
+
 def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
     """The run's :class:`analysis.privacy.Pseudonymizer`, or None without --pseudonymize.
 
     Says on stderr when a new salt is generated (a mistyped --salt-file would otherwise
-    silently give pseudonyms that join nothing written before).
+    silently give pseudonyms that join nothing written before). Inputs already
+    pseudonymized with the same salt (their Parquet metadata, written by ``validate
+    --pseudonymize``, has this salt's ``salt_id``) are passed through; with another
+    salt the run is refused. Input file names are pseudonymized wherever written.
     """
     from ..errors import ConfigError
 
@@ -46,14 +57,26 @@ def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
         if salt_file:
             raise ConfigError("--salt-file needs --pseudonymize")
         return None
-    from ..privacy import Pseudonymizer, default_salt_file
+    from ..privacy import Pseudonymizer, default_salt_file, input_salt_ids
 
     if not os.environ.get("CCPM_SALT"):
         path = os.path.expanduser(salt_file) if salt_file else str(default_salt_file())
         if not os.path.isfile(path):
             print(f"ccpm: no salt in {path}: generating one there (keep it secret and keep "
                   "it: the same salt gives the same pseudonyms)", file=sys.stderr)
-    return Pseudonymizer.from_salt_file(salt_file, keep=keep)
+    pz = Pseudonymizer.from_salt_file(salt_file, keep=keep)
+    for name in _PASS_ARGS:
+        value = getattr(args, name, None)
+        seen = input_salt_ids(value) if value else set()
+        if seen - {pz.salt_id}:
+            raise ConfigError(
+                f"--{name} {os.path.basename(str(value).rstrip('/'))} was pseudonymized with "
+                f"another salt (salt_id {sorted(seen - {pz.salt_id})[0]}, this run's "
+                f"{pz.salt_id}): give the salt that wrote it, or the raw input")
+        if seen:
+            pz.passthrough = True
+    pz.learn_files(*(getattr(args, n, None) for n in _DATA_ARGS))
+    return pz
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +96,97 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def shown(args: argparse.Namespace, path) -> str:
+    """``path`` as the user will find it: a path inside the staged temporary output of
+    the running command (:func:`_run_staged`) is named inside the final output."""
+    final = getattr(args, "_out", None)
+    if final is None or os.fspath(args.out) == os.fspath(final):
+        return str(path)
+    folder = getattr(args, "staged", None) == "folder"
+    staged = os.fspath(args.out) if folder else os.path.dirname(os.fspath(args.out))
+    dest = os.fspath(final) if folder else (os.path.dirname(os.fspath(final)) or ".")
+    rel = os.path.relpath(os.path.abspath(os.fspath(path)), os.path.abspath(staged))
+    if rel.startswith(".."):
+        return str(path)
+    return dest if rel == "." else os.path.join(dest, rel)
+
+
+def _run_staged(args: argparse.Namespace) -> int:
+    """Run the command with its output staged (:mod:`analysis.outdir`): ``args.out`` is a
+    temporary sibling of the output while the command runs (``args._out`` as typed, which
+    the manifest records), moved into place only when the command succeeds."""
+    kind = getattr(args, "staged", None)
+    if kind not in ("folder", "file") or not getattr(args, "out", None):
+        return int(args.func(args) or 0)
+    from ..outdir import staged_file, staged_output
+
+    final = args.out
+    if kind == "folder":
+        with staged_output(final) as tmp:
+            args._out, args.out = final, str(tmp)
+            try:
+                rc = int(args.func(args) or 0)
+                if rc:
+                    raise _Failed(rc)  # a failing command leaves the previous output
+            finally:
+                args.out = final
+        return rc
+    with staged_file(final) as tmp:
+        args._out, args.out = final, str(tmp / os.path.basename(os.path.abspath(final)))
+        try:
+            rc = int(args.func(args) or 0)
+            if rc:
+                raise _Failed(rc)
+        finally:
+            args.out = final
+    return rc
+
+
+class _Failed(Exception):
+    """A staged command returned a non-zero exit code: its output is not kept."""
+
+    def __init__(self, rc: int):
+        super().__init__(rc)
+        self.rc = rc
+
+
+_OS_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "not a folder",
+    errno.EISDIR: "is a folder",
+    errno.EMFILE: "too many open files",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EXDEV: "the output folder and its parent are on different file systems",
+}
+
+
+def os_error_line(exc: BaseException) -> str:
+    """One line for an operating-system error (full disk, read-only folder, no
+    permission, ...): what happened, where, and what to do."""
+    code = getattr(exc, "errno", None)
+    what = _OS_REASONS.get(code) or (getattr(exc, "strerror", None) or "").lower() or \
+        " ".join(str(exc).split())[:300]
+    where = getattr(exc, "filename", None)
+    where2 = getattr(exc, "filename2", None)
+    line = what + (f": {where}" if where else "") + (f" -> {where2}" if where2 else "")
+    hint = {errno.ENOSPC: "free some space and run again",
+            errno.EDQUOT: "free some space and run again",
+            errno.EROFS: "give an --out on a writable disk",
+            errno.EACCES: "check the permissions, or give another --out",
+            errno.EPERM: "check the permissions, or give another --out"}.get(code)
+    return line + (f" ({hint})" if hint else "")
+
+
+def _is_duckdb_io(exc: BaseException) -> bool:
+    return any(c.__name__ == "IOException" and c.__module__.lstrip("_").startswith("duckdb")
+               for c in type(exc).__mro__)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -80,14 +194,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        return _run_staged(args)
+    except _Failed as exc:
+        return exc.rc
     except CcpmError as exc:
         print(f"ccpm {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"ccpm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine, not ccpm: full disk, read-only, no permission
+        print(f"ccpm {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug, not bad input: one line unless asked for more
+        if _is_duckdb_io(exc) and not os.environ.get("CCPM_DEBUG"):
+            msg = " ".join(str(exc).split())[:300]
+            print(f"ccpm {args.command}: error: {msg}", file=sys.stderr)
+            return 2
         if os.environ.get("CCPM_DEBUG"):
             raise
         print(

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 from .panel import add_panel_arguments, panel_from_args
 
 __all__ = ["register", "run", "read_ratings", "merge_roster", "write_json"]
@@ -72,26 +72,19 @@ def _save_fig(name: str, out: Path, **kw) -> Path:
     return p
 
 
-def _run_whatif(args, comp, ratings, okr, flags, pz) -> list[Path]:
-    from ..whatif import whatif
-
+def _check_whatif_flags(args, flags) -> None:
     if flags is None or not args.flags:
         raise InputError("--whatif needs --flags gaming_flags.csv (from ccpm gaming)")
     if "check" not in flags.columns:
         raise InputError(f"{Path(args.flags).name}: no 'check' column; --whatif needs the "
                          "gaming_flags.csv written by ccpm gaming")
-    spill = None
-    calls = args.calls
-    if args.mapping:
-        from ..load import load_calls_to_parquet
 
-        spill = load_calls_to_parquet(args.calls, args.mapping)  # valid rows as Parquet
-        calls = str(spill.path)
-    try:
-        w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True)
-    finally:
-        if spill is not None:
-            spill.cleanup()
+
+def _run_whatif(args, comp, ratings, okr, flags, pz, calls, rec) -> list[Path]:
+    from ..whatif import whatif
+
+    _check_whatif_flags(args, flags)
+    w = whatif(comp, calls, flags, ratings=ratings, okr=okr, progress=True, gaming_from=rec)
     if pz is not None:
         w = pz.obj(w)
     paths = w.to_dir(args.out)
@@ -136,8 +129,13 @@ def run(args) -> int:
     started = time.time()
 
     config = load_model_config(args.config)
+    if args.priorities is not None:
+        from ..criteria import parse_priorities
+
+        parse_priorities(args.priorities, key="--priorities")
     if args.n_boot is not None:
         config.setdefault("compare", {})["n_boot"] = int(args.n_boot)
+        config.setdefault("recommendation", {})["n_boot"] = int(args.n_boot)
     if args.models:
         config["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.hybrids:
@@ -167,8 +165,20 @@ def run(args) -> int:
                                                           figures=not args.no_figures)
     from ..recommend import recommend
 
-    print("ccpm: ranking the models for this center (recommendation.json)", file=sys.stderr)
-    rec = recommend(comp)
+    print("ccpm: ranking the models for this center (recommendation.json): planting "
+          "gaming behaviours into honest agents' calls, SMAA-2 over the criteria",
+          file=sys.stderr)
+    from ..load import open_contract_calls
+
+    spill = open_contract_calls(args.calls, mapping=args.mapping)  # the rows panel/gaming see
+    calls = str(spill.path)
+    try:
+        rec = recommend(comp, calls=calls, priorities=args.priorities)
+        if args.whatif:
+            whatif_paths = _run_whatif(args, comp, ratings, okr, flags.copy() if flags is
+                                       not None else None, pz, calls, rec)
+    finally:
+        spill.cleanup()
     if pz is not None:
         rec = pz.obj(rec)
     paths.append(write_json(rec.to_dict(), Path(args.out) / "recommendation.json"))
@@ -176,8 +186,7 @@ def run(args) -> int:
     if not args.no_figures:
         paths.append(_save_fig("recommendation", Path(args.out), rec=rec))
     if args.whatif:
-        paths += _run_whatif(args, comp, ratings, okr, flags.copy() if flags is not None
-                             else None, pz)
+        paths += whatif_paths
     for name, m in comp.summary["models"].items():
         state = "ok" if m["computable"] else f"not computable: {m['reason']}"
         print(f"ccpm: model {name}: {state}", file=sys.stderr)
@@ -185,7 +194,8 @@ def run(args) -> int:
         args.out, command="compare", args=args, outputs=paths, started=started, privacy=pz,
         inputs=[args.calls, args.mapping, args.ratings, args.okr, args.config, args.roster,
                 args.truth, args.flags]))
-    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {args.out}", file=sys.stderr)
+    print(f"ccpm: wrote {', '.join(p.name for p in paths)} to {shown(args, args.out)}",
+          file=sys.stderr)
     return 0
 
 
@@ -217,9 +227,16 @@ def register(sub) -> None:
     p.add_argument("--hybrids", action="store_true",
                    help="also compare every hybrid of the configuration (hybrids:, e.g. "
                         "kpi_okr, bsc_360)")
-    p.add_argument("--n-boot", type=int, metavar="N", help="bootstrap replicates (default: "
-                                                             "config, 1000)")
+    p.add_argument("--priorities", metavar="SPEC",
+                   help="the center's priorities among the criteria (validity, stability, "
+                        "gaming_resistance, fairness, agreement, coverage): an order "
+                        "'validity>gaming_resistance' and/or ranges 'coverage=0:0.1', "
+                        "comma-separated (default: config recommendation.priorities, else "
+                        "every weighting equally admissible)")
+    p.add_argument("--n-boot", type=int, metavar="N",
+                   help="bootstrap replicates of the comparison's intervals and of the "
+                        "recommendation (default: config, 1000 and 200)")
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_ALPHA
 from ..errors import ConfigError, InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
 
@@ -65,7 +65,7 @@ def register(sub) -> None:
                    help="a check option (repeatable), e.g. --option bunch_boot=199")
     p.add_argument("--out", required=True, help="output folder")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def _value(s: str):
@@ -73,6 +73,41 @@ def _value(s: str):
         return json.loads(s)
     except ValueError:
         return s
+
+
+def _sentinel_agents(calls: str, mapping, keep) -> list[str]:
+    """Agents of ``calls`` whose id equals a kept word (``center``): pseudonymized too.
+
+    A kept word never shadows an id: an agent named ``center`` is an agent, so its
+    pseudonym is written even where the center-level rows say ``center``.
+    """
+    import duckdb
+
+    from .panel import _is_parquet_input
+
+    words = sorted(keep)
+    if not words:
+        return []
+
+    def query(source: str) -> list[str]:
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "SELECT DISTINCT CAST(agent_id AS VARCHAR) FROM read_parquet(?) "
+                "WHERE trim(CAST(agent_id AS VARCHAR)) IN (SELECT unnest(?))",
+                [source, words]).fetchall()
+        finally:
+            con.close()
+        return [r[0] for r in rows]
+
+    if not mapping and _is_parquet_input(calls):
+        p = Path(calls)
+        source = str(p / "*.parquet") if p.is_dir() else str(calls)
+        return query(source)
+    from ..load import load_calls_to_parquet
+
+    with load_calls_to_parquet(calls, mapping) as sp:
+        return query(str(sp.path))
 
 
 def run(args) -> int:
@@ -129,6 +164,7 @@ def run(args) -> int:
         # ids the texts may name (a 360 partner, an OKR owner) are learned from every
         # input first; the summary is then written from the pseudonymized tables
         pz.learn(ratings, roster, okr)
+        pz.known(_sentinel_agents(args.calls, args.mapping, pz.keep))
         report = pz.obj(report)
     paths = report.to_dir(args.out)
     n_flag = int(report.flags["flagged"].sum())
@@ -146,7 +182,7 @@ def run(args) -> int:
                    extra={"options": report.info.get("options", {})}, started=started,
                    privacy=pz)
     print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
-          f"({n_agents} agents) at FDR {args.alpha:g}; wrote {paths['flags'].parent}",
+          f"({n_agents} agents) at FDR {args.alpha:g}; wrote {shown(args, args.out)}",
           file=sys.stderr)
     return 0
 
@@ -157,6 +193,8 @@ CHECK_OPTIONS = frozenset({
     # short calls and bunching
     "bunch_boot", "bunch_min_agent_calls", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
+    # agent-level decision (BH or BY across agents)
+    "agent_fdr", "empirical_null", "short_pooled",
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers",
     "eod_window_min", "eod_min_late", "repeat_window_h", "min_short", "min_bad",

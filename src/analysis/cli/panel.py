@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
-from ..errors import ConfigError, InputError
-from . import add_privacy_arguments, pseudonymizer_from_args
+from ..engines import DEFAULT_ENGINE, ENGINES
+from ..errors import ConfigError
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
 
@@ -21,7 +22,7 @@ def add_panel_arguments(p) -> None:
                    help="column mapping (built-in name or YAML) for a raw export")
     p.add_argument("--period", choices=["month", "week", "day"], default="month",
                    help="panel period of answer_ts (default month, YYYY-MM)")
-    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+    p.add_argument("--engine", choices=list(ENGINES), default=DEFAULT_ENGINE,
                    help="SQL engine (default duckdb; spark needs pyspark and Java: "
                         "pip install 'ccpm[spark]')")
     p.add_argument("--spark-master", metavar="URL", default=None,
@@ -53,25 +54,18 @@ def panel_from_args(args):
         kw["spark_master"] = getattr(args, "spark_master", None)
     elif getattr(args, "spark_master", None):
         raise ConfigError("--spark-master needs --engine spark")
-    quarantined = 0
-    if args.mapping or not _is_parquet_input(args.calls):
-        try:
-            from ..load import load_calls_to_parquet
-        except ImportError as exc:  # pragma: no cover - the loader ships with the package
-            raise InputError(f"raw exports need analysis.load ({exc})") from None
-        print(f"ccpm: loading {args.calls} (mapping {args.mapping or 'none'})", file=sys.stderr)
-        # the valid rows go to a Parquet spill that the engine reads (no pandas copy)
-        with load_calls_to_parquet(args.calls, args.mapping) as sp:
-            quarantined = sp.quarantined
-            if sp.valid_rows == 0:
-                raise InputError(f"{args.calls}: no valid call rows ({quarantined} quarantined)")
-            panel = build_panel(str(sp.path), **kw)
-        panel.attrs["ccpm_panel"]["rows_read"] = int(sp.rows_read)
+    from ..load import open_contract_calls
+
+    # one entry check for panel, gaming and compare: ccpm's own contract Parquet as it is,
+    # anything else through the loader's rules (same row set for every command)
+    with open_contract_calls(args.calls, mapping=args.mapping) as cc:
+        quarantined = cc.quarantined
+        print(f"ccpm: building the {args.period} panel from {args.calls} ({args.engine}; "
+              f"{cc.source})", file=sys.stderr)
+        panel = build_panel(str(cc.path), **kw)
+    if cc.checked:
+        panel.attrs["ccpm_panel"]["rows_read"] = int(cc.rows_read)
         panel.attrs["ccpm_panel"]["quarantined_on_load"] = int(quarantined)
-    else:
-        print(f"ccpm: building the {args.period} panel from {args.calls} ({args.engine})",
-              file=sys.stderr)
-        panel = build_panel(args.calls, **kw)
     info = panel.attrs["ccpm_panel"]
     excluded = info.get("invalid_handled", 0) + info.get("unknown_outcome", 0)
     print(
@@ -100,6 +94,7 @@ def run(args) -> int:
     pz = pseudonymizer_from_args(args)
     panel = panel_from_args(args)
     if pz is not None:  # at write time: the numbers are the raw run's, only ids differ
+        pz.learn(panel)  # the panel's ids are the input's: none is a sentinel
         panel = pz.frame(panel)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +105,7 @@ def run(args) -> int:
     write_manifest(out.parent, name=f"{out.name}.manifest.json", command="panel", args=args,
                    inputs=[args.calls, args.mapping], outputs=[out],
                    rows=panel.attrs.get("ccpm_panel"), started=started, privacy=pz)
-    print(f"ccpm: wrote {out} (and {out.name}.manifest.json)", file=sys.stderr)
+    print(f"ccpm: wrote {shown(args, out)} (and {out.name}.manifest.json)", file=sys.stderr)
     return 0
 
 
@@ -122,4 +117,4 @@ def register(sub) -> None:
     add_panel_arguments(p)
     p.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="file")  # complete or absent (analysis.outdir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_privacy_arguments
+from . import add_privacy_arguments, shown
 
 __all__ = ["register", "run", "add_report_arguments"]
 
@@ -43,7 +43,7 @@ def register(sub) -> None:
     )
     add_report_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
         engine=args.engine, deck=not args.no_deck, notebooks_dir=args.templates,
     )
-    print(res.pdf)
+    print(shown(args, res.pdf))
     if res.deck:
-        print(res.deck)
+        print(shown(args, res.deck))
     return 0

@@ -57,13 +57,27 @@ def register(sub) -> None:
         metavar="SECONDS",
         help="handle-time target that bunchers aim below (default 300)",
     )
+    p.add_argument(
+        "--stress",
+        default=None,
+        metavar="SPEC",
+        help=(
+            "real-world mess the checks do not assume: 'none' (default), 'messy' (agent-day "
+            "random effects, smooth +12%% handle-time drift, short-call drift, learning "
+            "curves, weekday cycle, heavy-tailed shared propensities, disguised hang-ups), "
+            "or 'messy,ended_by=false' / 'weekday=1,agent_day_sd=0.3' (key=value "
+            "overrides: agent_day_sd, handle_drift, short_drift, learning_short, weekday, "
+            "propensity=beta|t|lognormal, hangup_disguise, ended_by)"
+        ),
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def run(args) -> int:
     from ..manifest import write_manifest
     from ..synth import generate_center, write_center
+    from . import shown
 
     started = time.time()
     t0 = time.perf_counter()
@@ -74,6 +88,7 @@ def run(args) -> int:
         gaming=args.gaming,
         start=args.start,
         aht_target=args.aht_target,
+        stress=args.stress,
         progress=not args.quiet,
     )
     paths = write_center(center, args.out, progress=not args.quiet)
@@ -83,7 +98,7 @@ def run(args) -> int:
                          "gaming_agents": n_gaming}, started=started)
     print(
         f"ccpm synth: {center.n_calls:,} calls, {len(center.truth)} agents "
-        f"({n_gaming} gaming) -> {paths['calls'].parent} in {time.perf_counter() - t0:.1f} s",
+        f"({n_gaming} gaming) -> {shown(args, paths['calls'].parent)} in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
     return 0

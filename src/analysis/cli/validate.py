@@ -4,8 +4,11 @@ Writes the rows that meet the contract to ``DIR/valid.parquet`` and the rest to
 ``DIR/quarantine.csv`` (each with its reason), and prints counts by reason. With
 ``--pseudonymize`` every id is written as its salted pseudonym: the contract id columns,
 the raw columns of the quarantine that the mapping reads them from, and any person id
-seen in the run inside other quarantined cells; every cell of a malformed line (whose
-fields cannot be told apart) becomes an ``X-`` pseudonym.
+seen in the run inside other quarantined cells (customer numbers too), the input file
+names; every cell of a malformed line (whose fields cannot be told apart) becomes an
+``X-`` pseudonym. ``valid.parquet`` records the salt's fingerprint in its metadata:
+``panel``/``gaming``/``compare``/``report --pseudonymize`` with the same salt pass its
+pseudonyms through (another salt is refused).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import add_privacy_arguments, pseudonymizer_from_args
+from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
 
@@ -70,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="print only the totals line")
     add_privacy_arguments(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
 def _spec_columns(spec) -> list[str]:
@@ -84,43 +87,69 @@ def _spec_columns(spec) -> list[str]:
     return []
 
 
+def _raw_column(q, name: str, m):
+    """The quarantine column the loader reads mapping column ``name`` from: found with
+    the loader's own header matching (``Agent_ID``, ``Customer_ID `` with a trailing
+    space), else by :func:`analysis.privacy.header_key`; None when absent."""
+    from ..errors import InputError
+    from ..load._build import find_column
+    from ..privacy import header_key
+
+    try:
+        return find_column(q, name, "columns", m)
+    except InputError:
+        key = header_key(name)
+        return next((c for c in q.columns if header_key(c) == key), None)
+
+
 def _pseudonymize_result(res, mapping, pz):
     """``res`` with its valid rows, quarantine, notes and metadata pseudonymized.
 
     In the quarantine (rows as read, all text), the raw columns that the mapping turns
-    into id columns are pseudonymized too (whitespace stripped as the loader does, the
-    mapping's missing-value markers such as ``NO_SERVER`` kept), every cell of a
-    malformed line (whose fields cannot be told apart) is replaced by an ``X-``
-    pseudonym, and every other cell loses the ids seen anywhere in the run.
+    into id columns (found as the loader finds them, whatever their spelling) are
+    pseudonymized too (ids normalised as the loader does, the mapping's missing-value
+    markers such as ``NO_SERVER`` kept), every cell of a malformed line (whose fields
+    cannot be told apart) is replaced by an ``X-`` pseudonym, the source file names by
+    their ``F-`` pseudonyms, and every other cell loses the person and customer ids
+    seen anywhere in the run. The valid rows' Parquet metadata records the salt's
+    fingerprint, so later commands recognise the file as pseudonymized.
     """
     import dataclasses
+    import json
 
     import pandas as pd
 
     from ..load import resolve_mapping
-    from ..privacy import ID_PREFIXES
+    from ..privacy import ID_PREFIXES, normalize_id
 
     m = resolve_mapping(mapping, kind=res.kind)
+    q = res.quarantine
+    if "_source_file" in q.columns:  # a per-agent file name (alice.csv) names a person
+        names = {v: pz.file_name(v) for v in pd.unique(q["_source_file"].dropna()) if v}
+        q = q.assign(_source_file=q["_source_file"].map(lambda v: names.get(v, v)))
     raw_ids: dict[str, tuple[str, set]] = {}
     for name, spec in m.columns.items():
         if name in ID_PREFIXES:
             for col in _spec_columns(spec):
-                raw_ids.setdefault(col, (ID_PREFIXES[name], {*m.missing, *spec.missing}))
+                found = _raw_column(q, col, m) if len(q.columns) else None
+                if found is not None:
+                    raw_ids.setdefault(found, (ID_PREFIXES[name], {*m.missing, *spec.missing}))
+    pz.learn(res.valid)  # the run's ids: also looked for in the quarantine's text
     valid = pz.frame(res.valid, text=False)
-    q = res.quarantine
     meta_cols = ("_source_file", "_source_row", "reason")
     bad = pd.Series(False, index=q.index)
     if len(q) and "reason" in q.columns:
         bad = q["reason"].astype("str").str.split(";").map(lambda r: "malformed_row" in r)
     ok = q[~bad].copy()
     done = [c for c in raw_ids if c in ok.columns]
-    for col in done:
+    for col in done:  # first learn every raw id, so other cells lose them too
         prefix, missing = raw_ids[col]
-        raw = ok[col].astype("str").str.strip()
-        is_missing = raw.isin(missing)
-        ok[col] = pz.ids(raw.where(~is_missing), prefix).where(~is_missing, raw)
-    # other id columns, then every other cell's text
-    ok = pz.frame(ok.reset_index(drop=True), done=done).set_axis(ok.index)
+        raw = ok[col].astype("str").map(normalize_id)
+        is_missing = raw.isin(missing) | ok[col].isna()
+        ok[col] = pz.ids(raw.where(~is_missing), prefix).where(~is_missing, ok[col])
+    # other id columns, then every other cell's text (customer numbers included)
+    ok = pz.frame(ok.reset_index(drop=True), done=done,
+                  customers_in_text=True).set_axis(ok.index)
     if bad.any():
         # a malformed line's fields cannot be told apart: any cell may hold an id
         mal = q[bad].copy()
@@ -130,8 +159,9 @@ def _pseudonymize_result(res, mapping, pz):
                 mal[col] = pz.ids(cells, "X-", learn=False).where(cells.str.len() > 0, cells)
         ok = pd.concat([ok, mal]).loc[q.index]
     q = ok.reset_index(drop=True)
+    meta = {**pz.obj(res.meta), "privacy": json.dumps(pz.record(), sort_keys=True)}
     return dataclasses.replace(res, valid=valid, quarantine=q, notes=pz.obj(res.notes),
-                               meta=pz.obj(res.meta))
+                               meta=meta)
 
 
 def _report(label: str, res, paths: dict, quiet: bool) -> None:
@@ -155,11 +185,11 @@ def run(args) -> int:
     import time
 
     from ..errors import InputError
-    from ..load import load_calls, load_ratings, load_roster, write_validated
+    from ..load import load_calls, load_ratings, load_roster, validate_calls, write_validated
     from ..manifest import write_manifest
 
     started = time.time()
-    pz = pseudonymizer_from_args(args)
+    pz = pseudonymizer_from_args(args, keep=())  # no sentinels: every id is replaced
 
     jobs = [
         ("calls", args.calls, args.mapping, load_calls),
@@ -172,11 +202,14 @@ def run(args) -> int:
     outputs, rows = [], {}
     for label, path, mapping, loader in jobs:
         print(f"validating {label}: {path}", file=sys.stderr, flush=True)
-        res = loader(path, mapping, progress=True)
-        if pz is not None:
-            res = _pseudonymize_result(res, mapping, pz)
-        paths = write_validated(res, args.out)
-        _report(label, res, paths, args.quiet)
+        if label == "calls" and pz is None:  # streamed: flat memory whatever the size
+            res, paths = validate_calls(path, mapping, args.out, progress=True)
+        else:
+            res = loader(path, mapping, progress=True)
+            if pz is not None:
+                res = _pseudonymize_result(res, mapping, pz)
+            paths = write_validated(res, args.out)
+        _report(label, res, {k: shown(args, v) for k, v in paths.items()}, args.quiet)
         outputs += list(paths.values())
         rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
                        "quarantined": len(res.quarantine), "mapping": res.mapping}

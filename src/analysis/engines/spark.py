@@ -1,8 +1,7 @@
-"""The metric panel on Apache Spark (optional: ``pip install ccpm[spark]`` and Java 17+).
+"""The Apache Spark engine (optional: ``pip install ccpm[spark]`` and Java 17+).
 
-Runs the SQL of :func:`analysis.panel.panel_sql` (``engine="spark"``) with Spark SQL
-over the Parquet files, read directly by Spark (a DataFrame input is first written
-to a temporary Parquet file). Local mode (``local[2]``) by default; pass a master URL
+Spark SQL reads the Parquet files directly (a DataFrame input is first written to a
+temporary Parquet file). Local mode (``local[2]``) by default; pass a master URL
 (``spark://host:7077``, ``yarn``, ``k8s://...``) to run on a cluster, in which case the
 Parquet paths must be readable by the executors (shared storage, ``s3a://``, ``hdfs://``).
 """
@@ -13,16 +12,32 @@ import os
 import shutil
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import ConfigError, InputError
+from . import Dialect
+from ._files import resolve_calls_paths
 
-__all__ = ["get_spark", "run_panel_queries", "spark_available", "DEFAULT_MASTER"]
+__all__ = ["DEFAULT_MASTER", "DIALECT", "SparkSQLSession", "available", "get_spark", "session",
+           "spark_available"]
 
 DEFAULT_MASTER = "local[2]"
 _SESSIONS: dict[str, object] = {}
+
+DIALECT = Dialect(
+    name="spark",
+    period={
+        "month": "date_trunc('MONTH', {ts})",
+        "week": "date_trunc('WEEK', {ts})",  # Spark's WEEK starts on Monday
+        "day": "date_trunc('DAY', {ts})",
+    },
+    interval="INTERVAL '{minutes}' MINUTE",
+    string="STRING",  # Spark has no bare VARCHAR
+    nulls_last="NULLS LAST",
+)
 
 
 def spark_available() -> str | None:
@@ -34,6 +49,11 @@ def spark_available() -> str | None:
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
         return "Java is not installed (Spark 4 needs Java 17 or later on PATH or JAVA_HOME)"
     return None
+
+
+def available() -> str | None:
+    """``None`` when Spark can run here, else the reason it cannot."""
+    return spark_available()
 
 
 def get_spark(master: str | None = None):
@@ -49,11 +69,11 @@ def get_spark(master: str | None = None):
     spark = _SESSIONS.get(master)
     if spark is not None and not spark.sparkContext._jsc.sc().isStopped():
         return spark
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession as _Builder
 
     builder = (
-        SparkSession.builder.master(master)
-        .appName("ccpm-panel")
+        _Builder.builder.master(master)
+        .appName("ccpm")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -81,57 +101,66 @@ def _to_pandas(sdf) -> pd.DataFrame:
         # plainly typed aggregate tables (checked against DuckDB in tests/test_panel_spark.py)
         warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
         warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
-        return sdf.toPandas()
+        df = sdf.toPandas()
+    for col in df.columns:  # wall-clock times, as DuckDB gives them
+        if isinstance(df[col].dtype, pd.DatetimeTZDtype):
+            df[col] = df[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    return df
 
 
-def run_panel_queries(calls, *, master=None, period, short_call_s, repeat_window_h, data_end):
-    """The panel queries on Spark: ``(counts dict, panel frame, queues frame)``.
+class SparkSQLSession:
+    """Spark SQL over the calls, with view ``ccpm_src`` (see :class:`~analysis.engines.Session`)."""
 
-    Same contract as ``analysis.panel._run_duckdb``: ``panel`` and ``queues`` carry
-    period *start* timestamps, labelled by :func:`analysis.panel.build_panel`.
-    """
-    from ..panel import _accounting, panel_sql, resolve_calls_paths
-
-    spark = get_spark(master)
-    tmp = None
-    try:
-        if isinstance(calls, pd.DataFrame):
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            tmp = tempfile.mkdtemp(prefix="ccpm_spark_")
-            path = str(Path(tmp) / "calls.parquet")
-            table = pa.Table.from_pandas(calls, preserve_index=False)
-            pq.write_table(table, path)
-            files = [path]
-        else:
-            files = resolve_calls_paths(calls)
+    def __init__(self, calls, *, master: str | None = None) -> None:
+        self.spark = get_spark(master)
+        self._tmp = None
         try:
-            sdf = spark.read.option("mergeSchema", "true").parquet(*files)
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"cannot read calls Parquet with Spark: {msg}") from None
-        view = "ccpm_src"
-        sdf.createOrReplaceTempView(view)
-        columns = list(sdf.columns)
-        sql = panel_sql(columns, source=view, period=period, short_call_s=short_call_s,
-                        repeat_window_h=repeat_window_h, engine="spark", data_end=data_end)
-        dup = _to_pandas(spark.sql(sql["duplicates"])).iloc[0, 0]
-        counts, queues = _accounting(_to_pandas(spark.sql(sql["accounting"])), dup)
-        end = counts.get("data_end_ts")
-        if data_end is None and "arrival_ts" in columns and end is not None and not pd.isna(end):
-            ts = pd.Timestamp(end)
-            if ts.tzinfo is not None:
-                ts = ts.tz_convert("UTC").tz_localize(None)
-            sql = panel_sql(columns, source=view, period=period, short_call_s=short_call_s,
-                            repeat_window_h=repeat_window_h, engine="spark",
-                            data_end=str(ts))
-        spark.sql(sql["calls"]).createOrReplaceTempView("calls")
-        panel = _to_pandas(spark.sql(sql["panel"]))
+            if isinstance(calls, pd.DataFrame):
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                self._tmp = tempfile.mkdtemp(prefix="ccpm_spark_")
+                path = str(Path(self._tmp) / "calls.parquet")
+                pq.write_table(pa.Table.from_pandas(calls, preserve_index=False), path)
+                self.files = []  # the calls came as a DataFrame
+                paths = [path]
+            else:
+                self.files = paths = resolve_calls_paths(calls)
+            try:
+                sdf = self.spark.read.option("mergeSchema", "true").parquet(*paths)
+            except Exception as exc:
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise InputError(f"cannot read calls Parquet with Spark: {msg}") from None
+            self.source = "ccpm_src"
+            sdf.createOrReplaceTempView(self.source)
+            self.columns = list(sdf.columns)
+        except BaseException:
+            self.close()
+            raise
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` with Spark SQL; its result as a DataFrame (timestamps naive UTC)."""
+        return _to_pandas(self.spark.sql(sql))
+
+    def create_view(self, name: str, sql: str) -> None:
+        """Create or replace temporary view ``name``."""
+        self.spark.sql(sql).createOrReplaceTempView(name)
+
+    def close(self) -> None:
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+
+@contextmanager
+def session(calls, *, master: str | None = None):
+    """A :class:`SparkSQLSession` over ``calls`` on ``master`` (default ``local[2]``).
+
+    The Spark session itself is kept for the process (starting one takes seconds);
+    the temporary files of a DataFrame input go on exit.
+    """
+    s = SparkSQLSession(calls, master=master)
+    try:
+        yield s
     finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-    for frame in (panel, queues):
-        if len(frame) and isinstance(frame["period"].dtype, pd.DatetimeTZDtype):
-            frame["period"] = frame["period"].dt.tz_convert("UTC").dt.tz_localize(None)
-    return counts, panel, queues
+        s.close()

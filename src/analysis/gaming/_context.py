@@ -24,6 +24,7 @@ import pandas as pd
 from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
 from ..errors import ConfigError, InputError
+from ..escape import sql_quote_path
 from ._base import GamingContext
 
 __all__ = [
@@ -91,41 +92,21 @@ def period_expr(period: str, ts: str = "coalesce(answer_ts, arrival_ts)") -> str
 
 
 def _source_from_path(con, calls, mapping, info) -> Any:
-    """Create view ``_src`` from Parquet, or from a raw export through analysis.load.
+    """Create view ``_src`` over the valid rows of ``calls`` (analysis.load's entry check).
 
-    Returns the :class:`analysis.load.spill.SpilledCalls` behind the view of a raw
-    export (keep it alive while the view is read), else None.
+    Returns the :class:`analysis.load.ContractCalls` behind the view (keep it alive while
+    the view is read).
     """
-    from ..panel import resolve_calls_paths
+    from ..load import open_contract_calls
 
-    p = Path(str(calls))
-    if mapping is None:
-        try:
-            files = resolve_calls_paths(calls)
-        except InputError:
-            if not (p.is_dir() or p.exists()):
-                raise
-            files = None
-        if files:
-            lst = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet([{lst}])")
-            info["source"] = f"{len(files)} Parquet file(s)"
-            return
-    try:
-        from ..load.spill import load_calls_to_parquet
-    except ImportError as exc:  # the loader is another module; say what is missing
-        raise InputError(
-            f"{p.name}: raw exports need analysis.load ({exc}); pass contract Parquet instead"
-        ) from None
-    # the loader parses in pandas; its valid rows go to a temporary Parquet file that the
-    # view reads, so no copy of them stays in Python for the rest of the run
-    spilled = load_calls_to_parquet(calls, mapping)
-    f = str(spilled.path).replace("'", "''")
-    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet('{f}')")
-    info["quarantined_by_loader"] = int(spilled.quarantined)
-    info["quarantine_reasons"] = {str(k): int(v) for k, v in spilled.reason_counts.items()}
-    info["source"] = f"raw export via analysis.load (mapping {mapping!r})"
-    return spilled
+    # the same entry check as panel and compare: one row set for one file
+    cc = open_contract_calls(calls, mapping=mapping)
+    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({sql_quote_path(cc.path)})")
+    if cc.checked:
+        info["quarantined_by_loader"] = int(cc.quarantined)
+        info["quarantine_reasons"] = {str(k): int(v) for k, v in cc.reason_counts.items()}
+    info["source"] = cc.source
+    return cc
 
 
 def build_context(

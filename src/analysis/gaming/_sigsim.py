@@ -44,8 +44,16 @@ def simulate_calls(
     heterogeneity: float = 1.0,
     shift_hours: float = 6.0,
     tr_lognormal: bool = False,
+    messy: bool = False,
 ) -> pd.DataFrame:
     """Simulate handled (and a few abandoned) calls; agents are ``A000``, ``A001``, ...
+
+    ``messy=True`` breaks the checks' assumptions the way real centers do:
+    heavy-tailed agent propensities (Student t, 3 df) *shared* across queues and
+    across short calls, transfers, after-call work and hold; agent-day random
+    effects on every rate and duration; a 12% center-wide drift of talk, hold
+    and after-call work over the window; a weekday cycle; and new hires whose
+    after-call work falls from +40% to +0% over the window (a learning curve).
 
     Returns
     -------
@@ -85,6 +93,16 @@ def simulate_calls(
     prim = rng.integers(0, queues, n_agents)
     sec = (prim + 1 + rng.integers(0, max(queues - 1, 1), n_agents)) % max(queues, 1)
     p_sec = np.where(rng.random(n_agents) < 0.3, 0.3, 0.0)
+    if messy:
+        # one heavy-tailed latent per agent, shared by queues and by several behaviours
+        zt = rng.standard_t(3, n_agents) / np.sqrt(3.0)
+        a_short = 1 / (1 + np.exp(-(np.log(0.03 / 0.97) + 0.5 * h * zt
+                                    + rng.normal(0, 0.2 * h, n_agents))))
+        p_tr = np.clip(q_tr[None, :] * np.exp(0.35 * h * zt[:, None]
+                                             + rng.normal(0, 0.1 * h, (n_agents, 1))), 0, 0.9)
+        a_acw = a_acw * np.exp(0.15 * h * zt)
+        a_hold = a_hold * np.exp(0.15 * h * zt)
+        a_repshort = a_repshort * np.exp(0.15 * h * zt)
 
     eff = {k: np.ones(n_agents) for k in ("acw", "hold", "transfer", "transfer_talk", "eod", "eod_gap")}
     eff["hangup"] = np.zeros(n_agents)
@@ -101,17 +119,30 @@ def simulate_calls(
     shape = (ad, slots)
     a2 = np.repeat(ai[:, None], slots, axis=1)
     q = np.where(rng.random(shape) < p_sec[a2], sec[a2], prim[a2])
-    short = rng.random(shape) < a_short[a2]
+    if messy:
+        # agent-day effects, center-wide drift, weekday cycle, learning curve (per agent-day)
+        frac = di / max(days - 1, 1)
+        wk = 1.0 + 0.06 * np.sin(2 * np.pi * di / 7.0)
+        drift = (1.0 + 0.12 * frac) * wk
+        learn = np.where(new[ai], (1.0 + 0.4 * (1 - frac)) / 1.25, 1.0)
+        d_short = np.exp(rng.normal(0, 0.35, ad) + 0.15 * np.cos(2 * np.pi * di / 7.0))[:, None]
+        d_tr = np.exp(rng.normal(0, 0.25, ad))[:, None]
+        d_dur = (drift * np.exp(rng.normal(0, 0.12, ad)))[:, None]
+        d_acw = (d_dur[:, 0] * learn * np.exp(rng.normal(0, 0.15, ad)))[:, None]
+    else:
+        d_short = d_tr = d_dur = d_acw = np.ones((ad, 1))
+    short = rng.random(shape) < np.clip(a_short[a2] * d_short, 0, 0.9)
     hang = rng.random(shape) < eff["hangup"][a2]
-    tr = (~short) & (~hang) & (rng.random(shape) < np.clip(p_tr[a2, q] * eff["transfer"][a2], 0, 0.9))
-    talk = q_talk[q] * a_talk[a2] * np.exp(rng.normal(0, 0.6, shape))
+    tr = (~short) & (~hang) & (
+        rng.random(shape) < np.clip(p_tr[a2, q] * eff["transfer"][a2] * d_tr, 0, 0.9))
+    talk = q_talk[q] * a_talk[a2] * d_dur * np.exp(rng.normal(0, 0.6, shape))
     talk = np.where(tr, talk * 0.6 * a_trtalk[a2] * eff["transfer_talk"][a2], talk)
     talk = np.where(short | hang, rng.uniform(2, short_s - 1, shape), talk)
-    acw = q_acw[q] * a_acw[a2] * eff["acw"][a2] * np.exp(rng.normal(0, 0.7, shape))
+    acw = q_acw[q] * a_acw[a2] * eff["acw"][a2] * d_acw * np.exp(rng.normal(0, 0.7, shape))
     acw = np.where(rng.random(shape) < 0.05, 0.0, acw)
     hold = np.where(
         rng.random(shape) < 0.35,
-        q_hold[q] * a_hold[a2] * eff["hold"][a2] * np.exp(rng.normal(0, 0.8, shape)),
+        q_hold[q] * a_hold[a2] * eff["hold"][a2] * d_dur * np.exp(rng.normal(0, 0.8, shape)),
         0.0,
     )
     gap = rng.exponential(1.0, shape) * a_gap[a2]

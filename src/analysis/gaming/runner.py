@@ -1,11 +1,14 @@
-"""Run every registered gaming check, control the FDR across all of them, report.
+"""Run every registered gaming check, decide per agent, report.
 
 :func:`run_checks` builds the DuckDB context (view ``calls`` over the valid
-rows), runs the checks of :data:`~analysis.gaming.CHECKS`, puts every agent x
-check (x period) test into one table, adds Benjamini-Hochberg q-values across
-*all* agents and checks together, and collects the change points. For agents
-flagged by a short-call check it adds the change point of that agent's daily
-short-call rate (when the behaviour started or stopped).
+rows), runs the checks of :data:`~analysis.gaming.CHECKS` and puts every agent x
+check (x period) test into one table (the *evidence*, ``gaming_flags.csv``, with
+Benjamini-Hochberg q-values across all tests for reference). The *decision* is
+made per agent (:mod:`._agents`): each agent's p-values are combined by the
+Cauchy combination test (ACAT) per period and over all periods, and the FDR is
+controlled across agents (``gaming_agents.csv``). For flagged agents whose
+evidence includes a short-call check it adds the change point of that agent's
+daily short-call rate (when the behaviour started or stopped).
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import CcpmError
+from ..errors import CcpmError, ConfigError
+from ..escape import safe_csv
+from ._agents import AGENT_COLUMNS, CENTER_ID, agent_table, date_agents
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._context import HANDLED_SQL, build_context, opt
 from ._fdr import bh_qvalues
 
-__all__ = ["run_checks", "GamingReport", "REPORT_FLAG_COLUMNS", "CHANGEPOINT_COLUMNS"]
+__all__ = ["run_checks", "GamingReport", "REPORT_FLAG_COLUMNS", "CHANGEPOINT_COLUMNS",
+           "AGENT_COLUMNS"]
 
 #: Columns of ``gaming_flags.csv`` / :attr:`GamingReport.flags`.
 REPORT_FLAG_COLUMNS = [
@@ -34,6 +40,10 @@ REPORT_FLAG_COLUMNS = [
 ]
 #: Columns of ``changepoints.csv`` / :attr:`GamingReport.changepoints`.
 CHANGEPOINT_COLUMNS = ["scope", "metric", "date", "before", "after", "p_value", "source"]
+
+
+def _p(p: float) -> str:
+    return f"{p:.2g}" if np.isfinite(p) else "n/a"
 
 
 def _discover(errors: dict[str, str]) -> None:
@@ -58,11 +68,20 @@ class GamingReport:
     Attributes
     ----------
     flags : DataFrame
-        One row per agent x check (x period) test, columns
+        The evidence: one row per agent x check (x period) test, columns
         :data:`REPORT_FLAG_COLUMNS`: ``effect`` in ``effect_unit`` (a size a
         manager reads), ``p_value``, ``q_value`` (Benjamini-Hochberg across all
-        rows with a p-value), ``flagged`` (``q_value < alpha``), the counts ``n``,
-        ``k`` and a ``detail`` sentence. Sorted by q-value.
+        rows with a p-value: a per-test reference, *not* the decision),
+        ``flagged`` (agent rows: the agent is flagged at the agent level and
+        this test carries its evidence, i.e. ``p_value < alpha`` or it is the
+        agent's strongest test; center rows: ``q_value < alpha`` among the
+        center-level tests), the counts ``n``, ``k`` and a ``detail`` sentence.
+        Sorted by q-value.
+    agents : DataFrame
+        The decision: :data:`AGENT_COLUMNS` (interface A), one row per agent x
+        scope (``all`` and each period); ``flagged`` of scope ``all`` decides.
+    agent_fdr : dict
+        ``{"method": "BH"|"BY", "alpha", "n_agents", "combination": "ACAT"}``.
     changepoints : DataFrame
         :data:`CHANGEPOINT_COLUMNS`; ``scope`` is ``center`` or an agent id,
         ``source`` the check (or ``runner`` for flagged agents' short-call rate).
@@ -82,33 +101,56 @@ class GamingReport:
     ran: list[str]
     notes: dict[str, list[str]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    agents: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AGENT_COLUMNS))
+    agent_fdr: dict = field(default_factory=dict)
 
     @property
     def alpha(self) -> float:
         return float(self.info.get("options", {}).get("alpha", 0.05))
 
     def flagged_agents(self) -> pd.DataFrame:
-        """Flagged agents with their strongest evidence (lowest q-value first).
+        """Flagged agents (agent-level decision) with their strongest evidence.
+
+        An agent is listed when its combined p-value over all periods (scope
+        ``all`` of :attr:`agents`) has an agent-level q-value below ``alpha``;
+        center-level rows (``agent_id == "center"``) are listed when their
+        q-value among the center-level tests is below ``alpha``. Sorted by the
+        agent-level q-value (center rows last).
 
         Returns
         -------
         DataFrame ``agent_id, checks, n_flags, best_check, best_period, best_q,
-        best_effect, effect_unit, detail``.
+        best_effect, effect_unit, detail, agent_p, agent_q, behaviours, best_p``:
+        ``checks``/``n_flags`` are the evidence rows (``flags.flagged``), ``best_*``
+        the strongest of them (``best_q`` its per-test q-value), ``agent_p`` /
+        ``agent_q`` the agent's combined p-value and its q-value across agents.
         """
+        cols = ["agent_id", "checks", "n_flags", "best_check", "best_period", "best_q",
+                "best_effect", "effect_unit", "detail", "agent_p", "agent_q", "behaviours",
+                "best_p"]
         f = self.flags[self.flags["flagged"]]
         if f.empty:
-            return pd.DataFrame(columns=["agent_id", "checks", "n_flags", "best_check",
-                                         "best_period", "best_q", "best_effect",
-                                         "effect_unit", "detail"])
-        f = f.sort_values(["q_value", "p_value"])
+            return pd.DataFrame(columns=cols)
+        f = f.sort_values(["p_value", "q_value"])
+        a = self.agents
+        a = a[a["scope"] == "all"].set_index("agent_id") if len(a) else None
         rows = []
         for aid, g in f.groupby("agent_id", sort=False):
             b = g.iloc[0]
+            ap = aq = np.nan
+            beh = ""
+            if a is not None and aid in a.index:
+                ap, aq, beh = a.at[aid, "p_value"], a.at[aid, "q_value"], a.at[aid, "behaviours"]
             rows.append(dict(agent_id=aid, checks=", ".join(sorted(g["check"].unique())),
                              n_flags=len(g), best_check=b["check"], best_period=b["period"],
                              best_q=b["q_value"], best_effect=b["effect"],
-                             effect_unit=b["effect_unit"], detail=b["detail"]))
-        return pd.DataFrame(rows)
+                             effect_unit=b["effect_unit"], detail=b["detail"],
+                             agent_p=ap, agent_q=aq, behaviours=beh,
+                             best_p=b["p_value"]))
+        out = pd.DataFrame(rows, columns=cols)
+        out["_c"] = out["agent_id"] == CENTER_ID
+        return out.sort_values(["_c", "agent_q", "best_q"], ignore_index=True,
+                               kind="stable")[cols]
 
     def summary_text(self) -> str:
         """A short plain-text summary a manager can read."""
@@ -124,10 +166,20 @@ class GamingReport:
                 lines.append(f"    {reason}: {c:,}")
         for reason, c in i.get("excluded", {}).items():
             lines.append(f"  excluded: {c:,} rows ({reason})")
+        fdr = self.agent_fdr or {}
+        fdr_name = {"BH": "Benjamini-Hochberg", "BY": "Benjamini-Yekutieli"}.get(
+            fdr.get("method", "BH"), str(fdr.get("method")))
         lines.append(
             f"Settings: period {o.get('period')}, short call < {o.get('short_call_s'):g} s, "
-            f"false-discovery level {self.alpha:g} (Benjamini-Hochberg across all "
-            f"{int(self.flags['p_value'].notna().sum())} tests)."
+            f"agent-level false-discovery rate {self.alpha:g}."
+        )
+        lines.append(
+            f"Decision: each agent's tests are combined into one p-value (Cauchy combination, "
+            f"ACAT, over all periods), then {fdr_name} across the "
+            f"{int(fdr.get('n_agents', 0))} agents tested: among the agents flagged, the "
+            f"expected share of honest agents is at most {self.alpha:g}. The "
+            f"{int(self.flags['p_value'].notna().sum())} per-test q-values in "
+            f"gaming_flags.csv are evidence (which checks), not the decision."
         )
         if i.get("short_call_s_auto"):
             lines.append(f"  short-call threshold from the data: {i['short_call_s_auto']}")
@@ -152,8 +204,9 @@ class GamingReport:
             lines.append(f"{len(fa)} agent(s) flagged (strongest evidence first):")
             for r in fa.itertuples(index=False):
                 lines.append(
-                    f"- {r.agent_id}: {r.best_effect:+.1f} {r.effect_unit} in {r.best_period} "
-                    f"(q = {r.best_q:.2g}; {r.n_flags} flag(s): {r.checks}). {r.detail}."
+                    f"- {r.agent_id} (agent q = {r.agent_q:.2g}; {r.behaviours or r.best_check})"
+                    f": {r.best_effect:+.1f} {r.effect_unit} in {r.best_period} "
+                    f"(test p = {_p(r.best_p)}; evidence: {r.checks}). {r.detail}."
                 )
                 cp = self.changepoints
                 cp = cp[(cp["scope"] == r.agent_id) & (cp["metric"] == "short_call_rate")]
@@ -177,18 +230,21 @@ class GamingReport:
         return "\n".join(lines) + "\n"
 
     def to_dir(self, out) -> dict[str, Path]:
-        """Write ``gaming_flags.csv``, ``changepoints.csv`` and ``summary.txt`` to ``out``."""
+        """Write ``gaming_flags.csv``, ``gaming_agents.csv``, ``changepoints.csv`` and
+        ``summary.txt`` to ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
             "flags": out / "gaming_flags.csv",
+            "agents": out / "gaming_agents.csv",
             "changepoints": out / "changepoints.csv",
             "summary": out / "summary.txt",
         }
-        self.flags.to_csv(paths["flags"], index=False)
+        safe_csv(self.flags, paths["flags"], index=False)
+        safe_csv(self.agents.reindex(columns=AGENT_COLUMNS), paths["agents"], index=False)
         cp = self.changepoints.copy()
         cp["date"] = pd.to_datetime(cp["date"]).dt.strftime("%Y-%m-%d")
-        cp.to_csv(paths["changepoints"], index=False)
+        safe_csv(cp, paths["changepoints"], index=False)
         paths["summary"].write_text(self.summary_text(), encoding="utf-8")
         return paths
 
@@ -345,13 +401,24 @@ def run_checks(
             skipped[name] = res.skipped
         results.append(res)
 
+    notes_extra: dict[str, list[str]] = {}
     frames = [r.flags for r in results if r.flags is not None and len(r.flags)]
     flags = (pd.concat([f[FLAG_COLUMNS] for f in frames], ignore_index=True)
              if frames else pd.DataFrame(columns=FLAG_COLUMNS))
     flags["p_value"] = pd.to_numeric(flags["p_value"], errors="coerce").astype(float)
+    # tail calibration of the fitted-model checks against their peers' z-scores
+    if ctx.options.get("empirical_null", True) not in (False, "false", "no", 0):
+        for name, lines in _calibrate_tails(flags, seed=int(opt(ctx, "seed"))).items():
+            notes_extra.setdefault(name, []).extend(lines)
+    # per-test evidence: BH across every test (for reference, not the decision)
     flags["q_value"] = bh_qvalues(flags["p_value"].to_numpy())
     alpha = float(opt(ctx, "alpha"))
-    flags["flagged"] = flags["q_value"].lt(alpha).fillna(False).astype(bool)
+    method = str(ctx.options.get("agent_fdr") or "BH").upper()
+    if method not in ("BH", "BY"):
+        raise ConfigError(f"agent_fdr must be BH or BY, got {ctx.options.get('agent_fdr')!r}")
+    # the decision: per agent (ACAT over the agent's tests), FDR across agents
+    agents, agent_fdr = agent_table(flags, alpha=alpha, method=method)
+    flags["flagged"] = _evidence_rows(flags, agents, alpha)
     flags = flags.sort_values(["q_value", "p_value", "check", "agent_id", "period"],
                               na_position="last", ignore_index=True)[REPORT_FLAG_COLUMNS]
 
@@ -380,10 +447,74 @@ def run_checks(
         cp["date"] = pd.to_datetime(cp["date"])
         cp = cp.drop_duplicates(["scope", "metric", "date"]).sort_values(
             ["scope", "metric", "date"], ignore_index=True)
+    agents = date_agents(agents, cp)
 
     info["options"] = {k: v for k, v in ctx.options.items() if not str(k).startswith("_")}
     info["seconds"] = seconds
     ran = [r.name for r in results if not r.skipped]
-    notes = {r.name: list(r.notes) for r in results}
+    notes = {r.name: list(r.notes) + notes_extra.get(r.name, []) for r in results}
     return GamingReport(flags=flags, changepoints=cp, skipped=skipped, ran=ran, notes=notes,
-                        info=info)
+                        info=info, agents=agents, agent_fdr=agent_fdr)
+
+
+#: Checks whose p-values come from a model fitted to the peers: their tails are checked
+#: against the empirical null of their z-scores (:mod:`._empnull`).
+TAIL_CALIBRATED = ("short_calls_peer", "transfer_dumping", "acw_inflation", "hold_inflation",
+                   "repeat_after_short", "end_of_day_stretch", "survey_selection")
+
+
+def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
+    """Replace the p-values of :data:`TAIL_CALIBRATED` checks by max(model, empirical null).
+
+    One empirical null per check over its agents and periods (whole-window rows,
+    period ``all``, get their own); center rows are left alone. Returns check -> note.
+    """
+    from ._empnull import calibrate_pvalues, fit_empirical_null
+
+    notes: dict[str, list[str]] = {}
+    agent = flags["agent_id"].astype(str) != CENTER_ID
+    pooled = flags["period"].astype(str) == "all"
+    for name in TAIL_CALIBRATED:
+        for part in (False, True):
+            sel = (agent & (flags["check"] == name) & (pooled == part)).to_numpy()
+            if not sel.any():
+                continue
+            p = flags.loc[sel, "p_value"].to_numpy(float)
+            null = fit_empirical_null(p, seed=seed)
+            what = "whole-window rows" if part else "agent x period rows"
+            if null is None:
+                notes.setdefault(name, []).append(
+                    f"tail calibration: too few or too lumpy p-values ({what}); "
+                    "model p-values used as they are")
+                continue
+            new = calibrate_pvalues(p, null)
+            flags.loc[sel, "p_value"] = new
+            moved = int(np.sum(new > p * 1.0000001))
+            notes.setdefault(name, []).append(
+                f"tail calibration ({what}): {null.describe()}; {moved} p-value(s) "
+                "raised to the empirical null's (Efron 2004)")
+    return notes
+
+
+def _evidence_rows(flags: pd.DataFrame, agents: pd.DataFrame, alpha: float) -> np.ndarray:
+    """``flags.flagged``: the evidence rows of the agents flagged at the agent level.
+
+    An agent row is flagged when its agent is flagged (scope ``all``) and the test
+    has ``p_value < alpha`` or is the agent's strongest test; a center-level row
+    when its BH q-value among the center-level tests is below ``alpha``.
+    """
+    aid = flags["agent_id"].astype(str)
+    p = flags["p_value"].to_numpy(float)
+    center = (aid == CENTER_ID).to_numpy()
+    out = np.zeros(len(flags), dtype=bool)
+    if center.any():
+        out[center] = bh_qvalues(p[center]) < alpha
+    if len(agents):
+        a = agents[(agents["scope"] == "all") & agents["flagged"]]
+        chosen = aid.isin(set(a["agent_id"])).to_numpy() & ~center
+        strongest = np.zeros(len(flags), dtype=bool)
+        fin = pd.Series(np.where(np.isfinite(p), p, np.inf), index=flags.index)
+        idx = fin[chosen].groupby(aid[chosen]).idxmin()
+        strongest[flags.index.get_indexer(idx.to_numpy())] = True
+        out |= chosen & ((np.nan_to_num(p, nan=1.0) < alpha) | strongest)
+    return out

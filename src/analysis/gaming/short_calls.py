@@ -721,6 +721,27 @@ def check_short_calls_peer(ctx: GamingContext) -> CheckResult:
     notes = [f"short = {what}; peers = same queue" + (" and shift" if by_shift else "")
              + " and period (random-intercept logistic null, leave-one-out peer means,"
              " extreme peers left out)"]
+    # Evidence that accumulates: the whole window's counts against the peers' whole-window
+    # rates (period "all"); the between-agent spread is refitted on whole-window rates,
+    # so an agent who is naturally quick every month is judged against agents who are too.
+    if counts["period"].nunique() > 1 and ctx.options.get("short_pooled", True) not in (
+            False, "false", "no", 0):
+        pooled = (counts.assign(period="all")
+                  .groupby(["agent_id", "period", "queue"], as_index=False, sort=True)[["n", "k"]]
+                  .sum())
+        tab_all = short_calls_peer_table(
+            pooled,
+            min_calls=int(opt(ctx, "min_calls")),
+            min_peers=int(ctx.options.get("min_peers", 5)),
+            shift=shift,
+            randomized=bool(ctx.options.get("randomized", False)),
+            seed=int(opt(ctx, "seed")) + 12,
+        )
+        if len(tab_all):
+            tab = pd.concat([tab, tab_all], ignore_index=True)
+            notes.append(f"whole-window test (period 'all'): {len(tab_all)} agents, each"
+                         " agent's short calls over all periods against peers' whole-window"
+                         " rates")
     untested = counts.groupby(["agent_id", "period"]).ngroups - len(tab)
     if untested:
         notes.append(f"{untested} agent x period rows not tested (too few calls or peers)")

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
+from ._ids import ID_COLUMNS, normalize_id_series
 from ._mapping import _UNITS, FieldSpec, Mapping
 
 __all__ = ["Problems", "build_columns", "parse_seconds", "parse_bool", "find_column",
@@ -201,6 +202,23 @@ def _time_of_day(txt: pd.Series) -> pd.Series:
     return pd.Series(np.where(ok, h * 3600 + m * 60 + sec, np.nan), index=txt.index, dtype=float)
 
 
+# a superset of the rows _TZ can match (a time, then a zone letter or a signed digit),
+# found in C++ (RE2, Unicode digits, dot matches newline) so that Python's regex only
+# runs on the few rows that carry an offset
+_TZ_MAYBE = r"(?s)\p{Nd}:\p{Nd}\p{Nd}.*(?:Z|UTC|GMT|[+-]\p{Nd})"
+
+
+def _drop_offsets(txt: pd.Series) -> pd.Series:
+    """``txt`` with a UTC offset after the time removed (``_TZ``; wall clock kept)."""
+    maybe = pc.fill_null(pc.match_substring_regex(_arrow(txt), _TZ_MAYBE), False)
+    hit = maybe.to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return txt
+    out = txt.copy()
+    out[hit] = txt[hit].str.replace(_TZ, r"\1", regex=True)
+    return out
+
+
 def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
     """Timestamps -> naive datetime64[us]; an explicit offset is dropped (wall clock kept).
 
@@ -213,7 +231,7 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> pd.Series:
         return out.astype("datetime64[us]")
     txt = _as_text(s)
     if fmt is None or fmt == "ISO8601":
-        txt = txt.str.replace(_TZ, r"\1", regex=True)
+        txt = _drop_offsets(txt)
         fmt = "ISO8601"
     try:
         out = pd.to_datetime(txt, format=fmt, errors="coerce")
@@ -548,26 +566,74 @@ def build_columns(raw: pd.DataFrame, mapping: Mapping, problems: Problems
         if c.default is not None:
             vals = vals.where(pd.Series(b.present | b.bad, index=vals.index), c.default)
         problems.add(f"unparseable_{c.name}", b.bad)
+        if c.name in ID_COLUMNS and pa.types.is_string(c.type):
+            # one spelling per id before duplicate checks (NFKC, zero-width removed)
+            vals = normalize_id_series(vals)
         out[c.name] = vals
         built[c.name] = b
     notes = [note for b in built.values() for note in b.notes]
-    notes += _place_offsets(mapping, out, built)
+    offset_stats: dict = {}
+    notes += _place_offsets(mapping, out, built, offset_stats)
     frame = pd.DataFrame(out, index=raw.index)
     frame.attrs["absent_handled"] = absent_handled
     frame.attrs["notes"] = notes
+    frame.attrs["offset_stats"] = offset_stats
     return frame, built
 
 
-def _place_offsets(mapping: Mapping, out: dict[str, pd.Series], built: dict[str, Built]
-                   ) -> list[str]:
-    """Note mixed offsets; convert a row's later times to the offset of its first one."""
-    notes = []
+def _place_offsets(mapping: Mapping, out: dict[str, pd.Series], built: dict[str, Built],
+                   stats: dict | None = None) -> list[str]:
+    """Note mixed offsets; convert a row's later times to the offset of its first one.
+
+    ``stats`` (when given) receives ``{"mixed": {column: set of offsets}, "converted":
+    {column: rows}, "anchor": column}`` so that a reader working in slices can add them
+    up and give the same notes (:func:`offset_notes`)."""
+    stats = {} if stats is None else stats
+    stats.setdefault("mixed", {})
+    stats.setdefault("converted", {})
     ts_cols = [c.name for c in mapping.contract_columns
                if pa.types.is_timestamp(c.type) and c.name in built]
     for name in ts_cols:
         off = built[name].offset_s
-        offsets = [] if off is None else sorted(
-            {_offset_text(v) for v in np.unique(off[np.isfinite(off)])})
+        if off is not None:
+            stats["mixed"].setdefault(name, set()).update(
+                _offset_text(v) for v in np.unique(off[np.isfinite(off)]))
+    if ts_cols and built[ts_cols[0]].offset_s is not None:
+        anchor = ts_cols[0]
+        stats["anchor"] = anchor
+        a_off = built[anchor].offset_s
+        for name in ts_cols[1:]:
+            off = built[name].offset_s
+            if off is None:
+                continue
+            shift = a_off - off
+            fix = np.isfinite(shift) & (shift != 0) & out[name].notna().to_numpy()
+            if not fix.any():
+                continue
+            vals = out[name] + pd.to_timedelta(np.where(fix, shift, 0.0), unit="s")
+            out[name] = vals.astype("datetime64[us]")
+            built[name].values = out[name]
+            stats["converted"][name] = stats["converted"].get(name, 0) + int(fix.sum())
+    return offset_notes(mapping, stats)
+
+
+def merge_offset_stats(total: dict, part: dict) -> dict:
+    """Add one slice's offset statistics (from :func:`build_columns`) to ``total``."""
+    for name, offs in part.get("mixed", {}).items():
+        total.setdefault("mixed", {}).setdefault(name, set()).update(offs)
+    for name, k in part.get("converted", {}).items():
+        total.setdefault("converted", {})[name] = total.get("converted", {}).get(name, 0) + k
+    if "anchor" in part:
+        total["anchor"] = part["anchor"]
+    return total
+
+
+def offset_notes(mapping: Mapping, stats: dict) -> list[str]:
+    """The notes about UTC offsets for (possibly summed) offset statistics."""
+    notes = []
+    ts_cols = [c.name for c in mapping.contract_columns if pa.types.is_timestamp(c.type)]
+    for name in ts_cols:
+        offsets = sorted(stats.get("mixed", {}).get(name, ()))
         if len(offsets) > 1:
             notes.append(
                 f"{name}: times carry {len(offsets)} different UTC offsets "
@@ -575,26 +641,15 @@ def _place_offsets(mapping: Mapping, out: dict[str, pd.Series], built: dict[str,
                 "center's local time and the offsets are dropped (convert to one zone first "
                 "if the rows come from different zones)"
             )
-    if not ts_cols or built[ts_cols[0]].offset_s is None:
-        return notes
-    anchor = ts_cols[0]
-    a_off = built[anchor].offset_s
-    for name in ts_cols[1:]:
-        off = built[name].offset_s
-        if off is None:
-            continue
-        shift = a_off - off
-        fix = np.isfinite(shift) & (shift != 0) & out[name].notna().to_numpy()
-        if not fix.any():
-            continue
-        vals = out[name] + pd.to_timedelta(np.where(fix, shift, 0.0), unit="s")
-        out[name] = vals.astype("datetime64[us]")
-        built[name].values = out[name]
-        notes.append(
-            f"{name}: {int(fix.sum())} rows written with a UTC offset other than their "
-            f"{anchor}'s converted to the {anchor}'s offset (durations across the two "
-            "columns kept right)"
-        )
+    anchor = stats.get("anchor")
+    for name in ts_cols:
+        k = stats.get("converted", {}).get(name, 0)
+        if anchor is not None and name != anchor and k:
+            notes.append(
+                f"{name}: {k} rows written with a UTC offset other than their "
+                f"{anchor}'s converted to the {anchor}'s offset (durations across the two "
+                "columns kept right)"
+            )
     return notes
 
 

@@ -28,6 +28,7 @@ A mapping file looks like::
     checks:
       clock_tolerance_s: 2      # answer up to this much before arrival -> set to arrival
       max_duration_s: 86400     # longer durations are quarantined as absurd
+      ts_window: [1990-01-01, null]   # times outside are implausible (null: default end)
     scale: {min: 1, max: 10}    # ratings: the instrument's scale
     melt: {id_columns: [...], value_columns: [...]}   # ratings given wide
     dedupe: {exact_rows: true, conflicts: quarantine_all, key: [review_id]}   # ratings
@@ -116,7 +117,7 @@ _TOP_KEYS = {
     "dedupe",
 }
 _READ_KEYS = {"format", "delimiter", "encoding", "header_row", "sheet", "member"}
-_CHECK_KEYS = {"clock_tolerance_s", "max_duration_s", "csat_range", "qa_range"}
+_CHECK_KEYS = {"clock_tolerance_s", "max_duration_s", "csat_range", "qa_range", "ts_window"}
 _UNITS = {"s": 1.0, "seconds": 1.0, "ms": 0.001, "min": 60.0, "minutes": 60.0, "h": 3600.0,
           "hms": None}
 
@@ -373,6 +374,9 @@ def parse_mapping(data: Any, *, name: str = "custom", path: Path | None = None,
     for k, v in checks.items():
         if k not in _CHECK_KEYS:
             raise _fail(f"checks.{k}", f"unknown check (known: {', '.join(sorted(_CHECK_KEYS))})")
+        if k == "ts_window":
+            checks[k] = _ts_window(v)
+            continue
         if k.endswith("_range"):
             if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v)):
                 raise _fail(f"checks.{k}", "expected [low, high]")
@@ -412,6 +416,31 @@ def parse_mapping(data: Any, *, name: str = "custom", path: Path | None = None,
         dd["key"] = _str_list(dd["key"], "dedupe.key")
     m.dedupe = dict(dd)
     return m
+
+
+def _ts_window(v: Any) -> tuple[Any, Any]:
+    """``checks.ts_window: [earliest, latest]`` (ISO dates or times; ``null`` keeps the
+    default of that end) -> a pair of ``pandas.Timestamp`` / ``None``."""
+    import pandas as pd
+
+    if not (isinstance(v, list) and len(v) == 2):
+        raise _fail("checks.ts_window", "expected [earliest, latest] (ISO dates; null for "
+                                        "the default end)")
+    out = []
+    for x in v:
+        if x is None:
+            out.append(None)
+            continue
+        try:
+            ts = pd.Timestamp(str(x))
+        except (ValueError, TypeError):
+            ts = pd.NaT
+        if ts is pd.NaT or ts.tzinfo is not None:
+            raise _fail("checks.ts_window", f"{x!r} is not an ISO date like 1990-01-01")
+        out.append(ts)
+    if out[0] is not None and out[1] is not None and out[0] >= out[1]:
+        raise _fail("checks.ts_window", "earliest must be before latest")
+    return out[0], out[1]
 
 
 def builtin_mappings() -> dict[str, Path]:

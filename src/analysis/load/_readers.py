@@ -21,6 +21,7 @@ import gzip
 import io
 import os
 import re
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ import pyarrow.csv as pacsv
 
 from ..errors import InputError
 
-__all__ = ["ReadOptions", "expand_paths", "read_table", "read_many", "SOURCE_COLUMNS"]
+__all__ = ["ReadOptions", "expand_paths", "read_table", "read_many", "SOURCE_COLUMNS",
+           "max_expanded_bytes", "DEFAULT_MAX_EXPANDED_GB"]
 
 #: Internal columns added to every raw frame (provenance and reader verdicts).
 SOURCE_COLUMNS = ("_source_file", "_source_row", "_bad")
@@ -43,6 +45,68 @@ TABLE_EXT = TEXT_EXT + (".parquet", ".pq", ".xlsx", ".xlsm")
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 256 * 1024
 _HEADER_SCAN_ROWS = 20
+_COPY_BLOCK = 1 << 22
+#: Default limit on the decompressed size of one gzip file or zip member (GB, 10^9 bytes).
+DEFAULT_MAX_EXPANDED_GB = 20.0
+_LIMIT_ENV = "CCPM_MAX_EXPANDED_GB"
+
+
+def max_expanded_bytes() -> int:
+    """The limit on the decompressed size of one input (bytes).
+
+    ``CCPM_MAX_EXPANDED_GB`` (a number of GB, 10^9 bytes) when set, else
+    :data:`DEFAULT_MAX_EXPANDED_GB`. Decompression is streamed to a temporary file and
+    stops with a one-line reason as soon as the limit is passed, so a small archive
+    that expands to far more (a "zip bomb") is never held in memory.
+    """
+    from ..errors import ConfigError
+
+    raw = os.environ.get(_LIMIT_ENV, "").strip()
+    if not raw:
+        return int(DEFAULT_MAX_EXPANDED_GB * 1e9)
+    try:
+        gb = float(raw)
+    except ValueError:
+        gb = float("nan")
+    if not gb > 0:
+        raise ConfigError(f"{_LIMIT_ENV}={raw!r}: expected a number of GB above 0")
+    return int(gb * 1e9)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:g} GB"
+
+
+def _expand(src, where: str, what: str) -> Path:
+    """Copy a decompressing stream to a temporary file, stopping at the size limit.
+
+    The caller removes the file (``Path.unlink``)."""
+    limit = max_expanded_bytes()
+    fd, name = tempfile.mkstemp(prefix="ccpm-expand-")
+    out = Path(name)
+    total = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            while True:
+                try:
+                    block = src.read(_COPY_BLOCK)
+                except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+                    raise InputError(f"{where}: damaged {what} ({exc})") from None
+                if not block:
+                    break
+                total += len(block)
+                if total > limit:
+                    raise InputError(
+                        f"{where}: expands to more than {_gb(limit)} when decompressed (the "
+                        f"limit for one input; set {_LIMIT_ENV} to raise it)")
+                fh.write(block)
+    except OSError as exc:
+        out.unlink(missing_ok=True)
+        raise InputError(f"{where}: cannot decompress to a temporary file ({exc.strerror})") from None
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out
 
 
 @dataclass
@@ -59,7 +123,9 @@ class ReadOptions:
 
 
 def expand_paths(path: str | os.PathLike) -> list[Path]:
-    """A file, a folder (its table files, sorted) or a glob -> list of files."""
+    """A file, a folder (its table files, sorted), a glob, or a list of those -> files."""
+    if isinstance(path, list | tuple):
+        return [f for item in path for f in expand_paths(item)]
     text = os.fspath(path)
     p = Path(text)
     if p.is_file():
@@ -123,7 +189,31 @@ def _detect_encoding(sample: bytes, where: str) -> str:
     enc = best.encoding.lower().replace("-", "_")
     if enc in {"gb2312", "gbk", "gb18030", "hz", "cp936"}:
         return "gb18030"  # superset of GB2312 and GBK: what Chinese ACD exports use
+    if enc not in _MULTIBYTE and _western_cp1252(sample):
+        # a single-byte guess (cp1250, cp1257, mac_*, iso8859_*, ...) for text that reads
+        # as Western European letters in cp1252, by far the most common code page of
+        # Western exports: José Muñoz must not become Muńoz
+        return "cp1252"
     return best.encoding
+
+
+_MULTIBYTE = {"utf_8", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "big5", "big5hkscs",
+              "cp950", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949", "iso2022_jp",
+              "johab", "euc_jis_2004", "shift_jis_2004", "utf_7"}
+# letters of Western European languages and the typographic marks cp1252 adds
+_WESTERN = re.compile("[\u00a0-\u00ff\u20ac\u201a-\u201e\u2018\u2019\u201c\u201d"
+                      "\u2026\u2013\u2014\u2122\u0152\u0153\u0160\u0161\u0178\u017d\u017e]")
+
+
+def _western_cp1252(sample: bytes) -> bool:
+    """The sample decodes in cp1252 and every non-ASCII character is a Western letter
+    or mark (no C1 controls, no undefined bytes)."""
+    try:
+        text = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    non_ascii = _NON_ASCII.findall(text)
+    return bool(non_ascii) and all(_WESTERN.fullmatch(ch) for ch in non_ascii)
 
 
 _NON_ASCII = re.compile("[^\x00-\x7f]")
@@ -133,13 +223,15 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
 def _looks_binary(sample: bytes, encoding: str) -> bool:
     if encoding.startswith("utf-16"):
         return False
-    if b"\x00" in sample:
-        return True
+    # NUL bytes do not make a file binary (the rows holding one are quarantined as
+    # nul_byte, wherever they are in the file) unless they are a large share of it; other
+    # control characters above 2% do
     text = sample.decode(encoding, errors="replace")
     if not text:
         return False
-    bad = len(_CONTROL.findall(text))
-    return bad / len(text) > 0.02
+    nul = text.count("\x00")
+    bad = len(_CONTROL.findall(text)) - nul
+    return bad / len(text) > 0.02 or nul / len(text) > 0.25
 
 
 def _sniff_delimiter(lines: list[str]) -> str:
@@ -199,35 +291,108 @@ def _dedupe(names: list[str]) -> list[str]:
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-def _to_utf8(data: bytes, encoding: str, where: str) -> tuple[bytes, int]:
-    """Bytes in ``encoding`` -> UTF-8 bytes (BOM dropped), and how many bytes were undecodable."""
-    enc = codecs.lookup(encoding).name
-    if enc == "utf-8":
-        try:
-            data.decode("utf-8")
-            return data, 0
-        except UnicodeDecodeError:
-            pass
+_COUNT = [0]
+
+
+def _count_and_replace(exc: UnicodeError):
+    """Codec error handler: as ``errors="replace"`` (one U+FFFD per undecodable
+    sequence), counting the replacements."""
+    _COUNT[0] += 1
+    return "\ufffd", exc.end
+
+
+codecs.register_error("ccpm-count-replace", _count_and_replace)
+
+
+def _is_utf8(path: Path) -> bool:
+    """Does the whole file decode as UTF-8 (read in blocks, never whole)?"""
+    dec = codecs.getincrementaldecoder("utf-8")("strict")
     try:
-        text = data.decode(enc, errors="replace")
+        with open(path, "rb") as fh:
+            while block := fh.read(_COPY_BLOCK * 4):
+                dec.decode(block)
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _transcode(path: Path, encoding: str, where: str) -> tuple[Path, int]:
+    """``path`` in ``encoding`` -> a temporary UTF-8 file (BOM dropped), streamed in blocks;
+    also how many undecodable byte sequences were read as U+FFFD."""
+    try:
+        dec = codecs.getincrementaldecoder(encoding)("ccpm-count-replace")
     except LookupError:  # pragma: no cover - checked when the mapping is read
         raise InputError(f"{where}: unknown encoding {encoding!r}") from None
-    bad = text.count("\ufffd") - data.decode(enc, errors="ignore").count("\ufffd")
-    return text.lstrip("\ufeff").encode("utf-8"), bad
+    fd, name = tempfile.mkstemp(prefix="ccpm-utf8-", suffix=".csv")
+    out = Path(name)
+    _COUNT[0] = 0
+    first = True
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while True:
+                block = src.read(_COPY_BLOCK * 4)
+                text = dec.decode(block, final=not block)
+                if first and text:
+                    text = text.lstrip("\ufeff")
+                    first = False
+                if text:
+                    dst.write(text.encode("utf-8"))
+                if not block:
+                    break
+    except OSError as exc:
+        out.unlink(missing_ok=True)
+        raise InputError(f"{where}: cannot write a temporary UTF-8 copy ({exc.strerror})") from None
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out, _COUNT[0]
 
 
-def _read_text(data: bytes | Path, where: str, opts: ReadOptions) -> pd.DataFrame:
-    """Delimited text -> all-string frame (malformed lines kept, flagged)."""
-    if isinstance(data, Path):
-        data = data.read_bytes()
-    sample = data[:_SNIFF_BYTES]
+@dataclass
+class TextSource:
+    """A delimited text file made ready for Arrow's CSV reader (UTF-8, header found)."""
+
+    path: Path  # UTF-8 file to parse: the input itself or a temporary transcoded copy
+    where: str
+    encoding: str
+    names: list[str]
+    delimiter: str
+    skip: int  # physical lines before the first data row (header included)
+    temps: list[Path] = field(default_factory=list)  # temporary files to remove
+    notes: list[str] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        for t in self.temps:
+            t.unlink(missing_ok=True)
+        self.temps = []
+
+
+def prepare_text(path: Path, where: str, opts: ReadOptions, temps: list[Path] | None = None
+                 ) -> TextSource:
+    """Sniff encoding, delimiter and header of a text table; transcode to UTF-8 if needed.
+
+    Only the first 256 KB are held in memory; a file that is not UTF-8 is transcoded in a
+    stream to a temporary UTF-8 file (removed by :meth:`TextSource.cleanup`)."""
+    temps = list(temps or [])
+    with open(path, "rb") as fh:
+        sample = fh.read(_SNIFF_BYTES)
     if not sample.strip():
         raise InputError(f"{where}: file is empty")
     encoding = opts.encoding or _detect_encoding(sample, where)
     if _looks_binary(sample, encoding):
         raise InputError(f"{where}: not a text table (binary content)")
-    data, undecodable = _to_utf8(data, encoding, where)
-    sample = data[:_SNIFF_BYTES]
+    notes: list[str] = []
+    undecodable = 0
+    src = path
+    if codecs.lookup(encoding).name != "utf-8" or not _is_utf8(path):
+        src, undecodable = _transcode(path, encoding, where)
+        temps.append(src)
+    if opts.encoding is None and codecs.lookup(encoding).name != "utf-8":
+        notes.append(f"{where}: read as {encoding} (detected; set read.encoding in the "
+                      "mapping if the text looks wrong)")
+    with open(src, "rb") as fh:
+        sample = fh.read(_SNIFF_BYTES)
     text = sample.decode("utf-8", errors="replace").lstrip("\ufeff")
     all_lines = _NEWLINE.split(text)
     if len(sample) == _SNIFF_BYTES and len(all_lines) > 1:
@@ -250,48 +415,68 @@ def _read_text(data: bytes | Path, where: str, opts: ReadOptions) -> pd.DataFram
             seen += 1
             if seen == hdr:
                 break
+    if undecodable:
+        notes.append(f"{where}: {undecodable} bytes not valid {encoding} were read as U+FFFD")
+    return TextSource(path=src, where=where, encoding=encoding, names=names, delimiter=delim,
+                      skip=skip, temps=temps, notes=notes)
+
+
+def csv_options(ts: TextSource, on_bad) -> dict:
+    """Arrow CSV options reading every field of ``ts`` as a string (malformed lines to
+    ``on_bad``)."""
+    return dict(
+        read_options=pacsv.ReadOptions(
+            column_names=ts.names, skip_rows=ts.skip, encoding="utf8", block_size=1 << 24
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=ts.delimiter, newlines_in_values=True, invalid_row_handler=on_bad
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in ts.names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def malformed_frame(bad: list[str], names: list[str], delim: str) -> pd.DataFrame:
+    """Lines that did not split into the header's number of fields, as rows: surplus
+    fields joined into the last column, missing ones empty; ``_source_row`` 0."""
+    rows = []
+    for t in bad:
+        fields = next(csv.reader([t], delimiter=delim), [t])
+        if len(fields) > len(names):
+            fields = fields[: len(names) - 1] + [delim.join(fields[len(names) - 1 :])]
+        fields = fields + [""] * (len(names) - len(fields))
+        rows.append(fields)
+    extra = pd.DataFrame(rows, columns=names, dtype="str")
+    extra["_source_row"] = 0
+    extra["_bad"] = "malformed_row"
+    return extra
+
+
+def _read_text(ts: TextSource) -> pd.DataFrame:
+    """Delimited text -> all-string frame (malformed lines kept, flagged)."""
     bad: list[str] = []
 
     def on_bad(row) -> str:
         bad.append(row.text)
         return "skip"
 
-    src = io.BytesIO(data)
     try:
-        table = pacsv.read_csv(
-            src,
-            read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=skip, encoding="utf8", block_size=1 << 24
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delim, newlines_in_values=True, invalid_row_handler=on_bad
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        table = pacsv.read_csv(ts.path, **csv_options(ts, on_bad))
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         msg = str(exc).splitlines()[0][:160]
-        raise InputError(f"{where}: cannot be read as a {delim!r}-delimited table ({msg})") from None
+        raise InputError(f"{ts.where}: cannot be read as a {ts.delimiter!r}-delimited table "
+                         f"({msg})") from None
     df = table.to_pandas()
+    del table
     df["_source_row"] = np.arange(1, len(df) + 1)
     df["_bad"] = ""
     if bad:
-        rows = []
-        for t in bad:
-            fields = next(csv.reader([t], delimiter=delim), [t])
-            if len(fields) > len(names):
-                fields = fields[: len(names) - 1] + [delim.join(fields[len(names) - 1 :])]
-            fields = fields + [""] * (len(names) - len(fields))
-            rows.append(fields)
-        extra = pd.DataFrame(rows, columns=names, dtype="str")
-        extra["_source_row"] = 0
-        extra["_bad"] = "malformed_row"
-        df = pd.concat([df, extra], ignore_index=True)
-    if undecodable:
-        df.attrs["notes"] = [f"{where}: {undecodable} bytes not valid {encoding} were read as U+FFFD"]
+        df = pd.concat([df, malformed_frame(bad, ts.names, ts.delimiter)], ignore_index=True)
+    if ts.notes:
+        df.attrs["notes"] = list(ts.notes)
     return df
 
 
@@ -389,35 +574,71 @@ def _read_parquet(src: Path | bytes, where: str) -> pd.DataFrame:
     return df
 
 
-def read_table(path: Path, opts: ReadOptions | None = None) -> pd.DataFrame:
-    """Read one file; adds ``_source_file``, ``_source_row`` and ``_bad`` columns."""
+@dataclass
+class Source:
+    """One input file resolved to something a reader can open: ``kind`` is ``text``
+    (``text`` holds the prepared :class:`TextSource`), ``parquet`` or ``excel`` (``path``).
+    Decompressed copies are temporary files, removed by :meth:`cleanup`."""
+
+    kind: str
+    path: Path
+    where: str
+    name: str  # the input file's name (``_source_file``)
+    text: TextSource | None = None
+    temps: list[Path] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        if self.text is not None:
+            self.text.cleanup()
+        for t in self.temps:
+            t.unlink(missing_ok=True)
+        self.temps = []
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.text.notes) if self.text is not None else []
+
+
+def _head(path: Path, n: int = 8) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(n)
+
+
+def open_source(path: Path, opts: ReadOptions | None = None) -> Source:
+    """Resolve one input file (gzip and zip members decompressed in a stream, under
+    :func:`max_expanded_bytes`; text sniffed and transcoded to UTF-8 when needed)."""
     opts = opts or ReadOptions()
     where = str(path)
     if not path.exists():
         raise InputError(f"{where}: no such file")
     if path.stat().st_size == 0:
         raise InputError(f"{where}: file is empty")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    head = _head(path)
     kind = opts.format or _sniff_kind(head)
     if kind in ("csv", "tsv", "text"):
         kind = _sniff_kind(head) if _sniff_kind(head) in ("gzip", "zip") else "text"
     if kind == "xls":
         raise InputError(f"{where}: legacy .xls is not supported; save the sheet as .xlsx or CSV")
-    if kind == "parquet":
-        df = _read_parquet(path, where)
-    elif kind in ("excel", "xlsx"):
-        df = _read_excel(path, where, opts)
-    elif kind == "zip":
-        try:
-            zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile:
-            raise InputError(f"{where}: damaged zip file") from None
-        with zf:
-            names = zf.namelist()
-            if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
-                df = _read_excel(path, where, opts)
-            else:
+    temps: list[Path] = []
+    src = Source(kind="text", path=path, where=where, name=path.name, temps=temps)
+    try:
+        if kind == "parquet":
+            src.kind = "parquet"
+            return src
+        if kind in ("excel", "xlsx"):
+            src.kind = "excel"
+            return src
+        data_path = path
+        if kind == "zip":
+            try:
+                zf = zipfile.ZipFile(path)
+            except zipfile.BadZipFile:
+                raise InputError(f"{where}: damaged zip file") from None
+            with zf:
+                names = zf.namelist()
+                if "xl/workbook.xml" in names or "[Content_Types].xml" in names:
+                    src.kind = "excel"
+                    return src
                 members = [
                     n
                     for n in names
@@ -433,31 +654,48 @@ def read_table(path: Path, opts: ReadOptions | None = None) -> pd.DataFrame:
                     raise InputError(
                         f"{where}: zip holds {len(members)} files; name one with read.member"
                     )
-                data = zf.read(members[0])
                 where = f"{where}!{members[0]}"
-                if data[:4] == b"PAR1":
-                    df = _read_parquet(data, where)
-                else:
-                    if data[:2] == b"\x1f\x8b":
-                        try:
-                            data = gzip.decompress(data)
-                        except (OSError, EOFError, zlib.error) as exc:
-                            raise InputError(f"{where}: damaged gzip file ({exc})") from None
-                    df = _read_text(data, where, opts)
-    elif kind == "gzip":
-        try:
-            with gzip.open(path, "rb") as fh:
-                data = fh.read()
-        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt deflate data
-            raise InputError(f"{where}: damaged gzip file ({exc})") from None
-        if not data.strip():
-            raise InputError(f"{where}: file is empty")
-        if data[:4] == b"PAR1":
-            df = _read_parquet(data, where)
+                try:
+                    member = zf.open(members[0])
+                except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+                    raise InputError(f"{where}: damaged zip file ({exc})") from None
+                with member:
+                    data_path = _expand(member, where, "zip file")
+                temps.append(data_path)
+            kind = "gzip" if _head(data_path, 2) == b"\x1f\x8b" else "text"
+        if kind == "gzip":
+            with gzip.open(data_path, "rb") as fh:
+                expanded = _expand(fh, where, "gzip file")
+            temps.append(expanded)
+            data_path = expanded
+            with open(data_path, "rb") as fh:
+                if not fh.read(_SNIFF_BYTES).strip():
+                    raise InputError(f"{where}: file is empty")
+        src.where = where
+        src.path = data_path
+        if _head(data_path, 4) == b"PAR1" and data_path is not path:
+            src.kind = "parquet"
+            return src
+        src.text = prepare_text(data_path, where, opts)
+        return src
+    except BaseException:
+        src.cleanup()
+        raise
+
+
+def read_table(path: Path, opts: ReadOptions | None = None) -> pd.DataFrame:
+    """Read one file; adds ``_source_file``, ``_source_row`` and ``_bad`` columns."""
+    opts = opts or ReadOptions()
+    src = open_source(path, opts)
+    try:
+        if src.kind == "parquet":
+            df = _read_parquet(src.path, src.where)
+        elif src.kind == "excel":
+            df = _read_excel(src.path, src.where, opts)
         else:
-            df = _read_text(data, where, opts)
-    else:
-        df = _read_text(path, where, opts)
+            df = _read_text(src.text)
+    finally:
+        src.cleanup()
     df["_source_file"] = path.name
     return df
 

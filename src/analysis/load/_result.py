@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from ..contract import CALL_ID_UNIQUE_META
 from ..errors import ConfigError, InputError
+from ..escape import safe_csv
 from ._build import Problems
 from ._mapping import KIND_COLUMNS, Mapping
 from ._readers import SOURCE_COLUMNS, ReadOptions, expand_paths, read_many
@@ -70,15 +71,11 @@ class LoadResult:
             A row with several problems counts under each of them, so the
             reason lines can sum to more than the number quarantined.
         """
-        counts: dict[str, int] = {"valid": len(self.valid)}
+        per = {}
         if len(self.quarantine):
-            per = self.quarantine["reason"].str.split(";").explode().value_counts()
-            for r, k in per.items():
-                counts[str(r)] = int(k)
-        out = pd.DataFrame({"reason": list(counts), "rows": list(counts.values())})
-        out = out.sort_values(["rows", "reason"], ascending=[False, True], kind="stable")
-        out["share"] = out["rows"] / max(self.rows_read, 1)
-        return out.reset_index(drop=True)
+            vc = self.quarantine["reason"].str.split(";").explode().value_counts()
+            per = {str(r): int(k) for r, k in vc.items()}
+        return summary_frame(len(self.valid), per, self.rows_read)
 
     def reason_counts(self) -> dict[str, int]:
         """``{reason: rows}`` for quarantined rows (a row counts under each reason)."""
@@ -88,6 +85,19 @@ class LoadResult:
     def __repr__(self) -> str:
         return (f"LoadResult(kind={self.kind!r}, mapping={self.mapping!r}, rows_read={self.rows_read}, "
                 f"valid={len(self.valid)}, quarantined={len(self.quarantine)})")
+
+
+def summary_frame(valid_rows: int, reason_counts: dict[str, int], rows_read: int
+                  ) -> pd.DataFrame:
+    """``reason`` / ``rows`` / ``share`` lines: ``valid`` and each quarantine reason, most
+    frequent first (ties by reason)."""
+    counts: dict[str, int] = {"valid": int(valid_rows)}
+    for r, k in reason_counts.items():
+        counts[str(r)] = int(k)
+    out = pd.DataFrame({"reason": list(counts), "rows": list(counts.values())})
+    out = out.sort_values(["rows", "reason"], ascending=[False, True], kind="stable")
+    out["share"] = out["rows"] / max(rows_read, 1)
+    return out.reset_index(drop=True)
 
 
 def read_raw(path, mapping: Mapping, *, progress: bool = False
@@ -113,14 +123,32 @@ def read_raw(path, mapping: Mapping, *, progress: bool = False
         def cb(p):
             print(f"reading {next(counter)}/{total}: {p.name}", file=sys.stderr, flush=True)
 
-    raw, notes = read_many(paths, opts, progress=cb)
+    try:
+        raw, notes = read_many(paths, opts, progress=cb)
+    except MemoryError:
+        raise InputError(f"{path}: too large to read into memory on this machine (split the "
+                         "export, or validate it on a machine with more memory)") from None
     raw = raw.reset_index(drop=True)
     raw.attrs.clear()
     return raw, [str(p) for p in paths], notes
 
 
+def nul_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows with a NUL character in any text cell (one rule wherever it is in the file)."""
+    hit = np.zeros(len(raw), dtype=bool)
+    for c in raw.columns:
+        if c in SOURCE_COLUMNS:
+            continue
+        s = raw[c]
+        if s.dtype == "str" or s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            hit |= s.astype("str").str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    return hit
+
+
 def apply_rules(raw: pd.DataFrame, mapping: Mapping, problems: Problems) -> None:
-    """Source-specific reasons: each rule's SQL condition, evaluated by DuckDB on raw columns."""
+    """Rows holding a NUL byte (``nul_byte``), then source-specific reasons: each rule's SQL
+    condition, evaluated by DuckDB on raw columns."""
+    problems.add("nul_byte", nul_rows(raw))
     if not mapping.rules:
         return
     import duckdb
@@ -143,7 +171,9 @@ def apply_rules(raw: pd.DataFrame, mapping: Mapping, problems: Problems) -> None
         con.close()
 
 
-def _quarantine_frame(raw: pd.DataFrame, bad: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+def quarantine_frame(raw: pd.DataFrame, bad: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+    """The quarantine's rows: the raw rows under ``bad`` as text, then ``_source_file``,
+    ``_source_row`` and ``reason`` (a source column with one of those names gets ``_raw``)."""
     q = raw.loc[bad]
     data_cols = [c for c in q.columns if c not in SOURCE_COLUMNS]
     out = {}
@@ -180,7 +210,7 @@ def finish(kind: str, mapping: Mapping, raw: pd.DataFrame, frame: pd.DataFrame,
     valid = valid[cols]
     # round-trip through Arrow so dtypes are exactly what valid.parquet holds
     valid = to_table(valid, kind).to_pandas(types_mapper=_types_mapper, date_as_object=False)
-    quarantine = _quarantine_frame(raw, bad, reasons)
+    quarantine = quarantine_frame(raw, bad, reasons)
     return LoadResult(kind=kind, mapping=mapping.name, valid=valid, quarantine=quarantine,
                       rows_read=len(raw), sources=sources, notes=list(notes or []),
                       meta=dict(meta or {}))
@@ -212,11 +242,16 @@ def valid_metadata(res: LoadResult) -> dict[bytes, bytes]:
     """The ``ccpm.*`` Parquet metadata of a file of ``res``'s valid rows: mapping, rows
     read, the loader's notes, and for calls the unique-id mark (duplicate call ids were
     quarantined)."""
-    meta = {b"ccpm.mapping": str(res.mapping).encode(),
-            b"ccpm.rows_read": str(res.rows_read).encode()}
-    for k, v in res.meta.items():
+    return valid_meta(res.kind, res.mapping, res.rows_read, res.meta)
+
+
+def valid_meta(kind: str, mapping: str, rows_read: int, extra: dict) -> dict[bytes, bytes]:
+    """:func:`valid_metadata` from its parts (the streaming loader has no LoadResult)."""
+    meta = {b"ccpm.mapping": str(mapping).encode(),
+            b"ccpm.rows_read": str(rows_read).encode()}
+    for k, v in extra.items():
         meta[f"ccpm.{k}".encode()] = str(v).encode()
-    if res.kind == "calls":
+    if kind == "calls":
         meta[CALL_ID_UNIQUE_META] = b"true"
     return meta
 
@@ -247,6 +282,6 @@ def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> d
     }
     table = to_table(res.valid, res.kind)
     pq.write_table(table.replace_schema_metadata(valid_metadata(res)), paths["valid"])
-    res.quarantine.to_csv(paths["quarantine"], index=False, encoding="utf-8")
-    res.summary().to_csv(paths["summary"], index=False)
+    safe_csv(res.quarantine, paths["quarantine"], index=False, encoding="utf-8")
+    safe_csv(res.summary(), paths["summary"], index=False)
     return paths

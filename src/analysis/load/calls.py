@@ -30,6 +30,9 @@ CALL_REASONS = {
     "missing_talk_s": "answered or transferred call without talk time",
     "negative_<duration>": "talk_s, hold_s or acw_s below zero",
     "absurd_<duration>": "a duration above checks.max_duration_s (default 24 h)",
+    "implausible_<timestamp>": "arrival_ts or answer_ts outside checks.ts_window (default "
+    "1990-01-01 to tomorrow): sentinel dates such as 1900-01-01 or 1970-01-01",
+    "nul_byte": "a NUL character in a field (binary residue), wherever it is in the file",
     "answer_before_arrival": "answered earlier than it arrived (beyond checks.clock_tolerance_s)",
     "abandoned_with_answer": "abandoned call that has an answer time",
     "unknown_ended_by": "ended_by not agent / customer / system",
@@ -38,13 +41,29 @@ CALL_REASONS = {
 }
 
 _DURATIONS = ("talk_s", "hold_s", "acw_s")
+#: Default plausibility window for call times: from this date to tomorrow.
+EARLIEST_TS = pd.Timestamp("1990-01-01")
 
 
-def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: Mapping
-                ) -> list[str]:
+def ts_window(checks: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(earliest, latest)`` call time accepted: ``checks.ts_window`` of the mapping, by
+    default 1990-01-01 to the start of the day after tomorrow (local clock), so that
+    sentinel dates (1900-01-01, 1970-01-01, 9999-12-31) are quarantined."""
+    lo, hi = checks.get("ts_window", (None, None))
+    if lo is None:
+        lo = EARLIEST_TS
+    if hi is None:
+        hi = pd.Timestamp.now().normalize() + pd.Timedelta(days=2)
+    return pd.Timestamp(lo), pd.Timestamp(hi)
+
+
+def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: Mapping,
+                *, duplicates: bool = True, stats: dict | None = None) -> list[str]:
     """Contract checks on mapped call rows; adds problems, may fix clock jitter in place.
 
-    Returns notes (one line each) about adjustments made.
+    Returns notes (one line each) about adjustments made. ``duplicates=False`` leaves the
+    duplicate-id check to the caller (the streaming loader checks ids across slices);
+    ``stats`` receives ``{"jitter": rows}``.
     """
     notes: list[str] = []
     checks = mapping.checks
@@ -76,6 +95,12 @@ def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: M
         problems.add(f"negative_{col}", v < 0)
         problems.add(f"absurd_{col}", v > max_s)
 
+    lo_ts, hi_ts = ts_window(checks)
+    for col in ("arrival_ts", "answer_ts"):
+        v = frame[col]
+        problems.add(f"implausible_{col}",
+                     (v.notna() & ((v < lo_ts) | (v > hi_ts))).to_numpy(dtype=bool))
+
     arr = frame["arrival_ts"]
     ans = frame["answer_ts"]
     gap = (ans - arr).dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
@@ -83,10 +108,9 @@ def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: M
     jitter = (gap < 0) & (gap >= -tol)
     if jitter.any():
         frame.loc[jitter, "answer_ts"] = arr[jitter]
-        notes.append(
-            f"{int(jitter.sum())} answer times up to {tol:g} s before arrival set to the arrival "
-            "time (clock jitter; checks.clock_tolerance_s)"
-        )
+        notes.append(jitter_note(int(jitter.sum()), tol))
+    if stats is not None:
+        stats["jitter"] = stats.get("jitter", 0) + int(jitter.sum())
     problems.add("answer_before_arrival", gap < -tol)
     problems.add("abandoned_with_answer", abandoned & frame["answer_ts"].notna().to_numpy())
 
@@ -100,15 +124,27 @@ def check_calls(frame: pd.DataFrame, built: dict, problems: Problems, mapping: M
     v = frame["qa_score"].to_numpy(dtype=float, na_value=np.nan)
     problems.add("qa_score_out_of_range", (v < lo) | (v > hi))
 
-    ids = frame["call_id"]
-    dup = ids.notna().to_numpy() & ids.duplicated(keep="first").to_numpy()
-    problems.add("duplicate_call_id", dup)
-    assert len(dup) == n
+    if duplicates:
+        ids = frame["call_id"]
+        dup = ids.notna().to_numpy() & ids.duplicated(keep="first").to_numpy()
+        problems.add("duplicate_call_id", dup)
+        assert len(dup) == n
     return notes
 
 
-def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False) -> LoadResult:
+def jitter_note(rows: int, tol: float) -> str:
+    """The note on answer times moved to the arrival time (clock jitter)."""
+    return (f"{rows} answer times up to {tol:g} s before arrival set to the arrival "
+            "time (clock jitter; checks.clock_tolerance_s)")
+
+
+def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False,
+               chunk_rows: int | None = None) -> LoadResult:
     """Read call records and check every row against the data contract.
+
+    The rows are read and checked in slices by the streaming loader
+    (:func:`analysis.load.stream_calls`); this function then holds the results in
+    memory. ``ccpm validate`` and the other commands stream to files instead.
 
     Parameters
     ----------
@@ -121,6 +157,9 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
         name (``analysis.load.builtin_mappings()``), a YAML file, or a parsed dict.
     progress : bool
         Print a line per file read to stderr.
+    chunk_rows : int, optional
+        Rows checked at a time (default ``analysis.load._stream.CHUNK_ROWS``); the
+        result does not depend on it.
 
     Returns
     -------
@@ -137,6 +176,28 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False)
     ConfigError
         A bad mapping (the message names the offending key) or an unknown mapping name.
     """
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from ._result import _types_mapper
+    from ._stream import stream_calls
+
+    parts: list[pd.DataFrame] = []
+    with tempfile.TemporaryDirectory(prefix="ccpm-load-", ignore_cleanup_errors=True) as d:
+        vp = os.path.join(d, "valid.parquet")
+        st = stream_calls(path, mapping, valid_path=vp, quarantine_sink=parts.append,
+                          progress=progress, chunk_rows=chunk_rows)
+        valid = pq.read_table(vp).to_pandas(types_mapper=_types_mapper, date_as_object=False)
+    quarantine = parts[0] if len(parts) == 1 else pd.concat(parts[1:], ignore_index=True)
+    return LoadResult(kind="calls", mapping=st.mapping, valid=valid, quarantine=quarantine,
+                      rows_read=st.rows_read, sources=st.sources, notes=st.notes)
+
+
+def load_calls_in_memory(path: str | os.PathLike, mapping=None, *, progress: bool = False
+                         ) -> LoadResult:
+    """The loader before streaming: every row in pandas at once (kept as the reference
+    the streaming loader is tested against; same results)."""
     m = resolve_mapping(mapping, kind="calls")
     raw, sources, read_notes = read_raw(path, m, progress=progress)
     if len(raw) == 0:

@@ -9,7 +9,7 @@ contract schema (what ``ccpm validate`` writes as ``valid.parquet``), drops the
 frames, and returns a small :class:`SpilledCalls` holding the path and the counts.
 
 >>> sp = load_calls_to_parquet("exports/", "anonymous-bank")      # doctest: +SKIP
->>> con.execute(f"SELECT count(*) FROM read_parquet('{sp.path}')")  # doctest: +SKIP
+>>> con.execute("SELECT count(*) FROM read_parquet(?)", [str(sp.path)])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class SpilledCalls:
 
 def load_calls_to_parquet(path, mapping=None, *, directory: str | os.PathLike | None = None,
                           progress: bool = False) -> SpilledCalls:
-    """:func:`analysis.load.load_calls`, with the valid rows spilled to Parquet.
+    """:func:`analysis.load.load_calls`, with the valid rows streamed to Parquet.
 
     Parameters
     ----------
@@ -111,9 +111,8 @@ def load_calls_to_parquet(path, mapping=None, *, directory: str | os.PathLike | 
         ``sources``, ``notes``. The quarantined rows themselves are not kept (``ccpm
         validate`` writes them).
     """
-    from .calls import load_calls
+    from ._stream import stream_calls
 
-    res = load_calls(path, mapping, progress=progress)
     tmp = None
     if directory is None:
         tmp = tempfile.TemporaryDirectory(prefix="ccpm-spill-", ignore_cleanup_errors=True)
@@ -125,14 +124,19 @@ def load_calls_to_parquet(path, mapping=None, *, directory: str | os.PathLike | 
         except OSError as exc:
             raise InputError(f"{folder}: cannot create folder ({exc.strerror})") from None
     try:
-        out = spill_valid(res, folder / "valid.parquet")
+        # streamed: the rows are checked in slices and only the valid ones written
+        st = stream_calls(path, mapping, valid_path=folder / "valid.parquet", progress=progress)
     except BaseException:
         if tmp is not None:
             tmp.cleanup()
         raise
-    sp = SpilledCalls(path=out, rows_read=int(res.rows_read), valid_rows=len(res.valid),
-                      quarantined=len(res.quarantine), reason_counts=res.reason_counts(),
-                      mapping=str(res.mapping), sources=list(res.sources),
-                      notes=list(res.notes), _tmp=tmp)
-    del res  # the frames go now, not at the caller's next collection
-    return sp
+    counts = {r: k for r, k in zip(*_summary_lists(st), strict=True) if r != "valid"}
+    return SpilledCalls(path=folder / "valid.parquet", rows_read=int(st.rows_read),
+                        valid_rows=int(st.valid_rows), quarantined=int(st.quarantined),
+                        reason_counts=counts, mapping=str(st.mapping), sources=list(st.sources),
+                        notes=list(st.notes), _tmp=tmp)
+
+
+def _summary_lists(st) -> tuple[list[str], list[int]]:
+    s = st.summary()
+    return list(s["reason"]), [int(k) for k in s["rows"]]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import yaml
 
 from ..config import MIN_360_GROUP
 from ..contract import RATER_GROUPS
+from ..criteria import CRITERIA
 from ..errors import ConfigError
 from ..metrics import metric_names
+from ._merge import deep_merge
 
 __all__ = ["DEFAULTS_PATH", "load_model_config", "deep_merge", "validate_config",
            "NORMALISATIONS", "config_table"]
@@ -20,19 +21,6 @@ NORMALISATIONS = ("attainment", "zscore", "percentile")
 _DIRECTIONS = ("higher", "lower")
 
 
-def deep_merge(base: dict, override: dict) -> dict:
-    """``base`` updated by ``override``: mappings merged recursively, other values replaced;
-    a key whose override value is ``None`` is removed."""
-    out = copy.deepcopy(base)
-    for k, v in (override or {}).items():
-        k = str(k)
-        if v is None:
-            out.pop(k, None)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def _read_yaml(path: Path) -> dict:
@@ -245,9 +233,7 @@ def validate_config(cfg: dict) -> None:
 
     if "recommendation" in cfg:
         rc = _mapping(cfg["recommendation"], "recommendation")
-        from ..recommend import CRITERIA
-
-        w = _mapping(rc.get("weights", {}), "recommendation.weights")
+        w = _mapping(rc.get("weights") or {}, "recommendation.weights")
         for k, v in w.items():
             if k not in CRITERIA:
                 raise ConfigError(f"recommendation.weights.{k}: unknown criterion "
@@ -255,7 +241,21 @@ def validate_config(cfg: dict) -> None:
             _num(v, f"recommendation.weights.{k}", minimum=0)
         if w and sum(float(v) for v in w.values()) <= 0:
             raise ConfigError("recommendation.weights: weights sum to zero")
-        _check_bootstrap(rc, "recommendation", n_boot=300, ci=0.9)
+        if rc.get("priorities") is not None:
+            from ..criteria import parse_priorities
+
+            parse_priorities(rc["priorities"], key="recommendation.priorities")
+        _check_bootstrap(rc, "recommendation", n_boot=200, ci=0.9)
+        nd = rc.get("n_draws", 5000)
+        if isinstance(nd, bool) or not isinstance(nd, int) or nd < 100:
+            raise ConfigError(f"recommendation.n_draws: expected an integer >= 100, got {nd!r}")
+        dose = _num(rc.get("gaming_dose", 0.1), "recommendation.gaming_dose", positive=True)
+        if dose > 1:
+            raise ConfigError("recommendation.gaming_dose: must be <= 1")
+        ga = rc.get("gaming_agents", 12)
+        if isinstance(ga, bool) or not isinstance(ga, int) or ga < 0:
+            raise ConfigError(f"recommendation.gaming_agents: expected an integer >= 0, "
+                              f"got {ga!r}")
 
     if "compare" in cfg:
         c = _mapping(cfg["compare"], "compare")

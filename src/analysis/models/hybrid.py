@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ._base import MODELS, ModelResult
+from ._merge import deep_merge
 from ._scoring import COMPONENT_COLUMNS, empty_components, empty_scores, rank_scores
 
 __all__ = ["HybridModel", "register_hybrids", "hybrid_components", "HYBRID_RULES"]
@@ -182,8 +183,6 @@ class HybridModel:
                                        "share_below_floor": float(below.mean())}})
 
     def _override(self, spec, panel, config, ratings, okr) -> ModelResult:
-        from .config import deep_merge
-
         base = str(spec["base"])
         needs = list(spec.get("requires") or [])
         if "ratings" in needs and (ratings is None or len(ratings) == 0):

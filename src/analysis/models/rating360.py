@@ -24,6 +24,8 @@ competency units, both on uncorrected non-self ratings.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -34,7 +36,7 @@ from ._base import MODELS, ModelResult
 from ._reliability import icc_oneway, krippendorff_alpha_interval_long
 from ._scoring import empty_components, empty_scores, rank_scores
 
-__all__ = ["rating360_model", "prepare_ratings", "score_360"]
+__all__ = ["rating360_model", "prepare_ratings", "score_360", "reuse_360_scores"]
 
 
 def prepare_ratings(ratings: pd.DataFrame, notes: list[str] | None = None) -> pd.DataFrame:
@@ -149,6 +151,22 @@ def score_360(ratings: pd.DataFrame, config: dict, notes: list[str] | None = Non
     return scores, components, diag
 
 
+_MEMO: dict | None = None
+
+
+@contextlib.contextmanager
+def reuse_360_scores():
+    """Within this block the 360 scores of the same ratings object and ``360`` section are
+    computed once (they do not depend on the call panel): for callers that rescore the
+    models many times on changed calls (:mod:`analysis.counterfactual`)."""
+    global _MEMO
+    prev, _MEMO = _MEMO, {}
+    try:
+        yield
+    finally:
+        _MEMO = prev
+
+
 @MODELS.register("360")
 def rating360_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None) -> ModelResult:
     """Score agents from 360-degree ratings (see the module docstring for the steps).
@@ -181,8 +199,15 @@ def rating360_model(panel: pd.DataFrame, config: dict, *, ratings=None, okr=None
     if ratings is None or len(ratings) == 0:
         return ModelResult("360", empty_scores(), empty_components(), False,
                            "no 360 ratings given (--ratings)", notes)
-    r = prepare_ratings(ratings, notes)
-    scores, comp, diag = score_360(r, config, notes)
+    key = (id(ratings), len(ratings), repr(config.get("360")))
+    if _MEMO is not None and key in _MEMO:
+        scores, comp, diag, added = _MEMO[key]
+        scores, comp, notes = scores.copy(), comp.copy(), notes + list(added)
+    else:
+        r = prepare_ratings(ratings, notes)
+        scores, comp, diag = score_360(r, config, notes)
+        if _MEMO is not None:
+            _MEMO[key] = (scores.copy(), comp.copy(), diag, list(notes))
     agents = set(panel["agent_id"].astype(str)) if panel is not None else None
     if agents is not None:
         extra = set(scores["agent_id"]) - agents

@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from ..config import NOTEBOOKS_DIR
+from ..escape import safe_csv
 from . import i18n
 from .engines import RenderMeta, select_engine
 from .execute import REPORT_NOTEBOOKS, execute_notebook
@@ -291,6 +292,6 @@ def _export_tables(build_dir: Path, dest: Path) -> list[Path]:
         df = df.drop(columns=[c for c in df.columns if "customer" in str(c)])
         dest.mkdir(parents=True, exist_ok=True)
         path = dest / f"{name}.csv"
-        df.to_csv(path, index=False)
+        safe_csv(df, path, index=False)
         written.append(path)
     return written

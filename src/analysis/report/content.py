@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_ALPHA, MIN_360_GROUP
+from ..escape import sql_quote_path
 from . import i18n
 from .i18n import t, tm  # t: plain text (figures); tm: Markdown (fields literal)
 from .inputs import ReportInputs
@@ -362,7 +363,8 @@ def _con(inputs: ReportInputs) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     with contextlib.suppress(duckdb.Error):  # no progress widget in the executed notebook
         con.execute("SET enable_progress_bar = false")
-    con.execute(f"CREATE VIEW calls AS SELECT * FROM read_parquet('{inputs.calls_path}')")
+    src = sql_quote_path(inputs.calls_path)
+    con.execute(f"CREATE VIEW calls AS SELECT * FROM read_parquet({src})")
     return con
 
 

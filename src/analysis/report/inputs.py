@@ -33,6 +33,7 @@ import yaml
 from .. import __version__
 from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from ..errors import ConfigError, InputError
+from ..escape import safe_csv, sql_quote_path
 
 __all__ = [
     "ReportInputs",
@@ -257,16 +258,32 @@ def _fingerprint(paths: dict[str, Path | None], params: dict) -> str:
     return h.hexdigest()
 
 
-def _pseudo_map(values: pd.Series, salt: bytes, prefix: str) -> pd.DataFrame:
-    from ..privacy import pseudonym
-
+def _pseudo_map(values: pd.Series, pz, prefix: str) -> pd.DataFrame:
     u = pd.Series(pd.unique(values.dropna().astype(str)), dtype="str")
-    return pd.DataFrame({"raw": u, "pseudo": [pseudonym(v, salt, prefix) for v in u]})
+    return pd.DataFrame({"raw": u, "pseudo": [pz.pseudonym(v, prefix) for v in u]})
+
+
+def _pseudonymizer(salt: bytes, paths: dict):
+    """The report's pseudonymizer: no sentinel word is kept, and inputs already
+    pseudonymized with this salt (``validate --pseudonymize``) pass through; another
+    salt is refused (see docs/privacy.md)."""
+    from ..privacy import Pseudonymizer, input_salt_ids
+
+    pz = Pseudonymizer(salt, keep=())
+    for kind in ("calls", "ratings", "roster"):
+        seen = input_salt_ids(paths[kind]) if paths[kind] is not None else set()
+        if seen - {pz.salt_id}:
+            raise ConfigError(f"{kind} {paths[kind].name} was pseudonymized with another "
+                              f"salt (salt_id {sorted(seen - {pz.salt_id})[0]}, this "
+                              f"run's {pz.salt_id}): give the salt that wrote it")
+        pz.passthrough = pz.passthrough or bool(seen)
+    return pz
 
 
 def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
-                 salt: bytes | None) -> int:
-    """Filter to ``period``, pseudonymize ids, write Parquet; return the row count."""
+                 pz=None) -> int:
+    """Filter to ``period``, pseudonymize ids (``pz``, a Pseudonymizer), write Parquet;
+    return the row count."""
     from ..privacy import ID_PREFIXES
 
     con = duckdb.connect()
@@ -279,12 +296,12 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
             n = len(period)
             where = f"WHERE strftime(arrival_ts, '%Y-%m-%d')[1:{n}] = '{period}'"
         select = "SELECT v.* FROM valid_df v"
-        if salt is not None:
+        if pz is not None:
             reps, joins = [], []
             for i, col in enumerate(("agent_id", "customer_id")):
                 if col not in valid.columns:
                     continue
-                con.register(f"m{i}", _pseudo_map(valid[col], salt, ID_PREFIXES[col]))
+                con.register(f"m{i}", _pseudo_map(valid[col], pz, ID_PREFIXES[col]))
                 joins.append(f"LEFT JOIN m{i} ON CAST(v.{col} AS VARCHAR) = m{i}.raw")
                 reps.append(f"m{i}.pseudo AS {col}")
             if reps:
@@ -292,8 +309,9 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                           + " ".join(joins))
         con.execute(f"CREATE VIEW prepared AS {select} {where.replace('arrival_ts', 'v.arrival_ts')}")
         tmp = out.with_name(out.name + ".tmp")
-        con.execute(f"COPY (SELECT * FROM prepared ORDER BY arrival_ts) TO '{tmp}' (FORMAT parquet)")
-        n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchone()[0]
+        con.execute("COPY (SELECT * FROM prepared ORDER BY arrival_ts) "
+                    f"TO {sql_quote_path(tmp)} (FORMAT parquet)")
+        n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchone()[0]
         os.replace(tmp, out)
         return int(n)
     finally:
@@ -364,6 +382,12 @@ def prepare_inputs(
         raise InputError("no calls file given")
     params = {"period": period, "pseudonymize": bool(pseudonymize), "v": MANIFEST_VERSION,
               "mapping": None if paths["mapping"] else mapping}
+    pz = None
+    if pseudonymize:  # a new salt rebuilds the cached inputs
+        from ..privacy import resolve_salt
+
+        pz = _pseudonymizer(resolve_salt(salt_file), paths)
+        params["salt_id"] = pz.salt_id
     key = _fingerprint(paths, params)
     idir = Path(build_dir) / "inputs"
     manifest_path = idir / "inputs.json"
@@ -372,18 +396,12 @@ def prepare_inputs(
         if manifest.get("key") == key:
             return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
     idir.mkdir(parents=True, exist_ok=True)
-    salt = None
-    if pseudonymize:
-        from ..privacy import resolve_salt
-
-        salt = resolve_salt(salt_file)
-
     valid, qcounts, rows_read, notes = _load_calls(paths["calls"], paths["mapping"] or mapping)
     n_valid_all = len(valid)
-    n_calls = _write_calls(valid, idir / "calls.parquet", period=period, salt=salt)
+    n_calls = _write_calls(valid, idir / "calls.parquet", period=period, pz=pz)
     if n_calls == 0:
         raise InputError(f"no valid calls{' in period ' + period if period else ''}")
-    qcounts.to_csv(idir / "quarantine.csv", index=False)
+    safe_csv(qcounts, idir / "quarantine.csv", index=False)
 
     records = []
     for kind, p in paths.items():
@@ -392,13 +410,15 @@ def prepare_inputs(
         for f in _files_of(p):
             rec = {"kind": kind, "file": f.name, "path": str(f.resolve()),
                    "sha256": file_sha256(f), "bytes": f.stat().st_size}
+            if pz is not None:  # a per-agent file name (alice.csv) names a person
+                rec["file"] = rec["path"] = pz.file_name(f.name)
             records.append(rec)
     calls_rec = [r for r in records if r["kind"] == "calls"]
     if calls_rec:
         calls_rec[0].update(rows_read=rows_read, valid=n_valid_all,
                             quarantined=int(qcounts["rows"].sum()), in_period=n_calls)
 
-    from ..privacy import pseudonymize as _pseudo
+    from ..privacy import ID_PREFIXES
 
     for kind in ("ratings", "roster", "truth"):
         if paths[kind] is None:
@@ -406,16 +426,19 @@ def prepare_inputs(
         df = _load_optional(kind, paths[kind])
         rec = next(r for r in records if r["kind"] == kind)
         rec.update(rows_read=len(df), valid=len(df))
-        if salt is not None:
-            df = _pseudo(df, _ID_COLS[kind], salt)
+        if pz is not None:
+            df = df.copy()
+            for c in _ID_COLS[kind]:
+                if c in df.columns:
+                    df[c] = pz.ids(df[c], ID_PREFIXES[c])
         df.to_parquet(idir / f"{kind}.parquet", index=False)
     if paths["okr"] is not None:
         try:
             okr_doc = yaml.safe_load(paths["okr"].read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"okr {paths['okr']}: invalid YAML: {exc}".splitlines()[0]) from None
-        if salt is not None:
-            okr_doc = _pseudo_okr(okr_doc, salt)
+        if pz is not None:
+            okr_doc = _pseudo_okr(okr_doc, pz)
         (idir / "okr.json").write_text(json.dumps(okr_doc, default=str), encoding="utf-8")
 
     manifest = {
@@ -440,20 +463,20 @@ def prepare_inputs(
     return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
 
 
-def _pseudo_okr(doc, salt: bytes):
+def _pseudo_okr(doc, pz):
     """Pseudonymize ``agent_id``/``owner`` values anywhere in an OKR document."""
-    from ..privacy import ID_PREFIXES, pseudonym
+    from ..privacy import ID_PREFIXES
 
     if isinstance(doc, dict):
         agents = doc.get("agents")
         if isinstance(agents, dict):  # per-agent key results, keyed by agent id
-            doc = {**doc, "agents": {pseudonym(k, salt, ID_PREFIXES["agent_id"]): v
+            doc = {**doc, "agents": {pz.pseudonym(k, ID_PREFIXES["agent_id"]): v
                                      for k, v in agents.items()}}
-        return {k: (pseudonym(v, salt, ID_PREFIXES["agent_id"])
+        return {k: (pz.pseudonym(v, ID_PREFIXES["agent_id"])
                     if k in ("agent_id", "owner", "owner_id") and v is not None
-                    else _pseudo_okr(v, salt)) for k, v in doc.items()}
+                    else _pseudo_okr(v, pz)) for k, v in doc.items()}
     if isinstance(doc, list):
-        return [_pseudo_okr(v, salt) for v in doc]
+        return [_pseudo_okr(v, pz) for v in doc]
     return doc
 
 

@@ -25,7 +25,9 @@ below 60 agents). ``start-end`` are 0-based day offsets, inclusive. Behaviours a
 what ``strength`` means:
 
 - ``hangup`` (0.15): that share of the agent's calls is cut short by the agent (talk
-  3-15 s, ended_by agent, not resolved, more complaints, low csat); the customer
+  3-15 s, not resolved, more complaints, low csat); 60 % of them are recorded as
+  ended by the agent, 40 % as ended by the customer (dead air: about 30 % of natural
+  short calls are agent-ended, so ``ended_by`` is a hint, not a label); the customer
   calls back within hours (p 0.85, mean delay 1.5 h).
 - ``bunching`` (0.8): that share of the calls whose handle time lands within 60 s
   above ``aht_target`` is compressed to 1-15 s below it (and resolves less).
@@ -40,6 +42,13 @@ what ``strength`` means:
   to the 360 ratings they give each other.
 - ``survey_selection`` (0.7; not in the default mix): that share of the post-call
   surveys on the agent's bad calls (short or unresolved) never happens.
+
+Stress worlds (``stress=``, ``ccpm synth --stress messy``) add what real centers
+have and the checks' null models do not assume: agent-day random effects, a smooth
+center-wide handle-time and short-call drift, new hires' learning curves, a weekday
+cycle, heavy-tailed agent propensities shared across queues, hang-ups mostly
+recorded as customer-ended, optionally no ``ended_by`` (see
+:mod:`analysis.synth._stress`).
 
 Examples
 --------
@@ -76,7 +85,8 @@ from ._spec import (
     default_gaming_spec,
     parse_gaming_spec,
 )
-from ._world import QUEUE_NAMES, make_agents, staffing_plan
+from ._stress import STRESS_PRESETS, Stress, parse_stress, stress_arrays
+from ._world import Q_SHORT, Q_TRANSFER, QUEUE_NAMES, make_agents, staffing_plan
 
 __all__ = [
     "SynthCenter",
@@ -91,6 +101,9 @@ __all__ = [
     "QUEUE_NAMES",
     "KIND_NAMES",
     "calls_table",
+    "Stress",
+    "STRESS_PRESETS",
+    "parse_stress",
 ]
 
 DEFAULT_START = "2026-01-05"
@@ -139,6 +152,7 @@ class SynthCenter:
     aht_target: float
     gaming: str
     partners: dict[str, str] = field(default_factory=dict)
+    stress: Stress = field(default_factory=Stress)
     _calls: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -201,7 +215,8 @@ def calls_table(center: SynthCenter, lo: int = 0, hi: int | None = None) -> pa.T
         "hold_s": dur(c.hold[sl]),
         "acw_s": dur(c.acw[sl]),
         "customer_id": cust,
-        "ended_by": pc.take(_ENDED_NAMES, pa.array(c.ended_by[sl])),
+        "ended_by": (pc.take(_ENDED_NAMES, pa.array(c.ended_by[sl])) if center.stress.ended_by
+                     else pa.nulls(hi - lo, pa.string())),
         "resolved": pa.array(res == 1, mask=res < 0),
         "csat": pa.array(csat.astype(np.float64), mask=csat == 0),
         "qa_score": pa.array(qa.astype(np.float64), mask=qa < 0),
@@ -229,6 +244,7 @@ def generate_center(
     *,
     short_kappa: float = 60.0,
     novice_share: float = 0.15,
+    stress=None,
     progress: bool = False,
 ) -> SynthCenter:
     """Generate a synthetic contact center with planted gaming.
@@ -253,6 +269,16 @@ def generate_center(
         between-agent variance of the rate is ``m (1 - m) / (short_kappa + 1)``.
     novice_share : float
         Share of agents hired around the start of the window.
+    stress : None, str, dict or Stress
+        Real-world mess the checks' null models do not assume (see
+        :mod:`analysis.synth._stress`): ``None`` a clean world, ``"messy"``
+        agent-day random effects, a smooth +12 % handle-time drift, a smooth
+        short-call drift, new hires' learning curve in the short-call rate, a
+        weekday cycle, heavy-tailed agent propensities shared across queues and
+        hang-ups mostly recorded as customer-ended; a dict or
+        ``"messy,ended_by=false"`` sets single features (``ended_by=false``
+        leaves the column empty). The clean world of the same seed is kept
+        underneath: stress draws come from their own generator.
     progress : bool
         Print a line per step to stderr.
 
@@ -277,6 +303,7 @@ def generate_center(
     if not (0 <= novice_share < 1):
         raise ConfigError(f"novice_share must be in [0, 1), got {novice_share!r}")
     start_d = _parse_start(start)
+    st = parse_stress(stress)
     spec = default_gaming_spec(int(agents)) if gaming is None else gaming
     items = parse_gaming_spec(spec, days=int(days))
     n_gaming = sum(i.count for i in items)
@@ -297,6 +324,12 @@ def generate_center(
         r_agents, int(agents), int(days), items, short_kappa=short_kappa, novice_share=novice_share
     )
     works, occ = staffing_plan(r_staff, ag, int(days), start_d.weekday())
+    st_arrays = None
+    if not st.is_clean:
+        st_arrays, ag.p_short, ag.p_transfer = stress_arrays(
+            st, int(seed), ag.n, int(days), start_d.weekday(), ag.p_short, ag.p_transfer,
+            Q_SHORT, Q_TRANSFER,
+        )
     say(f"{int(works.sum()):,} agent-days; generating calls")
 
     def prog(done: int, total: int) -> None:
@@ -304,7 +337,8 @@ def generate_center(
 
     calls = generate_calls(
         r_time, r_attr, r_link, ag, works, occ, aht_target=float(aht_target),
-        progress=prog if progress else None,
+        progress=prog if progress else None, stress=st_arrays,
+        hangup_disguise=st.hangup_disguise,
     )  # fmt: skip
     say(f"{len(calls):,} calls; roster, ratings, OKRs")
     center = SynthCenter(
@@ -320,6 +354,7 @@ def generate_center(
         aht_target=float(aht_target),
         gaming=spec,
         partners={ag.ids[i]: ag.ids[p] for i, p in enumerate(ag.partner) if p >= 0},
+        stress=st,
     )
     return center
 

@@ -101,6 +101,7 @@ def _chunk(
     occ: np.ndarray,
     aht_target: float,
     k_slots: int,
+    stress=None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Generate the calls of a chunk of agent-days; returns (arrays, rows exhausted)."""
     R, K = len(rows_a), k_slots
@@ -128,19 +129,28 @@ def _chunk(
     # Talk, hold and after-call work of ordinary calls.
     talk = np.exp(Q_TALK_MU[q] + Q_TALK_SIG[q] * rng.standard_normal((R, K)))
     talk *= ag.speed[rows_a][:, None] * (1.0 + 0.5 * learn)
+    if stress is not None:  # agent-day talk shock, center drift and weekday cycle
+        hday = stress.handle_day[d][:, None]
+        talk *= np.exp(stress.talk_ad[d, rows_a])[:, None] * hday
     talk = np.maximum(talk, SHORT_S + 1.0)
     has_hold = rng.random((R, K)) < np.minimum(Q_HOLD_P[q] * ag.hold_f[rows_a][:, None], 0.9)
     hold = np.where(has_hold, np.exp(Q_HOLD_MU[q] + 0.7 * rng.standard_normal((R, K))), 0.0)
     acw = np.exp(Q_ACW_MU[q] + 0.5 * rng.standard_normal((R, K)))
     acw *= ag.acw_f[rows_a][:, None] * (1.0 + 0.5 * learn)
+    p_short = ag.p_short[a, q]
+    p_trans = ag.p_transfer[a, q]
+    if stress is not None:
+        acw *= hday
+        shift = (stress.short_day[d] + stress.learning_short * learn[:, 0])[:, None]
+        p_short = _shift_odds(p_short, stress.short_ad[d, rows_a][:, None] + shift)
+        p_trans = _shift_odds(p_trans, stress.trans_ad[d, rows_a][:, None] + shift)
 
     kind = np.zeros((R, K), dtype=np.int8)
-    p_short = ag.p_short[a, q]
     short = rng.random((R, K)) < p_short
     # A share ``st`` of all the agent's calls (natural short calls are not replaced).
     hang = ~short & act("hangup") & (rng.random((R, K)) < st / np.maximum(1.0 - p_short, 1e-9))
     dump = ~short & ~hang & act("transfer_dumping") & (rng.random((R, K)) < st)
-    ntr = ~short & ~hang & ~dump & (rng.random((R, K)) < ag.p_transfer[a, q])
+    ntr = ~short & ~hang & ~dump & (rng.random((R, K)) < p_trans)
     kind[ntr] = K_TRANSFER
     kind[dump] = K_DUMP
     kind[hang] = K_HANG
@@ -219,6 +229,11 @@ def _chunk(
     return out, exhausted
 
 
+def _shift_odds(p: np.ndarray, dlogit: np.ndarray) -> np.ndarray:
+    """``expit(logit(p) + dlogit)``."""
+    return 1.0 / (1.0 + (1.0 - p) / p * np.exp(-dlogit))
+
+
 def _truncexp(rng: np.random.Generator, mean: float, cap: float, n: int) -> np.ndarray:
     """Exponential(mean) truncated at ``cap`` (inverse CDF)."""
     u = rng.random(n)
@@ -226,7 +241,8 @@ def _truncexp(rng: np.random.Generator, mean: float, cap: float, n: int) -> np.n
 
 
 def _attributes(
-    r: np.random.Generator, ag: Agents, occ: np.ndarray, cat: dict[str, np.ndarray]
+    r: np.random.Generator, ag: Agents, occ: np.ndarray, cat: dict[str, np.ndarray],
+    hangup_disguise: float = 0.4,
 ) -> dict[str, np.ndarray]:
     """Waiting, disposition, who hung up, survey, QA and complaint of a chunk's calls."""
     n = len(cat["answer"])
@@ -258,7 +274,12 @@ def _attributes(
     ended = np.where(
         u < p_agent, END_AGENT, np.where(u < p_agent + p_system, END_SYSTEM, END_CUSTOMER)
     )
-    ended = np.where((kind == K_HANG) | transferred, END_AGENT, ended)
+    # Planted hang-ups: most are recorded as ended by the agent, a share
+    # ``hangup_disguise`` as ended by the customer (dead air until the caller gives up);
+    # ``u`` is that call's own draw, so no other call changes with the share.
+    hang_end = np.where(u < 1.0 - hangup_disguise, END_AGENT, END_CUSTOMER)
+    ended = np.where(kind == K_HANG, hang_end, ended)
+    ended = np.where(transferred, END_AGENT, ended)
     quality = ag.quality[agent]
     # Surveys: 15 % of handled calls, half as often after a very short call (the caller
     # is gone before the IVR survey); survey selectors keep bad calls out of it.
@@ -331,6 +352,8 @@ def generate_calls(
     *,
     aht_target: float,
     progress=None,
+    stress=None,
+    hangup_disguise: float = 0.4,
 ) -> CallArrays:
     """All calls of the window, sorted by arrival time."""
     days = works.shape[0]
@@ -352,7 +375,8 @@ def generate_calls(
         while len(rows):
             # Rows whose K slots all fall within the shift are redrawn with twice the slots.
             out, exhausted = _chunk(
-                np.random.default_rng([seed, k]), ag, aa[rows], dd[rows], occ, aht_target, k
+                np.random.default_rng([seed, k]), ag, aa[rows], dd[rows], occ, aht_target, k,
+                stress,
             )
             keep = ~exhausted[out.pop("row")]
             pieces.append({key: v[keep] for key, v in out.items()})
@@ -360,7 +384,7 @@ def generate_calls(
             k *= 2
         out = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
         del pieces
-        part = _attributes(np.random.default_rng(attr_seed), ag, occ, out)
+        part = _attributes(np.random.default_rng(attr_seed), ag, occ, out, hangup_disguise)
         del out
         slot = part.pop("slot")
         cnt += np.bincount(slot, minlength=n_slots)

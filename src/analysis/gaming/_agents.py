@@ -1,0 +1,245 @@
+"""Agent-level decisions: one combined p-value per agent (and period), FDR across agents.
+
+Every check gives per-test evidence (an agent x check x period p-value). The
+decision, though, is about an agent, and an agent carries ~26 dependent tests.
+So each agent's p-values are combined with the Cauchy combination test (ACAT,
+:func:`._combine.acat`; valid under arbitrary dependence in the tail), once per
+period and once over all periods (scope ``all``: the decision), and the
+false-discovery rate is controlled across agents within each scope
+(Benjamini-Hochberg by default; Benjamini-Yekutieli with ``agent_fdr="BY"``).
+
+Weights. An ACAT with equal weights over all tests would let the number of
+tests of an unrelated check dilute a behaviour's evidence, so the weights are
+hierarchical: equal per *signature* (one behaviour: a hang-up shows as excess
+short calls against peers and against the agent's own history, and as callers
+ringing back after short calls, so ``short_calls_*`` and
+``repeat_after_short`` form one signature), equal per check within a
+signature, equal per row within a check. Since an ACAT of ACAT statistics is
+an ACAT with the product weights, this is the same as combining each
+signature's checks first (the signature test) and then the signatures.
+
+Accumulation across periods. ACAT is built for sparse signals: six monthly
+p-values of .02 combine to about .02. A persistent excess therefore enters
+through checks that pool the periods themselves (``short_calls_peer`` with
+period ``all``: the agent's whole-window short-call share against the peers'
+whole-window shares, whose between-agent spread is fitted on whole-window
+rates, so an honest agent who is naturally quick every month is not counted as
+evidence). The combined p-value of scope ``all`` includes those pooled rows.
+
+BH or BY. The agents' combined p-values are dependent only through shared peer
+baselines (leave-one-out means over tens of agents: weak, mostly positive
+dependence), the setting in which BH is known to keep its level (Benjamini &
+Yekutieli 2001, PRDS; simulation in ``benchmarks/results/gaming_calibration.md``).
+BY (a factor ``sum 1/i``, ~5 for 100 agents) is offered for when the
+dependence is unknown or possibly negative (tiny peer groups, a handful of
+agents, checks whose contrasts compete for the same calls).
+
+References
+----------
+Liu, Y. & Xie, J. (2020). Cauchy combination test. *JASA* 115(529), 393-402.
+Benjamini, Y. & Hochberg, Y. (1995). *JRSS B* 57(1), 289-300.
+Benjamini, Y. & Yekutieli, D. (2001). *Ann. Statist.* 29(4), 1165-1188.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._combine import acat_groups, by_qvalues
+from ._fdr import bh_qvalues
+
+__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "agent_table", "date_agents",
+           "CENTER_ID"]
+
+#: Columns of ``gaming_agents.csv`` / ``GamingReport.agents`` (interface A).
+AGENT_COLUMNS = ["agent_id", "scope", "p_value", "q_value", "flagged", "behaviours", "checks",
+                 "first_date", "last_date", "detail"]
+
+#: agent_id of center-level rows in the flags (not an agent).
+CENTER_ID = "center"
+
+#: check -> behaviour key it is evidence of.
+BEHAVIOUR_OF = {
+    "short_calls_peer": "hangups",
+    "short_calls_trend": "hangups",
+    "short_calls_change": "hangups",
+    "repeat_after_short": "repeat_calls",
+    "bunching_agent": "bunching",
+    "bunching_center": "bunching",
+    "acw_inflation": "acw_padding",
+    "hold_inflation": "hold_padding",
+    "transfer_dumping": "transfer_dumping",
+    "end_of_day_stretch": "end_of_day_stretch",
+    "survey_selection": "survey_selection",
+    "reciprocity_360": "reciprocal_360",
+    "okr_sandbagging": "okr_sandbagging",
+}
+
+#: check -> signature (one behaviour's several traces share one weight).
+SIGNATURE_OF = dict(BEHAVIOUR_OF, repeat_after_short="hangups")
+
+
+def _weights(f: pd.DataFrame, scope_col: str) -> np.ndarray:
+    """Hierarchical ACAT weights within each agent x scope (see the module docstring)."""
+    key = [f["agent_id"], f[scope_col]]
+    sig = f["check"].map(SIGNATURE_OF).fillna(f["check"])
+    n_sig = sig.groupby(key).transform("nunique").to_numpy(float)
+    n_chk = f["check"].groupby(key + [sig]).transform("nunique").to_numpy(float)
+    n_row = f["check"].groupby(key + [f["check"]]).transform("size").to_numpy(float)
+    return 1.0 / (n_sig * n_chk * n_row)
+
+
+def _dates(changepoints: pd.DataFrame | None, agents) -> dict[str, tuple[str, str]]:
+    """agent -> (first_date, last_date) from agent-level change points (either schema)."""
+    out: dict[str, tuple[str, str]] = {}
+    if changepoints is None or changepoints.empty:
+        return out
+    cp = changepoints
+    if "level" in cp.columns and "agent_id" in cp.columns:
+        cp = cp[cp["level"].astype(str) == "agent"].assign(_a=cp["agent_id"].astype(str))
+    elif "scope" in cp.columns:
+        cp = cp[cp["scope"].astype(str) != CENTER_ID].assign(_a=cp["scope"].astype(str))
+    else:
+        return out
+    cp = cp[cp["_a"].isin(set(agents))]
+    if cp.empty or not {"date", "before", "after"} <= set(cp.columns):
+        return out
+    for aid, g in cp.sort_values("date").groupby("_a"):
+        up = g[pd.to_numeric(g["after"], errors="coerce") > pd.to_numeric(g["before"],
+                                                                          errors="coerce")]
+        down = g[pd.to_numeric(g["after"], errors="coerce") < pd.to_numeric(g["before"],
+                                                                            errors="coerce")]
+        first = pd.Timestamp(up["date"].iloc[0]).strftime("%Y-%m-%d") if len(up) else ""
+        last = ""
+        if len(down):
+            d = pd.Timestamp(down["date"].iloc[-1])
+            if not first or d > pd.Timestamp(first):
+                # the behaviour stopped the day before the new (lower) regime started
+                last = (d - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        out[str(aid)] = (first, last)
+    return out
+
+
+def date_agents(agents: pd.DataFrame, changepoints: pd.DataFrame | None) -> pd.DataFrame:
+    """Fill ``first_date`` / ``last_date`` of flagged rows from agent-level change points."""
+    if agents.empty:
+        return agents
+    dates = _dates(changepoints, agents.loc[agents["flagged"], "agent_id"].unique())
+    if not dates:
+        return agents
+    a = agents.copy()
+    for i in np.flatnonzero(a["flagged"].to_numpy()):
+        d = dates.get(str(a.at[i, "agent_id"]))
+        if d:
+            a.at[i, "first_date"], a.at[i, "last_date"] = d
+    return a
+
+
+def _fmt_p(p: float) -> str:
+    return f"{p:.2g}"
+
+
+def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
+                changepoints: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+    """Combine each agent's tests and control the FDR across agents.
+
+    Parameters
+    ----------
+    flags
+        Per-test evidence (``agent_id, period, check, p_value, effect, effect_unit``...).
+        Center-level rows (``agent_id == "center"``) are not agents and are left out.
+    alpha
+        False-discovery level across agents.
+    method
+        ``"BH"`` (Benjamini-Hochberg) or ``"BY"`` (Benjamini-Yekutieli).
+    changepoints
+        Optional change points; agent-level ones date the behaviour.
+
+    Returns
+    -------
+    (agents, agent_fdr)
+        ``agents`` with :data:`AGENT_COLUMNS`, one row per agent x scope
+        (``all`` first, then the periods), sorted by scope then q-value;
+        ``agent_fdr`` ``{"method", "alpha", "n_agents", "combination"}``.
+    """
+    method = str(method).upper()
+    if method not in ("BH", "BY"):
+        raise ValueError(f"agent_fdr must be BH or BY, got {method!r}")
+    info = {"method": method, "alpha": float(alpha), "n_agents": 0, "combination": "ACAT"}
+    f = flags[(flags["agent_id"].astype(str) != CENTER_ID)
+              & np.isfinite(pd.to_numeric(flags["p_value"], errors="coerce"))].copy()
+    if f.empty:
+        return pd.DataFrame(columns=AGENT_COLUMNS), info
+    f["agent_id"] = f["agent_id"].astype(str)
+    f["period"] = f["period"].astype(str)
+    f["p_value"] = f["p_value"].astype(float)
+    # scope "all": every row; a period scope: that period's rows (pooled rows, period
+    # "all", belong to scope "all" only)
+    per = f[f["period"] != "all"].assign(scope=lambda d: d["period"])
+    allf = f.assign(scope="all")
+    long = pd.concat([allf, per], ignore_index=True)
+    long["w"] = _weights(long, "scope")
+    long["key"] = long["agent_id"] + "\x1f" + long["scope"]
+    labels, p = acat_groups(long["p_value"].to_numpy(), long["w"].to_numpy(),
+                            long["key"].to_numpy())
+    agent = np.array([lab.split("\x1f", 1)[0] for lab in labels], dtype=object)
+    scope = np.array([lab.split("\x1f", 1)[1] for lab in labels], dtype=object)
+    res = pd.DataFrame({"agent_id": agent, "scope": scope, "p_value": p})
+    adj = by_qvalues if method == "BY" else bh_qvalues
+    res["q_value"] = res.groupby("scope")["p_value"].transform(lambda s: adj(s.to_numpy()))
+    res["flagged"] = res["q_value"].lt(alpha).astype(bool)
+    info["n_agents"] = int((res["scope"] == "all").sum())
+
+    # evidence per check and per behaviour (their own ACATs within agent x scope)
+    ck_key = long["key"] + "\x1f" + long["check"]
+    ck_lab, ck_p = acat_groups(long["p_value"].to_numpy(), long["w"].to_numpy(),
+                               ck_key.to_numpy())
+    ck = pd.DataFrame({"lab": ck_lab, "p": ck_p})
+    ck[["key", "check"]] = ck["lab"].str.rsplit("\x1f", n=1, expand=True)
+    ck["behaviour"] = ck["check"].map(BEHAVIOUR_OF).fillna(ck["check"])
+    ck = ck.sort_values(["key", "p"], kind="stable")
+    bh_p = ck.groupby(["key", "behaviour"], sort=False)["p"].min().reset_index()
+    bh_p = bh_p.sort_values(["key", "p"], kind="stable")
+    best = long.sort_values(["key", "p_value"], kind="stable").drop_duplicates("key")
+    best = best.set_index("key")
+    n_tests = long.groupby("key").size()
+    n_per = long.groupby("key")["period"].nunique()
+
+    def listing(tab: pd.DataFrame, col: str, key: str, flagged: bool) -> str:
+        if key not in tab.index:
+            return ""
+        t = tab.loc[[key]]
+        ev = t[t["p"] < alpha]
+        if ev.empty and flagged:
+            ev = t.iloc[:1]
+        return ";".join(dict.fromkeys(ev[col].astype(str)))
+
+    ck_i = ck.set_index("key")
+    bh_i = bh_p.set_index("key")
+    dates = _dates(changepoints, res.loc[res["flagged"], "agent_id"].unique())
+    beh, chk, first, last, detail = [], [], [], [], []
+    for r in res.itertuples(index=False):
+        key = r.agent_id + "\x1f" + r.scope
+        beh.append(listing(bh_i, "behaviour", key, r.flagged))
+        chk.append(listing(ck_i, "check", key, r.flagged))
+        d = dates.get(r.agent_id, ("", "")) if r.flagged else ("", "")
+        first.append(d[0])
+        last.append(d[1])
+        b = best.loc[key]
+        where = "all periods" if r.scope == "all" else f"period {r.scope}"
+        detail.append(
+            f"Combined p = {_fmt_p(r.p_value)} (Cauchy combination of {int(n_tests[key])} "
+            f"test(s) over {int(n_per[key])} period(s), {where}); strongest: {b['check']} "
+            f"in {b['period']} (p = {_fmt_p(b['p_value'])}, {b['effect']:+.3g} "
+            f"{b['effect_unit']})"
+        )
+    res["behaviours"] = beh
+    res["checks"] = chk
+    res["first_date"] = first
+    res["last_date"] = last
+    res["detail"] = detail
+    res["_all"] = res["scope"] != "all"
+    res = res.sort_values(["_all", "scope", "q_value", "p_value", "agent_id"],
+                          ignore_index=True, kind="stable")
+    return res[AGENT_COLUMNS], info

@@ -1,0 +1,262 @@
+"""The privacy threat model of docs/privacy.md, one attack at a time (issue #16), fast.
+
+Normalised ids (one pseudonym for ``" A1 "``, ``"Ａ1"``, ``"A\\u200b1"``), 64-bit pseudonyms
+and the birthday bound the docs state, the salt's minimum strength, kept words that never
+shadow an id, id columns found by the loader's header matching, file names, the quarantine's
+free text, pass-through of same-salt input (another salt refused), and the batch job key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from analysis.cli import main
+from analysis.errors import ConfigError
+from analysis.privacy import (
+    _DIGITS,
+    MIN_SALT_BITS,
+    Pseudonymizer,
+    check_salt,
+    file_pseudonym,
+    header_key,
+    normalize_id,
+    pseudonym,
+    resolve_salt,
+    salt_bits,
+)
+from analysis.synth import generate_center
+
+SALT = "threat-model-salt-0123456789-abcdefghij"
+OTHER = "another-salt-for-threats-9876543210-zyx"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "privacy.md"
+
+
+def _hand(raw: str, salt: str = SALT, prefix: str = "A-") -> str:
+    return prefix + hmac.new(salt.encode(), raw.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ the pseudonym
+
+
+def test_untrimmed_fullwidth_and_zero_width_ids_share_the_trimmed_ids_pseudonym():
+    want = _hand("K1")
+    for raw in ("K1", " K1", "K1 \t", "Ｋ1", "K\u200b1", "\ufeffK1", " Ｋ\u200d1 "):
+        assert normalize_id(raw) == "K1"
+        assert pseudonym(raw, SALT, "A-") == want, repr(raw)
+    assert pseudonym("K2", SALT, "A-") != want
+    pz = Pseudonymizer(SALT, keep=())
+    out = pz.frame(pd.DataFrame({"agent_id": [" K1 ", "K1", "Ｋ1"]}))
+    assert set(out["agent_id"]) == {want}
+
+
+def test_pseudonyms_keep_64_bits_and_the_docs_state_the_birthday_bound():
+    p = pseudonym("x", SALT, "C-")
+    assert re.fullmatch(r"C-[0-9a-f]{16}", p) and _DIGITS * 4 >= 64
+    # expected colliding pairs among n ids: n(n-1)/2 / 2^bits (hand calculation)
+    n = 10_000_000
+    pairs = n * (n - 1) / 2 / 2 ** (4 * _DIGITS)
+    assert pairs < 1e-5
+    assert f"{pairs:.1e}" in DOCS.read_text(encoding="utf-8")  # 2.7e-06
+    old = n * (n - 1) / 2 / 2 ** 40  # the 10-hex-digit pseudonyms of before
+    assert 40 < old < 50
+
+
+def test_docs_state_the_threat_model_in_the_terms_tested_here():
+    docs = DOCS.read_text(encoding="utf-8")
+    for term in ("## Threat model", "## The salt's life cycle", "## What is not pseudonymized",
+                 "## Pass-through", f"{MIN_SALT_BITS} bits", "16 hex", "salt_id",
+                 "CCPM_SALT=1", "another salt", "NFKC", "`Agent_ID`", "`Customer_ID `",
+                 "`Agent Name`", "Kept words never shadow an id", "`F-`", "_source_file",
+                 "job key"):
+        assert term in docs, term
+
+
+def test_file_names_are_pseudonymized_with_a_data_extension_only():
+    for name, ext in (("alice.csv", ".csv"), ("Dana.Cohen.csv", ".csv"),
+                      ("bo.txt.gz", ".txt.gz"), ("bob", "")):
+        p = file_pseudonym(name, SALT)
+        assert p == _hand(name, prefix="F-") + ext
+        assert "Cohen" not in p and "alice" not in p
+
+
+# ------------------------------------------------------------------ the salt
+
+
+@pytest.mark.parametrize("weak", ["1", "password", "salt-one", "a" * 64, "0123456789" * 3,
+                                  "abcdabcdabcdabcd"])
+def test_weak_salts_are_refused(weak):
+    assert salt_bits(weak) < MIN_SALT_BITS
+    with pytest.raises(ConfigError, match="too weak"):
+        check_salt(weak.encode(), "CCPM_SALT")
+
+
+def test_random_salts_pass():
+    import secrets
+
+    for _ in range(20):
+        assert salt_bits(secrets.token_hex(16)) >= MIN_SALT_BITS  # 128 bits in 32 hex
+        assert salt_bits(secrets.token_bytes(16)) >= MIN_SALT_BITS
+    assert salt_bits(SALT) >= MIN_SALT_BITS
+
+
+def test_weak_ccpm_salt_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CCPM_SALT", "1")
+    code = main(["panel", "--calls", str(tmp_path / "x.parquet"),
+                 "--out", str(tmp_path / "p.parquet"), "--pseudonymize"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "CCPM_SALT is too weak" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_weak_salt_file_is_refused_and_a_generated_salt_is_strong(tmp_path, monkeypatch):
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    (tmp_path / "weak").write_text("secret\n")
+    with pytest.raises(ConfigError, match="weak"):
+        resolve_salt(tmp_path / "weak")
+    made = resolve_salt(tmp_path / "new")
+    assert salt_bits(made) >= 256
+
+
+# ------------------------------------------------------------------ kept words
+
+
+def test_kept_words_never_shadow_an_id():
+    pz = Pseudonymizer(SALT, keep=("center", "360", "kpi"))
+    pz.learn(pd.DataFrame({"agent_id": ["360", "kpi", "center", "A7"]}))
+    scores = pd.DataFrame({"model": ["360", "kpi", "360", "kpi"],
+                           "agent_id": ["360", "kpi", "center", "A7"], "score": [1, 2, 3, 4]})
+    out = pz.frame(scores)
+    assert set(out["agent_id"]) == {_hand(a) for a in ("360", "kpi", "center", "A7")}
+    assert sorted(out["model"]) == ["360", "360", "kpi", "kpi"]  # labels stay labels
+    # in a sentence an id wins over the label (over-replacing, never leaking)
+    assert pz.text("partner 360 rated A7") == f"partner {_hand('360')} rated {_hand('A7')}"
+    # a sentinel that is no input id stays (gaming's center-level rows)
+    plain = Pseudonymizer(SALT)
+    plain.learn(pd.DataFrame({"agent_id": ["A7"]}))
+    rows = plain.frame(pd.DataFrame({"agent_id": ["center", "A7"]}))
+    assert rows["agent_id"].tolist() == ["center", _hand("A7")]
+
+
+# ------------------------------------------------------------------ headers
+
+
+def test_id_columns_found_by_the_loaders_header_matching():
+    assert header_key("Customer_ID ") == header_key("customer id") == "customer_id"
+    pz = Pseudonymizer(SALT, keep=())
+    df = pd.DataFrame({"Agent_ID": ["a1"], "Customer_ID ": ["0501234567"],
+                       "RATER-ID": ["a2"], "talk_s": ["12"]})
+    out = pz.frame(df)
+    assert out.iloc[0].tolist() == [_hand("a1"), _hand("0501234567", prefix="C-"),
+                                    _hand("a2"), "12"]
+
+
+# ------------------------------------------------------------------ validate
+
+
+def _calls_csv(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    calls = generate_center(agents=4, days=2, seed=1, gaming="none", progress=False).calls
+    calls = calls[calls["agent_id"].notna()].groupby("agent_id").head(10).reset_index(
+        drop=True)
+    calls["agent_id"] = calls["agent_id"].map({"A0001": "Dana Cohen", "A0002": "360"}).fillna(
+        calls["agent_id"])
+    calls["customer_id"] = [f"05{i:08d}" for i in range(len(calls))]
+    calls.loc[3, "talk_s"] = -5.0
+    calls.loc[3, "agent_id"] = " Dana Cohen "  # untrimmed, in a quarantined row
+    calls.loc[5, "talk_s"] = -5.0
+    calls["note"] = ("call back " + calls["customer_id"] + " for "
+                     + calls["agent_id"].fillna("nobody").str.strip())
+    return tmp_path, calls
+
+
+@pytest.mark.parametrize("variant", ["headers", "mapping"])
+def test_validate_quarantine_holds_no_raw_id_whatever_the_header(tmp_path, monkeypatch,
+                                                                 variant):
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    _, calls = _calls_csv(tmp_path)
+    agent_col = "Agent_ID" if variant == "headers" else "Agent Name"
+    raw = calls.rename(columns={"agent_id": agent_col, "customer_id": "Customer_ID "})
+    raw.to_csv(tmp_path / "alice.csv", index=False)
+    extra = []
+    if variant == "mapping":
+        (tmp_path / "m.yml").write_text("kind: calls\ncolumns:\n  agent_id: Agent Name\n")
+        extra = ["--mapping", str(tmp_path / "m.yml")]
+    (tmp_path / "salt").write_text(SALT)
+    assert main(["validate", "--calls", str(tmp_path / "alice.csv"), "--out",
+                 str(tmp_path / "o"), "--quiet", "--pseudonymize", "--salt-file",
+                 str(tmp_path / "salt"), *extra]) == 0
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                     for p in (tmp_path / "o").iterdir() if p.suffix in (".csv", ".json"))
+    for secret in ("Dana Cohen", "alice", *calls["customer_id"]):
+        assert secret not in text, secret
+    q = pd.read_csv(tmp_path / "o" / "quarantine.csv", dtype=str, keep_default_na=False)
+    assert len(q) == 2
+    row = q.set_index("call_id").loc[calls.loc[3, "call_id"]]
+    cust = next(c for c in q.columns if header_key(c) == "customer_id")
+    assert row[agent_col] == _hand("Dana Cohen")  # the trimmed id's pseudonym
+    assert row[cust] == _hand(calls.loc[3, "customer_id"], prefix="C-")
+    assert row["note"] == (f"call back {_hand(calls.loc[3, 'customer_id'], prefix='C-')}"
+                           f" for {_hand('Dana Cohen')}")
+    assert set(q["_source_file"]) == {_hand("alice.csv", prefix="F-") + ".csv"}
+    valid = pd.read_parquet(tmp_path / "o" / "valid.parquet")
+    assert _hand("Dana Cohen") in set(valid["agent_id"]) and _hand("360") in set(
+        valid["agent_id"])
+    meta = json.loads(pq.read_schema(tmp_path / "o" / "valid.parquet").metadata[b"ccpm.privacy"])
+    assert meta["salt_id"] == Pseudonymizer(SALT).salt_id and "salt" not in json.dumps(
+        meta).replace("salt_id", "")
+
+
+def test_pseudonymized_input_passes_through_and_another_salt_is_refused(tmp_path,
+                                                                        monkeypatch, capsys):
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    _, calls = _calls_csv(tmp_path)
+    calls.to_csv(tmp_path / "calls.csv", index=False)
+    (tmp_path / "salt").write_text(SALT)
+    (tmp_path / "other").write_text(OTHER)
+    assert main(["validate", "--calls", str(tmp_path / "calls.csv"), "--out",
+                 str(tmp_path / "v"), "--quiet", "--pseudonymize", "--salt-file",
+                 str(tmp_path / "salt")]) == 0
+    valid = tmp_path / "v" / "valid.parquet"
+    assert main(["panel", "--calls", str(valid), "--out", str(tmp_path / "p.parquet"),
+                 "--pseudonymize", "--salt-file", str(tmp_path / "salt")]) == 0
+    panel = pd.read_parquet(tmp_path / "p.parquet")
+    assert set(panel["agent_id"]) == set(pd.read_parquet(valid)["agent_id"].dropna())  # joins
+    capsys.readouterr()
+    code = main(["panel", "--calls", str(valid), "--out", str(tmp_path / "q.parquet"),
+                 "--pseudonymize", "--salt-file", str(tmp_path / "other")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "another salt" in err[0], err
+    assert not (tmp_path / "q.parquet").exists()
+    # without --pseudonymize the pseudonyms are read as ids: nothing raw to refuse
+    assert main(["panel", "--calls", str(valid), "--out", str(tmp_path / "r.parquet")]) == 0
+
+
+# ------------------------------------------------------------------ batch
+
+
+def test_batch_job_key_changes_with_the_salt_and_names_no_input_file(tmp_path, monkeypatch):
+    from analysis.batch import Job, job_key
+
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    (tmp_path / "alice.csv").write_text("agent_id\nalice\n")
+    (tmp_path / "s1").write_text(SALT)
+    (tmp_path / "s2").write_text(OTHER)
+    one = job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(tmp_path / "alice.csv"),
+                      pseudonymize=True, salt_file=str(tmp_path / "s1")))
+    again = job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(tmp_path / "alice.csv"),
+                        pseudonymize=True, salt_file=str(tmp_path / "s1")))
+    two = job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(tmp_path / "alice.csv"),
+                      pseudonymize=True, salt_file=str(tmp_path / "s2")))
+    assert one["key"] == again["key"] != two["key"]
+    assert one["params"]["salt_id"] == Pseudonymizer(SALT).salt_id
+    assert "alice" not in json.dumps(one) and SALT not in json.dumps(one)
+    plain = job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(tmp_path / "alice.csv")))
+    assert "salt_id" not in plain["params"]
