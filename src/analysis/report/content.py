@@ -1114,7 +1114,12 @@ def recommendation(inputs: ReportInputs, build_dir):
         comp = _full_comparison(inputs, build_dir)
         if comp is None:
             return None
-        rec = recommend(comp)
+        import inspect
+
+        # gaming resistance is measured by planting behaviours into the center's own calls
+        kw = ({"calls": str(inputs.calls_path)}
+              if "calls" in inspect.signature(recommend).parameters else {})
+        rec = recommend(comp, **kw)
         as_dict = rec.to_dict() if callable(getattr(rec, "to_dict", None)) else None
         _save_bundle(folder, {"ranking": rec.ranking, "evidence": rec.evidence,
                               "pairwise": rec.pairwise, "requirements": rec.requirements},
