@@ -235,9 +235,8 @@ def decision(v: dict | None, lang: str) -> list[str]:
         lead = tm("page1.decision.plain", lang, model=name)
     caveats = []
     if v["defaulted"]:
-        what = _sep("list", lang).join(t("page1.assumed." + m, lang)
-                                       if f"page1.assumed.{m}" in STRINGS[lang]
-                                       else rc._model_label(m, lang) for m in v["defaulted"])
+        what = _sep("list", lang).join(t("page1.assumed." + m, lang) for m in v["defaulted"]
+                                       if f"page1.assumed.{m}" in STRINGS[lang]) or "–"
         caveats.append(tm("page1.caveat.defaulted", lang, models=_models(v["defaulted"], lang),
                           what=what))
     if v["tied"]:
