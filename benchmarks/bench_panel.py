@@ -10,10 +10,13 @@ and peak RSS (``ru_maxrss``) are its own:
   one DuckDB query (72 h repeat window with censoring, queue mix as a ``histogram``);
 - a plain pandas implementation (read the Parquet, sort by customer, shift, groupby).
 
-``build_panel`` and the reference alternate ``REPEATS`` times (the best run of each is
-kept: other processes share this machine). Targets: ``build_panel`` within 1.2x the
-reference's wall time, peak RSS under 2 GB, and all three agreeing to 1e-6 on every
-numeric column (metrics and queue shares) and on the main queue.
+``build_panel`` and the reference alternate ``REPEATS`` times (pairs A B A B ...); the
+figure is the median over pairs of the ratio build_panel / reference (wall time, and
+CPU time beside it), so a comparison holds while other processes on the machine change
+its speed. Targets: ``build_panel`` within 1.2x the reference's wall time, peak RSS
+under 2 GB, and the implementations agreeing to 1e-6 on every numeric column (metrics
+and queue shares) and on the main queue. The pandas implementation runs at the small
+size only (at 10 M calls it needs over 4 GB).
 
 Usage: ``python benchmarks/bench_panel.py [--quick]`` (``--quick``: 1 M only).
 Prints a table and writes ``benchmarks/results/panel.md``; exit 1 if a target is missed.
@@ -35,7 +38,8 @@ RESULTS = HERE / "results" / "panel.md"
 REFERENCE_SQL = HERE / "reference_panel.sql"
 CACHE = Path(os.environ.get("CCPM_BENCH_CACHE", Path(tempfile.gettempdir()) / "ccpm_bench_cache"))
 SIZES = [("1M", 360, 61), ("10M", 3560, 61)]
-REPEATS = 2
+REPEATS = int(os.environ.get("CCPM_BENCH_REPEATS", "5"))
+PANDAS_MAX_CALLS = 2_000_000
 SHORT_CALL_S = 20.0
 WINDOW_H = 72
 TOL = 1e-6
@@ -200,8 +204,17 @@ def compare(a_path: Path, b_path: Path) -> tuple[float, bool]:
     return worst, bool(same_main)
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2
+
+
 def bench_size(label: str, agents: int, days: int) -> dict:
+    import pyarrow.parquet as pq
+
     calls = ensure_center(label, agents, days)
+    n_calls = pq.ParquetFile(calls).metadata.num_rows
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         runs: dict[str, list[dict]] = {"reference": [], "panel": []}
@@ -210,26 +223,39 @@ def bench_size(label: str, agents: int, days: int) -> dict:
                 print(f"bench_panel: {label} {mode} run {i + 1}/{REPEATS} ...", file=sys.stderr,
                       flush=True)
                 runs[mode].append(run_child(mode, calls, d / f"{mode}.parquet"))
-        print(f"bench_panel: {label} pandas ...", file=sys.stderr, flush=True)
-        pand = run_child("pandas", calls, d / "pandas.parquet")
         diff_ref, main_ref = compare(d / "panel.parquet", d / "reference.parquet")
-        diff_pd, main_pd = compare(d / "panel.parquet", d / "pandas.parquet")
-    import pyarrow.parquet as pq
-
-    best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
+        pand = None
+        diff_pd, main_pd = 0.0, True
+        if n_calls <= PANDAS_MAX_CALLS:
+            print(f"bench_panel: {label} pandas ...", file=sys.stderr, flush=True)
+            pand = run_child("pandas", calls, d / "pandas.parquet")
+            diff_pd, main_pd = compare(d / "panel.parquet", d / "pandas.parquet")
+    pairs = list(zip(runs["panel"], runs["reference"], strict=True))
+    med = {k: {f: _median([r[f] for r in v]) for f in ("wall_s", "cpu_s")}
+           for k, v in runs.items()}
     return {
-        "label": label, "calls": pq.ParquetFile(calls).metadata.num_rows,
-        "agent_periods": best["panel"]["agent_periods"],
-        "ref_s": best["reference"]["wall_s"], "panel_s": best["panel"]["wall_s"],
-        "pandas_s": pand["wall_s"],
-        "ref_cpu": min(r["cpu_s"] for r in runs["reference"]),
-        "panel_cpu": min(r["cpu_s"] for r in runs["panel"]), "pandas_cpu": pand["cpu_s"],
+        "label": label, "calls": n_calls,
+        "agent_periods": runs["panel"][-1]["agent_periods"],
+        "ref_s": med["reference"]["wall_s"], "panel_s": med["panel"]["wall_s"],
+        "ratio": _median([p["wall_s"] / r["wall_s"] for p, r in pairs]),
+        "cpu_ratio": _median([p["cpu_s"] / r["cpu_s"] for p, r in pairs]),
+        "ratio_range": (min(p["wall_s"] / r["wall_s"] for p, r in pairs),
+                        max(p["wall_s"] / r["wall_s"] for p, r in pairs)),
+        "pandas_s": pand["wall_s"] if pand else None,
+        "ref_cpu": med["reference"]["cpu_s"], "panel_cpu": med["panel"]["cpu_s"],
+        "pandas_cpu": pand["cpu_s"] if pand else None,
         "panel_rss": max(r["rss_mb"] for r in runs["panel"]),
-        "ref_rss": max(r["rss_mb"] for r in runs["reference"]), "pandas_rss": pand["rss_mb"],
-        "diff_ref": diff_ref, "diff_pd": diff_pd, "main_ok": main_ref and main_pd,
+        "ref_rss": max(r["rss_mb"] for r in runs["reference"]),
+        "pandas_rss": pand["rss_mb"] if pand else None,
+        "diff_ref": diff_ref, "diff_pd": diff_pd if pand else None,
+        "main_ok": main_ref and main_pd,
         "all_panel_s": [round(r["wall_s"], 2) for r in runs["panel"]],
         "all_ref_s": [round(r["wall_s"], 2) for r in runs["reference"]],
     }
+
+
+def _f(x, fmt: str, none: str = "-") -> str:
+    return none if x is None else format(x, fmt)
 
 
 def main(argv: list[str]) -> int:
@@ -242,58 +268,65 @@ def main(argv: list[str]) -> int:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average {load0:.1f} at start, {load1:.1f} at end "
-        "(other processes share the machine: wall times are the best of "
-        f"{REPEATS} alternating runs, each in a fresh process). Synthetic centers, seed 7, "
-        f"61 days; month panel, short call < {SHORT_CALL_S:g} s, {WINDOW_H} h repeat window "
-        "with censoring. Reference: `benchmarks/reference_panel.sql`.",
+        f"(other processes share the machine: {REPEATS} pairs of runs, build_panel and the "
+        "reference in turn, each in a fresh process; times are medians, **ratios are the "
+        "median of the pairwise ratios**). Synthetic centers, seed 7, 61 days; month panel, "
+        f"short call < {SHORT_CALL_S:g} s, {WINDOW_H} h repeat window with censoring. "
+        "Reference: `benchmarks/reference_panel.sql`. pandas runs at the small size only.",
         "",
-        "| calls | agent-months | reference SQL (s) | build_panel (s) | **ratio** | pandas (s) "
-        "| pandas / reference | CPU s ref / panel / pandas | peak RSS MB panel / ref / pandas "
-        "| max abs diff vs ref / vs pandas |",
+        "| calls | agent-months | reference SQL (s) | build_panel (s) | **wall ratio** (min-max) "
+        "| CPU ratio | CPU s ref / panel / pandas | pandas (s) "
+        "| peak RSS MB panel / ref / pandas | max abs diff vs ref / vs pandas |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ok = True
     for r in rows:
-        ratio = r["panel_s"] / r["ref_s"]
-        agree = r["diff_ref"] <= TOL and r["diff_pd"] <= TOL and r["main_ok"]
-        ok &= ratio <= MAX_RATIO and r["panel_rss"] < MAX_RSS_MB and agree
+        agree = r["diff_ref"] <= TOL and (r["diff_pd"] or 0.0) <= TOL and r["main_ok"]
+        ok &= agree  # agreement at every size; speed and memory targets at the largest
+        lo, hi = r["ratio_range"]
         lines.append(
             f"| {r['calls']:,} | {r['agent_periods']:,} | {r['ref_s']:.2f} | {r['panel_s']:.2f} "
-            f"| **{ratio:.2f}** | {r['pandas_s']:.1f} | {r['pandas_s'] / r['ref_s']:.1f} | "
-            f"{r['ref_cpu']:.1f} / {r['panel_cpu']:.1f} / {r['pandas_cpu']:.1f} | "
-            f"{r['panel_rss']:.0f} / {r['ref_rss']:.0f} / {r['pandas_rss']:.0f} | "
-            f"{r['diff_ref']:.1e} / {r['diff_pd']:.1e}{'' if r['main_ok'] else ' (main queue differs)'} |")
-    lines += ["", "Targets (largest size): "]
+            f"| **{r['ratio']:.2f}** ({lo:.2f}-{hi:.2f}) | {r['cpu_ratio']:.2f} | "
+            f"{r['ref_cpu']:.1f} / {r['panel_cpu']:.1f} / {_f(r['pandas_cpu'], '.1f')} | "
+            f"{_f(r['pandas_s'], '.1f')} | "
+            f"{r['panel_rss']:.0f} / {r['ref_rss']:.0f} / {_f(r['pandas_rss'], '.0f')} | "
+            f"{r['diff_ref']:.1e} / {_f(r['diff_pd'], '.1e')}"
+            f"{'' if r['main_ok'] else ' (main queue differs)'} |")
     big = rows[-1]
+    ok &= big["ratio"] <= MAX_RATIO and big["panel_rss"] < MAX_RSS_MB
     lines += [
-        f"- wall time build_panel / reference = {big['panel_s'] / big['ref_s']:.2f} "
-        f"(target <= {MAX_RATIO}): {'met' if big['panel_s'] / big['ref_s'] <= MAX_RATIO else 'NOT met'}"
-        f"; all runs: panel {big['all_panel_s']}, reference {big['all_ref_s']}",
-        f"- CPU time (user + sys) build_panel / reference = "
-        f"{big['panel_cpu'] / big['ref_cpu']:.2f} (not a target; steadier than wall time "
-        "when other processes compete for the two cores)",
+        "",
+        f"Targets (largest size, {big['calls']:,} calls):",
+        f"- wall time build_panel / reference, median of {REPEATS} paired ratios = "
+        f"{big['ratio']:.2f} (target <= {MAX_RATIO}): "
+        f"{'met' if big['ratio'] <= MAX_RATIO else 'NOT met'}; all runs: panel "
+        f"{big['all_panel_s']}, reference {big['all_ref_s']}",
+        f"- CPU time (user + sys) build_panel / reference = {big['cpu_ratio']:.2f} (not a "
+        "target; steadier than wall time when other processes compete for the cores)",
         f"- peak RSS of build_panel = {big['panel_rss']:.0f} MB (target < {MAX_RSS_MB}): "
         f"{'met' if big['panel_rss'] < MAX_RSS_MB else 'NOT met'}",
         f"- agreement (metrics, queue shares, main queue) to {TOL:g}: "
-        f"{'met' if all(r['diff_ref'] <= TOL and r['diff_pd'] <= TOL and r['main_ok'] for r in rows) else 'NOT met'}",
+        f"{'met' if all(r['diff_ref'] <= TOL and (r['diff_pd'] or 0.0) <= TOL and r['main_ok'] for r in rows) else 'NOT met'}",
         "",
-        "build_panel does more than the reference (row accounting for the contract, the "
-        "queue mix) and still costs about the same CPU: "
-        "it groups on period *start* timestamps (`date_trunc`) and formats labels only for "
-        "the few distinct periods (the reference formats one per call), the data end is a "
-        "literal from the accounting scan (no scalar subquery), the repeat window is one "
-        "`LEAD` over each customer's calls (no self-join), and accounting plus queue mix "
-        "are one narrow scan that skips the window. The synthetic files are marked by "
-        "`ccpm synth` as holding unique call ids (as `ccpm validate` marks `valid.parquet`, "
-        "whose duplicates it quarantined), so the panel skips its exact duplicate-id "
-        "recount; on Parquet from elsewhere that recount runs and adds about 1.8 s at 10 M "
-        "calls (ratio about 0.2 higher).",
+        "Where the time goes (DuckDB `EXPLAIN ANALYZE` of both queries): the sort of every "
+        "call by customer for the repeat-call window is most of either query, and its cost "
+        "grows with the columns it carries. build_panel therefore computes the two "
+        "repeat-call metrics over a window that carries only what they read (customer, "
+        "arrival, call id, agent, answer time, a validity flag) and every other metric in a "
+        "plain aggregate with no window; the reference carries all 14 columns through its "
+        "sort. Besides, build_panel groups on period *start* timestamps (labels only for "
+        "the few distinct periods), takes the data end as a literal from its narrow "
+        "accounting scan (row counts by kind, queue mix), and skips the exact duplicate-id "
+        "recount on a single file that `ccpm synth` or `ccpm validate` marked as holding "
+        "unique call ids; on Parquet from elsewhere the recount adds about 2.7 s of CPU at "
+        "10 M calls.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
-    t = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    t = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    RESULTS.write_text(text + f"\nWritten by `benchmarks/bench_panel.py` at {t} UTC.\n",
+                       encoding="utf-8")
     print(f"wrote {RESULTS} at {t} UTC", file=sys.stderr)
     return 0 if ok else 1
 

@@ -72,7 +72,8 @@ def test_gaming_battery_fetches_only_per_agent_tables(center):
     assert set(rep.ran) | set(rep.skipped) == set(CHECKS.names())
     assert not [r for r in rep.skipped.values() if r.startswith("failed")], rep.skipped
     assert len(rep.ran) >= len(CHECKS.names()) - 2, rep.skipped
-    assert len(log) >= 2 * len(rep.ran)  # the counter saw the checks' queries
+    # the counter saw the checks' queries (at least one each; some checks share one)
+    assert len(log) >= len(rep.ran)
     assert log.max_rows <= n // 10, log.largest()
     assert log.total_rows <= n // 2, log.largest()
 

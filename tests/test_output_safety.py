@@ -580,3 +580,43 @@ def test_duckdb_io_errors_are_one_line_exit_2(runs, tmp_path, monkeypatch, capsy
     assert main(_argv("gaming", runs, str(tmp_path / "g"))) == 2
     assert "No space left" in _one_line_error(capsys.readouterr().err, "gaming")
     assert not (tmp_path / "g").exists() and _scratch(tmp_path) == []
+
+
+def test_batch_with_an_apostrophe_in_its_paths(runs, tmp_path, monkeypatch, capsys):
+    """A batch (in-process, stand-in report) whose output root and input hold an
+    apostrophe: built, marked, stamped; the re-run skips it."""
+    from analysis.batch import STAMP
+
+    monkeypatch.setenv("CCPM_BATCH_TEST_BUILDER", "test_output_safety:fake_report")
+    root = tmp_path / "o'neil"
+    root.mkdir()
+    sched = _schedule(root, runs["valid"], {"a": "ja'ne"})
+    argv = ["batch", str(sched), "--workers", "1", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    out = root / "batch" / "ja'ne"
+    assert {"report.pdf", MARKER, STAMP} <= set(os.listdir(out))
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("skipped")
+
+
+def test_every_csv_writer_goes_through_safe_csv():
+    """No module writes a CSV or Excel file past :func:`analysis.escape.safe_csv` (a new
+    writer must use it). ``synth`` is the one exception: it writes ccpm's own generated
+    ids, as inputs for ccpm, not as a report."""
+    import re
+
+    from analysis.config import PACKAGE_DIR
+
+    allowed = {"escape.py", "synth/__init__.py"}
+    raw = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        rel = path.relative_to(PACKAGE_DIR).as_posix()
+        if rel in allowed:
+            continue
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if re.search(r"\.to_csv\(|\.to_excel\(|ExcelWriter|csv\.writer\(|csv\.DictWriter\(",
+                         code):
+                raw.append(f"{rel}:{i}: {line.strip()}")
+    assert raw == []

@@ -64,3 +64,69 @@ def test_cli_spark_master_needs_engine_spark(tmp_path, capsys):
                "--out", str(tmp_path / "p.parquet")])
     assert rc == 2
     assert "--spark-master needs --engine spark" in capsys.readouterr().err
+
+
+def _messy_calls(seed: int, n: int = 1500):
+    """Ties, calls without customer, missing durations, bad rows, no qa/complaint columns."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    arr = pd.Timestamp("2026-03-25") + pd.to_timedelta(
+        rng.integers(0, 40 * 86400, n) // 900 * 900, unit="s")  # 15-minute grid: ties
+    out = rng.choice(["answered", "transferred", "abandoned", "odd"], n,
+                     p=[0.7, 0.12, 0.15, 0.03])
+    handled = np.isin(out, ["answered", "transferred"])
+    cust = np.array([f"c{x}" for x in rng.integers(0, 120, n)], dtype=object)
+    cust[rng.random(n) < 0.07] = None
+    talk = np.where(handled, rng.lognormal(4, 1, n), np.nan)
+    talk[rng.random(n) < 0.02] = -1.0
+    return pd.DataFrame({
+        "call_id": [f"k{i % (n - 9):05d}" for i in range(n)],
+        "queue": rng.choice(["care", "sales"], n),
+        "arrival_ts": arr,
+        "outcome": out,
+        "agent_id": np.where(handled & (rng.random(n) > 0.01), rng.choice(["A", "B", "C"], n),
+                             None),
+        "answer_ts": pd.Series(arr + pd.to_timedelta(rng.integers(0, 200, n), unit="s"))
+        .where(handled),
+        "talk_s": talk,
+        "hold_s": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(10, n)),
+        "customer_id": cust,
+        "ended_by": rng.choice(["agent", "customer", None], n),
+        "resolved": pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.7),
+                             dtype="boolean"),
+        "csat": np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), np.nan),
+    })
+
+
+@pytest.mark.parametrize("seed,period", [(1, "month"), (2, "week"), (3, "day")])
+def test_two_part_panel_equals_the_one_relation_panel(seed, period):
+    """build_panel runs the repeat-window metrics over a narrow window and the rest over a
+    plain aggregate; both must equal every metric over the one per-call relation."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    from analysis.panel import period_label
+
+    calls = _messy_calls(seed)
+    kw = dict(period=period, short_call_s=25.0, repeat_window_h=30.0)
+    got = build_panel(calls, **kw)
+    sql = panel_sql(list(calls.columns), source="src", **kw)
+    con = duckdb.connect()
+    con.register("src", calls)
+    con.execute(f"CREATE VIEW calls AS {sql['calls']}")
+    exp = con.execute(sql["panel"] + " ORDER BY agent_id, period").df()
+    con.close()
+    exp["period"] = [period_label(t, period) for t in exp["period"]]
+    assert len(got) == len(exp) > 3
+    assert got["period"].tolist() == exp["period"].tolist()
+    assert got["repeat_calls_observed"].sum() > 0 and got["repeat_call_rate"].max() > 0
+    for m in metrics.metric_names():
+        np.testing.assert_allclose(got[m].to_numpy(float), exp[m].to_numpy(float),
+                                   rtol=1e-12, atol=0, equal_nan=True, err_msg=m)
+    assert (got["calls"] == exp["calls"]).all() and got["calls"].sum() < (
+        calls["outcome"].isin(["answered", "transferred"]).sum())  # bad rows left out
+    pd.testing.assert_index_equal(got.columns[:17], pd.Index(
+        ["agent_id", "period", *metrics.metric_names()]))

@@ -121,7 +121,7 @@ def test_cli_panel_engine_spark(spark, tmp_path, capsys):
     out_s, out_d = tmp_path / "spark.parquet", tmp_path / "duck.parquet"
     assert main(["panel", "--calls", str(tmp_path), "--engine", "spark",
                  "--spark-master", "local[2]", "--out", str(out_s)]) == 0
-    assert "(spark)" in capsys.readouterr().err
+    assert "(spark;" in capsys.readouterr().err
     assert main(["panel", "--calls", str(tmp_path), "--out", str(out_d)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out_s), pd.read_parquet(out_d))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.errors import ConfigError
@@ -32,6 +32,7 @@ def test_pseudonym_is_hmac_sha256_of_the_value():
     assert len(expected) == 2 + 16  # 64 bits
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # a shared, loaded test machine
 @given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=30, unique=True))
 def test_stable_and_distinct_per_salt(ids):
     df = pd.DataFrame({"agent_id": ids})

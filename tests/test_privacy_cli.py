@@ -175,12 +175,15 @@ def _tables(folder: Path) -> dict[str, pd.DataFrame]:
 
 def _to_pseudo(df: pd.DataFrame, salt: str) -> pd.DataFrame:
     prefixes = {"agent_id": "A-", "ratee_id": "A-", "rater_id": "A-", "supervisor_id": "A-",
-                "scope": "A-", "customer_id": "C-"}
+                "customer_id": "C-"}
     df = df.copy()
     for c, pre in prefixes.items():
         if c in df.columns:
             df[c] = df[c].map(lambda v, pre=pre: v if v in ("", "center")
                               else _hand_pseudonym(v, salt, pre))
+    if "scope" in df.columns:  # an agent (change points), else "all", a period, "center"
+        df["scope"] = df["scope"].map(
+            lambda v: _hand_pseudonym(v, salt) if re.fullmatch(r"A\d{4}", v) else v)
     if "_source_file" in df.columns:  # input file names: F- + 16 hex + extension
         df["_source_file"] = df["_source_file"].map(
             lambda v: _hand_pseudonym(v, salt, "F-") + v[v.index("."):] if v else v)
@@ -217,9 +220,9 @@ def test_compare_reads_pseudonymized_gaming_flags_back(runs):
 @pytest.mark.slow  # shares one fixture: 8 command runs, ~30 s in all
 def test_summary_text_names_pseudonyms(runs):
     text = (runs["pseudo"] / "gaming" / "summary.txt").read_text()
-    flags = pd.read_csv(runs["pseudo"] / "gaming" / "gaming_flags.csv")
-    flagged = set(flags.loc[flags["flagged"], "agent_id"]) - {"center"}
-    assert flagged and all(f"- {a}:" in text for a in flagged)
+    agents = pd.read_csv(runs["pseudo"] / "gaming" / "gaming_agents.csv")  # the decision
+    flagged = set(agents.loc[agents["flagged"] & (agents["scope"] == "all"), "agent_id"])
+    assert flagged and all(re.search(rf"^- {a}\b", text, re.M) for a in flagged)
 
 
 def test_malformed_and_mapped_quarantine_rows_are_pseudonymized(tmp_path, monkeypatch):

@@ -260,3 +260,25 @@ def test_batch_job_key_changes_with_the_salt_and_names_no_input_file(tmp_path, m
     assert "alice" not in json.dumps(one) and SALT not in json.dumps(one)
     plain = job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(tmp_path / "alice.csv")))
     assert "salt_id" not in plain["params"]
+
+
+# ------------------------------------------------------------------ file names in a report
+
+
+def test_notebook_parameters_and_outputs_lose_input_file_names(tmp_path):
+    import nbformat
+
+    (tmp_path / "alice.csv").write_text("x\n")
+    pz = Pseudonymizer(SALT, keep=())
+    pz.learn_files(tmp_path / "alice.csv")
+    path = str(tmp_path / "alice.csv")
+    nb = nbformat.v4.new_notebook(metadata={"papermill": {"parameters": {"calls": path}}})
+    cell = nbformat.v4.new_code_cell(f"calls = {path!r}")
+    cell.outputs = [nbformat.v4.new_output("stream", text=f"read {path}\n"),
+                    nbformat.v4.new_output("display_data", data={
+                        "text/plain": "alice.csv: 3 rows", "image/png": "aGVsbG8="})]
+    nb.cells.append(cell)
+    out = json.dumps(pz.notebook(nb))
+    want = _hand("alice.csv", prefix="F-") + ".csv"
+    assert "alice" not in out and out.count(want) == 4
+    assert "aGVsbG8=" in out  # images untouched

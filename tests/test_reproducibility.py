@@ -170,12 +170,12 @@ def test_same_numbers_whatever_duckdb_threads(runs, monkeypatch, module):
             con.execute(f"SET threads = {_n}")
             return con
 
-        monkeypatch.setattr(mod.duckdb, "connect", connect)
+        monkeypatch.setattr(duckdb, "connect", connect)  # wherever the module connects
         if module == "analysis.panel":
             results.append(mod.build_panel(str(src)))
         else:
             from analysis.gaming import run_checks
 
             results.append(run_checks(str(src), options={"seed": 3}).flags)
-        monkeypatch.setattr(mod.duckdb, "connect", real)
+        monkeypatch.setattr(duckdb, "connect", real)
     pd.testing.assert_frame_equal(results[0], results[1], check_exact=True)

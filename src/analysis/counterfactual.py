@@ -17,8 +17,9 @@ behaviour              what is planted (in a share ``dose`` of the agent's handl
                        unless said otherwise)
 =====================  ================================================================
 hangups                answered calls cut to 3-15 s talk, no hold, 30% of the wrap-up,
-                       ended by the agent, unresolved, a survey (if any) scored 1, QA
-                       -30; the customer calls back 90 min later (to another agent)
+                       ended by the agent, unresolved, QA
+                       -30, no survey; the customer calls back 90 min later (to
+                       another agent)
 bunching               calls whose handle time is within 60 s above the KPI's AHT target
                        pushed 1-15 s below it (the share of those eligible calls is
                        raised so that ``dose`` of all handled calls are touched where
@@ -46,6 +47,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+
+from .escape import sql_quote_path
 
 __all__ = ["BEHAVIOURS", "GamingDose", "plant_behaviour", "gaming_dose"]
 
@@ -174,7 +177,7 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
             "hangups": {"talk_s": f"floor(3 + 12 * {u2})", "hold_s": "0",
                         "acw_s": f"round(0.3 * {acw})", "ended_by": "'agent'",
                         "resolved": "false",
-                        "csat": "CASE WHEN csat IS NULL THEN NULL ELSE 1 END",
+                        "csat": "NULL",
                         "qa_score": "greatest(qa_score - 30, 0)"},
             "transfer_dumping": {"outcome": "'transferred'", "talk_s": f"floor(20 + 60 * {u2})",
                                  "hold_s": "0", "acw_s": f"round(0.5 * {acw})",
@@ -226,8 +229,10 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
             body += (f" UNION ALL SELECT {', '.join(cb)} FROM marked "
                      "WHERE _hit AND _b = 'hangups' AND customer_id IS NOT NULL")
         out = Path(out)
-        con.execute(f"COPY ({body}) TO '{str(out).replace(chr(39), chr(39) * 2)}' "
-                    "(FORMAT parquet)")
+        # a fixed row order: the rebuilt panel's sums (and so exact ties between agents'
+        # scores) must not depend on DuckDB's threads
+        con.execute(f"COPY (SELECT * FROM ({body}) ORDER BY call_id, agent_id) TO "
+                    f"{sql_quote_path(out)} (FORMAT parquet)")
     finally:
         con.close()
     return out

@@ -9,11 +9,11 @@ every criterion (normalisations refitted) inside each replicate.
 Criteria (keys are stable; ``recommendation.json`` uses them):
 
 ``validity``
-    Partial Spearman correlation of a period's score with a *later* period's outcome
-    composite, given the same outcome in the scoring period (incremental validity: what
-    the score says about the future beyond the outcome's own persistence), with the
-    model's own components left out of the outcome where any outcome remains; pooled
-    over every (period, later period) pair.
+    Mean over the outcomes of the Spearman correlation of a period's score with the
+    outcome in a *later* period, pooled over every (period, later period) pair; for an
+    outcome that is one of the model's own components, the partial correlation given the
+    same outcome in the scoring period (what the score says beyond the outcome's own
+    persistence: a model does not get credit for containing the outcome).
 ``stability``
     ICC(C,1) of agents' scores in two adjacent periods, averaged over adjacent pairs.
 ``gaming_resistance``
@@ -54,7 +54,7 @@ __all__ = ["CRITERIA", "UNITS", "BASIS", "LOWER_IS_BETTER", "GAMING_SCALE", "jso
 CRITERIA = ("validity", "stability", "gaming_resistance", "fairness", "agreement", "coverage")
 #: Unit of each criterion's raw value.
 UNITS = {
-    "validity": "partial Spearman rho (-1 to 1)",
+    "validity": "Spearman rho (-1 to 1)",
     "stability": "ICC(C,1) (-1 to 1)",
     "gaming_resistance": "percentile points gained by a gamer",
     "fairness": "eta-squared (share of score variance, 0-1)",
@@ -62,8 +62,8 @@ UNITS = {
     "coverage": "share of the model's weight (0-1)",
 }
 BASIS = {
-    "validity": "partial Spearman rho of score vs a later period's outcome composite given "
-                "the current one; the model's own components left out of the outcome",
+    "validity": "mean Spearman rho of score vs each outcome in later periods; for the "
+                "model's own components, beyond their persistence (partial given period t)",
     "stability": "ICC(C,1) of agents' scores in adjacent periods, averaged over pairs",
     "gaming_resistance": "percentile points honest agents gain when a known behaviour is "
                          "planted into their own calls, mean over behaviours",

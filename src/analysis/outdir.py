@@ -236,12 +236,13 @@ def _protected(out: Path) -> str | None:
     """Why ``out`` may never be replaced, or None."""
     from .config import REPO_ROOT
 
-    places = {Path.cwd(): "the current folder", Path.home(): "the home folder",
-              Path(out.anchor or "/"): "the file-system root", REPO_ROOT: "the ccpm checkout"}
-    for place, what in places.items():
+    places = {os.getcwd: "the current folder", Path.home: "the home folder",
+              lambda: Path(out.anchor or "/"): "the file-system root",
+              lambda: REPO_ROOT: "the ccpm checkout"}
+    for where, what in places.items():
         try:
-            place = place.resolve()
-        except OSError:
+            place = Path(where()).resolve()
+        except (OSError, RuntimeError, KeyError):  # no cwd, no home: nothing to protect
             continue
         if out == place:
             return f"is {what}"

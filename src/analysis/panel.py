@@ -203,7 +203,8 @@ def _run_queries(eng, calls, options: dict, *, period, short_call_s, repeat_wind
     the exact duplicate-id recount (skipped for a file ccpm marked unique, see
     :func:`analysis.engines.ids_checked_unique`), one narrow accounting scan (row
     counts, queue mix, first and last arrival) and the panel itself, whose repeat
-    window then compares with the last arrival as a literal.
+    window then compares with the last arrival as a literal (the panel is two queries
+    of that pass: see ``panel_window`` in :func:`analysis.metrics.relation_sql`).
     """
     kw = dict(period=period, short_call_s=short_call_s, repeat_window_h=repeat_window_h)
     with eng.session(calls, **options) as s:
@@ -220,6 +221,12 @@ def _run_queries(eng, calls, options: dict, *, period, short_call_s, repeat_wind
             if end is not None and not pd.isna(end) and getattr(end, "tzinfo", None) is None:
                 sql = panel_sql(s.columns, source=s.source, engine=eng.DIALECT.name,
                                 data_end=str(pd.Timestamp(end)), **kw)
-        s.create_view("calls", sql["calls"])
-        panel = s.query(sql["panel"])
-    return counts, panel, queues
+        # the panel in two parts (see analysis.metrics.relation_sql): the repeat-call
+        # metrics over a narrow window, the others over a plain aggregate
+        plain = s.query(sql["panel_plain"])
+        windowed = s.query(sql["panel_window"])
+    keys = ["agent_id", "period"]
+    panel = plain.merge(windowed, on=keys, how="outer", validate="one_to_one")
+    if not (len(panel) == len(plain) == len(windowed)):  # same rows by construction
+        raise RuntimeError("panel parts disagree on the agent-periods")
+    return counts, panel[keys + _metrics.metric_names()], queues

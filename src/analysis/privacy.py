@@ -32,13 +32,13 @@ import os
 import re
 import secrets
 import string
-import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import ConfigError
+from .load._ids import normalize_id as _load_normalize_id
 
 __all__ = [
     "normalize_id",
@@ -64,14 +64,14 @@ CUSTOMER_PREFIX = "C-"
 #: Prefix of the pseudonym for each known id column (others get ``"X-"``). Every column
 #: that can hold a person shares :data:`PERSON_PREFIX`, so a person has one pseudonym
 #: whichever column holds them (an agent rating a peer, a supervisor in the roster and
-#: among the raters). ``scope`` is the gaming change-point column (an agent id or
-#: ``center``).
+#: among the raters). A column that holds an id only in some tables (``scope``: an agent
+#: id or ``center`` in the change points, ``all`` or a period in ``gaming_agents.csv``)
+#: is not listed: its cells are replaced when they are a known id, like any text cell.
 ID_PREFIXES = {
     "agent_id": PERSON_PREFIX,
     "ratee_id": PERSON_PREFIX,
     "rater_id": PERSON_PREFIX,
     "supervisor_id": PERSON_PREFIX,
-    "scope": PERSON_PREFIX,
     "customer_id": CUSTOMER_PREFIX,
 }
 
@@ -87,26 +87,21 @@ FILE_PREFIX = "F-"
 #: pseudonymization (``salt_id`` included), so later commands recognise its output.
 PRIVACY_META_KEY = b"ccpm.privacy"
 
-#: Characters that are invisible and removed from ids before comparing or hashing
-#: (zero-width space, non-joiner, joiner, word joiner, BOM, soft hyphen, Mongolian vowel
-#: separator), as the loader does.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"))
-
-
 def normalize_id(value: object) -> str:
-    """An id as compared and hashed: NFKC, zero-width characters removed, stripped.
+    """An id as compared and hashed: the loader's :func:`analysis.load.normalize_id`
+    (NFKC, zero-width characters removed, stripped), as text (``""`` when nothing is left).
 
     ``" A1"``, ``"A1 "``, ``"A\u200b1"`` and the full-width ``"Ａ1"`` are all ``"A1"``,
-    so a quarantined row's untrimmed id gets the same pseudonym as the valid rows' id.
+    so a quarantined row's untrimmed id gets the same pseudonym as the valid rows' id:
+    one function for both, so the loader and the pseudonymizer always agree.
     """
-    return unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE).strip()
+    return _load_normalize_id(str(value)) or ""
 
 
 def header_key(name: object) -> str:
     """A column header as the loader matches it (NFKC, case, white space; ``_``, ``-``
     and spaces alike), e.g. ``"Agent_ID"``, ``"agent id "`` -> ``"agent_id"``."""
-    text = unicodedata.normalize("NFKC", str(name)).translate(_INVISIBLE).strip().lower()
-    return re.sub(r"[\s_\-]+", "_", text)
+    return re.sub(r"[\s_\-]+", "_", normalize_id(name).lower())
 
 
 def _id_prefix(col: object, prefixes: Mapping[str, str]) -> str | None:
@@ -323,7 +318,7 @@ def pseudonymize(
     -------
     DataFrame
         A copy of ``df`` with the same columns, index and row order; the id columns
-        are strings ``<prefix><10 hex digits>``.
+        are strings ``<prefix><16 hex digits>``.
 
     References
     ----------
@@ -543,6 +538,21 @@ class Pseudonymizer:
         rev = self._reverse
         return values.map(lambda v: rev.get(v, v) if isinstance(v, str) else v)
 
+    def notebook(self, nb):
+        """An executed notebook (nbformat node) with the ids and file names this
+        pseudonymizer knows replaced in its metadata (papermill parameters), cell sources
+        and text outputs; images and other binary outputs are left as they are."""
+        nb.metadata = self.obj(nb.metadata)
+        for cell in nb.cells:
+            cell.source = self.text(cell.source)
+            for out in cell.get("outputs", []):
+                if "text" in out:
+                    out["text"] = self.obj(out["text"])
+                for kind, value in (out.get("data") or {}).items():
+                    if kind.startswith("text/") or kind.endswith("json"):
+                        out["data"][kind] = self.obj(value)
+        return nb
+
     # ------------------------------------------------------------------ text
     def text(self, s: str) -> str:
         """``s`` with every known person id that appears as a word replaced by its pseudonym.
@@ -733,7 +743,7 @@ class Pseudonymizer:
 
     def _learn_values(self, values, prefix: str, known: bool = False) -> None:
         uniques = pd.unique(pd.Series(values).dropna())
-        if known:
+        if known and prefix != CUSTOMER_PREFIX:  # kept words are about people
             self.known(uniques)
         for u in uniques:
             self.pseudonym(u, prefix)

@@ -67,7 +67,6 @@ from .criteria import (
     rank_average,
     spearman,
     to_score,
-    zscore_columns,
 )
 
 __all__ = ["CRITERIA", "Recommendation", "recommend", "data_requirements", "smaa2",
@@ -482,19 +481,18 @@ class _Data:
                         index="agent_id", columns="period", values="_g", aggfunc="first")
                     self.G[col] = g.reindex(index=self.agents, columns=self.periods
                                             ).fillna(-1).to_numpy(int)
-        # validity: outcomes not among the model's own components
+        # validity: each outcome on its own; an outcome that is one of the model's own
+        # components counts only for what the score adds beyond that outcome's persistence
         self.vout: dict[str, list[str]] = {}
+        self.vown: dict[str, set[str]] = {}
         self.vnote: dict[str, str] = {}
         for m in models:
-            own = _components_of(m, config)
-            rest = [k for k in self.O if k not in own]
-            if rest:
-                self.vout[m] = rest
-                self.vnote[m] = ""
-            else:
-                self.vout[m] = list(self.O)
-                self.vnote[m] = ("every outcome is one of the model's components: "
-                                 "incremental validity over the current period only")
+            own = _components_of(m, config) & set(self.O)
+            self.vown[m] = own
+            self.vout[m] = list(self.O)
+            self.vnote[m] = ("own components " + ", ".join(sorted(own)) + ": beyond their "
+                             "persistence only (partial correlation given period t)"
+                             if own else "")
         self.val_units = [(i, j) for i in range(npd) for j in range(i + 1, npd)]
         self.stab_units = [(i, i + 1) for i in range(npd - 1)]
         pure = [m for m in models if m in PURE_MODELS]
@@ -509,15 +507,6 @@ class _Data:
                 if mats and all(len(v) for v in mats.values()):
                     self.gam[b] = mats
         self.n_agents, self.n_periods = na, npd
-
-    # composite of outcome set ``ks`` at period ``j`` over agents ``ap``
-    def composite(self, ks: tuple, ap: np.ndarray, j: int, cache: dict) -> np.ndarray:
-        key = (ks, j)
-        if key not in cache:
-            mat = np.column_stack([self.O[k][ap, j] for k in ks])
-            signs = np.array([1.0 if self.outcomes[k] == "higher" else -1.0 for k in ks])
-            cache[key] = zscore_columns(mat, signs)
-        return cache[key]
 
     def _ranks(self, m: str, ap, p: int, cache: dict):
         key = ("rank", m, p)
@@ -537,18 +526,21 @@ class _Data:
     def criteria(self, m: str, ap, pp, vp, sp, gp, cache) -> dict:
         S = self.S[m][ap]
         out = {}
-        # validity
-        ks = tuple(self.vout[m])
-        if ks and vp is not None and len(vp):
+        # validity: mean over outcomes of the rank correlation of the score in t with
+        # the outcome in a later period (partial given the outcome in t for the model's
+        # own components), pooled over (t, later) pairs weighted by pairs
+        if self.vout[m] and vp is not None and len(vp):
             vals, ns = [], []
             for u in vp:
                 i, j = self.val_units[u]
-                y = self.composite(ks, ap, j, cache)
-                z = self.composite(ks, ap, i, cache)
-                r, n = partial_spearman(S[:, i], y, z)
-                if np.isfinite(r):
-                    vals.append(r)
-                    ns.append(n)
+                for k in self.vout[m]:
+                    sign = 1.0 if self.outcomes[k] == "higher" else -1.0
+                    y = sign * self.O[k][ap, j]
+                    z = self.O[k][ap, i] if k in self.vown[m] else None
+                    r, n = partial_spearman(S[:, i], y, z)
+                    if np.isfinite(r):
+                        vals.append(r)
+                        ns.append(n)
             out["validity"] = float(np.average(vals, weights=ns)) if vals else float("nan")
         else:
             out["validity"] = float("nan")
@@ -703,6 +695,8 @@ class Recommendation:
                      "weightings (SMAA-2, data uncertainty included)."]
         for w in self.what_would_change:
             share = next((m["first_share"] for m in comp if m["model"] == w["model"]), 0.0)
+            if share < 0.005:
+                continue
             lines.append(f"{w['model']} 胜出，如果 {w['raise']} 的权重高于 {w['lower']}"
                          f"（{share:.0%} 的权重组合）。" if zh else
                          f"{w['model']} wins if you weigh {w['raise']} more than "
@@ -1029,7 +1023,9 @@ def recommend(comparison, *, priorities=None, weights: dict | None = None,
         priorities={"stated": stated, "criteria": used,
                     "admissible": describe_priorities(pri, used)},
         what_would_change=wwc,
-        validity_outcomes={m: list(data.vout.get(m, [])) for m in cm},
+        validity_outcomes={m: [k + (" (own component: beyond its persistence)"
+                                     if k in data.vown.get(m, set()) else "")
+                                 for k in data.vout.get(m, [])] for m in cm},
         gaming_dose=gsum,
         bootstrap={"replicates": n_boot, "failed": failed, "used": nb,
                    "scheme": "two-way (pigeonhole) bootstrap: agents resampled with "

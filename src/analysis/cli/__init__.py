@@ -27,7 +27,7 @@ def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("privacy (docs/privacy.md)")
     g.add_argument("--pseudonymize", action="store_true",
                    help="write agent, rater and customer ids as stable salted pseudonyms "
-                        "(A-/C- + 10 hex digits of HMAC-SHA256), in every output file, "
+                        "(A-/C-/F- + 16 hex digits of HMAC-SHA256), in every output file, "
                         "text and the manifest")
     g.add_argument("--salt-file", metavar="FILE",
                    help="salt for --pseudonymize (default: CCPM_SALT, else a salt generated "

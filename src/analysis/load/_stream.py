@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from ..contract import HANDLED_OUTCOMES
 from ..errors import InputError
+from ..escape import safe_csv
 from ._build import Problems, build_columns, merge_offset_stats, offset_notes
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._readers import (
@@ -635,7 +636,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
                 first = [True]
 
                 def sink(df: pd.DataFrame) -> None:
-                    df.to_csv(fh, index=False, header=first[0])
+                    safe_csv(df, fh, index=False, header=first[0])
                     first[0] = False
 
                 st = stream_calls(path, mapping, valid_path=tv, quarantine_sink=sink,
@@ -651,7 +652,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
             shutil.move(tq, paths["quarantine"])
         except OSError as exc:
             raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None
-    res.summary().to_csv(paths["summary"], index=False)
+    safe_csv(res.summary(), paths["summary"], index=False)
     return res, paths
 
 

@@ -198,9 +198,18 @@ def build_report(
                                             "packages", "git_commit", "anonymous_bank",
                                             "pseudonymized")},
     }
+    scrub = None
+    if pseudonymize:  # input file names (a per-agent alice.csv) in parameters: F- names
+        from ..privacy import Pseudonymizer, resolve_salt
+
+        scrub = Pseudonymizer(resolve_salt(salt_file), keep=())
+        scrub.learn_files(calls, ratings, okr, roster, truth)
+        manifest["parameters"] = scrub.obj(manifest["parameters"])
     for path in executed.values():  # the record carries its provenance
         nb = nbformat.read(path, as_version=4)
         nb.metadata["ccpm"] = manifest
+        if scrub is not None:
+            nb = scrub.notebook(nb)
         nbformat.write(nb, path)
 
     _say(progress, f"report: rendering PDF ({eng.name})")
