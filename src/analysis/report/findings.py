@@ -255,6 +255,8 @@ def decision(v: dict | None, lang: str) -> list[str]:
 
 
 def _when(first: str, last: str, lang: str) -> str:
+    if first and last and first > last:  # dated steps out of order: show the span
+        first, last = last, first
     if first and last and first != last:
         return tm("page1.when.range", lang, first=first, last=last)
     if first:
