@@ -17,6 +17,7 @@ import pytest
 from analysis.report import content as rc
 from analysis.report.i18n import t
 from analysis.report.inputs import prepare_inputs
+from analysis.report.literal import md_plain, md_text
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -54,7 +55,8 @@ def full(world):
 
 
 def _md(items) -> str:
-    return "\n\n".join(x._repr_markdown_() for x in items)
+    """The report's Markdown as the reader sees the text (escapes resolved, no **)."""
+    return "\n\n".join(md_plain(x._repr_markdown_()) for x in items)
 
 
 def _flags(world) -> pd.DataFrame:
@@ -97,7 +99,7 @@ def test_summary_opens_with_the_library_recommendation_in_both_languages(world, 
     panel = merge_roster(build_panel(str(inputs.calls_path)), str(world["paths"]["roster"]))
     comp = compare_models(panel, config=load_model_config(world["config"]),
                           ratings=inputs.ratings, okr=inputs.okr, flagged=inputs.truth)
-    expected = recommend(comp)
+    expected = recommend(comp, calls=str(inputs.calls_path))  # as ccpm compare does
     assert expected.best is not None
     rec = rc.recommendation(inputs, build)
     assert rec.best == expected.best
@@ -106,9 +108,10 @@ def test_summary_opens_with_the_library_recommendation_in_both_languages(world, 
     assert not rec.not_assessed  # two months, flags known: every criterion assessed
     for lang in ("en", "zh-CN"):
         items = rc.recommendation_summary(inputs, build, lang)
-        lead = items[0]._repr_markdown_()
+        raw = items[0]._repr_markdown_()
+        lead = md_plain(raw)
         best = rc._model_label(expected.best, lang)
-        assert f"**{best}**" in lead
+        assert f"**{md_text(best)}**" in raw and best in lead
         assert f"{rec.ranking.iloc[0]['p_best']:.0%}" in lead
         table = next(x for x in items if isinstance(x, rc.Table)).df
         labels = [rc._model_label(m, lang) for m in expected.ranking["model"]]
@@ -120,10 +123,10 @@ def test_summary_opens_with_the_library_recommendation_in_both_languages(world, 
                      lo="X", hi="X").split("X")[0] in lead
         if tied.empty:
             assert t("rec.ahead", lang, model=best) in lead
-    heads = rc.headlines(inputs, build, "en")
+    heads = [md_plain(h) for h in rc.headlines(inputs, build, "en")]
     assert heads[0].startswith("Recommended model for this center: "
                                + rc._model_label(expected.best, "en"))
-    shown = rc.headlines(inputs, build, "en", with_recommendation=False)
+    shown = [md_plain(h) for h in rc.headlines(inputs, build, "en", with_recommendation=False)]
     assert shown == heads[len(heads) - len(shown):] and not shown[0].startswith("Recommended")
 
 
@@ -131,7 +134,7 @@ def test_indistinguishable_pairs_are_named(full):
     inputs, build = full
     rec = rc.recommendation(inputs, build)
     same = rec.pairwise[~rec.pairwise["distinguishable"]]
-    text = rc.indistinguishable_text(rec, "en")._repr_markdown_()
+    text = md_plain(rc.indistinguishable_text(rec, "en")._repr_markdown_())
     if same.empty:
         assert text == t("rec.all_distinguishable", "en")
     for a, b in zip(same["model_a"], same["model_b"], strict=True):
@@ -169,7 +172,7 @@ def test_tradeoff_views_say_why_when_inputs_are_missing(world):
     for kind, why in (("satisfaction", "trade.na.csat"), ("process", "trade.na.qa")):
         for lang in ("en", "zh-CN"):
             items = rc.tradeoff_view(kind, bare, build, lang)
-            assert _md(items).endswith(t("trade.na", lang, why=t(why, lang)) + "*"), kind
+            assert _md(items).endswith(t("trade.na", lang, why=t(why, lang))), kind
             assert not any(isinstance(x, rc.Table) for x in items)
         assert rc.tradeoff_figure(kind, bare, build, "en")._repr_markdown_() == ""
     # without satisfaction and resolution, efficiency still has repeat calls
@@ -204,10 +207,10 @@ def test_whatif_view_removes_the_flagged_calls_and_reports_the_change(world, ful
     assert w.best_after == after
     before, after_l = rc._model_label(w.best_before, "en"), rc._model_label(after, "en")
     if w.best_before == after:
-        assert t("whatif.stays", "en", model=after_l) in en
+        assert md_plain(t("whatif.stays", "en", model=after_l)) in en
     else:
         key = "whatif.changes_tied" if after in w.tied_before else "whatif.changes"
-        assert t(key, "en", before=before, after=after_l) in en
+        assert md_plain(t(key, "en", before=before, after=after_l)) in en
     # hold inflation is flagged but removes nothing, and says why
     assert t("whatif.skip.hold_inflation", "en") in en
     m = w.models.set_index("model")
@@ -220,7 +223,7 @@ def test_whatif_view_removes_the_flagged_calls_and_reports_the_change(world, ful
     # the summary carries the what-if's verdict, the headlines too
     summary = _md(rc.recommendation_summary(inputs, build, "en"))
     assert "Removed" in summary
-    assert any(h.startswith(f"Without the {len(short):,} calls")
+    assert any(md_plain(h).startswith(f"Without the {len(short):,} calls")
                for h in rc.headlines(inputs, build, "en"))
 
 
@@ -233,6 +236,6 @@ def test_whatif_says_why_when_nothing_can_be_removed(world, monkeypatch, flags, 
     _fake_gaming(monkeypatch, f, build)
     for lang in ("en", "zh-CN"):
         text = _md(rc.whatif_view(inputs, build, lang))
-        assert text.startswith("*" + t("trade.na", lang, why=t(reason, lang)) + "*")
+        assert text.startswith(t("trade.na", lang, why=t(reason, lang)))
     assert rc.whatif_figure(inputs, build, "en")._repr_markdown_() == ""
     assert not any(re.match(r"Without the", h) for h in rc.headlines(inputs, build, "en"))

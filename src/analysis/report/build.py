@@ -10,8 +10,10 @@ Output folder layout::
     OUT/notebooks/*.ipynb    the executed notebooks: the run's record (manifest in metadata)
     OUT/build/               prepared inputs, cache, markdown, Typst source, figures
 
-A failing cell stops the run (:class:`analysis.report.execute.CellError`, exit 1) and
-keeps the partial executed notebook in ``OUT/notebooks/``.
+A failing cell stops the run (:class:`analysis.report.execute.CellError`, exit 1);
+:func:`build_report` keeps the partial executed notebook in ``OUT/notebooks/``, while
+``ccpm report`` writes through :func:`analysis.outdir.staged_output`, so its output folder
+is complete or absent.
 """
 
 from __future__ import annotations

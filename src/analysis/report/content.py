@@ -957,15 +957,14 @@ _SKIP_PATTERNS = (
 
 
 def skip_reason_text(reason: str, lang: str = "en") -> str:
-    """Why a check did not run, in ``lang`` (the runner's English kept for en)."""
-    if lang == "en":
-        return reason
+    """Why a check did not run, in ``lang`` and in words (no column names); an unknown
+    reason is kept as the runner wrote it in English, summarised in other languages."""
     low = reason.lower()
     for pattern, key in _SKIP_PATTERNS:
         if pattern in low:
             col = reason.split(" ", 1)[0]
             return t(key, lang, column=i18n.STRINGS[lang].get(f"field.{col}", col))
-    return t("skip.other", lang)
+    return reason if lang == "en" else t("skip.other", lang)
 
 
 def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None:
@@ -1054,7 +1053,18 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
 # comparison() keeps in the cache next to its tables; each result is cached in turn, so
 # the notebooks of a run compute it once.
 
-CRITERIA_ORDER = ("validity", "gaming", "stability", "fairness", "separation", "data")
+#: every criterion key the recommendation has used, in the order the report lists them
+#: (older keys gaming/separation/data, interface C's gaming_resistance/agreement/coverage)
+CRITERIA_ORDER = ("validity", "gaming_resistance", "gaming", "stability", "fairness",
+                  "agreement", "separation", "coverage", "data")
+
+
+def _criteria(rec) -> list[str]:
+    """The criteria this recommendation has (known ones in report order, then any new)."""
+    have = list(dict.fromkeys([*map(str, rec.evidence["criterion"].unique()),
+                               *map(str, rec.weights)]))
+    return [c for c in CRITERIA_ORDER if c in have] + [c for c in have
+                                                       if c not in CRITERIA_ORDER]
 _FULL: dict[str, object] = {}  # comparison.pkl already read by this process
 
 
@@ -1086,7 +1096,8 @@ def _pct_text(v) -> str:
 
 
 def _crit_label(c: str, lang: str) -> str:
-    return tm(f"crit.{c}", lang)
+    key = f"crit.{c}"
+    return tm(key, lang) if key in i18n.STRINGS[lang] else c
 
 
 def recommendation(inputs: ReportInputs, build_dir):
@@ -1103,7 +1114,12 @@ def recommendation(inputs: ReportInputs, build_dir):
         comp = _full_comparison(inputs, build_dir)
         if comp is None:
             return None
-        rec = recommend(comp)
+        import inspect
+
+        # gaming resistance is measured by planting behaviours into the center's own calls
+        kw = ({"calls": str(inputs.calls_path)}
+              if "calls" in inspect.signature(recommend).parameters else {})
+        rec = recommend(comp, **kw)
         as_dict = rec.to_dict() if callable(getattr(rec, "to_dict", None)) else None
         _save_bundle(folder, {"ranking": rec.ranking, "evidence": rec.evidence,
                               "pairwise": rec.pairwise, "requirements": rec.requirements},
@@ -1290,13 +1306,13 @@ def evidence_table(rec, lang: str = "en") -> Table:
     ev = rec.evidence
     models = [m for m in rec.ranking["model"].astype(str) if m in set(ev["model"])]
     rows = []
-    for c in CRITERIA_ORDER:
+    for c in _criteria(rec):
         row = {"criterion": _crit_label(c, lang), "weight": f"{rec.weights.get(c, 0):.0%}"}
         for m in models:
             e = ev[(ev["model"] == m) & (ev["criterion"] == c)]
             if e.empty or pd.isna(e["score"].iloc[0]) or rec.weights.get(c, 0) == 0:
                 cell = tm("rec.not_assessed_cell", lang) if c in rec.not_assessed else "–"
-            elif pd.notna(e["score_lo"].iloc[0]) and c != "data":
+            elif pd.notna(e["score_lo"].iloc[0]) and c not in ("data", "coverage"):
                 cell = (f"{e['score'].iloc[0]:.2f} "
                         f"{_interval(e['score_lo'].iloc[0], e['score_hi'].iloc[0])}")
             else:
@@ -1316,10 +1332,11 @@ def evidence_table(rec, lang: str = "en") -> Table:
 def criteria_list(rec, lang: str = "en") -> Markdown:
     """What each criterion measures, and the weights (bullets)."""
     colon = _punct("colon", lang)
+    crits = _criteria(rec)
     items = [f"**{_crit_label(c, lang)}**{colon}{tm(f'crit.{c}.def', lang)}"
-             for c in CRITERIA_ORDER]
+             for c in crits if f"crit.{c}.def" in i18n.STRINGS[lang]]
     weights = _punct("list", lang).join(f"{_crit_label(c, lang)} {rec.weights.get(c, 0):.0%}"
-                        for c in CRITERIA_ORDER if rec.weights.get(c, 0) > 0)
+                                        for c in crits if rec.weights.get(c, 0) > 0)
     return Markdown(bullets(items).text + "\n\n" + tm("rec.weights", lang, weights=weights))
 
 

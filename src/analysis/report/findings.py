@@ -152,7 +152,10 @@ def _sep(kind: str, lang: str) -> str:
 
 
 def _models(models, lang: str) -> str:
-    return _sep("list", lang).join(rc._model_label(str(m), lang) for m in models)
+    names = [rc._model_label(str(m), lang) for m in models]
+    if len(names) == 2:
+        return t("page1.and", lang, a=names[0], b=names[1])
+    return _sep("list", lang).join(names)
 
 
 def rec_view(inputs, build_dir) -> dict | None:
@@ -232,9 +235,8 @@ def decision(v: dict | None, lang: str) -> list[str]:
         lead = tm("page1.decision.plain", lang, model=name)
     caveats = []
     if v["defaulted"]:
-        what = _sep("list", lang).join(t("page1.assumed." + m, lang)
-                                       if f"page1.assumed.{m}" in STRINGS[lang]
-                                       else rc._model_label(m, lang) for m in v["defaulted"])
+        what = _sep("list", lang).join(t("page1.assumed." + m, lang) for m in v["defaulted"]
+                                       if f"page1.assumed.{m}" in STRINGS[lang]) or "–"
         caveats.append(tm("page1.caveat.defaulted", lang, models=_models(v["defaulted"], lang),
                           what=what))
     if v["tied"]:
@@ -253,6 +255,8 @@ def decision(v: dict | None, lang: str) -> list[str]:
 
 
 def _when(first: str, last: str, lang: str) -> str:
+    if first and last and first > last:  # dated steps out of order: show the span
+        first, last = last, first
     if first and last and first != last:
         return tm("page1.when.range", lang, first=first, last=last)
     if first:
