@@ -200,7 +200,7 @@ CHECK_OPTIONS = frozenset({
     "eod_window_min", "eod_min_late", "repeat_window_h", "min_short", "min_bad",
     "recip_n_perm", "okr_period",
     # change points
-    "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days",
+    "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days", "cp_agents",
 })
 
 
