@@ -100,21 +100,26 @@ def summary_frame(valid_rows: int, reason_counts: dict[str, int], rows_read: int
     return out.reset_index(drop=True)
 
 
-def read_raw(path, mapping: Mapping, *, progress: bool = False
-             ) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Read every file of ``path`` with the mapping's read options -> (raw, sources, notes)."""
-    paths = expand_paths(path)
+def read_options(mapping: Mapping) -> ReadOptions:
+    """The mapping's ``read`` section as :class:`ReadOptions` (the in-memory and streamed
+    loaders read with the same options)."""
     r = mapping.read
-    opts = ReadOptions(
+    return ReadOptions(
         format=r.get("format"),
         delimiter=r.get("delimiter"),
         encoding=r.get("encoding"),
         header_row=r.get("header_row"),
         sheet=r.get("sheet"),
         member=r.get("member"),
-        expected=mapping.expected_source_columns()
-        | {c.name for c in mapping.contract_columns},
+        expected=mapping.expected_source_columns() | {c.name for c in mapping.contract_columns},
     )
+
+
+def read_raw(path, mapping: Mapping, *, progress: bool = False
+             ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Read every file of ``path`` with the mapping's read options -> (raw, sources, notes)."""
+    paths = expand_paths(path)
+    opts = read_options(mapping)
     cb = None
     if progress and len(paths) > 1:
         total = len(paths)

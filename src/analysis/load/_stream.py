@@ -50,7 +50,14 @@ from ._readers import (
     malformed_frame,
     open_source,
 )
-from ._result import apply_rules, quarantine_frame, schema_for, summary_frame, valid_meta
+from ._result import (
+    apply_rules,
+    quarantine_frame,
+    read_options,
+    schema_for,
+    summary_frame,
+    valid_meta,
+)
 
 __all__ = ["CHUNK_ROWS", "ROW_GROUP_ROWS", "StreamStats", "stream_calls", "read_options",
            "validate_calls"]
@@ -62,20 +69,6 @@ CHUNK_ROWS = int(os.environ.get("CCPM_LOAD_CHUNK_ROWS", 250_000))
 ROW_GROUP_ROWS = 1024 * 1024
 _ROWNUM = "__ccpm_row"
 _SRCROW = "__ccpm_source_row"
-
-
-def read_options(mapping: Mapping) -> ReadOptions:
-    """The mapping's ``read`` section as :class:`ReadOptions`."""
-    r = mapping.read
-    return ReadOptions(
-        format=r.get("format"),
-        delimiter=r.get("delimiter"),
-        encoding=r.get("encoding"),
-        header_row=r.get("header_row"),
-        sheet=r.get("sheet"),
-        member=r.get("member"),
-        expected=mapping.expected_source_columns() | {c.name for c in mapping.contract_columns},
-    )
 
 
 @dataclass
