@@ -72,6 +72,24 @@ def test_agents_named_and_dated_center_step_found(make):
         assert t("behaviour.hangups", lang) in lines[0]
 
 
+def test_page_one_names_only_the_agents_the_decision_flags():
+    """The decision is the scope 'all' (every period combined), as ``ccpm gaming`` counts it:
+    an agent flagged within one month only (BASCH) is evidence, not a finding on page 1."""
+    g = _new_gaming()
+    month_only = pd.DataFrame({
+        "agent_id": ["BASCH", "BASCH"], "scope": ["all", "1999-05"],
+        "p_value": [0.006, 1e-4], "q_value": [0.065, 0.004], "flagged": [False, True],
+        "behaviours": ["end_of_day_stretch", "end_of_day_stretch"],
+        "checks": ["end_of_day_stretch"] * 2, "first_date": ["", ""], "last_date": ["", ""],
+        "detail": ["x", "x"]})
+    g.agents = pd.concat([g.agents, month_only], ignore_index=True)
+    found = fd.agent_findings(g)
+    assert list(found["agent_id"]) == ["MORIAH", "TOVA"]
+    assert found.set_index("agent_id").loc["MORIAH", "q_value"] == pytest.approx(1e-5)
+    for lang in ("en", "zh-CN"):
+        assert "BASCH" not in md_plain(fd.gaming_finding(g, lang)[0])
+
+
 def _ranking():
     return pd.DataFrame({"model": ["bsc", "okr", "kpi", "360"], "rank": [1, 2, 3, 4],
                          "overall": [0.64, 0.64, 0.47, None], "p_best": [0.59, 0.41, 0, None],

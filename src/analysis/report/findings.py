@@ -102,7 +102,13 @@ def agent_findings(g, alpha: float | None = None) -> pd.DataFrame:
     agents = getattr(g, "agents", None)
     rows = []
     if isinstance(agents, pd.DataFrame) and not agents.empty and "flagged" in agents.columns:
-        fl = agents[agents["flagged"].astype(bool)]
+        flagged = agents["flagged"].astype(bool)
+        scope = agents.get("scope", pd.Series("all", index=agents.index)).astype(str)
+        # the decision is the scope "all" (every period combined), as ccpm gaming's summary
+        # counts it; a period's rows only add dates and behaviours to a decided agent
+        decided = flagged & (scope == "all") if (scope == "all").any() else flagged
+        ids = set(agents.loc[decided, "agent_id"].astype(str))
+        fl = agents[agents["agent_id"].astype(str).isin(ids) & (flagged | (scope == "all"))]
         for aid, grp in fl.groupby(fl["agent_id"].astype(str), sort=False):
             beh = []
             for s in grp.get("behaviours", pd.Series(dtype=str)).dropna().astype(str):
@@ -113,7 +119,10 @@ def agent_findings(g, alpha: float | None = None) -> pd.DataFrame:
             rows.append({"agent_id": aid, "behaviours": beh,
                          "first_date": min(firsts) if firsts else (periods[0] if periods else ""),
                          "last_date": max(lasts) if lasts else "",
-                         "q_value": pd.to_numeric(grp["q_value"], errors="coerce").min()})
+                         "q_value": pd.to_numeric(
+                             grp.loc[grp["scope"].astype(str) == "all", "q_value"]
+                             if (grp["scope"].astype(str) == "all").any() else grp["q_value"],
+                             errors="coerce").min()})
     else:
         f = getattr(g, "flags", None)
         if f is None or f.empty:
