@@ -282,3 +282,10 @@ def test_notebook_parameters_and_outputs_lose_input_file_names(tmp_path):
     want = _hand("alice.csv", prefix="F-") + ".csv"
     assert "alice" not in out and out.count(want) == 4
     assert "aGVsbG8=" in out  # images untouched
+
+
+def test_binary_salt_that_decodes_as_ascii_counts_8_bits_a_byte():
+    # 16 random bytes are all below 0x80 once in 65,536 draws; control characters are not
+    # punctuation, so such a salt is still binary (found by a CI run drawing b'\x12@\x18q...').
+    salt = b"\x12@\x18q\x01\x16e$r\x06\x15\x1f\x1dJ\x08\x18"
+    assert salt_bits(salt) == 128

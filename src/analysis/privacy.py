@@ -120,7 +120,7 @@ def salt_bits(salt: bytes | str) -> float:
 
     ``length x log2(alphabet)``, the alphabet being the character classes the salt uses
     (10 digits, 16 hex digits, 26 lower-case, 26 upper-case letters, 33 ASCII punctuation
-    and space; any other byte counts 8 bits), and 0 when it uses fewer than 8 distinct
+    and space; any other byte, a control character included, counts 8 bits), and 0 when it uses fewer than 8 distinct
     characters. It catches mistakes (``1``, a word, ``aaaa...``), not a weak secret that
     looks random.
     """
@@ -131,7 +131,7 @@ def salt_bits(salt: bytes | str) -> float:
             return 8.0 * len(salt) if len(set(salt)) >= 8 else 0.0
     if len(set(salt)) < 8:
         return 0.0
-    if not salt.isascii():
+    if not salt.isascii() or not salt.isprintable():  # binary that happened to decode
         return 8.0 * len(salt.encode("utf-8"))
     chars = set(salt)
     if chars <= set(string.digits):
