@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import glob as _glob
 import hashlib
 import json
 import os
@@ -33,6 +32,8 @@ import time
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
+
+from ._paths import glob_files, is_pattern
 
 __all__ = [
     "MANIFEST_NAME",
@@ -71,8 +72,8 @@ def _expand(path: str | os.PathLike) -> list[Path]:
     p = Path(path)
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-    if any(ch in str(path) for ch in "*?["):
-        return sorted(Path(f) for f in _glob.glob(str(path)))
+    if is_pattern(path):
+        return glob_files(path)
     return [p] if p.is_file() else []
 
 

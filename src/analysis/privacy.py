@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._paths import glob_files, is_pattern
 from .errors import ConfigError
 from .load._ids import normalize_id as _load_normalize_id
 
@@ -253,15 +254,14 @@ def file_pseudonym(name: str, salt: bytes | str) -> str:
 
 
 def _expand_inputs(path) -> list[Path]:
-    import glob as _glob
 
     p = Path(str(path)).expanduser()
     if p.is_dir():
         return sorted(f for f in p.rglob("*") if f.is_file())
     if p.is_file():
         return [p]
-    if any(ch in str(path) for ch in "*?["):
-        return sorted(Path(f) for f in _glob.glob(str(p)) if Path(f).is_file())
+    if is_pattern(p):
+        return glob_files(p)
     return []
 
 

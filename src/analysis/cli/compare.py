@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .._paths import is_pattern
 from ..errors import InputError
 from . import add_privacy_arguments, pseudonymizer_from_args, shown
 from .panel import add_panel_arguments, panel_from_args
@@ -18,7 +19,7 @@ def read_ratings(path: str, mapping=None):
     import pandas as pd
 
     p = Path(path)
-    if not p.exists() and not any(ch in str(path) for ch in "*?["):
+    if not p.exists() and not is_pattern(path):
         raise InputError(f"ratings file not found: {p}")
     try:
         from ..load import load_ratings  # helper A's loader (quarantines bad rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .._paths import is_pattern
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError
@@ -36,7 +37,7 @@ def add_panel_arguments(p) -> None:
 
 def _is_parquet_input(path: str) -> bool:
     p = Path(path)
-    if any(ch in path for ch in "*?["):
+    if is_pattern(path):
         return path.lower().endswith((".parquet", ".pq"))
     if p.is_dir():
         return (p / "valid.parquet").is_file() or (p / "calls.parquet").is_file() or any(

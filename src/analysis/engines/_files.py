@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import glob as _glob
 from pathlib import Path
 
+from .._paths import glob_files, is_pattern
 from ..errors import InputError
 
 __all__ = ["ids_checked_unique", "resolve_calls_paths"]
@@ -28,8 +28,8 @@ def resolve_calls_paths(calls) -> list[str]:
             out.extend(resolve_calls_paths(c))
         return out
     s = str(calls)
-    if any(ch in s for ch in "*?["):
-        files = sorted(_glob.glob(s))
+    if is_pattern(s):
+        files = [str(f) for f in glob_files(s)]
         if not files:
             raise InputError(f"no files match {s}")
         return files

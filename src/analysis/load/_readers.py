@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import glob as _glob
 import gzip
 import io
 import os
@@ -32,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .._paths import glob_files, is_pattern
 from ..errors import InputError
 
 __all__ = ["ReadOptions", "expand_paths", "read_table", "read_many", "SOURCE_COLUMNS",
@@ -141,8 +141,8 @@ def expand_paths(path: str | os.PathLike) -> list[Path]:
         if not files:
             raise InputError(f"{text}: folder holds no table files ({', '.join(TABLE_EXT)})")
         return files
-    if any(ch in text for ch in "*?["):
-        files = sorted(Path(f) for f in _glob.glob(text, recursive=True) if Path(f).is_file())
+    if is_pattern(text):
+        files = glob_files(text, recursive=True)
         if not files:
             raise InputError(f"{text}: no file matches")
         return files

@@ -17,11 +17,11 @@ types or no rows is refused with one line (exit 2) naming the loader's reasons.
 
 from __future__ import annotations
 
-import glob as _glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._paths import glob_files, is_pattern
 from ..contract import CALL_ID_UNIQUE_META, CALL_SCHEMA
 from ..errors import InputError
 
@@ -65,8 +65,8 @@ def _parquet_files(calls) -> list[Path] | None:
     """Parquet files named by a path, a folder or a glob (the panel's rules); ``None``
     when ``calls`` names something else (a raw export)."""
     s = os.fspath(calls)
-    if any(ch in s for ch in "*?["):
-        files = sorted(Path(f) for f in _glob.glob(s))
+    if is_pattern(s):
+        files = glob_files(s)
         if not files:
             raise InputError(f"no files match {s}")
     else:

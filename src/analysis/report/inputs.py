@@ -31,6 +31,7 @@ import pandas as pd
 import yaml
 
 from .. import __version__
+from .._paths import glob_files, is_pattern
 from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from ..errors import ConfigError, InputError
 from ..escape import safe_csv, sql_quote_path
@@ -127,8 +128,8 @@ def _files_of(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
                       and p.name.lower().endswith(_DATA_SUFFIXES))
-    if any(ch in str(path) for ch in "*?["):
-        return sorted(Path(p) for p in __import__("glob").glob(str(path)))
+    if is_pattern(path):
+        return glob_files(path)
     return [path]
 
 
