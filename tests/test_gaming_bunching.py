@@ -117,7 +117,7 @@ def test_given_target_and_skips():
     rep = run_checks(calls, checks=["bunching_center"],
                      options={"aht_target": 300, "bunch_boot": 49, "raise_errors": True})
     row = rep.flags.iloc[0]
-    assert row["agent_id"] == "center" and "300 s" in row["detail"]
+    assert row["level"] == "center" and row["agent_id"] == "" and "300 s" in row["detail"]
     rep = run_checks(calls, checks=["bunching_center"], options={"aht_target": 5})
     assert "bunching_center" in rep.skipped
 

@@ -73,7 +73,7 @@ def test_report_shape_and_fdr_across_all_checks(planted_report):
     # flagged = evidence rows of agents flagged at the agent level (not q < alpha per test)
     a = rep.agents
     chosen = set(a.loc[(a["scope"] == "all") & a["flagged"], "agent_id"])
-    ag = f["agent_id"] != "center"
+    ag = f["level"] == "agent"
     assert set(f.loc[f["flagged"] & ag, "agent_id"]) == chosen
     assert (f.loc[f["flagged"] & ag, "p_value"] < 0.05).all()
     assert f["p_value"].between(0, 1).all()

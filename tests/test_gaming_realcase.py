@@ -61,8 +61,8 @@ def test_strongest_evidence_is_on_the_agents_with_the_largest_excess(report, ban
     best = set(oct_rows.nsmallest(4, "p_value")["agent_id"])
     assert best <= top
     assert "MORIAH" in top  # the agent with by far the largest share (about a third)
-    flagged = set(f.loc[f["flagged"], "agent_id"])
-    assert flagged and flagged <= top | {"center"}
+    flagged = set(f.loc[f["flagged"] & (f["level"] == "agent"), "agent_id"])
+    assert flagged and flagged <= top
 
 
 def test_peer_evidence_ranks_the_same_agents(report):

@@ -132,7 +132,8 @@ def test_same_agent_same_pseudonym_in_every_command(runs):
     seen = {
         "validate": set(pd.read_parquet(p / "validate" / "valid.parquet")["agent_id"].dropna()),
         "panel": set(pd.read_parquet(p / "panel" / "panel.parquet")["agent_id"]),
-        "gaming": set(pd.read_csv(p / "gaming" / "gaming_flags.csv")["agent_id"]) - {"center"},
+        "gaming": set(pd.read_csv(p / "gaming" / "gaming_flags.csv").query("level == 'agent'")
+                      ["agent_id"]),
         "compare": set(pd.read_csv(p / "compare" / "scores.csv")["agent_id"]),
     }
     assert seen["validate"] == seen["panel"] == expected

@@ -308,4 +308,4 @@ def test_validate_output_passes_through_later_commands_and_joins(scan):
         man = json.loads((out / f"gaming-{tag}" / "manifest.json").read_text())
         assert man["privacy"]["salt_id"] == salt_id
     flags = pd.read_csv(out / "gaming-pass" / "gaming_flags.csv", dtype=str)
-    assert set(flags["agent_id"]) - {"center"} <= valid
+    assert set(flags.loc[flags["level"] == "agent", "agent_id"]) <= valid

@@ -531,6 +531,8 @@ def _normalise_flags(flagged, *, data_start=None, period: str = "month") -> pd.D
         if v.dtype != bool:
             v = v.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "y", "t"])
         f["flagged"] = v.astype(bool)
+        if "level" in f.columns:  # center-level rows (gaming_flags.csv) name no agent
+            f = f[f["level"].astype(str) != "center"]
         f["agent_id"] = f["agent_id"].astype(str)
         if "since" not in f.columns and "start_day" in f.columns and data_start is not None:
             from .panel import period_label

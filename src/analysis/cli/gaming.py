@@ -169,7 +169,7 @@ def run(args) -> int:
     paths = report.to_dir(args.out)
     n_flag = int(report.flags["flagged"].sum())
     n_agents = report.flagged_agents()
-    n_agents = int((n_agents["agent_id"] != "center").sum()) if len(n_agents) else 0
+    n_agents = int((n_agents["level"] == "agent").sum()) if len(n_agents) else 0
     write_manifest(args.out, command="gaming", args=args,
                    inputs=[args.calls, args.mapping, args.ratings, args.ratings_mapping,
                            args.okr, args.roster],

@@ -229,7 +229,9 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
     if method not in ("BH", "BY"):
         raise ValueError(f"agent_fdr must be BH or BY, got {method!r}")
     info = {"method": method, "alpha": float(alpha), "n_agents": 0, "combination": "ACAT"}
-    f = flags[(flags["agent_id"].astype(str) != CENTER_ID)
+    agent_rows = (flags["level"] == "agent" if "level" in flags.columns
+                  else flags["agent_id"].astype(str) != CENTER_ID)
+    f = flags[agent_rows
               & np.isfinite(pd.to_numeric(flags["p_value"], errors="coerce"))].copy()
     if f.empty:
         return pd.DataFrame(columns=AGENT_COLUMNS), info

@@ -14,13 +14,17 @@ import pandas as pd
 
 from .._registry import Registry
 
-__all__ = ["CHECKS", "GamingContext", "CheckResult", "FLAG_COLUMNS"]
+__all__ = ["CHECKS", "GamingContext", "CheckResult", "FLAG_COLUMNS", "CENTER_LEVEL_CHECKS"]
 
 CHECKS: Registry = Registry("gaming check", "analysis.gaming")
 
 #: Columns of a check's ``flags`` table (before q-values are added across checks).
 #: ``effect`` is a size a manager can read, explained by ``effect_unit``
 #: (e.g. "excess short calls per 100 calls"); ``n`` and ``k`` are the counts behind it.
+#: Checks whose rows are about the whole center, not an agent (``level == "center"`` in
+#: ``gaming_flags.csv``, agent_id empty). A check that adds center-level rows is listed here.
+CENTER_LEVEL_CHECKS = frozenset({"bunching_center"})
+
 FLAG_COLUMNS = ["agent_id", "period", "check", "effect", "effect_unit", "p_value", "n", "k", "detail"]
 
 

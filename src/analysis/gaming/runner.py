@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import CcpmError, ConfigError
 from ..escape import safe_csv
 from ._agents import AGENT_COLUMNS, CENTER_ID, agent_table, date_agents
-from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from ._base import CENTER_LEVEL_CHECKS, CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._context import build_context, opt
 from ._fdr import bh_qvalues
 
@@ -35,7 +35,7 @@ __all__ = ["run_checks", "GamingReport", "REPORT_FLAG_COLUMNS", "CHANGEPOINT_COL
 
 #: Columns of ``gaming_flags.csv`` / :attr:`GamingReport.flags`.
 REPORT_FLAG_COLUMNS = [
-    "agent_id", "period", "check", "effect", "effect_unit", "p_value", "q_value", "flagged",
+    "level", "agent_id", "period", "check", "effect", "effect_unit", "p_value", "q_value", "flagged",
     "n", "k", "detail",
 ]
 #: Columns of ``changepoints.csv`` / :attr:`GamingReport.changepoints` (interface B;
@@ -117,19 +117,19 @@ class GamingReport:
 
         An agent is listed when its combined p-value over all periods (scope
         ``all`` of :attr:`agents`) has an agent-level q-value below ``alpha``;
-        center-level rows (``agent_id == "center"``) are listed when their
+        center-level rows (``level == "center"``, agent_id empty) are listed when their
         q-value among the center-level tests is below ``alpha``. Sorted by the
         agent-level q-value (center rows last).
 
         Returns
         -------
-        DataFrame ``agent_id, checks, n_flags, best_check, best_period, best_q,
+        DataFrame ``level, agent_id, checks, n_flags, best_check, best_period, best_q,
         best_effect, effect_unit, detail, agent_p, agent_q, behaviours, best_p``:
         ``checks``/``n_flags`` are the evidence rows (``flags.flagged``), ``best_*``
         the strongest of them (``best_q`` its per-test q-value), ``agent_p`` /
         ``agent_q`` the agent's combined p-value and its q-value across agents.
         """
-        cols = ["agent_id", "checks", "n_flags", "best_check", "best_period", "best_q",
+        cols = ["level", "agent_id", "checks", "n_flags", "best_check", "best_period", "best_q",
                 "best_effect", "effect_unit", "detail", "agent_p", "agent_q", "behaviours",
                 "best_p"]
         f = self.flags[self.flags["flagged"]]
@@ -139,20 +139,20 @@ class GamingReport:
         a = self.agents
         a = a[a["scope"] == "all"].set_index("agent_id") if len(a) else None
         rows = []
-        for aid, g in f.groupby("agent_id", sort=False):
+        for (lvl, aid), g in f.groupby(["level", "agent_id"], sort=False):
             b = g.iloc[0]
             ap = aq = np.nan
             beh = ""
-            if a is not None and aid in a.index:
+            if a is not None and lvl == "agent" and aid in a.index:
                 ap, aq, beh = a.at[aid, "p_value"], a.at[aid, "q_value"], a.at[aid, "behaviours"]
-            rows.append(dict(agent_id=aid, checks=", ".join(sorted(g["check"].unique())),
+            rows.append(dict(level=lvl, agent_id=aid, checks=", ".join(sorted(g["check"].unique())),
                              n_flags=len(g), best_check=b["check"], best_period=b["period"],
                              best_q=b["q_value"], best_effect=b["effect"],
                              effect_unit=b["effect_unit"], detail=b["detail"],
                              agent_p=ap, agent_q=aq, behaviours=beh,
                              best_p=b["p_value"]))
         out = pd.DataFrame(rows, columns=cols)
-        out["_c"] = out["agent_id"] == CENTER_ID
+        out["_c"] = out["level"] == "center"
         return out.sort_values(["_c", "agent_q", "best_q"], ignore_index=True,
                                kind="stable")[cols]
 
@@ -198,8 +198,8 @@ class GamingReport:
                 lines.append(f"  {name}: {why}")
         lines.append("")
         fa = self.flagged_agents()
-        center = fa[fa["agent_id"] == "center"]
-        fa = fa[fa["agent_id"] != "center"]
+        center = fa[fa["level"] == "center"]
+        fa = fa[fa["level"] != "center"]
         for r in center.itertuples(index=False):
             lines.append(f"Center level: {r.best_check} (q = {r.best_q:.2g}): {r.detail}.")
         if fa.empty:
@@ -359,6 +359,11 @@ def run_checks(
     flags = (pd.concat([f[FLAG_COLUMNS] for f in frames], ignore_index=True)
              if frames else pd.DataFrame(columns=FLAG_COLUMNS))
     flags["p_value"] = pd.to_numeric(flags["p_value"], errors="coerce").astype(float)
+    # the level is the check's, never read from agent_id: an agent whose id is "center"
+    # is an agent (its rows must not mix with the center-level rows, raw or pseudonymized)
+    center_rows = flags["check"].isin(CENTER_LEVEL_CHECKS).to_numpy()
+    flags.insert(0, "level", np.where(center_rows, "center", "agent"))
+    flags.loc[center_rows, "agent_id"] = ""
     # opt-in tail calibration of the fitted-model checks against their peers' z-scores
     # (off by default: it costs most cross-sectional power, see _empnull)
     if ctx.options.get("empirical_null", False) not in (False, None, "false", "no", 0):
@@ -385,7 +390,7 @@ def run_checks(
             cps.append(c.reindex(columns=CHANGEPOINT_COLUMNS))
     short_flagged = sorted(
         flags.loc[flags["flagged"] & flags["check"].str.contains("short")
-                  & (flags["agent_id"] != "center"), "agent_id"].unique()
+                  & (flags["level"] == "agent"), "agent_id"].unique()
     )
     # every agent flagged by a short-call check gets the start and/or end of the
     # behaviour (other checks may already give one split; duplicates are dropped)
@@ -430,7 +435,7 @@ def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
     from ._empnull import calibrate_pvalues, fit_empirical_null
 
     notes: dict[str, list[str]] = {}
-    agent = flags["agent_id"].astype(str) != CENTER_ID
+    agent = (flags["level"] == "agent").to_numpy()
     pooled = flags["period"].astype(str) == "all"
     for name in TAIL_CALIBRATED:
         for part in (False, True):
@@ -463,7 +468,7 @@ def _evidence_rows(flags: pd.DataFrame, agents: pd.DataFrame, alpha: float) -> n
     """
     aid = flags["agent_id"].astype(str)
     p = flags["p_value"].to_numpy(float)
-    center = (aid == CENTER_ID).to_numpy()
+    center = (flags["level"] == "center").to_numpy()
     out = np.zeros(len(flags), dtype=bool)
     if center.any():
         out[center] = bh_qvalues(p[center]) < alpha

@@ -873,6 +873,9 @@ def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
     if f.empty or not f["flagged"].astype(bool).any():
         return Markdown(tm("common.none_found", lang))
     f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"]).head(limit).copy()
+    if "level" in f.columns:  # center-level rows name no agent
+        f["agent_id"] = f["agent_id"].astype(str).where(
+            f["level"].astype(str) != "center", tm("gaming.scope.center", lang))
     f["effect"] = [_effect_text(e, c, lang) for e, c in zip(f["effect"], f["check"],
                                                             strict=True)]
     cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "q_value")
