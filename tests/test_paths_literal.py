@@ -8,7 +8,6 @@ nothing is a pattern.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import CcpmError, ConfigError
 from ..escape import safe_csv
-from ._agents import AGENT_COLUMNS, CENTER_ID, agent_table, date_agents
+from ._agents import AGENT_COLUMNS, agent_table, date_agents
 from ._base import CENTER_LEVEL_CHECKS, CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._context import build_context, opt
 from ._fdr import bh_qvalues
