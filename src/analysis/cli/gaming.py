@@ -78,8 +78,8 @@ def _value(s: str):
 def _sentinel_agents(calls: str, mapping, keep) -> list[str]:
     """Agents of ``calls`` whose id equals a kept word (``center``): pseudonymized too.
 
-    A kept word never shadows an id: an agent named ``center`` is an agent, so its
-    pseudonym is written even where the center-level rows say ``center``.
+    A kept word never shadows an id: an agent named ``center`` is an agent and gets its
+    pseudonym (center-level rows carry ``level == "center"`` and an empty agent_id).
     """
     import duckdb
 
