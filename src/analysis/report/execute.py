@@ -9,7 +9,9 @@ translated caption, so both render engines see captions in the report's language
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -73,6 +75,25 @@ def _one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: how often a notebook kernel that dies before answering is started again
+KERNEL_START_ATTEMPTS = 3
+
+
+def _kernel_start_failed(exc: BaseException) -> bool:
+    """True for jupyter_client's errors of a kernel that never answered (not a cell's)."""
+    text = str(exc)
+    return "Kernel died before replying" in text or "didn't respond in" in text
+
+
+def _log_tail(log: Path, lines: int = 3) -> str:
+    """The kernel's last stderr lines on one line ("no output" when there are none)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return _one_line(" | ".join(text.splitlines()[-lines:])) if text else "no output"
+
+
 def _kernel_manager_class(log_path: Path):
     """An AsyncKernelManager whose kernel writes its stderr (start-up warnings, shutdown
     noise) to ``log_path`` instead of the terminal; cell errors still reach papermill."""
@@ -118,21 +139,35 @@ def execute_notebook(
     if parameters_cell(nb) is None:
         raise InputError(f"{template.name}: no cell tagged 'parameters'")
     output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        pm.execute_notebook(
-            str(template),
-            str(output),
-            parameters=parameters,
-            cwd=str(cwd or output.parent),
-            kernel_name=kernel_name,
-            progress_bar=False,
-            request_save_on_cell_execute=False,
-            execution_timeout=timeout,
-            kernel_manager_class=_kernel_manager_class(output.with_suffix(".kernel.log")),
-        )
-    except PapermillExecutionError as exc:
-        msg = f"{template.stem} cell {exc.exec_count}: {exc.ename}: {_one_line(exc.evalue)}"
-        raise CellError(msg, output) from None
+    log = output.with_suffix(".kernel.log")
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            pm.execute_notebook(
+                str(template),
+                str(output),
+                parameters=parameters,
+                cwd=str(cwd or output.parent),
+                kernel_name=kernel_name,
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=timeout,
+                kernel_manager_class=_kernel_manager_class(log),
+            )
+            break
+        except PapermillExecutionError as exc:
+            msg = f"{template.stem} cell {exc.exec_count}: {exc.ename}: {_one_line(exc.evalue)}"
+            raise CellError(msg, output) from None
+        except RuntimeError as exc:
+            if not _kernel_start_failed(exc):
+                raise
+            if attempt == KERNEL_START_ATTEMPTS:
+                raise CellError(
+                    f"{template.stem}: the notebook kernel died while starting, "
+                    f"{KERNEL_START_ATTEMPTS} times; its last words: {_log_tail(log)}",
+                    output) from None
+            # kernels started side by side can race for the same free TCP ports (the
+            # port is picked, released, then bound by the kernel): start again shortly
+            time.sleep(0.5 + random.random() * attempt)
     done = nbformat.read(output, as_version=4)
     localize_notebook(done, lang)
     nbformat.write(done, output)
