@@ -39,6 +39,7 @@ from ..contract import HANDLED_OUTCOMES
 from ..errors import InputError
 from ..escape import safe_csv
 from ._build import Problems, build_columns, merge_offset_stats, offset_notes
+from ._checks import check_calls, jitter_note
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._readers import (
     SOURCE_COLUMNS,
@@ -273,7 +274,6 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
     -------
     StreamStats
     """
-    from .calls import check_calls, jitter_note
 
     m = resolve_mapping(mapping, kind="calls")
     chunk_rows = int(chunk_rows or CHUNK_ROWS)

@@ -916,7 +916,7 @@ def checks_table(g, lang: str = "en") -> Table | Markdown:
 def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown:
     """Change points significant at the run's alpha (``scope, metric, date, before, after,
     p_value``): the center's steps first, levels with their units."""
-    from .findings import _fmt_level, _iso, _metric, significant_changepoints
+    from .changes import _fmt_level, _iso, _metric, significant_changepoints
 
     cp = significant_changepoints(g)
     if cp.empty:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import DEFAULT_ALPHA
 from . import content as rc
+from .changes import _alpha, _fmt_level, _iso, _metric, center_steps, significant_changepoints  # noqa: F401
 from .i18n import STRINGS, t, tm
 from .literal import MdRaw, md_plain
 
@@ -45,52 +45,6 @@ CHECK_BEHAVIOUR = {
     "okr_sandbagging": "okr_sandbagging",
 }
 MAX_NAMED = 6  # agents named on page 1; the rest are in the gaming section's table
-
-
-def _alpha(g) -> float:
-    fdr = getattr(g, "agent_fdr", None)
-    if isinstance(fdr, dict) and fdr.get("alpha") is not None:
-        return float(fdr["alpha"])
-    return float(getattr(g, "alpha", DEFAULT_ALPHA) or DEFAULT_ALPHA)
-
-
-def _iso(v) -> str:
-    if v is None or str(v) in ("", "NaT", "nan", "None", "<NA>") or (
-            not isinstance(v, str) and pd.isna(v)):
-        return ""
-    try:
-        return pd.Timestamp(v).strftime("%Y-%m-%d")
-    except (ValueError, TypeError):
-        return str(v)
-
-
-def significant_changepoints(g, alpha: float | None = None) -> pd.DataFrame:
-    """Change points significant at ``alpha`` in interface B's columns (``level``,
-    ``agent_id``, ``metric``, ``date``, ``date_lo``, ``date_hi``, ``before``, ``after``,
-    ``p_value``, ``source``), from either the new or the older (``scope``) layout."""
-    cols = ["level", "agent_id", "metric", "date", "date_lo", "date_hi", "before", "after",
-            "p_value", "source"]
-    cp = getattr(g, "changepoints", None)
-    if cp is None or not isinstance(cp, pd.DataFrame) or cp.empty:
-        return pd.DataFrame(columns=cols)
-    cp = cp.copy()
-    if "level" not in cp.columns:
-        scope = cp.get("scope", pd.Series("", index=cp.index)).astype(str)
-        cp["level"] = scope.map(lambda s: "center" if s == "center" else "agent")
-        cp["agent_id"] = scope.where(cp["level"] == "agent", "")
-    for c in cols:
-        if c not in cp.columns:
-            cp[c] = pd.NA
-    a = _alpha(g) if alpha is None else alpha
-    p = pd.to_numeric(cp["p_value"], errors="coerce")
-    cp = cp[p.notna() & (p < a)]
-    return cp[cols].sort_values(["level", "date"], ascending=[False, True]).reset_index(drop=True)
-
-
-def center_steps(g, alpha: float | None = None) -> pd.DataFrame:
-    """Significant center-level steps (e.g. a crackdown on short calls)."""
-    cp = significant_changepoints(g, alpha)
-    return cp[cp["level"].astype(str) == "center"].reset_index(drop=True)
 
 
 def agent_findings(g, alpha: float | None = None) -> pd.DataFrame:
@@ -273,24 +227,6 @@ def _when(first: str, last: str, lang: str) -> str:
     if last:
         return tm("page1.when.until", lang, last=last)
     return ""
-
-
-def _fmt_level(metric: str, v) -> str:
-    if v is None or pd.isna(v):
-        return "–"
-    v = float(v)
-    if metric.endswith("_rate") or metric.endswith("_share"):
-        return f"{100 * v:.1f}%"
-    if metric.endswith("_s"):
-        return f"{v:.0f} s"
-    return f"{v:.2f}"
-
-
-def _metric(metric: str, lang: str) -> str:
-    for k in (f"axis.{metric}", f"field.{metric}", f"metric.{metric}"):
-        if k in STRINGS[lang]:
-            return t(k, lang)
-    return metric
 
 
 def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
