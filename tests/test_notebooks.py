@@ -1,5 +1,10 @@
-"""The notebook templates follow the house rules (static checks; execution is in
-test_report.py, which runs every template through ``ccpm report``)."""
+"""The report's notebook templates (``analysis/report/templates/``) and the research
+notebooks (``notebooks/``) follow the house rules.
+
+Templates: static checks here; execution is in test_report.py, which runs every template
+through ``ccpm report``. Research notebooks: static checks (narrative, visible library calls,
+literal parameters) and, marked slow, a papermill run of each from a folder that is neither
+the repository nor ``notebooks/`` on a small synthetic center."""
 
 from __future__ import annotations
 
@@ -10,16 +15,16 @@ import string
 import nbformat
 import pytest
 
-from analysis.config import NOTEBOOKS_DIR
+from analysis.config import NOTEBOOKS_DIR, TEMPLATES_DIR
 from analysis.report import i18n
 from analysis.report.build import report_parameters
 from analysis.report.convert import cell_options
 from analysis.report.execute import REPORT_NOTEBOOKS
 
 NAMES = {"data_quality", "model_comparison", "gaming_checks", "management_summary"}
-TEMPLATES = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem in NAMES)
+TEMPLATES = sorted(TEMPLATES_DIR.glob("*.ipynb"))
 #: research notebooks: read top to bottom in JupyterLab, not rendered into the report
-RESEARCH = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem not in NAMES)
+RESEARCH = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
 def test_the_four_templates_exist():
@@ -92,7 +97,7 @@ def test_narrative_markdown_is_kept_out_of_the_report(nb):
 
 
 def test_management_summary_opens_with_the_recommendation():
-    nb = nbformat.read(NOTEBOOKS_DIR / "management_summary.ipynb", as_version=4)
+    nb = nbformat.read(TEMPLATES_DIR / "management_summary.ipynb", as_version=4)
     shown = [c.source for c in _code_cells(nb) if "display(" in c.source]
     first = shown[0]
     # the title, then page 1 (decision, gaming finding, next steps), then the ranking
