@@ -270,3 +270,22 @@ def test_new_model_notebook_runs_with_papermill_from_another_folder(tmp_path, mo
     # both new models were scored and ranked beside the built-in ones
     assert "fcr_per_hour" in text and "kpi_fcr" in text
     assert any("image/png" in o.get("data", {}) for c in _code_cells(nb) for o in c.outputs)
+
+
+def test_templates_ship_inside_the_package():
+    import tomllib
+
+    from analysis.config import PACKAGE_DIR, REPO_ROOT
+
+    assert TEMPLATES_DIR.is_relative_to(PACKAGE_DIR)  # an installed ccpm renders its report
+    data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert "**/*.ipynb" in data["tool"]["setuptools"]["package-data"]["analysis"]
+
+
+def test_sample_center_reuses_the_files_it_finds(tmp_path):
+    from analysis.synth import generate_center, sample_center, write_center
+
+    written = write_center(generate_center(agents=4, days=3, seed=1), tmp_path)
+    before = {k: p.stat().st_mtime_ns for k, p in written.items()}
+    found = sample_center(tmp_path)
+    assert found == written and {k: p.stat().st_mtime_ns for k, p in found.items()} == before
