@@ -26,11 +26,11 @@ def center(tmp_path_factory) -> Path:
     # batch mechanics are tested here; the real templates are tested in test_report.py
     import nbformat
 
-    from analysis.config import NOTEBOOKS_DIR
+    from analysis.config import TEMPLATES_DIR
 
     tdir = out / "templates"
     tdir.mkdir()
-    for src in NOTEBOOKS_DIR.glob("*.ipynb"):
+    for src in TEMPLATES_DIR.glob("*.ipynb"):
         nb = nbformat.read(src, as_version=4)
         params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         body = nbformat.v4.new_code_cell(

@@ -1,5 +1,10 @@
-"""The notebook templates follow the house rules (static checks; execution is in
-test_report.py, which runs every template through ``ccpm report``)."""
+"""The report's notebook templates (``analysis/report/templates/``) and the research
+notebooks (``notebooks/``) follow the house rules.
+
+Templates: static checks here; execution is in test_report.py, which runs every template
+through ``ccpm report``. Research notebooks: static checks (narrative, visible library calls,
+literal parameters) and, marked slow, a papermill run of each from a folder that is neither
+the repository nor ``notebooks/`` on a small synthetic center."""
 
 from __future__ import annotations
 
@@ -10,16 +15,16 @@ import string
 import nbformat
 import pytest
 
-from analysis.config import NOTEBOOKS_DIR
+from analysis.config import NOTEBOOKS_DIR, TEMPLATES_DIR
 from analysis.report import i18n
 from analysis.report.build import report_parameters
 from analysis.report.convert import cell_options
 from analysis.report.execute import REPORT_NOTEBOOKS
 
 NAMES = {"data_quality", "model_comparison", "gaming_checks", "management_summary"}
-TEMPLATES = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem in NAMES)
+TEMPLATES = sorted(TEMPLATES_DIR.glob("*.ipynb"))
 #: research notebooks: read top to bottom in JupyterLab, not rendered into the report
-RESEARCH = sorted(p for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem not in NAMES)
+RESEARCH = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
 def test_the_four_templates_exist():
@@ -92,7 +97,7 @@ def test_narrative_markdown_is_kept_out_of_the_report(nb):
 
 
 def test_management_summary_opens_with_the_recommendation():
-    nb = nbformat.read(NOTEBOOKS_DIR / "management_summary.ipynb", as_version=4)
+    nb = nbformat.read(TEMPLATES_DIR / "management_summary.ipynb", as_version=4)
     shown = [c.source for c in _code_cells(nb) if "display(" in c.source]
     first = shown[0]
     # the title, then page 1 (decision, gaming finding, next steps), then the ranking
@@ -138,24 +143,109 @@ def test_t_fills_fields_and_rejects_unknown_language():
 
 # --------------------------------------------------------------------------- research notebooks
 
+#: the parameters each research notebook documents in its ``parameters`` cell (papermill
+#: overrides any of them: ``papermill notebooks/<name>.ipynb out.ipynb -p alpha 0.01``)
+RESEARCH_PARAMETERS = {
+    "data_quality": {"calls", "mapping", "period", "short_call_s", "repeat_window_h",
+                     "min_calls"},
+    "gaming_checks": {"calls", "ratings", "okr", "roster", "truth", "checks", "alpha", "period",
+                      "short_call_s", "aht_target", "min_calls", "seed"},
+    "model_comparison": {"calls", "ratings", "okr", "roster", "truth", "flags", "period",
+                         "short_call_s", "models", "kpi_weights", "kpi_targets", "bsc_weights",
+                         "kpi_floor", "min_calls", "fairness_by", "priorities", "weights",
+                         "n_boot", "n_draws", "ci", "seed"},
+    "new_model": {"calls", "okr", "truth", "period", "short_call_s", "blend_kpi", "priorities",
+                  "n_boot", "seed"},
+}
+#: the public library calls a notebook must show (at least one each)
+LIBRARY_CALLS = ("build_panel(", "compare_models(", "run_checks(", "recommend(")
+#: cell markers that hide a cell's source in JupyterLab, Quarto or nbconvert
+HIDING = ("#| echo: false", "#| include: false")
+HIDING_TAGS = {"remove-input", "hide-input", "remove-cell", "hide-cell"}
+#: new_model registers its new scoring rule inline (a lambda), which is the point of that
+#: worked example; a model defined by a panel expression in configuration would remove it
+INLINE_MODEL = {"new_model"}
+
+
+def test_every_research_notebook_is_known():
+    assert {p.stem for p in RESEARCH} == set(RESEARCH_PARAMETERS)
+
+
+def _parameters(nb) -> dict:
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    out = {}
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, ast.dump(node)
+        out[node.targets[0].id] = ast.literal_eval(node.value)  # literals only
+    return out
+
 
 @pytest.mark.parametrize("path", RESEARCH, ids=lambda p: p.stem)
 def test_research_notebook_narrates_with_literal_parameters(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1
-    for node in ast.parse(tagged[0].source).body:
-        ast.literal_eval(node.value)  # literals only in the parameters cell
+    assert set(_parameters(nb)) == RESEARCH_PARAMETERS[path.stem]
     md = [c for c in nb.cells if c.cell_type == "markdown"]
     assert len(md) >= 5 and md[0].source.startswith("# ")  # method, assumptions, reading
+    words = sum(len(c.source.split()) for c in md)
+    assert words >= 300, f"{path.stem}: {words} words of markdown"
     for cell in _code_cells(nb):
         assert cell.outputs == [] and cell.execution_count is None
-        for node in ast.walk(ast.parse(cell.source)):
-            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        assert not any(m in cell.source for m in HIDING), cell.source
+        assert not HIDING_TAGS & set(cell.metadata.get("tags", [])), cell.source
+        assert not cell.metadata.get("jupyter", {}).get("source_hidden"), cell.source
+        banned = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) \
+            + (() if path.stem in INLINE_MODEL else (ast.Lambda,))
+        for node in ast.walk(ast.parse(cell.source)):  # the logic lives in the library
+            assert not isinstance(node, banned), cell.source
     code = "\n".join(c.source for c in _code_cells(nb))
-    for call in ("build_panel(", "compare_models(", "recommend("):  # the library, visibly
-        assert call in code, call
+    assert any(call in code for call in LIBRARY_CALLS)  # the library, visibly
+    # default inputs come from the checkout, never from the working directory
+    assert "REPO_ROOT" in code or "sample_center(" in code
+
+
+@pytest.fixture(scope="module")
+def small_center(tmp_path_factory):
+    from analysis.synth import generate_center, write_center
+
+    return write_center(generate_center(agents=16, days=40, seed=5),
+                        tmp_path_factory.mktemp("center"))
+
+
+#: parameters of each research notebook on the small center (fewer resamples, so fast)
+def _small_parameters(name: str, center: dict) -> dict:
+    paths = {k: str(v) for k, v in center.items()}
+    if name == "data_quality":
+        return {"calls": paths["calls"], "period": "month", "min_calls": 10}
+    if name == "gaming_checks":
+        return {**paths, "alpha": 0.1, "min_calls": 20}
+    return {**paths, "n_boot": 20, "n_draws": 200, "models": ["kpi", "okr", "bsc", "360"],
+            "priorities": {"order": ["validity > fairness"]}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["data_quality", "gaming_checks", "model_comparison"])
+def test_research_notebook_runs_with_papermill_from_another_folder(name, small_center, tmp_path,
+                                                                   monkeypatch):
+    import papermill as pm
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the repo, not notebooks/
+    out = elsewhere / "out.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(out), progress_bar=False,
+                        parameters=_small_parameters(name, small_center), cwd=str(elsewhere))
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in _code_cells(nb) for o in c.outputs]
+    assert not any(o.get("output_type") == "error" for o in outputs)
+    # results as tables and figures
+    assert any("text/html" in o.get("data", {}) for o in outputs)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+    text = "\n".join(o.get("data", {}).get("text/plain", "") + o.get("text", "")
+                      for o in outputs)
+    assert str(small_center["calls"]) in text  # the parameters, not the sample, were used
+    assert not list(elsewhere.glob("*.parquet"))  # nothing written into the working folder
 
 
 @pytest.mark.slow
@@ -180,3 +270,22 @@ def test_new_model_notebook_runs_with_papermill_from_another_folder(tmp_path, mo
     # both new models were scored and ranked beside the built-in ones
     assert "fcr_per_hour" in text and "kpi_fcr" in text
     assert any("image/png" in o.get("data", {}) for c in _code_cells(nb) for o in c.outputs)
+
+
+def test_templates_ship_inside_the_package():
+    import tomllib
+
+    from analysis.config import PACKAGE_DIR, REPO_ROOT
+
+    assert TEMPLATES_DIR.is_relative_to(PACKAGE_DIR)  # an installed ccpm renders its report
+    data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert "**/*.ipynb" in data["tool"]["setuptools"]["package-data"]["analysis"]
+
+
+def test_sample_center_reuses_the_files_it_finds(tmp_path):
+    from analysis.synth import generate_center, sample_center, write_center
+
+    written = write_center(generate_center(agents=4, days=3, seed=1), tmp_path)
+    before = {k: p.stat().st_mtime_ns for k, p in written.items()}
+    found = sample_center(tmp_path)
+    assert found == written and {k: p.stat().st_mtime_ns for k, p in found.items()} == before

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from analysis.cli import main as ccpm
-from analysis.config import NOTEBOOKS_DIR
+from analysis.config import TEMPLATES_DIR
 from analysis.errors import ConfigError
 from analysis.privacy import pseudonym
 from analysis.report import i18n
@@ -231,7 +231,7 @@ def test_executed_notebooks_are_kept_as_the_record(report_en):
         assert len(injected) == 1 and 'lang = "en"' in injected[0].source
         assert not any(o.get("output_type") == "error" for c in nb.cells
                        if c.cell_type == "code" for o in c.outputs)
-    template = nbformat.read(NOTEBOOKS_DIR / "gaming_checks.ipynb", as_version=4)
+    template = nbformat.read(TEMPLATES_DIR / "gaming_checks.ipynb", as_version=4)
     assert all(c.outputs == [] for c in template.cells if c.cell_type == "code")
 
 
@@ -287,7 +287,7 @@ def test_customer_ids_never_in_an_unpseudonymized_report(report_en, tiny_center)
 def test_failing_cell_exits_nonzero_with_the_cells_error(tmp_path, tiny_center, capsys):
     templates = tmp_path / "templates"
     templates.mkdir()
-    for p in NOTEBOOKS_DIR.glob("*.ipynb"):
+    for p in TEMPLATES_DIR.glob("*.ipynb"):
         shutil.copy(p, templates / p.name)
     nb = nbformat.read(templates / "data_quality.ipynb", as_version=4)
     params = next(i for i, c in enumerate(nb.cells)

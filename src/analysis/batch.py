@@ -58,7 +58,7 @@ import pandas as pd
 import yaml
 
 from . import __version__
-from .config import NOTEBOOKS_DIR
+from .config import TEMPLATES_DIR
 from .errors import CcpmError, ConfigError
 from .outdir import (
     _HOST,  # noqa: F401  (tests and older callers import it from here)
@@ -255,7 +255,7 @@ def job_key(job: Job) -> dict:
               if k not in _PATH_KEYS and k not in ("name", "out", "extra")}
     if pz is not None:  # a new salt gives new pseudonyms: the job is rebuilt
         params["salt_id"] = pz if hidden is None else hidden.salt_id
-    tdir = Path(job.templates) if job.templates else NOTEBOOKS_DIR
+    tdir = Path(job.templates) if job.templates else TEMPLATES_DIR
     templates = {p.name: file_sha256(p) for p in sorted(tdir.glob("*.ipynb"))}
     body = {"inputs": inputs, "params": params, "templates": templates, "ccpm": __version__}
     body["key"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

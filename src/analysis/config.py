@@ -14,7 +14,9 @@ __all__ = [
     "REPO_ROOT",
     "MAPPINGS_DIR",
     "NOTEBOOKS_DIR",
+    "TEMPLATES_DIR",
     "REPORTS_DIR",
+    "SAMPLE_DIR",
     "SHARED_DATA_DIR",
     "SHARED_DATA_ENV",
     "BANK_DATA_DIR",
@@ -31,8 +33,14 @@ REPO_ROOT = PACKAGE_DIR.parent.parent
 
 #: Built-in column mappings (YAML), one file per source format.
 MAPPINGS_DIR = REPO_ROOT / "data" / "mappings"
-#: Notebook templates (never executed in place).
+#: Research notebooks: the analyses, read top to bottom in JupyterLab (not part of the report).
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+#: The report's notebook templates (never executed in place), shipped inside the package so
+#: that an installed ccpm renders its report without a checkout.
+TEMPLATES_DIR = PACKAGE_DIR / "report" / "templates"
+#: The sample center (synthetic; ``make report`` and the research notebooks use it):
+#: written by :func:`analysis.synth.sample_center` when missing.
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 #: Rendered reports and report configuration.
 REPORTS_DIR = REPO_ROOT / "reports"
 #: The one setting that says where the data sets that may not be shipped live (the PwC Excel

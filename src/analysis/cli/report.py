@@ -31,7 +31,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
                    help="render engine (auto: quarto when on PATH, else builtin)")
     p.add_argument("--no-deck", action="store_true", help="skip the .pptx deck")
-    p.add_argument("--templates", help="folder of notebook templates (default: notebooks/)")
+    p.add_argument("--templates", help="folder of notebook templates (default: the four shipped in analysis/report/templates/)")
 
 
 def register(sub) -> None:

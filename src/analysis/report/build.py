@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import NOTEBOOKS_DIR
+from ..config import TEMPLATES_DIR
 from ..escape import safe_csv
 from . import i18n
 from .engines import RenderMeta, select_engine
@@ -133,7 +133,8 @@ def build_report(
     engine : {"auto", "builtin", "quarto"}
         Render engine (:data:`analysis.report.engines.ENGINES`).
     notebooks_dir : path, optional
-        Folder of the templates (default ``notebooks/`` of the checkout).
+        Folder of the templates (default :data:`analysis.config.TEMPLATES_DIR`,
+        ``analysis/report/templates/`` inside the package).
     parallel : bool
         Run independent notebooks side by side (in spawned processes).
 
@@ -157,7 +158,7 @@ def build_report(
     build_dir = out / "build"
     nb_out = out / "notebooks"
     build_dir.mkdir(parents=True, exist_ok=True)
-    nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
+    nb_dir = Path(notebooks_dir) if notebooks_dir else TEMPLATES_DIR
     # the cache shares results between the notebooks of one run; a result left by an
     # earlier run may come from other inputs, settings or code
     shutil.rmtree(build_dir / "cache", ignore_errors=True)

@@ -92,6 +92,7 @@ __all__ = [
     "SynthCenter",
     "generate_center",
     "write_center",
+    "sample_center",
     "parse_gaming_spec",
     "GamingItem",
     "BEHAVIOURS",
@@ -400,3 +401,36 @@ def write_center(
     paths["okr"].write_text(okr_to_yaml(center.okr), encoding="utf-8")
     _write_csv(center.truth, paths["truth"])
     return paths
+
+
+#: file of each input of a center written by :func:`write_center`
+CENTER_FILES = {"calls": "calls.parquet", "roster": "roster.csv", "ratings": "ratings_360.csv",
+                "okr": "okr.yml", "truth": "truth.csv"}
+
+
+def sample_center(out_dir: str | os.PathLike | None = None, *, progress: bool = False) -> dict:
+    """The sample center's files, written first when any is missing.
+
+    The sample is the center ``make report`` and the research notebooks use by default:
+    :func:`generate_center` with its defaults (60 agents, 61 days, seed 7, the default
+    gaming mix), the same as ``ccpm synth --out data/sample``.
+
+    Parameters
+    ----------
+    out_dir : path, optional
+        Folder of the sample (default :data:`analysis.config.SAMPLE_DIR`, ``data/sample/``
+        of the checkout, whatever the working directory).
+
+    Returns
+    -------
+    dict
+        ``{"calls", "roster", "ratings", "okr", "truth"}`` -> :class:`pathlib.Path`, as
+        :func:`write_center`.
+    """
+    from ..config import SAMPLE_DIR
+
+    out = Path(out_dir) if out_dir is not None else SAMPLE_DIR
+    paths = {k: out / name for k, name in CENTER_FILES.items()}
+    if all(p.is_file() for p in paths.values()):
+        return paths
+    return write_center(generate_center(), out, progress=progress)
