@@ -20,9 +20,11 @@ center-wide change). Within a face, Stouffer's sum of z-scores with the checks'
 correlation estimated across agents (Strube 1985; so two moderate, consistent
 traces accumulate: p = .02 and .008 give about 7e-4 when uncorrelated); across
 the faces, ACAT with equal weights (valid under their dependence: faces share
-checks). One face holds two checks, so one noisy check (a heavy-tailed peer
-test in a messy center) is divided by sqrt(2) in z and cannot carry an honest
-agent alone, while a Stouffer over every trace would let the checks without
+checks). One face holds two checks, each z-score capped at
+:data:`FACE_Z_CAP` (4) where both are present (a Winsorized Stouffer: never
+more significant than the plain one, so still valid), so one noisy check (a
+heavy-tailed peer test in a messy center, p = 1e-6 for an honest agent) cannot
+carry an honest agent alone, while a Stouffer over every trace would let the checks without
 signal dilute the two that have it. The signatures are combined by ACAT with
 equal weights, so the number of tests of an unrelated check does not dilute a
 behaviour's evidence.
@@ -62,7 +64,7 @@ import pandas as pd
 from ._combine import acat_groups, by_qvalues
 from ._fdr import bh_qvalues
 
-__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "FACES", "agent_table", "date_agents",
+__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "FACES", "FACE_Z_CAP", "agent_table", "date_agents",
            "CENTER_ID"]
 
 #: Columns of ``gaming_agents.csv`` / ``GamingReport.agents`` (interface A).
@@ -168,6 +170,13 @@ def _signature_correlation(z: pd.DataFrame) -> np.ndarray:
     return r
 
 
+#: Cap on each check's z-score inside a face with two or more traces present (p = 3.2e-5):
+#: alone, one check at the cap gives a face z of 4 / sqrt(2 + 2 r) (p ~ .002-.005), far
+#: from the ~1e-4 of a first BH rejection among hundreds of agents; with a consistent
+#: partner it accumulates as before (z 4 and 2: p ~ 1e-5 for r = 0).
+FACE_Z_CAP = 4.0
+
+
 def _faces(sig: str, present: list[str]) -> list[tuple[str, ...]]:
     """The faces of signature ``sig`` restricted to its checks that ran (``present``).
 
@@ -202,6 +211,11 @@ def _stouffer(g: pd.DataFrame, checks: list[str]) -> pd.DataFrame:
     r = _signature_correlation(zt)
     zv = zt.to_numpy(float)
     m = np.isfinite(zv)
+    # where two or more traces are present, each z is capped at FACE_Z_CAP: min(z, c) <= z,
+    # so the capped sum is stochastically smaller than Stouffer's and stays valid, while one
+    # heavy-tailed check (a peer test in a messy center) cannot carry the face alone
+    several = (m.sum(axis=1) >= 2)[:, None]
+    zv = np.where(several & m, np.minimum(zv, FACE_Z_CAP), zv)
     num = np.where(m, zv, 0.0).sum(axis=1)
     mf = m.astype(float)
     var = np.einsum("ki,ij,kj->k", mf, r, mf)

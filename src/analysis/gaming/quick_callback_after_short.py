@@ -28,9 +28,12 @@ n_o)`` (the conditional test of two Poisson rates; Przyborowski & Wilenski 1940)
 do not set their baseline). Honest agents differ in ``theta`` too (how often their
 honest short calls are a customer's false start), so ``pi`` is given a beta mixing
 distribution: ``k_s | K ~ BetaBinomial(K, A pi, A (1 - pi))`` with one precision
-``A`` fitted across agents (:func:`._betabinom.fit_precision`). Rows extreme
-against the null (p < ``trim_p``, 0.005) are left out of ``theta`` and ``A`` and
-everything is refitted (twice at most), so gamers widen neither. One-sided: more
+``A`` fitted across agents (:func:`._betabinom.fit_precision`). The first fit
+uses only the rows within 2.5 robust SDs of the median standardized residual
+(widened by the variance that trim removes from a normal, as in
+``short_calls_trend``); then rows extreme against the null (p < ``trim_p``,
+0.005) are left out of ``theta`` and ``A`` and everything is refitted (three
+times at most), so gamers widen neither and cannot mask each other. One-sided: more
 callbacks after short calls.
 
 The fitted precision is treated as known, which makes the far tail somewhat liberal
@@ -72,6 +75,9 @@ from ._base import CHECKS, CheckResult, GamingContext
 from ._betabinom import betabinom_pvalue, fit_precision, predictive_ab
 from ._sigutil import flag_option, make_flags, option, seed, skipped
 from .repeat_after_short import repeat_counts
+from .short_calls import _TRIM_VAR_2_5
+
+_MAD = 1.482602218505602  # 1 / Phi^-1(3/4)
 
 __all__ = ["QUICK_CALLBACK_H", "check_quick_callback_after_short", "quick_callback_table"]
 
@@ -131,17 +137,34 @@ def quick_callback_table(counts: pd.DataFrame, *, min_short: int = 10, trim_p: f
     cell = t["period"].astype(str).to_numpy()
     keep = np.ones(len(t), dtype=bool)
     prec = np.inf
-    for _pass in range(3):
+    for _pass in range(4):
         theta = _theta(ks, ns, ko, no, keep, cell)
         pi = np.clip(ns * theta / (ns * theta + no), 1e-9, 1 - 1e-9)
         fit = keep & (tot > 0)
+        inflate = 1.0
+        if _pass == 0 and trim_p > 0:
+            # robust start: only rows within 2.5 robust SDs of the median standardized
+            # residual enter the first fit (then widened by the variance such a trim
+            # removes from a normal), so a group of gamers cannot widen the null enough
+            # to hide in it (masking); later passes trim by p-value
+            z = (ks - tot * pi) / np.sqrt(np.maximum(tot * pi * (1 - pi), 1e-9))
+            zf = z[fit]
+            mad = _MAD * np.median(np.abs(zf - np.median(zf))) if fit.any() else 0.0
+            if np.isfinite(mad) and mad > 0:
+                fit &= np.abs(z - np.median(zf)) <= 2.5 * mad
+                inflate = 1.0 / _TRIM_VAR_2_5
         prec = fit_precision(ks[fit], tot[fit], pi[fit]) if fit.sum() >= 2 else np.inf
+        if inflate != 1.0 and fit.any() and np.isfinite(prec):
+            kk = float(np.median(tot[fit]))
+            over = (1.0 + max(kk - 1.0, 0.0) / (prec + 1.0)) * inflate - 1.0
+            if over > 0:
+                prec = float(np.clip(max(kk - 1.0, 1e-9) / over - 1.0, 1e-3, 1e7))
         a, b = predictive_ab(pi, prec)
         pos = tot > 0
         p = np.ones(len(t))
         p[pos] = betabinom_pvalue(ks[pos], tot[pos], a[pos], b[pos])
-        new_keep = p >= (0.01 if _pass == 0 else trim_p)
-        if _pass == 2 or trim_p <= 0 or (_pass > 0 and np.array_equal(new_keep, keep)):
+        new_keep = p >= trim_p
+        if _pass == 3 or trim_p <= 0 or (_pass > 0 and np.array_equal(new_keep, keep)):
             break
         keep = new_keep
     if randomized:
