@@ -89,7 +89,18 @@ def main() -> None:
     ap.add_argument("--short-worlds", type=int, default=8,
                     help="20-day messy worlds without ended_by, per kind (null, gamed)")
     ap.add_argument("--short-days", type=int, default=20)
+    ap.add_argument("--cache", help="pickle of the p-values: read if it exists, else written")
     a = ap.parse_args()
+    if a.cache and Path(a.cache).is_file():
+        data = pd.read_pickle(a.cache)
+    else:
+        data = _all_pvalues(a)
+        if a.cache:
+            pd.to_pickle(data, a.cache)
+    _write(a, data)
+
+
+def _all_pvalues(a) -> dict:
     data = {}
     for messy in (False, True):
         for gamed in (False, True):
@@ -100,6 +111,11 @@ def main() -> None:
         if a.short_worlds:
             data[(short, gamed)] = _pvalues(True, gamed, a.short_worlds, a.agents, a.short_days,
                                             600 if gamed else 300, ended_by=False)
+    return data
+
+
+def _write(a, data: dict) -> None:
+    short = f"{a.short_days}-day messy, no ended_by"
     lines = ["# Gaming battery: calibration and power, clean vs messy worlds", "",
              f"{a.worlds} worlds per row ({a.days} days) and {a.short_worlds} worlds per row "
              f"({short}), {a.agents} agents "
