@@ -288,3 +288,22 @@ def test_center_and_pseudonymized_rows_are_handled_like_other_checks():
     a = f.set_index(f["agent_id"].map(lambda s: f"X{s}"))["p_value"].sort_index()
     b = f2.set_index("agent_id")["p_value"].sort_index()
     assert np.allclose(a.to_numpy(), b.reindex(a.index).to_numpy())
+
+
+def test_engine_aggregation_gives_the_same_counts():
+    """The portable engine aggregation (``repeat_after_short`` with a 6-hour window, the path a
+    Spark engine runs) gives the check's counts: no DuckDB-only SQL is needed for it."""
+    from analysis import engines
+
+    calls = simulate_calls(n_agents=12, days=6, seed=11)
+    got = engines.run_aggregation(calls, "repeat_after_short", period="month",
+                                  short_call_s=20.0, repeat_window_h=6.0)
+    got = got.groupby("agent_id")[["observed", "repeats", "short_observed",
+                                   "short_repeats"]].sum()
+    mine = repeat_counts(make_context(calls), window_h=6.0).set_index("agent_id")
+    assert (got.loc[mine.index, "short_observed"] == mine["n_short"]).all()
+    assert (got.loc[mine.index, "short_repeats"] == mine["k_short"]).all()
+    assert (got.loc[mine.index, "observed"] - got.loc[mine.index, "short_observed"]
+            == mine["n_other"]).all()
+    assert (got.loc[mine.index, "repeats"] - got.loc[mine.index, "short_repeats"]
+            == mine["k_other"]).all()
