@@ -10,6 +10,9 @@ new hires' learning curve). Null worlds have no gaming; gamed worlds plant 4
 agents each of hang-ups (5% of calls), transfer dumping (x1.8), after-call-work
 padding (x1.3), hold padding (x1.4) and end-of-day stretching (x1.3).
 
+20-day worlds: messy, without ``ended_by`` (issue #13's short worlds: the hang-up
+checks must work from talk time and callbacks alone), null and gamed as above.
+
 Per test: pooled null p-values of every agent x period per check, rejection rate
 divided by nominal at .05, .001 and .0001, model p-values and tail-calibrated
 (``analysis.gaming._empnull``). Per agent: the runner's decision (ACAT per agent,
@@ -32,9 +35,9 @@ from analysis.gaming._sigsim import simulate_calls
 from analysis.gaming.runner import TAIL_CALIBRATED
 
 OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
-CHECKS = ["short_calls_peer", "short_calls_trend", "repeat_after_short", "transfer_dumping",
-          "acw_inflation", "hold_inflation", "end_of_day_stretch", "survey_selection",
-          "bunching_agent"]
+CHECKS = ["short_calls_peer", "short_calls_trend", "short_calls_change", "repeat_after_short",
+          "quick_callback_after_short", "transfer_dumping", "acw_inflation", "hold_inflation",
+          "end_of_day_stretch", "survey_selection", "bunching_agent"]
 KINDS = [("hangup", {"hangup": 0.05}), ("transfer", {"transfer": 1.8}), ("acw", {"acw": 1.3}),
          ("hold", {"hold": 1.4}), ("eod", {"eod": 1.3})]
 
@@ -48,12 +51,15 @@ def _effects():
     return eff, truth
 
 
-def _pvalues(messy: bool, gamed: bool, worlds: int, agents: int, days: int, seed0: int):
+def _pvalues(messy: bool, gamed: bool, worlds: int, agents: int, days: int, seed0: int,
+             ended_by: bool = True):
     eff, _ = _effects() if gamed else ({}, {})
     out = []
     for i in range(worlds):
         df = simulate_calls(n_agents=agents, days=days, seed=seed0 + i, messy=messy,
                             effects=eff)
+        if not ended_by:
+            df["ended_by"] = None
         rep = run_checks(df, checks=CHECKS, options={"raise_errors": True, "seed": i,
                                                      "aht_target": 300,
                                                      "empirical_null": False})
@@ -80,23 +86,51 @@ def main() -> None:
     ap.add_argument("--worlds", type=int, default=8)
     ap.add_argument("--agents", type=int, default=200)
     ap.add_argument("--days", type=int, default=61)
+    ap.add_argument("--short-worlds", type=int, default=8,
+                    help="20-day messy worlds without ended_by, per kind (null, gamed)")
+    ap.add_argument("--short-days", type=int, default=20)
+    ap.add_argument("--cache", help="pickle of the p-values: read if it exists, else written")
     a = ap.parse_args()
+    if a.cache and Path(a.cache).is_file():
+        data = pd.read_pickle(a.cache)
+    else:
+        data = _all_pvalues(a)
+        if a.cache:
+            pd.to_pickle(data, a.cache)
+    _write(a, data)
+
+
+def _all_pvalues(a) -> dict:
     data = {}
     for messy in (False, True):
         for gamed in (False, True):
             data[(messy, gamed)] = _pvalues(messy, gamed, a.worlds, a.agents, a.days,
                                             400 if gamed else 100)
+    short = f"{a.short_days}-day messy, no ended_by"
+    for gamed in (False, True):
+        if a.short_worlds:
+            data[(short, gamed)] = _pvalues(True, gamed, a.short_worlds, a.agents, a.short_days,
+                                            600 if gamed else 300, ended_by=False)
+    return data
+
+
+def _write(a, data: dict) -> None:
+    short = f"{a.short_days}-day messy, no ended_by"
     lines = ["# Gaming battery: calibration and power, clean vs messy worlds", "",
-             f"{a.worlds} worlds per row, {a.agents} agents, {a.days} days "
+             f"{a.worlds} worlds per row ({a.days} days) and {a.short_worlds} worlds per row "
+             f"({short}), {a.agents} agents "
              "(`benchmarks/bench_gaming_calibration.py`; module docstring for the worlds).", ""]
     rows = []
-    for messy in (False, True):
+    for messy in (False, True, short):
+        if (messy, False) not in data:
+            continue
         d = data[(messy, False)]
         dc = pd.concat([_calibrate(g) for _, g in d.groupby("world")])
         for c in sorted(d["check"].unique()):
             for mode, dd in (("model", d), ("tail-calibrated", dc)):
                 p = dd.loc[dd["check"] == c, "p_value"].dropna().to_numpy()
-                rows.append(dict(check=c, world="messy" if messy else "clean", p_values=mode,
+                world = messy if isinstance(messy, str) else ("messy" if messy else "clean")
+                rows.append(dict(check=c, world=world, p_values=mode,
                                  n=len(p), **{f"at {x:g}": round(float(np.mean(p < x) / x), 2)
                                               for x in (0.05, 0.001, 0.0001)}))
     lines += ["## Per-test null calibration (rejection rate / nominal)", "",
@@ -119,8 +153,10 @@ def main() -> None:
                 if gamed:
                     for aid, k in truth.items():
                         rec[k].append(bool(ag["flagged"].get(aid, False)))
-            r = dict(world=f"{'messy' if messy else 'clean'} {'gamed' if gamed else 'null'}",
-                     p_values=mode, honest_flagged=round(float(np.mean(hon)), 4),
+            kind = messy if isinstance(messy, str) else ("messy" if messy else "clean")
+            r = dict(world=f"{kind} {'gamed' if gamed else 'null'}",
+                     p_values=mode, worlds=len(hon), honest_flagged=round(float(np.mean(hon)), 4),
+                     honest_worst=round(float(np.max(hon)), 4),
                      worlds_with_an_honest_flag=f"{sum(anyh)}/{len(anyh)}")
             if gamed:
                 r.update({f"recall_{k}": round(float(np.mean(v)), 2) for k, v in rec.items()})

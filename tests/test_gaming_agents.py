@@ -11,7 +11,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.errors import ConfigError
 from analysis.gaming import run_checks
-from analysis.gaming._agents import AGENT_COLUMNS, agent_table
+from analysis.gaming._agents import AGENT_COLUMNS, FACE_Z_CAP, agent_table
 from analysis.gaming._combine import P_CAP, acat, acat_groups, by_qvalues
 from analysis.gaming._coresim import simulate_calls
 from analysis.gaming._empnull import calibrate_pvalues, fit_empirical_null
@@ -105,11 +105,15 @@ def test_agent_table_weights_and_fdr_by_hand():
     assert info == {"method": "BH", "alpha": 0.05, "n_agents": 3, "combination": "ACAT"}
     assert "center" not in set(agents["agent_id"])
     al = agents[agents["scope"] == "all"].set_index("agent_id")
-    # A, scope all: the hang-up signature (short_calls_peer: ACAT of its two periods;
-    # short_calls_trend; repeat_after_short) by Stouffer with the checks' correlation
-    # (fewer than 20 agents: taken as 1, so the mean z), then ACAT with acw (0.9)
-    z = stats.norm.isf([_acat_by_hand([1e-6, 0.2], [1, 1]), 0.01, 0.03])
-    p_sig = stats.norm.sf(z.sum() / 3.0)
+    # A, scope all: the hang-up signature's faces (short_calls_peer: ACAT of its two
+    # periods, with repeat_after_short by Stouffer with the checks' correlation, fewer
+    # than 20 agents: taken as 1, so the mean z; short_calls_trend alone, its partner
+    # short_calls_change did not run), ACAT across the faces, then ACAT with acw (0.9);
+    # inside a face of two present traces each z is capped at FACE_Z_CAP (4)
+    z = stats.norm.isf([_acat_by_hand([1e-6, 0.2], [1, 1]), 0.03])
+    assert z[0] > FACE_Z_CAP
+    p_face = stats.norm.sf(np.minimum(z, FACE_Z_CAP).sum() / 2.0)
+    p_sig = _acat_by_hand([p_face, 0.01], [1, 1])
     want_a = _acat_by_hand([p_sig, 0.9], [1, 1])
     assert al.loc["A", "p_value"] == pytest.approx(want_a, rel=1e-9)
     assert al.loc["B", "p_value"] == pytest.approx(_acat_by_hand([0.5, 0.04], [1, 1]), rel=1e-9)

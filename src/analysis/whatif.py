@@ -8,20 +8,21 @@ are removed, the panel is rebuilt from the remaining calls with the same setting
 censoring does not move), and the models are compared and the recommendation made
 again. :data:`RULES` says what is removed for each check:
 
-=======================  ==========================================================
-check                    calls removed (flagged agent-periods only)
-=======================  ==========================================================
-short_calls_peer,        handled calls with ``talk_s`` below the short-call threshold
-short_calls_trend,       (the hang-ups that cut handle time)
+==========================  ==========================================================
+check                       calls removed (flagged agent-periods only)
+==========================  ==========================================================
+short_calls_peer,           handled calls with ``talk_s`` below the short-call threshold
+short_calls_trend,          (the hang-ups that cut handle time)
 short_calls_change,
-repeat_after_short
-bunching_agent           handled calls whose handle time (talk + hold + ACW) falls in
-                         the window just below the target (target and window read from
-                         the flag's detail, else ``aht_target`` and 10% of it)
-transfer_dumping         transferred calls
-end_of_day_stretch       calls answered in the last ``eod_window_min`` (60) minutes
-                         before the agent's last answer of the day
-=======================  ==========================================================
+repeat_after_short,
+quick_callback_after_short
+bunching_agent              handled calls whose handle time (talk + hold + ACW) falls in
+                            the window just below the target (target and window read from
+                            the flag's detail, else ``aht_target`` and 10% of it)
+transfer_dumping            transferred calls
+end_of_day_stretch          calls answered in the last ``eod_window_min`` (60) minutes
+                            before the agent's last answer of the day
+==========================  ==========================================================
 
 Checks that flag no removable subset of calls are listed with the reason and left
 alone: ACW/hold inflation pads every call (the calls are real work; removing them
@@ -61,6 +62,7 @@ __all__ = ["RULES", "NOT_REMOVABLE", "WhatIf", "removal_plan", "remove_flagged_c
 RULES = {
     "short_calls_peer": "short", "short_calls_trend": "short",
     "short_calls_change": "short", "repeat_after_short": "short",
+    "quick_callback_after_short": "short",
     "bunching_agent": "bunching", "transfer_dumping": "transfer",
     "end_of_day_stretch": "end_of_day",
 }

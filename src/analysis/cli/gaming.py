@@ -197,7 +197,8 @@ CHECK_OPTIONS = frozenset({
     "agent_fdr", "empirical_null", "short_pooled",
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers",
-    "eod_window_min", "eod_min_late", "repeat_window_h", "min_short", "min_bad",
+    "eod_window_min", "eod_min_late", "repeat_window_h", "quick_callback_h", "min_short",
+    "min_bad",
     "recip_n_perm", "okr_period",
     # change points
     "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days", "cp_agents",

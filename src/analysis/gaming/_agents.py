@@ -11,12 +11,23 @@ false-discovery rate is controlled across agents within each scope
 Structure. Each check's rows (periods) within an agent x scope are combined
 by ACAT; the checks of one *signature* (one behaviour: a hang-up shows as
 excess short calls against peers and against the agent's own history, and as
-callers ringing back after short calls, so ``short_calls_*`` and
-``repeat_after_short`` form one signature) by Stouffer's sum of z-scores with
-the checks' correlation estimated across agents (Strube 1985; so two moderate,
-consistent traces of one behaviour accumulate: p = .02 and .008 give about
-7e-4 when uncorrelated); the signatures by ACAT with equal weights, so the
-number of tests of an unrelated check does not dilute a behaviour's evidence.
+callers ringing back after short calls, soon or within days, so
+``short_calls_*``, ``repeat_after_short`` and ``quick_callback_after_short``
+form one signature) are grouped in *faces* (:data:`FACES`): pairs of traces
+that must agree if the behaviour is there (excess short calls against peers
+with repeat calls; with quick callbacks; the agent's own trend with the
+center-wide change). Within a face, Stouffer's sum of z-scores with the checks'
+correlation estimated across agents (Strube 1985; so two moderate, consistent
+traces accumulate: p = .02 and .008 give about 7e-4 when uncorrelated); across
+the faces, ACAT with equal weights (valid under their dependence: faces share
+checks). One face holds two checks, each z-score capped at
+:data:`FACE_Z_CAP` (4) where both are present (a Winsorized Stouffer: never
+more significant than the plain one, so still valid), so one noisy check (a
+heavy-tailed peer test in a messy center, p = 1e-6 for an honest agent) cannot
+carry an honest agent alone, while a Stouffer over every trace would let the checks without
+signal dilute the two that have it. The signatures are combined by ACAT with
+equal weights, so the number of tests of an unrelated check does not dilute a
+behaviour's evidence.
 The per-check and per-behaviour evidence columns use the ACAT weights
 (equal per signature, per check, per row).
 
@@ -53,7 +64,7 @@ import pandas as pd
 from ._combine import acat_groups, by_qvalues
 from ._fdr import bh_qvalues
 
-__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "agent_table", "date_agents",
+__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "FACES", "FACE_Z_CAP", "agent_table", "date_agents",
            "CENTER_ID"]
 
 #: Columns of ``gaming_agents.csv`` / ``GamingReport.agents`` (interface A).
@@ -69,6 +80,7 @@ BEHAVIOUR_OF = {
     "short_calls_trend": "hangups",
     "short_calls_change": "hangups",
     "repeat_after_short": "repeat_calls",
+    "quick_callback_after_short": "repeat_calls",
     "bunching_agent": "bunching",
     "bunching_center": "bunching",
     "acw_inflation": "acw_padding",
@@ -81,7 +93,20 @@ BEHAVIOUR_OF = {
 }
 
 #: check -> signature (one behaviour's several traces share one weight).
-SIGNATURE_OF = dict(BEHAVIOUR_OF, repeat_after_short="hangups")
+SIGNATURE_OF = dict(BEHAVIOUR_OF, repeat_after_short="hangups",
+                    quick_callback_after_short="hangups")
+
+#: signature -> its faces: groups of checks whose traces should agree when the behaviour
+#: is there. Stouffer within a face, ACAT across the faces (see the module docstring).
+#: A signature not listed has one face of all its checks; a check of a listed signature
+#: that is in none of its faces gets a face of its own.
+FACES = {
+    "hangups": (
+        ("short_calls_peer", "repeat_after_short"),          # excess short calls, rung back
+        ("short_calls_peer", "quick_callback_after_short"),  # ... rung back at once
+        ("short_calls_trend", "short_calls_change"),         # the agent's own history
+    ),
+}
 
 
 def _weights(f: pd.DataFrame, scope_col: str) -> np.ndarray:
@@ -145,14 +170,67 @@ def _signature_correlation(z: pd.DataFrame) -> np.ndarray:
     return r
 
 
+#: Cap on each check's z-score inside a face with two or more traces present (p = 3.2e-5):
+#: alone, one check at the cap gives a face z of 4 / sqrt(2 + 2 r) (p ~ .002-.005), far
+#: from the ~1e-4 of a first BH rejection among hundreds of agents; with a consistent
+#: partner it accumulates as before (z 4 and 2: p ~ 1e-5 for r = 0).
+FACE_Z_CAP = 4.0
+
+
+def _faces(sig: str, present: list[str]) -> list[tuple[str, ...]]:
+    """The faces of signature ``sig`` restricted to its checks that ran (``present``).
+
+    Faces that became a part of another face are dropped; checks in no face get a face
+    of their own.
+    """
+    listed = FACES.get(sig)
+    if not listed:
+        return [tuple(present)]
+    faces = [tuple(c for c in f if c in present) for f in listed]
+    faces = [f for f in dict.fromkeys(faces) if f]
+    # a face that lost a check and is now part of another face adds no trace of its own
+    # (it would only let that check count twice)
+    faces = [f for f in faces if not any(set(f) < set(g) for g in faces)]
+    covered = {c for f in faces for c in f}
+    faces += [(c,) for c in present if c not in covered]
+    return faces
+
+
+def _stouffer(g: pd.DataFrame, checks: list[str]) -> pd.DataFrame:
+    """``key, p``: Stouffer's sum of the checks' z-scores per key, correlation across keys.
+
+    Keys without any of the checks' rows are absent; a key with some of them sums those
+    (the variance is that of the sum of the present ones).
+    """
+    from scipy import stats
+
+    if len(checks) == 1:
+        return g[["key", "p"]].reset_index(drop=True)
+    zt = g.pivot_table(index="key", columns="check", values="z", aggfunc="first")
+    zt = zt.reindex(columns=checks)
+    r = _signature_correlation(zt)
+    zv = zt.to_numpy(float)
+    m = np.isfinite(zv)
+    # where two or more traces are present, each z is capped at FACE_Z_CAP: min(z, c) <= z,
+    # so the capped sum is stochastically smaller than Stouffer's and stays valid, while one
+    # heavy-tailed check (a peer test in a messy center) cannot carry the face alone
+    several = (m.sum(axis=1) >= 2)[:, None]
+    zv = np.where(several & m, np.minimum(zv, FACE_Z_CAP), zv)
+    num = np.where(m, zv, 0.0).sum(axis=1)
+    mf = m.astype(float)
+    var = np.einsum("ki,ij,kj->k", mf, r, mf)
+    zs = num / np.sqrt(np.maximum(var, 1e-12))
+    return pd.DataFrame({"key": zt.index, "p": stats.norm.sf(zs)})
+
+
 def _signature_combination(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Agent x scope p-values: signature tests, then ACAT across signatures.
+    """Agent x scope p-values: faces, then signatures, then ACAT across signatures.
 
     Each check's rows within an agent x scope are combined by ACAT (equal weights);
-    the checks of one signature (a hang-up: short calls against peers and own history,
-    callers ringing back) by Stouffer's sum of z-scores with the checks' correlation
-    estimated across agents (:func:`_signature_correlation`; Strube 1985), so
-    consistent moderate evidence in several traces of one behaviour accumulates; the
+    the checks of one face of a signature (:data:`FACES`) by Stouffer's sum of z-scores
+    with the checks' correlation estimated across agents (:func:`_stouffer`,
+    :func:`_signature_correlation`; Strube 1985), so consistent moderate evidence in
+    two traces of one behaviour accumulates; the faces of a signature by ACAT, and the
     signatures by ACAT with equal weights (valid under their unknown dependence).
     """
     from scipy import stats
@@ -166,19 +244,18 @@ def _signature_combination(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     ck["z"] = stats.norm.isf(np.clip(ck["p"].to_numpy(float), 1e-300, 1 - 1e-16))
     sig_rows = []
     for (sig, _whole), g in ck.groupby(["sig", "scope_all"], sort=False):
-        checks = sorted(g["check"].unique())
-        if len(checks) == 1:
-            sig_rows.append(g[["key", "p"]].assign(sig=sig))
+        present = sorted(g["check"].unique())
+        faces = _faces(sig, present)
+        face_rows = []
+        for face in faces:
+            gf = g[g["check"].isin(face)]
+            face_rows.append(_stouffer(gf, sorted(face)))
+        if len(face_rows) == 1:
+            sig_rows.append(face_rows[0].assign(sig=sig))
             continue
-        zt = g.pivot_table(index="key", columns="check", values="z", aggfunc="first")[checks]
-        r = _signature_correlation(zt)
-        zv = zt.to_numpy(float)
-        m = np.isfinite(zv)
-        num = np.where(m, zv, 0.0).sum(axis=1)
-        mf = m.astype(float)
-        var = np.einsum("ki,ij,kj->k", mf, r, mf)
-        zs = num / np.sqrt(np.maximum(var, 1e-12))
-        sig_rows.append(pd.DataFrame({"key": zt.index, "p": stats.norm.sf(zs), "sig": sig}))
+        fp = pd.concat(face_rows, ignore_index=True)
+        lab_f, p_f = acat_groups(fp["p"].to_numpy(), np.ones(len(fp)), fp["key"].to_numpy())
+        sig_rows.append(pd.DataFrame({"key": lab_f, "p": p_f, "sig": sig}))
     sp = pd.concat(sig_rows, ignore_index=True)
     return acat_groups(sp["p"].to_numpy(), np.ones(len(sp)), sp["key"].to_numpy())
 

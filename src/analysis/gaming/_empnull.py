@@ -107,10 +107,12 @@ def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int =
     p = p[np.isfinite(p)]
     if p.size < min_n:
         return None
-    z = stats.norm.isf(np.clip(p, 1e-300, 1.0))
+    # p = 1 (no event at all: common for sparse counts) would give z = -inf, and a
+    # median of -inf made the bootstrap ratio NaN (brentq then raised)
+    z = stats.norm.isf(np.clip(p, 1e-300, 1.0 - 1e-12))
     q50, q75, q95 = np.quantile(z, _Q)
     upper = z[z > q50]
-    if q75 - q50 <= 1e-6 or np.unique(np.round(upper, 6)).size < 20:
+    if p[p < 1.0].size < p.size / 2 or q75 - q50 <= 1e-6 or np.unique(np.round(upper, 6)).size < 20:
         return None
     rng = np.random.default_rng(seed)
     qb = np.quantile(z[rng.integers(0, z.size, (n_boot, z.size))], _Q, axis=1)
