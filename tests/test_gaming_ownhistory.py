@@ -147,10 +147,11 @@ def test_finds_a_mid_window_acw_step_and_dates_it(messy):
     assert (p < 0.01).sum() >= (4 if messy else 6), p.to_dict()
     honest = f.drop(index=pad)["p_value"]
     assert np.median(p) < np.quantile(honest, 0.01)
-    days = pd.to_datetime(f.loc[pad, "detail"].str.extract(r"from (\d{4}-\d\d-\d\d)")[0])
+    found = p.index[p < 0.01]
+    days = pd.to_datetime(f.loc[found, "detail"].str.extract(r"from (\d{4}-\d\d-\d\d)")[0])
     off = np.abs((days - (START + pd.Timedelta(days=30))).dt.days)
     assert np.median(off) <= 3, off.tolist()
-    assert f.loc[pad, "effect"].between(10, 60).all()
+    assert f.loc[found, "effect"].between(10, 60).all()  # planted: +30%
 
 
 def test_padding_from_day_one_leaves_no_step():
