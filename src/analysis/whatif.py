@@ -77,6 +77,9 @@ RULE_TEXT = {
 NOT_REMOVABLE = {
     "acw_inflation": "padding lengthens every call; no subset of calls to remove",
     "hold_inflation": "padding lengthens every call; no subset of calls to remove",
+    "acw_step": "padding lengthens every call; no subset of calls to remove",
+    "hold_step": "padding lengthens every call; no subset of calls to remove",
+    "transfer_step": "a step in the transfer rate names no single transfer to remove",
     "survey_selection": "acts on which calls get surveyed, not on the calls",
     "okr_sandbagging": "acts on OKR targets, not on calls",
     "reciprocity_360": "acts on 360 ratings, not on calls",

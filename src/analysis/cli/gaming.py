@@ -200,6 +200,8 @@ CHECK_OPTIONS = frozenset({
     "eod_window_min", "eod_min_late", "repeat_window_h", "quick_callback_h", "min_short",
     "min_bad",
     "recip_n_perm", "okr_period",
+    # own-history step checks (acw_step, hold_step, transfer_step)
+    "step_min_days", "step_min_calls", "step_min_peers", "step_empirical_null", "step_null_min",
     # change points
     "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days", "cp_agents",
 })

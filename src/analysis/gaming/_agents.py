@@ -90,11 +90,17 @@ BEHAVIOUR_OF = {
     "survey_selection": "survey_selection",
     "reciprocity_360": "reciprocal_360",
     "okr_sandbagging": "okr_sandbagging",
+    "acw_step": "acw_padding",
+    "hold_step": "hold_padding",
+    "transfer_step": "transfer_dumping",
 }
 
-#: check -> signature (one behaviour's several traces share one weight).
+#: check -> signature (one behaviour's several traces share one weight). The own-history
+#: step checks are signatures of their own: pooled with the level check by Stouffer's
+#: sum, a strong step (z 5) beside a neutral level (z 0) would fall to z 3.5.
 SIGNATURE_OF = dict(BEHAVIOUR_OF, repeat_after_short="hangups",
-                    quick_callback_after_short="hangups")
+                    quick_callback_after_short="hangups", acw_step="acw_step",
+                    hold_step="hold_step", transfer_step="transfer_step")
 
 #: signature -> its faces: groups of checks whose traces should agree when the behaviour
 #: is there. Stouffer within a face, ACAT across the faces (see the module docstring).

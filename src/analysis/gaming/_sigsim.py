@@ -13,6 +13,9 @@ calibration test here. Gaming is planted per agent through ``effects``:
               multiplier on the idle gap before calls in that hour
 ``hangup``    share of calls hung up early (short, unresolved, often repeated)
 ``survey``    share of bad (short or unresolved) calls kept out of the survey
+``onset``     first day (0-based) on which the agent's ``acw``, ``hold`` and ``transfer``
+              multipliers apply (default 0: from the first day); before it the agent
+              is honest (padding that starts when a new target is announced)
 
 This is test scaffolding, not a model of any real center (see
 :mod:`analysis.synth` for the project's synthetic center).
@@ -107,6 +110,7 @@ def simulate_calls(
     eff = {k: np.ones(n_agents) for k in ("acw", "hold", "transfer", "transfer_talk", "eod", "eod_gap")}
     eff["hangup"] = np.zeros(n_agents)
     eff["survey"] = np.zeros(n_agents)
+    eff["onset"] = np.zeros(n_agents)
     for aid, e in effects.items():
         i = agents.index(aid)
         for key, val in e.items():
@@ -118,6 +122,11 @@ def simulate_calls(
     ad = ai.size
     shape = (ad, slots)
     a2 = np.repeat(ai[:, None], slots, axis=1)
+    # per agent-day multipliers of the effects that may start mid-window (``onset``)
+    on = (di >= eff["onset"][ai])[:, None]
+    e_acw = np.where(on, eff["acw"][ai][:, None], 1.0)
+    e_hold = np.where(on, eff["hold"][ai][:, None], 1.0)
+    e_tr = np.where(on, eff["transfer"][ai][:, None], 1.0)
     q = np.where(rng.random(shape) < p_sec[a2], sec[a2], prim[a2])
     if messy:
         # agent-day effects, center-wide drift, weekday cycle, learning curve (per agent-day)
@@ -134,15 +143,15 @@ def simulate_calls(
     short = rng.random(shape) < np.clip(a_short[a2] * d_short, 0, 0.9)
     hang = rng.random(shape) < eff["hangup"][a2]
     tr = (~short) & (~hang) & (
-        rng.random(shape) < np.clip(p_tr[a2, q] * eff["transfer"][a2] * d_tr, 0, 0.9))
+        rng.random(shape) < np.clip(p_tr[a2, q] * e_tr * d_tr, 0, 0.9))
     talk = q_talk[q] * a_talk[a2] * d_dur * np.exp(rng.normal(0, 0.6, shape))
     talk = np.where(tr, talk * 0.6 * a_trtalk[a2] * eff["transfer_talk"][a2], talk)
     talk = np.where(short | hang, rng.uniform(2, short_s - 1, shape), talk)
-    acw = q_acw[q] * a_acw[a2] * eff["acw"][a2] * d_acw * np.exp(rng.normal(0, 0.7, shape))
+    acw = q_acw[q] * a_acw[a2] * e_acw * d_acw * np.exp(rng.normal(0, 0.7, shape))
     acw = np.where(rng.random(shape) < 0.05, 0.0, acw)
     hold = np.where(
         rng.random(shape) < 0.35,
-        q_hold[q] * a_hold[a2] * eff["hold"][a2] * d_dur * np.exp(rng.normal(0, 0.8, shape)),
+        q_hold[q] * a_hold[a2] * e_hold * d_dur * np.exp(rng.normal(0, 0.8, shape)),
         0.0,
     )
     gap = rng.exponential(1.0, shape) * a_gap[a2]

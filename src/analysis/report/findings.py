@@ -43,7 +43,8 @@ CHECK_BEHAVIOUR = {
     "end_of_day_stretch": "end_of_day_stretch", "repeat_after_short": "repeat_calls",
     "quick_callback_after_short": "repeat_calls",
     "survey_selection": "survey_selection", "reciprocity_360": "reciprocal_360",
-    "okr_sandbagging": "okr_sandbagging",
+    "okr_sandbagging": "okr_sandbagging", "acw_step": "acw_padding",
+    "hold_step": "hold_padding", "transfer_step": "transfer_dumping",
 }
 MAX_NAMED = 6  # agents named on page 1; the rest are in the gaming section's table
 
