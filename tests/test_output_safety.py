@@ -116,6 +116,19 @@ def test_safe_csv_keeps_numbers_and_neutralises_text_and_headers(tmp_path):
     assert neutralize_frame(df).shape == df.shape
 
 
+def test_safe_csv_takes_object_columns_without_text_or_with_mixed_cells(tmp_path):
+    """An object column that is all missing (change points without intervals) or mixes
+    numbers with text used to end ``ccpm gaming`` in an internal error."""
+    df = pd.DataFrame({"empty": pd.Series([None, float("nan")], dtype=object),
+                       "mixed": pd.Series([1.5, "=HYPERLINK(1)"], dtype=object)})
+    path = tmp_path / "t.csv"
+    safe_csv(df, path, index=False)
+    assert _formula_cells(path) == []
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert back["mixed"].tolist() == ["1.5", "'=HYPERLINK(1)"]
+    assert back["empty"].tolist() == ["", ""]
+
+
 def test_sql_quote_path_round_trips_through_duckdb(tmp_path):
     import duckdb
 

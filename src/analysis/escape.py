@@ -107,13 +107,20 @@ def restore_cell(value):
 
 def _text_mask(s: pd.Series) -> pd.Series:
     """True where a cell of ``s`` is text that :func:`neutralize_cell` would change."""
-    st = s.str if _is_text(s) else None
-    if st is None:
+    if not _is_text(s):
         return pd.Series(False, index=s.index)
-    hit = st.match(_DANGER.pattern, na=False)
-    if hit.any():
-        hit &= ~st.fullmatch(_NUMBER.pattern, na=False)
-    return hit.astype(bool)
+    # an object column may hold no text at all (all missing) or text mixed with numbers:
+    # only its str cells are looked at
+    is_str = s.map(lambda v: isinstance(v, str)).astype(bool)
+    hit = pd.Series(False, index=s.index)
+    if not is_str.any():
+        return hit
+    st = s[is_str].astype(str).str
+    h = st.match(_DANGER.pattern, na=False)
+    if h.any():
+        h &= ~st.fullmatch(_NUMBER.pattern, na=False)
+    hit[is_str] = h.astype(bool)
+    return hit
 
 
 def _is_text(s: pd.Series) -> bool:
