@@ -117,9 +117,10 @@ def test_safe_csv_keeps_numbers_and_neutralises_text_and_headers(tmp_path):
 
 
 def test_safe_csv_takes_object_columns_without_text_or_with_mixed_cells(tmp_path):
-    """An object column that is all missing (change points without intervals) or mixes
-    numbers with text used to end ``ccpm gaming`` in an internal error."""
+    """An object column of numbers only (change points' levels), all missing, or numbers
+    mixed with text: the first ended ``ccpm gaming`` in an internal error."""
     df = pd.DataFrame({"empty": pd.Series([None, float("nan")], dtype=object),
+                       "numbers": pd.Series([0.0, 0.73], dtype=object),
                        "mixed": pd.Series([1.5, "=HYPERLINK(1)"], dtype=object)})
     path = tmp_path / "t.csv"
     safe_csv(df, path, index=False)
@@ -127,6 +128,7 @@ def test_safe_csv_takes_object_columns_without_text_or_with_mixed_cells(tmp_path
     back = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert back["mixed"].tolist() == ["1.5", "'=HYPERLINK(1)"]
     assert back["empty"].tolist() == ["", ""]
+    assert back["numbers"].tolist() == ["0.0", "0.73"]
 
 
 def test_sql_quote_path_round_trips_through_duckdb(tmp_path):
