@@ -245,3 +245,11 @@ def test_runner_dates_a_flagged_step():
     assert a.loc[pad, "flagged"].all() and not a.drop(index=pad)["flagged"].any()
     first = pd.to_datetime(a.loc[pad, "first_date"])
     assert (np.abs((first - (START + pd.Timedelta(days=30))).dt.days) <= 3).all()
+    # change points: only steps that survive BH across agents, levels relative to peers
+    cp = rep.changepoints
+    steps = cp[cp["source"].astype(str) == "acw_step"]
+    assert set(steps["agent_id"]) <= set(pad) and len(steps) >= 2
+    assert (steps["before"] == 1.0).all() and (steps["after"] > 1.2).all()
+    f = rep.flags[rep.flags["check"] == "acw_step"].set_index("agent_id")
+    listed = f.loc[steps["agent_id"], "effect"].to_numpy()
+    assert np.allclose(1 + listed / 100, steps["after"].to_numpy())

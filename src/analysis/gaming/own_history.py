@@ -63,7 +63,8 @@ a note says so).
 
 One row per agent, period ``all`` (a step is about the whole window), with the
 step date, the size (after over before, relative to same-day peers) and a
-change point (interface B) for rows with ``p < alpha``. In the agent-level
+change point (interface B: the level relative to the peers', 1 before the step) for
+agents whose step survives Benjamini-Hochberg across the agents at alpha. In the agent-level
 decision each step check is its own *signature* (:mod:`._agents`): were it
 pooled with the level check by Stouffer's sum, a strong step (z = 5) and a
 neutral level (z = 0) would give z = 3.5; as its own signature it enters the
@@ -104,6 +105,7 @@ from scipy import stats
 
 from ._base import CHECKS, CheckResult, GamingContext
 from ._empnull import calibrate_pvalues, fit_empirical_null
+from ._fdr import bh_qvalues
 from ._sigutil import HANDLED, cached_df, flag_option, make_flags, option, skipped
 
 __all__ = ["check_acw_step", "check_hold_step", "check_transfer_step", "daily_contrasts",
@@ -286,7 +288,7 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
     CheckResult with one flag row per agent (period ``all``): ``effect`` = percent step
     up (after over before, relative to same-day peers; on ``1 + mean seconds`` or the
     transfer rate), ``n`` = calls in the tested days, ``k`` = days after the step; and
-    ``changepoints`` (interface B) for rows with ``p < alpha``.
+    ``changepoints`` (interface B) for rows whose BH q-value across agents is below alpha.
     """
     metric, label, column = _METRIC[name]
     if column is not None and column not in ctx.columns:
@@ -347,6 +349,9 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
                          f"{int((res['p'] > res['p_theory'] * 1.0000001).sum())} p-value(s) "
                          "raised to the empirical null's (Efron 2004)")
     alpha = float(ctx.options.get("alpha", 0.05) or 0.05)
+    # a step is listed as a change point only when it survives BH across the agents (the
+    # change-point check lists its agent-level steps the same way)
+    res["q"] = bh_qvalues(res["p"].to_numpy(float))
     flags = []
     for r in res.itertuples(index=False):
         pct = 100.0 * (np.exp(r.size) - 1.0)
@@ -359,10 +364,12 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
                     f"({_fmt_day(r.first)} to {_fmt_day(r.last)}); scan z {r.z:.2f} with "
                     f"robust daily SD {r.s:.3f}; theoretical p {r.p_theory:.2g}"),
         ))
-        if r.p < alpha and r.size > 0:
+        if r.q < alpha and r.size > 0:
+            # levels relative to the same-queue peers' same-day level: 1 before, the ratio after
             cps.append(dict(level="agent", agent_id=r.agent_id, metric=name,
                             date=pd.Timestamp(r.day), date_lo=pd.Timestamp(r.lo),
-                            date_hi=pd.Timestamp(r.hi), before=0.0, after=float(r.size),
+                            date_hi=pd.Timestamp(r.hi), before=1.0,
+                            after=float(np.exp(r.size)),
                             p_value=r.p, source=name))
     cp = pd.DataFrame(cps, columns=["level", "agent_id", "metric", "date", "date_lo", "date_hi",
                                     "before", "after", "p_value", "source"])

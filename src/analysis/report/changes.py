@@ -65,6 +65,8 @@ def _fmt_level(metric: str, v) -> str:
     if v is None or pd.isna(v):
         return "–"
     v = float(v)
+    if metric.endswith("_step"):  # own-history steps: level relative to the peers'
+        return f"×{v:.2f}"
     if metric.endswith("_rate") or metric.endswith("_share"):
         return f"{100 * v:.1f}%"
     if metric.endswith("_s"):
@@ -73,7 +75,7 @@ def _fmt_level(metric: str, v) -> str:
 
 
 def _metric(metric: str, lang: str) -> str:
-    for k in (f"axis.{metric}", f"field.{metric}", f"metric.{metric}"):
+    for k in (f"axis.{metric}", f"field.{metric}", f"metric.{metric}", f"check.{metric}"):
         if k in STRINGS[lang]:
             return t(k, lang)
     return metric
