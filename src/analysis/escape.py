@@ -109,8 +109,18 @@ def _text_mask(s: pd.Series) -> pd.Series:
     """True where a cell of ``s`` is text that :func:`neutralize_cell` would change."""
     if not _is_text(s):
         return pd.Series(False, index=s.index)
-    # an object column may hold no text at all (all missing) or text mixed with numbers:
-    # only its str cells are looked at
+    try:
+        st = s.str
+    except AttributeError:
+        st = None
+    if st is not None and (isinstance(s.dtype, pd.StringDtype)
+                           or pd.api.types.infer_dtype(s, skipna=True) == "string"):
+        hit = st.match(_DANGER.pattern, na=False)
+        if hit.any():
+            hit &= ~st.fullmatch(_NUMBER.pattern, na=False)
+        return hit.astype(bool)
+    # an object column may hold no text at all (numbers only, all missing) or text mixed
+    # with numbers: only its str cells are looked at
     is_str = s.map(lambda v: isinstance(v, str)).astype(bool)
     hit = pd.Series(False, index=s.index)
     if not is_str.any():
