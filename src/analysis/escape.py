@@ -45,6 +45,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -106,31 +107,25 @@ def restore_cell(value):
 
 
 def _text_mask(s: pd.Series) -> pd.Series:
-    """True where a cell of ``s`` is text that :func:`neutralize_cell` would change."""
-    if not _is_text(s):
-        return pd.Series(False, index=s.index)
-    try:
-        st = s.str
-    except AttributeError:
-        st = None
-    if st is not None and (isinstance(s.dtype, pd.StringDtype)
-                           or pd.api.types.infer_dtype(s, skipna=True) == "string"):
-        hit = st.match(_DANGER.pattern, na=False)
-        if hit.any():
-            hit &= ~st.fullmatch(_NUMBER.pattern, na=False)
-        return hit.astype(bool)
-    # an object column may hold no text at all (numbers only, all missing) or text mixed
-    # with numbers: only its str cells are looked at
-    is_str = s.map(lambda v: isinstance(v, str)).astype(bool)
-    hit = pd.Series(False, index=s.index)
-    if not is_str.any():
-        return hit
-    st = s[is_str].astype(str).str
-    h = st.match(_DANGER.pattern, na=False)
-    if h.any():
-        h &= ~st.fullmatch(_NUMBER.pattern, na=False)
-    hit[is_str] = h.astype(bool)
-    return hit
+    """True where a cell of ``s`` is text that :func:`neutralize_cell` would change.
+
+    An object column may hold no text at all (numbers only, all missing) or text mixed
+    with numbers: only its text cells are matched (a text column's test is vectorised).
+    """
+    hit = np.zeros(len(s), dtype=bool)
+    if _is_text(s):
+        if isinstance(s.dtype, pd.StringDtype) or \
+                pd.api.types.infer_dtype(s, skipna=True) == "string":
+            text = s.notna().to_numpy(dtype=bool)
+        else:
+            text = s.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if text.any():
+            st = s[text].astype(str).str
+            h = st.match(_DANGER.pattern, na=False).to_numpy(dtype=bool)
+            if h.any():
+                h = h & ~st.fullmatch(_NUMBER.pattern, na=False).to_numpy(dtype=bool)
+            hit[text] = h
+    return pd.Series(hit, index=s.index)
 
 
 def _is_text(s: pd.Series) -> bool:

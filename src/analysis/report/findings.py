@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import content as rc
-from .changes import _alpha, _fmt_level, _iso, _metric, center_steps, significant_changepoints  # noqa: F401
+from .changes import _alpha, _fmt_level, _iso, _metric, center_steps, significant_changepoints
 from .i18n import STRINGS, t, tm
 from .literal import MdRaw, md_plain
 
