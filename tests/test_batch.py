@@ -34,11 +34,12 @@ def center(tmp_path_factory) -> Path:
         nb = nbformat.read(src, as_version=4)
         params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         body = nbformat.v4.new_code_cell(
-            "#| echo: false\nfrom analysis.report import content as rc\n"
+            "#| echo: false\nfrom analysis.report import blocks\n"
+            "from analysis.report.present import quality\n"
             "from analysis.report import prepare_inputs\n"
             "inputs = prepare_inputs(calls, build_dir=build_dir, period=period)\n"
-            "display(rc.heading('summary.title', lang))\n"
-            "display(rc.kpi_overview(inputs, lang))")
+            "display(blocks.heading('summary.title', lang))\n"
+            "display(quality.kpi_overview(inputs, lang))")
         nb.cells = [params, body]
         nbformat.write(nb, tdir / src.name)
     return out

@@ -22,7 +22,7 @@ from analysis.gaming.own_history import (
     step_check,
     step_scan,
 )
-from analysis.report.findings import CHECK_BEHAVIOUR
+from analysis.report.present.findings import CHECK_BEHAVIOUR
 
 STEPS = ["acw_step", "hold_step", "transfer_step"]
 START = pd.Timestamp("2026-01-05")

@@ -230,7 +230,7 @@ def test_registered_skipped_without_customers_and_in_a_signature():
     assert r.skipped and "customer_id" in r.skipped
     assert SIGNATURE_OF[NAME] == "hangups"
     assert any(NAME in face for face in FACES["hangups"])
-    from analysis.report.findings import CHECK_BEHAVIOUR
+    from analysis.report.present.findings import CHECK_BEHAVIOUR
     from analysis.whatif import RULES
 
     assert CHECK_BEHAVIOUR[NAME] == "repeat_calls" and RULES[NAME] == "short"

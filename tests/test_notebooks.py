@@ -102,7 +102,7 @@ def test_management_summary_opens_with_the_recommendation():
     first = shown[0]
     # the title, then page 1 (decision, gaming finding, next steps), then the ranking
     assert first.index('"summary.title"') < first.index("findings.page_one(") \
-        < first.index('"rec.title"') < first.index("rc.recommendation_summary(")
+        < first.index('"rec.title"') < first.index("choice.recommendation_summary(")
     assert "fig-summary-recommendation" in shown[1]
     # the agreement heatmap is shown once, in the model comparison, not twice
     assert not any("plot_agreement_heatmap" in c for c in shown)

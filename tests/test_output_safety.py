@@ -235,8 +235,8 @@ def test_flags_read_back_join_the_raw_ids(runs):
 
 
 def test_report_inputs_sql_with_an_apostrophe_path(runs, tmp_path):
-    from analysis.report.content import coverage_table
     from analysis.report.inputs import prepare_inputs
+    from analysis.report.present.quality import coverage_table
 
     build = tmp_path / "rep'ort" / "build"
     inputs = prepare_inputs(str(runs["valid"]), build_dir=build, period=None)

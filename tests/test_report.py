@@ -178,7 +178,7 @@ def test_report_opens_with_the_recommendation(lang, request):
 
     from analysis.recommend import recommend
 
-    with open(out / "build" / "cache" / "compare" / "comparison.pkl", "rb") as fh:
+    with open(out / "build" / "results" / "compare" / "comparison.pkl", "rb") as fh:
         # with the calls, as the report and ccpm compare measure gaming resistance
         calls = str(out / "build" / "inputs" / "calls.parquet")
         assert recommend(pickle.load(fh), calls=calls).best == best
@@ -428,8 +428,8 @@ def test_zh_without_cjk_font_stops_with_a_clear_message():
 
 
 def test_anonymous_bank_inputs_carry_the_acknowledgement(tmp_path, tiny_center):
-    from analysis.report import content
     from analysis.report.inputs import is_anonymous_bank, prepare_inputs
+    from analysis.report.present import quality
 
     assert is_anonymous_bank("/x/anonymous_bank_1999/01_January.txt.gz")
     assert is_anonymous_bank(None, "anonymous-bank") and not is_anonymous_bank("calls.parquet")
@@ -437,7 +437,7 @@ def test_anonymous_bank_inputs_carry_the_acknowledgement(tmp_path, tiny_center):
     shutil.copy(tiny_center["calls"], src)
     inputs = prepare_inputs(src, build_dir=tmp_path / "b")
     for lang in i18n.LANGS:
-        text = content.provenance(inputs, lang).text
+        text = quality.provenance(inputs, lang).text
         assert "Technion" in text and "Guedj" in text and "Mandelbaum" in text
 
 

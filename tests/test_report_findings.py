@@ -1,4 +1,4 @@
-"""Page 1 (analysis.report.findings): the same sentences from the agreed interfaces A/B/C
+"""Page 1 (analysis.report.present.findings): the same sentences from the agreed interfaces A/B/C
 (agent-level decisions, dated change points, recommendation.json) and from the older
 results (per-test flags, ``scope`` change points, the ranking), in both languages."""
 
@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from analysis.report import findings as fd
 from analysis.report.i18n import t
 from analysis.report.literal import md_plain
+from analysis.report.present import findings as fd
 
 
 def _old_gaming():

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from analysis.report import content as rc
+from analysis.report.present import models as rc
 
 
 def _ratings():

@@ -14,10 +14,12 @@ import re
 import pandas as pd
 import pytest
 
-from analysis.report import content as rc
+from analysis.report import blocks, results
 from analysis.report.i18n import t
 from analysis.report.inputs import prepare_inputs
 from analysis.report.literal import md_plain, md_text
+from analysis.report.present import choice, findings
+from analysis.report.present.labels import model_label
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -73,13 +75,13 @@ def _flags(world) -> pd.DataFrame:
 
 def _fake_gaming(monkeypatch, flags: pd.DataFrame, build) -> None:
     """The gaming checks' result, as if they had flagged ``flags`` (the what-if made
-    before with other flags is dropped from the cache)."""
+    before with other flags is dropped from the results bundle)."""
     import shutil
 
-    bundle = rc._Bundle(flags=flags, changepoints=pd.DataFrame(), skipped=pd.DataFrame(),
-                        summary_text="", alpha=0.05)
-    monkeypatch.setattr(rc, "gaming", lambda inputs, build_dir: bundle)
-    shutil.rmtree(build / "cache" / "whatif", ignore_errors=True)
+    bundle = results.Bundle(flags=flags, changepoints=pd.DataFrame(), skipped=pd.DataFrame(),
+                            summary_text="", alpha=0.05)
+    monkeypatch.setattr(results, "gaming", lambda inputs, build_dir: bundle)
+    shutil.rmtree(build / "results" / "whatif", ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- recommendation
@@ -101,45 +103,45 @@ def test_summary_opens_with_the_library_recommendation_in_both_languages(world, 
                           ratings=inputs.ratings, okr=inputs.okr, flagged=inputs.truth)
     expected = recommend(comp, calls=str(inputs.calls_path))  # as ccpm compare does
     assert expected.best is not None
-    rec = rc.recommendation(inputs, build)
+    rec = results.recommendation(inputs, build)
     assert rec.best == expected.best
     pd.testing.assert_frame_equal(rec.ranking.reset_index(drop=True),
                                   expected.ranking.reset_index(drop=True), check_dtype=False)
     assert not rec.not_assessed  # two months, flags known: every criterion assessed
     for lang in ("en", "zh-CN"):
-        items = rc.recommendation_summary(inputs, build, lang)
+        items = choice.recommendation_summary(inputs, build, lang)
         raw = items[0]._repr_markdown_()
         lead = md_plain(raw)
-        best = rc._model_label(expected.best, lang)
+        best = model_label(expected.best, lang)
         assert f"**{md_text(best)}**" in raw and best in lead
         assert f"{rec.ranking.iloc[0]['p_best']:.0%}" in lead
-        table = next(x for x in items if isinstance(x, rc.Table)).df
-        labels = [rc._model_label(m, lang) for m in expected.ranking["model"]]
+        table = next(x for x in items if isinstance(x, blocks.Table)).df
+        labels = [model_label(m, lang) for m in expected.ranking["model"]]
         assert table["model"].tolist() == labels  # ranked as the library ranks them
         # plainly say when the data cannot tell the top model from another
         tied = expected.ranking.loc[expected.ranking["tied_with_best"], "model"].iloc[1:]
         for m in tied:
-            assert t("rec.tied", lang, a=best, b=rc._model_label(m, lang), d="X", ci="X",
+            assert t("rec.tied", lang, a=best, b=model_label(m, lang), d="X", ci="X",
                      lo="X", hi="X").split("X")[0] in lead
         if tied.empty:
             assert t("rec.ahead", lang, model=best) in lead
-    heads = [md_plain(h) for h in rc.headlines(inputs, build, "en")]
+    heads = [md_plain(h) for h in findings.headlines(inputs, build, "en")]
     assert heads[0].startswith("Recommended model for this center: "
-                               + rc._model_label(expected.best, "en"))
-    shown = [md_plain(h) for h in rc.headlines(inputs, build, "en", with_recommendation=False)]
+                               + model_label(expected.best, "en"))
+    shown = [md_plain(h) for h in findings.headlines(inputs, build, "en", with_recommendation=False)]
     assert shown == heads[len(heads) - len(shown):] and not shown[0].startswith("Recommended")
 
 
 def test_indistinguishable_pairs_are_named(full):
     inputs, build = full
-    rec = rc.recommendation(inputs, build)
+    rec = results.recommendation(inputs, build)
     same = rec.pairwise[~rec.pairwise["distinguishable"]]
-    text = md_plain(rc.indistinguishable_text(rec, "en")._repr_markdown_())
+    text = md_plain(choice.indistinguishable_text(rec, "en")._repr_markdown_())
     if same.empty:
         assert text == t("rec.all_distinguishable", "en")
     for a, b in zip(same["model_a"], same["model_b"], strict=True):
-        assert f"{rc._model_label(a, 'en')} – {rc._model_label(b, 'en')}" in text
-    table = rc.pairwise_table(rec, "en").df
+        assert f"{model_label(a, 'en')} – {model_label(b, 'en')}" in text
+    table = choice.pairwise_table(rec, "en").df
     assert (table["distinguishable"] == "no").sum() == len(same)
 
 
@@ -148,19 +150,19 @@ def test_indistinguishable_pairs_are_named(full):
 
 def test_tradeoff_views_shown_when_their_inputs_exist(full):
     inputs, build = full
-    for kind in rc.TRADEOFFS:
-        items = rc.tradeoff_view(kind, inputs, build, "en")
-        assert any(isinstance(x, rc.Table) for x in items), kind
+    for kind in results.TRADEOFFS:
+        items = choice.tradeoff_view(kind, inputs, build, "en")
+        assert any(isinstance(x, blocks.Table) for x in items), kind
         assert "Not available" not in _md(items), kind
-        fig = rc.tradeoff_figure(kind, inputs, build, "en")
+        fig = choice.tradeoff_figure(kind, inputs, build, "en")
         assert fig.__class__.__name__ == "Image" and len(fig.data) > 5000, kind
     # the service view states the busiest hour and the Erlang C staffing of the center
     from analysis.tradeoffs import agents_needed, hourly_load
 
-    svc = _md(rc.tradeoff_view("service", inputs, build, "en"))
+    svc = _md(choice.tradeoff_view("service", inputs, build, "en"))
     peak = hourly_load(str(inputs.calls_path)).iloc[0]
     assert f"{peak['calls_per_hour']:,.0f} calls an hour" in svc
-    data, _ = rc.tradeoff_data("service", inputs, build)
+    data, _ = results.tradeoff_data("service", inputs, build)
     center = data["cost"].set_index("model").loc["center"]
     assert int(center["agents_needed"]) == agents_needed(peak["calls_per_hour"],
                                                          center["aht_s"])
@@ -171,17 +173,17 @@ def test_tradeoff_views_say_why_when_inputs_are_missing(world):
     bare, build = _inputs(world, "bare", calls=world["bare"])
     for kind, why in (("satisfaction", "trade.na.csat"), ("process", "trade.na.qa")):
         for lang in ("en", "zh-CN"):
-            items = rc.tradeoff_view(kind, bare, build, lang)
+            items = choice.tradeoff_view(kind, bare, build, lang)
             assert _md(items).endswith(t("trade.na", lang, why=t(why, lang))), kind
-            assert not any(isinstance(x, rc.Table) for x in items)
-        assert rc.tradeoff_figure(kind, bare, build, "en")._repr_markdown_() == ""
+            assert not any(isinstance(x, blocks.Table) for x in items)
+        assert choice.tradeoff_figure(kind, bare, build, "en")._repr_markdown_() == ""
     # without satisfaction and resolution, efficiency still has repeat calls
-    eff = next(x for x in rc.tradeoff_view("efficiency", bare, build, "en")
-               if isinstance(x, rc.Table))
+    eff = next(x for x in choice.tradeoff_view("efficiency", bare, build, "en")
+               if isinstance(x, blocks.Table))
     assert eff.df["against"].tolist() == [t("axis.repeat_call_rate", "en")]
     # satisfaction exists but neither 360 ratings nor a roster was given
     plain, build2 = _inputs(world, "plain")
-    items = rc.tradeoff_view("satisfaction", plain, build2, "en")
+    items = choice.tradeoff_view("satisfaction", plain, build2, "en")
     assert t("trade.na", "en", why=t("trade.na.people", "en")) in _md(items)
 
 
@@ -192,20 +194,20 @@ def test_whatif_view_removes_the_flagged_calls_and_reports_the_change(world, ful
                                                                       monkeypatch):
     inputs, build = full
     _fake_gaming(monkeypatch, _flags(world), build)
-    w = rc.whatif_result(inputs, build)
+    w = results.whatif_result(inputs, build)
     assert w.status == "ok"
     # removed = the gamers' handled calls under the short-call threshold (plain pandas)
-    comp = rc._full_comparison(inputs, build)
+    comp = results.full_comparison(inputs, build)
     thr = comp.panel.attrs["ccpm_panel"]["short_call_s"]
     c = world["calls"]
     short = c[c["agent_id"].astype(str).isin(world["gamers"])
               & c["outcome"].isin(["answered", "transferred"]) & (c["talk_s"] < thr)]
     assert int(w.removed["calls_removed"].sum()) == len(short) > 0
-    en = _md(rc.whatif_view(inputs, build, "en"))
+    en = _md(choice.whatif_view(inputs, build, "en"))
     assert f"Removed {len(short):,} calls of {len(world['gamers'])} flagged agents" in en
     after = w.ranking_after[w.ranking_after["computable"]].iloc[0]["model"]
     assert w.best_after == after
-    before, after_l = rc._model_label(w.best_before, "en"), rc._model_label(after, "en")
+    before, after_l = model_label(w.best_before, "en"), model_label(after, "en")
     if w.best_before == after:
         assert md_plain(t("whatif.stays", "en", model=after_l)) in en
     else:
@@ -214,17 +216,17 @@ def test_whatif_view_removes_the_flagged_calls_and_reports_the_change(world, ful
     # hold inflation is flagged but removes nothing, and says why
     assert t("whatif.skip.hold_inflation", "en") in en
     m = w.models.set_index("model")
-    assert (m["rank_before"] == rc.recommendation(inputs, build).ranking.set_index(
+    assert (m["rank_before"] == results.recommendation(inputs, build).ranking.set_index(
         "model").loc[m.index, "rank"]).all()
-    zh = _md(rc.whatif_view(inputs, build, "zh-CN"))
+    zh = _md(choice.whatif_view(inputs, build, "zh-CN"))
     assert t("whatif.by_check", "zh-CN") in zh and "Removed" not in zh
-    fig = rc.whatif_figure(inputs, build, "en")
+    fig = choice.whatif_figure(inputs, build, "en")
     assert fig.__class__.__name__ == "Image"
     # the summary carries the what-if's verdict, the headlines too
-    summary = _md(rc.recommendation_summary(inputs, build, "en"))
+    summary = _md(choice.recommendation_summary(inputs, build, "en"))
     assert "Removed" in summary
     assert any(md_plain(h).startswith(f"Without the {len(short):,} calls")
-               for h in rc.headlines(inputs, build, "en"))
+               for h in findings.headlines(inputs, build, "en"))
 
 
 @pytest.mark.parametrize("flags, reason", [
@@ -235,7 +237,7 @@ def test_whatif_says_why_when_nothing_can_be_removed(world, monkeypatch, flags, 
     f = f.assign(flagged=False) if flags == "none" else f[f["check"] == "hold_inflation"]
     _fake_gaming(monkeypatch, f, build)
     for lang in ("en", "zh-CN"):
-        text = _md(rc.whatif_view(inputs, build, lang))
+        text = _md(choice.whatif_view(inputs, build, lang))
         assert text.startswith(t("trade.na", lang, why=t(reason, lang)))
-    assert rc.whatif_figure(inputs, build, "en")._repr_markdown_() == ""
-    assert not any(re.match(r"Without the", h) for h in rc.headlines(inputs, build, "en"))
+    assert choice.whatif_figure(inputs, build, "en")._repr_markdown_() == ""
+    assert not any(re.match(r"Without the", h) for h in findings.headlines(inputs, build, "en"))

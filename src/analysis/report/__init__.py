@@ -5,8 +5,31 @@ Public entry points:
 - :func:`build_report` — the whole run behind ``ccpm report``;
 - :func:`prepare_inputs` — load, check, filter, pseudonymize and record a run's inputs;
 - :func:`t` — translated text (:mod:`analysis.report.i18n`);
-- :mod:`analysis.report.content` — the tables, figures and findings the notebooks show;
 - :data:`analysis.report.engines.ENGINES` — render engines (``builtin``, ``quarto``).
+
+The parts, and how a report flows through them
+----------------------------------------------
+::
+
+    inputs.py    prepared inputs (checked, filtered, pseudonymized; no language)
+        |
+    results.py   the results bundle: panel, comparison, gaming checks, recommendation,
+        |        trade-offs, what-if; computed once per run, written language-free into
+        |        <build>/results/<analysis>/ (tables as Parquet, values in meta.json)
+        |
+    present/     presentation: bundle -> display tables, formatted values, sentences
+        |        and figures in one language; words come from messages/<lang>.yml
+        |        (i18n.py), output objects from blocks.py (Markdown, Table, figure)
+        |
+    templates/   the four notebooks (papermill, execute.py) display what present/ returns;
+        |        the executed notebooks are the run's record
+        |
+    convert.py   executed notebooks -> Pandoc Markdown; engines/ render the PDF (Typst or
+    engines/     Quarto); deck.py makes the slides from the JSON that present/ leaves
+
+Language enters only in ``present/`` (and in the catalogs it reads): ``results.py`` and
+everything under it know no language and hold no prose, so both languages of a run read
+the same bundle, and the catalogs hold the same keys (``tests/test_notebooks.py``).
 """
 
 from __future__ import annotations

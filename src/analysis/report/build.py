@@ -8,7 +8,7 @@ Output folder layout::
     OUT/tables/*.csv         scores, flags, recommendation and what-if behind the report
                              (ids pseudonymized if asked)
     OUT/notebooks/*.ipynb    the executed notebooks: the run's record (manifest in metadata)
-    OUT/build/               prepared inputs, cache, markdown, Typst source, figures
+    OUT/build/               prepared inputs, results bundle, markdown, Typst source, figures
 
 A failing cell stops the run (:class:`analysis.report.execute.CellError`, exit 1);
 :func:`build_report` keeps the partial executed notebook in ``OUT/notebooks/``, while
@@ -38,6 +38,7 @@ from .execute import REPORT_NOTEBOOKS, execute_notebook
 from .fonts import report_fonts
 from .i18n import t
 from .inputs import _is_path, file_sha256, prepare_inputs
+from .results import results_dir
 
 __all__ = ["build_report", "ReportResult", "report_parameters", "data_label"]
 
@@ -159,9 +160,9 @@ def build_report(
     nb_out = out / "notebooks"
     build_dir.mkdir(parents=True, exist_ok=True)
     nb_dir = Path(notebooks_dir) if notebooks_dir else TEMPLATES_DIR
-    # the cache shares results between the notebooks of one run; a result left by an
+    # the results bundle is shared by the notebooks of one run; a result left by an
     # earlier run may come from other inputs, settings or code
-    shutil.rmtree(build_dir / "cache", ignore_errors=True)
+    shutil.rmtree(results_dir(build_dir), ignore_errors=True)
 
     _say(progress, "report: preparing inputs")
     inputs = prepare_inputs(calls, build_dir=build_dir, mapping=mapping, ratings=ratings,
@@ -282,7 +283,7 @@ def _execute_parallel(jobs: list[tuple]) -> list[Path]:
     return [f.result() for f in futures]
 
 
-#: cached table -> exported CSV: ``(cache folder, table, CSV name)``
+#: bundle table -> exported CSV: ``(analysis folder, table, CSV name)``
 EXPORTS = (("compare", "scores", "scores"), ("compare", "agreement", "agreement"),
            ("recommend", "ranking", "recommendation"),
            ("recommend", "pairwise", "recommendation_pairwise"),
@@ -291,13 +292,13 @@ EXPORTS = (("compare", "scores", "scores"), ("compare", "agreement", "agreement"
 
 
 def _export_tables(build_dir: Path, dest: Path) -> list[Path]:
-    """Scores, agreement, recommendation, what-if and flags from the cache as CSV
+    """Scores, agreement, recommendation, what-if and flags from the results bundle as CSV
     (customer ids never included)."""
     import pandas as pd
 
     written = []
     for sub, table, name in EXPORTS:
-        src = build_dir / "cache" / sub / f"{table}.parquet"
+        src = results_dir(build_dir) / sub / f"{table}.parquet"
         if not src.is_file():
             continue
         df = pd.read_parquet(src)

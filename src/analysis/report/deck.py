@@ -2,7 +2,7 @@
 
 Built from what the executed notebooks left in the build folder: ``headlines.json``
 (the management summary's findings), ``page1.json`` (the decision, the gaming finding
-naming agents, what to do next; :func:`analysis.report.findings.page_one`) and figures
+naming agents, what to do next; :func:`analysis.report.present.findings.page_one`) and figures
 extracted by label (``figures/fig-*.png``). Slides: title, key findings, the decision with
 the recommendation chart, signs of gaming naming the agents, model agreement, gaming
 checks, data; a slide whose figure was not produced says so instead of showing an empty

@@ -22,10 +22,15 @@ import yaml
 from ..errors import ConfigError
 from .literal import MdRaw, md_text
 
-__all__ = ["LANGS", "STRINGS", "t", "tm", "labels", "check_lang", "translate_columns",
-           "catalog_path"]
+__all__ = ["LANGS", "SOURCE_LANG", "STRINGS", "t", "tm", "labels", "check_lang",
+           "translate_columns", "catalog_path", "reads_source"]
 
 LANGS = ("en", "zh-CN")
+
+#: the language of the library's own free text (the loader's notes, the gaming runner's
+#: reasons for skipping a check): shown as written in a report of this language, and
+#: summarised by a catalog message in any other
+SOURCE_LANG = "en"
 
 
 def catalog_path(lang: str):
@@ -48,6 +53,12 @@ def check_lang(lang: str) -> str:
     if lang not in STRINGS:
         raise ConfigError(f"unknown report language {lang!r} (known: {', '.join(LANGS)})")
     return lang
+
+
+def reads_source(lang: str) -> bool:
+    """Does a report in ``lang`` show the library's free text as written
+    (:data:`SOURCE_LANG`)?"""
+    return check_lang(lang) == SOURCE_LANG
 
 
 def t(key: str, lang: str = "en", **fields: object) -> str:

@@ -13,7 +13,7 @@ names, the loader's reasons) reach three formats in a report run:
 - **HTML** (tables in the executed notebooks, seen in JupyterLab): :func:`html_text`.
 
 Matplotlib figures turn off math text (``text.parse_math``), so ``$x$`` in a name is drawn
-as typed (:func:`analysis.report.content.setup`).
+as typed (:func:`analysis.report.blocks.setup`).
 
 References
 ----------

@@ -1,4 +1,4 @@
-"""Page 1 that decides: the recommendation with its caveat, the main gaming finding with the
+"""Page 1 that decides, and the key findings: the recommendation with its caveat, the main gaming finding with the
 agents named and dated, and what to do next (issue #15).
 
 Reads the analysis results through small adapters so the page works with the current
@@ -16,7 +16,8 @@ results and with the richer ones of the interfaces agreed this session, whicheve
   the configuration's default key results).
 
 Every sentence comes from the message catalogs (``page1.*``); names in them are literal.
-:func:`page_one` also writes ``<build_dir>/page1.json`` (plain text) for the slide deck.
+:func:`page_one` also writes ``<build_dir>/page1.json`` (plain text) for the slide deck,
+:func:`headlines` (the summary's key findings) ``<build_dir>/headlines.json``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import content as rc
+from .. import results
+from ..blocks import Markdown, bullets, heading
+from ..i18n import STRINGS, t, tm
+from ..inputs import ReportInputs
+from ..literal import MdRaw, md_plain
 from .changes import _alpha, _fmt_level, _iso, _metric, center_steps, significant_changepoints
-from .i18n import STRINGS, t, tm
-from .literal import MdRaw, md_plain
+from .choice import recommendation_headlines
+from .gaming import truth_recovery
+from .labels import crit_label, model_label, punct, reason_text, unavailable
 
 __all__ = ["agent_findings", "center_steps", "significant_changepoints", "rec_view",
-           "decision", "gaming_finding", "next_steps", "page_one", "CHECK_BEHAVIOUR"]
+           "decision", "gaming_finding", "next_steps", "page_one", "headlines",
+           "CHECK_BEHAVIOUR"]
 
 #: gaming check -> behaviour key (interface A's vocabulary), for results without ``agents``
 CHECK_BEHAVIOUR = {
@@ -113,11 +120,11 @@ def _behaviour(key: str, lang: str) -> str:
 
 
 def _sep(kind: str, lang: str) -> str:
-    return rc._punct(kind, lang)
+    return punct(kind, lang)
 
 
 def _models(models, lang: str) -> str:
-    names = [rc._model_label(str(m), lang) for m in models]
+    names = [model_label(str(m), lang) for m in models]
     if len(names) == 2:
         return t("page1.and", lang, a=names[0], b=names[1])
     return _sep("list", lang).join(names)
@@ -126,14 +133,12 @@ def _models(models, lang: str) -> str:
 def rec_view(inputs, build_dir) -> dict | None:
     """The recommendation as interface C's fields (from ``to_dict()`` where it has them,
     else derived from the ranking); None without a recommendation."""
-    if not rc.available().get("compare"):
+    if not results.available().get("compare"):
         return None
-    rec = rc.recommendation(inputs, build_dir)
+    rec = results.recommendation(inputs, build_dir)
     if rec is None:
         return None
-    meta = rc._cache(build_dir) / "recommend" / "meta.json"
-    d = json.loads(meta.read_text(encoding="utf-8")).get("as_dict") if meta.is_file() else None
-    d = d if isinstance(d, dict) else {}  # to_dict() of the run's Recommendation
+    d = results.recommendation_dict(build_dir)  # to_dict() of the run's Recommendation
     return _rec_fields(d, getattr(rec, "ranking", None), getattr(rec, "best", None),
                        int(getattr(rec, "n_boot", 0) or 0), inputs)
 
@@ -192,7 +197,7 @@ def decision(v: dict | None, lang: str) -> list[str]:
     if v.get("recommended") is None:
         return [tm("page1.decision.none", lang)]
     best = v["recommended"]
-    name = rc._model_label(best, lang)
+    name = model_label(best, lang)
     if v.get("p_best") is not None and v.get("overall") is not None and v.get("n_boot"):
         lead = tm("page1.decision", lang, model=name, overall=f"{v['overall']:.2f}",
                   p=f"{100 * v['p_best']:.0f}%", n_boot=f"{v['n_boot']:,}")
@@ -209,10 +214,10 @@ def decision(v: dict | None, lang: str) -> list[str]:
                           others=_models(v["tied"], lang)))
     for w in v["what_would_change"][:1]:
         caveats.append(tm("page1.caveat.change", lang,
-                          model=rc._model_label(str(w.get("model")), lang),
-                          raise_=rc._crit_label(str(w.get("raise")), lang)
+                          model=model_label(str(w.get("model")), lang),
+                          raise_=crit_label(str(w.get("raise")), lang)
                           if f"crit.{w.get('raise')}" in STRINGS[lang] else str(w.get("raise")),
-                          lower=rc._crit_label(str(w.get("lower")), lang)
+                          lower=crit_label(str(w.get("lower")), lang)
                           if f"crit.{w.get('lower')}" in STRINGS[lang] else str(w.get("lower"))))
     if not caveats:
         caveats.append(tm("page1.caveat.none", lang))
@@ -273,7 +278,7 @@ def next_steps(v: dict | None, g, lang: str) -> list[str]:
         names = _sep("list", lang).join(found["agent_id"].astype(str).head(MAX_NAMED))
         out.append(tm("page1.next.review", lang, agents=names))
     if v and v.get("recommended"):
-        name = rc._model_label(v["recommended"], lang)
+        name = model_label(v["recommended"], lang)
         if v["tied"]:
             out.append(tm("page1.next.choose", lang,
                           models=_models([v["recommended"], *v["tied"]], lang)))
@@ -296,22 +301,61 @@ def page_one(inputs, build_dir, lang: str = "en") -> list:
     """The opening of the management summary: decision (+ caveat), the gaming finding,
     what to do next. Writes ``page1.json`` (plain text) for the deck."""
     v = rec_view(inputs, build_dir)
-    g = rc.gaming(inputs, build_dir) if rc.available().get("gaming") else None
+    g = results.gaming(inputs, build_dir) if results.available().get("gaming") else None
     truth = None
     if g is not None:
-        tr = rc.truth_recovery(g, inputs, lang)
+        tr = truth_recovery(g, inputs, lang)
         truth = tr.text if tr is not None else None
     dec = decision(v, lang)
     gam = gaming_finding(g, lang, truth)
     nxt = next_steps(v, g, lang)
-    out: list = [rc.heading("page1.decision.title", lang, level=2)]
-    out += [rc.Markdown(x) for x in dec] or [rc.unavailable("recommend", lang)]
+    out: list = [heading("page1.decision.title", lang, level=2)]
+    out += [Markdown(x) for x in dec] or [unavailable("recommend", lang)]
     if gam:
-        out += [rc.heading("page1.gaming.title", lang, level=2), rc.bullets(gam)]
-    out += [rc.heading("page1.next.title", lang, level=2), rc.bullets(nxt)]
+        out += [heading("page1.gaming.title", lang, level=2), bullets(gam)]
+    out += [heading("page1.next.title", lang, level=2), bullets(nxt)]
     Path(build_dir, "page1.json").write_text(json.dumps({
         "lang": lang, "decision": [md_plain(x) for x in dec],
         "gaming": [md_plain(x) for x in gam], "next": [md_plain(x) for x in nxt],
         "agents": agent_findings(g)["agent_id"].astype(str).tolist() if g is not None else [],
     }, ensure_ascii=False, indent=1), encoding="utf-8")
     return out
+
+
+def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
+              with_recommendation: bool = True) -> list[str]:
+    """The management summary's key findings, each a sentence, the recommendation first;
+    all of them are written to ``<build_dir>/headlines.json`` for the slide deck. Only
+    findings whose library piece exists are included.
+
+    ``with_recommendation=False`` leaves the recommendation's findings out of the list
+    returned (for a page that states the recommendation just above)."""
+    v = results.volume(inputs)
+    rec_lines = recommendation_headlines(inputs, build_dir, lang)
+    out = list(rec_lines)
+    out.append(tm("summary.finding.volume", lang, calls=f"{v['calls']:,}", agents=v["agents"],
+                  queues=v["queues"], start=v["start"], end=v["end"]))
+    calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
+    nq = int(calls.get("quarantined") or 0)
+    if nq:
+        share = nq / max(int(calls.get("rows_read") or 0), 1)
+        q = inputs.quarantine
+        top = (q.sort_values("rows", ascending=False).iloc[0] if q is not None and not q.empty
+               else None)
+        out.append(tm("summary.finding.quarantine", lang, n=f"{nq:,}",
+                      share=f"{100 * share:.1f}%",
+                      reason="–" if top is None else reason_text(str(top["reason"]), lang),
+                      k="–" if top is None else f"{int(top['rows']):,}"))
+    cmp = results.comparison(inputs, build_dir)
+    if cmp is not None:
+        w = results.kendall_w(cmp)
+        if w is not None:
+            level = "high" if w >= 0.7 else "mid" if w >= 0.4 else "low"
+            out.append(tm("summary.finding.agreement", lang, w=f"{w:.2f}",
+                         level=tm(f"summary.finding.agreement.{level}", lang)))
+    # the gaming finding (agents named, dates) is on page 1 itself (page_one)
+    (Path(build_dir) / "headlines.json").write_text(
+        json.dumps({"lang": lang, "findings": [md_plain(x) for x in out]}, ensure_ascii=False,
+                   indent=1),  # plain text for the deck; the report shows the Markdown
+        encoding="utf-8")
+    return out if with_recommendation else out[len(rec_lines):]

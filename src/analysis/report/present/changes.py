@@ -2,15 +2,15 @@
 their dates and levels formatted with units.
 
 Beneath both the findings of page 1 (``findings.py``) and the gaming section's tables
-(``content.py``), so neither imports the other.
+(``gaming.py``), so neither imports the other.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..config import DEFAULT_ALPHA
-from .i18n import STRINGS, t
+from ...config import DEFAULT_ALPHA
+from ..i18n import STRINGS, t
 
 __all__ = ["center_steps", "significant_changepoints"]
 

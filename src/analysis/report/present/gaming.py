@@ -1,0 +1,117 @@
+"""The gaming-checks section (``gaming_checks.ipynb``): checks run and flags per check,
+the flagged agent-periods, change points, checks skipped and why, and with synthetic data
+the planted gamers found."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import i18n, results
+from ..blocks import Markdown, Table, figure, text
+from ..i18n import t, tm
+from ..inputs import ReportInputs
+from .changes import _fmt_level, _iso, _metric, significant_changepoints
+from .labels import effect_text, label_checks, skip_reason_text
+
+__all__ = ["flags_table", "checks_table", "changepoints_table", "skipped_table",
+           "truth_recovery", "flags_figure"]
+
+
+def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
+    """Flagged agent-periods, strongest evidence first."""
+    f = g.flags
+    if f.empty or not f["flagged"].astype(bool).any():
+        return Markdown(tm("common.none_found", lang))
+    f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"]).head(limit).copy()
+    if "level" in f.columns:  # center-level rows name no agent
+        f["agent_id"] = f["agent_id"].astype(str).where(
+            f["level"].astype(str) != "center", tm("gaming.scope.center", lang))
+    f["effect"] = [effect_text(e, c, lang) for e, c in zip(f["effect"], f["check"],
+                                                            strict=True)]
+    cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "q_value")
+            if c in f.columns]
+    out = f[cols].reset_index(drop=True)
+    for c in ("n", "k"):
+        if c in out.columns:
+            out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
+    return Table(label_checks(out, lang), lang, digits=3, after=tm("gaming.flags.note", lang))
+
+
+def checks_table(g, lang: str = "en") -> Table | Markdown:
+    """Per check: tests run, agent-periods flagged and the effect's unit
+    (``check, tests, flags, effect_unit``)."""
+    f = g.flags
+    if f.empty:
+        return Markdown(tm("common.none_found", lang))
+    out = f.groupby("check").agg(tests=("p_value", "size"),
+                                 flags=("flagged", lambda s: int(s.astype(bool).sum())),
+                                 effect_unit=("effect_unit", "first"))
+    out = out.reset_index()
+    strings = i18n.STRINGS[lang]  # the units are English text from the checks: translated
+    out["effect_unit"] = [strings.get(f"unit.{c}", u if i18n.reads_source(lang) else "–")
+                          for c, u in zip(out["check"], out["effect_unit"], strict=True)]
+    out["tests"] = out["tests"].astype("int64")
+    out["flags"] = out["flags"].astype("int64")
+    return Table(label_checks(out, lang), lang)
+
+
+def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown:
+    """Change points significant at the run's alpha (``scope, metric, date, before, after,
+    p_value``): the center's steps first, levels with their units."""
+    cp = significant_changepoints(g)
+    if cp.empty:
+        return Markdown(tm("gaming.changepoints.none", lang))
+    cp = cp.head(limit)
+    df = pd.DataFrame({
+        "scope": [tm("gaming.scope.center", lang) if lv == "center" else str(a)
+                  for lv, a in zip(cp["level"], cp["agent_id"], strict=True)],
+        "metric": [_metric(str(m), lang) for m in cp["metric"]],
+        "date": [_iso(d) for d in cp["date"]],
+        "before": [_fmt_level(str(m), v) for m, v in zip(cp["metric"], cp["before"],
+                                                         strict=True)],
+        "after": [_fmt_level(str(m), v) for m, v in zip(cp["metric"], cp["after"],
+                                                        strict=True)],
+        "p_value": pd.to_numeric(cp["p_value"], errors="coerce"),
+    })
+    return Table(df, lang)
+
+
+def skipped_table(g, lang: str = "en") -> Table | Markdown:
+    """Checks that did not run and why (``check, skipped_reason``)."""
+    s = getattr(g, "skipped", None)
+    if s is None or s.empty:
+        return Markdown(tm("common.none_found", lang))
+    s = s.rename(columns={"reason": "skipped_reason"})
+    s = s.assign(skipped_reason=[skip_reason_text(str(x), lang) for x in s["skipped_reason"]])
+    return Table(label_checks(s, lang) if "check" in s.columns else s, lang)
+
+
+def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None:
+    """With synthetic data: planted gamers found and honest agents flagged (None otherwise)."""
+    gamers = results.truth_gamers(inputs)
+    if gamers is None or inputs.truth is None:
+        return None
+    flagged = set(g.flags.loc[g.flags["flagged"].astype(bool), "agent_id"].astype(str))
+    pos = set(gamers["agent_id"].astype(str))
+    everyone = set(inputs.truth["agent_id"].astype(str))
+    tp, fp = len(pos & flagged), len((everyone - pos) & flagged)
+    return text("gaming.truth.text", lang, tp=tp, pos=len(pos), fp=fp, neg=len(everyone - pos))
+
+
+def flags_figure(g, lang: str = "en"):
+    """Bar chart of flagged agent-periods per check (None when nothing was tested)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    f = g.flags
+    if f.empty:
+        return None
+    d = f.groupby("check")["flagged"].apply(lambda s: int(s.astype(bool).sum())).reset_index()
+    labels = i18n.labels(lang, "check")
+    d["check"] = d["check"].astype(str).map(lambda c: labels.get(c, c))
+    fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(d) + 1.2))
+    sns.barplot(d, y="check", x="flagged", ax=ax, color="#1f4e79")
+    ax.set_xlabel(t("col.flags", lang))
+    ax.set_ylabel("")
+    ax.set_title(t("fig.flags", lang))
+    return figure(fig)
