@@ -1,0 +1,143 @@
+"""The report layer's parts keep their jobs (issue #15, item 2): the results bundle knows no
+language, language enters only through the message catalogs, and the prose is not Python.
+
+Read from the source (imports, parameters, literals), so a violation fails here before it
+shows up in a rendered PDF; the rendered reports themselves are checked in test_report.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import analysis.report as report_pkg
+from analysis.report import i18n, results
+
+REPORT = Path(report_pkg.__file__).parent
+#: modules below the presentation: no language, no prose
+LANGUAGE_FREE = ("results.py", "inputs.py")
+#: modules that choose fonts and scripts by language (not prose): may compare ``lang``
+SCRIPT_CHOICE = ("fonts.py", "deck.py", "engines/builtin.py", "engines/quarto.py")
+
+
+def _python_files() -> list[Path]:
+    return sorted(p for p in REPORT.rglob("*.py"))
+
+
+def _imports(tree: ast.AST, path: Path) -> set[str]:
+    """Modules ``path`` imports, as dotted names relative to ``analysis`` where relative."""
+    rel = path.relative_to(REPORT.parent).with_suffix("").parts  # ("report", "present", "x")
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(rel[:len(rel) - node.level])
+                mod = ".".join(["analysis", *base] + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}
+    return out
+
+
+@pytest.mark.parametrize("name", LANGUAGE_FREE)
+def test_results_and_inputs_import_no_language_or_presentation(name):
+    path = REPORT / name
+    mods = _imports(ast.parse(path.read_text(encoding="utf-8")), path)
+    bad = {m for m in mods if m.startswith(("analysis.report.i18n", "analysis.report.present",
+                                             "analysis.report.blocks"))}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", LANGUAGE_FREE)
+def test_results_functions_take_no_language(name):
+    tree = ast.parse((REPORT / name).read_text(encoding="utf-8"))
+    with_lang = [f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                 and "lang" in {a.arg for a in f.args.args + f.args.kwonlyargs}]
+    assert not with_lang, f"{name}: {with_lang} take a language"
+
+
+def test_nothing_below_the_presentation_imports_it():
+    """Imports point down: only the templates (and the package face) use ``present``."""
+    for path in _python_files():
+        if path.is_relative_to(REPORT / "present") or path.name == "__init__.py" and \
+                path.parent == REPORT:
+            continue
+        mods = _imports(ast.parse(path.read_text(encoding="utf-8")), path)
+        assert not any(m.startswith("analysis.report.present") for m in mods), path
+
+
+def _lang_comparisons(tree: ast.AST) -> list[int]:
+    """Lines where ``lang`` (or ``meta.lang``) is compared with a string literal."""
+    def is_lang(n):
+        return (isinstance(n, ast.Name) and n.id == "lang") or (
+            isinstance(n, ast.Attribute) and n.attr == "lang")
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            if any(is_lang(p) for p in parts) and any(
+                    isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_language_branch_outside_the_script_choice():
+    """A sentence never depends on ``lang == "..."``: it is a catalog key, and the
+    library's own English is shown or summarised by :func:`i18n.reads_source`."""
+    found = {}
+    for path in _python_files():
+        rel = path.relative_to(REPORT).as_posix()
+        if rel in SCRIPT_CHOICE or rel == "i18n.py":
+            continue
+        lines = _lang_comparisons(ast.parse(path.read_text(encoding="utf-8")))
+        if lines:
+            found[rel] = lines
+    assert not found, f"language branches (move the words into messages/*.yml): {found}"
+
+
+def test_no_chinese_text_in_python():
+    """Chinese prose lives in messages/zh-CN.yml, not in a Python literal."""
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    found = []
+    for path in _python_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        doc_nodes = {id(n.body[0].value) for n in ast.walk(tree)
+                     if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                     and n.body and isinstance(n.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and id(node) not in doc_nodes and cjk.search(node.value)):
+                found.append(f"{path.relative_to(REPORT)}:{node.lineno}")
+    assert not found, found
+
+
+def test_punctuation_comes_from_the_catalogs():
+    from analysis.report.present.labels import punct
+
+    for lang in i18n.LANGS:
+        for kind in ("sentence", "list", "colon", "pairs"):
+            assert punct(kind, lang) == i18n.STRINGS[lang][f"punct.{kind}"]
+    # Chinese runs sentences together and uses full-width marks; English does not
+    assert punct("sentence", "zh-CN") == "" and punct("sentence", "en") == " "
+    assert punct("list", "zh-CN") != punct("list", "en")
+
+
+def test_bundle_round_trip_keeps_tables_and_values(tmp_path):
+    folder = results.results_dir(tmp_path) / "demo"
+    scores = pd.DataFrame({"agent_id": ["A1", "A2"], "score": [0.25, 0.75]})
+    meta = {"best": "bsc", "weights": {"validity": 0.4, "stability": 0.6}, "n_boot": 60}
+    assert results.load_bundle(folder) is None  # nothing written yet
+    results.save_bundle(folder, {"scores": scores, "none": None}, meta)
+    assert folder.parent == tmp_path / "results"
+    b = results.load_bundle(folder)
+    pd.testing.assert_frame_equal(b.scores, scores)
+    assert not hasattr(b, "none")  # only tables are written
+    assert (b.best, b.weights, b.n_boot) == (meta["best"], meta["weights"], meta["n_boot"])
