@@ -141,3 +141,14 @@ def test_bundle_round_trip_keeps_tables_and_values(tmp_path):
     pd.testing.assert_frame_equal(b.scores, scores)
     assert not hasattr(b, "none")  # only tables are written
     assert (b.best, b.weights, b.n_boot) == (meta["best"], meta["weights"], meta["n_boot"])
+
+
+def test_the_library_english_is_summarised_in_other_languages():
+    from analysis.report.present.labels import library_text
+
+    why = "not assessable: the panel holds a single period"  # as a library piece writes it
+    assert library_text(why, i18n.SOURCE_LANG) == why
+    for lang in set(i18n.LANGS) - {i18n.SOURCE_LANG}:
+        shown = library_text(why, lang)
+        assert shown == i18n.t("common.reason_other", lang)
+        assert not re.search(r"[A-Za-z]{3,}", shown), shown

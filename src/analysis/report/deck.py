@@ -105,9 +105,9 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     p1 = json.loads(p1f.read_text(encoding="utf-8")) if p1f.is_file() else {}
     figs = build_dir / "figures"
     rec_fig = figs / "fig-summary-recommendation.png"
+    decided = t("punct.sentence", lang).join(p1.get("decision", []))
     _picture_slide(prs, t("page1.decision.title", lang), rec_fig if rec_fig.is_file() else None,
-                   " ".join(p1.get("decision", [])) or t("common.unavailable", lang,
-                                                         what="analysis.recommend"), lang)
+                   decided or t("common.unavailable", lang, what="analysis.recommend"), lang)
     slide = prs.slides.add_slide(prs.slide_layouts[1])
     slide.shapes.title.text = t("page1.gaming.title", lang)
     _style_runs(slide.shapes.title, lang)
@@ -128,8 +128,8 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     items = []
     for r in (manifest or {}).get("inputs", []):
         rows = f", {r['rows_read']:,} {t('col.rows', lang)}" if r.get("rows_read") else ""
-        items.append(f"{t('input.' + r['kind'], lang)}: {plain(r['file'])} "
-                     f"(SHA-256 {r['sha256'][:12]}{rows})")
+        items.append(f"{t('input.' + r['kind'], lang)}{t('punct.colon', lang)}"
+                     f"{plain(r['file'])} (SHA-256 {r['sha256'][:12]}{rows})")
     if (manifest or {}).get("pseudonymized"):
         items.append(t("dq.pseudonymized", lang))
     if (manifest or {}).get("anonymous_bank"):

@@ -23,6 +23,7 @@ from .labels import (
     figure_labels,
     interval,
     label_checks,
+    library_text,
     model_label,
     num2,
     pct0,
@@ -68,7 +69,7 @@ def _na_reason(c: str, why: str, lang: str) -> str:
                                            for m in inner.split(",") if m.strip())
         return tm("rec.na.partial", lang, models=models)
     key = f"rec.na.{c}"
-    return tm(key, lang) if key in i18n.STRINGS[lang] else why
+    return tm(key, lang) if key in i18n.STRINGS[lang] else library_text(why, lang)
 
 
 def _status_text(row, lang: str) -> str:
@@ -78,6 +79,8 @@ def _status_text(row, lang: str) -> str:
     reason = str(row["status"]).removeprefix("not computable:").strip()
     if "360 ratings" in reason or "--ratings" in reason:
         reason = t("rec.reason.no_ratings", lang)
+    else:
+        reason = library_text(reason, lang)
     return t("rec.not_computable", lang, reason=reason)  # a table cell: literal text
 
 
@@ -436,7 +439,8 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
                                                 calls_removed=("calls_removed", "sum"))
         by = by.reset_index()
         by["what"] = by["rule"].map(lambda r: tm(f"whatif.rule.{r}", lang)
-                                    if f"whatif.rule.{r}" in i18n.STRINGS[lang] else r)
+                                    if f"whatif.rule.{r}" in i18n.STRINGS[lang]
+                                    else library_text(r, lang))
         by = by[["check", "what", "agents", "agent_periods", "calls_removed"]]
         for c in ("agents", "agent_periods", "calls_removed"):
             by[c] = by[c].astype("int64")
@@ -444,7 +448,8 @@ def whatif_view(inputs: ReportInputs, build_dir, lang: str = "en") -> list:
     sk = getattr(w, "skipped", None)
     if sk is not None and len(sk):
         sk = sk.assign(reason=[tm(f"whatif.skip.{c}", lang)
-                               if f"whatif.skip.{c}" in i18n.STRINGS[lang] else r
+                               if f"whatif.skip.{c}" in i18n.STRINGS[lang]
+                               else library_text(r, lang)
                                for c, r in zip(sk["check"], sk["reason"], strict=True)])
         sk = sk.rename(columns={"reason": "skipped_reason"})
         sk["n_flags"] = sk["n_flags"].astype("int64")

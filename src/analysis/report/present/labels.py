@@ -17,7 +17,7 @@ from ..results import PIECES
 
 __all__ = ["model_label", "crit_label", "metric_name", "axis_label", "punct", "pct", "num",
            "pct0", "pct1", "num2", "interval", "reason_text", "label_checks", "effect_text",
-           "skip_reason_text", "figure_labels", "unavailable"]
+           "skip_reason_text", "library_text", "figure_labels", "unavailable"]
 
 
 def model_label(model: str, lang: str) -> str:
@@ -134,6 +134,14 @@ def skip_reason_text(reason: str, lang: str = "en") -> str:
             col = reason.split(" ", 1)[0]
             return t(key, lang, column=i18n.STRINGS[lang].get(f"field.{col}", col))
     return reason if i18n.reads_source(lang) else t("skip.other", lang)
+
+
+def library_text(text: str, lang: str) -> str:
+    """Free text the library wrote in English (why a model or criterion could not be
+    scored, a what-if rule without a catalog entry): as written in a report that reads it
+    (:func:`analysis.report.i18n.reads_source`), else the catalog's ``common.reason_other``
+    (the text itself stays in the run's record)."""
+    return text if i18n.reads_source(lang) else t("common.reason_other", lang)
 
 
 def figure_labels(kind: str, lang: str = "en") -> dict:

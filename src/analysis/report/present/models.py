@@ -12,7 +12,7 @@ from .. import i18n, results
 from ..blocks import Markdown, Table, text
 from ..i18n import tm
 from ..inputs import ReportInputs
-from .labels import metric_name, model_label
+from .labels import library_text, metric_name, model_label
 
 __all__ = ["model_top_bottom", "agreement_text", "model_properties", "agreement_table",
            "okr_table", "ratings_by_group"]
@@ -27,7 +27,7 @@ def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5, *,
     s = s[s["model"].astype(str) == model]
     if s.empty or s["score"].isna().all():
         return Markdown(tm("models.not_computable", lang, model=model_label(model, lang),
-                          reason=_reason(cmp, model)))
+                          reason=_reason(cmp, model, lang)))
     days = results.period_days(inputs) if inputs is not None else None
     scored = s.dropna(subset=["score"])["period"].astype(str).unique().tolist()
     last, stub = results.ranked_period(scored, days)
@@ -46,11 +46,12 @@ def agreement_text(cmp, lang: str = "en") -> Markdown:
     return text("models.agreement.text", lang, w="–" if w is None else f"{w:.2f}")
 
 
-def _reason(cmp, model: str) -> str:
-    """Why the comparison could not score ``model``, as it says ("–" when it does not)."""
+def _reason(cmp, model: str, lang: str) -> str:
+    """Why the comparison could not score ``model`` ("–" when it does not say)."""
     summ = getattr(cmp, "summary", {}) or {}
     info = (summ.get("models") or {}).get(model) or {}
-    return str(info.get("reason") or "–") if isinstance(info, dict) else "–"
+    why = info.get("reason") if isinstance(info, dict) else None
+    return library_text(str(why), lang) if why else "–"
 
 
 def model_properties(cmp, lang: str = "en") -> Table | Markdown:

@@ -11,7 +11,7 @@ from ..blocks import Markdown, Table, figure, text
 from ..i18n import t, tm
 from ..inputs import ReportInputs
 from ..literal import md_text
-from .labels import num, pct, punct, reason_text, unavailable
+from .labels import library_text, num, pct, punct, reason_text, unavailable
 
 __all__ = ["inputs_table", "quarantine_table", "coverage_table", "software_table",
            "provenance", "daily_calls_figure", "kpi_overview", "metric_definitions"]
@@ -132,7 +132,7 @@ def metric_definitions(lang: str = "en") -> Table | Markdown:
     strings = i18n.STRINGS[lang]
     df = pd.DataFrame({
         "name": [strings.get(f"axis.{n}", strings.get(f"field.{n}", n)) for n in d["name"]],
-        "definition": [strings.get(f"metric.{n}", desc) for n, desc in
+        "definition": [strings.get(f"metric.{n}") or library_text(desc, lang) for n, desc in
                        zip(d["name"], d["description"], strict=True)],
         "unit": [strings.get(f"unit.{u}", str(u)) for u in d["unit"].astype(str)],
         "direction": [strings.get(f"direction.{x}", str(x)) for x in d["direction"]],
