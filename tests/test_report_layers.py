@@ -152,3 +152,26 @@ def test_the_library_english_is_summarised_in_other_languages():
         shown = library_text(why, lang)
         assert shown == i18n.t("common.reason_other", lang)
         assert not re.search(r"[A-Za-z]{3,}", shown), shown
+
+
+def test_center_figures_are_written_once_into_the_bundle(tmp_path):
+    from analysis.report.inputs import prepare_inputs
+    from analysis.synth import generate_center, write_center
+
+    write_center(generate_center(agents=6, days=10, seed=5), tmp_path / "center")
+    inputs = prepare_inputs(tmp_path / "center" / "calls.parquet", build_dir=tmp_path / "b")
+    b = results.center(inputs)
+    folder = tmp_path / "b" / "results" / "center"
+    assert {"meta.json", "daily.parquet", "coverage.parquet"} <= {
+        p.name for p in folder.iterdir()}
+    # the same values as computed straight from the calls, as plain JSON numbers
+    assert b.kpis == results.center_kpis(inputs)
+    assert b.volume == results.volume(inputs)
+    assert b.period_days == results.period_days(inputs)
+    assert int(b.daily["calls"].sum()) == b.kpis["offered"] == b.volume["calls"]
+    stamp = (folder / "meta.json").stat().st_mtime_ns
+    assert results.center(inputs).kpis == b.kpis
+    assert (folder / "meta.json").stat().st_mtime_ns == stamp  # read back, not rewritten
+    # another short-call threshold is not served from the bundle made for the first
+    inputs.short_call_s = inputs.short_call_s + 7
+    assert results.center(inputs).kpis == results.center_kpis(inputs)

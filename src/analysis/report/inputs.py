@@ -81,6 +81,8 @@ class ReportInputs:
         Provenance: ``inputs`` (kind, file, sha256, bytes, rows_read, valid,
         quarantined), ``quarantine``, ``packages``, ``period``, ``pseudonymized``,
         ``anonymous_bank``, ``created_utc``, ``git_commit``.
+    build_dir : Path or None
+        The run's build folder (its results bundle is ``<build_dir>/results/``).
     """
 
     calls_path: Path
@@ -93,6 +95,7 @@ class ReportInputs:
     config_path: Path | None = None
     notes: list[str] = field(default_factory=list)
     short_call_s: float = DEFAULT_SHORT_CALL_S  # the run's short-call threshold (seconds)
+    build_dir: Path | None = None
 
     @property
     def pseudonymized(self) -> bool:
@@ -510,4 +513,5 @@ def _from_dir(idir: Path, manifest: dict, paths: dict) -> ReportInputs:
         okr=json.loads(okr_p.read_text(encoding="utf-8")) if okr_p.is_file() else None,
         config_path=paths.get("config"),
         notes=list(manifest.get("notes", [])),
+        build_dir=idir.parent,
     )

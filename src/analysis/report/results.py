@@ -29,7 +29,7 @@ from ..escape import sql_quote_path
 from .inputs import ReportInputs
 
 __all__ = ["PIECES", "available", "importable", "connect", "results_dir", "Bundle",
-           "save_bundle", "load_bundle", "daily_calls", "coverage", "center_kpis", "volume",
+           "save_bundle", "load_bundle", "center", "daily_calls", "coverage", "center_kpis", "volume",
            "period_days", "ranked_period", "panel", "model_config", "comparison", "gaming",
            "flagged_agents", "truth_gamers", "known_gamers", "flag_ids", "kendall_w", "summary_value",
            "CRITERIA_ORDER", "criteria", "full_comparison", "recommendation",
@@ -148,7 +148,8 @@ def center_kpis(inputs: ReportInputs, short_call_s: float | None = None) -> dict
         r = con.execute(q).fetchdf().iloc[0]
     finally:
         con.close()
-    out = {k: (None if pd.isna(v) else v) for k, v in r.items()}
+    out = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+           for k, v in r.items()}  # plain numbers: the values go into meta.json
     out["short_call_s"] = float(short_call_s)
     return out
 
@@ -165,6 +166,28 @@ def volume(inputs: ReportInputs) -> dict:
     return {"calls": int(r[0]), "agents": int(r[1]), "queues": int(r[2]),
             "start": pd.Timestamp(r[3]).strftime("%Y-%m-%d"),
             "end": pd.Timestamp(r[4]).strftime("%Y-%m-%d")}
+
+
+def center(inputs: ReportInputs) -> Bundle:
+    """The center's own figures, from the prepared calls (kept in ``results/center/`` when
+    ``inputs`` has a build folder): tables ``daily`` (:func:`daily_calls`) and
+    ``coverage`` (``column, non_missing``: :func:`coverage`); values ``kpis``
+    (:func:`center_kpis` at the run's threshold), ``volume`` (:func:`volume`) and
+    ``period_days`` (:func:`period_days`)."""
+    folder = None if inputs.build_dir is None else results_dir(inputs.build_dir) / "center"
+    b = None if folder is None else load_bundle(folder)
+    if b is not None and b.kpis.get("short_call_s") == float(inputs.short_call_s):
+        return b
+    cov = coverage(inputs)
+    tables = {"daily": daily_calls(inputs),
+              "coverage": pd.DataFrame({"column": cov.index.astype(str),
+                                        "non_missing": cov.to_numpy(dtype=float)})}
+    values = {"kpis": center_kpis(inputs), "volume": volume(inputs),
+              "period_days": period_days(inputs)}
+    if folder is None:
+        return Bundle(**tables, **values)
+    save_bundle(folder, tables, values)
+    return load_bundle(folder)
 
 
 def recommendation_dict(build_dir) -> dict:

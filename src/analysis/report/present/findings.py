@@ -330,7 +330,7 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
 
     ``with_recommendation=False`` leaves the recommendation's findings out of the list
     returned (for a page that states the recommendation just above)."""
-    v = results.volume(inputs)
+    v = results.center(inputs).volume
     rec_lines = recommendation_headlines(inputs, build_dir, lang)
     out = list(rec_lines)
     out.append(tm("summary.finding.volume", lang, calls=f"{v['calls']:,}", agents=v["agents"],

@@ -28,7 +28,7 @@ def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5, *,
     if s.empty or s["score"].isna().all():
         return Markdown(tm("models.not_computable", lang, model=model_label(model, lang),
                           reason=_reason(cmp, model, lang)))
-    days = results.period_days(inputs) if inputs is not None else None
+    days = results.center(inputs).period_days if inputs is not None else None
     scored = s.dropna(subset=["score"])["period"].astype(str).unique().tolist()
     last, stub = results.ranked_period(scored, days)
     s = s[s["period"].astype(str) == last].dropna(subset=["score"]).sort_values("rank")

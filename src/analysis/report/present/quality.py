@@ -52,10 +52,10 @@ def quarantine_table(inputs: ReportInputs, lang: str = "en") -> Table | Markdown
 
 def coverage_table(inputs: ReportInputs, lang: str = "en") -> Table:
     """Share of non-missing values per contract column (``column, non_missing``)."""
-    row = results.coverage(inputs)
+    cov = results.center(inputs).coverage
     strings = i18n.STRINGS[lang]
-    df = pd.DataFrame({"column": [strings.get(f"field.{c}", c) for c in row.index.astype(str)],
-                       "non_missing": [f"{100 * v:.1f}%" for v in row.values.astype(float)]})
+    df = pd.DataFrame({"column": [strings.get(f"field.{c}", c) for c in cov["column"]],
+                       "non_missing": [f"{100 * v:.1f}%" for v in cov["non_missing"]]})
     return Table(df, lang, digits=3)
 
 
@@ -86,7 +86,7 @@ def daily_calls_figure(inputs: ReportInputs, lang: str = "en"):
     """Stacked area of calls offered per day by outcome."""
     import matplotlib.pyplot as plt
 
-    d = results.daily_calls(inputs)
+    d = results.center(inputs).daily
     wide = d.pivot_table(index="date", columns="outcome", values="calls", fill_value=0)
     fig, ax = plt.subplots(figsize=(7.5, 2.8))
     names = i18n.labels(lang, "outcome")
@@ -104,7 +104,10 @@ def kpi_overview(inputs: ReportInputs, lang: str = "en",
     """Center-level KPIs over the report's calls (``measure, value``;
     :func:`analysis.report.results.center_kpis`), short calls by the run's threshold
     (``inputs.short_call_s``) unless given."""
-    r = results.center_kpis(inputs, short_call_s)
+    if short_call_s is None or float(short_call_s) == float(inputs.short_call_s):
+        r = results.center(inputs).kpis
+    else:  # another threshold than the run's: not in the bundle
+        r = results.center_kpis(inputs, short_call_s)
     rows = [
         (tm("kpi.calls_offered", lang), f"{int(r['offered']):,}"),
         (tm("kpi.calls_handled", lang), f"{int(r['handled']):,}"),
