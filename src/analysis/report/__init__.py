@@ -28,8 +28,9 @@ The parts, and how a report flows through them
     engines/     Quarto); deck.py makes the slides from the JSON that present/ leaves
 
 Language enters only in ``present/`` (and in the catalogs it reads): ``results.py`` and
-everything under it know no language and hold no prose, so both languages of a run read
-the same bundle, and the catalogs hold the same keys (``tests/test_notebooks.py``).
+everything under it know no language and hold no prose, so a bundle reads the same in
+either language, and the catalogs hold the same keys (``tests/test_notebooks.py``);
+``tests/test_report_layers.py`` keeps the parts apart.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ per run and written without language or prose.
 The analysis pieces (panel, model comparison, gaming checks, recommendation, what-if) are
 computed on first use and kept under ``<build_dir>/results/<name>/``: each table as
 Parquet, the values beside them in ``meta.json`` (a :class:`Bundle` reads them back), so
-the four notebooks of a run, and a run in the other language, compute them once
-(``build_report`` clears the folder when a run starts). The center's own figures (calls
-per day, coverage, KPIs, volume) are read from the prepared calls with DuckDB.
+the four notebooks of a run compute them once, whatever the language (``build_report``
+clears the folder when a run starts). The center's own figures (calls
+per day, coverage, KPIs, volume, days per month) are queried from the prepared calls with
+DuckDB and kept the same way (:func:`center`).
 
 Nothing here knows a language: a result that is missing says why with a message-catalog
 key (e.g. ``"trade.na.aht"``), which :mod:`analysis.report.present` turns into words.
@@ -52,6 +53,7 @@ PIECES = {
 
 
 def importable(module: str, attr: str | None = None) -> bool:
+    """Can ``module`` be imported (and has it ``attr``)?"""
     try:
         mod = importlib.import_module(module)
     except ImportError:
@@ -271,6 +273,8 @@ def panel(inputs: ReportInputs, build_dir, *, period: str = "month") -> pd.DataF
 
 
 def model_config(inputs: ReportInputs):
+    """The run's model configuration (its file, else the defaults); None when
+    :mod:`analysis.models.config` is missing."""
     if not importable("analysis.models.config", "load_model_config"):
         return None
     from ..models.config import load_model_config
@@ -279,6 +283,8 @@ def model_config(inputs: ReportInputs):
 
 
 def flagged_agents(inputs: ReportInputs, build_dir) -> pd.DataFrame | None:
+    """``agent_id, flagged``: whether the gaming checks flagged each agent in any period
+    (None when nothing was tested)."""
     g = gaming(inputs, build_dir)
     if g is None or not hasattr(g, "flags") or g.flags.empty:
         return None
@@ -332,6 +338,7 @@ def comparison(inputs: ReportInputs, build_dir):
 
 
 def truth_gamers(inputs: ReportInputs) -> pd.DataFrame | None:
+    """``agent_id`` of the gamers planted in synthetic data (``truth``); None without it."""
     tr = inputs.truth
     if tr is None or "agent_id" not in tr.columns:
         return None
@@ -467,6 +474,7 @@ TRADEOFFS = ("efficiency", "service", "satisfaction", "process")
 
 
 def min_calls(inputs: ReportInputs) -> int:
+    """Calls an agent-period needs to be scored (``min_calls`` of the configuration)."""
     cfg = model_config(inputs) or {}
     return int(cfg.get("min_calls", 1))
 
@@ -597,6 +605,8 @@ def whatif_result(inputs: ReportInputs, build_dir):
 
 
 def whatif_recommendation(w):
+    """The recommendation after the what-if (:func:`whatif_result`) as a
+    :class:`analysis.recommend.Recommendation`."""
     from ..recommend import Recommendation
 
     return Recommendation(ranking=w.ranking_after, evidence=w.evidence_after,
