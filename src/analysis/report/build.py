@@ -218,7 +218,7 @@ def build_report(
     s = time.perf_counter()
     source = calls_file = data_label(inputs.manifest, lang)
     if inputs.manifest.get("anonymous_bank"):
-        source = f"Anonymous Bank (Technion SEE) · {calls_file}"
+        source = t("doc.source.anonymous_bank", lang, file=calls_file)
     today = _dt.date.today().isoformat()
     meta = RenderMeta(
         title=t("doc.title", lang),
