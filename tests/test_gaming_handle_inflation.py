@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from analysis.gaming._sigsim import (
     make_context,
@@ -33,10 +33,15 @@ def test_robust_z_matches_hand_calculation():
     se = rng.uniform(0.02, 0.08, 25)
     res = peer_contrast_pvalues(d, se, n_boot=500, rng=rng)
     mu = np.median(d)
+    # tau^2: the robust Paule-Mandel root, solved here by scipy's brentq
+    def resid_scale(t2):
+        return stats.median_abs_deviation((d - mu) / np.sqrt(t2 + se**2), scale="normal",
+                                          center=lambda x, axis=None: 0.0) - 1.0
+
     mad = stats.median_abs_deviation(d, scale="normal")
-    tau2 = max(mad**2 - np.median(se**2), 0)
-    np.testing.assert_allclose(res["z"], (d - mu) / np.sqrt(tau2 + se**2), rtol=1e-10)
-    assert res["tau"].iloc[0] == pytest.approx(np.sqrt(tau2))
+    tau2 = optimize.brentq(resid_scale, 0.0, mad**2, xtol=1e-14) if resid_scale(0) > 0 else 0.0
+    np.testing.assert_allclose(res["z"], (d - mu) / np.sqrt(tau2 + se**2), rtol=1e-6)
+    assert res["tau"].iloc[0] == pytest.approx(np.sqrt(tau2), rel=1e-6)
     # larger z, smaller p (monotone), all in (0, 1]
     order = np.argsort(res["z"].to_numpy())
     assert np.all(np.diff(res["p_value"].to_numpy()[order]) <= 0)
