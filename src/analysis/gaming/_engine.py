@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import re
+import warnings
 
 import pandas as pd
 
@@ -97,7 +98,10 @@ class SparkConnection:
     # ---------------------------------------------------------------- views
     def register(self, name: str, df: pd.DataFrame) -> None:
         """A (small) pandas table as temporary view ``name``."""
-        self.spark.createDataFrame(df).createOrReplaceTempView(name)
+        with warnings.catch_warnings():  # pyspark's "pandas >= 3 not fully supported"
+            warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
+            warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
+            self.spark.createDataFrame(df).createOrReplaceTempView(name)
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
