@@ -97,15 +97,19 @@ def test_agent_decisions_and_change_points_equal(reports):
 
 
 def test_dataframe_input_and_monthly_periods(spark, world):
-    """Calls as a DataFrame (Spark reads a temporary Parquet copy), monthly labels."""
+    """Calls as a DataFrame (Spark reads a temporary Parquet copy), monthly labels and the
+    short-call threshold read from the data."""
     center, _ = world
     calls = center.calls.iloc[: len(center.calls) // 2]
     checks = ["short_calls_peer", "transfer_dumping", "acw_inflation", "end_of_day_stretch",
               "survey_selection"]
-    kw = dict(options={"period": "month", "raise_errors": True}, checks=checks)
+    kw = dict(options={"period": "month", "short_call_s": "auto", "raise_errors": True},
+              checks=checks)
     duck = run_checks(calls, **kw)
     spk = run_checks(calls, engine="spark", **kw)
     assert spk.ran == duck.ran and len(duck.flags) > 0
+    assert spk.info["short_call_s_auto"] == duck.info["short_call_s_auto"]
+    assert spk.info["options"]["short_call_s"] == duck.info["options"]["short_call_s"]
     assert_same_flags(spk.flags, duck.flags)
 
 
@@ -121,8 +125,8 @@ def test_period_labels_equal(spark, period):
     lits = ", ".join(f"(TIMESTAMP '{d:%Y-%m-%d %H:%M:%S}')" for d in days)
     duck = duckdb.sql(f"SELECT {DUCK.period_label(period, 't')} AS l "
                       f"FROM (VALUES {lits}) v(t)").df()["l"].tolist()
-    spk = spark.sql(f"SELECT {SPARK.period_label(period, 't')} AS l "
-                    f"FROM VALUES {lits} AS v(t)").toPandas()["l"].tolist()
+    spk = [r["l"] for r in spark.sql(f"SELECT {SPARK.period_label(period, 't')} AS l "
+                                     f"FROM VALUES {lits} AS v(t)").collect()]
     assert spk == duck
     if period == "week":  # ISO 8601, as Python counts it
         assert duck == [f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for d in days]

@@ -1,4 +1,4 @@
-"""Build a :class:`GamingContext` (DuckDB view ``calls``) from a path or a DataFrame.
+"""Build a :class:`GamingContext` (view ``calls``, on DuckDB or Spark) from a path or a DataFrame.
 
 Internals of :mod:`analysis.gaming.runner`; also the SQL fragments the core
 checks share (period label, handled-call filter, the panel's per-call relation)
@@ -97,11 +97,19 @@ def _source_from_path(con, calls, mapping, info) -> Any:
     Returns the :class:`analysis.load.ContractCalls` behind the view (keep it alive while
     the view is read).
     """
+    cc = _checked_calls(calls, mapping, info)
+    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({sql_quote_path(cc.path)})")
+    return cc
+
+
+def _checked_calls(calls, mapping, info) -> Any:
+    """The contract rows of a path (:func:`analysis.load.open_contract_calls`), noted in ``info``.
+
+    The same entry check as panel and compare, on either engine: one row set for one file.
+    """
     from ..load import open_contract_calls
 
-    # the same entry check as panel and compare: one row set for one file
     cc = open_contract_calls(calls, mapping=mapping)
-    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({sql_quote_path(cc.path)})")
     if cc.checked:
         info["quarantined_by_loader"] = int(cc.quarantined)
         info["quarantine_reasons"] = {str(k): int(v) for k, v in cc.reason_counts.items()}
@@ -164,11 +172,22 @@ def build_context(
         else:
             spilled = _source_from_path(con, calls, mapping, info)
             keep = (spilled,) if spilled is not None else ()
-        view = "CREATE VIEW"
     else:
         con, keep = _spark_source(eng, calls, mapping, info, engine_options or {})
-        view = "CREATE OR REPLACE TEMP VIEW"  # Spark: views of the session, not a catalog
+    try:
+        return _finish_context(con, info, keep, dialect, options=options, ratings=ratings,
+                               okr=okr, roster=roster)
+    except BaseException:
+        if not duck:
+            con.release()
+        raise
 
+
+def _finish_context(con, info, keep, dialect, *, options, ratings, okr, roster):
+    """The views ``_typed`` and ``calls`` over ``_src``, the row accounting and the options."""
+    duck = dialect.name == "duckdb"
+    # Spark: temporary views of the session (a plain view would go to the catalog)
+    view = "CREATE VIEW" if duck else "CREATE OR REPLACE TEMP VIEW"
     have = {r[0] for r in con.execute("DESCRIBE _src").fetchall()}
     missing = [c for c in ("queue", "outcome", "agent_id", "talk_s") if c not in have]
     if "answer_ts" not in have and "arrival_ts" not in have:
@@ -243,13 +262,7 @@ def _spark_source(eng, calls, mapping, info: dict, engine_options: dict):
         src = calls
         info["source"] = f"DataFrame ({len(calls)} rows)"
     else:
-        from ..load import open_contract_calls
-
-        cc = open_contract_calls(calls, mapping=mapping)
-        if cc.checked:
-            info["quarantined_by_loader"] = int(cc.quarantined)
-            info["quarantine_reasons"] = {str(k): int(v) for k, v in cc.reason_counts.items()}
-        info["source"] = cc.source
+        cc = _checked_calls(calls, mapping, info)
         src = str(cc.path)
         keep = (cc,)
     session = eng.SparkSQLSession(src, **engine_options)
