@@ -9,7 +9,10 @@ Layers, bottom up:
    behind the small protocol below; each holds its :class:`Dialect` (period starts,
    intervals, the string type) and opens a :class:`Session` over the calls.
 3. :mod:`analysis.panel` and the checks -- above: they render SQL for an engine, run
-   it on a session and work on the (small, aggregated) results.
+   it on a session and work on the (small, aggregated) results. The gaming checks
+   spell their aggregations with the context's :class:`Dialect` and run them on
+   ``ctx.con``: a DuckDB connection, or on Spark a
+   :class:`analysis.gaming._engine.SparkConnection` over this package's Spark session.
 
 An engine module provides ``DIALECT`` (a :class:`Dialect`), ``available() -> str |
 None`` (``None``, or why the engine cannot run here) and ``session(calls, **options)``,
