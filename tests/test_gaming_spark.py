@@ -149,3 +149,31 @@ def test_cli_engine_spark_writes_duckdbs_flags(spark, tmp_path, capsys):
     assert len(exp) > 0
     assert_same_flags(got, exp)
     assert got["detail"].tolist() == exp["detail"].tolist()
+
+
+@pytest.mark.slow
+def test_cli_sample_world_flags_equal(spark, tmp_path, capsys):
+    """The README's sample world (``make report``: 60 agents, 61 days, seed 7, with its
+    ratings, OKRs and roster): ``ccpm gaming --engine spark`` writes DuckDB's flags and
+    agent decisions (about 3 minutes: Spark runs each check's queries on 165,000 calls)."""
+    rc = main(["synth", "--out", str(tmp_path / "sample"), "--agents", "60", "--days", "61",
+               "--seed", "7"])
+    assert rc == 0, capsys.readouterr().err
+    s = tmp_path / "sample"
+    inputs = ["--calls", str(s / "calls.parquet"), "--ratings", str(s / "ratings_360.csv"),
+              "--okr", str(s / "okr.yml"), "--roster", str(s / "roster.csv")]
+    flags, agents = {}, {}
+    for engine in ("duckdb", "spark"):
+        rc = main(["gaming", *inputs, "--engine", engine, "--out", str(tmp_path / engine)])
+        assert rc == 0, capsys.readouterr().err
+        flags[engine] = pd.read_csv(tmp_path / engine / "gaming_flags.csv",
+                                    keep_default_na=False, na_values=[""])
+        agents[engine] = pd.read_csv(tmp_path / engine / "gaming_agents.csv",
+                                     keep_default_na=False, na_values=[""])
+    assert flags["duckdb"]["flagged"].sum() > 0
+    assert_same_flags(flags["spark"], flags["duckdb"])
+    a, b = agents["spark"], agents["duckdb"]
+    assert a[["agent_id", "scope", "flagged"]].values.tolist() == \
+        b[["agent_id", "scope", "flagged"]].values.tolist()
+    np.testing.assert_allclose(a["p_value"].to_numpy(float), b["p_value"].to_numpy(float),
+                               rtol=RTOL, atol=0)
