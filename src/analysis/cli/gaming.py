@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..config import DEFAULT_ALPHA
+from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError, InputError
 from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
@@ -63,6 +64,13 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a check option (repeatable), e.g. --option bunch_boot=199")
+    p.add_argument("--engine", choices=list(ENGINES), default=DEFAULT_ENGINE,
+                   help="SQL engine of the checks' counts and sums (default duckdb; spark "
+                        "needs pyspark and Java: pip install 'ccpm[spark]'); the statistics "
+                        "run on the aggregates, so both give the same flags")
+    p.add_argument("--spark-master", metavar="URL", default=None,
+                   help="Spark master for --engine spark (default local[2]; e.g. "
+                        "spark://host:7077 for a cluster)")
     p.add_argument("--out", required=True, help="output folder")
     add_privacy_arguments(p)
     p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
@@ -120,6 +128,17 @@ def run(args) -> int:
 
     if not 0 < args.alpha < 1:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    engine = getattr(args, "engine", DEFAULT_ENGINE)
+    engine_options = {}
+    if engine == "spark":
+        from ..engines.spark import spark_available
+
+        if why := spark_available():  # before the calls are read: a clear, early message
+            raise ConfigError(f"--engine spark: {why}")
+        if getattr(args, "spark_master", None):
+            engine_options["master"] = args.spark_master
+    elif getattr(args, "spark_master", None):
+        raise ConfigError("--spark-master needs --engine spark")
     pz = pseudonymizer_from_args(args)
     options = {
         "alpha": args.alpha,
@@ -159,7 +178,8 @@ def run(args) -> int:
     checks = [c.strip() for c in args.checks.split(",") if c.strip()] if args.checks else None
     print("ccpm gaming: loading calls ...", file=sys.stderr, flush=True)
     report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
-                        okr=okr, roster=roster, checks=checks, progress=True)
+                        okr=okr, roster=roster, checks=checks, progress=True,
+                        engine=engine, engine_options=engine_options)
     if pz is not None:
         # ids the texts may name (a 360 partner, an OKR owner) are learned from every
         # input first; the summary is then written from the pseudonymized tables

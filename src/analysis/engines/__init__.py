@@ -9,7 +9,10 @@ Layers, bottom up:
    behind the small protocol below; each holds its :class:`Dialect` (period starts,
    intervals, the string type) and opens a :class:`Session` over the calls.
 3. :mod:`analysis.panel` and the checks -- above: they render SQL for an engine, run
-   it on a session and work on the (small, aggregated) results.
+   it on a session and work on the (small, aggregated) results. The gaming checks
+   spell their aggregations with the context's :class:`Dialect` and run them on
+   ``ctx.con``: a DuckDB connection, or on Spark a
+   :class:`analysis.gaming._engine.SparkConnection` over this package's Spark session.
 
 An engine module provides ``DIALECT`` (a :class:`Dialect`), ``available() -> str |
 None`` (``None``, or why the engine cannot run here) and ``session(calls, **options)``,
@@ -57,6 +60,23 @@ class Dialect:
         The name of the string type in ``CAST``.
     nulls_last : str
         The suffix that puts NULLs last in an ascending window order.
+    label : dict
+        Period (``month``, ``week``, ``quarter``, ``year``, ``day``) -> SQL expression of
+        ``{ts}`` giving the period's *label* as text (``2026-03``, ISO ``2026-W09``,
+        ``2026-Q1``, ``2026``, ``2026-03-02``), as the gaming checks group calls.
+    exact_int : str
+        An integer type wide enough for exact sums of values scaled by 1e12 (and of
+        their squares): sums that do not depend on the engine's thread order.
+    epoch_us : str
+        Microseconds since the epoch (an integer) of timestamp ``{ts}``.
+    epoch_s : str
+        Seconds since the epoch (a double) of timestamp ``{ts}``.
+    day_diff : str
+        Whole days from date ``{start}`` to date ``{end}``.
+    quantiles : str
+        A list of the (interpolated) quantiles ``{qs}`` (comma-separated) of ``{x}``.
+    quote : str
+        A quoted identifier ``{name}``.
     """
 
     name: str
@@ -64,6 +84,13 @@ class Dialect:
     interval: str = "INTERVAL '{minutes}' MINUTE"
     string: str = "VARCHAR"
     nulls_last: str = "NULLS LAST"
+    label: dict = field(default_factory=dict)
+    exact_int: str = "HUGEINT"
+    epoch_us: str = "epoch_us({ts})"
+    epoch_s: str = "epoch({ts})"
+    day_diff: str = "date_diff('day', {start}, {end})"
+    quantiles: str = "quantile_cont({x}, [{qs}])"
+    quote: str = '"{name}"'
 
     def period_start(self, period: str, ts: str = "answer_ts") -> str:
         """SQL for the start of the ``period`` holding timestamp expression ``ts``."""
@@ -72,6 +99,22 @@ class Dialect:
         except KeyError:
             known = ", ".join(self.period)
             raise ConfigError(f"period: {period!r} is not one of {known}") from None
+
+    def period_label(self, period: str, ts: str) -> str:
+        """SQL for the text label of the ``period`` holding timestamp expression ``ts``."""
+        try:
+            return self.label[period].format(ts=ts)
+        except KeyError:
+            known = ", ".join(self.label)
+            raise ConfigError(f"period: {period!r} is not one of {known}") from None
+
+    def quantiles_of(self, x: str, qs) -> str:
+        """SQL for the list of the interpolated quantiles ``qs`` of expression ``x``."""
+        return self.quantiles.format(x=x, qs=", ".join(repr(float(q)) for q in qs))
+
+    def ident(self, name: str) -> str:
+        """``name`` as a quoted identifier."""
+        return self.quote.format(name=name)
 
     def interval_hours(self, hours: float) -> str:
         """SQL interval of ``hours`` hours (to the minute)."""

@@ -24,6 +24,19 @@ DIALECT = Dialect(
     interval="INTERVAL '{minutes}' MINUTE",
     string="VARCHAR",
     nulls_last="NULLS LAST",
+    label={
+        "month": "strftime({ts}, '%Y-%m')",
+        "week": "strftime({ts}, '%G-W%V')",  # ISO year and week
+        "quarter": "(CAST(year({ts}) AS VARCHAR) || '-Q' || CAST(quarter({ts}) AS VARCHAR))",
+        "year": "strftime({ts}, '%Y')",
+        "day": "strftime({ts}, '%Y-%m-%d')",
+    },
+    exact_int="HUGEINT",
+    epoch_us="epoch_us({ts})",
+    epoch_s="epoch({ts})",
+    day_diff="date_diff('day', {start}, {end})",
+    quantiles="quantile_cont({x}, [{qs}])",
+    quote='"{name}"',
 )
 
 

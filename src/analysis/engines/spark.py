@@ -37,6 +37,21 @@ DIALECT = Dialect(
     interval="INTERVAL '{minutes}' MINUTE",
     string="STRING",  # Spark has no bare VARCHAR
     nulls_last="NULLS LAST",
+    label={
+        "month": "date_format({ts}, 'yyyy-MM')",
+        # ISO year and week (Spark's week-based year and weekofyear are ISO 8601's)
+        "week": "concat(CAST(extract(YEAROFWEEK FROM {ts}) AS STRING), '-W', "
+                "lpad(CAST(weekofyear({ts}) AS STRING), 2, '0'))",
+        "quarter": "(CAST(year({ts}) AS STRING) || '-Q' || CAST(quarter({ts}) AS STRING))",
+        "year": "date_format({ts}, 'yyyy')",
+        "day": "date_format({ts}, 'yyyy-MM-dd')",
+    },
+    exact_int="DECIMAL(38, 0)",  # Spark has no 128-bit integer; sums stay exact
+    epoch_us="unix_micros({ts})",
+    epoch_s="(unix_micros({ts}) / 1e6)",
+    day_diff="datediff({end}, {start})",
+    quantiles="percentile({x}, array({qs}))",  # exact, interpolated: quantile_cont's
+    quote="`{name}`",
 )
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 
 from .._registry import Registry
 
-__all__ = ["CHECKS", "GamingContext", "CheckResult", "FLAG_COLUMNS", "CENTER_LEVEL_CHECKS"]
+__all__ = ["CHECKS", "GamingContext", "CheckResult", "FLAG_COLUMNS", "CENTER_LEVEL_CHECKS",
+           "dialect_of"]
 
 CHECKS: Registry = Registry("gaming check", "analysis.gaming")
 
@@ -39,6 +40,10 @@ class GamingContext:
     inputs; ``options`` holds run settings (aht_target, short_call_s, alpha,
     period, seed, ...). ``resources`` keeps alive what the view reads (e.g. the
     temporary Parquet file of a raw export's valid rows) as long as the context is.
+    ``dialect`` is the engine's :class:`analysis.engines.Dialect` (``None``: DuckDB's):
+    checks spell the few engine-specific bits of their SQL with it, so the same
+    aggregations run on DuckDB or, through :class:`analysis.gaming._engine.SparkConnection`
+    (a connection with DuckDB's ``execute(...).df()`` surface), on Spark.
     """
 
     con: Any
@@ -48,6 +53,15 @@ class GamingContext:
     okr: dict | None = None
     roster: pd.DataFrame | None = None
     resources: tuple = field(default=(), repr=False, compare=False)
+    dialect: Any = field(default=None, repr=False, compare=False)
+
+
+def dialect_of(ctx: Any):
+    """The SQL dialect of a context's engine (DuckDB's when it names none)."""
+    d = getattr(ctx, "dialect", None)
+    if d is None:
+        from ..engines.duckdb import DIALECT as d
+    return d
 
 
 @dataclass

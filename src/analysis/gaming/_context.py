@@ -1,4 +1,4 @@
-"""Build a :class:`GamingContext` (DuckDB view ``calls``) from a path or a DataFrame.
+"""Build a :class:`GamingContext` (view ``calls``, on DuckDB or Spark) from a path or a DataFrame.
 
 Internals of :mod:`analysis.gaming.runner`; also the SQL fragments the core
 checks share (period label, handled-call filter, the panel's per-call relation)
@@ -25,7 +25,7 @@ from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S, REPEAT_W
 from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
 from ..errors import ConfigError, InputError
 from ..escape import sql_quote_path
-from ._base import GamingContext
+from ._base import GamingContext, dialect_of
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -56,14 +56,15 @@ HANDLED_SQL = (
     "outcome IN ('answered', 'transferred') AND agent_id IS NOT NULL AND talk_s IS NOT NULL"
 )
 
-_DUCK_TYPES = {"string": "VARCHAR", "double": "DOUBLE", "bool": "BOOLEAN"}
+_SQL_TYPES = {"double": "DOUBLE", "bool": "BOOLEAN"}
 
 
-def _duck_type(col) -> str:
+def _sql_type(col, dialect) -> str:
+    """The SQL type of a contract column (``dialect.string`` for text)."""
     t = str(col.type)
     if t.startswith("timestamp"):
         return "TIMESTAMP"
-    return _DUCK_TYPES.get(t, "VARCHAR")
+    return _SQL_TYPES.get(t, dialect.string)
 
 
 def opt(ctx: GamingContext, name: str) -> Any:
@@ -72,23 +73,22 @@ def opt(ctx: GamingContext, name: str) -> Any:
     return DEFAULT_OPTIONS.get(name) if val is None else val
 
 
-def period_expr(period: str, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
+def period_expr(period: str, ts: str = "coalesce(answer_ts, arrival_ts)",
+                dialect=None) -> str:
     """SQL for a call's period label: ``month`` (YYYY-MM), ``week``, ``quarter``,
-    ``year``, ``day`` or ``all`` (same labels as the other gaming checks)."""
+    ``year``, ``day`` or ``all`` (same labels as the other gaming checks).
+
+    ``dialect`` (an :class:`analysis.engines.Dialect`, default DuckDB's) spells it.
+    """
     p = str(period or "month").lower()
-    if p == "month":
-        return f"strftime({ts}, '%Y-%m')"
-    if p == "week":
-        return f"strftime({ts}, '%G-W%V')"
-    if p == "quarter":
-        return f"(CAST(year({ts}) AS VARCHAR) || '-Q' || CAST(quarter({ts}) AS VARCHAR))"
-    if p == "year":
-        return f"strftime({ts}, '%Y')"
-    if p == "day":
-        return f"strftime({ts}, '%Y-%m-%d')"
     if p == "all":
         return "'all'"
-    raise ConfigError(f"period: {period!r} is not one of month, week, quarter, year, day, all")
+    if p not in ("month", "week", "quarter", "year", "day"):
+        raise ConfigError(
+            f"period: {period!r} is not one of month, week, quarter, year, day, all")
+    if dialect is None:
+        from ..engines.duckdb import DIALECT as dialect
+    return dialect.period_label(p, ts)
 
 
 def _source_from_path(con, calls, mapping, info) -> Any:
@@ -97,11 +97,19 @@ def _source_from_path(con, calls, mapping, info) -> Any:
     Returns the :class:`analysis.load.ContractCalls` behind the view (keep it alive while
     the view is read).
     """
+    cc = _checked_calls(calls, mapping, info)
+    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({sql_quote_path(cc.path)})")
+    return cc
+
+
+def _checked_calls(calls, mapping, info) -> Any:
+    """The contract rows of a path (:func:`analysis.load.open_contract_calls`), noted in ``info``.
+
+    The same entry check as panel and compare, on either engine: one row set for one file.
+    """
     from ..load import open_contract_calls
 
-    # the same entry check as panel and compare: one row set for one file
     cc = open_contract_calls(calls, mapping=mapping)
-    con.execute(f"CREATE VIEW _src AS SELECT * FROM read_parquet({sql_quote_path(cc.path)})")
     if cc.checked:
         info["quarantined_by_loader"] = int(cc.quarantined)
         info["quarantine_reasons"] = {str(k): int(v) for k, v in cc.reason_counts.items()}
@@ -117,37 +125,69 @@ def build_context(
     ratings: pd.DataFrame | None = None,
     okr: dict | None = None,
     roster: pd.DataFrame | None = None,
+    engine: str = "duckdb",
+    engine_options: dict | None = None,
 ) -> tuple[GamingContext, dict]:
-    """A DuckDB connection with a view ``calls`` over the valid contract rows.
+    """A connection with a view ``calls`` over the valid contract rows.
 
     Rows that break the contract (unknown outcome, handled without agent or
     talk time, negative durations) are not in the view; their number per
     reason is returned in ``info["excluded"]`` and printed in every summary.
 
+    Parameters
+    ----------
+    engine : {"duckdb", "spark"}
+        Where the checks' aggregations run: an in-process DuckDB connection, or Spark
+        SQL (:class:`._engine.SparkConnection`; ``engine_options`` such as
+        ``{"master": "spark://host:7077"}`` go to its session).
+
     Returns
     -------
     (GamingContext, info dict)
     """
-    info: dict[str, Any] = {"excluded": {}}
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # it would print to stdout
-    log = _FETCH_LOG.get()
-    if log is not None:
-        con = CountingConnection(con, log)
-    keep: tuple = ()
-    if isinstance(calls, pd.DataFrame):
-        # a table, not a registered view: checks run on their own cursors,
-        # which see the database's tables but not a connection's registrations
-        con.register("_src_df", calls)
-        con.execute("CREATE TABLE _src AS SELECT * FROM _src_df")
-        con.unregister("_src_df")
-        info["source"] = f"DataFrame ({len(calls)} rows)"
-    elif isinstance(calls, (str, Path)):
-        spilled = _source_from_path(con, calls, mapping, info)
-        keep = (spilled,) if spilled is not None else ()
-    else:
-        raise InputError(f"calls must be a path or a DataFrame, not {type(calls).__name__}")
+    from ..engines import get_engine
 
+    eng = get_engine(engine)
+    dialect = eng.DIALECT
+    duck = dialect.name == "duckdb"
+    if not duck and (why := eng.available()):
+        raise ConfigError(f"engine {engine}: {why}")
+    info: dict[str, Any] = {"excluded": {}}
+    keep: tuple = ()
+    if not isinstance(calls, (pd.DataFrame, str, Path)):
+        raise InputError(f"calls must be a path or a DataFrame, not {type(calls).__name__}")
+    if duck:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # it would print to stdout
+        log = _FETCH_LOG.get()
+        if log is not None:
+            con = CountingConnection(con, log)
+        if isinstance(calls, pd.DataFrame):
+            # a table, not a registered view: checks run on their own cursors,
+            # which see the database's tables but not a connection's registrations
+            con.register("_src_df", calls)
+            con.execute("CREATE TABLE _src AS SELECT * FROM _src_df")
+            con.unregister("_src_df")
+            info["source"] = f"DataFrame ({len(calls)} rows)"
+        else:
+            spilled = _source_from_path(con, calls, mapping, info)
+            keep = (spilled,) if spilled is not None else ()
+    else:
+        con, keep = _spark_source(eng, calls, mapping, info, engine_options or {})
+    try:
+        return _finish_context(con, info, keep, dialect, options=options, ratings=ratings,
+                               okr=okr, roster=roster)
+    except BaseException:
+        if not duck:
+            con.release()
+        raise
+
+
+def _finish_context(con, info, keep, dialect, *, options, ratings, okr, roster):
+    """The views ``_typed`` and ``calls`` over ``_src``, the row accounting and the options."""
+    duck = dialect.name == "duckdb"
+    # Spark: temporary views of the session (a plain view would go to the catalog)
+    view = "CREATE VIEW" if duck else "CREATE OR REPLACE TEMP VIEW"
     have = {r[0] for r in con.execute("DESCRIBE _src").fetchall()}
     missing = [c for c in ("queue", "outcome", "agent_id", "talk_s") if c not in have]
     if "answer_ts" not in have and "arrival_ts" not in have:
@@ -156,10 +196,11 @@ def build_context(
         raise InputError(f"calls lack required column(s): {', '.join(missing)}")
     sel = []
     for c in CALL_COLUMNS:
-        typ = _duck_type(c)
-        expr = f'CAST("{c.name}" AS {typ})' if c.name in have else f"CAST(NULL AS {typ})"
+        typ = _sql_type(c, dialect)
+        expr = (f"CAST({dialect.ident(c.name)} AS {typ})" if c.name in have
+                else f"CAST(NULL AS {typ})")
         sel.append(f"{expr} AS {c.name}")
-    con.execute(f"CREATE VIEW _typed AS SELECT {', '.join(sel)} FROM _src")
+    con.execute(f"{view} _typed AS SELECT {', '.join(sel)} FROM _src")
     outs = ", ".join(f"'{o}'" for o in OUTCOMES)
     handled = ", ".join(f"'{o}'" for o in HANDLED_OUTCOMES)
     reasons = {
@@ -170,7 +211,7 @@ def build_context(
         "no timestamp": "answer_ts IS NULL AND arrival_ts IS NULL",
     }
     bad = " OR ".join(f"coalesce({w}, false)" for w in reasons.values())
-    con.execute(f"CREATE VIEW calls AS SELECT * FROM _typed WHERE NOT ({bad})")
+    con.execute(f"{view} calls AS SELECT * FROM _typed WHERE NOT ({bad})")
     counts = con.execute(
         "SELECT count(*), "
         + ", ".join(f"count(*) FILTER (WHERE coalesce({w}, false))" for w in reasons.values())
@@ -199,11 +240,35 @@ def build_context(
             raise ConfigError(
                 f"short_call_s: {opts['short_call_s']!r} is neither seconds nor 'auto'"
             ) from None
+    info["engine"] = dialect.name
     ctx = GamingContext(
         con=con, columns=columns, options=opts, ratings=ratings, okr=okr, roster=roster,
-        resources=keep,
+        resources=keep, dialect=None if duck else dialect,
     )
     return ctx, info
+
+
+def _spark_source(eng, calls, mapping, info: dict, engine_options: dict):
+    """A :class:`._engine.SparkConnection` with view ``_src`` over ``calls``.
+
+    A path goes through the same entry check as on DuckDB (:func:`_source_from_path`'s
+    :func:`analysis.load.open_contract_calls`: one row set for one file); Spark then
+    reads the checked Parquet file. Returns the connection and what to keep alive.
+    """
+    from ._engine import SparkConnection
+
+    keep: tuple = ()
+    if isinstance(calls, pd.DataFrame):
+        src = calls
+        info["source"] = f"DataFrame ({len(calls)} rows)"
+    else:
+        cc = _checked_calls(calls, mapping, info)
+        src = str(cc.path)
+        keep = (cc,)
+    session = eng.SparkSQLSession(src, **engine_options)
+    con = SparkConnection(session)
+    con.create_view("_src", f"SELECT * FROM {session.source}")
+    return con, keep + (con,)
 
 
 def auto_short_call_s(con, *, max_s: int = 60) -> tuple[float, str]:
@@ -220,7 +285,8 @@ def auto_short_call_s(con, *, max_s: int = 60) -> tuple[float, str]:
     (seconds, explanation)
     """
     h = con.execute(
-        f"SELECT floor(talk_s)::INT AS s, count(*) AS n FROM calls WHERE {HANDLED_SQL} "
+        f"SELECT CAST(floor(talk_s) AS INTEGER) AS s, count(*) AS n FROM calls "
+        f"WHERE {HANDLED_SQL} "
         f"AND talk_s < {int(max_s)} GROUP BY 1 ORDER BY 1"
     ).df()
     med = con.execute(f"SELECT median(talk_s) FROM calls WHERE {HANDLED_SQL}").fetchone()[0]
@@ -276,6 +342,7 @@ def panel_relation(
     """
     from ..panel import panel_sql
 
+    dialect = dialect_of(ctx)
     described = [r[0] for r in ctx.con.execute("DESCRIBE calls").fetchall()]
     # columns with no data are left out, so the panel's own fallbacks apply (no
     # arrival_ts: the answer time stands in, as in ``ccpm panel``)
@@ -288,7 +355,7 @@ def panel_relation(
         # a literal is far cheaper for the engine than the scalar subquery per row
         data_end = str(pd.Timestamp(end))
     return panel_sql(cols, source=source, period="day", short_call_s=float(opt(ctx, "short_call_s")),
-                     repeat_window_h=float(repeat_window_h), engine="duckdb",
+                     repeat_window_h=float(repeat_window_h), engine=dialect.name,
                      data_end=data_end)["calls"]
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
-from ._base import FLAG_COLUMNS, CheckResult
+from ._base import FLAG_COLUMNS, CheckResult, dialect_of
 
 __all__ = [
     "HANDLED",
@@ -98,22 +98,18 @@ def seed(ctx: Any, salt: int = 0) -> int:
 
 
 def period_sql(ctx: Any, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
-    """SQL expression for the period label of a call.
+    """SQL expression for the period label of a call (in the context's SQL dialect).
 
     ``ctx.options["period"]``: ``month`` (default, ``YYYY-MM``), ``week``
     (ISO ``YYYY-Www``), ``quarter`` (``YYYY-Qn``), ``year``, ``day`` or ``all``.
     """
     p = str(option(ctx, "period", "month")).lower()
-    if p in ("month", "m", "monthly"):
-        return f"strftime({ts}, '%Y-%m')"
-    if p in ("week", "w", "weekly"):
-        return f"strftime({ts}, '%G-W%V')"
-    if p in ("quarter", "q", "quarterly"):
-        return f"(CAST(year({ts}) AS VARCHAR) || '-Q' || CAST(quarter({ts}) AS VARCHAR))"
-    if p in ("year", "y", "yearly"):
-        return f"strftime({ts}, '%Y')"
-    if p in ("day", "d", "daily"):
-        return f"strftime({ts}, '%Y-%m-%d')"
+    alias = {"m": "month", "monthly": "month", "w": "week", "weekly": "week",
+             "q": "quarter", "quarterly": "quarter", "y": "year", "yearly": "year",
+             "d": "day", "daily": "day"}
+    p = alias.get(p, p)
+    if p in ("month", "week", "quarter", "year", "day"):
+        return dialect_of(ctx).period_label(p, ts)
     if p in ("all", "none", ""):
         return "'all'"
     from ..errors import ConfigError

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._context import HANDLED_SQL, opt
 from ._sigutil import run_cache
 
@@ -233,7 +233,7 @@ def handle_histogram(ctx: GamingContext, edges: np.ndarray, *, by_agent: bool = 
     counts (bins,) or (agent ids, counts (agents, bins)).
     """
     lo, bw, nb = float(edges[0]), float(edges[1] - edges[0]), len(edges) - 1
-    grp = "CAST(agent_id AS VARCHAR) AS agent_id, " if by_agent else ""
+    grp = "CAST(agent_id AS STRING) AS agent_id, " if by_agent else ""
     df = ctx.con.execute(
         f"""SELECT {grp} CAST(floor(({_HANDLE} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
                    count(*) AS n
@@ -265,7 +265,8 @@ def _range(ctx: GamingContext) -> tuple[float, float, float, float, int]:
     cache = run_cache(ctx)  # the center and the agent check share it
     if "bunching_range" not in cache:
         q = ctx.con.execute(
-            f"SELECT quantile_cont({_HANDLE}, [0.01, 0.10, 0.90, 0.99]), count(*) "
+            f"SELECT {dialect_of(ctx).quantiles_of(_HANDLE, (0.01, 0.10, 0.90, 0.99))}, "
+            "count(*) "
             f"FROM calls WHERE {HANDLED_SQL}"
         ).fetchone()
         q01, q10, q90, q99 = (float(v) for v in q[0])

@@ -1154,7 +1154,7 @@ def agent_steps(ctx: GamingContext, agents: list[str]) -> pd.DataFrame:
     use_eb = "ended_by" in ctx.columns and ctx.options.get("short_use_ended_by") is not False
     cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
     df = ctx.con.execute(
-        f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
+        f"""SELECT CAST(agent_id AS STRING) AS agent_id,
                    CAST(coalesce(answer_ts, arrival_ts) AS DATE) AS date,
                    count(*) AS n, count(*) FILTER (WHERE {cond}) AS k_short,
                    avg(talk_s + coalesce(hold_s, 0) + coalesce(acw_s, 0)) AS mean_handle

@@ -50,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._base import CHECKS, CheckResult, GamingContext
+from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._sigutil import (
     HANDLED,
     fisher_combine,
@@ -85,6 +85,15 @@ def end_of_day_contrasts(
     # change from run to run
     cid = "call_id, " if "call_id" in ctx.columns else ""
     tie = "talk_s, call_id" if cid else "talk_s"
+    dia = dialect_of(ctx)
+    big = dia.exact_int
+
+    def us(ts: str) -> str:  # microseconds since the epoch (an exact integer)
+        return dia.epoch_us.format(ts=ts)
+
+    def sec(ts: str) -> str:  # seconds since the epoch (a double)
+        return dia.epoch_s.format(ts=ts)
+
     sql = f"""
     WITH h AS (
         SELECT agent_id, queue, {per} AS period, CAST(answer_ts AS DATE) AS day,
@@ -100,19 +109,19 @@ def end_of_day_contrasts(
         FROM h
     ), e AS (
         SELECT agent_id, period, day,
-               answer_ts >= last_ans - to_microseconds(CAST($w * 60e6 AS BIGINT)) AS late,
+               {us('answer_ts')} >= {us('last_ans')} - CAST($w * 60e6 AS BIGINT) AS late,
                -- sums are exact integer sums of values in units of 1e-12: a float sum
                -- depends on DuckDB's thread order, and so would every output digit
-               lt - CAST(sum(CAST(round(lt * 1e12) AS HUGEINT)) OVER (PARTITION BY queue, period)
+               lt - CAST(sum(CAST(round(lt * 1e12) AS {big})) OVER (PARTITION BY queue, period)
                          AS DOUBLE) / 1e12 / count(lt) OVER (PARTITION BY queue, period) AS y,
                CASE WHEN next_ans IS NOT NULL THEN ln(1 + greatest(
-                   epoch(next_ans) - epoch(answer_ts) - talk_s - hold - acw, 0)) END AS g
+                   {sec('next_ans')} - {sec('answer_ts')} - talk_s - hold - acw, 0)) END AS g
         FROM d
-        WHERE epoch(last_ans) - epoch(first_ans) >= 2 * $w * 60
+        WHERE {sec('last_ans')} - {sec('first_ans')} >= 2 * $w * 60
     )
     , q AS (
         SELECT agent_id, period, day, late,
-               CAST(round(y * 1e12) AS HUGEINT) AS yi, CAST(round(g * 1e12) AS HUGEINT) AS gi
+               CAST(round(y * 1e12) AS {big}) AS yi, CAST(round(g * 1e12) AS {big}) AS gi
         FROM e
     )
     SELECT agent_id, period, late,

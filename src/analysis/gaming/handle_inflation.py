@@ -78,7 +78,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._base import CHECKS, CheckResult, GamingContext
+from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._sigutil import (
     HANDLED,
     cached_df,
@@ -122,6 +122,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
     min_peers = int(option(ctx, "min_peers", 8))
     per = period_sql(ctx)
+    big = dialect_of(ctx).exact_int
     # both checks (ACW and hold) and the periods' first days from one scan per run
     allcells = cached_df(
         ctx,
@@ -135,8 +136,8 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
                CAST(sum(hold * hold) AS DOUBLE) / 1e6 AS ss_hold_s,
                min(CAST(answer_ts AS DATE)) AS first_day
         FROM (SELECT agent_id, queue, answer_ts, arrival_ts,
-                     CAST(round(greatest(coalesce(acw_s, 0), 0) * 1e3) AS HUGEINT) AS acw,
-                     CAST(round(greatest(coalesce(hold_s, 0), 0) * 1e3) AS HUGEINT) AS hold
+                     CAST(round(greatest(coalesce(acw_s, 0), 0) * 1e3) AS {big}) AS acw,
+                     CAST(round(greatest(coalesce(hold_s, 0), 0) * 1e3) AS {big}) AS hold
               FROM calls WHERE {HANDLED})
         GROUP BY ALL ORDER BY agent_id, period, queue
         """,

@@ -57,7 +57,7 @@ import pandas as pd
 from scipy import stats
 
 from ..metrics import per_call_sql
-from ._base import CHECKS, CheckResult, GamingContext
+from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._context import panel_relation
 from ._sigutil import (
     fisher_combine,
@@ -123,10 +123,11 @@ def okr_projections_many(
                        f"(known: {', '.join(PROJECTED_METRICS)})")
     rel = panel_relation(ctx)  # period: the day of answer_ts
     gran = str(option(ctx, "period", "month")).lower()
-    fmt = {"month": "%Y-%m", "week": "%G-W%V", "day": "%Y-%m-%d"}.get(gran, "%Y-%m")
+    dia = dialect_of(ctx)
+    label = dia.period_label(gran if gran in ("month", "week", "day") else "month",
+                             "CAST(period AS DATE)")
     days = ctx.con.execute(
-        f"SELECT DISTINCT CAST(period AS DATE) AS day, strftime(CAST(period AS DATE), '{fmt}') "
-        f"AS per FROM ({rel}) c"
+        f"SELECT DISTINCT CAST(period AS DATE) AS day, {label} AS per FROM ({rel}) c"
     ).df()
     if period is None:
         period = days["per"].max() if len(days) else None
@@ -153,8 +154,9 @@ def okr_projections_many(
     df = ctx.con.execute(
         f"""
         WITH b AS (
-            SELECT agent_id, date_diff('day', $start, CAST(period AS DATE)) AS x,
-                   strftime(CAST(period AS DATE), '{fmt}') = $p AS cur, {ys}
+            SELECT agent_id, {dia.day_diff.format(start="$start", end="CAST(period AS DATE)")}
+                       AS x,
+                   {label} = $p AS cur, {ys}
             FROM ({rel}) c
         )
         SELECT agent_id, {", ".join(aggs)}

@@ -76,7 +76,7 @@ def repeat_counts(ctx: GamingContext, *, window_h: float = REPEAT_WINDOW_H) -> p
     DataFrame ``agent_id, period, n_short, k_short, n_other, k_other, censored``.
     """
     rel = panel_relation(
-        ctx, where="customer_id IS NOT NULL AND CAST(customer_id AS VARCHAR) NOT IN ('', '0')",
+        ctx, where="customer_id IS NOT NULL AND CAST(customer_id AS STRING) NOT IN ('', '0')",
         repeat_window_h=float(window_h))
     short = f"({per_call_sql('short_call_rate', short_call_s=short_call_s(ctx))}) = 1"
     sql = f"""

@@ -287,6 +287,8 @@ def run_checks(
     roster: pd.DataFrame | None = None,
     checks: list[str] | None = None,
     progress: bool = False,
+    engine: str = "duckdb",
+    engine_options: dict | None = None,
 ) -> GamingReport:
     """Run the gaming checks on a center's calls and control the FDR across all of them.
 
@@ -309,6 +311,14 @@ def run_checks(
         Names of the checks to run (default: all registered).
     progress
         Print a line per check to stderr.
+    engine
+        Where the checks' aggregations (the per-agent counts and sums) run: ``"duckdb"``
+        (in process) or ``"spark"`` (Spark SQL; needs pyspark and Java). The same SQL
+        runs on either (engine-specific spellings from :class:`analysis.engines.Dialect`)
+        and the statistics run in Python on the aggregated tables, so both engines give
+        the same flags.
+    engine_options
+        Passed to the engine's session, e.g. ``{"master": "spark://host:7077"}``.
 
     Returns
     -------
@@ -322,7 +332,19 @@ def run_checks(
     *JRSS B* 57(1), 289-300.
     """
     ctx, info = build_context(calls, mapping=mapping, options=options, ratings=ratings,
-                              okr=okr, roster=roster)
+                              okr=okr, roster=roster, engine=engine,
+                              engine_options=engine_options)
+    try:
+        return _run(ctx, info, checks=checks, progress=progress)
+    finally:
+        release = getattr(ctx.con, "release", None)  # Spark: the session's temporary files
+        if release is not None:
+            release()
+
+
+def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
+         progress: bool) -> GamingReport:
+    """The checks on a built context, the agent-level decision and the change points."""
     skipped: dict[str, str] = {}
     _discover(skipped)
     names = list(checks) if checks else CHECKS.names()

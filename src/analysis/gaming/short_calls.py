@@ -84,7 +84,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._betabinom import betabinom_pvalue, fit_precision, predictive_ab
 from ._context import HANDLED_SQL, opt, period_expr
 from ._logitnorm import (
@@ -158,12 +158,12 @@ def short_call_counts(ctx: GamingContext) -> tuple[pd.DataFrame, str]:
     s = float(opt(ctx, "short_call_s"))
     use_eb = "ended_by" in ctx.columns and bool(opt(ctx, "short_use_ended_by") is not False)
     cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
-    per = period_expr(opt(ctx, "period"))
+    per = period_expr(opt(ctx, "period"), dialect=dialect_of(ctx))
     # the peer and the trend checks share it: one scan per run
     df = cached_df(
         ctx,
-        f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id, {per} AS period,
-                   CAST(queue AS VARCHAR) AS queue, count(*) AS n,
+        f"""SELECT CAST(agent_id AS STRING) AS agent_id, {per} AS period,
+                   CAST(queue AS STRING) AS queue, count(*) AS n,
                    count(*) FILTER (WHERE {cond}) AS k
             FROM calls WHERE {HANDLED_SQL}
             GROUP BY ALL ORDER BY agent_id, period, queue""",
@@ -800,7 +800,7 @@ def _center_daily(ctx: GamingContext, agents: list[str] | None = None) -> pd.Dat
     where = ""
     if agents is not None:
         ctx.con.register("_cp_half", pd.DataFrame({"agent_id": [str(a) for a in agents]}))
-        where = "AND CAST(agent_id AS VARCHAR) IN (SELECT agent_id FROM _cp_half)"
+        where = "AND CAST(agent_id AS STRING) IN (SELECT agent_id FROM _cp_half)"
     return ctx.con.execute(
         f"""SELECT CAST(coalesce(answer_ts, arrival_ts) AS DATE) AS date, count(*) AS n,
                    count(*) FILTER (WHERE {cond}) AS k
@@ -840,7 +840,7 @@ def center_short_changepoints(ctx: GamingContext, agents: list[str] | None = Non
 def _halves(ctx: GamingContext) -> tuple[list[str], list[str]]:
     """The agents split at random (seeded) into two halves."""
     ids = ctx.con.execute(
-        f"SELECT DISTINCT CAST(agent_id AS VARCHAR) AS a FROM calls WHERE {HANDLED_SQL} "
+        f"SELECT DISTINCT CAST(agent_id AS STRING) AS a FROM calls WHERE {HANDLED_SQL} "
         "ORDER BY 1").df()["a"].tolist()
     rng = np.random.default_rng(int(opt(ctx, "seed")) + 41)
     perm = [ids[i] for i in rng.permutation(len(ids))]
@@ -924,10 +924,10 @@ def check_short_calls_change(ctx: GamingContext) -> CheckResult:
             hi = dates[j + 1] if j + 1 < len(dates) else pd.Timestamp.max
             drop = float(cps["after"].iloc[j]) < float(cps["before"].iloc[j])
             seg = ctx.con.execute(
-                f"""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
+                f"""SELECT CAST(agent_id AS STRING) AS agent_id,
                            CASE WHEN coalesce(answer_ts, arrival_ts) < ? THEN '0' ELSE '1' END
                                AS period,
-                           CAST(queue AS VARCHAR) AS queue, count(*) AS n,
+                           CAST(queue AS STRING) AS queue, count(*) AS n,
                            count(*) FILTER (WHERE {cond}) AS k
                     FROM calls WHERE {HANDLED_SQL}
                       AND coalesce(answer_ts, arrival_ts) >= ?

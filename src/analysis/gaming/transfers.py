@@ -61,7 +61,7 @@ from numpy.polynomial.chebyshev import chebval
 from scipy import signal
 from scipy.special import betaln, digamma, gammaln, polygamma
 
-from ._base import CHECKS, CheckResult, GamingContext
+from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._betabinom import MAX_PRECISION, betabinom_logpmf_range, fit_betabinom
 from ._sigutil import (
     HANDLED,
@@ -112,6 +112,7 @@ def transfer_cells(ctx: GamingContext) -> pd.DataFrame:
     ``log(1 + talk_s)`` on transferred / other handled calls.
     """
     per = period_sql(ctx)
+    big = dialect_of(ctx).exact_int
     df = ctx.con.execute(
         f"""
         SELECT agent_id, {per} AS period, queue,
@@ -129,7 +130,7 @@ def transfer_cells(ctx: GamingContext) -> pd.DataFrame:
                    / 1e24 AS ssa
         -- li: ln(1 + talk) in units of 1e-12 (exact integer sums: a float sum depends
         -- on DuckDB's thread order); ordered rows: the seeded peer tests go agent by agent
-        FROM (SELECT *, CAST(round(ln(1 + talk_s) * 1e12) AS HUGEINT) AS li
+        FROM (SELECT *, CAST(round(ln(1 + talk_s) * 1e12) AS {big}) AS li
               FROM calls WHERE {HANDLED} AND talk_s >= 0)
         GROUP BY ALL ORDER BY agent_id, period, queue
         """
