@@ -75,7 +75,8 @@ def get_spark(master: str | None = None):
     """A SparkSession for ``master`` (default ``local[2]``), created once per process.
 
     Settings: UTC session time zone (timestamps are wall-clock times, as in DuckDB),
-    Arrow transfer to pandas, UI off; in local mode two shuffle partitions.
+    Arrow transfer to pandas, UI off, the (unused) warehouse folder in the temporary
+    directory rather than the working directory; in local mode two shuffle partitions.
     """
     reason = spark_available()
     if reason:
@@ -93,6 +94,9 @@ def get_spark(master: str | None = None):
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # ccpm writes no tables: keep Spark's empty spark-warehouse/ out of the user's folder
+        .config("spark.sql.warehouse.dir",
+                str(Path(tempfile.gettempdir()) / f"ccpm-spark-warehouse-{os.getpid()}"))
     )
     if master.startswith("local"):
         builder = builder.config("spark.sql.shuffle.partitions", "2").config(
