@@ -92,6 +92,7 @@ def is_identity_contract(m) -> bool:
 _TRUE = ("true", "t", "yes", "y", "1", "1.0", "true.", "x")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 _TS_FMT = "%Y-%m-%d %H:%M:%S"
+_NUM = r"[0-9]{1,15}(\.[0-9]{1,15})?"
 _COLS = ("call_id", "queue", "arrival_ts", "outcome", "agent_id", "answer_ts", "talk_s",
          "hold_s", "acw_s", "customer_id", "ended_by", "resolved", "csat", "qa_score",
          "complaint")
@@ -106,7 +107,7 @@ def _lit(words) -> str:
 
 
 def _query(lo: str, hi: str) -> str:
-    """The per-row SELECT over ``raw`` (every column VARCHAR, '' for an empty field).
+    """The per-row SELECT over ``raw`` (every column VARCHAR, NULL or '' when empty).
 
     Plain forms (each chosen so that the full loader reads it to the same value):
 
@@ -114,11 +115,12 @@ def _query(lo: str, hi: str) -> str:
       control character first or last -- strip, NFKC and zero-width removal leave it as
       it is;
     * times: exactly ``YYYY-MM-DD HH:MM:SS`` (what DuckDB parses prints back the same);
-    * numbers: digits with at most one dot, no sign, no exponent;
+    * numbers: up to 15 digits, then a dot and up to 15 digits (no sign, no exponent);
     * outcome, ended_by and the booleans: ASCII spellings that the loader lower-cases
       into its vocabulary.
 
-    Cheap string functions, no regular expressions: this runs on every field."""
+    Cheap string functions (and one short regular expression for numbers): this runs on
+    every field."""
     r = {n: f"r.{_q(n)}" for n in _COLS}
 
     def plain(x):  # x non-empty
@@ -130,8 +132,8 @@ def _query(lo: str, hi: str) -> str:
                 f"AND {v} >= TIMESTAMP '{lo}' AND {v} <= TIMESTAMP '{hi}')")
 
     def num_ok(x, v, lo_v, hi_v):
-        return (f"({x} = '' OR (length({x}) <= 31 AND translate({x}, '0123456789', '') "
-                f"IN ('', '.') AND {v} BETWEEN {lo_v} AND {hi_v}))")
+        return (f"({x} = '' OR (regexp_full_match({x}, '{_NUM}') "
+                f"AND {v} BETWEEN {lo_v} AND {hi_v}))")
 
     def word_ok(x, words):
         return f"(strlen({x}) = length({x}) AND lower({x}) IN ({_lit(words)}))"
@@ -189,9 +191,27 @@ def _query(lo: str, hi: str) -> str:
                 try_cast(NULLIF({r['acw_s']}, '') AS DOUBLE) AS v_acw,
                 try_cast(NULLIF({r['csat']}, '') AS DOUBLE) AS v_csat,
                 try_cast(NULLIF({r['qa_score']}, '') AS DOUBLE) AS v_qa
-            FROM raw r
+            FROM (SELECT {", ".join(f"coalesce({_q(n)}, '') AS {_q(n)}" for n in _COLS)}
+                  FROM raw) r
         ) r
     """
+
+
+def _str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _read_csv_sql(ts_src) -> str:
+    """DuckDB's reader over the prepared (UTF-8) CSV, with the dialect the full loader
+    reads it in: the sniffed delimiter, ``"`` quotes doubled inside quoted fields, quoted
+    newlines, the header line skipped, every field text. ``strict_mode`` makes any line
+    that Arrow's reader might split otherwise (a wrong number of fields, text after a
+    closing quote, an unclosed quote) an error, and the file then goes to the full loader."""
+    cols = ", ".join(f"{_str(n)}: 'VARCHAR'" for n in ts_src.names)
+    return (f"read_csv({_str(str(ts_src.path))}, delim = {_str(ts_src.delimiter)}, "
+            "quote = '\"', escape = '\"', header = false, skip = 1, all_varchar = true, "
+            f"auto_detect = false, columns = {{{cols}}}, strict_mode = true, "
+            "null_padding = false, parallel = true)")
 
 
 def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], dict],
@@ -208,63 +228,80 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
     contract = [c.name for c in m.contract_columns]
     if sorted(ts_src.names) != sorted(contract):  # extra or absent columns: full loader
         return None
+    if ts_src.skip != 1:  # the header on the first line, nothing before it
+        return None
+    import queue
+    import threading
+
     import duckdb
-    import pyarrow.csv as pacsv
 
     from ._checks import ts_window
-    from ._readers import csv_options
 
     lo, hi = ts_window(m.checks)
-
-    def on_bad(row) -> str:
-        return "error"  # a malformed line: the full loader quarantines it
-
-    scratch = tmpd / "fast.arrows"
-    rows = 0
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET threads = 2")
         con.execute("SET memory_limit = ?", [os.environ.get("CCPM_LOAD_DUCKDB_MEMORY", "512MB")])
         con.execute("SET temp_directory = ?", [str(tmpd / "duckdb")])
-        reader = pacsv.open_csv(ts_src.path, **csv_options(ts_src, on_bad))
-        con.register("raw", reader)
-        rel = con.sql(_query(lo.strftime("%Y-%m-%d %H:%M:%S.%f"),
-                             hi.strftime("%Y-%m-%d %H:%M:%S.%f")))
-        batches = rel.to_arrow_reader(1 << 17)
-        with pa.OSFile(str(scratch), "wb") as sink:
-            w = None
-            for batch in batches:
+        csv_sql = _read_csv_sql(ts_src)
+        # the rows first (the writer needs the number for the file's metadata before the
+        # first row group): a count only splits lines, it converts nothing
+        expected = int(con.execute(f"SELECT count(*) FROM {csv_sql}").fetchall()[0][0])
+        if not expected:
+            return None
+        # the Parquet encoding runs in a thread of its own (pyarrow lets go of the GIL)
+        # while DuckDB checks the next rows
+        w = RowGroupWriter(valid_path, schema, meta_for(expected))
+        todo: queue.Queue = queue.Queue(maxsize=4)
+        failed: list[BaseException] = []
+
+        def write() -> None:
+            while True:
+                t = todo.get()
+                if t is None:
+                    return
+                if not failed:
+                    try:
+                        w.add(t)
+                    except BaseException as exc:  # noqa: BLE001 - re-raised below
+                        failed.append(exc)
+
+        th = threading.Thread(target=write, name="ccpm-fast-writer", daemon=True)
+        th.start()
+        rows = 0
+        plain = True
+        try:
+            con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM {csv_sql}")
+            rel = con.sql(_query(lo.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                                 hi.strftime("%Y-%m-%d %H:%M:%S.%f")))
+            for batch in rel.to_arrow_reader(1 << 17):
                 okcol = batch.column(batch.num_columns - 1)
-                if okcol.null_count or not okcol.false_count == 0:
-                    return None
-                t = pa.Table.from_batches([batch]).drop_columns(["__ok"]).cast(schema)
-                if w is None:
-                    w = pa.ipc.new_stream(sink, schema)
-                w.write_table(t)
-                rows += t.num_rows
-            if w is not None:
-                w.close()
-        if rows == 0:
-            return None  # the full loader says why (no data rows)
+                if okcol.null_count or okcol.false_count:
+                    plain = False
+                    break
+                rows += batch.num_rows
+                if rows > expected or failed:
+                    plain = False
+                    break
+                todo.put(pa.Table.from_batches([batch]).drop_columns(["__ok"]))
+        finally:
+            todo.put(None)
+            th.join()
+            if plain and not failed and rows == expected:
+                w.finish()
+            w.close()
+        if failed:  # e.g. no room left: the full loader writes again and says why
+            return None
+        if not plain or rows != expected:
+            return None
         # any call id twice: the full loader quarantines the later rows
-        with pa.OSFile(str(scratch), "rb") as fh:
-            ids = pa.ipc.open_stream(fh)
-            con.register("ids", ids)
-            dup = con.execute("SELECT count(*) - count(DISTINCT call_id) FROM ids").fetchone()[0]
+        dup = con.execute("SELECT count(*) - count(DISTINCT call_id) FROM read_parquet(?)",
+                          [str(valid_path)]).fetchall()[0][0]
         if dup:
             return None
     except (duckdb.Error, pa.ArrowException, UnicodeError):
         return None  # unreadable in some way: the full loader gives the reason
     finally:
         con.close()
-    w = RowGroupWriter(valid_path, schema, meta_for(rows))
-    try:
-        with pa.OSFile(str(scratch), "rb") as fh:
-            for batch in pa.ipc.open_stream(fh):
-                w.add(pa.Table.from_batches([batch]))
-        w.finish()
-    finally:
-        w.close()
-        scratch.unlink(missing_ok=True)
     return rows
