@@ -92,7 +92,7 @@ def is_identity_contract(m) -> bool:
 _TRUE = ("true", "t", "yes", "y", "1", "1.0", "true.", "x")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
 _TS_FMT = "%Y-%m-%d %H:%M:%S"
-_NUM = r"[0-9]{1,15}(\.[0-9]{1,15})?"
+_NUM = r"[0-9]{1,15}(\.[0-9]{0,15})?|\.[0-9]{1,15}"
 _COLS = ("call_id", "queue", "arrival_ts", "outcome", "agent_id", "answer_ts", "talk_s",
          "hold_s", "acw_s", "customer_id", "ended_by", "resolved", "csat", "qa_score",
          "complaint")
@@ -115,7 +115,8 @@ def _query(lo: str, hi: str) -> str:
       control character first or last -- strip, NFKC and zero-width removal leave it as
       it is;
     * times: exactly ``YYYY-MM-DD HH:MM:SS`` (what DuckDB parses prints back the same);
-    * numbers: up to 15 digits, then a dot and up to 15 digits (no sign, no exponent);
+    * numbers: digits with at most one dot (``128``, ``128.0``, ``3.``, ``.5``; at most
+      15 digits either side, no sign, no exponent);
     * outcome, ended_by and the booleans: ASCII spellings that the loader lower-cases
       into its vocabulary.
 
