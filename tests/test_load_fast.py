@@ -126,3 +126,26 @@ def test_extra_column_falls_back(tmp_path, monkeypatch):
 def test_blank_and_quoted_lines_same_bytes(tmp_path, monkeypatch):
     rows = [ROWS[0], "", ROWS[1], '"C7","general","2026-01-05 07:09:00","abandoned",,,,,,,,,,,']
     _both(tmp_path, _write(tmp_path, rows), monkeypatch)
+
+
+@pytest.mark.parametrize(("data", "lines"), [
+    (b"ab\ncd\n" + "é\n".encode() * 9 + b"xyz" * 5, 12),       # é split across blocks
+    (b"a" * 15 + b"\xc3" + b"b" * 20, None),                    # lead byte, then ASCII block
+    (b"a" * 15 + b"\xc3", None),                                # lead byte at the end
+    (b"a\n" * 20 + b"\xff" + b"a" * 20, None),                  # invalid byte in a block
+    (b"a\n" * 20, 20),
+])
+def test_utf8_check_and_line_count_across_blocks(tmp_path, monkeypatch, data, lines):
+    from analysis.load import _readers
+
+    monkeypatch.setattr(_readers, "_COPY_BLOCK", 4)  # blocks of 16 bytes
+    p = tmp_path / "x.csv"
+    p.write_bytes(data)
+    got: list[int] = []
+    try:
+        data.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    assert _readers._is_utf8(p, got) is valid
+    assert (got[0] if got else None) == lines

@@ -315,7 +315,12 @@ def _is_utf8(path: Path, lines: list[int] | None = None) -> bool:
     try:
         with open(path, "rb") as fh:
             while block := fh.read(_COPY_BLOCK * 4):
-                dec.decode(block)
+                if block.isascii():
+                    # ASCII is UTF-8: only the first byte is fed, which ends (or breaks)
+                    # a sequence left open by the block before
+                    dec.decode(block[:1])
+                else:
+                    dec.decode(block)
                 n += block.count(b"\n")
                 last = block[-1:]
         dec.decode(b"", final=True)
