@@ -17,6 +17,10 @@ The valid rows are then copied to ``valid.parquet`` in row groups of 1,048,576 r
 (what ``pyarrow.parquet.write_table`` writes) and the quarantine is assembled in row
 order, slice by slice, so ``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` are
 byte for byte those of the in-memory loader, and rows read = valid + quarantined.
+
+A single contract-shaped CSV is first offered to the fast path (:mod:`._fast`): one DuckDB
+pass that accepts the file only when every row is plainly valid, and writes the same
+``valid.parquet``; at the first row that is not, the file is read here as above.
 """
 
 from __future__ import annotations
