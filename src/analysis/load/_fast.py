@@ -307,8 +307,8 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
                           [str(valid_path)]).fetchall()[0][0]
         if dup:
             return None
-    except (duckdb.Error, pa.ArrowException, UnicodeError):
-        return None  # unreadable in some way: the full loader gives the reason
+    except (duckdb.Error, pa.ArrowException, UnicodeError, OSError):
+        return None  # unreadable or unwritable in some way: the full loader gives the reason
     finally:
         con.close()
     return rows
