@@ -134,6 +134,8 @@ def test_blank_and_quoted_lines_same_bytes(tmp_path, monkeypatch):
     (b"a" * 15 + b"\xc3", None),                                # lead byte at the end
     (b"a\n" * 20 + b"\xff" + b"a" * 20, None),                  # invalid byte in a block
     (b"a\n" * 20, 20),
+    (b"a\n" * 20 + b"\n\n", 20),                              # blank lines at the end
+    (b"a\r\n" * 20 + b"\r\n", 20),
 ])
 def test_utf8_check_and_line_count_across_blocks(tmp_path, monkeypatch, data, lines):
     from analysis.load import _readers
@@ -149,3 +151,10 @@ def test_utf8_check_and_line_count_across_blocks(tmp_path, monkeypatch, data, li
         valid = False
     assert _readers._is_utf8(p, got) is valid
     assert (got[0] if got else None) == lines
+
+
+def test_blank_lines_at_end_keep_fast_path(tmp_path, monkeypatch):
+    p = _write(tmp_path, ROWS)
+    p.write_bytes(p.read_bytes() + b"\n\n")
+    _, _, _, seen = _both(tmp_path, p, monkeypatch)
+    assert seen[0] == len(ROWS)

@@ -307,11 +307,12 @@ codecs.register_error("ccpm-count-replace", _count_and_replace)
 def _is_utf8(path: Path, lines: list[int] | None = None) -> bool:
     """Does the whole file decode as UTF-8 (read in blocks, never whole)? ``lines`` (when
     given) receives the number of lines the file would have if no field held a newline
-    (line feeds, plus one for a last line without one): the loader's fast path checks it
-    against the rows it reads."""
+    (line feeds, plus one for a last line without one, less blank lines at the end): the
+    loader's fast path checks it against the rows it reads."""
     dec = codecs.getincrementaldecoder("utf-8")("strict")
     n = 0
     last = b""
+    tail = b""
     try:
         with open(path, "rb") as fh:
             while block := fh.read(_COPY_BLOCK * 4):
@@ -323,11 +324,14 @@ def _is_utf8(path: Path, lines: list[int] | None = None) -> bool:
                     dec.decode(block)
                 n += block.count(b"\n")
                 last = block[-1:]
+                tail = (tail + block[-4096:])[-4096:]
         dec.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     if lines is not None:
-        lines.append(n + (1 if last not in (b"", b"\n") else 0))
+        # blank lines after the last row (an export ending in "\n\n") are no rows
+        blank_end = max(tail[len(tail.rstrip(b"\r\n")):].count(b"\n") - 1, 0)
+        lines.append(n + (1 if last not in (b"", b"\n") else 0) - blank_end)
     return True
 
 
