@@ -4,22 +4,27 @@ Most files given to ``ccpm validate`` are exports already shaped like the contra
 (``ccpm synth``, a previous ``valid.parquet`` turned into CSV, a warehouse dump), and
 nearly all of their rows are written in one plain form: ``2026-01-05 07:00:00``, ``128.0``,
 ``true``, ASCII ids. For such a file the slice-by-slice checks in pandas
-(:mod:`._stream`) cost five times what reading and writing the rows costs. Here the same
-CSV reader (Arrow's streaming reader, with the same options, so the same rows and fields)
-feeds one DuckDB query that, per row, types every column and decides whether the row is
-*plain*: every field in a form whose meaning under the contract mapping is unambiguous,
-and the row valid under every contract check (required fields, vocabularies, durations in
-range, times inside the window, answer not before arrival, ...). The typed rows go to an
-uncompressed Arrow scratch stream; then one pass finds whether any call id repeats.
+(:mod:`._stream`) cost several times what reading and writing the rows costs. Here
+DuckDB's own CSV reader (parallel; the dialect the full loader sniffed; strict mode, so a
+line that Arrow's reader might split otherwise is an error) feeds one query that, per
+row, types every column and decides whether the row is *plain*: every field in a form
+whose meaning under the contract mapping is unambiguous, and the row valid under every
+contract check (required fields, vocabularies, durations in range, times inside the
+window, answer not before arrival, ...). The typed rows are encoded into
+``valid.parquet`` by pyarrow in a writer thread, with the slice path's writer, row groups
+and metadata (so the same bytes); the row count the metadata needs up front is the line
+count taken while the file was checked for UTF-8, and it must equal the rows read. Then
+one query checks that no call id repeats.
 
-Only when **every** row is plain and the ids are unique is the result used: the file's
-rows are then all valid, ``valid.parquet`` is written from the scratch stream with the same
-writer, row groups and metadata as the slice path (so the same bytes), and the quarantine
-is its header alone. At the first row that is not plain (an odd spelling, a quarantined
-row, a malformed line, a repeated id...), :func:`fast_contract_csv` gives up and returns
-``None``, and the caller runs the full slice-by-slice loader from the start, which decides
-every row as before. The fast path therefore never decides a row differently: it only
-accepts rows whose outcome the full loader is known to give as "valid, unchanged".
+Only when **every** row is plain, the counts agree and the ids are unique is the result
+used: the file's rows are then all valid and the quarantine is its header alone. At the
+first batch holding a row that is not plain (an odd spelling, a quarantined row, a
+malformed line, a repeated id, a field with a line break...), :func:`fast_contract_csv`
+gives up and returns ``None``, and the caller runs the full slice-by-slice loader from
+the start, which decides every row as before (and overwrites ``valid.parquet``). The
+fast path therefore never decides a row differently: it only accepts rows whose outcome
+the full loader is known to give as "valid, unchanged". Its cost: a file whose only odd
+row is near its end is read twice. ``CCPM_LOAD_FAST=0`` turns it off.
 """
 
 from __future__ import annotations
