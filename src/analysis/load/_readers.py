@@ -304,16 +304,34 @@ def _count_and_replace(exc: UnicodeError):
 codecs.register_error("ccpm-count-replace", _count_and_replace)
 
 
-def _is_utf8(path: Path) -> bool:
-    """Does the whole file decode as UTF-8 (read in blocks, never whole)?"""
+def _is_utf8(path: Path, lines: list[int] | None = None) -> bool:
+    """Does the whole file decode as UTF-8 (read in blocks, never whole)? ``lines`` (when
+    given) receives the number of lines the file would have if no field held a newline
+    (line feeds, plus one for a last line without one, less blank lines at the end): the
+    loader's fast path checks it against the rows it reads."""
     dec = codecs.getincrementaldecoder("utf-8")("strict")
+    n = 0
+    last = b""
+    tail = b""
     try:
         with open(path, "rb") as fh:
             while block := fh.read(_COPY_BLOCK * 4):
-                dec.decode(block)
+                if block.isascii():
+                    # ASCII is UTF-8: only the first byte is fed, which ends (or breaks)
+                    # a sequence left open by the block before
+                    dec.decode(block[:1])
+                else:
+                    dec.decode(block)
+                n += block.count(b"\n")
+                last = block[-1:]
+                tail = (tail + block[-4096:])[-4096:]
         dec.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
+    if lines is not None:
+        # blank lines after the last row (an export ending in "\n\n") are no rows
+        blank_end = max(tail[len(tail.rstrip(b"\r\n")):].count(b"\n") - 1, 0)
+        lines.append(n + (1 if last not in (b"", b"\n") else 0) - blank_end)
     return True
 
 
@@ -361,6 +379,7 @@ class TextSource:
     skip: int  # physical lines before the first data row (header included)
     temps: list[Path] = field(default_factory=list)  # temporary files to remove
     notes: list[str] = field(default_factory=list)
+    lines: int | None = None  # lines of ``path`` when counted on the way (see _is_utf8)
 
     def cleanup(self) -> None:
         for t in self.temps:
@@ -385,9 +404,11 @@ def prepare_text(path: Path, where: str, opts: ReadOptions, temps: list[Path] | 
     notes: list[str] = []
     undecodable = 0
     src = path
-    if codecs.lookup(encoding).name != "utf-8" or not _is_utf8(path):
+    counted: list[int] = []
+    if codecs.lookup(encoding).name != "utf-8" or not _is_utf8(path, counted):
         src, undecodable = _transcode(path, encoding, where)
         temps.append(src)
+        counted = []
     if opts.encoding is None and codecs.lookup(encoding).name != "utf-8":
         notes.append(f"{where}: read as {encoding} (detected; set read.encoding in the "
                       "mapping if the text looks wrong)")
@@ -418,7 +439,8 @@ def prepare_text(path: Path, where: str, opts: ReadOptions, temps: list[Path] | 
     if undecodable:
         notes.append(f"{where}: {undecodable} bytes not valid {encoding} were read as U+FFFD")
     return TextSource(path=src, where=where, encoding=encoding, names=names, delimiter=delim,
-                      skip=skip, temps=temps, notes=notes)
+                      skip=skip, temps=temps, notes=notes,
+                      lines=counted[0] if counted else None)
 
 
 def csv_options(ts: TextSource, on_bad) -> dict:

@@ -17,6 +17,10 @@ The valid rows are then copied to ``valid.parquet`` in row groups of 1,048,576 r
 (what ``pyarrow.parquet.write_table`` writes) and the quarantine is assembled in row
 order, slice by slice, so ``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` are
 byte for byte those of the in-memory loader, and rows read = valid + quarantined.
+
+A single contract-shaped CSV is first offered to the fast path (:mod:`._fast`): one DuckDB
+pass that accepts the file only when every row is plainly valid, and writes the same
+``valid.parquet``; at the first row that is not, the file is read here as above.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..errors import InputError
 from ..escape import safe_csv
 from ._build import Problems, build_columns, merge_offset_stats, offset_notes
 from ._checks import check_calls, jitter_note
+from ._fast import ROW_GROUP_ROWS, RowGroupWriter, fast_contract_csv
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._readers import (
     SOURCE_COLUMNS,
@@ -65,9 +70,6 @@ __all__ = ["CHUNK_ROWS", "ROW_GROUP_ROWS", "StreamStats", "stream_calls", "read_
 
 #: Rows per slice (bounds the memory of the checks: ~0.2 GB per 250,000 rows of 15 columns).
 CHUNK_ROWS = int(os.environ.get("CCPM_LOAD_CHUNK_ROWS", 250_000))
-#: Row-group size of valid.parquet: pyarrow's default, so the file is the one
-#: ``pyarrow.parquet.write_table`` writes for the same rows.
-ROW_GROUP_ROWS = 1024 * 1024
 _ROWNUM = "__ccpm_row"
 _SRCROW = "__ccpm_source_row"
 
@@ -294,6 +296,18 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
             excel: dict[int, pd.DataFrame] = {}
             union = _union_columns(sources, excel, opts)
             read_notes = [n for s in sources for n in s.notes]
+            if len(sources) == 1 and not excel:
+                # a contract CSV whose every row is plainly valid: one DuckDB pass
+                n_fast = fast_contract_csv(
+                    sources[0], m, valid_path, tmpd,
+                    lambda k: valid_meta("calls", m.name, k, {}), valid_schema)
+                if n_fast is not None:
+                    if quarantine_sink is not None:
+                        _quarantine_header(union, quarantine_sink)
+                    return StreamStats(kind="calls", mapping=m.name, rows_read=n_fast,
+                                       valid_rows=n_fast, quarantined=0, reason_counts={},
+                                       sources=[str(p) for p in paths],
+                                       notes=list(read_notes) + offset_notes(m, {}))
             cand = _Writer(tmpd / "cand.parquet")
             bad_w = _Writer(tmpd / "bad.parquet")
             ids_w = _Writer(tmpd / "ids.parquet")
@@ -447,27 +461,11 @@ def _in(sorted_arr: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _write_valid(cand: _Writer, dups: np.ndarray, valid_path, m: Mapping, rows_read: int,
                  schema: pa.Schema) -> int:
     meta = valid_meta("calls", m.name, rows_read, {})
-    schema = schema.with_metadata(meta)
     n = 0
     writer = None
     try:
         if valid_path is not None:
-            writer = pq.ParquetWriter(valid_path, schema)
-        buf: list[pa.Table] = []
-        n_buf = 0
-
-        def flush(force: bool) -> None:
-            nonlocal buf, n_buf
-            while n_buf >= ROW_GROUP_ROWS or (force and n_buf):
-                t = pa.concat_tables(buf)
-                part, rest = t.slice(0, ROW_GROUP_ROWS), t.slice(ROW_GROUP_ROWS)
-                # one contiguous array per column, as write_table gets from a whole frame:
-                # where a column's dictionary overflows (and the writer falls back to
-                # plain pages) depends on the chunks it is handed
-                part = part.combine_chunks()
-                writer.write_table(part.replace_schema_metadata(meta), row_group_size=ROW_GROUP_ROWS)
-                buf, n_buf = ([rest] if rest.num_rows else []), rest.num_rows
-
+            writer = RowGroupWriter(valid_path, schema, meta)
         if cand.w is not None:
             pf = pq.ParquetFile(cand.path, pre_buffer=False)  # else it buffers the whole file
             for batch in pf.iter_batches(batch_size=65536):
@@ -477,20 +475,24 @@ def _write_valid(cand: _Writer, dups: np.ndarray, valid_path, m: Mapping, rows_r
                 if not keep.all():
                     t = t.filter(pa.array(keep))
                 n += t.num_rows
-                if writer is not None and t.num_rows:
-                    buf.append(t.cast(schema.remove_metadata()))
-                    n_buf += t.num_rows
-                    flush(False)
+                if writer is not None:
+                    writer.add(t)
         if writer is not None:
-            flush(True)
-            if n == 0:
-                writer.write_table(schema.empty_table())
+            writer.finish()
     except OSError as exc:
         raise InputError(f"{valid_path}: cannot write the valid rows ({exc})") from None
     finally:
         if writer is not None:
             writer.close()
     return n
+
+
+def _quarantine_header(union: list[str], sink) -> None:
+    """The quarantine's header (its empty frame) to ``sink``."""
+    empty = pd.DataFrame({c: pd.Series([], dtype="str") for c in union})
+    empty["_source_file"] = pd.Series([], dtype="str")
+    empty["_source_row"] = pd.Series([], dtype="int64")
+    sink(quarantine_frame(empty, np.zeros(0, dtype=bool), np.zeros(0, dtype=object)))
 
 
 def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
@@ -537,10 +539,7 @@ def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
                 counts[part] += int(k)
     text = np.array(words, dtype=object)
     if sink is not None:
-        empty = pd.DataFrame({c: pd.Series([], dtype="str") for c in union})
-        empty["_source_file"] = pd.Series([], dtype="str")
-        empty["_source_row"] = pd.Series([], dtype="int64")
-        sink(quarantine_frame(empty, np.zeros(0, dtype=bool), np.zeros(0, dtype=object)))
+        _quarantine_header(union, sink)
         only_set = only
         for i, (src, (lo, hi), w) in enumerate(zip(sources, ranges, raw_ws, strict=True)):
             a, b = np.searchsorted(rows, [lo, hi])
