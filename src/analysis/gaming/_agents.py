@@ -81,6 +81,7 @@ BEHAVIOUR_OF = {
     "short_calls_change": "hangups",
     "repeat_after_short": "repeat_calls",
     "quick_callback_after_short": "repeat_calls",
+    "repeated_short_calls": "hangups",
     "bunching_agent": "bunching",
     "bunching_center": "bunching",
     "acw_inflation": "acw_padding",
@@ -110,6 +111,7 @@ FACES = {
     "hangups": (
         ("short_calls_peer", "repeat_after_short"),          # excess short calls, rung back
         ("short_calls_peer", "quick_callback_after_short"),  # ... rung back at once
+        ("repeated_short_calls", "repeat_after_short"),      # short calls rung back, per call
         ("short_calls_trend", "short_calls_change"),         # the agent's own history
     ),
 }
