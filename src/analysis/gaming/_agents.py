@@ -12,11 +12,12 @@ Structure. Each check's rows (periods) within an agent x scope are combined
 by ACAT; the checks of one *signature* (one behaviour: a hang-up shows as
 excess short calls against peers and against the agent's own history, and as
 callers ringing back after short calls, soon or within days, so
-``short_calls_*``, ``repeat_after_short`` and ``quick_callback_after_short``
-form one signature) are grouped in *faces* (:data:`FACES`): pairs of traces
+``short_calls_*``, ``repeat_after_short``, ``quick_callback_after_short`` and
+``repeated_short_calls`` form one signature) are grouped in *faces* (:data:`FACES`): pairs of traces
 that must agree if the behaviour is there (excess short calls against peers
-with repeat calls; with quick callbacks; the agent's own trend with the
-center-wide change). Within a face, Stouffer's sum of z-scores with the checks'
+with repeat calls; with quick callbacks; short calls followed by a repeat,
+per call, with the repeat odds after short vs other calls; the agent's own
+trend with the center-wide change). Within a face, Stouffer's sum of z-scores with the checks'
 correlation estimated across agents (Strube 1985; so two moderate, consistent
 traces accumulate: p = .02 and .008 give about 7e-4 when uncorrelated); across
 the faces, ACAT with equal weights (valid under their dependence: faces share
