@@ -36,8 +36,7 @@ from analysis.gaming.runner import TAIL_CALIBRATED
 
 OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
 CHECKS = ["short_calls_peer", "short_calls_trend", "short_calls_change", "repeat_after_short",
-          "quick_callback_after_short", "repeated_short_calls", "transfer_dumping",
-          "acw_inflation", "hold_inflation",
+          "quick_callback_after_short", "transfer_dumping", "acw_inflation", "hold_inflation",
           "end_of_day_stretch", "survey_selection", "bunching_agent"]
 KINDS = [("hangup", {"hangup": 0.05}), ("transfer", {"transfer": 1.8}), ("acw", {"acw": 1.3}),
          ("hold", {"hold": 1.4}), ("eod", {"eod": 1.3})]

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.gaming._agents import BEHAVIOUR_OF, FACES, SIGNATURE_OF
 from analysis.gaming._base import CHECKS
 from analysis.gaming._empnull import calibrate_pvalues, fit_empirical_null
 from analysis.gaming._sigsim import make_context, simulate_calls
@@ -89,11 +88,8 @@ def test_calibrated_on_clean_null_worlds(null_pvals):
 def test_messy_worlds_tail_calibrated_at_05_and_01(null_pvals):
     """Messy worlds (heavy-tailed propensities shared across queues and behaviours,
     agent-day swings) break the logit-normal mixing law; after the runner's
-    empirical-null tail calibration (``TAIL_CALIBRATED``) the rejection rates at .05 and
+    empirical-null tail calibration (:mod:`analysis.gaming._empnull`) the rejection rates at .05 and
     .01 are within binomial limits (~960 p-values)."""
-    from analysis.gaming.runner import TAIL_CALIBRATED
-
-    assert NAME in TAIL_CALIBRATED
     cal = np.concatenate([calibrate_pvalues(p, fit_empirical_null(p)) for p in null_pvals[True]])
     assert len(cal) > 900
     _within_binomial_limits(cal, alphas=(0.05, 0.01))
@@ -101,8 +97,8 @@ def test_messy_worlds_tail_calibrated_at_05_and_01(null_pvals):
 
 @pytest.mark.xfail(strict=True, reason="known: on messy worlds the tail at .001 stays "
                    "~6x nominal after the per-world empirical null (120 agents); the same "
-                   "holds for short_calls_peer (gaming_calibration.md). The agent-level "
-                   "face cap (FACE_Z_CAP) is what keeps honest agents unflagged.")
+                   "holds for short_calls_peer (gaming_calibration.md). One reason "
+                   "the check is not in the default battery.")
 def test_messy_worlds_tail_calibrated_at_001(null_pvals):
     cal = np.concatenate([calibrate_pvalues(p, fit_empirical_null(p)) for p in null_pvals[True]])
     assert np.sum(cal < 0.001) <= stats.binom.ppf(0.9995, len(cal), 0.001)
@@ -120,14 +116,10 @@ def test_power_on_planted_hangups_without_ended_by():
     assert (honest < 0.05).mean() <= 0.12
 
 
-def test_registered_in_the_hangup_signature_and_skipped_without_customers():
-    from analysis.report.findings import CHECK_BEHAVIOUR
-    from analysis.whatif import RULES
-
-    assert NAME in CHECKS.names()
-    assert SIGNATURE_OF[NAME] == "hangups" == BEHAVIOUR_OF[NAME] == CHECK_BEHAVIOUR[NAME]
-    assert RULES[NAME] == "short"
-    assert any(NAME in face for face in FACES["hangups"])
+def test_study_check_not_in_the_default_battery_and_skipped_without_customers():
+    """Not registered (it cost 61-day recall and honest flags when combined; see the
+    check's docstring); without customer_id it skips instead of failing."""
+    assert NAME not in CHECKS.names()
     df = _world(2, n_agents=20, days=5)
     res = check_repeated_short_calls(make_context(df, drop=("customer_id",)))
     assert res.skipped and res.flags.empty

@@ -15,8 +15,7 @@ short_calls_peer,           handled calls with ``talk_s`` below the short-call t
 short_calls_trend,          (the hang-ups that cut handle time)
 short_calls_change,
 repeat_after_short,
-quick_callback_after_short,
-repeated_short_calls
+quick_callback_after_short
 bunching_agent              handled calls whose handle time (talk + hold + ACW) falls in
                             the window just below the target (target and window read from
                             the flag's detail, else ``aht_target`` and 10% of it)
@@ -63,7 +62,7 @@ __all__ = ["RULES", "NOT_REMOVABLE", "WhatIf", "removal_plan", "remove_flagged_c
 RULES = {
     "short_calls_peer": "short", "short_calls_trend": "short",
     "short_calls_change": "short", "repeat_after_short": "short",
-    "quick_callback_after_short": "short", "repeated_short_calls": "short",
+    "quick_callback_after_short": "short",
     "bunching_agent": "bunching", "transfer_dumping": "transfer",
     "end_of_day_stretch": "end_of_day",
 }

@@ -12,12 +12,11 @@ Structure. Each check's rows (periods) within an agent x scope are combined
 by ACAT; the checks of one *signature* (one behaviour: a hang-up shows as
 excess short calls against peers and against the agent's own history, and as
 callers ringing back after short calls, soon or within days, so
-``short_calls_*``, ``repeat_after_short``, ``quick_callback_after_short`` and
-``repeated_short_calls`` form one signature) are grouped in *faces* (:data:`FACES`): pairs of traces
+``short_calls_*``, ``repeat_after_short`` and ``quick_callback_after_short``
+form one signature) are grouped in *faces* (:data:`FACES`): pairs of traces
 that must agree if the behaviour is there (excess short calls against peers
-with repeat calls; with quick callbacks; short calls followed by a repeat,
-per call, with the repeat odds after short vs other calls; the agent's own
-trend with the center-wide change). Within a face, Stouffer's sum of z-scores with the checks'
+with repeat calls; with quick callbacks; the agent's own trend with the
+center-wide change). Within a face, Stouffer's sum of z-scores with the checks'
 correlation estimated across agents (Strube 1985; so two moderate, consistent
 traces accumulate: p = .02 and .008 give about 7e-4 when uncorrelated); across
 the faces, ACAT with equal weights (valid under their dependence: faces share
@@ -82,7 +81,6 @@ BEHAVIOUR_OF = {
     "short_calls_change": "hangups",
     "repeat_after_short": "repeat_calls",
     "quick_callback_after_short": "repeat_calls",
-    "repeated_short_calls": "hangups",
     "bunching_agent": "bunching",
     "bunching_center": "bunching",
     "acw_inflation": "acw_padding",
@@ -112,7 +110,6 @@ FACES = {
     "hangups": (
         ("short_calls_peer", "repeat_after_short"),          # excess short calls, rung back
         ("short_calls_peer", "quick_callback_after_short"),  # ... rung back at once
-        ("repeated_short_calls", "repeat_after_short"),      # short calls rung back, per call
         ("short_calls_trend", "short_calls_change"),         # the agent's own history
     ),
 }

@@ -142,6 +142,10 @@ def check_repeat_after_short(ctx: GamingContext) -> CheckResult:
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)
 
 
+#: Name of the study check :func:`check_repeated_short_calls` (not registered).
+REPEATED_SHORT = "repeated_short_calls"
+
+
 def repeated_short_counts(ctx: GamingContext, *,
                           window_h: float = REPEAT_WINDOW_H) -> pd.DataFrame:
     """Per agent x period x queue: calls with an observed repeat window (``n``) and, among
@@ -175,9 +179,15 @@ def repeated_short_counts(ctx: GamingContext, *,
     return df[df["n"] > 0].reset_index(drop=True)
 
 
-@CHECKS.register("repeated_short_calls")
 def check_repeated_short_calls(ctx: GamingContext) -> CheckResult:
     """Short calls whose customer rang back, per handled call, against peers in the queue.
+
+    Study check, *not registered* in the default battery (call it directly): wired into
+    the hang-up signature as a face with ``repeat_after_short`` it changed no 20-day
+    decision and on 61-day messy worlds lowered hang-up recall from 0.85 to 0.80 and
+    raised the worst world's honest agents flagged from 1.7% to 2.2%
+    (``benchmarks/results/gaming_calibration.md``, notes). Its model p-values share
+    ``short_calls_peer``'s heavy tail on messy worlds (10x nominal at .001).
 
     Assumption (holds wherever a hang-up is a call the agent ends early on a customer
     whose problem is not solved): a hang-up is *both* a short call *and* more often
@@ -230,7 +240,7 @@ def check_repeated_short_calls(ctx: GamingContext) -> CheckResult:
     from ._context import opt
     from .short_calls import _flags, short_calls_peer_table
 
-    name = "repeated_short_calls"
+    name = REPEATED_SHORT
     if "customer_id" not in ctx.columns:
         return skipped(name, "customer_id is missing: repeat calls cannot be linked")
     window = float(option(ctx, "repeat_window_h", REPEAT_WINDOW_H))

@@ -424,7 +424,7 @@ def run_checks(
 #: against the empirical null of their z-scores (:mod:`._empnull`).
 TAIL_CALIBRATED = ("short_calls_peer", "transfer_dumping", "acw_inflation", "hold_inflation",
                    "repeat_after_short", "quick_callback_after_short", "end_of_day_stretch",
-                   "survey_selection", "repeated_short_calls")
+                   "survey_selection")
 
 
 def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:

@@ -41,7 +41,7 @@ CHECK_BEHAVIOUR = {
     "bunching_center": "bunching", "acw_inflation": "acw_padding",
     "hold_inflation": "hold_padding", "transfer_dumping": "transfer_dumping",
     "end_of_day_stretch": "end_of_day_stretch", "repeat_after_short": "repeat_calls",
-    "quick_callback_after_short": "repeat_calls", "repeated_short_calls": "hangups",
+    "quick_callback_after_short": "repeat_calls",
     "survey_selection": "survey_selection", "reciprocity_360": "reciprocal_360",
     "okr_sandbagging": "okr_sandbagging", "acw_step": "acw_padding",
     "hold_step": "hold_padding", "transfer_step": "transfer_dumping",
