@@ -17,7 +17,8 @@ Per test: pooled null p-values of every agent x period per check, rejection rate
 divided by nominal at .05, .001 and .0001, model p-values and tail-calibrated
 (``analysis.gaming._empnull``). Per agent: the runner's decision (ACAT per agent,
 BH across agents at 0.05): share of honest agents flagged, worlds with any honest
-agent flagged, recall per planted behaviour.
+agent flagged, recall per planted behaviour. Study checks (:data:`STUDY_CHECKS`, not in the
+default battery) appear in the per-test table only.
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ import pandas as pd
 from analysis.gaming import run_checks
 from analysis.gaming._agents import agent_table
 from analysis.gaming._empnull import calibrate_pvalues, fit_empirical_null
-from analysis.gaming._sigsim import simulate_calls
+from analysis.gaming._sigsim import make_context, simulate_calls
+from analysis.gaming.repeat_after_short import check_repeated_short_calls
 from analysis.gaming.runner import TAIL_CALIBRATED
 
 OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
 CHECKS = ["short_calls_peer", "short_calls_trend", "short_calls_change", "repeat_after_short",
           "quick_callback_after_short", "transfer_dumping", "acw_inflation", "hold_inflation",
           "end_of_day_stretch", "survey_selection", "bunching_agent"]
+#: Study checks (not in the default battery): their p-values are computed and shown in the
+#: per-test calibration table, but they take no part in the agent-level decisions.
+STUDY_CHECKS = ["repeated_short_calls"]
 KINDS = [("hangup", {"hangup": 0.05}), ("transfer", {"transfer": 1.8}), ("acw", {"acw": 1.3}),
          ("hold", {"hold": 1.4}), ("eod", {"eod": 1.3})]
 
@@ -65,6 +70,8 @@ def _pvalues(messy: bool, gamed: bool, worlds: int, agents: int, days: int, seed
                                                      "empirical_null": False})
         f = rep.flags[rep.flags["agent_id"] != "center"].assign(world=i)
         out.append(f[["world", "agent_id", "period", "check", "p_value"]])
+        study = check_repeated_short_calls(make_context(df, options={"seed": i})).flags
+        out.append(study.assign(world=i)[["world", "agent_id", "period", "check", "p_value"]])
         print(f"  {'messy' if messy else 'clean'} {'gamed' if gamed else 'null'} world {i}",
               flush=True)
     return pd.concat(out, ignore_index=True)
@@ -72,7 +79,7 @@ def _pvalues(messy: bool, gamed: bool, worlds: int, agents: int, days: int, seed
 
 def _calibrate(g: pd.DataFrame) -> pd.DataFrame:
     g = g.copy()
-    for c in TAIL_CALIBRATED:
+    for c in (*TAIL_CALIBRATED, *STUDY_CHECKS):
         for part in (False, True):
             sel = ((g["check"] == c) & ((g["period"] == "all") == part)).to_numpy()
             if sel.any():
@@ -142,7 +149,7 @@ def _write(a, data: dict) -> None:
         for mode in ("model", "tail-calibrated"):
             rec = {k: [] for k, _ in KINDS}
             hon, anyh = [], []
-            for _, g in d.groupby("world"):
+            for _, g in d[~d["check"].isin(STUDY_CHECKS)].groupby("world"):
                 g = _calibrate(g) if mode != "model" else g.copy()
                 g["effect"], g["effect_unit"] = 0.0, ""
                 ag, _ = agent_table(g, alpha=0.05)

@@ -60,7 +60,8 @@ from ._sigutil import (
     skipped,
 )
 
-__all__ = ["check_repeat_after_short", "repeat_counts"]
+__all__ = ["check_repeat_after_short", "repeat_counts", "check_repeated_short_calls",
+           "repeated_short_counts"]
 
 
 def repeat_counts(ctx: GamingContext, *, window_h: float = REPEAT_WINDOW_H) -> pd.DataFrame:
@@ -139,3 +140,133 @@ def check_repeat_after_short(ctx: GamingContext) -> CheckResult:
     notes.append(f"repeat window {window:g} h from the answer; calls whose window passes the "
                  "end of the data are censored")
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)
+
+
+#: Name of the study check :func:`check_repeated_short_calls` (not registered).
+REPEATED_SHORT = "repeated_short_calls"
+
+
+def repeated_short_counts(ctx: GamingContext, *,
+                          window_h: float = REPEAT_WINDOW_H) -> pd.DataFrame:
+    """Per agent x period x queue: calls with an observed repeat window (``n``) and, among
+    them, short calls followed by a repeat call of the same customer (``k``).
+
+    Same definitions as :func:`repeat_counts` (the panel's repeat flag, window and
+    censoring; ``short_call_rate``'s per-call "short"), split by queue so the peer null
+    of :func:`.short_calls.short_calls_peer_table` compares an agent with the same queue.
+
+    Returns
+    -------
+    DataFrame ``agent_id, period, queue, n, k`` (integers), sorted.
+    """
+    rel = panel_relation(
+        ctx, where="customer_id IS NOT NULL AND CAST(customer_id AS VARCHAR) NOT IN ('', '0')",
+        repeat_window_h=float(window_h))
+    short = f"({per_call_sql('short_call_rate', short_call_s=short_call_s(ctx))}) = 1"
+    sql = f"""
+    SELECT CAST(agent_id AS VARCHAR) AS agent_id, {period_sql(ctx, "period")} AS period,
+           CAST(queue AS VARCHAR) AS queue,
+           count(*) FILTER (WHERE is_repeat IS NOT NULL) AS n,
+           count(*) FILTER (WHERE is_repeat = 1 AND {short}) AS k
+    FROM ({rel}) c
+    GROUP BY ALL ORDER BY agent_id, period, queue
+    """
+    df = ctx.con.execute(sql).df()
+    for c in ("agent_id", "period", "queue"):
+        df[c] = df[c].astype(str)
+    df["n"] = df["n"].astype(int)
+    df["k"] = df["k"].astype(int)
+    return df[df["n"] > 0].reset_index(drop=True)
+
+
+def check_repeated_short_calls(ctx: GamingContext) -> CheckResult:
+    """Short calls whose customer rang back, per handled call, against peers in the queue.
+
+    Study check, *not registered* in the default battery (call it directly): wired into
+    the hang-up signature as a face with ``repeat_after_short`` it changed no 20-day
+    decision and on 61-day messy worlds lowered hang-up recall from 0.85 to 0.80 and
+    raised the worst world's honest agents flagged from 1.7% to 2.2%
+    (``benchmarks/results/gaming_calibration.md``, notes). Its model p-values share
+    ``short_calls_peer``'s heavy tail on messy worlds (10x nominal at .001).
+
+    Assumption (holds wherever a hang-up is a call the agent ends early on a customer
+    whose problem is not solved): a hang-up is *both* a short call *and* more often
+    followed by a repeat call of the same customer than a natural short call (a wrong
+    number, a caller who had what they needed). The count that carries both traces
+    is the number of the agent's short calls followed by a repeat within the window,
+    per handled call with an observed window: ``e = P(short and repeat)``. For an
+    honest agent it is (natural short rate) x (repeat rate after natural short
+    calls); a hang-up adds (hang-up rate) x (repeat rate after hang-ups). In our
+    simulator (``_sigsim``; 5% hang-ups, 3% natural short calls, repeats after 60%
+    of hang-ups and ~25% of natural short calls) ``e`` grows about fivefold while
+    the short-call share grows under threefold, so ``e`` separates better against
+    heterogeneous honest peers: with the agents' *true* propensities known, a
+    threshold at the honest agents' 98th centile catches 0.75 of the hang-up agents
+    on ``e`` and 0.25 on the short-call share; on 20 observed days 0.5-0.6 and
+    0.2-0.3 (``benchmarks/results/gaming_calibration.md``, notes). It needs no
+    ``ended_by`` and does not care how long a hang-up lasts (any talk under the
+    short-call threshold).
+
+    Null model: the one of ``short_calls_peer`` (:func:`.short_calls.short_calls_peer_table`):
+    agent ``i``'s rate in queue ``q`` is ``expit(m_q + s_q z_i)``, a random-intercept
+    logistic model with ``m_q`` from the leave-one-out pooled rate of the queue's other
+    agents in the period and ``s_q`` the between-agent spread fitted by maximum
+    likelihood, extreme peers trimmed, several queues of an agent integrated over one
+    latent. It therefore absorbs honest agents who differ in *both* their natural
+    short-call rate and how often their short calls are followed by repeats, and queue
+    differences in either. One-sided (more repeated short calls than peers). A pooled
+    whole-window row (period ``all``) is added when there are several periods, as for
+    ``short_calls_peer``.
+
+    What it cannot see: hang-ups whose customers do not call back (or not within the
+    window, or through another channel); unlinked customers; a short call the customer
+    ended (``ended_by`` is not used: the check is meant for data without it).
+
+    Options: ``repeat_window_h`` (72), ``min_calls`` (30), ``min_peers`` (5), ``randomized``.
+
+    Returns
+    -------
+    CheckResult; flags have ``effect`` = repeated short calls per 100 calls above the
+    peers' expectation, ``n`` = calls with an observed window, ``k`` = short calls
+    followed by a repeat.
+
+    References
+    ----------
+    Breslow, N. E. & Clayton, D. G. (1993). Approximate inference in generalized linear
+    mixed models. *JASA* 88(421), 9-25 (random-intercept logistic model).
+    SQM Group. First call resolution (repeat-call proxy).
+    """
+    from ._base import FLAG_COLUMNS
+    from ._context import opt
+    from .short_calls import _flags, short_calls_peer_table
+
+    name = REPEATED_SHORT
+    if "customer_id" not in ctx.columns:
+        return skipped(name, "customer_id is missing: repeat calls cannot be linked")
+    window = float(option(ctx, "repeat_window_h", REPEAT_WINDOW_H))
+    counts = repeated_short_counts(ctx, window_h=window)
+    kw = dict(min_calls=int(opt(ctx, "min_calls")), min_peers=int(ctx.options.get("min_peers", 5)),
+              randomized=bool(ctx.options.get("randomized", False)))
+    tab = short_calls_peer_table(counts, seed=seed(ctx, 43), **kw)
+    if counts["period"].nunique() > 1:
+        pooled = (counts.assign(period="all")
+                  .groupby(["agent_id", "period", "queue"], as_index=False, sort=True)[["n", "k"]]
+                  .sum())
+        tab_all = short_calls_peer_table(pooled, seed=seed(ctx, 44), **kw)
+        if len(tab_all):
+            tab = pd.concat([tab, tab_all], ignore_index=True)
+    if tab.empty:
+        return CheckResult(name, pd.DataFrame(columns=FLAG_COLUMNS),
+                           skipped="no agent x period with enough linked calls and peers")
+
+    def detail(r) -> str:
+        return (f"{r.k} of {r.n} calls ({100 * r.k / r.n:.1f}%) were short and followed by a "
+                f"repeat within {window:g} h vs {100 * r.expected / r.n:.1f}% expected from "
+                f"peers (queue {r.queues}; >= {r.peers} peers)")
+
+    flags = _flags(tab, name, "more short calls followed by a repeat call, per 100 calls "
+                   "(vs peers)", detail)
+    return CheckResult(name, flags, notes=[
+        f"short calls followed by a repeat of the same customer within {window:g} h, per "
+        "call with an observed window, against peers in the queue (random-intercept "
+        "logistic null, as short_calls_peer)"])
