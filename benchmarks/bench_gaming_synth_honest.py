@@ -1,0 +1,49 @@
+"""Honest agents flagged on ``ccpm synth`` worlds (the generator of the sample report).
+
+Run: ``.venv/bin/python benchmarks/bench_gaming_synth_honest.py --seeds 20 32 [--stress messy]``.
+Each world: 60 agents, 61 days, roster, 360 ratings and OKRs, the default gaming mix; the
+whole battery and the runner's agent-level decision (scope ``all``). Prints per world the
+honest agents flagged (honest, novice and hard-queue agents are honest), the mean and worst
+share, recall per planted behaviour and which checks carried honest agents' flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from analysis.gaming import run_checks
+from analysis.synth import generate_center
+
+HONEST = ("honest", "novice", "hard_queue")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", nargs=2, type=int, default=[20, 32])
+    ap.add_argument("--stress", default=None, help="e.g. messy (default: a clean world)")
+    a = ap.parse_args()
+    flags, agents = [], []
+    for s in range(*a.seeds):
+        c = generate_center(agents=60, days=61, seed=s, stress=a.stress)
+        rep = run_checks(c.calls, roster=c.roster, ratings=c.ratings, okr=c.okr)
+        t = c.truth[["agent_id", "behaviour"]]
+        flags.append(rep.flags.merge(t, on="agent_id", how="left").assign(seed=s))
+        agents.append(rep.agents.merge(t, on="agent_id", how="left").assign(seed=s))
+        print(f"world {s} done", flush=True)
+    ag = pd.concat(agents)
+    ag = ag[ag["scope"] == "all"]
+    hon = ag["behaviour"].isin(HONEST)
+    w = ag[hon].groupby("seed")["flagged"].agg(["sum", "count"])
+    print("honest flagged per world:", w["sum"].tolist())
+    print(f"honest flagged: mean {w['sum'].sum() / w['count'].sum():.4f}, "
+          f"worst world {(w['sum'] / w['count']).max():.3f}")
+    print("recall:", ag[~hon].groupby("behaviour")["flagged"].mean().round(2).to_dict())
+    fl = pd.concat(flags)
+    fl = fl[fl["flagged"] & fl["behaviour"].isin(HONEST) & (fl["level"] == "agent")]
+    print("checks behind honest agents' flags (rows):", fl.groupby("check").size().to_dict())
+
+
+if __name__ == "__main__":
+    main()
