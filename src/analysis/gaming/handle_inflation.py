@@ -22,8 +22,9 @@ the size of that spread differs between queues (hold is rare in one queue and
 routine in another: pooling queues flagged honest agents of the high-spread
 queue). So each queue x period is its own peer group, with a random-effects
 null ``d_i = mu + u_i + e_i`` whose honest between-agent SD ``tau`` is
-estimated robustly (median / MAD of the agents' means, minus the median
-sampling variance). The p-value of the robust z-score is a parametric
+estimated robustly (median of the agents' means, and the robust Paule-Mandel
+``tau`` of :func:`._sigutil.robust_center_scale`, which weighs main-queue agents
+against the noisier agents who take a few of the queue's calls). The p-value of the robust z-score is a parametric
 bootstrap of that whole procedure under the fitted null (see
 :func:`._sigutil.peer_contrast_pvalues`; it accounts for estimating ``tau``
 from a dozen peers), one-sided (more time than peers). An agent's queues are
