@@ -175,3 +175,45 @@ def test_center_figures_are_written_once_into_the_bundle(tmp_path):
     # another short-call threshold is not served from the bundle made for the first
     inputs.short_call_s = inputs.short_call_s + 7
     assert results.center(inputs).kpis == results.center_kpis(inputs)
+
+
+def _three_monthly_files() -> dict:
+    files = [{"kind": "calls", "file": f"{m}.txt.gz", "sha256": f"{i:064x}", "bytes": 1}
+             for i, m in enumerate(["01_January", "02_February", "03_March"], start=1)]
+    files[0].update(rows_read=1000, valid=900, quarantined=100, in_period=900)
+    return {"inputs": [*files, {"kind": "okr", "file": "okr.yml", "sha256": "f" * 64}]}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_counts_of_a_several_file_input_are_its_total_not_the_first_files(lang):
+    """The loader counts a folder's rows in one load: the report must not show them as
+    the first file's (the bank report once said January had 318,286 rows of nine months)."""
+    from types import SimpleNamespace
+
+    from analysis.report.present.quality import inputs_table
+
+    df = inputs_table(SimpleNamespace(manifest=_three_monthly_files()), lang).df
+    calls = df.iloc[:4]
+    assert list(calls["file"][:3]) == ["01_January.txt.gz", "02_February.txt.gz",
+                                       "03_March.txt.gz"]
+    assert calls["rows_read"][:3].isna().all() and calls["valid"][:3].isna().all()
+    total = calls.iloc[3]
+    assert "3" in total["file"] and pd.isna(total["sha256"])
+    assert (total["rows_read"], total["valid"], total["quarantined"]) == (1000, 900, 100)
+    assert df.iloc[4]["file"] == "okr.yml" and pd.isna(df.iloc[4]["rows_read"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_deck_data_slide_gives_a_several_file_inputs_counts_once(lang, tmp_path):
+    pytest.importorskip("pptx")
+    from pptx import Presentation
+
+    from analysis.report.deck import build_deck
+
+    out = build_deck(tmp_path, tmp_path / "d.pptx", lang=lang, manifest=_three_monthly_files())
+    slide = Presentation(str(out)).slides[-1]
+    text = "\n".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
+    calls_line = next(line for line in text.splitlines() if "01_January" in line)
+    assert "03_March.txt.gz" in calls_line and "1,000" in calls_line
+    assert "02_February" not in text  # one line for the input, not one per file
+    assert text.count("1,000") == 1

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from .i18n import t
+from .inputs import input_groups
 from .literal import plain
 
 __all__ = ["build_deck", "DECK_SLIDES"]
@@ -126,10 +127,17 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     slide.shapes.title.text = t("deck.data", lang)
     _style_runs(slide.shapes.title, lang)
     items = []
-    for r in (manifest or {}).get("inputs", []):
-        rows = f", {r['rows_read']:,} {t('col.rows', lang)}" if r.get("rows_read") else ""
-        items.append(f"{t('input.' + r['kind'], lang)}{t('punct.colon', lang)}"
-                     f"{plain(r['file'])} (SHA-256 {r['sha256'][:12]}{rows})")
+    for kind, recs in input_groups(manifest or {}):
+        n = recs[0].get("rows_read")
+        rows = t("deck.input.rows", lang, n=f"{n:,}") if n else ""
+        if len(recs) == 1:  # one file: its checksum identifies it
+            what = t("deck.input.file", lang, file=plain(recs[0]["file"]),
+                     sha=recs[0]["sha256"][:12])
+        else:  # the counts are over all the files (one load); checksums are in the report
+            what = t("deck.input.files", lang, n=len(recs), first=plain(recs[0]["file"]),
+                     last=plain(recs[-1]["file"]))
+        items.append(f"{t('input.' + kind, lang)}{t('punct.colon', lang)}{what}"
+                     + (f"{t('punct.list', lang)}{rows}" if rows else ""))
     if (manifest or {}).get("pseudonymized"):
         items.append(t("dq.pseudonymized", lang))
     if (manifest or {}).get("anonymous_bank"):

@@ -42,6 +42,7 @@ __all__ = [
     "file_sha256",
     "package_versions",
     "is_anonymous_bank",
+    "input_groups",
     "MANIFEST_VERSION",
 ]
 
@@ -170,6 +171,18 @@ def is_anonymous_bank(*paths: str | os.PathLike | None) -> bool:
         if p and re.search(r"anonymous[_\-\s]?bank", str(p), re.IGNORECASE):
             return True
     return False
+
+
+def input_groups(manifest: dict) -> list[tuple[str, list[dict]]]:
+    """The manifest's input records grouped by kind, in order of first appearance.
+
+    The loader counts rows for the whole input (a folder of nine monthly files is one
+    load), and the manifest keeps those counts on the kind's first record: a group of
+    several files must show them as the group's total, not as the first file's."""
+    groups: dict[str, list[dict]] = {}
+    for r in manifest.get("inputs", []):
+        groups.setdefault(r["kind"], []).append(r)
+    return list(groups.items())
 
 
 def _load_calls(path: Path, mapping):

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import i18n, results
 from ..blocks import Markdown, Table, figure, text
 from ..i18n import t, tm
-from ..inputs import ReportInputs
+from ..inputs import ReportInputs, input_groups
 from ..literal import md_text
 from .labels import library_text, num, pct, punct, reason_text, unavailable
 
@@ -18,19 +18,23 @@ __all__ = ["inputs_table", "quarantine_table", "coverage_table", "software_table
 
 
 def inputs_table(inputs: ReportInputs, lang: str = "en") -> Table:
-    """Inputs: kind, file, SHA-256 (first 12 hex digits), rows read, valid, quarantined."""
+    """Inputs: kind, file, SHA-256 (first 12 hex digits), rows read, valid, quarantined.
+
+    An input of several files lists each file with its checksum, then one row with the
+    rows read, valid and quarantined over all of them."""
+    counts = ("rows_read", "valid", "quarantined")
     rows = []
-    for r in inputs.manifest["inputs"]:
-        rows.append({
-            "input": tm(f"input.{r['kind']}", lang),
-            "file": r["file"],
-            "sha256": r["sha256"][:12],
-            "rows_read": r.get("rows_read"),
-            "valid": r.get("valid"),
-            "quarantined": r.get("quarantined"),
-        })
+    for kind, recs in input_groups(inputs.manifest):
+        label = tm(f"input.{kind}", lang)
+        several = len(recs) > 1
+        for r in recs:
+            rows.append({"input": label, "file": r["file"], "sha256": r["sha256"][:12],
+                         **{c: None if several else r.get(c) for c in counts}})
+        if several:
+            rows.append({"input": label, "file": tm("dq.inputs.all_files", lang, n=len(recs)),
+                         "sha256": None, **{c: recs[0].get(c) for c in counts}})
     df = pd.DataFrame(rows)
-    for c in ("rows_read", "valid", "quarantined"):
+    for c in counts:
         df[c] = df[c].astype("Int64")
     return Table(df, lang)
 
