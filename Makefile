@@ -57,7 +57,8 @@ report: setup $(SAMPLE)/calls.parquet ## Render the sample report (synthetic cen
 	$(BIN)/ccpm report $(SAMPLE_INPUTS) --out reports/sample
 
 report-zh: setup $(SAMPLE)/calls.parquet ## The sample report in Simplified Chinese, into reports/sample-zh/
-	$(BIN)/ccpm report $(SAMPLE_INPUTS) --lang zh-CN --out reports/sample-zh
+	$(BIN)/ccpm report $(SAMPLE_INPUTS) --lang zh-CN --out reports/sample-zh \
+	  $(if $(wildcard reports/sample/build/results/key.json),--results-from reports/sample)
 
 case-study: setup ## Case study: the Anonymous Bank 1999 logs (shipped in data/external/), into reports/anonymous-bank/
 	$(BIN)/ccpm report --calls $(BANK) --mapping anonymous-bank --short-call-s 15 --out reports/anonymous-bank

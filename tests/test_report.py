@@ -573,3 +573,63 @@ def test_no_english_sentence_in_the_chinese_pdf(report_zh, tiny_center):
         if len(english) >= 3:
             runs.append(m.group(0))
     assert not runs, runs[:10]
+
+
+def _key_basis(**over):
+    from analysis.report.build import report_parameters
+
+    params = report_parameters(calls="c.parquet", build_dir="/b", lang="en")
+    manifest = {"inputs": [{"kind": "calls", "sha256": "a" * 64}], "pseudonymized": None}
+    for k, v in over.items():
+        if k in params:
+            params[k] = v
+        else:
+            manifest[k] = v
+    return params, manifest
+
+
+def test_results_key_ignores_the_language_and_nothing_that_changes_a_result():
+    from analysis.report.build import results_key
+
+    base = results_key(*_key_basis())
+    assert results_key(*_key_basis(lang="zh-CN")) == base
+    assert results_key(*_key_basis(build_dir="/elsewhere")) == base
+    for change in ({"short_call_s": 15.0}, {"seed": 1}, {"period": "2024-01"},
+                   {"pseudonymize": True},
+                   {"inputs": [{"kind": "calls", "sha256": "b" * 64}]},
+                   {"pseudonymized": {"salt_id": "x"}}):
+        assert results_key(*_key_basis(**change)) != base, change
+
+
+@pytest.mark.slow
+def test_second_language_reuses_the_bundle_of_the_same_data(report_en, tiny_center, tmp_path):
+    """`ccpm report --lang zh-CN --results-from <the English report>` renders from the
+    English run's inputs and results instead of recomputing them (a marker planted in the
+    earlier bundle comes through), and an earlier bundle of other settings is not used."""
+    from analysis.report.build import _reusable, build_report, results_key
+
+    earlier = tmp_path / "earlier"
+    shutil.copytree(report_en / "build", earlier / "build")
+    meta_path = earlier / "build" / "results" / "gaming" / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["_planted_by_the_test"] = "reused"
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+
+    out = tmp_path / "zh"
+    build_report(tiny_center["calls"], out=out, ratings=tiny_center["ratings"],
+                 okr=tiny_center["okr"], roster=tiny_center["roster"],
+                 truth=tiny_center["truth"], config=tiny_center["config"], engine="builtin",
+                 progress=None, lang="zh-CN", deck=False, reuse=[earlier])
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["results_reused"] is True
+    got = json.loads((out / "build" / "results" / "gaming" / "meta.json").read_text("utf-8"))
+    assert got.get("_planted_by_the_test") == "reused"
+    for f in ("flags.csv", "recommendation.csv", "scores.csv"):  # same numbers as English
+        assert (out / "tables" / f).read_bytes() == (report_en / "tables" / f).read_bytes()
+    assert "博弈" in _pdf_text(out / "report.pdf")
+
+    # another threshold: the earlier bundle's key differs, so nothing is taken from it
+    params = json.loads((out / "manifest.json").read_text("utf-8"))["parameters"]
+    params = {**params, "build_dir": "x", "short_call_s": params["short_call_s"] + 5}
+    inputs_manifest = {"inputs": manifest["inputs"], "pseudonymized": manifest["pseudonymized"]}
+    assert _reusable([earlier], results_key(params, inputs_manifest)) is None

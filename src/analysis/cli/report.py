@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from . import add_privacy_arguments, shown
 
@@ -43,6 +44,13 @@ def register(sub) -> None:
     )
     add_report_arguments(p)
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--results-from", metavar="REPORT_DIR", action="append", default=[],
+                   help="an earlier report folder of the same data, e.g. the other "
+                   "language's: its prepared inputs and results are reused where they "
+                   "match this run (same files, settings and code), so only the "
+                   "rendering runs; the previous output in --out is tried as well")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute everything; reuse no earlier results")
     p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
@@ -52,12 +60,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.salt_file and not args.pseudonymize:
         raise ConfigError("--salt-file needs --pseudonymize")
+    for d in args.results_from:
+        if not (Path(d).expanduser() / "build" / "results").is_dir():
+            raise ConfigError(f"--results-from {d}: not a report folder written by ccpm "
+                              "report (it has no build/results/)")
     res = build_report(
         args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
         roster=args.roster, config=args.config, truth=args.truth, period=args.span,
         short_call_s=args.short_call_s,
         lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
         engine=args.engine, deck=not args.no_deck, notebooks_dir=args.templates,
+        reuse=() if args.fresh else [*args.results_from, getattr(args, "_out", None)],
     )
     print(shown(args, res.pdf))
     if res.deck:

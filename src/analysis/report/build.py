@@ -10,6 +10,13 @@ Output folder layout::
     OUT/notebooks/*.ipynb    the executed notebooks: the run's record (manifest in metadata)
     OUT/build/               prepared inputs, results bundle, markdown, Typst source, figures
 
+The results bundle (``OUT/build/results/``) is language-free. A run given earlier outputs
+(``reuse``: the previous output of the same folder, another language's report of the same
+data) copies their prepared inputs and bundle instead of recomputing them when its key
+(:func:`results_key`: the parameters but the language, the inputs' checksums, the code
+outside the message catalogs) is the same, so the second language of a report, or a
+re-render after a translator edited ``messages/*.yml``, costs the rendering only.
+
 A failing cell stops the run (:class:`analysis.report.execute.CellError`, exit 1);
 :func:`build_report` keeps the partial executed notebook in ``OUT/notebooks/``, while
 ``ccpm report`` writes through :func:`analysis.outdir.staged_output`, so its output folder
@@ -19,6 +26,7 @@ is complete or absent.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import shutil
@@ -58,6 +66,57 @@ class ReportResult:
 
 def _abs(p) -> str | None:
     return None if p in (None, "") else str(Path(p).expanduser().resolve())
+
+
+#: files of the package that do not change a result: the message catalogs (prose only)
+_PROSE_DIRS = ("messages",)
+_KEY_FILE = "key.json"
+
+
+def _code_digest() -> str:
+    """SHA-256 over the analysis package's files, the message catalogs left out."""
+    root = Path(__file__).resolve().parents[1]  # src/analysis
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root)
+        if (not f.is_file() or "__pycache__" in rel.parts or f.suffix == ".pyc"
+                or (rel.parts[:1] == ("report",) and rel.parts[1:2] and rel.parts[1] in _PROSE_DIRS)):
+            continue
+        h.update(str(rel.as_posix()).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def results_key(params: dict, manifest: dict) -> str:
+    """What the results bundle depends on: the run's parameters but the language and the
+    build folder, the inputs' checksums and pseudonymization, and the code."""
+    basis = {
+        "params": {k: v for k, v in params.items() if k not in ("lang", "build_dir")},
+        "inputs": [[r["kind"], r["sha256"]] for r in manifest.get("inputs", [])],
+        "pseudonymized": manifest.get("pseudonymized"),
+        "code": _code_digest(),
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _reusable(reuse, key: str | None = None) -> Path | None:
+    """The first earlier output among ``reuse`` with a build folder (and, given ``key``,
+    a results bundle of that key)."""
+    for cand in reuse or ():
+        if cand in (None, ""):
+            continue
+        b = Path(cand).expanduser().resolve()
+        b = b if b.name == "build" else b / "build"
+        if key is None:
+            if (b / "inputs" / "inputs.json").is_file():
+                return b
+            continue
+        kf = b / "results" / _KEY_FILE
+        try:
+            if json.loads(kf.read_text(encoding="utf-8")).get("key") == key:
+                return b
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
 
 
 def report_parameters(*, calls, build_dir, mapping=None, ratings=None, okr=None, roster=None,
@@ -116,6 +175,7 @@ def build_report(
     notebooks_dir=None,
     deck: bool = True,
     parallel: bool = True,
+    reuse=(),
     progress: Callable[[str], None] | None = lambda m: print(m, file=sys.stderr, flush=True),
 ) -> ReportResult:
     """Build the management report (PDF), the deck (PPTX) and the run's record into ``out``.
@@ -138,6 +198,11 @@ def build_report(
         ``analysis/report/templates/`` inside the package).
     parallel : bool
         Run independent notebooks side by side (in spawned processes).
+    reuse : sequence of paths
+        Earlier report folders (or their ``build/``) whose prepared inputs and results
+        bundle this run may take instead of recomputing them: used only where their key
+        matches this run's (same parameters but the language, same input files, same
+        code outside the message catalogs); anything else is recomputed.
 
     Returns
     -------
@@ -161,20 +226,28 @@ def build_report(
     build_dir.mkdir(parents=True, exist_ok=True)
     nb_dir = Path(notebooks_dir) if notebooks_dir else TEMPLATES_DIR
     # the results bundle is shared by the notebooks of one run; a result left by an
-    # earlier run may come from other inputs, settings or code
+    # earlier run may come from other inputs, settings or code: only a bundle of this
+    # run's key is taken (below), anything else is cleared
     shutil.rmtree(results_dir(build_dir), ignore_errors=True)
 
     _say(progress, "report: preparing inputs")
     inputs = prepare_inputs(calls, build_dir=build_dir, mapping=mapping, ratings=ratings,
                             okr=okr, roster=roster, config=config, truth=truth, period=period,
                             pseudonymize=pseudonymize, salt_file=salt_file,
-                            short_call_s=short_call_s)
+                            short_call_s=short_call_s, reuse=_reusable(reuse))
     timings["inputs"] = time.perf_counter() - t0
     params = report_parameters(calls=calls, build_dir=build_dir, mapping=mapping,
                                ratings=ratings, okr=okr, roster=roster, config=config,
                                truth=truth, period=period, lang=lang,
                                pseudonymize=pseudonymize, salt_file=salt_file, seed=seed,
                                short_call_s=short_call_s)
+    key = results_key(params, inputs.manifest)
+    reused_from = _reusable(reuse, key)
+    if reused_from is not None:
+        _say(progress, f"report: reusing the results of {reused_from.parent} (same data, "
+                       "settings and code)")
+        shutil.rmtree(results_dir(build_dir))
+        shutil.copytree(reused_from / "results", build_dir / "results")
     executed: dict[str, Path] = {}
     n_total, done = len(REPORT_NOTEBOOKS["execute"]), 0
     for phase in REPORT_NOTEBOOKS["phases"]:
@@ -191,11 +264,14 @@ def build_report(
         timings["nb:" + "+".join(names)] = time.perf_counter() - s
         done += len(names)
 
+    (results_dir(build_dir) / _KEY_FILE).write_text(json.dumps({"key": key}),
+                                                     encoding="utf-8")
     manifest = {
         "ccpm_report": 1,
         "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "parameters": {k: v for k, v in params.items() if k != "build_dir"},
         "engine": eng.name,
+        "results_reused": reused_from is not None,
         **{k: inputs.manifest[k] for k in ("inputs", "quarantine", "calls_in_report",
                                             "packages", "git_commit", "anonymous_bank",
                                             "pseudonymized")},
