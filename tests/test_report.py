@@ -597,7 +597,7 @@ def test_results_key_ignores_the_language_and_nothing_that_changes_a_result():
     for change in ({"short_call_s": 15.0}, {"seed": 1}, {"period": "2024-01"},
                    {"pseudonymize": True},
                    {"inputs": [{"kind": "calls", "sha256": "b" * 64}]},
-                   {"pseudonymized": {"salt_id": "x"}}):
+                   {"pseudonymized": True}, {"key": "another salt's fingerprint"}):
         assert results_key(*_key_basis(**change)) != base, change
 
 
@@ -631,5 +631,7 @@ def test_second_language_reuses_the_bundle_of_the_same_data(report_en, tiny_cent
     # another threshold: the earlier bundle's key differs, so nothing is taken from it
     params = json.loads((out / "manifest.json").read_text("utf-8"))["parameters"]
     params = {**params, "build_dir": "x", "short_call_s": params["short_call_s"] + 5}
-    inputs_manifest = {"inputs": manifest["inputs"], "pseudonymized": manifest["pseudonymized"]}
+    inputs_manifest = {"inputs": manifest["inputs"], "pseudonymized": manifest["pseudonymized"],
+                       "key": json.loads((out / "build" / "inputs" / "inputs.json")
+                                         .read_text("utf-8"))["key"]}
     assert _reusable([earlier], results_key(params, inputs_manifest)) is None

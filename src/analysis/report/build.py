@@ -88,11 +88,14 @@ def _code_digest() -> str:
 
 def results_key(params: dict, manifest: dict) -> str:
     """What the results bundle depends on: the run's parameters but the language and the
-    build folder, the inputs' checksums and pseudonymization, and the code."""
+    build folder, the inputs' checksums and pseudonymization (with the salt's id, through
+    the prepared inputs' fingerprint ``key``: pseudonyms of another salt must not be
+    reused), and the code."""
     basis = {
         "params": {k: v for k, v in params.items() if k not in ("lang", "build_dir")},
         "inputs": [[r["kind"], r["sha256"]] for r in manifest.get("inputs", [])],
         "pseudonymized": manifest.get("pseudonymized"),
+        "prepared": manifest.get("key"),  # the inputs' fingerprint: salt_id included
         "code": _code_digest(),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
