@@ -497,6 +497,11 @@ def test_interrupting_a_batch_ends_every_child(runs, tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
     sched = _schedule(tmp_path, runs["valid"], {"a": "a", "b": "b", "c": "c"})
+    # three different analyses (seeds), so that none waits to reuse another's results
+    doc = yaml.safe_load(sched.read_text())
+    for i, job in enumerate(doc["jobs"]):
+        job["seed"] = i
+    sched.write_text(yaml.safe_dump(doc))
     env = {**os.environ, "CCPM_BATCH_TEST_BUILDER": "test_output_safety:blocking_build",
            "FAKE_MARKS": str(marks),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE),

@@ -27,6 +27,11 @@ job runs in its own worker process, so a worker killed from outside (out of memo
 signal) fails its job only; the others go on. :func:`run_batch` reports every job's
 status.
 
+The jobs of one analysis (a center and period in several languages, :func:`plan_reuse`)
+are computed once: the later ones start when the first has ended and render from its
+language-free results (and each job may reuse its own previous output's), where the
+report's key says they match.
+
 Test-only hooks (environment variables, read by the worker; see
 ``tests/test_batch_faults.py``): ``CCPM_BATCH_TEST_BUILDER=module:function`` replaces
 :func:`analysis.report.build_report` by a cheap stand-in with the same signature, and
@@ -51,7 +56,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -74,7 +79,7 @@ from .outdir import (
 )
 
 __all__ = ["Job", "load_schedule", "job_key", "is_current", "run_job", "run_batch", "STAMP",
-           "JOB_KEYS", "clean_stale"]
+           "JOB_KEYS", "clean_stale", "plan_reuse"]
 
 STAMP = ".ccpm-stamp.json"
 _PATH_KEYS = ("calls", "mapping", "ratings", "okr", "roster", "config", "truth", "salt_file",
@@ -106,6 +111,10 @@ class Job:
     deck: bool = True
     templates: str | None = None
     extra: dict = field(default_factory=dict)
+    #: earlier outputs of the same analysis (another language's job): their results are
+    #: reused where they match (:func:`analysis.report.build_report`'s ``reuse``); set by
+    #: :func:`run_batch`, not a schedule key, and not part of the job's key
+    reuse_from: tuple[str, ...] = ()
 
 
 def _resolve(base: Path, value, key: str):
@@ -252,7 +261,7 @@ def job_key(job: Job) -> dict:
         inputs[k] = ({name(f): file_sha256(f) for f in files} if files
                      else name(Path(str(v))))
     params = {k: v for k, v in asdict(job).items()
-              if k not in _PATH_KEYS and k not in ("name", "out", "extra")}
+              if k not in _PATH_KEYS and k not in ("name", "out", "extra", "reuse_from")}
     if pz is not None:  # a new salt gives new pseudonyms: the job is rebuilt
         params["salt_id"] = pz if hidden is None else hidden.salt_id
     tdir = Path(job.templates) if job.templates else TEMPLATES_DIR
@@ -424,6 +433,7 @@ def _build(job: Job, tmp: Path) -> str:
                    period=job.period, lang=job.lang, pseudonymize=job.pseudonymize,
                    salt_file=job.salt_file, engine=job.engine, seed=job.seed,
                    deck=job.deck, notebooks_dir=job.templates,
+                   reuse=list(job.reuse_from),
                    progress=lambda msg: write(msg + "\n"))
     except Exception as exc:
         msg = _describe(exc)
@@ -524,6 +534,27 @@ def _died(job: Job, exitcode: int | None) -> dict:
                      "again to rebuild it"}
 
 
+#: job settings that do not change the analysis, only how it is shown
+_PRESENTATION_KEYS = ("name", "out", "lang", "engine", "deck", "extra", "reuse_from")
+
+
+def plan_reuse(jobs: list[Job], *, previous: bool = True) -> list[Job]:
+    """The jobs with ``reuse_from`` set: each job's previous output (unless ``previous``
+    is false: ``--force``), and for the jobs of one analysis (the same inputs and
+    settings in other languages or renderings) the first such job's output, whose results
+    they take instead of recomputing them where the keys match. Order is kept;
+    :func:`_run_parallel` starts a job only after the job it reuses has ended."""
+    first: dict[str, Job] = {}
+    out = []
+    for job in jobs:
+        ident = json.dumps({k: v for k, v in asdict(job).items()
+                            if k not in _PRESENTATION_KEYS}, sort_keys=True, default=str)
+        src = first.setdefault(ident, job)
+        reuse = ((job.out,) if previous else ()) + (() if src is job else (src.out,))
+        out.append(replace(job, reuse_from=reuse))
+    return out
+
+
 def _run_parallel(jobs: list[Job], workers: int, done) -> None:
     """Each job in its own spawned process, ``workers`` at a time; ``done(job, status)``
     as each ends. A worker that dies (killed, out of memory) fails its job only."""
@@ -532,10 +563,20 @@ def _run_parallel(jobs: list[Job], workers: int, done) -> None:
     ctx = multiprocessing.get_context("spawn")
     pending = list(jobs)
     running: dict[int, tuple] = {}
+    by_out = {j.out: j.name for j in jobs}
+
+    def ready() -> int | None:
+        """The first pending job whose reused job has ended (or any, if nothing runs)."""
+        busy = {j.name for j in pending} | {job.name for _p, _r, job in running.values()}
+        for i, j in enumerate(pending):
+            if not any(by_out.get(src) in busy - {j.name} for src in j.reuse_from):
+                return i
+        return 0 if not running else None
+
     try:
         while pending or running:
-            while pending and len(running) < workers:
-                job = pending.pop(0)
+            while pending and len(running) < workers and (i := ready()) is not None:
+                job = pending.pop(i)
                 recv, send = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_worker, args=(job, send),
                                    name=f"ccpm-batch:{job.name}")
@@ -594,6 +635,7 @@ def run_batch(jobs: list[Job], *, workers: int = 2, force: bool = False,
     if force:
         for job in jobs:
             (Path(job.out) / STAMP).unlink(missing_ok=True)
+    jobs = plan_reuse(jobs, previous=not force)
     results: dict[str, dict] = {}
     bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress,
                file=sys.stderr)

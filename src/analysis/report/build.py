@@ -86,7 +86,7 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def results_key(params: dict, manifest: dict) -> str:
+def results_key(params: dict, manifest: dict, templates=None) -> str:
     """What the results bundle depends on: the run's parameters but the language and the
     build folder, the inputs' checksums and pseudonymization (with the salt's id, through
     the prepared inputs' fingerprint ``key``: pseudonyms of another salt must not be
@@ -97,6 +97,9 @@ def results_key(params: dict, manifest: dict) -> str:
         "pseudonymized": manifest.get("pseudonymized"),
         "prepared": manifest.get("key"),  # the inputs' fingerprint: salt_id included
         "code": _code_digest(),
+        # templates from another folder (--templates) may ask for other results
+        "templates": None if templates is None or Path(templates).resolve() == TEMPLATES_DIR.resolve()
+        else sorted([f.name, file_sha256(f)] for f in Path(templates).glob("*.ipynb")),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -244,7 +247,7 @@ def build_report(
                                truth=truth, period=period, lang=lang,
                                pseudonymize=pseudonymize, salt_file=salt_file, seed=seed,
                                short_call_s=short_call_s)
-    key = results_key(params, inputs.manifest)
+    key = results_key(params, inputs.manifest, nb_dir)
     reused_from = _reusable(reuse, key)
     if reused_from is not None:
         _say(progress, f"report: reusing the results of {reused_from.parent} (same data, "
