@@ -348,37 +348,43 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
     bh_p = ck.groupby(["key", "behaviour"], sort=False)["p"].min().reset_index()
     bh_p = bh_p.sort_values(["key", "p"], kind="stable")
     best = long.sort_values(["key", "p_value"], kind="stable").drop_duplicates("key")
-    best = best.set_index("key")
-    n_tests = long.groupby("key").size()
-    n_per = long.groupby("key")["period"].nunique()
+    best_of = dict(zip(best["key"], zip(best["check"], best["period"], best["p_value"],
+                                        best["effect"], best["effect_unit"], strict=True),
+                       strict=True))
+    n_tests = long.groupby("key").size().to_dict()
+    n_per = long.groupby("key")["period"].nunique().to_dict()
 
-    def listing(tab: pd.DataFrame, col: str, key: str, flagged: bool) -> str:
-        if key not in tab.index:
-            return ""
-        t = tab.loc[[key]]
-        ev = t[t["p"] < alpha]
-        if ev.empty and flagged:
-            ev = t.iloc[:1]
-        return ";".join(dict.fromkeys(ev[col].astype(str)))
+    def listing(tab: pd.DataFrame, col: str):
+        """key, flagged -> the ``col`` values with p < alpha (in p order, each once), or
+        for a flagged key without any, its strongest one. One pass over the table (a
+        lookup per agent was most of the battery's time at 10 M calls)."""
+        ev = tab[tab["p"] < alpha]
+        joined = ev.groupby("key", sort=False)[col].agg(
+            lambda v: ";".join(dict.fromkeys(v.astype(str)))).to_dict()
+        strongest = tab.groupby("key", sort=False)[col].first().astype(str).to_dict()
 
-    ck_i = ck.set_index("key")
-    bh_i = bh_p.set_index("key")
+        def get(key: str, flagged: bool) -> str:
+            return joined.get(key) or (strongest.get(key, "") if flagged else "")
+        return get
+
+    beh_of = listing(bh_p, "behaviour")
+    chk_of = listing(ck, "check")
     dates = _dates(changepoints, res.loc[res["flagged"], "agent_id"].unique())
     beh, chk, first, last, detail = [], [], [], [], []
     for r in res.itertuples(index=False):
         key = r.agent_id + "\x1f" + r.scope
-        beh.append(listing(bh_i, "behaviour", key, r.flagged))
-        chk.append(listing(ck_i, "check", key, r.flagged))
+        beh.append(beh_of(key, r.flagged))
+        chk.append(chk_of(key, r.flagged))
         d = dates.get(r.agent_id, ("", "")) if r.flagged else ("", "")
         first.append(d[0])
         last.append(d[1])
-        b = best.loc[key]
+        b_check, b_period, b_p, b_effect, b_unit = best_of[key]
         where = "all periods" if r.scope == "all" else f"period {r.scope}"
         detail.append(
             f"Combined p = {_fmt_p(r.p_value)} (Cauchy combination of {int(n_tests[key])} "
-            f"test(s) over {int(n_per[key])} period(s), {where}); strongest: {b['check']} "
-            f"in {b['period']} (p = {_fmt_p(b['p_value'])}, {b['effect']:+.3g} "
-            f"{b['effect_unit']})"
+            f"test(s) over {int(n_per[key])} period(s), {where}); strongest: {b_check} "
+            f"in {b_period} (p = {_fmt_p(b_p)}, {b_effect:+.3g} "
+            f"{b_unit})"
         )
     res["behaviours"] = beh
     res["checks"] = chk
