@@ -72,3 +72,25 @@ def test_precise_agents_among_noisy_peers_keep_their_size():
         limit = factor * a + 3 * np.sqrt(a * (1 - a) / p.size)
         assert np.mean(p <= a) <= limit, (a, np.mean(p <= a))
     assert np.mean(p <= 0.05) >= 0.6 * 0.05  # and not bought by conservatism
+
+
+@pytest.mark.parametrize("equal", [True, False])
+def test_sort_free_median_test_agrees_with_the_weighted_median(equal):
+    """The bisection asks only whether the weighted median exceeds c; the sort-free
+    answer must be the sorted median's, including exact halves (equal weights, an even
+    number of values, c between the two middle values)."""
+    from analysis.gaming._sigutil import _weighted_median, _weighted_median_above
+
+    rng = np.random.default_rng(11)
+    for m in (2, 3, 4, 7, 10, 31):
+        x = rng.exponential(1.0, (400, m))
+        w = np.ones((400, m)) if equal else rng.uniform(0.05, 3.0, (400, m))
+        med = _weighted_median(x, w)
+        srt = np.sort(x, axis=-1)
+        # c at the median, just beside it, between the middle values, and at random
+        cs = [med[:, 0], med[:, 0] * (1 + 1e-9), med[:, 0] * (1 - 1e-9),
+              0.5 * (srt[:, (m - 1) // 2] + srt[:, m // 2]) * (1 + 1e-6),
+              rng.exponential(1.0, 400)]
+        for c in cs:
+            got = np.array([_weighted_median_above(x[i], w[i], c[i])[0] for i in range(400)])
+            assert np.array_equal(got, med[:, 0] > c), (m, c[:3])
