@@ -237,3 +237,18 @@ def test_blank_lines_at_end_keep_fast_path(tmp_path, monkeypatch):
     p.write_bytes(p.read_bytes() + b"\n\n")
     _, _, _, seen = _both(tmp_path, p, monkeypatch)
     assert seen[0] == len(ROWS)
+
+
+def test_equal_id_hashes_recount_the_ids(tmp_path, monkeypatch):
+    """Every id hashed alike (as two ids of one hash would be): the ids themselves are
+    counted in the file written, and a file of distinct ids keeps the fast path."""
+    from analysis.load import _fast
+
+    real = _fast._query
+    monkeypatch.setattr(_fast, "_query",
+                        lambda *a: real(*a).replace("hash(r.", "0 * hash(r.", 1))
+    assert "0 * hash(r." in _fast._query("1990-01-01", "2030-01-01")
+    _, _, _, seen = _both(tmp_path, _write(tmp_path, ROWS), monkeypatch)
+    assert seen[0] == len(ROWS)
+    _, _, _, seen = _both(tmp_path, _write(tmp_path, ROWS + [ROWS[0]]), monkeypatch)
+    assert seen[0] is None

@@ -14,7 +14,8 @@ window, answer not before arrival, ...). The typed rows are encoded into
 ``valid.parquet`` by pyarrow in a writer thread, with the slice path's writer, row groups
 and metadata (so the same bytes); the row count the metadata needs up front is the line
 count taken while the file was checked for UTF-8, and it must equal the rows read. Then
-one query checks that no call id repeats.
+one query checks that no call id repeats (over the ids' hashes, kept from the pass; over
+the ids in the file written only when two hashes are equal).
 
 Only when **every** row is plain, the counts agree and the ids are unique is the result
 used: the file's rows are then all valid and the quarantine is its header alone. At the
@@ -199,6 +200,7 @@ def _query(lo: str, hi: str, ascii_no_nul: bool = False) -> str:
             v_csat AS csat,
             v_qa AS qa_score,
             {bool_v(r['complaint'])} AS complaint,
+            hash({r['call_id']}) AS __h,
             coalesce({ok}, false) AS __ok
         FROM (
             SELECT r.*,
@@ -275,7 +277,8 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
         if not expected:
             return None
         # the Parquet encoding runs in a thread of its own (pyarrow lets go of the GIL)
-        # while DuckDB checks the next rows
+        # while DuckDB checks the next rows; the thread also writes the last row group
+        # and closes the file, while the ids are checked
         w = RowGroupWriter(valid_path, schema, meta_for(expected))
         todo: queue.Queue = queue.Queue(maxsize=4)
         failed: list[BaseException] = []
@@ -283,7 +286,17 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
         def write() -> None:
             while True:
                 t = todo.get()
-                if t is None:
+                if isinstance(t, tuple):  # the end: (every row read and plain,)
+                    try:
+                        if t[0] and not failed:
+                            w.finish()
+                    except BaseException as exc:  # noqa: BLE001 - re-raised below
+                        failed.append(exc)
+                    finally:
+                        try:
+                            w.close()
+                        except BaseException as exc:  # noqa: BLE001 - re-raised below
+                            failed.append(exc)
                     return
                 if not failed:
                     try:
@@ -294,7 +307,9 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
         th = threading.Thread(target=write, name="ccpm-fast-writer", daemon=True)
         th.start()
         rows = 0
-        plain = True
+        complete = False
+        distinct = None
+        hashes: list[pa.Array] = []  # each row's hash(call_id): 8 bytes a row
         try:
             con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM {csv_sql}")
             rel = con.sql(_query(lo.strftime("%Y-%m-%d %H:%M:%S.%f"),
@@ -302,28 +317,39 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
             for batch in rel.to_arrow_reader(1 << 17):
                 okcol = batch.column(batch.num_columns - 1)
                 if okcol.null_count or okcol.false_count:
-                    plain = False
                     break
                 rows += batch.num_rows
                 if rows > expected or failed:
-                    plain = False
                     break
-                todo.put(pa.Table.from_batches([batch]).drop_columns(["__ok"]))
+                hashes.append(batch.column(batch.num_columns - 2))
+                todo.put(pa.Table.from_batches([batch]).drop_columns(["__h", "__ok"]))
+            else:
+                complete = rows == expected
         finally:
-            todo.put(None)
-            th.join()
-            if plain and not failed and rows == expected:
-                w.finish()
-            w.close()
+            todo.put((complete,))
+            try:
+                if complete:
+                    # any call id twice: the full loader quarantines the later rows. As
+                    # many distinct hashes as rows proves every id distinct (numbers, not
+                    # text, and no second read); fewer is a repeated id or, rarely, two ids
+                    # of one hash: then the ids in the file written are counted below
+                    con.register("ccpm_id_hashes",
+                                 pa.table({"h": pa.chunked_array(hashes, pa.uint64())}))
+                    hashes.clear()
+                    distinct = con.execute(
+                        "SELECT count(DISTINCT h) FROM ccpm_id_hashes").fetchall()[0][0]
+                    con.unregister("ccpm_id_hashes")
+            finally:
+                th.join()
         if failed:  # e.g. no room left: the full loader writes again and says why
             return None
-        if not plain or rows != expected:
+        if not complete:
             return None
-        # any call id twice: the full loader quarantines the later rows
-        dup = con.execute("SELECT count(*) - count(DISTINCT call_id) FROM read_parquet(?)",
-                          [str(valid_path)]).fetchall()[0][0]
-        if dup:
-            return None
+        if distinct != rows:
+            dup = con.execute("SELECT count(*) - count(DISTINCT call_id) FROM read_parquet(?)",
+                              [str(valid_path)]).fetchall()[0][0]
+            if dup:
+                return None
     except (duckdb.Error, pa.ArrowException, UnicodeError, OSError):
         return None  # unreadable or unwritable in some way: the full loader gives the reason
     finally:
