@@ -321,7 +321,8 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
                 rows += batch.num_rows
                 if rows > expected or failed:
                     break
-                hashes.append(batch.column(batch.num_columns - 2))
+                # copied: a column of DuckDB's batch keeps the whole batch's memory alive
+                hashes.append(pa.array(batch.column(batch.num_columns - 2).to_numpy().copy()))
                 todo.put(pa.Table.from_batches([batch]).drop_columns(["__h", "__ok"]))
             else:
                 complete = rows == expected
