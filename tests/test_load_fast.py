@@ -103,6 +103,12 @@ NOT_PLAIN = {
     "odd bool": ROWS[0].replace(",true,", ",是,").replace("C1,", "C9,"),
     "unknown ended_by": ROWS[0].replace(",customer,", ",bot,").replace("C1,", "C9,"),
     "nul byte": ROWS[0].replace("general", "gen\x00eral").replace("C1,", "C9,"),
+    "nul byte last": ROWS[0].replace("general", "general\x00").replace("C1,", "C9,"),
+    "trailing space id": ROWS[0].replace("C1,", "C9 ,"),
+    "tab before id": ROWS[0].replace("C1,", "\tC9,"),
+    "control char last": ROWS[0].replace(",K1,", ",K1\x1f,").replace("C1,", "C9,"),
+    "control char first": ROWS[0].replace(",A1,", ",\x01A1,").replace("C1,", "C9,"),
+    "quoted trailing space": ROWS[0].replace("general", '"general "').replace("C1,", "C9,"),
     "extra field": ROWS[0].replace("C1,", "C9,") + ",surplus",
     "missing field": ROWS[0].replace("C1,", "C9,").rsplit(",", 1)[0],
     "text after quote": ROWS[0].replace("general", '"gen"eral').replace("C1,", "C9,"),
@@ -110,11 +116,84 @@ NOT_PLAIN = {
 }
 
 
+# a file with a UTF-8 byte-order mark is not all ASCII (a non-ASCII field is never plain,
+# so the mark is the one way a plain file is not): the fast path then checks each field
+# for ASCII and NUL itself, where for an ASCII file without NUL it need not
+def _write_case(tmp_path: Path, rows: list[str], ascii_file: bool) -> Path:
+    p = _write(tmp_path, rows)
+    if not ascii_file:
+        p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    return p
+
+
+@pytest.mark.parametrize("ascii_file", [True, False], ids=["ascii", "bom"])
 @pytest.mark.parametrize("case", sorted(NOT_PLAIN))
-def test_not_plain_falls_back_same_bytes(tmp_path, monkeypatch, case):
+def test_not_plain_falls_back_same_bytes(tmp_path, monkeypatch, case, ascii_file):
     rows = ROWS + [NOT_PLAIN[case]]
-    _, _, _, seen = _both(tmp_path, _write(tmp_path, rows), monkeypatch)
+    _, _, _, seen = _both(tmp_path, _write_case(tmp_path, rows, ascii_file), monkeypatch)
     assert seen[0] is None, case
+
+
+def test_bom_file_keeps_fast_path(tmp_path, monkeypatch):
+    from analysis.load import _readers
+
+    p = _write_case(tmp_path, ROWS, False)
+    got: list[bool] = []
+    assert _readers._is_utf8(p, None, got) and got == [False]
+    _, _, _, seen = _both(tmp_path, p, monkeypatch)
+    assert seen[0] == len(ROWS)
+
+
+# text forms around the "plain" edge: what the query decides for each must not depend on
+# whether the file was already known to be ASCII without NUL
+EDGE_TEXT = ["C1", "!", "~", "a b", " a", "a ", "\ta", "a\t", "\x01a", "a\x1f", "a\x7f",
+             "\x7fa", "!a!", "0", "A" * 40, "a\x00b"]
+
+
+def test_ascii_query_decides_as_full_query():
+    import duckdb
+
+    from analysis.load._fast import _COLS, _query
+
+    base = dict(zip(_COLS, ROWS[0].split(","), strict=True))
+    rows = []
+    for text in EDGE_TEXT:
+        for col in ("call_id", "queue", "agent_id", "customer_id"):
+            rows.append({**base, col: text})
+        for col, word in (("outcome", "answered"), ("ended_by", "agent"), ("resolved", "yes")):
+            rows.append({**base, col: text + word})
+            rows.append({**base, col: word + text})
+    con = duckdb.connect()
+    cols = ", ".join(f'"{c}" VARCHAR' for c in _COLS)
+    con.execute(f"CREATE TABLE raw ({cols})")
+    con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' * len(_COLS))})",
+                    [[r[c] for c in _COLS] for r in rows])
+    lo, hi = "1990-01-01 00:00:00", "2030-01-01 00:00:00"
+    full = [r[0] for r in con.execute(f"SELECT __ok FROM ({_query(lo, hi)})").fetchall()]
+    fast = [r[0] for r in con.execute(f"SELECT __ok FROM ({_query(lo, hi, True)})").fetchall()]
+    ascii_rows = [all(str(v).isascii() and "\x00" not in str(v) for v in r.values())
+                  for r in rows]
+    assert any(full) and not all(full)
+    assert [f for f, a in zip(full, ascii_rows, strict=True) if a] == \
+        [f for f, a in zip(fast, ascii_rows, strict=True) if a]
+
+
+@pytest.mark.parametrize(("data", "plain"), [
+    (b"abc\n" * 10, True),
+    (b"abc\n" * 10 + b"\x00", False),
+    (b"\x00" + b"abc\n" * 10, False),
+    ("abc\né\n".encode(), False),
+    (b"a\r\n\x7f\x1f\n", True),  # control characters are ASCII: checked per field
+])
+def test_utf8_check_reports_ascii_without_nul(tmp_path, monkeypatch, data, plain):
+    from analysis.load import _readers
+
+    monkeypatch.setattr(_readers, "_COPY_BLOCK", 1)  # blocks of 4 bytes
+    p = tmp_path / "x.csv"
+    p.write_bytes(data)
+    got: list[bool] = []
+    assert _readers._is_utf8(p, None, got)
+    assert got == [plain]
 
 
 def test_extra_column_falls_back(tmp_path, monkeypatch):
@@ -158,3 +237,18 @@ def test_blank_lines_at_end_keep_fast_path(tmp_path, monkeypatch):
     p.write_bytes(p.read_bytes() + b"\n\n")
     _, _, _, seen = _both(tmp_path, p, monkeypatch)
     assert seen[0] == len(ROWS)
+
+
+def test_equal_id_hashes_recount_the_ids(tmp_path, monkeypatch):
+    """Every id hashed alike (as two ids of one hash would be): the ids themselves are
+    counted in the file written, and a file of distinct ids keeps the fast path."""
+    from analysis.load import _fast
+
+    real = _fast._query
+    monkeypatch.setattr(_fast, "_query",
+                        lambda *a: real(*a).replace("hash(r.", "0 * hash(r.", 1))
+    assert "0 * hash(r." in _fast._query("1990-01-01", "2030-01-01")
+    _, _, _, seen = _both(tmp_path, _write(tmp_path, ROWS), monkeypatch)
+    assert seen[0] == len(ROWS)
+    _, _, _, seen = _both(tmp_path, _write(tmp_path, ROWS + [ROWS[0]]), monkeypatch)
+    assert seen[0] is None

@@ -69,3 +69,28 @@ def test_file_sha256_large_file_in_chunks(tmp_path):
     f.write_bytes(data)
     assert file_sha256(f) == hashlib.sha256(data).hexdigest()
     assert file_sha256(f, chunk=7) == hashlib.sha256(data).hexdigest()
+
+
+def test_hash_ahead_gives_the_same_records_and_notices_a_change(tmp_path):
+    import os
+
+    from analysis import manifest as man
+
+    a, b = tmp_path / "a.csv", tmp_path / "d"
+    a.write_bytes(b"x,y\n1,2\n" * 1000)
+    b.mkdir()
+    (b / "one.csv").write_bytes(b"q\n1\n")
+    want = man.file_records([a, b])
+    man.hash_ahead([a, b, None])
+    assert man.file_records([a, b]) == want  # digests taken from the threads
+    assert not any(k[0] in (str(a.resolve()), str((b / "one.csv").resolve()))
+                   for k in man._AHEAD)  # each used once
+    man.hash_ahead([a])
+    for slot in list(man._AHEAD.values()):
+        slot[0].join()
+    a.write_bytes(b"x,y\n3,4\n" * 1000)  # same size, changed after it was hashed
+    st = a.stat()
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    rec = man.file_records([a])[0]
+    assert rec["sha256"] == hashlib.sha256(a.read_bytes()).hexdigest()
+    man._AHEAD.clear()

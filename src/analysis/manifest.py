@@ -42,6 +42,7 @@ __all__ = [
     "KEY_PACKAGES",
     "file_sha256",
     "file_records",
+    "hash_ahead",
     "package_versions",
     "build_manifest",
     "write_manifest",
@@ -66,6 +67,64 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+#: Hashes started ahead (:func:`hash_ahead`): (path, size, mtime_ns) -> [thread, digest]
+_AHEAD: dict[tuple[str, int, int], list] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def hash_ahead(paths: Iterable[str | os.PathLike | None]) -> None:
+    """Start hashing these input files (folders and globs expanded) in a background
+    thread, so that the manifest written at the end need not read them again then: a
+    command calls this first, and the SHA-256 (which lets go of the GIL) runs on another
+    core while the command imports its libraries and reads the files itself.
+    :func:`file_records` takes a digest from here only when the file's size and
+    modification time are still those seen before and after it was hashed; else (or
+    if hashing failed) it hashes the file as before."""
+    import threading
+
+    files = []
+    for p in paths:
+        if p is None or p == "":
+            continue
+        for f in _expand(p):
+            key = _stat_key(f.resolve())
+            if key is not None and key not in _AHEAD:
+                files.append(key)
+    if not files:
+        return
+
+    def run() -> None:
+        for key in files:
+            try:
+                digest = file_sha256(key[0], chunk=1 << 23)  # few GIL hand-overs
+            except OSError:
+                continue
+            if _stat_key(Path(key[0])) == key:
+                _AHEAD[key][1] = digest
+
+    th = threading.Thread(target=run, name="ccpm-hash-ahead", daemon=True)
+    for key in files:
+        _AHEAD[key] = [th, None]
+    th.start()
+
+
+def _sha256_of(r: Path) -> str:
+    key = _stat_key(r)
+    slot = _AHEAD.pop(key, None) if key is not None else None
+    if slot is not None:
+        slot[0].join()
+        if slot[1] is not None and _stat_key(r) == key:
+            return slot[1]
+    return file_sha256(r)
 
 
 def _expand(path: str | os.PathLike) -> list[Path]:
@@ -107,7 +166,7 @@ def file_records(paths: Iterable[str | os.PathLike | None], *,
             name = str(r)
             if base_p is not None and r.is_relative_to(base_p):
                 name = str(r.relative_to(base_p))
-            out.append({"file": name, "bytes": r.stat().st_size, "sha256": file_sha256(r)})
+            out.append({"file": name, "bytes": r.stat().st_size, "sha256": _sha256_of(r)})
     return out
 
 

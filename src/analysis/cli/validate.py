@@ -184,11 +184,15 @@ def _report(label: str, res, paths: dict, quiet: bool) -> None:
 def run(args) -> int:
     import time
 
-    from ..errors import InputError
-    from ..load import load_calls, load_ratings, load_roster, validate_calls, write_validated
-    from ..manifest import write_manifest
+    from ..manifest import hash_ahead, write_manifest
 
     started = time.time()
+    # the manifest's input hashes, on another core while the loader imports and reads
+    hash_ahead([args.calls, args.roster, args.ratings])
+
+    from ..errors import InputError
+    from ..load import load_calls, load_ratings, load_roster, validate_calls, write_validated
+
     pz = pseudonymizer_from_args(args, keep=())  # no sentinels: every id is replaced
 
     jobs = [
