@@ -33,8 +33,9 @@ days:
 Null model
 ----------
 Each contrast goes through the robust peer test
-(:func:`._sigutil.peer_contrast_pvalues`: median / MAD between-agent spread,
-parametric-bootstrap p-value, one-sided "longer late"); the two p-values are
+(:func:`._sigutil.peer_contrast_pvalues`: precision-weighted median and robust
+Paule-Mandel between-agent spread, parametric-bootstrap p-value with ``tau`` drawn
+from its generalised pivot in each replicate, one-sided "longer late"); the two p-values are
 combined by Fisher's method. Calibration is checked on simulated centers in
 which every agent slows down late by a different amount.
 
