@@ -14,44 +14,18 @@ with a sampling standard error ``se_i``. Honest agents differ by more than
 sampling noise (skill, tenure, case mix), so the null model is the random-effects
 model ``d_i = mu + u_i + e_i`` with ``u_i ~ N(0, tau^2)`` (honest between-agent
 spread) and ``e_i ~ N(0, se_i^2)``. ``mu`` is estimated by the median of the
-``d_i`` weighted by ``1 / (tau^2 + se_i^2)`` and ``tau^2`` robustly
-(:func:`robust_center_scale`: the ``tau^2`` at which the standardised residuals
-have a scaled median absolute deviation of 1, a robust Paule-Mandel estimate
-that weighs precise and noisy agents correctly); so a few gaming agents move
-neither.
+``d_i`` and ``tau^2`` robustly (:func:`robust_center_scale`: the ``tau^2`` at
+which the standardised residuals have a scaled median absolute deviation of 1,
+a robust Paule-Mandel estimate that weighs precise and noisy agents correctly);
+so a few gaming agents move neither.
 The agent's score is ``z_i = (d_i - mu) / sqrt(tau^2 + se_i^2)``.
 
 Because ``mu`` and ``tau`` are estimated from a limited number of peers, ``z_i``
 is heavier-tailed than N(0, 1) (using the normal tail was anti-conservative
 with 20 peers). The p-value therefore comes from a parametric bootstrap of the
 whole procedure under the fitted null: draw ``d*_i = u*_i + e*_i``, re-estimate
-``mu*``, ``tau*`` and recompute every ``z*_i``; ``p_i`` is the share of the
-bootstrap ``z*`` of agents of similar precision at least ``z_i``.
-
-``tau``'s own uncertainty. ``z*`` is not pivotal: its tail depends on the true
-``tau`` relative to the ``se_i``, and a bootstrap drawn at ``tau-hat`` (as if it
-were known) is too light-tailed exactly where ``tau-hat`` is too small. With
-12 agents, 4 precise (``se = tau / 2``) and 8 noisy (``se = 2 tau``), ``tau-hat``
-is 0 in a fifth of groups and the bootstrap at ``tau-hat`` gave 4.9x nominal at
-.001 (12x for the precise agents; issue #13: honest agents of a queue whose
-``se`` is twice ``tau`` flagged by ``hold_inflation``). So each replicate draws its
-own ``tau^2`` from the generalised pivotal (fiducial) distribution of the
-estimator (Weerahandi 1993; Tian 2008 for the random-effects ``tau^2``): draw a
-null sample at ``tau-hat``, take its residual scale ``S*`` at the generating
-``tau`` (the statistic whose root is ``tau-hat``, close to pivotal), and solve
-"observed residual scale at ``tau_b^2`` = ``S*``" (:func:`_tau2_inverse`); the
-replicate's ``d*`` are then drawn at ``tau_b`` and ``mu*``, ``tau*`` refitted as
-before. Together with the precision-weighted centre (a plain median is
-dominated by the noisy agents and its error swamps the precise agents' scale)
-this brought that setting to 1.8x at .001 and 1.2x at .01 (the precise agents
-alone 4x and 2x: still the weak spot, ``tests/test_gaming_peer_test.py``), and
-every agent equally noisy (``se = 2 tau``) from 1.75x to nominal. Cost: about
-twice the former bootstrap.
-
-References: Weerahandi, S. (1993). Generalized confidence intervals. *JASA* 88,
-899-905. Tian, L. (2008). Generalized inferences on the overall treatment effect
-in meta-analysis with normally distributed outcomes. *Biometrical Journal* 50,
-237-247. Paule & Mandel (1982), below.
+``mu*``, ``tau*`` and recompute every ``z*_i``; ``p_i`` is the share of all
+bootstrap ``z*`` (pooled over agents, they are pivotal) at least ``z_i``.
 """
 
 from __future__ import annotations
@@ -241,16 +215,8 @@ def _weighted_median_above(x: np.ndarray, w: np.ndarray, c: float) -> np.ndarray
     return below | (hit & (0.5 * (lo + hi) > c))
 
 
-def _residual_scale(dev: np.ndarray, se2: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    """Share-weighted scaled median of ``dev / sqrt(t2 + se2)`` along the last axis (keepdims):
-    the statistic whose root in ``t2`` at 1 is :func:`robust_center_scale`'s ``tau^2``."""
-    w = 1.0 / (t2 + se2)
-    share = np.where(t2 > 0, t2 * w, w)
-    return _MAD * _weighted_median(dev * np.sqrt(w), share)
-
-
 def robust_center_scale(d: np.ndarray, se2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre (precision-weighted median) and between-agent variance ``tau^2`` along the last axis.
+    """Median and between-agent variance ``tau^2`` along the last axis.
 
     ``tau^2`` is a robust Paule-Mandel estimate: the value at which the standardised
     residuals ``r_i = (d_i - median) / sqrt(tau^2 + se_i^2)`` have a scaled median
@@ -266,9 +232,7 @@ def robust_center_scale(d: np.ndarray, se2: np.ndarray) -> tuple[np.ndarray, np.
     ``tests/test_gaming_peer_test.py``); an unweighted median of the ``r_i`` still left
     10x at .001 when the noisy agents' ``se`` was twice ``tau``.
 
-    The root is found by bisection on ``[0, MAD^2]``, 24 steps; first around the plain
-    median, then around the median weighted by ``1 / (tau^2 + se_i^2)`` (the returned
-    centre), whose error is small beside the precise agents' scale.
+    The root is found by bisection on ``[0, MAD^2]``, 24 steps.
 
     References: Paule, R. C. & Mandel, J. (1982). Consensus values and weighting
     factors. *J. Res. NBS* 87, 377-385; Rousseeuw & Croux (1993) for the MAD.
@@ -276,15 +240,6 @@ def robust_center_scale(d: np.ndarray, se2: np.ndarray) -> tuple[np.ndarray, np.
     d = np.asarray(d, float)
     se2 = np.broadcast_to(np.asarray(se2, float), d.shape)
     mu = np.median(d, axis=-1, keepdims=True)
-    mu, tau2 = _center_scale_at(d, se2, mu)
-    # re-centre on the median weighted by 1 / (tau^2 + se^2) and refit tau^2
-    mu = _weighted_median(d, 1.0 / (tau2 + se2))
-    return _center_scale_at(d, se2, mu)
-
-
-def _center_scale_at(d, se2, mu):
-    """``(mu, tau^2)``: the robust Paule-Mandel root of :func:`robust_center_scale` around
-    the given centre ``mu`` (keepdims, along the last axis)."""
     dev = np.abs(d - mu)
     hi = (_MAD * np.median(dev, axis=-1, keepdims=True)) ** 2
     lo = np.zeros_like(hi)
@@ -343,53 +298,18 @@ def peer_contrast_pvalues(
     z = (d - mu) / np.sqrt(tau2 + se2)
     if n_boot is None:
         n_boot = int(np.clip(np.ceil(200_000 / m), 500, 20_000))
-    invert = _tau2_inverse(d, se2, mu, tau2)
-    zs, draws = [], []
+    zs = []
     chunk = max(1, 2_000_000 // max(m, 1))
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        # tau^2 of this replicate: a draw from its generalised-pivot (fiducial) distribution
-        # (the module docstring: refitting tau at tau-hat alone left the tail 5x nominal)
-        piv = rng.standard_normal((b, m)) * np.sqrt(tau2) + rng.standard_normal((b, m)) * np.sqrt(se2)
-        piv = np.abs(piv - _weighted_median(piv, np.broadcast_to(1.0 / (tau2 + se2), piv.shape)))
-        tau2b = invert(_residual_scale(piv, se2[None, :], np.full((b, 1), tau2))[:, 0])
-        dstar = (rng.standard_normal((b, m)) * np.sqrt(tau2b)[:, None]
-                 + rng.standard_normal((b, m)) * np.sqrt(se2))
+        dstar = rng.standard_normal((b, m)) * np.sqrt(tau2) + rng.standard_normal((b, m)) * np.sqrt(se2)
         mus, tau2s = robust_center_scale(dstar, se2[None, :])
         zs.append((dstar - mus) / np.sqrt(tau2s + se2[None, :]))
-        draws.append(tau2b)
         done += b
     zstar = np.concatenate(zs, axis=0)  # (n_boot, m): column j holds agent j's z*
-    # agents alike in precision share a reference; their share of between-agent variance
-    # at the median tau^2 draw (at tau-hat = 0 every share is 0 and the precise agents'
-    # heavy-tailed z* were pooled with the noisy agents' normal ones)
-    t2ref = max(tau2, float(np.median(np.concatenate(draws))))
-    p = _pooled_tail(z, zstar, t2ref / (t2ref + se2))
+    p = _pooled_tail(z, zstar, tau2 / (tau2 + se2))
     return pd.DataFrame({"z": z, "p_value": p, "center": mu, "tau": np.sqrt(tau2)})
-
-
-def _tau2_inverse(d: np.ndarray, se2: np.ndarray, mu: float, tau2: float, grid: int = 96):
-    """``s -> tau^2`` at which the observed residual scale equals ``s`` (0 where even
-    ``tau^2 = 0`` gives a scale below ``s``): the generalised pivotal quantity of ``tau^2``.
-
-    The observed scale :func:`_residual_scale` of ``|d - mu|`` is decreasing in ``tau^2``
-    (a step function: made monotone by a running minimum), tabulated on a grid of
-    ``tau^2`` (0 and ``grid`` log-spaced values up to 16x the larger of ``tau-hat^2`` and
-    the raw MAD^2) and inverted by linear interpolation.
-    """
-    m = d.size
-    dev = np.abs(d - mu)
-    hi = 16.0 * max(tau2, (_MAD * float(np.median(dev))) ** 2, 1e-300)
-    tg = np.r_[0.0, np.geomspace(hi * 1e-6, hi, grid)]
-    sg = _residual_scale(np.broadcast_to(dev, (tg.size, m)), se2[None, :], tg[:, None])[:, 0]
-    sg = np.minimum.accumulate(sg)
-
-    def invert(s: np.ndarray) -> np.ndarray:
-        # np.interp needs increasing x: the scale decreases in tau^2
-        return np.interp(-s, -sg, tg, left=0.0, right=tg[-1])
-
-    return invert
 
 
 #: Agents whose share of between-agent variance, ``tau^2 / (tau^2 + se^2)``, is within

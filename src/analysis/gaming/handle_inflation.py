@@ -22,15 +22,12 @@ the size of that spread differs between queues (hold is rare in one queue and
 routine in another: pooling queues flagged honest agents of the high-spread
 queue). So each queue x period is its own peer group, with a random-effects
 null ``d_i = mu + u_i + e_i`` whose honest between-agent SD ``tau`` is
-estimated robustly (the agents' median weighted by ``1 / (tau^2 + se^2)``, and the
-robust Paule-Mandel ``tau`` of :func:`._sigutil.robust_center_scale`, which weighs
-main-queue agents against the noisier agents who take a few of the queue's calls).
-The p-value of the robust z-score is a parametric bootstrap of that whole procedure
-under the fitted null, each replicate at its own ``tau`` drawn from the estimator's
-generalised pivot (see :func:`._sigutil.peer_contrast_pvalues`; it accounts for
-estimating ``tau`` from a dozen peers, including small queues whose agents' ``se``
-is twice ``tau``, where a bootstrap at ``tau-hat`` was 5x nominal at .001 and
-flagged honest agents: issue #13), one-sided (more time than peers). An agent's queues are
+estimated robustly (median of the agents' means, and the robust Paule-Mandel
+``tau`` of :func:`._sigutil.robust_center_scale`, which weighs main-queue agents
+against the noisier agents who take a few of the queue's calls). The p-value of the robust z-score is a parametric
+bootstrap of that whole procedure under the fitted null (see
+:func:`._sigutil.peer_contrast_pvalues`; it accounts for estimating ``tau``
+from a dozen peers), one-sided (more time than peers). An agent's queues are
 combined by their call-weighted mean z-score (an agent's habit is shared by
 all their queues, so the queue scores are not independent:
 :func:`._sigutil.stratified_peer_test`).

@@ -21,9 +21,8 @@ Null model
 ----------
 Honest agents' targets also scatter around their trend (optimism, noise in
 the trend itself), so each key result's slacks go through the robust peer
-test (:func:`._sigutil.peer_contrast_pvalues`: precision-weighted median and
-robust Paule-Mandel spread, parametric-bootstrap p-value with ``tau`` drawn from its
-generalised pivot in each replicate, one-sided "easier"); an agent's key results are
+test (:func:`._sigutil.peer_contrast_pvalues`: median / MAD spread,
+parametric-bootstrap p-value, one-sided "easier"); an agent's key results are
 combined by Fisher's method.
 
 Piling of attainment: attainment = progress from baseline toward target in the
