@@ -634,4 +634,22 @@ def test_second_language_reuses_the_bundle_of_the_same_data(report_en, tiny_cent
     inputs_manifest = {"inputs": manifest["inputs"], "pseudonymized": manifest["pseudonymized"],
                        "key": json.loads((out / "build" / "inputs" / "inputs.json")
                                          .read_text("utf-8"))["key"]}
-    assert _reusable([earlier], results_key(params, inputs_manifest)) is None
+    assert _reusable([earlier / "build"], results_key(params, inputs_manifest)) is None
+
+
+def test_prepared_inputs_come_from_the_first_earlier_build_that_matches(tiny_center, tmp_path):
+    """An earlier build whose inputs were prepared otherwise (a stale previous output) does
+    not stop the run from taking a matching one further down the list."""
+    from analysis.report.inputs import prepare_inputs
+
+    good, stale, new = tmp_path / "good", tmp_path / "stale", tmp_path / "new"
+    prepare_inputs(tiny_center["calls"], build_dir=good)
+    (good / "inputs" / "planted.txt").write_text("copied")
+    (stale / "inputs").mkdir(parents=True)
+    (stale / "inputs" / "inputs.json").write_text(json.dumps({"key": "another run's"}))
+    prepare_inputs(tiny_center["calls"], build_dir=new, reuse=[stale, good])
+    assert (new / "inputs" / "planted.txt").read_text() == "copied"
+    other = tmp_path / "other"  # only a mismatching build offered: prepared afresh
+    prepare_inputs(tiny_center["calls"], build_dir=other, reuse=[stale])
+    assert not (other / "inputs" / "planted.txt").exists()
+    assert (other / "inputs" / "calls.parquet").is_file()

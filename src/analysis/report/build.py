@@ -104,21 +104,23 @@ def results_key(params: dict, manifest: dict, templates=None) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _reusable(reuse, key: str | None = None) -> Path | None:
-    """The first earlier output among ``reuse`` with a build folder (and, given ``key``,
-    a results bundle of that key)."""
+def _build_dirs(reuse) -> list[Path]:
+    """The build folders of the earlier outputs in ``reuse`` (report folders or their
+    ``build/``), in order."""
+    out = []
     for cand in reuse or ():
         if cand in (None, ""):
             continue
         b = Path(cand).expanduser().resolve()
-        b = b if b.name == "build" else b / "build"
-        if key is None:
-            if (b / "inputs" / "inputs.json").is_file():
-                return b
-            continue
-        kf = b / "results" / _KEY_FILE
+        out.append(b if b.name == "build" else b / "build")
+    return out
+
+
+def _reusable(builds: list[Path], key: str) -> Path | None:
+    """The first of ``builds`` whose results bundle has this ``key``."""
+    for b in builds:
         try:
-            if json.loads(kf.read_text(encoding="utf-8")).get("key") == key:
+            if json.loads((b / "results" / _KEY_FILE).read_text(encoding="utf-8")).get("key") == key:
                 return b
         except (OSError, ValueError, AttributeError):
             continue
@@ -235,12 +237,13 @@ def build_report(
     # earlier run may come from other inputs, settings or code: only a bundle of this
     # run's key is taken (below), anything else is cleared
     shutil.rmtree(results_dir(build_dir), ignore_errors=True)
+    builds = _build_dirs(reuse)
 
     _say(progress, "report: preparing inputs")
     inputs = prepare_inputs(calls, build_dir=build_dir, mapping=mapping, ratings=ratings,
                             okr=okr, roster=roster, config=config, truth=truth, period=period,
                             pseudonymize=pseudonymize, salt_file=salt_file,
-                            short_call_s=short_call_s, reuse=_reusable(reuse))
+                            short_call_s=short_call_s, reuse=builds)
     timings["inputs"] = time.perf_counter() - t0
     params = report_parameters(calls=calls, build_dir=build_dir, mapping=mapping,
                                ratings=ratings, okr=okr, roster=roster, config=config,
@@ -248,7 +251,7 @@ def build_report(
                                pseudonymize=pseudonymize, salt_file=salt_file, seed=seed,
                                short_call_s=short_call_s)
     key = results_key(params, inputs.manifest, nb_dir)
-    reused_from = _reusable(reuse, key)
+    reused_from = _reusable(builds, key)
     if reused_from is not None:
         _say(progress, f"report: reusing the results of {reused_from.parent} (same data, "
                        "settings and code)")

@@ -23,6 +23,7 @@ import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -350,7 +351,7 @@ def prepare_inputs(
     pseudonymize: bool = False,
     salt_file: str | os.PathLike | None = None,
     short_call_s: float | None = None,
-    reuse: str | os.PathLike | None = None,
+    reuse: Sequence[str | os.PathLike] = (),
 ) -> ReportInputs:
     """Load, check, filter and (optionally) pseudonymize a report's inputs; cache them.
 
@@ -376,9 +377,9 @@ def prepare_inputs(
         A handled call shorter than this (talk time, seconds) is "short" in the panel, the
         gaming checks and the headline numbers (default
         :data:`analysis.config.DEFAULT_SHORT_CALL_S`).
-    reuse : path, optional
-        Another build folder: its prepared inputs are copied (whole) when they were
-        prepared from the same files with the same arguments, and ignored otherwise.
+    reuse : sequence of paths
+        Other build folders: the first whose prepared inputs were prepared from the same
+        files with the same arguments is copied (whole); the others are ignored.
 
     Returns
     -------
@@ -417,15 +418,15 @@ def prepare_inputs(
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("key") == key:
             return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
-    elif reuse is not None and not idir.exists():
-        other = Path(reuse) / "inputs"
-        try:
-            manifest = json.loads((other / "inputs.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            manifest = {}
-        if isinstance(manifest, dict) and manifest.get("key") == key:
-            shutil.copytree(other, idir)
-            return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
+    elif not idir.exists():
+        for other in (Path(b) / "inputs" for b in reuse):
+            try:
+                manifest = json.loads((other / "inputs.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict) and manifest.get("key") == key:
+                shutil.copytree(other, idir)
+                return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
     idir.mkdir(parents=True, exist_ok=True)
     valid, qcounts, rows_read, notes = _load_calls(paths["calls"], paths["mapping"] or mapping)
     n_valid_all = len(valid)
