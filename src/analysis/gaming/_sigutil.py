@@ -179,26 +179,13 @@ def skipped(name: str, reason: str) -> CheckResult:
     return CheckResult(name=name, flags=empty_flags(), skipped=reason)
 
 
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted median along the last axis, keepdims; with equal weights ``np.median``
-    (the mean of the two middle values when the cumulative weight hits one half)."""
-    order = np.argsort(x, axis=-1)
-    xs = np.take_along_axis(x, order, -1)
-    cw = np.cumsum(np.take_along_axis(w, order, -1), axis=-1)
-    half = 0.5 * cw[..., -1:]
-    i = np.argmax(cw >= half * (1 - 1e-12), axis=-1)[..., None]
-    lo = np.take_along_axis(xs, i, -1)
-    hit = np.abs(np.take_along_axis(cw, i, -1) - half) <= 1e-12 * half
-    hi = np.take_along_axis(xs, np.minimum(i + 1, x.shape[-1] - 1), -1)
-    return np.where(hit, 0.5 * (lo + hi), lo)
-
-
 def _weighted_median_above(x: np.ndarray, w: np.ndarray, c: float) -> np.ndarray:
     """``_weighted_median(x, w) > c`` along the last axis (keepdims), without sorting.
 
     The weighted median exceeds ``c`` when the values at most ``c`` carry less than
     half the weight; when they carry exactly half, the median is the mean of the
-    largest of them and the smallest value above ``c`` (as :func:`_weighted_median`).
+    largest of them and the smallest value above ``c`` (the sorted weighted median, as
+    ``tests/test_gaming_peer_test.py`` computes it, is the reference).
     Linear in the row length where the median itself needs a sort: the bisection of
     :func:`robust_center_scale` asks only this, 25 times per peer group and bootstrap
     replicate."""
