@@ -14,8 +14,8 @@ window, answer not before arrival, ...). The typed rows are encoded into
 ``valid.parquet`` by pyarrow in a writer thread, with the slice path's writer, row groups
 and metadata (so the same bytes); the row count the metadata needs up front is the line
 count taken while the file was checked for UTF-8, and it must equal the rows read. Then
-one query checks that no call id repeats (over the ids' hashes, kept from the pass; over
-the ids in the file written only when two hashes are equal).
+no call id may repeat: the ids' hashes, kept from the pass, are sorted and no two may be
+equal (else the ids in the file written are counted).
 
 Only when **every** row is plain, the counts agree and the ids are unique is the result
 used: the file's rows are then all valid and the quarantine is its header alone. At the
@@ -39,6 +39,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -313,8 +314,9 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
         th.start()
         rows = 0
         complete = False
-        distinct = None
-        hashes: list[pa.Array] = []  # each row's hash(call_id): 8 bytes a row
+        repeated = None
+        # each row's hash(call_id), copied out of DuckDB's batches: 8 bytes a row
+        hashes = np.empty(expected, dtype=np.uint64)
         try:
             con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM {csv_sql}")
             rel = con.sql(_query(lo.strftime("%Y-%m-%d %H:%M:%S.%f"),
@@ -327,7 +329,7 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
                 if rows > expected or failed:
                     break
                 # copied: a column of DuckDB's batch keeps the whole batch's memory alive
-                hashes.append(pa.array(batch.column(batch.num_columns - 2).to_numpy().copy()))
+                hashes[rows - batch.num_rows:rows] = batch.column(batch.num_columns - 2).to_numpy()
                 todo.put(pa.Table.from_batches([batch]).drop_columns(["__h", "__ok"]))
             else:
                 complete = rows == expected
@@ -335,23 +337,22 @@ def fast_contract_csv(src, m, valid_path, tmpd: Path, meta_for: Callable[[int], 
             todo.put((complete,))
             try:
                 if complete:
-                    # any call id twice: the full loader quarantines the later rows. As
-                    # many distinct hashes as rows proves every id distinct (numbers, not
-                    # text, and no second read); fewer is a repeated id or, rarely, two ids
-                    # of one hash: then the ids in the file written are counted below
-                    con.register("ccpm_id_hashes",
-                                 pa.table({"h": pa.chunked_array(hashes, pa.uint64())}))
-                    hashes.clear()
-                    distinct = con.execute(
-                        "SELECT count(DISTINCT h) FROM ccpm_id_hashes").fetchall()[0][0]
-                    con.unregister("ccpm_id_hashes")
+                    # any call id twice: the full loader quarantines the later rows. No
+                    # two equal hashes proves every id distinct (numbers, not text, and no
+                    # second read); two equal ones are a repeated id or, rarely, two ids of
+                    # one hash: then the ids in the file written are counted below. Sorted
+                    # in place by numpy (SIMD; ~0.03 s for 3 M rows, where DuckDB's
+                    # count(DISTINCT) over the same numbers took ~0.2 s CPU)
+                    hashes.sort()
+                    repeated = bool((hashes[1:] == hashes[:-1]).any())
+                    del hashes
             finally:
                 th.join()
         if failed:  # e.g. no room left: the full loader writes again and says why
             return None
         if not complete:
             return None
-        if distinct != rows:
+        if repeated:
             dup = con.execute("SELECT count(*) - count(DISTINCT call_id) FROM read_parquet(?)",
                               [str(valid_path)]).fetchall()[0][0]
             if dup:
