@@ -154,22 +154,29 @@ def _query(lo: str, hi: str, ascii_no_nul: bool = False) -> str:
         return (f"(CAST({v} AS VARCHAR) = {x} "
                 f"AND {v} >= TIMESTAMP '{lo}' AND {v} <= TIMESTAMP '{hi}')")
 
-    def num_ok(x, v, lo_v, hi_v):
-        return (f"({x} = '' OR (regexp_full_match({x}, '{_NUM}') "
-                f"AND {v} BETWEEN {lo_v} AND {hi_v}))")
+    def num_ok(x, v, lo_v, hi_v):  # CASE: the regular expression only on non-empty text
+        return (f"(CASE WHEN {x} = '' THEN true ELSE regexp_full_match({x}, '{_NUM}') "
+                f"AND {v} BETWEEN {lo_v} AND {hi_v} END)")
 
     def word_ok(x, words):
+        lx = f"l_{x[3:-1]}"
         if ascii_no_nul:
-            return f"(lower({x}) IN ({_lit(words)}))"
-        return f"(strlen({x}) = length({x}) AND lower({x}) IN ({_lit(words)}))"
+            return f"({lx} IN ({_lit(words)}))"
+        return f"(strlen({x}) = length({x}) AND {lx} IN ({_lit(words)}))"
 
     def bool_ok(x):
         return f"({x} = '' OR {word_ok(x, _TRUE + _FALSE)})"
 
     def bool_v(x):
-        return f"CASE WHEN {x} = '' THEN NULL ELSE lower({x}) IN ({_lit(_TRUE)}) END"
+        return f"CASE WHEN {x} = '' THEN NULL ELSE l_{x[3:-1]} IN ({_lit(_TRUE)}) END"
 
-    handled = f"(lower({r['outcome']}) IN ('answered', 'transferred'))"
+    def lowered(n, words):
+        # lower(x), spared for the usual spellings (already lower case; ~0.05 s CPU a
+        # column at 3 M rows)
+        x = r[n]
+        return f"CASE WHEN {x} IN ({_lit(words)}) THEN {x} ELSE lower({x}) END AS l_{n}"
+
+    handled = "(l_outcome IN ('answered', 'transferred'))"
     ok = " AND ".join([
         f"{r['call_id']} <> '' AND {plain(r['call_id'])}",
         f"{r['queue']} <> '' AND {plain(r['queue'])}",
@@ -177,7 +184,7 @@ def _query(lo: str, hi: str, ascii_no_nul: bool = False) -> str:
         ts_ok(r["arrival_ts"], "v_arr"),
         f"(CASE WHEN {r['agent_id']} = '' THEN NOT {handled} ELSE {plain(r['agent_id'])} END)",
         f"(CASE WHEN {r['answer_ts']} = '' THEN NOT {handled} ELSE {ts_ok(r['answer_ts'], 'v_ans')} "
-        f"AND v_ans >= v_arr AND lower({r['outcome']}) <> 'abandoned' END)",
+        "AND v_ans >= v_arr AND l_outcome <> 'abandoned' END)",
         f"(CASE WHEN {r['talk_s']} = '' THEN NOT {handled} "
         f"ELSE {num_ok(r['talk_s'], 'v_talk', 0, 86400)} END)",
         num_ok(r["hold_s"], "v_hold", 0, 86400),
@@ -194,14 +201,14 @@ def _query(lo: str, hi: str, ascii_no_nul: bool = False) -> str:
             {r['call_id']} AS call_id,
             {r['queue']} AS queue,
             v_arr AS arrival_ts,
-            lower({r['outcome']}) AS outcome,
+            l_outcome AS outcome,
             NULLIF({r['agent_id']}, '') AS agent_id,
             v_ans AS answer_ts,
             v_talk AS talk_s,
             coalesce(v_hold, 0.0) AS hold_s,
             coalesce(v_acw, 0.0) AS acw_s,
             NULLIF({r['customer_id']}, '') AS customer_id,
-            NULLIF(lower({r['ended_by']}), '') AS ended_by,
+            NULLIF(l_ended_by, '') AS ended_by,
             {bool_v(r['resolved'])} AS resolved,
             v_csat AS csat,
             v_qa AS qa_score,
@@ -216,7 +223,11 @@ def _query(lo: str, hi: str, ascii_no_nul: bool = False) -> str:
                 try_cast(NULLIF({r['hold_s']}, '') AS DOUBLE) AS v_hold,
                 try_cast(NULLIF({r['acw_s']}, '') AS DOUBLE) AS v_acw,
                 try_cast(NULLIF({r['csat']}, '') AS DOUBLE) AS v_csat,
-                try_cast(NULLIF({r['qa_score']}, '') AS DOUBLE) AS v_qa
+                try_cast(NULLIF({r['qa_score']}, '') AS DOUBLE) AS v_qa,
+                {lowered('outcome', ('answered', 'abandoned', 'transferred'))},
+                {lowered('ended_by', ('', 'agent', 'customer', 'system'))},
+                {lowered('resolved', ('', 'true', 'false'))},
+                {lowered('complaint', ('', 'true', 'false'))}
             FROM (SELECT {", ".join(f"coalesce({_q(n)}, '') AS {_q(n)}" for n in _COLS)}
                   FROM raw) r
         ) r
