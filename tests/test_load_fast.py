@@ -259,8 +259,8 @@ def test_equal_id_hashes_recount_the_ids(tmp_path, monkeypatch):
 
 def test_quick_entry_writes_the_streamed_bytes(tmp_path, monkeypatch):
     """The pandas-free entry writes what validate_calls writes (fast path or not), and
-    gives up (nothing written) where the fast path does."""
-    from analysis.load._quick import validate_calls_fast
+    where the fast path gives up, writes nothing and hands the opened file on."""
+    from analysis.load._quick import Handover, validate_calls_fast
 
     monkeypatch.setenv("CCPM_LOAD_FAST", "1")
     for k, rows in enumerate([ROWS, ROWS * 3]):
@@ -276,11 +276,19 @@ def test_quick_entry_writes_the_streamed_bytes(tmp_path, monkeypatch):
         for name in ref_files:
             assert _sha(files[name]) == _sha(ref_files[name]), name
     bad = _write(tmp_path, ROWS + [ROWS[0]])  # a repeated id: the full loader decides
-    assert validate_calls_fast(bad, None, tmp_path / "bad") is None
+    hand = validate_calls_fast(bad, None, tmp_path / "bad")
+    assert isinstance(hand, Handover) and hand.tried and hand.source is not None
     assert not (tmp_path / "bad").exists()
-    assert validate_calls_fast(tmp_path / "absent.csv", None, tmp_path / "x") is None
+    # ... with the file as opened, and the fast path off: the same files as from scratch
+    res, files = validate_calls(bad, None, tmp_path / "bad", fast=False, opened=hand.source)
+    hand.source.cleanup()
+    ref, ref_files = validate_calls(bad, None, tmp_path / "bad_ref")
+    assert len(res.quarantine) == len(ref.quarantine) == 1
+    for name in ref_files:
+        assert _sha(files[name]) == _sha(ref_files[name]), name
+    assert validate_calls_fast(tmp_path / "absent.csv", None, tmp_path / "x") == Handover()
     monkeypatch.setenv("CCPM_LOAD_FAST", "0")
-    assert validate_calls_fast(_write(tmp_path, ROWS), None, tmp_path / "off") is None
+    assert validate_calls_fast(_write(tmp_path, ROWS), None, tmp_path / "off") == Handover()
 
 
 def test_default_ts_window_is_the_checks_default():

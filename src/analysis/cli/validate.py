@@ -209,11 +209,17 @@ def run(args) -> int:
         print(f"validating {label}: {path}", file=sys.stderr, flush=True)
         if label == "calls" and pz is None:  # streamed: flat memory whatever the size
             # a contract CSV whose every row is plainly valid: the fast path, no pandas
-            from ..load._quick import validate_calls_fast
+            from ..load._quick import Handover, validate_calls_fast
 
             got = validate_calls_fast(path, mapping, args.out)
-            if got is None:  # every row checked by the streaming loader
-                got = load.validate_calls(path, mapping, args.out, progress=True, fast=False)
+            if isinstance(got, Handover):  # every row checked by the streaming loader
+                hand = got
+                try:
+                    got = load.validate_calls(path, mapping, args.out, progress=True,
+                                              fast=not hand.tried, opened=hand.source)
+                finally:
+                    if hand.source is not None:
+                        hand.source.cleanup()
             res, paths = got
         else:
             res = getattr(load, loader)(path, mapping, progress=True)

@@ -7,9 +7,9 @@ import (of ~0.4 s of start-up), serial before the file is read, so this entry do
 same steps with the light modules only (:mod:`._mapping`, :mod:`._readers`,
 :mod:`._meta`, :mod:`._fast`), writes the same three files byte for byte (the header and
 the summary as ``pandas.DataFrame.to_csv`` writes them, for the contract's column names),
-and returns ``None`` whenever the fast path does not decide the file: the caller then runs
-:func:`analysis.load.validate_calls` with the fast path off (it would only decide the same
-again), which reads and checks every row as before.
+and otherwise hands the file, as opened (not decompressed, transcoded or scanned twice),
+to :func:`analysis.load.validate_calls`, with the fast path off when it was tried here (it
+would only decide the same again), which reads and checks every row as before.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from ..errors import InputError
 from ._fast import FAST_ENV, fast_contract_csv, is_identity_contract
 from ._mapping import resolve_mapping
 from ._meta import read_options, schema_for, valid_meta
-from ._readers import expand_paths, open_source
+from ._readers import Source, expand_paths, open_source
 
-__all__ = ["QuickResult", "validate_calls_fast"]
+__all__ = ["Handover", "QuickResult", "validate_calls_fast"]
 
 #: column names written as they are by ``to_csv`` and left alone by
 #: :func:`analysis.escape.neutralize_cell` (no quoting, no leading ``=+-@``)
@@ -43,6 +43,16 @@ class _Rows:
 
     def __len__(self) -> int:
         return self.n
+
+
+@dataclass
+class Handover:
+    """Not decided here: what :func:`analysis.load.validate_calls` gets to go on with.
+    ``source``: the input already opened (decompressed, transcoded, scanned), or None;
+    ``tried``: the fast path read it and gave up (so ``fast=False``)."""
+
+    source: Source | None = None
+    tried: bool = False
 
 
 @dataclass
@@ -68,29 +78,33 @@ class QuickResult:
         return {}
 
 
-def validate_calls_fast(path, mapping, out_dir) -> tuple[QuickResult, dict[str, Path]] | None:
+def validate_calls_fast(path, mapping, out_dir
+                        ) -> tuple[QuickResult, dict[str, Path]] | Handover:
     """``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` in ``out_dir`` when the
-    fast path decides ``path`` (one contract CSV, every row plainly valid); else ``None``
-    and nothing written there (also when the input cannot be read: the full loader then
-    says why)."""
+    fast path decides ``path`` (one contract CSV, every row plainly valid); else a
+    :class:`Handover` for :func:`analysis.load.validate_calls` and nothing written there
+    (also when the input cannot be read: the full loader then says why)."""
     if os.environ.get(FAST_ENV, "1") == "0":
-        return None
+        return Handover()
     try:
         m = resolve_mapping(mapping, kind="calls")
         if not is_identity_contract(m):
-            return None
+            return Handover()
         paths = expand_paths(path)
         if len(paths) != 1:
-            return None
+            return Handover()
         src = open_source(paths[0], read_options(m))
     except Exception:  # noqa: BLE001 - the full loader meets it again and says why
-        return None
+        return Handover()
+    handed = False
     try:
-        if src.kind != "text":
-            return None
-        names = list(src.text.names)
-        if not all(_PLAIN_NAME.fullmatch(n) and n not in _RESERVED for n in names):
-            return None  # a header line to_csv would write otherwise (not the contract's)
+        names = list(src.text.names) if src.kind == "text" else []
+        if src.kind != "text" or not all(
+                _PLAIN_NAME.fullmatch(n) and n not in _RESERVED for n in names):
+            # not for this entry (a header line to_csv would write otherwise: not the
+            # contract's): the streaming loader goes on with the file as opened
+            handed = True
+            return Handover(src)
         out = Path(out_dir)
         files = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
                  "summary": out / "summary.csv"}
@@ -100,8 +114,9 @@ def validate_calls_fast(path, mapping, out_dir) -> tuple[QuickResult, dict[str, 
             n = fast_contract_csv(src, m, tv, Path(tmp),
                                   lambda k: valid_meta("calls", m.name, k, {}),
                                   schema_for("calls"))
-            if n is None or n <= 0:
-                return None
+            if n is None or n <= 0:  # not every row plain: every row checked, as opened
+                handed = True
+                return Handover(src, tried=True)
             _write_header(tq, names)
             try:
                 out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +133,8 @@ def validate_calls_fast(path, mapping, out_dir) -> tuple[QuickResult, dict[str, 
                           notes=list(src.notes))
         return res, files
     finally:
-        src.cleanup()
+        if not handed:
+            src.cleanup()
 
 
 def _write_header(path: Path, names: list[str]) -> None:
