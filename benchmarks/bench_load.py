@@ -109,6 +109,9 @@ def _validate(csv: Path, out: Path, mapping: str | None = None) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if "-h" in argv or "--help" in argv:  # not a run: a run rewrites results/load.md
+        print(__doc__)
+        return 0
     quick = "--quick" in argv
     big = "--big" in argv
     rows = 300_000 if quick else 3_000_000

@@ -252,3 +252,64 @@ def test_equal_id_hashes_recount_the_ids(tmp_path, monkeypatch):
     assert seen[0] == len(ROWS)
     _, _, _, seen = _both(tmp_path, _write(tmp_path, ROWS + [ROWS[0]]), monkeypatch)
     assert seen[0] is None
+
+
+# ``ccpm validate`` reaches the fast path through analysis.load._quick, without pandas
+
+
+def test_quick_entry_writes_the_streamed_bytes(tmp_path, monkeypatch):
+    """The pandas-free entry writes what validate_calls writes (fast path or not), and
+    where the fast path gives up, writes nothing and hands the opened file on."""
+    from analysis.load._quick import Handover, validate_calls_fast
+
+    monkeypatch.setenv("CCPM_LOAD_FAST", "1")
+    for k, rows in enumerate([ROWS, ROWS * 3]):
+        rows = [f"X{i}" + r[r.index(","):] for i, r in enumerate(rows)]  # unique ids
+        csv = _write(tmp_path, rows)
+        got = validate_calls_fast(csv, None, tmp_path / f"quick{k}")
+        assert got is not None
+        res, files = got
+        ref, ref_files = validate_calls(csv, None, tmp_path / f"ref{k}")
+        assert (res.rows_read, len(res.valid), len(res.quarantine), res.notes) == \
+            (ref.rows_read, len(ref.valid), len(ref.quarantine), ref.notes)
+        assert res.summary().equals(ref.summary())
+        for name in ref_files:
+            assert _sha(files[name]) == _sha(ref_files[name]), name
+    bad = _write(tmp_path, ROWS + [ROWS[0]])  # a repeated id: the full loader decides
+    hand = validate_calls_fast(bad, None, tmp_path / "bad")
+    assert isinstance(hand, Handover) and hand.tried and hand.source is not None
+    assert not (tmp_path / "bad").exists()
+    # ... with the file as opened, and the fast path off: the same files as from scratch
+    res, files = validate_calls(bad, None, tmp_path / "bad", fast=False, opened=hand.source)
+    hand.source.cleanup()
+    ref, ref_files = validate_calls(bad, None, tmp_path / "bad_ref")
+    assert len(res.quarantine) == len(ref.quarantine) == 1
+    for name in ref_files:
+        assert _sha(files[name]) == _sha(ref_files[name]), name
+    assert validate_calls_fast(tmp_path / "absent.csv", None, tmp_path / "x") == Handover()
+    monkeypatch.setenv("CCPM_LOAD_FAST", "0")
+    assert validate_calls_fast(_write(tmp_path, ROWS), None, tmp_path / "off") == Handover()
+
+
+def test_default_ts_window_is_the_checks_default():
+    from analysis.load._checks import ts_window
+    from analysis.load._fast import default_ts_window
+
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    assert [t.strftime(fmt) for t in default_ts_window()] == \
+        [t.strftime(fmt) for t in ts_window({})]
+
+
+def test_validate_cli_fast_path_does_not_import_pandas(tmp_path):
+    import subprocess
+    import sys
+
+    csv = _write(tmp_path, ROWS)
+    code = ("import sys; from analysis.cli import main; "
+            f"rc = main(['validate', '--calls', {str(csv)!r}, '--out', {str(tmp_path / 'o')!r}, "
+            "'--quiet']); print('pandas' in sys.modules); sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "CCPM_LOAD_FAST": "1"})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "False"
+    assert (tmp_path / "o" / "valid.parquet").exists()

@@ -11,15 +11,37 @@ returns a :class:`LoadResult` whose ``rows_read == len(valid) + len(quarantine)`
 
 from __future__ import annotations
 
-from ._ids import normalize_id
-from ._mapping import Mapping, builtin_mappings, resolve_mapping
-from ._result import LoadResult, schema_for, write_validated
-from ._stream import StreamStats, stream_calls, validate_calls
-from .calls import CALL_REASONS, load_calls
-from .entry import ContractCalls, is_trusted_calls_file, open_contract_calls
-from .ratings import RATINGS_REASONS, load_ratings, rescale
-from .roster import ROSTER_REASONS, load_roster
-from .spill import SpilledCalls, load_calls_to_parquet, spill_valid  # noqa: F401
+import importlib
+
+# where each name below lives: imported on first use (PEP 562), so that a command which
+# needs only a light part (``ccpm validate`` of a contract CSV by the fast path, see
+# :mod:`._quick`) does not pay for pandas at start-up
+_HOME = {
+    "normalize_id": "._ids",
+    "Mapping": "._mapping", "builtin_mappings": "._mapping", "resolve_mapping": "._mapping",
+    "LoadResult": "._result", "schema_for": "._result", "write_validated": "._result",
+    "StreamStats": "._stream", "stream_calls": "._stream", "validate_calls": "._stream",
+    "CALL_REASONS": ".calls", "load_calls": ".calls",
+    "ContractCalls": ".entry", "is_trusted_calls_file": ".entry",
+    "open_contract_calls": ".entry",
+    "RATINGS_REASONS": ".ratings", "load_ratings": ".ratings", "rescale": ".ratings",
+    "ROSTER_REASONS": ".roster", "load_roster": ".roster",
+    "SpilledCalls": ".spill", "load_calls_to_parquet": ".spill", "spill_valid": ".spill",
+}
+
+
+def __getattr__(name: str):
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "load_calls",

@@ -11,19 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..contract import CALL_ID_UNIQUE_META
 from ..errors import ConfigError, InputError
 from ..escape import safe_csv
 from ._build import Problems
 from ._mapping import KIND_COLUMNS, Mapping
-from ._readers import SOURCE_COLUMNS, ReadOptions, expand_paths, read_many
+from ._meta import read_options, schema_for, valid_meta
+from ._readers import SOURCE_COLUMNS, expand_paths, read_many
 
 __all__ = ["LoadResult", "write_validated", "read_raw", "apply_rules", "finish", "schema_for"]
-
-
-def schema_for(kind: str) -> pa.Schema:
-    """Arrow schema of the valid table of a kind (calls: ``CALL_SCHEMA``)."""
-    return pa.schema([pa.field(c.name, c.type) for c in KIND_COLUMNS[kind]])
 
 
 @dataclass
@@ -100,19 +95,7 @@ def summary_frame(valid_rows: int, reason_counts: dict[str, int], rows_read: int
     return out.reset_index(drop=True)
 
 
-def read_options(mapping: Mapping) -> ReadOptions:
-    """The mapping's ``read`` section as :class:`ReadOptions` (the in-memory and streamed
-    loaders read with the same options)."""
-    r = mapping.read
-    return ReadOptions(
-        format=r.get("format"),
-        delimiter=r.get("delimiter"),
-        encoding=r.get("encoding"),
-        header_row=r.get("header_row"),
-        sheet=r.get("sheet"),
-        member=r.get("member"),
-        expected=mapping.expected_source_columns() | {c.name for c in mapping.contract_columns},
-    )
+
 
 
 def read_raw(path, mapping: Mapping, *, progress: bool = False
@@ -248,17 +231,6 @@ def valid_metadata(res: LoadResult) -> dict[bytes, bytes]:
     read, the loader's notes, and for calls the unique-id mark (duplicate call ids were
     quarantined)."""
     return valid_meta(res.kind, res.mapping, res.rows_read, res.meta)
-
-
-def valid_meta(kind: str, mapping: str, rows_read: int, extra: dict) -> dict[bytes, bytes]:
-    """:func:`valid_metadata` from its parts (the streaming loader has no LoadResult)."""
-    meta = {b"ccpm.mapping": str(mapping).encode(),
-            b"ccpm.rows_read": str(rows_read).encode()}
-    for k, v in extra.items():
-        meta[f"ccpm.{k}".encode()] = str(v).encode()
-    if kind == "calls":
-        meta[CALL_ID_UNIQUE_META] = b"true"
-    return meta
 
 
 def write_validated(res: LoadResult, out_dir, *, prefix: str | None = None) -> dict[str, Path]:

@@ -255,7 +255,8 @@ def _union_columns(sources: list[Source], excel: dict[int, pd.DataFrame], opts) 
 
 def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = None,
                  quarantine_sink: Callable[[pd.DataFrame], None] | None = None,
-                 progress: bool = False, chunk_rows: int | None = None) -> StreamStats:
+                 progress: bool = False, chunk_rows: int | None = None,
+                 fast: bool = True, opened: Source | None = None) -> StreamStats:
     """Load call records slice by slice (see the module docstring).
 
     Parameters
@@ -271,6 +272,13 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
         kept at all (only counted per reason).
     chunk_rows : int, optional
         Rows per slice (default :data:`CHUNK_ROWS`).
+    fast : bool
+        Offer a single contract CSV to the fast path first (``False``: the caller already
+        did, :mod:`._quick`).
+    opened : Source, optional
+        The single input file, already opened by the caller (:mod:`._quick`) with this
+        mapping's read options: not decompressed, transcoded or scanned again (removed
+        with the others at the end).
 
     Returns
     -------
@@ -292,11 +300,14 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
             for k, p in enumerate(paths, start=1):
                 if progress and total > 1:
                     print(f"reading {k}/{total}: {p.name}", file=sys.stderr, flush=True)
-                sources.append(open_source(p, opts))
+                if opened is not None and total == 1:
+                    sources.append(opened)
+                else:
+                    sources.append(open_source(p, opts))
             excel: dict[int, pd.DataFrame] = {}
             union = _union_columns(sources, excel, opts)
             read_notes = [n for s in sources for n in s.notes]
-            if len(sources) == 1 and not excel:
+            if fast and len(sources) == 1 and not excel:
                 # a contract CSV whose every row is plainly valid: one DuckDB pass
                 n_fast = fast_contract_csv(
                     sources[0], m, valid_path, tmpd,
@@ -607,7 +618,8 @@ class StreamedResult:
 
 
 def validate_calls(path, mapping, out_dir, *, progress: bool = False,
-                   chunk_rows: int | None = None) -> tuple[StreamedResult, dict[str, Path]]:
+                   chunk_rows: int | None = None, fast: bool = True,
+                   opened: Source | None = None) -> tuple[StreamedResult, dict[str, Path]]:
     """``valid.parquet``, ``quarantine.csv`` and ``summary.csv`` of call records in
     ``out_dir``, streamed (the same files :func:`analysis.load.write_validated` writes for
     :func:`analysis.load.load_calls`, byte for byte, in flat memory).
@@ -634,7 +646,8 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
                     first[0] = False
 
                 st = stream_calls(path, mapping, valid_path=tv, quarantine_sink=sink,
-                                  progress=progress, chunk_rows=chunk_rows)
+                                  progress=progress, chunk_rows=chunk_rows, fast=fast,
+                                  opened=opened)
         except OSError as exc:
             raise InputError(f"{tq}: cannot write the quarantine ({exc.strerror})") from None
         res = StreamedResult(kind="calls", mapping=st.mapping, rows_read=st.rows_read,
