@@ -13,11 +13,7 @@ within ``repeat_window_h`` hours (default :data:`analysis.config.REPEAT_WINDOW_H
 72) of the answer, as in :mod:`analysis.panel`; calls whose window runs past
 the end of the data are censored (left out). Per agent x period the log odds
 ratio of "repeat" between the agent's short calls (talk below
-``short_call_s``) and their other calls (Haldane-corrected, Woolf SE). With
-several periods, a pooled whole-window row (period ``all``: the agent's counts
-summed over the window, tested against the peers' whole-window contrasts, so
-the between-agent spread is that of whole-window habits) lets an excess that
-persists month after month accumulate, as ``short_calls_peer``'s pooled row does.
+``short_call_s``) and their other calls (Haldane-corrected, Woolf SE).
 
 Null model
 ----------
@@ -118,13 +114,6 @@ def check_repeat_after_short(ctx: GamingContext) -> CheckResult:
     window = float(option(ctx, "repeat_window_h", REPEAT_WINDOW_H))
     min_short = int(option(ctx, "min_short", 10))
     tab = repeat_counts(ctx, window_h=window)
-    if tab["period"].nunique() > 1:
-        # a pooled whole-window row (period "all", peers' spread fitted on whole-window
-        # contrasts), as short_calls_peer has: an excess that persists month after month
-        # builds evidence there instead of staying at each month's modest p-value
-        whole = tab.groupby("agent_id", as_index=False, sort=True)[
-            ["n_short", "k_short", "n_other", "k_other", "censored"]].sum()
-        tab = pd.concat([tab, whole.assign(period="all")[tab.columns]], ignore_index=True)
     tab = tab[(tab["n_short"] >= min_short) & (tab["n_other"] >= min_short)].copy()
     if tab.empty:
         return skipped(name, f"no agent has {min_short} short calls with an observed "
