@@ -37,8 +37,9 @@ through checks that pool the periods themselves (``short_calls_peer`` with
 period ``all``: the agent's whole-window short-call share against the peers'
 whole-window shares, whose between-agent spread is fitted on whole-window
 rates, so an honest agent who is naturally quick every month is not counted as
-evidence; ``repeat_after_short`` and ``quick_callback_after_short`` have the same
-pooled rows). The combined p-value of scope ``all`` includes those pooled rows,
+evidence; ``quick_callback_after_short`` has one too. ``repeat_after_short`` has
+none: its contrast's between-agent spread dominates its sampling error, so on
+61-day worlds a pooled row was weaker than the best month for most planted agents). The combined p-value of scope ``all`` includes those pooled rows,
 and within a check they carry half its weight (:data:`POOLED_SHARE`), the
 periods the other half: two time scales, one for a persistent excess and one for
 a burst. With equal weights per row the pooled row of a ten-month window had a
