@@ -54,7 +54,6 @@ def test_planted_hangups_are_flagged_in_most_small_worlds():
     least one of them in most worlds (one world alone is luck either way), and never more
     than one honest agent."""
     from analysis.synth import generate_center
-
     from conftest import SYNTH_FIXTURE_GAMING
 
     found = 0
