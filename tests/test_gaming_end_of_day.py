@@ -97,7 +97,8 @@ def test_shift_ending_at_a_quiet_hour_is_not_avoidance():
     tab = tab[tab["period"] == "2026-01"]
     by_shift = tab.groupby("shift")["d_gap"].median()
     se = tab["se_gap"].median()
-    # before: early +1.3, day -0.1, late -1.9 (10-30 se apart); now within ~2.5 se
+    # before: early +1.3, day -0.1, late -1.9 (10-30 se apart); now ~1 se (3.2 while the
+    # day shift's breaks, in the early shift's last hour, counted in the hour's mean)
     assert by_shift.max() - by_shift.min() < 2.5 * se, by_shift
     f = check_end_of_day(ctx).flags.merge(c.truth[["agent_id", "behaviour"]], on="agent_id")
     honest = f[f["behaviour"].isin(("honest", "novice", "hard_queue"))]

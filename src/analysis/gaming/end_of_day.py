@@ -22,7 +22,8 @@ days:
   ACW) to the agent's next answer the same day. Each gap is first centred on
   the mean gap of the *other* agents whose next answer fell in the same hour of
   the day (period x hour; the call's own agent left out, or everyone when fewer
-  than 30 other gaps share the hour). Idle time follows the center's load at
+  than 30 other gaps share the hour; gaps over 15 minutes, breaks rather than the
+  queue's idle, left out of that mean). Idle time follows the center's load at
   that hour, so without this the contrast measured the clock, not the agent: in
   ``ccpm synth`` worlds the early shift (ends 15:00, when three shifts overlap)
   sat about 1.3 log units above the day shift and the late shift (ends at the
@@ -74,6 +75,13 @@ from ._sigutil import (
 )
 
 __all__ = ["check_end_of_day", "end_of_day_contrasts"]
+
+#: Idle gaps longer than this (seconds) are left out of the same-hour centring mean (a
+#: break is not the queue's idle); the agent's own gaps all count. On ``ccpm synth``
+#: (seed 22) the day shift's breaks, which fall in the early shift's last hour, had put
+#: the shifts' median contrasts 3.2 se apart; without them in the mean, 1.0 se (0.8 with
+#: the generator's breaks switched off).
+_CENTRE_CAP_S = 900.0
 
 
 def end_of_day_contrasts(
@@ -140,12 +148,16 @@ def end_of_day_contrasts(
         -- the idle gap is centred on the other agents' mean gap at the same clock hour
         -- (period x hour of day): idle follows the center's load, so without this an
         -- agent whose day ends at a quiet hour looks like an avoider
+        -- (gaps over $cap, log(1 + 15 min), are left out of that mean: a break or a lunch
+        -- in some agents' hour is an absence, not the queue's idle, and would raise the
+        -- hour's mean for everyone else, e.g. the early shift's last hour when the day
+        -- shift takes its breaks)
         SELECT *,
-               sum(g0) OVER (PARTITION BY period, hr) AS sg_h,
-               count(g0) OVER (PARTITION BY period, hr) AS ng_h,
-               sum(g0) OVER (PARTITION BY agent_id, period, hr) AS sg_ah,
-               count(g0) OVER (PARTITION BY agent_id, period, hr) AS ng_ah
-        FROM q0
+               sum(gc) OVER (PARTITION BY period, hr) AS sg_h,
+               count(gc) OVER (PARTITION BY period, hr) AS ng_h,
+               sum(gc) OVER (PARTITION BY agent_id, period, hr) AS sg_ah,
+               count(gc) OVER (PARTITION BY agent_id, period, hr) AS ng_ah
+        FROM (SELECT *, CASE WHEN g0 <= $cap THEN g0 END AS gc FROM q0)
     ), q AS (
         SELECT agent_id, period, day, late, yi,
                g0 - CASE WHEN ng_h - ng_ah >= $min_other
@@ -163,7 +175,8 @@ def end_of_day_contrasts(
     FROM q GROUP BY ALL ORDER BY agent_id, period, late
     """
     df = ctx.con.execute(sql, {"short": short_call_s(ctx), "w": w,
-                               "min_other": int(min_other)}).df()
+                               "min_other": int(min_other),
+                               "cap": int(round(np.log1p(_CENTRE_CAP_S) * 1e12))}).df()
     cols = ["agent_id", "period", "n_days", "n_late", "n_rest", "d_talk", "se_talk", "d_gap",
             "se_gap"]
     if df.empty:
