@@ -142,6 +142,35 @@ def test_agent_table_weights_and_fdr_by_hand():
         agent_table(f, alpha=0.05, method="holm")
 
 
+def test_pooled_rows_carry_half_of_their_checks_weight():
+    """Two time scales inside a check: the whole-window row weighs as much as all the
+    monthly rows together, so ten weaker months do not dilute a persistent excess."""
+    months = [f"2024-{m:02d}" for m in range(1, 11)]
+    rows = [("D", "all", "short_calls_peer", 1e-4)]
+    rows += [("D", m, "short_calls_peer", 0.01) for m in months]
+    rows += [("E", m, "short_calls_peer", 0.01) for m in months]  # no pooled row
+    rows += [("F", "all", "acw_inflation", 0.5), ("F", "2024-01", "acw_inflation", 0.5)]
+    agents, _ = agent_table(_flags_frame(rows), alpha=0.05)
+    al = agents[agents["scope"] == "all"].set_index("agent_id")
+    want_d = _acat_by_hand([1e-4] + [0.01] * 10, [0.5] + [0.05] * 10)
+    assert al.loc["D", "p_value"] == pytest.approx(want_d, rel=1e-9)
+    # equal weights per row would have given the pooled row 1/11: about 4x weaker here
+    assert _acat_by_hand([1e-4] + [0.01] * 10, [1] * 11) > 3 * want_d
+    assert al.loc["E", "p_value"] == pytest.approx(_acat_by_hand([0.01] * 10, [1] * 10),
+                                                   rel=1e-9)
+    # a period scope holds only its own month (the pooled row belongs to scope all)
+    jan = agents[(agents["scope"] == "2024-01")].set_index("agent_id")
+    assert jan.loc["D", "p_value"] == pytest.approx(0.01, rel=1e-9)
+    # the decision's combination is still a valid test: with uniform p-values for every
+    # row of 3,000 null agents the rejection rate at .01 is nominal within binomial limits
+    rng = np.random.default_rng(5)
+    null = [(f"N{i}", per, "short_calls_peer", float(rng.uniform()))
+            for i in range(3000) for per in ["all", "2024-01", "2024-02", "2024-03"]]
+    na, _ = agent_table(_flags_frame(null), alpha=0.05)
+    rate = (na.loc[na["scope"] == "all", "p_value"] < 0.01).mean()
+    assert 0.004 < rate < 0.016
+
+
 def test_signature_stouffer_uses_the_estimated_correlation():
     """Two traces of one behaviour (peer test, repeat calls) for 300 agents, correlation 0.5:
     the estimated correlation enters the Stouffer variance (pinned by hand), the signature

@@ -27,12 +27,23 @@ def test_contrasts_pinned_against_pandas():
     a = h[h["agent_id"] == "A002"]
     d = a.loc[a["late"], "y"].mean() - a.loc[~a["late"], "y"].mean()
     assert got.loc["A002", "d_talk"] == pytest.approx(d, rel=1e-9)
-    a = a.sort_values("answer_ts")
-    nxt = a.groupby("day")["answer_ts"].shift(-1)
-    idle = (nxt - a["answer_ts"]).dt.total_seconds() - a["talk_s"] - a["hold_s"] - a["acw_s"]
-    gap = np.log1p(idle.clip(lower=0))
-    dg = gap[a["late"]].mean() - gap[~a["late"]].mean()
-    assert got.loc["A002", "d_gap"] == pytest.approx(dg, rel=1e-6)
+    # idle gap: log(1 + idle) after each call, centred on the *other* agents' mean gap
+    # whose next answer falls in the same hour of the day (all calls, one period here)
+    h = h.sort_values(["agent_id", "answer_ts"])
+    nxt = h.groupby(["agent_id", "day"])["answer_ts"].shift(-1)
+    idle = (nxt - h["answer_ts"]).dt.total_seconds() - h["talk_s"] - h["hold_s"] - h["acw_s"]
+    h["gap"] = np.log1p(idle.clip(lower=0))
+    h["hr"] = nxt.dt.hour
+    a = h[h["agent_id"] == "A002"].dropna(subset=["gap"])
+    others = h[h["agent_id"] != "A002"].dropna(subset=["gap"])
+    centre = others.groupby("hr")["gap"].agg(["mean", "size"])
+    full = h.dropna(subset=["gap"]).groupby("hr")["gap"].mean()  # fewer than 30 others
+    c = np.where(centre["size"].reindex(a["hr"]).fillna(0).to_numpy() >= 30,
+                 centre["mean"].reindex(a["hr"]).to_numpy(), full.reindex(a["hr"]).to_numpy())
+    gc = a["gap"].to_numpy() - c
+    late = a["late"].to_numpy()
+    dg = gc[late].mean() - gc[~late].mean()
+    assert got.loc["A002", "d_gap"] == pytest.approx(dg, rel=1e-6, abs=1e-9)
 
 
 @pytest.mark.slow
@@ -70,6 +81,29 @@ def test_synthetic_center_stretchers_found():
     st = set(c.truth.loc[c.truth["behaviour"] == "end_of_day_stretch", "agent_id"])
     for _per, g in f[f["period"] != "2026-03"].groupby("period"):
         assert set(g.nsmallest(2, "p_value")["agent_id"]) == st
+
+
+def test_shift_ending_at_a_quiet_hour_is_not_avoidance():
+    """Honest agents whose shift ends when the center is quiet wait longer for their last
+    calls (idle follows the load at that hour), those who leave at the peak wait less.
+    Without centring the gap on the other agents' gap at the same hour, the synth's early
+    shift (ends 15:00) sat ~5 tau above the day shift and its honest agents were flagged
+    (issue #13: seed 22, gap z 3.8-4.6); with it, no shift stands out."""
+    from analysis.synth import generate_center
+
+    c = generate_center(agents=60, days=31, seed=22)
+    ctx = make_context(c.calls)
+    tab = end_of_day_contrasts(ctx).merge(c.roster[["agent_id", "shift"]], on="agent_id")
+    tab = tab[tab["period"] == "2026-01"]
+    by_shift = tab.groupby("shift")["d_gap"].median()
+    se = tab["se_gap"].median()
+    # before: early +1.3, day -0.1, late -1.9 (10-30 se apart); now ~1 se (3.2 while the
+    # day shift's breaks, in the early shift's last hour, counted in the hour's mean)
+    assert by_shift.max() - by_shift.min() < 2.5 * se, by_shift
+    f = check_end_of_day(ctx).flags.merge(c.truth[["agent_id", "behaviour"]], on="agent_id")
+    honest = f[f["behaviour"].isin(("honest", "novice", "hard_queue"))]
+    assert honest["p_value"].min() > 1e-4
+    assert (honest["p_value"] <= 0.01).mean() <= 0.05
 
 
 def _flags_in_two_row_orders(calls, shuffle_seed):

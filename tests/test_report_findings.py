@@ -136,3 +136,21 @@ def test_no_recommendation_and_no_gaming():
                         changepoints=pd.DataFrame(), alpha=0.05)
     assert fd.agent_findings(g).empty
     assert "No agent" in md_plain(fd.gaming_finding(g, "en")[0])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_no_agent_flagged_names_the_closest(lang):
+    """With no agent below the FDR level, page 1 says so and names the agents whose q is
+    below twice the level (strongest first, at most three), not the others."""
+    g = _new_gaming()
+    g.agents = g.agents.assign(flagged=False, q_value=[0.061, 0.2, 0.056, 0.4],
+                               behaviours=["hangups;repeat_calls", "hangups", "hangups", ""])
+    near = fd.near_misses(g)
+    assert list(near["agent_id"]) == ["TOVA", "MORIAH"]
+    lines = [md_plain(x) for x in fd.gaming_finding(g, lang)]
+    assert lines[0] == md_plain(t("page1.gaming.none", lang).replace("{alpha}", "5%"))
+    assert "TOVA" in lines[1] and "MORIAH" in lines[1] and "ELI" not in lines[1]
+    assert lines[1].index("TOVA") < lines[1].index("MORIAH")
+    assert "0.06" in lines[1] and t("behaviour.hangups", lang) in lines[1]
+    # flagged agents present: no near-miss sentence
+    assert not any("0.06" in md_plain(x) for x in fd.gaming_finding(_new_gaming(), lang))

@@ -674,3 +674,32 @@ def test_messy_propensities_are_shared_across_queues_and_heavy_tailed(clean_w, m
     assert stats.kurtosis(z) > 1.0
     _, pl, _ = stress_arrays(Stress(propensity="lognormal"), 1, 20_000, 10, 0, None, None, q, q)
     assert stats.skew(np.log(pl[:, 0] / (1 - pl[:, 0]))) > 1.0
+
+
+def test_idle_follows_the_hour_the_call_lands_in():
+    """Honest agents' late idle does not depend on their handle time (issue #13).
+
+    The idle before a call is read at the occupancy of the hour the call lands in. When
+    it was read at the hour of a flat-idle first pass, agents with many short calls drifted
+    furthest from it, so in the quiet hour before closing long-call agents got the true
+    (long) idle and short-call agents an earlier hour's: on the late shift the end-of-day
+    gap contrast (centred on the same hour's peers) rose with handle time (Spearman 0.52
+    over these 154 agent-months) and honest long-call agents were flagged as avoiders.
+    """
+    from analysis.gaming._context import build_context
+    from analysis.gaming.end_of_day import end_of_day_contrasts
+
+    rows = []
+    for seed in (3, 4):
+        c = generate_center(agents=150, days=30, seed=seed)
+        ctx, _ = build_context(c.calls)
+        d = end_of_day_contrasts(ctx).merge(c.roster[["agent_id", "shift"]], on="agent_id")
+        ca = c.calls
+        aht = (ca.talk_s + ca.hold_s.fillna(0) + ca.acw_s.fillna(0)).groupby(ca.agent_id).mean()
+        d["aht"] = d["agent_id"].map(aht)
+        d = d.merge(c.truth[["agent_id", "behaviour"]], on="agent_id")
+        rows.append(d[d["behaviour"].isin(["honest", "hard_queue", "novice"])
+                      & (d["shift"] == "late")].dropna(subset=["d_gap"]))
+    late = pd.concat(rows)
+    assert len(late) > 120
+    assert stats.spearmanr(late["aht"], late["d_gap"]).statistic < 0.2

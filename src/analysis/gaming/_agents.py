@@ -37,7 +37,15 @@ through checks that pool the periods themselves (``short_calls_peer`` with
 period ``all``: the agent's whole-window short-call share against the peers'
 whole-window shares, whose between-agent spread is fitted on whole-window
 rates, so an honest agent who is naturally quick every month is not counted as
-evidence). The combined p-value of scope ``all`` includes those pooled rows.
+evidence; ``quick_callback_after_short`` has one too. ``repeat_after_short`` has
+none: its contrast's between-agent spread dominates its sampling error, so on
+61-day worlds a pooled row was weaker than the best month for most planted agents). The combined p-value of scope ``all`` includes those pooled rows,
+and within a check they carry half its weight (:data:`POOLED_SHARE`), the
+periods the other half: two time scales, one for a persistent excess and one for
+a burst. With equal weights per row the pooled row of a ten-month window had a
+weight of 1/11, so the ten weaker monthly rows diluted it about tenfold (the bank's
+MORIAH, +25 short calls per 100 against peers in every month: pooled p = 1.2e-4,
+the check's combination 7.7e-4); fixed weights keep ACAT valid under any dependence.
 
 BH or BY. The agents' combined p-values are dependent only through shared peer
 baselines (leave-one-out means over tens of agents: weak, mostly positive
@@ -121,8 +129,31 @@ def _weights(f: pd.DataFrame, scope_col: str) -> np.ndarray:
     sig = f["check"].map(SIGNATURE_OF).fillna(f["check"])
     n_sig = sig.groupby(key).transform("nunique").to_numpy(float)
     n_chk = f["check"].groupby(key + [sig]).transform("nunique").to_numpy(float)
-    n_row = f["check"].groupby(key + [f["check"]]).transform("size").to_numpy(float)
-    return 1.0 / (n_sig * n_chk * n_row)
+    ck_key = f["agent_id"] + "\x1f" + f[scope_col] + "\x1f" + f["check"]
+    return _row_weights(f["period"], ck_key) / (n_sig * n_chk)
+
+
+#: Share of a check's weight that its pooled whole-window rows (period ``all``) carry
+#: where the check also has per-period rows (see "Accumulation across periods").
+POOLED_SHARE = 0.5
+
+
+def _row_weights(period: pd.Series, ck_key: pd.Series) -> np.ndarray:
+    """Weights of a check's rows within one agent x scope, summing to one per ``ck_key``.
+
+    Two time scales: the pooled whole-window rows (period ``all``) share
+    :data:`POOLED_SHARE` and the per-period rows the rest, equally within each kind;
+    a check with only one kind of row weighs its rows equally.
+    """
+    pooled = (period.astype(str) == "all").to_numpy()
+    keys = ck_key.to_numpy()
+    n_row = pd.Series(keys).map(pd.Series(keys).value_counts()).to_numpy(float)
+    n_pool = pd.Series(pooled).groupby(keys).transform("sum").to_numpy(float)
+    n_per = n_row - n_pool
+    both = (n_pool > 0) & (n_per > 0)
+    w_both = np.where(pooled, POOLED_SHARE / np.maximum(n_pool, 1.0),
+                      (1.0 - POOLED_SHARE) / np.maximum(n_per, 1.0))
+    return np.where(both, w_both, 1.0 / n_row)
 
 
 def _dates(changepoints: pd.DataFrame | None, agents) -> dict[str, tuple[str, str]]:
@@ -232,7 +263,8 @@ def _stouffer(g: pd.DataFrame, checks: list[str]) -> pd.DataFrame:
 def _signature_combination(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Agent x scope p-values: faces, then signatures, then ACAT across signatures.
 
-    Each check's rows within an agent x scope are combined by ACAT (equal weights);
+    Each check's rows within an agent x scope are combined by ACAT (:func:`_row_weights`:
+    the pooled whole-window rows carry half, the periods the other half);
     the checks of one face of a signature (:data:`FACES`) by Stouffer's sum of z-scores
     with the checks' correlation estimated across agents (:func:`_stouffer`,
     :func:`_signature_correlation`; Strube 1985), so consistent moderate evidence in
@@ -242,7 +274,8 @@ def _signature_combination(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     from scipy import stats
 
     ck_key = long["key"] + "\x1f" + long["check"]
-    lab, pc = acat_groups(long["p_value"].to_numpy(), np.ones(len(long)), ck_key.to_numpy())
+    lab, pc = acat_groups(long["p_value"].to_numpy(), _row_weights(long["period"], ck_key),
+                          ck_key.to_numpy())
     ck = pd.DataFrame({"lab": lab, "p": pc})
     ck[["key", "check"]] = ck["lab"].str.rsplit("\x1f", n=1, expand=True)
     ck["sig"] = ck["check"].map(SIGNATURE_OF).fillna(ck["check"])

@@ -19,7 +19,17 @@ days:
   its queue x period mean first, so a late queue mix does not count);
 * **gap**: mean ``log(1 + idle)`` after late calls minus after the others, where
   idle is the time from the end of a call's handling (answer + talk + hold +
-  ACW) to the agent's next answer the same day.
+  ACW) to the agent's next answer the same day. Each gap is first centred on
+  the mean gap of the *other* agents whose next answer fell in the same hour of
+  the day (period x hour; the call's own agent left out, or everyone when fewer
+  than 30 other gaps share the hour; gaps over 15 minutes, breaks rather than the
+  queue's idle, left out of that mean). Idle time follows the center's load at
+  that hour, so without this the contrast measured the clock, not the agent: in
+  ``ccpm synth`` worlds the early shift (ends 15:00, when three shifts overlap)
+  sat about 1.3 log units above the day shift and the late shift (ends at the
+  21:00 close) 1.9 below, a three-cluster peer distribution whose robust spread
+  fitted the middle cluster and flagged honest early-shift agents at z 4-5
+  (issue #13).
 
 Null model
 ----------
@@ -32,7 +42,8 @@ which every agent slows down late by a different amount.
 Columns needed: ``agent_id``, ``answer_ts``, ``talk_s`` (``hold_s``, ``acw_s``
 for the idle gap when present), ``queue``.
 
-What it cannot see: the scheduled shift end (the day's last observed answer
+What it cannot see: avoidance that most agents at an hour share (the centring
+on the other agents' gap at that hour removes it); the scheduled shift end (the day's last observed answer
 stands in for it: an agent who stops taking calls early moves their own
 window); overnight shifts (split at midnight); breaks (long gaps are damped by
 the log but a lunch taken in the last hour looks like avoidance).
@@ -65,9 +76,17 @@ from ._sigutil import (
 
 __all__ = ["check_end_of_day", "end_of_day_contrasts"]
 
+#: Idle gaps longer than this (seconds) are left out of the same-hour centring mean (a
+#: break is not the queue's idle); the agent's own gaps all count. On ``ccpm synth``
+#: (seed 22) the day shift's breaks, which fall in the early shift's last hour, had put
+#: the shifts' median contrasts 3.2 se apart; without them in the mean, 1.0 se (0.8 with
+#: the generator's breaks switched off).
+_CENTRE_CAP_S = 900.0
+
 
 def end_of_day_contrasts(
-    ctx: GamingContext, *, window_min: float = 60.0, min_late: int = 10, min_rest: int = 30
+    ctx: GamingContext, *, window_min: float = 60.0, min_late: int = 10, min_rest: int = 30,
+    min_other: int = 30,
 ) -> pd.DataFrame:
     """Per agent x period late-vs-rest contrasts of log talk and log idle gap.
 
@@ -99,7 +118,7 @@ def end_of_day_contrasts(
         SELECT agent_id, queue, {per} AS period, CAST(answer_ts AS DATE) AS day,
                {cid}answer_ts, talk_s, {hold} AS hold, {acw} AS acw
         FROM calls WHERE {HANDLED} AND answer_ts IS NOT NULL AND talk_s >= 0
-    ), d AS (
+    ), d0 AS (
         SELECT *,
                max(answer_ts) OVER (PARTITION BY agent_id, day) AS last_ans,
                min(answer_ts) OVER (PARTITION BY agent_id, day) AS first_ans,
@@ -107,8 +126,10 @@ def end_of_day_contrasts(
                                      ORDER BY answer_ts, {tie}) AS next_ans,
                CASE WHEN talk_s >= $short THEN ln(1 + talk_s) END AS lt
         FROM h
+    ), d AS (
+        SELECT *, hour(next_ans) AS hr FROM d0
     ), e AS (
-        SELECT agent_id, period, day,
+        SELECT agent_id, period, day, hr,
                {us('answer_ts')} >= {us('last_ans')} - CAST($w * 60e6 AS BIGINT) AS late,
                -- sums are exact integer sums of values in units of 1e-12: a float sum
                -- depends on DuckDB's thread order, and so would every output digit
@@ -119,10 +140,31 @@ def end_of_day_contrasts(
         FROM d
         WHERE {sec('last_ans')} - {sec('first_ans')} >= 2 * $w * 60
     )
-    , q AS (
-        SELECT agent_id, period, day, late,
-               CAST(round(y * 1e12) AS {big}) AS yi, CAST(round(g * 1e12) AS {big}) AS gi
+    , q0 AS (
+        SELECT agent_id, period, day, hr, late,
+               CAST(round(y * 1e12) AS {big}) AS yi, CAST(round(g * 1e12) AS {big}) AS g0
         FROM e
+    ), q1 AS (
+        -- the idle gap is centred on the other agents' mean gap at the same clock hour
+        -- (period x hour of day): idle follows the center's load, so without this an
+        -- agent whose day ends at a quiet hour looks like an avoider
+        -- (gaps over $cap, log(1 + 15 min), are left out of that mean: a break or a lunch
+        -- in some agents' hour is an absence, not the queue's idle, and would raise the
+        -- hour's mean for everyone else, e.g. the early shift's last hour when the day
+        -- shift takes its breaks)
+        SELECT *,
+               sum(gc) OVER (PARTITION BY period, hr) AS sg_h,
+               count(gc) OVER (PARTITION BY period, hr) AS ng_h,
+               sum(gc) OVER (PARTITION BY agent_id, period, hr) AS sg_ah,
+               count(gc) OVER (PARTITION BY agent_id, period, hr) AS ng_ah
+        FROM (SELECT *, CASE WHEN g0 <= $cap THEN g0 END AS gc FROM q0)
+    ), q AS (
+        SELECT agent_id, period, day, late, yi,
+               g0 - CASE WHEN ng_h - ng_ah >= $min_other
+                         THEN CAST(round(CAST(sg_h - sg_ah AS DOUBLE) / (ng_h - ng_ah))
+                                   AS {big})
+                         ELSE CAST(round(CAST(sg_h AS DOUBLE) / nullif(ng_h, 0)) AS {big}) END AS gi
+        FROM q1
     )
     SELECT agent_id, period, late,
            count(DISTINCT day) AS days,
@@ -132,7 +174,9 @@ def end_of_day_contrasts(
            CAST(sum(gi * gi) AS DOUBLE) / 1e24 AS ssg
     FROM q GROUP BY ALL ORDER BY agent_id, period, late
     """
-    df = ctx.con.execute(sql, {"short": short_call_s(ctx), "w": w}).df()
+    df = ctx.con.execute(sql, {"short": short_call_s(ctx), "w": w,
+                               "min_other": int(min_other),
+                               "cap": int(round(np.log1p(_CENTRE_CAP_S) * 1e12))}).df()
     cols = ["agent_id", "period", "n_days", "n_late", "n_rest", "d_talk", "se_talk", "d_gap",
             "se_gap"]
     if df.empty:

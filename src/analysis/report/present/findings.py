@@ -113,6 +113,31 @@ def agent_findings(g, alpha: float | None = None) -> pd.DataFrame:
     return df.sort_values("q_value", kind="stable").reset_index(drop=True)
 
 
+#: Agents named on page 1 as closest to the threshold when none is flagged.
+MAX_NEAR = 3
+
+
+def near_misses(g, alpha: float | None = None) -> pd.DataFrame:
+    """Agents not flagged whose agent-level q-value is below twice the FDR level (scope
+    ``all``), at most :data:`MAX_NEAR`, strongest first: ``agent_id, behaviours`` (list),
+    ``q_value``. Empty without agent-level decisions. A director reading "no agent" should
+    still learn who came closest (a reason to watch the next period, not to act)."""
+    cols = ["agent_id", "behaviours", "q_value"]
+    agents = getattr(g, "agents", None) if g is not None else None
+    if not isinstance(agents, pd.DataFrame) or agents.empty or "q_value" not in agents:
+        return pd.DataFrame(columns=cols)
+    a = _alpha(g) if alpha is None else float(alpha)
+    scope = agents.get("scope", pd.Series("all", index=agents.index)).astype(str)
+    q = pd.to_numeric(agents["q_value"], errors="coerce")
+    near = agents[(scope == "all") & ~agents["flagged"].astype(bool) & (q < 2 * a)]
+    near = near.assign(qv=q[near.index]).sort_values(["qv", "agent_id"], kind="stable")
+    rows = [{"agent_id": str(r.agent_id),
+             "behaviours": [b for b in str(getattr(r, "behaviours", "") or "").split(";")
+                            if b and b != "nan"],
+             "q_value": float(r.qv)} for r in near.head(MAX_NEAR).itertuples(index=False)]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def _behaviour(key: str, lang: str) -> str:
     k = f"behaviour.{key}"
     return t(k, lang) if k in STRINGS[lang] else t(f"check.{key}", lang) \
@@ -247,6 +272,14 @@ def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
     out = []
     if found.empty:
         out.append(tm("page1.gaming.none", lang, alpha=alpha))
+        near = near_misses(g, a)
+        if len(near):
+            items = [tm("page1.gaming.near.item", lang, agent=str(r.agent_id),
+                        what=_sep("list", lang).join(_behaviour(b, lang)
+                                                     for b in r.behaviours[:2]),
+                        q=f"{r.q_value:.2f}")
+                     for r in near.itertuples(index=False)]
+            out.append(tm("page1.gaming.near", lang, items=MdRaw(_sep("pairs", lang).join(items))))
     else:
         items = []
         for r in found.head(MAX_NAMED).itertuples(index=False):
