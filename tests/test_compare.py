@@ -258,3 +258,20 @@ def test_gaming_sensitivity_ci_covers_zero_when_flags_are_random():
     # bootstrap over the flagged agents only ignores the finite population: at worst
     # slightly conservative; binomial sd at 95% over 300 reps is 1.3 points
     assert 0.90 <= covered / n_rep <= 0.995
+
+
+def test_interval_outside_its_estimate_is_drawn():
+    """A percentile bootstrap interval need not contain the point estimate (the bank's
+    gaming sensitivity did not): the bars go from the interval's ends, no negative xerr."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.figures import plot_gaming_sensitivity
+
+    summ = {"models": {"kpi": {"gaming_sensitivity": {"value": 12.0, "ci": [14.0, 30.0]}},
+                       "okr": {"gaming_sensitivity": {"value": -5.0, "ci": [-20.0, -8.0]}}}}
+    fig = plot_gaming_sensitivity(summ)
+    ax = fig.axes[0]
+    segs = [s for c in ax.collections for s in getattr(c, "get_segments", lambda: [])()]
+    ends = sorted(tuple(sorted((float(p[0][0]), float(p[1][0])))) for p in segs)
+    assert ends == [(-20.0, -8.0), (14.0, 30.0)]

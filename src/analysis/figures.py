@@ -151,9 +151,7 @@ def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None,
     d = pd.DataFrame(rows)
     sns.barplot(data=d, y="model", x="value", ax=ax, color="steelblue", orient="h")
     y = np.arange(len(d))
-    err = np.vstack([d["value"] - d["lo"], d["hi"] - d["value"]])
-    ok = np.isfinite(err).all(axis=0)
-    ax.errorbar(d["value"][ok], y[ok], xerr=err[:, ok], fmt="none", ecolor="black", capsize=3)
+    _interval_bars(ax, y, d["lo"].to_numpy(float), d["hi"].to_numpy(float))
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlim(-100 if own_baseline else -50, 100 if own_baseline else 50)
     ax.set_xlabel(lab["x"])
@@ -161,6 +159,21 @@ def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None,
     ax.set_title(lab["title"])
     fig.tight_layout()
     return fig
+
+
+def _interval_bars(ax, y, lo, hi) -> None:
+    """Horizontal interval bars from ``lo`` to ``hi`` at heights ``y``, with end caps.
+
+    Drawn from the interval's ends, not as errors around the estimate: a percentile
+    bootstrap interval need not contain the point estimate (matplotlib's ``xerr`` then
+    gets a negative length and raises). Rows with a missing end are skipped.
+    """
+    y, lo, hi = (np.asarray(v, dtype=float) for v in (y, lo, hi))
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return
+    ax.hlines(y[ok], lo[ok], hi[ok], color="black", lw=1)
+    ax.plot(np.r_[lo[ok], hi[ok]], np.r_[y[ok], y[ok]], "|", color="black", ms=8)
 
 
 def plot_recommendation(rec, *, labels: dict | None = None):
@@ -184,11 +197,8 @@ def plot_recommendation(rec, *, labels: dict | None = None):
                                   gridspec_kw={"width_ratios": [1, 1.15]})
     y = np.arange(len(r))[::-1]
     ok = r["overall"].notna().to_numpy()
-    lo = (r["overall"] - r["overall_lo"]).to_numpy(float)
-    hi = (r["overall_hi"] - r["overall"]).to_numpy(float)
-    err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
-    ax.errorbar(r["overall"][ok], y[ok], xerr=err[:, ok], fmt="o", color="steelblue",
-                ecolor="black", capsize=3)
+    _interval_bars(ax, y, r["overall_lo"].to_numpy(float), r["overall_hi"].to_numpy(float))
+    ax.plot(r["overall"][ok], y[ok], "o", color="steelblue", zorder=3)
     for yi, (_, row) in zip(y, r.iterrows(), strict=True):
         if pd.notna(row["overall"]):
             ax.annotate(lab["p_best"].format(p=row["p_best"]), (row["overall"], yi),
