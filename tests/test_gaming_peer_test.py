@@ -109,3 +109,41 @@ def test_sort_free_median_test_agrees_with_the_weighted_median(equal):
         for c in cs:
             got = np.array([_weighted_median_above(x[i], w[i], c[i])[0] for i in range(400)])
             assert np.array_equal(got, med[:, 0] > c), (m, c[:3])
+
+
+def _pooled_tail_pairwise(z, zstar, share):
+    """The reference: for every agent i and peer j, the replicates of j's z* at least z_i,
+    summed over the peers whose variance share is within the band of i's."""
+    from analysis.gaming._sigutil import PRECISION_BAND
+
+    n_boot, m = zstar.shape
+    srt = np.sort(zstar, axis=0)
+    exceed = np.empty((m, m), dtype=np.int64)
+    for j in range(m):
+        exceed[:, j] = n_boot - np.searchsorted(srt[:, j], z, side="left")
+    near = np.abs(share[:, None] - share[None, :]) <= PRECISION_BAND + 1e-12
+    return (1.0 + (exceed * near).sum(axis=1)) / (1.0 + n_boot * near.sum(axis=1))
+
+
+def test_counted_pooled_tail_equals_the_pairwise_comparison():
+    """_pooled_tail counts with prefix sums; the p-values are those of comparing every
+    agent's z with every peer's z* one by one, exactly (ties, equal shares, shares at
+    the edge of the band, a single agent)."""
+    from analysis.gaming._sigutil import _pooled_tail
+
+    rng = np.random.default_rng(3)
+    for t in range(240):
+        m, n_boot = int(rng.integers(1, 50)), int(rng.integers(1, 60))
+        z, zstar = rng.standard_normal(m), rng.standard_normal((n_boot, m))
+        share = rng.uniform(0, 1, m)
+        if t % 3 == 0:  # ties between z and z*
+            z, zstar = np.round(z, 1), np.round(zstar, 1)
+            zstar[:, : m // 2] = z[: m // 2]
+        if t % 4 == 1:
+            share = np.round(share, 1)
+        if t % 4 == 2:
+            share = np.linspace(0.0, 0.3, m)  # neighbours exactly one band apart
+        if t % 4 == 3:
+            share = np.full(m, 0.5)
+        want = _pooled_tail_pairwise(z, zstar, share)
+        assert np.array_equal(_pooled_tail(z, zstar, share), want), t

@@ -349,7 +349,15 @@ def panel_relation(
     cols = [c for c in described if c in ctx.columns or c in _PANEL_REQUIRED]
     source = "calls" if where is None else f"(SELECT * FROM calls WHERE {where})"
     arrival = "arrival_ts" if "arrival_ts" in cols else "answer_ts"
-    end = ctx.con.execute(f"SELECT max({arrival}) FROM {source}").fetchone()[0]
+    # the end of the data, once per run for each source (repeat_after_short and
+    # quick_callback_after_short read the same one)
+    from ._sigutil import run_cache
+
+    cache = run_cache(ctx)
+    key = ("data_end", source, arrival)
+    if key not in cache:
+        cache[key] = ctx.con.execute(f"SELECT max({arrival}) FROM {source}").fetchone()[0]
+    end = cache[key]
     data_end = None
     if end is not None and getattr(end, "tzinfo", None) is None:
         # a literal is far cheaper for the engine than the scalar subquery per row

@@ -21,6 +21,8 @@ Marcel Dekker (likelihood of samples truncated at known points).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from scipy import fft as sp_fft
 from scipy import special, stats
@@ -583,6 +585,10 @@ def tail_pvalue(
     return binomial_mixture_tail(rates, n, U_WEIGHTS, k_total, u_rand)
 
 
+#: Threads for the FFTs of :func:`binomial_mixture_tail` (rows of nodes split between them).
+_FFT_WORKERS = min(os.cpu_count() or 1, 4)
+
+
 def binomial_mixture_tail(rates, n, weights, k_total: int, u_rand=None) -> float:
     """P(sum over queues of Binomial(n_q, rates[g, q]) >= k_total), integrated over nodes g.
 
@@ -610,13 +616,19 @@ def binomial_mixture_tail(rates, n, weights, k_total: int, u_rand=None) -> float
         rates, weights = rates[keep], weights[keep]
     size = sp_fft.next_fast_len(total + 1, real=True)
     spec = np.ones((rates.shape[0], size // 2 + 1), dtype=complex)
+    padded = np.zeros((rates.shape[0], size))  # a queue's pmfs, zero-padded for the FFT
     for q in range(len(n)):
         x = np.arange(n[q] + 1, dtype=float)
         lc = special.gammaln(n[q] + 1) - special.gammaln(x + 1) - special.gammaln(n[q] - x + 1)
         r = rates[:, q : q + 1]
         logp = lc[None, :] + x[None, :] * np.log(r) + (n[q] - x)[None, :] * np.log1p(-r)
-        spec *= sp_fft.rfft(np.exp(logp), n=size, axis=1)
-    pmf = np.clip(sp_fft.irfft(spec, n=size, axis=1)[:, : total + 1], 0.0, None)
+        padded[:, : n[q] + 1] = np.exp(logp)
+        padded[:, n[q] + 1 :] = 0.0
+        # the nodes' transforms are independent rows: split between the cores (the same
+        # bits as one thread; this FFT is most of transfer_dumping's time)
+        spec *= sp_fft.rfft(padded, axis=1, workers=_FFT_WORKERS)
+    pmf = sp_fft.irfft(spec, n=size, axis=1, workers=_FFT_WORKERS)
+    pmf = np.clip(pmf[:, : total + 1], 0.0, None)
     pge = float(np.clip(np.dot(weights, pmf[:, k_total:].sum(axis=1)), 0.0, 1.0))
     if u_rand is None:
         return pge

@@ -179,7 +179,8 @@ def skipped(name: str, reason: str) -> CheckResult:
     return CheckResult(name=name, flags=empty_flags(), skipped=reason)
 
 
-def _weighted_median_above(x: np.ndarray, w: np.ndarray, c: float) -> np.ndarray:
+def _weighted_median_above(x: np.ndarray, w: np.ndarray, c: float, *,
+                           out: np.ndarray | None = None) -> np.ndarray:
     """``_weighted_median(x, w) > c`` along the last axis (keepdims), without sorting.
 
     The weighted median exceeds ``c`` when the values at most ``c`` carry less than
@@ -188,10 +189,10 @@ def _weighted_median_above(x: np.ndarray, w: np.ndarray, c: float) -> np.ndarray
     ``tests/test_gaming_peer_test.py`` computes it, is the reference).
     Linear in the row length where the median itself needs a sort: the bisection of
     :func:`robust_center_scale` asks only this, 25 times per peer group and bootstrap
-    replicate."""
+    replicate. ``out``: scratch space of ``x``'s shape (the bisection reuses one)."""
     le = x <= c
     half = 0.5 * w.sum(axis=-1, keepdims=True)
-    w_le = np.where(le, w, 0.0).sum(axis=-1, keepdims=True)
+    w_le = np.multiply(w, le, out=out).sum(axis=-1, keepdims=True)  # w where x <= c, else 0
     below = w_le < half * (1 - 1e-12)
     hit = np.abs(w_le - half) <= 1e-12 * half
     if not hit.any():
@@ -231,11 +232,17 @@ def robust_center_scale(d: np.ndarray, se2: np.ndarray) -> tuple[np.ndarray, np.
     hi = (_MAD * np.median(dev, axis=-1, keepdims=True)) ** 2
     lo = np.zeros_like(hi)
 
+    # scratch arrays of d's shape, reused by the 25 steps (the same arithmetic as
+    # w = 1 / (t2 + se2); share = where(t2 > 0, t2 * w, w); x = dev * sqrt(w), without
+    # allocating a fresh array, and its page faults, for every operation)
+    w, x, scratch = np.empty(d.shape), np.empty(d.shape), np.empty(d.shape)
+
     def scale_above_one(t2: np.ndarray) -> np.ndarray:
         """Is the share-weighted scaled median of the standardised residuals above 1?"""
-        w = 1.0 / (t2 + se2)
-        share = np.where(t2 > 0, t2 * w, w)
-        return _weighted_median_above(dev * np.sqrt(w), share, 1.0 / _MAD)
+        np.divide(1.0, np.add(t2, se2, out=w), out=w)
+        np.multiply(dev, np.sqrt(w, out=x), out=x)
+        share = np.multiply(w, t2, out=w, where=np.broadcast_to(t2 > 0, w.shape))
+        return _weighted_median_above(x, share, 1.0 / _MAD, out=scratch)
 
     positive = scale_above_one(lo)
     if not positive.any():
@@ -315,13 +322,50 @@ def _pooled_tail(z: np.ndarray, zstar: np.ndarray, share: np.ndarray) -> np.ndar
     pooled reference where agents are alike (all of them, with equal ``se``).
     """
     n_boot, m = zstar.shape
-    srt = np.sort(zstar, axis=0)
-    # exceed[i, j]: replicates of agent j's z* at least z_i
-    exceed = np.empty((m, m), dtype=np.int64)
-    for j in range(m):
-        exceed[:, j] = n_boot - np.searchsorted(srt[:, j], z, side="left")
-    near = np.abs(share[:, None] - share[None, :]) <= PRECISION_BAND + 1e-12
-    return (1.0 + (exceed * near).sum(axis=1)) / (1.0 + n_boot * near.sum(axis=1))
+    # Counted, not searched: with the agents in order of share, an agent's pool is a run
+    # of neighbours [lo, hi), so its count of z* >= z_i is a difference of two prefix
+    # sums (over agents in share order) of a table "replicates of agent j at least the
+    # r-th smallest z". The counts are integers: the p-values are exactly those of the
+    # agent-by-agent comparison (``tests/test_gaming_peer_test.py`` keeps it as the
+    # reference).
+    by_z = np.argsort(z, kind="stable")
+    rank = np.empty(m, dtype=np.intp)
+    rank[by_z] = np.arange(m)
+    by_share = np.argsort(share, kind="stable")
+    # above[j, b]: how many z_i are at most agent j's b-th z* (z* >= z_i <=> rank_i < above);
+    # each agent's z* sorted first, so the search runs through z in order
+    above = np.searchsorted(z[by_z], np.sort(zstar.T[by_share], axis=1), side="right")
+    acc = np.int32 if n_boot * m < 2**31 else np.int64  # counts up to n_boot * m
+    cnt = np.bincount((above + (m + 1) * np.arange(m)[:, None]).ravel(),
+                      minlength=(m + 1) * m)
+    cnt = cnt.reshape(m, m + 1).T.astype(acc)  # cnt[r, j]: agent j's z* with above == r
+    del above
+    # pooled[r, j]: replicates of agents 0..j (share order) at least the r-th smallest z
+    pooled = np.cumsum(cnt[:0:-1], axis=0, dtype=acc)[::-1]
+    del cnt
+    np.cumsum(pooled, axis=1, dtype=acc, out=pooled)
+    sorted_share = share[by_share]
+    band = PRECISION_BAND + 1e-12
+    # the pool of agent i: |share_i - share_j| <= band, a run [lo, hi) in share order
+    lo = _first_false(lambda i, k: share[i] - sorted_share[k] > band, m)
+    hi = _first_false(lambda i, k: sorted_share[k] - share[i] <= band, m)
+    upto_hi = pooled[rank, hi - 1].astype(np.int64)
+    below_lo = np.where(lo > 0, pooled[rank, np.maximum(lo - 1, 0)], 0)
+    return (1.0 + (upto_hi - below_lo)) / (1.0 + n_boot * (hi - lo))
+
+
+def _first_false(pred, m: int) -> np.ndarray:
+    """Per row ``i < m``: the first ``k`` in ``0..m`` with ``pred(i, k)`` false, for a
+    predicate true then false along ``k`` (bisection, all rows at once)."""
+    rows = np.arange(m)
+    lo = np.zeros(m, dtype=np.intp)
+    hi = np.full(m, m, dtype=np.intp)
+    while (act := lo < hi).any():
+        mid = (lo + hi) // 2
+        t = pred(rows, np.minimum(mid, m - 1))
+        lo = np.where(act & t, mid + 1, lo)
+        hi = np.where(act & ~t, mid, hi)
+    return lo
 
 
 def fisher_combine(*ps: np.ndarray) -> np.ndarray:
