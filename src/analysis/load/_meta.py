@@ -9,7 +9,7 @@ from ..contract import CALL_ID_UNIQUE_META
 from ._mapping import KIND_COLUMNS, Mapping
 from ._readers import ReadOptions
 
-__all__ = ["read_options", "schema_for", "valid_meta"]
+__all__ = ["WrittenRows", "read_options", "schema_for", "valid_meta"]
 
 
 def schema_for(kind: str) -> pa.Schema:
@@ -41,3 +41,13 @@ def read_options(mapping: Mapping) -> ReadOptions:
         member=r.get("member"),
         expected=mapping.expected_source_columns() | {c.name for c in mapping.contract_columns},
     )
+
+
+class WrittenRows:
+    """Stands for a table that was written, not kept: only its length."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def __len__(self) -> int:
+        return self.n

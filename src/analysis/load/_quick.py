@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import InputError
 from ._fast import FAST_ENV, fast_contract_csv, is_identity_contract
 from ._mapping import resolve_mapping
-from ._meta import read_options, schema_for, valid_meta
+from ._meta import WrittenRows, read_options, schema_for, valid_meta
 from ._readers import Source, expand_paths, open_source
 
 __all__ = ["Handover", "QuickResult", "validate_calls_fast"]
@@ -33,16 +33,6 @@ __all__ = ["Handover", "QuickResult", "validate_calls_fast"]
 #: :func:`analysis.escape.neutralize_cell` (no quoting, no leading ``=+-@``)
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _RESERVED = ("_source_file", "_source_row", "reason")
-
-
-class _Rows:
-    """Stands for a table that was written, not kept: only its length."""
-
-    def __init__(self, n: int):
-        self.n = int(n)
-
-    def __len__(self) -> int:
-        return self.n
 
 
 @dataclass
@@ -63,8 +53,8 @@ class QuickResult:
     kind: str
     mapping: str
     rows_read: int
-    valid: _Rows
-    quarantine: _Rows
+    valid: WrittenRows
+    quarantine: WrittenRows
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -128,8 +118,8 @@ def validate_calls_fast(path, mapping, out_dir
         files["summary"].write_text(f"reason,rows,share\nvalid,{n},1.0\n", encoding="utf-8")
         # the notes of the streamed load: the reader's (an encoding guessed, ...); the UTC
         # offset notes are none (no offsets seen on this path)
-        res = QuickResult(kind="calls", mapping=m.name, rows_read=n, valid=_Rows(n),
-                          quarantine=_Rows(0), sources=[str(p) for p in paths],
+        res = QuickResult(kind="calls", mapping=m.name, rows_read=n, valid=WrittenRows(n),
+                          quarantine=WrittenRows(0), sources=[str(p) for p in paths],
                           notes=list(src.notes))
         return res, files
     finally:

@@ -46,6 +46,7 @@ from ._build import Problems, build_columns, merge_offset_stats, offset_notes
 from ._checks import check_calls, jitter_note
 from ._fast import ROW_GROUP_ROWS, RowGroupWriter, fast_contract_csv
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
+from ._meta import WrittenRows
 from ._readers import (
     SOURCE_COLUMNS,
     ReadOptions,
@@ -584,16 +585,6 @@ def _quarantine(bad_w: _Writer, dups: np.ndarray, sources: list[Source],
     return dict(counts), int(len(rows))
 
 
-class _Rows:
-    """Stands for a table that was written, not kept: only its length."""
-
-    def __init__(self, n: int):
-        self.n = int(n)
-
-    def __len__(self) -> int:
-        return self.n
-
-
 @dataclass
 class StreamedResult:
     """What ``ccpm validate`` prints about a streamed load: the counts and notes of a
@@ -603,8 +594,8 @@ class StreamedResult:
     kind: str
     mapping: str
     rows_read: int
-    valid: _Rows
-    quarantine: _Rows
+    valid: WrittenRows
+    quarantine: WrittenRows
     sources: list[str]
     notes: list[str]
     counts: dict[str, int]
@@ -651,7 +642,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
         except OSError as exc:
             raise InputError(f"{tq}: cannot write the quarantine ({exc.strerror})") from None
         res = StreamedResult(kind="calls", mapping=st.mapping, rows_read=st.rows_read,
-                             valid=_Rows(st.valid_rows), quarantine=_Rows(st.quarantined),
+                             valid=WrittenRows(st.valid_rows), quarantine=WrittenRows(st.quarantined),
                              sources=st.sources, notes=st.notes, counts=st.reason_counts)
         try:
             out.mkdir(parents=True, exist_ok=True)
