@@ -9,7 +9,7 @@ from ..contract import CALL_ID_UNIQUE_META
 from ._mapping import KIND_COLUMNS, Mapping
 from ._readers import ReadOptions
 
-__all__ = ["WrittenRows", "read_options", "schema_for", "valid_meta"]
+__all__ = ["WrittenRows", "move_outputs", "read_options", "schema_for", "valid_meta"]
 
 
 def schema_for(kind: str) -> pa.Schema:
@@ -51,3 +51,19 @@ class WrittenRows:
 
     def __len__(self) -> int:
         return self.n
+
+
+def move_outputs(out, valid_tmp, quarantine_tmp, valid_path, quarantine_path) -> None:
+    """Move the finished valid and quarantine files into ``out`` (created if needed);
+    an OS error becomes an :class:`analysis.errors.InputError` naming the folder."""
+    import shutil
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.move(valid_tmp, valid_path)
+        shutil.move(quarantine_tmp, quarantine_path)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
 from ._fast import FAST_ENV, fast_contract_csv, is_identity_contract
 from ._mapping import resolve_mapping
-from ._meta import WrittenRows, read_options, schema_for, valid_meta
+from ._meta import WrittenRows, move_outputs, read_options, schema_for, valid_meta
 from ._readers import Source, expand_paths, open_source
 
 __all__ = ["Handover", "QuickResult", "validate_calls_fast"]
@@ -108,12 +106,7 @@ def validate_calls_fast(path, mapping, out_dir
                 handed = True
                 return Handover(src, tried=True)
             _write_header(tq, names)
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-                shutil.move(tv, files["valid"])
-                shutil.move(tq, files["quarantine"])
-            except OSError as exc:
-                raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None
+            move_outputs(out, tv, tq, files["valid"], files["quarantine"])
         # summary_frame of all rows valid, as to_csv writes it (share n / n = 1.0)
         files["summary"].write_text(f"reason,rows,share\nvalid,{n},1.0\n", encoding="utf-8")
         # the notes of the streamed load: the reader's (an encoding guessed, ...); the UTC

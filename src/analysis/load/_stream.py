@@ -46,7 +46,7 @@ from ._build import Problems, build_columns, merge_offset_stats, offset_notes
 from ._checks import check_calls, jitter_note
 from ._fast import ROW_GROUP_ROWS, RowGroupWriter, fast_contract_csv
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
-from ._meta import WrittenRows
+from ._meta import WrittenRows, move_outputs
 from ._readers import (
     SOURCE_COLUMNS,
     ReadOptions,
@@ -619,7 +619,6 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
     -------
     (StreamedResult, {"valid": Path, "quarantine": Path, "summary": Path})
     """
-    import shutil
 
     out = Path(out_dir)
     paths = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
@@ -644,12 +643,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
         res = StreamedResult(kind="calls", mapping=st.mapping, rows_read=st.rows_read,
                              valid=WrittenRows(st.valid_rows), quarantine=WrittenRows(st.quarantined),
                              sources=st.sources, notes=st.notes, counts=st.reason_counts)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.move(tv, paths["valid"])
-            shutil.move(tq, paths["quarantine"])
-        except OSError as exc:
-            raise InputError(f"{out}: cannot write the outputs ({exc.strerror})") from None
+        move_outputs(out, tv, tq, paths["valid"], paths["quarantine"])
     safe_csv(res.summary(), paths["summary"], index=False)
     return res, paths
 
