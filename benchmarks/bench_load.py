@@ -194,7 +194,11 @@ def main(argv: list[str]) -> int:
         lines.append(f"| {label} | {n:,} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {n / wall:,.0f} |")
     lines += ["", *verdicts, ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    # the measured table is replaced; the dated notes below it (from its first
+    # "## " heading on) are history written by hand, and kept
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    notes = old[old.index("\n## ") + 1:] if "\n## " in old else ""
+    RESULTS.write_text("\n".join(lines) + ("\n" + notes if notes else ""), encoding="utf-8")
     print("\n".join(lines))
     print(f"wrote {RESULTS}")
     return 0
