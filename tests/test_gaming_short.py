@@ -338,6 +338,50 @@ def test_mixture_tail_pruning_keeps_the_value():
         assert pruned == pytest.approx(full, rel=1e-12, abs=1e-18)
 
 
+def _mixture_tail_by_convolution(rates, n, weights, k, u_rand=None):
+    """The reference: each node's pmf of the sum by direct convolution of scipy's binomials."""
+    pge = peq = 0.0
+    for g, w in enumerate(weights):
+        pmf = np.array([1.0])
+        for q, nq in enumerate(n):
+            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(nq + 1), nq, rates[g, q]))
+        pge += w * pmf[max(k, 0):].sum()
+        peq += w * (pmf[k] if 0 <= k < len(pmf) else 0.0)
+    return pge if u_rand is None else max(pge - peq, 0.0) + u_rand * peq
+
+
+def test_mixture_tail_equals_direct_convolution():
+    """Largest queue by its upper tail, the rest convolved: equal to the plain convolution
+    of scipy's binomial pmfs, randomized or not, from the bulk to p ~ 1e-15 (relative)."""
+    from analysis.gaming._logitnorm import U_NODES, U_WEIGHTS, binomial_mixture_tail
+
+    rng = np.random.default_rng(8)
+    for i in range(40):
+        q = int(rng.integers(1, 5))
+        n = rng.integers(0, 400, q) if i % 2 else rng.integers(0, 15, q)
+        n[0] = max(n[0], 1)
+        rates = np.clip(rng.beta(1, 8, q)[None, :] * (0.3 + 1.4 * U_NODES[:, None]), 0, 1)
+        total = int(n.sum())
+        mean = float(U_WEIGHTS @ (rates @ n))
+        for k in (0, int(mean), int(mean + rng.uniform(1, 4) * np.sqrt(mean + 1)) + 1, total):
+            k = min(k, total)
+            ref = _mixture_tail_by_convolution(rates, n, U_WEIGHTS, k)
+            got = binomial_mixture_tail(rates, n, U_WEIGHTS, k)
+            assert got == pytest.approx(ref, rel=1e-9, abs=1e-15), (n, k)
+            u = float(rng.uniform())
+            assert binomial_mixture_tail(rates, n, U_WEIGHTS, k, u) == pytest.approx(
+                _mixture_tail_by_convolution(rates, n, U_WEIGHTS, k, u), rel=1e-9, abs=1e-15)
+        assert binomial_mixture_tail(rates, n, U_WEIGHTS, total + 1) == 0.0
+    # far tail, one node: the FFT of the smaller queues bounds the absolute error
+    r = np.array([[0.02, 0.03, 0.05]])
+    n = np.array([900, 120, 40])
+    for k in (60, 70, 75):
+        ref = _mixture_tail_by_convolution(r, n, np.ones(1), k)
+        assert abs(binomial_mixture_tail(r, n, np.ones(1), k) - ref) < 1e-15
+    assert binomial_mixture_tail(r, n, np.ones(1), 60) == pytest.approx(
+        _mixture_tail_by_convolution(r, n, np.ones(1), 60), rel=1e-4)
+
+
 def test_trend_baselines_equal_a_loop_over_agents():
     import pandas as pd
 

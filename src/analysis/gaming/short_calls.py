@@ -105,6 +105,7 @@ __all__ = [
     "short_call_counts",
     "short_calls_peer_table",
     "short_calls_trend_table",
+    "comonotone_rates",
     "comonotone_sum_pvalue",
     "check_short_calls_peer",
     "check_short_calls_trend",
@@ -120,14 +121,27 @@ _EDGES = np.concatenate([[0.0, 0.5], 1.0 - np.logspace(-1, -14, 14), [1.0]])
 _U, _W = gl_panels(_EDGES)
 
 
+def comonotone_rates(a, b) -> np.ndarray:
+    """``F^-1(U)`` of Beta(a_c, b_c) at the U nodes of the comonotone integral (nodes x cells).
+
+    Cells that share ``(a, b)`` (agents who keep their queue's all-agents fit)
+    are computed once: the inverse incomplete beta is the costly part.
+    """
+    ab = np.stack([np.asarray(a, dtype=float), np.asarray(b, dtype=float)], axis=1)
+    uniq, inv = np.unique(ab, axis=0, return_inverse=True)
+    r = special.betaincinv(uniq[None, :, 0], uniq[None, :, 1], _U[:, None])
+    return r[:, np.ravel(inv)]
+
+
 def comonotone_sum_pvalue(
-    k_total: int, n, a, b, *, u_rand: float | None = None
+    k_total: int, n, a, b, *, u_rand: float | None = None, rates: np.ndarray | None = None
 ) -> float:
     """P(T >= k_total) for T = sum_q Binomial(n_q, F_q^-1(U)), U ~ Uniform(0, 1).
 
     ``F_q`` is the Beta(a_q, b_q) distribution function. One queue: the
     beta-binomial upper tail. ``u_rand`` in [0, 1) gives the randomized value
-    P(T > k) + u_rand * P(T = k) instead.
+    P(T > k) + u_rand * P(T = k) instead. ``rates``: the queues' columns of
+    :func:`comonotone_rates` when the caller has them already.
     """
     n = np.asarray(n, dtype=int)
     a = np.asarray(a, dtype=float)
@@ -143,7 +157,8 @@ def comonotone_sum_pvalue(
     if k_total > total:
         return 0.0
     # rates of every queue at every U node, then the binomial pmfs (G x (n_q + 1))
-    rates = special.betaincinv(a[None, :], b[None, :], _U[:, None])
+    if rates is None:
+        rates = special.betaincinv(a[None, :], b[None, :], _U[:, None])
     return binomial_mixture_tail(rates, n, _W, k_total, u_rand)
 
 

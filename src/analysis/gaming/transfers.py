@@ -73,7 +73,7 @@ from ._sigutil import (
     seed,
     skipped,
 )
-from .short_calls import comonotone_sum_pvalue
+from .short_calls import comonotone_rates, comonotone_sum_pvalue
 
 __all__ = ["check_transfer_dumping", "sum_betabinom_sf", "transfer_cells"]
 
@@ -399,12 +399,15 @@ def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
         p_rate[lo:hi][one] = np.clip(
             _ragged_tail(pmf, start, k[c0:c1])[seg[lo:hi][one] - c0], 0.0, 1.0
         )
+        # several queues: one latent propensity shared by the agent's queues
+        # (comonotone sum, as in short_calls_peer), not independent queues
+        rates = comonotone_rates(a[c0:c1], b[c0:c1])
         for j in np.nonzero(~one)[0]:
-            # several queues: one latent propensity shared by the agent's queues
-            # (comonotone sum, as in short_calls_peer), not independent queues
             q0 = seg[lo + j]
             sl = slice(q0, q0 + size[lo + j])
-            p_rate[lo + j] = comonotone_sum_pvalue(int(ksum[lo + j]), n[sl], a[sl], b[sl])
+            p_rate[lo + j] = comonotone_sum_pvalue(
+                int(ksum[lo + j]), n[sl], a[sl], b[sl], rates=rates[:, q0 - c0 : q0 - c0 + size[lo + j]]
+            )
     return pd.DataFrame({
         "agent_id": aid[seg], "period": per[seg],
         "n": nsum.astype(int), "k": ksum.astype(int), "p_rate": p_rate, "expected": exp,
