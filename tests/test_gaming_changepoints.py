@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from analysis.gaming._sigsim import make_context, simulate_calls
 from analysis.gaming.changepoints import (
@@ -195,6 +195,35 @@ def test_binomial_fit_and_step_score_match_statsmodels():
         st = ref.score_test(exog_extra=step)[0]
         assert z[tau] * phi == pytest.approx(float(np.squeeze(st)), rel=1e-6)
     assert np.isneginf(z[:7]).all() and np.isneginf(z[len(df) - 6:]).all()
+
+
+def test_agent_model_fit_and_score_match_statsmodels_with_offset():
+    """The one-column fit (an agent's series against the peers' logit as offset: its own
+    IRLS, no matrices) equals statsmodels' GLM with that offset, row by row of a batch,
+    and its scan is the GLM's score test of an added step."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(14)
+    T = 45
+    n = rng.integers(5, 60, T).astype(float)
+    off = special.logit(np.clip(0.08 + 0.03 * np.sin(np.arange(T) / 5), 1e-3, 1))
+    Y = rng.binomial(n.astype(int)[None, :].repeat(4, 0), special.expit(off + 0.4)).astype(float)
+    X = np.ones((T, 1))
+    m = _Model("binom", Y[0], n, X, off)
+    fr = m.fit(Y, X)
+    for b in range(len(Y)):
+        ref = sm.GLM(np.column_stack([Y[b], n - Y[b]]), X, family=sm.families.Binomial(),
+                     offset=off).fit()
+        assert np.allclose(fr[0][b], ref.fittedvalues * n, rtol=1e-7)
+        phi = float(fr[3][b])
+        assert phi == pytest.approx(max(float(ref.pearson_chi2 / ref.df_resid), 1.0), rel=1e-6)
+        assert float(fr[5][b, 0, 0]) == pytest.approx(float(ref.cov_params()[0, 0] / ref.scale),
+                                                     rel=1e-6)
+        z = m.scan(fr, X, 0, T, 7)[b]
+        for tau in (7, 22, T - 7):
+            step = (np.arange(T) >= tau).astype(float)[:, None]
+            st = float(np.squeeze(ref.score_test(exog_extra=step)[0]))
+            assert z[tau] * phi == pytest.approx(st, rel=1e-6)
 
 
 def test_gaussian_step_score_is_the_lm_statistic_of_ols():
