@@ -28,3 +28,21 @@ def test_row_order_does_not_change_p_values(check):
     assert len(a) > 10
     pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
     pd.testing.assert_series_equal(a["effect"], b["effect"], rtol=1e-9)
+
+
+def test_checks_run_two_at_a_time_give_the_same_report():
+    """``check_threads`` changes only the wall time: flags, agents and change points equal."""
+    from analysis.errors import ConfigError
+    from analysis.gaming import run_checks
+
+    calls = simulate_calls(n_agents=30, days=40, seed=5, customers=True)
+    one = run_checks(calls, options={"check_threads": 1, "raise_errors": True})
+    two = run_checks(calls, options={"check_threads": 2, "raise_errors": True})
+    assert len(one.ran) >= 8 and one.ran == two.ran
+    assert list(one.info["seconds"]) == list(two.info["seconds"])
+    pd.testing.assert_frame_equal(one.flags, two.flags)
+    pd.testing.assert_frame_equal(one.agents, two.agents)
+    pd.testing.assert_frame_equal(one.changepoints, two.changepoints)
+    for bad in (0, "two"):
+        with pytest.raises(ConfigError, match="check_threads"):
+            run_checks(calls, options={"check_threads": bad})

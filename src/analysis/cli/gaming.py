@@ -213,6 +213,8 @@ CHECK_OPTIONS = frozenset({
     # short calls and bunching
     "bunch_boot", "bunch_min_agent_calls", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
+    # how many checks run at once (DuckDB; results do not depend on it)
+    "check_threads",
     # agent-level decision (BH or BY across agents)
     "agent_fdr", "empirical_null", "short_pooled",
     # other signatures

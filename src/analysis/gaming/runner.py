@@ -14,9 +14,11 @@ daily short-call rate (when the behaviour started or stopped).
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +28,7 @@ import pandas as pd
 from ..errors import CcpmError, ConfigError
 from ..escape import safe_csv
 from ._agents import AGENT_COLUMNS, agent_table, date_agents
-from ._base import CENTER_LEVEL_CHECKS, CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
+from ._base import CENTER_LEVEL_CHECKS, CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._context import build_context, opt
 from ._fdr import bh_qvalues
 
@@ -303,7 +305,9 @@ def run_checks(
     options
         Run settings: ``alpha`` (0.05), ``period`` (``month``), ``short_call_s``
         (seconds or ``"auto"``), ``aht_target`` (seconds), ``seed``, ``min_calls``,
-        ``raise_errors`` (False: a check that fails is reported as skipped) and
+        ``raise_errors`` (False: a check that fails is reported as skipped),
+        ``check_threads`` (checks run at once on DuckDB; default 2 on a machine
+        with 2 cores or more, 1 on Spark; the results do not depend on it) and
         each check's own options (see their docstrings).
     ratings, okr, roster
         Optional inputs for the checks that use them.
@@ -342,6 +346,24 @@ def run_checks(
             release()
 
 
+def _check_threads(ctx: GamingContext, n_checks: int) -> int:
+    """How many checks run at once: option ``check_threads`` (default: 2 where the
+    machine has 2 cores or more); always 1 on Spark, whose session runs one job at
+    a time from this driver."""
+    if dialect_of(ctx).name != "duckdb":
+        return 1
+    want = ctx.options.get("check_threads")
+    if want is None:
+        want = min(2, os.cpu_count() or 1)
+    try:
+        want = int(want)
+    except (TypeError, ValueError):
+        raise ConfigError(f"check_threads must be a whole number, got {want!r}") from None
+    if want < 1:
+        raise ConfigError(f"check_threads must be at least 1, got {want}")
+    return max(1, min(want, n_checks))
+
+
 def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
          progress: bool) -> GamingReport:
     """The checks on a built context, the agent-level decision and the change points."""
@@ -349,29 +371,46 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
     _discover(skipped)
     names = list(checks) if checks else CHECKS.names()
     raise_errors = bool(ctx.options.get("raise_errors"))
-    results: list[CheckResult] = []
     seconds: dict[str, float] = {}
-    for name in names:
+
+    def one(name: str) -> CheckResult | str:
+        """Run one check on its own cursor: its result, or why it was skipped."""
         fn = CHECKS.get(name)
         t0 = time.perf_counter()
         if progress:
             print(f"ccpm gaming: {name} ...", file=sys.stderr, flush=True)
         cur = ctx.con.cursor()  # each check on its own cursor: none can block another
         try:
-            res = fn(replace(ctx, con=cur))
+            return fn(replace(ctx, con=cur))
         except CcpmError as exc:
             if raise_errors:
                 raise
-            skipped[name] = str(exc)
-            continue
+            return str(exc)
         except Exception as exc:
             if raise_errors:
                 raise
-            skipped[name] = f"failed ({type(exc).__name__}: {exc})"
-            continue
+            return f"failed ({type(exc).__name__}: {exc})"
         finally:
             seconds[name] = round(time.perf_counter() - t0, 3)
             cur.close()
+
+    workers = _check_threads(ctx, len(names))
+    if workers > 1:
+        # checks are independent (own cursor, own seeded generator, shared caches hold
+        # the same values whoever fills them): while one waits on DuckDB or in numpy,
+        # the other runs; results are gathered in the registry's order
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccpm-check") as pool:
+            outcomes = list(pool.map(one, names))
+    else:
+        outcomes = [one(name) for name in names]
+    order = {name: seconds[name] for name in names if name in seconds}
+    seconds.clear()
+    seconds.update(order)  # in the registry's order, not the order the threads finished
+    results: list[CheckResult] = []
+    for name, res in zip(names, outcomes, strict=True):
+        if isinstance(res, str):
+            skipped[name] = res
+            continue
         if res.skipped:
             skipped[name] = res.skipped
         results.append(res)
