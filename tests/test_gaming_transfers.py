@@ -251,3 +251,35 @@ def test_vectorised_tails_match_scipy():
     ref = [stats.betabinom.pmf(np.arange(kk, nn + 1), nn, aa, bb).sum()
            for kk, nn, aa, bb in zip(k, n, a, b, strict=True)]
     np.testing.assert_allclose(_bb_sf(k, n, a, b), ref, rtol=1e-9, atol=1e-300)
+
+
+def test_rate_pvalues_over_chunks_equal_one_agent_at_a_time():
+    """More agent-periods than one chunk (2,048), some with one queue and some with several:
+    every p-value equals the comonotone sum (or the beta-binomial tail) of that agent's
+    cells with the leave-one-out fits, computed alone."""
+    import pandas as pd
+
+    from analysis.gaming.short_calls import comonotone_sum_pvalue
+    from analysis.gaming.transfers import _loo_fits, _rate_pvalues
+
+    rng = np.random.default_rng(21)
+    rows = []
+    for i in range(2300):
+        queues = ["Q1"] if i % 3 == 0 else ["Q1", "Q2", "Q3"][: 2 + i % 2]
+        rate = rng.beta(4, 60)
+        for q in queues:
+            n = int(rng.integers(20, 300))
+            rows.append(dict(agent_id=f"A{i:04d}", period="2024-01", queue=q, n=n,
+                             k=int(rng.binomial(n, min(rate * (1.5 if q == "Q2" else 1.0), 1)))))
+    cells = pd.DataFrame(rows).sort_values(["agent_id", "period", "queue"], ignore_index=True)
+    got = _rate_pvalues(cells).set_index("agent_id")
+    assert len(got) == 2300
+    a = np.full(len(cells), np.nan)
+    b = np.full(len(cells), np.nan)
+    for _, idx in cells.groupby(["period", "queue"]).indices.items():
+        a[idx], b[idx] = _loo_fits(cells["k"].to_numpy(float)[idx], cells["n"].to_numpy(float)[idx])
+    for aid in ("A0000", "A0001", "A0002", "A2047", "A2048", "A2049", "A2299"):
+        sel = (cells["agent_id"] == aid).to_numpy()
+        n, k = cells.loc[sel, "n"].to_numpy(), int(cells.loc[sel, "k"].sum())
+        want = comonotone_sum_pvalue(k, n, a[sel], b[sel])
+        assert got.loc[aid, "p_rate"] == pytest.approx(want, rel=1e-9, abs=1e-15), aid

@@ -403,9 +403,8 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
             outcomes = list(pool.map(one, names))
     else:
         outcomes = [one(name) for name in names]
-    order = {name: seconds[name] for name in names if name in seconds}
-    seconds.clear()
-    seconds.update(order)  # in the registry's order, not the order the threads finished
+    # in the registry's order, not the order the threads finished
+    seconds = {name: seconds[name] for name in names if name in seconds}
     results: list[CheckResult] = []
     for name, res in zip(names, outcomes, strict=True):
         if isinstance(res, str):

@@ -401,12 +401,15 @@ def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
         )
         # several queues: one latent propensity shared by the agent's queues
         # (comonotone sum, as in short_calls_peer), not independent queues
-        rates = comonotone_rates(a[c0:c1], b[c0:c1])
+        multi = np.repeat(~one, size[lo:hi])  # the chunk's cells of several-queue agents
+        col = np.cumsum(multi) - 1  # a cell's column in ``rates``
+        rates = comonotone_rates(a[c0:c1][multi], b[c0:c1][multi])
         for j in np.nonzero(~one)[0]:
             q0 = seg[lo + j]
             sl = slice(q0, q0 + size[lo + j])
+            at = col[q0 - c0]
             p_rate[lo + j] = comonotone_sum_pvalue(
-                int(ksum[lo + j]), n[sl], a[sl], b[sl], rates=rates[:, q0 - c0 : q0 - c0 + size[lo + j]]
+                int(ksum[lo + j]), n[sl], a[sl], b[sl], rates=rates[:, at : at + size[lo + j]]
             )
     return pd.DataFrame({
         "agent_id": aid[seg], "period": per[seg],
