@@ -8,6 +8,8 @@ import json
 import time
 from importlib import metadata
 
+import pytest
+
 from analysis.manifest import (
     MANIFEST_NAME,
     VOLATILE_KEYS,
@@ -71,8 +73,10 @@ def test_file_sha256_large_file_in_chunks(tmp_path):
     assert file_sha256(f, chunk=7) == hashlib.sha256(data).hexdigest()
 
 
-def test_hash_ahead_gives_the_same_records_and_notices_a_change(tmp_path):
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_hash_ahead_gives_the_same_records_and_notices_a_change(tmp_path, monkeypatch):
     import os
+    import threading
 
     from analysis import manifest as man
 
@@ -81,8 +85,19 @@ def test_hash_ahead_gives_the_same_records_and_notices_a_change(tmp_path):
     b.mkdir()
     (b / "one.csv").write_bytes(b"q\n1\n")
     want = man.file_records([a, b])
+    hashed_by = []
+    real = man.file_sha256
+
+    def spy(path, *args, **kw):
+        hashed_by.append(threading.current_thread().name)
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(man, "file_sha256", spy)
     man.hash_ahead([a, b, None])
-    assert man.file_records([a, b]) == want  # digests taken from the threads
+    # read at once, while the thread may still be hashing: the reader waits for it
+    assert man.file_records([a, b]) == want
+    assert hashed_by == ["ccpm-hash-ahead"] * 2  # digests taken from the thread, not redone
+    monkeypatch.setattr(man, "file_sha256", real)
     assert not any(k[0] in (str(a.resolve()), str((b / "one.csv").resolve()))
                    for k in man._AHEAD)  # each used once
     man.hash_ahead([a])

@@ -103,17 +103,19 @@ def hash_ahead(paths: Iterable[str | os.PathLike | None]) -> None:
         return
 
     def run() -> None:
-        for key in files:
+        # the thread fills its own slots: the reader may already have taken a slot out
+        # of _AHEAD (and be waiting on this thread for its digest)
+        for key, slot in slots.items():
             try:
                 digest = file_sha256(key[0], chunk=1 << 23)  # few GIL hand-overs
             except OSError:
                 continue
             if _stat_key(Path(key[0])) == key:
-                _AHEAD[key][1] = digest
+                slot[1] = digest
 
     th = threading.Thread(target=run, name="ccpm-hash-ahead", daemon=True)
-    for key in files:
-        _AHEAD[key] = [th, None]
+    slots = {key: [th, None] for key in files}
+    _AHEAD.update(slots)
     th.start()
 
 
