@@ -553,7 +553,7 @@ def tail_pvalue(
     With ``u_rand`` in [0, 1): the randomized value P(T > k) + u P(T = k).
     ``approx_above``: for several queues, return the normal approximation
     (moments integrated over ``z``) when it exceeds this value, and compute the
-    exact sum (FFT convolution at every ``z`` node) only below it; it only
+    exact sum (:func:`binomial_mixture_tail` at every ``z`` node) only below it; it only
     ever saves time on p-values too large to matter (never with ``u_rand``).
     """
     n = np.asarray(n, dtype=int)
