@@ -23,6 +23,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", nargs=2, type=int, default=[20, 32])
     ap.add_argument("--stress", default=None, help="e.g. messy (default: a clean world)")
+    ap.add_argument("--save", default=None,
+                    help="write every world's agent and flag tables (with truth) to this pickle")
     a = ap.parse_args()
     flags, agents = [], []
     for s in range(*a.seeds):
@@ -41,6 +43,8 @@ def main() -> None:
           f"worst world {(w['sum'] / w['count']).max():.3f}")
     print("recall:", ag[~hon].groupby("behaviour")["flagged"].mean().round(2).to_dict())
     fl = pd.concat(flags)
+    if a.save:
+        pd.to_pickle({"agents": ag, "flags": fl}, a.save)
     fl = fl[fl["flagged"] & fl["behaviour"].isin(HONEST) & (fl["level"] == "agent")]
     print("checks behind honest agents' flags (rows):", fl.groupby("check").size().to_dict())
 

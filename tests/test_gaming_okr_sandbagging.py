@@ -115,3 +115,43 @@ def test_skips_with_reasons(small_calls):
     okr["objectives"][0]["key_results"][0]["metric"] = "calls"
     res = check_okr_sandbagging(make_context(small_calls, okr=okr))
     assert res.skipped and any("'calls' not tested" in n for n in res.notes)
+
+
+def test_tenure_adjustment_with_roster():
+    """Novices whose targets were set while they learned carry extra slack: with the roster's
+    hire dates they are compared after the novices' typical slack is removed, while an
+    experienced agent whose targets are easier still than the novices' stays found."""
+    calls = simulate_calls(n_agents=40, days=61, seed=23, customers=False)
+    ctx = make_context(calls)
+    proj, period = okr_projections(ctx, "aht_s")
+    rng = np.random.default_rng(5)
+    ids = sorted(proj["agent_id"])
+    novices, sandbagger = set(ids[:8]), ids[8]
+    agents = {}
+    for r in proj.itertuples():
+        slack = rng.normal(-0.05, 0.03) + (0.15 if r.agent_id in novices else 0.0) + (
+            0.30 if r.agent_id == sandbagger else 0.0)
+        agents[r.agent_id] = {"kr_aht": {"baseline": r.hist_mean,
+                                         "target": r.projection * (1 + slack)}}
+    okr = {"objectives": [{"id": "o", "key_results": [
+        {"id": "kr_aht", "metric": "aht_s", "direction": "lower"}]}], "agents": agents}
+    start = pd.Timestamp(proj["period_start"].iloc[0])
+    roster = pd.DataFrame({"agent_id": ids, "hire_date": [
+        start - pd.Timedelta(days=40 if a in novices else 900) for a in ids]})
+    out = {}
+    for with_roster in (False, True):
+        c = make_context(calls, okr=okr)
+        c.roster = roster if with_roster else None
+        res = check_okr_sandbagging(c)
+        out[with_roster] = res.flags.set_index("agent_id")["p_value"]
+        if with_roster:
+            assert any("8 agents hired < 90 days" in n for n in res.notes)
+            detail = res.flags.set_index("agent_id")["detail"]
+            assert "novices' typical" in detail[sorted(novices)[0]]
+            assert "novices' typical" not in detail[sandbagger]
+    nov = sorted(novices)
+    assert out[False][nov].median() < 0.01          # without tenure they look like sandbaggers
+    assert out[True][nov].min() > 0.01              # with it, none of them does
+    assert out[True][sandbagger] < 0.01
+    # the adjustment only moves novices: the others' slack is unchanged
+    assert out[True].drop(nov + [sandbagger]).gt(0.001).all()

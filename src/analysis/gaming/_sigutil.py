@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
-from ._base import FLAG_COLUMNS, CheckResult, dialect_of
+from ._base import FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 
 __all__ = [
     "HANDLED",
+    "novice_flags",
     "period_sql",
     "empty_flags",
     "make_flags",
@@ -494,3 +495,24 @@ def log_odds_ratio(a1, n1, a0, n0, *, corr: float = 0.5) -> tuple[np.ndarray, np
     lor = np.log((a1 + corr) / (b1 + corr)) - np.log((a0 + corr) / (b0 + corr))
     se = np.sqrt(1 / (a1 + corr) + 1 / (b1 + corr) + 1 / (a0 + corr) + 1 / (b0 + corr))
     return lor, se
+
+
+def novice_flags(ctx: GamingContext, periods: pd.DataFrame, novice_days: float) -> pd.Series | None:
+    """``(agent_id, period) -> True`` for agents hired less than ``novice_days`` before the
+    period's first call; None without a roster with ``hire_date``.
+
+    ``periods`` has ``agent_id, period, start`` (the period's first day).
+    """
+    ro = ctx.roster
+    if ro is None or len(ro) == 0 or "hire_date" not in ro.columns or "agent_id" not in ro.columns:
+        return None
+    hire = pd.to_datetime(ro["hire_date"], errors="coerce")
+    hire = pd.Series(hire.to_numpy(), index=ro["agent_id"].astype(str)).dropna()
+    if hire.empty:
+        return None
+    hire = hire[~hire.index.duplicated()]
+    p = periods.copy()
+    p["hire"] = p["agent_id"].map(hire)
+    tenure = (pd.to_datetime(p["start"]) - p["hire"]).dt.days
+    flag = (tenure < novice_days) & tenure.notna()
+    return pd.Series(flag.to_numpy(), index=pd.MultiIndex.from_frame(p[["agent_id", "period"]]))

@@ -86,6 +86,7 @@ from ._sigutil import (
     flag_option,
     has_nonzero,
     make_flags,
+    novice_flags,
     option,
     period_sql,
     seed,
@@ -163,7 +164,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             "first_day"].min()
         starts["start"] = first.reindex(starts["period"].astype(str)).to_numpy()
         ap = cells[["agent_id", "period"]].drop_duplicates().merge(starts, on="period")
-        novice = _novice_flags(ctx, ap, float(option(ctx, "novice_days", 90)))
+        novice = novice_flags(ctx, ap, float(option(ctx, "novice_days", 90)))
         if novice is not None:
             cells = _tenure_adjust(cells, novice, min_calls)
             shift = cells.groupby(["agent_id", "period"])["shift"].first()
@@ -235,24 +236,6 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             )
         )
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)
-
-
-def _novice_flags(ctx: GamingContext, periods: pd.DataFrame, novice_days: float) -> pd.Series | None:
-    """``(agent_id, period) -> True`` for agents hired less than ``novice_days`` before the
-    period's first call; None without a roster with ``hire_date``."""
-    ro = ctx.roster
-    if ro is None or len(ro) == 0 or "hire_date" not in ro.columns or "agent_id" not in ro.columns:
-        return None
-    hire = pd.to_datetime(ro["hire_date"], errors="coerce")
-    hire = pd.Series(hire.to_numpy(), index=ro["agent_id"].astype(str)).dropna()
-    if hire.empty:
-        return None
-    hire = hire[~hire.index.duplicated()]
-    p = periods.copy()
-    p["hire"] = p["agent_id"].map(hire)
-    tenure = (pd.to_datetime(p["start"]) - p["hire"]).dt.days
-    flag = (tenure < novice_days) & tenure.notna()
-    return pd.Series(flag.to_numpy(), index=pd.MultiIndex.from_frame(p[["agent_id", "period"]]))
 
 
 def _tenure_adjust(cells: pd.DataFrame, novice: pd.Series, min_calls: int) -> pd.DataFrame:

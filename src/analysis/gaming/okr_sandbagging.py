@@ -25,6 +25,17 @@ test (:func:`._sigutil.peer_contrast_pvalues`: median / MAD spread,
 parametric-bootstrap p-value, one-sided "easier"); an agent's key results are
 combined by Fisher's method.
 
+Tenure. A new hire's targets are set while they are still learning, so by the
+OKR period their own trend has run ahead of the target and honest novices look
+like sandbaggers (``benchmarks/results/gaming_calibration.md``). When
+``ctx.roster`` has ``hire_date``, agents hired less than ``novice_days``
+(default 90) before the OKR period are compared after removing the novices'
+typical excess slack (median slack of the novices minus that of the others, per
+key result, when each side has at least 3 agents; option ``tenure_adjust``), as
+:mod:`.handle_inflation` does for after-call work and hold. A novice who
+sandbags beyond the other novices is still found; a center whose novices all
+sandbag is not.
+
 Piling of attainment: attainment = progress from baseline toward target in the
 OKR period (``(baseline - actual) / (baseline - target)`` when lower is
 better). Across all agents and key results, the counts in ``[1.0, 1.1)`` and
@@ -61,7 +72,9 @@ from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._context import panel_relation
 from ._sigutil import (
     fisher_combine,
+    flag_option,
     make_flags,
+    novice_flags,
     option,
     peer_test_by_period,
     seed,
@@ -96,7 +109,7 @@ def okr_projections(
     Returns
     -------
     (table, period): table ``agent_id, n_hist, hist_mean, projection, se_proj,
-    actual, n_actual``; ``period`` is the OKR period label used.
+    actual, n_actual, period_start``; ``period`` is the OKR period label used.
     """
     tabs, period = okr_projections_many(ctx, [metric], period=period, clip=clip)
     return tabs[metric], period
@@ -185,7 +198,8 @@ def okr_projections_many(
         proj = np.clip(proj, lo, hi)
         t = pd.DataFrame(
             {"agent_id": agent, "n_hist": df[f"n{i}"], "hist_mean": my, "projection": proj,
-             "se_proj": se, "actual": df[f"actual{i}"], "n_actual": df[f"n_actual{i}"]}
+             "se_proj": se, "actual": df[f"actual{i}"], "n_actual": df[f"n_actual{i}"],
+             "period_start": start}
         )
         out[m] = t[t["n_hist"] > 0].reset_index(drop=True)
     return out, str(period)
@@ -196,7 +210,8 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
     """Own OKR targets easier than the agent's own trend, against peers (module docstring).
 
     Options: ``okr_period`` (default the last period), ``min_calls`` (30 calls
-    of history per agent and key result), ``min_peers`` (8).
+    of history per agent and key result), ``min_peers`` (8); with a roster with
+    ``hire_date``, ``tenure_adjust`` (True) and ``novice_days`` (90).
 
     Returns
     -------
@@ -234,6 +249,8 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
                                  baseline=float(t.get("baseline", np.nan))))
         if rows:
             todo.append((kr_id, metric, direction, rows))
+    adjust = flag_option(ctx, "tenure_adjust", True)
+    novice_days = float(option(ctx, "novice_days", 90))
     if todo:  # every metric's projection from one pass over the calls
         projections, period = okr_projections_many(ctx, [m for _, m, _, _ in todo],
                                                     period=per_opt)
@@ -254,6 +271,11 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
                                gap.where(gap.abs() > 1e-12, 1.0), np.nan)
         t["kr"] = kr_id
         t["period"] = period
+        t["novice_shift"] = 0.0
+        if adjust:
+            t, note = _tenure_adjust(ctx, t, novice_days)
+            if note:
+                notes.append(f"key result {kr_id}: {note}")
         res, n2 = peer_test_by_period(t, min_peers=min_peers, rng=rng)
         notes += [f"key result {kr_id}: {x}" for x in n2]
         tested.append(res)
@@ -273,11 +295,12 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
     # agent costs seconds with thousands of agents)
     parts = [
         f"{kr}: target {tg:g} vs own projection {pr:.4g} "
-        f"(slack {100 * d:+.1f}%, peers' median {100 * c:+.1f}%, z {z:.2f}; "
-        f"attainment {a:.2f})"
-        for kr, tg, pr, d, c, z, a in zip(
+        f"(slack {100 * (d + sh):+.1f}%"
+        + (f", novices' typical {100 * sh:+.1f}% removed" if sh else "")
+        + f", peers' median {100 * c:+.1f}%, z {z:.2f}; attainment {a:.2f})"
+        for kr, tg, pr, d, c, z, a, sh in zip(
             *(allr[col].tolist() for col in ("kr", "target", "projection", "d", "center", "z",
-                                             "attain")), strict=True)
+                                             "attain", "novice_shift")), strict=True)
     ]
     excess = (allr["d"] - allr["center"]).to_numpy(float)
     pv = allr["p_value"].to_numpy(float)
@@ -297,3 +320,28 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
             )
         )
     return CheckResult(name=name, flags=make_flags(rows), notes=notes)
+
+
+def _tenure_adjust(ctx: GamingContext, t: pd.DataFrame,
+                   novice_days: float) -> tuple[pd.DataFrame, str]:
+    """Remove the novices' typical excess slack from novices' ``d`` (module docstring).
+
+    Returns the table (``d`` adjusted, ``novice_shift`` the amount removed) and a note
+    ("" when no roster with ``hire_date`` or too few novices or others).
+    """
+    per = t[["agent_id", "period"]].assign(start=t["period_start"])
+    novice = novice_flags(ctx, per, novice_days)
+    if novice is None:
+        return t, ""
+    key = pd.MultiIndex.from_frame(t[["agent_id", "period"]])
+    nov = novice.reindex(key).fillna(False).astype(bool).to_numpy()
+    if nov.sum() < 3 or (~nov).sum() < 3:
+        return t, ""
+    d = t["d"].to_numpy(float)
+    shift = float(np.median(d[nov]) - np.median(d[~nov]))
+    t = t.copy()
+    t["novice_shift"] = np.where(nov, shift, 0.0)
+    t["d"] = d - t["novice_shift"].to_numpy()
+    return t, (f"{int(nov.sum())} agents hired < {novice_days:g} days before the OKR period: "
+               f"the novices' typical slack ({100 * shift:+.1f}% beyond the others') removed "
+               "first (roster hire_date)")
