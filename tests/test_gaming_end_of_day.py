@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from analysis.gaming._sigsim import make_context, null_pvalues, rejection_summary, simulate_calls
-from analysis.gaming.end_of_day import check_end_of_day, end_of_day_contrasts
+from analysis.gaming.end_of_day import (
+    check_end_of_day,
+    day_clustered_contrasts,
+    end_of_day_contrasts,
+)
 
 GAMERS = [f"A{i:03d}" for i in range(0, 80, 10)]
 
@@ -133,3 +137,54 @@ def test_tied_answer_times_do_not_make_p_values_random():
     calls["answer_ts"] = calls["answer_ts"].dt.floor("5min")
     a, b = _flags_in_two_row_orders(calls, shuffle_seed=4)
     pd.testing.assert_series_equal(a["p_value"], b["p_value"], rtol=1e-9)
+
+
+def test_day_clustered_se_pinned_against_statsmodels():
+    """The contrast is the late dummy's OLS coefficient; its SE is the larger of the
+    independent-calls SE and statsmodels' cluster-robust SE (days as clusters, scaled by
+    D / (D - 1) without the (N - 1) / (N - K) factor)."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    rows, calls = [], []
+    for agent, shock in (("a", 0.6), ("b", 0.0)):  # a: strong day effects, b: none
+        for day in range(6):
+            for late in (False, True):
+                n = int(rng.integers(3, 9)) if late else int(rng.integers(20, 40))
+                v = rng.normal(0.2 * late + shock * rng.normal(), 1.0, n)
+                w = rng.normal(0, 1.0, n)
+                calls.append(pd.DataFrame({"agent": agent, "day": day, "late": late,
+                                           "y": v, "g": w}))
+                rows.append(dict(agent_id=agent, period="p", day=day, late=late,
+                                 ny=n, sy=v.sum(), ssy=(v * v).sum(),
+                                 ng=n, sg=w.sum(), ssg=(w * w).sum()))
+    got = day_clustered_contrasts(pd.DataFrame(rows), min_late=1, min_rest=1).set_index(
+        "agent_id")
+    calls = pd.concat(calls, ignore_index=True)
+    for agent in ("a", "b"):
+        c = calls[calls["agent"] == agent]
+        x = sm.add_constant(c["late"].astype(float))
+        fit = sm.OLS(c["y"], x).fit(cov_type="cluster",
+                                    cov_kwds={"groups": c["day"], "use_correction": False})
+        n_days = c["day"].nunique()
+        se_cl = fit.bse["late"] * np.sqrt(n_days / (n_days - 1))
+        yl, yr = c.loc[c["late"], "y"], c.loc[~c["late"], "y"]
+        se_iid = np.sqrt(yl.var() / len(yl) + yr.var() / len(yr))
+        assert got.loc[agent, "d_talk"] == pytest.approx(fit.params["late"], rel=1e-9)
+        assert got.loc[agent, "se_talk"] == pytest.approx(max(se_cl, se_iid), rel=1e-9)
+        if agent == "a":  # the day effects make the clustered SE the larger one
+            assert se_cl > 1.5 * se_iid
+    assert got.loc["a", "n_late_days"] == 6
+
+
+def test_too_few_days_with_a_late_window_are_not_tested():
+    # 30 days from 2026-01-05: January has 27 of them, February 3 (default eod_min_days 5)
+    calls = simulate_calls(n_agents=40, days=30, seed=4, customers=False)
+    res = check_end_of_day(make_context(calls))
+    tab = end_of_day_contrasts(make_context(calls))
+    few = tab[tab["n_late_days"] < 5]
+    assert len(few) >= 30 and set(few["period"]) == {"2026-02"}
+    assert any(f"{len(few)} agent x period(s) with fewer than 5 days" in n for n in res.notes)
+    assert set(res.flags["period"]) == {"2026-01"}
+    tested = set(zip(res.flags["agent_id"], res.flags["period"]))
+    assert not tested & set(zip(few["agent_id"], few["period"]))

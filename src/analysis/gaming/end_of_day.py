@@ -31,6 +31,15 @@ days:
   fitted the middle cluster and flagged honest early-shift agents at z 4-5
   (issue #13).
 
+Days, not calls, are the units of evidence: the calls of one late hour share
+that evening (a rush, a slow system), so each contrast's SE is the larger of
+the calls-independent SE and the day-clustered (linearisation) SE, and an
+agent x period needs ``eod_min_days`` (default 5) days with a late window.
+On ``ccpm synth`` worlds (60 agents, 61 days) the two took honest agent x
+periods at p < .001 from 0.15 % to 0 % (messy, seeds 120-129; p < .05: 6.0 % to
+4.7 %) and from 0.25 % to 0.08 % (clean, seeds 20-31), with every planted
+stretcher's best period still at p < .001 (44 of 44).
+
 Null model
 ----------
 Each contrast goes through the robust peer test
@@ -74,7 +83,7 @@ from ._sigutil import (
     skipped,
 )
 
-__all__ = ["check_end_of_day", "end_of_day_contrasts"]
+__all__ = ["check_end_of_day", "day_clustered_contrasts", "end_of_day_contrasts"]
 
 #: Idle gaps longer than this (seconds) are left out of the same-hour centring mean (a
 #: break is not the queue's idle); the agent's own gaps all count. On ``ccpm synth``
@@ -92,9 +101,10 @@ def end_of_day_contrasts(
 
     Returns
     -------
-    DataFrame ``agent_id, period, n_days, n_late, n_rest, d_talk, se_talk,
+    DataFrame ``agent_id, period, n_days, n_late_days, n_late, n_rest, d_talk, se_talk,
     d_gap, se_gap`` (``d_*`` = late mean - rest mean on the log scale; NaN
-    where a side has too few calls).
+    where a side has too few calls; ``se_*`` the larger of the SE with calls
+    independent and the SE with the calls of a day clustered).
     """
     per = period_sql(ctx, "answer_ts")
     hold = "coalesce(hold_s, 0)" if "hold_s" in ctx.columns else "0"
@@ -166,45 +176,101 @@ def end_of_day_contrasts(
                          ELSE CAST(round(CAST(sg_h AS DOUBLE) / nullif(ng_h, 0)) AS {big}) END AS gi
         FROM q1
     )
-    SELECT agent_id, period, late,
-           count(DISTINCT day) AS days,
+    SELECT agent_id, period, day, late,
            count(yi) AS ny, CAST(sum(yi) AS DOUBLE) / 1e12 AS sy,
            CAST(sum(yi * yi) AS DOUBLE) / 1e24 AS ssy,
            count(gi) AS ng, CAST(sum(gi) AS DOUBLE) / 1e12 AS sg,
            CAST(sum(gi * gi) AS DOUBLE) / 1e24 AS ssg
-    FROM q GROUP BY ALL ORDER BY agent_id, period, late
+    FROM q GROUP BY ALL ORDER BY agent_id, period, day, late
     """
     df = ctx.con.execute(sql, {"short": short_call_s(ctx), "w": w,
                                "min_other": int(min_other),
                                "cap": int(round(np.log1p(_CENTRE_CAP_S) * 1e12))}).df()
-    cols = ["agent_id", "period", "n_days", "n_late", "n_rest", "d_talk", "se_talk", "d_gap",
-            "se_gap"]
+    cols = ["agent_id", "period", "n_days", "n_late_days", "n_late", "n_rest", "d_talk",
+            "se_talk", "d_gap", "se_gap"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["agent_id"] = df["agent_id"].astype(str)
     df["period"] = df["period"].astype(str)
-    late = df[df["late"]].set_index(["agent_id", "period"])
-    rest = df[~df["late"]].set_index(["agent_id", "period"])
-    j = late.merge(rest, left_index=True, right_index=True, suffixes=("_l", "_r"))
+    out = day_clustered_contrasts(df, min_late=min_late, min_rest=min_rest)
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    # a fixed agent order: the peer test draws random numbers agent by agent
+    return out[cols].sort_values(["period", "agent_id"], ignore_index=True)
 
-    def contrast(p: str, min_l: int, min_r: int):
+
+def day_clustered_contrasts(days: pd.DataFrame, *, min_late: int = 10,
+                            min_rest: int = 30) -> pd.DataFrame:
+    """Late-minus-rest contrasts per agent x period from per-day sums, with day-clustered SEs.
+
+    Parameters
+    ----------
+    days
+        One row per ``agent_id, period, day, late`` with, for ``p`` in ``y`` (log talk)
+        and ``g`` (log idle gap), the count ``n{p}``, sum ``s{p}`` and sum of squares
+        ``ss{p}`` of that day's late (or other) calls.
+
+    Returns
+    -------
+    DataFrame ``agent_id, period, n_days, n_late_days, n_late, n_rest`` and per ``p``
+    (``talk`` for ``y``, ``gap`` for ``g``) ``d_*`` (late mean - rest mean; NaN where a
+    side has fewer than ``min_late`` / ``min_rest`` calls) and ``se_*``: the larger of the
+    SE with calls independent and the day-clustered SE. The latter is the sandwich SE of
+    the late dummy's coefficient in the regression of the calls' values on an intercept and
+    that dummy, days as clusters, times ``D / (D - 1)`` (per day ``u_d = (S_ld - m_l n_ld)
+    / N_l - (S_rd - m_r n_rd) / N_r``, variance ``D / (D - 1) sum u_d^2``). Calls of one
+    day share the day (a slow day, a late rush), so with few days the independent SE is
+    too small: on ``ccpm synth`` (messy, seed 124) an honest agent's late hours of three
+    days gave a gap z of 3.8. Agent x periods without both late and other calls are absent.
+    """
+    df = days.copy()
+    df["agent_id"] = df["agent_id"].astype(str)
+    df["period"] = df["period"].astype(str)
+    df["late"] = df["late"].astype(bool)
+    # per agent x period x day, late and rest side by side (0 where a day has no such call)
+    key = ["agent_id", "period", "day"]
+    wide = df[~df["late"]].drop(columns="late").merge(
+        df[df["late"]].drop(columns="late"), on=key, how="outer", suffixes=("_r", "_l"),
+    ).set_index(key).sort_index()
+    wide["has_l"], wide["has_r"] = wide["ny_l"].notna(), wide["ny_r"].notna()
+    sums = [f"{a}{p}_{s}" for a in ("n", "s", "ss") for p in ("y", "g") for s in ("l", "r")]
+    wide[sums] = wide[sums].fillna(0.0)
+    grp = wide.groupby(level=["agent_id", "period"], sort=True)
+    j = grp[sums].sum()
+    j["days_r"] = grp["has_r"].sum()
+    j["days_l"] = grp["has_l"].sum()
+    # agent x periods with both late and other calls (the rest have no contrast)
+    j = j[grp["has_l"].any() & grp["has_r"].any()]
+    wide = wide[wide.index.droplevel("day").isin(j.index)]
+    idx = wide.index.droplevel("day")
+
+    def contrast(p: str):
         nl, nr = j[f"n{p}_l"].astype(float), j[f"n{p}_r"].astype(float)
         ml, mr = j[f"s{p}_l"] / nl, j[f"s{p}_r"] / nr
         vl = np.maximum(j[f"ss{p}_l"] - nl * ml**2, 0) / np.maximum(nl - 1, 1)
         vr = np.maximum(j[f"ss{p}_r"] - nr * mr**2, 0) / np.maximum(nr - 1, 1)
-        ok = (nl >= min_l) & (nr >= min_r)
+        ok = (nl >= min_late) & (nr >= min_rest)
+        v_iid = vl / nl.clip(lower=1) + vr / nr.clip(lower=1)
+        u = ((wide[f"s{p}_l"] - ml.reindex(idx).to_numpy() * wide[f"n{p}_l"])
+             / nl.reindex(idx).clip(lower=1).to_numpy()
+             - (wide[f"s{p}_r"] - mr.reindex(idx).to_numpy() * wide[f"n{p}_r"])
+             / nr.reindex(idx).clip(lower=1).to_numpy())
+        used = (wide[f"n{p}_l"] + wide[f"n{p}_r"]) > 0
+        g = (u.where(used) ** 2).groupby(level=["agent_id", "period"], sort=True)
+        n_d = g.count().reindex(j.index).astype(float)
+        v_cl = g.sum().reindex(j.index) * n_d / (n_d - 1).clip(lower=1)
         d = np.where(ok, ml - mr, np.nan)
-        se = np.where(ok, np.sqrt(vl / nl.clip(lower=1) + vr / nr.clip(lower=1)), np.nan)
+        se = np.where(ok, np.sqrt(np.fmax(v_iid, v_cl.fillna(0.0))), np.nan)
         return d, se
 
     out = pd.DataFrame(index=j.index)
     out["n_days"] = j["days_r"].astype(int)
+    out["n_late_days"] = j["days_l"].astype(int)
     out["n_late"] = j["ny_l"].astype(int)
     out["n_rest"] = j["ny_r"].astype(int)
-    out["d_talk"], out["se_talk"] = contrast("y", min_late, min_rest)
-    out["d_gap"], out["se_gap"] = contrast("g", min_late, min_rest)
-    # a fixed agent order: the peer test draws random numbers agent by agent
-    return out.reset_index()[cols].sort_values(["period", "agent_id"], ignore_index=True)
+    out["d_talk"], out["se_talk"] = contrast("y")
+    out["d_gap"], out["se_gap"] = contrast("g")
+    return out.reset_index()
 
 
 @CHECKS.register("end_of_day_stretch")
@@ -212,7 +278,8 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
     """Late-day stretching / avoidance against peers' same contrast (module docstring).
 
     Options: ``eod_window_min`` (60), ``min_peers`` (8), ``eod_min_late`` (10
-    late calls per agent and period).
+    late calls per agent and period), ``eod_min_days`` (5 days with a late window
+    per agent and period).
 
     Returns
     -------
@@ -230,6 +297,16 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
                                min_late=int(option(ctx, "eod_min_late", 10)))
     if tab.empty:
         return skipped(name, f"no agent-day spans twice the {window:g}-minute window")
+    min_days = int(option(ctx, "eod_min_days", 5))
+    few = tab["n_late_days"] < min_days
+    pre_notes = []
+    if few.any():
+        pre_notes.append(f"{int(few.sum())} agent x period(s) with fewer than {min_days} days "
+                         "with a late window not tested (the late hour is one stretch a day: "
+                         "a few unusual evenings are not a habit)")
+        tab = tab[~few]
+        if tab.empty:
+            return skipped(name, f"no agent x period has {min_days} days with a late window")
     rng = np.random.default_rng(seed(ctx, 31))
     t_in = tab.drop(columns=["d_gap", "se_gap"]).rename(columns={"d_talk": "d", "se_talk": "se"})
     talk, notes = peer_test_by_period(t_in, min_peers=min_peers, rng=rng)
@@ -258,4 +335,4 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
                         f"{gap_txt}; {r.n_days} days"),
             )
         )
-    return CheckResult(name=name, flags=make_flags(rows), notes=notes)
+    return CheckResult(name=name, flags=make_flags(rows), notes=pre_notes + notes)
