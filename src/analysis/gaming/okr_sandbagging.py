@@ -31,8 +31,10 @@ like sandbaggers (``benchmarks/results/gaming_calibration.md``). When
 ``ctx.roster`` has ``hire_date``, agents hired less than ``novice_days``
 (default 90) before the OKR period are compared after removing the novices'
 typical excess slack (median slack of the novices minus that of the others, per
-key result, when each side has at least 3 agents; option ``tenure_adjust``), as
-:mod:`.handle_inflation` does for after-call work and hold. A novice who
+key result, when each side has at least 3 agents and the difference is positive;
+option ``tenure_adjust``), as :mod:`.handle_inflation` does for after-call work and
+hold. One-sided: where novices' targets are typically *harder*, nothing is shifted, so
+the adjustment never makes a novice look worse. A novice who
 sandbags beyond the other novices is still found; a center whose novices all
 sandbag is not.
 
@@ -338,7 +340,12 @@ def _tenure_adjust(ctx: GamingContext, t: pd.DataFrame,
     if nov.sum() < 3 or (~nov).sum() < 3:
         return t, ""
     d = t["d"].to_numpy(float)
-    shift = float(np.median(d[nov]) - np.median(d[~nov]))
+    # one-sided: the adjustment gives novices the benefit of their learning and never makes
+    # a novice look worse (on ccpm synth worlds whose novices' targets were typically
+    # *harder*, a symmetric shift pushed two honest novices over the bar)
+    shift = max(0.0, float(np.median(d[nov]) - np.median(d[~nov])))
+    if shift == 0.0:
+        return t, ""
     t = t.copy()
     t["novice_shift"] = np.where(nov, shift, 0.0)
     t["d"] = d - t["novice_shift"].to_numpy()
