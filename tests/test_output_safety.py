@@ -506,10 +506,21 @@ def test_interrupting_a_batch_ends_every_child(runs, tmp_path):
            "FAKE_MARKS": str(marks),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE),
                                                        os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "analysis", "batch", str(sched),
-                             "--workers", "2", "--no-progress"], env=env,
-                            start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # A test runner started in the background (``make test &``) has SIGINT ignored, and an
+    # ignored signal stays ignored across exec: the batch would then rightly ignore the
+    # Ctrl-C too (nohup semantics) and this test hang. A handler installed here does not
+    # survive exec, so the child starts with SIGINT at its default, as from a terminal.
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "analysis", "batch", str(sched),
+                                 "--workers", "2", "--no-progress"], env=env,
+                                start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         t0 = time.monotonic()
         while len(list(marks.glob("*.pid"))) < 2:
