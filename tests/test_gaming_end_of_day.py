@@ -186,5 +186,5 @@ def test_too_few_days_with_a_late_window_are_not_tested():
     assert len(few) >= 30 and set(few["period"]) == {"2026-02"}
     assert any(f"{len(few)} agent x period(s) with fewer than 5 days" in n for n in res.notes)
     assert set(res.flags["period"]) == {"2026-01"}
-    tested = set(zip(res.flags["agent_id"], res.flags["period"]))
-    assert not tested & set(zip(few["agent_id"], few["period"]))
+    tested = set(zip(res.flags["agent_id"], res.flags["period"], strict=True))
+    assert not tested & set(zip(few["agent_id"], few["period"], strict=True))
