@@ -300,3 +300,21 @@ def test_report_files_and_options(tmp_path):
     assert "Benjamini-Yekutieli" in rep_by.summary_text()
     with pytest.raises(ConfigError):
         run_checks(calls, checks=["short_calls_peer"], options={"agent_fdr": "holm"})
+
+
+def test_the_crackdown_test_is_not_capped_in_its_face():
+    """In the own-history face (short_calls_trend, short_calls_change) the trend's z is
+    capped at FACE_Z_CAP but the crackdown test's is not (UNCAPPED: its tail was measured
+    conservative); fewer than 20 agents, so the face's correlation is taken as 1."""
+    from analysis.gaming._agents import UNCAPPED
+
+    assert "short_calls_change" in UNCAPPED and "short_calls_trend" not in UNCAPPED
+    for strong, weak in (("short_calls_change", "short_calls_trend"),
+                         ("short_calls_trend", "short_calls_change")):
+        f = _flags_frame([("A", "1999-10-18", strong, 4e-7), ("A", "1999-10-18", weak, 0.004)])
+        agents, _ = agent_table(f, alpha=0.05)
+        got = agents.loc[(agents["agent_id"] == "A") & (agents["scope"] == "all"),
+                         "p_value"].iloc[0]
+        z = stats.norm.isf([4e-7, 0.004])
+        zs = z if strong == "short_calls_change" else np.minimum(z, FACE_Z_CAP)
+        assert got == pytest.approx(stats.norm.sf(zs.sum() / 2.0), rel=1e-9), strong

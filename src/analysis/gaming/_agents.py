@@ -24,7 +24,8 @@ checks). One face holds two checks, each z-score capped at
 :data:`FACE_Z_CAP` (4) where both are present (a Winsorized Stouffer: never
 more significant than the plain one, so still valid), so one noisy check (a
 heavy-tailed peer test in a messy center, p = 1e-6 for an honest agent) cannot
-carry an honest agent alone, while a Stouffer over every trace would let the checks without
+carry an honest agent alone (checks measured conservative in the tail,
+:data:`UNCAPPED`, keep their z), while a Stouffer over every trace would let the checks without
 signal dilute the two that have it. The signatures are combined by ACAT with
 equal weights, so the number of tests of an unrelated check does not dilute a
 behaviour's evidence.
@@ -72,7 +73,7 @@ import pandas as pd
 from ._combine import acat_groups, by_qvalues
 from ._fdr import bh_qvalues
 
-__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "FACES", "FACE_Z_CAP", "agent_table", "date_agents",
+__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "FACES", "FACE_Z_CAP", "UNCAPPED", "agent_table", "date_agents",
            "CENTER_ID"]
 
 #: Columns of ``gaming_agents.csv`` / ``GamingReport.agents`` (interface A).
@@ -213,6 +214,15 @@ def _signature_correlation(z: pd.DataFrame) -> np.ndarray:
 #: partner it accumulates as before (z 4 and 2: p ~ 1e-5 for r = 0).
 FACE_Z_CAP = 4.0
 
+#: Checks whose z-score is not capped in a face: their null tail was measured conservative
+#: where the capped checks' tails are heavy. ``short_calls_change`` (an agent's short calls
+#: before a center-wide change against their own rate after it, scaled by the center's
+#: factor) on 40 + 40 centers whose honest agents each respond to the change by their own
+#: factor (log-SD 0.4 and 0.8; 2,400 p-values each): 0.25x nominal at .01 and 0.42x / 0x
+#: at .001, while ``short_calls_trend`` in the same worlds reached 5x at .001 (so it stays
+#: capped). Capped beside a weak partner, a crackdown test at p 4e-7 counted as p 3e-5.
+UNCAPPED = frozenset({"short_calls_change"})
+
 
 def _faces(sig: str, present: list[str]) -> list[tuple[str, ...]]:
     """The faces of signature ``sig`` restricted to its checks that ran (``present``).
@@ -252,7 +262,8 @@ def _stouffer(g: pd.DataFrame, checks: list[str]) -> pd.DataFrame:
     # so the capped sum is stochastically smaller than Stouffer's and stays valid, while one
     # heavy-tailed check (a peer test in a messy center) cannot carry the face alone
     several = (m.sum(axis=1) >= 2)[:, None]
-    zv = np.where(several & m, np.minimum(zv, FACE_Z_CAP), zv)
+    capped = np.array([c not in UNCAPPED for c in checks])[None, :]
+    zv = np.where(several & m & capped, np.minimum(zv, FACE_Z_CAP), zv)
     num = np.where(m, zv, 0.0).sum(axis=1)
     mf = m.astype(float)
     var = np.einsum("ki,ij,kj->k", mf, r, mf)
