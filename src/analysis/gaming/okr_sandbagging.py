@@ -26,8 +26,11 @@ parametric-bootstrap p-value, one-sided "easier"); an agent's key results are
 combined by Fisher's method.
 
 Tenure. A new hire's targets are set while they are still learning, so by the
-OKR period their own trend has run ahead of the target and honest novices look
-like sandbaggers (``benchmarks/results/gaming_calibration.md``). When
+OKR period their own trend may have run ahead of the target and an honest novice
+can look like a sandbagger (``benchmarks/results/gaming_calibration.md``: on
+``ccpm synth`` worlds the novices flagged were outliers among novices, whose
+typical slack was close to the others'; this adjustment removes a group-wide
+excess only). When
 ``ctx.roster`` has ``hire_date``, agents hired less than ``novice_days``
 (default 90) before the OKR period are compared after removing the novices'
 typical excess slack (median slack of the novices minus that of the others, per
