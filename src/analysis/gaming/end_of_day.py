@@ -190,8 +190,6 @@ def end_of_day_contrasts(
             "se_talk", "d_gap", "se_gap"]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    df["agent_id"] = df["agent_id"].astype(str)
-    df["period"] = df["period"].astype(str)
     out = day_clustered_contrasts(df, min_late=min_late, min_rest=min_rest)
     if out.empty:
         return pd.DataFrame(columns=cols)
