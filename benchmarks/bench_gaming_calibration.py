@@ -1,6 +1,7 @@
 """Gaming battery: calibration and power on clean and messy worlds, per test and per agent.
 
-Writes ``benchmarks/results/gaming_calibration.md``. Run:
+Writes the tables of ``benchmarks/results/gaming_calibration.md`` (the notes below its
+hand-written marker, :data:`HAND`, are kept). Run:
 ``.venv/bin/python benchmarks/bench_gaming_calibration.py [--worlds 8] [--agents 200] [--days 61]``.
 
 Worlds: :func:`analysis.gaming._sigsim.simulate_calls`, clean (``messy=False``) and
@@ -37,6 +38,8 @@ from analysis.gaming.repeat_after_short import check_repeated_short_calls
 from analysis.gaming.runner import TAIL_CALIBRATED
 
 OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
+#: Everything after this line of the results file is written by hand and kept on a rerun.
+HAND = "<!-- written by hand below this line: bench_gaming_calibration.py keeps it on a rerun -->"
 CHECKS = ["short_calls_peer", "short_calls_trend", "short_calls_change", "repeat_after_short",
           "quick_callback_after_short", "transfer_dumping", "acw_inflation", "hold_inflation",
           "end_of_day_stretch", "survey_selection", "bunching_agent"]
@@ -170,8 +173,12 @@ def _write(a, data: dict) -> None:
             rows.append(r)
     lines += ["## Agent-level decisions (ACAT per agent, BH across agents at 0.05)", "",
               pd.DataFrame(rows).to_markdown(index=False), ""]
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}")
+    old = OUT.read_text(encoding="utf-8") if OUT.is_file() else ""
+    hand = old.split(HAND, 1)[1].lstrip("\n") if HAND in old else ""
+    tmp = OUT.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines) + "\n" + HAND + "\n\n" + hand, encoding="utf-8")
+    tmp.replace(OUT)
+    print(f"wrote {OUT} (the notes below its hand-written marker kept)")
 
 
 if __name__ == "__main__":
