@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -130,3 +132,115 @@ def test_fit_excludes_the_window(degree):
     mids = 0.5 * (edges[:-1] + edges[1:])
     assert not f["inside"][(mids > 270) & (mids < 360)].any()
     assert f["below"].sum() == 6
+
+
+def _agents_hist(rng, edges, n_agents, calls=1500, bunch=None, target=247.0):
+    """Honest agents (fast and slow, some a mixture of two queues); ``bunch``: {agent index:
+    share of the calls in [target, target + 0.2 target) moved into [target - 0.05 target,
+    target)}."""
+    bunch = bunch or {}
+    mats = []
+    for i in range(n_agents):
+        mu = rng.normal(5.5, 0.25)
+        if i % 3 == 0:  # a two-queue agent: a mixture the cubic in log(duration) misfits
+            x = np.concatenate([rng.lognormal(mu - 0.4, 0.4, calls // 2),
+                                rng.lognormal(mu + 0.3, 0.5, calls - calls // 2)])
+        else:
+            x = rng.lognormal(mu, 0.55, calls)
+        if i in bunch:
+            move = (x >= target) & (x < 1.2 * target) & (rng.random(x.size) < bunch[i])
+            x[move] = rng.uniform(0.95 * target, target, move.sum())
+        mats.append(np.histogram(x, edges)[0])
+    return [f"A{i}" for i in range(n_agents)], np.array(mats, float)
+
+
+def test_agent_scan_is_calibrated_on_honest_agents():
+    """Each agent's own largest jump, Bonferroni over the cuts: conservative at .05 and in
+    the tail on fast, slow and two-queue honest agents (2,400 agents)."""
+    from analysis.gaming.bunching import agent_scan_table
+
+    rng = np.random.default_rng(11)
+    edges = np.arange(60.0, 900.0, 5.0)
+    p = []
+    for _ in range(20):
+        ids, mat = _agents_hist(rng, edges, 120, calls=int(rng.integers(300, 3000)))
+        p.append(agent_scan_table(ids, mat, edges, lo=130, hi=600)["p_value"].to_numpy())
+    p = np.concatenate(p)
+    assert len(p) == 2400
+    assert np.mean(p < 0.05) <= 0.05
+    assert np.sum(p < 0.01) <= 24 + 3 * np.sqrt(24)  # nominal count + 3 SD
+    assert np.sum(p < 0.001) <= 2 + 3 * np.sqrt(2.4)
+
+
+def test_agent_scan_finds_a_buncher_at_a_target_of_their_own():
+    """Two agents bunch under 247 s (no round number, not the center's largest jump): each
+    is found at their own cut, the honest ones are not."""
+    from analysis.gaming.bunching import agent_scan_table
+
+    rng = np.random.default_rng(12)
+    edges = np.arange(60.0, 900.0, 5.0)
+    ids, mat = _agents_hist(rng, edges, 40, calls=1200, bunch={1: 0.5, 2: 0.5})
+    tab = agent_scan_table(ids, mat, edges, lo=130, hi=600).set_index("agent_id")
+    assert tab.loc[["A1", "A2"], "p_value"].max() < 1e-6
+    assert np.abs(tab.loc[["A1", "A2"], "cut"] - 247.0).max() <= 10.0  # 5 s bins
+    assert (tab.drop(index=["A1", "A2"])["p_value"] < 0.001).sum() == 0
+
+
+def test_agent_scan_p_value_pinned_to_statsmodels_and_scipy():
+    """The p-value at the agent's cut, recomputed from a statsmodels Poisson GLM (fitted
+    counts and covariance), the delta method by hand and scipy's beta-binomial; times the
+    number of cuts with a call."""
+    from scipy import stats as st
+
+    from analysis.gaming.bunching import agent_scan_table
+
+    rng = np.random.default_rng(13)
+    edges = np.arange(60.0, 900.0, 5.0)
+    ids, mat = _agents_hist(rng, edges, 3, calls=800, bunch={1: 0.5})
+    tab = agent_scan_table(ids, mat, edges, lo=130, hi=600)
+    row = tab.iloc[1]
+    y = mat[1]
+    mids = 0.5 * (edges[:-1] + edges[1:])
+    X = _design(mids, 3)
+    fit = sm.GLM(y, X, family=sm.families.Poisson()).fit()
+    mu = fit.predict(X)
+    w = max(2, round(0.1 * row["cut"] / 5.0))
+    c = int(np.flatnonzero(np.isclose(edges, row["cut"]))[0])
+    b, a = slice(c - w, c), slice(c, c + w)
+    e_b, e_a = mu[b].sum(), mu[a].sum()
+    g_b, g_a = (mu[b, None] * X[b]).sum(0), (mu[a, None] * X[a]).sum(0)
+    g = (g_b * e_a - g_a * e_b) / (e_a + e_b) ** 2
+    pi, var = e_b / (e_a + e_b), g @ fit.cov_params() @ g
+    prec = pi * (1 - pi) / var - 1
+    k, m = y[b].sum(), y[b].sum() + y[a].sum()
+    p = st.betabinom.sf(k - 1, m, pi * prec, (1 - pi) * prec)
+    assert row["k"] == k and row["m"] == m
+    assert np.isclose(row["p_min"], p, rtol=1e-4)
+    assert np.isclose(row["p_value"], min(1.0, row["n_cuts"] * p), rtol=1e-4)
+    assert row["p_value"] < 1e-4  # the planted buncher
+
+
+def test_runner_finds_bunchers_the_center_scan_misses_and_not_at_a_given_target():
+    """Two agents bunch under 247 s among 40: the center's largest jump is not significant,
+    so agents are not tested at it; their own scans find them. With ``aht_target`` given,
+    only that target is tested."""
+    calls, _ = simulate_calls(n_agents=40, months=2, seed=21)
+    rng = np.random.default_rng(21)
+    handle = calls["talk_s"] + calls["hold_s"].fillna(0) + calls["acw_s"].fillna(0)
+    move = (calls["agent_id"].isin(["A001", "A002"]) & (handle >= 247)
+            & (handle < 300) & (rng.random(len(calls)) < 0.5)).to_numpy()
+    new = rng.uniform(235, 247, move.sum())
+    calls.loc[move, "talk_s"] = np.floor(new - (handle[move] - calls.loc[move, "talk_s"]))
+    rep = run_checks(calls, checks=["bunching_agent"],
+                     options={"raise_errors": True, "bunch_boot": 99})
+    f = rep.flags.set_index("agent_id")
+    assert f.loc[["A001", "A002"], "p_value"].max() < 1e-4
+    for a in ("A001", "A002"):
+        cut = float(re.match(r"own largest jump at ([0-9.]+) s", f.loc[a, "detail"])[1])
+        assert abs(cut - 247.0) <= 10.0
+    assert "is not significant" in " ".join(rep.notes["bunching_agent"])
+    assert (f.drop(index=["A001", "A002"])["p_value"] < 0.001).sum() == 0
+    rep = run_checks(calls, checks=["bunching_agent"],
+                     options={"raise_errors": True, "aht_target": 300})
+    assert "own largest jump" not in " ".join(rep.flags["detail"])
+    assert rep.notes["bunching_agent"][0].startswith("target 300 s (given)")

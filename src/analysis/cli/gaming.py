@@ -211,7 +211,7 @@ def run(args) -> int:
 #: pass silently. Keep in step with the checks (tests/test_gaming_cli_options.py scans them).
 CHECK_OPTIONS = frozenset({
     # short calls and bunching
-    "bunch_boot", "bunch_min_agent_calls", "min_peers", "randomized", "short_use_ended_by",
+    "bunch_boot", "bunch_min_agent_calls", "bunch_target_alpha", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
     # how many checks run at once (DuckDB; results do not depend on it)
     "check_threads",
