@@ -1,8 +1,8 @@
 """Honest agents flagged on ``ccpm synth`` worlds (the generator of the sample report).
 
-Run: ``.venv/bin/python benchmarks/bench_gaming_synth_honest.py --seeds 20 32 [--stress messy]``.
-Each world: 60 agents, 61 days, roster, 360 ratings and OKRs, the default gaming mix; the
-whole battery and the runner's agent-level decision (scope ``all``). Prints per world the
+Run: ``.venv/bin/python benchmarks/bench_gaming_synth_honest.py --seeds 20 32 [--stress messy]
+[--days 61] [--agents 60] [--gaming SPEC]``. Each world (by default): 60 agents, 61 days,
+roster, 360 ratings and OKRs, the default gaming mix; the whole battery and the runner's agent-level decision (scope ``all``). Prints per world the
 honest agents flagged (honest, novice and hard-queue agents are honest), the mean and worst
 share, recall per planted behaviour and which checks carried honest agents' flags.
 """
@@ -22,13 +22,18 @@ HONEST = ("honest", "novice", "hard_queue")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", nargs=2, type=int, default=[20, 32])
-    ap.add_argument("--stress", default=None, help="e.g. messy (default: a clean world)")
+    ap.add_argument("--stress", default=None,
+                    help="e.g. messy or messy,ended_by=false (default: a clean world)")
+    ap.add_argument("--days", type=int, default=61)
+    ap.add_argument("--agents", type=int, default=60)
+    ap.add_argument("--gaming", default=None, help="a --gaming spec (default: the default mix)")
     ap.add_argument("--save", default=None,
                     help="write every world's agent and flag tables (with truth) to this pickle")
     a = ap.parse_args()
     flags, agents = [], []
     for s in range(*a.seeds):
-        c = generate_center(agents=60, days=61, seed=s, stress=a.stress)
+        c = generate_center(agents=a.agents, days=a.days, seed=s, stress=a.stress,
+                            gaming=a.gaming)
         rep = run_checks(c.calls, roster=c.roster, ratings=c.ratings, okr=c.okr)
         t = c.truth[["agent_id", "behaviour"]]
         flags.append(rep.flags.merge(t, on="agent_id", how="left").assign(seed=s))
