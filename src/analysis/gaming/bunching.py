@@ -453,8 +453,6 @@ def agent_scan_table(
     -------
     DataFrame ``agent_id, n, cut, k, m, pi, expected, n_cuts, p_min, p_value``.
     """
-    from scipy.stats import betabinom
-
     cols = ["agent_id", "n", "cut", "k", "m", "pi", "expected", "n_cuts", "p_min", "p_value"]
     edges = np.asarray(edges, dtype=float)
     bw = float(edges[1] - edges[0])
@@ -498,7 +496,7 @@ def agent_scan_table(
         z = np.where(live, (k - m * pi) / np.sqrt(np.maximum(var, 1e-300)), -np.inf)
         top = np.argsort(-z, kind="stable")[: min(_SCAN_EXACT, n_cuts)]
         p = np.ones(len(cuts))
-        p[top] = betabinom.sf(k[top] - 1, m[top], pi[top] * prec[top],
+        p[top] = stats.betabinom.sf(k[top] - 1, m[top], pi[top] * prec[top],
                               (1 - pi[top]) * prec[top])
         j = int(np.argmin(p))
         rows.append(dict(agent_id=str(aid), n=n, cut=float(edges[cuts[j]]), k=int(k[j]),
