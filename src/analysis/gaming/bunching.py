@@ -451,9 +451,11 @@ def agent_scan_table(
 
     Returns
     -------
-    DataFrame ``agent_id, n, cut, k, m, pi, expected, n_cuts, p_min, p_value``.
+    DataFrame ``agent_id, n, cut, band, k, m, pi, expected, n_cuts, p_min, p_value``
+    (``band``: the width in seconds of each band either side of the cut).
     """
-    cols = ["agent_id", "n", "cut", "k", "m", "pi", "expected", "n_cuts", "p_min", "p_value"]
+    cols = ["agent_id", "n", "cut", "band", "k", "m", "pi", "expected", "n_cuts", "p_min",
+            "p_value"]
     edges = np.asarray(edges, dtype=float)
     bw = float(edges[1] - edges[0])
     cuts = np.flatnonzero((edges >= lo - 1e-9) & (edges <= hi + 1e-9))
@@ -499,7 +501,8 @@ def agent_scan_table(
         p[top] = stats.betabinom.sf(k[top] - 1, m[top], pi[top] * prec[top],
                               (1 - pi[top]) * prec[top])
         j = int(np.argmin(p))
-        rows.append(dict(agent_id=str(aid), n=n, cut=float(edges[cuts[j]]), k=int(k[j]),
+        rows.append(dict(agent_id=str(aid), n=n, cut=float(edges[cuts[j]]),
+                         band=float(w[j] * bw), k=int(k[j]),
                          m=int(m[j]), pi=float(pi[j]), expected=float(m[j] * pi[j]),
                          n_cuts=n_cuts, p_min=float(p[j]),
                          p_value=float(min(1.0, n_cuts * p[j]))))
@@ -669,7 +672,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
             tab = agent_scan_table(ids, mat, edges, lo=q10, hi=q90, min_calls=min_calls)
             tab["detail"] = [
                 f"own largest jump at {r.cut:g} s: {r.k} of {r.m} calls within "
-                f"{0.1 * r.cut:.0f} s of it ended below it vs {100 * r.pi:.0f}% expected "
+                f"{r.band:g} s of it ended below it vs {100 * r.pi:.0f}% expected "
                 f"from own handle-time density (p {r.p_min:.2g} x {r.n_cuts} cuts scanned)"
                 for r in tab.itertuples(index=False)
             ]
