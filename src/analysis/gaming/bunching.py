@@ -509,6 +509,11 @@ def agent_scan_table(
     return pd.DataFrame(rows, columns=cols)
 
 
+def _p_text(p: float) -> str:
+    """A p-value for a detail: ``< 1e-300`` where it underflows to 0."""
+    return f"{p:.2g}" if p > 0 else "< 1e-300"
+
+
 def _scan_edges(ctx: GamingContext) -> tuple[np.ndarray, float, float, int]:
     """The bin edges of the discontinuity scans (center and agents), q10, q90, calls."""
     q01, q10, q90, q99, n = _range(ctx)
@@ -673,7 +678,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
             tab["detail"] = [
                 f"own largest jump at {r.cut:g} s: {r.k} of {r.m} calls within "
                 f"{r.band:g} s of it ended below it vs {100 * r.pi:.0f}% expected "
-                f"from own handle-time density (p {r.p_min:.2g} x {r.n_cuts} cuts scanned)"
+                f"from own handle-time density (p {_p_text(r.p_min)} x {r.n_cuts} cuts scanned)"
                 for r in tab.itertuples(index=False)
             ]
             parts.append(tab)
