@@ -56,14 +56,21 @@ def test_calibrated_on_null_worlds():
 
 
 @pytest.mark.parametrize(
-    ("effect", "min_recall"), [({"transfer": 3.0}, 0.6), ({"transfer_talk": 0.5}, 0.6)]
+    ("effect", "tails", "min_recall"),
+    [({"transfer": 3.0}, "beta", 0.6), ({"transfer": 3.0}, "auto", 0.35),
+     ({"transfer_talk": 0.5}, "auto", 0.6)],
 )
-def test_power_on_planted_dumping(effect, min_recall):
+def test_power_on_planted_dumping(effect, tails, min_recall):
+    """Rate-only dumping by 8 of 80 agents at 3x: that many make the spread of rates
+    heavy-tailed, so the likelihood chooses logit-t tails (t5) and recall at p < .05 falls
+    from ~0.62 (beta null, forced) to ~0.44: the price of calibrated tails when honest
+    propensities are heavy-tailed (``test_gaming_logitt.py``). Early transfers are found
+    either way."""
     rec, fp = [], []
     for w in range(2):
         calls = simulate_calls(n_agents=80, days=20, seed=900 + w, customers=False,
                                effects={g: effect for g in GAMERS})
-        f = check_transfer_dumping(make_context(calls)).flags
+        f = check_transfer_dumping(make_context(calls, options={"transfer_tails": tails})).flags
         rec.append(f[f["agent_id"].isin(GAMERS)]["p_value"].le(0.05).mean())
         fp.append(f[~f["agent_id"].isin(GAMERS)]["p_value"].le(0.05).mean())
     assert np.mean(rec) >= min_recall
@@ -214,7 +221,7 @@ def test_rate_pvalues_match_per_agent_convolution():
             for i in range(m):
                 rows.append(dict(agent_id=f"A{i:03d}", period=per, queue=q, n=n[i], k=k[i]))
     cells = pd.DataFrame(rows).sort_values(["agent_id", "period", "queue"], ignore_index=True)
-    got = _rate_pvalues(cells)
+    got = _rate_pvalues(cells, tails="beta")
     ref = []
     for (_per, _q), g in cells.groupby(["period", "queue"]):
         a, b = _loo_fits(g["k"].to_numpy(float), g["n"].to_numpy(float))
@@ -272,7 +279,7 @@ def test_rate_pvalues_over_chunks_equal_one_agent_at_a_time():
             rows.append(dict(agent_id=f"A{i:04d}", period="2024-01", queue=q, n=n,
                              k=int(rng.binomial(n, min(rate * (1.5 if q == "Q2" else 1.0), 1)))))
     cells = pd.DataFrame(rows).sort_values(["agent_id", "period", "queue"], ignore_index=True)
-    got = _rate_pvalues(cells).set_index("agent_id")
+    got = _rate_pvalues(cells, tails="beta").set_index("agent_id")
     assert len(got) == 2300
     a = np.full(len(cells), np.nan)
     b = np.full(len(cells), np.nan)

@@ -6,20 +6,29 @@ before the transfer, compared with how peers transfer). The check combines
 two tests per agent x period:
 
 1. **Rate.** The agent's transfers ``k`` out of ``n`` handled calls, per queue,
-   against a beta-binomial fitted to the *other* agents of the same queue and
-   period (leave-one-out refit for every agent above the crowd; no trimming:
-   iterative trimming of extreme peers collapsed the fitted dispersion to the
-   binomial with about a dozen agents a queue and flagged honest agents). Agents
-   working several queues: an agent's natural propensity to transfer is shared by
-   their queues, so the total is compared with the sum of per-queue binomials
-   driven by *one* latent uniform ``U`` (rate ``F_q^-1(U)`` in queue ``q``, ``F_q``
-   the queue's fitted beta; :func:`.short_calls.comonotone_sum_pvalue`). The
-   former convolution of independent per-queue beta-binomials assumed a quick
-   transferer in one queue is average in the others: with heavy-tailed
-   propensities shared across queues it rejected 1.7% of honest agent-months at
-   .001 (issue #13). The comonotone sum is the largest in convex order, so it
-   stays valid (conservative) when the queues' effects are only partly shared. A pooled binomial would be miscalibrated because honest agents'
-   natural transfer rates differ (``methods.md``).
+   against the spread of honest rates fitted to the *other* agents of the same
+   queue and period (leave-one-out refit for every agent above the crowd; no
+   trimming: iterative trimming of extreme peers collapsed the fitted dispersion
+   to the binomial with about a dozen agents a queue and flagged honest agents).
+   Two families for that spread, chosen once per run by pooled likelihood over
+   all cells (option ``transfer_tails``: ``auto``, ``beta``, ``logit-t``):
+   the beta-binomial (Skellam 1948), and the logit-t binomial, rate
+   ``expit(mu + sigma T)`` with ``T`` Student-t (``nu`` in 3, 5, 10, 30, inf,
+   also chosen by pooled likelihood; :mod:`._logitt`; Lange et al. 1989). The
+   beta has light tails on the logit scale: with heavy-tailed propensities
+   shared across queues it put honest agents at p < .001 ten times too often
+   and at p < 1e-4 about 58 times (issue #13); the likelihood keeps the beta
+   where it fits (clean worlds, :mod:`analysis.synth`). Agents working several
+   queues: an agent's natural propensity to transfer is shared by their queues,
+   so the total is compared with the sum of per-queue binomials driven by *one*
+   latent (beta: rate ``F_q^-1(U)`` per queue,
+   :func:`.short_calls.comonotone_sum_pvalue`; logit-t: one ``T`` for all
+   queues). The former convolution of independent per-queue beta-binomials
+   assumed a quick transferer in one queue is average in the others. The
+   comonotone sum is the largest in convex order, so it stays valid
+   (conservative) when the queues' effects are only partly shared. A pooled
+   binomial would be miscalibrated because honest agents' natural transfer
+   rates differ (``methods.md``).
 2. **Early transfers.** Within each queue, the agent's mean ``log(1 + talk)`` on
    transferred calls minus that on their other calls (so a fast talker is not
    suspect), centred on the same-queue median of that contrast; the robust
@@ -34,10 +43,13 @@ with too few transfers for part 2, the rate p-value alone is used.
 Columns needed: ``outcome`` with ``transferred`` rows, ``talk_s``, ``queue``,
 ``agent_id``, ``answer_ts``. Skipped when no call is transferred.
 
-Assumption: honest agents' natural transfer rates are beta-distributed
-around the queue's rate (as in :mod:`analysis.synth`; calibrated there and in
-the tests). Under a heavier-tailed spread (log-normal rates, SD 0.35 on the
-log scale) the rate part rejected 2.9 % of honest agents at alpha 0.01.
+Assumption: honest agents' natural transfer rates follow one of the two
+families above around the queue's rate. The price of the heavy-tailed family
+is power when the gamers themselves make the spread heavy-tailed: 8 of 80
+agents transferring 3x, 20 days, rate-only, recall at p < .05 falls from
+0.62 (beta) to 0.44 (logit-t chosen). Much of the beta's extra "power" on
+heavy-tailed data was miscalibration: an honest t3 agent reaches such rates
+at p ~ .01.
 
 What it cannot see: where the call went and whether the transfer was right
 (a specialist queue may legitimately receive early transfers: read the
@@ -49,6 +61,8 @@ References
 Skellam, J. G. (1948). A probability distribution derived from the binomial
 distribution by regarding the probability of success as variable between the
 sets of trials. *JRSS B* 10, 257–261.
+Lange, K. L., Little, R. J. A. & Taylor, J. M. G. (1989). Robust
+statistical modeling using the t distribution. *JASA* 84, 881–896.
 Fisher, R. A. (1932). *Statistical Methods for Research Workers*, 4th ed.
 (combining independent p-values).
 """
@@ -63,6 +77,8 @@ from scipy.special import betaln, digamma, gammaln, polygamma
 
 from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._betabinom import MAX_PRECISION, betabinom_logpmf_range, fit_betabinom
+from ._logitnorm import binomial_mixture_tail
+from ._logitt import choose_nu, loo_params, node_weights, rates_at_nodes, upper_tail
 from ._sigutil import (
     HANDLED,
     fisher_combine,
@@ -362,15 +378,71 @@ def _loo_fits(k: np.ndarray, n: np.ndarray, *, screen_p: float = 0.3, min_peers:
     return a, b
 
 
-def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per agent x period: beta-binomial tail p of the transfer count and its expectation.
+def _bb_loglik(k: np.ndarray, n: np.ndarray, a: float, b: float) -> float:
+    """Beta-binomial log-likelihood of counts ``k`` out of ``n`` (the arithmetic of
+    :func:`._betabinom.betabinom_logpmf_range`, at the observed counts only)."""
+    return float(np.sum(gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+                        + betaln(k + a, n - k + b) - betaln(a, b)))
 
-    The tail of an agent's total over several queues is the convolution of
-    the per-queue pmfs, as in :func:`sum_betabinom_sf`.
+
+def _rate_model(k: np.ndarray, n: np.ndarray, grp: np.ndarray) -> tuple[str, object, float]:
+    """The mixing distribution of the agents' transfer rates, chosen by likelihood.
+
+    Candidates, each with a location and a spread per queue x period: the
+    beta (beta-binomial) and the logit-t of :mod:`._logitt` at each ``nu`` of
+    :data:`._logitt.NU_GRID` (one ``nu`` for the run). The pooled maximum
+    log-likelihood decides; all candidates have the same number of free
+    parameters per group, so no penalty is needed between them (one extra for
+    ``nu``, ignored). Returns ``(name, logit-t fit or None, log-likelihood margin of
+    the chosen model over the other family)``.
+    """
+    ll_beta = 0.0
+    for g in np.unique(grp):
+        m = grp == g
+        a, b = fit_betabinom(k[m], n[m])
+        ll_beta += _bb_loglik(k[m], n[m], a, b)
+    fit = choose_nu(k, n, grp)
+    if fit.loglik > ll_beta:
+        return "logit-t", fit, fit.loglik - ll_beta
+    return "beta", None, ll_beta - fit.loglik
+
+
+def _segments(c: pd.DataFrame):
+    """Sort cells by agent x period; the start of each agent x period and its size."""
+    order = np.lexsort((c["period"].to_numpy(), c["agent_id"].to_numpy()))
+    aid, per = c["agent_id"].to_numpy()[order], c["period"].to_numpy()[order]
+    seg = np.nonzero(np.r_[True, (aid[1:] != aid[:-1]) | (per[1:] != per[:-1])])[0]
+    return order, aid, per, seg, np.diff(np.r_[seg, len(order)])
+
+
+def _rate_pvalues(cells: pd.DataFrame, *, tails: str = "auto") -> pd.DataFrame:
+    """Per agent x period: tail p of the transfer count under the peers' mixing distribution.
+
+    ``tails``: ``"auto"`` chooses the mixing distribution by likelihood
+    (:func:`_rate_model`); ``"beta"`` or ``"logit-t"`` force one. The frame's
+    ``attrs["rate_null"]`` says which was used. With the beta, the tail of an
+    agent's total over several queues is the comonotone sum (one latent
+    propensity); with the logit-t, the same with the t latent.
     """
     cols = ["agent_id", "period", "n", "k", "p_rate", "expected"]
     k = cells["k"].to_numpy(float)
     n = cells["n"].to_numpy(float)
+    grp_all = cells.groupby(["period", "queue"], sort=True).ngroup().to_numpy()
+    # groups with too few agents for a leave-one-out null (as in _loo_fits)
+    pos_per_group = np.bincount(grp_all, weights=(n > 0).astype(float))
+    usable = (pos_per_group[grp_all] > 3) & (n > 0)
+    model, fit = "beta", None
+    if tails != "beta" and usable.sum() >= 4:
+        kk, nn = k[usable], n[usable]
+        _, g = np.unique(grp_all[usable], return_inverse=True)
+        if tails == "logit-t":
+            model, fit = "logit-t", choose_nu(kk, nn, g)
+        else:
+            model, fit, _ = _rate_model(kk, nn, g)
+    if model == "logit-t":
+        out = _rate_pvalues_logit_t(cells.loc[usable].reset_index(drop=True), kk, nn, g, fit)
+        out.attrs["rate_null"] = f"logit-t, {fit.nu:g} df" if np.isfinite(fit.nu) else "logit-normal"
+        return out
     a = np.full(len(cells), np.nan)
     b = np.full(len(cells), np.nan)
     for _, idx in cells.groupby(["period", "queue"], sort=True).indices.items():
@@ -379,14 +451,12 @@ def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
     c = cells.loc[keep, ["agent_id", "period"]].reset_index(drop=True)
     k, n, a, b = k[keep].astype(np.int64), n[keep].astype(np.int64), a[keep], b[keep]
     if not len(c):
-        return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(columns=cols)
+        out.attrs["rate_null"] = "beta"
+        return out
     # agent x period segments, in sorted order; cells keep their order within one
-    order = np.lexsort((c["period"].to_numpy(), c["agent_id"].to_numpy()))
-    c = c.iloc[order].reset_index(drop=True)
+    order, aid, per, seg, size = _segments(c)
     k, n, a, b = k[order], n[order], a[order], b[order]
-    aid, per = c["agent_id"].to_numpy(), c["period"].to_numpy()
-    seg = np.nonzero(np.r_[True, (aid[1:] != aid[:-1]) | (per[1:] != per[:-1])])[0]
-    size = np.diff(np.r_[seg, len(c)])
     ksum = np.add.reduceat(k, seg)
     nsum = np.add.reduceat(n, seg)
     exp = np.add.reduceat(n * a / (a + b), seg)
@@ -411,10 +481,38 @@ def _rate_pvalues(cells: pd.DataFrame) -> pd.DataFrame:
             p_rate[lo + j] = comonotone_sum_pvalue(
                 int(ksum[lo + j]), n[sl], a[sl], b[sl], rates=rates[:, at : at + size[lo + j]]
             )
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "agent_id": aid[seg], "period": per[seg],
         "n": nsum.astype(int), "k": ksum.astype(int), "p_rate": p_rate, "expected": exp,
     }, columns=cols)
+    out.attrs["rate_null"] = "beta"
+    return out
+
+
+def _rate_pvalues_logit_t(c: pd.DataFrame, k, n, grp, fit) -> pd.DataFrame:
+    """:func:`_rate_pvalues` under the logit-t null: each agent against the fit without them."""
+    mu, sg = loo_params(k, n, grp, fit)
+    order, aid, per, seg, size = _segments(c)
+    k, n, mu, sg = k[order], n[order], mu[order], sg[order]
+    ksum = np.add.reduceat(k, seg)
+    nsum = np.add.reduceat(n, seg)
+    mean_rate = np.empty(len(k))
+    for i in range(0, len(k), 4096):
+        mean_rate[i:i + 4096] = node_weights(fit.nu) @ rates_at_nodes(mu[i:i + 4096], sg[i:i + 4096], fit.nu)
+    exp = np.add.reduceat(n * mean_rate, seg)
+    p_rate = np.empty(len(seg))
+    one = size == 1
+    p_rate[one] = upper_tail(k[seg[one]], n[seg[one]], mu[seg[one]], sg[seg[one]], fit.nu)
+    for j in np.nonzero(~one)[0]:
+        sl = slice(seg[j], seg[j] + size[j])
+        # several queues: the agent's one t latent drives every queue's rate
+        p_rate[j] = binomial_mixture_tail(rates_at_nodes(mu[sl], sg[sl], fit.nu),
+                                          n[sl].astype(int), node_weights(fit.nu),
+                                          int(ksum[j]))
+    return pd.DataFrame({
+        "agent_id": aid[seg], "period": per[seg], "n": nsum.astype(int),
+        "k": ksum.astype(int), "p_rate": np.clip(p_rate, 0.0, 1.0), "expected": exp,
+    })
 
 
 def _early_table(cells: pd.DataFrame, min_transfers: int) -> pd.DataFrame:
@@ -449,7 +547,9 @@ def _early_table(cells: pd.DataFrame, min_transfers: int) -> pd.DataFrame:
 def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     """Transfer dumping: beta-binomial transfer rate and early transfers (module docstring).
 
-    Options: ``min_calls`` (default 30), ``min_peers`` (8), ``min_transfers`` (5).
+    Options: ``min_calls`` (default 30), ``min_peers`` (8), ``min_transfers`` (5),
+    ``transfer_tails`` (``auto``: the rate null's spread chosen by likelihood; ``beta`` or
+    ``logit-t`` force one).
 
     Returns
     -------
@@ -468,9 +568,13 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     min_calls = int(option(ctx, "min_calls", 30))
     min_peers = int(option(ctx, "min_peers", 8))
     min_tr = int(option(ctx, "min_transfers", 5))
-    rate = _rate_pvalues(cells)
+    tails = str(option(ctx, "transfer_tails", "auto"))
+    if tails not in ("auto", "beta", "logit-t"):
+        return skipped(name, f"option transfer_tails={tails!r}: use auto, beta or logit-t")
+    rate = _rate_pvalues(cells, tails=tails)
+    null = rate.attrs.get("rate_null", "beta")
     rate = rate[rate["n"] >= min_calls]
-    notes = []
+    notes = [f"transfer-rate null: {null} spread of agents' rates (chosen by likelihood)"]
     counts = rate.groupby("period").size()
     small = counts[counts < min_peers]
     if len(small):
@@ -506,7 +610,7 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
                 effect_unit="excess transfers per 100 handled calls (vs same-queue peers)",
                 p_value=r.p_value, n=r.n, k=r.k,
                 detail=(f"transfer rate {100 * r.k / r.n:.1f}% vs expected "
-                        f"{100 * r.expected / r.n:.1f}% (beta-binomial p {r.p_rate:.3g}); "
+                        f"{100 * r.expected / r.n:.1f}% (rate p {r.p_rate:.3g}); "
                         + early_txt),
             )
         )
