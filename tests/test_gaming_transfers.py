@@ -1,4 +1,5 @@
-"""Transfer dumping: beta-binomial tail pinned to scipy, calibration, power, skips."""
+"""Transfer dumping: beta-binomial tail pinned to scipy, calibration, power, skips
+(the logit-t rate null: ``test_gaming_logitt.py``)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,12 @@ def test_skipped_without_transfers():
     calls["outcome"] = calls["outcome"].replace("transferred", "answered")
     res = check_transfer_dumping(make_context(calls))
     assert "transferred" in res.skipped and res.flags.empty
+
+
+def test_unknown_tails_option_is_a_skip_with_the_choices():
+    calls = simulate_calls(n_agents=10, days=2, seed=5, customers=False)
+    res = check_transfer_dumping(make_context(calls, options={"transfer_tails": "cauchy"}))
+    assert "auto, beta or logit-t" in res.skipped and res.flags.empty
 
 
 def test_synthetic_center_dumpers_found():
