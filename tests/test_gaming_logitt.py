@@ -182,3 +182,29 @@ def test_several_queues_share_one_latent_pinned_to_quadrature():
         want = sum(integrate.quad(tail, a, b, limit=200, epsabs=1e-15)[0]
                    for a, b in zip(edges[:-1], edges[1:], strict=True))
         assert r.p_rate == pytest.approx(want, rel=3e-3), r.agent_id
+
+
+def test_choice_on_a_sample_of_whole_groups_stays_calibrated(monkeypatch):
+    """Large centers choose the family and ``nu`` on whole queue x period groups drawn at
+    random up to ``CHOICE_CELLS`` cells, then fit the chosen model to all cells. On a third
+    of the groups the heavy-tailed family is still chosen (``nu`` may differ: 5 here
+    against 3 on all of them) and the tail stays within binomial limits."""
+    from analysis.gaming import transfers as T
+
+    cells = _heavy_cells(np.random.default_rng(11))
+    g = cells.groupby(["period", "queue"]).ngroup().to_numpy()
+    monkeypatch.setattr(T, "CHOICE_CELLS", len(cells) // 3)
+    ks, ns, gs, sub = T._choice_sample(cells["k"].to_numpy(float), cells["n"].to_numpy(float), g)
+    assert sub and 0 < len(ks) <= len(cells) // 3
+    # whole groups: the sampled groups' sizes are a sub-multiset of the groups' sizes
+    left = list(np.bincount(g))
+    for size in np.bincount(gs):
+        assert size in left
+        left.remove(size)
+    sampled = _rate_pvalues(cells)
+    assert sampled.attrs["rate_null"].startswith("logit-t")
+    m = len(sampled)
+    assert m == len(cells.groupby(["agent_id", "period"]))
+    for alpha in (0.01, 0.001):
+        lim = alpha * m + 3 * np.sqrt(alpha * m) + 1
+        assert (sampled["p_rate"] < alpha).sum() <= lim
