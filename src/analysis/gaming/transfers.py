@@ -573,7 +573,7 @@ def _early_table(cells: pd.DataFrame, min_transfers: int) -> pd.DataFrame:
 
 @CHECKS.register("transfer_dumping")
 def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
-    """Transfer dumping: beta-binomial transfer rate and early transfers (module docstring).
+    """Transfer dumping: transfer rate against the peers' spread and early transfers (module docstring).
 
     Options: ``min_calls`` (default 30), ``min_peers`` (8), ``min_transfers`` (5),
     ``transfer_tails`` (``auto``: the rate null's spread chosen by likelihood; ``beta`` or
@@ -602,7 +602,8 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     rate = _rate_pvalues(cells, tails=tails)
     null = rate.attrs.get("rate_null", "beta")
     rate = rate[rate["n"] >= min_calls]
-    notes = [f"transfer-rate null: {null} spread of agents' rates (chosen by likelihood)"]
+    how = "chosen by likelihood" if tails == "auto" else f"option transfer_tails={tails}"
+    notes = [f"transfer-rate null: {null} spread of agents' rates ({how})"]
     counts = rate.groupby("period").size()
     small = counts[counts < min_peers]
     if len(small):
