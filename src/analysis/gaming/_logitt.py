@@ -19,9 +19,10 @@ mechanism, and anything heavier would be fitted from the very outliers under
 test.
 
 Each agent is tested against the fit to the *other* agents of their group:
-one Newton step from the all-agents maximum away from the agent's own score
-(the leave-one-out "one-step" estimate; Cook & Weisberg 1982, ch. 5), exact
-enough here because the t likelihood bounds any one agent's influence.
+an exact refit without the agent, started from the all-agents maximum, for
+agents near the tail (:func:`loo_params`); the others keep the all-agents fit.
+The one-step deletion estimate (Cook & Weisberg 1982, ch. 5) was tried and is
+far off for exactly the outlying agents that matter.
 
 Integrals over the latent use Gauss-Legendre panels on the latent's own scale
 (unit width within +-8, then geometric out to +-1e4), weighted by its density:
