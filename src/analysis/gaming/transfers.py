@@ -78,7 +78,15 @@ from scipy.special import betaln, digamma, gammaln, polygamma
 from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._betabinom import MAX_PRECISION, betabinom_logpmf_range, fit_betabinom
 from ._logitnorm import binomial_mixture_tail
-from ._logitt import choose_nu, fit_logit_t, loo_params, node_weights, rates_at_nodes, upper_tail
+from ._logitt import (
+    choose_nu,
+    fit_logit_t,
+    group_sample,
+    loo_params,
+    node_weights,
+    rates_at_nodes,
+    upper_tail,
+)
 from ._sigutil import (
     HANDLED,
     fisher_combine,
@@ -395,12 +403,9 @@ CHOICE_CELLS = 8192
 def _choice_sample(k: np.ndarray, n: np.ndarray, grp: np.ndarray):
     """``(k, n, grp)`` of the groups the choice is made on (all of them up to
     :data:`CHOICE_CELLS` cells), groups renumbered, and whether that is a subset."""
-    if len(k) <= CHOICE_CELLS:
+    m = group_sample(grp, CHOICE_CELLS)
+    if m is None:
         return k, n, grp, False
-    sizes = np.bincount(grp)
-    order = np.random.default_rng(0).permutation(len(sizes))
-    take = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), CHOICE_CELLS, "right")))]
-    m = np.isin(grp, take)
     _, g = np.unique(grp[m], return_inverse=True)
     return k[m], n[m], g, True
 
