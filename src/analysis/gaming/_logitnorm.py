@@ -8,6 +8,12 @@ differences between agents produce; in simulation the beta-binomial was
 slightly anti-conservative on such worlds (6-7% rejections at 5%), this null
 was not.
 
+Every function takes ``nu`` (default ``inf``, the normal): with a finite ``nu``
+the latent is Student t (``z = T``, scale ``s``), integrated with the panels of
+:mod:`._logitt` instead of the 24 Gauss-Hermite nodes, and its tail quantiles at
+the U nodes (:func:`u_quantiles`). The t's far nodes give rates of exactly 0
+and 1; the callers clip them where a binomial pmf needs them inside (0, 1).
+
 References
 ----------
 Breslow, N. E. & Clayton, D. G. (1993). Approximate inference in generalized
@@ -26,6 +32,8 @@ from scipy import fft as sp_fft
 from scipy import special, stats
 from scipy.optimize import minimize_scalar
 
+from ._logitt import _nodes as _t_nodes
+
 __all__ = [
     "solve_location",
     "fit_sigma",
@@ -39,6 +47,8 @@ __all__ = [
     "binomial_mixture_tail",
     "binom_tail",
     "gl_panels",
+    "latent_rule",
+    "u_quantiles",
 ]
 
 _GH_Z, _GH_W = np.polynomial.hermite_e.hermegauss(24)
@@ -68,8 +78,30 @@ _U_Z = stats.norm.ppf(U_NODES)
 U_Z = _U_Z
 
 
-def solve_location(mean, s, *, n_iter: int = 30, start=None) -> np.ndarray:
-    """``m`` with ``E[expit(m + s Z)] = mean`` (Z standard normal), elementwise.
+def latent_rule(nu: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``z`` and weights ``w`` with ``sum w f(z) ~ E f(Z)`` for the latent:
+    24 Gauss-Hermite nodes for the normal (``nu = inf``), else the Student-t
+    panels of :mod:`._logitt` (264 nodes: a t's tails need them)."""
+    if not np.isfinite(nu):
+        return _GH_Z, _GH_W
+    return _t_nodes(float(nu))
+
+
+_UZ: dict[float, np.ndarray] = {}
+
+
+def u_quantiles(nu: float = np.inf) -> np.ndarray:
+    """The latent's quantiles at :data:`U_NODES` (:data:`U_Z` for the normal)."""
+    if not np.isfinite(nu):
+        return _U_Z
+    if nu not in _UZ:
+        _UZ[nu] = stats.t.ppf(U_NODES, nu)
+    return _UZ[nu]
+
+
+def solve_location(mean, s, *, n_iter: int = 30, start=None, nu: float = np.inf) -> np.ndarray:
+    """``m`` with ``E[expit(m + s Z)] = mean`` (Z standard normal, or Student t with
+    ``nu`` degrees of freedom), elementwise.
 
     ``start``: initial values (e.g. the solution at a nearby ``s``).
     """
@@ -78,14 +110,16 @@ def solve_location(mean, s, *, n_iter: int = 30, start=None) -> np.ndarray:
     if mean.ndim == 1 and len(mean) > 2 * _BLOCK:  # in blocks: the temporaries stay in cache
         return np.concatenate([
             solve_location(mean[lo:lo + _BLOCK], s[lo:lo + _BLOCK], n_iter=n_iter,
-                           start=None if start is None else np.asarray(start)[lo:lo + _BLOCK])
+                           start=None if start is None else np.asarray(start)[lo:lo + _BLOCK],
+                           nu=nu)
             for lo in range(0, len(mean), _BLOCK)])
+    gz, gw = latent_rule(nu)
     m = np.log(mean / (1 - mean)) if start is None else np.array(start, dtype=float)
     for _ in range(n_iter):
-        p = special.expit(m[..., None] + s[..., None] * _GH_Z)
-        f = p @ _GH_W - mean
+        p = special.expit(m[..., None] + s[..., None] * gz)
+        f = p @ gw - mean
         p *= 1 - p
-        d = p @ _GH_W
+        d = p @ gw
         step = f / np.maximum(d, 1e-300)
         m = m - np.clip(step, -5, 5)
         if np.max(np.abs(step)) < 1e-7:  # Newton: the step just taken leaves about its square
@@ -93,12 +127,13 @@ def solve_location(mean, s, *, n_iter: int = 30, start=None) -> np.ndarray:
     return m
 
 
-def _loglik(k, n, m, s) -> float:
+def _loglik(k, n, m, s, nu: float = np.inf) -> float:
     """Sum of log marginal likelihoods (Gauss-Hermite over the latent z)."""
-    eta = m[:, None] + s[:, None] * _GH_Z[None, :]
+    gz, gw = latent_rule(nu)
+    eta = m[:, None] + s[:, None] * gz[None, :]
     # log binomial pmf without the constant (it does not depend on sigma)
     lp = k[:, None] * -np.logaddexp(0.0, -eta) + (n - k)[:, None] * -np.logaddexp(0.0, eta)
-    return float(np.sum(special.logsumexp(lp, b=_GH_W[None, :], axis=1)))
+    return float(np.sum(special.logsumexp(lp, b=gw[None, :], axis=1)))
 
 
 def predictive_scale(sigma: float, scale, extra) -> np.ndarray:
@@ -106,11 +141,12 @@ def predictive_scale(sigma: float, scale, extra) -> np.ndarray:
     return np.sqrt(sigma**2 * np.asarray(scale, float) + np.asarray(extra, float))
 
 
-def _log_below(k_max, n, m, s) -> np.ndarray:
+def _log_below(k_max, n, m, s, nu: float = np.inf) -> np.ndarray:
     """log P(K <= k_max) per row, K ~ Binomial(n, expit(m + s z)) integrated over z."""
-    r = special.expit(m[:, None] + s[:, None] * _GH_Z[None, :])
+    gz, gw = latent_rule(nu)
+    r = special.expit(m[:, None] + s[:, None] * gz[None, :])
     cdf = stats.binom.cdf(k_max[:, None], n[:, None], r)
-    return np.log(np.clip(cdf @ _GH_W, 1e-300, 1.0))
+    return np.log(np.clip(cdf @ gw, 1e-300, 1.0))
 
 
 _WALK_MAX = 12  # counts up to this get binomial tails by summing the pmf down to 0
@@ -138,7 +174,9 @@ class _SpreadLik:
     Boost's binomial cdf where Chernoff's bound leaves it between 0 and 1.
     """
 
-    def __init__(self, k, n, mean, sc, ex, k_max=None):
+    def __init__(self, k, n, mean, sc, ex, k_max=None, nu: float = np.inf):
+        self.nu = nu
+        self.gz, self.gw = latent_rule(nu)
         self.blocks = []
         for lo in range(0, len(k), _BLOCK):
             sl = slice(lo, lo + _BLOCK)
@@ -172,10 +210,13 @@ class _SpreadLik:
                                        p[big][need])
             cdf[big] = cb
         if sm.any():
-            lpmf = b["lc"][sm, None] + km[sm, None] * eta[sm] - n_t[sm, None] * sp[sm]
+            # a t's far nodes reach logits below -600, where P(K <= c) is 1 and exp(-eta)
+            # would overflow: the walk runs at -600 there (the normal's nodes never go so far)
+            e_s = np.maximum(eta[sm], -600.0)
+            lpmf = b["lc"][sm, None] + km[sm, None] * e_s - n_t[sm, None] * sp[sm]
             q = np.exp(lpmf)  # P(K = c)
             acc = q.copy()
-            inv_odds = np.exp(-eta[sm])
+            inv_odds = np.exp(-e_s)
             i, nn = km[sm], n_t[sm]
             for _ in range(int(i.max())):
                 q *= inv_odds
@@ -194,8 +235,9 @@ class _SpreadLik:
         start = b["m"]
         if start is not None and b["dm"] is not None:
             start = start + b["dm"] * (sig - self.sig)  # first-order prediction
-        m = solve_location(b["mean"], s, start=start)
-        eta = m[:, None] + s[:, None] * _GH_Z
+        m = solve_location(b["mean"], s, start=start, nu=self.nu)
+        gz, gw = self.gz, self.gw
+        eta = m[:, None] + s[:, None] * gz
         p = special.expit(eta)
         sp = eta - np.log(np.maximum(p, 1e-300))  # -log(1 - p)
         if p.min() < 1e-290:  # rates that underflow: -log(1 - p) = p to double precision
@@ -203,15 +245,15 @@ class _SpreadLik:
         # log binomial pmf without the constant (it does not depend on sigma)
         lp = k[:, None] * eta - n[:, None] * sp  # k log p + (n - k) log(1 - p)
         mx = lp.max(axis=1)
-        val = -float(np.sum(mx + np.log(np.exp(lp - mx[:, None]) @ _GH_W)))
+        val = -float(np.sum(mx + np.log(np.exp(lp - mx[:, None]) @ gw)))
         sel = b["sel"]
         if sel is not None:
             cdf = self._below(b, eta[sel], sp[sel], p[sel])
-            val += float(np.sum(np.log(np.clip(cdf @ _GH_W, 1e-300, 1.0))))
+            val += float(np.sum(np.log(np.clip(cdf @ gw, 1e-300, 1.0))))
         # the location's derivative in sigma: the next evaluation's starting point
         ds = np.where(s > 0, sig * sc / np.maximum(s, 1e-300), np.sqrt(sc))
         p *= 1 - p
-        b["m"], b["dm"] = m, -(p @ (_GH_W * _GH_Z)) / np.maximum(p @ _GH_W, 1e-300) * ds
+        b["m"], b["dm"] = m, -(p @ (gw * gz)) / np.maximum(p @ gw, 1e-300) * ds
         return val
 
     def __call__(self, sig: float) -> float:
@@ -256,7 +298,7 @@ def _grid_values(obj, grid, info: dict) -> list[float]:
 
 def fit_sigma(
     k, n, mean, *, scale=1.0, extra=0.0, k_max=None, max_sigma: float = 4.0,
-    info: dict | None = None,
+    info: dict | None = None, nu: float = np.inf,
 ) -> float:
     """Maximum-likelihood between-agent SD (logit scale) given each row's mean rate.
 
@@ -291,7 +333,8 @@ def fit_sigma(
     ex = np.broadcast_to(np.asarray(extra, float), k.shape)
     if len(k) < 2:
         return 0.0
-    obj = _SpreadLik(k, n, mean, sc, ex, None if k_max is None else np.asarray(k_max, float))
+    obj = _SpreadLik(k, n, mean, sc, ex, None if k_max is None else np.asarray(k_max, float),
+                     nu=nu)
 
     grid = np.linspace(0.0, max_sigma, 9)
     info = {} if info is None else info
@@ -411,10 +454,7 @@ def _tail_window(k_top, width: int, n, rates) -> np.ndarray:
     return np.where(kk <= 0, 1.0, np.clip(out, 0.0, 1.0))
 
 
-_Z_MAX = float(np.max(np.abs(_U_Z)))
-
-
-def _cut_kept(n, m, s, p_cut, prev) -> np.ndarray:
+def _cut_kept(n, m, s, p_cut, prev, nu: float = np.inf) -> np.ndarray:
     """Rows whose cut is provably that of ``prev`` (a fit at nearby ``m``, ``s``).
 
     Each node's tail rises with its logit, which moved by at most ``delta =
@@ -426,7 +466,7 @@ def _cut_kept(n, m, s, p_cut, prev) -> np.ndarray:
     ``p_cut`` (with a 1e-9 relative margin for their rounding), the cut stays.
     """
     keep = np.isfinite(prev["cut"]) & np.isfinite(prev["m"]) & np.isfinite(prev["s"])
-    delta = np.abs(m - prev["m"]) + np.abs(s - prev["s"]) * _Z_MAX
+    delta = np.abs(m - prev["m"]) + np.abs(s - prev["s"]) * float(np.max(np.abs(u_quantiles(nu))))
     grow = np.exp(np.minimum(n * delta, 50.0))
     cut, t_lo, t_hi = prev["cut"], prev["t_lo"], prev["t_hi"]
     lo_ok = t_lo * (1 - 1e-9) - delta * cut * grow * np.maximum(t_lo - t_hi, 0.0) >= p_cut
@@ -434,7 +474,8 @@ def _cut_kept(n, m, s, p_cut, prev) -> np.ndarray:
     return keep & lo_ok & hi_ok & (n * delta < 1.0)
 
 
-def upper_cut(n, m, s, p_cut: float, *, start=None, prev=None, tails: bool = False):
+def upper_cut(n, m, s, p_cut: float, *, start=None, prev=None, tails: bool = False,
+              nu: float = np.inf):
     """Largest count ``k`` per row with upper tail ``P(K >= k) >= p_cut`` (single queue).
 
     Rows with a count above it have p < ``p_cut`` (see :func:`tail_pvalue_rows`).
@@ -459,42 +500,43 @@ def upper_cut(n, m, s, p_cut: float, *, start=None, prev=None, tails: bool = Fal
     t_lo, t_hi = np.ones(len(n)), np.zeros(len(n))
     todo = np.ones(len(n), dtype=bool)
     if prev is not None:
-        kept = _cut_kept(n, m, s, p_cut, prev)
+        kept = _cut_kept(n, m, s, p_cut, prev, nu)
         lo[kept], t_lo[kept], t_hi[kept] = prev["cut"][kept], prev["t_lo"][kept], prev["t_hi"][kept]
         hi[kept] = lo[kept] + 1
         todo = ~kept
     rec = {"m": m, "s": s, "cut": lo, "t_lo": t_lo, "t_hi": t_hi}
     if todo.any():
         sub = _upper_cut_rows(n[todo], m[todo], s[todo], p_cut,
-                              None if start is None else np.asarray(start, float)[todo])
+                              None if start is None else np.asarray(start, float)[todo], nu)
         lo[todo], t_lo[todo], t_hi[todo] = sub
     return (lo, rec) if tails else lo
 
 
-def _upper_cut_rows(n, m, s, p_cut, start):
+def _upper_cut_rows(n, m, s, p_cut, start, nu: float = np.inf):
     """:func:`upper_cut` of every row: the cut and the tails at it and at cut + 1 (in blocks
     of rows: the (rows x 240) temporaries of a block stay in the CPU cache)."""
     parts = [_upper_cut_block(n[lo:lo + _ROWS_240], m[lo:lo + _ROWS_240], s[lo:lo + _ROWS_240],
-                              p_cut, None if start is None else start[lo:lo + _ROWS_240])
+                              p_cut, None if start is None else start[lo:lo + _ROWS_240], nu)
              for lo in range(0, len(n), _ROWS_240)]
     return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
 
 
-def _upper_cut_block(n, m, s, p_cut, start):
+def _upper_cut_block(n, m, s, p_cut, start, nu: float = np.inf):
     """:func:`_upper_cut_rows` of one block of rows."""
-    rates = special.expit(m[:, None] + s[:, None] * _U_Z)  # as tail_pvalue_rows
+    rates = special.expit(m[:, None] + s[:, None] * u_quantiles(nu))  # as tail_pvalue_rows
     guess = np.full(len(n), np.nan) if start is None else start.copy()
     cold = ~np.isfinite(guess)
     if cold.any():
         # Cornish-Fisher quantile from the count's first three moments (a guess:
-        # the 24 Gauss-Hermite nodes are enough)
-        r = special.expit(m[cold, None] + s[cold, None] * _GH_Z)
+        # the 24 Gauss-Hermite nodes are enough; for a t, its own rule)
+        gz, gw = latent_rule(nu)
+        r = special.expit(m[cold, None] + s[cold, None] * gz)
         mu_g = r * n[cold, None]
         k2_g = mu_g * (1 - r)
-        mean = mu_g @ _GH_W
+        mean = mu_g @ gw
         d = mu_g - mean[:, None]
-        var = np.maximum((k2_g + d**2) @ _GH_W, 1e-12)
-        m3 = (k2_g * (1 - 2 * r) + 3 * k2_g * d + d**3) @ _GH_W
+        var = np.maximum((k2_g + d**2) @ gw, 1e-12)
+        m3 = (k2_g * (1 - 2 * r) + 3 * k2_g * d + d**3) @ gw
         z = stats.norm.isf(p_cut)
         guess[cold] = np.floor(mean + np.sqrt(var) * (z + (z * z - 1) * m3 / var**1.5 / 6))
     lo = np.zeros(len(n))  # P(K >= 0) = 1 >= p_cut always
@@ -546,9 +588,11 @@ def _upper_cut_block(n, m, s, p_cut, start):
 
 
 def tail_pvalue(
-    k_total: int, n, m, s, *, u_rand: float | None = None, approx_above: float | None = None
+    k_total: int, n, m, s, *, u_rand: float | None = None, approx_above: float | None = None,
+    nu: float = np.inf,
 ) -> float:
-    """P(T >= k_total), T = sum_q Binomial(n_q, expit(m_q + s_q z)), z ~ N(0, 1) shared.
+    """P(T >= k_total), T = sum_q Binomial(n_q, expit(m_q + s_q z)), z ~ N(0, 1) shared
+    (or Student t with ``nu`` degrees of freedom).
 
     With ``u_rand`` in [0, 1): the randomized value P(T > k) + u P(T = k).
     ``approx_above``: for several queues, return the normal approximation
@@ -560,7 +604,8 @@ def tail_pvalue(
     m = np.asarray(m, dtype=float)
     s = np.asarray(s, dtype=float)
     k_total = int(k_total)
-    rates = special.expit(m[None, :] + s[None, :] * _U_Z[:, None])  # (G, Q)
+    rates = np.clip(special.expit(m[None, :] + s[None, :] * u_quantiles(nu)[:, None]),
+                    1e-300, 1 - 1e-16)  # (G, Q); a t's far nodes reach 0 and 1
     if len(n) == 1:
         r = rates[:, 0]
         p_ge = stats.binom.sf(k_total - 1, n[0], r)
@@ -675,10 +720,11 @@ def binomial_mixture_tail(rates, n, weights, k_total: int, u_rand=None) -> float
     return max(p_ge - peq, 0.0) + u_rand * peq
 
 
-def tail_pvalue_rows(k, n, m, s) -> np.ndarray:
+def tail_pvalue_rows(k, n, m, s, nu: float = np.inf) -> np.ndarray:
     """Vectorised single-queue :func:`tail_pvalue` (no randomization), one per row."""
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
-    r = special.expit(np.asarray(m, float)[:, None] + np.asarray(s, float)[:, None] * _U_Z)
+    r = special.expit(np.asarray(m, float)[:, None] + np.asarray(s, float)[:, None]
+                      * u_quantiles(nu))
     p = binom_tail(k[:, None], n[:, None], r)
     return np.clip(p @ U_WEIGHTS, 0.0, 1.0)
