@@ -1,7 +1,7 @@
 """Honest agents flagged on ``ccpm synth`` worlds (the generator of the sample report).
 
 Run: ``.venv/bin/python benchmarks/bench_gaming_synth_honest.py --seeds 20 32 [--stress messy]
-[--days 61] [--agents 60] [--gaming SPEC]``. Each world (by default): 60 agents, 61 days,
+[--days 61] [--agents 60] [--gaming SPEC] [--option KEY=VALUE]``. Each world (by default): 60 agents, 61 days,
 roster, 360 ratings and OKRs, the default gaming mix; the whole battery and the runner's agent-level decision (scope ``all``). Prints per world the
 honest agents flagged (honest, novice and hard-queue agents are honest), the mean and worst
 share, recall per planted behaviour and which checks carried honest agents' flags.
@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=61)
     ap.add_argument("--agents", type=int, default=60)
     ap.add_argument("--gaming", default=None, help="a --gaming spec (default: the default mix)")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a gaming option for run_checks (repeatable), e.g. short_tails=logit-t")
     ap.add_argument("--save", default=None,
                     help="write every world's agent and flag tables (with truth) to this pickle")
     a = ap.parse_args()
@@ -34,7 +36,8 @@ def main() -> None:
     for s in range(*a.seeds):
         c = generate_center(agents=a.agents, days=a.days, seed=s, stress=a.stress,
                             gaming=a.gaming)
-        rep = run_checks(c.calls, roster=c.roster, ratings=c.ratings, okr=c.okr)
+        rep = run_checks(c.calls, roster=c.roster, ratings=c.ratings, okr=c.okr,
+                         options=dict(o.split("=", 1) for o in a.option))
         t = c.truth[["agent_id", "behaviour"]]
         flags.append(rep.flags.merge(t, on="agent_id", how="left").assign(seed=s))
         agents.append(rep.agents.merge(t, on="agent_id", how="left").assign(seed=s))
