@@ -181,3 +181,19 @@ def test_unknown_short_tails_value_is_a_skip_naming_the_choices():
     res = check_short_calls_peer(make_context(df, options={"short_tails": "cauchy"}))
     assert "auto, normal, logit-t" in res.skipped and "cauchy" in res.skipped
     assert res.flags.empty
+
+
+def test_a_tiny_group_at_the_scale_bound_stops_instead_of_retrying():
+    """Three agents, one short call among them, the count above the median censored: the
+    likelihood rises towards an infinite scale, which stops at its bound. The fit says it
+    converged after a few iterations (the bank's months had two such cells; each once cost
+    60 iterations of 20 halvings)."""
+    k, n = np.array([1.0, 0.0, 0.0]), np.array([24.0, 62.0, 81.0])
+    grp = np.zeros(3, dtype=int)
+    cens = lt.lower_half_censoring(k, n, grp)
+    assert cens.tolist() == [0.0, -1.0, -1.0]
+    few = lt.fit_logit_t(k, n, grp, 3.0, cens=cens, n_iter=8)
+    many = lt.fit_logit_t(k, n, grp, 3.0, cens=cens, n_iter=60)
+    assert few.converged.all()
+    assert few.loglik == pytest.approx(many.loglik, abs=1e-9)
+    assert few.sigma[0] == pytest.approx(np.exp(lt._LOG_SIGMA[1]))

@@ -54,6 +54,7 @@ __all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t"
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
 NU_GRID = (3.0, 5.0, 10.0, 30.0, np.inf)
 _LOG_SIGMA = (np.log(1e-3), np.log(10.0))  # the scale's search range
+_MU = (-30.0, 30.0)  # the location's (a group of zero counts runs towards -inf: it stops here)
 
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
@@ -194,35 +195,47 @@ def fit_logit_t(k, n, grp, nu: float, *, n_iter: int = 60, tol: float = 1e-7,
         theta = np.stack([np.asarray(start[0], float), np.log(np.asarray(start[1], float))], 1)
     conv = np.zeros(ng, dtype=bool)
 
-    def total(th):
-        ll, _, _ = _parts(k, n, lbin, th[grp, 0], np.exp(th[grp, 1]), nu, second=False,
-                          cens=cens)
-        return _group_sum(ll, grp, ng)
+    def total(th, rows):
+        """Per-group log-likelihood at ``th`` from the agents ``rows`` (the others: 0)."""
+        g = grp[rows]
+        ll, _, _ = _parts(k[rows], n[rows], lbin[rows], th[g, 0], np.exp(th[g, 1]), nu,
+                          second=False, cens=None if cens is None else cens[rows])
+        return _group_sum(ll, g, ng)
 
-    ll_g = total(theta)
+    every = np.arange(len(k))
+    ll_g = total(theta, every)
     for _ in range(n_iter):
-        ll, sc, he = _parts(k, n, lbin, theta[grp, 0], np.exp(theta[grp, 1]), nu, cens=cens)
-        gs = _group_sum(sc, grp, ng)
-        hs = _group_sum(he, grp, ng)
-        bhhh = -_group_sum(sc[:, :, None] * sc[:, None, :], grp, ng)
+        # only the groups still moving are evaluated (a few can take many steps)
+        rows = every if not conv.any() else np.flatnonzero(~conv[grp])
+        g = grp[rows]
+        ll, sc, he = _parts(k[rows], n[rows], lbin[rows], theta[g, 0], np.exp(theta[g, 1]),
+                            nu, cens=None if cens is None else cens[rows])
+        gs = _group_sum(sc, g, ng)
+        hs = _group_sum(he, g, ng)
+        bhhh = -_group_sum(sc[:, :, None] * sc[:, None, :], g, ng)
         det = hs[:, 0, 0] * hs[:, 1, 1] - hs[:, 0, 1] ** 2
         nd = (hs[:, 0, 0] < 0) & (det > 0)
         mat = np.where(nd[:, None, None], hs, bhhh - 1e-9 * np.eye(2))
+        mat[conv] = -np.eye(2)  # converged groups: no step (and no singular matrix)
         step = -np.linalg.solve(mat, gs[:, :, None])[:, :, 0]
         step[conv] = 0.0
         scale = np.ones(ng)
         for _h in range(20):
             cand = theta + scale[:, None] * step
+            cand[:, 0] = np.clip(cand[:, 0], *_MU)
             cand[:, 1] = np.clip(cand[:, 1], *_LOG_SIGMA)
-            new = total(cand)
+            new = np.where(conv, ll_g, total(cand, rows))
             worse = (new < ll_g - 1e-10) & ~conv
             if not worse.any():
                 break
             scale[worse] *= 0.5
         moved = np.abs(cand - theta).max(axis=1)
-        theta = np.where((new >= ll_g - 1e-10)[:, None], cand, theta)
+        up = new >= ll_g - 1e-10
+        theta = np.where(up[:, None], cand, theta)
         ll_g = np.maximum(new, ll_g)
-        conv |= moved < tol
+        # a group no halved step improves sits at its maximum to rounding (a tiny
+        # group's scale at its bound): it stops rather than retrying every iteration
+        conv |= (moved < tol) | ~up
         if conv.all():
             break
     return LogitTFit(theta[:, 0], np.exp(theta[:, 1]), nu, float(ll_g.sum()), conv)

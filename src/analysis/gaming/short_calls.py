@@ -446,6 +446,8 @@ def short_calls_peer_table(
 
 #: Largest number of agent x cell rows the latent's shape is chosen on (whole cells at random).
 CHOICE_ROWS = 1024
+#: Cells with fewer rows take no part in the choice.
+CHOICE_MIN_CELL = 10
 #: The heaviest tail whose likelihood is within this of the best is taken (a 95 %
 #: likelihood-ratio set for one parameter: chi2_1(.95) / 2).
 NU_MARGIN = 1.92
@@ -470,6 +472,10 @@ def choose_latent_nu(k, n, cell, tails: str = "auto") -> float:
     _, grp = np.unique(np.asarray(cell), return_inverse=True)
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)
+    # cells of a handful of agents say nothing about a tail (and run to the scale's bound)
+    big = np.bincount(grp)[grp] >= CHOICE_MIN_CELL
+    _, grp = np.unique(grp[big], return_inverse=True)
+    k, n = k[big], n[big]
     m = group_sample(grp, CHOICE_ROWS)
     if m is not None:
         k, n = k[m], n[m]
