@@ -49,7 +49,8 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t",
-           "group_sample", "lower_half_censoring", "loo_params", "node_weights", "rates_at_nodes", "upper_tail"]
+           "group_sample", "lower_half_censoring", "loo_params", "mean_rate", "node_weights",
+           "rates_at_nodes", "upper_tail"]
 
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
 NU_GRID = (3.0, 5.0, 10.0, 30.0, np.inf)
@@ -287,6 +288,17 @@ def rates_at_nodes(mu, sigma, nu: float) -> np.ndarray:
     :func:`node_weights`)."""
     z = _z(nu)
     return special.expit(np.asarray(mu)[None, :] + np.asarray(sigma)[None, :] * z[:, None])
+
+
+def mean_rate(mu, sigma, nu: float) -> np.ndarray:
+    """``E[expit(mu + sigma T)]``, ``T ~ t_nu``, elementwise (in blocks of :data:`_BLOCK`)."""
+    mu = np.asarray(mu, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    out = np.empty(len(mu))
+    w = node_weights(nu)
+    for i in range(0, len(mu), _BLOCK):
+        out[i:i + _BLOCK] = w @ rates_at_nodes(mu[i:i + _BLOCK], sigma[i:i + _BLOCK], nu)
+    return out
 
 
 def upper_tail(k, n, mu, sigma, nu: float) -> np.ndarray:

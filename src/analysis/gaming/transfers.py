@@ -83,6 +83,7 @@ from ._logitt import (
     fit_logit_t,
     group_sample,
     loo_params,
+    mean_rate,
     node_weights,
     rates_at_nodes,
     upper_tail,
@@ -529,10 +530,7 @@ def _rate_pvalues_logit_t(c: pd.DataFrame, k, n, grp, fit) -> pd.DataFrame:
     k, n, mu, sg = k[order], n[order], mu[order], sg[order]
     ksum = np.add.reduceat(k, seg)
     nsum = np.add.reduceat(n, seg)
-    mean_rate = np.empty(len(k))
-    for i in range(0, len(k), 4096):
-        mean_rate[i:i + 4096] = node_weights(fit.nu) @ rates_at_nodes(mu[i:i + 4096], sg[i:i + 4096], fit.nu)
-    exp = np.add.reduceat(n * mean_rate, seg)
+    exp = np.add.reduceat(n * mean_rate(mu, sg, fit.nu), seg)
     p_rate = np.empty(len(seg))
     one = size == 1
     p_rate[one] = upper_tail(k[seg[one]], n[seg[one]], mu[seg[one]], sg[seg[one]], fit.nu)
