@@ -32,7 +32,7 @@ from scipy import fft as sp_fft
 from scipy import special, stats
 from scipy.optimize import minimize_scalar
 
-from ._logitt import _nodes as _t_nodes
+from ._logitt import latent_nodes
 
 __all__ = [
     "solve_location",
@@ -84,7 +84,7 @@ def latent_rule(nu: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     panels of :mod:`._logitt` (264 nodes: a t's tails need them)."""
     if not np.isfinite(nu):
         return _GH_Z, _GH_W
-    return _t_nodes(float(nu))
+    return latent_nodes(float(nu))
 
 
 _UZ: dict[float, np.ndarray] = {}

@@ -49,8 +49,8 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t",
-           "group_sample", "lower_half_censoring", "loo_params", "mean_rate", "node_weights",
-           "rates_at_nodes", "upper_tail"]
+           "group_sample", "latent_nodes", "lower_half_censoring", "loo_params", "mean_rate",
+           "node_weights", "rates_at_nodes", "upper_tail"]
 
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
 NU_GRID = (3.0, 5.0, 10.0, 30.0, np.inf)
@@ -66,7 +66,7 @@ _Z_EDGES = np.concatenate([-np.logspace(4, np.log10(8.0), 12)[:-1], np.arange(-8
 _NODES: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _nodes(nu: float) -> tuple[np.ndarray, np.ndarray]:
+def latent_nodes(nu: float) -> tuple[np.ndarray, np.ndarray]:
     """Latent nodes ``z`` and weights ``w`` (``sum w f(z) ~ E f(T)``): Gauss-Legendre
     panels on the latent's scale, weighted by the t (or normal) density."""
     if nu not in _NODES:
@@ -79,12 +79,12 @@ def _nodes(nu: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _z(nu: float) -> np.ndarray:
-    return _nodes(nu)[0]
+    return latent_nodes(nu)[0]
 
 
 def node_weights(nu: float) -> np.ndarray:
     """Quadrature weights of the latent nodes at ``nu`` (for :func:`rates_at_nodes`)."""
-    return _nodes(nu)[1]
+    return latent_nodes(nu)[1]
 
 
 class LogitTFit:
@@ -125,7 +125,7 @@ def _parts_block(k, n, lbin, mu, sig, nu, *, second: bool = True, cens=None):
     derivative in ``eta`` is ``n C(n-1, c) p^(c+1) (1-p)^(n-c)``, so
     ``r = f' / f`` and ``q = r ((c + 1) - (n + 1) p)``.
     """
-    z, w = _nodes(nu)
+    z, w = latent_nodes(nu)
     logw = np.log(np.maximum(w, 1e-300))
     eta = mu[:, None] + sig[:, None] * z[None, :]
     logp = -np.logaddexp(0.0, -eta)
