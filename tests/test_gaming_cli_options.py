@@ -58,6 +58,26 @@ def test_unknown_option_exits_2_naming_it(small_center, tmp_path, capsys):
     assert _one_error_line(capsys).startswith("ccpm gaming: error: --option foo: unknown check option")
 
 
+@pytest.mark.parametrize("key", ["short_tails", "transfer_tails"])
+def test_a_wrong_word_for_a_choice_option_exits_2_naming_the_words(key, small_center, tmp_path,
+                                                                     capsys):
+    out = tmp_path / "o"
+    rc = main(["gaming", "--calls", str(small_center / "calls.parquet"), "--option",
+               f"{key}=cauchy", "--out", str(out)])
+    assert rc == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"ccpm gaming: error: --option {key}=cauchy: use one of auto, ")
+    assert not out.exists()  # stopped before anything was written
+
+
+def test_choice_option_words_are_the_checks_own():
+    from analysis.cli.gaming import CHOICE_OPTIONS
+    from analysis.gaming import short_calls, transfers
+
+    assert CHOICE_OPTIONS["short_tails"] == short_calls.TAILS
+    assert CHOICE_OPTIONS["transfer_tails"] == transfers.TAILS
+
+
 def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, capsys):
     bad = tmp_path / "okr.yml"
     bad.write_text("objectives:\n  - id: a\n    key_results: [\n")

@@ -156,6 +156,9 @@ def run(args) -> int:
             raise ConfigError(f"--option {k}: unknown check option "
                               f"(known: {', '.join(sorted(CHECK_OPTIONS))})")
         options[k] = _value(v.strip())
+        if k in CHOICE_OPTIONS and str(options[k]) not in CHOICE_OPTIONS[k]:
+            raise ConfigError(f"--option {k}={v.strip()}: use one of "
+                              f"{', '.join(CHOICE_OPTIONS[k])}")
     ratings = roster = okr = None
     if args.ratings:
         from ..load import load_ratings
@@ -209,6 +212,13 @@ def run(args) -> int:
 
 #: Options the checks read from ``ctx.options`` (``--option KEY=VALUE``); a typo must not
 #: pass silently. Keep in step with the checks (tests/test_gaming_cli_options.py scans them).
+#: Check options whose value is one of a few words: a wrong one stops the run at once
+#: (inside a check it would only skip that check, which a scheduled run can miss).
+CHOICE_OPTIONS = {
+    "short_tails": ("auto", "normal", "logit-t"),
+    "transfer_tails": ("auto", "beta", "logit-t"),
+}
+
 CHECK_OPTIONS = frozenset({
     # short calls and bunching
     "bunch_boot", "bunch_min_agent_calls", "bunch_target_alpha", "min_peers", "randomized", "short_use_ended_by",

@@ -399,6 +399,8 @@ def _bb_loglik(k: np.ndarray, n: np.ndarray, a: float, b: float) -> float:
 #: center (~20,000 cells) fitting every candidate to every cell took 50 s of the check's
 #: 56; a choice of one shape parameter does not need them all.
 CHOICE_CELLS = 8192
+#: Values of the ``transfer_tails`` option.
+TAILS = ("auto", "beta", "logit-t")
 
 
 def _choice_sample(k: np.ndarray, n: np.ndarray, grp: np.ndarray):
@@ -600,7 +602,7 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     min_peers = int(option(ctx, "min_peers", 8))
     min_tr = int(option(ctx, "min_transfers", 5))
     tails = str(option(ctx, "transfer_tails", "auto"))
-    if tails not in ("auto", "beta", "logit-t"):
+    if tails not in TAILS:
         return skipped(name, f"option transfer_tails={tails!r}: use auto, beta or logit-t")
     rate = _rate_pvalues(cells, tails=tails)
     null = rate.attrs.get("rate_null", "beta")
