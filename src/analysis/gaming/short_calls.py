@@ -456,14 +456,20 @@ NU_MARGIN = 1.92
 def choose_latent_nu(k, n, cell, tails: str = "auto") -> float:
     """The latent's degrees of freedom for a peer table (``inf``: logit-normal).
 
-    ``auto``: the ``nu`` of :data:`._logitt.NU_GRID` whose logit-t-binomial,
-    with a location and scale per cell, has the largest likelihood of the
-    cells' *lower* halves (rows above their cell's median rate censored:
+    Each ``nu`` of :data:`._logitt.NU_GRID` is scored by the likelihood of the
+    cells' *lower* halves under a logit-t-binomial with a location and scale
+    per cell (rows above their cell's median rate censored:
     :func:`._logitt.choose_nu_lower`). Hang-ups only ever raise a count, so the
     gamers cannot make the null heavy-tailed and hide themselves; honest agents
-    whose propensities are heavy-tailed show it on both sides. On up to
-    :data:`CHOICE_ROWS` rows of whole cells. ``logit-t``: the same choice among
-    the finite ``nu``; ``normal``: ``inf``.
+    whose propensities are heavy-tailed show it on both sides. ``auto`` keeps
+    the normal unless the best ``nu`` beats it by more than :data:`NU_MARGIN`
+    (a likelihood-ratio test at 5 %), and then takes the heaviest ``nu`` within
+    :data:`NU_MARGIN` of the best: 200 agents rarely tell t3 from t30, and the
+    lighter of two plausible tails is the one that flags honest agents.
+    ``logit-t``: that heaviest ``nu`` among the finite ones, always; ``normal``:
+    ``inf``. On up to :data:`CHOICE_ROWS` rows of whole cells of at least
+    :data:`CHOICE_MIN_CELL` rows (fewer than 20 rows in all: the normal, or t3
+    under ``logit-t``).
     """
     if tails == "normal":
         return np.inf
