@@ -367,13 +367,16 @@ def choose_nu_lower(k, n, grp, grid=NU_GRID, q: float = 0.5) -> tuple[float, dic
     return best, ll
 
 
-def group_sample(grp, max_rows: int) -> np.ndarray | None:
-    """Rows of whole groups drawn at random (fixed seed) up to ``max_rows`` rows, as
-    a boolean mask; None when every row fits (a choice made on all of them)."""
+def group_sample(k, n, grp, max_rows: int):
+    """``(k, n, grp, subset)``: the rows of whole groups drawn at random (fixed seed) up
+    to ``max_rows`` rows, groups renumbered ``0 ..``, and whether that is a subset (all
+    rows, unchanged, when they fit)."""
     grp = np.asarray(grp, dtype=np.int64)
     if len(grp) <= max_rows:
-        return None
+        return k, n, grp, False
     sizes = np.bincount(grp)
     order = np.random.default_rng(0).permutation(len(sizes))
     take = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), max_rows, "right")))]
-    return np.isin(grp, take)
+    m = np.isin(grp, take)
+    _, g = np.unique(grp[m], return_inverse=True)
+    return k[m], n[m], g, True

@@ -482,10 +482,7 @@ def choose_latent_nu(k, n, cell, tails: str = "auto") -> float:
     big = np.bincount(grp)[grp] >= CHOICE_MIN_CELL
     _, grp = np.unique(grp[big], return_inverse=True)
     k, n = k[big], n[big]
-    m = group_sample(grp, CHOICE_ROWS)
-    if m is not None:
-        k, n = k[m], n[m]
-        _, grp = np.unique(grp[m], return_inverse=True)
+    k, n, grp, _ = group_sample(k, n, grp, CHOICE_ROWS)
     if len(k) < 20:  # too few rows to tell a tail: the normal
         return np.inf if tails == "auto" else NU_GRID[0]
     grid = NU_GRID if tails == "auto" else tuple(v for v in NU_GRID if np.isfinite(v))

@@ -406,11 +406,7 @@ TAILS = ("auto", "beta", "logit-t")
 def _choice_sample(k: np.ndarray, n: np.ndarray, grp: np.ndarray):
     """``(k, n, grp)`` of the groups the choice is made on (all of them up to
     :data:`CHOICE_CELLS` cells), groups renumbered, and whether that is a subset."""
-    m = group_sample(grp, CHOICE_CELLS)
-    if m is None:
-        return k, n, grp, False
-    _, g = np.unique(grp[m], return_inverse=True)
-    return k[m], n[m], g, True
+    return group_sample(k, n, grp, CHOICE_CELLS)
 
 
 def _logit_t_model(k: np.ndarray, n: np.ndarray, grp: np.ndarray):
