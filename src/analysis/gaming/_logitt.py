@@ -133,7 +133,7 @@ def _parts_block(k, n, lbin, mu, sig, nu, *, second: bool = True, cens=None):
     lf = lbin[:, None] + k[:, None] * logp + (n - k)[:, None] * log1p
     p = np.exp(logp)
     r = k[:, None] - n[:, None] * p
-    q = r * r - n[:, None] * p * (1 - p)
+    q = r * r - n[:, None] * p * (1 - p) if second else None  # only the Hessian needs it
     if cens is not None and (cens >= 0).any():
         ci = np.flatnonzero(cens >= 0)
         c, nc = cens[ci][:, None], n[ci][:, None]
@@ -147,7 +147,8 @@ def _parts_block(k, n, lbin, mu, sig, nu, *, second: bool = True, cens=None):
                       (c + 1) - nc * p[ci])  # where P(K > c) underflows: that of the pmf at c+1
         lf[ci] = ls
         r[ci] = rc
-        q[ci] = rc * ((c + 1) - (nc + 1) * p[ci])
+        if second:
+            q[ci] = rc * ((c + 1) - (nc + 1) * p[ci])
     lf += logw[None, :]
     mx = lf.max(axis=1, keepdims=True)
     pi = np.exp(lf - mx)
