@@ -128,7 +128,7 @@ def solve_location(mean, s, *, n_iter: int = 30, start=None, nu: float = np.inf)
 
 
 def _loglik(k, n, m, s, nu: float = np.inf) -> float:
-    """Sum of log marginal likelihoods (Gauss-Hermite over the latent z)."""
+    """Sum of log marginal likelihoods (the latent z integrated by :func:`latent_rule`)."""
     gz, gw = latent_rule(nu)
     eta = m[:, None] + s[:, None] * gz[None, :]
     # log binomial pmf without the constant (it does not depend on sigma)
@@ -169,7 +169,7 @@ class _SpreadLik:
     ~1e-12), faster: rows in blocks of 2,048 (the temporaries stay in the
     cache; the sums add the blocks in order), each block's location solved
     from its solution at the previous ``sigma`` moved along its derivative
-    (``dm/ds = -E[v z] / E[v]``, ``v = p (1 - p)`` at the Gauss-Hermite nodes),
+    (``dm/ds = -E[v z] / E[v]``, ``v = p (1 - p)`` at the latent's nodes, :func:`latent_rule`),
     ``P(K <= c)`` the pmf at ``c`` summed down to 0 where ``c <= 12``, else
     Boost's binomial cdf where Chernoff's bound leaves it between 0 and 1.
     """
