@@ -58,7 +58,7 @@ def test_unknown_option_exits_2_naming_it(small_center, tmp_path, capsys):
     assert _one_error_line(capsys).startswith("ccpm gaming: error: --option foo: unknown check option")
 
 
-@pytest.mark.parametrize("key", ["short_tails", "transfer_tails"])
+@pytest.mark.parametrize("key", ["short_tails", "transfer_tails", "peer_tails"])
 def test_a_wrong_word_for_a_choice_option_exits_2_naming_the_words(key, small_center, tmp_path,
                                                                      capsys):
     out = tmp_path / "o"
@@ -72,10 +72,11 @@ def test_a_wrong_word_for_a_choice_option_exits_2_naming_the_words(key, small_ce
 
 def test_choice_option_words_are_the_checks_own():
     from analysis.cli.gaming import CHOICE_OPTIONS
-    from analysis.gaming import short_calls, transfers
+    from analysis.gaming import _peert, short_calls, transfers
 
     assert CHOICE_OPTIONS["short_tails"] == short_calls.TAILS
     assert CHOICE_OPTIONS["transfer_tails"] == transfers.TAILS
+    assert CHOICE_OPTIONS["peer_tails"] == _peert.TAILS
 
 
 def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, capsys):

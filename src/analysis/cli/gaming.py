@@ -217,6 +217,7 @@ def run(args) -> int:
 CHOICE_OPTIONS = {
     "short_tails": ("auto", "normal", "logit-t"),
     "transfer_tails": ("auto", "beta", "logit-t"),
+    "peer_tails": ("auto", "normal", "t"),
 }
 
 CHECK_OPTIONS = frozenset({
@@ -229,7 +230,7 @@ CHECK_OPTIONS = frozenset({
     "agent_fdr", "empirical_null", "short_pooled",
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers", "transfer_tails",
-    "short_tails",
+    "short_tails", "peer_tails",
     "eod_window_min", "eod_min_late", "eod_min_days", "repeat_window_h", "quick_callback_h", "min_short",
     "min_bad",
     "recip_n_perm", "okr_period",

@@ -38,6 +38,8 @@ import pandas as pd
 
 from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
 from ._base import FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
+from ._peert import TAILS as PEER_TAILS
+from ._peert import choose_peer_nu, draw_spread, spread_note
 
 __all__ = [
     "HANDLED",
@@ -54,6 +56,9 @@ __all__ = [
     "has_nonzero",
     "run_cache",
     "cached_df",
+    "peer_spread",
+    "peer_tails",
+    "peer_tails_skip",
     "peer_test_by_period",
     "stratified_peer_test",
     "log_odds_ratio",
@@ -88,6 +93,19 @@ def flag_option(ctx: Any, name: str, default: bool) -> bool:
 
         raise ConfigError(f"option {name}: {val!r} is not true or false")
     return bool(val)
+
+
+def peer_tails(ctx: Any) -> str | None:
+    """The ``peer_tails`` option (``auto`` unless given), or None when it is not one of
+    :data:`._peert.TAILS` (the check then skips with :func:`peer_tails_skip`)."""
+    v = str(option(ctx, "peer_tails", "auto"))
+    return v if v in PEER_TAILS else None
+
+
+def peer_tails_skip(name: str, ctx: Any) -> CheckResult:
+    """The skip of a check given a ``peer_tails`` word it does not know."""
+    return skipped(name, f"peer_tails must be one of {', '.join(PEER_TAILS)}, not "
+                   f"{option(ctx, 'peer_tails', 'auto')!r}")
 
 
 def short_call_s(ctx: Any) -> float:
@@ -262,6 +280,7 @@ def peer_contrast_pvalues(
     *,
     n_boot: int | None = None,
     rng: np.random.Generator | None = None,
+    nu: float = np.inf,
 ) -> pd.DataFrame:
     """Robust agent-vs-peers z-scores and parametric-bootstrap p-values (one-sided, greater).
 
@@ -274,6 +293,12 @@ def peer_contrast_pvalues(
         Bootstrap replicates; default so that ``n_boot * len(d) >= 200_000``.
     rng
         Random generator.
+    nu
+        The honest spread the bootstrap draws: normal with the robust ``tau``
+        (``nu = inf``, the default), or a Student t on ``nu`` degrees of freedom
+        (:mod:`._peert`, chosen from the peers' lower halves) scaled to the same
+        robust ``tau`` (its quartiles where the normal's would be, which is what
+        the robust ``tau`` measures). The score ``z`` is the same either way.
 
     Returns
     -------
@@ -293,12 +318,19 @@ def peer_contrast_pvalues(
     z = (d - mu) / np.sqrt(tau2 + se2)
     if n_boot is None:
         n_boot = int(np.clip(np.ceil(200_000 / m), 500, 20_000))
+    # a t's scale whose quartiles are the normal's of sd tau (1 for the normal)
+    t_scale = 1.0
+    if np.isfinite(nu):
+        from scipy import stats
+
+        t_scale = float(stats.norm.ppf(0.75) / stats.t.ppf(0.75, nu))
     zs = []
     chunk = max(1, 2_000_000 // max(m, 1))
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        dstar = rng.standard_normal((b, m)) * np.sqrt(tau2) + rng.standard_normal((b, m)) * np.sqrt(se2)
+        spread = draw_spread(rng, (b, m), np.sqrt(tau2) * t_scale, nu)
+        dstar = spread + rng.standard_normal((b, m)) * np.sqrt(se2)
         mus, tau2s = robust_center_scale(dstar, se2[None, :])
         zs.append((dstar - mus) / np.sqrt(tau2s + se2[None, :]))
         done += b
@@ -383,17 +415,37 @@ def fisher_combine(*ps: np.ndarray) -> np.ndarray:
     return out
 
 
+def peer_spread(groups: list[pd.DataFrame], tails: str = "auto") -> tuple[float, str]:
+    """The honest spread's shape for one test's peer groups: ``(nu, note)``.
+
+    One ``nu`` for all the groups, from their lower halves
+    (:func:`._peert.choose_peer_nu`; ``tails``: ``auto``, ``normal`` or ``t``). Each
+    group's scale stays its robust ``tau`` (:func:`peer_contrast_pvalues`): the lower
+    half's own fit of the scale is too noisy in a queue of a dozen agents (it can
+    collapse towards 0 and make the bootstrap's tail lighter than the normal's).
+    """
+    if not groups:
+        return np.inf, spread_note(np.inf, tails)
+    d = np.concatenate([g["d"].to_numpy(float) for g in groups])
+    se = np.concatenate([g["se"].to_numpy(float) for g in groups])
+    grp = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    nu, _ = choose_peer_nu(d, se, grp, tails)
+    return nu, spread_note(nu, tails)
+
+
 def peer_test_by_period(
     df: pd.DataFrame,
     *,
     min_peers: int = 8,
     rng: np.random.Generator | None = None,
     by: str = "period",
+    tails: str = "auto",
 ) -> tuple[pd.DataFrame, list[str]]:
     """Run :func:`peer_contrast_pvalues` within each ``by`` group of ``df``.
 
     ``df`` needs ``agent_id``, ``by``, ``d`` and ``se``. Groups with fewer than
-    ``min_peers`` agents are left out (named in the returned notes).
+    ``min_peers`` agents are left out (named in the returned notes). The honest
+    spread's shape (``tails``) is chosen once for all groups (:func:`peer_spread`).
 
     Returns
     -------
@@ -405,11 +457,17 @@ def peer_test_by_period(
     notes = []
     ok = np.isfinite(df["d"].to_numpy(float)) & np.isfinite(df["se"].to_numpy(float))
     df = df[ok]
+    groups = []
     for key, g in df.groupby(by, sort=True):
         if len(g) < min_peers:
             notes.append(f"{by} {key}: only {len(g)} agents qualify (< {min_peers}); not tested")
             continue
-        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng)
+        groups.append(g)
+    nu, note = peer_spread(groups, tails)
+    if groups:
+        notes.append(note)
+    for g in groups:
+        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu)
         res.index = g.index
         out.append(pd.concat([g, res], axis=1))
     if not out:
@@ -424,6 +482,7 @@ def stratified_peer_test(
     min_peers: int = 8,
     min_cell: int = 30,
     rng: np.random.Generator | None = None,
+    tails: str = "auto",
 ) -> tuple[pd.DataFrame, list[str]]:
     """Agent-vs-peers test within each queue x period, combined over an agent's queues.
 
@@ -436,7 +495,8 @@ def stratified_peer_test(
     sum / sqrt(k)): an honest agent's habit is shared by all their queues, so
     the queue z-scores are positively correlated and Stouffer would multiply
     one honest trait into strong evidence; the mean is conservative when they
-    are not.
+    are not. The honest spread's shape (``tails``) is chosen once for all
+    queue x period groups (:func:`peer_spread`).
 
     Parameters
     ----------
@@ -458,11 +518,17 @@ def stratified_peer_test(
     parts = []
     notes = []
     skipped_cells = 0
+    groups = []
     for _key, g in c.groupby(["period", "queue"], sort=True):
         if len(g) < min_peers:
             skipped_cells += 1
             continue
-        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng)
+        groups.append(g)
+    nu, note = peer_spread(groups, tails)
+    if groups:
+        notes.append(note)
+    for g in groups:
+        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu)
         res.index = g.index
         parts.append(pd.concat([g[["agent_id", "period", "queue", "n", "d"]], res], axis=1))
     if skipped_cells:

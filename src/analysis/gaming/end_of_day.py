@@ -76,6 +76,8 @@ from ._sigutil import (
     fisher_combine,
     make_flags,
     option,
+    peer_tails,
+    peer_tails_skip,
     peer_test_by_period,
     period_sql,
     seed,
@@ -291,6 +293,9 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
             return skipped(name, f"{c} is missing")
     window = float(option(ctx, "eod_window_min", 60))
     min_peers = int(option(ctx, "min_peers", 8))
+    tails = peer_tails(ctx)
+    if tails is None:
+        return peer_tails_skip(name, ctx)
     tab = end_of_day_contrasts(ctx, window_min=window,
                                min_late=int(option(ctx, "eod_min_late", 10)))
     if tab.empty:
@@ -307,9 +312,11 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
             return skipped(name, f"no agent x period has {min_days} days with a late window")
     rng = np.random.default_rng(seed(ctx, 31))
     t_in = tab.drop(columns=["d_gap", "se_gap"]).rename(columns={"d_talk": "d", "se_talk": "se"})
-    talk, notes = peer_test_by_period(t_in, min_peers=min_peers, rng=rng)
+    talk, notes = peer_test_by_period(t_in, min_peers=min_peers, rng=rng, tails=tails)
+    notes = [f"talk time: {x}" if x.startswith("between-agent") else x for x in notes]
     g_in = tab.rename(columns={"d_gap": "d", "se_gap": "se"})[["agent_id", "period", "d", "se"]]
-    gap, _ = peer_test_by_period(g_in, min_peers=min_peers, rng=rng)
+    gap, n_gap = peer_test_by_period(g_in, min_peers=min_peers, rng=rng, tails=tails)
+    notes += [f"gap before the last call: {x}" for x in n_gap if x.startswith("between-agent")]
     res = talk.merge(
         gap[["agent_id", "period", "d", "z", "p_value", "center"]],
         on=["agent_id", "period"], how="left", suffixes=("", "_gap"),

@@ -91,6 +91,8 @@ from ._sigutil import (
     period_sql,
     seed,
     skipped,
+    peer_tails,
+    peer_tails_skip,
     stratified_peer_test,
 )
 
@@ -123,6 +125,9 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         )
     min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
     min_peers = int(option(ctx, "min_peers", 8))
+    tails = peer_tails(ctx)
+    if tails is None:
+        return peer_tails_skip(name, ctx)
     per = period_sql(ctx)
     big = dialect_of(ctx).exact_int
     # both checks (ACW and hold) and the periods' first days from one scan per run
@@ -175,7 +180,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             )
     level, n1 = stratified_peer_test(
         cells, min_peers=min_peers, min_cell=min_calls,
-        rng=np.random.default_rng(seed(ctx, 11 if column == "acw_s" else 12)),
+        rng=np.random.default_rng(seed(ctx, 11 if column == "acw_s" else 12)), tails=tails,
     )
     notes += n1
     res = level
@@ -202,6 +207,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             chg, n2 = stratified_peer_test(
                 ch, min_peers=min_peers, min_cell=min_calls,
                 rng=np.random.default_rng(seed(ctx, 13 if column == "acw_s" else 14)),
+                tails=tails,
             )
             notes += [f"change since previous period: {x}" for x in n2]
             chg = chg.set_index(["agent_id", "period"])

@@ -81,6 +81,8 @@ from ._sigutil import (
     make_flags,
     novice_flags,
     option,
+    peer_tails,
+    peer_tails_skip,
     peer_test_by_period,
     seed,
     short_call_s,
@@ -234,6 +236,9 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
     krs = _key_results(okr)
     min_calls = int(option(ctx, "min_calls", 30))
     min_peers = int(option(ctx, "min_peers", 8))
+    tails = peer_tails(ctx)
+    if tails is None:
+        return peer_tails_skip(name, ctx)
     per_opt = option(ctx, "okr_period", None)
     rng = np.random.default_rng(seed(ctx, 81))
     notes: list[str] = []
@@ -281,7 +286,7 @@ def check_okr_sandbagging(ctx: GamingContext) -> CheckResult:
             t, note = _tenure_adjust(ctx, t, novice_days)
             if note:
                 notes.append(f"key result {kr_id}: {note}")
-        res, n2 = peer_test_by_period(t, min_peers=min_peers, rng=rng)
+        res, n2 = peer_test_by_period(t, min_peers=min_peers, rng=rng, tails=tails)
         notes += [f"key result {kr_id}: {x}" for x in n2]
         tested.append(res)
     if not tested or all(len(x) == 0 for x in tested):

@@ -53,6 +53,8 @@ from ._sigutil import (
     log_odds_ratio,
     make_flags,
     option,
+    peer_tails,
+    peer_tails_skip,
     peer_test_by_period,
     period_sql,
     seed,
@@ -111,6 +113,9 @@ def check_repeat_after_short(ctx: GamingContext) -> CheckResult:
     name = "repeat_after_short"
     if "customer_id" not in ctx.columns:
         return skipped(name, "customer_id is missing: repeat calls cannot be linked")
+    tails = peer_tails(ctx)
+    if tails is None:
+        return peer_tails_skip(name, ctx)
     window = float(option(ctx, "repeat_window_h", REPEAT_WINDOW_H))
     min_short = int(option(ctx, "min_short", 10))
     tab = repeat_counts(ctx, window_h=window)
@@ -121,7 +126,7 @@ def check_repeat_after_short(ctx: GamingContext) -> CheckResult:
     tab["d"], tab["se"] = log_odds_ratio(tab["k_short"], tab["n_short"], tab["k_other"],
                                          tab["n_other"])
     res, notes = peer_test_by_period(tab, min_peers=int(option(ctx, "min_peers", 8)),
-                                     rng=np.random.default_rng(seed(ctx, 41)))
+                                     rng=np.random.default_rng(seed(ctx, 41)), tails=tails)
     rows = []
     for r in res.itertuples(index=False):
         rs, ro = r.k_short / r.n_short, r.k_other / r.n_other

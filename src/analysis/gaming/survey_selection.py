@@ -46,6 +46,8 @@ from ._sigutil import (
     log_odds_ratio,
     make_flags,
     option,
+    peer_tails,
+    peer_tails_skip,
     peer_test_by_period,
     period_sql,
     seed,
@@ -70,6 +72,9 @@ def check_survey_selection(ctx: GamingContext) -> CheckResult:
     name = "survey_selection"
     if "csat" not in ctx.columns:
         return skipped(name, "csat is missing: no survey scores")
+    tails = peer_tails(ctx)
+    if tails is None:
+        return peer_tails_skip(name, ctx)
     has_res = "resolved" in ctx.columns
     bad = "(talk_s < $short" + (" OR resolved = false)" if has_res else ")")
     per = period_sql(ctx)
@@ -97,7 +102,7 @@ def check_survey_selection(ctx: GamingContext) -> CheckResult:
         return skipped(name, f"no agent has {min_bad} short/unresolved calls")
     tab["d"], tab["se"] = log_odds_ratio(tab["k_good"], tab["n_good"], tab["k_bad"], tab["n_bad"])
     res, notes = peer_test_by_period(tab, min_peers=int(option(ctx, "min_peers", 8)),
-                                     rng=np.random.default_rng(seed(ctx, 51)))
+                                     rng=np.random.default_rng(seed(ctx, 51)), tails=tails)
     what = "short or unresolved" if has_res else "short"
     rows = []
     for r in res.itertuples(index=False):

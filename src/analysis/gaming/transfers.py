@@ -93,6 +93,8 @@ from ._sigutil import (
     fisher_combine,
     make_flags,
     option,
+    peer_tails,
+    peer_tails_skip,
     peer_test_by_period,
     period_sql,
     seed,
@@ -600,6 +602,9 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     tails = str(option(ctx, "transfer_tails", "auto"))
     if tails not in TAILS:
         return skipped(name, f"option transfer_tails={tails!r}: use auto, beta or logit-t")
+    ptails = peer_tails(ctx)
+    if ptails is None:
+        return peer_tails_skip(name, ctx)
     rate = _rate_pvalues(cells, tails=tails)
     null = rate.attrs.get("rate_null", "beta")
     rate = rate[rate["n"] >= min_calls]
@@ -614,7 +619,8 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     early = _early_table(cells, min_tr)
     early = early.merge(rate[["agent_id", "period"]], on=["agent_id", "period"])
     etest, n2 = peer_test_by_period(early, min_peers=min_peers,
-                                    rng=np.random.default_rng(seed(ctx, 21)))
+                                    rng=np.random.default_rng(seed(ctx, 21)), tails=ptails)
+    n2 = [f"early transfers: {x}" if x.startswith("between-agent") else x for x in n2]
     notes += n2
     tab = rate.merge(
         etest[["agent_id", "period", "p_value", "z", "d", "center", "nt"]].rename(
