@@ -88,11 +88,11 @@ from ._sigutil import (
     make_flags,
     novice_flags,
     option,
+    peer_tails,
+    peer_tails_skip,
     period_sql,
     seed,
     skipped,
-    peer_tails,
-    peer_tails_skip,
     stratified_peer_test,
 )
 
