@@ -14,6 +14,10 @@ padding (x1.3), hold padding (x1.4) and end-of-day stretching (x1.3).
 20-day worlds: messy, without ``ended_by`` (issue #13's short worlds: the hang-up
 checks must work from talk time and callbacks alone), null and gamed as above.
 
+Heavy-habit worlds: messy, and every agent's after-call work and hold carry a further
+``exp(0.8 T / sqrt 3)``, ``T`` Student t3 (``simulate_calls(habit_tail=0.8)``): honest
+habits heavier-tailed than the messy worlds' own, null and gamed (61 days).
+
 Per test: pooled null p-values of every agent x period per check, rejection rate
 divided by nominal at .05, .001 and .0001, model p-values and tail-calibrated
 (``analysis.gaming._empnull``). Per agent: the runner's decision (ACAT per agent,
@@ -46,6 +50,8 @@ CHECKS = ["short_calls_peer", "short_calls_trend", "short_calls_change", "repeat
 #: Study checks (not in the default battery): their p-values are computed and shown in the
 #: per-test calibration table, but they take no part in the agent-level decisions.
 STUDY_CHECKS = ["repeated_short_calls"]
+#: The heavy-habit worlds' label (module docstring).
+HEAVY = "messy, heavy-tailed ACW/hold habits"
 KINDS = [("hangup", {"hangup": 0.05}), ("transfer", {"transfer": 1.8}), ("acw", {"acw": 1.3}),
          ("hold", {"hold": 1.4}), ("eod", {"eod": 1.3})]
 
@@ -60,12 +66,12 @@ def _effects():
 
 
 def _pvalues(messy: bool, gamed: bool, worlds: int, agents: int, days: int, seed0: int,
-             ended_by: bool = True):
+             ended_by: bool = True, habit_tail: float = 0.0):
     eff, _ = _effects() if gamed else ({}, {})
     out = []
     for i in range(worlds):
         df = simulate_calls(n_agents=agents, days=days, seed=seed0 + i, messy=messy,
-                            effects=eff)
+                            effects=eff, habit_tail=habit_tail)
         if not ended_by:
             df["ended_by"] = None
         rep = run_checks(df, checks=CHECKS, options={"raise_errors": True, "seed": i,
@@ -99,6 +105,8 @@ def main() -> None:
     ap.add_argument("--short-worlds", type=int, default=8,
                     help="20-day messy worlds without ended_by, per kind (null, gamed)")
     ap.add_argument("--short-days", type=int, default=20)
+    ap.add_argument("--heavy-worlds", type=int, default=5,
+                    help="messy worlds with heavy-tailed after-call work and hold habits, per kind")
     ap.add_argument("--cache", help="pickle of the p-values: read if it exists, else written")
     a = ap.parse_args()
     if a.cache and Path(a.cache).is_file():
@@ -121,17 +129,22 @@ def _all_pvalues(a) -> dict:
         if a.short_worlds:
             data[(short, gamed)] = _pvalues(True, gamed, a.short_worlds, a.agents, a.short_days,
                                             600 if gamed else 300, ended_by=False)
+    for gamed in (False, True):
+        if getattr(a, "heavy_worlds", 0):
+            data[(HEAVY, gamed)] = _pvalues(True, gamed, a.heavy_worlds, a.agents, a.days,
+                                            900 if gamed else 800, habit_tail=0.8)
     return data
 
 
 def _write(a, data: dict) -> None:
     short = f"{a.short_days}-day messy, no ended_by"
     lines = ["# Gaming battery: calibration and power, clean vs messy worlds", "",
-             f"{a.worlds} worlds per row ({a.days} days) and {a.short_worlds} worlds per row "
-             f"({short}), {a.agents} agents "
+             f"{a.worlds} worlds per row ({a.days} days), {a.short_worlds} worlds per row "
+             f"({short}) and {getattr(a, 'heavy_worlds', 0)} ({HEAVY}, {a.days} days), "
+             f"{a.agents} agents "
              "(`benchmarks/bench_gaming_calibration.py`; module docstring for the worlds).", ""]
     rows = []
-    for messy in (False, True, short):
+    for messy in (False, True, short, HEAVY):
         if (messy, False) not in data:
             continue
         d = data[(messy, False)]

@@ -48,6 +48,7 @@ def simulate_calls(
     shift_hours: float = 6.0,
     tr_lognormal: bool = False,
     messy: bool = False,
+    habit_tail: float = 0.0,
 ) -> pd.DataFrame:
     """Simulate handled (and a few abandoned) calls; agents are ``A000``, ``A001``, ...
 
@@ -57,6 +58,12 @@ def simulate_calls(
     effects on every rate and duration; a 12% center-wide drift of talk, hold
     and after-call work over the window; a weekday cycle; and new hires whose
     after-call work falls from +40% to +0% over the window (a learning curve).
+
+    ``habit_tail`` (default 0) multiplies every agent's after-call work and hold by
+    a further ``exp(habit_tail T / sqrt 3)``, ``T`` Student t3, one draw per agent
+    and metric: honest habits with a heavy tail (a few agents who wrap up or hold
+    two or three times as long as their peers), drawn from a stream of their own
+    so that the rest of the world is the same as without it.
 
     Returns
     -------
@@ -106,6 +113,11 @@ def simulate_calls(
         a_acw = a_acw * np.exp(0.15 * h * zt)
         a_hold = a_hold * np.exp(0.15 * h * zt)
         a_repshort = a_repshort * np.exp(0.15 * h * zt)
+
+    if habit_tail:
+        hr = np.random.default_rng([seed, 7])
+        a_acw = a_acw * np.exp(habit_tail * hr.standard_t(3, n_agents) / np.sqrt(3.0))
+        a_hold = a_hold * np.exp(habit_tail * hr.standard_t(3, n_agents) / np.sqrt(3.0))
 
     eff = {k: np.ones(n_agents) for k in ("acw", "hold", "transfer", "transfer_talk", "eod", "eod_gap")}
     eff["hangup"] = np.zeros(n_agents)

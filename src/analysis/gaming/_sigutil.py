@@ -26,6 +26,13 @@ with 20 peers). The p-value therefore comes from a parametric bootstrap of the
 whole procedure under the fitted null: draw ``d*_i = u*_i + e*_i``, re-estimate
 ``mu*``, ``tau*`` and recompute every ``z*_i``; ``p_i`` is the share of all
 bootstrap ``z*`` (pooled over agents, they are pivotal) at least ``z_i``.
+
+The honest spread ``u_i`` need not be normal: :func:`peer_spread` chooses, once for
+all the peer groups of a test, a Student t for it from the groups' *lower* halves
+(:mod:`._peert`; option ``peer_tails``: ``auto`` keeps the normal unless the lower
+halves reject it, ``t``, ``normal``), and the bootstrap then draws ``u*`` from that
+t scaled to the robust ``tau``. Honest agents whose habits are heavy-tailed are then
+not scored against a normal tail they were never drawn from.
 """
 
 from __future__ import annotations

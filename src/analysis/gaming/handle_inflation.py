@@ -31,6 +31,13 @@ from a dozen peers), one-sided (more time than peers). An agent's queues are
 combined by their call-weighted mean z-score (an agent's habit is shared by
 all their queues, so the queue scores are not independent:
 :func:`._sigutil.stratified_peer_test`).
+Honest habits can be heavier-tailed than a normal spread (a few agents wrap up
+twice as long as their peers for reasons of their own): the spread's shape is
+chosen from the queue x period groups' lower halves, where padding cannot
+reach (option ``peer_tails``, :mod:`._peert`; ``auto`` keeps the normal unless
+those halves reject it). On messy worlds whose honest after-call work and hold
+carry a further Student-t3 factor, honest agents flagged fell from 1.75 % to
+0.25 % (``benchmarks/results/gaming_calibration.md``).
 Calibration is verified on simulated centers where honest agents differ by
 skill, tenure and queue (``tests/test_gaming_handle_inflation.py``).
 
@@ -108,7 +115,8 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     period), ``min_peers`` (default 8 agents per queue and period),
     ``own_history`` (default True: also test the change since the previous
     period), ``tenure_adjust`` (True) and ``novice_days`` (90) when a roster
-    with ``hire_date`` is given.
+    with ``hire_date`` is given, ``peer_tails`` (``auto``, ``normal`` or ``t``:
+    the honest spread's shape, :func:`._sigutil.peer_spread`).
 
     Returns
     -------
