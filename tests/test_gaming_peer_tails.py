@@ -195,3 +195,23 @@ def test_a_wrong_peer_tails_word_skips_the_checks_naming_the_words():
     sk = rep.skipped
     for name in ("acw_inflation", "hold_inflation", "repeat_after_short", "transfer_dumping"):
         assert name in sk and "peer_tails must be one of auto, normal, t" in sk[name], sk
+
+
+@pytest.mark.slow
+def test_heavy_tailed_habits_do_not_flag_honest_agents_by_default():
+    """A null world (no gaming) whose agents' after-call work and hold carry a t3 factor:
+    the normal spread puts several honest agent-periods at p < .001 and flags agents;
+    the default chooses the t from the lower halves and flags (almost) none."""
+    from analysis.gaming._sigsim import simulate_calls
+
+    df = simulate_calls(n_agents=200, days=61, seed=801, messy=True, habit_tail=0.8)
+    out = {}
+    for tails in ("normal", "auto"):
+        rep = run_checks(df, checks=["acw_inflation", "hold_inflation"],
+                         options={"peer_tails": tails, "seed": 1})
+        out[tails] = (int((rep.flags["p_value"] < 1e-3).sum()),
+                      int(rep.agents.query("scope == 'all'")["flagged"].sum()))
+        if tails == "auto":
+            assert any("Student t" in n for n in rep.notes["hold_inflation"])
+    assert out["normal"][0] >= 8 and out["normal"][1] >= 3  # 1,200 tests: 1.2 expected
+    assert out["auto"][0] <= 3 and out["auto"][1] <= 1
