@@ -43,6 +43,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from ._logitt import group_sample
+
 __all__ = ["NU_GRID", "NU_MARGIN", "TAILS", "PeerTFit", "choose_peer_nu", "draw_spread",
            "fit_peer_t", "lower_half", "spread_note", "w_nodes"]
 
@@ -256,13 +258,7 @@ def choose_peer_nu(d, se, grp, tails: str = "auto") -> tuple[float, dict]:
     big = np.bincount(grp)[grp] >= CHOICE_MIN_GROUP
     _, grp = np.unique(grp[big], return_inverse=True)
     d, se = d[big], se[big]
-    if len(d) > CHOICE_ROWS:
-        sizes = np.bincount(grp)
-        order = np.random.default_rng(0).permutation(len(sizes))
-        take = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), CHOICE_ROWS, "right")))]
-        m = np.isin(grp, take)
-        _, grp = np.unique(grp[m], return_inverse=True)
-        d, se = d[m], se[m]
+    d, se, grp, _ = group_sample(d, se, grp, CHOICE_ROWS)
     if len(d) < 20:
         return (np.inf if tails == "auto" else NU_GRID[0]), {}
     grid = NU_GRID if tails == "auto" else tuple(v for v in NU_GRID if np.isfinite(v))
