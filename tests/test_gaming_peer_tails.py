@@ -50,10 +50,10 @@ def test_normal_is_the_plain_normal_likelihood():
 
 
 def test_scores_are_the_likelihoods_derivatives():
-    d = np.array([0.3, -1.2, 0.5, 2.0])
-    se2 = np.array([0.01, 0.04, 0.09, 0.02])
-    cens = np.array([False, False, True, True])
-    mu, s = np.full(4, 0.1), np.full(4, 0.4)
+    d = np.array([0.3, -1.2, 0.5, 2.0, -0.4, -2.0])
+    se2 = np.array([0.01, 0.04, 0.09, 0.02, 0.05, 0.01])
+    cens = np.array([0, 0, 1, 1, -1, -1])
+    mu, s = np.full(6, 0.1), np.full(6, 0.4)
     for nu in (3.0, 10.0, np.inf):
         _, sc = pt._parts(d, se2, cens, mu, s, nu)
         e = 1e-6
@@ -103,10 +103,11 @@ def test_full_fit_recovers_the_spread():
 def test_choice_keeps_the_normal_on_normal_worlds_even_with_gamers(seed):
     d, se, grp = _world(np.inf, groups=12, m=120, seed=seed)
     assert pt.choose_peer_nu(d, se, grp, "auto")[0] == np.inf
-    # one agent in ten raises d by 3 to 6 spreads: a heavy *upper* tail the lower halves
-    # do not see (a full likelihood would read it as a t)
+    # one agent in twenty raises d by 3 to 6 spreads: a heavy *upper* tail that neither
+    # the lower halves nor the shoulder below the 90th percentile see (a full likelihood
+    # reads it as a t)
     rng = np.random.default_rng(seed)
-    gam = rng.random(d.size) < 0.1
+    gam = rng.random(d.size) < 0.05
     d2 = d + gam * rng.uniform(0.9, 1.8, d.size)
     assert pt.choose_peer_nu(d2, se, grp, "auto")[0] == np.inf
     x = d2
@@ -121,7 +122,37 @@ def test_choice_goes_heavy_on_t_worlds(seed):
     d, se, grp = _world(3.0, groups=12, m=120, seed=seed)
     nu, ll = pt.choose_peer_nu(d, se, grp, "auto")
     assert nu <= 5.0
-    assert ll[3.0] > ll[np.inf] + pt.NU_MARGIN
+    assert ll["lower"][3.0] > ll["lower"][np.inf] + pt.NU_REJECT
+
+
+def test_choice_sees_a_tail_heavy_on_the_upper_side_only():
+    """log(1 + x) of a heavy-tailed habit: the lower tail is squeezed, the lower halves
+    look normal, and the upper shoulder carries the choice."""
+    rng = np.random.default_rng(8)
+    groups, m = 12, 150
+    grp = np.repeat(np.arange(groups), m)
+    x = 1.0 * np.exp(0.8 * rng.standard_t(3, grp.size) / np.sqrt(3))  # seconds a call
+    se = np.full(grp.size, 0.05)
+    d = np.log1p(x) + se * rng.standard_normal(grp.size)
+    nu, ll = pt.choose_peer_nu(d, se, grp, "auto")
+    assert pt._decide(ll["lower"], "auto") == np.inf  # the lower halves alone: normal
+    assert nu <= 5.0
+    # the band: exact between the median and the 90th percentile, censored either side
+    xb, cens = pt.upper_band(d, grp)
+    assert (cens == 0).mean() == pytest.approx(0.4, abs=0.02)
+    assert (cens == -1).mean() == pytest.approx(0.5, abs=0.02)
+    assert np.all(xb[cens == 1] <= d[cens == 1]) and np.all(xb[cens == -1] >= d[cens == -1])
+
+
+def test_below_censoring_is_the_lower_tail_probability():
+    for nu in (3.0, np.inf):
+        ll, _ = pt._parts(np.array([-0.7]), np.array([0.04]), np.array([-1]), np.zeros(1),
+                          np.array([0.5]), nu)
+        if np.isfinite(nu):
+            want = _conv(lambda t: stats.norm.cdf(-0.7, 0.5 * t, 0.2), nu)
+        else:
+            want = stats.norm.cdf(-0.7, 0, np.sqrt(0.25 + 0.04))
+        assert ll[0] == pytest.approx(np.log(want), abs=2e-4)
 
 
 def test_unknown_tails_word_is_refused():

@@ -18,15 +18,21 @@ and distribution function are one-dimensional integrals over ``W``
 :func:`w_nodes`); ``nu = inf`` is the normal (one node ``W = 1``).
 
 ``nu`` is chosen as for the short-call test (:func:`.short_calls.choose_latent_nu`),
-from each group's *lower half* only: values above the group's median are
-censored (only "above the median" is used), since every peer test here is
-one-sided (more than peers) and a gamer only ever raises ``d``; the honest
-spread is taken as symmetric. ``mu`` and ``s`` of each group are fitted by
-maximum likelihood at each ``nu`` of :data:`NU_GRID` (all groups at once,
-damped Newton steps), and
-``nu`` is kept normal unless the lower halves reject the normal by more than
-:data:`NU_MARGIN` (a likelihood-ratio test at 5 %); then the heaviest ``nu``
-within the margin of the best is used.
+from parts of each group the few gamers cannot shape: every peer test here is
+one-sided (more than peers) and a gamer only ever raises ``d``. The lower half
+(values above the group's median censored: only "above the median" is used)
+shows a symmetric heavy tail; the upper shoulder (the median to the 90th
+percentile, the rest censored) shows an honest tail that is heavy on the upper
+side only (a ``log(1 + mean seconds)`` squeezes a heavy-tailed habit's lower
+tail: on worlds with a t3 factor on hold the lower halves of the hold test
+looked normal and honest agents came out at p = 1e-5). The heavier of the two
+choices is used. With more than one agent in ten gaming a test, gamers enter
+the shoulder and make the null heavier (conservative), never lighter.
+
+``mu`` and ``s`` of each group are fitted by maximum likelihood at each ``nu`` of :data:`NU_GRID` (all groups at once,
+damped Newton steps), and ``nu`` is kept normal unless a view rejects the
+normal (log-likelihood gain over :data:`NU_REJECT`); then the heaviest ``nu``
+within :data:`NU_MARGIN` of that view's best is used.
 
 References
 ----------
@@ -45,19 +51,27 @@ from scipy import special, stats
 
 from ._logitt import group_sample
 
-__all__ = ["NU_GRID", "NU_MARGIN", "TAILS", "PeerTFit", "choose_peer_nu", "draw_spread",
+__all__ = ["NU_GRID", "NU_MARGIN", "NU_REJECT", "TAILS", "PeerTFit", "choose_peer_nu", "draw_spread",
            "fit_peer_t", "lower_half", "spread_note", "w_nodes"]
 
 #: Degrees of freedom tried for the honest spread (``inf``: normal).
 NU_GRID = (3.0, 5.0, 10.0, 30.0, np.inf)
-#: Log-likelihood margin: the normal is kept unless beaten by more (chi^2_1 at 5 % / 2).
+#: Log-likelihood margin: the ``nu`` within it of the best are all plausible (chi^2_1 at 5 %
+#: / 2), and the heaviest of them is used.
 NU_MARGIN = 1.92
+#: The normal is kept unless a view beats it by more than this: the likelihood-ratio
+#: test's 2.5 % level on the boundary (``nu = inf``: half a chi^2_1, 0.5 P(chi^2_1 > 5.02)
+#: = 1.25 % per view), so the two views together go heavy by chance as often as one view
+#: did at :data:`NU_MARGIN` (2.5 %).
+NU_REJECT = 2.51
 #: Values of the ``peer_tails`` option.
 TAILS = ("auto", "normal", "t")
 #: Rows of whole groups the choice of ``nu`` uses (a random sample of groups beyond).
 CHOICE_ROWS = 2048
 #: Groups smaller than this say nothing about a tail and are left out of the choice.
 CHOICE_MIN_GROUP = 10
+#: The upper shoulder's top (:func:`upper_band`): gamers above it do not shape the choice.
+UPPER_Q = 0.9
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 _NODES: dict[float, tuple[np.ndarray, np.ndarray]] = {}
@@ -92,22 +106,24 @@ class PeerTFit:
 def _parts(d, se2, cens, mu, s, nu, *, score: bool = True):
     """Per-row log-likelihood and (optionally) its scores in ``(mu, log s)``.
 
-    ``cens``: True where ``d`` only says "above ``d``" (a censored row: ``d`` holds
-    the censoring point)."""
+    ``cens``: per row 0 (exact), 1 or True (only "above ``d``" is known) or -1 (only
+    "below ``d``"); a censored row's ``d`` holds the censoring point."""
     W, w = w_nodes(nu)
     lw = np.log(w)[None, :]
+    cens = np.asarray(cens).astype(np.int8)
     ll = np.empty(len(d))
     sc = np.empty((len(d), 2)) if score else None
-    for part in (np.flatnonzero(~cens), np.flatnonzero(cens)):
+    for side in (0, 1, -1):
+        part = np.flatnonzero(cens == side)
         if not len(part):
             continue
         s2w = (s[part] ** 2)[:, None] / W[None, :]  # rows x nodes
         var = s2w + se2[part, None]
         r = (d[part] - mu[part])[:, None]
-        if cens[part[0]]:
-            # log P(D > c) = log Phi((mu - c) / sd)
+        if side:
+            # above: log P(D > c) = log Phi((mu - c) / sd); below: log Phi((c - mu) / sd)
             sd = np.sqrt(var)
-            a = -r / sd
+            a = -side * r / sd
             lnd = special.log_ndtr(a)
             lk = lnd + lw
         else:
@@ -117,9 +133,9 @@ def _parts(d, se2, cens, mu, s, nu, *, score: bool = True):
         if not score:
             continue
         post = np.exp(lk - llp[:, None])  # each node's share of the row's likelihood
-        if cens[part[0]]:
+        if side:
             hz = np.exp(-0.5 * a**2 - 0.5 * np.log(2 * np.pi) - lnd)  # phi / Phi
-            g_mu, g_ls = hz / sd, -hz * a * s2w / var
+            g_mu, g_ls = side * hz / sd, -hz * a * s2w / var
         else:
             g_mu = r / var
             g_ls = (r**2 / var - 1.0) * s2w / var
@@ -134,14 +150,18 @@ def _group_sum(x, grp, ng):
     return out
 
 
-def _group_median(x, grp, ng):
+def _group_quantile(x, grp, ng, q: float = 0.5):
     out = np.zeros(ng)
     order = np.lexsort((x, grp))
     starts = np.flatnonzero(np.r_[True, grp[order][1:] != grp[order][:-1]])
     sizes = np.diff(np.r_[starts, len(order)])
     for a, m in zip(starts, sizes, strict=True):  # groups are few: a loop is fine
-        out[grp[order[a]]] = np.median(x[order[a:a + m]])
+        out[grp[order[a]]] = np.quantile(x[order[a:a + m]], q)
     return out
+
+
+def _group_median(x, grp, ng):
+    return _group_quantile(x, grp, ng, 0.5)
 
 
 def lower_half(d, grp) -> tuple[np.ndarray, np.ndarray]:
@@ -154,12 +174,27 @@ def lower_half(d, grp) -> tuple[np.ndarray, np.ndarray]:
     return np.where(up, med, d), up
 
 
+def upper_band(d, grp, q: float = UPPER_Q) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, censoring)``: each group's rows between its median and its ``q``
+    quantile as they are, rows below the median censored below it (-1), rows above
+    the quantile censored above it (1): the upper shoulder, where an honest
+    right-skewed or heavy upper tail shows before the few gamers' own tail."""
+    d = np.asarray(d, float)
+    grp = np.asarray(grp, dtype=np.int64)
+    ng = int(grp.max()) + 1 if len(grp) else 0
+    med = _group_median(d, grp, ng)[grp]
+    hi = _group_quantile(d, grp, ng, q)[grp]
+    cens = np.where(d > hi, 1, np.where(d < med, -1, 0)).astype(np.int8)
+    return np.clip(d, med, hi), cens
+
+
 def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50,
                tol: float = 1e-6) -> PeerTFit:
     """Maximum-likelihood ``mu``, ``s`` of every group at a fixed ``nu``.
 
-    ``grp``: each row's group, integers ``0 .. G-1``; ``cens`` (optional, boolean per
-    row): the row's value is only known to exceed ``d``. All groups are fitted at
+    ``grp``: each row's group, integers ``0 .. G-1``; ``cens`` (optional, per row):
+    1 (or True) where the row's value is only known to exceed ``d``, -1 where only
+    known to be below it, 0 exact. All groups are fitted at
     once by Newton steps (the Hessian from differences of the analytic scores; the
     outer product of the per-row scores, BHHH, where it is not negative definite),
     a step that lowers a group's likelihood halved up to 30 times. ``s`` is kept
@@ -169,12 +204,12 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
     d = np.asarray(d, float)
     se2 = np.maximum(np.asarray(se, float) ** 2, 1e-24)
     grp = np.asarray(grp, dtype=np.int64)
-    cens = np.zeros(len(d), bool) if cens is None else np.asarray(cens, bool)
+    cens = np.zeros(len(d), np.int8) if cens is None else np.asarray(cens).astype(np.int8)
     ng = int(grp.max()) + 1 if len(grp) else 0
     med = _group_median(d, grp, ng)
     # the spread of the exact rows about the median (with the lower half only, the
     # censored rows sit at the median and would shrink a plain MAD towards 0)
-    ex = ~cens
+    ex = cens == 0
     mad = np.zeros(ng)
     if ex.any():
         mad[np.unique(grp[ex])] = 1.4826 * _group_median(
@@ -239,12 +274,17 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
 
 
 def choose_peer_nu(d, se, grp, tails: str = "auto") -> tuple[float, dict]:
-    """``(nu, {nu: lower-half log-likelihood})`` for the groups ``grp`` of one test.
+    """``(nu, {view: {nu: log-likelihood}})`` for the groups ``grp`` of one test.
 
-    ``normal``: ``inf``; ``auto``: the normal unless the best ``nu`` of
-    :data:`NU_GRID` beats it by more than :data:`NU_MARGIN`, then the heaviest
-    ``nu`` within the margin of the best; ``t``: that heaviest ``nu`` among the
-    finite ones, always. Uses groups of at least :data:`CHOICE_MIN_GROUP` rows,
+    Two views of each group, both out of the few gamers' reach: the lower half
+    (:func:`lower_half`) and the upper shoulder between the median and the
+    :data:`UPPER_Q` quantile (:func:`upper_band`; an honest spread can be skewed,
+    e.g. a ``log(1 + seconds)`` squeezes the lower tail of a heavy-tailed habit,
+    and then only the upper side shows the tail). In each view, ``auto``: the
+    normal unless the best ``nu`` of :data:`NU_GRID` beats it by more than
+    :data:`NU_REJECT` (two views: a Bonferroni split of the 2.5 % level), then the heaviest ``nu`` within the margin of the best;
+    ``t``: that heaviest ``nu`` among the finite ones, always; the heavier of the
+    two views' ``nu`` is used. ``normal``: ``inf``. Uses groups of at least :data:`CHOICE_MIN_GROUP` rows,
     up to :data:`CHOICE_ROWS` rows of whole groups drawn at random (fixed seed);
     fewer than 20 rows: the normal (``t``: t3).
     """
@@ -262,16 +302,23 @@ def choose_peer_nu(d, se, grp, tails: str = "auto") -> tuple[float, dict]:
     if len(d) < 20:
         return (np.inf if tails == "auto" else NU_GRID[0]), {}
     grid = NU_GRID if tails == "auto" else tuple(v for v in NU_GRID if np.isfinite(v))
-    x, cens = lower_half(d, grp)
-    ll, start = {}, None
-    for nu in reversed(grid):  # from the normal down: each fit starts from the last
-        f = fit_peer_t(x, se, grp, nu, cens=cens, start=start, tol=1e-5)
-        ll[float(nu)] = f.loglik
-        start = (f.mu, f.s)
+    lls = {}
+    for view, (x, cens) in (("lower", lower_half(d, grp)), ("upper", upper_band(d, grp))):
+        ll, start = {}, None
+        for nu in reversed(grid):  # from the normal down: each fit starts from the last
+            f = fit_peer_t(x, se, grp, nu, cens=cens, start=start, tol=1e-5)
+            ll[float(nu)] = f.loglik
+            start = (f.mu, f.s)
+        lls[view] = ll
+    return min(_decide(ll, tails) for ll in lls.values()), lls
+
+
+def _decide(ll: dict, tails: str) -> float:
+    """The rule of :func:`choose_peer_nu` on one view's log-likelihoods."""
     top = max(ll.values())
-    if tails == "auto" and top - ll[np.inf] <= NU_MARGIN:
-        return np.inf, ll
-    return float(min(v for v, x in ll.items() if x >= top - NU_MARGIN)), ll
+    if tails == "auto" and top - ll[np.inf] <= NU_REJECT:
+        return np.inf
+    return float(min(v for v, x in ll.items() if x >= top - NU_MARGIN))
 
 
 def draw_spread(rng: np.random.Generator, shape, s: float, nu: float) -> np.ndarray:
