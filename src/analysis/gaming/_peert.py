@@ -331,7 +331,8 @@ def draw_spread(rng: np.random.Generator, shape, s: float, nu: float) -> np.ndar
 
 def spread_note(nu: float, tails: str = "auto") -> str:
     """The check's note on the honest spread's shape."""
-    how = ("chosen by the likelihood of each peer group's lower half" if tails == "auto"
+    how = ("chosen by the likelihood of each peer group's lower half and upper shoulder"
+           if tails == "auto"
            else f"forced by option peer_tails={tails}")
     if not np.isfinite(nu):
         return f"between-agent spread: normal ({how})"

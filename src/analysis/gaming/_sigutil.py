@@ -28,9 +28,10 @@ whole procedure under the fitted null: draw ``d*_i = u*_i + e*_i``, re-estimate
 bootstrap ``z*`` (pooled over agents, they are pivotal) at least ``z_i``.
 
 The honest spread ``u_i`` need not be normal: :func:`peer_spread` chooses, once for
-all the peer groups of a test, a Student t for it from the groups' *lower* halves
-(:mod:`._peert`; option ``peer_tails``: ``auto`` keeps the normal unless the lower
-halves reject it, ``t``, ``normal``), and the bootstrap then draws ``u*`` from that
+all the peer groups of a test, a Student t for it from the parts of the groups
+gamers cannot shape, their lower halves and upper shoulders (:mod:`._peert`; option
+``peer_tails``: ``auto`` keeps the normal unless those reject it, ``t``, ``normal``),
+and the bootstrap then draws ``u*`` from that
 t scaled to the robust ``tau``. Honest agents whose habits are heavy-tailed are then
 not scored against a normal tail they were never drawn from.
 """
@@ -303,7 +304,7 @@ def peer_contrast_pvalues(
     nu
         The honest spread the bootstrap draws: normal with the robust ``tau``
         (``nu = inf``, the default), or a Student t on ``nu`` degrees of freedom
-        (:mod:`._peert`, chosen from the peers' lower halves) scaled to the same
+        (:mod:`._peert`, chosen from the peers' lower halves and upper shoulders) scaled to the same
         robust ``tau`` (its quartiles where the normal's would be, which is what
         the robust ``tau`` measures). The score ``z`` is the same either way.
 
@@ -425,10 +426,10 @@ def fisher_combine(*ps: np.ndarray) -> np.ndarray:
 def peer_spread(groups: list[pd.DataFrame], tails: str = "auto") -> tuple[float, str]:
     """The honest spread's shape for one test's peer groups: ``(nu, note)``.
 
-    One ``nu`` for all the groups, from their lower halves
+    One ``nu`` for all the groups, from their lower halves and upper shoulders
     (:func:`._peert.choose_peer_nu`; ``tails``: ``auto``, ``normal`` or ``t``). Each
-    group's scale stays its robust ``tau`` (:func:`peer_contrast_pvalues`): the lower
-    half's own fit of the scale is too noisy in a queue of a dozen agents (it can
+    group's scale stays its robust ``tau`` (:func:`peer_contrast_pvalues`): a censored
+    fit's own scale is too noisy in a queue of a dozen agents (it can
     collapse towards 0 and make the bootstrap's tail lighter than the normal's).
     """
     if not groups:

@@ -33,11 +33,12 @@ all their queues, so the queue scores are not independent:
 :func:`._sigutil.stratified_peer_test`).
 Honest habits can be heavier-tailed than a normal spread (a few agents wrap up
 twice as long as their peers for reasons of their own): the spread's shape is
-chosen from the queue x period groups' lower halves, where padding cannot
-reach (option ``peer_tails``, :mod:`._peert`; ``auto`` keeps the normal unless
-those halves reject it). On messy worlds whose honest after-call work and hold
-carry a further Student-t3 factor, honest agents flagged fell from 1.75 % to
-0.25 % (``benchmarks/results/gaming_calibration.md``).
+chosen from the queue x period groups' lower halves and upper shoulders
+(below their 90th percentiles), where a few padders cannot reach (option
+``peer_tails``, :mod:`._peert`; ``auto`` keeps the normal unless those reject
+it). On messy worlds whose honest after-call work and hold carry a further
+Student-t3 factor, honest agents flagged fell from 1.75 % to 0.25 %
+(``benchmarks/results/gaming_calibration.md``).
 Calibration is verified on simulated centers where honest agents differ by
 skill, tenure and queue (``tests/test_gaming_handle_inflation.py``).
 
