@@ -9,6 +9,8 @@ spread is Student t3, where the normal null rejects several times too often.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -153,6 +155,20 @@ def test_below_censoring_is_the_lower_tail_probability():
         else:
             want = stats.norm.cdf(-0.7, 0, np.sqrt(0.25 + 0.04))
         assert ll[0] == pytest.approx(np.log(want), abs=2e-4)
+
+
+@pytest.mark.parametrize("se", [1e-9, 0.0])
+def test_values_on_a_lattice_without_sampling_error_do_not_break_the_choice(se):
+    """Rounded values with (almost) no sampling error: the fit's step matrices become
+    singular; the groups stop there instead of raising (a check must not crash on it)."""
+    grp = np.repeat(np.arange(3), 30)
+    for seed in range(5):
+        d = np.round(np.random.default_rng(seed).standard_normal(90), 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no numpy warning escapes
+            for tails in ("auto", "t"):
+                nu, _ = pt.choose_peer_nu(d, np.full(90, se), grp, tails)
+                assert nu in pt.NU_GRID
 
 
 def test_unknown_tails_word_is_refused():

@@ -134,7 +134,11 @@ def _parts(d, se2, cens, mu, s, nu, *, score: bool = True):
             continue
         post = np.exp(lk - llp[:, None])  # each node's share of the row's likelihood
         if side:
-            hz = np.exp(-0.5 * a**2 - 0.5 * np.log(2 * np.pi) - lnd)  # phi / Phi
+            # phi / Phi; far in the lower tail its asymptote (the exponent's two terms
+            # cancel to rounding there)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                hz = np.where(a > -30, np.exp(-0.5 * a**2 - 0.5 * np.log(2 * np.pi) - lnd),
+                              -a / (1 - 1 / a**2 + 3 / a**4))
             g_mu, g_ls = side * hz / sd, -hz * a * s2w / var
         else:
             g_mu = r / var
@@ -250,7 +254,15 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
         nd = (hs[:, 0, 0] < 0) & (det > 0)
         bhhh = -_group_sum(sc[:, :, None] * sc[:, None, :], g, ng) - 1e-9 * np.eye(2)
         mat = np.where(nd[:, None, None], hs, bhhh)
+        # a group whose step matrix is singular or not finite (values on a lattice
+        # with no sampling error, say) stops where it is
+        with np.errstate(invalid="ignore", over="ignore"):
+            det = mat[:, 0, 0] * mat[:, 1, 1] - mat[:, 0, 1] * mat[:, 1, 0]
+            scale2 = np.abs(mat[:, 0, 0] * mat[:, 1, 1]) + np.abs(mat[:, 0, 1] * mat[:, 1, 0])
+        conv |= (~np.isfinite(det) | (np.abs(det) <= 1e-10 * scale2)
+                 | ~np.isfinite(gs).all(axis=1))
         mat[conv] = -np.eye(2)
+        gs[conv] = 0.0
         step = -np.linalg.solve(mat, gs[:, :, None])[:, :, 0]
         step[conv] = 0.0
         scale = np.ones(ng)
