@@ -441,6 +441,18 @@ def peer_spread(groups: list[pd.DataFrame], tails: str = "auto") -> tuple[float,
     return nu, spread_note(nu, tails)
 
 
+def _test_groups(groups: list[pd.DataFrame], rng, tails: str):
+    """:func:`peer_contrast_pvalues` in each group (rows indexed as the group's), under
+    the one spread :func:`peer_spread` chooses for them all; and that choice's note."""
+    nu, note = peer_spread(groups, tails)
+    results = []
+    for g in groups:
+        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu)
+        res.index = g.index
+        results.append(res)
+    return results, [note] if groups else []
+
+
 def peer_test_by_period(
     df: pd.DataFrame,
     *,
@@ -461,7 +473,6 @@ def peer_test_by_period(
     ``center``, ``tau``; and a list of notes.
     """
     rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
-    out = []
     notes = []
     ok = np.isfinite(df["d"].to_numpy(float)) & np.isfinite(df["se"].to_numpy(float))
     df = df[ok]
@@ -471,13 +482,9 @@ def peer_test_by_period(
             notes.append(f"{by} {key}: only {len(g)} agents qualify (< {min_peers}); not tested")
             continue
         groups.append(g)
-    nu, note = peer_spread(groups, tails)
-    if groups:
-        notes.append(note)
-    for g in groups:
-        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu)
-        res.index = g.index
-        out.append(pd.concat([g, res], axis=1))
+    results, n_spread = _test_groups(groups, rng, tails)
+    notes += n_spread
+    out = [pd.concat([g, res], axis=1) for g, res in zip(groups, results, strict=True)]
     if not out:
         cols = list(df.columns) + ["z", "p_value", "center", "tau"]
         return pd.DataFrame(columns=cols), notes
@@ -523,7 +530,6 @@ def stratified_peer_test(
     rng = rng if rng is not None else np.random.default_rng(DEFAULT_SEED)
     cols = ["agent_id", "period", "n", "queues", "d_raw", "z", "p_value"]
     c = cells[(cells["n"] >= min_cell) & np.isfinite(cells["d"]) & np.isfinite(cells["se"])]
-    parts = []
     notes = []
     skipped_cells = 0
     groups = []
@@ -532,13 +538,10 @@ def stratified_peer_test(
             skipped_cells += 1
             continue
         groups.append(g)
-    nu, note = peer_spread(groups, tails)
-    if groups:
-        notes.append(note)
-    for g in groups:
-        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu)
-        res.index = g.index
-        parts.append(pd.concat([g[["agent_id", "period", "queue", "n", "d"]], res], axis=1))
+    results, n_spread = _test_groups(groups, rng, tails)
+    notes += n_spread
+    parts = [pd.concat([g[["agent_id", "period", "queue", "n", "d"]], res], axis=1)
+             for g, res in zip(groups, results, strict=True)]
     if skipped_cells:
         notes.append(f"{skipped_cells} queue x period group(s) with fewer than {min_peers} "
                      f"agents of {min_cell}+ calls not tested")
