@@ -676,6 +676,29 @@ def test_messy_propensities_are_shared_across_queues_and_heavy_tailed(clean_w, m
     assert stats.skew(np.log(pl[:, 0] / (1 - pl[:, 0]))) > 1.0
 
 
+def test_habit_tail_gives_after_call_work_and_hold_a_heavy_tail_and_moves_nothing_else():
+    from analysis.synth._stress import Stress, stress_arrays
+
+    q = np.array([0.04, 0.03])
+    base, _, _ = stress_arrays(Stress(propensity="t"), 1, 20_000, 10, 0, None, None, q, q)
+    heavy, _, _ = stress_arrays(Stress(propensity="t", habit_tail=0.8), 1, 20_000, 10, 0,
+                                None, None, q, q)
+    assert base.acw_mult is None and base.hold_mult is None
+    for m in (heavy.acw_mult, heavy.hold_mult):
+        x = np.log(m)
+        assert stats.kurtosis(x) > 3.0  # t3: far heavier than a normal's 0
+        assert np.median(np.abs(x)) == pytest.approx(0.8 / np.sqrt(3) * 0.765, rel=0.05)
+    # the other stress draws are the same (the habit draws come last)
+    np.testing.assert_array_equal(base.short_ad, heavy.short_ad)
+    np.testing.assert_array_equal(base.talk_ad, heavy.talk_ad)
+    kw = dict(agents=40, days=10, seed=5)
+    a = generate_center(**kw, stress="messy").calls
+    b = generate_center(**kw, stress="messy,habit_tail=0.8").calls
+    spread = [np.log((b.groupby("agent_id")[c].mean() + 1)
+                     / (a.groupby("agent_id")[c].mean() + 1)).std() for c in ("acw_s", "talk_s")]
+    assert spread[0] > 0.3 > 0.05 > spread[1]  # after-call work moved, talk did not
+
+
 def test_idle_follows_the_hour_the_call_lands_in():
     """Honest agents' late idle does not depend on their handle time (issue #13).
 

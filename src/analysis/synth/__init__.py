@@ -278,7 +278,8 @@ def generate_center(
         weekday cycle, heavy-tailed agent propensities shared across queues and
         hang-ups mostly recorded as customer-ended; a dict or
         ``"messy,ended_by=false"`` sets single features (``ended_by=false``
-        leaves the column empty). The clean world of the same seed is kept
+        leaves the column empty; ``habit_tail=0.8`` gives honest after-call
+        work and hold habits a Student-t3 tail). The clean world of the same seed is kept
         underneath: stress draws come from their own generator.
     progress : bool
         Print a line per step to stderr.
@@ -331,6 +332,9 @@ def generate_center(
             st, int(seed), ag.n, int(days), start_d.weekday(), ag.p_short, ag.p_transfer,
             Q_SHORT, Q_TRANSFER,
         )
+        if st_arrays.acw_mult is not None:
+            ag.acw_f = ag.acw_f * st_arrays.acw_mult
+            ag.hold_f = ag.hold_f * st_arrays.hold_mult
     say(f"{int(works.sum()):,} agent-days; generating calls")
 
     def prog(done: int, total: int) -> None:

@@ -40,6 +40,13 @@ clean one and without moving any of its random draws:
 ``ended_by`` (messy True)
     ``False`` leaves the ``ended_by`` column empty (a center whose switch does
     not record who hung up); the checks then treat it as absent.
+``habit_tail`` (messy 0, not in the preset)
+    Heavy-tailed honest habits: every agent's after-call-work factor and
+    hold-probability factor are multiplied by ``exp(habit_tail T / sqrt 3)``,
+    ``T`` Student t3, one draw per agent and habit (``messy,habit_tail=0.8``: a
+    few honest agents wrap up or hold several times as much as their peers;
+    hold's probability stays capped at 0.9). Drawn after every other stress
+    draw, so the rest of the world does not move.
 
 The stress draws come from their own generator (seeded from the world's seed
 and a fixed key), so a stressed world is the clean world of the same seed plus
@@ -86,6 +93,7 @@ class Stress:
     propensity: str = "beta"
     hangup_disguise: float = CLEAN_DISGUISE
     ended_by: bool = True
+    habit_tail: float = 0.0
 
     @property
     def is_clean(self) -> bool:
@@ -110,6 +118,7 @@ _RANGES = {
     "learning_short": (-5.0, 5.0),
     "weekday": (0.0, 5.0),
     "hangup_disguise": (0.0, 1.0),
+    "habit_tail": (0.0, 3.0),
 }
 
 
@@ -211,6 +220,8 @@ class StressArrays:
     handle_day: np.ndarray  # (days,) center multiplier of talk and acw
     learning_short: float
     hangup_disguise: float
+    acw_mult: np.ndarray | None = None  # (n,) factor of each agent's after-call work
+    hold_mult: np.ndarray | None = None  # (n,) factor of each agent's hold probability
 
 
 def stress_arrays(st: Stress, seed: int, n: int, days: int, weekday0: int,
@@ -244,8 +255,13 @@ def stress_arrays(st: Stress, seed: int, n: int, days: int, weekday0: int,
 
         p_short = draw(np.asarray(q_short, float))
         p_transfer = draw(np.asarray(q_transfer, float))
+    acw_mult = hold_mult = None
+    if st.habit_tail:
+        acw_mult = np.exp(st.habit_tail * rng.standard_t(3, n) / math.sqrt(3.0))
+        hold_mult = np.exp(st.habit_tail * rng.standard_t(3, n) / math.sqrt(3.0))
     arrays = StressArrays(short_ad=short_ad, trans_ad=trans_ad, talk_ad=talk_ad,
                           short_day=short_day, handle_day=handle_day,
                           learning_short=st.learning_short,
-                          hangup_disguise=st.hangup_disguise)
+                          hangup_disguise=st.hangup_disguise,
+                          acw_mult=acw_mult, hold_mult=hold_mult)
     return arrays, p_short, p_transfer
