@@ -67,7 +67,7 @@ def register(sub) -> None:
             "curves, weekday cycle, heavy-tailed shared propensities, disguised hang-ups), "
             "or 'messy,ended_by=false' / 'weekday=1,agent_day_sd=0.3' (key=value "
             "overrides: agent_day_sd, handle_drift, short_drift, learning_short, weekday, "
-            "propensity=beta|t|lognormal, hangup_disguise, ended_by)"
+            "propensity=beta|t|lognormal, hangup_disguise, ended_by, habit_tail)"
         ),
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
