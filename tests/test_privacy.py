@@ -9,9 +9,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis.errors import ConfigError
@@ -19,6 +20,7 @@ from analysis.manifest import build_manifest
 from analysis.privacy import (
     Pseudonymizer,
     looks_pseudonymized,
+    normalize_id,
     pseudonym,
     pseudonymize,
     resolve_salt,
@@ -34,15 +36,22 @@ def test_pseudonym_is_hmac_sha256_of_the_value():
 
 @settings(suppress_health_check=[HealthCheck.too_slow])  # a shared, loaded test machine
 @given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=30, unique=True))
+@example([" ", "\r"])  # two blank ids: both empty, not one made-up person
+@example(["A1", " A1", "B"])  # one agent written two ways: one pseudonym
 def test_stable_and_distinct_per_salt(ids):
     df = pd.DataFrame({"agent_id": ids})
     a = pseudonymize(df, ["agent_id"], "salt-one")
     b = pseudonymize(df, ["agent_id"], "salt-one")
     c = pseudonymize(df, ["agent_id"], "salt-two")
     assert a["agent_id"].tolist() == b["agent_id"].tolist()
-    assert a["agent_id"].nunique() == len(ids)  # 64 bits: no collision among a few ids
-    assert not set(a["agent_id"]) & set(ids)
-    assert (a["agent_id"] != c["agent_id"]).all()
+    # ids are compared as the loader compares them (" A1" is "A1"); a blank one is no id
+    norm = [normalize_id(i) for i in ids]
+    blank = np.array([n == "" for n in norm])
+    assert (a["agent_id"][blank] == "").all()
+    named = a["agent_id"][~blank]
+    assert named.nunique() == len({n for n in norm if n})  # 64 bits: no collision
+    assert not set(named) & set(ids)
+    assert (named != c["agent_id"][~blank]).all()
 
 
 def test_same_agent_same_pseudonym_across_columns_and_tables():

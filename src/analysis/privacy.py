@@ -449,6 +449,8 @@ class Pseudonymizer:
         raw = str(value)
         if raw == "":
             return raw
+        if not normalize_id(raw):
+            return ""  # blank (white space only): no identity, the same as an empty id
         if raw in self.keep and normalize_id(raw) not in self._known:
             return raw  # a sentinel (``center``), not an id of this run's inputs
         key = (raw, prefix)
@@ -522,7 +524,7 @@ class Pseudonymizer:
         """An id column with every value replaced by its pseudonym.
 
         Same index and name; dtype ``str``; missing values stay missing, empty strings
-        and ``keep`` values stay as they are. ``learn`` as in :meth:`pseudonym`.
+        and ``keep`` values stay as they are, blank ones (white space only) become empty. ``learn`` as in :meth:`pseudonym`.
         """
         uniques = pd.unique(values.dropna())
         mapping = {u: self.pseudonym(u, prefix, learn=learn) for u in uniques}
