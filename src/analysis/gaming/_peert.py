@@ -29,10 +29,20 @@ looked normal and honest agents came out at p = 1e-5). The heavier of the two
 choices is used. With more than one agent in ten gaming a test, gamers enter
 the shoulder and make the null heavier (conservative), never lighter.
 
-``mu`` and ``s`` of each group are fitted by maximum likelihood at each ``nu`` of :data:`NU_GRID` (all groups at once,
-damped Newton steps), and ``nu`` is kept normal unless a view rejects the
-normal (log-likelihood gain over :data:`NU_REJECT`); then the heaviest ``nu``
-within :data:`NU_MARGIN` of that view's best is used.
+``mu`` and ``s`` of each group are fitted by maximum likelihood at each ``nu``
+of :data:`NU_GRID` (all groups at once, damped Newton steps), and ``nu`` is
+kept normal unless a view rejects the normal (log-likelihood gain over
+:data:`NU_REJECT`); then the heaviest ``nu`` within :data:`NU_MARGIN` of that
+view's best is used.
+
+The bootstrap of :func:`._sigutil.peer_contrast_pvalues` then draws the spread
+from that t, scaled so that its quartiles sit where a normal's of SD ``tau``
+would (the robust ``tau`` measures quartiles); the censored fits' own scales
+are not used (too noisy in a queue of a dozen agents). With the normal chosen,
+the p-values are the normal path's bit for bit. On the worlds above, honest
+agents flagged fell from 1.75 % to 0.25 %; the sample report's worlds, the
+bank and the gamers' recall barely moved
+(``benchmarks/results/gaming_calibration.md``, 2026-12-07).
 
 References
 ----------
