@@ -49,8 +49,8 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t",
-           "group_sample", "latent_nodes", "lower_half_censoring", "loo_params", "mean_rate",
-           "node_weights", "rates_at_nodes", "upper_tail"]
+           "group_sample", "halved_step", "latent_nodes", "lower_half_censoring", "loo_params",
+           "mean_rate", "node_weights", "rates_at_nodes", "upper_tail"]
 
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
 NU_GRID = (3.0, 5.0, 10.0, 30.0, np.inf)
@@ -173,6 +173,34 @@ def _group_sum(x, grp, ng):
     return out
 
 
+def halved_step(theta, step, conv, ll_g, evaluate, clip, *, halvings: int, slack: float):
+    """One damped Newton step for every group at once.
+
+    ``theta + step`` (through ``clip``, which bounds the parameters in place and
+    returns them) is kept for a group when ``evaluate`` (per-group log-likelihood)
+    does not fall below ``ll_g - slack``; else that group's step is halved, up to
+    ``halvings`` times. Groups in ``conv`` do not move. Returns the new ``theta``,
+    ``ll_g``, each group's largest parameter move and whether its step was kept.
+    """
+    scale = np.ones(len(theta))
+    for _h in range(halvings):
+        cand = clip(theta + scale[:, None] * step)
+        new = np.where(conv, ll_g, evaluate(cand))
+        worse = (new < ll_g - slack) & ~conv
+        if not worse.any():
+            break
+        scale[worse] *= 0.5
+    moved = np.abs(cand - theta).max(axis=1)
+    up = new >= ll_g - slack
+    return np.where(up[:, None], cand, theta), np.maximum(new, ll_g), moved, up
+
+
+def _clip_theta(th):
+    th[:, 0] = np.clip(th[:, 0], *_MU)
+    th[:, 1] = np.clip(th[:, 1], *_LOG_SIGMA)
+    return th
+
+
 def fit_logit_t(k, n, grp, nu: float, *, n_iter: int = 60, tol: float = 1e-7,
                 start=None, cens=None) -> LogitTFit:
     """Maximum-likelihood ``mu``, ``sigma`` of every group at a fixed ``nu`` (damped Newton).
@@ -221,20 +249,9 @@ def fit_logit_t(k, n, grp, nu: float, *, n_iter: int = 60, tol: float = 1e-7,
         mat[conv] = -np.eye(2)  # converged groups: no step (and no singular matrix)
         step = -np.linalg.solve(mat, gs[:, :, None])[:, :, 0]
         step[conv] = 0.0
-        scale = np.ones(ng)
-        for _h in range(20):
-            cand = theta + scale[:, None] * step
-            cand[:, 0] = np.clip(cand[:, 0], *_MU)
-            cand[:, 1] = np.clip(cand[:, 1], *_LOG_SIGMA)
-            new = np.where(conv, ll_g, total(cand, rows))
-            worse = (new < ll_g - 1e-10) & ~conv
-            if not worse.any():
-                break
-            scale[worse] *= 0.5
-        moved = np.abs(cand - theta).max(axis=1)
-        up = new >= ll_g - 1e-10
-        theta = np.where(up[:, None], cand, theta)
-        ll_g = np.maximum(new, ll_g)
+        theta, ll_g, moved, up = halved_step(
+            theta, step, conv, ll_g, lambda th, rows=rows: total(th, rows), _clip_theta,
+            halvings=20, slack=1e-10)
         # a group no halved step improves sits at its maximum to rounding (a tiny
         # group's scale at its bound): it stops rather than retrying every iteration
         conv |= (moved < tol) | ~up

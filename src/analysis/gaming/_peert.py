@@ -59,7 +59,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from ._logitt import group_sample
+from ._logitt import group_sample, halved_step
 
 __all__ = ["NU_GRID", "NU_MARGIN", "NU_REJECT", "TAILS", "PeerTFit", "choose_peer_nu", "draw_spread",
            "fit_peer_t", "lower_half", "spread_note", "w_nodes"]
@@ -244,6 +244,10 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
                         score=score)
         return _group_sum(ll, g, ng), sc
 
+    def clip(th):
+        th[:, 1] = np.clip(th[:, 1], *bounds)
+        return th
+
     every = np.arange(len(d))
     ll_g, _ = total(theta, every)
     eps = 1e-5
@@ -275,19 +279,9 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
         gs[conv] = 0.0
         step = -np.linalg.solve(mat, gs[:, :, None])[:, :, 0]
         step[conv] = 0.0
-        scale = np.ones(ng)
-        for _h in range(30):
-            cand = theta + scale[:, None] * step
-            cand[:, 1] = np.clip(cand[:, 1], *bounds)
-            new = np.where(conv, ll_g, total(cand, rows)[0])
-            worse = (new < ll_g - 1e-12) & ~conv
-            if not worse.any():
-                break
-            scale[worse] *= 0.5
-        moved = np.abs(cand - theta).max(axis=1)
-        up = new >= ll_g - 1e-12
-        theta = np.where(up[:, None], cand, theta)
-        ll_g = np.maximum(new, ll_g)
+        theta, ll_g, moved, up = halved_step(
+            theta, step, conv, ll_g, lambda th, rows=rows: total(th, rows)[0], clip,
+            halvings=30, slack=1e-12)
         # a group no halved step improves sits at its maximum to rounding
         conv |= (moved < tol) | ~up
         if conv.all():
