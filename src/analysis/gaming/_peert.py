@@ -347,9 +347,9 @@ def draw_spread(rng: np.random.Generator, shape, s: float, nu: float) -> np.ndar
 
 def spread_note(nu: float, tails: str = "auto") -> str:
     """The check's note on the honest spread's shape."""
-    how = ("chosen by the likelihood of each peer group's lower half and upper shoulder"
-           if tails == "auto"
-           else f"forced by option peer_tails={tails}")
+    how = {"auto": "chosen by the likelihood of each peer group's lower half and upper shoulder",
+           "t": "option peer_tails=t: the heaviest t the peer groups allow"}.get(
+        tails, f"forced by option peer_tails={tails}")
     if not np.isfinite(nu):
         return f"between-agent spread: normal ({how})"
     return f"between-agent spread: heavy-tailed, Student t with {nu:g} df ({how})"
