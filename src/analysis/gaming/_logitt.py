@@ -49,7 +49,7 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t",
-           "group_sample", "halved_step", "latent_nodes", "lower_half_censoring", "loo_params",
+           "group_quantile", "group_sample", "group_sum", "halved_step", "latent_nodes", "lower_half_censoring", "loo_params",
            "mean_rate", "node_weights", "rates_at_nodes", "upper_tail"]
 
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
@@ -167,9 +167,21 @@ def _parts_block(k, n, lbin, mu, sig, nu, *, second: bool = True, cens=None):
     return ll, np.stack([g1, g2], axis=1), hess
 
 
-def _group_sum(x, grp, ng):
+def group_sum(x, grp, ng):
+    """Sums of ``x`` (rows, and any trailing axes) over the groups ``0 .. ng-1``."""
     out = np.zeros((ng,) + x.shape[1:])
     np.add.at(out, grp, x)
+    return out
+
+
+def group_quantile(x, grp, ng, q: float = 0.5) -> np.ndarray:
+    """The ``q`` quantile of ``x`` in each group ``0 .. ng-1`` (0 for an empty group)."""
+    out = np.zeros(ng)
+    order = np.lexsort((x, grp))
+    starts = np.flatnonzero(np.r_[True, grp[order][1:] != grp[order][:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    for a, m in zip(starts, sizes, strict=True):  # groups are few: a loop is fine
+        out[grp[order[a]]] = np.quantile(x[order[a:a + m]], q)
     return out
 
 
@@ -218,7 +230,7 @@ def fit_logit_t(k, n, grp, nu: float, *, n_iter: int = 60, tol: float = 1e-7,
     cens = None if cens is None else np.asarray(cens, dtype=float)
     ng = int(grp.max()) + 1 if len(grp) else 0
     lbin = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
-    kk, nn = _group_sum(k, grp, ng), _group_sum(n, grp, ng)
+    kk, nn = group_sum(k, grp, ng), group_sum(n, grp, ng)
     pbar = np.clip((kk + 0.5) / (nn + 1.0), 1e-6, 1 - 1e-6)
     theta = np.stack([np.log(pbar / (1 - pbar)), np.full(ng, np.log(0.3))], axis=1)
     if start is not None:
@@ -230,7 +242,7 @@ def fit_logit_t(k, n, grp, nu: float, *, n_iter: int = 60, tol: float = 1e-7,
         g = grp[rows]
         ll, _, _ = _parts(k[rows], n[rows], lbin[rows], th[g, 0], np.exp(th[g, 1]), nu,
                           second=False, cens=None if cens is None else cens[rows])
-        return _group_sum(ll, g, ng)
+        return group_sum(ll, g, ng)
 
     every = np.arange(len(k))
     ll_g = total(theta, every)
@@ -240,9 +252,9 @@ def fit_logit_t(k, n, grp, nu: float, *, n_iter: int = 60, tol: float = 1e-7,
         g = grp[rows]
         ll, sc, he = _parts(k[rows], n[rows], lbin[rows], theta[g, 0], np.exp(theta[g, 1]),
                             nu, cens=None if cens is None else cens[rows])
-        gs = _group_sum(sc, g, ng)
-        hs = _group_sum(he, g, ng)
-        bhhh = -_group_sum(sc[:, :, None] * sc[:, None, :], g, ng)
+        gs = group_sum(sc, g, ng)
+        hs = group_sum(he, g, ng)
+        bhhh = -group_sum(sc[:, :, None] * sc[:, None, :], g, ng)
         det = hs[:, 0, 0] * hs[:, 1, 1] - hs[:, 0, 1] ** 2
         nd = (hs[:, 0, 0] < 0) & (det > 0)
         mat = np.where(nd[:, None, None], hs, bhhh - 1e-9 * np.eye(2))
@@ -353,12 +365,7 @@ def lower_half_censoring(k, n, grp, q: float = 0.5) -> np.ndarray:
     n = np.asarray(n, dtype=float)
     grp = np.asarray(grp, dtype=np.int64)
     rate = k / np.maximum(n, 1.0)
-    med = np.zeros(int(grp.max()) + 1 if len(grp) else 0)
-    order = np.lexsort((rate, grp))
-    starts = np.flatnonzero(np.r_[True, grp[order][1:] != grp[order][:-1]])
-    sizes = np.diff(np.r_[starts, len(order)])
-    for a, m in zip(starts, sizes, strict=True):  # groups are few: a loop is fine
-        med[grp[order[a]]] = np.quantile(rate[order[a:a + m]], q)
+    med = group_quantile(rate, grp, int(grp.max()) + 1 if len(grp) else 0, q)
     c = np.floor(n * med[grp] + 1e-9)
     return np.where(k > c, c, -1.0)
 

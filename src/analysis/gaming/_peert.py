@@ -59,7 +59,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from ._logitt import group_sample, halved_step
+from ._logitt import group_quantile, group_sample, group_sum, halved_step
 
 __all__ = ["NU_GRID", "NU_MARGIN", "NU_REJECT", "TAILS", "PeerTFit", "choose_peer_nu", "draw_spread",
            "fit_peer_t", "lower_half", "spread_note", "w_nodes"]
@@ -158,24 +158,8 @@ def _parts(d, se2, cens, mu, s, nu, *, score: bool = True):
     return ll, sc
 
 
-def _group_sum(x, grp, ng):
-    out = np.zeros((ng,) + x.shape[1:])
-    np.add.at(out, grp, x)
-    return out
-
-
-def _group_quantile(x, grp, ng, q: float = 0.5):
-    out = np.zeros(ng)
-    order = np.lexsort((x, grp))
-    starts = np.flatnonzero(np.r_[True, grp[order][1:] != grp[order][:-1]])
-    sizes = np.diff(np.r_[starts, len(order)])
-    for a, m in zip(starts, sizes, strict=True):  # groups are few: a loop is fine
-        out[grp[order[a]]] = np.quantile(x[order[a:a + m]], q)
-    return out
-
-
 def _group_median(x, grp, ng):
-    return _group_quantile(x, grp, ng, 0.5)
+    return group_quantile(x, grp, ng, 0.5)
 
 
 def lower_half(d, grp) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +181,7 @@ def upper_band(d, grp, q: float = UPPER_Q) -> tuple[np.ndarray, np.ndarray]:
     grp = np.asarray(grp, dtype=np.int64)
     ng = int(grp.max()) + 1 if len(grp) else 0
     med = _group_median(d, grp, ng)[grp]
-    hi = _group_quantile(d, grp, ng, q)[grp]
+    hi = group_quantile(d, grp, ng, q)[grp]
     cens = np.where(d > hi, 1, np.where(d < med, -1, 0)).astype(np.int8)
     return np.clip(d, med, hi), cens
 
@@ -242,7 +226,7 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
         g = grp[rows]
         ll, sc = _parts(d[rows], se2[rows], cens[rows], th[g, 0], np.exp(th[g, 1]), nu,
                         score=score)
-        return _group_sum(ll, g, ng), sc
+        return group_sum(ll, g, ng), sc
 
     def clip(th):
         th[:, 1] = np.clip(th[:, 1], *bounds)
@@ -255,18 +239,18 @@ def fit_peer_t(d, se, grp, nu: float, *, cens=None, start=None, n_iter: int = 50
         rows = every if not conv.any() else np.flatnonzero(~conv[grp])
         g = grp[rows]
         _, sc = total(theta, rows, score=True)
-        gs = _group_sum(sc, g, ng)
+        gs = group_sum(sc, g, ng)
         # Hessian by differences of the analytic scores (Newton); where it is not
         # negative definite, the outer product of the scores (BHHH)
         hs = np.empty((ng, 2, 2))
         for j in range(2):
             th = theta.copy()
             th[:, j] += eps
-            hs[:, :, j] = (_group_sum(total(th, rows, score=True)[1], g, ng) - gs) / eps
+            hs[:, :, j] = (group_sum(total(th, rows, score=True)[1], g, ng) - gs) / eps
         hs = 0.5 * (hs + hs.transpose(0, 2, 1))
         det = hs[:, 0, 0] * hs[:, 1, 1] - hs[:, 0, 1] ** 2
         nd = (hs[:, 0, 0] < 0) & (det > 0)
-        bhhh = -_group_sum(sc[:, :, None] * sc[:, None, :], g, ng) - 1e-9 * np.eye(2)
+        bhhh = -group_sum(sc[:, :, None] * sc[:, None, :], g, ng) - 1e-9 * np.eye(2)
         mat = np.where(nd[:, None, None], hs, bhhh)
         # a group whose step matrix is singular or not finite (values on a lattice
         # with no sampling error, say) stops where it is
