@@ -49,8 +49,9 @@ import numpy as np
 from scipy import special, stats
 
 __all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t",
-           "group_quantile", "group_sample", "group_sum", "halved_step", "latent_nodes", "lower_half_censoring", "loo_params",
-           "mean_rate", "node_weights", "rates_at_nodes", "upper_tail"]
+           "group_quantile", "group_sample", "group_sum", "halved_step", "latent_nodes",
+           "lower_half_censoring", "loo_params", "mean_rate", "node_weights", "rates_at_nodes",
+           "upper_tail"]
 
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
 NU_GRID = (3.0, 5.0, 10.0, 30.0, np.inf)
