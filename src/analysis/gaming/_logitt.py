@@ -48,7 +48,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["NU_GRID", "LogitTFit", "choose_nu", "choose_nu_lower", "fit_logit_t",
+__all__ = ["NU_GRID", "LogitTFit", "choice_rows", "choose_nu", "choose_nu_lower", "decide_nu",
+           "fit_logit_t",
            "group_quantile", "group_sample", "group_sum", "halved_step", "latent_nodes",
            "lower_half_censoring", "loo_params", "mean_rate", "node_weights", "rates_at_nodes",
            "upper_tail"]
@@ -391,6 +392,31 @@ def choose_nu_lower(k, n, grp, grid=NU_GRID, q: float = 0.5) -> tuple[float, dic
         start = (f.mu, f.sigma)
     best = max(ll, key=ll.get)
     return best, ll
+
+
+def choice_rows(k, n, grp, *, min_group: int, max_rows: int):
+    """``(k, n, grp)`` a tail is chosen on: groups (any labels) of at least
+    ``min_group`` rows (a handful of agents says nothing about a tail and runs to the
+    scale's bound), then up to ``max_rows`` rows of whole groups
+    (:func:`group_sample`), groups numbered ``0 ..``."""
+    _, grp = np.unique(np.asarray(grp), return_inverse=True)
+    big = np.bincount(grp)[grp] >= min_group
+    _, grp = np.unique(grp[big], return_inverse=True)
+    k, n, grp, _ = group_sample(np.asarray(k, float)[big], np.asarray(n, float)[big], grp,
+                                max_rows)
+    return k, n, grp
+
+
+def decide_nu(ll: dict, *, auto: bool, reject: float, margin: float = 1.92) -> float:
+    """The ``nu`` a choice takes from its log-likelihoods ``{nu: ll}``: with ``auto``
+    the normal (``inf``) unless the best beats it by more than ``reject``; otherwise
+    the heaviest ``nu`` within ``margin`` of the best (a 95 % likelihood-ratio set for
+    one parameter: chi2_1(.95) / 2 = 1.92), since the lighter of two plausible tails
+    is the one that flags honest agents."""
+    top = max(ll.values())
+    if auto and top - ll[np.inf] <= reject:
+        return np.inf
+    return float(min(v for v, x in ll.items() if x >= top - margin))
 
 
 def group_sample(k, n, grp, max_rows: int):

@@ -59,7 +59,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from ._logitt import group_quantile, group_sample, group_sum, halved_step
+from ._logitt import choice_rows, decide_nu, group_quantile, group_sum, halved_step
 
 __all__ = ["NU_GRID", "NU_MARGIN", "NU_REJECT", "TAILS", "PeerTFit", "choose_peer_nu", "draw_spread",
            "fit_peer_t", "lower_half", "spread_note", "w_nodes"]
@@ -292,13 +292,7 @@ def choose_peer_nu(d, se, grp, tails: str = "auto") -> tuple[float, dict]:
         return np.inf, {}
     if tails not in ("auto", "t"):
         raise ValueError(f"tails must be one of {', '.join(TAILS)}, not {tails!r}")
-    d = np.asarray(d, float)
-    se = np.asarray(se, float)
-    _, grp = np.unique(np.asarray(grp), return_inverse=True)
-    big = np.bincount(grp)[grp] >= CHOICE_MIN_GROUP
-    _, grp = np.unique(grp[big], return_inverse=True)
-    d, se = d[big], se[big]
-    d, se, grp, _ = group_sample(d, se, grp, CHOICE_ROWS)
+    d, se, grp = choice_rows(d, se, grp, min_group=CHOICE_MIN_GROUP, max_rows=CHOICE_ROWS)
     if len(d) < 20:
         return (np.inf if tails == "auto" else NU_GRID[0]), {}
     grid = NU_GRID if tails == "auto" else tuple(v for v in NU_GRID if np.isfinite(v))
@@ -315,10 +309,7 @@ def choose_peer_nu(d, se, grp, tails: str = "auto") -> tuple[float, dict]:
 
 def _decide(ll: dict, tails: str) -> float:
     """The rule of :func:`choose_peer_nu` on one view's log-likelihoods."""
-    top = max(ll.values())
-    if tails == "auto" and top - ll[np.inf] <= NU_REJECT:
-        return np.inf
-    return float(min(v for v, x in ll.items() if x >= top - NU_MARGIN))
+    return decide_nu(ll, auto=tails == "auto", reject=NU_REJECT, margin=NU_MARGIN)
 
 
 def draw_spread(rng: np.random.Generator, shape, s: float, nu: float) -> np.ndarray:

@@ -121,7 +121,7 @@ from ._logitnorm import (
     u_quantiles,
     upper_cut,
 )
-from ._logitt import NU_GRID, choose_nu_lower, group_sample
+from ._logitt import NU_GRID, choice_rows, choose_nu_lower, decide_nu
 from ._sigutil import cached_df
 
 __all__ = [
@@ -475,22 +475,12 @@ def choose_latent_nu(k, n, cell, tails: str = "auto") -> float:
         return np.inf
     if tails not in ("auto", "logit-t"):
         raise ValueError(f"tails must be auto, normal or logit-t, not {tails!r}")
-    _, grp = np.unique(np.asarray(cell), return_inverse=True)
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    # cells of a handful of agents say nothing about a tail (and run to the scale's bound)
-    big = np.bincount(grp)[grp] >= CHOICE_MIN_CELL
-    _, grp = np.unique(grp[big], return_inverse=True)
-    k, n = k[big], n[big]
-    k, n, grp, _ = group_sample(k, n, grp, CHOICE_ROWS)
+    k, n, grp = choice_rows(k, n, cell, min_group=CHOICE_MIN_CELL, max_rows=CHOICE_ROWS)
     if len(k) < 20:  # too few rows to tell a tail: the normal
         return np.inf if tails == "auto" else NU_GRID[0]
     grid = NU_GRID if tails == "auto" else tuple(v for v in NU_GRID if np.isfinite(v))
     _, ll = choose_nu_lower(k, n, grp, grid)
-    top = max(ll.values())
-    if tails == "auto" and top - ll[np.inf] <= NU_MARGIN:
-        return np.inf  # the normal is not rejected: keep it (and its power)
-    return float(min(v for v, x in ll.items() if x >= top - NU_MARGIN))
+    return decide_nu(ll, auto=tails == "auto", reject=NU_MARGIN, margin=NU_MARGIN)
 
 
 #: Values of the ``short_tails`` option (:func:`choose_latent_nu`).
