@@ -178,13 +178,15 @@ def test_day_clustered_se_pinned_against_statsmodels():
 
 
 def test_too_few_days_with_a_late_window_are_not_tested():
-    # 30 days from 2026-01-05: January has 27 of them, February 3 (default eod_min_days 5)
-    calls = simulate_calls(n_agents=40, days=30, seed=4, customers=False)
-    res = check_end_of_day(make_context(calls))
-    tab = end_of_day_contrasts(make_context(calls))
-    few = tab[tab["n_late_days"] < 5]
+    # 36 days from 2026-01-05: January has 27 of them, February 9 (a short period, but
+    # not a stub that joins January: _sigutil.period_folds), and eod_min_days 10
+    calls = simulate_calls(n_agents=40, days=36, seed=4, customers=False)
+    opts = {"eod_min_days": 10}
+    res = check_end_of_day(make_context(calls, options=opts))
+    tab = end_of_day_contrasts(make_context(calls, options=opts))
+    few = tab[tab["n_late_days"] < 10]
     assert len(few) >= 30 and set(few["period"]) == {"2026-02"}
-    assert any(f"{len(few)} agent x period(s) with fewer than 5 days" in n for n in res.notes)
+    assert any(f"{len(few)} agent x period(s) with fewer than 10 days" in n for n in res.notes)
     assert set(res.flags["period"]) == {"2026-01"}
     tested = set(zip(res.flags["agent_id"], res.flags["period"], strict=True))
     assert not tested & set(zip(few["agent_id"], few["period"], strict=True))

@@ -150,10 +150,11 @@ def test_synthetic_center_padders_effect_estimated_and_ranked_high():
     f = check_acw_inflation(make_context(c.calls)).flags
     f["rank"] = f.groupby("period")["p_value"].rank()
     pad = f[f["agent_id"].isin(c.truth.loc[c.truth["behaviour"] == "acw_padding", "agent_id"])]
-    assert len(pad) == 6
+    # two padders x two months (the window's last 6 days, a stub, count with February)
+    assert len(pad) == 4 and set(pad["period"]) == {"2026-01", "2026-02"}
     assert 35 <= pad["effect"].mean() <= 70
     assert pad["rank"].mean() <= 6
-    assert (pad["p_value"] <= 0.05).sum() >= 3
+    assert (pad["p_value"] <= 0.05).sum() >= 2
 
 
 @pytest.mark.slow

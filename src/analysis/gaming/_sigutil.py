@@ -53,6 +53,9 @@ __all__ = [
     "HANDLED",
     "novice_flags",
     "period_sql",
+    "period_folds",
+    "fold_note",
+    "STUB_SHARE",
     "empty_flags",
     "make_flags",
     "skipped",
@@ -124,19 +127,89 @@ def seed(ctx: Any, salt: int = 0) -> int:
     return int(option(ctx, "seed", DEFAULT_SEED)) + salt
 
 
+_PERIOD_ALIAS = {"m": "month", "monthly": "month", "w": "week", "weekly": "week",
+                 "q": "quarter", "quarterly": "quarter", "y": "year", "yearly": "year",
+                 "d": "day", "daily": "day"}
+
+#: A first or last period whose calls fall on fewer than this share of the days of the
+#: fullest period is a *stub* (data that start or end a day or two into a month), and
+#: its calls are judged with the neighbouring period's (:func:`period_folds`).
+STUB_SHARE = 0.25
+
+
+def _granularity(ctx: Any) -> str:
+    p = str(option(ctx, "period", "month")).lower()
+    return _PERIOD_ALIAS.get(p, p)
+
+
+def period_folds(ctx: Any) -> dict[str, tuple[str, int]]:
+    """Stub periods at either end of the data: ``{stub label: (neighbour label, days)}``.
+
+    A peer test of a stub judges agents on a day or two of calls, often a quiet one
+    (a holiday that starts the month) with a fraction of the agents: the honest
+    between-agent spread, estimated from those few calls, drowns in their sampling
+    error and comes out near zero, so an agent's ordinary habit (a high transfer rate
+    the full months rate as ordinary, p = .05) becomes "significant" on the stub
+    (an outside world's 1-day May with 21 agents working: p = 1.6e-7, the agent
+    flagged). So the first and the last period, when their calls fall on fewer than
+    :data:`STUB_SHARE` of the days of the fullest period, are merged into the next
+    (previous) period: the label of the neighbour is used for their calls by every
+    check that labels calls with :func:`period_sql`. Periods of ``day``, ``all``, or a
+    single period are never folded. The OKR check keeps its own period (the OKR period,
+    ``okr_period``, by default the last label even when it is short: a target is judged
+    where it ends). Computed once per run (:func:`run_cache`).
+    """
+    g = _granularity(ctx)
+    if g not in ("month", "week", "quarter", "year") or not hasattr(ctx, "con"):
+        return {}
+    cache = run_cache(ctx)
+    key = ("period_folds", g)
+    if key in cache:
+        return cache[key]
+    ts = "coalesce(answer_ts, arrival_ts)"
+    df = ctx.con.execute(
+        f"SELECT {dialect_of(ctx).period_label(g, ts)} AS per, "
+        f"count(DISTINCT CAST({ts} AS DATE)) AS days FROM calls "
+        f"WHERE {ts} IS NOT NULL GROUP BY 1 ORDER BY 1").df()
+    labels = [str(x) for x in df["per"]]
+    days = [int(x) for x in df["days"]]
+    folds: dict[str, tuple[str, int]] = {}
+    if len(labels) >= 2:
+        full = max(days)
+        if days[0] < STUB_SHARE * full:
+            folds[labels[0]] = (labels[1], days[0])
+        if days[-1] < STUB_SHARE * full:
+            folds[labels[-1]] = (labels[-2], days[-1])
+    cache[key] = folds
+    return folds
+
+
+def fold_note(folds: dict[str, tuple[str, int]]) -> str:
+    """One sentence on the stub periods folded into their neighbours (empty if none)."""
+    if not folds:
+        return ""
+    parts = [f"{k} ({d} day{'s' if d != 1 else ''} of data) is counted with {v}"
+             for k, (v, d) in folds.items()]
+    return ("period " + "; ".join(parts) + ": a period of a day or two cannot tell an "
+            "agent's habit from that day's noise")
+
+
 def period_sql(ctx: Any, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
     """SQL expression for the period label of a call (in the context's SQL dialect).
 
     ``ctx.options["period"]``: ``month`` (default, ``YYYY-MM``), ``week``
     (ISO ``YYYY-Www``), ``quarter`` (``YYYY-Qn``), ``year``, ``day`` or ``all``.
+    A stub first or last period takes its neighbour's label (:func:`period_folds`).
     """
-    p = str(option(ctx, "period", "month")).lower()
-    alias = {"m": "month", "monthly": "month", "w": "week", "weekly": "week",
-             "q": "quarter", "quarterly": "quarter", "y": "year", "yearly": "year",
-             "d": "day", "daily": "day"}
-    p = alias.get(p, p)
+    p = _granularity(ctx)
     if p in ("month", "week", "quarter", "year", "day"):
-        return dialect_of(ctx).period_label(p, ts)
+        lab = dialect_of(ctx).period_label(p, ts)
+        folds = period_folds(ctx)
+        if not folds:
+            return lab
+        q = lambda x: "'" + str(x).replace("'", "''") + "'"  # noqa: E731
+        cases = " ".join(f"WHEN {q(k)} THEN {q(v)}" for k, (v, _) in folds.items())
+        return f"(CASE {lab} {cases} ELSE {lab} END)"
     if p in ("all", "none", ""):
         return "'all'"
     from ..errors import ConfigError

@@ -31,6 +31,7 @@ from ._agents import AGENT_COLUMNS, agent_table, date_agents
 from ._base import CENTER_LEVEL_CHECKS, CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._context import build_context, opt
 from ._fdr import bh_qvalues
+from ._sigutil import fold_note, period_folds
 
 __all__ = ["run_checks", "GamingReport", "REPORT_FLAG_COLUMNS", "CHANGEPOINT_COLUMNS",
            "AGENT_COLUMNS"]
@@ -187,6 +188,8 @@ class GamingReport:
             f"{int(self.flags['p_value'].notna().sum())} per-test q-values in "
             f"gaming_flags.csv are evidence (which checks), not the decision."
         )
+        if i.get("period_fold_note"):
+            lines.append(f"  {i['period_fold_note']}.")
         if i.get("short_call_s_auto"):
             lines.append(f"  short-call threshold from the data: {i['short_call_s_auto']}")
         lines.append("")
@@ -394,6 +397,12 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
             seconds[name] = round(time.perf_counter() - t0, 3)
             cur.close()
 
+    # a stub first or last period (a day or two of data) joins its neighbour: found once
+    # here, before the checks share it (period_sql reads it from the run's cache)
+    folds = period_folds(ctx)
+    if folds:
+        info["period_folds"] = {k: v for k, (v, _) in folds.items()}
+        info["period_fold_note"] = fold_note(folds)
     workers = _check_threads(ctx, len(names))
     if workers > 1:
         # checks are independent (own cursor, own seeded generator, shared caches hold

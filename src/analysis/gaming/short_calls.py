@@ -106,9 +106,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
+from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext
 from ._betabinom import betabinom_pvalue, fit_precision, predictive_ab
-from ._context import HANDLED_SQL, opt, period_expr
+from ._context import HANDLED_SQL, opt
 from ._logitnorm import (
     U_WEIGHTS,
     binom_tail,
@@ -122,7 +122,7 @@ from ._logitnorm import (
     upper_cut,
 )
 from ._logitt import NU_GRID, choice_rows, choose_nu_lower, decide_nu
-from ._sigutil import cached_df
+from ._sigutil import cached_df, period_sql
 
 __all__ = [
     "short_call_counts",
@@ -197,7 +197,7 @@ def short_call_counts(ctx: GamingContext) -> tuple[pd.DataFrame, str]:
     s = float(opt(ctx, "short_call_s"))
     use_eb = "ended_by" in ctx.columns and bool(opt(ctx, "short_use_ended_by") is not False)
     cond = f"talk_s < {s!r}" + (" AND ended_by = 'agent'" if use_eb else "")
-    per = period_expr(opt(ctx, "period"), dialect=dialect_of(ctx))
+    per = period_sql(ctx)
     # the peer and the trend checks share it: one scan per run
     df = cached_df(
         ctx,
