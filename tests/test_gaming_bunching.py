@@ -244,3 +244,40 @@ def test_runner_finds_bunchers_the_center_scan_misses_and_not_at_a_given_target(
                      options={"raise_errors": True, "aht_target": 300})
     assert "own largest jump" not in " ".join(rep.flags["detail"])
     assert rep.notes["bunching_agent"][0].startswith("target 300 s (given)")
+
+
+def _talk_target_world(seed: int = 9):
+    """Agents A000 and A001 bunch *talk* time under 300 s; everyone's wrap-up (median 60 s)
+    then smears the bunch over handle times of about 330-450 s."""
+    calls, _ = simulate_calls(n_agents=30, months=2, bunch={0: 0.7, 1: 0.7}, seed=seed)
+    rng = np.random.default_rng(seed)
+    handled = calls["talk_s"].notna()
+    calls.loc[handled, "talk_s"] = (calls.loc[handled, ["talk_s", "hold_s", "acw_s"]]
+                                    .sum(axis=1).round(1))
+    calls.loc[handled, "hold_s"] = 0.0
+    calls.loc[handled, "acw_s"] = rng.lognormal(np.log(60), 0.6, int(handled.sum())).round(1)
+    return calls
+
+
+def test_bunch_measure_talk_finds_a_talk_time_target_handle_time_smears():
+    calls = _talk_target_world()
+    p = {}
+    for m in ("handle", "talk"):
+        rep = run_checks(calls, checks=["bunching_agent", "bunching_center"],
+                         options={"raise_errors": True, "bunch_boot": 99, "bunch_measure": m})
+        f = rep.flags[rep.flags["check"] == "bunching_agent"].set_index("agent_id")
+        p[m] = f["p_value"]
+        if m == "talk":
+            assert "talk-time target 300 s (found" in " ".join(rep.notes["bunching_center"])
+            assert "own talk-time density" in " ".join(f["detail"])
+    assert (p["talk"][["A000", "A001"]] < 1e-6).all()
+    honest = p["talk"].drop(["A000", "A001"])
+    assert (honest > 1e-3).all()
+    # on handle time the wrap-up smears the bunch: neither buncher comes near
+    assert (p["handle"][["A000", "A001"]] > 1e-3).all()
+
+
+def test_bunch_measure_wrong_word_skips_with_the_words():
+    calls, _ = simulate_calls(n_agents=10, months=1, seed=10)
+    rep = run_checks(calls, checks=["bunching_agent"], options={"bunch_measure": "wrap"})
+    assert "bunch_measure must be one of handle, talk" in rep.skipped["bunching_agent"]

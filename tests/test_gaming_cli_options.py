@@ -58,25 +58,29 @@ def test_unknown_option_exits_2_naming_it(small_center, tmp_path, capsys):
     assert _one_error_line(capsys).startswith("ccpm gaming: error: --option foo: unknown check option")
 
 
-@pytest.mark.parametrize("key", ["short_tails", "transfer_tails", "peer_tails"])
+@pytest.mark.parametrize("key", ["short_tails", "transfer_tails", "peer_tails", "bunch_measure"])
 def test_a_wrong_word_for_a_choice_option_exits_2_naming_the_words(key, small_center, tmp_path,
                                                                      capsys):
+    from analysis.cli.gaming import CHOICE_OPTIONS
+
     out = tmp_path / "o"
     rc = main(["gaming", "--calls", str(small_center / "calls.parquet"), "--option",
                f"{key}=cauchy", "--out", str(out)])
     assert rc == 2
     line = _one_error_line(capsys)
-    assert line.startswith(f"ccpm gaming: error: --option {key}=cauchy: use one of auto, ")
+    assert line.startswith(f"ccpm gaming: error: --option {key}=cauchy: use one of "
+                           f"{CHOICE_OPTIONS[key][0]}, ")
     assert not out.exists()  # stopped before anything was written
 
 
 def test_choice_option_words_are_the_checks_own():
     from analysis.cli.gaming import CHOICE_OPTIONS
-    from analysis.gaming import _peert, short_calls, transfers
+    from analysis.gaming import _peert, bunching, short_calls, transfers
 
     assert CHOICE_OPTIONS["short_tails"] == short_calls.TAILS
     assert CHOICE_OPTIONS["transfer_tails"] == transfers.TAILS
     assert CHOICE_OPTIONS["peer_tails"] == _peert.TAILS
+    assert CHOICE_OPTIONS["bunch_measure"] == tuple(bunching.MEASURES)
 
 
 def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, capsys):

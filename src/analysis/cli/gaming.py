@@ -218,11 +218,12 @@ CHOICE_OPTIONS = {
     "short_tails": ("auto", "normal", "logit-t"),
     "transfer_tails": ("auto", "beta", "logit-t"),
     "peer_tails": ("auto", "normal", "t"),
+    "bunch_measure": ("handle", "talk"),
 }
 
 CHECK_OPTIONS = frozenset({
     # short calls and bunching
-    "bunch_boot", "bunch_min_agent_calls", "bunch_target_alpha", "min_peers", "randomized", "short_use_ended_by",
+    "bunch_boot", "bunch_measure", "bunch_min_agent_calls", "bunch_target_alpha", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
     # how many checks run at once (DuckDB; results do not depend on it)
     "check_threads",

@@ -67,7 +67,12 @@ reveal and that is not given; smooth but lumpy real densities with millions of
 calls make tiny excesses significant (read the effect, not only the p-value);
 agents with fewer than ``bunch_min_agent_calls`` (200) calls near the target.
 
-Options: ``aht_target`` (seconds), ``bunch_bin_s`` (default target / 60, at
+Options: ``aht_target`` (seconds), ``bunch_measure`` (``handle``, the default, or
+``talk`` where the target is set on talk time: a center that targets average talk time
+sees its agents bunch talk, and with wrap-up added the bunch is smeared over the next
+minute or two of handle time: on two outside worlds, seven bunchers who cut talk to
+270-299 s had ``bunching_agent`` p-values of median .32 on handle time and 2e-8 on talk
+time, five of seven below 1e-4), ``bunch_bin_s`` (default target / 60, at
 least 1 s), ``bunch_window_below`` (0.1 x target), ``bunch_window_above``
 (0.2 x target), ``bunch_degree`` (5; agents 3), ``bunch_boot`` (499),
 ``bunch_min_agent_calls`` (200), ``bunch_target_alpha`` (0.05).
@@ -111,7 +116,18 @@ __all__ = [
 ROUND_TARGETS = (60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 600, 720,
                  900, 1200)
 
-_HANDLE = "talk_s + coalesce(hold_s, 0) + coalesce(acw_s, 0)"
+#: The durations the checks read (option ``bunch_measure``): the time the target is set on.
+MEASURES = {"handle": "talk_s + coalesce(hold_s, 0) + coalesce(acw_s, 0)", "talk": "talk_s"}
+
+
+def _measure(ctx: GamingContext) -> str:
+    """``handle`` (talk + hold + wrap-up, the default) or ``talk`` (option ``bunch_measure``)."""
+    m = str(ctx.options.get("bunch_measure") or "handle").lower()
+    if m not in MEASURES:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"bunch_measure must be one of {', '.join(MEASURES)}, not {m!r}")
+    return m
 
 
 def poisson_glm(X: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-10):
@@ -256,11 +272,12 @@ def handle_histogram(ctx: GamingContext, edges: np.ndarray, *, by_agent: bool = 
     """
     lo, bw, nb = float(edges[0]), float(edges[1] - edges[0]), len(edges) - 1
     grp = "CAST(agent_id AS STRING) AS agent_id, " if by_agent else ""
+    dur = MEASURES[_measure(ctx)]
     df = ctx.con.execute(
-        f"""SELECT {grp} CAST(floor(({_HANDLE} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
+        f"""SELECT {grp} CAST(floor(({dur} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
                    count(*) AS n
-            FROM calls WHERE {HANDLED_SQL} AND {_HANDLE} >= {lo!r}
-              AND {_HANDLE} < {float(edges[-1])!r}
+            FROM calls WHERE {HANDLED_SQL} AND {dur} >= {lo!r}
+              AND {dur} < {float(edges[-1])!r}
             GROUP BY ALL"""
     ).df()
     df = df[(df["bin"] >= 0) & (df["bin"] < nb)]
@@ -285,22 +302,24 @@ def _settings(ctx: GamingContext, target: float) -> dict:
 
 def _range(ctx: GamingContext) -> tuple[float, float, float, float, int]:
     cache = run_cache(ctx)  # the center and the agent check share it
-    if "bunching_range" not in cache:
+    key = ("bunching_range", _measure(ctx))
+    if key not in cache:
+        dur = MEASURES[_measure(ctx)]
         q = ctx.con.execute(
-            f"SELECT {dialect_of(ctx).quantiles_of(_HANDLE, (0.01, 0.10, 0.90, 0.99))}, "
+            f"SELECT {dialect_of(ctx).quantiles_of(dur, (0.01, 0.10, 0.90, 0.99))}, "
             "count(*) "
             f"FROM calls WHERE {HANDLED_SQL}"
         ).fetchone()
         q01, q10, q90, q99 = (float(v) for v in q[0])
-        cache["bunching_range"] = (q01, q10, q90, q99, int(q[1]))
-    return cache["bunching_range"]
+        cache[key] = (q01, q10, q90, q99, int(q[1]))
+    return cache[key]
 
 
 def _agent_histogram(ctx: GamingContext, edges: np.ndarray):
     """:func:`handle_histogram` by agent, once per run and set of edges (both checks use it:
     the center's counts are its column sums)."""
     cache = run_cache(ctx)
-    key = ("bunching_hist", tuple(float(e) for e in edges))
+    key = ("bunching_hist", _measure(ctx), tuple(float(e) for e in edges))
     if key not in cache:
         cache[key] = handle_histogram(ctx, edges, by_agent=True)
     return cache[key]
@@ -526,17 +545,18 @@ def _scan_edges(ctx: GamingContext) -> tuple[np.ndarray, float, float, int]:
 def _scan(ctx: GamingContext) -> dict:
     """The discontinuity scan of the center's handle times (cached per run)."""
     cache = ctx.options.setdefault("_bunching_cache", {})
-    if "disc" not in cache:
+    key = ("disc", _measure(ctx))
+    if key not in cache:
         edges, q10, q90, n = _scan_edges(ctx)
         if len(edges) < 20 or n < 200:
-            cache["disc"] = dict(target=None, stat=np.nan, p_value=np.nan, n_cuts=0, n_boot=0)
+            cache[key] = dict(target=None, stat=np.nan, p_value=np.nan, n_cuts=0, n_boot=0)
         else:
             counts = _agent_histogram(ctx, edges)[1].sum(axis=0)
-            cache["disc"] = scan_discontinuity(
+            cache[key] = scan_discontinuity(
                 counts, edges, lo=q10, hi=q90,
                 n_boot=int(ctx.options.get("bunch_boot") or 199),
                 seed=int(opt(ctx, "seed")) + 19)
-    return cache["disc"]
+    return cache[key]
 
 
 def _target(ctx: GamingContext) -> tuple[float | None, str, int]:
@@ -546,7 +566,8 @@ def _target(ctx: GamingContext) -> tuple[float | None, str, int]:
         return float(t), "given", 1
     d = _scan(ctx)
     if d["target"] is None:
-        return None, "handle-time range too narrow or too few calls to scan for a target", 0
+        return None, (f"{_measure(ctx)}-time range too narrow or too few calls to scan for a "
+                      "target"), 0
     return (float(d["target"]),
             f"found as the largest density jump of {d['n_cuts']} cut points, "
             f"max-statistic p = {d['p_value']:.2g}", d["n_cuts"])
@@ -625,7 +646,7 @@ def check_bunching_center(ctx: GamingContext) -> CheckResult:
         effect_unit=f"% more calls than expected in the {s['wb']:g} s below the target",
         p_value=p, n=int(counts.sum()), k=int(res["observed"]), detail=detail,
     )])[FLAG_COLUMNS]
-    notes = [f"handle-time target {target:g} s ({how})"]
+    notes = [f"{_measure(ctx)}-time target {target:g} s ({how})"]
     return CheckResult(name, flags, notes=notes)
 
 
@@ -639,6 +660,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
     if "talk_s" not in ctx.columns or "agent_id" not in ctx.columns:
         return _skip(name, "no data in column talk_s or agent_id")
     target, how, _ = _target(ctx)
+    what = _measure(ctx)
     given = how == "given"
     if given and target is None:
         return _skip(name, how)
@@ -658,7 +680,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
                                    degree=min(3, s["degree"]), min_calls=min_calls)
         tab["detail"] = [
             f"{r.k} of {r.m} calls within {s['wb']:g} s of the {target:g} s target ended "
-            f"below it vs {100 * r.pi:.0f}% expected from own handle-time density ({how})"
+            f"below it vs {100 * r.pi:.0f}% expected from own {what}-time density ({how})"
             for r in tab.itertuples(index=False)
         ]
         parts.append(tab)
@@ -678,7 +700,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
             tab["detail"] = [
                 f"own largest jump at {r.cut:g} s: {r.k} of {r.m} calls within "
                 f"{r.band:g} s of it ended below it vs {100 * r.pi:.0f}% expected "
-                f"from own handle-time density (p {_p_text(r.p_min)} x {r.n_cuts} cuts scanned)"
+                f"from own {what}-time density (p {_p_text(r.p_min)} x {r.n_cuts} cuts scanned)"
                 for r in tab.itertuples(index=False)
             ]
             parts.append(tab)
