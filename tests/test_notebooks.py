@@ -149,8 +149,8 @@ RESEARCH_PARAMETERS = {
     "data_quality": {"calls", "mapping", "period", "short_call_s", "repeat_window_h",
                      "min_calls"},
     "gaming_checks": {"calls", "ratings", "okr", "roster", "truth", "checks", "alpha", "period",
-                      "short_call_s", "aht_target", "min_calls", "short_tails", "peer_tails",
-                      "seed"},
+                      "short_call_s", "aht_target", "bunch_measure", "min_calls", "short_tails",
+                      "peer_tails", "seed"},
     "model_comparison": {"calls", "ratings", "okr", "roster", "truth", "flags", "period",
                          "short_call_s", "models", "kpi_weights", "kpi_targets", "bsc_weights",
                          "kpi_floor", "min_calls", "fairness_by", "priorities", "weights",
@@ -221,7 +221,7 @@ def _small_parameters(name: str, center: dict) -> dict:
         return {"calls": paths["calls"], "period": "month", "min_calls": 10}
     if name == "gaming_checks":
         return {**paths, "alpha": 0.1, "min_calls": 20, "short_tails": "logit-t",
-                "peer_tails": "t"}
+                "peer_tails": "t", "bunch_measure": "talk"}
     return {**paths, "n_boot": 20, "n_draws": 200, "models": ["kpi", "okr", "bsc", "360"],
             "priorities": {"order": ["validity > fairness"]}}
 
