@@ -318,3 +318,21 @@ def test_the_crackdown_test_is_not_capped_in_its_face():
         z = stats.norm.isf([4e-7, 0.004])
         zs = z if strong == "short_calls_change" else np.minimum(z, FACE_Z_CAP)
         assert got == pytest.approx(stats.norm.sf(zs.sum() / 2.0), rel=1e-9), strong
+
+
+def test_quick_callbacks_are_not_capped_in_their_face_short_calls_are():
+    """Face (short_calls_peer, quick_callback_after_short): the peer test's z is capped at
+    FACE_Z_CAP, the quick-callback test's is not (UNCAPPED: measured calibrated to 3e-5);
+    fewer than 20 agents, so the face's correlation is taken as 1."""
+    from analysis.gaming._agents import UNCAPPED
+
+    assert "quick_callback_after_short" in UNCAPPED and "short_calls_peer" not in UNCAPPED
+    for strong, weak in (("quick_callback_after_short", "short_calls_peer"),
+                         ("short_calls_peer", "quick_callback_after_short")):
+        f = _flags_frame([("A", "2024-01", strong, 3e-8), ("A", "2024-01", weak, 0.06)])
+        agents, _ = agent_table(f, alpha=0.05)
+        got = agents.loc[(agents["agent_id"] == "A") & (agents["scope"] == "all"),
+                         "p_value"].iloc[0]
+        z = stats.norm.isf([3e-8, 0.06])
+        zs = z if strong == "quick_callback_after_short" else np.minimum(z, FACE_Z_CAP)
+        assert got == pytest.approx(stats.norm.sf(zs.sum() / 2.0), rel=1e-9), strong

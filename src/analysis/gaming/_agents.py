@@ -221,7 +221,14 @@ FACE_Z_CAP = 4.0
 #: factor (log-SD 0.4 and 0.8; 2,400 p-values each): 0.25x nominal at .01 and 0.42x / 0x
 #: at .001, while ``short_calls_trend`` in the same worlds reached 5x at .001 (so it stays
 #: capped). Capped beside a weak partner, a crackdown test at p 4e-7 counted as p 3e-5.
-UNCAPPED = frozenset({"short_calls_change"})
+#: ``quick_callback_after_short`` (an agent's quick callbacks after short calls given their
+#: own callbacks after other calls: no between-agent spread to misjudge): over 40,120
+#: agent x period tests of agents who do not hang up, in ccpm's clean, messy, heavy-habit
+#: and 20-day worlds and the outside worlds (``benchmarks/worlds_outside.py``), 0.87x
+#: nominal at .001, 3 below the cap's 3.2e-5 (1.3 expected), none below 1e-6. Capped, an
+#: outside world's hang-up agent whose callers rang back within minutes (p 3e-8) beside
+#: peers' short calls at p .06 had an agent p of .0014 (not flagged); uncapped 2e-5.
+UNCAPPED = frozenset({"short_calls_change", "quick_callback_after_short"})
 
 
 def _faces(sig: str, present: list[str]) -> list[tuple[str, ...]]:
