@@ -713,7 +713,7 @@ def test_idle_follows_the_hour_the_call_lands_in():
     from analysis.gaming.end_of_day import end_of_day_contrasts
 
     rows = []
-    for seed in (3, 4):
+    for seed in (3, 4, 5):  # one agent-month each (30 days: February's 3 join January)
         c = generate_center(agents=150, days=30, seed=seed)
         ctx, _ = build_context(c.calls)
         d = end_of_day_contrasts(ctx).merge(c.roster[["agent_id", "shift"]], on="agent_id")
