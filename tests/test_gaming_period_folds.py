@@ -84,3 +84,23 @@ def test_battery_tests_no_stub_period_and_says_so():
     feb_mar = df[(pd.to_datetime(df["answer_ts"]) >= "2026-02-01")
                  & df["outcome"].isin(["answered", "transferred"])]
     assert per["n"].sum() == len(feb_mar[feb_mar["agent_id"].isin(per["agent_id"])])
+
+
+def test_the_report_says_which_period_was_folded(tmp_path):
+    from types import SimpleNamespace
+
+    from analysis.report import results
+    from analysis.report.i18n import tm
+
+    path = tmp_path / "calls.parquet"
+    _calls("2026-01-30", "2026-03-01").to_parquet(path, index=False)
+    inputs = SimpleNamespace(calls_path=path, ratings=None, okr=None, roster=None,
+                             short_call_s=20.0)
+    g = results.gaming(inputs, tmp_path / "build")
+    assert g.period_folds == [["2026-01", "2026-02", 2], ["2026-03", "2026-02", 1]]
+    # read back from the cache the same way
+    assert results.gaming(inputs, tmp_path / "build").period_folds == g.period_folds
+    for lang in ("en", "zh-CN"):
+        s = str(tm("gaming.folded", lang, stub="2026-03", into="2026-02", days=1))
+        s = s.replace("\\", "")  # the labels come Markdown-escaped (2026\\-03)
+        assert "2026-03" in s and "2026-02" in s and " 1 " in s and "{" not in s

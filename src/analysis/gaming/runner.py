@@ -402,6 +402,7 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
     folds = period_folds(ctx)
     if folds:
         info["period_folds"] = {k: v for k, (v, _) in folds.items()}
+        info["period_fold_days"] = {k: d for k, (_, d) in folds.items()}
         info["period_fold_note"] = fold_note(folds)
     workers = _check_threads(ctx, len(names))
     if workers > 1:

@@ -379,13 +379,17 @@ def gaming(inputs: ReportInputs, build_dir):
     if isinstance(skipped, dict):
         skipped = pd.DataFrame({"check": list(skipped), "skipped_reason": list(skipped.values())})
     text_ = res.summary_text() if callable(getattr(res, "summary_text", None)) else ""
+    info = getattr(res, "info", None) or {}
     cps = res.changepoints if isinstance(res.changepoints, pd.DataFrame) else pd.DataFrame()
     agents = getattr(res, "agents", None)  # agent-level decisions, where the runner has them
     save_bundle(folder, {"flags": res.flags, "changepoints": cps,
                           "skipped": skipped if isinstance(skipped, pd.DataFrame) else None,
                           "agents": agents if isinstance(agents, pd.DataFrame) else None},
                  {"summary_text": text_, "alpha": float(getattr(res, "alpha", DEFAULT_ALPHA)),
-                  "agent_fdr": getattr(res, "agent_fdr", None)})
+                  "agent_fdr": getattr(res, "agent_fdr", None),
+                  # stub end periods whose calls the checks counted with a neighbour
+                  "period_folds": [[k, v, int(info.get("period_fold_days", {}).get(k, 0))]
+                                   for k, v in info.get("period_folds", {}).items()]})
     b = load_bundle(folder)
     for name in ("changepoints", "skipped"):
         if not hasattr(b, name):
