@@ -302,37 +302,25 @@ def test_report_files_and_options(tmp_path):
         run_checks(calls, checks=["short_calls_peer"], options={"agent_fdr": "holm"})
 
 
-def test_the_crackdown_test_is_not_capped_in_its_face():
-    """In the own-history face (short_calls_trend, short_calls_change) the trend's z is
-    capped at FACE_Z_CAP but the crackdown test's is not (UNCAPPED: its tail was measured
-    conservative); fewer than 20 agents, so the face's correlation is taken as 1."""
+@pytest.mark.parametrize("uncapped, capped, p_strong, p_weak, period", [
+    # the crackdown test's tail was measured conservative; the trend's reached 5x at .001
+    ("short_calls_change", "short_calls_trend", 4e-7, 0.004, "1999-10-18"),
+    # quick callbacks (against the agent's own other calls) measured calibrated to the cap;
+    # the peers' short-call test is heavy-tailed in messy centers
+    ("quick_callback_after_short", "short_calls_peer", 3e-8, 0.06, "2024-01"),
+])
+def test_uncapped_checks_keep_their_z_in_their_face(uncapped, capped, p_strong, p_weak,
+                                                    period):
+    """In a face of two traces each z is capped at FACE_Z_CAP unless its check is in
+    UNCAPPED; fewer than 20 agents, so the face's correlation is taken as 1."""
     from analysis.gaming._agents import UNCAPPED
 
-    assert "short_calls_change" in UNCAPPED and "short_calls_trend" not in UNCAPPED
-    for strong, weak in (("short_calls_change", "short_calls_trend"),
-                         ("short_calls_trend", "short_calls_change")):
-        f = _flags_frame([("A", "1999-10-18", strong, 4e-7), ("A", "1999-10-18", weak, 0.004)])
+    assert uncapped in UNCAPPED and capped not in UNCAPPED
+    for strong, weak in ((uncapped, capped), (capped, uncapped)):
+        f = _flags_frame([("A", period, strong, p_strong), ("A", period, weak, p_weak)])
         agents, _ = agent_table(f, alpha=0.05)
         got = agents.loc[(agents["agent_id"] == "A") & (agents["scope"] == "all"),
                          "p_value"].iloc[0]
-        z = stats.norm.isf([4e-7, 0.004])
-        zs = z if strong == "short_calls_change" else np.minimum(z, FACE_Z_CAP)
-        assert got == pytest.approx(stats.norm.sf(zs.sum() / 2.0), rel=1e-9), strong
-
-
-def test_quick_callbacks_are_not_capped_in_their_face_short_calls_are():
-    """Face (short_calls_peer, quick_callback_after_short): the peer test's z is capped at
-    FACE_Z_CAP, the quick-callback test's is not (UNCAPPED: measured calibrated to 3e-5);
-    fewer than 20 agents, so the face's correlation is taken as 1."""
-    from analysis.gaming._agents import UNCAPPED
-
-    assert "quick_callback_after_short" in UNCAPPED and "short_calls_peer" not in UNCAPPED
-    for strong, weak in (("quick_callback_after_short", "short_calls_peer"),
-                         ("short_calls_peer", "quick_callback_after_short")):
-        f = _flags_frame([("A", "2024-01", strong, 3e-8), ("A", "2024-01", weak, 0.06)])
-        agents, _ = agent_table(f, alpha=0.05)
-        got = agents.loc[(agents["agent_id"] == "A") & (agents["scope"] == "all"),
-                         "p_value"].iloc[0]
-        z = stats.norm.isf([3e-8, 0.06])
-        zs = z if strong == "quick_callback_after_short" else np.minimum(z, FACE_Z_CAP)
+        z = stats.norm.isf([p_strong, p_weak])
+        zs = z if strong == uncapped else np.minimum(z, FACE_Z_CAP)
         assert got == pytest.approx(stats.norm.sf(zs.sum() / 2.0), rel=1e-9), strong
