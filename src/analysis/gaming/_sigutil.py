@@ -132,7 +132,7 @@ _PERIOD_ALIAS = {"m": "month", "monthly": "month", "w": "week", "weekly": "week"
                  "d": "day", "daily": "day"}
 
 #: A first or last period whose calls fall on fewer than this share of the days of the
-#: fullest period is a *stub* (data that start or end a day or two into a month), and
+#: fullest period is a *stub* (data that start or end a few days into a month), and
 #: its calls are judged with the neighbouring period's (:func:`period_folds`).
 STUB_SHARE = 0.25
 
@@ -190,8 +190,8 @@ def fold_note(folds: dict[str, tuple[str, int]]) -> str:
         return ""
     parts = [f"{k} ({d} day{'s' if d != 1 else ''} of data) is counted with {v}"
              for k, (v, d) in folds.items()]
-    return ("period " + "; ".join(parts) + ": a period of a day or two cannot tell an "
-            "agent's habit from that day's noise")
+    return ("period " + "; ".join(parts) + ": a period of a few days cannot tell an "
+            "agent's habit from those days' noise")
 
 
 def period_sql(ctx: Any, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
