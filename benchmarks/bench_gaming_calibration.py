@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _notes import write_keeping_notes
 
 from analysis.gaming import run_checks
 from analysis.gaming._agents import agent_table
@@ -186,11 +187,7 @@ def _write(a, data: dict) -> None:
             rows.append(r)
     lines += ["## Agent-level decisions (ACAT per agent, BH across agents at 0.05)", "",
               pd.DataFrame(rows).to_markdown(index=False), ""]
-    old = OUT.read_text(encoding="utf-8") if OUT.is_file() else ""
-    hand = old.split(HAND, 1)[1].lstrip("\n") if HAND in old else ""
-    tmp = OUT.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n" + HAND + "\n\n" + hand, encoding="utf-8")
-    tmp.replace(OUT)
+    write_keeping_notes(OUT, lines, HAND)
     print(f"wrote {OUT} (the notes below its hand-written marker kept)")
 
 

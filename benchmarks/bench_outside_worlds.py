@@ -23,8 +23,9 @@ The battery runs as a user runs it: ``run_checks`` with the default options (no
 ``aht_target``: the bunching target is searched for). Per world kind: honest agents
 flagged (agent-level decision, BH at .05 across agents), worlds with any honest flag,
 recall per behaviour (and for gaming that starts mid-window), per-check null calibration
-(honest agents' p-values in the null worlds, rejection rate / nominal), and center-level
-change points: the IVR step dated within 3 days, and steps elsewhere.
+(honest agents' p-values in the null worlds, rejection rate / nominal), and change points:
+agent-level steps on honest agents present from the first days to the last, the IVR step
+dated within 3 days at the center level, and center steps elsewhere.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _notes import write_keeping_notes  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "outside_worlds.md"
 #: Everything after this line of the results file is written by hand and kept on a rerun.
@@ -68,11 +70,24 @@ def run_world(kind: tuple, gamed: bool, i: int, options: dict | None = None) -> 
     center = (cp[cp["level"].astype(str) == "center"][["metric", "date", "p_value"]]
               if cp is not None and len(cp) else pd.DataFrame(columns=["metric", "date",
                                                                        "p_value"]))
+    # agent-level steps (the changepoints check's own, not the dating of flagged agents)
+    # on experienced agents: on the roster from the first days to the last (no new hire,
+    # no leaver; the step check needs cp_min_agent_days, 40, so 61-day worlds only)
+    h = calls[calls["answer_ts"].notna()]
+    day = (h["answer_ts"] - pd.Timestamp(calls["arrival_ts"].min()).normalize()).dt.days
+    span = day.groupby(h["agent_id"]).agg(["min", "max"])
+    experienced = set(span.index[(span["min"] <= 2) & (span["max"] >= days - 3)])
+    steps = (set(cp.loc[(cp["level"].astype(str) == "agent")
+                        & (cp["source"].astype(str) == "changepoints"), "agent_id"].astype(str))
+             if cp is not None and len(cp) else set())
+    ivr = truth.attrs["ivr_date"]
+    truth = truth.assign(experienced=truth["agent_id"].isin(experienced),
+                         agent_step=truth["agent_id"].isin(steps))
     print(f"  {label} {'gamed' if gamed else 'null'} world {i}: "
           f"{int(flagged[truth['behaviour'].to_numpy() == 'honest'].sum())} honest flagged",
           flush=True)
     return dict(kind=label, gamed=gamed, world=i, truth=truth.assign(flagged=flagged),
-                ivr=truth.attrs["ivr_date"], center=center,
+                ivr=ivr, center=center,
                 pvals=f[["agent_id", "period", "check", "p_value"]].copy())
 
 
@@ -128,12 +143,17 @@ def _tables(res: list[dict]) -> list[str]:
             other01 += int((far["p_value"] < 0.01).sum())
             other05 += int((far["p_value"] < 0.05).sum())
             worlds_other01 += bool((far["p_value"] < 0.01).any())
+        t = pd.concat(list(grp["truth"]), ignore_index=True)
+        he = t[(t["behaviour"] == "honest") & t.get("experienced", False)]
+        steps = (f"{int(he['agent_step'].sum())} of {len(he)}" if "agent_step" in he and len(he)
+                 else "-")
         rows.append({"world": kind, "gaming": "gamed" if gamed else "null", "worlds": len(grp),
+                     "honest experienced agents with an agent-level step": steps,
                      "IVR change dated (short-call rate, within 3 days)": f"{dated}/{len(grp)}",
                      "other center steps at p < .05": other05,
                      "at p < .01": other01,
                      "worlds with one at p < .01": f"{worlds_other01}/{len(grp)}"})
-    lines += ["## Center-level change points", "", pd.DataFrame(rows).to_markdown(index=False), ""]
+    lines += ["## Change points", "", pd.DataFrame(rows).to_markdown(index=False), ""]
     return lines
 
 
@@ -164,13 +184,8 @@ def main() -> None:
              "method). "
              + (f"Options `{a.options}`." if json.loads(a.options)
                 else "Default options, as a user runs `ccpm gaming`."), ""] + _tables(res)
-    out = Path(a.out)
-    old = out.read_text(encoding="utf-8") if out.is_file() else ""
-    hand = old.split(HAND, 1)[1].lstrip("\n") if HAND in old else ""
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines) + "\n" + HAND + "\n\n" + hand, encoding="utf-8")
-    tmp.replace(out)
-    print(f"wrote {out}")
+    write_keeping_notes(Path(a.out), lines, HAND)
+    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":
