@@ -55,6 +55,7 @@ __all__ = [
     "neutralize_frame",
     "restore_series",
     "safe_csv",
+    "sql_string",
     "sql_quote_path",
     "sql_path_list",
 ]
@@ -174,6 +175,17 @@ def safe_csv(df: pd.DataFrame, path, **kw):
     return neutralize_frame(df).to_csv(path, **kw)
 
 
+def sql_string(text: str) -> str:
+    """``text`` as a SQL string literal: in single quotes, each quote doubled.
+
+    Examples
+    --------
+    >>> sql_string("it's")
+    "'it''s'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
 def sql_quote_path(path: str | os.PathLike) -> str:
     """``path`` as a SQL string literal (``'...'``, quotes doubled), for the statements
     that take no parameter (``COPY ... TO``).
@@ -186,7 +198,7 @@ def sql_quote_path(path: str | os.PathLike) -> str:
     s = os.fspath(path)
     if "\x00" in s:
         raise ValueError("a path cannot contain a NUL character")
-    return "'" + s.replace("'", "''") + "'"
+    return sql_string(s)
 
 
 def sql_path_list(paths: Iterable[str | os.PathLike | Path]) -> str:

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
+from ..escape import sql_string
 from ._base import FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._peert import TAILS as PEER_TAILS
 from ._peert import choose_peer_nu, draw_spread, spread_note
@@ -207,8 +208,8 @@ def period_sql(ctx: Any, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
         folds = period_folds(ctx)
         if not folds:
             return lab
-        q = lambda x: "'" + str(x).replace("'", "''") + "'"  # noqa: E731
-        cases = " ".join(f"WHEN {q(k)} THEN {q(v)}" for k, (v, _) in folds.items())
+        cases = " ".join(f"WHEN {sql_string(k)} THEN {sql_string(v)}"
+                         for k, (v, _) in folds.items())
         return f"(CASE {lab} {cases} ELSE {lab} END)"
     if p in ("all", "none", ""):
         return "'all'"
