@@ -65,7 +65,7 @@ def run_world(kind: tuple, gamed: bool, i: int, options: dict | None = None) -> 
     rep = run_checks(calls, options=dict(options or {}))
     ag = rep.agents[rep.agents["scope"] == "all"].set_index("agent_id")["flagged"]
     flagged = ag.reindex(truth["agent_id"]).fillna(False).astype(bool).to_numpy()
-    f = rep.flags[rep.flags["agent_id"].astype(str) != "center"]
+    f = rep.flags[rep.flags["level"] == "agent"]  # the center's rows have no agent
     cp = rep.changepoints
     center = (cp[cp["level"].astype(str) == "center"][["metric", "date", "p_value"]]
               if cp is not None and len(cp) else pd.DataFrame(columns=["metric", "date",
@@ -120,7 +120,8 @@ def _tables(res: list[dict]) -> list[str]:
     for r in res:
         if r["gamed"]:
             continue
-        cal.append(r["pvals"].assign(kind=r["kind"]))
+        p = r["pvals"]
+        cal.append(p[p["agent_id"].astype(str) != ""].assign(kind=r["kind"]))
     if cal:
         c = pd.concat(cal, ignore_index=True).dropna(subset=["p_value"])
         rows = []
