@@ -188,8 +188,10 @@ class GamingReport:
             f"{int(self.flags['p_value'].notna().sum())} per-test q-values in "
             f"gaming_flags.csv are evidence (which checks), not the decision."
         )
-        if i.get("period_fold_note"):
-            lines.append(f"  {i['period_fold_note']}.")
+        if i.get("period_folds"):
+            days = i.get("period_fold_days", {})
+            folds = {k: (v, int(days.get(k, 0))) for k, v in i["period_folds"].items()}
+            lines.append(f"  {fold_note(folds)}.")
         if i.get("short_call_s_auto"):
             lines.append(f"  short-call threshold from the data: {i['short_call_s_auto']}")
         lines.append("")
@@ -403,7 +405,6 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
     if folds:
         info["period_folds"] = {k: v for k, (v, _) in folds.items()}
         info["period_fold_days"] = {k: d for k, (_, d) in folds.items()}
-        info["period_fold_note"] = fold_note(folds)
     workers = _check_threads(ctx, len(names))
     if workers > 1:
         # checks are independent (own cursor, own seeded generator, shared caches hold
