@@ -187,6 +187,34 @@ def test_too_few_days_with_a_late_window_are_not_tested():
     few = tab[tab["n_late_days"] < 10]
     assert len(few) >= 30 and set(few["period"]) == {"2026-02"}
     assert any(f"{len(few)} agent x period(s) with fewer than 10 days" in n for n in res.notes)
-    assert set(res.flags["period"]) == {"2026-01"}
+    # the whole window's row (period "all") has every day, so it is tested too
+    assert set(res.flags["period"]) == {"2026-01", "all"}
     tested = set(zip(res.flags["agent_id"], res.flags["period"], strict=True))
     assert not tested & set(zip(few["agent_id"], few["period"], strict=True))
+
+
+def test_whole_window_row_is_the_contrast_over_every_day():
+    """The pooled row is what the contrast gives with one period over the whole window."""
+    calls = simulate_calls(n_agents=12, days=40, seed=6, customers=False)
+    pooled = end_of_day_contrasts(make_context(calls), pooled=True)
+    assert set(pooled["period"]) == {"2026-01", "2026-02", "all"}
+    whole = end_of_day_contrasts(make_context(calls, options={"period": "all"}))
+    got = pooled[pooled["period"] == "all"].set_index("agent_id").sort_index()
+    want = whole.set_index("agent_id").sort_index()
+    assert list(got.index) == list(want.index) and len(got) >= 10
+    for c in ("n_days", "n_late", "n_rest"):
+        assert (got[c] == want[c]).all()
+    # the talk contrast is centred per queue x period and the gap per period x hour, so
+    # the pooled row (centred per month) and the one-period run differ a little
+    for c in ("d_talk", "se_talk", "d_gap", "se_gap"):
+        assert np.allclose(got[c], want[c], atol=0.03), c
+    # the monthly rows are those of the run without the pooled row
+    monthly = end_of_day_contrasts(make_context(calls))
+    assert "all" not in set(monthly["period"])
+    pd.testing.assert_frame_equal(
+        pooled[pooled["period"] != "all"].reset_index(drop=True), monthly)
+    # the check tests the whole window too, and only with more than one period
+    f = check_end_of_day(make_context(calls)).flags
+    assert {"2026-01", "2026-02", "all"} <= set(f["period"])
+    one = check_end_of_day(make_context(calls, options={"period": "all"})).flags
+    assert set(one["period"]) == {"all"}

@@ -40,6 +40,17 @@ periods at p < .001 from 0.15 % to 0 % (messy, seeds 120-129; p < .05: 6.0 % to
 4.7 %) and from 0.25 % to 0.08 % (clean, seeds 20-31), with every planted
 stretcher's best period still at p < .001 (44 of 44).
 
+Accumulation across periods. With more than one period each agent also has a row
+over the whole window (period ``all``, its contrasts pooled over every day, the peers'
+spread fitted on the peers' whole-window contrasts), which carries half the check's
+weight in the agent-level decision (:mod:`._agents`): a habit kept every month builds
+evidence instead of being tested month by month. Stretchers' check-level p-value below
+.001 / .0001: on messy ``ccpm synth`` worlds (200 agents, 61 days, 5 worlds, 20
+stretchers) 85 % / 35 % -> 100 % / 60 %; on outside worlds
+(``benchmarks/worlds_outside.py``, 8 worlds, 30 stretchers, half of them from mid-window)
+13 % / 0 % -> 23 % / 13 %. The honest agents' whole-window rows at .05 / .01 / .001: 0.91 /
+0.63 / 0.53 x nominal (1,900 rows) and 0.49 / 0.34 / 0.57 x (1,748).
+
 Null model
 ----------
 Each contrast goes through the robust peer test
@@ -97,9 +108,12 @@ _CENTRE_CAP_S = 900.0
 
 def end_of_day_contrasts(
     ctx: GamingContext, *, window_min: float = 60.0, min_late: int = 10, min_rest: int = 30,
-    min_other: int = 30,
+    min_other: int = 30, pooled: bool = False,
 ) -> pd.DataFrame:
     """Per agent x period late-vs-rest contrasts of log talk and log idle gap.
+
+    With ``pooled`` and more than one period, each agent also has a row over the whole
+    window (period ``all``).
 
     Returns
     -------
@@ -192,6 +206,10 @@ def end_of_day_contrasts(
             "se_talk", "d_gap", "se_gap"]
     if df.empty:
         return pd.DataFrame(columns=cols)
+    if pooled and df["period"].nunique() > 1:
+        # the whole window as one more period: a day belongs to one period, so the
+        # agent x day x late rows stay unique (see "Accumulation across periods")
+        df = pd.concat([df, df.assign(period="all")], ignore_index=True)
     out = day_clustered_contrasts(df, min_late=min_late, min_rest=min_rest)
     if out.empty:
         return pd.DataFrame(columns=cols)
@@ -283,7 +301,8 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
 
     Returns
     -------
-    CheckResult; flags have ``effect`` = percent longer talk in the last window
+    CheckResult; flags (per period and, with more than one, over the whole window:
+    period ``all``) have ``effect`` = percent longer talk in the last window
     than the rest of the day, beyond the peers' median contrast; ``n`` = late
     calls; ``p_value`` = Fisher combination of the talk and gap p-values.
     """
@@ -296,7 +315,7 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
     tails = peer_tails(ctx)
     if tails is None:
         return peer_tails_skip(name, ctx)
-    tab = end_of_day_contrasts(ctx, window_min=window,
+    tab = end_of_day_contrasts(ctx, window_min=window, pooled=True,
                                min_late=int(option(ctx, "eod_min_late", 10)))
     if tab.empty:
         return skipped(name, f"no agent-day spans twice the {window:g}-minute window")
