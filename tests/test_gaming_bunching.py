@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 
@@ -243,7 +244,7 @@ def test_runner_finds_bunchers_the_center_scan_misses_and_not_at_a_given_target(
     rep = run_checks(calls, checks=["bunching_agent"],
                      options={"raise_errors": True, "aht_target": 300})
     assert "own largest jump" not in " ".join(rep.flags["detail"])
-    assert rep.notes["bunching_agent"][0].startswith("target 300 s (given)")
+    assert rep.notes["bunching_agent"][0].startswith("handle time: target 300 s (given)")
 
 
 def _talk_target_world(seed: int = 9):
@@ -280,4 +281,49 @@ def test_bunch_measure_talk_finds_a_talk_time_target_handle_time_smears():
 def test_bunch_measure_wrong_word_skips_with_the_words():
     calls, _ = simulate_calls(n_agents=10, months=1, seed=10)
     rep = run_checks(calls, checks=["bunching_agent"], options={"bunch_measure": "wrap"})
-    assert "bunch_measure must be one of handle, talk" in rep.skipped["bunching_agent"]
+    assert "bunch_measure must be one of auto, handle, talk" in rep.skipped["bunching_agent"]
+
+
+def test_bunch_measure_auto_reads_both_and_combines_them():
+    """The default reads handle and talk time where they differ: talk-time bunchers are
+    found without naming the measure, each agent's p-value is the Cauchy combination of
+    its tests on both, and the center's row names the stronger measure."""
+    from analysis.gaming._combine import acat
+
+    calls = _talk_target_world()
+    p, n_tests = {}, {}
+    for m in ("auto", "handle", "talk"):
+        rep = run_checks(calls, checks=["bunching_agent", "bunching_center"],
+                         options={"raise_errors": True, "bunch_boot": 99, "bunch_measure": m})
+        f = rep.flags[rep.flags["check"] == "bunching_agent"].set_index("agent_id")
+        p[m] = f["p_value"]
+        if m == "auto":
+            notes = " ".join(rep.notes["bunching_agent"])
+            assert "handle time: " in notes and "talk time: " in notes
+            c = rep.flags[rep.flags["check"] == "bunching_center"]
+            assert len(c) == 1 and "talk-time target" in c["detail"].iloc[0]
+        else:
+            n_tests[m] = sum(x.startswith(("target ", "each agent's own")) for x in
+                             rep.notes["bunching_agent"])
+    assert (p["auto"][["A000", "A001"]] < 1e-6).all()
+    assert (p["auto"].drop(["A000", "A001"]) > 1e-3).all()
+    # ACAT of all of an agent's tests: the mean of their Cauchy scores, so each measure's
+    # combination enters weighted by its number of tests (here the handle-time scan is not
+    # significant, so handle time has only the agent's own-jump test, talk time two)
+    p = {m: v.sort_index() for m, v in p.items()}
+    assert list(p["handle"].index) == list(p["talk"].index) == list(p["auto"].index)
+    t = {m: np.tan((0.5 - p[m].to_numpy()) * np.pi) for m in ("handle", "talk")}
+    n_h, n_t = n_tests["handle"], n_tests["talk"]
+    assert (n_h, n_t) == (1, 2)
+    want = 0.5 - np.arctan((n_h * t["handle"] + n_t * t["talk"]) / (n_h + n_t)) / np.pi
+    assert np.allclose(p["auto"].to_numpy(), want, rtol=1e-6)
+
+
+def test_bunch_measure_auto_reads_one_measure_without_hold_or_wrap_up():
+    calls, _ = simulate_calls(n_agents=20, months=1, seed=3)
+    calls = calls.drop(columns=["hold_s", "acw_s"])
+    rep = {m: run_checks(calls, checks=["bunching_agent", "bunching_center"],
+                         options={"raise_errors": True, "bunch_boot": 99, "bunch_measure": m})
+           for m in ("auto", "handle")}
+    pd.testing.assert_frame_equal(rep["auto"].flags, rep["handle"].flags)
+    assert rep["auto"].notes["bunching_agent"] == rep["handle"].notes["bunching_agent"]

@@ -80,7 +80,7 @@ def test_choice_option_words_are_the_checks_own():
     assert CHOICE_OPTIONS["short_tails"] == short_calls.TAILS
     assert CHOICE_OPTIONS["transfer_tails"] == transfers.TAILS
     assert CHOICE_OPTIONS["peer_tails"] == _peert.TAILS
-    assert CHOICE_OPTIONS["bunch_measure"] == tuple(bunching.MEASURES)
+    assert CHOICE_OPTIONS["bunch_measure"] == bunching.MEASURE_WORDS
 
 
 def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, capsys):

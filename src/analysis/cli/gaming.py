@@ -218,7 +218,7 @@ CHOICE_OPTIONS = {
     "short_tails": ("auto", "normal", "logit-t"),
     "transfer_tails": ("auto", "beta", "logit-t"),
     "peer_tails": ("auto", "normal", "t"),
-    "bunch_measure": ("handle", "talk"),
+    "bunch_measure": ("auto", "handle", "talk"),
 }
 
 CHECK_OPTIONS = frozenset({

@@ -67,12 +67,20 @@ reveal and that is not given; smooth but lumpy real densities with millions of
 calls make tiny excesses significant (read the effect, not only the p-value);
 agents with fewer than ``bunch_min_agent_calls`` (200) calls near the target.
 
-Options: ``aht_target`` (seconds), ``bunch_measure`` (``handle``, the default, or
-``talk`` where the target is set on talk time: a center that targets average talk time
-sees its agents bunch talk, and with wrap-up added the bunch is smeared over the next
-minute or two of handle time: on two outside worlds, seven bunchers who cut talk to
-270-299 s had ``bunching_agent`` p-values of median .32 on handle time and 2e-8 on talk
-time, five of seven below 1e-4), ``bunch_bin_s`` (default target / 60, at
+Measure. A target may be set on handle time or on talk time: a center that targets
+average talk time sees its agents bunch talk, and with wrap-up added the bunch is smeared
+over the next minute or two of handle time (on two outside worlds,
+``benchmarks/worlds_outside.py``, seven bunchers who cut talk to 270-299 s had
+``bunching_agent`` p-values of median .32 on handle time and 2e-8 on talk time). With
+``bunch_measure`` ``auto`` (the default) both are read where hold or wrap-up has data:
+each measure gets its own scan, target and agent tests, an agent's tests on both are
+combined by ACAT (as the two tests of one measure are), and the center's p-value is the
+ACAT of the two measures' (the row describes the stronger). ``handle`` or ``talk`` reads
+one, for a center that knows which its target is on (a little more power: ACAT over
+twice the tests costs up to a factor of about two in a p-value).
+
+Options: ``aht_target`` (seconds), ``bunch_measure`` (``auto``, ``handle`` or ``talk``),
+``bunch_bin_s`` (default target / 60, at
 least 1 s), ``bunch_window_below`` (0.1 x target), ``bunch_window_above``
 (0.2 x target), ``bunch_degree`` (5; agents 3), ``bunch_boot`` (499),
 ``bunch_min_agent_calls`` (200), ``bunch_target_alpha`` (0.05).
@@ -120,14 +128,48 @@ ROUND_TARGETS = (60, 90, 120, 150, 180, 210, 240, 270, 300, 360, 420, 480, 540, 
 MEASURES = {"handle": "talk_s + coalesce(hold_s, 0) + coalesce(acw_s, 0)", "talk": "talk_s"}
 
 
+#: The words option ``bunch_measure`` takes: a measure, or ``auto`` (both where they differ).
+MEASURE_WORDS = ("auto", *MEASURES)
+
+
 def _measure(ctx: GamingContext) -> str:
-    """``handle`` (talk + hold + wrap-up, the default) or ``talk`` (option ``bunch_measure``)."""
-    m = str(ctx.options.get("bunch_measure") or "handle").lower()
-    if m not in MEASURES:
+    """The one measure a (per-measure) context reads: ``handle`` or ``talk``.
+
+    :func:`_measures` gives each measure its own context (:func:`_for_measure`);
+    a context whose option is ``auto`` (or unset) reads handle time.
+    """
+    m = str(ctx.options.get("bunch_measure") or "auto").lower()
+    if m not in MEASURE_WORDS:
         from ..errors import ConfigError
 
-        raise ConfigError(f"bunch_measure must be one of {', '.join(MEASURES)}, not {m!r}")
-    return m
+        raise ConfigError(f"bunch_measure must be one of {', '.join(MEASURE_WORDS)}, "
+                          f"not {m!r}")
+    return "handle" if m == "auto" else m
+
+
+def _measures(ctx: GamingContext) -> list[str]:
+    """The measures a run reads: the option's one, or with ``auto`` both where hold or
+    wrap-up has data (otherwise handle time is talk time and one is read)."""
+    m = str(ctx.options.get("bunch_measure") or "auto").lower()
+    if m != "auto":
+        return [_measure(ctx)]
+    from ._sigutil import has_nonzero
+
+    key = ("bunching_measures",)
+    cache = run_cache(ctx)
+    if key not in cache:
+        two = has_nonzero(ctx, "hold_s") or has_nonzero(ctx, "acw_s")
+        cache[key] = ["handle", "talk"] if two else ["handle"]
+    return list(cache[key])
+
+
+def _for_measure(ctx: GamingContext, measure: str) -> GamingContext:
+    """``ctx`` reading ``measure``; it shares the run's caches (keyed by measure)."""
+    import dataclasses
+
+    run_cache(ctx)
+    ctx.options.setdefault("_bunching_cache", {})
+    return dataclasses.replace(ctx, options={**ctx.options, "bunch_measure": measure})
 
 
 def poisson_glm(X: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-10):
@@ -612,22 +654,49 @@ def _skip(name: str, why: str) -> CheckResult:
 
 @CHECKS.register("bunching_center")
 def check_bunching_center(ctx: GamingContext) -> CheckResult:
-    """Excess handle times just under the target, center level (Poisson GLM + bootstrap).
+    """Excess handle (or talk) times just under the target, center level (Poisson GLM + bootstrap).
 
-    See the module docstring for the null model, the columns and what it cannot see.
+    With ``bunch_measure`` ``auto`` (the default) both measures are tested where they
+    differ; the center's p-value is their Cauchy combination and the row describes the
+    measure with the smaller p-value. See the module docstring for the null model, the
+    columns and what it cannot see.
     """
     name = "bunching_center"
     if "talk_s" not in ctx.columns:
         return _skip(name, "no data in column talk_s")
+    rows, notes, why = [], [], []
+    for m in _measures(ctx):
+        row, note, skip = _center_one(_for_measure(ctx, m))
+        if row is None:
+            why.append(skip)
+        else:
+            rows.append(row)
+            notes.append(note)
+    if not rows:
+        return _skip(name, "; ".join(why))
+    best = dict(min(rows, key=lambda r: r["p_value"]))
+    if len(rows) > 1:
+        best["p_value"] = float(acat(np.array([r["p_value"] for r in rows])))
+        best["detail"] += (f" (the stronger of {len(rows)} measures: p-value their Cauchy "
+                           "combination)")
+    notes += [f"not tested: {w}" for w in why]
+    flags = pd.DataFrame([best])[FLAG_COLUMNS]
+    return CheckResult(name, flags, notes=notes)
+
+
+def _center_one(ctx: GamingContext) -> tuple[dict | None, str, str]:
+    """The center's row on the context's one measure: (row, note, why it was skipped)."""
+    name = "bunching_center"
     target, how, n_cand = _target(ctx)
     if target is None:
-        return _skip(name, how)
+        return None, "", how
     q01, _, _, q99, _ = _range(ctx)
     s = _settings(ctx, target)
     edges = _fit_edges(target, s, q01, q99)
     counts = _agent_histogram(ctx, edges)[1].sum(axis=0)  # every handled call has an agent
+    what = _measure(ctx)
     if counts.sum() < 200:
-        return _skip(name, f"fewer than 200 calls near the target {target:g} s")
+        return None, "", f"fewer than 200 calls near the {what}-time target {target:g} s"
     res = bunching_test(counts, edges, target, w_below=s["wb"], w_above=s["wa"],
                         degree=s["degree"], n_boot=int(ctx.options.get("bunch_boot") or 499),
                         seed=int(opt(ctx, "seed")) + 17)
@@ -638,16 +707,15 @@ def check_bunching_center(ctx: GamingContext) -> CheckResult:
         # the multiplicity of the choice
         p, scan_note = float(_scan(ctx)["p_value"]), f" (target {how})"
     detail = (f"{res['observed']:.0f} calls ended in the {s['wb']:g} s below the {target:g} s "
-              f"target vs {res['expected']:.0f} expected from the smooth density "
+              f"{what}-time target vs {res['expected']:.0f} expected from the smooth density "
               f"(excess {res['excess']:.0f}, bootstrap SE {res['se']:.0f}){scan_note}")
-    flags = pd.DataFrame([dict(
+    row = dict(
         agent_id="center", period="all", check=name,
         effect=100.0 * res["excess"] / max(res["expected"], 1e-9),
         effect_unit=f"% more calls than expected in the {s['wb']:g} s below the target",
         p_value=p, n=int(counts.sum()), k=int(res["observed"]), detail=detail,
-    )])[FLAG_COLUMNS]
-    notes = [f"{_measure(ctx)}-time target {target:g} s ({how})"]
-    return CheckResult(name, flags, notes=notes)
+    )
+    return row, f"{what}-time target {target:g} s ({how})", ""
 
 
 @CHECKS.register("bunching_agent")
@@ -659,12 +727,46 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
     name = "bunching_agent"
     if "talk_s" not in ctx.columns or "agent_id" not in ctx.columns:
         return _skip(name, "no data in column talk_s or agent_id")
+    min_calls = int(ctx.options.get("bunch_min_agent_calls") or 200)
+    measures = _measures(ctx)
+    parts, notes, why = [], [], []
+    for m in measures:
+        p_m, n_m, skip = _agent_parts(_for_measure(ctx, m), min_calls)
+        parts += p_m
+        notes += [f"{m} time: {x}" for x in n_m] if len(measures) > 1 else n_m
+        if skip:
+            why.append(skip)
+    parts = [t for t in parts if not t.empty]
+    if not parts:
+        return _skip(name, "; ".join(why) or f"no agent with {min_calls} calls near a target")
+    tab = pd.concat(parts, ignore_index=True)
+    # one row per agent: its tests (at the center's target and at its own largest jump,
+    # on each measure read) combined by Cauchy combination (valid whatever their
+    # dependence); effect and detail of the strongest one
+    comb = tab.groupby("agent_id")["p_value"].agg(lambda p: acat(p.to_numpy()))
+    tab = tab.sort_values(["agent_id", "p_value"], kind="stable").drop_duplicates("agent_id")
+    tab["p_value"] = tab["agent_id"].map(comb).to_numpy()
+    flags = pd.DataFrame({
+        "agent_id": tab["agent_id"],
+        "period": "all",
+        "check": name,
+        "effect": 100.0 * (tab["k"] - tab["expected"]) / tab["expected"].clip(lower=1e-9),
+        "effect_unit": "% more calls just below the target than own smooth density predicts",
+        "p_value": tab["p_value"],
+        "n": tab["n"],
+        "k": tab["k"],
+        "detail": tab["detail"],
+    })[FLAG_COLUMNS]
+    return CheckResult(name, flags, notes=notes)
+
+
+def _agent_parts(ctx: GamingContext, min_calls: int) -> tuple[list, list[str], str]:
+    """The agents' tests on the context's one measure: (tables, notes, why skipped)."""
     target, how, _ = _target(ctx)
     what = _measure(ctx)
     given = how == "given"
     if given and target is None:
-        return _skip(name, how)
-    min_calls = int(ctx.options.get("bunch_min_agent_calls") or 200)
+        return [], [], how
     q01, _, _, q99, _ = _range(ctx)
     parts, notes = [], []
     # 1. every agent at the center's target: given, or found by a scan that is itself
@@ -706,24 +808,4 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
             parts.append(tab)
             notes.append(f"each agent's own largest density jump between {q10:.0f} and "
                          f"{q90:.0f} s ({len(tab)} agents with >= {min_calls} calls)")
-    parts = [t for t in parts if not t.empty]
-    if not parts:
-        return _skip(name, f"no agent with {min_calls} calls near a target")
-    tab = pd.concat(parts, ignore_index=True)
-    # one row per agent: the two tests combined by Cauchy combination (valid whatever
-    # their dependence); effect and detail of the stronger one
-    comb = tab.groupby("agent_id")["p_value"].agg(lambda p: acat(p.to_numpy()))
-    tab = tab.sort_values(["agent_id", "p_value"], kind="stable").drop_duplicates("agent_id")
-    tab["p_value"] = tab["agent_id"].map(comb).to_numpy()
-    flags = pd.DataFrame({
-        "agent_id": tab["agent_id"],
-        "period": "all",
-        "check": name,
-        "effect": 100.0 * (tab["k"] - tab["expected"]) / tab["expected"].clip(lower=1e-9),
-        "effect_unit": "% more calls just below the target than own smooth density predicts",
-        "p_value": tab["p_value"],
-        "n": tab["n"],
-        "k": tab["k"],
-        "detail": tab["detail"],
-    })[FLAG_COLUMNS]
-    return CheckResult(name, flags, notes=notes)
+    return parts, notes, ""
