@@ -288,7 +288,6 @@ def test_bunch_measure_auto_reads_both_and_combines_them():
     """The default reads handle and talk time where they differ: talk-time bunchers are
     found without naming the measure, each agent's p-value is the Cauchy combination of
     its tests on both, and the center's row names the stronger measure."""
-    from analysis.gaming._combine import acat
 
     calls = _talk_target_world()
     p, n_tests = {}, {}
