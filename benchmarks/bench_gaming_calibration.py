@@ -47,7 +47,7 @@ OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
 HAND = "<!-- written by hand below this line: bench_gaming_calibration.py keeps it on a rerun -->"
 CHECKS = ["short_calls_peer", "short_calls_trend", "short_calls_change", "repeat_after_short",
           "quick_callback_after_short", "transfer_dumping", "acw_inflation", "hold_inflation",
-          "end_of_day_stretch", "survey_selection", "bunching_agent"]
+          "acw_change", "hold_change", "end_of_day_stretch", "survey_selection", "bunching_agent"]
 #: Study checks (not in the default battery): their p-values are computed and shown in the
 #: per-test calibration table, but they take no part in the agent-level decisions.
 STUDY_CHECKS = ["repeated_short_calls"]

@@ -7,8 +7,9 @@ Worlds: :func:`analysis.gaming._sigsim.simulate_calls`, clean and ``messy=True``
 agents each of after-call-work padding (x1.3), hold padding (x1.4) and transfer
 dumping (x1.8), starting on day one (``onset`` 0) or on day 30 of 61. Decision as
 :mod:`analysis.gaming._agents` makes it (ACAT per agent over the checks run, BH
-across agents at 0.05, scope ``all``), with the level checks only (``acw_inflation``,
-``hold_inflation``, ``transfer_dumping``) and with the step checks added
+across agents at 0.05, scope ``all``), with the period checks only (``acw_inflation``,
+``hold_inflation``, evidence only since 2026-12-07, ``acw_change``, ``hold_change``,
+``transfer_dumping``) and with the step checks added
 (``acw_step``, ``hold_step``, ``transfer_step``). Honest agents flagged: share of
 the 188 honest agents of a world, mean and worst world; plus null worlds (no
 gaming) of each kind.
@@ -28,7 +29,7 @@ from analysis.gaming._agents import agent_table
 from analysis.gaming._sigsim import simulate_calls
 
 OUT = Path(__file__).resolve().parent / "results" / "gaming_padding.md"
-LEVEL = ["acw_inflation", "hold_inflation", "transfer_dumping"]
+LEVEL = ["acw_inflation", "hold_inflation", "acw_change", "hold_change", "transfer_dumping"]
 STEP = ["acw_step", "hold_step", "transfer_step"]
 KINDS = [("acw", {"acw": 1.3}), ("hold", {"hold": 1.4}), ("transfer", {"transfer": 1.8})]
 

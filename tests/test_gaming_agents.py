@@ -94,8 +94,8 @@ def test_agent_table_weights_and_fdr_by_hand():
         # A: hang-up signature (2 short-call checks + repeat calls) and one acw test
         ("A", "2024-01", "short_calls_peer", 1e-6), ("A", "2024-02", "short_calls_peer", 0.2),
         ("A", "2024-02", "short_calls_trend", 0.01), ("A", "2024-02", "repeat_after_short", 0.03),
-        ("A", "2024-01", "acw_inflation", 0.9),
-        ("B", "2024-01", "short_calls_peer", 0.5), ("B", "2024-02", "acw_inflation", 0.04),
+        ("A", "2024-01", "acw_change", 0.9),
+        ("B", "2024-01", "short_calls_peer", 0.5), ("B", "2024-02", "acw_change", 0.04),
         ("C", "2024-01", "transfer_dumping", 0.3), ("C", "all", "short_calls_peer", 0.002),
         ("center", "all", "bunching_center", 1e-9),
     ]
@@ -149,7 +149,7 @@ def test_pooled_rows_carry_half_of_their_checks_weight():
     rows = [("D", "all", "short_calls_peer", 1e-4)]
     rows += [("D", m, "short_calls_peer", 0.01) for m in months]
     rows += [("E", m, "short_calls_peer", 0.01) for m in months]  # no pooled row
-    rows += [("F", "all", "acw_inflation", 0.5), ("F", "2024-01", "acw_inflation", 0.5)]
+    rows += [("F", "all", "acw_change", 0.5), ("F", "2024-01", "acw_change", 0.5)]
     agents, _ = agent_table(_flags_frame(rows), alpha=0.05)
     al = agents[agents["scope"] == "all"].set_index("agent_id")
     want_d = _acat_by_hand([1e-4] + [0.01] * 10, [0.5] + [0.05] * 10)
@@ -207,7 +207,7 @@ def test_agent_level_decision_is_calibrated_with_dependent_tests():
     worlds."""
     rng = np.random.default_rng(8)
     n_agents, n_tests, worlds = 200, 20, 25
-    checks = ["short_calls_peer", "short_calls_trend", "acw_inflation", "hold_inflation",
+    checks = ["short_calls_peer", "short_calls_trend", "acw_change", "hold_change",
               "transfer_dumping"]
     allp, any_flag = [], 0
     for _w in range(worlds):
@@ -324,3 +324,33 @@ def test_uncapped_checks_keep_their_z_in_their_face(uncapped, capped, p_strong, 
         z = stats.norm.isf([p_strong, p_weak])
         zs = z if strong == uncapped else np.minimum(z, FACE_Z_CAP)
         assert got == pytest.approx(stats.norm.sf(zs.sum() / 2.0), rel=1e-9), strong
+
+
+def test_levels_against_peers_are_evidence_not_decisions():
+    """An after-call-work or hold level far above the peers is listed as evidence but does
+    not flag an agent: honest habits differ by more than padding does (``EVIDENCE_ONLY``);
+    the same p-values as a change since the previous period do decide."""
+    from analysis.gaming._agents import EVIDENCE_ONLY
+
+    assert EVIDENCE_ONLY == {"acw_inflation", "hold_inflation"}
+    rows = [("G", "2024-01", "acw_inflation", 1e-9), ("G", "2024-01", "short_calls_peer", 0.5),
+            ("H", "2024-01", "hold_inflation", 1e-9), ("H", "2024-02", "hold_inflation", 1e-8)]
+    rows += [(f"N{i}", "2024-01", "short_calls_peer", 0.5) for i in range(5)]
+    agents, info = agent_table(_flags_frame(rows), alpha=0.05)
+    al = agents[agents["scope"] == "all"].set_index("agent_id")
+    assert info["n_agents"] == 7  # H, with evidence rows only, keeps its row
+    assert al.loc["G", "p_value"] == pytest.approx(0.5, rel=1e-12)
+    assert al.loc["H", "p_value"] == 1.0
+    assert not al["flagged"].any()
+    # the evidence columns still show the level for whoever reads the agent's row
+    assert al.loc["G", "checks"] == "acw_inflation"
+    assert al.loc["H", "behaviours"] == "hold_padding"
+    assert "Cauchy combination of 0 test(s)" in al.loc["H", "detail"]
+    assert "strongest: short_calls_peer" in al.loc["G", "detail"]
+    moved = [(a, per, {"acw_inflation": "acw_change", "hold_inflation": "hold_change"}.get(c, c),
+              p) for a, per, c, p in rows]
+    agents2, _ = agent_table(_flags_frame(moved), alpha=0.05)
+    al2 = agents2[agents2["scope"] == "all"].set_index("agent_id")
+    assert al2.loc["G", "p_value"] == pytest.approx(_acat_by_hand([1e-9, 0.5], [1, 1]),
+                                                    rel=1e-9)
+    assert al2.loc["G", "flagged"] and al2.loc["H", "flagged"]

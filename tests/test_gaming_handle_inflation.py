@@ -14,7 +14,11 @@ from analysis.gaming._sigsim import (
     simulate_calls,
 )
 from analysis.gaming._sigutil import fisher_combine, peer_contrast_pvalues
-from analysis.gaming.handle_inflation import check_acw_inflation, check_hold_inflation
+from analysis.gaming.handle_inflation import (
+    check_acw_change,
+    check_acw_inflation,
+    check_hold_inflation,
+)
 
 GAMERS = [f"A{i:03d}" for i in range(0, 80, 10)]
 
@@ -159,9 +163,12 @@ def test_synthetic_center_padders_effect_estimated_and_ranked_high():
 
 @pytest.mark.slow
 def test_own_history_component_calibrated_on_two_period_worlds():
-    """Worlds spanning two months: the level and change tests (Bonferroni) keep the size."""
-    pv = null_pvalues("acw_inflation", n=8, days=40, seed0=700)
+    """Worlds spanning two months: the change test keeps its size, the level test too."""
+    pv = null_pvalues("acw_change", n=8, days=40, seed0=700)
+    assert sum(len(p) for p in pv) >= 8 * 40  # one row per agent in the second month
     assert_calibrated(pv, conservative_ok=True)
+    tab = rejection_summary(null_pvalues("acw_inflation", n=8, days=40, seed0=700))
+    assert (tab["rate"] <= tab["alpha"] + 3 * tab["se"]).all(), tab
 
 
 def test_onset_of_padding_found_by_own_history():
@@ -169,15 +176,18 @@ def test_onset_of_padding_found_by_own_history():
     from analysis.synth import generate_center
 
     c = generate_center(agents=60, days=61, seed=8, gaming="acw_padding=2@0.5:31-60")
-    f = check_acw_inflation(make_context(c.calls)).flags
+    f = check_acw_change(make_context(c.calls)).flags
     pad = set(c.truth.loc[c.truth["behaviour"] == "acw_padding", "agent_id"])
+    assert "2026-01" not in set(f["period"])  # the first month has no month before it
     feb = f[f["period"] == "2026-02"].nsmallest(2, "p_value")
     assert set(feb["agent_id"]) == pad
     assert (feb["p_value"] < 0.001).all()
-    assert feb["detail"].str.contains("change since previous period").all()
-    off = check_acw_inflation(make_context(c.calls, options={"own_history": False})).flags
-    off_feb = off[(off["period"] == "2026-02") & off["agent_id"].isin(pad)]
-    assert off_feb["p_value"].min() > feb["p_value"].max()  # the level test alone is weaker
+    assert feb["detail"].str.contains("change since the previous period").all()
+    level = check_acw_inflation(make_context(c.calls)).flags
+    lvl_feb = level[(level["period"] == "2026-02") & level["agent_id"].isin(pad)]
+    assert lvl_feb["p_value"].min() > feb["p_value"].max()  # the level test is weaker
+    off = check_acw_change(make_context(c.calls, options={"own_history": False}))
+    assert off.skipped and "own_history" in off.skipped
 
 
 def test_tenure_adjustment_with_roster():

@@ -247,8 +247,9 @@ def test_a_wrong_peer_tails_word_skips_the_checks_naming_the_words():
 @pytest.mark.slow
 def test_heavy_tailed_habits_do_not_flag_honest_agents_by_default():
     """A null world (no gaming) whose agents' after-call work and hold carry a t3 factor:
-    the normal spread puts several honest agent-periods at p < .001 and flags agents;
-    the default chooses the t from the lower halves and flags (almost) none."""
+    the normal spread puts several honest agent-periods at p < .001; the default chooses
+    the t from the lower halves and puts (almost) none there. Either way no agent is flagged:
+    a level against peers is evidence, not a decision (``_agents.EVIDENCE_ONLY``)."""
     from analysis.gaming._sigsim import simulate_calls
 
     df = simulate_calls(n_agents=200, days=61, seed=801, messy=True, habit_tail=0.8)
@@ -260,5 +261,6 @@ def test_heavy_tailed_habits_do_not_flag_honest_agents_by_default():
                       int(rep.agents.query("scope == 'all'")["flagged"].sum()))
         if tails == "auto":
             assert any("Student t" in n for n in rep.notes["hold_inflation"])
-    assert out["normal"][0] >= 8 and out["normal"][1] >= 3  # 1,200 tests: 1.2 expected
-    assert out["auto"][0] <= 3 and out["auto"][1] <= 1
+    assert out["normal"][0] >= 8  # 1,200 tests: 1.2 expected
+    assert out["auto"][0] <= 3
+    assert out["normal"][1] == out["auto"][1] == 0

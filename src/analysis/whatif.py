@@ -77,6 +77,8 @@ RULE_TEXT = {
 NOT_REMOVABLE = {
     "acw_inflation": "padding lengthens every call; no subset of calls to remove",
     "hold_inflation": "padding lengthens every call; no subset of calls to remove",
+    "acw_change": "padding lengthens every call; no subset of calls to remove",
+    "hold_change": "padding lengthens every call; no subset of calls to remove",
     "acw_step": "padding lengthens every call; no subset of calls to remove",
     "hold_step": "padding lengthens every call; no subset of calls to remove",
     "transfer_step": "a step in the transfer rate names no single transfer to remove",

@@ -74,7 +74,7 @@ import pandas as pd
 from ._combine import acat_groups, by_qvalues
 from ._fdr import bh_qvalues
 
-__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "SIGNATURE_OF", "FACES", "FACE_Z_CAP", "UNCAPPED", "agent_table", "date_agents",
+__all__ = ["AGENT_COLUMNS", "BEHAVIOUR_OF", "EVIDENCE_ONLY", "SIGNATURE_OF", "FACES", "FACE_Z_CAP", "UNCAPPED", "agent_table", "date_agents",
            "CENTER_ID"]
 
 #: Columns of ``gaming_agents.csv`` / ``GamingReport.agents`` (interface A).
@@ -103,7 +103,20 @@ BEHAVIOUR_OF = {
     "acw_step": "acw_padding",
     "hold_step": "hold_padding",
     "transfer_step": "transfer_dumping",
+    "acw_change": "acw_padding",
+    "hold_change": "hold_padding",
 }
+
+#: Checks whose rows are evidence, listed and shown, but not part of the agent-level
+#: decision: an agent's after-call work or hold *level* against peers. Honest habits differ
+#: by more than padding does (a 1.3-1.6x padder from day one was found in none of the
+#: worlds in ``benchmarks/results/``: ccpm's own clean, messy and heavy-habit worlds and the
+#: outside worlds), so a level alone names unusual agents, not gamers: on the outside worlds
+#: (``benchmarks/worlds_outside.py``) 15 of the 19 honest agents flagged were wrap-up or
+#: hold habits 3.7-43x the center median, flagged on their level alone. Padding that starts
+#: within the data is decided on by the agent's own history (``acw_change``, ``hold_change``:
+#: the change since the previous period against peers' changes; ``acw_step``, ``hold_step``).
+EVIDENCE_ONLY = frozenset({"acw_inflation", "hold_inflation"})
 
 #: check -> signature (one behaviour's several traces share one weight). The own-history
 #: step checks are signatures of their own: pooled with the level check by Stouffer's
@@ -378,9 +391,15 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
     per = f[f["period"] != "all"].assign(scope=lambda d: d["period"])
     allf = f.assign(scope="all")
     long = pd.concat([allf, per], ignore_index=True)
-    long["w"] = _weights(long, "scope")
     long["key"] = long["agent_id"] + "\x1f" + long["scope"]
-    labels, p = _signature_combination(long)
+    # the decision's tests (EVIDENCE_ONLY rows are listed as evidence, not combined); an
+    # agent x scope with evidence rows only has p = 1 (kept, never flagged)
+    dec = long[~long["check"].isin(EVIDENCE_ONLY)]
+    long["w"] = _weights(long, "scope")
+    keys = pd.unique(long["key"])
+    p_of = dict(zip(*_signature_combination(dec), strict=True)) if len(dec) else {}
+    labels = np.asarray(keys, dtype=object)
+    p = np.array([p_of.get(k, 1.0) for k in labels], dtype=float)
     agent = np.array([lab.split("\x1f", 1)[0] for lab in labels], dtype=object)
     scope = np.array([lab.split("\x1f", 1)[1] for lab in labels], dtype=object)
     res = pd.DataFrame({"agent_id": agent, "scope": scope, "p_value": p})
@@ -399,12 +418,15 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
     ck = ck.sort_values(["key", "p"], kind="stable")
     bh_p = ck.groupby(["key", "behaviour"], sort=False)["p"].min().reset_index()
     bh_p = bh_p.sort_values(["key", "p"], kind="stable")
-    best = long.sort_values(["key", "p_value"], kind="stable").drop_duplicates("key")
+    # the strongest test and the counts in the detail are the decision's (evidence-only
+    # rows where an agent x scope has nothing else)
+    basis = pd.concat([dec, long[~long["key"].isin(set(dec["key"]))]], ignore_index=True)
+    best = basis.sort_values(["key", "p_value"], kind="stable").drop_duplicates("key")
     best_of = dict(zip(best["key"], zip(best["check"], best["period"], best["p_value"],
                                         best["effect"], best["effect_unit"], strict=True),
                        strict=True))
-    n_tests = long.groupby("key").size().to_dict()
-    n_per = long.groupby("key")["period"].nunique().to_dict()
+    n_tests = dec.groupby("key").size().to_dict()
+    n_per = basis.groupby("key")["period"].nunique().to_dict()
 
     def listing(tab: pd.DataFrame, col: str):
         """key, flagged -> the ``col`` values with p < alpha (in p order, each once), or
@@ -433,8 +455,9 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
         b_check, b_period, b_p, b_effect, b_unit = best_of[key]
         where = "all periods" if r.scope == "all" else f"period {r.scope}"
         detail.append(
-            f"Combined p = {_fmt_p(r.p_value)} (Cauchy combination of {int(n_tests[key])} "
-            f"test(s) over {int(n_per[key])} period(s), {where}); strongest: {b_check} "
+            f"Combined p = {_fmt_p(r.p_value)} (Cauchy combination of "
+            f"{int(n_tests.get(key, 0))} test(s) over {int(n_per[key])} period(s), {where}); "
+            f"strongest: {b_check} "
             f"in {b_period} (p = {_fmt_p(b_p)}, {b_effect:+.3g} "
             f"{b_unit})"
         )

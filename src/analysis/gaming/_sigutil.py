@@ -38,6 +38,7 @@ not scored against a normal tail they were never drawn from.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -244,15 +245,34 @@ def run_cache(ctx: Any) -> dict:
     return opts.setdefault("_cache", {})
 
 
-def cached_df(ctx: Any, sql: str, params=None) -> pd.DataFrame:
-    """``ctx.con.execute(sql, params).df()``, run once per run (:func:`run_cache`); a copy."""
+def run_once(ctx: Any, key: tuple, make: Any) -> Any:
+    """``make()``, computed once per run under ``key`` in :func:`run_cache`.
+
+    Checks run two at a time (:mod:`.runner`): without a lock, two checks asking for the
+    same table together both missed the cache and both computed it (the bunching
+    histograms were fetched three or four times a run). Each key has its own lock, so a
+    second caller waits for the first one's value; ``make`` may itself ask for other keys
+    (never, along any chain, for the one it is making).
+    """
     cache = run_cache(ctx)
+    if key in cache:
+        return cache[key]
+    lock = cache.setdefault(("_lock", key), threading.Lock())  # atomic: one lock per key
+    with lock:
+        if key not in cache:
+            cache[key] = make()
+    return cache[key]
+
+
+def cached_df(ctx: Any, sql: str, params=None) -> pd.DataFrame:
+    """``ctx.con.execute(sql, params).df()``, run once per run (:func:`run_once`); a copy."""
     key = ("sql", sql, None if params is None else repr(sorted(params.items())
                                                         if isinstance(params, dict) else params))
-    if key not in cache:
+
+    def make() -> pd.DataFrame:
         cur = ctx.con.execute(sql, params) if params is not None else ctx.con.execute(sql)
-        cache[key] = cur.df()
-    return cache[key].copy()
+        return cur.df()
+    return run_once(ctx, key, make).copy()
 
 
 def empty_flags() -> pd.DataFrame:

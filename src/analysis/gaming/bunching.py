@@ -104,7 +104,7 @@ from scipy import stats
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._combine import acat
 from ._context import HANDLED_SQL, opt
-from ._sigutil import run_cache
+from ._sigutil import run_cache, run_once
 
 __all__ = [
     "poisson_glm",
@@ -155,20 +155,16 @@ def _measures(ctx: GamingContext) -> list[str]:
         return [_measure(ctx)]
     from ._sigutil import has_nonzero
 
-    key = ("bunching_measures",)
-    cache = run_cache(ctx)
-    if key not in cache:
-        two = has_nonzero(ctx, "hold_s") or has_nonzero(ctx, "acw_s")
-        cache[key] = ["handle", "talk"] if two else ["handle"]
-    return list(cache[key])
+    two = run_once(ctx, ("bunching_measures",),
+                   lambda: has_nonzero(ctx, "hold_s") or has_nonzero(ctx, "acw_s"))
+    return ["handle", "talk"] if two else ["handle"]
 
 
 def _for_measure(ctx: GamingContext, measure: str) -> GamingContext:
     """``ctx`` reading ``measure``; it shares the run's caches (keyed by measure)."""
     import dataclasses
 
-    run_cache(ctx)
-    ctx.options.setdefault("_bunching_cache", {})
+    run_cache(ctx)  # made before the copy, so the copy's options hold the same dict
     return dataclasses.replace(ctx, options={**ctx.options, "bunch_measure": measure})
 
 
@@ -343,9 +339,7 @@ def _settings(ctx: GamingContext, target: float) -> dict:
 
 
 def _range(ctx: GamingContext) -> tuple[float, float, float, float, int]:
-    cache = run_cache(ctx)  # the center and the agent check share it
-    key = ("bunching_range", _measure(ctx))
-    if key not in cache:
+    def make():  # the center and the agent check share it
         dur = MEASURES[_measure(ctx)]
         q = ctx.con.execute(
             f"SELECT {dialect_of(ctx).quantiles_of(dur, (0.01, 0.10, 0.90, 0.99))}, "
@@ -353,18 +347,15 @@ def _range(ctx: GamingContext) -> tuple[float, float, float, float, int]:
             f"FROM calls WHERE {HANDLED_SQL}"
         ).fetchone()
         q01, q10, q90, q99 = (float(v) for v in q[0])
-        cache[key] = (q01, q10, q90, q99, int(q[1]))
-    return cache[key]
+        return q01, q10, q90, q99, int(q[1])
+    return run_once(ctx, ("bunching_range", _measure(ctx)), make)
 
 
 def _agent_histogram(ctx: GamingContext, edges: np.ndarray):
     """:func:`handle_histogram` by agent, once per run and set of edges (both checks use it:
     the center's counts are its column sums)."""
-    cache = run_cache(ctx)
     key = ("bunching_hist", _measure(ctx), tuple(float(e) for e in edges))
-    if key not in cache:
-        cache[key] = handle_histogram(ctx, edges, by_agent=True)
-    return cache[key]
+    return run_once(ctx, key, lambda: handle_histogram(ctx, edges, by_agent=True))
 
 
 def _fit_edges(target: float, s: dict, q01: float, q99: float) -> np.ndarray:
@@ -586,19 +577,15 @@ def _scan_edges(ctx: GamingContext) -> tuple[np.ndarray, float, float, int]:
 
 def _scan(ctx: GamingContext) -> dict:
     """The discontinuity scan of the center's handle times (cached per run)."""
-    cache = ctx.options.setdefault("_bunching_cache", {})
-    key = ("disc", _measure(ctx))
-    if key not in cache:
+    def make() -> dict:
         edges, q10, q90, n = _scan_edges(ctx)
         if len(edges) < 20 or n < 200:
-            cache[key] = dict(target=None, stat=np.nan, p_value=np.nan, n_cuts=0, n_boot=0)
-        else:
-            counts = _agent_histogram(ctx, edges)[1].sum(axis=0)
-            cache[key] = scan_discontinuity(
-                counts, edges, lo=q10, hi=q90,
-                n_boot=int(ctx.options.get("bunch_boot") or 199),
-                seed=int(opt(ctx, "seed")) + 19)
-    return cache[key]
+            return dict(target=None, stat=np.nan, p_value=np.nan, n_cuts=0, n_boot=0)
+        counts = _agent_histogram(ctx, edges)[1].sum(axis=0)
+        return scan_discontinuity(counts, edges, lo=q10, hi=q90,
+                                  n_boot=int(ctx.options.get("bunch_boot") or 199),
+                                  seed=int(opt(ctx, "seed")) + 19)
+    return run_once(ctx, ("bunching_disc", _measure(ctx)), make)
 
 
 def _target(ctx: GamingContext) -> tuple[float | None, str, int]:

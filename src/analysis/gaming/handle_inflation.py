@@ -1,9 +1,22 @@
-"""After-call-work and hold inflation (checks ``acw_inflation`` and ``hold_inflation``).
+"""After-call-work and hold against peers and against the agent's own past (checks
+``acw_inflation``, ``hold_inflation``, ``acw_change``, ``hold_change``).
 
 An agent who pads wrap-up (after-call work, ACW) or parks callers on hold
-buys idle time while the handle-time figures blame the calls. The check
+buys idle time while the handle-time figures blame the calls. ``*_inflation``
 compares each agent's typical ACW (or hold) per call with same-queue peers in
-the same period.
+the same period (the *level*); ``*_change`` compares its change since the
+previous period with the same-queue peers' changes (*own history*).
+
+Level: evidence, not a decision. Honest habits differ by more than padding does, so a
+level far above the peers names an unusual agent, not a gamer: in every world of
+``benchmarks/results/`` (ccpm's clean, messy and heavy-habit worlds; the outside worlds of
+``benchmarks/worlds_outside.py``) padders of 1.3-1.6x from day one were found in none,
+while on the outside worlds 15 of the 19 honest agents flagged were wrap-up or hold habits
+3.7-43x the center median flagged on their level alone. The level rows are kept, with
+their p-values, for whoever reads an agent's evidence, but the agent-level decision does
+not combine them (:data:`._agents.EVIDENCE_ONLY`); padding is decided on by the change
+test here and the step checks of :mod:`.own_history`. Until 2026-12-07 one row per agent
+and period carried ``2 min(p_level, p_change)``.
 
 Statistic
 ---------
@@ -54,12 +67,12 @@ Own history
 -----------
 Padding that *starts* (after a new handle-time target, say) hides among
 honest habits in a cross-section but stands out against the agent's own
-past. So the check also tests the change of the agent's queue mean since the
+past. So ``*_change`` tests the change of the agent's queue mean since the
 previous period, against the same-queue peers' changes (same robust
 machinery; honest period-to-period changes are small, so this has far more
-power for an onset). The reported p-value is ``min(1, 2 min(p_level,
-p_change))`` (Bonferroni: valid whatever the dependence of the two); the first
-period, or agents absent the period before, get the level test alone.
+power for an onset), on unadjusted values (tenure cancels within an agent). The first
+period, and agents without the queue the period before, have no change row; with one
+period, or option ``own_history`` off, the change checks are skipped.
 
 Columns needed: ``acw_s`` (or ``hold_s``), ``queue``, ``agent_id``,
 ``answer_ts``. The check is skipped when the column is missing or zero on
@@ -99,18 +112,27 @@ from ._sigutil import (
     peer_tails,
     peer_tails_skip,
     period_sql,
+    run_once,
     seed,
     skipped,
     stratified_peer_test,
 )
 
-__all__ = ["check_acw_inflation", "check_hold_inflation", "duration_inflation"]
+__all__ = ["check_acw_change", "check_acw_inflation", "check_hold_change", "check_hold_inflation",
+           "duration_change", "duration_inflation"]
 
 _LABEL = {"acw_s": "after-call work", "hold_s": "hold"}
 
 
-def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResult:
-    """Agent-vs-same-queue-peers test of a per-call duration ``column``.
+def _inflation_table(ctx: GamingContext, column: str, name: str):
+    """Level and change tests of a per-call duration ``column`` (both checks of a metric).
+
+    Returns ``(table, notes, None)`` or ``(None, None, skipped CheckResult)``; the table has
+    per agent x period the level test (``p_value``, ``z``, ``d_raw``, ...) and, where the
+    agent had the queue the period before, the change test (``p_change``, ``z_change``,
+    ``d_change``, ``n_change``). Computed once per run and metric.
+
+    Agent-vs-same-queue-peers test of a per-call duration ``column``.
 
     Options: ``min_calls`` (default 30 handled calls per agent, queue and
     period), ``min_peers`` (default 8 agents per queue and period),
@@ -119,24 +141,29 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     with ``hire_date`` is given, ``peer_tails`` (``auto``, ``normal`` or ``t``:
     the honest spread's shape, :func:`._sigutil.peer_spread`).
 
-    Returns
-    -------
-    CheckResult whose flags have ``effect`` = percent more seconds per call
-    than the same-queue median agent (on ``1 + mean seconds``), ``n`` = handled
-    calls in the tested queues, ``k`` empty.
     """
     if column not in ctx.columns:
-        return skipped(name, f"{column} is missing: no {_LABEL[column]} times in the data")
+        return None, None, skipped(name, f"{column} is missing: no {_LABEL[column]} times "
+                                   "in the data")
     if not has_nonzero(ctx, column):
-        return skipped(
+        return None, None, skipped(
             name, f"{column} is zero on every handled call (the source records no "
             f"{_LABEL[column]} split)"
         )
-    min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
-    min_peers = int(option(ctx, "min_peers", 8))
     tails = peer_tails(ctx)
     if tails is None:
-        return peer_tails_skip(name, ctx)
+        return None, None, peer_tails_skip(name, ctx)
+    res, notes = run_once(ctx, ("inflation_table", column),
+                          lambda: _compute_inflation_table(ctx, column, tails))
+    if res is None:
+        return None, None, skipped(name, "no handled calls")
+    return res.copy(), list(notes), None
+
+
+def _compute_inflation_table(ctx: GamingContext, column: str, tails: str):
+    """:func:`_inflation_table`'s ``(table, notes)``, computed (``(None, None)``: no calls)."""
+    min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
+    min_peers = int(option(ctx, "min_peers", 8))
     per = period_sql(ctx)
     big = dialect_of(ctx).exact_int
     # both checks (ACW and hold) and the periods' first days from one scan per run
@@ -159,7 +186,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
         """,
     )
     if allcells.empty:
-        return skipped(name, "no handled calls")
+        return None, None
     cells = allcells[["agent_id", "period", "queue", "n"]].assign(
         secs=allcells[f"secs_{column}"], ss=allcells[f"ss_{column}"])
     cells["agent_id"] = cells["agent_id"].astype(str)
@@ -201,6 +228,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     res["p_change"] = np.nan
     res["z_change"] = np.nan
     res["d_change"] = np.nan
+    res["n_change"] = np.nan
     if flag_option(ctx, "own_history", True):
         periods = sorted(raw_cells["period"].unique())
         prev_of = dict(zip(periods[1:], periods[:-1], strict=True))
@@ -224,29 +252,86 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
             res["p_change"] = chg["p_value"].reindex(key).to_numpy()
             res["z_change"] = chg["z"].reindex(key).to_numpy()
             res["d_change"] = chg["d_raw"].reindex(key).to_numpy()
-    has = res["p_change"].notna()
-    res["p_final"] = np.where(
-        has, np.minimum(1.0, 2.0 * np.minimum(res["p_value"], res["p_change"])), res["p_value"]
-    )
+            res["n_change"] = chg["n"].reindex(key).to_numpy()
+    return res, notes
+
+
+def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResult:
+    """The level test: each agent's mean ``column`` against same-queue peers, per period.
+
+    Options: ``min_calls`` (default 30 handled calls per agent, queue and period),
+    ``min_peers`` (default 8 agents per queue and period), ``tenure_adjust`` (True) and
+    ``novice_days`` (90) when a roster with ``hire_date`` is given, ``peer_tails``
+    (``auto``, ``normal`` or ``t``: the honest spread's shape,
+    :func:`._sigutil.peer_spread`).
+
+    Returns
+    -------
+    CheckResult whose flags have ``effect`` = percent more seconds per call
+    than the same-queue median agent (on ``1 + mean seconds``), ``n`` = handled
+    calls in the tested queues, ``k`` empty. Evidence only: these rows do not enter the
+    agent-level decision (:data:`._agents.EVIDENCE_ONLY`; module docstring).
+    """
+    res, notes, skip = _inflation_table(ctx, column, name)
+    if skip is not None:
+        return skip
+    notes = [x for x in notes if not x.startswith("change since previous period")]
     rows = []
     for r in res.itertuples(index=False):
-        hist = (
-            f"; change since previous period {100 * (np.exp(r.d_change) - 1):+.0f}% "
-            f"(z {r.z_change:.2f} against peers' changes); p = 2 x min(level, change)"
-            if np.isfinite(r.p_change) else ""
-        )
         rows.append(
             dict(
                 agent_id=r.agent_id, period=r.period, check=name,
                 effect=100.0 * (np.exp(r.d_raw) - 1.0),
                 effect_unit=f"% more {_LABEL[column]} per call than the same-queue "
                 f"median agent (1 + mean seconds)",
-                p_value=r.p_final, n=int(r.n), k=None,
+                p_value=r.p_value, n=int(r.n), k=None,
                 detail=(
                     f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; level z "
                     f"{r.z:.2f} over {r.queues} queue(s) against same-queue peers"
                     + (f" (novice: typical novice excess {100 * (np.exp(r.shift) - 1):+.0f}% "
-                       "removed first)" if r.shift else "") + hist
+                       "removed first)" if r.shift else "")
+                ),
+            )
+        )
+    return CheckResult(name=name, flags=make_flags(rows), notes=notes)
+
+
+def duration_change(ctx: GamingContext, column: str, name: str) -> CheckResult:
+    """The own-history test: the change of each agent's mean ``column`` since the previous
+    period, against the same-queue peers' changes (module docstring, "Own history").
+
+    Options as :func:`duration_inflation` (``own_history`` False skips it).
+
+    Returns
+    -------
+    CheckResult whose flags (periods with a previous one) have ``effect`` = percent change
+    of ``1 + mean seconds`` since the previous period, ``n`` = the smaller of the two
+    periods' calls in the tested queues, ``k`` empty.
+    """
+    if not flag_option(ctx, "own_history", True):
+        return skipped(name, "option own_history is off")
+    res, notes, skip = _inflation_table(ctx, column, name)
+    if skip is not None:
+        return skip
+    res = res[res["p_change"].notna()]
+    if res.empty:
+        return skipped(name, "no agent has the same queue in two consecutive periods "
+                       "(one period, or too few calls)")
+    notes = [x.removeprefix("change since previous period: ") for x in notes
+             if x.startswith("change since previous period")]
+    rows = []
+    for r in res.itertuples(index=False):
+        rows.append(
+            dict(
+                agent_id=r.agent_id, period=r.period, check=name,
+                effect=100.0 * (np.exp(r.d_change) - 1.0),
+                effect_unit=f"% more {_LABEL[column]} per call than the period before, "
+                "beyond same-queue peers' change",
+                p_value=r.p_change, n=int(r.n_change), k=None,
+                detail=(
+                    f"mean {_LABEL[column]} {r.secs / r.n_all:.0f} s/call; change since the "
+                    f"previous period {100 * (np.exp(r.d_change) - 1):+.0f}% (z "
+                    f"{r.z_change:.2f} against same-queue peers' changes); level z {r.z:.2f}"
                 ),
             )
         )
@@ -284,3 +369,15 @@ def check_acw_inflation(ctx: GamingContext) -> CheckResult:
 def check_hold_inflation(ctx: GamingContext) -> CheckResult:
     """Hold inflation against same-queue peers (see the module docstring)."""
     return duration_inflation(ctx, "hold_s", "hold_inflation")
+
+
+@CHECKS.register("acw_change")
+def check_acw_change(ctx: GamingContext) -> CheckResult:
+    """After-call work up since the previous period, against peers' changes (module docstring)."""
+    return duration_change(ctx, "acw_s", "acw_change")
+
+
+@CHECKS.register("hold_change")
+def check_hold_change(ctx: GamingContext) -> CheckResult:
+    """Hold up since the previous period, against peers' changes (module docstring)."""
+    return duration_change(ctx, "hold_s", "hold_change")

@@ -494,6 +494,7 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
 #: Checks whose p-values come from a model fitted to the peers: their tails are checked
 #: against the empirical null of their z-scores (:mod:`._empnull`).
 TAIL_CALIBRATED = ("short_calls_peer", "transfer_dumping", "acw_inflation", "hold_inflation",
+                   "acw_change", "hold_change",
                    "repeat_after_short", "quick_callback_after_short", "end_of_day_stretch",
                    "survey_selection")
 

@@ -52,6 +52,7 @@ CHECK_BEHAVIOUR = {
     "survey_selection": "survey_selection", "reciprocity_360": "reciprocal_360",
     "okr_sandbagging": "okr_sandbagging", "acw_step": "acw_padding",
     "hold_step": "hold_padding", "transfer_step": "transfer_dumping",
+    "acw_change": "acw_padding", "hold_change": "hold_padding",
 }
 MAX_NAMED = 6  # agents named on page 1; the rest are in the gaming section's table
 
