@@ -109,9 +109,9 @@ BEHAVIOUR_OF = {
 
 #: Checks whose rows are evidence, listed and shown, but not part of the agent-level
 #: decision: an agent's after-call work or hold *level* against peers. Honest habits differ
-#: by more than padding does (a 1.3-1.6x padder from day one was found in none of the
-#: worlds in ``benchmarks/results/``: ccpm's own clean, messy and heavy-habit worlds and the
-#: outside worlds), so a level alone names unusual agents, not gamers: on the outside worlds
+#: by more than padding does (of the 1.3-1.6x padders from day one in ``benchmarks/results/``,
+#: ccpm's own clean, messy and heavy-habit worlds found none by a level and the outside
+#: worlds one of 80), so a level alone names unusual agents, not gamers: on the outside worlds
 #: (``benchmarks/worlds_outside.py``) 15 of the 19 honest agents flagged were wrap-up or
 #: hold habits 3.7-43x the center median, flagged on their level alone. Padding that starts
 #: within the data is decided on by the agent's own history (``acw_change``, ``hold_change``:

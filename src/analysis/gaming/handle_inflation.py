@@ -8,11 +8,11 @@ the same period (the *level*); ``*_change`` compares its change since the
 previous period with the same-queue peers' changes (*own history*).
 
 Level: evidence, not a decision. Honest habits differ by more than padding does, so a
-level far above the peers names an unusual agent, not a gamer: in every world of
-``benchmarks/results/`` (ccpm's clean, messy and heavy-habit worlds; the outside worlds of
-``benchmarks/worlds_outside.py``) padders of 1.3-1.6x from day one were found in none,
-while on the outside worlds 15 of the 19 honest agents flagged were wrap-up or hold habits
-3.7-43x the center median flagged on their level alone. The level rows are kept, with
+level far above the peers names an unusual agent, not a gamer: of the 1.3-1.6x padders
+from day one in ``benchmarks/results/``, a level found none in ccpm's clean, messy and
+heavy-habit worlds and one of 80 in the outside worlds (``benchmarks/worlds_outside.py``),
+while there 15 of the 19 honest agents flagged were wrap-up or hold habits 3.7-43x the
+center median, flagged on their level alone. The level rows are kept, with
 their p-values, for whoever reads an agent's evidence, but the agent-level decision does
 not combine them (:data:`._agents.EVIDENCE_ONLY`); padding is decided on by the change
 test here and the step checks of :mod:`.own_history`. Until 2026-12-07 one row per agent
