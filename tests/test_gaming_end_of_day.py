@@ -187,8 +187,7 @@ def test_too_few_days_with_a_late_window_are_not_tested():
     few = tab[tab["n_late_days"] < 10]
     assert len(few) >= 30 and set(few["period"]) == {"2026-02"}
     assert any(f"{len(few)} agent x period(s) with fewer than 10 days" in n for n in res.notes)
-    # the whole window's row (period "all") has every day, so it is tested too
-    assert set(res.flags["period"]) == {"2026-01", "all"}
+    assert set(res.flags["period"]) == {"2026-01"}
     tested = set(zip(res.flags["agent_id"], res.flags["period"], strict=True))
     assert not tested & set(zip(few["agent_id"], few["period"], strict=True))
 
@@ -213,8 +212,11 @@ def test_whole_window_row_is_the_contrast_over_every_day():
     assert "all" not in set(monthly["period"])
     pd.testing.assert_frame_equal(
         pooled[pooled["period"] != "all"].reset_index(drop=True), monthly)
-    # the check tests the whole window too, and only with more than one period
-    f = check_end_of_day(make_context(calls)).flags
+    # with option eod_pooled the check tests the whole window too (only with more than one
+    # period); without it, the months alone
+    on = {"eod_pooled": "true"}
+    f = check_end_of_day(make_context(calls, options=on)).flags
     assert {"2026-01", "2026-02", "all"} <= set(f["period"])
-    one = check_end_of_day(make_context(calls, options={"period": "all"})).flags
+    assert "all" not in set(check_end_of_day(make_context(calls)).flags["period"])
+    one = check_end_of_day(make_context(calls, options={"period": "all", **on})).flags
     assert set(one["period"]) == {"all"}

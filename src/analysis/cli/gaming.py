@@ -232,7 +232,7 @@ CHECK_OPTIONS = frozenset({
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers", "transfer_tails",
     "short_tails", "peer_tails",
-    "eod_window_min", "eod_min_late", "eod_min_days", "repeat_window_h", "quick_callback_h", "min_short",
+    "eod_window_min", "eod_min_late", "eod_min_days", "eod_pooled", "repeat_window_h", "quick_callback_h", "min_short",
     "min_bad",
     "recip_n_perm", "okr_period",
     # own-history step checks (acw_step, hold_step, transfer_step)

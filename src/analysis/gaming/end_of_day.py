@@ -40,16 +40,22 @@ periods at p < .001 from 0.15 % to 0 % (messy, seeds 120-129; p < .05: 6.0 % to
 4.7 %) and from 0.25 % to 0.08 % (clean, seeds 20-31), with every planted
 stretcher's best period still at p < .001 (44 of 44).
 
-Accumulation across periods. With more than one period each agent also has a row
-over the whole window (period ``all``, its contrasts pooled over every day, the peers'
-spread fitted on the peers' whole-window contrasts), which carries half the check's
-weight in the agent-level decision (:mod:`._agents`): a habit kept every month builds
-evidence instead of being tested month by month. Stretchers' check-level p-value below
-.001 / .0001: on messy ``ccpm synth`` worlds (200 agents, 61 days, 5 worlds, 20
-stretchers) 85 % / 35 % -> 100 % / 60 %; on outside worlds
+Accumulation across periods (option ``eod_pooled``, default off). With it, and more than
+one period, each agent also has a row over the whole window (period ``all``, its contrasts
+pooled over every day, the peers' spread fitted on the peers' whole-window contrasts),
+which carries half the check's weight in the agent-level decision (:mod:`._agents`): a
+habit kept every month builds evidence instead of being tested month by month, and a burst
+in one month counts half as much. Stretchers' check-level p-value below .001 / .0001: on
+messy ``ccpm synth`` worlds (200 agents, 61 days, 5 worlds, 20 stretchers, every one
+from day one) 85 % / 35 % -> 100 % / 60 %; on outside worlds
 (``benchmarks/worlds_outside.py``, 8 worlds, 30 stretchers, half of them from mid-window)
-13 % / 0 % -> 23 % / 13 %. The honest agents' whole-window rows at .05 / .01 / .001: 0.91 /
-0.63 / 0.53 x nominal (1,900 rows) and 0.49 / 0.34 / 0.57 x (1,748).
+13 % / 0 % -> 23 % / 13 % (agent-level recall on 20 + 20 worlds 0.10 -> 0.21). The honest
+agents' whole-window rows at .05 / .01 / .001: 0.91 / 0.63 / 0.53 x nominal (1,900 rows)
+and 0.49 / 0.34 / 0.57 x (1,748). Off by default because of a real center: on the
+Anonymous Bank logs IDIT's one stretching month (March 1999, p 2e-4, the other months .1
+to .26) fell from an agent p of .0029 to .0062, and with it out of the first ranks MORIAH,
+whose short calls stay far above the peers' month after month, went from q .040 to .060
+(not flagged).
 
 Null model
 ----------
@@ -85,6 +91,7 @@ from ._base import CHECKS, CheckResult, GamingContext, dialect_of
 from ._sigutil import (
     HANDLED,
     fisher_combine,
+    flag_option,
     make_flags,
     option,
     peer_tails,
@@ -297,12 +304,12 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
 
     Options: ``eod_window_min`` (60), ``min_peers`` (8), ``eod_min_late`` (10
     late calls per agent and period), ``eod_min_days`` (5 days with a late window
-    per agent and period).
+    per agent and period), ``eod_pooled`` (False: a whole-window row as well).
 
     Returns
     -------
-    CheckResult; flags (per period and, with more than one, over the whole window:
-    period ``all``) have ``effect`` = percent longer talk in the last window
+    CheckResult; flags (per period and, with ``eod_pooled`` and more than one period,
+    over the whole window: period ``all``) have ``effect`` = percent longer talk in the last window
     than the rest of the day, beyond the peers' median contrast; ``n`` = late
     calls; ``p_value`` = Fisher combination of the talk and gap p-values.
     """
@@ -315,7 +322,8 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
     tails = peer_tails(ctx)
     if tails is None:
         return peer_tails_skip(name, ctx)
-    tab = end_of_day_contrasts(ctx, window_min=window, pooled=True,
+    tab = end_of_day_contrasts(ctx, window_min=window,
+                               pooled=flag_option(ctx, "eod_pooled", False),
                                min_late=int(option(ctx, "eod_min_late", 10)))
     if tab.empty:
         return skipped(name, f"no agent-day spans twice the {window:g}-minute window")
