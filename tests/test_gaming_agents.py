@@ -342,9 +342,11 @@ def test_levels_against_peers_are_evidence_not_decisions():
     assert al.loc["G", "p_value"] == pytest.approx(0.5, rel=1e-12)
     assert al.loc["H", "p_value"] == 1.0
     assert not al["flagged"].any()
-    # the evidence columns still show the level for whoever reads the agent's row
+    # the evidence column still shows the level for whoever reads the agent's row, but the
+    # level is not named as a behaviour (a finding)
     assert al.loc["G", "checks"] == "acw_inflation"
-    assert al.loc["H", "behaviours"] == "hold_padding"
+    assert al.loc["H", "checks"].split(";")[0] == "hold_inflation"
+    assert al.loc["G", "behaviours"] == "" and al.loc["H", "behaviours"] == ""
     assert "Cauchy combination of 0 test(s)" in al.loc["H", "detail"]
     assert "strongest: short_calls_peer" in al.loc["G", "detail"]
     moved = [(a, per, {"acw_inflation": "acw_change", "hold_inflation": "hold_change"}.get(c, c),

@@ -416,7 +416,10 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
     ck[["key", "check"]] = ck["lab"].str.rsplit("\x1f", n=1, expand=True)
     ck["behaviour"] = ck["check"].map(BEHAVIOUR_OF).fillna(ck["check"])
     ck = ck.sort_values(["key", "p"], kind="stable")
-    bh_p = ck.groupby(["key", "behaviour"], sort=False)["p"].min().reset_index()
+    # behaviours are what the decision is about: an evidence-only level is listed among the
+    # checks (the evidence), not as a behaviour (a manager reads "padding" as a finding)
+    bh_p = ck[~ck["check"].isin(EVIDENCE_ONLY)].groupby(
+        ["key", "behaviour"], sort=False)["p"].min().reset_index()
     bh_p = bh_p.sort_values(["key", "p"], kind="stable")
     # the strongest test and the counts in the detail are the decision's (evidence-only
     # rows where an agent x scope has nothing else)
