@@ -16,6 +16,7 @@ from analysis.gaming.own_history import (
     check_acw_step,
     check_hold_step,
     check_transfer_step,
+    daily_contrasts,
     diff_scale,
     scan_pvalue,
     siegmund_tail,
@@ -183,6 +184,64 @@ def test_hold_and_transfer_steps_are_found():
     t = check_transfer_step(ctx).flags.set_index("agent_id")["p_value"]
     assert (h.iloc[:5] < 0.02).sum() >= 4 and (t.iloc[5:10] < 0.02).sum() >= 4
     assert (h.iloc[5:10] < 0.01).sum() <= 1 and (t.iloc[:5] < 0.01).sum() <= 1
+
+
+def test_hold_parts_pinned_against_pandas():
+    """The two parts of hold: the log-odds of a call being held, and the mean log length of
+    the held calls (cells with 2 of them, weighted by them), each minus the queue-day
+    median of the agents' cells, then the weighted mean over the agent's queues."""
+    calls = simulate_calls(n_agents=12, days=3, seed=5, customers=False)
+    ctx = make_context(calls)
+    h = calls[calls["agent_id"].notna() & calls["answer_ts"].notna()
+              & calls["outcome"].isin(["answered", "transferred"])].copy()
+    h["day"] = h["answer_ts"].dt.normalize()
+    h["held"] = h["hold_s"] > 0
+    h["lh"] = np.where(h["held"], np.log(h["hold_s"].clip(lower=1.0)), np.nan)
+    c = h.groupby(["agent_id", "queue", "day"]).agg(
+        n=("held", "size"), nh=("held", "sum"), lh=("lh", "mean")).reset_index()
+    for part, y, w, ok in (
+        ("hold_share", np.log((c["nh"] + 0.5) / (c["n"] - c["nh"] + 0.5)), c["n"], c["n"] >= 5),
+        ("hold_length", c["lh"], c["nh"], c["nh"] >= 2),
+    ):
+        cc = c.assign(y=y, w=w)[ok.to_numpy()]
+        g = cc.groupby(["queue", "day"])["y"]
+        cc = cc.assign(med=g.transform("median"), peers=g.transform("size"))
+        cc = cc[cc["peers"] >= 5]
+        want = (cc.assign(wx=(cc["y"] - cc["med"]) * cc["w"]).groupby(["agent_id", "day"])
+                [["wx", "w"]].sum())
+        want = (want["wx"] / want["w"]).rename("x")
+        got = daily_contrasts(ctx, part).set_index(["agent_id", "day"])["x"]
+        assert len(got) >= 20, part
+        assert np.allclose(got.sort_index().to_numpy(), want.sort_index().to_numpy(),
+                           atol=1e-6), part
+
+
+def test_hold_step_finds_more_calls_put_on_hold():
+    """Three of 150 agents put 1.3x as many calls on hold from day 25 (35 % -> 45.5 %, the
+    length of a hold unchanged): the hold step finds them through the share part, where the
+    single series of log(1 + mean hold seconds), the statistic before 2026-12-07, gives
+    p ~ .01-.02."""
+    from analysis.gaming.own_history import _scan_agents
+
+    calls = simulate_calls(n_agents=150, days=61, seed=81)
+    rng = np.random.default_rng(81)
+    gamers = [f"A{i:03d}" for i in range(3)]
+    late = calls["answer_ts"] >= START + pd.Timedelta(days=25)
+    pick = (calls["agent_id"].isin(gamers) & late & (calls["hold_s"] == 0)
+            & calls["outcome"].isin(["answered", "transferred"]))
+    move = pick & (rng.random(len(calls)) < 0.105 / 0.65)  # of the 65 % not held yet
+    pool = calls.loc[calls["agent_id"].isin(gamers) & (calls["hold_s"] > 0), "hold_s"]
+    calls.loc[move, "hold_s"] = rng.choice(pool.to_numpy(), int(move.sum()))
+    ctx = make_context(calls)
+    res = check_hold_step(ctx)
+    f = res.flags.set_index("agent_id")
+    assert (f.loc[gamers, "p_value"] < 1e-3).all()
+    assert f.loc[gamers, "detail"].str.contains("share of calls put on hold").all()
+    assert (f.drop(index=gamers)["p_value"] < 1e-3).sum() <= 1
+    assert any(n.startswith("share of calls put on hold") for n in res.notes)
+    single, _ = _scan_agents(ctx, daily_contrasts(ctx, "hold"), 7)
+    single = single.set_index("agent_id")["p"]
+    assert (f.loc[gamers, "p_value"] * 10 < single.loc[gamers]).all()
 
 
 # --- decision, registration, edges -----------------------------------------------------

@@ -14,7 +14,7 @@ moves the peers too and cancels.
 
 Statistic
 ---------
-Per agent x queue x day ``y = log(1 + mean seconds)`` (ACW, hold) or the
+Per agent x queue x day ``y = log(1 + mean seconds)`` (ACW; hold: see below) or the
 empirical log transfer rate ``log((k + 1/2) / (n + 1/2))``, minus the median
 ``y`` of the queue's agents that day (cells with at least ``step_min_calls``
 calls, default 5; a queue-day needs at least ``step_min_peers`` agents,
@@ -26,6 +26,20 @@ single upward step:
 ``Z = max_k Z_k`` over splits with at least ``step_min_days`` days (default 7)
 on each side: the likelihood-ratio (standardised CUSUM) scan of a mean shift
 in Gaussian noise (Sen & Srivastava 1975; Worsley 1979).
+
+Hold has two parts. A call is put on hold or not, and a hold lasts some time; padding
+can raise either (hold more calls, or hold them longer), and one series of
+``log(1 + mean seconds)`` mixes the rare long holds' noise into both. So ``hold_step`` scans
+two daily series, each against the queue-day peers' median: the log-odds of a call being
+held, ``log((h + 1/2) / (n - h + 1/2))``, and the mean log length of the held calls (cells
+with 2 held calls, weighted by them); each gets its own scale, p-value and empirical
+null, and the agent's p-value is their Cauchy combination (ACAT: valid whatever their
+dependence; the row describes the part that stepped more clearly). On the outside worlds
+(``benchmarks/worlds_outside.py``: half the hold padders multiply the probability of a
+hold, half its length, by 1.4-2.0; 8 worlds, 14 padders starting mid-window) the share
+below .001 rose from 17 % to 50 % (.01: 43 % -> 64 %), honest agents 0.66 / 0.64 / 0 x
+nominal at .05 / .01 / .001; on a ``_sigsim`` world where three agents hold 1.3x as many
+calls, p ~ 1e-4 against .01-.02 for the single series (``tests/test_gaming_ownhistory.py``).
 
 Robustness. ``s`` is the MAD of the day-to-day differences divided by
 ``sqrt 2`` (a single step moves one difference only; a slow relative trend
@@ -104,6 +118,7 @@ import pandas as pd
 from scipy import stats
 
 from ._base import CHECKS, CheckResult, GamingContext
+from ._combine import acat
 from ._empnull import calibrate_pvalues, fit_empirical_null
 from ._fdr import bh_qvalues
 from ._sigutil import HANDLED, cached_df, flag_option, make_flags, option, skipped
@@ -125,6 +140,9 @@ _SIEG_BELOW = 0.02
 #: while location and scale, which the messy worlds need, are unaffected)
 _NULL_LEVEL = 0.2
 
+#: fewest calls put on hold in an agent x queue x day cell of the hold-length series
+_MIN_HELD = 2
+
 _METRIC = {
     "acw_step": ("acw", "after-call work", "acw_s"),
     "hold_step": ("hold", "hold", "hold_s"),
@@ -139,8 +157,10 @@ def daily_contrasts(ctx: GamingContext, metric: str, *, min_calls: int = 5,
     Parameters
     ----------
     metric
-        ``"acw"``, ``"hold"`` (``log(1 + mean seconds)``) or ``"transfer"``
-        (``log((k + 1/2) / (n + 1/2))``).
+        ``"acw"``, ``"hold"`` (``log(1 + mean seconds)``), ``"transfer"``
+        (``log((k + 1/2) / (n + 1/2))``), ``"hold_share"`` (the log-odds of a call being
+        put on hold, ``log((h + 1/2) / (n - h + 1/2))``) or ``"hold_length"`` (the mean
+        log seconds of the calls put on hold; cells need 2 such calls, weighted by them).
     min_calls, min_peers
         Fewest calls in an agent x queue x day cell; fewest such agents in a queue-day.
 
@@ -158,7 +178,11 @@ def daily_contrasts(ctx: GamingContext, metric: str, *, min_calls: int = 5,
                CAST(sum(CAST(round(CASE WHEN acw_s > 0 THEN acw_s ELSE 0 END * 1000)
                              AS BIGINT)) AS DOUBLE) / 1000 AS acw,
                CAST(sum(CAST(round(CASE WHEN hold_s > 0 THEN hold_s ELSE 0 END * 1000)
-                             AS BIGINT)) AS DOUBLE) / 1000 AS hold
+                             AS BIGINT)) AS DOUBLE) / 1000 AS hold,
+               sum(CASE WHEN hold_s > 0 THEN 1 ELSE 0 END) AS nh,
+               CAST(sum(CAST(round(CASE WHEN hold_s > 0 THEN ln(greatest(hold_s, 1.0))
+                                        ELSE 0 END * 1000000) AS BIGINT)) AS DOUBLE)
+                   / 1000000 AS lh
         FROM calls
         WHERE {HANDLED} AND answer_ts IS NOT NULL
         GROUP BY agent_id, queue, CAST(answer_ts AS DATE)
@@ -172,12 +196,20 @@ def daily_contrasts(ctx: GamingContext, metric: str, *, min_calls: int = 5,
     raw["queue"] = raw["queue"].astype(str)
     raw["day"] = pd.to_datetime(raw["day"])
     n = raw["n"].astype(float)
+    nh = raw["nh"].astype(float)
+    keep = n >= min_calls
     if metric == "transfer":
         y = np.log((raw["k"].astype(float) + 0.5) / (n + 0.5))
+    elif metric == "hold_share":
+        y = np.log((nh + 0.5) / (n - nh + 0.5))
+    elif metric == "hold_length":
+        # the calls put on hold are this series' units: they weigh and qualify the cell
+        y = raw["lh"].astype(float) / nh.where(nh > 0)
+        n, keep = nh, nh >= _MIN_HELD
     else:
         y = np.log1p(raw[metric].astype(float) / n)
     c = raw[["agent_id", "queue", "day"]].assign(n=n, y=y)
-    c = c[c["n"] >= min_calls]
+    c = c[keep.to_numpy()]
     g = c.groupby(["queue", "day"])["y"]
     c = c.assign(med=g.transform("median"), peers=g.transform("size"))
     c = c[c["peers"] >= min_peers]
@@ -296,8 +328,9 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
     if column is None and "outcome" not in ctx.columns:
         return skipped(name, "outcome is missing: transfers cannot be counted")
     min_days = max(int(option(ctx, "step_min_days", 7)), 2)
-    d = daily_contrasts(ctx, metric, min_calls=int(option(ctx, "step_min_calls", 5)),
-                        min_peers=int(option(ctx, "step_min_peers", 5)))
+    kw = dict(min_calls=int(option(ctx, "step_min_calls", 5)),
+              min_peers=int(option(ctx, "step_min_peers", 5)))
+    d = daily_contrasts(ctx, metric, **kw)
     if d.empty:
         return skipped(name, "no queue-day with enough agents and calls")
     if metric == "transfer":
@@ -306,12 +339,58 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
             return skipped(name, "no call is transferred")
     elif float(d["x"].abs().sum()) == 0.0:
         return skipped(name, f"{column} is zero on every handled call")
+    if metric != "hold":
+        res, notes = _scan_agents(ctx, d, min_days)
+        if isinstance(res, str):
+            return skipped(name, res)
+        res["part"] = ""
+    else:
+        res, notes = _hold_parts(ctx, min_days, kw)
+        if isinstance(res, str):
+            return skipped(name, res)
+    alpha = float(ctx.options.get("alpha", 0.05) or 0.05)
+    # a step is listed as a change point only when it survives BH across the agents (the
+    # change-point check lists its agent-level steps the same way)
+    res["q"] = bh_qvalues(res["p"].to_numpy(float))
+    flags, cps = [], []
+    unit = (f"% step up in {label} relative to same-queue peers' same-day level"
+            + (" (the share of calls put on hold, as odds, or the length of the holds, "
+               "whichever stepped more clearly)" if metric == "hold" else ""))
+    for r in res.itertuples(index=False):
+        pct = 100.0 * (np.exp(r.size) - 1.0)
+        what = f" in the {HOLD_PARTS[r.part]}" if r.part else ""
+        both = "; p combines both parts (Cauchy)" if r.part else ""
+        flags.append(dict(
+            agent_id=r.agent_id, period="all", check=name, effect=pct,
+            effect_unit=unit,
+            p_value=r.p, n=r.n, k=int(r.t - r.k),
+            detail=(f"step {pct:+.0f}%{what} from {_fmt_day(r.day)} (about {_fmt_day(r.lo)} to "
+                    f"{_fmt_day(r.hi)}); {r.k} working days before, {r.t - r.k} after "
+                    f"({_fmt_day(r.first)} to {_fmt_day(r.last)}); scan z {r.z:.2f} with "
+                    f"robust daily SD {r.s:.3f}; theoretical p {r.p_theory:.2g}{both}"),
+        ))
+        if r.q < alpha and r.size > 0:
+            # levels relative to the same-queue peers' same-day level: 1 before, the ratio after
+            cps.append(dict(level="agent", agent_id=r.agent_id, metric=name,
+                            date=pd.Timestamp(r.day), date_lo=pd.Timestamp(r.lo),
+                            date_hi=pd.Timestamp(r.hi), before=1.0,
+                            after=float(np.exp(r.size)),
+                            p_value=r.p, source=name))
+    cp = pd.DataFrame(cps, columns=["level", "agent_id", "metric", "date", "date_lo", "date_hi",
+                                    "before", "after", "p_value", "source"])
+    return CheckResult(name=name, flags=make_flags(flags), notes=notes,
+                       changepoints=cp if len(cp) else None)
+
+
+def _scan_agents(ctx: GamingContext, d: pd.DataFrame, min_days: int):
+    """Each agent's step scan on the daily series ``d`` (:func:`daily_contrasts`), with the
+    empirical-null tail calibration across agents: ``(table, notes)``, or ``(why, [])``."""
     groups = [(a, g) for a, g in d.groupby("agent_id", sort=True) if len(g) >= 2 * min_days]
     if not groups:
-        return skipped(name, f"no agent with {2 * min_days} or more days of data")
+        return f"no agent with {2 * min_days} or more days of data", []
     raw_s = np.array([diff_scale(g["x"].to_numpy(float)) for _, g in groups])
     pool = float(np.median(raw_s[raw_s > 0])) if (raw_s > 0).any() else 0.0
-    rows, cps = [], []
+    rows = []
     for (aid, g), s_a in zip(groups, raw_s, strict=True):
         x = g["x"].to_numpy(float)
         t = x.size
@@ -332,7 +411,7 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
             n=int(g["n"].sum()), first=days[0], last=days[-1],
         ))
     if not rows:
-        return skipped(name, "no agent with a positive daily scale")
+        return "no agent with a positive daily scale", []
     res = pd.DataFrame(rows)
     notes = [f"own-history step scan over {len(res)} agent(s); daily contrast with the "
              f"same-queue peers' same-day median; pooled robust daily SD {pool:.3f}"]
@@ -348,33 +427,39 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
             notes.append(f"tail calibration: {null.describe()}; "
                          f"{int((res['p'] > res['p_theory'] * 1.0000001).sum())} p-value(s) "
                          "raised to the empirical null's (Efron 2004)")
-    alpha = float(ctx.options.get("alpha", 0.05) or 0.05)
-    # a step is listed as a change point only when it survives BH across the agents (the
-    # change-point check lists its agent-level steps the same way)
-    res["q"] = bh_qvalues(res["p"].to_numpy(float))
-    flags = []
-    for r in res.itertuples(index=False):
-        pct = 100.0 * (np.exp(r.size) - 1.0)
-        flags.append(dict(
-            agent_id=r.agent_id, period="all", check=name, effect=pct,
-            effect_unit=f"% step up in {label} relative to same-queue peers' same-day level",
-            p_value=r.p, n=r.n, k=int(r.t - r.k),
-            detail=(f"step {pct:+.0f}% from {_fmt_day(r.day)} (about {_fmt_day(r.lo)} to "
-                    f"{_fmt_day(r.hi)}); {r.k} working days before, {r.t - r.k} after "
-                    f"({_fmt_day(r.first)} to {_fmt_day(r.last)}); scan z {r.z:.2f} with "
-                    f"robust daily SD {r.s:.3f}; theoretical p {r.p_theory:.2g}"),
-        ))
-        if r.q < alpha and r.size > 0:
-            # levels relative to the same-queue peers' same-day level: 1 before, the ratio after
-            cps.append(dict(level="agent", agent_id=r.agent_id, metric=name,
-                            date=pd.Timestamp(r.day), date_lo=pd.Timestamp(r.lo),
-                            date_hi=pd.Timestamp(r.hi), before=1.0,
-                            after=float(np.exp(r.size)),
-                            p_value=r.p, source=name))
-    cp = pd.DataFrame(cps, columns=["level", "agent_id", "metric", "date", "date_lo", "date_hi",
-                                    "before", "after", "p_value", "source"])
-    return CheckResult(name=name, flags=make_flags(flags), notes=notes,
-                       changepoints=cp if len(cp) else None)
+    return res, notes
+
+
+#: The two parts of hold the hold step scans: how often a call is put on hold, and how long.
+HOLD_PARTS = {"hold_share": "share of calls put on hold (odds)",
+              "hold_length": "length of the holds"}
+
+
+def _hold_parts(ctx: GamingContext, min_days: int, kw: dict):
+    """The hold step: a scan on each part of hold (:data:`HOLD_PARTS`), combined per agent
+    by the Cauchy combination (ACAT, valid whatever their dependence); the row describes
+    the part with the smaller p-value. ``(table, notes)`` or ``(why, [])``."""
+    parts, notes, why = [], [], []
+    for part, what in HOLD_PARTS.items():
+        res, n_p = _scan_agents(ctx, daily_contrasts(ctx, part, **kw), min_days)
+        if isinstance(res, str):
+            why.append(f"{what}: {res}")
+            continue
+        parts.append(res.assign(part=part))
+        notes += [f"{what}: {x}" for x in n_p]
+    if not parts:
+        return "; ".join(why) or "no queue-day with enough agents and calls", []
+    tab = pd.concat(parts, ignore_index=True)
+    comb = tab.groupby("agent_id")["p"].agg(lambda p: acat(p.to_numpy(float)))
+    tab = tab.sort_values(["agent_id", "p"], kind="stable").drop_duplicates("agent_id")
+    tab["p"] = tab["agent_id"].map(comb).to_numpy()
+    # n: the calls of the tested days, which the share series counts (the length series
+    # counts the calls put on hold)
+    share = [t for t in parts if t["part"].iloc[0] == "hold_share"]
+    if share:
+        n_all = share[0].set_index("agent_id")["n"]
+        tab["n"] = tab["agent_id"].map(n_all).fillna(tab["n"]).astype(int).to_numpy()
+    return tab.reset_index(drop=True), notes + [f"not scanned: {w}" for w in why]
 
 
 @CHECKS.register("acw_step")
