@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["acat", "acat_groups", "by_qvalues", "P_CAP"]
+__all__ = ["acat", "acat_groups", "by_qvalues", "strongest_with_acat", "P_CAP"]
 
 #: p-values above this are set to it before the Cauchy transform. An exact test
 #: with no events gives p = 1, whose transform is -infinity and would cancel any
@@ -108,6 +108,15 @@ def acat_groups(p, weights, groups) -> tuple[np.ndarray, np.ndarray]:
     ws = np.bincount(inv, weights=w[ok], minlength=len(labels))
     ts = np.bincount(inv, weights=w[ok] * _cauchy(p[ok]), minlength=len(labels))
     return labels, _pvalue_of(ts / ws)
+
+
+def strongest_with_acat(tab, key: str = "agent_id", p: str = "p_value"):
+    """One row per ``key`` of DataFrame ``tab``: the row with the smallest ``p`` (its effect,
+    date, detail), whose ``p`` becomes the Cauchy combination of all that key's rows (equal
+    weights): several tests of one agent reported as one, valid whatever their dependence."""
+    comb = tab.groupby(key)[p].agg(lambda v: acat(v.to_numpy(float)))
+    out = tab.sort_values([key, p], kind="stable").drop_duplicates(key)
+    return out.assign(**{p: out[key].map(comb).to_numpy()})
 
 
 def by_qvalues(p) -> np.ndarray:

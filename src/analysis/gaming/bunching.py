@@ -102,7 +102,7 @@ import pandas as pd
 from scipy import stats
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
-from ._combine import acat
+from ._combine import acat, strongest_with_acat
 from ._context import HANDLED_SQL, opt
 from ._sigutil import run_cache, run_once
 
@@ -730,9 +730,7 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
     # one row per agent: its tests (at the center's target and at its own largest jump,
     # on each measure read) combined by Cauchy combination (valid whatever their
     # dependence); effect and detail of the strongest one
-    comb = tab.groupby("agent_id")["p_value"].agg(lambda p: acat(p.to_numpy()))
-    tab = tab.sort_values(["agent_id", "p_value"], kind="stable").drop_duplicates("agent_id")
-    tab["p_value"] = tab["agent_id"].map(comb).to_numpy()
+    tab = strongest_with_acat(tab)
     flags = pd.DataFrame({
         "agent_id": tab["agent_id"],
         "period": "all",

@@ -118,7 +118,7 @@ import pandas as pd
 from scipy import stats
 
 from ._base import CHECKS, CheckResult, GamingContext
-from ._combine import acat
+from ._combine import strongest_with_acat
 from ._empnull import calibrate_pvalues, fit_empirical_null
 from ._fdr import bh_qvalues
 from ._sigutil import HANDLED, cached_df, flag_option, make_flags, option, skipped
@@ -450,9 +450,7 @@ def _hold_parts(ctx: GamingContext, min_days: int, kw: dict):
     if not parts:
         return "; ".join(why) or "no queue-day with enough agents and calls", []
     tab = pd.concat(parts, ignore_index=True)
-    comb = tab.groupby("agent_id")["p"].agg(lambda p: acat(p.to_numpy(float)))
-    tab = tab.sort_values(["agent_id", "p"], kind="stable").drop_duplicates("agent_id")
-    tab["p"] = tab["agent_id"].map(comb).to_numpy()
+    tab = strongest_with_acat(tab, p="p")
     # n: the calls of the tested days, which the share series counts (the length series
     # counts the calls put on hold)
     share = [t for t in parts if t["part"].iloc[0] == "hold_share"]
