@@ -356,3 +356,22 @@ def test_levels_against_peers_are_evidence_not_decisions():
     assert al2.loc["G", "p_value"] == pytest.approx(_acat_by_hand([1e-9, 0.5], [1, 1]),
                                                     rel=1e-9)
     assert al2.loc["G", "flagged"] and al2.loc["H", "flagged"]
+
+
+def test_a_behaviour_is_named_when_its_evidence_would_carry_the_decision():
+    """The behaviours column (what page 1 names) lists a behaviour when its check-level p is
+    below alpha over the agent's number of signatures; the checks column keeps every check
+    below alpha as evidence."""
+    rows = []
+    for i in range(30):
+        a = f"A{i:02d}"
+        rows += [(a, "2024-01", "transfer_dumping", 1e-9 if i == 0 else 0.5),
+                 (a, "all", "hold_step", 0.006 if i == 0 else 0.5),      # alpha / 5 = .01
+                 (a, "all", "acw_step", 0.012 if i == 0 else 0.5),       # above .01
+                 (a, "2024-01", "survey_selection", 0.5),
+                 (a, "2024-01", "end_of_day_stretch", 0.5)]
+    agents, _ = agent_table(_flags_frame(rows), alpha=0.05)
+    top = agents[(agents["scope"] == "all") & (agents["agent_id"] == "A00")].iloc[0]
+    assert top["flagged"]
+    assert top["behaviours"].split(";") == ["transfer_dumping", "hold_padding"]
+    assert top["checks"].split(";") == ["transfer_dumping", "hold_step", "acw_step"]

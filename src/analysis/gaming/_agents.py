@@ -431,11 +431,12 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
     n_tests = dec.groupby("key").size().to_dict()
     n_per = basis.groupby("key")["period"].nunique().to_dict()
 
-    def listing(tab: pd.DataFrame, col: str):
-        """key, flagged -> the ``col`` values with p < alpha (in p order, each once), or
-        for a flagged key without any, its strongest one. One pass over the table (a
-        lookup per agent was most of the battery's time at 10 M calls)."""
-        ev = tab[tab["p"] < alpha]
+    def listing(tab: pd.DataFrame, col: str, level=alpha):
+        """key, flagged -> the ``col`` values with p below ``level`` (a number, or one per
+        row; in p order, each once), or for a flagged key without any, its strongest one.
+        One pass over the table (a lookup per agent was most of the battery's time at 10 M
+        calls)."""
+        ev = tab[tab["p"].to_numpy() < level]
         joined = ev.groupby("key", sort=False)[col].agg(
             lambda v: ";".join(dict.fromkeys(v.astype(str)))).to_dict()
         strongest = tab.groupby("key", sort=False)[col].first().astype(str).to_dict()
@@ -444,7 +445,15 @@ def agent_table(flags: pd.DataFrame, *, alpha: float, method: str = "BH",
             return joined.get(key) or (strongest.get(key, "") if flagged else "")
         return get
 
-    beh_of = listing(bh_p, "behaviour")
+    # a behaviour is named (page 1 of the report reads these as findings) when its evidence
+    # would carry the decision on its own: p below alpha over the number of the agent's
+    # signatures (the equal-weight combination across them is about that strict); the
+    # checks column keeps every check at p < alpha as the evidence. On the sample report a
+    # transfer dumper was also said to pad hold on a hold step at p .010 (q .44).
+    sig = dec["check"].map(SIGNATURE_OF).fillna(dec["check"])
+    n_sig = sig.groupby(dec["key"]).nunique()
+    beh_level = alpha / bh_p["key"].map(n_sig).fillna(1.0).clip(lower=1.0).to_numpy(float)
+    beh_of = listing(bh_p, "behaviour", beh_level)
     chk_of = listing(ck, "check")
     dates = _dates(changepoints, res.loc[res["flagged"], "agent_id"].unique())
     beh, chk, first, last, detail = [], [], [], [], []
