@@ -97,6 +97,8 @@ estimators. *JASA* 115(531), 1449-1455 (``rddensity``; not used here).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -104,7 +106,7 @@ from scipy import stats
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._combine import acat, strongest_with_acat
 from ._context import HANDLED_SQL, opt
-from ._sigutil import run_cache, run_once
+from ._sigutil import has_nonzero, run_cache, run_once
 
 __all__ = [
     "poisson_glm",
@@ -153,8 +155,6 @@ def _measures(ctx: GamingContext) -> list[str]:
     m = str(ctx.options.get("bunch_measure") or "auto").lower()
     if m != "auto":
         return [_measure(ctx)]
-    from ._sigutil import has_nonzero
-
     two = run_once(ctx, ("bunching_measures",),
                    lambda: has_nonzero(ctx, "hold_s") or has_nonzero(ctx, "acw_s"))
     return ["handle", "talk"] if two else ["handle"]
@@ -162,8 +162,6 @@ def _measures(ctx: GamingContext) -> list[str]:
 
 def _for_measure(ctx: GamingContext, measure: str) -> GamingContext:
     """``ctx`` reading ``measure``; it shares the run's caches (keyed by measure)."""
-    import dataclasses
-
     run_cache(ctx)  # made before the copy, so the copy's options hold the same dict
     return dataclasses.replace(ctx, options={**ctx.options, "bunch_measure": measure})
 

@@ -127,7 +127,8 @@ _LABEL = {"acw_s": "after-call work", "hold_s": "hold"}
 def _inflation_table(ctx: GamingContext, column: str, name: str):
     """Level and change tests of a per-call duration ``column`` (both checks of a metric).
 
-    Returns ``(table, notes, None)`` or ``(None, None, skipped CheckResult)``; the table has
+    Returns ``(table, notes, None)`` or ``(None, None, skipped CheckResult)``, ``notes`` a
+    dict ``{"level": [...], "change": [...]}`` (each check reports its own); the table has
     per agent x period the level test (``p_value``, ``z``, ``d_raw``, ...) and, where the
     agent had the queue the period before, the change test (``p_change``, ``z_change``,
     ``d_change``, ``n_change``). Computed once per run and metric.
@@ -157,11 +158,12 @@ def _inflation_table(ctx: GamingContext, column: str, name: str):
                           lambda: _compute_inflation_table(ctx, column, tails))
     if res is None:
         return None, None, skipped(name, "no handled calls")
-    return res.copy(), list(notes), None
+    return res.copy(), {k: list(v) for k, v in notes.items()}, None
 
 
 def _compute_inflation_table(ctx: GamingContext, column: str, tails: str):
-    """:func:`_inflation_table`'s ``(table, notes)``, computed (``(None, None)``: no calls)."""
+    """:func:`_inflation_table`'s ``(table, {"level": notes, "change": notes})``, computed
+    (``(None, None)``: no calls)."""
     min_calls = int(option(ctx, "min_calls", 30))  # per agent x queue x period
     min_peers = int(option(ctx, "min_peers", 8))
     per = period_sql(ctx)
@@ -196,6 +198,7 @@ def _compute_inflation_table(ctx: GamingContext, column: str, tails: str):
     cells["d"] = np.log1p(mean)
     cells["se"] = np.sqrt(var / cells["n"]) / (1.0 + mean)
     notes: list[str] = []
+    change_notes: list[str] = []
     raw_cells = cells  # the change test uses unadjusted values (tenure cancels within agent)
     shift = pd.Series(0.0, index=pd.MultiIndex.from_frame(
         cells[["agent_id", "period"]].drop_duplicates()))
@@ -246,14 +249,14 @@ def _compute_inflation_table(ctx: GamingContext, column: str, tails: str):
                 rng=np.random.default_rng(seed(ctx, 13 if column == "acw_s" else 14)),
                 tails=tails,
             )
-            notes += [f"change since previous period: {x}" for x in n2]
+            change_notes += n2
             chg = chg.set_index(["agent_id", "period"])
             key = pd.MultiIndex.from_frame(res[["agent_id", "period"]])
             res["p_change"] = chg["p_value"].reindex(key).to_numpy()
             res["z_change"] = chg["z"].reindex(key).to_numpy()
             res["d_change"] = chg["d_raw"].reindex(key).to_numpy()
             res["n_change"] = chg["n"].reindex(key).to_numpy()
-    return res, notes
+    return res, {"level": notes, "change": change_notes}
 
 
 def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResult:
@@ -275,7 +278,7 @@ def duration_inflation(ctx: GamingContext, column: str, name: str) -> CheckResul
     res, notes, skip = _inflation_table(ctx, column, name)
     if skip is not None:
         return skip
-    notes = [x for x in notes if not x.startswith("change since previous period")]
+    notes = notes["level"]
     rows = []
     for r in res.itertuples(index=False):
         rows.append(
@@ -317,8 +320,7 @@ def duration_change(ctx: GamingContext, column: str, name: str) -> CheckResult:
     if res.empty:
         return skipped(name, "no agent has the same queue in two consecutive periods "
                        "(one period, or too few calls)")
-    notes = [x.removeprefix("change since previous period: ") for x in notes
-             if x.startswith("change since previous period")]
+    notes = notes["change"]
     rows = []
     for r in res.itertuples(index=False):
         rows.append(
