@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from analysis.cli.gaming import CHECK_OPTIONS
+from analysis.errors import ConfigError
 from analysis.gaming._agents import BEHAVIOUR_OF, SIGNATURE_OF, agent_table
 from analysis.gaming._sigsim import make_context, simulate_calls
 from analysis.gaming.own_history import (
@@ -242,6 +243,63 @@ def test_hold_step_finds_more_calls_put_on_hold():
     single, _ = _scan_agents(ctx, daily_contrasts(ctx, "hold"), 7)
     single = single.set_index("agent_id")["p"]
     assert (f.loc[gamers, "p_value"] * 10 < single.loc[gamers]).all()
+
+
+def test_many_steppers_do_not_hide_in_the_tail_they_make():
+    """15 of 150 agents pad after-call work by 1.3x from day 30 (a new target, widely
+    gamed). Fitted to every scan (``step_null=self``) the empirical null's tail is the
+    steppers' own (t, ~1 df) and none of them is below .001; fitted to the scans it does
+    not itself call extreme (the default, ``trimmed``) every one is, and honest agents
+    stay clean."""
+    pad = [f"A{i:03d}" for i in range(15)]
+    df = simulate_calls(n_agents=150, days=61, seed=91,
+                        effects={a: {"acw": 1.3, "onset": 30} for a in pad})
+    got = {}
+    for how in ("self", "trimmed"):
+        res = step_check(make_context(df, options={"step_null": how}), "acw_step")
+        got[how] = res.flags.set_index("agent_id")["p_value"]
+        assert any(n.startswith("tail calibration") for n in res.notes)
+    assert (got["self"].loc[pad] < 1e-3).sum() <= 2
+    assert (got["trimmed"].loc[pad] < 1e-3).all()
+    assert (got["trimmed"].drop(index=pad) < 0.01).sum() <= 1
+    # a value it does not know is a clear error
+    with pytest.raises(ConfigError, match="step_null"):
+        step_check(make_context(df, options={"step_null": "both"}), "acw_step")
+
+
+@pytest.mark.parametrize("n", [150, 2000])
+def test_trimmed_empirical_null_ignores_a_cluster_of_non_nulls(n):
+    """z-scores drawn directly, 40 samples: 90 % N(0, 1) and 10 % N(5, 1). Fitted to all,
+    the null is a heavy-tailed t (the non-nulls are its 95th percentile) under which z = 4
+    has p ~ .05; trimmed, it is N(0, 1) up to the quartiles' sampling noise, as fitted to
+    the null z-scores alone. On a pure N(0, 1) sample both fits agree; on t with 3 df the
+    trimmed fit never makes the tail lighter than a normal's."""
+    from analysis.gaming._empnull import fit_empirical_null
+
+    k = n // 10
+    full, cut, alone = [], [], []
+    for s in range(40):
+        rng = np.random.default_rng(s)
+        z0 = rng.standard_normal(n - k)
+        p = stats.norm.sf(np.r_[z0, rng.normal(5.0, 1.0, k)])
+        full.append(fit_empirical_null(p, min_n=50, level=0.2))
+        cut.append(fit_empirical_null(p, min_n=50, level=0.2, trim=0.01))
+        alone.append(fit_empirical_null(stats.norm.sf(z0), min_n=50, level=0.2))
+    four = np.array([4.0])
+    assert np.median([f.sf(four)[0] for f in full]) > 0.01
+    assert np.median([c.sf(four)[0] for c in cut]) < 2e-4
+    for attr in ("loc", "scale"):
+        got = np.median([getattr(c, attr) for c in cut])
+        assert abs(got - np.median([getattr(a, attr) for a in alone])) < 0.05, attr
+    assert np.mean([np.isfinite(c.df) for c in cut]) <= 0.25
+    assert np.mean([np.isfinite(f.df) for f in full]) >= 0.9
+    rng = np.random.default_rng(99)
+    p0 = stats.norm.sf(rng.standard_normal(n))
+    a, b = (fit_empirical_null(p0, min_n=50, level=0.2, trim=t) for t in (None, 0.01))
+    assert abs(a.loc - b.loc) < 0.1 and abs(a.scale - b.scale) < 0.1
+    pt = stats.norm.sf(rng.standard_t(3, n))
+    c = fit_empirical_null(pt, min_n=50, level=0.2, trim=0.01)
+    assert c.sf(np.array([3.5]))[0] >= stats.norm.sf(3.5)
 
 
 # --- decision, registration, edges -----------------------------------------------------

@@ -237,6 +237,7 @@ CHECK_OPTIONS = frozenset({
     "recip_n_perm", "okr_period",
     # own-history step checks (acw_step, hold_step, transfer_step)
     "step_min_days", "step_min_calls", "step_min_peers", "step_empirical_null", "step_null_min",
+    "step_null",
     # change points
     "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days", "cp_agents",
 })

@@ -34,6 +34,16 @@ Only the upper part of the z distribution is used: exact tests with few
 events put a lump of p-values at 1 (z far below 0) that says nothing about the
 upper tail.
 
+"Gamers are few" fails when many agents respond to the same target: once they are
+more than ~5 % of the z-scores, the 95th percentile the tail weight is read from is
+theirs, the fitted tail turns heavy and hides them all. ``trim`` fits the null to
+the z-scores it does not itself call extreme (null p-value above ``trim``; quantile
+levels scaled to the kept share; refitted until the kept set is stable, from a
+normal start), the iterated trimming the peer tests use for their spreads. The own-history step checks use
+it (:mod:`.own_history`). Its price: an honest tail as heavy as a cluster of
+gamers is trimmed like one (no cross-section can tell them apart), so where honest
+agents' scans are heavy-tailed the trimmed null is the lighter of the two.
+
 References
 ----------
 Efron, B. (2004). Large-scale simultaneous hypothesis testing: the choice of a
@@ -90,7 +100,7 @@ def _df_for_ratio(r: float) -> float:
 
 
 def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int = 200,
-                       seed: int = 0) -> EmpiricalNull | None:
+                       seed: int = 0, trim: float | None = None) -> EmpiricalNull | None:
     """Fit the empirical null of the z-scores of ``p`` (None when too few or too lumpy).
 
     Parameters
@@ -102,6 +112,14 @@ def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int =
     level : float
         Bootstrap quantile of the tail ratio used for the degrees of freedom
         (lower: a heavier tail must be clearer before it is used).
+    trim : float, optional
+        Fit on the z-scores the null itself does not call extreme: those with a
+        null p-value below ``trim`` are left out and the quantiles read at levels
+        divided by ``1 - trim`` (the kept share of a null sample); the kept set from
+        normal fits refitted until stable, the tail weight then from the kept set. Without it (the default) a
+        share of non-null z-scores above ~5 % is the 95th percentile the tail weight is
+        read from: with 10 % of the agents stepping up, a step scan's null became t with
+        1.5 df and hid them all.
     """
     p = np.asarray(p, float)
     p = p[np.isfinite(p)]
@@ -110,18 +128,46 @@ def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int =
     # p = 1 (no event at all: common for sparse counts) would give z = -inf, and a
     # median of -inf made the bootstrap ratio NaN (brentq then raised)
     z = stats.norm.isf(np.clip(p, 1e-300, 1.0 - 1e-12))
-    q50, q75, q95 = np.quantile(z, _Q)
+    q50, q75 = np.quantile(z, _Q[:2])
     upper = z[z > q50]
     if p[p < 1.0].size < p.size / 2 or q75 - q50 <= 1e-6 or np.unique(np.round(upper, 6)).size < 20:
         return None
-    rng = np.random.default_rng(seed)
-    qb = np.quantile(z[rng.integers(0, z.size, (n_boot, z.size))], _Q, axis=1)
-    rb = (qb[2] - qb[0]) / np.maximum(qb[1] - qb[0], 1e-9)
-    r = float(np.quantile(rb, level))
-    df = _df_for_ratio(r)
+    if trim is None:
+        return _fit(z, _Q, level=level, n_boot=n_boot, seed=seed, n=p.size)
+    # the kept set from normal fits (a heavy tail fitted along the way would re-admit the
+    # very z-scores that made it heavy), then the tail weight from the kept set
+    qlev = _Q / (1.0 - trim)
+    null = _fit(z, _Q, level=level, n_boot=0, seed=seed, n=p.size)
+    keep = np.ones(z.size, dtype=bool)
+    for _ in range(20):
+        new_keep = null.sf(z) >= trim
+        if (new_keep == keep).all():
+            break
+        keep = new_keep
+        fit = _fit(z[keep], qlev, level=level, n_boot=0, seed=seed, n=p.size)
+        if fit is None:
+            return null
+        null = fit
+    return _fit(z[keep], qlev, level=level, n_boot=n_boot, seed=seed, n=p.size) or null
+
+
+def _fit(z: np.ndarray, q: np.ndarray, *, level: float, n_boot: int, seed: int,
+         n: int) -> EmpiricalNull | None:
+    """Location (quantile ``q[0]``), scale (``q[1]`` - ``q[0]``) and, with ``n_boot``
+    resamples, Student-t degrees of freedom from the ``(q[2] - q[0]) / (q[1] - q[0])``
+    ratio's ``level`` bootstrap quantile; ``n_boot = 0``: normal."""
+    q50, q75 = np.quantile(z, q[:2])
+    if q75 - q50 <= 1e-6:
+        return None
+    df = np.inf
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        qb = np.quantile(z[rng.integers(0, z.size, (n_boot, z.size))], q, axis=1)
+        rb = (qb[2] - qb[0]) / np.maximum(qb[1] - qb[0], 1e-9)
+        df = _df_for_ratio(float(np.quantile(rb, level)))
     dist_q75 = stats.norm.ppf(0.75) if np.isinf(df) else stats.t.ppf(0.75, df)
-    scale = (q75 - q50) / dist_q75
-    return EmpiricalNull(loc=float(q50), scale=float(scale), df=float(df), n=int(p.size))
+    return EmpiricalNull(loc=float(q50), scale=float((q75 - q50) / dist_q75), df=float(df),
+                         n=int(n))
 
 
 def calibrate_pvalues(p, null: EmpiricalNull | None) -> np.ndarray:

@@ -73,7 +73,13 @@ gamers are few; a heavy tail only when the bootstrap's 20th percentile of the
 tail ratio exceeds a normal's) and each p-value is the larger of the theoretical and
 empirical-null one (option ``step_empirical_null``, default True; needs
 ``step_null_min`` agents, default 50, else the theoretical p-value is used and
-a note says so).
+a note says so). The null is fitted to the scans it does not itself put below .01
+(refitted until stable from a normal start; option ``step_null``, default ``trimmed``):
+when many agents start padding at once (a new target; 10 % of the agents) they would
+otherwise be the 95th percentile the tail weight is read from, and the heavy tail they
+made would hide them all (an outside world with 10 % of its agents padding wrap-up by
+1.4x from mid-window: none below .001 with the null fitted to every scan, 0.67
+trimmed).
 
 One row per agent, period ``all`` (a step is about the whole window), with the
 step date, the size (after over before, relative to same-day peers) and a
@@ -117,6 +123,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import ConfigError
 from ._base import CHECKS, CheckResult, GamingContext
 from ._combine import strongest_with_acat
 from ._empnull import calibrate_pvalues, fit_empirical_null
@@ -313,7 +320,9 @@ def step_check(ctx: GamingContext, name: str) -> CheckResult:
 
     Options: ``step_min_days`` (7: days before and after a split), ``step_min_calls``
     (5 calls per agent x queue x day), ``step_min_peers`` (5 agents per queue-day),
-    ``step_empirical_null`` (True) and ``step_null_min`` (50 agents).
+    ``step_empirical_null`` (True), ``step_null`` (``trimmed``: the empirical null is
+    fitted without the scans it calls extreme; ``self``: to every scan) and
+    ``step_null_min`` (50 agents).
 
     Returns
     -------
@@ -417,17 +426,43 @@ def _scan_agents(ctx: GamingContext, d: pd.DataFrame, min_days: int):
              f"same-queue peers' same-day median; pooled robust daily SD {pool:.3f}"]
     res["p_theory"] = res["p"]
     if flag_option(ctx, "step_empirical_null", True):
-        nmin = int(option(ctx, "step_null_min", 50))
-        null = fit_empirical_null(res["p"].to_numpy(float), min_n=nmin, level=_NULL_LEVEL)
-        if null is None:
-            notes.append(f"empirical null not used (fewer than {nmin} agents or too lumpy): "
-                         "theoretical p-values")
-        else:
-            res["p"] = calibrate_pvalues(res["p"].to_numpy(float), null)
-            notes.append(f"tail calibration: {null.describe()}; "
-                         f"{int((res['p'] > res['p_theory'] * 1.0000001).sum())} p-value(s) "
-                         "raised to the empirical null's (Efron 2004)")
+        res["p"], more = _calibrate(ctx, res)
+        notes += more
     return res, notes
+
+
+#: null p-value below which a scan is left out of its empirical null's fit (``trimmed``)
+STEP_NULL_TRIM = 0.01
+
+
+def _calibrate(ctx: GamingContext, res: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """The scan p-values raised to the empirical null's where it is wider: ``(p, notes)``.
+
+    ``step_null = "trimmed"`` (default): the null is fitted to the scans it does not
+    itself call extreme (null p-value above :data:`STEP_NULL_TRIM`, refitted until
+    stable from a normal start; :func:`._empnull.fit_empirical_null`), so agents who
+    stepped do not set the tail they are judged against. ``"self"``: fitted to every
+    scan (before 2026-12-07): with 10 % of the agents padding after-call work by 1.4x
+    from mid-window, the steppers were the 95th percentile the tail weight is read from,
+    the null became t with 1.5 df and none of them stayed below .001 (with 3 %: half).
+    """
+    nmin = int(option(ctx, "step_null_min", 50))
+    how = str(option(ctx, "step_null", "trimmed")).lower()
+    if how not in ("trimmed", "self"):
+        raise ConfigError(f"step_null must be trimmed or self, got {how!r}")
+    p = res["p"].to_numpy(float)
+    null = fit_empirical_null(p, min_n=nmin, level=_NULL_LEVEL,
+                              trim=STEP_NULL_TRIM if how == "trimmed" else None)
+    if null is None:
+        return p, [f"empirical null not used (fewer than {nmin} agents or too lumpy): "
+                   "theoretical p-values"]
+    out = calibrate_pvalues(p, null)
+    fitted = (f" (fitted without the scans it puts below {STEP_NULL_TRIM:g}: "
+              f"{int((null.sf(stats.norm.isf(np.clip(p, 1e-300, 1.0))) < STEP_NULL_TRIM).sum())})"
+              if how == "trimmed" else "")
+    return out, [f"tail calibration: {null.describe()}{fitted}; "
+                 f"{int((out > p * 1.0000001).sum())} p-value(s) raised to the empirical "
+                 "null's (Efron 2004)"]
 
 
 #: The two parts of hold the hold step scans: how often a call is put on hold, and how long.
