@@ -104,3 +104,26 @@ def test_the_report_says_which_period_was_folded(tmp_path):
         s = str(tm("gaming.folded", lang, stub="2026-03", into="2026-02", days=1))
         s = s.replace("\\", "")  # the labels come Markdown-escaped (2026\\-03)
         assert "2026-03" in s and "2026-02" in s and " 1 " in s and "{" not in s
+
+
+@pytest.mark.parametrize("alias, canonical", [("monthly", "month"), ("Weekly", "week"),
+                                              ("q", "quarter"), ("none", "all")])
+def test_period_aliases_are_accepted_where_the_option_is_validated(alias, canonical):
+    """The run validates ``period`` when it builds the context (period_expr) and the checks
+    label calls with period_sql: both read the same spellings (``monthly`` was rejected
+    by the first and accepted by the second)."""
+    df = _calls("2026-01-01", "2026-03-31")
+    got, want = (_labels(make_context(df, options={"period": p})) for p in (alias, canonical))
+    assert got == want and len(want) >= 1
+    sim = simulate_calls(n_agents=30, days=40, seed=1)
+    got, want = (set(run_checks(sim, checks=["short_calls_peer"], options={"period": p})
+                     .flags["period"]) for p in (alias, canonical))
+    assert got == want and len(want) >= 1
+
+
+def test_an_unknown_period_is_a_clear_error():
+    from analysis.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fortnight.*month, week, quarter, year, day, all"):
+        run_checks(_calls("2026-01-01", "2026-01-31"), checks=["short_calls_peer"],
+                   options={"period": "fortnight"})

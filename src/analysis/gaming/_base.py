@@ -15,7 +15,7 @@ import pandas as pd
 from .._registry import Registry
 
 __all__ = ["CHECKS", "GamingContext", "CheckResult", "FLAG_COLUMNS", "CENTER_LEVEL_CHECKS",
-           "dialect_of"]
+           "dialect_of", "canonical_period"]
 
 CHECKS: Registry = Registry("gaming check", "analysis.gaming")
 
@@ -25,6 +25,19 @@ CHECKS: Registry = Registry("gaming check", "analysis.gaming")
 #: Checks whose rows are about the whole center, not an agent (``level == "center"`` in
 #: ``gaming_flags.csv``, agent_id empty). A check that adds center-level rows is listed here.
 CENTER_LEVEL_CHECKS = frozenset({"bunching_center"})
+
+#: Other spellings of the ``period`` option's values.
+_PERIOD_ALIAS = {"m": "month", "monthly": "month", "w": "week", "weekly": "week",
+                 "q": "quarter", "quarterly": "quarter", "y": "year", "yearly": "year",
+                 "d": "day", "daily": "day", "none": "all", "": "all"}
+
+
+def canonical_period(period: Any) -> str:
+    """The ``period`` option as one of month, week, quarter, year, day, all (``None``:
+    month); an unknown value is returned lower-cased, for the caller to reject."""
+    p = "month" if period is None else str(period).strip().lower()
+    return _PERIOD_ALIAS.get(p, p)
+
 
 FLAG_COLUMNS = ["agent_id", "period", "check", "effect", "effect_unit", "p_value", "n", "k", "detail"]
 

@@ -25,7 +25,7 @@ from ..config import DEFAULT_ALPHA, DEFAULT_SEED, DEFAULT_SHORT_CALL_S, REPEAT_W
 from ..contract import CALL_COLUMNS, HANDLED_OUTCOMES, OUTCOMES
 from ..errors import ConfigError, InputError
 from ..escape import sql_quote_path
-from ._base import GamingContext, dialect_of
+from ._base import GamingContext, canonical_period, dialect_of
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -80,12 +80,13 @@ def period_expr(period: str, ts: str = "coalesce(answer_ts, arrival_ts)",
 
     ``dialect`` (an :class:`analysis.engines.Dialect`, default DuckDB's) spells it.
     """
-    p = str(period or "month").lower()
+    p = canonical_period(period)
     if p == "all":
         return "'all'"
     if p not in ("month", "week", "quarter", "year", "day"):
         raise ConfigError(
-            f"period: {period!r} is not one of month, week, quarter, year, day, all")
+            f"period: {period!r} is not one of month, week, quarter, year, day, all "
+            "(or monthly, weekly, quarterly, yearly, daily)")
     if dialect is None:
         from ..engines.duckdb import DIALECT as dialect
     return dialect.period_label(p, ts)

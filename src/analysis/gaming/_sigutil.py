@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
 from ..escape import sql_string
-from ._base import FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
+from ._base import FLAG_COLUMNS, CheckResult, GamingContext, canonical_period, dialect_of
 from ._peert import TAILS as PEER_TAILS
 from ._peert import choose_peer_nu, draw_spread, spread_note
 
@@ -129,10 +129,6 @@ def seed(ctx: Any, salt: int = 0) -> int:
     return int(option(ctx, "seed", DEFAULT_SEED)) + salt
 
 
-_PERIOD_ALIAS = {"m": "month", "monthly": "month", "w": "week", "weekly": "week",
-                 "q": "quarter", "quarterly": "quarter", "y": "year", "yearly": "year",
-                 "d": "day", "daily": "day"}
-
 #: A first or last period whose calls fall on fewer than this share of the days of the
 #: fullest period is a *stub* (data that start or end a few days into a month), and
 #: its calls are judged with the neighbouring period's (:func:`period_folds`).
@@ -140,8 +136,7 @@ STUB_SHARE = 0.25
 
 
 def _granularity(ctx: Any) -> str:
-    p = str(option(ctx, "period", "month")).lower()
-    return _PERIOD_ALIAS.get(p, p)
+    return canonical_period(option(ctx, "period", "month"))
 
 
 def period_folds(ctx: Any) -> dict[str, tuple[str, int]]:
@@ -212,7 +207,7 @@ def period_sql(ctx: Any, ts: str = "coalesce(answer_ts, arrival_ts)") -> str:
         cases = " ".join(f"WHEN {sql_string(k)} THEN {sql_string(v)}"
                          for k, (v, _) in folds.items())
         return f"(CASE {lab} {cases} ELSE {lab} END)"
-    if p in ("all", "none", ""):
+    if p == "all":
         return "'all'"
     from ..errors import ConfigError
 
