@@ -40,7 +40,7 @@ from analysis.gaming._agents import agent_table
 from analysis.gaming._empnull import calibrate_pvalues, fit_empirical_null
 from analysis.gaming._sigsim import make_context, simulate_calls
 from analysis.gaming.repeat_after_short import check_repeated_short_calls
-from analysis.gaming.runner import TAIL_CALIBRATED
+from analysis.gaming.runner import TAIL_CALIBRATED, TAIL_NULL_TRIM
 
 OUT = Path(__file__).resolve().parent / "results" / "gaming_calibration.md"
 #: Everything after this line of the results file is written by hand and kept on a rerun.
@@ -94,7 +94,8 @@ def _calibrate(g: pd.DataFrame) -> pd.DataFrame:
             sel = ((g["check"] == c) & ((g["period"] == "all") == part)).to_numpy()
             if sel.any():
                 p = g.loc[sel, "p_value"].to_numpy()
-                g.loc[sel, "p_value"] = calibrate_pvalues(p, fit_empirical_null(p))
+                g.loc[sel, "p_value"] = calibrate_pvalues(
+                    p, fit_empirical_null(p, trim=TAIL_NULL_TRIM))
     return g
 
 

@@ -28,7 +28,15 @@ brought pooled null rejection at .001 from 5.6x to 2.3x nominal
 2/8; but on gamed worlds it cut hang-up recall from 0.9-1.0 to 0.0-0.05, even in
 clean worlds (``benchmarks/results/gaming_calibration.md``). Under heavy-tailed
 honest propensities a peer comparison cannot tell an extreme honest agent from
-a gamer; the cost of calibrating that tail is the cross-sectional power.
+a gamer; the cost of calibrating that tail is the cross-sectional power. Part of
+that cost was the gamers setting their own tail (below): since 2026-12-07 the
+opt-in fits with ``trim`` (``runner.TAIL_NULL_TRIM``), which on ccpm's worlds of
+200 agents keeps hang-up recall at 0.80 / 0.25 / 0.40 (clean, messy, heavy-habit;
+0.25 / 0 / 0 fitted to every test, 0.90 / 0.70 / 0.75 without the opt-in) with
+short_calls_peer's null rows at 3x nominal at .001 on messy worlds (1.3x fitted
+to every test), and on the outside worlds (``benchmarks/worlds_outside.py``)
+flags 4 honest agents in 80 worlds (9 without the opt-in, 2 fitted to every test)
+at hang-up recall 0.73 (0.77, 0.31) and transfer-dumping recall 0.48 (0.70, 0.22).
 
 Only the upper part of the z distribution is used: exact tests with few
 events put a lump of p-values at 1 (z far below 0) that says nothing about the

@@ -499,11 +499,20 @@ TAIL_CALIBRATED = ("short_calls_peer", "transfer_dumping", "acw_inflation", "hol
                    "survey_selection")
 
 
+#: Null p-value below which a test is left out of its check's empirical null fit
+#: (:func:`._empnull.fit_empirical_null`'s ``trim``). Fitted to every test, the gamers set
+#: the tail they are judged against: on the outside worlds (``benchmarks/worlds_outside.py``)
+#: opting in cut 61-day hang-up recall from 0.77 to 0.31 and transfer dumping from 0.70 to
+#: 0.22; trimmed, 0.73 and 0.48, with 4 honest flags in 80 worlds instead of 9 (2 untrimmed).
+TAIL_NULL_TRIM = 0.01
+
+
 def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
     """Replace the p-values of :data:`TAIL_CALIBRATED` checks by max(model, empirical null).
 
     One empirical null per check over its agents and periods (whole-window rows,
-    period ``all``, get their own); center rows are left alone. Returns check -> note.
+    period ``all``, get their own), fitted without the tests it calls extreme
+    (:data:`TAIL_NULL_TRIM`); center rows are left alone. Returns check -> note.
     """
     from ._empnull import calibrate_pvalues, fit_empirical_null
 
@@ -516,7 +525,7 @@ def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
             if not sel.any():
                 continue
             p = flags.loc[sel, "p_value"].to_numpy(float)
-            null = fit_empirical_null(p, seed=seed)
+            null = fit_empirical_null(p, seed=seed, trim=TAIL_NULL_TRIM)
             what = "whole-window rows" if part else "agent x period rows"
             if null is None:
                 notes.setdefault(name, []).append(
