@@ -46,11 +46,13 @@ upper tail.
 more than ~5 % of the z-scores, the 95th percentile the tail weight is read from is
 theirs, the fitted tail turns heavy and hides them all. ``trim`` fits the null to
 the z-scores it does not itself call extreme (null p-value above ``trim``; quantile
-levels scaled to the kept share; refitted until the kept set is stable, from a
-normal start), the iterated trimming the peer tests use for their spreads. The own-history step checks use
-it (:mod:`.own_history`). Its price: an honest tail as heavy as a cluster of
-gamers is trimmed like one (no cross-section can tell them apart), so where honest
-agents' scans are heavy-tailed the trimmed null is the lighter of the two.
+levels scaled to the kept share): the kept set comes from normal fits refitted until
+it is stable (a heavy tail fitted along the way would re-admit the z-scores that made
+it heavy), the tail weight then from the kept set; the iterated trimming the peer
+tests use for their spreads. The own-history step checks use it by default
+(:mod:`.own_history`), the opt-in above too. Its price: an honest tail as heavy as a
+cluster of gamers is trimmed like one (no cross-section can tell them apart), so where
+honest agents' z-scores are heavy-tailed the trimmed null is the lighter of the two.
 
 References
 ----------
@@ -61,6 +63,7 @@ Efron, B. (2010). *Large-Scale Inference*. Cambridge University Press, ch. 6.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,12 +78,14 @@ _Q = np.array([0.5, 0.75, 0.95])
 
 @dataclass(frozen=True)
 class EmpiricalNull:
-    """Location ``loc``, scale ``scale`` and degrees of freedom ``df`` (inf: normal)."""
+    """Location ``loc``, scale ``scale`` and degrees of freedom ``df`` (inf: normal), fitted
+    to ``n`` z-scores of which ``trimmed`` were left out."""
 
     loc: float
     scale: float
     df: float
     n: int
+    trimmed: int = 0
 
     def sf(self, z: np.ndarray) -> np.ndarray:
         x = (np.asarray(z, float) - self.loc) / self.scale
@@ -124,10 +129,11 @@ def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int =
         Fit on the z-scores the null itself does not call extreme: those with a
         null p-value below ``trim`` are left out and the quantiles read at levels
         divided by ``1 - trim`` (the kept share of a null sample); the kept set from
-        normal fits refitted until stable, the tail weight then from the kept set. Without it (the default) a
-        share of non-null z-scores above ~5 % is the 95th percentile the tail weight is
-        read from: with 10 % of the agents stepping up, a step scan's null became t with
-        1.5 df and hid them all.
+        normal fits refitted until stable, the tail weight then from the kept set
+        (``trimmed`` of the result: how many were left out). Without it (the default)
+        a share of non-null z-scores above ~5 % is the 95th percentile the tail weight
+        is read from: with 10 % of the agents stepping up, a step scan's null became t
+        with 1.5 df and hid them all.
     """
     p = np.asarray(p, float)
     p = p[np.isfinite(p)]
@@ -154,9 +160,10 @@ def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int =
         keep = new_keep
         fit = _fit(z[keep], qlev, level=level, n_boot=0, seed=seed, n=p.size)
         if fit is None:
-            return null
+            return dataclasses.replace(null, trimmed=int(np.sum(~keep)))
         null = fit
-    return _fit(z[keep], qlev, level=level, n_boot=n_boot, seed=seed, n=p.size) or null
+    final = _fit(z[keep], qlev, level=level, n_boot=n_boot, seed=seed, n=p.size) or null
+    return dataclasses.replace(final, trimmed=int(np.sum(~keep)))
 
 
 def _fit(z: np.ndarray, q: np.ndarray, *, level: float, n_boot: int, seed: int,

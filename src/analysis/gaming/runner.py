@@ -536,7 +536,8 @@ def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
             flags.loc[sel, "p_value"] = new
             moved = int(np.sum(new > p * 1.0000001))
             notes.setdefault(name, []).append(
-                f"tail calibration ({what}): {null.describe()}; {moved} p-value(s) "
+                f"tail calibration ({what}): {null.describe()}, fitted without the "
+                f"{null.trimmed} test(s) it puts below {TAIL_NULL_TRIM:g}; {moved} p-value(s) "
                 "raised to the empirical null's (Efron 2004)")
     return notes
 
