@@ -244,6 +244,23 @@ def test_report_inputs_sql_with_an_apostrophe_path(runs, tmp_path):
     assert len(coverage_table(inputs).df) > 0
 
 
+def test_report_inputs_do_not_collide_with_another_writer(runs, tmp_path):
+    """Two processes preparing one build folder at once (a report's notebooks run in
+    parallel) each write their own temporary file: a batch run failed on "Could not set
+    lock on file calls.parquet.tmp" held by the other notebook's kernel. Another
+    writer's temporary file (here one that cannot be written over) neither blocks this
+    one nor is left behind by it."""
+    from analysis.report.inputs import prepare_inputs
+
+    build = tmp_path / "build"
+    (build / "inputs" / "calls.parquet.tmp").mkdir(parents=True)  # the other writer's
+    (build / "inputs" / "inputs.json.tmp").mkdir()
+    inputs = prepare_inputs(str(runs["valid"]), build_dir=build, period=None)
+    assert inputs.calls_path.is_file() and len(pd.read_parquet(inputs.calls_path)) > 0
+    left = sorted(x.name for x in (build / "inputs").iterdir() if ".tmp" in x.name)
+    assert left == ["calls.parquet.tmp", "inputs.json.tmp"]  # only the other writer's
+
+
 # ----------------------------------------------------------------------------- complete or absent
 
 

@@ -23,6 +23,7 @@ import platform
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -327,11 +328,17 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                 select = (f"SELECT v.* REPLACE ({', '.join(reps)}) FROM valid_df v "
                           + " ".join(joins))
         con.execute(f"CREATE VIEW prepared AS {select} {where.replace('arrival_ts', 'v.arrival_ts')}")
-        tmp = out.with_name(out.name + ".tmp")
-        con.execute("COPY (SELECT * FROM prepared ORDER BY arrival_ts) "
-                    f"TO {sql_quote_path(tmp)} (FORMAT parquet)")
-        n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchone()[0]
-        os.replace(tmp, out)
+        # a temporary name of this process's own: two processes preparing one build
+        # folder at once (a report's notebooks run in parallel) collided on a shared
+        # ".tmp" (DuckDB: "Could not set lock on file"); each replaces the file atomically
+        tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        try:
+            con.execute("COPY (SELECT * FROM prepared ORDER BY arrival_ts) "
+                        f"TO {sql_quote_path(tmp)} (FORMAT parquet)")
+            n = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchone()[0]
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)  # gone after the replace; a failed write's part
         return int(n)
     finally:
         con.close()
@@ -489,7 +496,7 @@ def prepare_inputs(
         "git_commit": _git_commit(),
         "notes": notes,
     }
-    tmp = manifest_path.with_name("inputs.json.tmp")
+    tmp = manifest_path.with_name(f"inputs.json.tmp-{os.getpid()}-{threading.get_ident()}")
     tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, manifest_path)
     return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
