@@ -79,13 +79,14 @@ _Q = np.array([0.5, 0.75, 0.95])
 @dataclass(frozen=True)
 class EmpiricalNull:
     """Location ``loc``, scale ``scale`` and degrees of freedom ``df`` (inf: normal), fitted
-    to ``n`` z-scores of which ``trimmed`` were left out."""
+    to ``n`` z-scores of which ``trimmed`` were left out (null p-value below ``trim``)."""
 
     loc: float
     scale: float
     df: float
     n: int
     trimmed: int = 0
+    trim: float | None = None
 
     def sf(self, z: np.ndarray) -> np.ndarray:
         x = (np.asarray(z, float) - self.loc) / self.scale
@@ -95,8 +96,10 @@ class EmpiricalNull:
 
     def describe(self) -> str:
         tail = "normal" if np.isinf(self.df) else f"Student t, {self.df:.1f} df"
+        left = ("" if self.trim is None else
+                f", fitted without the {self.trimmed} it puts below {self.trim:g}")
         return (f"empirical null of {self.n} z-scores: {tail}, centre {self.loc:+.2f}, "
-                f"scale {self.scale:.2f}")
+                f"scale {self.scale:.2f}{left}")
 
 
 def _t_ratio(df: float) -> float:
@@ -160,10 +163,10 @@ def fit_empirical_null(p, *, min_n: int = 100, level: float = 0.5, n_boot: int =
         keep = new_keep
         fit = _fit(z[keep], qlev, level=level, n_boot=0, seed=seed, n=p.size)
         if fit is None:
-            return dataclasses.replace(null, trimmed=int(np.sum(~keep)))
+            return dataclasses.replace(null, trimmed=int(np.sum(~keep)), trim=trim)
         null = fit
     final = _fit(z[keep], qlev, level=level, n_boot=n_boot, seed=seed, n=p.size) or null
-    return dataclasses.replace(final, trimmed=int(np.sum(~keep)))
+    return dataclasses.replace(final, trimmed=int(np.sum(~keep)), trim=trim)
 
 
 def _fit(z: np.ndarray, q: np.ndarray, *, level: float, n_boot: int, seed: int,

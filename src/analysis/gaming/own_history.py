@@ -457,9 +457,7 @@ def _calibrate(ctx: GamingContext, res: pd.DataFrame) -> tuple[np.ndarray, list[
         return p, [f"empirical null not used (fewer than {nmin} agents or too lumpy): "
                    "theoretical p-values"]
     out = calibrate_pvalues(p, null)
-    fitted = (f" (fitted without the {null.trimmed} scan(s) it puts below "
-              f"{STEP_NULL_TRIM:g})" if how == "trimmed" else "")
-    return out, [f"tail calibration: {null.describe()}{fitted}; "
+    return out, [f"tail calibration: {null.describe()}; "
                  f"{int((out > p * 1.0000001).sum())} p-value(s) raised to the empirical "
                  "null's (Efron 2004)"]
 

@@ -535,10 +535,8 @@ def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
             new = calibrate_pvalues(p, null)
             flags.loc[sel, "p_value"] = new
             moved = int(np.sum(new > p * 1.0000001))
-            left = ("" if TAIL_NULL_TRIM is None else f", fitted without the {null.trimmed} "
-                    f"test(s) it puts below {TAIL_NULL_TRIM:g}")
             notes.setdefault(name, []).append(
-                f"tail calibration ({what}): {null.describe()}{left}; {moved} p-value(s) "
+                f"tail calibration ({what}): {null.describe()}; {moved} p-value(s) "
                 "raised to the empirical null's (Efron 2004)")
     return notes
 
