@@ -286,15 +286,17 @@ def test_bunch_measure_wrong_word_skips_with_the_words():
 
 def test_bunch_measure_auto_reads_both_and_combines_them():
     """The default reads handle and talk time where they differ: talk-time bunchers are
-    found without naming the measure, each agent's p-value is the Cauchy combination of
-    its tests on both, and the center's row names the stronger measure."""
+    found without naming the measure, each agent's p-value is the Bonferroni combination
+    of its tests on both (smallest p times their number), and the center's row names the
+    stronger measure."""
 
     calls = _talk_target_world()
     p, n_tests = {}, {}
     for m in ("auto", "handle", "talk"):
         rep = run_checks(calls, checks=["bunching_agent", "bunching_center"],
                          options={"raise_errors": True, "bunch_boot": 99, "bunch_measure": m})
-        f = rep.flags[rep.flags["check"] == "bunching_agent"].set_index("agent_id")
+        f = rep.flags[(rep.flags["check"] == "bunching_agent")
+                      & (rep.flags["period"] == "all")].set_index("agent_id")
         p[m] = f["p_value"]
         if m == "auto":
             notes = " ".join(rep.notes["bunching_agent"])
@@ -306,16 +308,18 @@ def test_bunch_measure_auto_reads_both_and_combines_them():
                              rep.notes["bunching_agent"])
     assert (p["auto"][["A000", "A001"]] < 1e-6).all()
     assert (p["auto"].drop(["A000", "A001"]) > 1e-3).all()
-    # ACAT of all of an agent's tests: the mean of their Cauchy scores, so each measure's
-    # combination enters weighted by its number of tests (here the handle-time scan is not
-    # significant, so handle time has only the agent's own-jump test, talk time two)
+    # Bonferroni over all of an agent's tests: the smallest p times their number, so each
+    # measure's own combination (its smallest p times its number of tests) enters scaled
+    # by the share of the tests it holds (here the handle-time scan is not significant, so
+    # handle time has only the agent's own-jump test, talk time two)
     p = {m: v.sort_index() for m, v in p.items()}
     assert list(p["handle"].index) == list(p["talk"].index) == list(p["auto"].index)
-    t = {m: np.tan((0.5 - p[m].to_numpy()) * np.pi) for m in ("handle", "talk")}
     n_h, n_t = n_tests["handle"], n_tests["talk"]
     assert (n_h, n_t) == (1, 2)
-    want = 0.5 - np.arctan((n_h * t["handle"] + n_t * t["talk"]) / (n_h + n_t)) / np.pi
-    assert np.allclose(p["auto"].to_numpy(), want, rtol=1e-6)
+    smallest = np.minimum(p["handle"].to_numpy() / n_h, p["talk"].to_numpy() / n_t)
+    # (a measure's p capped at 1 had a smallest p of at least 1/n, which gives 1 here too)
+    want = np.minimum(1.0, (n_h + n_t) * smallest)
+    assert np.allclose(p["auto"].to_numpy(), want, rtol=1e-9)
 
 
 def test_bunch_measure_auto_reads_one_measure_without_hold_or_wrap_up():
@@ -326,3 +330,118 @@ def test_bunch_measure_auto_reads_one_measure_without_hold_or_wrap_up():
            for m in ("auto", "handle")}
     pd.testing.assert_frame_equal(rep["auto"].flags, rep["handle"].flags)
     assert rep["auto"].notes["bunching_agent"] == rep["handle"].notes["bunching_agent"]
+
+
+def test_peer_targets_leave_the_agent_out_and_need_agreement():
+    """An agent's target comes from the *other* agents' significant jumps, clustered within
+    5 %; fewer than two agreeing others give none."""
+    from analysis.gaming.bunching import peer_targets
+
+    scan = pd.DataFrame({
+        "agent_id": ["A", "B", "C", "D", "E", "F"],
+        "cut": [300.0, 305.0, 295.0, 500.0, 300.0, 410.0],
+        "p_value": [1e-6, 1e-5, 1e-3, 1e-8, 0.2, 0.02],
+    })
+    pt = peer_targets(scan, step=5.0)
+    assert pt["E"] == (300.0, 3)  # A, B, C agree; D is alone at 500; F is not significant
+    assert pt["F"] == (300.0, 3)
+    assert pt["A"] == (300.0, 2)  # B and C: A's own jump does not count for A
+    assert pt["D"] == (300.0, 3)
+    # only two significant agents: each has one other, too few; the rest have both
+    two = peer_targets(scan.assign(p_value=[1e-6, 1e-5, 0.5, 0.5, 0.5, 0.5]), step=5.0)
+    assert "A" not in two and "B" not in two
+    assert two["C"][0] in (300.0, 305.0) and two["C"][1] == 2
+    assert peer_targets(scan.assign(p_value=0.5)) == {}
+
+
+def test_agents_tested_at_a_peer_target_are_calibrated():
+    """Honest agents tested at the target three bunchers reveal (the bunchers' own jumps,
+    each honest agent left out of the choice): the p-values keep their level (20 worlds,
+    about 4,700 honest agents), and the bunchers are tested at each other's target."""
+    from analysis.gaming.bunching import agent_scan_table, peer_targets
+
+    rng = np.random.default_rng(31)
+    edges = np.arange(60.0, 900.0, 5.0)
+    p, got = [], []
+    for _ in range(40):
+        ids, mat = _agents_hist(rng, edges, 120, calls=int(rng.integers(600, 2000)),
+                                bunch={0: 0.6, 1: 0.6, 2: 0.6})
+        scan = agent_scan_table(ids, mat, edges, lo=130, hi=600)
+        pt = peer_targets(scan, step=5.0)
+        got += [pt.get(a, (None,))[0] for a in ids[:3]]
+        for t in {v[0] for v in pt.values()}:
+            who = [i for i, a in enumerate(ids) if i >= 3 and pt.get(a, (None,))[0] == t]
+            e = t + 5.0 * np.arange(-30, 90)
+            m = np.array([np.histogram(np.repeat(edges[:-1] + 2.5, mat[i].astype(int)), e)[0]
+                          for i in who], float)
+            tab = agent_bunching_table([ids[i] for i in who], m, e, t, w_below=25,
+                                       w_above=50)
+            p += list(tab["p_value"])
+    assert sum(t is not None and abs(t - 247) <= 10 for t in got) >= 100  # of 120
+    p = np.array(p)
+    assert len(p) >= 4000
+    assert np.mean(p < 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / len(p))
+    assert np.sum(p < 0.01) <= 0.01 * len(p) + 3 * np.sqrt(0.01 * len(p))
+    assert np.sum(p < 0.001) <= 0.001 * len(p) + 3 * np.sqrt(0.001 * len(p))
+
+
+def _bunch_late(calls, agents, share, lo, hi, seed, since=None):
+    """Cut ``share`` of ``agents``' calls with handle time in [hi, 1.2 hi) to [lo, hi),
+    from ``since`` (a timestamp) on."""
+    rng = np.random.default_rng(seed)
+    handle = calls["talk_s"] + calls["hold_s"].fillna(0) + calls["acw_s"].fillna(0)
+    move = (calls["agent_id"].isin(agents) & (handle >= hi) & (handle < 1.2 * hi)
+            & (rng.random(len(calls)) < share))
+    if since is not None:
+        move &= calls["answer_ts"] >= since
+    move = move.to_numpy()
+    new = rng.uniform(lo, hi, move.sum())
+    calls.loc[move, "talk_s"] = np.floor(new - (handle[move] - calls.loc[move, "talk_s"]))
+    return calls
+
+
+def test_runner_tests_agents_where_other_agents_jumps_agree():
+    """Three agents bunch hard under 247 s, a fourth lightly. With the center's target not
+    trusted (``bunch_target_alpha`` tiny: a center whose histogram hides the bunch), the
+    fourth's own scan (Bonferroni over the cuts) is weak, but tested at the target the
+    others reveal it is found; honest agents are not."""
+    calls, _ = simulate_calls(n_agents=80, months=2, seed=21)
+    calls = _bunch_late(calls, ["A001", "A002", "A003"], 0.5, 235, 247, seed=21)
+    calls = _bunch_late(calls, ["A004"], 0.25, 235, 247, seed=22)
+    p = {}
+    for on in ("true", "false"):
+        rep = run_checks(calls, checks=["bunching_agent"],
+                         options={"raise_errors": True, "bunch_boot": 99,
+                                  "bunch_target_alpha": 1e-12,
+                                  "bunch_measure": "handle", "bunch_peer_target": on})
+        f = rep.flags[rep.flags["period"] == "all"].set_index("agent_id")
+        p[on] = f["p_value"]
+        notes = " ".join(rep.notes["bunching_agent"])
+        assert "is not significant" in notes
+        if on == "true":
+            assert re.search(r"agree: 2[45]\d s \(\d+ agents\)", notes)
+            assert "other agents' own significant jumps agree on" in f.loc["A004", "detail"]
+            assert (f.drop(index=["A001", "A002", "A003", "A004"])["p_value"]
+                    < 0.001).sum() == 0
+        else:
+            assert "agree" not in notes
+    assert p["true"]["A004"] < 1e-3 < p["false"]["A004"]
+    assert p["true"][["A001", "A002", "A003"]].max() < 1e-4
+
+
+def test_agents_are_tested_at_the_target_in_each_period():
+    """An agent who starts bunching in the second month: the month's row carries the
+    evidence the whole window dilutes; ``bunch_periods=false`` keeps the whole window."""
+    calls, _ = simulate_calls(n_agents=30, months=2, seed=23)
+    second = calls["answer_ts"].min().normalize() + pd.offsets.MonthBegin(1)
+    calls = _bunch_late(calls, ["A001"], 0.4, 285, 300, seed=23, since=second)
+    opts = {"raise_errors": True, "aht_target": 300}
+    rep = run_checks(calls, checks=["bunching_agent"], options=opts)
+    f = rep.flags[rep.flags["agent_id"] == "A001"].set_index("period")["p_value"]
+    months = sorted(p for p in f.index if p != "all")
+    assert len(months) == 2 and months[1] == second.strftime("%Y-%m")
+    assert f[months[1]] < 1e-4
+    assert f[months[1]] < f["all"] / 10
+    assert f[months[0]] > 0.01
+    rep = run_checks(calls, checks=["bunching_agent"], options={**opts, "bunch_periods": False})
+    assert set(rep.flags["period"]) == {"all"}

@@ -223,7 +223,8 @@ CHOICE_OPTIONS = {
 
 CHECK_OPTIONS = frozenset({
     # short calls and bunching
-    "bunch_boot", "bunch_measure", "bunch_min_agent_calls", "bunch_target_alpha", "min_peers", "randomized", "short_use_ended_by",
+    "bunch_boot", "bunch_measure", "bunch_min_agent_calls", "bunch_target_alpha",
+    "bunch_peer_target", "bunch_periods", "min_peers", "randomized", "short_use_ended_by",
     "trend_baseline", "raise_errors",
     # how many checks run at once (DuckDB; results do not depend on it)
     "check_threads",

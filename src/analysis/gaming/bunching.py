@@ -31,8 +31,11 @@ excess mass just below the target and a hole just above it.
 
 ``bunching_agent`` (each agent against their own density)
     A quick agent has more mass below *any* threshold, so peers are not the
-    reference. Two tests per agent, combined by the Cauchy combination (ACAT,
-    valid whatever their dependence):
+    reference. Up to three tests per agent, combined by Bonferroni (the smallest
+    p-value times their number, valid whatever their dependence; the Cauchy
+    combination used before gives a test without evidence, p near 1, a score of
+    about -32 that cancels another's: an outside-world buncher's p = .012 at the
+    target became .87 beside an own scan at p = 1):
 
     1. *At the center's target*, when it is given or found by a significant scan
        (max-statistic p <= ``bunch_target_alpha``, 0.05). Each agent's histogram
@@ -57,6 +60,26 @@ excess mass just below the target and a hole just above it.
        honest agents at p < .01 go from 9 to 5 of 580; on 40 null worlds of
        20 and 61 days, clean and messy, 0.8 % of 2,399 honest agents are at
        p < .01 and 1 at p < .001), and targets that differ by queue or team.
+    3. *At the target the other agents reveal* (:func:`peer_targets`; option
+       ``bunch_peer_target``, default on; not when the target is given): the agents
+       whose own largest jump is significant (:data:`PEER_ALPHA`) reveal their cut;
+       where at least :data:`PEER_MIN` of the *others* agree within 5 %, the agent is
+       tested there as at a given target. The agent's own calls take no part in the
+       choice, so the choice costs it no multiplicity (honest agents tested at the
+       target three bunchers reveal keep their level at .05, .01 and .001:
+       ``tests/test_gaming_bunching.py``). A few strong bunchers that the center's
+       histogram hides then point at the target where a weaker one is found: a
+       buncher's own scan pays for ~140 cuts, the test at a revealed target for one.
+
+    The tests at a target (1 and 3) run over the whole window (period ``all``) and,
+    where the run has more than one period, in each period too (option
+    ``bunch_periods``, default on): a target adopted mid-window shows undiluted in the
+    periods after it, and the agent-level decision weighs the whole-window row and the
+    period rows half and half (:mod:`._agents`). On the outside worlds
+    (``benchmarks/worlds_outside.py``: 3-4 bunchers per 120 agents, half of them from a
+    day 30-60 % into the window) agent-level recall of bunching went from 0.72 to 0.87 on
+    61-day worlds (starting mid-window: 13 to 24 of 31) and from 0.28 to 0.38 on 20-day
+    ones; per-period rows alone gave 0.79, revealed targets alone 0.75.
 
 Columns needed: ``agent_id``, ``talk_s`` (``hold_s`` and ``acw_s`` enter
 handle time = talk + hold + after-call work where present), ``outcome``.
@@ -74,12 +97,13 @@ over the next minute or two of handle time (on two outside worlds,
 ``bunching_agent`` p-values of median .32 on handle time and 2e-8 on talk time). With
 ``bunch_measure`` ``auto`` (the default) both are read where hold or wrap-up has data:
 each measure gets its own scan, target and agent tests, an agent's tests on both are
-combined by ACAT (as the two tests of one measure are), and the center's p-value is the
+combined by Bonferroni (as the tests of one measure are), and the center's p-value is the
 ACAT of the two measures' (the row describes the stronger). ``handle`` or ``talk`` reads
-one, for a center that knows which its target is on (a little more power: ACAT over
-twice the tests costs up to a factor of about two in a p-value).
+one, for a center that knows which its target is on (a little more power: Bonferroni
+over twice the tests costs a factor of two in a p-value).
 
 Options: ``aht_target`` (seconds), ``bunch_measure`` (``auto``, ``handle`` or ``talk``),
+``bunch_peer_target`` (true), ``bunch_periods`` (true),
 ``bunch_bin_s`` (default target / 60, at
 least 1 s), ``bunch_window_below`` (0.1 x target), ``bunch_window_above``
 (0.2 x target), ``bunch_degree`` (5; agents 3), ``bunch_boot`` (499),
@@ -104,9 +128,9 @@ import pandas as pd
 from scipy import stats
 
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
-from ._combine import acat, strongest_with_acat
+from ._combine import acat
 from ._context import HANDLED_SQL, opt
-from ._sigutil import has_nonzero, run_cache, run_once
+from ._sigutil import flag_option, has_nonzero, run_cache, run_once
 
 __all__ = [
     "poisson_glm",
@@ -725,13 +749,17 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
     if not parts:
         return _skip(name, "; ".join(why) or f"no agent with {min_calls} calls near a target")
     tab = pd.concat(parts, ignore_index=True)
-    # one row per agent: its tests (at the center's target and at its own largest jump,
-    # on each measure read) combined by Cauchy combination (valid whatever their
-    # dependence); effect and detail of the strongest one
-    tab = strongest_with_acat(tab)
+    # one row per agent x period: its tests (at the center's target, at its own largest
+    # jump, at the target other agents reveal; on each measure read) combined by
+    # Bonferroni (valid whatever their dependence); effect and detail of the strongest
+    key = tab["agent_id"].astype(str) + "\x1f" + tab["period"].astype(str)
+    n_tests = key.map(key.value_counts()).to_numpy(float)
+    tab = (tab.assign(_key=key, p_value=np.minimum(1.0, tab["p_value"] * n_tests))
+           .sort_values(["_key", "p_value"], kind="stable").drop_duplicates("_key"))
+    tab = tab.sort_values(["agent_id", "period"], key=lambda c: c.astype(str), kind="stable")
     flags = pd.DataFrame({
         "agent_id": tab["agent_id"],
-        "period": "all",
+        "period": tab["period"],
         "check": name,
         "effect": 100.0 * (tab["k"] - tab["expected"]) / tab["expected"].clip(lower=1e-9),
         "effect_unit": "% more calls just below the target than own smooth density predicts",
@@ -743,6 +771,122 @@ def check_bunching_agent(ctx: GamingContext) -> CheckResult:
     return CheckResult(name, flags, notes=notes)
 
 
+#: Own-jump p-value (Bonferroni over the cuts) at or below which an agent's largest jump
+#: reveals a target to the other agents (:func:`peer_targets`).
+PEER_ALPHA = 0.01
+#: Other agents whose revealing jumps must agree (within :data:`PEER_TOL`) on a target.
+PEER_MIN = 2
+#: Relative distance within which two agents' jumps are the same target.
+PEER_TOL = 0.05
+
+
+def peer_targets(scan: pd.DataFrame, *, alpha: float = PEER_ALPHA, min_agree: int = PEER_MIN,
+                 tol: float = PEER_TOL, step: float = 1.0) -> dict[str, tuple[float, int]]:
+    """Each agent's target as the *other* agents' significant jumps reveal it.
+
+    ``scan``: :func:`agent_scan_table`. The agents whose own largest jump is significant
+    (``p_value <= alpha``) reveal their cut; for agent ``i`` the cuts of the others (``i``
+    left out) are clustered (cuts within ``tol`` of a cut, relative) and the largest
+    cluster with at least ``min_agree`` members gives ``i``'s target, its members' median
+    rounded to ``step``. Chosen without agent ``i``'s calls, the target is, for ``i``'s
+    own test, a given one: no multiplicity from the choice.
+
+    Returns
+    -------
+    dict ``agent_id -> (target, number of agents revealing it)``.
+    """
+    strong = scan[scan["p_value"] <= alpha]
+    if len(strong) < min_agree:
+        return {}
+    # clusters on the distinct cuts (a grid: a few hundred at most, however many agents)
+    u, n_u = np.unique(strong["cut"].to_numpy(float), return_counts=True)
+    near = np.abs(u[:, None] - u[None, :]) <= tol * u[None, :]  # [member, centre]
+    own = dict(zip(strong["agent_id"].astype(str), np.searchsorted(u, strong["cut"]),
+                   strict=True))
+
+    def pick(counts: np.ndarray) -> tuple[float, int] | None:
+        cnt = np.where(counts > 0, near.T.astype(float) @ counts, 0.0)
+        j = int(np.argmax(cnt))
+        if cnt[j] < min_agree:
+            return None
+        members = np.repeat(u[near[:, j]], counts[near[:, j]].astype(int))
+        return float(np.round(np.median(members) / step) * step), int(cnt[j])
+
+    everyone = pick(n_u.astype(float))
+    out: dict[str, tuple[float, int]] = {}
+    for aid in scan["agent_id"].astype(str):
+        if aid in own:  # left out of its own target's choice
+            c = n_u.astype(float)
+            c[own[aid]] -= 1
+            got = pick(c)
+        else:
+            got = everyone
+        if got is not None:
+            out[aid] = got
+    return out
+
+
+def _agent_period_histograms(ctx: GamingContext, edges: np.ndarray) -> list:
+    """[(period, agent ids, counts (agents, bins))] per period of the run (cached)."""
+    from ._sigutil import period_sql
+
+    def make():
+        lo, bw, nb = float(edges[0]), float(edges[1] - edges[0]), len(edges) - 1
+        dur = MEASURES[_measure(ctx)]
+        df = ctx.con.execute(
+            f"""SELECT {period_sql(ctx)} AS period, CAST(agent_id AS STRING) AS agent_id,
+                       CAST(floor(({dur} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
+                       count(*) AS n
+                FROM calls WHERE {HANDLED_SQL} AND {dur} >= {lo!r}
+                  AND {dur} < {float(edges[-1])!r}
+                GROUP BY ALL"""
+        ).df()
+        df = df[(df["bin"] >= 0) & (df["bin"] < nb)]
+        out = []
+        for per, g in df.groupby(df["period"].astype(str), sort=True):
+            ids = np.array(sorted(g["agent_id"].unique()))
+            row = pd.Series(np.arange(len(ids)), index=ids)
+            mat = np.zeros((len(ids), nb))
+            np.add.at(mat, (row[g["agent_id"]].to_numpy(), g["bin"].to_numpy()),
+                      g["n"].to_numpy())
+            out.append((per, ids, mat))
+        return out
+    key = ("bunching_hist_period", _measure(ctx), tuple(float(e) for e in edges))
+    return run_once(ctx, key, make)
+
+
+def _at_target(ctx: GamingContext, target: float, how: str, min_calls: int,
+               agents=None) -> pd.DataFrame:
+    """Agents' tests at one target: over the whole window (period ``all``) and, where the
+    run has more than one period, in each period (a target adopted mid-window shows in the
+    periods after it undiluted)."""
+    q01, _, _, q99, _ = _range(ctx)
+    s = _settings(ctx, target)
+    edges = _fit_edges(target, s, q01, q99)
+    blocks = [("all", *_agent_histogram(ctx, edges))]
+    if flag_option(ctx, "bunch_periods", True):
+        per = _agent_period_histograms(ctx, edges)
+        if len(per) > 1:
+            blocks += per
+    what = _measure(ctx)
+    out = []
+    for period, ids, mat in blocks:
+        if agents is not None:
+            keep = np.isin(ids, list(agents))
+            ids, mat = ids[keep], mat[keep]
+        tab = agent_bunching_table(ids, mat, edges, target, w_below=s["wb"], w_above=s["wa"],
+                                   degree=min(3, s["degree"]), min_calls=min_calls)
+        when = "" if period == "all" else f" in {period}"
+        tab["detail"] = [
+            f"{r.k} of {r.m} calls within {s['wb']:g} s of the {target:g} s target ended "
+            f"below it{when} vs {100 * r.pi:.0f}% expected from own {what}-time density "
+            f"({how})"
+            for r in tab.itertuples(index=False)
+        ]
+        out.append(tab.assign(period=period))
+    return pd.concat(out, ignore_index=True)
+
+
 def _agent_parts(ctx: GamingContext, min_calls: int) -> tuple[list, list[str], str]:
     """The agents' tests on the context's one measure: (tables, notes, why skipped)."""
     target, how, _ = _target(ctx)
@@ -750,31 +894,24 @@ def _agent_parts(ctx: GamingContext, min_calls: int) -> tuple[list, list[str], s
     given = how == "given"
     if given and target is None:
         return [], [], how
-    q01, _, _, q99, _ = _range(ctx)
     parts, notes = [], []
     # 1. every agent at the center's target: given, or found by a scan that is itself
     # significant (a target found by a non-significant scan is the noise's largest jump,
     # and testing every agent there would ignore that it was chosen)
     alpha = float(ctx.options.get("bunch_target_alpha") or 0.05)
     at_target = target is not None and (given or _scan(ctx)["p_value"] <= alpha)
+    peer = not given and flag_option(ctx, "bunch_peer_target", True)
     if at_target:
-        s = _settings(ctx, target)
-        edges = _fit_edges(target, s, q01, q99)
-        ids, mat = _agent_histogram(ctx, edges)
-        tab = agent_bunching_table(ids, mat, edges, target, w_below=s["wb"], w_above=s["wa"],
-                                   degree=min(3, s["degree"]), min_calls=min_calls)
-        tab["detail"] = [
-            f"{r.k} of {r.m} calls within {s['wb']:g} s of the {target:g} s target ended "
-            f"below it vs {100 * r.pi:.0f}% expected from own {what}-time density ({how})"
-            for r in tab.itertuples(index=False)
-        ]
+        tab = _at_target(ctx, target, how, min_calls)
         parts.append(tab)
-        notes.append(f"target {target:g} s ({how}); {len(tab)} agents with >= {min_calls} "
-                     "calls near it")
+        notes.append(f"target {target:g} s ({how}); "
+                     f"{tab.loc[tab['period'] == 'all', 'agent_id'].nunique()} agents with "
+                     f">= {min_calls} calls near it")
     elif target is not None:
         notes.append(f"the center's largest jump ({target:g} s) is not significant "
                      f"(p > {alpha:g}): agents are not tested there, only at their own "
-                     "largest jump")
+                     "largest jump" + (" and where other agents' jumps agree" if peer
+                                       else ""))
     # 2. every agent at their own largest jump (a target the center does not show: a few
     # bunchers, or targets that differ by queue), Bonferroni over the cuts scanned
     if not given:
@@ -788,7 +925,25 @@ def _agent_parts(ctx: GamingContext, min_calls: int) -> tuple[list, list[str], s
                 f"from own {what}-time density (p {_p_text(r.p_min)} x {r.n_cuts} cuts scanned)"
                 for r in tab.itertuples(index=False)
             ]
-            parts.append(tab)
+            parts.append(tab.assign(period="all"))
             notes.append(f"each agent's own largest density jump between {q10:.0f} and "
                          f"{q90:.0f} s ({len(tab)} agents with >= {min_calls} calls)")
+            # 3. every agent at the target the other agents' significant jumps agree on
+            # (left out of its choice, the agent is tested there as at a given target)
+            if peer:
+                pt = peer_targets(tab, step=float(edges[1] - edges[0]))
+                if at_target:
+                    tol = PEER_TOL * target
+                    pt = {a: v for a, v in pt.items() if abs(v[0] - target) > tol}
+                by_t: dict[tuple[float, int], list[str]] = {}
+                for a, v in pt.items():
+                    by_t.setdefault(v, []).append(a)
+                for (t, k), agents in sorted(by_t.items()):
+                    parts.append(_at_target(
+                        ctx, t, f"the target {k} other agents' own significant jumps agree "
+                        "on", min_calls, agents=agents))
+                if by_t:
+                    notes.append("agents tested where other agents' own significant jumps "
+                                 "agree: " + ", ".join(f"{t:g} s ({len(a)} agents)"
+                                                       for (t, _), a in sorted(by_t.items())))
     return parts, notes, ""
