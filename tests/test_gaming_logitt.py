@@ -147,36 +147,52 @@ def test_planted_excess_still_found_under_the_heavy_tailed_null():
     assert (g < 0.01).mean() >= 0.6
 
 
-def test_several_queues_share_one_latent_pinned_to_quadrature():
+@pytest.mark.parametrize("predictive", [False, True])
+def test_several_queues_share_one_latent_pinned_to_quadrature(predictive):
     """An agent working several queues: P(sum_q Bin(n_q, expit(mu_q + s_q T)) >= k) with one
     t latent, each queue's (mu_q, s_q) refitted without the agent; reference by scipy
-    (binomial pmfs convolved, adaptive quadrature over T)."""
+    (binomial pmfs convolved, adaptive quadrature over T). With the predictive null (the
+    default) each scale is first moderated towards the queues' median squared scale (10
+    prior df) and widened by sqrt((m + 1) / (m - 1)), and T has
+    floor(1 / (1/nu + 1/(10 + m - 1))) df, ``m`` the fewest peers of the agent's cells."""
     cells = _heavy_cells(np.random.default_rng(4), groups=1, agents=120, queues=3)
-    got = _rate_pvalues(cells, tails="logit-t")
+    got = _rate_pvalues(cells, tails="logit-t", predictive=predictive)
     nu = float(got.attrs["rate_null"].split(", ")[1].split(" ")[0])
     multi = cells.groupby("agent_id").filter(lambda g: len(g) > 1)
     low = got[got["agent_id"].isin(multi["agent_id"])].nsmallest(3, "p_rate")
     assert low["p_rate"].min() < 0.05
+    full = {q: L.fit_logit_t(g["k"], g["n"], np.zeros(len(g), int), nu)
+            for q, g in cells.groupby("queue")}
+    s0 = np.median([f.sigma[0] ** 2 for f in full.values()])
     for r in low.itertuples():
         mine = cells[cells["agent_id"] == r.agent_id]
-        mus, sgs = [], []
+        mus, sgs, ms = [], [], []
         for q, kq, nq in zip(mine["queue"], mine["k"], mine["n"], strict=True):
             grp = cells[cells["queue"] == q]
-            f = L.fit_logit_t(grp["k"], grp["n"], np.zeros(len(grp), int), nu)
+            f = full[q]
             # the rule: a cell above the crowd (p < .05 under the all-agents fit; groups of
             # 40 or more) is tested against the refit without the agent
             if L.upper_tail([kq], [nq], f.mu, f.sigma, nu)[0] < 0.05:
                 peers = grp[grp["agent_id"] != r.agent_id]
                 f = L.fit_logit_t(peers["k"], peers["n"], np.zeros(len(peers), int), nu)
+            m = len(grp) - 1
             mus.append(f.mu[0])
-            sgs.append(f.sigma[0])
+            sgs.append(np.sqrt((10 * s0 + (m - 1) * f.sigma[0] ** 2) / (10 + m - 1))
+                       if predictive else f.sigma[0])
+            ms.append(m)
         ns = mine["n"].to_numpy()
+        df = nu
+        if predictive:
+            m = min(ms)
+            sgs = list(np.array(sgs) * np.sqrt((m + 1) / (m - 1)))
+            df = float(np.floor(1 / ((1 / nu if np.isfinite(nu) else 0) + 1 / (10 + m - 1))))
+            assert df < nu
 
-        def tail(t, ns=ns, mus=mus, sgs=sgs, k=int(r.k)):
+        def tail(t, ns=ns, mus=mus, sgs=sgs, k=int(r.k), df=df):
             pmf = np.array([1.0])
             for nq, m, s in zip(ns, mus, sgs, strict=True):
                 pmf = np.convolve(pmf, stats.binom.pmf(np.arange(nq + 1), nq, special.expit(m + s * t)))
-            return pmf[k:].sum() * stats.t.pdf(t, nu)
+            return pmf[k:].sum() * (stats.t.pdf(t, df) if np.isfinite(df) else stats.norm.pdf(t))
 
         edges = [-np.inf, -10, 0, 3, 6, 10, 20, 50, 200, np.inf]
         want = sum(integrate.quad(tail, a, b, limit=200, epsabs=1e-15)[0]

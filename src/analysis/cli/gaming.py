@@ -232,6 +232,7 @@ CHECK_OPTIONS = frozenset({
     "agent_fdr", "empirical_null", "short_pooled",
     # other signatures
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers", "transfer_tails",
+    "transfer_predictive",
     "short_tails", "peer_tails",
     "eod_window_min", "eod_min_late", "eod_min_days", "eod_pooled", "repeat_window_h", "quick_callback_h", "min_short",
     "min_bad",

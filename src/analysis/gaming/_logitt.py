@@ -51,7 +51,8 @@ from scipy import special, stats
 __all__ = ["NU_GRID", "LogitTFit", "choice_rows", "choose_nu", "choose_nu_lower", "decide_nu",
            "fit_logit_t",
            "group_quantile", "group_sample", "group_sum", "halved_step", "latent_nodes",
-           "lower_half_censoring", "loo_params", "mean_rate", "node_weights", "rates_at_nodes",
+           "lower_half_censoring", "loo_params", "mean_rate", "node_weights", "predictive_df",
+           "rates_at_nodes",
            "upper_tail"]
 
 #: Degrees of freedom tried for the latent spread (``inf``: logit-normal).
@@ -313,6 +314,18 @@ def loo_params(k, n, grp, fit: LogitTFit, *, screen_p: float = 0.05,
         mu[part], sg[part] = f.mu, f.sigma
         lo = hi
     return mu, sg
+
+
+def predictive_df(nu: float, scale_df) -> np.ndarray:
+    """The df of a new agent's latent when the group's scale is an estimate with
+    ``scale_df`` degrees of freedom: for a normal latent the predictive is Student t with
+    ``scale_df`` df; a t latent with ``nu`` df gets ``1 / (1/nu + 1/scale_df)`` (the two
+    excess kurtoses add, roughly). Rounded down to whole numbers (few distinct node sets),
+    at least 3; above 200, the latent's own ``nu``."""
+    d = np.maximum(np.asarray(scale_df, dtype=float), 3.0)
+    inv = (0.0 if not np.isfinite(nu) else 1.0 / nu) + 1.0 / d
+    df = np.maximum(np.floor(1.0 / inv), 3.0)
+    return np.where(df > 200, nu, df)
 
 
 def rates_at_nodes(mu, sigma, nu: float) -> np.ndarray:

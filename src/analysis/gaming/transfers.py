@@ -29,6 +29,20 @@ two tests per agent x period:
    (conservative) when the queues' effects are only partly shared. A pooled
    binomial would be miscalibrated because honest agents' natural transfer
    rates differ (``methods.md``).
+   **Predictive null.** The spread is an estimate from the agent's peers, a dozen in a
+   small queue, and the binomial noise of their counts can hide it altogether (a fitted
+   scale of 0: the agent judged as if every peer had the same rate). Taken as known, the
+   fitted null put honest agents of groups of 12 at p < .001 about 12 times too often
+   (groups of 25: 3x, of 40: 2.5x; logit-normal propensities, the null's own family).
+   So each group's scale is moderated towards the groups' median (Smyth 2004, 10 prior
+   df), widened by ``sqrt((m + 1) / (m - 1))`` for the estimated location (``m`` peers),
+   and the latent's t gets the estimate's df (:func:`._logitt.predictive_df`): 1.3x,
+   1.6x and 1.3x at .001. The beta's intra-class correlation is moderated and widened
+   the same way (a beta cannot take the t's tail: groups of 12, 5x). On outside worlds
+   of 30 agents (``benchmarks/worlds_outside.py``, 10 null worlds) honest agents flagged
+   by the transfer test alone went from 2 worlds to none; with 120 agents the transfer
+   rows' rejections at .001 went from 2.1x to 1.5x nominal and one dumper of 69 was lost.
+   Option ``transfer_predictive`` (default true; false: the fitted null as known).
 2. **Early transfers.** Within each queue, the agent's mean ``log(1 + talk)`` on
    transferred calls minus that on their other calls (so a fast talker is not
    suspect), centred on the same-queue median of that contrast; the robust
@@ -58,6 +72,8 @@ queue dumping together (peers move with it: see ``changepoints``).
 
 References
 ----------
+Smyth, G. K. (2004). Linear models and empirical Bayes methods for assessing
+differential expression in microarray experiments. *SAGMB* 3(1), art. 3.
 Skellam, J. G. (1948). A probability distribution derived from the binomial
 distribution by regarding the probability of success as variable between the
 sets of trials. *JRSS B* 10, 257–261.
@@ -85,12 +101,14 @@ from ._logitt import (
     loo_params,
     mean_rate,
     node_weights,
+    predictive_df,
     rates_at_nodes,
     upper_tail,
 )
 from ._sigutil import (
     HANDLED,
     fisher_combine,
+    flag_option,
     make_flags,
     option,
     peer_tails,
@@ -449,11 +467,13 @@ def _segments(c: pd.DataFrame):
     return order, aid, per, seg, np.diff(np.r_[seg, len(order)])
 
 
-def _rate_pvalues(cells: pd.DataFrame, *, tails: str = "auto") -> pd.DataFrame:
+def _rate_pvalues(cells: pd.DataFrame, *, tails: str = "auto",
+                  predictive: bool = True) -> pd.DataFrame:
     """Per agent x period: tail p of the transfer count under the peers' mixing distribution.
 
     ``tails``: ``"auto"`` chooses the mixing distribution by likelihood
-    (:func:`_rate_model`); ``"beta"`` or ``"logit-t"`` force one. The frame's
+    (:func:`_rate_model`); ``"beta"`` or ``"logit-t"`` force one. ``predictive``: the
+    null's spread as an estimate from the peers (module docstring), else as known. The frame's
     ``attrs["rate_null"]`` says which was used. With the beta, the tail of an
     agent's total over several queues is the comonotone sum (one latent
     propensity); with the logit-t, the same with the t latent.
@@ -474,13 +494,18 @@ def _rate_pvalues(cells: pd.DataFrame, *, tails: str = "auto") -> pd.DataFrame:
         else:
             model, fit, _ = _rate_model(kk, nn, g)
     if model == "logit-t":
-        out = _rate_pvalues_logit_t(cells.loc[usable].reset_index(drop=True), kk, nn, g, fit)
+        out = _rate_pvalues_logit_t(cells.loc[usable].reset_index(drop=True), kk, nn, g, fit,
+                                    predictive=predictive)
         out.attrs["rate_null"] = f"logit-t, {fit.nu:g} df" if np.isfinite(fit.nu) else "logit-normal"
         return out
     a = np.full(len(cells), np.nan)
     b = np.full(len(cells), np.nan)
+    peers = np.zeros(len(cells))
     for _, idx in cells.groupby(["period", "queue"], sort=True).indices.items():
         a[idx], b[idx] = _loo_fits(k[idx], n[idx])
+        peers[idx] = float((n[idx] > 0).sum()) - (n[idx] > 0)
+    if predictive:
+        a, b = moderated_beta(a, b, peers, grp_all)
     keep = np.isfinite(a)
     c = cells.loc[keep, ["agent_id", "period"]].reset_index(drop=True)
     k, n, a, b = k[keep].astype(np.int64), n[keep].astype(np.int64), a[keep], b[keep]
@@ -523,23 +548,93 @@ def _rate_pvalues(cells: pd.DataFrame, *, tails: str = "auto") -> pd.DataFrame:
     return out
 
 
-def _rate_pvalues_logit_t(c: pd.DataFrame, k, n, grp, fit) -> pd.DataFrame:
+#: prior degrees of freedom of the moderated latent scale (as :data:`.own_history.D0`)
+SCALE_D0 = 10.0
+
+
+def moderated_scale(sigma, peers, group_sigma, group_size) -> np.ndarray:
+    """Each cell's latent scale shrunk towards the groups' typical one (Smyth 2004):
+    ``sqrt((D0 s0^2 + (m - 1) s^2) / (D0 + m - 1))`` with ``m`` the peers the cell's
+    scale was fitted to and ``s0^2`` the median squared scale of the groups of 4 or more
+    agents. A group of a dozen agents can put its scale at the boundary, 0, when the
+    binomial noise hides their spread; the agent is then judged as if every peer had
+    the same rate."""
+    gs = np.asarray(group_sigma, dtype=float)[np.asarray(group_size) >= 4]
+    if not len(gs):
+        return np.asarray(sigma, dtype=float)
+    s0 = float(np.median(gs**2))
+    m = np.asarray(peers, dtype=float)
+    d = np.maximum(m - 1.0, 0.0)
+    return np.sqrt((SCALE_D0 * s0 + d * np.asarray(sigma, dtype=float) ** 2) / (SCALE_D0 + d))
+
+
+def moderated_beta(a, b, peers, grp) -> tuple[np.ndarray, np.ndarray]:
+    """The beta nulls' dispersion moderated and widened as :func:`moderated_scale` and
+    :func:`predictive_t` do the logit scale's: the intra-class correlation
+    ``rho = 1 / (1 + a + b)`` shrunk towards the groups' median with :data:`SCALE_D0`
+    prior df, times ``(m + 1) / (m - 1)`` for the estimated location (``m`` peers); the
+    mean ``a / (a + b)`` kept. A beta cannot take a t's tail: the logit nulls also widen
+    the latent's tail for few peers."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if not ok.any():
+        return a, b
+    rho = np.full(len(a), np.nan)
+    rho[ok] = 1.0 / (1.0 + a[ok] + b[ok])
+    m = np.maximum(np.asarray(peers, dtype=float), 4.0)
+    g = pd.Series(rho[ok]).groupby(np.asarray(grp)[ok])
+    big = g.size() >= 4
+    if not big.any():
+        return a, b
+    rho0 = float(np.median(g.median()[big]))
+    d = np.maximum(m - 1.0, 0.0)
+    r = (SCALE_D0 * rho0 + d * rho) / (SCALE_D0 + d) * (m + 1.0) / (m - 1.0)
+    r = np.clip(r, 1.0 / (1.0 + MAX_PRECISION), 0.5)
+    mean = a / (a + b)
+    phi = 1.0 / r - 1.0
+    return np.where(ok, mean * phi, a), np.where(ok, (1.0 - mean) * phi, b)
+
+
+def predictive_t(nu: float, peers) -> tuple[np.ndarray, np.ndarray]:
+    """(df, scale factor) of a new agent's latent when the group's location and moderated
+    scale are estimated from ``peers`` agents: df from :func:`._logitt.predictive_df` with
+    ``SCALE_D0 + peers - 1`` df for the scale, and ``sqrt((m + 1) / (m - 1))`` (the
+    location's uncertainty, and the maximum-likelihood scale's downward bias)."""
+    m = np.maximum(np.asarray(peers, dtype=float), 4.0)
+    return predictive_df(nu, SCALE_D0 + m - 1.0), np.sqrt((m + 1.0) / (m - 1.0))
+
+
+def _rate_pvalues_logit_t(c: pd.DataFrame, k, n, grp, fit, *,
+                          predictive: bool = True) -> pd.DataFrame:
     """:func:`_rate_pvalues` under the logit-t null: each agent against the fit without them."""
     mu, sg = loo_params(k, n, grp, fit)
+    peers = np.bincount(grp)[grp] - 1  # the agents each cell's null was fitted to
+    if predictive:
+        sg = moderated_scale(sg, peers, fit.sigma, np.bincount(grp))
     order, aid, per, seg, size = _segments(c)
-    k, n, mu, sg = k[order], n[order], mu[order], sg[order]
+    k, n, mu, sg, peers = k[order], n[order], mu[order], sg[order], peers[order]
     ksum = np.add.reduceat(k, seg)
     nsum = np.add.reduceat(n, seg)
     exp = np.add.reduceat(n * mean_rate(mu, sg, fit.nu), seg)
+    # the null's location and scale are estimates from the peers: the agent's latent is
+    # predicted, not known (t with fewer df and a wider scale)
+    if predictive:
+        nu_a, inflate = predictive_t(fit.nu, np.minimum.reduceat(peers, seg))
+    else:
+        nu_a, inflate = np.full(len(seg), fit.nu), np.ones(len(seg))
+    sg = sg * np.repeat(inflate, size)
     p_rate = np.empty(len(seg))
-    one = size == 1
-    p_rate[one] = upper_tail(k[seg[one]], n[seg[one]], mu[seg[one]], sg[seg[one]], fit.nu)
-    for j in np.nonzero(~one)[0]:
-        sl = slice(seg[j], seg[j] + size[j])
-        # several queues: the agent's one t latent drives every queue's rate
-        p_rate[j] = binomial_mixture_tail(rates_at_nodes(mu[sl], sg[sl], fit.nu),
-                                          n[sl].astype(int), node_weights(fit.nu),
-                                          int(ksum[j]))
+    for v in np.unique(nu_a):
+        here = nu_a == v
+        one = (size == 1) & here
+        p_rate[one] = upper_tail(k[seg[one]], n[seg[one]], mu[seg[one]], sg[seg[one]], v)
+        for j in np.nonzero((size > 1) & here)[0]:
+            sl = slice(seg[j], seg[j] + size[j])
+            # several queues: the agent's one t latent drives every queue's rate
+            p_rate[j] = binomial_mixture_tail(rates_at_nodes(mu[sl], sg[sl], v),
+                                              n[sl].astype(int), node_weights(v),
+                                              int(ksum[j]))
     return pd.DataFrame({
         "agent_id": aid[seg], "period": per[seg], "n": nsum.astype(int),
         "k": ksum.astype(int), "p_rate": np.clip(p_rate, 0.0, 1.0), "expected": exp,
@@ -605,7 +700,8 @@ def check_transfer_dumping(ctx: GamingContext) -> CheckResult:
     ptails = peer_tails(ctx)
     if ptails is None:
         return peer_tails_skip(name, ctx)
-    rate = _rate_pvalues(cells, tails=tails)
+    rate = _rate_pvalues(cells, tails=tails,
+                         predictive=flag_option(ctx, "transfer_predictive", True))
     null = rate.attrs.get("rate_null", "beta")
     rate = rate[rate["n"] >= min_calls]
     how = "chosen by likelihood" if tails == "auto" else f"option transfer_tails={tails}"
