@@ -2,7 +2,8 @@
 
 Writes ``benchmarks/results/outside_worlds.md`` (the notes below its hand-written
 marker are kept). Run:
-``.venv/bin/python benchmarks/bench_outside_worlds.py [--worlds 20] [--short-worlds 20] [--jobs 2]``.
+``.venv/bin/python benchmarks/bench_outside_worlds.py [--worlds 20] [--short-worlds 20]
+[--small-worlds 20] [--jobs 2]``.
 
 Why: every other calibration and power table runs on ccpm's own simulators
 (``analysis.synth``, ``analysis.gaming._sigsim``), written by the people who wrote the
@@ -46,8 +47,10 @@ OUT = Path(__file__).resolve().parent / "results" / "outside_worlds.md"
 #: Everything after this line of the results file is written by hand and kept on a rerun.
 HAND = "<!-- written by hand below this line: bench_outside_worlds.py keeps it on a rerun -->"
 AGENTS = 120
-#: (label, days, ended_by) of the world kinds; null seeds 1000 + i, gamed seeds 2000 + i.
-KINDS = [("61 days, with ended_by", 61, True), ("20 days, no ended_by", 20, False)]
+#: (label, days, ended_by, agents) of the world kinds; null seeds 1000 + i, gamed seeds
+#: 2000 + i (+500 for 20 days, +7000 for small centers).
+KINDS = [("61 days, with ended_by", 61, True, AGENTS), ("20 days, no ended_by", 20, False, AGENTS),
+         ("61 days, 30 agents, with ended_by", 61, True, 30)]
 #: A center step within this many days of the IVR change counts as dating it.
 IVR_TOL_DAYS = 3
 
@@ -58,9 +61,10 @@ def run_world(kind: tuple, gamed: bool, i: int, options: dict | None = None) -> 
 
     from analysis.gaming import run_checks
 
-    label, days, ended = kind
-    seed = (2000 if gamed else 1000) + i + (500 if days < 61 else 0)
-    calls, truth = simulate(seed=seed, n_agents=AGENTS, days=days, gaming=gamed,
+    label, days, ended, agents = (*kind, AGENTS)[:4]
+    seed = ((2000 if gamed else 1000) + i + (500 if days < 61 else 0)
+            + (7000 if agents < AGENTS else 0))
+    calls, truth = simulate(seed=seed, n_agents=agents, days=days, gaming=gamed,
                             ended_by=ended)
     rep = run_checks(calls, options=dict(options or {}))
     ag = rep.agents[rep.agents["scope"] == "all"].set_index("agent_id")["flagged"]
@@ -162,6 +166,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--worlds", type=int, default=20, help="61-day worlds per kind")
     ap.add_argument("--short-worlds", type=int, default=20, help="20-day worlds per kind")
+    ap.add_argument("--small-worlds", type=int, default=20,
+                    help="worlds of a small center (30 agents, 61 days) per kind")
     ap.add_argument("--jobs", type=int, default=1, help="worlds run at once (processes)")
     ap.add_argument("--cache", help="pickle of the per-world results: read if it exists")
     ap.add_argument("--options", default="{}",
@@ -173,14 +179,17 @@ def main() -> None:
     else:
         opts = json.loads(a.options)
         todo = [(k, g, i, opts) for k in KINDS for g in (False, True)
-                for i in range(a.worlds if k[1] >= 61 else a.short_worlds)]
+                for i in range(a.small_worlds if k[3] < AGENTS
+                               else a.worlds if k[1] >= 61 else a.short_worlds)]
         with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
             res = list(ex.map(run_world, *zip(*todo, strict=True)))
         if a.cache:
             pd.to_pickle(res, a.cache)
     lines = ["# The gaming battery on outside worlds (not written by ccpm's authors)", "",
              f"{a.worlds} + {a.worlds} worlds of 61 days and {a.short_worlds} + "
-             f"{a.short_worlds} of 20 days (null + gamed), {AGENTS} agents, "
+             f"{a.short_worlds} of 20 days (null + gamed), {AGENTS} agents, and "
+             f"{a.small_worlds} + {a.small_worlds} small centers (30 agents, 61 days; one "
+             "honest flag there is 3.3 % of the honest agents), "
              "`benchmarks/worlds_outside.py` (module docstrings for the worlds and the "
              "method). "
              + (f"Options `{a.options}`." if json.loads(a.options)
