@@ -130,7 +130,7 @@ from scipy import stats
 from ._base import CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._combine import acat
 from ._context import HANDLED_SQL, opt
-from ._sigutil import flag_option, has_nonzero, run_cache, run_once
+from ._sigutil import flag_option, has_nonzero, period_sql, run_cache, run_once
 
 __all__ = [
     "poisson_glm",
@@ -330,21 +330,33 @@ def handle_histogram(ctx: GamingContext, edges: np.ndarray, *, by_agent: bool = 
     -------
     counts (bins,) or (agent ids, counts (agents, bins)).
     """
+    nb = len(edges) - 1
+    df = _histogram_rows(ctx, edges, "CAST(agent_id AS STRING) AS agent_id, " if by_agent
+                         else "")
+    if not by_agent:
+        out = np.zeros(nb)
+        np.add.at(out, df["bin"].to_numpy(), df["n"].to_numpy())
+        return out
+    return _agent_matrix(df, nb)
+
+
+def _histogram_rows(ctx: GamingContext, edges: np.ndarray, keys: str) -> pd.DataFrame:
+    """Handled calls per bin of the context's measure and the SQL ``keys`` (``"expr AS
+    name, "`` items): columns ``name..., bin, n``, bins within ``edges`` only."""
     lo, bw, nb = float(edges[0]), float(edges[1] - edges[0]), len(edges) - 1
-    grp = "CAST(agent_id AS STRING) AS agent_id, " if by_agent else ""
     dur = MEASURES[_measure(ctx)]
     df = ctx.con.execute(
-        f"""SELECT {grp} CAST(floor(({dur} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
+        f"""SELECT {keys} CAST(floor(({dur} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
                    count(*) AS n
             FROM calls WHERE {HANDLED_SQL} AND {dur} >= {lo!r}
               AND {dur} < {float(edges[-1])!r}
             GROUP BY ALL"""
     ).df()
-    df = df[(df["bin"] >= 0) & (df["bin"] < nb)]
-    if not by_agent:
-        out = np.zeros(nb)
-        np.add.at(out, df["bin"].to_numpy(), df["n"].to_numpy())
-        return out
+    return df[(df["bin"] >= 0) & (df["bin"] < nb)]
+
+
+def _agent_matrix(df: pd.DataFrame, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted agent ids, counts (agents, bins)) from rows ``agent_id, bin, n``."""
     ids = np.array(sorted(df["agent_id"].unique()))
     row = pd.Series(np.arange(len(ids)), index=ids)
     mat = np.zeros((len(ids), nb))
@@ -828,29 +840,11 @@ def peer_targets(scan: pd.DataFrame, *, alpha: float = PEER_ALPHA, min_agree: in
 
 def _agent_period_histograms(ctx: GamingContext, edges: np.ndarray) -> list:
     """[(period, agent ids, counts (agents, bins))] per period of the run (cached)."""
-    from ._sigutil import period_sql
-
     def make():
-        lo, bw, nb = float(edges[0]), float(edges[1] - edges[0]), len(edges) - 1
-        dur = MEASURES[_measure(ctx)]
-        df = ctx.con.execute(
-            f"""SELECT {period_sql(ctx)} AS period, CAST(agent_id AS STRING) AS agent_id,
-                       CAST(floor(({dur} - {lo!r}) / {bw!r}) AS INTEGER) AS bin,
-                       count(*) AS n
-                FROM calls WHERE {HANDLED_SQL} AND {dur} >= {lo!r}
-                  AND {dur} < {float(edges[-1])!r}
-                GROUP BY ALL"""
-        ).df()
-        df = df[(df["bin"] >= 0) & (df["bin"] < nb)]
-        out = []
-        for per, g in df.groupby(df["period"].astype(str), sort=True):
-            ids = np.array(sorted(g["agent_id"].unique()))
-            row = pd.Series(np.arange(len(ids)), index=ids)
-            mat = np.zeros((len(ids), nb))
-            np.add.at(mat, (row[g["agent_id"]].to_numpy(), g["bin"].to_numpy()),
-                      g["n"].to_numpy())
-            out.append((per, ids, mat))
-        return out
+        df = _histogram_rows(ctx, edges, f"{period_sql(ctx)} AS period, "
+                                         "CAST(agent_id AS STRING) AS agent_id, ")
+        return [(per, *_agent_matrix(g, len(edges) - 1))
+                for per, g in df.groupby(df["period"].astype(str), sort=True)]
     key = ("bunching_hist_period", _measure(ctx), tuple(float(e) for e in edges))
     return run_once(ctx, key, make)
 
