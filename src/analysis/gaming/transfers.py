@@ -39,9 +39,10 @@ two tests per agent x period:
    and the latent's t gets the estimate's df (:func:`._logitt.predictive_df`): 1.3x,
    1.6x and 1.3x at .001. The beta's intra-class correlation is moderated and widened
    the same way (a beta cannot take the t's tail: groups of 12, 5x). On outside worlds
-   of 30 agents (``benchmarks/worlds_outside.py``, 10 null worlds) honest agents flagged
-   by the transfer test alone went from 2 worlds to none; with 120 agents the transfer
-   rows' rejections at .001 went from 2.1x to 1.5x nominal and one dumper of 69 was lost.
+   of 30 agents (``benchmarks/worlds_outside.py``) honest agents flagged on the transfer
+   test went from 2 of the first 10 null worlds to none (of 20, one remains, at p 1.8e-5);
+   with 120 agents the transfer rows' rejections at .001 went from 2.1x to 1.5x nominal
+   and one dumper of 69 was lost.
    Option ``transfer_predictive`` (default true; false: the fitted null as known).
 2. **Early transfers.** Within each queue, the agent's mean ``log(1 + talk)`` on
    transferred calls minus that on their other calls (so a fast talker is not
