@@ -445,3 +445,33 @@ def test_agents_are_tested_at_the_target_in_each_period():
     assert f[months[0]] > 0.01
     rep = run_checks(calls, checks=["bunching_agent"], options={**opts, "bunch_periods": False})
     assert set(rep.flags["period"]) == {"all"}
+
+
+def test_period_rows_count_the_bands_against_the_whole_window_share():
+    """A period row: the agent's calls in [T - w, T) and [T, T + w) of that month (counted
+    here with pandas), against the share below of the agent's whole-window smooth density
+    (the whole-window row's), its fit's uncertainty on top of the binomial's."""
+    from scipy import stats as st
+
+    calls, _ = simulate_calls(n_agents=30, months=2, seed=23)
+    second = calls["answer_ts"].min().normalize() + pd.offsets.MonthBegin(1)
+    calls = _bunch_late(calls, ["A001"], 0.4, 285, 300, seed=23, since=second)
+    rep = run_checks(calls, checks=["bunching_agent"],
+                     options={"raise_errors": True, "aht_target": 300,
+                              "bunch_measure": "handle"})
+    f = rep.flags[rep.flags["agent_id"] == "A001"].set_index("period")
+    month = second.strftime("%Y-%m")
+    h = calls[(calls["agent_id"] == "A001") & calls["talk_s"].notna()]
+    handle = h["talk_s"] + h["hold_s"].fillna(0) + h["acw_s"].fillna(0)
+    inm = pd.to_datetime(h["answer_ts"]).dt.strftime("%Y-%m") == month
+    k = int((inm & (handle >= 270) & (handle < 300)).sum())  # w = 0.1 x 300 s
+    a = int((inm & (handle >= 300) & (handle < 330)).sum())
+    row = f.loc[month]
+    assert (row["k"], row["n"]) == (k, k + a)
+    pi = k / (1 + row["effect"] / 100) / (k + a)
+    whole = f.loc["all"]
+    m_all = int(re.match(r"\d+ of (\d+) calls", whole["detail"])[1])
+    assert pi == pytest.approx(whole["k"] / (1 + whole["effect"] / 100) / m_all, rel=1e-9)
+    assert "density over the window" in row["detail"]
+    binomial_only = st.norm.sf((k - (k + a) * pi) / np.sqrt((k + a) * pi * (1 - pi)))
+    assert binomial_only <= row["p_value"] < 1e-3
