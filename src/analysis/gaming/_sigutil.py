@@ -87,6 +87,12 @@ HANDLED = (
 _MAD = 1.482602218505602  # 1 / Phi^-1(3/4)
 
 
+def moderated(v, d, v0, d0):
+    """Empirical-Bayes moderated variance (Smyth 2004): ``(d0 v0 + d v) / (d0 + d)``, an
+    estimate ``v`` on ``d`` degrees of freedom shrunk towards a prior ``v0`` worth ``d0``."""
+    return (d0 * v0 + d * v) / (d0 + d)
+
+
 def option(ctx: Any, name: str, default: Any) -> Any:
     """``ctx.options[name]`` when set (not None), else ``default``."""
     val = (ctx.options or {}).get(name)

@@ -128,7 +128,7 @@ from ._base import CHECKS, CheckResult, GamingContext
 from ._combine import strongest_with_acat
 from ._empnull import calibrate_pvalues, fit_empirical_null
 from ._fdr import bh_qvalues
-from ._sigutil import HANDLED, cached_df, flag_option, make_flags, option, skipped
+from ._sigutil import HANDLED, cached_df, flag_option, make_flags, moderated, option, skipped
 
 __all__ = ["check_acw_step", "check_hold_step", "check_transfer_step", "daily_contrasts",
            "step_scan", "scan_pvalue", "siegmund_tail", "StepScan", "D0"]
@@ -404,7 +404,7 @@ def _scan_agents(ctx: GamingContext, d: pd.DataFrame, min_days: int):
         x = g["x"].to_numpy(float)
         t = x.size
         d_a = _MAD_EFF * (t - 1)
-        s = float(np.sqrt((D0 * pool**2 + d_a * s_a**2) / (D0 + d_a)))
+        s = float(np.sqrt(moderated(s_a**2, d_a, pool**2, D0)))
         if not s > 0:
             continue
         med = float(np.median(x))

@@ -111,6 +111,7 @@ from ._sigutil import (
     fisher_combine,
     flag_option,
     make_flags,
+    moderated,
     option,
     peer_tails,
     peer_tails_skip,
@@ -566,7 +567,7 @@ def moderated_scale(sigma, peers, group_sigma, group_size) -> np.ndarray:
     s0 = float(np.median(gs**2))
     m = np.asarray(peers, dtype=float)
     d = np.maximum(m - 1.0, 0.0)
-    return np.sqrt((SCALE_D0 * s0 + d * np.asarray(sigma, dtype=float) ** 2) / (SCALE_D0 + d))
+    return np.sqrt(moderated(np.asarray(sigma, dtype=float) ** 2, d, s0, SCALE_D0))
 
 
 def moderated_beta(a, b, peers, grp) -> tuple[np.ndarray, np.ndarray]:
@@ -590,7 +591,7 @@ def moderated_beta(a, b, peers, grp) -> tuple[np.ndarray, np.ndarray]:
         return a, b
     rho0 = float(np.median(g.median()[big]))
     d = np.maximum(m - 1.0, 0.0)
-    r = (SCALE_D0 * rho0 + d * rho) / (SCALE_D0 + d) * (m + 1.0) / (m - 1.0)
+    r = moderated(rho, d, rho0, SCALE_D0) * (m + 1.0) / (m - 1.0)
     r = np.clip(r, 1.0 / (1.0 + MAX_PRECISION), 0.5)
     mean = a / (a + b)
     phi = 1.0 / r - 1.0
