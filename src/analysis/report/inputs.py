@@ -300,6 +300,14 @@ def _pseudonymizer(salt: bytes, paths: dict):
     return pz
 
 
+def _private_tmp(path: Path) -> Path:
+    """A temporary name beside ``path`` of this process and thread's own: two processes
+    preparing one build folder at once (a report's notebooks run in parallel) collided on
+    a shared ``.tmp`` (DuckDB: "Could not set lock on file"); each writes its own and
+    replaces ``path`` atomically."""
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+
+
 def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                  pz=None) -> int:
     """Filter to ``period``, pseudonymize ids (``pz``, a Pseudonymizer), write Parquet;
@@ -328,10 +336,7 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                 select = (f"SELECT v.* REPLACE ({', '.join(reps)}) FROM valid_df v "
                           + " ".join(joins))
         con.execute(f"CREATE VIEW prepared AS {select} {where.replace('arrival_ts', 'v.arrival_ts')}")
-        # a temporary name of this process's own: two processes preparing one build
-        # folder at once (a report's notebooks run in parallel) collided on a shared
-        # ".tmp" (DuckDB: "Could not set lock on file"); each replaces the file atomically
-        tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        tmp = _private_tmp(out)
         try:
             con.execute("COPY (SELECT * FROM prepared ORDER BY arrival_ts) "
                         f"TO {sql_quote_path(tmp)} (FORMAT parquet)")
@@ -496,9 +501,12 @@ def prepare_inputs(
         "git_commit": _git_commit(),
         "notes": notes,
     }
-    tmp = manifest_path.with_name(f"inputs.json.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    tmp = _private_tmp(manifest_path)
+    try:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, manifest_path)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the replace; a failed write's part
     return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
 
 
