@@ -144,6 +144,7 @@ __all__ = [
     "scan_target",
     "scan_discontinuity",
     "agent_bunching_table",
+    "band_pvalue",
     "agent_scan_table",
     "handle_histogram",
     "check_bunching_center",
@@ -629,6 +630,14 @@ def _target(ctx: GamingContext) -> tuple[float | None, str, int]:
             f"max-statistic p = {d['p_value']:.2g}", d["n_cuts"])
 
 
+def band_pvalue(k, m, pi, var_pi):
+    """One-sided normal p-value of ``k`` calls just below the target among ``m`` in both
+    bands, against the share ``pi`` below with its fit's variance ``var_pi`` added to the
+    binomial's: ``z = (k - m pi) / sqrt(m pi (1 - pi) + m^2 var_pi)``."""
+    var = m * pi * (1 - pi) + m * m * var_pi
+    return stats.norm.sf((k - m * pi) / np.sqrt(np.maximum(var, 1e-12)))
+
+
 def agent_bunching_table(
     ids, mat: np.ndarray, edges: np.ndarray, target: float, *, w_below: float,
     w_above: float, degree: int = 3, min_calls: int = 200,
@@ -656,10 +665,9 @@ def agent_bunching_table(
         if m == 0:
             continue
         pi = f["pi"]
-        var = m * pi * (1 - pi) + m * m * f["var_pi"]
-        z = (k - m * pi) / np.sqrt(max(var, 1e-12))
         rows.append(dict(agent_id=str(aid), n=n, k=k, m=m, pi=pi, expected=m * pi,
-                         p_value=float(stats.norm.sf(z)), var_pi=float(f["var_pi"])))
+                         p_value=float(band_pvalue(k, m, pi, f["var_pi"])),
+                         var_pi=float(f["var_pi"])))
     return pd.DataFrame(rows, columns=["agent_id", "n", "k", "m", "pi", "expected", "p_value",
                                        "var_pi"])
 
@@ -882,16 +890,14 @@ def _at_target(ctx: GamingContext, target: float, how: str, min_calls: int,
         per = _band_counts(ctx, target, s["wb"])
         if per["period"].nunique() > 1:
             per = per.merge(tab[["agent_id", "pi", "var_pi"]], on="agent_id")
-            m = (per["k"] + per["a"]).to_numpy(float)
-            per = per[m >= PERIOD_MIN_BAND].reset_index(drop=True)
+            per = per[per["k"] + per["a"] >= PERIOD_MIN_BAND].reset_index(drop=True)
             m = (per["k"] + per["a"]).to_numpy(float)
             pi, k = per["pi"].to_numpy(float), per["k"].to_numpy(float)
-            z = (k - m * pi) / np.sqrt(np.maximum(m * pi * (1 - pi) + m * m * per["var_pi"],
-                                                  1e-12))
             rows = pd.DataFrame({
                 "agent_id": per["agent_id"], "n": m.astype(int), "k": k.astype(int),
                 "m": m.astype(int), "pi": pi, "expected": m * pi,
-                "p_value": stats.norm.sf(z), "period": per["period"]})
+                "p_value": band_pvalue(k, m, pi, per["var_pi"].to_numpy(float)),
+                "period": per["period"]})
             rows["detail"] = [
                 f"{r.k} of {r.m} calls within {s['wb']:g} s of the {target:g} s target ended "
                 f"below it in {r.period} vs {100 * r.pi:.0f}% expected from own "
