@@ -410,3 +410,25 @@ def test_trend_baselines_equal_a_loop_over_agents():
                             f"{per[base][0]}..{per[base][-1]}"))
         ref = pd.DataFrame(ref, columns=got.columns)
         pd.testing.assert_frame_equal(got.reset_index(drop=True), ref, check_dtype=False)
+
+
+def test_untested_rows_are_counted_per_agent_and_period():
+    """The note on rows not tested counts the agent x periods without a row (two agents with
+    a handful of calls in the second month), not the whole-window rows: the bank's summary
+    said "-36 agent x period rows not tested" when the pooled rows were subtracted too."""
+    import re
+
+    calls, _ = simulate_calls(n_agents=20, months=2, seed=4)
+    month = calls["arrival_ts"].dt.to_period("M")
+    few = calls["agent_id"].isin(["A001", "A002"]) & (month == month.max())
+    keep = ~few | (calls[few].groupby("agent_id").cumcount() < 6).reindex(calls.index,
+                                                                           fill_value=True)
+    rep = run_checks(calls[keep.to_numpy()], checks=["short_calls_peer"],
+                     options={"raise_errors": True})
+    f = rep.flags[rep.flags["check"] == "short_calls_peer"]
+    per = f[f["period"] != "all"]
+    note = [n for n in rep.notes["short_calls_peer"] if "rows not tested" in n]
+    assert len(note) == 1
+    n_untested = int(re.match(r"(-?\d+) agent x period rows not tested", note[0]).group(1))
+    assert n_untested == 2 * 20 - len(per) == 2
+    assert (f["period"] == "all").sum() == 20  # the two agents still have a whole-window row

@@ -832,6 +832,8 @@ def check_short_calls_peer(ctx: GamingContext) -> CheckResult:
     notes = [f"short = {what}; peers = same queue" + (" and shift" if by_shift else "")
              + " and period (random-intercept logistic null, leave-one-out peer means,"
              " extreme peers left out)", latent_note(tab.attrs.get("nu", np.inf), tails)]
+    # counted before the whole-window rows join the table (they are not agent x periods)
+    untested = counts.groupby(["agent_id", "period"]).ngroups - len(tab)
     # Evidence that accumulates: the whole window's counts against the peers' whole-window
     # rates (period "all"); the between-agent spread is refitted on whole-window rates,
     # so an agent who is naturally quick every month is judged against agents who are too.
@@ -851,10 +853,11 @@ def check_short_calls_peer(ctx: GamingContext) -> CheckResult:
         )
         if len(tab_all):
             tab = pd.concat([tab, tab_all], ignore_index=True)
+            left = pooled["agent_id"].nunique() - len(tab_all)
             notes.append(f"whole-window test (period 'all'): {len(tab_all)} agents, each"
                          " agent's short calls over all periods against peers' whole-window"
-                         " rates")
-    untested = counts.groupby(["agent_id", "period"]).ngroups - len(tab)
+                         " rates" + (f" ({left} agents with too few calls or peers not tested)"
+                                     if left else ""))
     if untested:
         notes.append(f"{untested} agent x period rows not tested (too few calls or peers)")
     if tab.empty:
