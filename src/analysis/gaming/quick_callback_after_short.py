@@ -42,6 +42,19 @@ The fitted precision is treated as known, which makes the far tail somewhat libe
 (null worlds in which customers differ tenfold in their calling rate; p-values
 uniform at .05, .01 and .001).
 
+Known limit, measured: the beta has a light upper tail on the log-ratio scale. Where
+honest agents' ratios spread log-normally (SD 0.3-0.6 on the log scale; 30 agents, two
+months and ``all``, 27,000 rows) it puts them below .001 2.2-3.4 times and below 1e-4
+6-12 times too often (120 agents, SD 0.6: 2.3x and 1.4x). Two alternatives were tried
+(2026-12): integrating over the precision's likelihood (predictive, flat prior on
+``log A``) took 1e-4 from 8.5x to 4x but left .001 at 2.8x; a logit-normal null with an
+offset ``log(n_s / n_o)`` and a scale per period fitted with each period's top quarter
+censored was calibrated there (1.5x / 1.7x) but on the outside worlds
+(``benchmarks/worlds_outside.py``) its per-period scale read the noise of ~8 callbacks an
+agent and the agents gaming other metrics as spread (0.27-0.40 against the beta's ~0.1),
+and hang-up recall fell from 0.77 to 0.69 (61 days) and 0.22 to 0.16 (20 days). Neither
+was landed.
+
 Columns needed: ``customer_id`` (calls without one, or with ``0``, are not linked),
 ``answer_ts``, ``talk_s``; ``arrival_ts`` (else the answer time stands in). Skipped
 without ``customer_id``. ``ended_by`` is not used: the check is meant for data
