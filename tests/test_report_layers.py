@@ -217,3 +217,23 @@ def test_deck_data_slide_gives_a_several_file_inputs_counts_once(lang, tmp_path)
     assert "03_March.txt.gz" in calls_line and "1,000" in calls_line
     assert "02_February" not in text  # one line for the input, not one per file
     assert text.count("1,000") == 1
+
+
+def test_daily_calls_leave_a_gap_where_the_data_have_no_days():
+    """A month without data (the Anonymous Bank logs have no August) is a gap in the daily
+    chart, not an area joining July to September; a closed day within the data is 0."""
+    from analysis.report.present.quality import daily_segments
+
+    days = (list(pd.date_range("1999-07-01", "1999-07-10"))
+            + list(pd.date_range("1999-07-12", "1999-07-31"))    # 07-11: closed
+            + list(pd.date_range("1999-09-01", "1999-09-15")))   # August: no file
+    daily = pd.DataFrame({"date": [d.date() for d in days for _ in (0, 1)],
+                          "outcome": ["answered", "abandoned"] * len(days),
+                          "calls": [100, 7] * len(days)})
+    parts = daily_segments(daily)
+    assert [(p.index.min().strftime("%m-%d"), p.index.max().strftime("%m-%d"), len(p))
+            for p in parts] == [("07-01", "07-31", 31), ("09-01", "09-15", 15)]
+    july = parts[0]
+    assert july.loc["1999-07-11"].tolist() == [0, 0]
+    assert int(july.to_numpy().sum()) == 107 * 30  # every call kept, none invented
+    assert daily_segments(daily.iloc[:0]) == []

@@ -4,6 +4,7 @@ the metric definitions and the software."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .. import i18n, results
@@ -14,7 +15,7 @@ from ..literal import md_text
 from .labels import library_text, num, pct, punct, reason_text, unavailable
 
 __all__ = ["inputs_table", "quarantine_table", "coverage_table", "software_table",
-           "provenance", "daily_calls_figure", "kpi_overview", "metric_definitions"]
+           "provenance", "daily_calls_figure", "daily_segments", "kpi_overview", "metric_definitions"]
 
 
 def inputs_table(inputs: ReportInputs, lang: str = "en") -> Table:
@@ -86,16 +87,43 @@ def provenance(inputs: ReportInputs, lang: str = "en") -> Markdown:
     return Markdown("\n\n".join(parts))
 
 
+#: A run of more days than this without a single call is missing data (a month whose file
+#: the source lacks), drawn as a gap; shorter runs are days the center was closed (0 calls).
+MAX_CLOSED_DAYS = 7
+
+
+def daily_segments(daily: pd.DataFrame, max_closed_days: int = MAX_CLOSED_DAYS) -> list:
+    """Calls per day and outcome (``date, outcome, calls``) as wide tables (index: every
+    day, columns: outcomes) split where more than ``max_closed_days`` days in a row have
+    no call; the days missing within a segment are 0. The Anonymous Bank logs have no
+    August: one area across it drew a month of calls that never were."""
+    wide = daily.pivot_table(index="date", columns="outcome", values="calls", fill_value=0)
+    if wide.empty:
+        return []
+    wide.index = pd.to_datetime(wide.index)
+    wide = wide.sort_index()
+    gap = wide.index.to_series().diff().dt.days.fillna(1).to_numpy() - 1
+    starts = np.flatnonzero(gap > max_closed_days)
+    out = []
+    for part in np.split(np.arange(len(wide)), starts):
+        w = wide.iloc[part]
+        days = pd.date_range(w.index.min(), w.index.max(), freq="D")
+        out.append(w.reindex(days, fill_value=0))
+    return out
+
+
 def daily_calls_figure(inputs: ReportInputs, lang: str = "en"):
-    """Stacked area of calls offered per day by outcome."""
+    """Stacked area of calls offered per day by outcome (a gap where the data have none)."""
     import matplotlib.pyplot as plt
 
-    d = results.center(inputs).daily
-    wide = d.pivot_table(index="date", columns="outcome", values="calls", fill_value=0)
+    parts = daily_segments(results.center(inputs).daily)
     fig, ax = plt.subplots(figsize=(7.5, 2.8))
     names = i18n.labels(lang, "outcome")
-    ax.stackplot(pd.to_datetime(wide.index), wide.T.values,
-                 labels=[names.get(str(c), str(c)) for c in wide.columns], alpha=0.85)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, wide in enumerate(parts):
+        ax.stackplot(wide.index, wide.T.values, alpha=0.85,
+                     colors=colors[: wide.shape[1]],
+                     labels=[names.get(str(c), str(c)) for c in wide.columns] if j == 0 else ())
     ax.set_ylabel(t("col.calls", lang))
     ax.set_title(t("fig.daily", lang))
     ax.legend(loc="upper left", fontsize=8, ncols=3)
