@@ -110,3 +110,65 @@ def test_summary_counts_rows_the_loader_quarantined(tmp_path):
     n = len(pd.read_csv(src))
     assert f"Calls: {n:,} rows read, {n - 7:,} valid." in text
     assert "quarantined by the loader: 7 rows" in text
+
+
+# how a check reads an option's value: int(...) / float(...) around option(ctx, "x" / opt(ctx,
+# "x" / ctx.options.get("x"), or flag_option(ctx, "x"
+_CAST = re.compile(r'\b(int|float)\(\s*(?:opt|option)\(ctx,\s*"([a-z_0-9]+)"'
+                   r'|\b(int|float)\(\s*ctx\.options\.get\("([a-z_0-9]+)"')
+_FLAG = re.compile(r'\bflag_option\(ctx,\s*"([a-z_0-9]+)"')
+
+
+def test_option_kinds_are_the_ones_the_checks_read():
+    """Every option has a kind the CLI checks (a choice, a whole number, a number, yes/no),
+    but free text (``okr_period``: a period label), and the kind is the one the checks cast
+    it to: an option read with ``int(...)`` is a whole number, with ``float(...)`` a number,
+    through ``flag_option`` yes or no."""
+    from analysis.cli.gaming import (CHOICE_OPTIONS, FLAG_OPTIONS, INTEGER_OPTIONS,
+                                     NUMBER_OPTIONS)
+
+    kinds = [set(CHOICE_OPTIONS), INTEGER_OPTIONS, NUMBER_OPTIONS, FLAG_OPTIONS]
+    assert sum(len(k) for k in kinds) == len(set().union(*kinds))  # one kind each
+    assert CHECK_OPTIONS - set().union(*kinds) == {"okr_period"}
+    ints, floats, flags = set(), set(), set()
+    for path in (PACKAGE_DIR / "gaming").glob("*.py"):
+        text = path.read_text()
+        for m in _CAST.finditer(text):
+            cast, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            (ints if cast == "int" else floats).add(name)
+        flags |= set(_FLAG.findall(text))
+    assert len(ints) > 10 and len(floats) > 3 and len(flags) > 8  # the scan finds them
+    for name in ints - _CLI_FLAGS:
+        assert name in INTEGER_OPTIONS, name
+    for name in floats - _CLI_FLAGS:
+        assert name in NUMBER_OPTIONS | INTEGER_OPTIONS, name
+    for name in flags - _CLI_FLAGS:
+        assert name in FLAG_OPTIONS, name
+
+
+@pytest.mark.parametrize("kv, why", [
+    ("quick_callback_h=abc", "a number is expected"),
+    ("min_calls=2.5", "a whole number is expected"),
+    ("eod_pooled=maybe", "true or false is expected"),
+    ("agent_fdr=holm", "use one of BH, BY"),
+])
+def test_a_value_of_the_wrong_kind_exits_2_before_reading_data(kv, why, small_center, tmp_path,
+                                                               capsys):
+    """A typo in a value stops the run with its reason; it used to reach the check, which
+    failed on it, and the run ended with exit code 0 and that check skipped."""
+    out = tmp_path / "o"
+    rc = main(["gaming", "--calls", str(small_center / "calls.parquet"), "--option", kv,
+               "--out", str(out)])
+    assert rc == 2
+    assert _one_error_line(capsys) == f"ccpm gaming: error: --option {kv}: {why}"
+    assert not out.exists()
+
+
+def test_values_of_the_right_kind_run(small_center, tmp_path):
+    out = tmp_path / "o"
+    rc = main(["gaming", "--calls", str(small_center / "calls.parquet"),
+               "--checks", "quick_callback_after_short",
+               "--option", "quick_callback_h=4", "--option", "min_short=5",
+               "--option", "eod_pooled=yes", "--option", "agent_fdr=by",
+               "--option", "raise_errors=true", "--out", str(out)])
+    assert rc == 0 and (out / "summary.txt").is_file()

@@ -156,9 +156,8 @@ def run(args) -> int:
             raise ConfigError(f"--option {k}: unknown check option "
                               f"(known: {', '.join(sorted(CHECK_OPTIONS))})")
         options[k] = _value(v.strip())
-        if k in CHOICE_OPTIONS and str(options[k]) not in CHOICE_OPTIONS[k]:
-            raise ConfigError(f"--option {k}={v.strip()}: use one of "
-                              f"{', '.join(CHOICE_OPTIONS[k])}")
+        if why := _option_problem(k, options[k]):
+            raise ConfigError(f"--option {k}={v.strip()}: {why}")
     ratings = roster = okr = None
     if args.ratings:
         from ..load import load_ratings
@@ -219,7 +218,43 @@ CHOICE_OPTIONS = {
     "transfer_tails": ("auto", "beta", "logit-t"),
     "peer_tails": ("auto", "normal", "t"),
     "bunch_measure": ("auto", "handle", "talk"),
+    "agent_fdr": ("BH", "BY"),
+    "trend_baseline": ("earlier", "other"),
+    "step_null": ("trimmed", "self"),
 }
+
+#: Options whose value is a whole number / any number / yes or no: a value of another kind
+#: (``--option quick_callback_h=abc``) is refused before any data is read, where a check
+#: would otherwise fail on it and the run finish with that check skipped and exit code 0.
+INTEGER_OPTIONS = frozenset({
+    "bunch_boot", "bunch_min_agent_calls", "min_peers", "check_threads", "min_calls",
+    "min_transfers", "eod_min_late", "eod_min_days", "min_short", "min_bad", "recip_n_perm",
+    "step_min_days", "step_min_calls", "step_min_peers", "step_null_min",
+    "cp_min_segment_days", "cp_max_changes", "cp_min_agent_days",
+})
+NUMBER_OPTIONS = frozenset({"bunch_target_alpha", "novice_days", "eod_window_min",
+                            "repeat_window_h", "quick_callback_h"})
+FLAG_OPTIONS = frozenset({
+    "bunch_peer_target", "bunch_periods", "randomized", "short_use_ended_by", "raise_errors",
+    "empirical_null", "short_pooled", "own_history", "tenure_adjust", "transfer_predictive",
+    "eod_pooled", "step_empirical_null", "cp_agents",
+})
+_FLAG_WORDS = ("true", "false", "yes", "no", "1", "0", "on", "off")
+
+
+def _option_problem(key: str, value) -> str:
+    """Why ``value`` is not a value of option ``key`` ('' when it is)."""
+    word = str(value).upper() if key == "agent_fdr" else str(value)  # the runner reads BH/bh
+    if key in CHOICE_OPTIONS and word not in CHOICE_OPTIONS[key]:
+        return f"use one of {', '.join(CHOICE_OPTIONS[key])}"
+    is_num = isinstance(value, int | float) and not isinstance(value, bool)
+    if key in INTEGER_OPTIONS and not (is_num and float(value).is_integer()):
+        return "a whole number is expected"
+    if key in NUMBER_OPTIONS and not is_num:
+        return "a number is expected"
+    if key in FLAG_OPTIONS and str(value).lower() not in _FLAG_WORDS:
+        return "true or false is expected"
+    return ""
 
 CHECK_OPTIONS = frozenset({
     # short calls and bunching
