@@ -124,8 +124,7 @@ def test_option_kinds_are_the_ones_the_checks_read():
     but free text (``okr_period``: a period label), and the kind is the one the checks cast
     it to: an option read with ``int(...)`` is a whole number, with ``float(...)`` a number,
     through ``flag_option`` yes or no."""
-    from analysis.cli.gaming import (CHOICE_OPTIONS, FLAG_OPTIONS, INTEGER_OPTIONS,
-                                     NUMBER_OPTIONS)
+    from analysis.cli.gaming import CHOICE_OPTIONS, FLAG_OPTIONS, INTEGER_OPTIONS, NUMBER_OPTIONS
 
     kinds = [set(CHOICE_OPTIONS), INTEGER_OPTIONS, NUMBER_OPTIONS, FLAG_OPTIONS]
     assert sum(len(k) for k in kinds) == len(set().union(*kinds))  # one kind each
