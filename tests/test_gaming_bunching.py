@@ -475,3 +475,31 @@ def test_period_rows_count_the_bands_against_the_whole_window_share():
     assert "density over the window" in row["detail"]
     binomial_only = st.norm.sf((k - (k + a) * pi) / np.sqrt((k + a) * pi * (1 - pi)))
     assert binomial_only <= row["p_value"] < 1e-3
+
+
+def test_center_row_needs_the_excess_below_the_found_target_too():
+    """The center's row at a target the scan found is an intersection-union test: the jump
+    (max-statistic p) and the excess just below it (bootstrap p), the larger p. Calls
+    missing just above 300 s (a deficit, nothing piled up below) make a jump the scan finds,
+    which is not bunching; planted bunchers give both. On PwC's fabricated export the
+    largest jump had p .03 with 84 calls below the target against 83 expected, and the
+    center was listed as bunching."""
+    opts = {"raise_errors": True, "bunch_boot": 199, "bunch_measure": "talk"}
+    calls, _ = simulate_calls(n_agents=40, months=2, seed=21)
+    talk = pd.to_numeric(calls["talk_s"], errors="coerce")
+    gap = (talk >= 300) & (talk < 340) & (np.random.default_rng(2).random(len(calls)) < 0.5)
+    rep = run_checks(calls[~gap.to_numpy()], checks=["bunching_center"], options=opts)
+    row = rep.flags.iloc[0]
+    m = re.search(r"max-statistic p = ([0-9.e-]+); excess p = ([0-9.e-]+)\)", row["detail"])
+    assert m, row["detail"]
+    scan_p, excess_p = float(m.group(1)), float(m.group(2))
+    assert "below the 300 s talk-time target" in row["detail"]
+    assert scan_p <= 0.01 < 0.2 < excess_p  # the jump is there, the pile-up is not
+    assert row["p_value"] == pytest.approx(max(scan_p, excess_p), rel=0.05)
+    assert not row["flagged"]
+    # three bunchers under a 300 s handle-time target (the default measure reads both)
+    calls, _ = simulate_calls(n_agents=40, months=2, bunch={0: 0.7, 1: 0.7, 2: 0.7}, seed=21)
+    opts.pop("bunch_measure")
+    row = run_checks(calls, checks=["bunching_center"], options=opts).flags.iloc[0]
+    assert "300 s handle-time target" in row["detail"]
+    assert row["p_value"] <= 0.02 and row["flagged"]
