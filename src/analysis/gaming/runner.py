@@ -75,8 +75,9 @@ class GamingReport:
     flags : DataFrame
         The evidence: one row per agent x check (x period) test, columns
         :data:`REPORT_FLAG_COLUMNS`: ``effect`` in ``effect_unit`` (a size a
-        manager reads), ``p_value``, ``q_value`` (Benjamini-Hochberg across all
-        rows with a p-value: a per-test reference, *not* the decision),
+        manager reads), ``p_value``, ``q_value`` (agent rows: Benjamini-Hochberg
+        across all rows with a p-value, a per-test reference, *not* the decision;
+        center rows: Benjamini-Hochberg among the center-level rows, their decision),
         ``flagged`` (agent rows: the agent is flagged at the agent level and
         this test carries its evidence, i.e. ``p_value < alpha`` or it is the
         agent's strongest test; center rows: ``q_value < alpha`` among the
@@ -440,8 +441,13 @@ def _run(ctx: GamingContext, info: dict, *, checks: list[str] | None,
     if ctx.options.get("empirical_null", False) not in (False, None, "false", "no", 0):
         for name, lines in _calibrate_tails(flags, seed=int(opt(ctx, "seed"))).items():
             notes_extra.setdefault(name, []).extend(lines)
-    # per-test evidence: BH across every test (for reference, not the decision)
+    # per-test evidence: BH across every test (for reference, not the decision); a
+    # center-level row's q is the one its decision uses, BH among the center-level rows
+    # (a summary line "bunching_center (q = 0.89)" stood beside a row flagged at p .03)
     flags["q_value"] = bh_qvalues(flags["p_value"].to_numpy())
+    center_q = (flags["level"] == "center").to_numpy()
+    if center_q.any():
+        flags.loc[center_q, "q_value"] = bh_qvalues(flags.loc[center_q, "p_value"].to_numpy())
     alpha = float(opt(ctx, "alpha"))
     method = str(ctx.options.get("agent_fdr") or "BH").upper()
     if method not in ("BH", "BY"):
