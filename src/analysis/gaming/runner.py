@@ -552,14 +552,14 @@ def _evidence_rows(flags: pd.DataFrame, agents: pd.DataFrame, alpha: float) -> n
 
     An agent row is flagged when its agent is flagged (scope ``all``) and the test
     has ``p_value < alpha`` or is the agent's strongest test; a center-level row
-    when its BH q-value among the center-level tests is below ``alpha``.
+    when its ``q_value`` (BH among the center-level tests, set by :func:`_run`) is below
+    ``alpha``.
     """
     aid = flags["agent_id"].astype(str)
     p = flags["p_value"].to_numpy(float)
     center = (flags["level"] == "center").to_numpy()
     out = np.zeros(len(flags), dtype=bool)
-    if center.any():
-        out[center] = bh_qvalues(p[center]) < alpha
+    out[center] = flags["q_value"].to_numpy(float)[center] < alpha
     if len(agents):
         a = agents[(agents["scope"] == "all") & agents["flagged"]]
         chosen = aid.isin(set(a["agent_id"])).to_numpy() & ~center
