@@ -83,6 +83,13 @@ def test_choice_option_words_are_the_checks_own():
     assert CHOICE_OPTIONS["bunch_measure"] == bunching.MEASURE_WORDS
 
 
+def test_flag_words_are_the_checks_own():
+    from analysis.cli.gaming import FLAG_WORDS
+    from analysis.gaming._sigutil import FALSE_WORDS, TRUE_WORDS
+
+    assert FLAG_WORDS == TRUE_WORDS + FALSE_WORDS
+
+
 def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, capsys):
     bad = tmp_path / "okr.yml"
     bad.write_text("objectives:\n  - id: a\n    key_results: [\n")

@@ -239,7 +239,9 @@ FLAG_OPTIONS = frozenset({
     "empirical_null", "short_pooled", "own_history", "tenure_adjust", "transfer_predictive",
     "eod_pooled", "step_empirical_null", "cp_agents",
 })
-_FLAG_WORDS = ("true", "false", "yes", "no", "1", "0", "on", "off")
+#: :data:`analysis.gaming._sigutil.TRUE_WORDS` and ``FALSE_WORDS`` (a copy: the CLI does not
+#: import the checks to parse its arguments; the tests hold the two equal)
+FLAG_WORDS = ("true", "yes", "1", "on", "false", "no", "0", "off")
 
 
 def _option_problem(key: str, value) -> str:
@@ -252,7 +254,7 @@ def _option_problem(key: str, value) -> str:
         return "a whole number is expected"
     if key in NUMBER_OPTIONS and not is_num:
         return "a number is expected"
-    if key in FLAG_OPTIONS and str(value).lower() not in _FLAG_WORDS:
+    if key in FLAG_OPTIONS and str(value).lower() not in FLAG_WORDS:
         return "true or false is expected"
     return ""
 

@@ -99,14 +99,19 @@ def option(ctx: Any, name: str, default: Any) -> Any:
     return default if val is None else val
 
 
+#: The words a yes/no option takes (case-insensitive); the CLI refuses others up front.
+TRUE_WORDS = ("true", "yes", "1", "on")
+FALSE_WORDS = ("false", "no", "0", "off")
+
+
 def flag_option(ctx: Any, name: str, default: bool) -> bool:
-    """A yes/no option (``true/false``, ``yes/no``, ``1/0``, case-insensitive)."""
+    """A yes/no option (:data:`TRUE_WORDS`, :data:`FALSE_WORDS`, case-insensitive)."""
     val = option(ctx, name, default)
     if isinstance(val, str):
         low = val.strip().lower()
-        if low in ("true", "yes", "1", "on"):
+        if low in TRUE_WORDS:
             return True
-        if low in ("false", "no", "0", "off"):
+        if low in FALSE_WORDS:
             return False
         from ..errors import ConfigError
 
