@@ -18,18 +18,22 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis.report.literal import html_text, md_plain, md_text, typst_str, typst_text
+from analysis.report.literal import (BREAK_EVERY, html_text, md_plain, md_text, typst_str,
+                                     typst_text)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 HOSTILE = ['#read("inputs/inputs.json")', "[x](http://e)", "**b**",
            "<script>alert(1)</script>", "$x$", '`#read("inputs/inputs.json")`{=typst}',
            "@ref", "<label>"]
+#: a name with no place to break a line (it ran out of its table column and off the page)
+LONG = "L" * 150
+HOSTILE = [*HOSTILE, LONG]
 FILE_NAME = '`#read("x")`{=typst} $x$ **b** --ratings <script> @ref <label>.parquet'
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"[\s\u200b]+", "", text)
 
 
 def _pdf_text(path: Path) -> str:
@@ -99,6 +103,22 @@ def test_hostile_names_and_file_name_are_literal_in_the_pdf(hostile_report):
     assert "manifest_version" in manifest
     assert "manifest_version" not in text and "ccpm_version" not in text
     assert "–ratings" not in text  # "--" stays two hyphens, not an en dash
+
+
+@pytest.mark.slow
+def test_a_long_name_wraps_inside_its_column(hostile_report):
+    text = _pdf_text(hostile_report / "report.pdf").replace("\u200b", "")
+    runs = [len(m) for line in text.splitlines() for m in re.findall(r"L{10,}", line)]
+    assert sum(runs) >= 2 * len(LONG)  # shown, in several tables
+    # broken at the zero-width spaces md_text / typst_text put in: no line carries it all
+    assert max(runs) <= 2 * BREAK_EVERY, max(runs)
+
+
+def test_long_runs_get_break_opportunities_and_lose_them_as_plain_text():
+    md, typ = md_text("a " + "y" * 70), typst_text("y" * 61)
+    assert md.count("\u200b") == 2 and typ.count("\u200b") == 2
+    assert md_plain(md) == "a " + "y" * 70
+    assert "\u200b" not in md_text("y" * BREAK_EVERY) + typst_text("A001 " * 20)
 
 
 @pytest.mark.slow

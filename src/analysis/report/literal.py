@@ -15,6 +15,12 @@ names, the loader's reasons) reach three formats in a report run:
 Matplotlib figures turn off math text (``text.parse_math``), so ``$x$`` in a name is drawn
 as typed (:func:`analysis.report.blocks.setup`).
 
+Long words. Typst breaks lines only where Unicode allows (spaces, hyphens, between CJK
+characters), so a name with no such place (a 300-character id, a long e-mail address) ran
+out of its table column and off the page. :func:`md_text` and :func:`typst_text` put a
+zero-width space (U+200B, invisible, a break opportunity) after every :data:`BREAK_EVERY`
+characters of a longer run without spaces; :func:`md_plain` takes them out again.
+
 References
 ----------
 .. [1] Pandoc User's Guide, "Backslash escapes" (extension ``all_symbols_escapable``).
@@ -32,6 +38,21 @@ __all__ = ["md_text", "md_plain", "typst_text", "typst_str", "html_text", "MdRaw
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 _MD_ESCAPE = {c: "\\" + c for c in string.punctuation}
 _TYPST_SPECIAL = set('\\#$*_`<>@=-+/[]~"\'.:')
+
+#: A run of more characters than this without a space gets a break opportunity (U+200B)
+#: after every this many (see "Long words").
+BREAK_EVERY = 30
+_ZWSP = "\u200b"
+_LONG_RUN = re.compile(rf"\S{{{BREAK_EVERY + 1},}}")
+
+
+def _breakable(s: str) -> str:
+    """``s`` with a zero-width space after every :data:`BREAK_EVERY` characters of a run
+    without spaces longer than that (a place where the line may break)."""
+    def cut(m: re.Match) -> str:
+        w = m.group(0)
+        return _ZWSP.join(w[i:i + BREAK_EVERY] for i in range(0, len(w), BREAK_EVERY))
+    return _LONG_RUN.sub(cut, s)
 
 
 class MdRaw(str):
@@ -52,12 +73,12 @@ def md_text(value: object) -> str:
     """
     if isinstance(value, MdRaw):
         return str(value)
-    return "".join(_MD_ESCAPE.get(c, c) for c in plain(value))
+    return "".join(_MD_ESCAPE.get(c, c) for c in _breakable(plain(value)))
 
 
 def typst_text(value: object) -> str:
     """``value`` as literal Typst markup (every markup character escaped)."""
-    return "".join("\\" + c if c in _TYPST_SPECIAL else c for c in plain(value))
+    return "".join("\\" + c if c in _TYPST_SPECIAL else c for c in _breakable(plain(value)))
 
 
 def typst_str(value: object) -> str:
@@ -80,4 +101,4 @@ def md_plain(value: object) -> str:
     s = str(value)
     s = re.sub(r"(?<!\\)\*\*", "", s)
     s = re.sub(r"(?<![\\\w])\*(?=\S)|(?<=\S)(?<!\\)\*(?!\w)", "", s)
-    return _MD_UNESCAPE.sub(r"\1", s)
+    return _MD_UNESCAPE.sub(r"\1", s).replace(_ZWSP, "")
