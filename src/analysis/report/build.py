@@ -342,7 +342,7 @@ def build_report(
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
                    encoding="utf-8")
     os.replace(tmp, mpath)
-    _say(progress, f"report: wrote {pdf} ({timings['total']:.1f} s)")
+    _say(progress, f"report: done in {timings['total']:.1f} s")
     return ReportResult(out=out, pdf=pdf, deck=deck_path, manifest=mpath,
                         notebooks=list(executed.values()), engine=eng.name, timings=timings)
 
