@@ -102,7 +102,7 @@ def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, c
     assert not any(x.startswith(" ") for x in err.splitlines() if x and "error" not in x and "^" in x)
 
 
-def test_summary_counts_rows_the_loader_quarantined(tmp_path):
+def test_summary_counts_rows_the_loader_quarantined(tmp_path, capsys):
     import pandas as pd
 
     center = generate_center(agents=20, days=10, seed=5, gaming="none")
@@ -117,6 +117,13 @@ def test_summary_counts_rows_the_loader_quarantined(tmp_path):
     n = len(pd.read_csv(src))
     assert f"Calls: {n:,} rows read, {n - 7:,} valid." in text
     assert "quarantined by the loader: 7 rows" in text
+    # and the console says so: a user reading only "N tests, 0 flagged" missed them
+    err = capsys.readouterr().err
+    assert f"7 of {n:,} rows set aside, not tested (unknown_outcome 7)" in err
+    calls.to_csv(clean := tmp_path / "clean.csv", index=False)
+    assert main(["gaming", "--calls", str(clean), "--mapping", "contract", "--out",
+                 str(tmp_path / "g2")]) == 0
+    assert "set aside" not in capsys.readouterr().err
 
 
 # how a check reads an option's value: int(...) / float(...) around option(ctx, "x" / opt(ctx,

@@ -203,10 +203,27 @@ def run(args) -> int:
                    seed=report.info.get("options", {}).get("seed", args.seed),
                    extra={"options": report.info.get("options", {})}, started=started,
                    privacy=pz)
+    if note := _set_aside_note(report.info):
+        print(f"ccpm gaming: {note}", file=sys.stderr)
     print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
           f"({n_agents} agents) at FDR {args.alpha:g}; wrote {shown(args, args.out)}",
           file=sys.stderr)
     return 0
+
+
+def _set_aside_note(info: dict) -> str:
+    """One line on the rows the checks did not see (quarantined on load, or excluded for
+    breaking the contract), by reason; empty when every row was used. summary.txt has the
+    same counts, but a run whose console says only "47 tests, 0 flagged" hid that half its
+    rows had an unreadable date."""
+    reasons = {**info.get("quarantine_reasons", {}), **info.get("excluded", {})}
+    n = info.get("quarantined_by_loader", 0) + sum(info.get("excluded", {}).values())
+    if not n:
+        return ""
+    read = info.get("rows", 0) + info.get("quarantined_by_loader", 0)
+    why = ", ".join(f"{r} {c:,}" for r, c in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    return (f"{n:,} of {read:,} rows set aside, not tested ({why}); "
+            "summary.txt has the counts, ccpm validate writes the rows")
 
 
 #: Options the checks read from ``ctx.options`` (``--option KEY=VALUE``); a typo must not
