@@ -5,6 +5,7 @@ defaulted models, partial periods and the recommendation.json of ``ccpm compare`
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -199,6 +200,37 @@ def test_identical_models_share_the_first_rank_and_are_indistinguishable():
     assert acc.sum(axis=0) == pytest.approx(1.0) and acc.sum(axis=1) == pytest.approx(1.0)
     assert ("A", "B") in rec.indistinguishable or ("B", "A") in rec.indistinguishable
     assert "gaming_resistance" in rec.not_assessed  # no calls given: said, not invented
+
+
+def test_a_model_that_ties_every_agent_is_not_a_candidate():
+    """Every agent at the same score (a times-only export scored on default targets: all
+    at the cap) ranks no one: it was recommended in 100 % of weightings, as perfectly
+    resistant to gaming, before it was ranked last with the reason."""
+    panel, _ = _world(n_agents=30)
+    good = panel["resolved_rate"].to_numpy()
+    flat = np.full(len(panel), 1.2)
+    rec = recommend(_comparison(panel, {"A": good, "FLAT": flat}), n_boot=30, n_draws=2000)
+    by = {m["model"]: m for m in rec.models}
+    assert rec.best == "A" and not by["FLAT"]["computable"]
+    assert "same score" in by["FLAT"]["status"] and by["FLAT"]["first_share"] == 0.0
+    # one period where agents differ is enough to be a candidate
+    some = np.where(panel["period"] == "2026-02", good, 1.2)
+    by = {m["model"]: m for m in recommend(_comparison(panel, {"A": good, "B": some}),
+                                           n_boot=30, n_draws=2000).models}
+    assert by["B"]["computable"]
+
+
+def test_stability_of_tied_scores_is_not_assessed():
+    from analysis.compare import stability
+
+    s = pd.DataFrame({"agent_id": list("abcd") * 2, "period": ["p1"] * 4 + ["p2"] * 4,
+                      "score": 1.2})
+    assert stability(s)["value"] is None and "same score" in stability(s)["reason"]
+    # a perfectly consistent ranking is perfectly stable (pingouin's F divides by zero)
+    s["score"] = [1.0, 2, 3, 4, 1, 2, 3, 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert stability(s)["value"] == pytest.approx(1.0)
 
 
 def test_validity_is_not_circular():

@@ -15,6 +15,7 @@ beside them.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -295,10 +296,24 @@ def stability(model_scores: pd.DataFrame) -> dict:
     w = w.dropna()
     if len(w) < 3:
         return _na("fewer than 3 agents scored in every period")
+    # a model that gives every agent the same score (ties everywhere, a scorecard whose
+    # every target is met) is not "perfectly stable": its ICC is 0/0 (pingouin returned
+    # 1 or inf, with divide-by-zero warnings on the console)
+    spread = w.to_numpy(float).std(axis=0)
+    if not (spread > 1e-9 * max(1.0, float(np.abs(w.to_numpy(float)).max()))).any():
+        return _na("every agent has the same score in each period (the model does not tell "
+                   "these agents apart)")
     long = w.reset_index().melt(id_vars="agent_id", var_name="period", value_name="score")
-    res = pg.intraclass_corr(data=long, targets="agent_id", raters="period",
-                             ratings="score").set_index("Type")
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        # a perfectly consistent ranking divides by a zero residual mean square: the ICC
+        # is 1 and its interval undefined (NaN, written as null)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = pg.intraclass_corr(data=long, targets="agent_id", raters="period",
+                                 ratings="score").set_index("Type")
     c = res.loc["ICC(C,1)"]
+    if not np.isfinite(c["ICC"]):
+        return _na("the ICC is not defined for these scores (no variation between agents "
+                   "beyond the periods')")
     return {"value": float(c["ICC"]), "ci95": [float(x) for x in c["CI95"]],
             "icc_a1": float(res.loc["ICC(A,1)", "ICC"]), "n_agents": int(len(w)),
             "n_periods": int(w.shape[1])}
