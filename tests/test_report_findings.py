@@ -154,3 +154,24 @@ def test_no_agent_flagged_names_the_closest(lang):
     assert "0.06" in lines[1] and t("behaviour.hangups", lang) in lines[1]
     # flagged agents present: no near-miss sentence
     assert not any("0.06" in md_plain(x) for x in fd.gaming_finding(_new_gaming(), lang))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_rows_set_aside_reach_page_one_from_five_percent(lang):
+    """Half the rows with an unreadable date: page 1 said nothing (the count was on page 2)."""
+    def inputs(quarantined, read=3000):
+        q = pd.DataFrame({"reason": ["unparseable_arrival_ts", "unknown_outcome"],
+                          "rows": [quarantined - 1, 1]})
+        return SimpleNamespace(quarantine=q, manifest={"inputs": [
+            {"kind": "calls", "rows_read": read, "quarantined": quarantined}]})
+
+    half = fd._set_aside(inputs(1500), lang)
+    assert half["n"] == "1,500" and half["read"] == "3,000" and half["share"] == "50.0%"
+    assert half["k"] == "1,499"
+    first = md_plain(fd.next_steps(None, None, lang, set_aside=half)[0])
+    assert "1,500" in first and "3,000" in first and "50.0%" in first
+    few = fd.next_steps(None, None, lang, set_aside=fd._set_aside(inputs(149), lang))
+    assert not any("149" in md_plain(x) for x in few)  # 5.0 % is the threshold
+    assert any("150" in md_plain(x) for x in fd.next_steps(
+        None, None, lang, set_aside=fd._set_aside(inputs(150), lang)))
+    assert fd._set_aside(inputs(0), lang) is None

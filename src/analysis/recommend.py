@@ -78,6 +78,9 @@ LABELS = {"kpi": "KPI", "okr": "OKR", "bsc": "Balanced scorecard",
           "360": "360-degree feedback"}
 #: A period with less than this share of its calendar days in the data is partial.
 PARTIAL_SHARE = 0.75
+#: Why a model whose scores tie every agent in every period is not a candidate.
+TIED_REASON = ("it gives every agent the same score in every period (it does not tell these "
+               "agents apart)")
 
 RANKING_COLUMNS = (["model", "rank", "first_share", "overall", "overall_lo", "overall_hi",
                     "p_best", "tied_with_best", "computable", "defaulted", "status",
@@ -801,8 +804,7 @@ def recommend(comparison, *, priorities=None, weights: dict | None = None,
             # gaming cannot move anyone in it and its "stability" is 0/0; as a candidate it
             # came first in 100 % of the weightings (a times-only export, default targets)
             computable[m] = False
-            reasons[m] = ("it gives every agent the same score in every period (it does not "
-                          "tell these agents apart)")
+            reasons[m] = TIED_REASON
     inputs = getattr(comparison, "inputs", None) or {}
     panel = getattr(comparison, "panel", None)
     req = data_requirements(config, panel, models=models,

@@ -76,9 +76,13 @@ def _status_text(row, lang: str) -> str:
     """Why a model is not computable ("" when it is)."""
     if bool(row["computable"]):
         return ""
+    from ...recommend import TIED_REASON
+
     reason = str(row["status"]).removeprefix("not computable:").strip()
     if "360 ratings" in reason or "--ratings" in reason:
         reason = t("rec.reason.no_ratings", lang)
+    elif reason == TIED_REASON:
+        reason = t("rec.reason.tied", lang)
     else:
         reason = library_text(reason, lang)
     return t("rec.not_computable", lang, reason=reason)  # a table cell: literal text

@@ -304,9 +304,14 @@ def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
     return out
 
 
-def next_steps(v: dict | None, g, lang: str) -> list[str]:
-    """What to do next, as short imperative lines (Markdown)."""
+def next_steps(v: dict | None, g, lang: str, *, set_aside: dict | None = None) -> list[str]:
+    """What to do next, as short imperative lines (Markdown). ``set_aside``: the calls rows
+    set aside on load (:func:`_set_aside`); from :data:`PAGE1_SET_ASIDE` of the rows read,
+    fixing the export comes first (a director reads page 1 only, and a decision taken on
+    half the rows must say so there)."""
     out = []
+    if set_aside is not None and set_aside["share_value"] >= PAGE1_SET_ASIDE:
+        out.append(tm("page1.next.data", lang, **set_aside))
     found = agent_findings(g) if g is not None else pd.DataFrame()
     if not found.empty:
         names = _sep("list", lang).join(found["agent_id"].astype(str).head(MAX_NAMED))
@@ -342,7 +347,7 @@ def page_one(inputs, build_dir, lang: str = "en") -> list:
         truth = tr.text if tr is not None else None
     dec = decision(v, lang)
     gam = gaming_finding(g, lang, truth)
-    nxt = next_steps(v, g, lang)
+    nxt = next_steps(v, g, lang, set_aside=_set_aside(inputs, lang))
     out: list = [heading("page1.decision.title", lang, level=2)]
     out += [Markdown(x) for x in dec] or [unavailable("recommend", lang)]
     if gam:
@@ -354,6 +359,27 @@ def page_one(inputs, build_dir, lang: str = "en") -> list:
         "agents": agent_findings(g)["agent_id"].astype(str).tolist() if g is not None else [],
     }, ensure_ascii=False, indent=1), encoding="utf-8")
     return out
+
+
+#: Share of the calls rows set aside on load from which page 1 says so (under "What to do
+#: next"); below it the key findings on page 2 carry the count.
+PAGE1_SET_ASIDE = 0.05
+
+
+def _set_aside(inputs: ReportInputs, lang: str) -> dict | None:
+    """The calls rows the loader set aside: ``n, read, share, reason, k`` (the most common
+    reason and its rows) as text for the messages, or None when every row was read."""
+    calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
+    nq = int(calls.get("quarantined") or 0)
+    if not nq:
+        return None
+    read = max(int(calls.get("rows_read") or 0), 1)
+    q = inputs.quarantine
+    top = q.sort_values("rows", ascending=False).iloc[0] if q is not None and not q.empty else None
+    return {"n": f"{nq:,}", "read": f"{read:,}", "share": f"{100 * nq / read:.1f}%",
+            "share_value": nq / read,
+            "reason": "–" if top is None else reason_text(str(top["reason"]), lang),
+            "k": "–" if top is None else f"{int(top['rows']):,}"}
 
 
 def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
@@ -369,17 +395,8 @@ def headlines(inputs: ReportInputs, build_dir, lang: str = "en", *,
     out = list(rec_lines)
     out.append(tm("summary.finding.volume", lang, calls=f"{v['calls']:,}", agents=v["agents"],
                   queues=v["queues"], start=v["start"], end=v["end"]))
-    calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
-    nq = int(calls.get("quarantined") or 0)
-    if nq:
-        share = nq / max(int(calls.get("rows_read") or 0), 1)
-        q = inputs.quarantine
-        top = (q.sort_values("rows", ascending=False).iloc[0] if q is not None and not q.empty
-               else None)
-        out.append(tm("summary.finding.quarantine", lang, n=f"{nq:,}",
-                      share=f"{100 * share:.1f}%",
-                      reason="–" if top is None else reason_text(str(top["reason"]), lang),
-                      k="–" if top is None else f"{int(top['rows']):,}"))
+    if (aside := _set_aside(inputs, lang)) is not None:
+        out.append(tm("summary.finding.quarantine", lang, **aside))
     cmp = results.comparison(inputs, build_dir)
     if cmp is not None:
         w = results.kendall_w(cmp)
