@@ -105,6 +105,30 @@ def test_excel_merged_title_row_and_named_sheet():
     assert res.quarantine["_source_row"].tolist() == [7]  # spreadsheet row number
 
 
+def test_excel_without_a_named_sheet_reads_the_sheet_with_the_calls(tmp_path):
+    """A README (or a pivot) in front of the calls: read from the first sheet, the workbook
+    failed with "required column 'call_id' missing". The sheet whose header has the
+    mapping's columns is read; a sheet named in the mapping still wins."""
+    calls = load_calls(DATA / "calls_basic.csv").valid.astype(str)
+    book = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(book) as w:
+        pd.DataFrame({"note": ["exported from the ACD", "see sheet 2"]}).to_excel(
+            w, sheet_name="README", index=False)
+        calls.to_excel(w, sheet_name="calls", index=False)
+        calls.head(1).to_excel(w, sheet_name="sample", index=False)
+    res = load_calls(book, "contract")
+    assert res.rows_read == len(calls) and len(res.valid) == len(calls)
+    assert any("read sheet 'calls'" in n and "README" in n for n in res.notes)  # said
+    named = tmp_path / "named.yml"
+    named.write_text("name: named\nkind: calls\nread: {sheet: sample}\ncolumns: {}\n")
+    assert load_calls(book, named).rows_read == 1
+    with pd.ExcelWriter(only_notes := tmp_path / "notes.xlsx") as w:
+        pd.DataFrame({"note": ["a"]}).to_excel(w, sheet_name="one", index=False)
+        pd.DataFrame({"other": ["b"]}).to_excel(w, sheet_name="two", index=False)
+    with pytest.raises(InputError, match="note"):  # none has the columns: the first is read
+        load_calls(only_notes, "contract")
+
+
 def test_parquet_round_trip_and_zip(tmp_path):
     res = load_calls(DATA / "calls_basic.csv")
     paths = write_validated(res, tmp_path / "out")

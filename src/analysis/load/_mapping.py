@@ -9,7 +9,8 @@ A mapping file looks like::
       delimiter: "\\t"
       encoding: gb18030
       header_row: 0             # 0-based, after blank lines; detected when absent
-      sheet: Sheet1             # Excel: name or 0-based number (default: first)
+      sheet: Sheet1             # Excel: name or 0-based number (default: the first sheet
+                                # whose header has the mapping's columns, else the first)
       member: calls.csv         # file inside a zip
     missing: ["", "NULL"]       # raw values meaning "missing" in every column
     columns:                    # contract column -> field spec

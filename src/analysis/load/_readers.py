@@ -552,6 +552,25 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
+def _data_sheet(wb, expected: set[str]):
+    """The sheet to read when the mapping names none: the first whose header (among its
+    first rows) holds the most of the mapping's column names, else the first sheet. A
+    workbook with a README or a pivot in front of the calls was read from that sheet and
+    failed with "required column 'call_id' missing"."""
+    if len(wb.worksheets) == 1 or not expected:
+        return wb.worksheets[0]
+    exp = {_norm(e) for e in expected}
+    best, best_score = wb.worksheets[0], 0
+    for ws in wb.worksheets:
+        score = 0
+        for r in ws.iter_rows(values_only=True, max_row=_HEADER_SCAN_ROWS):
+            score = max(score, sum(_norm(_cell_text(v)) in exp for v in r
+                                   if v is not None and str(v).strip()))
+        if score > best_score:
+            best, best_score = ws, score
+    return best
+
+
 def _read_excel(path: Path, where: str, opts: ReadOptions) -> pd.DataFrame:
     import pandas as pd
 
@@ -565,8 +584,13 @@ def _read_excel(path: Path, where: str, opts: ReadOptions) -> pd.DataFrame:
         raise InputError(f"{where}: not a readable Excel workbook ({type(exc).__name__})") from None
     try:
         sheet = opts.sheet
+        chosen = ""
         if sheet is None:
-            ws = wb.worksheets[0]
+            ws = _data_sheet(wb, opts.expected)
+            if ws is not wb.worksheets[0]:
+                chosen = (f"{where}: read sheet {ws.title!r}, the one whose header has the "
+                          f"mapping's columns (sheets: {', '.join(wb.sheetnames)}; "
+                          "read.sheet in a mapping names another)")
         elif isinstance(sheet, int):
             if sheet >= len(wb.worksheets):
                 raise InputError(f"{where}: no sheet number {sheet}")
@@ -598,6 +622,8 @@ def _read_excel(path: Path, where: str, opts: ReadOptions) -> pd.DataFrame:
         df = pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
     df["_source_row"] = np.asarray(numbers[hdr + 1 :], dtype=np.int64)  # spreadsheet row numbers
     df["_bad"] = ""
+    if chosen:
+        df.attrs["notes"] = [chosen]
     return df
 
 
@@ -632,6 +658,7 @@ class Source:
     name: str  # the input file's name (``_source_file``)
     text: TextSource | None = None
     temps: list[Path] = field(default_factory=list)
+    sheet_notes: list[str] = field(default_factory=list)  # Excel: the sheet chosen, if not the first
 
     def cleanup(self) -> None:
         if self.text is not None:
@@ -642,7 +669,7 @@ class Source:
 
     @property
     def notes(self) -> list[str]:
-        return list(self.text.notes) if self.text is not None else []
+        return (list(self.text.notes) if self.text is not None else []) + self.sheet_notes
 
 
 def _head(path: Path, n: int = 8) -> bytes:

@@ -246,6 +246,7 @@ def _union_columns(sources: list[Source], excel: dict[int, pd.DataFrame], opts) 
         else:
             df = _read_excel(src.path, src.where, opts)
             excel[i] = df
+            src.sheet_notes = list(df.attrs.get("notes", []))
             names = [c for c in df.columns if c not in SOURCE_COLUMNS]
         for n in names:
             if n not in seen:
