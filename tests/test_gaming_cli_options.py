@@ -102,6 +102,17 @@ def test_broken_okr_yaml_is_one_line_with_its_position(small_center, tmp_path, c
     assert not any(x.startswith(" ") for x in err.splitlines() if x and "error" not in x and "^" in x)
 
 
+def test_a_run_that_tests_nothing_says_why_on_the_console(tmp_path, capsys):
+    center = generate_center(agents=4, days=1, seed=5, gaming="none")
+    calls = center.calls.to_pandas() if hasattr(center.calls, "to_pandas") else center.calls
+    calls.to_csv(src := tmp_path / "day.csv", index=False)
+    assert main(["gaming", "--calls", str(src), "--mapping", "contract", "--checks",
+                 "short_calls_peer,transfer_dumping", "--out", str(tmp_path / "g")]) == 0
+    err = capsys.readouterr().err
+    assert "0 tests" in err and "no check could test these calls" in err
+    assert "summary.txt gives each check's reason" in err
+
+
 def test_summary_counts_rows_the_loader_quarantined(tmp_path, capsys):
     import pandas as pd
 

@@ -205,6 +205,9 @@ def run(args) -> int:
                    privacy=pz)
     if note := _set_aside_note(report.info):
         print(f"ccpm gaming: {note}", file=sys.stderr)
+    if not len(report.flags):
+        print("ccpm gaming: no check could test these calls (too few calls, days or agents, "
+              "or columns missing): summary.txt gives each check's reason", file=sys.stderr)
     print(f"ccpm gaming: {len(report.flags)} tests, {n_flag} flagged "
           f"({n_agents} agents) at FDR {args.alpha:g}; wrote {shown(args, args.out)}",
           file=sys.stderr)
