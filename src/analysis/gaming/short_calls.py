@@ -1017,7 +1017,8 @@ def check_short_calls_change(ctx: GamingContext) -> CheckResult:
             f"center short-call rate {word} on {d:%Y-%m-%d} (90% interval {pd.Timestamp(cps['date_lo'].iloc[j]):%Y-%m-%d} to "
             f"{pd.Timestamp(cps['date_hi'].iloc[j]):%Y-%m-%d}): "
             f"{100 * cps['before'].iloc[j]:.1f}% -> {100 * cps['after'].iloc[j]:.1f}% "
-            f"(p = {cps['p_value'].iloc[j]:.2g})")
+            f"(p = {cps['p_value'].iloc[j]:.2g} within the short-call series; the change-point "
+            "list adjusts across every center series)")
     # cross-fitting: each half of the agents is tested at the date located on the
     # other half's daily series (within the all-agent interval, widened by 3 days)
     halves = _halves(ctx)
