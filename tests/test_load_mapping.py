@@ -33,6 +33,14 @@ def test_builtin_mappings_exist_and_validate():
         assert m.name == name and m.kind == kind
 
 
+def test_declared_reasons_are_the_mappings_own():
+    """The reasons a mapping sets by design (rules, quarantined values): the report's page 1
+    does not ask to fix an export for them (the bank's calls abandoned in the voice menu)."""
+    assert resolve_mapping("anonymous-bank").declared_reasons == {
+        "abandoned_in_vru", "hang_with_server", "phantom"}
+    assert resolve_mapping(None).declared_reasons == set()
+
+
 def test_builtin_anonymous_bank_on_a_hand_made_month(tmp_path):
     """The bank format's traps, one row each, in a gzipped tab file like the source."""
     header = ("vru+line\tcall_id\tcustomer_id\tpriority\ttype\tdate\tvru_entry\tvru_exit\tvru_time\t"

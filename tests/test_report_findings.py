@@ -175,3 +175,15 @@ def test_rows_set_aside_reach_page_one_from_five_percent(lang):
     assert any("150" in md_plain(x) for x in fd.next_steps(
         None, None, lang, set_aside=fd._set_aside(inputs(150), lang)))
     assert fd._set_aside(inputs(0), lang) is None
+    # rows the mapping sets aside by design (the bank's calls abandoned in the voice menu)
+    # are no export defect: page 1 counts only the rows that broke the contract
+    bank = inputs(1500)
+    bank.manifest["inputs"][0]["mapping_reasons"] = ["abandoned_in_vru", "unparseable_arrival_ts"]
+    broken = fd._set_aside(bank, lang, broken_only=True)
+    assert broken["n"] == "1" and broken["k"] == "1"  # the unknown outcome only
+    assert not any("1,500" in md_plain(x) or "1,499" in md_plain(x)
+                   for x in fd.next_steps(None, None, lang, set_aside=broken))
+    assert fd._set_aside(bank, lang)["n"] == "1,500"  # page 2's key finding: all of them
+    bank.quarantine = bank.quarantine.iloc[:1]
+    bank.manifest["inputs"][0]["quarantined"] = 1499
+    assert fd._set_aside(bank, lang, broken_only=True) is None

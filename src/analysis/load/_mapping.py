@@ -192,6 +192,14 @@ class Mapping:
     def contract_columns(self) -> tuple[Column, ...]:
         return KIND_COLUMNS[self.kind]
 
+    @property
+    def declared_reasons(self) -> set[str]:
+        """Quarantine reasons the mapping itself sets (its ``rules`` and the ``quarantine``
+        values of its columns): rows out of scope by design (a call abandoned in the voice
+        menu, a phantom record), not rows that broke the contract."""
+        return ({reason for reason, _ in self.rules}
+                | {r for spec in self.columns.values() for r in spec.quarantine.values()})
+
     def expected_source_columns(self) -> set[str]:
         cols: set[str] = set()
         for spec in self.columns.values():

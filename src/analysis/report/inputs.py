@@ -49,7 +49,9 @@ __all__ = [
     "MANIFEST_VERSION",
 ]
 
-MANIFEST_VERSION = 1
+#: Version of the cached inputs' record (part of their key): 2 added the calls mapping's
+#: own quarantine reasons (``mapping_reasons``), so older caches are rebuilt.
+MANIFEST_VERSION = 2
 _PACKAGES = (
     "ccpm", "pandas", "numpy", "scipy", "statsmodels", "pingouin", "duckdb", "pyarrow",
     "matplotlib", "seaborn", "papermill", "nbformat", "pypandoc-binary", "typst",
@@ -186,6 +188,17 @@ def input_groups(manifest: dict) -> list[tuple[str, list[dict]]]:
     for r in manifest.get("inputs", []):
         groups.setdefault(r["kind"], []).append(r)
     return list(groups.items())
+
+
+def _declared_reasons(mapping) -> list[str]:
+    """The quarantine reasons the calls mapping sets by design (sorted; none for the
+    contract itself, or when the mapping cannot be read here)."""
+    try:
+        from ..load._mapping import resolve_mapping
+
+        return sorted(resolve_mapping(mapping).declared_reasons)
+    except Exception:  # noqa: BLE001 - the load above already accepted this mapping
+        return []
 
 
 def _load_calls(path: Path, mapping):
@@ -460,7 +473,8 @@ def prepare_inputs(
     calls_rec = [r for r in records if r["kind"] == "calls"]
     if calls_rec:
         calls_rec[0].update(rows_read=rows_read, valid=n_valid_all,
-                            quarantined=int(qcounts["rows"].sum()), in_period=n_calls)
+                            quarantined=int(qcounts["rows"].sum()), in_period=n_calls,
+                            mapping_reasons=_declared_reasons(paths["mapping"] or mapping))
 
     from ..privacy import ID_PREFIXES
 

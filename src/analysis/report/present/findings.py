@@ -347,7 +347,7 @@ def page_one(inputs, build_dir, lang: str = "en") -> list:
         truth = tr.text if tr is not None else None
     dec = decision(v, lang)
     gam = gaming_finding(g, lang, truth)
-    nxt = next_steps(v, g, lang, set_aside=_set_aside(inputs, lang))
+    nxt = next_steps(v, g, lang, set_aside=_set_aside(inputs, lang, broken_only=True))
     out: list = [heading("page1.decision.title", lang, level=2)]
     out += [Markdown(x) for x in dec] or [unavailable("recommend", lang)]
     if gam:
@@ -366,15 +366,25 @@ def page_one(inputs, build_dir, lang: str = "en") -> list:
 PAGE1_SET_ASIDE = 0.05
 
 
-def _set_aside(inputs: ReportInputs, lang: str) -> dict | None:
+def _set_aside(inputs: ReportInputs, lang: str, *, broken_only: bool = False) -> dict | None:
     """The calls rows the loader set aside: ``n, read, share, reason, k`` (the most common
-    reason and its rows) as text for the messages, or None when every row was read."""
+    reason and its rows) as text for the messages, or None when every row was read.
+
+    ``broken_only``: leave out the rows the mapping sets aside by design (its own reasons,
+    ``mapping_reasons`` in the manifest: the Anonymous Bank's calls abandoned in the voice
+    menu and phantom records, 6 % of its rows), which no better export would bring back."""
     calls = next(x for x in inputs.manifest["inputs"] if x["kind"] == "calls")
     nq = int(calls.get("quarantined") or 0)
-    if not nq:
+    q = inputs.quarantine
+    if broken_only and q is not None and not q.empty:
+        declared = set(calls.get("mapping_reasons") or [])
+        by_design = q["reason"].astype(str).map(
+            lambda r: any(x in declared for x in r.split(";")))
+        nq -= int(q.loc[by_design, "rows"].sum())
+        q = q[~by_design]
+    if nq <= 0:
         return None
     read = max(int(calls.get("rows_read") or 0), 1)
-    q = inputs.quarantine
     top = q.sort_values("rows", ascending=False).iloc[0] if q is not None and not q.empty else None
     return {"n": f"{nq:,}", "read": f"{read:,}", "share": f"{100 * nq / read:.1f}%",
             "share_value": nq / read,
