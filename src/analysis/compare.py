@@ -272,6 +272,15 @@ def kendall_w(scores: pd.DataFrame) -> dict:
 # ----------------------------------------------------------------------------- per model
 
 
+def ties_every_agent(model_scores: pd.DataFrame) -> bool:
+    """Does the model give every agent the same score within every period (``agent_id,
+    period, score``; equal up to rounding)? Such a model ranks no one."""
+    v = pd.to_numeric(model_scores["score"], errors="coerce")
+    per = v.groupby(model_scores["period"]).agg(["min", "max"])
+    tol = 1e-9 * np.maximum(1.0, per.abs().max(axis=1))
+    return bool(((per["max"] - per["min"]).fillna(0.0) <= tol).all())
+
+
 def stability(model_scores: pd.DataFrame) -> dict:
     """ICC(C,1) of agents' scores across periods (pingouin ``intraclass_corr``; agents
     are targets, periods raters; agents scored in every period).
@@ -296,14 +305,13 @@ def stability(model_scores: pd.DataFrame) -> dict:
     w = w.dropna()
     if len(w) < 3:
         return _na("fewer than 3 agents scored in every period")
+    long = w.reset_index().melt(id_vars="agent_id", var_name="period", value_name="score")
     # a model that gives every agent the same score (ties everywhere, a scorecard whose
     # every target is met) is not "perfectly stable": its ICC is 0/0 (pingouin returned
     # 1 or inf, with divide-by-zero warnings on the console)
-    spread = w.to_numpy(float).std(axis=0)
-    if not (spread > 1e-9 * max(1.0, float(np.abs(w.to_numpy(float)).max()))).any():
+    if ties_every_agent(long):
         return _na("every agent has the same score in each period (the model does not tell "
                    "these agents apart)")
-    long = w.reset_index().melt(id_vars="agent_id", var_name="period", value_name="score")
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         # a perfectly consistent ranking divides by a zero residual mean square: the ICC
         # is 1 and its interval undefined (NaN, written as null)

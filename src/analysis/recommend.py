@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .compare import ties_every_agent
 from .criteria import (
     BASIS,
     CRITERIA,
@@ -723,17 +724,6 @@ class Recommendation:
 # ----------------------------------------------------------------------------- main
 
 
-def _tied_models(scores: pd.DataFrame) -> list[str]:
-    """Models whose scores tie every agent within every period (no spread to rank by)."""
-    if scores is None or scores.empty:
-        return []
-    v = pd.to_numeric(scores["score"], errors="coerce")
-    per = v.groupby([scores["model"], scores["period"]]).agg(["min", "max"])
-    tol = 1e-9 * np.maximum(1.0, per.abs().max(axis=1))
-    flat = ((per["max"] - per["min"]).fillna(0.0) <= tol).groupby(level="model").all()
-    return [str(m) for m in flat[flat].index]
-
-
 def _resolve_gaming(comparison, rc, calls, gaming_from, seed):
     if gaming_from is not None:
         g = getattr(gaming_from, "gaming", None)
@@ -798,8 +788,8 @@ def recommend(comparison, *, priorities=None, weights: dict | None = None,
     computable = {m: bool(results[m].computable) if m in results else True for m in models}
     computable = {m: c and bool((scores["model"] == m).any()) for m, c in computable.items()}
     reasons = {m: (results[m].reason if m in results else "") or "no scores" for m in models}
-    for m in _tied_models(scores):
-        if computable.get(m):
+    for m, sc in scores.groupby("model", sort=False):
+        if computable.get(m) and ties_every_agent(sc):
             # ties everywhere (a scorecard whose every target is met): it ranks no one, so
             # gaming cannot move anyone in it and its "stability" is 0/0; as a candidate it
             # came first in 100 % of the weightings (a times-only export, default targets)
