@@ -319,9 +319,6 @@ def stability(model_scores: pd.DataFrame) -> dict:
         res = pg.intraclass_corr(data=long, targets="agent_id", raters="period",
                                  ratings="score").set_index("Type")
     c = res.loc["ICC(C,1)"]
-    if not np.isfinite(c["ICC"]):
-        return _na("the ICC is not defined for these scores (no variation between agents "
-                   "beyond the periods')")
     return {"value": float(c["ICC"]), "ci95": [float(x) for x in c["CI95"]],
             "icc_a1": float(res.loc["ICC(A,1)", "ICC"]), "n_agents": int(len(w)),
             "n_periods": int(w.shape[1])}

@@ -192,13 +192,12 @@ def input_groups(manifest: dict) -> list[tuple[str, list[dict]]]:
 
 def _declared_reasons(mapping) -> list[str]:
     """The quarantine reasons the calls mapping sets by design (sorted; none for the
-    contract itself, or when the mapping cannot be read here)."""
+    contract itself, or without the loader, as in :func:`_load_calls`)."""
     try:
-        from ..load._mapping import resolve_mapping
-
-        return sorted(resolve_mapping(mapping).declared_reasons)
-    except Exception:  # noqa: BLE001 - the load above already accepted this mapping
+        from ..load import resolve_mapping
+    except ImportError:
         return []
+    return sorted(resolve_mapping(mapping).declared_reasons)
 
 
 def _load_calls(path: Path, mapping):
