@@ -241,3 +241,20 @@ def test_whatif_says_why_when_nothing_can_be_removed(world, monkeypatch, flags, 
         assert text.startswith(t("trade.na", lang, why=t(reason, lang)))
     assert choice.whatif_figure(inputs, build, "en")._repr_markdown_() == ""
     assert not any(re.match(r"Without the", h) for h in findings.headlines(inputs, build, "en"))
+
+
+def test_table_widths_reach_pandoc_as_dashes():
+    """Relative column widths are the dashes under the header (Pandoc's pipe tables): the
+    ranking's words get the room, a table without widths keeps its equal columns."""
+    df = pd.DataFrame({"rank": [1], "model": ["KPI"], "note": ["not computable: no ratings"]})
+    sep = blocks.Table(df, "en", widths={"model": 2, "note": 3, "absent": 9}
+                       )._repr_markdown_().splitlines()[1]
+    assert sep == "|--:|:----|:------|"
+    assert blocks.Table(df, "en")._repr_markdown_().splitlines()[1] == "|--:|:--|:--|"
+    import pypandoc
+
+    typ = pypandoc.convert_text(blocks.Table(df.assign(x="w " * 40), "en", widths={"note": 3})
+                                ._repr_markdown_(), "typst", format="markdown")
+    # a table wider than a line: Pandoc turns each separator cell (dashes and colon) into a
+    # relative width, 7 : 3 : 3 : 3 here
+    assert "columns: (18.75%, 18.75%, 43.75%, 18.75%)" in typ

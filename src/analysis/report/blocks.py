@@ -75,13 +75,18 @@ class Table:
     """A DataFrame rendered as a Pandoc pipe table (markdown) and HTML, headers translated."""
 
     def __init__(self, df: pd.DataFrame, lang: str = "en", *, digits: int = 3,
-                 caption: str | None = None, before: str = "", after: str = "") -> None:
+                 caption: str | None = None, before: str = "", after: str = "",
+                 widths: dict[str, float] | None = None) -> None:
         self.df = df
         self.lang = lang
         self.digits = digits
         self.caption = caption
         self.before = before  # Markdown written by the report (tm), shown above / below
         self.after = after
+        # relative column widths (column -> weight, default 1): Pandoc reads them from the
+        # dashes under the header of a table wider than a text line; with equal dashes a
+        # table of nine columns gave its free-text column a ninth of the page
+        self.widths = widths or {}
 
     def _cells(self) -> tuple[list[str], list[list[str]], list[bool]]:
         shown = i18n.translate_columns(self.df, self.lang)
@@ -96,8 +101,10 @@ class Table:
 
         esc = md_text  # every cell and header is literal text (names are hostile)
 
+        dashes = ["-" * max(2, round(2 * float(self.widths.get(c, 1)))) for c in self.df.columns]
         lines = ["| " + " | ".join(esc(h) for h in header) + " |",
-                 "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
+                 "|" + "|".join(d + ":" if n else ":" + d for d, n in zip(dashes, numeric,
+                                                                     strict=True)) + "|"]
         lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
         out = "\n".join(lines)
         if self.caption:

@@ -163,7 +163,9 @@ def recommendation_table(rec, lang: str = "en") -> Table:
         df = df.drop(columns="note")
     # the order is by P(best), not by the overall score beside it: said under the table
     # (a rank 2 at 0.27 above a rank 3 at 0.39, both "4 %", read as a mistake)
-    return Table(df, lang, digits=2,
+    # words get the room (a not-computable reason ran over five lines of a ninth of the page)
+    return Table(df, lang, digits=2, widths={"model": 2, "interval": 1.5, "tied_with_best": 1.5,
+                                             "strongest": 2, "weakest": 2, "note": 3},
                  after=tm("rec.table.note", lang, p_best=t("col.p_best", lang),
                           n_boot=f"{int(rec.n_boot):,}"))
 
