@@ -1,39 +1,52 @@
 """Change points in daily center-level and agent-level rates (check ``changepoints``).
 
 The date when a behaviour starts or stops (a new handle-time target, a
-crackdown on hang-ups) is evidence in itself. This module finds shifts in
-daily series by binary segmentation:
+crackdown on hang-ups) is evidence in itself. The check dates steps in the
+center's daily short-call rate, transfer rate and mean handle time, and in each
+agent's series against the peers' series of the same days.
 
-* :func:`detect_changepoints` for binomial counts per day (``k`` events out of
-  ``n`` calls: short-call rate, transfer rate). The split statistic is the
-  binomial likelihood-ratio statistic of "two rates" against "one rate".
-* :func:`detect_changepoints_mean` for a daily mean (mean handle time). The
-  split statistic is the two-sample F statistic of the daily means.
+Method (:func:`detect_steps`, used by the check)
+------------------------------------------------
+A step is judged against a null that has what a real center has without one:
+a smooth trend (restricted cubic spline) and weekday effects in a segmented
+GLM (logit for daily counts with quasi-binomial dispersion, identity for a daily
+mean). A gate (the largest single-step score statistic against the most
+flexible trend, by parametric bootstrap) keeps a drift from being called a step;
+candidates come from PELT with a BIC-type penalty (``ruptures``); each is tested
+within the interval between its neighbours by a parametric bootstrap that refits
+the trend, the weekday effects and the dispersion in every replicate; Holm's
+adjustment runs across the candidates (and, in the check, across the center's
+series), and each date gets a 90 % bootstrap interval. Agents are tested against
+the peers' daily series (a logit offset of the peers' rate, or the difference
+from their mean handle time), so a center-wide change or drift cancels;
+Benjamini-Hochberg runs across the agent series (:func:`agent_steps`). Only
+steps at ``p_value <= alpha`` are listed. Details and references in
+:func:`detect_steps` and :func:`check_changepoints`.
 
-Null model and calibration
---------------------------
-The maximum of the split statistic over all candidate days is not chi-square
-(it is the maximum of a dependent process), and daily rates in a real center
-vary more than binomial noise (weather, campaigns, outages), so a parametric
-binomial bootstrap would call every wiggle a change. The p-value is therefore a
-**permutation** p-value: the days of the segment are shuffled (each day keeps
-its own ``k`` and ``n``), which keeps the day-to-day over-dispersion and
-destroys only the order. It is exact when days are exchangeable under "no
-change". The number of permutations grows sequentially (Besag & Clifford 1991)
-until 10 exceedances or ``max_perm``, so small p-values get the resolution a
-Benjamini–Hochberg step needs. Binary segmentation (Scott & Knott 1974; Vostrikova
-1981) then tests each side of an accepted change, up to ``max_changes``.
+What it cannot see: a change closer than ``min_segment_days`` to another or to
+the ends of the series; a change that follows the trend's shape (a slow ramp is
+a trend, not a step); on an agent's series, a change that every agent makes on
+the same day (it cancels against the peers).
+
+Legacy detectors
+----------------
+:func:`detect_changepoints` (binomial likelihood ratio) and
+:func:`detect_changepoints_mean` (two-sample F) find steps by binary
+segmentation with **permutation** p-values (days shuffled, each keeping its
+counts; sequential, Besag & Clifford 1991). They assume exchangeable days: a
+trend, a weekly cycle or autocorrelation rejects their null, so a smooth drift
+reads as dated steps (issue #13). They are kept for series where days are
+exchangeable and are not used by the check.
 
 Columns needed: ``answer_ts`` (or ``arrival_ts``), ``talk_s``; ``outcome``
 ``transferred`` for the transfer rate; ``hold_s``, ``acw_s`` enter handle time.
 
-What it cannot see: a gradual drift (it looks for steps); weekly seasonality or
-autocorrelated days break exchangeability (strong autocorrelation makes the
-permutation p-value too small: treat the date as a lead, not proof); changes
-closer than ``min_segment_days`` to each other or to the ends of the series.
-
 References
 ----------
+Killick, R., Fearnhead, P. & Eckley, I. A. (2012). Optimal detection of
+changepoints with a linear computational cost. *JASA* 107, 1590-1598.
+Muggeo, V. M. R. (2003). Estimating regression models with unknown
+break-points. *Statistics in Medicine* 22, 3055-3071.
 Scott, A. J. & Knott, M. (1974). A cluster analysis method for grouping means
 in the analysis of variance. *Biometrics* 30, 507–512.
 Vostrikova, L. J. (1981). Detecting "disorder" in multidimensional random
@@ -274,7 +287,7 @@ def detect_changepoints(
 
     References
     ----------
-    Vostrikova (1981); Besag & Clifford (1991). See the module docstring.
+    Vostrikova (1981); Besag & Clifford (1991). See the module docstring ("Legacy detectors").
     """
     df = _prepare(daily, date_col, [k_col, n_col])
     df = df[df[n_col] > 0].reset_index(drop=True)
