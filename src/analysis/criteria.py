@@ -48,7 +48,7 @@ import pandas as pd
 
 __all__ = ["CRITERIA", "UNITS", "BASIS", "LOWER_IS_BETTER", "GAMING_SCALE", "jsonable",
            "percentiles", "outcome_composite", "partial_eta_squared", "eta_squared",
-           "icc_c1", "spearman", "partial_spearman", "to_score", "period_coverage",
+           "icc_c1", "spearman", "partial_spearman", "validity_value", "to_score", "period_coverage",
            "zscore_columns", "rank_average", "corr", "parse_priorities", "describe_priorities"]
 
 CRITERIA = ("validity", "stability", "gaming_resistance", "fairness", "agreement", "coverage")
@@ -258,6 +258,28 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray | None) -> tupl
     if not d > 1e-12:
         return float("nan"), n
     return float(rx @ ry / d), n
+
+
+def validity_value(scores: np.ndarray, outcomes: dict[str, np.ndarray], signs: dict[str, float],
+                   own, units) -> float:
+    """The ``validity`` criterion (module docstring) on agents x periods matrices.
+
+    ``scores`` and each ``outcomes[k]`` are agents x periods (rows the same agents, in any
+    multiset a bootstrap draws); ``signs[k]`` is +1 where higher is better, -1 where lower;
+    ``own`` the outcomes that are the model's own components (partial correlation given
+    the outcome in the scoring period); ``units`` the (period, later period) index pairs.
+    The pairs' correlations are averaged, weighted by the agents each used. NaN when none
+    is defined.
+    """
+    vals, ns = [], []
+    for i, j in units:
+        for k, o in outcomes.items():
+            r, n = partial_spearman(scores[:, i], signs[k] * o[:, j],
+                                    o[:, i] if k in own else None)
+            if np.isfinite(r):
+                vals.append(r)
+                ns.append(n)
+    return float(np.average(vals, weights=ns)) if vals else float("nan")
 
 
 def to_score(criterion: str, raw):

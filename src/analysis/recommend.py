@@ -63,12 +63,13 @@ from .criteria import (
     icc_c1,
     jsonable,
     parse_priorities,
-    partial_spearman,
     period_coverage,
     rank_average,
     spearman,
     to_score,
+    validity_value,
 )
+from .models.needs import model_components, model_inputs
 
 __all__ = ["CRITERIA", "Recommendation", "recommend", "data_requirements", "smaa2",
            "sample_weights", "defaulted_models", "RANKING_COLUMNS", "EVIDENCE_COLUMNS",
@@ -104,64 +105,6 @@ def _metric_available(name: str, panel: pd.DataFrame | None, ratings: bool) -> b
     return name in panel.columns and bool(panel[name].notna().any())
 
 
-def _weighted_rows(metrics: dict, scale: float) -> list[tuple[str, float]]:
-    ms = {k: v for k, v in (metrics or {}).items() if v and float(v.get("weight", 0)) > 0}
-    tot = sum(float(v["weight"]) for v in ms.values()) or 1.0
-    return [(k, scale * float(v["weight"]) / tot) for k, v in ms.items()]
-
-
-def _needs(name: str, config: dict, depth: int = 0) -> list[tuple[str, float]] | None:
-    """(input, weight) pairs a model needs; None when unknown."""
-    if depth > 5:
-        return None
-    if name == "kpi":
-        return _weighted_rows((config.get("kpi") or {}).get("metrics"), 1.0)
-    if name == "bsc":
-        persp = (config.get("bsc") or {}).get("perspectives") or {}
-        tot = sum(float(p.get("weight", 0)) for p in persp.values()) or 1.0
-        out = []
-        for p in persp.values():
-            out += _weighted_rows(p.get("metrics"), float(p.get("weight", 0)) / tot)
-        return out
-    if name == "okr":
-        objs = ((config.get("okr") or {}).get("default") or {}).get("objectives") or []
-        out = []
-        for o in objs:
-            krs = o.get("key_results") or []
-            out += [(kr["metric"], 1 / len(objs) / len(krs)) for kr in krs]
-        return out
-    if name == "360":
-        return [("ratings", 1.0)]
-    spec = (config.get("hybrids") or {}).get(name)
-    if spec is None:
-        return None
-    from .models.config import deep_merge
-    from .models.hybrid import hybrid_components
-
-    rule = spec.get("rule", "weighted")
-    if rule == "override":
-        base = str(spec["base"])
-        cfg = dict(config)
-        cfg[base] = deep_merge(config.get(base) or {}, spec.get("config") or {})
-        inner = _needs(base, cfg, depth + 1)
-        if inner is not None and "ratings" in (spec.get("requires") or []):
-            inner = [(m, w) for m, w in inner if not m.startswith("360")] + [
-                ("ratings", sum(w for m, w in inner if m.startswith("360")) or 0.0)]
-        return inner
-    if rule == "weighted":
-        comps = {str(k): float(v) for k, v in spec["components"].items()}
-    else:
-        comps = {c: 0.5 for c in hybrid_components(spec)}
-    tot = sum(comps.values()) or 1.0
-    out = []
-    for c, w in comps.items():
-        inner = _needs(c, config, depth + 1)
-        if inner is None:
-            return None
-        out += [(m, ww * w / tot) for m, ww in inner]
-    return out
-
-
 def data_requirements(config: dict, panel: pd.DataFrame | None, *, models: list[str],
                       ratings: bool = False, okr: bool = False,
                       computable: dict | None = None) -> pd.DataFrame:
@@ -189,7 +132,7 @@ def data_requirements(config: dict, panel: pd.DataFrame | None, *, models: list[
     """
     rows = []
     for m in models:
-        needs = _needs(m, config)
+        needs = model_inputs(m, config)
         if m == "okr" and okr:
             needs = None
         if needs is None or not needs:
@@ -205,12 +148,6 @@ def data_requirements(config: dict, panel: pd.DataFrame | None, *, models: list[
             avail = ratings if name == "ratings" else _metric_available(name, panel, ratings)
             rows.append((m, name, w / tot, bool(avail)))
     return pd.DataFrame(rows, columns=["model", "input", "weight", "available"])
-
-
-def _components_of(name: str, config: dict) -> set[str]:
-    """Panel metrics a model's score is made of (weight > 0), hybrids through their parts."""
-    needs = _needs(name, config) or []
-    return {m for m, w in needs if w > 0 and m != "ratings" and not m.startswith("360")}
 
 
 def _parts_of(name: str, config: dict, depth: int = 0) -> set[str]:
@@ -491,7 +428,7 @@ class _Data:
         self.vown: dict[str, set[str]] = {}
         self.vnote: dict[str, str] = {}
         for m in models:
-            own = _components_of(m, config) & set(self.O)
+            own = model_components(m, config) & set(self.O)
             self.vown[m] = own
             self.vout[m] = list(self.O)
             self.vnote[m] = ("own components " + ", ".join(sorted(own)) + ": beyond their "
@@ -534,18 +471,10 @@ class _Data:
         # the outcome in a later period (partial given the outcome in t for the model's
         # own components), pooled over (t, later) pairs weighted by pairs
         if self.vout[m] and vp is not None and len(vp):
-            vals, ns = [], []
-            for u in vp:
-                i, j = self.val_units[u]
-                for k in self.vout[m]:
-                    sign = 1.0 if self.outcomes[k] == "higher" else -1.0
-                    y = sign * self.O[k][ap, j]
-                    z = self.O[k][ap, i] if k in self.vown[m] else None
-                    r, n = partial_spearman(S[:, i], y, z)
-                    if np.isfinite(r):
-                        vals.append(r)
-                        ns.append(n)
-            out["validity"] = float(np.average(vals, weights=ns)) if vals else float("nan")
+            out["validity"] = validity_value(
+                S, {k: self.O[k][ap] for k in self.vout[m]},
+                {k: 1.0 if self.outcomes[k] == "higher" else -1.0 for k in self.vout[m]},
+                self.vown[m], [self.val_units[u] for u in vp])
         else:
             out["validity"] = float("nan")
         # stability
