@@ -90,6 +90,22 @@ def test_hand_worked_panel():
     assert p["qa_mean"].isna().all()
 
 
+def test_fields_the_source_does_not_record_are_empty_not_zero():
+    """An export without hold, wrap-up or transfers (the Anonymous Bank logs): the contract
+    fills hold_s = acw_s = 0 and no call is ever transferred. Those are not measured
+    zeros (a KPI would give every agent full marks on them), so the panel leaves them
+    empty and lists them; one held call, one wrap-up and one transfer anywhere keep them."""
+    calls = hand_calls().assign(hold_s=0.0, acw_s=0.0)
+    calls.loc[calls["outcome"] == "transferred", "outcome"] = "answered"
+    p = build_panel(calls)
+    assert p.attrs["ccpm_panel"]["not_recorded"] == ["hold_s", "acw_s", "transfer_rate"]
+    assert p[["hold_s", "acw_s", "transfer_rate"]].isna().all().all()
+    assert p["aht_s"].notna().all() and (p["aht_s"] == p["talk_s"]).all()
+    full = build_panel(hand_calls())
+    assert full.attrs["ccpm_panel"]["not_recorded"] == []
+    assert (full["transfer_rate"] == 0).sum() >= 4  # measured zeros stay zeros
+
+
 def test_repeat_window_and_short_threshold_are_parameters():
     # 24 h window: c03's next call is 71h59m later -> no longer a repeat
     p = build_panel(hand_calls(), repeat_window_h=24, short_call_s=12)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from . import metrics as _metrics
@@ -19,7 +20,8 @@ from .engines import ENGINES, get_engine, ids_checked_unique, resolve_calls_path
 from .errors import ConfigError, InputError
 
 __all__ = ["build_panel", "calls_view", "resolve_calls_paths", "ENGINES", "PERIODS",
-           "QUEUE_PREFIX", "panel_sql", "period_label"]
+           "QUEUE_PREFIX", "panel_sql", "period_label", "UNRECORDED_IF_ZERO",
+           "unrecorded_metrics"]
 
 #: Period granularities and their labels.
 PERIODS = {"month": "YYYY-MM", "week": "YYYY-Www (ISO week)", "day": "YYYY-MM-DD"}
@@ -187,12 +189,37 @@ def build_panel(
     panel = panel.merge(main, on=["agent_id", "period"], how="left")
     panel = panel.merge(wide, on=["agent_id", "period"], how="left")
     panel = panel.sort_values(["agent_id", "period"], ignore_index=True)
+    not_recorded = unrecorded_metrics(panel)
+    panel[not_recorded] = np.nan
     info = {k: (None if pd.isna(v) else (str(v) if k.endswith("_ts") else int(v)))
             for k, v in counts.items()}
     info.update(period=period, short_call_s=float(short_call_s),
-                repeat_window_h=float(repeat_window_h), engine=engine)
+                repeat_window_h=float(repeat_window_h), engine=engine,
+                not_recorded=not_recorded)
     panel.attrs["ccpm_panel"] = info
     return panel
+
+
+#: Metrics whose source field has a default instead of a value when the export lacks it
+#: (the contract's hold_s = acw_s = 0; "transferred" is an outcome an export may never
+#: use): zero for every agent and period means the source does not record them.
+UNRECORDED_IF_ZERO = ("hold_s", "acw_s", "transfer_rate")
+
+
+def unrecorded_metrics(panel: pd.DataFrame) -> list[str]:
+    """The metrics of :data:`UNRECORDED_IF_ZERO` that are zero for every agent and period.
+
+    Zero hold, wrap-up or transfers on every handled call of a whole export is a field the
+    source does not have (the Anonymous Bank logs: service time only, no transfer
+    outcome), not a center where nobody ever holds or transfers: the panel gives them no
+    value (NaN) rather than a measured zero that models would reward and coverage would
+    count, and lists them in ``attrs["ccpm_panel"]["not_recorded"]``.
+    """
+    out = []
+    for m in UNRECORDED_IF_ZERO:
+        if m in panel and len(panel) and bool((panel[m].fillna(0) == 0).all()):
+            out.append(m)
+    return out
 
 
 def _run_queries(eng, calls, options: dict, *, period, short_call_s, repeat_window_h,

@@ -79,6 +79,10 @@ def panel_from_args(args):
         f"{len(panel):,} agent-periods",
         file=sys.stderr,
     )
+    if info.get("not_recorded"):
+        print(f"ccpm: {', '.join(info['not_recorded'])}: zero on every handled call, so the "
+              "source does not record them; left empty in the panel (not scored as zero)",
+              file=sys.stderr)
     return panel
 
 

@@ -110,13 +110,27 @@ def daily_calls(inputs: ReportInputs) -> pd.DataFrame:
         con.close()
 
 
+#: Contract columns whose default (0) stands in for a field the export lacks.
+_DEFAULTED = ("hold_s", "acw_s")
+
+
 def coverage(inputs: ReportInputs) -> pd.Series:
-    """Share of non-missing values per column of the prepared calls (index: column)."""
+    """Share of values per column of the prepared calls that carry data (index: column).
+
+    Non-missing values, except that a defaulted column (:data:`_DEFAULTED`) that is zero
+    on every row carries none: the contract's default filled it (the Anonymous Bank logs
+    have service time only), as the panel's ``not_recorded`` metrics.
+    """
     con = connect(inputs)
     try:
         cols = [r[0] for r in con.execute("DESCRIBE calls").fetchall()]
         expr = ", ".join(f'avg(CASE WHEN "{c}" IS NULL THEN 0 ELSE 1 END) AS "{c}"' for c in cols)
-        return con.execute(f"SELECT {expr} FROM calls").fetchdf().iloc[0].astype(float)
+        cov = con.execute(f"SELECT {expr} FROM calls").fetchdf().iloc[0].astype(float)
+        for c in _DEFAULTED:
+            if c in cols and not con.execute(
+                    f'SELECT bool_or(coalesce("{c}", 0) <> 0) FROM calls').fetchone()[0]:
+                cov[c] = 0.0
+        return cov
     finally:
         con.close()
 
