@@ -12,6 +12,7 @@ import pytest
 from analysis.report.i18n import t
 from analysis.report.literal import md_plain
 from analysis.report.present import findings as fd
+from analysis.report.present.labels import metric_name
 
 
 def _old_gaming():
@@ -127,6 +128,32 @@ def test_decision_from_interface_c():
     text = md_plain(fd.decision(v, "en")[0])
     assert "Adopt KPI" in text or t("model.kpi", "en") in text
     assert "70%" in text and "500" in text and t("crit.validity", "en") in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_page_one_says_what_a_recommended_model_lacks_and_what_to_give(lang):
+    """The bank's page 1 adopted the balanced scorecard without saying that less than half
+    of its weight had data, and asked only for OKR definitions to put the scorecard, KPI
+    and the hybrids on the center's own definitions (an OKR file fixes none of them)."""
+    inputs = SimpleNamespace(okr=None, ratings=None)
+    d = {"recommended": "bsc",
+         "models": [{"model": "bsc", "first_share": 0.61, "defaulted": True,
+                     "criteria": {"coverage": {"value": 0.415}},
+                     "missing_data": ["csat_mean", "transfer_rate", "ratings"]},
+                    {"model": "okr", "first_share": 0.21, "defaulted": True},
+                    {"model": "kpi", "first_share": 0.10, "defaulted": True}],
+         "bootstrap": {"replicates": 200, "failed": 0, "scheme": "agents"}}
+    r = _ranking().assign(model=["bsc", "okr", "kpi", "360"])
+    v = fd._rec_fields(d, r, "bsc", 0, inputs)
+    text = md_plain(fd.decision(v, lang)[0])
+    assert "42%" in text and t("input.ratings", lang) in text
+    assert all(metric_name(m, lang) in text for m in ("csat_mean", "transfer_rate"))
+    nxt = " ".join(md_plain(x) for x in fd.next_steps(v, None, lang))
+    for key in ("input.okr", "page1.input.kpi", "page1.input.bsc"):
+        assert t(key, lang) in nxt
+    d["models"][0]["criteria"]["coverage"]["value"] = 0.9  # most of it measured: not said
+    v = fd._rec_fields(d, r, "bsc", 0, inputs)
+    assert t("input.ratings", lang) not in md_plain(fd.decision(v, lang)[0])
 
 
 def test_no_recommendation_and_no_gaming():

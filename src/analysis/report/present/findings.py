@@ -35,7 +35,7 @@ from ..literal import MdRaw, md_plain
 from .changes import _alpha, _fmt_level, _iso, _metric, center_steps, significant_changepoints
 from .choice import recommendation_headlines
 from .gaming import truth_recovery
-from .labels import crit_label, model_label, punct, reason_text, unavailable
+from .labels import crit_label, metric_name, model_label, punct, reason_text, unavailable
 
 __all__ = ["agent_findings", "center_steps", "significant_changepoints", "rec_view",
            "decision", "gaming_finding", "next_steps", "page_one", "headlines",
@@ -207,13 +207,21 @@ def _rec_fields(d: dict, ranking: pd.DataFrame | None, best_fallback, n_boot: in
             defaulted = ["okr"]  # compare scores OKR on the configuration's default set
     if not n_boot and isinstance(d.get("bootstrap"), dict):
         n_boot = int(d["bootstrap"].get("replicates") or 0)
+    cov = ((entry.get("criteria") or {}).get("coverage") or {}).get("value")
     return {"recommended": str(best), "overall": overall,
+            "coverage": None if cov is None or pd.isna(cov) else float(cov),
+            "missing": [str(x) for x in entry.get("missing_data") or []],
             "p_best": None if p_best is None or pd.isna(p_best) else float(p_best),
             "n_boot": n_boot,
             "tied": tied, "defaulted": defaulted,
             "what_would_change": list(d.get("what_would_change") or []),
             "okr_given": inputs_okr is not None,
             "ratings_given": getattr(inputs, "ratings", None) is not None}
+
+
+#: Page 1 names the data a recommended model lacks when less than this share of its
+#: weight has data.
+PAGE1_COVERAGE = 0.75
 
 
 def decision(v: dict | None, lang: str) -> list[str]:
@@ -235,6 +243,12 @@ def decision(v: dict | None, lang: str) -> list[str]:
                                        if f"page1.assumed.{m}" in STRINGS[lang]) or "–"
         caveats.append(tm("page1.caveat.defaulted", lang, models=_models(v["defaulted"], lang),
                           what=what))
+    if v.get("coverage") is not None and v["coverage"] < PAGE1_COVERAGE and v.get("missing"):
+        # a model chosen with half its weight unmeasured is chosen on the other half
+        caveats.append(tm("page1.caveat.coverage", lang, share=f"{100 * v['coverage']:.0f}%",
+                          missing=_sep("list", lang).join(
+                              t("input.ratings", lang) if m == "ratings" else metric_name(m, lang)
+                              for m in v["missing"])))
     if v["tied"]:
         caveats.append(tm("page1.caveat.indistinguishable", lang, model=name,
                           others=_models(v["tied"], lang)))
@@ -329,6 +343,10 @@ def next_steps(v: dict | None, g, lang: str, *, set_aside: dict | None = None) -
                 missing.append(t("input.okr", lang))
             if "360" in v["defaulted"] and not v.get("ratings_given"):
                 missing.append(t("input.ratings", lang))
+            # the configuration's assumed targets and weights are inputs too: an OKR file
+            # alone does not put KPI or the scorecard on the center's own definitions
+            missing += [t(f"page1.input.{m}", lang) for m in ("kpi", "bsc")
+                        if m in v["defaulted"]]
             if missing:
                 out.append(tm("page1.next.inputs", lang, inputs=_sep("list", lang).join(missing),
                               models=_models(v["defaulted"], lang)))
