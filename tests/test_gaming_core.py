@@ -188,3 +188,28 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert len(err) >= 1 and "not found" in err[-1] and "Traceback" not in "".join(err)
     rc = main(["gaming", "--calls", "x.parquet", "--alpha", "2", "--out", str(tmp_path)])
     assert rc == 2
+
+
+def test_a_flagged_agents_rows_are_the_evidence_of_the_named_behaviours():
+    """A flagged agent's row at p < alpha counts as evidence only for a behaviour the
+    decision names (or as the agent's strongest test): an agent flagged for stretching
+    calls was listed under "short calls" at q .77 on the sample report, and such rows made
+    short calls the longest bar of the per-check figure."""
+    from analysis.gaming.runner import _evidence_rows
+
+    flags = pd.DataFrame({
+        "level": "agent", "agent_id": ["A", "A", "A", "B", "B"],
+        "check": ["end_of_day_stretch", "short_calls_peer", "end_of_day_stretch",
+                  "short_calls_peer", "transfer_dumping"],
+        "p_value": [1e-6, 0.02, 0.01, 0.03, 0.2], "q_value": 0.5})
+    agents = pd.DataFrame({"agent_id": ["A", "B"], "scope": "all", "flagged": [True, False],
+                           "behaviours": ["end_of_day_stretch", ""]})
+    got = _evidence_rows(flags, agents, 0.05)
+    assert got.tolist() == [True, False, True, False, False]
+    # an agent flagged on evidence too spread to name a behaviour keeps its strongest row
+    agents.loc[0, "behaviours"] = ""
+    assert _evidence_rows(flags, agents, 0.05).tolist() == [True, False, False, False, False]
+    # callbacks after short calls are evidence of a named hang-up behaviour
+    flags.loc[1, "check"] = "repeat_after_short"
+    agents.loc[0, "behaviours"] = "hangups"
+    assert _evidence_rows(flags, agents, 0.05).tolist() == [True, True, False, False, False]

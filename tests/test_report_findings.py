@@ -214,3 +214,29 @@ def test_rows_set_aside_reach_page_one_from_five_percent(lang):
     bank.quarantine = bank.quarantine.iloc[:1]
     bank.manifest["inputs"][0]["quarantined"] = 1499
     assert fd._set_aside(bank, lang, broken_only=True) is None
+
+
+def test_gaming_tables_count_flagged_agents_and_show_the_decisions_q():
+    """The per-check table counted rows (an agent with two periods counted twice) and the
+    evidence table showed the per-test q (up to .77 beside flagged agents) where the
+    decision is the agent's q."""
+    from analysis.report.present import gaming as gp
+
+    flags = pd.DataFrame({
+        "level": ["agent"] * 4 + ["center"],
+        "agent_id": ["A", "A", "B", "C", ""],
+        "period": ["2026-01", "2026-02", "2026-01", "2026-01", "all"],
+        "check": ["short_calls_peer", "short_calls_peer", "short_calls_peer",
+                  "transfer_dumping", "bunching_center"],
+        "effect": 1.0, "effect_unit": "u", "n": 100, "k": 10,
+        "p_value": [1e-6, 1e-4, 0.01, 0.3, 1e-5], "q_value": [0.001, 0.01, 0.6, 0.9, 0.002],
+        "flagged": [True, True, True, False, True]})
+    agents = pd.DataFrame({"agent_id": ["A", "B", "C"], "scope": "all",
+                           "q_value": [0.004, 0.03, 0.8], "flagged": [True, True, False]})
+    g = SimpleNamespace(flags=flags, agents=agents)
+    tab = gp.checks_table(g, "en").df.set_index("check")
+    assert sorted(tab["flags"].tolist()) == [0, 1, 2]  # short calls: 2 agents, not 3 rows
+    ev = gp.flags_table(g, "en").df
+    assert "agent_q" in ev.columns and "q_value" not in ev.columns
+    qcol = "agent_q"
+    assert sorted(ev[qcol].round(3).tolist()) == [0.002, 0.004, 0.004, 0.03]

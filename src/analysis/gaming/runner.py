@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import CcpmError, ConfigError
 from ..escape import safe_csv
-from ._agents import AGENT_COLUMNS, agent_table, date_agents
+from ._agents import AGENT_COLUMNS, BEHAVIOUR_OF, SIGNATURE_OF, agent_table, date_agents
 from ._base import CENTER_LEVEL_CHECKS, CHECKS, FLAG_COLUMNS, CheckResult, GamingContext, dialect_of
 from ._context import build_context, opt
 from ._fdr import bh_qvalues
@@ -79,8 +79,9 @@ class GamingReport:
         across all rows with a p-value, a per-test reference, *not* the decision;
         center rows: Benjamini-Hochberg among the center-level rows, their decision),
         ``flagged`` (agent rows: the agent is flagged at the agent level and
-        this test carries its evidence, i.e. ``p_value < alpha`` or it is the
-        agent's strongest test; center rows: ``q_value < alpha`` among the
+        this test carries its evidence, i.e. it is the agent's strongest test or has
+        ``p_value < alpha`` and is evidence of a behaviour named in ``agents.behaviours``;
+        center rows: ``q_value < alpha`` among the
         center-level tests), the counts ``n``, ``k`` and a ``detail`` sentence.
         Sorted by q-value.
     agents : DataFrame
@@ -550,10 +551,14 @@ def _calibrate_tails(flags: pd.DataFrame, *, seed: int) -> dict[str, list[str]]:
 def _evidence_rows(flags: pd.DataFrame, agents: pd.DataFrame, alpha: float) -> np.ndarray:
     """``flags.flagged``: the evidence rows of the agents flagged at the agent level.
 
-    An agent row is flagged when its agent is flagged (scope ``all``) and the test
-    has ``p_value < alpha`` or is the agent's strongest test; a center-level row
-    when its ``q_value`` (BH among the center-level tests, set by :func:`_run`) is below
-    ``alpha``.
+    An agent row is flagged when its agent is flagged (scope ``all``) and the test is the
+    agent's strongest, or has ``p_value < alpha`` and is evidence of a behaviour the
+    decision names for the agent (``agents.behaviours``, via
+    :data:`._agents.BEHAVIOUR_OF`); a center-level row when its ``q_value`` (BH among the
+    center-level tests, set by :func:`_run`) is below ``alpha``. Any row at p < alpha of a
+    flagged agent used to count: the sample report listed an agent flagged for stretching
+    calls under "short calls" at q .77, and nine such rows made short calls the longest bar
+    of the per-check figure, though no agent was flagged for hanging up.
     """
     aid = flags["agent_id"].astype(str)
     p = flags["p_value"].to_numpy(float)
@@ -567,5 +572,13 @@ def _evidence_rows(flags: pd.DataFrame, agents: pd.DataFrame, alpha: float) -> n
         fin = pd.Series(np.where(np.isfinite(p), p, np.inf), index=flags.index)
         idx = fin[chosen].groupby(aid[chosen]).idxmin()
         strongest[flags.index.get_indexer(idx.to_numpy())] = True
-        out |= chosen & ((np.nan_to_num(p, nan=1.0) < alpha) | strongest)
+        named = {(str(r.agent_id), b) for r in a.itertuples(index=False)
+                 for b in str(r.behaviours or "").split(";") if b}
+        # a trace of a named behaviour's signature counts too (callbacks after short
+        # calls are a hang-up's evidence though they are "repeat_calls" on their own)
+        beh = flags["check"].map(BEHAVIOUR_OF).fillna(flags["check"]).astype(str)
+        sig = flags["check"].map(SIGNATURE_OF).fillna(flags["check"]).astype(str)
+        of_named = np.array([(x, b) in named or (x, g) in named
+                             for x, b, g in zip(aid, beh, sig, strict=True)], dtype=bool)
+        out |= chosen & (((np.nan_to_num(p, nan=1.0) < alpha) & of_named) | strongest)
     return out

@@ -4,6 +4,7 @@ the planted gamers found."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .. import i18n, results
@@ -17,35 +18,66 @@ __all__ = ["flags_table", "checks_table", "changepoints_table", "skipped_table",
            "truth_recovery", "flags_figure"]
 
 
+def _agent_q(g, f: pd.DataFrame) -> pd.Series:
+    """The decision's q-value per row: the agent's (scope ``all``), a center row's own."""
+    ag = getattr(g, "agents", None)
+    q = pd.Series(np.nan, index=f.index)
+    if ag is not None and len(ag):
+        a = ag[ag["scope"].astype(str) == "all"]
+        q = f["agent_id"].astype(str).map(dict(zip(a["agent_id"].astype(str), a["q_value"],
+                                                   strict=True)))
+    if "level" in f.columns:
+        center = f["level"].astype(str) == "center"
+        q = q.where(~center, f["q_value"])
+    return q.astype(float)
+
+
 def flags_table(g, lang: str = "en", limit: int = 40) -> Table | Markdown:
-    """Flagged agent-periods, strongest evidence first."""
+    """The flagged agents' evidence, strongest first (``agent_id, period, check, effect,
+    n, k, p_value, agent_q``): the test's own p and the decision's q (the agent's, after
+    FDR control across agents; a center row's among the center rows)."""
     f = g.flags
     if f.empty or not f["flagged"].astype(bool).any():
         return Markdown(tm("common.none_found", lang))
-    f = f[f["flagged"].astype(bool)].sort_values(["q_value", "p_value"]).head(limit).copy()
+    f = f[f["flagged"].astype(bool)].copy()
+    f["agent_q"] = _agent_q(g, f)
+    f = f.sort_values(["agent_q", "p_value"]).head(limit)
     if "level" in f.columns:  # center-level rows name no agent
         f["agent_id"] = f["agent_id"].astype(str).where(
             f["level"].astype(str) != "center", tm("gaming.scope.center", lang))
     f["effect"] = [effect_text(e, c, lang) for e, c in zip(f["effect"], f["check"],
                                                             strict=True)]
-    cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "q_value")
+    cols = [c for c in ("agent_id", "period", "check", "effect", "n", "k", "p_value", "agent_q")
             if c in f.columns]
     out = f[cols].reset_index(drop=True)
     for c in ("n", "k"):
         if c in out.columns:
             out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
-    return Table(label_checks(out, lang), lang, digits=3, after=tm("gaming.flags.note", lang))
+    # a p-value that underflowed reads "1.0e-300", not "0.000" beside its agent's q
+    out["p_value"] = pd.to_numeric(out["p_value"], errors="coerce").clip(lower=1e-300)
+    return Table(label_checks(out, lang), lang, digits=3, after=tm("gaming.flags.note", lang),
+                 widths={"check": 2.5, "effect": 1.5})
+
+
+def _flagged_agents_by_check(f: pd.DataFrame) -> pd.Series:
+    """Per check: how many flagged agents (or center rows) have evidence rows in it."""
+    hit = f[f["flagged"].astype(bool)]
+    who = hit["agent_id"].astype(str)
+    if "level" in hit.columns:  # each flagged center row counts once
+        who = who.where(hit["level"].astype(str) != "center", "center:" + hit.index.astype(str))
+    n = who.groupby(hit["check"]).nunique()
+    return n.reindex(sorted(f["check"].unique()), fill_value=0).astype("int64")
 
 
 def checks_table(g, lang: str = "en") -> Table | Markdown:
-    """Per check: tests run, agent-periods flagged and the effect's unit
+    """Per check: tests run, flagged agents with evidence in it and the effect's unit
     (``check, tests, flags, effect_unit``)."""
     f = g.flags
     if f.empty:
         return Markdown(tm("common.none_found", lang))
     out = f.groupby("check").agg(tests=("p_value", "size"),
-                                 flags=("flagged", lambda s: int(s.astype(bool).sum())),
                                  effect_unit=("effect_unit", "first"))
+    out.insert(1, "flags", _flagged_agents_by_check(f).reindex(out.index))
     out = out.reset_index()
     strings = i18n.STRINGS[lang]  # the units are English text from the checks: translated
     out["effect_unit"] = [strings.get(f"unit.{c}", u if i18n.reads_source(lang) else "–")
@@ -99,14 +131,15 @@ def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None
 
 
 def flags_figure(g, lang: str = "en"):
-    """Bar chart of flagged agent-periods per check (None when nothing was tested)."""
+    """Bar chart of the flagged agents with evidence in each check (None when nothing was
+    tested)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     f = g.flags
     if f.empty:
         return None
-    d = f.groupby("check")["flagged"].apply(lambda s: int(s.astype(bool).sum())).reset_index()
+    d = _flagged_agents_by_check(f).rename("flagged").rename_axis("check").reset_index()
     labels = i18n.labels(lang, "check")
     d["check"] = d["check"].astype(str).map(lambda c: labels.get(c, c))
     fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(d) + 1.2))
