@@ -429,6 +429,32 @@ def test_user_file_put_into_a_ccpm_folder_is_not_deleted(runs, tmp_path, capsys)
     assert (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("command", ["gaming", "compare", "validate", "panel"])
+def test_an_output_holding_the_runs_input_is_refused_and_untouched(runs, tmp_path, command,
+                                                                   capsys):
+    """``ccpm gaming --calls out/valid.parquet --out out`` replaced the folder and with it
+    the validated calls and their quarantine (the only record of the bad rows)."""
+    out = tmp_path / "val"
+    assert main(["validate", "--calls", str(runs["valid"]), "--quiet", "--out", str(out)]) == 0
+    before = _tree(out)
+    # panel writes one file: it may sit beside its input, not replace it
+    target = str(out / "valid.parquet") if command == "panel" else str(out)
+    argv = [command, "--calls", str(out / "valid.parquet"), "--out", target]
+    assert main(argv) == 2
+    assert "holds this run's input" in _one_line_error(capsys.readouterr().err, command)
+    assert _tree(out) == before
+
+
+def test_batch_refuses_a_job_whose_output_holds_its_calls(runs, tmp_path, capsys):
+    out = tmp_path / "batch" / "a"
+    assert main(["validate", "--calls", str(runs["valid"]), "--quiet", "--out", str(out)]) == 0
+    before = _tree(out)
+    sched = _schedule(tmp_path, out / "valid.parquet", {"a": str(out)})
+    assert main(["batch", str(sched), "--workers", "1", "--no-progress"]) == 2
+    assert "holds this run's input" in capsys.readouterr().err
+    assert _tree(out) == before
+
+
 def test_panel_refuses_to_overwrite_a_file_it_did_not_write(runs, thesis, capsys):
     target = thesis / "thesis.docx"
     assert main(["panel", "--calls", str(runs["valid"]), "--out", str(target)]) == 2

@@ -70,6 +70,7 @@ from .outdir import (
     MARKER,
     OutputError,
     _alive,  # noqa: F401
+    check_inputs_outside,
     check_output_path,
     clean_stale,
     fsync_path,
@@ -210,6 +211,9 @@ def _check_outputs(path: Path, jobs: list[Job]) -> None:
     for out, job in outs.items():
         try:
             check_output_path(out)
+            check_inputs_outside(out, {k: getattr(job, k) for k in (
+                "calls", "mapping", "ratings", "okr", "roster", "config", "truth",
+                "salt_file", "templates")})
         except OutputError as exc:
             raise ConfigError(f"{path.name}: job {job.name!r}: {exc}") from None
         for other, ojob in outs.items():

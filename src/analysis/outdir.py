@@ -40,7 +40,7 @@ from pathlib import Path
 from .errors import CcpmError
 
 __all__ = ["MARKER", "OutputError", "staged_output", "staged_file", "check_output_path",
-           "check_output_file", "clean_stale", "foreign_files", "sync_tree", "fsync_path",
+           "check_output_file", "check_inputs_outside", "clean_stale", "foreign_files", "sync_tree", "fsync_path",
            "scratch_path", "write_marker"]
 
 #: Marker file in every folder ccpm writes: JSON ``{"written_by": "ccpm", "files": [...]}``.
@@ -283,6 +283,32 @@ def check_output_path(out: str | os.PathLike) -> Path:
                               "move it away or give another folder (ccpm replaces the "
                               "whole folder)")
     return p
+
+
+def check_inputs_outside(out: str | os.PathLike, inputs: dict[str, object]) -> None:
+    """:class:`OutputError` when an input of the run lies in the output ``out`` (or is it).
+
+    ``inputs`` maps an option (``--calls``) to the path given; names that are not existing
+    paths (a built-in mapping name, a glob) are skipped. ccpm replaces the whole output
+    folder, so ``ccpm gaming --calls out/valid.parquet --out out`` deleted the validated
+    calls and their quarantine (the only record of the bad rows), and ``--out`` a synthetic
+    center's folder replaced the center.
+    """
+    dest = _real(out)
+    for option, value in inputs.items():
+        if value is None or value == "":
+            continue
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            try:
+                src = _real(os.fspath(v))
+            except (TypeError, OSError, RuntimeError):
+                continue
+            if not src.exists():
+                continue
+            if src == dest or dest in src.parents:
+                raise OutputError(f"output {out} holds this run's input ({option} {v}): ccpm "
+                                  "replaces the whole output, which would delete it; give "
+                                  "another --out")
 
 
 def check_output_file(out: str | os.PathLike) -> Path:

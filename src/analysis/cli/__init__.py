@@ -111,6 +111,12 @@ def shown(args: argparse.Namespace, path) -> str:
     return dest if rel == "." else os.path.join(dest, rel)
 
 
+#: Options that name a run's input files (checked against its output, which ccpm replaces;
+#: ``--results-from`` is not: a report may reuse its own previous results in place).
+_INPUT_OPTIONS = ("calls", "ratings", "okr", "roster", "truth", "flags", "config", "mapping",
+                  "ratings_mapping", "roster_mapping", "salt_file", "schedule")
+
+
 def _run_staged(args: argparse.Namespace) -> int:
     """Run the command with its output staged (:mod:`analysis.outdir`): ``args.out`` is a
     temporary sibling of the output while the command runs (``args._out`` as typed, which
@@ -118,9 +124,11 @@ def _run_staged(args: argparse.Namespace) -> int:
     kind = getattr(args, "staged", None)
     if kind not in ("folder", "file") or not getattr(args, "out", None):
         return int(args.func(args) or 0)
-    from ..outdir import staged_file, staged_output
+    from ..outdir import check_inputs_outside, staged_file, staged_output
 
     final = args.out
+    check_inputs_outside(final, {f"--{a.replace('_', '-')}": getattr(args, a, None)
+                                 for a in _INPUT_OPTIONS})
     if kind == "folder":
         with staged_output(final) as tmp:
             args._out, args.out = final, str(tmp)
