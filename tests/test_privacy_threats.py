@@ -289,3 +289,35 @@ def test_binary_salt_that_decodes_as_ascii_counts_8_bits_a_byte():
     # punctuation, so such a salt is still binary (found by a CI run drawing b'\x12@\x18q...').
     salt = b"\x12@\x18q\x01\x16e$r\x06\x15\x1f\x1dJ\x08\x18"
     assert salt_bits(salt) == 128
+
+
+def test_a_killed_runs_spill_of_raw_rows_is_removed_by_the_next_run(tmp_path, monkeypatch):
+    """The loader spills the input's valid rows (raw ids) to a temporary folder; a run killed
+    outright (SIGKILL, the OOM killer) left it in /tmp for good, under --pseudonymize too.
+    The next run removes the spills of dead ccpm processes, and only those."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from analysis.load import spill
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"ccpm-spill-{spill._HOST}-{dead}-abc"
+    live = tmp_path / f"ccpm-spill-{spill._HOST}-{os.getppid()}-def"
+    mine = tmp_path / "ccpm-spill-notours"
+    for d in (stale, live, mine):
+        d.mkdir()
+        (d / "valid.parquet").write_bytes(b"Zhang_Wei_4471")
+    calls = generate_center(agents=4, days=3, seed=1, gaming="none", progress=False).calls
+    src = tmp_path / "calls.csv"
+    calls.to_csv(src, index=False)
+    sp = spill.load_calls_to_parquet(str(src))
+    try:
+        assert not stale.exists() and live.exists() and mine.exists()
+        assert sp.path.parent.name.startswith(f"ccpm-spill-{spill._HOST}-{os.getpid()}-")
+    finally:
+        sp.cleanup()
+    assert not sp.path.parent.exists()
