@@ -321,3 +321,24 @@ def test_a_killed_runs_spill_of_raw_rows_is_removed_by_the_next_run(tmp_path, mo
     finally:
         sp.cleanup()
     assert not sp.path.parent.exists()
+
+
+def test_a_queue_named_after_an_agent_is_pseudonymized_in_the_reports_inputs(tmp_path):
+    """Personal queues ("queue of Dana_Cohen_8855") named the agent in the report's tables
+    and sentences under --pseudonymize (ccpm gaming already replaced the id inside them)."""
+    from analysis.privacy import Pseudonymizer
+    from analysis.report.inputs import _write_calls
+
+    calls = generate_center(agents=4, days=2, seed=1, gaming="none", progress=False).calls
+    agent = str(calls["agent_id"].dropna().iloc[0])
+    calls["queue"] = calls["queue"].astype(object)
+    calls.loc[calls.index[:5], "queue"] = f"queue of {agent}"
+    calls.loc[calls.index[5:8], "queue"] = agent
+    pz = Pseudonymizer(b"s" * 32, keep=())
+    out = tmp_path / "calls.parquet"
+    assert _write_calls(calls, out, period=None, pz=pz) == len(calls)
+    q = pd.read_parquet(out)["queue"].astype(str)
+    assert not q.str.contains(agent, regex=False).any()
+    who = pz.pseudonym(agent)
+    assert (q == f"queue of {who}").sum() == 5 and (q == who).sum() == 3
+    assert set(q) - {f"queue of {who}", who} == set(calls["queue"].iloc[8:].astype(str))
