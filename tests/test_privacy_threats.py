@@ -342,3 +342,33 @@ def test_a_queue_named_after_an_agent_is_pseudonymized_in_the_reports_inputs(tmp
     who = pz.pseudonym(agent)
     assert (q == f"queue of {who}").sum() == 5 and (q == who).sum() == 3
     assert set(q) - {f"queue of {who}", who} == set(calls["queue"].iloc[8:].astype(str))
+
+
+def test_a_cached_comparison_is_unpickled_only_when_this_users_key_signed_it(tmp_path,
+                                                                            monkeypatch):
+    """A report reuses the results of an earlier output folder, whose comparison is a
+    pickle: a pickle planted in a shared folder ran its code at the next report. Only a
+    pickle signed with this user's key (mode 0600) is loaded."""
+    import os
+    import pickle
+
+    from analysis.report import results as R
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "comparison.pkl"
+    R._dump_signed({"scores": [1, 2, 3]}, path)
+    assert R._load_signed(path) == {"scores": [1, 2, 3]}
+    key = tmp_path / "cache" / "ccpm" / "results.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'PWNED'}",))
+
+    path.write_bytes(pickle.dumps(Evil()))  # the signature no longer matches
+    assert R._load_signed(path) is None and not (tmp_path / "PWNED").exists()
+    path.with_name("comparison.pkl.sig").unlink()
+    assert R._load_signed(path) is None and not (tmp_path / "PWNED").exists()
+    R._dump_signed({"ok": 1}, path)
+    key.chmod(0o644)  # a key others can read signs nothing
+    assert R._load_signed(path) is None

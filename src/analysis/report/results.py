@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 import duckdb
@@ -317,11 +318,9 @@ def comparison(inputs: ReportInputs, build_dir):
     """
     if not importable("analysis.compare", "compare_models"):
         return None
-    import pickle
-
     folder = results_dir(build_dir) / "compare"
     cached = load_bundle(folder)
-    if cached is not None and (folder / "comparison.pkl").is_file():
+    if cached is not None and _signed_bytes(folder / "comparison.pkl") is not None:
         return cached
     from ..compare import compare_models
 
@@ -342,10 +341,7 @@ def comparison(inputs: ReportInputs, build_dir):
                          okr=inputs.okr, flagged=flagged)
     summary = getattr(res, "summary", {}) or {}
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "comparison.pkl.part"
-    with open(tmp, "wb") as fh:
-        pickle.dump(res, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(folder / "comparison.pkl")
+    _dump_signed(res, folder / "comparison.pkl")
     save_bundle(folder, {"scores": res.scores, "agreement": res.agreement},
                  {"summary": summary})
     return load_bundle(folder)
@@ -444,16 +440,88 @@ _FULL: dict[str, object] = {}  # comparison.pkl already read by this process
 
 def full_comparison(inputs: ReportInputs, build_dir):
     """The :class:`analysis.compare.Comparison` behind :func:`comparison` (None if missing)."""
-    import pickle
-
     path = results_dir(build_dir) / "compare" / "comparison.pkl"
     if comparison(inputs, build_dir) is None or not path.is_file():
         return None
     key = f"{path}|{path.stat().st_mtime_ns}"
     if key not in _FULL:
-        with open(path, "rb") as fh:  # written by comparison() into this build folder
-            _FULL[key] = pickle.load(fh)
+        obj = _load_signed(path)  # comparison() rewrote it if it was not this user's
+        if obj is None:
+            return None
+        _FULL[key] = obj
     return _FULL[key]
+
+
+# ----------------------------------------------------------------------------- signed pickle
+# The full comparison is kept as a pickle (numpy, pandas and model objects). A pickle runs
+# code when it is loaded, and a report reuses the results of an earlier output folder
+# (--results-from, or its own --out): anyone who can write to a shared report folder could
+# have the next report run their code. So the pickle is signed with a key only this user
+# can read (HMAC-SHA256, ~/.cache/ccpm/results.key, mode 0600) and loaded only when the
+# signature holds; otherwise the comparison is recomputed from the inputs.
+
+def _results_key() -> bytes | None:
+    """This user's key for signing cached results (created once), or None if it cannot be
+    kept (no writable home): then nothing cached is trusted."""
+    import secrets
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ccpm"
+    path = base / "results.key"
+    try:
+        if not path.is_file():
+            base.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+        st = path.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o077:
+            return None  # readable or owned by someone else: not a secret
+        key = path.read_bytes()
+        return key if len(key) >= 32 else None
+    except FileExistsError:  # another process created it meanwhile
+        return _results_key()
+    except OSError:
+        return None
+
+
+def _dump_signed(obj, path: Path) -> None:
+    import hmac
+    import pickle
+
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    key = _results_key()
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    sig = path.with_name(path.name + ".sig")
+    if key is None:
+        sig.unlink(missing_ok=True)
+        return
+    sig.write_text(hmac.new(key, data, "sha256").hexdigest(), encoding="ascii")
+
+
+
+def _signed_bytes(path: Path) -> bytes | None:
+    """The bytes at ``path`` if this user's key signed them, else None."""
+    import hmac
+
+    key = _results_key()
+    sig = path.with_name(path.name + ".sig")
+    if key is None or not path.is_file() or not sig.is_file():
+        return None
+    data = path.read_bytes()
+    good = hmac.new(key, data, "sha256").hexdigest()
+    if not hmac.compare_digest(good, sig.read_text(encoding="ascii").strip()):
+        return None
+    return data
+
+
+def _load_signed(path: Path):
+    """The object pickled at ``path`` if this user's key signed it, else None."""
+    import pickle
+
+    data = _signed_bytes(path)
+    return None if data is None else pickle.loads(data)  # noqa: S301 (signed: this user's)
 
 
 def recommendation(inputs: ReportInputs, build_dir):
