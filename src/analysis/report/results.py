@@ -462,24 +462,35 @@ def full_comparison(inputs: ReportInputs, build_dir):
 
 def _results_key() -> bytes | None:
     """This user's key for signing cached results (created once), or None if it cannot be
-    kept (no writable home): then nothing cached is trusted."""
+    kept: then nothing cached is trusted. In the user's cache folder, else (no writable
+    home, as on some CI runners) in a private folder under the temporary folder."""
+    import tempfile
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ccpm"
+    for base in (cache, Path(tempfile.gettempdir()) / f"ccpm-{os.getuid()}"):
+        key = _key_in(base)
+        if key is not None:
+            return key
+    return None
+
+
+def _key_in(base: Path, tries: int = 2) -> bytes | None:
     import secrets
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ccpm"
     path = base / "results.key"
     try:
         if not path.is_file():
-            base.mkdir(parents=True, exist_ok=True)
+            base.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(secrets.token_bytes(32))
-        st = path.stat()
-        if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        st, folder = path.stat(), base.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o077 or folder.st_uid != os.getuid():
             return None  # readable or owned by someone else: not a secret
         key = path.read_bytes()
         return key if len(key) >= 32 else None
     except FileExistsError:  # another process created it meanwhile
-        return _results_key()
+        return _key_in(base, tries - 1) if tries > 0 else None
     except OSError:
         return None
 
