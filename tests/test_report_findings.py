@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -240,3 +241,28 @@ def test_gaming_tables_count_flagged_agents_and_show_the_decisions_q():
     assert "agent_q" in ev.columns and "q_value" not in ev.columns
     qcol = "agent_q"
     assert sorted(ev[qcol].round(3).tolist()) == [0.002, 0.004, 0.004, 0.03]
+
+
+def test_top_bottom_says_how_many_agents_tie_and_changepoints_say_what_is_cut():
+    """The bank's KPI top five were five of 22 agents tied at the cap, in alphabetical
+    order, without a word; its change-point table showed 20 of 29 steps silently."""
+    from analysis.report.present import gaming as gp
+    from analysis.report.present import models as mp
+
+    scores = pd.DataFrame({"model": "kpi", "period": "2026-01",
+                           "agent_id": [f"a{i:02d}" for i in range(14)],
+                           "score": [1.2] * 8 + [0.9, 0.6, 0.5, 0.4, 0.3, 0.2]})
+    scores["rank"] = scores["score"].rank(ascending=False, method="min")
+    cmp = SimpleNamespace(scores=scores, summary={})
+    tab = mp.model_top_bottom(cmp, "kpi", "en", n=5)
+    assert "8 agents are tied at 1.20; 5 of them are shown" in md_plain(tab.after)
+    scores["score"] = np.arange(14.0)
+    scores["rank"] = scores["score"].rank(ascending=False, method="min")
+    assert "tied" not in mp.model_top_bottom(cmp, "kpi", "en", n=5).after
+    cp = pd.DataFrame({"level": "agent", "agent_id": [f"a{i}" for i in range(25)],
+                       "metric": "short_call_rate", "date": "2026-01-10", "date_lo": "",
+                       "date_hi": "", "before": 0.05, "after": 0.1, "p_value": 0.01,
+                       "source": "changepoints"})
+    g = SimpleNamespace(changepoints=cp, agent_fdr={"alpha": 0.05})
+    after = md_plain(gp.changepoints_table(g, "en", limit=20).after)
+    assert "Showing 20 of 25" in after and "tables/changepoints.csv" in after

@@ -93,6 +93,7 @@ def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown
     cp = significant_changepoints(g)
     if cp.empty:
         return Markdown(tm("gaming.changepoints.none", lang))
+    total = len(cp)
     cp = cp.head(limit)
     df = pd.DataFrame({
         "scope": [tm("gaming.scope.center", lang) if lv == "center" else str(a)
@@ -105,7 +106,12 @@ def changepoints_table(g, lang: str = "en", limit: int = 20) -> Table | Markdown
                                                         strict=True)],
         "p_value": pd.to_numeric(cp["p_value"], errors="coerce"),
     })
-    return Table(df, lang)
+    # the levels are the agent's own; the agents' steps are tested against their peers
+    after = [tm("gaming.changepoints.levels", lang)]
+    if total > limit:  # the bank's 29 steps were cut to 20 without a word
+        after.insert(0, tm("common.shown_of", lang, shown=limit, total=total,
+                           file="tables/changepoints.csv"))
+    return Table(df, lang, after=" ".join(after))
 
 
 def skipped_table(g, lang: str = "en") -> Table | Markdown:

@@ -36,8 +36,16 @@ def model_top_bottom(cmp, model: str, lang: str = "en", n: int = 5, *,
     note = (tm("models.top.partial", lang, period=last, stub=stub, days=days[stub])
             if stub and days else tm("models.top.period", lang, period=last,
                                      days=(days or {}).get(last, "–")))
+    # ties at either end: the rows shown are a few of the tied agents (the bank's KPI had
+    # 22 of 32 agents at the cap, five of them listed in alphabetical order)
+    ties = []
+    for edge in (s["score"].iloc[min(n, len(s)) - 1], s["score"].iloc[max(len(s) - n, 0)]):
+        tied = int((s["score"] == edge).sum())
+        shown = int((pick["score"] == edge).sum())
+        if tied > shown:
+            ties.append(tm("models.top.ties", lang, n=tied, score=f"{edge:.2f}", shown=shown))
     return Table(pick[["rank", "agent_id", "score"]].reset_index(drop=True), lang, digits=2,
-                 before=note)
+                 before=note, after=" ".join(dict.fromkeys(ties)))
 
 
 def agreement_text(cmp, lang: str = "en") -> Markdown:
