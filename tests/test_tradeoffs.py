@@ -154,6 +154,10 @@ def test_service_cost_staffing_follows_the_rewarded_agents_aht():
     assert out.loc["fast", "agents_needed"] < out.loc["slow", "agents_needed"]
     assert out.loc["slow", "service_level_at_center_staff"] < 0.8 <= out.loc[
         "center", "service_level_at_center_staff"]
+    # every staffing column at the one staffing the center's AHT needs
+    base = out.loc["center", "agents_needed"]
+    for m in out.index:
+        assert out.loc[m, "occupancy"] == pytest.approx(out.loc[m, "traffic_erlangs"] / base)
 
 
 def test_hourly_load_by_hand():

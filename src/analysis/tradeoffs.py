@@ -321,8 +321,10 @@ def service_cost(comparison, *, calls_per_hour: float, target_sl: float = 0.8,
     agent worked like them, the center would need ``agents_needed`` agents to answer
     ``target_sl`` of ``calls_per_hour`` within ``target_s`` seconds (e.g. the busiest
     hour of :func:`hourly_load`). The ``center`` row uses every agent's AHT; the
-    service level and speed of answer columns are what the center's own staffing (its
-    ``agents_needed``) would deliver at the model's AHT.
+    service level, speed of answer and occupancy columns are what the staffing the
+    center's own AHT needs (the ``center`` row's ``agents_needed``) would deliver at the
+    model's AHT, all three at that one staffing (occupancy at each row's own staffing sat
+    beside the others at the center's: a table of two staffing levels).
 
     Returns
     -------
@@ -330,7 +332,7 @@ def service_cost(comparison, *, calls_per_hour: float, target_sl: float = 0.8,
         :data:`SERVICE_COST_COLUMNS`: ``model`` (``center`` first), ``agents_rewarded``,
         ``aht_s``, ``traffic_erlangs``, ``agents_needed``, ``agents_vs_center`` (ratio),
         ``service_level_at_center_staff``, ``asa_s_at_center_staff``, ``occupancy``
-        (traffic / agents needed).
+        (traffic / the center row's agents needed).
 
     References
     ----------
@@ -373,7 +375,7 @@ def service_cost(comparison, *, calls_per_hour: float, target_sl: float = 0.8,
                          calls_per_hour, aht, base_n, target_s=target_s),
                      "asa_s_at_center_staff": average_speed_of_answer(calls_per_hour, aht,
                                                                       base_n),
-                     "occupancy": a / n})
+                     "occupancy": a / base_n})
     return pd.DataFrame(rows, columns=SERVICE_COST_COLUMNS)
 
 
