@@ -331,9 +331,13 @@ def tradeoff_table(q: pd.DataFrame, view: str, lang: str = "en") -> Table:
         "interval": [interval(a, b) for a, b in zip(c["ci_lo"], c["ci_hi"], strict=True)],
         "reading": [_reading(a, b, lang) for a, b in zip(c["ci_lo"], c["ci_hi"], strict=True)],
     })
-    for k in QUADRANTS:
-        df[tm(f"quad.{view}.{k}", lang)] = c[k].astype("int64")
-    return Table(df, lang, digits=2)
+    quads = [tm(f"quad.{view}.{k}", lang) for k in QUADRANTS]
+    for k, name in zip(QUADRANTS, quads, strict=True):
+        df[name] = c[k].astype("int64")
+    # the quadrant names are words: with a ninth of the line each, two right-aligned
+    # headers ran together ("Better onSatisfaction")
+    return Table(df, lang, digits=2, widths={"against": 1.3, "interval": 1.3,
+                                             "reading": 1.3, **dict.fromkeys(quads, 1.4)})
 
 
 def _service_table(cost: pd.DataFrame, lang: str) -> Table:
