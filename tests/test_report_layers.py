@@ -237,3 +237,41 @@ def test_daily_calls_leave_a_gap_where_the_data_have_no_days():
     assert july.loc["1999-07-11"].tolist() == [0, 0]
     assert int(july.to_numpy().sum()) == 107 * 30  # every call kept, none invented
     assert daily_segments(daily.iloc[:0]) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_deck_shapes_fit_the_16_9_slide_and_the_decision_has_room(lang, tmp_path):
+    """The default template's placeholders are 4:3 (content in the left two thirds of the
+    16:9 slide) and the decision (~600 characters) sat in a 0.6-inch box below its figure,
+    running off the slide."""
+    pytest.importorskip("pptx")
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pptx import Presentation
+
+    from analysis.report.deck import _note_height, build_deck
+
+    (tmp_path / "figures").mkdir()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    ax.plot([0, 1])
+    fig.savefig(tmp_path / "figures" / "fig-summary-recommendation.png", dpi=100)
+    decision = ("Adopt the balanced scorecard as this center's performance model: " * 9)
+    (tmp_path / "page1.json").write_text(json.dumps({"decision": [decision]}))
+    prs = Presentation(str(build_deck(tmp_path, tmp_path / "d.pptx", lang=lang)))
+    W, H = prs.slide_width, prs.slide_height
+    for slide in prs.slides:
+        for sh in slide.shapes:
+            assert sh.left >= 0 and sh.top >= 0
+            assert sh.left + sh.width <= W and sh.top + sh.height <= H, sh.name
+        for ph in slide.placeholders:
+            assert ph.width > 0.8 * W  # the 4:3 layout's 9 inches were 68 %
+    box = next(sh for sh in prs.slides[2].shapes if sh.has_text_frame
+               and sh.text_frame.text.startswith("Adopt"))
+    need = _note_height(decision, box.width / 914400, 12, lang)
+    assert box.height / 914400 >= need > 0.6
+    pic = next(sh for sh in prs.slides[2].shapes if sh.shape_type == 13)
+    assert pic.top + pic.height <= box.top  # the figure leaves the note its room

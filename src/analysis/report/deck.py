@@ -59,21 +59,47 @@ def _bullets(slide, items: list[str], lang: str, size: int = 18) -> None:
     _style_runs(body, lang, size)
 
 
+def _add_slide(prs, layout: int):
+    """A slide of the default template's ``layout``, its placeholders widened to the 16:9
+    slide (the template's are laid out for 4:3: content sat in the left two thirds)."""
+    from pptx.util import Inches
+
+    slide = prs.slides.add_slide(prs.slide_layouts[layout])
+    for ph in slide.placeholders:
+        ph.left, ph.width = Inches(0.5), prs.slide_width - Inches(1)
+    return slide
+
+
+def _note_height(note: str, width_in: float, size: int, lang: str) -> float:
+    """Inches a note of ``size`` points needs in a box ``width_in`` wide (an estimate:
+    average Latin glyphs half an em wide, CJK ones a full em)."""
+    import math
+
+    per_line = width_in * 72 / (size * (1.0 if lang == "zh-CN" else 0.5))
+    lines = sum(max(1, math.ceil(len(part) / per_line)) for part in note.split("\n"))
+    return lines * size * 1.25 / 72 + 0.2
+
+
 def _picture_slide(prs, title: str, image: Path | None, note: str, lang: str) -> None:
     from pptx.util import Emu, Inches
 
-    slide = prs.slides.add_slide(prs.slide_layouts[5])  # title only
+    slide = _add_slide(prs, 5)  # title only
     slide.shapes.title.text = title
     _style_runs(slide.shapes.title, lang)
+    width = prs.slide_width - Inches(1)
+    # the note gets the height its text needs (a 600-character decision in a 0.6-inch box
+    # ran off the slide), the picture what is left
+    note_h = Inches(max(0.6, _note_height(note, width / 914400, 12, lang))) if note else 0
     if image is not None and image.is_file():
-        max_w, max_h = prs.slide_width - Inches(1), prs.slide_height - Inches(1.9)
+        max_w = width
+        max_h = prs.slide_height - Inches(1.5) - note_h - Inches(0.3)
         pic = slide.shapes.add_picture(str(image), Inches(0.5), Inches(1.5))
         scale = min(max_w / pic.width, max_h / pic.height, 1.0)
         pic.width, pic.height = Emu(int(pic.width * scale)), Emu(int(pic.height * scale))
         pic.left = int((prs.slide_width - pic.width) / 2)
     if note:
-        box = slide.shapes.add_textbox(Inches(0.5), prs.slide_height - Inches(0.8),
-                                       prs.slide_width - Inches(1), Inches(0.6))
+        box = slide.shapes.add_textbox(Inches(0.5), prs.slide_height - note_h - Inches(0.2),
+                                       width, note_h)
         box.text_frame.text = note
         box.text_frame.word_wrap = True
         _style_runs(box, lang, 12)
@@ -89,7 +115,7 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)
 
-    slide = prs.slides.add_slide(prs.slide_layouts[0])
+    slide = _add_slide(prs, 0)
     slide.shapes.title.text = t("deck.title", lang)
     slide.placeholders[1].text = subtitle
     _style_runs(slide.shapes.title, lang, 36)
@@ -97,7 +123,7 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
 
     hl = build_dir / "headlines.json"
     findings = json.loads(hl.read_text(encoding="utf-8"))["findings"] if hl.is_file() else []
-    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide = _add_slide(prs, 1)
     slide.shapes.title.text = t("deck.findings", lang)
     _style_runs(slide.shapes.title, lang)
     _bullets(slide, findings + [t("summary.caveat", lang)], lang)
@@ -109,7 +135,7 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
     decided = t("punct.sentence", lang).join(p1.get("decision", []))
     _picture_slide(prs, t("page1.decision.title", lang), rec_fig if rec_fig.is_file() else None,
                    decided or t("common.unavailable", lang, what="analysis.recommend"), lang)
-    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide = _add_slide(prs, 1)
     slide.shapes.title.text = t("page1.gaming.title", lang)
     _style_runs(slide.shapes.title, lang)
     _bullets(slide, (p1.get("gaming", []) + p1.get("next", [])[:1]) or ["–"], lang, 16)
@@ -123,7 +149,7 @@ def build_deck(build_dir: str | os.PathLike, out: str | os.PathLike, *, lang: st
                    t("summary.caveat", lang) if flags.is_file()
                    else t("common.unavailable", lang, what="analysis.gaming"), lang)
 
-    slide = prs.slides.add_slide(prs.slide_layouts[1])
+    slide = _add_slide(prs, 1)
     slide.shapes.title.text = t("deck.data", lang)
     _style_runs(slide.shapes.title, lang)
     items = []
