@@ -1,0 +1,43 @@
+"""Library helpers the research notebooks call instead of computing in a cell
+(``notebooks/*.ipynb`` hold no logic): summary values that may be missing, tables,
+figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.compare import Comparison, value_text
+
+
+def _comparison(summary_models: dict, w: dict) -> Comparison:
+    return Comparison(scores=pd.DataFrame(), agreement=pd.DataFrame(),
+                      summary={"kendall_w": w, "models": summary_models})
+
+
+def test_value_text_says_why_a_value_is_missing():
+    # model_comparison.ipynb formatted summary["kendall_w"]["value"] with :.2f and raised
+    # TypeError when W was {"value": None, "reason": ...} (weekly periods on a synth center)
+    assert value_text({"value": 0.61234}) == "0.61"
+    assert value_text({"value": None, "reason": "fewer than 3 agents scored by every model"}) \
+        == "not computable (fewer than 3 agents scored by every model)"
+    assert value_text(None).startswith("not computable")
+    assert value_text(float("nan")).startswith("not computable")
+
+
+def test_properties_table_gives_a_reason_for_every_blank():
+    cmp = _comparison({
+        "kpi": {"computable": True, "reason": "",
+                "stability": {"value": 0.5}, "validity": {"value": None,
+                                                           "reason": "one period only"},
+                "gaming_sensitivity": {"value": 12.0}},
+        "360": {"computable": False, "reason": "no ratings",
+                "stability": {"value": None, "reason": "model not computable: no ratings"}},
+    }, {"value": None, "reason": "x"})
+    t = cmp.properties()
+    assert list(t.index) == ["kpi", "360"]
+    assert t.loc["kpi", "stability (ICC)"] == 0.5 and np.isnan(t.loc["kpi",
+                                                                   "validity (Spearman rho)"])
+    assert t.loc["kpi", "why not"] == "validity: one period only"
+    assert t.loc["360", "why not"] == "no ratings" and not t.loc["360", "computable"]
+    assert t.select_dtypes("number").shape[1] == 3  # numbers stay numbers (round works)
