@@ -41,3 +41,31 @@ def test_properties_table_gives_a_reason_for_every_blank():
     assert t.loc["kpi", "why not"] == "validity: one period only"
     assert t.loc["360", "why not"] == "no ratings" and not t.loc["360", "computable"]
     assert t.select_dtypes("number").shape[1] == 3  # numbers stay numbers (round works)
+
+
+def test_describe_checks_lists_every_registered_check(monkeypatch):
+    # gaming_checks.ipynb typed its table of checks by hand and missed transfer_step and
+    # quick_callback_after_short, which ran; the table now comes from the registry
+    from analysis.gaming import CHECKS, describe_checks
+    from analysis.gaming._agents import BEHAVIOUR_OF
+
+    t = describe_checks()
+    assert sorted(t["check"]) == sorted(CHECKS.names())
+    assert {"transfer_step", "quick_callback_after_short"} <= set(t["check"])
+    assert t["description"].str.len().gt(10).all()
+    assert not t["description"].str.contains("module docstring").any()
+    for check, behaviour in BEHAVIOUR_OF.items():
+        if check in CHECKS:
+            assert t.set_index("check").at[check, "behaviour"] == behaviour
+    roles = t.set_index("check")["role"]
+    assert roles["acw_inflation"].startswith("evidence only")
+    assert roles["changepoints"].startswith("timing")
+    assert roles["bunching_center"] == "center level"
+    assert roles["short_calls_peer"] == "agent decision"
+
+    def toy_check(ctx):
+        """A toy check (see the module docstring)."""
+
+    monkeypatch.setitem(CHECKS._items, "toy_check", toy_check)  # a new module registering
+    row = describe_checks().set_index("check").loc["toy_check"]
+    assert row["description"] == "A toy check." and row["behaviour"] == "toy_check"
