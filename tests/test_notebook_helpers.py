@@ -69,3 +69,41 @@ def test_describe_checks_lists_every_registered_check(monkeypatch):
     monkeypatch.setitem(CHECKS._items, "toy_check", toy_check)  # a new module registering
     row = describe_checks().set_index("check").loc["toy_check"]
     assert row["description"] == "A toy check." and row["behaviour"] == "toy_check"
+
+
+def test_agent_decision_figure_caps_underflowed_q():
+    # gaming_checks.ipynb clipped q at 1e-300: two bars of q = 0 reached 300 and every other
+    # bar and the alpha line (1.3) were invisible; and q = 1.2e-05 printed as 0.0000
+    import matplotlib.pyplot as plt
+
+    from analysis.figures import neg_log10_capped, plot_agent_decision
+
+    decision = pd.DataFrame({"agent_id": list("abcdef"),
+                             "q_value": [0.0, 0.0, 1.2e-5, 0.03, 0.2, np.nan],
+                             "gaming": [True, True, True, False, None, False]})
+    v, capped = neg_log10_capped(decision["q_value"])
+    assert list(capped) == [True, True, False, False, False, False]
+    assert v[0] == 10 and v[2] == -np.log10(1.2e-5)
+    fig = plot_agent_decision(decision, alpha=0.05, top=25)
+    ax = fig.axes[0]
+    widths = sorted(p.get_width() for p in ax.patches if p.get_width() > 0)
+    assert len(widths) == 5 and max(widths) == 10  # not 300
+    lo, hi = ax.get_xlim()
+    assert hi < 13 and hi > 10  # the alpha line at 1.3 is a tenth of the axis, not 0.4 %
+    texts = {t.get_text() for t in ax.texts}
+    assert {"< 1e-10", "1.2e-05", "0.03", "0.2"} <= texts
+    assert [t.get_text() for t in ax.get_yticklabels()] == list("abcde")  # strongest first
+    leg = {t.get_text(): h.get_facecolor() for t, h in
+           zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles, strict=True)}
+    assert leg["planted gamer"] != leg["honest"]
+    plt.close(fig)
+
+
+def test_readable_shows_small_q_values():
+    from analysis.notebook import format_p, readable
+
+    t = readable(pd.DataFrame({"agent_q": [1.2e-5, 0.0, 0.04123], "best_effect": [1.23456] * 3,
+                               "detail": ["x"] * 3}))
+    assert list(t["agent_q"]) == ["1.2e-05", "< 1e-300", "0.041"]
+    assert t["best_effect"].iloc[0] == 1.235
+    assert format_p(float("nan")) == ""

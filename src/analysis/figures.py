@@ -19,7 +19,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 __all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity",
-           "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes"]
+           "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes",
+           "plot_agent_decision", "neg_log10_capped"]
 
 _CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
         "SimHei", "Microsoft YaHei", "DejaVu Sans"]
@@ -358,5 +359,74 @@ def plot_rank_changes(models: pd.DataFrame, *, labels: dict | None = None):
         ax.set_ylim(lo - gap, max(hi, float(pos.max())) + gap)
     ax.set_ylabel(lab["y"])
     ax.set_title(lab["title"])
+    fig.tight_layout()
+    return fig
+
+
+def neg_log10_capped(q, floor: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """``-log10(q)`` with q below ``floor`` (and q = 0, a combined p-value that underflowed)
+    capped at ``-log10(floor)``; returns the values and a mask of the capped ones.
+
+    Without a cap a q of 0 (clipped to 1e-300) draws a bar of 300 and every other bar,
+    and the alpha line near 1.3, shrinks to nothing."""
+    q = np.asarray(q, dtype=float)
+    capped = np.isfinite(q) & (q < floor)
+    with np.errstate(divide="ignore"):
+        v = -np.log10(np.where(capped, floor, q))
+    return v, capped
+
+
+def plot_agent_decision(decision: pd.DataFrame, *, alpha: float = 0.05, top: int = 25,
+                        floor: float = 1e-10, labels: dict | None = None):
+    """The agent-level decision for the ``top`` strongest agents: one bar of
+    ``-log10(q)`` per agent, the dashed line at ``q = alpha``, each bar labelled with its
+    q-value (``1.2e-05``); q below ``floor`` is capped at ``-log10(floor)`` and labelled
+    ``< 1e-10``, hatched, so that an underflowed q = 0 does not squash the rest.
+
+    Parameters
+    ----------
+    decision : DataFrame
+        ``agent_id, q_value`` and optionally ``gaming`` (planted truth: bars coloured by
+        it), e.g. :func:`analysis.gaming.agent_decision`.
+    labels : dict, optional
+        Keys ``title``, ``x``, ``gaming``, ``honest``.
+    """
+    from .notebook import format_p
+
+    lab = _labels({"title": f"Agent-level decision ({top} strongest; dashed: q = alpha)",
+                   "x": "-log10 q (agent level)", "gaming": "planted gamer",
+                   "honest": "honest"}, labels)
+    d = decision.dropna(subset=["q_value"]).sort_values("q_value", kind="stable").head(top)
+    d = d.reset_index(drop=True)
+    v, capped = neg_log10_capped(d["q_value"], floor)
+    cap = -np.log10(floor)
+    fig, ax = plt.subplots(figsize=(7, 0.28 * max(len(d), 4) + 1.4))
+    y = np.arange(len(d))
+    if "gaming" in d and d["gaming"].notna().any():
+        g = d["gaming"].fillna(False).astype(bool).to_numpy()
+        colors = np.where(g, "crimson", "steelblue")
+    else:
+        colors = np.full(len(d), "steelblue")
+    bars = ax.barh(y, v, color=colors)
+    for b, c in zip(bars, capped, strict=True):
+        if c:
+            b.set_hatch("//")
+            b.set_edgecolor("white")
+    for yi, vi, qi, ci in zip(y, v, d["q_value"], capped, strict=True):
+        ax.annotate(f"< {floor:.0e}" if ci else format_p(qi), (vi, yi),
+                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    ax.axvline(-np.log10(alpha), color="black", linestyle="--", lw=1)
+    ax.set_yticks(y, d["agent_id"].astype(str))
+    ax.invert_yaxis()
+    top_v = max(float(np.nanmax(v)) if len(v) else 0.0, -np.log10(alpha))
+    ax.set_xlim(0, min(top_v, cap) * 1.18 + 0.1)
+    ax.set_xlabel(lab["x"] + (f" (capped at {cap:g}: q < {floor:.0e})" if capped.any() else ""))
+    ax.set_title(lab["title"])
+    if "gaming" in d and d["gaming"].notna().any():
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color="crimson", label=lab["gaming"]),
+                           Patch(color="steelblue", label=lab["honest"])],
+                  loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
