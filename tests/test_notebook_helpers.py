@@ -107,3 +107,28 @@ def test_readable_shows_small_q_values():
     assert list(t["agent_q"]) == ["1.2e-05", "< 1e-300", "0.041"]
     assert t["best_effect"].iloc[0] == 1.235
     assert format_p(float("nan")) == ""
+
+
+def test_figures_leave_a_notebooks_inline_backend_alone():
+    # importing analysis.figures switched a notebook kernel to Agg, so every seaborn plot a
+    # notebook drew after the import (data_quality, gaming_checks) was never shown
+    import os
+    import subprocess
+    import sys
+
+    code = ("from IPython.core.interactiveshell import InteractiveShell\n"
+            "shell = InteractiveShell.instance()  # as in a kernel\n"
+            "import matplotlib, analysis.figures as f, matplotlib.pyplot as plt\n"
+            "import pandas as pd\n"
+            "fig = f.plot_agent_decision(pd.DataFrame({'agent_id': ['a'], 'q_value': [0.01]}))\n"
+            "png = shell.display_formatter.formatters['image/png']\n"
+            "print(matplotlib.get_backend(), len(plt.get_fignums()), png(fig) is not None)")
+    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    # still inline; the library's figure is returned, not also queued by pyplot (shown once)
+    assert "inline" in out[0] and out[1] == "0" and out[2] == "True"  # shown as a png
+    env.pop("MPLBACKEND")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[0].lower() == "agg"  # the CLI and the report still draw headless

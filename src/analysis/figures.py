@@ -11,12 +11,36 @@ from __future__ import annotations
 
 import matplotlib
 
-matplotlib.use("Agg")
+
+def _inline_backend() -> bool:
+    """Is a Jupyter kernel showing figures inline (ipykernel sets ``MPLBACKEND``)?"""
+    try:
+        backend = matplotlib.rcParams._get_backend_or_none()  # without resolving "auto"
+    except AttributeError:  # pragma: no cover - older matplotlib
+        backend = None
+    import os
+
+    return "inline" in str(backend or os.environ.get("MPLBACKEND", ""))
+
+
+# Agg for the CLI and the report; in a notebook the inline backend is left alone, so that
+# importing this module does not stop the notebook's own seaborn plots from showing
+if not _inline_backend():
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+if _inline_backend():
+    # load the inline backend now: it registers the notebook's display of a Figure, which
+    # this module's figures (built outside pyplot, see _subplots) need to be shown
+    try:
+        plt._get_backend_mod()
+    except Exception:  # pragma: no cover - a private helper; the figures still return
+        pass
 
 __all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity",
            "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes",
@@ -24,6 +48,13 @@ __all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensit
 
 _CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
         "SimHei", "Microsoft YaHei", "DejaVu Sans"]
+
+
+def _subplots(*args, **kwargs):
+    """``plt.subplots`` without pyplot's figure manager: the figure is returned, not also
+    shown by a notebook's inline backend at the end of the cell (so it appears once)."""
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _labels(defaults: dict, labels: dict | None) -> dict:
@@ -55,7 +86,7 @@ def plot_agreement_heatmap(agreement: pd.DataFrame, *, labels: dict | None = Non
         m.loc[r["model_b"], r["model_a"]] = r[value]
     names = [lab.get(x, x) for x in models]
     m.index, m.columns = names, names
-    fig, ax = plt.subplots(figsize=(1.2 * len(models) + 2.5, 1.0 * len(models) + 1.8))
+    fig, ax = _subplots(figsize=(1.2 * len(models) + 2.5, 1.0 * len(models) + 1.8))
     sns.heatmap(m.astype(float), annot=True, fmt=".2f", vmin=-1, vmax=1, cmap="vlag",
                 square=True, ax=ax, cbar_kws={"label": lab["colorbar"]})
     ax.set_title(lab["title"])
@@ -88,7 +119,7 @@ def plot_scores_by_model(scores: pd.DataFrame, *, labels: dict | None = None,
     order = [lab.get(x, x) for x in models]
     fl = set(str(a) for a in (flagged or []))
     per["group"] = np.where(per["agent_id"].isin(fl), lab["flagged"], lab["other"])
-    fig, ax = plt.subplots(figsize=(1.6 * len(models) + 3, 4.5))
+    fig, ax = _subplots(figsize=(1.6 * len(models) + 3, 4.5))
     for agent, d in per.groupby("agent_id"):
         d = d.set_index("model_label").reindex(order)
         hot = agent in fl
@@ -143,7 +174,7 @@ def plot_gaming_sensitivity(summary: dict, *, labels: dict | None = None,
             continue
         lo, hi = gs["ci"] if gs.get("ci") else (np.nan, np.nan)
         rows.append({"model": lab.get(name, name), "value": gs["value"], "lo": lo, "hi": hi})
-    fig, ax = plt.subplots(figsize=(6, 0.6 * max(len(rows), 2) + 1.5))
+    fig, ax = _subplots(figsize=(6, 0.6 * max(len(rows), 2) + 1.5))
     if not rows:
         ax.text(0.5, 0.5, lab["none"], ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -194,7 +225,7 @@ def plot_recommendation(rec, *, labels: dict | None = None):
     r = rec.ranking.reset_index(drop=True)
     names = [lab.get(m, m) for m in r["model"]]
     crit = [c for c in rec.weights]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 0.55 * len(r) + 2),
+    fig, (ax, ax2) = _subplots(1, 2, figsize=(9, 0.55 * len(r) + 2),
                                   gridspec_kw={"width_ratios": [1, 1.15]})
     y = np.arange(len(r))[::-1]
     ok = r["overall"].notna().to_numpy()
@@ -249,7 +280,7 @@ def plot_quadrants(q: pd.DataFrame, *, labels: dict | None = None, flagged=None)
                    "flagged": "flagged", "none": "no data for this view"}, labels)
     ys = list(dict.fromkeys(q["y_metric"])) if len(q) else []
     n = max(len(ys), 1)  # narrower panels when there are several: readable when scaled
-    fig, axes = plt.subplots(1, n, figsize=(4.6 if n == 1 else 3.5 * n, 4.0 if n == 1 else 3.6),
+    fig, axes = _subplots(1, n, figsize=(4.6 if n == 1 else 3.5 * n, 4.0 if n == 1 else 3.6),
                              squeeze=False)
     if not ys:
         axes[0, 0].text(0.5, 0.5, lab["none"], ha="center", va="center",
@@ -305,7 +336,7 @@ def plot_service_cost(cost: pd.DataFrame, *, labels: dict | None = None):
                    "x": "agents needed (Erlang C)", "y": "model",
                    "sl": "AHT {aht:.0f} s; SL at center staffing {sl:.0%}"}, labels)
     d = cost.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7, 0.55 * max(len(d), 2) + 1.5))
+    fig, ax = _subplots(figsize=(7, 0.55 * max(len(d), 2) + 1.5))
     names = [lab.get(m, m) for m in d["model"]]
     colors = ["0.55" if m == "center" else "steelblue" for m in d["model"]]
     ax.barh(names[::-1], d["agents_needed"][::-1], color=colors[::-1])
@@ -338,7 +369,7 @@ def plot_rank_changes(models: pd.DataFrame, *, labels: dict | None = None):
                    "before": "as recorded", "after": "flagged calls removed",
                    "y": "overall score"}, labels)
     d = models.dropna(subset=["overall_before", "overall_after"]).reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = _subplots(figsize=(5.5, 4.5))
     ys = d[["overall_before", "overall_after"]].to_numpy(float)
     lo, hi = (float(ys.min()), float(ys.max())) if len(d) else (0.0, 1.0)
     gap = 0.06 * max(hi - lo, 0.05)  # labels at least this far apart (no overlap)
@@ -400,7 +431,7 @@ def plot_agent_decision(decision: pd.DataFrame, *, alpha: float = 0.05, top: int
     d = d.reset_index(drop=True)
     v, capped = neg_log10_capped(d["q_value"], floor)
     cap = -np.log10(floor)
-    fig, ax = plt.subplots(figsize=(7, 0.28 * max(len(d), 4) + 1.4))
+    fig, ax = _subplots(figsize=(7, 0.28 * max(len(d), 4) + 1.4))
     y = np.arange(len(d))
     if "gaming" in d and d["gaming"].notna().any():
         g = d["gaming"].fillna(False).astype(bool).to_numpy()
