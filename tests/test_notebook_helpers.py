@@ -132,3 +132,25 @@ def test_figures_leave_a_notebooks_inline_backend_alone():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out[0].lower() == "agg"  # the CLI and the report still draw headless
+
+
+def test_daily_calls_keep_days_without_calls_as_gaps():
+    # data_quality.ipynb grouped by the days that had calls, so the line plot drew straight
+    # lines over missing days (the bank's August, the sample's Sundays) and hid them
+    import matplotlib.pyplot as plt
+
+    from analysis.figures import daily_calls, plot_daily_calls
+
+    calls = pd.DataFrame({
+        "arrival_ts": pd.to_datetime(["2026-01-05 09:00", "2026-01-05 10:00",
+                                      "2026-01-06 09:00", "2026-01-09 11:00"]),
+        "outcome": ["answered", "abandoned", "answered", "answered"]})
+    d = daily_calls(calls)
+    assert list(d.index) == list(pd.date_range("2026-01-05", "2026-01-09"))
+    assert d.loc["2026-01-07"].isna().all() and d.loc["2026-01-08"].isna().all()
+    assert d.loc["2026-01-06", "abandoned"] == 0 and d.loc["2026-01-05", "answered"] == 1
+    fig = plot_daily_calls(calls)
+    ax = fig.axes[0]
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "answered"][0]
+    assert np.isnan(np.asarray(line.get_ydata(), float)).sum() == 2  # drawn as a gap
+    plt.close(fig)

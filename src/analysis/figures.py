@@ -44,7 +44,7 @@ if _inline_backend():
 
 __all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity",
            "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes",
-           "plot_agent_decision", "neg_log10_capped"]
+           "plot_agent_decision", "neg_log10_capped", "daily_calls", "plot_daily_calls"]
 
 _CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
         "SimHei", "Microsoft YaHei", "DejaVu Sans"]
@@ -461,3 +461,54 @@ def plot_agent_decision(decision: pd.DataFrame, *, alpha: float = 0.05, top: int
                   loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def daily_calls(calls: pd.DataFrame, *, ts: str = "arrival_ts", by: str = "outcome"
+                ) -> pd.DataFrame:
+    """Calls per calendar day and ``by`` (wide: one column per value), with **every**
+    day from the first to the last arrival: a day with no calls at all is NaN in every
+    column (a gap, e.g. a missing export file or a closed day), a day with calls but none
+    of one outcome is 0 there."""
+    day = pd.to_datetime(calls[ts]).dt.floor("D")
+    wide = day.groupby([day, calls[by]]).size().unstack(by, fill_value=0).sort_index()
+    wide.columns = wide.columns.astype(str)
+    if wide.empty:
+        return wide.astype(float)
+    every = pd.date_range(wide.index.min(), wide.index.max(), freq="D", name="day")
+    return wide.reindex(every).astype(float)
+
+
+def plot_daily_calls(calls: pd.DataFrame, *, ts: str = "arrival_ts", by: str = "outcome",
+                     labels: dict | None = None):
+    """Calls per day by outcome from :func:`daily_calls`: days with no calls are gaps in
+    the lines (not straight lines drawn over them), shaded in grey, and the date axis is
+    labelled concisely so the labels do not overlap.
+
+    Parameters
+    ----------
+    labels : dict, optional
+        Keys ``title``, ``y``, ``gap`` and outcome names.
+    """
+    import matplotlib.dates as mdates
+
+    lab = _labels({"title": "Calls per day", "y": "calls", "gap": "no calls"}, labels)
+    wide = daily_calls(calls, ts=ts, by=by)
+    fig, ax = _subplots(figsize=(10, 4))
+    for col in wide.columns:  # matplotlib breaks a line at NaN; seaborn would join it
+        ax.plot(wide.index, wide[col], lw=1, label=lab.get(col, col))
+    empty = wide.isna().all(axis=1)
+    if empty.any():
+        one = pd.Timedelta(days=1)
+        for i, day in enumerate(wide.index[empty]):
+            ax.axvspan(day - one / 2, day + one / 2, color="0.85", lw=0, zorder=0,
+                       label=lab["gap"] if i == 0 else None)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(lab["y"])
+    ax.set_title(lab["title"])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
