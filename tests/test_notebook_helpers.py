@@ -154,3 +154,23 @@ def test_daily_calls_keep_days_without_calls_as_gaps():
     line = [ln for ln in ax.get_lines() if ln.get_label() == "answered"][0]
     assert np.isnan(np.asarray(line.get_ydata(), float)).sum() == 2  # drawn as a gap
     plt.close(fig)
+
+
+def test_calls_per_period_sorts_periods_and_keeps_a_long_legend_outside():
+    # data_quality.ipynb's stacked histogram listed 43 weekly periods in data order
+    # ("1998-W53" first, then unsorted) in a legend that covered the plot
+    from analysis.figures import plot_calls_per_period
+
+    weeks = [f"1999-W{w:02d}" for w in range(42, 0, -1)] + ["1998-W53"]
+    panel = pd.DataFrame({"period": np.repeat(weeks, 3),
+                          "calls": np.tile([10, 40, 90], len(weeks))})
+    fig = plot_calls_per_period(panel, min_calls=20)
+    ax = fig.axes[0]
+    leg = ax.get_legend()
+    assert [t.get_text() for t in leg.get_texts()] == sorted(weeks)
+    fig.canvas.draw()
+    box, axbox = leg.get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= axbox.x1  # outside, right of the axes
+    few = plot_calls_per_period(panel[panel["period"].isin(weeks[:3])], min_calls=20)
+    texts = [t.get_text() for t in few.axes[0].get_legend().get_texts()]
+    assert texts == sorted(weeks[:3])

@@ -44,7 +44,8 @@ if _inline_backend():
 
 __all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity",
            "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes",
-           "plot_agent_decision", "neg_log10_capped", "daily_calls", "plot_daily_calls"]
+           "plot_agent_decision", "neg_log10_capped", "daily_calls", "plot_daily_calls",
+           "plot_calls_per_period"]
 
 _CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
         "SimHei", "Microsoft YaHei", "DejaVu Sans"]
@@ -512,3 +513,40 @@ def plot_daily_calls(calls: pd.DataFrame, *, ts: str = "arrival_ts", by: str = "
     fig.tight_layout()
     return fig
 
+
+def plot_calls_per_period(panel: pd.DataFrame, *, min_calls: int | None = None,
+                          max_legend: int = 12, bins: int = 30, labels: dict | None = None):
+    """Handled calls per agent-period, stacked by period in calendar order, with the
+    ``min_calls`` line. With more than ``max_legend`` periods (weeks of a year) the legend
+    goes outside the plot in columns, so it never covers the bars.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        ``period, calls`` (from :func:`analysis.panel.build_panel`).
+    labels : dict, optional
+        Keys ``title``, ``x``, ``y``, ``legend``.
+    """
+    lab = _labels({"title": "Handled calls per agent and period"
+                   + (" (dashed: min_calls)" if min_calls is not None else ""),
+                   "x": "handled calls", "y": "agent-periods", "legend": "period"}, labels)
+    d = panel.assign(period=panel["period"].astype(str))
+    order = sorted(d["period"].unique())  # ISO labels: 1998-W53 < 1999-W01 < 1999-W02
+    many = len(order) > max_legend
+    fig, ax = _subplots(figsize=(10 if many else 7, 4.5))
+    palette = sns.color_palette("viridis" if many else "tab10", len(order))
+    sns.histplot(d, x="calls", hue="period", hue_order=order, multiple="stack", bins=bins,
+                 palette=palette, ax=ax, legend=True)
+    if min_calls is not None:
+        ax.axvline(min_calls, color="black", linestyle="--")
+    leg = ax.get_legend()
+    if leg is not None:
+        if many:
+            sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False,
+                            ncol=-(-len(order) // 22), fontsize=7, title=lab["legend"],
+                            title_fontsize=8)
+        else:
+            sns.move_legend(ax, "upper right", fontsize=8, title=lab["legend"])
+    ax.set(xlabel=lab["x"], ylabel=lab["y"], title=lab["title"])
+    fig.tight_layout()
+    return fig
