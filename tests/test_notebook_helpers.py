@@ -174,3 +174,22 @@ def test_calls_per_period_sorts_periods_and_keeps_a_long_legend_outside():
     few = plot_calls_per_period(panel[panel["period"].isin(weeks[:3])], min_calls=20)
     texts = [t.get_text() for t in few.axes[0].get_legend().get_texts()]
     assert texts == sorted(weeks[:3])
+
+
+def test_flag_scatter_uses_the_checks_min_calls():
+    # gaming_checks.ipynb section 6 plotted agents with 3-6 calls (never tested); the
+    # farthest "unflagged" point on the bank was EXPRESS with 3 calls
+    from analysis.figures import plot_flagged_rates, tested_agent_means
+
+    panel = pd.DataFrame({"agent_id": ["a", "a", "b", "c", "x"],
+                          "period": ["m1", "m2", "m1", "m1", "m1"],
+                          "calls": [100, 10, 50, 40, 3],
+                          "short_call_rate": [0.05, 0.9, 0.04, 0.3, 0.9],
+                          "transfer_rate": [0.1, 0.1, 0.1, 0.1, 0.9],
+                          "aht_s": [300.0] * 5})
+    m = tested_agent_means(panel, ["c"], min_calls=30).set_index("agent_id")
+    assert list(m.index) == ["a", "b", "c"] and m.attrs["left_out"] == ["x"]
+    assert m.at["a", "short_call_rate"] == 0.05  # a's 10-call period is not tested either
+    assert m.at["c", "flagged"] and not m.at["a", "flagged"]
+    fig = plot_flagged_rates(panel, ["c"], min_calls=30)
+    assert "1 agents with fewer left out" in fig.axes[0].get_title()

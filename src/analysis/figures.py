@@ -45,7 +45,7 @@ if _inline_backend():
 __all__ = ["plot_agreement_heatmap", "plot_scores_by_model", "plot_gaming_sensitivity",
            "plot_recommendation", "plot_quadrants", "plot_service_cost", "plot_rank_changes",
            "plot_agent_decision", "neg_log10_capped", "daily_calls", "plot_daily_calls",
-           "plot_calls_per_period"]
+           "plot_calls_per_period", "tested_agent_means", "plot_flagged_rates"]
 
 _CJK = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
         "SimHei", "Microsoft YaHei", "DejaVu Sans"]
@@ -548,5 +548,40 @@ def plot_calls_per_period(panel: pd.DataFrame, *, min_calls: int | None = None,
         else:
             sns.move_legend(ax, "upper right", fontsize=8, title=lab["legend"])
     ax.set(xlabel=lab["x"], ylabel=lab["y"], title=lab["title"])
+    fig.tight_layout()
+    return fig
+
+
+def tested_agent_means(panel: pd.DataFrame, flagged=(), *, min_calls: int = 30,
+                       metrics=("short_call_rate", "transfer_rate", "aht_s")) -> pd.DataFrame:
+    """Each agent's mean rates over the agent-periods the gaming checks test (at least
+    ``min_calls`` handled calls, the checks' ``min_calls`` option), with ``flagged``:
+    an agent with 3 calls is never tested, so showing it beside the flagged agents would
+    make it look like a miss. Agents with no such period are left out."""
+    from .tradeoffs import agent_means
+
+    tested = panel[panel["calls"] >= min_calls]
+    out = agent_means(tested, list(metrics)) if len(tested) else pd.DataFrame(
+        columns=["agent_id", "calls", *metrics])
+    out["flagged"] = out["agent_id"].astype(str).isin({str(a) for a in flagged})
+    out.attrs["left_out"] = sorted(set(panel["agent_id"].astype(str)) - set(out["agent_id"]))
+    return out
+
+
+def plot_flagged_rates(panel: pd.DataFrame, flagged=(), *, min_calls: int = 30,
+                       labels: dict | None = None):
+    """Short-call rate against transfer rate per agent (:func:`tested_agent_means`: only
+    the agent-periods the checks test), flagged agents marked, point size = handle time."""
+    lab = _labels({"title": "Agents' mean rates (periods with >= {min_calls} calls; "
+                   "{left} agents with fewer left out)", "x": "short-call rate",
+                   "y": "transfer rate"}, labels)
+    m = tested_agent_means(panel, flagged, min_calls=min_calls)
+    fig, ax = _subplots(figsize=(7, 5))
+    sns.scatterplot(m, x="short_call_rate", y="transfer_rate", hue="flagged",
+                    hue_order=[False, True], palette={False: "steelblue", True: "crimson"},
+                    size="aht_s", sizes=(15, 120), ax=ax)
+    ax.set(xlabel=lab["x"], ylabel=lab["y"],
+           title=lab["title"].format(min_calls=min_calls, left=len(m.attrs["left_out"])))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
