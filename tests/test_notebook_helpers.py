@@ -193,3 +193,14 @@ def test_flag_scatter_uses_the_checks_min_calls():
     assert m.at["c", "flagged"] and not m.at["a", "flagged"]
     fig = plot_flagged_rates(panel, ["c"], min_calls=30)
     assert "1 agents with fewer left out" in fig.axes[0].get_title()
+
+
+def test_show_text_in_full_stops_truncating_sentences():
+    from analysis.notebook import show_text_in_full
+
+    with pd.option_context("display.max_colwidth", 50):
+        df = pd.DataFrame({"detail": ["x" * 120]})
+        assert "..." in df._repr_html_()
+        show_text_in_full()
+        assert "..." not in df._repr_html_() and "x" * 120 in df._repr_html_()
+    pd.reset_option("display.max_colwidth")

@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["format_p", "readable"]
+__all__ = ["format_p", "readable", "show_text_in_full"]
 
 #: columns holding p- or q-values (shown as 1.2e-05, not rounded to 0.0000)
 _PQ = re.compile(r"(^|_)(p|q)(_value)?$|^(agent|best)_(p|q)$")
@@ -40,3 +40,9 @@ def readable(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(digits)
     return out
+
+
+def show_text_in_full() -> None:
+    """Show text cells of displayed tables in full: ``detail``, ``effect_unit`` and
+    ``why not`` are sentences that pandas would cut at 50 characters with "..."."""
+    pd.set_option("display.max_colwidth", None)
