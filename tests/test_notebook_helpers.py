@@ -204,3 +204,27 @@ def test_show_text_in_full_stops_truncating_sentences():
         show_text_in_full()
         assert "..." not in df._repr_html_() and "x" * 120 in df._repr_html_()
     pd.reset_option("display.max_colwidth")
+
+
+def test_agent_decision_and_truth_recovery():
+    # gaming_checks.ipynb merged the truth, filled NaN and counted in its cells
+    from types import SimpleNamespace
+
+    from analysis.gaming import agent_decision, truth_recovery
+
+    agents = pd.DataFrame({"agent_id": ["a", "b", "c", "d", "a"],
+                           "scope": ["all", "all", "all", "all", "2026-01"],
+                           "p_value": [1e-6, 0.2, 0.001, 0.5, 0.1],
+                           "q_value": [1e-5, 0.3, 0.004, 0.5, 0.2],
+                           "flagged": [True, False, True, False, False]})
+    truth = pd.DataFrame({"agent_id": ["a", "b", "c", "e"], "gaming": [True, True, False, True],
+                          "behaviour": ["hangups", "acw_padding", "honest", "hangups"]})
+    d = agent_decision(SimpleNamespace(agents=agents), truth)
+    assert list(d["agent_id"]) == ["a", "c", "b", "d"]  # scope all, strongest first
+    assert list(d["gaming"]) == [True, False, True, False]  # d not in truth: not gaming
+    r = truth_recovery(d, truth)
+    assert (r.found, r.planted, r.honest_flagged, r.flagged) == (1, 3, 1, 2)  # e never tested
+    assert r.table.loc["hangups", "flagged"] == 1 and "(not in truth)" in r.table.index
+    assert r.text.startswith("found 1 of 3 planted gamers; 1 honest agents flagged")
+    none = truth_recovery(agent_decision(SimpleNamespace(agents=agents)), None)
+    assert none.table.empty and "real data" in none.text
