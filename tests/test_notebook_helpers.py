@@ -228,3 +228,17 @@ def test_agent_decision_and_truth_recovery():
     assert r.text.startswith("found 1 of 3 planted gamers; 1 honest agents flagged")
     none = truth_recovery(agent_decision(SimpleNamespace(agents=agents)), None)
     assert none.table.empty and "real data" in none.text
+
+
+def test_with_roster_adds_team_shift_site_and_keeps_accounting():
+    # model_comparison.ipynb mapped the roster's columns onto the panel in a loop in a cell
+    from analysis.panel import with_roster
+
+    panel = pd.DataFrame({"agent_id": ["a", "b", "c"], "period": "m1", "calls": [1, 2, 3]})
+    panel.attrs["ccpm_panel"] = {"rows_read": 6}
+    roster = pd.DataFrame({"agent_id": ["a", "a", "b"], "team": ["t1", "t9", "t2"],
+                           "shift": ["day", "night", "late"]})
+    out = with_roster(panel, roster)
+    assert list(out["team"].fillna("-")) == ["t1", "t2", "-"]  # first row of a, c missing
+    assert "site" not in out and out.attrs["ccpm_panel"] == {"rows_read": 6}
+    assert with_roster(panel, None) is panel
