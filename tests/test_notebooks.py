@@ -148,10 +148,10 @@ def test_t_fills_fields_and_rejects_unknown_language():
 RESEARCH_PARAMETERS = {
     "data_quality": {"calls", "mapping", "period", "short_call_s", "repeat_window_h",
                      "min_calls"},
-    "gaming_checks": {"calls", "ratings", "okr", "roster", "truth", "checks", "alpha", "period",
+    "gaming_checks": {"calls", "mapping", "ratings", "okr", "roster", "truth", "checks", "alpha", "period",
                       "short_call_s", "aht_target", "bunch_measure", "min_calls", "short_tails",
                       "peer_tails", "seed"},
-    "model_comparison": {"calls", "ratings", "okr", "roster", "truth", "flags", "period",
+    "model_comparison": {"calls", "mapping", "ratings", "okr", "roster", "truth", "flags", "period",
                          "short_call_s", "models", "kpi_weights", "kpi_targets", "bsc_weights",
                          "kpi_floor", "min_calls", "fairness_by", "priorities", "weights",
                          "n_boot", "n_draws", "ci", "seed"},

@@ -44,6 +44,8 @@ __all__ = [
     "fairness",
     "partial_eta_squared",
     "read_flags",
+    "value_text",
+    "PROPERTY_LABELS",
     "SCORE_COLUMNS",
     "AGREEMENT_COLUMNS",
 ]
@@ -51,6 +53,29 @@ __all__ = [
 SCORE_COLUMNS = ["agent_id", "period", "model", "score", "rank"]
 AGREEMENT_COLUMNS = ["model_a", "model_b", "kendall_tau", "p_value", "n",
                      "tau_period_mean", "n_periods"]
+
+
+#: the per-model properties of :meth:`Comparison.properties`, with the column label shown
+PROPERTY_LABELS = {"stability": "stability (ICC)", "validity": "validity (Spearman rho)",
+                   "gaming_sensitivity": "gaming sensitivity (pct points)"}
+
+
+def value_text(entry, fmt: str = ".2f") -> str:
+    """A summary entry as words: its value formatted with ``fmt``, or, when the value is
+    missing (``{"value": None, "reason": ...}``), ``"not computable (<reason>)"``.
+
+    >>> value_text({"value": 0.4321})
+    '0.43'
+    >>> value_text({"value": None, "reason": "fewer than 3 agents scored by every model"})
+    'not computable (fewer than 3 agents scored by every model)'
+    """
+    if isinstance(entry, dict):
+        v, why = entry.get("value"), entry.get("reason")
+    else:
+        v, why = entry, None
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return f"not computable ({why or 'no value'})"
+    return format(v, fmt)
 
 
 @dataclass
@@ -98,6 +123,25 @@ class Comparison:
     ratings: pd.DataFrame | None = None
     okr: object = None
     calls: object = None
+
+    def properties(self) -> pd.DataFrame:
+        """One row per model: ``computable``, each property of :data:`PROPERTY_LABELS`
+        (NaN when it could not be measured) and ``why not``: the model's own reason, or
+        each missing property's reason (``stability: fewer than 2 periods``), so that a
+        blank cell is never left unexplained."""
+        rows = {}
+        for name, info in self.summary["models"].items():
+            row: dict = {"computable": bool(info.get("computable"))}
+            why = [info["reason"]] if info.get("reason") else []
+            for key, label in PROPERTY_LABELS.items():
+                entry = info.get(key) or {}
+                v = entry.get("value")
+                row[label] = float(v) if v is not None else np.nan
+                if v is None and info.get("computable"):
+                    why.append(f"{key}: {entry.get('reason') or 'not measured'}")
+            row["why not"] = "; ".join(why)
+            rows[name] = row
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def to_dir(self, out: str | Path, *, figures: bool = False, labels: dict | None = None
                ) -> list[Path]:

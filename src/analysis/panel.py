@@ -19,8 +19,8 @@ from .config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from .engines import ENGINES, get_engine, ids_checked_unique, resolve_calls_paths
 from .errors import ConfigError, InputError
 
-__all__ = ["build_panel", "calls_view", "resolve_calls_paths", "ENGINES", "PERIODS",
-           "QUEUE_PREFIX", "panel_sql", "period_label", "UNRECORDED_IF_ZERO",
+__all__ = ["build_panel", "with_roster", "calls_view", "resolve_calls_paths", "ENGINES",
+           "PERIODS", "QUEUE_PREFIX", "panel_sql", "period_label", "UNRECORDED_IF_ZERO",
            "unrecorded_metrics"]
 
 #: Period granularities and their labels.
@@ -257,3 +257,20 @@ def _run_queries(eng, calls, options: dict, *, period, short_call_s, repeat_wind
     if not (len(panel) == len(plain) == len(windowed)):  # same rows by construction
         raise RuntimeError("panel parts disagree on the agent-periods")
     return counts, panel[keys + _metrics.metric_names()], queues
+
+
+def with_roster(panel: pd.DataFrame, roster, columns=("team", "shift", "site")) -> pd.DataFrame:
+    """The panel with the roster's ``team``, ``shift`` and ``site`` per agent (the columns
+    the roster has), so that fairness can be measured by them; ``roster`` is a frame (e.g.
+    ``analysis.load.load_roster(path).valid``) or ``None`` (the panel as it is). An agent
+    listed twice keeps its first row; agents not in the roster get NaN. The panel's
+    ``attrs`` (row accounting) are kept."""
+    if roster is None:
+        return panel
+    cols = [c for c in columns if c in roster.columns]
+    r = roster[["agent_id", *cols]].drop_duplicates("agent_id").copy()
+    r["agent_id"] = r["agent_id"].astype(str)
+    out = panel.drop(columns=[c for c in cols if c in panel.columns])
+    out = out.assign(agent_id=out["agent_id"].astype(str)).merge(r, on="agent_id", how="left")
+    out.attrs = panel.attrs
+    return out
