@@ -266,3 +266,10 @@ def test_top_bottom_says_how_many_agents_tie_and_changepoints_say_what_is_cut():
     g = SimpleNamespace(changepoints=cp, agent_fdr={"alpha": 0.05})
     after = md_plain(gp.changepoints_table(g, "en", limit=20).after)
     assert "Showing 20 of 25" in after and "tables/changepoints.csv" in after
+
+
+def test_one_flagged_agent_is_one_agent_in_the_sentence():
+    g = _new_gaming()
+    assert md_plain(fd.gaming_finding(g, "en")[0]).startswith("2 agents show")
+    g.agents = g.agents[g.agents["agent_id"] != "TOVA"]
+    assert md_plain(fd.gaming_finding(g, "en")[0]).startswith("1 agent shows signs")

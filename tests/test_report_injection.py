@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 HOSTILE = ['#read("inputs/inputs.json")', "[x](http://e)", "**b**",
            "<script>alert(1)</script>", "$x$", '`#read("inputs/inputs.json")`{=typst}',
-           "@ref", "<label>"]
+           "@ref", "<label>", "-3+cmd|' /C calc'!A0"]
 #: a name with no place to break a line (it ran out of its table column and off the page)
 LONG = "L" * 150
 HOSTILE = [*HOSTILE, LONG]
@@ -82,6 +82,22 @@ def test_md_text_makes_every_markup_literal():
         assert not re.search(r"(?<!\\)[#$@]", typ), (s, typ)
         assert md_plain(md) == s.replace("\n", " "), s
     assert "\\*\\*" in md_text("**b**")
+
+
+def test_a_name_starting_with_hyphen_and_digit_keeps_its_hyphen_in_the_pdf(tmp_path):
+    """Typst draws a word-initial hyphen before a digit as a minus sign and Pandoc's Typst
+    writer leaves it so: the id ``-3+cmd...`` read ``−3+cmd...`` in the PDF. Numbers keep
+    the minus sign."""
+    import pypandoc
+    import typst
+    from pypdf import PdfReader
+
+    md = f"{md_text('-3+cmd|x')} and {md_text('-0.5')} and {md_text('1999-05-02')}"
+    (tmp_path / "t.typ").write_text(pypandoc.convert_text(md, "typst", format="markdown"))
+    typst.compile(str(tmp_path / "t.typ"), output=str(tmp_path / "t.pdf"))
+    text = PdfReader(str(tmp_path / "t.pdf")).pages[0].extract_text()
+    assert "-3+cmd|x" in text and "\u22120.5" in text and "1999-05-02" in text
+    assert md_plain(md_text("-3+cmd|x")) == "-3+cmd|x"
 
 
 def test_typst_and_html_escapers():

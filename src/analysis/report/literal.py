@@ -55,6 +55,16 @@ def _breakable(s: str) -> str:
     return _LONG_RUN.sub(cut, s)
 
 
+#: A hyphen-minus starting a word, before a digit: Typst's markup draws it as a minus sign
+#: (U+2212), and Pandoc's Typst writer does not escape it, so an agent id
+#: ``-3+cmd|' /C calc'!A0`` was printed as ``−3+cmd...``. In such a word that is not a
+#: number, :func:`md_text` writes the hyphen as raw Typst ``\-`` (a literal hyphen);
+#: numbers (``-0.23``) keep Typst's minus sign.
+_RAW_HYPHEN = "`\\-`{=typst}"
+_MINUS_LIKE = re.compile(r"(?<!\S)-\d\S*")
+_NUMBER = re.compile(r"-\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?%?")
+
+
 class MdRaw(str):
     """Markdown written by the report code itself (never data): passed through unescaped."""
 
@@ -73,7 +83,12 @@ def md_text(value: object) -> str:
     """
     if isinstance(value, MdRaw):
         return str(value)
-    return "".join(_MD_ESCAPE.get(c, c) for c in _breakable(plain(value)))
+    s = _breakable(plain(value))
+    out = [_MD_ESCAPE.get(c, c) for c in s]
+    for m in _MINUS_LIKE.finditer(s):  # see "A hyphen that Typst reads as a minus"
+        if not _NUMBER.fullmatch(m.group(0)):
+            out[m.start()] = _RAW_HYPHEN
+    return "".join(out)
 
 
 def typst_text(value: object) -> str:
@@ -98,7 +113,7 @@ _MD_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 def md_plain(value: object) -> str:
     """Markdown written by the report (``tm``) as plain text, for slides and HTML:
     backslash escapes resolved, ``**``/``*`` emphasis markers removed."""
-    s = str(value)
+    s = str(value).replace(_RAW_HYPHEN, "-")
     s = re.sub(r"(?<!\\)\*\*", "", s)
     s = re.sub(r"(?<![\\\w])\*(?=\S)|(?<=\S)(?<!\\)\*(?!\w)", "", s)
     return _MD_UNESCAPE.sub(r"\1", s).replace(_ZWSP, "")

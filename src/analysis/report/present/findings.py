@@ -304,7 +304,8 @@ def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
         more = len(found) - MAX_NAMED
         if more > 0:
             items.append(tm("page1.gaming.more", lang, n=more))
-        out.append(tm("page1.gaming.agents", lang, n=len(found), alpha=alpha,
+        key = "page1.gaming.agent" if len(found) == 1 else "page1.gaming.agents"
+        out.append(tm(key, lang, n=len(found), alpha=alpha,
                       items=MdRaw(_sep("pairs", lang).join(items))))
     for r in center_steps(g).itertuples(index=False):
         lo, hi = _iso(r.date_lo), _iso(r.date_hi)
