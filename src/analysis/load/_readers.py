@@ -9,6 +9,13 @@ types; Excel cells are normalised to text (dates as ISO, times as H:MM:SS).
 Every physical data row ends up as a row of the returned frame: a line that
 does not split into the header's number of fields is kept too, with its raw
 text in the first column and ``_bad`` set to ``malformed_row``.
+
+``_source_row`` of delimited text is the row's 1-based data row in its file: every
+record after the header counts, well-formed or not (a record whose quoted field spans
+lines counts once; blank lines do not count), so a quarantined row, malformed or not,
+can be found in the file. Arrow's CSV reader numbers the lines it cannot split only when
+it reads serially; the streaming reader always does, the in-memory one reads in parallel
+and, only when it met such a line, reads the file again serially for their numbers.
 """
 
 from __future__ import annotations
@@ -459,12 +466,13 @@ def prepare_text(path: Path, where: str, opts: ReadOptions, temps: list[Path] | 
                       ascii_no_nul=bool(plain and plain[0]))
 
 
-def csv_options(ts: TextSource, on_bad) -> dict:
+def csv_options(ts: TextSource, on_bad, *, serial: bool = False) -> dict:
     """Arrow CSV options reading every field of ``ts`` as a string (malformed lines to
-    ``on_bad``)."""
+    ``on_bad``). ``serial``: one thread, so that ``on_bad`` gets each line's number."""
     return dict(
         read_options=pacsv.ReadOptions(
-            column_names=ts.names, skip_rows=ts.skip, encoding="utf8", block_size=1 << 24
+            column_names=ts.names, skip_rows=ts.skip, encoding="utf8", block_size=1 << 24,
+            use_threads=not serial,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=ts.delimiter, newlines_in_values=True, invalid_row_handler=on_bad
@@ -477,46 +485,96 @@ def csv_options(ts: TextSource, on_bad) -> dict:
     )
 
 
-def malformed_frame(bad: list[str], names: list[str], delim: str) -> pd.DataFrame:
-    """Lines that did not split into the header's number of fields, as rows: surplus
-    fields joined into the last column, missing ones empty; ``_source_row`` 0."""
-    import pandas as pd
+#: ``_bad`` verdicts of the text reader: the row's fields cannot be told apart (the
+#: row is quarantined with this reason alone).
+READER_REASONS = ("malformed_row",)
 
-    rows = []
-    for t in bad:
-        fields = next(csv.reader([t], delimiter=delim), [t])
-        if len(fields) > len(names):
+
+class BadLines:
+    """Arrow's ``invalid_row_handler`` for a text source: keeps every line that does not
+    split into the header's number of fields (skipped by Arrow) with its data row, and
+    numbers the well-formed rows around them (:meth:`numbers`).
+
+    A line's data row is Arrow's record number (serial reading only; it counts the
+    ``skip`` lines above the first data row) less ``skip``; every later well-formed row
+    moves down one row per such line before it.
+    """
+
+    def __init__(self, ts: TextSource):
+        self.ts = ts
+        self.rows: list[list[str]] = []  # fields, fitted to the header
+        self.at: list[int] = []  # data row of each (0: not known)
+        self.verdict: list[str] = []  # _bad of each
+        self.unnumbered = False  # a line came without its number (parallel reading)
+
+    def __call__(self, row) -> str:
+        if row.number is None:
+            self.unnumbered = True
+        self._add(row.text, row.number - self.ts.skip if row.number is not None else 0,
+                  "malformed_row")
+        return "skip"
+
+    def _add(self, text: str, at: int, verdict: str) -> None:
+        names, delim = self.ts.names, self.ts.delimiter
+        fields = next(csv.reader([text], delimiter=delim), [text])
+        if len(fields) > len(names):  # surplus fields joined into the last column
             fields = fields[: len(names) - 1] + [delim.join(fields[len(names) - 1 :])]
-        fields = fields + [""] * (len(names) - len(fields))
-        rows.append(fields)
-    extra = pd.DataFrame(rows, columns=names, dtype="str")
-    extra["_source_row"] = 0
-    extra["_bad"] = "malformed_row"
-    return extra
+        self.rows.append(fields + [""] * (len(names) - len(fields)))
+        self.at.append(at)
+        self.verdict.append(verdict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def numbers(self, start: int, n: int) -> np.ndarray:
+        """Data rows of the well-formed rows ``start + 1 .. start + n`` (1-based, in the
+        order read): each moves down one row per line kept here that came before it.
+        Right as soon as the lines before those rows are known (Arrow reports a line
+        before it hands out the batch after it)."""
+        g = np.arange(start + 1, start + n + 1, dtype=np.int64)
+        if not self.rows:
+            return g
+        at = np.asarray(self.at, dtype=np.int64)
+        # line j (0-based) follows at[j] - 1 - j well-formed rows: it comes before the
+        # g-th well-formed row when at[j] - j <= g
+        return g + np.searchsorted(at - np.arange(len(at)), g, side="right")
+
+    def frame(self) -> pd.DataFrame:
+        """The kept lines as rows of the header's columns (all text), ``_source_row`` and
+        ``_bad``."""
+        import pandas as pd
+
+        extra = pd.DataFrame(self.rows, columns=self.ts.names, dtype="str")
+        extra["_source_row"] = np.asarray(self.at, dtype=np.int64)
+        extra["_bad"] = pd.Series(self.verdict, dtype="str")
+        return extra
 
 
 def _read_text(ts: TextSource) -> pd.DataFrame:
     """Delimited text -> all-string frame (malformed lines kept, flagged)."""
     import pandas as pd
 
-    bad: list[str] = []
+    def read(serial: bool) -> tuple[pa.Table, BadLines]:
+        bad = BadLines(ts)
+        try:
+            return pacsv.read_csv(ts.path, **csv_options(ts, bad, serial=serial)), bad
+        except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
+            msg = str(exc).splitlines()[0][:160]
+            raise InputError(f"{ts.where}: cannot be read as a {ts.delimiter!r}-delimited "
+                             f"table ({msg})") from None
 
-    def on_bad(row) -> str:
-        bad.append(row.text)
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(ts.path, **csv_options(ts, on_bad))
-    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
-        msg = str(exc).splitlines()[0][:160]
-        raise InputError(f"{ts.where}: cannot be read as a {ts.delimiter!r}-delimited table "
-                         f"({msg})") from None
+    table, bad = read(serial=False)
+    if bad.unnumbered:
+        # lines that did not split, without their numbers (parallel reading): read the
+        # file again, serially (a file with such lines only)
+        del table
+        table, bad = read(serial=True)
     df = table.to_pandas()
     del table
-    df["_source_row"] = np.arange(1, len(df) + 1)
+    df["_source_row"] = bad.numbers(0, len(df))
     df["_bad"] = ""
-    if bad:
-        df = pd.concat([df, malformed_frame(bad, ts.names, ts.delimiter)], ignore_index=True)
+    if len(bad):
+        df = pd.concat([df, bad.frame()], ignore_index=True)
     if ts.notes:
         df.attrs["notes"] = list(ts.notes)
     return df

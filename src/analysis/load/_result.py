@@ -33,8 +33,9 @@ class LoadResult:
     quarantine : DataFrame
         The rejected rows as read (all columns as strings; a source column called
         ``reason`` is kept as ``reason_raw``), then ``_source_file``,
-        ``_source_row`` (1-based data row in that file among well-formed rows, the
-        spreadsheet row number for Excel, 0 for a malformed line) and ``reason``
+        ``_source_row`` (1-based data row in that file, every record after the header
+        counted, malformed ones too, blank lines not; the spreadsheet row number for
+        Excel) and ``reason``
         (several problems joined with ``;``).
     rows_read : int
         Data rows read; always ``len(valid) + len(quarantine)``.

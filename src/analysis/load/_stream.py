@@ -51,10 +51,10 @@ from ._readers import (
     SOURCE_COLUMNS,
     ReadOptions,
     Source,
+    BadLines,
     _read_excel,
     csv_options,
     expand_paths,
-    malformed_frame,
     open_source,
 )
 from ._result import (
@@ -163,11 +163,7 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
             raise _parquet_error(src.where, exc) from None
         return
     ts = src.text
-    bad: list[str] = []
-
-    def on_bad(row) -> str:
-        bad.append(row.text)
-        return "skip"
+    bad = BadLines(ts)
 
     def fail(exc) -> InputError:
         msg = str(exc).splitlines()[0][:160]
@@ -175,7 +171,9 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
                           f"({msg})")
 
     try:
-        reader = pacsv.open_csv(ts.path, **csv_options(ts, on_bad))
+        # serial: Arrow then numbers the lines it cannot split (the streaming reader
+        # parses one block at a time either way)
+        reader = pacsv.open_csv(ts.path, **csv_options(ts, bad, serial=True))
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         raise fail(exc) from None
     start = 0
@@ -198,12 +196,12 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
             table = table.slice(0, chunk_rows)
             pending, n_pending = rest.to_batches(), rest.num_rows
             df = table.to_pandas()
-            df["_source_row"] = np.arange(start + 1, start + len(df) + 1)
+            df["_source_row"] = bad.numbers(start, len(df))
             df["_bad"] = ""
             start += len(df)
             yield df, table
-    if bad:
-        df = malformed_frame(bad, ts.names, ts.delimiter)
+    if len(bad):
+        df = bad.frame()
         data = df[ts.names]
         yield df, pa.Table.from_pandas(data, preserve_index=False).cast(reader.schema)
 
