@@ -98,3 +98,106 @@ def test_validate_quarantine_names_each_malformed_row(tmp_path, capsys):
     capsys.readouterr()
     q = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
     _check_numbers(q.assign(_source_row=q["_source_row"].astype(int)), text)
+
+
+# ----------------------------------------------------------------------------- quotes
+
+
+def _stray_quote_file(tmp_path: Path, *, pair_at: int | None = None, field: int = 0
+                      ) -> tuple[Path, str]:
+    """40 calls G1..G40; a stray quote opens field ``field`` of G10's line (and never
+    closes: the rest of the file was one field of one malformed row). ``pair_at``: that
+    call's queue is a quoted field, on which the stray quote closes (the lines between
+    were one row)."""
+    lines = [_line(HEADER)]
+    for i in range(1, 41):
+        f = _call(f"G{i}", i)
+        if i == pair_at:
+            f[1] = "sa,les"  # quoted by the writer
+        if i == 10:
+            f[field] = '"' + f[field]
+            lines.append(",".join(f))
+        else:
+            lines.append(_line(f))
+    text = "\n".join(lines) + "\n"
+    p = tmp_path / "quote.csv"
+    p.write_text(text, encoding="utf-8")
+    return p, text
+
+
+@pytest.mark.parametrize(("pair_at", "field"), [(None, 0), (None, 4), (25, 2)])
+@pytest.mark.parametrize("chunk_rows", [1, 7, None])
+def test_unterminated_quote_does_not_swallow_the_rows_after_it(tmp_path, chunk_rows, pair_at,
+                                                               field):
+    p, text = _stray_quote_file(tmp_path, pair_at=pair_at, field=field)
+    res = load_calls(p, chunk_rows=chunk_rows)
+    assert res.rows_read == 40  # was 10: G10's row held G11..G40
+    assert set(res.valid["call_id"]) == {f"G{i}" for i in range(1, 41)} - {"G10"}
+    q = res.quarantine
+    assert q["reason"].tolist() == ["unterminated_quote"]
+    assert q["_source_row"].tolist() == [10]
+    assert q["call_id"].tolist() == [text.split("\n")[10]]  # the line as it is in the file
+    if pair_at:
+        assert res.valid.set_index("call_id").loc[f"G{pair_at}", "queue"] == "sa,les"
+    note = [n for n in res.notes if "unterminated_quote" in n]
+    n = (pair_at or 40) - 10
+    assert len(note) == 1 and "row 10" in note[0] and f"the {n} lines after it" in note[0]
+
+
+@pytest.mark.parametrize(("pair_at", "field"), [(None, 0), (25, 2)])
+def test_unterminated_quote_same_in_memory(tmp_path, pair_at, field):
+    p, _ = _stray_quote_file(tmp_path, pair_at=pair_at, field=field)
+    ref = load_calls_in_memory(p)
+    got = load_calls(p, chunk_rows=3)
+    pd.testing.assert_frame_equal(got.quarantine, ref.quarantine)
+    pd.testing.assert_frame_equal(got.valid, ref.valid)
+    assert got.notes == ref.notes
+
+
+def test_rows_after_a_quote_run_keep_their_numbers(tmp_path):
+    """A malformed line after a stray quote's run: numbered past the lines taken apart."""
+    p, text = _stray_quote_file(tmp_path, pair_at=25, field=2)
+    lines = text.split("\n")
+    lines[30] = lines[30] + ",EXTRA"  # G30: a field too many
+    p.write_text("\n".join(lines), encoding="utf-8")
+    for res in (load_calls(p, chunk_rows=4), load_calls_in_memory(p)):
+        got = dict(zip(res.quarantine["_source_row"], res.quarantine["reason"], strict=True))
+        assert got == {10: "unterminated_quote", 30: "malformed_row"}
+        assert res.rows_read == 40
+
+
+def test_multiline_field_in_a_malformed_row_stays_one_row(tmp_path):
+    """A quoted field with a line break, in a row with a field too many: none of its
+    lines looks like a row, so it stays one malformed row (no quote is unterminated)."""
+    lines = [_line(HEADER), _line(_call("G1", 1)),
+             _line(_call("G2", 2)[:9]) + ',"note\nsecond line",EXTRA',
+             _line(_call("G3", 3))]
+    p = tmp_path / "multiline.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = load_calls(p)
+    assert res.rows_read == 3
+    got = dict(zip(res.quarantine["_source_row"], res.quarantine["reason"], strict=True))
+    assert got == {2: "malformed_row"}
+    assert not [n for n in res.notes if "unterminated" in n]
+
+
+def test_validate_says_where_the_quote_opened(tmp_path, capsys):
+    p, _ = _stray_quote_file(tmp_path)
+    out = tmp_path / "out"
+    assert main(["validate", "--calls", str(p), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "calls: 40 rows read = 39 valid + 1 quarantined" in printed
+    assert "unterminated_quote" in printed
+    assert "note: " in printed and "a quote opened in row 10" in printed
+    q = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+    assert q[["_source_row", "reason"]].values.tolist() == [["10", "unterminated_quote"]]
+
+
+@pytest.mark.xfail(strict=True, reason="left: a stray quote that closes on a later quote "
+                   "and leaves a record of the header's width (here: G10..G25 one row, "
+                   "call_id 16 lines long) is a well-formed row to Arrow; taking it apart "
+                   "needs its raw text, which Arrow gives for malformed lines only")
+def test_stray_quote_closing_into_a_well_formed_row(tmp_path):
+    p, _ = _stray_quote_file(tmp_path, pair_at=25, field=0)
+    res = load_calls(p)
+    assert res.rows_read == 40

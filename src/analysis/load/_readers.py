@@ -487,7 +487,7 @@ def csv_options(ts: TextSource, on_bad, *, serial: bool = False) -> dict:
 
 #: ``_bad`` verdicts of the text reader: the row's fields cannot be told apart (the
 #: row is quarantined with this reason alone).
-READER_REASONS = ("malformed_row",)
+READER_REASONS = ("malformed_row", "unterminated_quote")
 
 
 class BadLines:
@@ -498,6 +498,21 @@ class BadLines:
     A line's data row is Arrow's record number (serial reading only; it counts the
     ``skip`` lines above the first data row) less ``skip``; every later well-formed row
     moves down one row per such line before it.
+
+    **Unterminated quotes.** A field that opens with a quote which does not close before
+    the end of its line runs on over the next lines (a field may hold a line break) up to
+    the next quote, or to the end of the file: one stray quote made the whole rest of an
+    export one field of one malformed row, every call after it gone without a word. So a
+    malformed record spanning several lines, of which a later line splits into the
+    header's number of fields on its own (it looks like a row), is taken apart again: its
+    first line, where the quote opened, is quarantined as ``unterminated_quote`` (what was
+    meant there cannot be known; the line as it is in the file is in the first column),
+    and every later line is read on its own as a row of its
+    own, with its own row number -- checked like any other row (valid if it is), or
+    quarantined as ``malformed_row`` when it does not split either. A note says where the
+    quote opened and how many lines it ran over. A malformed record spanning lines of
+    which none looks like a row (a multi-line text field in a row with a field too many)
+    stays one ``malformed_row``.
     """
 
     def __init__(self, ts: TextSource):
@@ -506,17 +521,52 @@ class BadLines:
         self.at: list[int] = []  # data row of each (0: not known)
         self.verdict: list[str] = []  # _bad of each
         self.unnumbered = False  # a line came without its number (parallel reading)
+        self.extra = 0  # rows taken apart from records so far, beyond the records
+        self.quotes: list[tuple[int, int, int]] = []  # (row, lines run over, rows split)
 
     def __call__(self, row) -> str:
         if row.number is None:
             self.unnumbered = True
-        self._add(row.text, row.number - self.ts.skip if row.number is not None else 0,
-                  "malformed_row")
+        at = row.number - self.ts.skip + self.extra if row.number is not None else 0
+        text = row.text
+        lines = _NEWLINE.split(text)
+        if len(lines) > 1:
+            width = len(self.ts.names)
+            rest = [ln for ln in lines[1:] if ln]  # empty lines are no rows
+            split = [self._fields(ln) for ln in rest]
+            if any(len(f) == width for f in split):
+                # the line as it is in the file, in the first column (its fields
+                # cannot be told apart)
+                self._put([lines[0]], at, "unterminated_quote")
+                for k, f in enumerate(split, start=1):
+                    self._put(f, at + k if at else 0,
+                              "" if len(f) == width else "malformed_row")
+                self.extra += len(rest)
+                self.quotes.append((at, len(rest), sum(len(f) == width for f in split)))
+                return "skip"
+        self._add(text, at, "malformed_row")
         return "skip"
 
+    def _fields(self, text: str) -> list[str]:
+        return next(csv.reader([text], delimiter=self.ts.delimiter), [text])
+
+    def notes(self) -> list[str]:
+        """One line per unterminated quote: where it opened, what became of the lines."""
+        out = []
+        for at, n, ok in self.quotes:
+            out.append(
+                f"{self.ts.where}: a quote opened in row {at} does not close before the end "
+                f"of its line and ran over the {n} line{'s' if n != 1 else ''} after it "
+                f"(rows {at + 1}-{at + n}); row {at} is quarantined as unterminated_quote, "
+                f"the {n} lines were read again one line each ({ok} split into the "
+                f"header's fields, {n - ok} quarantined as malformed_row)")
+        return out
+
     def _add(self, text: str, at: int, verdict: str) -> None:
+        self._put(self._fields(text), at, verdict)
+
+    def _put(self, fields: list[str], at: int, verdict: str) -> None:
         names, delim = self.ts.names, self.ts.delimiter
-        fields = next(csv.reader([text], delimiter=delim), [text])
         if len(fields) > len(names):  # surplus fields joined into the last column
             fields = fields[: len(names) - 1] + [delim.join(fields[len(names) - 1 :])]
         self.rows.append(fields + [""] * (len(names) - len(fields)))
@@ -575,6 +625,7 @@ def _read_text(ts: TextSource) -> pd.DataFrame:
     df["_bad"] = ""
     if len(bad):
         df = pd.concat([df, bad.frame()], ignore_index=True)
+        ts.notes.extend(n for n in bad.notes() if n not in ts.notes)
     if ts.notes:
         df.attrs["notes"] = list(ts.notes)
     return df

@@ -61,6 +61,7 @@ from ._result import (
     apply_rules,
     quarantine_frame,
     read_options,
+    reader_verdicts,
     schema_for,
     summary_frame,
     valid_meta,
@@ -201,6 +202,7 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
             start += len(df)
             yield df, table
     if len(bad):
+        ts.notes.extend(n for n in bad.notes() if n not in ts.notes)  # read again: once
         df = bad.frame()
         data = df[ts.names]
         yield df, pa.Table.from_pandas(data, preserve_index=False).cast(reader.schema)
@@ -361,11 +363,7 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
                         absent_handled += int(frame["outcome"].str.strip().str.lower()
                                               .isin(HANDLED_OUTCOMES).sum())
                     check_calls(frame, built, problems, m, duplicates=False, stats=stats)
-                    mal = raw["_bad"].eq("malformed_row").fillna(False).to_numpy(dtype=bool)
-                    if mal.any():
-                        problems.items = [(r, mk & ~mal) for r, mk in problems.items
-                                          if (mk & ~mal).any()]
-                        problems.add("malformed_row", mal)
+                    mal = reader_verdicts(raw, problems)
                     bad, reasons = problems.reasons()
                     ok = frame.loc[~bad, cols].reset_index(drop=True)
                     if len(ok):
@@ -404,7 +402,8 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
                     f"required column {absent[0]!r} missing after mapping {m.name} (needed for "
                     f"{absent_handled} answered/transferred calls; input columns: {listing})"
                 )
-            notes = list(read_notes) + offset_notes(m, offset_stats)
+            # the readers' notes again: reading may have added some (unterminated quotes)
+            notes = [n for s in sources for n in s.notes] + offset_notes(m, offset_stats)
             if stats.get("jitter"):
                 tol = float(m.checks.get("clock_tolerance_s", 0))
                 notes.append(jitter_note(int(stats["jitter"]), tol))
