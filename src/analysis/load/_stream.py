@@ -49,9 +49,9 @@ from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._meta import WrittenRows, move_outputs
 from ._readers import (
     SOURCE_COLUMNS,
+    BadLines,
     ReadOptions,
     Source,
-    BadLines,
     _read_excel,
     csv_options,
     expand_paths,
