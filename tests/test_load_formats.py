@@ -90,7 +90,8 @@ def test_malformed_lines_are_quarantined_not_dropped():
     assert q.loc["C13", "reason"] == "malformed_row"
     assert q.loc["C14", "reason"] == "malformed_row"
     assert q.loc["C14", "qa_score"] == "8,9,10"  # surplus fields kept in the last column
-    assert q.loc["C13", "_source_row"] == 0
+    assert q.loc["C13", "_source_row"] == 13  # its data row, as every quarantined row's
+    assert q.loc["C14", "_source_row"] == 14
 
 
 def test_excel_merged_title_row_and_named_sheet():

@@ -301,6 +301,15 @@ def build(folder: str | Path) -> list[Case]:
     body = _csv(HEADER, [_call("E1"), _call("E2")]) + 'E3,sales,"2026-01-05 09:00'
     cases.append(Case("truncated_last_line", text("truncated.csv", body), "load",
                       valid={"E1", "E2"}, reasons={"E3": "*"}))
+
+    # a stray quote opening a line, never closed: the rest of the file was one field of
+    # one malformed row (every call after it lost); now that line is quarantined and the
+    # lines after it are read one line each
+    lines = _csv(HEADER, [_call(f"Q{i}") for i in range(1, 7)]).splitlines()
+    lines[3] = '"' + lines[3]
+    cases.append(Case("unterminated_quote", text("stray_quote.csv", "\n".join(lines) + "\n"),
+                      "load", valid={"Q1", "Q2", "Q4", "Q5", "Q6"},
+                      reasons={lines[3]: "unterminated_quote"}))
     return cases
 
 

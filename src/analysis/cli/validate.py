@@ -139,7 +139,8 @@ def _pseudonymize_result(res, mapping, pz):
     meta_cols = ("_source_file", "_source_row", "reason")
     bad = pd.Series(False, index=q.index)
     if len(q) and "reason" in q.columns:
-        bad = q["reason"].astype("str").str.split(";").map(lambda r: "malformed_row" in r)
+        bad = q["reason"].astype("str").str.split(";").map(
+            lambda r: "malformed_row" in r or "unterminated_quote" in r)
     ok = q[~bad].copy()
     done = [c for c in raw_ids if c in ok.columns]
     for col in done:  # first learn every raw id, so other cells lose them too

@@ -18,6 +18,8 @@ __all__ = ["CALL_REASONS", "check_calls", "jitter_note", "ts_window"]
 #: Reasons the contract checks can give (mappings add their own).
 CALL_REASONS = {
     "malformed_row": "the line did not split into the header's number of fields",
+    "unterminated_quote": "a quote opened on the line and did not close before its end (the "
+    "lines it ran over are read again one line each)",
     "missing_call_id": "no call id",
     "duplicate_call_id": "call id seen on an earlier row (the first is kept)",
     "missing_queue": "no queue / service type",

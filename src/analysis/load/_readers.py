@@ -9,6 +9,13 @@ types; Excel cells are normalised to text (dates as ISO, times as H:MM:SS).
 Every physical data row ends up as a row of the returned frame: a line that
 does not split into the header's number of fields is kept too, with its raw
 text in the first column and ``_bad`` set to ``malformed_row``.
+
+``_source_row`` of delimited text is the row's 1-based data row in its file: every
+record after the header counts, well-formed or not (a record whose quoted field spans
+lines counts once; blank lines do not count), so a quarantined row, malformed or not,
+can be found in the file. Arrow's CSV reader numbers the lines it cannot split only when
+it reads serially; the streaming reader always does, the in-memory one reads in parallel
+and, only when it met such a line, reads the file again serially for their numbers.
 """
 
 from __future__ import annotations
@@ -459,12 +466,13 @@ def prepare_text(path: Path, where: str, opts: ReadOptions, temps: list[Path] | 
                       ascii_no_nul=bool(plain and plain[0]))
 
 
-def csv_options(ts: TextSource, on_bad) -> dict:
+def csv_options(ts: TextSource, on_bad, *, serial: bool = False) -> dict:
     """Arrow CSV options reading every field of ``ts`` as a string (malformed lines to
-    ``on_bad``)."""
+    ``on_bad``). ``serial``: one thread, so that ``on_bad`` gets each line's number."""
     return dict(
         read_options=pacsv.ReadOptions(
-            column_names=ts.names, skip_rows=ts.skip, encoding="utf8", block_size=1 << 24
+            column_names=ts.names, skip_rows=ts.skip, encoding="utf8", block_size=1 << 24,
+            use_threads=not serial,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=ts.delimiter, newlines_in_values=True, invalid_row_handler=on_bad
@@ -477,46 +485,147 @@ def csv_options(ts: TextSource, on_bad) -> dict:
     )
 
 
-def malformed_frame(bad: list[str], names: list[str], delim: str) -> pd.DataFrame:
-    """Lines that did not split into the header's number of fields, as rows: surplus
-    fields joined into the last column, missing ones empty; ``_source_row`` 0."""
-    import pandas as pd
+#: ``_bad`` verdicts of the text reader: the row's fields cannot be told apart (the
+#: row is quarantined with this reason alone).
+READER_REASONS = ("malformed_row", "unterminated_quote")
 
-    rows = []
-    for t in bad:
-        fields = next(csv.reader([t], delimiter=delim), [t])
-        if len(fields) > len(names):
+
+class BadLines:
+    """Arrow's ``invalid_row_handler`` for a text source: keeps every line that does not
+    split into the header's number of fields (skipped by Arrow) with its data row, and
+    numbers the well-formed rows around them (:meth:`numbers`).
+
+    A line's data row is Arrow's record number (serial reading only; it counts the
+    ``skip`` lines above the first data row) less ``skip``; every later well-formed row
+    moves down one row per such line before it.
+
+    **Unterminated quotes.** A field that opens with a quote which does not close before
+    the end of its line runs on over the next lines (a field may hold a line break) up to
+    the next quote, or to the end of the file: one stray quote made the whole rest of an
+    export one field of one malformed row, every call after it gone without a word. So a
+    malformed record spanning several lines, of which a later line splits into the
+    header's number of fields on its own (it looks like a row), is taken apart again: its
+    first line, where the quote opened, is quarantined as ``unterminated_quote`` (what was
+    meant there cannot be known; the line as it is in the file is in the first column),
+    and every later line is read on its own as a row of its
+    own, with its own row number -- checked like any other row (valid if it is), or
+    quarantined as ``malformed_row`` when it does not split either. A note says where the
+    quote opened and how many lines it ran over. A malformed record spanning lines of
+    which none looks like a row (a multi-line text field in a row with a field too many)
+    stays one ``malformed_row``.
+    """
+
+    def __init__(self, ts: TextSource):
+        self.ts = ts
+        self.rows: list[list[str]] = []  # fields, fitted to the header
+        self.at: list[int] = []  # data row of each (0: not known)
+        self.verdict: list[str] = []  # _bad of each
+        self.unnumbered = False  # a line came without its number (parallel reading)
+        self.extra = 0  # rows taken apart from records so far, beyond the records
+        self.quotes: list[tuple[int, int, int]] = []  # (row, lines run over, rows split)
+
+    def __call__(self, row) -> str:
+        if row.number is None:
+            self.unnumbered = True
+        at = row.number - self.ts.skip + self.extra if row.number is not None else 0
+        text = row.text
+        lines = _NEWLINE.split(text)
+        if len(lines) > 1:
+            width = len(self.ts.names)
+            rest = [ln for ln in lines[1:] if ln]  # empty lines are no rows
+            split = [self._fields(ln) for ln in rest]
+            if any(len(f) == width for f in split):
+                # the line as it is in the file, in the first column (its fields
+                # cannot be told apart)
+                self._put([lines[0]], at, "unterminated_quote")
+                for k, f in enumerate(split, start=1):
+                    self._put(f, at + k if at else 0,
+                              "" if len(f) == width else "malformed_row")
+                self.extra += len(rest)
+                self.quotes.append((at, len(rest), sum(len(f) == width for f in split)))
+                return "skip"
+        self._add(text, at, "malformed_row")
+        return "skip"
+
+    def _fields(self, text: str) -> list[str]:
+        return next(csv.reader([text], delimiter=self.ts.delimiter), [text])
+
+    def notes(self) -> list[str]:
+        """One line per unterminated quote: where it opened, what became of the lines."""
+        out = []
+        for at, n, ok in self.quotes:
+            out.append(
+                f"{self.ts.where}: a quote opened in row {at} does not close before the end "
+                f"of its line and ran over the {n} line{'s' if n != 1 else ''} after it "
+                f"(rows {at + 1}-{at + n}); row {at} is quarantined as unterminated_quote, "
+                f"the {n} lines were read again one line each ({ok} split into the "
+                f"header's fields, {n - ok} quarantined as malformed_row)")
+        return out
+
+    def _add(self, text: str, at: int, verdict: str) -> None:
+        self._put(self._fields(text), at, verdict)
+
+    def _put(self, fields: list[str], at: int, verdict: str) -> None:
+        names, delim = self.ts.names, self.ts.delimiter
+        if len(fields) > len(names):  # surplus fields joined into the last column
             fields = fields[: len(names) - 1] + [delim.join(fields[len(names) - 1 :])]
-        fields = fields + [""] * (len(names) - len(fields))
-        rows.append(fields)
-    extra = pd.DataFrame(rows, columns=names, dtype="str")
-    extra["_source_row"] = 0
-    extra["_bad"] = "malformed_row"
-    return extra
+        self.rows.append(fields + [""] * (len(names) - len(fields)))
+        self.at.append(at)
+        self.verdict.append(verdict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def numbers(self, start: int, n: int) -> np.ndarray:
+        """Data rows of the well-formed rows ``start + 1 .. start + n`` (1-based, in the
+        order read): each moves down one row per line kept here that came before it.
+        Right as soon as the lines before those rows are known (Arrow reports a line
+        before it hands out the batch after it)."""
+        g = np.arange(start + 1, start + n + 1, dtype=np.int64)
+        if not self.rows:
+            return g
+        at = np.asarray(self.at, dtype=np.int64)
+        # line j (0-based) follows at[j] - 1 - j well-formed rows: it comes before the
+        # g-th well-formed row when at[j] - j <= g
+        return g + np.searchsorted(at - np.arange(len(at)), g, side="right")
+
+    def frame(self) -> pd.DataFrame:
+        """The kept lines as rows of the header's columns (all text), ``_source_row`` and
+        ``_bad``."""
+        import pandas as pd
+
+        extra = pd.DataFrame(self.rows, columns=self.ts.names, dtype="str")
+        extra["_source_row"] = np.asarray(self.at, dtype=np.int64)
+        extra["_bad"] = pd.Series(self.verdict, dtype="str")
+        return extra
 
 
 def _read_text(ts: TextSource) -> pd.DataFrame:
     """Delimited text -> all-string frame (malformed lines kept, flagged)."""
     import pandas as pd
 
-    bad: list[str] = []
+    def read(serial: bool) -> tuple[pa.Table, BadLines]:
+        bad = BadLines(ts)
+        try:
+            return pacsv.read_csv(ts.path, **csv_options(ts, bad, serial=serial)), bad
+        except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
+            msg = str(exc).splitlines()[0][:160]
+            raise InputError(f"{ts.where}: cannot be read as a {ts.delimiter!r}-delimited "
+                             f"table ({msg})") from None
 
-    def on_bad(row) -> str:
-        bad.append(row.text)
-        return "skip"
-
-    try:
-        table = pacsv.read_csv(ts.path, **csv_options(ts, on_bad))
-    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
-        msg = str(exc).splitlines()[0][:160]
-        raise InputError(f"{ts.where}: cannot be read as a {ts.delimiter!r}-delimited table "
-                         f"({msg})") from None
+    table, bad = read(serial=False)
+    if bad.unnumbered:
+        # lines that did not split, without their numbers (parallel reading): read the
+        # file again, serially (a file with such lines only)
+        del table
+        table, bad = read(serial=True)
     df = table.to_pandas()
     del table
-    df["_source_row"] = np.arange(1, len(df) + 1)
+    df["_source_row"] = bad.numbers(0, len(df))
     df["_bad"] = ""
-    if bad:
-        df = pd.concat([df, malformed_frame(bad, ts.names, ts.delimiter)], ignore_index=True)
+    if len(bad):
+        df = pd.concat([df, bad.frame()], ignore_index=True)
+        ts.notes.extend(n for n in bad.notes() if n not in ts.notes)
     if ts.notes:
         df.attrs["notes"] = list(ts.notes)
     return df

@@ -16,7 +16,7 @@ from ..escape import safe_csv
 from ._build import Problems
 from ._mapping import KIND_COLUMNS, Mapping
 from ._meta import read_options, schema_for, valid_meta
-from ._readers import SOURCE_COLUMNS, expand_paths, read_many
+from ._readers import READER_REASONS, SOURCE_COLUMNS, expand_paths, read_many
 
 __all__ = ["LoadResult", "write_validated", "read_raw", "apply_rules", "finish", "schema_for"]
 
@@ -33,8 +33,9 @@ class LoadResult:
     quarantine : DataFrame
         The rejected rows as read (all columns as strings; a source column called
         ``reason`` is kept as ``reason_raw``), then ``_source_file``,
-        ``_source_row`` (1-based data row in that file among well-formed rows, the
-        spreadsheet row number for Excel, 0 for a malformed line) and ``reason``
+        ``_source_row`` (1-based data row in that file, every record after the header
+        counted, malformed ones too, blank lines not; the spreadsheet row number for
+        Excel) and ``reason``
         (several problems joined with ``;``).
     rows_read : int
         Data rows read; always ``len(valid) + len(quarantine)``.
@@ -183,15 +184,31 @@ def quarantine_frame(raw: pd.DataFrame, bad: np.ndarray, reasons: np.ndarray) ->
     return pd.DataFrame(out, index=q.index).reset_index(drop=True)
 
 
+def reader_verdicts(raw: pd.DataFrame, problems: Problems) -> np.ndarray:
+    """The text reader's verdicts (``_bad``: a line that did not split right, a line
+    where a quote opened and never closed) as the rows' only problems -- their other
+    "problems" are misaligned fields. Returns the mask of those rows."""
+    bad = raw["_bad"].fillna("").astype("str").to_numpy(dtype=object)
+    mal = np.zeros(len(raw), dtype=bool)
+    masks = []
+    for reason in READER_REASONS:
+        m = bad == reason
+        if m.any():
+            masks.append((reason, m))
+            mal |= m
+    if mal.any():
+        problems.items = [(r, m & ~mal) for r, m in problems.items if (m & ~mal).any()]
+        for reason, m in masks:
+            problems.add(reason, m)
+    return mal
+
+
 def finish(kind: str, mapping: Mapping, raw: pd.DataFrame, frame: pd.DataFrame,
            problems: Problems, sources: list[str], notes: list[str] | None = None,
            meta: dict | None = None) -> LoadResult:
     """Split ``frame`` into valid / quarantine using ``problems``; type the valid part."""
     if "_bad" in raw.columns:
-        # a line that did not split right: its other "problems" are misaligned fields
-        mal = raw["_bad"].eq("malformed_row").fillna(False).to_numpy(dtype=bool)
-        problems.items = [(r, m & ~mal) for r, m in problems.items if (m & ~mal).any()]
-        problems.add("malformed_row", mal)
+        reader_verdicts(raw, problems)
     bad, reasons = problems.reasons()
     valid = frame.loc[~bad].reset_index(drop=True)
     cols = [c.name for c in KIND_COLUMNS[kind]]

@@ -49,18 +49,19 @@ from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._meta import WrittenRows, move_outputs
 from ._readers import (
     SOURCE_COLUMNS,
+    BadLines,
     ReadOptions,
     Source,
     _read_excel,
     csv_options,
     expand_paths,
-    malformed_frame,
     open_source,
 )
 from ._result import (
     apply_rules,
     quarantine_frame,
     read_options,
+    reader_verdicts,
     schema_for,
     summary_frame,
     valid_meta,
@@ -163,11 +164,7 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
             raise _parquet_error(src.where, exc) from None
         return
     ts = src.text
-    bad: list[str] = []
-
-    def on_bad(row) -> str:
-        bad.append(row.text)
-        return "skip"
+    bad = BadLines(ts)
 
     def fail(exc) -> InputError:
         msg = str(exc).splitlines()[0][:160]
@@ -175,7 +172,9 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
                           f"({msg})")
 
     try:
-        reader = pacsv.open_csv(ts.path, **csv_options(ts, on_bad))
+        # serial: Arrow then numbers the lines it cannot split (the streaming reader
+        # parses one block at a time either way)
+        reader = pacsv.open_csv(ts.path, **csv_options(ts, bad, serial=True))
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         raise fail(exc) from None
     start = 0
@@ -198,12 +197,13 @@ def _slices(src: Source, opts: ReadOptions, chunk_rows: int
             table = table.slice(0, chunk_rows)
             pending, n_pending = rest.to_batches(), rest.num_rows
             df = table.to_pandas()
-            df["_source_row"] = np.arange(start + 1, start + len(df) + 1)
+            df["_source_row"] = bad.numbers(start, len(df))
             df["_bad"] = ""
             start += len(df)
             yield df, table
-    if bad:
-        df = malformed_frame(bad, ts.names, ts.delimiter)
+    if len(bad):
+        ts.notes.extend(n for n in bad.notes() if n not in ts.notes)  # read again: once
+        df = bad.frame()
         data = df[ts.names]
         yield df, pa.Table.from_pandas(data, preserve_index=False).cast(reader.schema)
 
@@ -363,11 +363,7 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
                         absent_handled += int(frame["outcome"].str.strip().str.lower()
                                               .isin(HANDLED_OUTCOMES).sum())
                     check_calls(frame, built, problems, m, duplicates=False, stats=stats)
-                    mal = raw["_bad"].eq("malformed_row").fillna(False).to_numpy(dtype=bool)
-                    if mal.any():
-                        problems.items = [(r, mk & ~mal) for r, mk in problems.items
-                                          if (mk & ~mal).any()]
-                        problems.add("malformed_row", mal)
+                    mal = reader_verdicts(raw, problems)
                     bad, reasons = problems.reasons()
                     ok = frame.loc[~bad, cols].reset_index(drop=True)
                     if len(ok):
@@ -406,7 +402,8 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
                     f"required column {absent[0]!r} missing after mapping {m.name} (needed for "
                     f"{absent_handled} answered/transferred calls; input columns: {listing})"
                 )
-            notes = list(read_notes) + offset_notes(m, offset_stats)
+            # the readers' notes again: reading may have added some (unterminated quotes)
+            notes = [n for s in sources for n in s.notes] + offset_notes(m, offset_stats)
             if stats.get("jitter"):
                 tol = float(m.checks.get("clock_tolerance_s", 0))
                 notes.append(jitter_note(int(stats["jitter"]), tol))

@@ -22,6 +22,8 @@ DEFAULT_SCALE = (1.0, 5.0)
 
 RATINGS_REASONS = {
     "malformed_row": "the line did not split into the header's number of fields",
+    "unterminated_quote": "a quote opened on the line and did not close before its end (the "
+    "lines it ran over are read again one line each)",
     "nul_byte": "a NUL character in a field (binary residue), wherever it is in the file",
     "duplicate_row": "an exact copy of an earlier row (only this reason is given)",
     "missing_score": "no score (e.g. the rater skipped the item)",

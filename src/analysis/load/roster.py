@@ -15,6 +15,8 @@ __all__ = ["load_roster", "ROSTER_REASONS"]
 
 ROSTER_REASONS = {
     "malformed_row": "the line did not split into the header's number of fields",
+    "unterminated_quote": "a quote opened on the line and did not close before its end (the "
+    "lines it ran over are read again one line each)",
     "nul_byte": "a NUL character in a field (binary residue), wherever it is in the file",
     "missing_agent_id": "no agent id",
     "duplicate_agent_id": "agent id seen on an earlier row (the first is kept)",
