@@ -43,7 +43,7 @@ def test_small_customer_groups_are_not_shown(tmp_path):
     cust = _row(t, "customer")
     # a's 2 customers are left out of the mean: only b's (2.0) remain
     assert cust["mean_score"] == pytest.approx(2.0)
-    assert cust["shown"] == pytest.approx(0.5)
+    assert cust["shown"] == "50%"
     self_row = _row(t, "self")
     assert self_row["mean_score"] == pytest.approx(5.0)  # self apart, not mixed in
 
@@ -53,7 +53,7 @@ def test_configured_min_group_is_used_and_never_below_three(tmp_path):
     cfg.write_text("'360': {min_group: 4}\n")
     t = _table(SimpleNamespace(ratings=_ratings(), config_path=str(cfg)))
     peer = _row(t, "peer")
-    assert peer["mean_score"] == pytest.approx(4.0) and peer["shown"] == pytest.approx(0.5)
+    assert peer["mean_score"] == pytest.approx(4.0) and peer["shown"] == "50%"
     # asking for 2 still means 3
     t2 = _table(SimpleNamespace(ratings=_ratings(), config_path=None), min_group=2)
-    assert _row(t2, "customer")["shown"] == pytest.approx(0.5)
+    assert _row(t2, "customer")["shown"] == "50%"

@@ -12,7 +12,7 @@ from .. import i18n, results
 from ..blocks import Markdown, Table, text
 from ..i18n import tm
 from ..inputs import ReportInputs
-from .labels import library_text, metric_name, model_label
+from .labels import library_text, metric_name, model_label, pct0
 
 __all__ = ["model_top_bottom", "agreement_text", "model_properties", "agreement_table",
            "okr_table", "ratings_by_group"]
@@ -156,6 +156,7 @@ def ratings_by_group(inputs: ReportInputs, lang: str = "en",
         shown=("shown", "mean"),
     ).reset_index()
     out["raters"] = out["raters"].astype("int64")
+    out["shown"] = [pct0(v) for v in out["shown"]]  # "1.00" read as a yes/no flag
     names = i18n.labels(lang, "rater")
     out["rater_group"] = out["rater_group"].astype(str).map(lambda g: names.get(g, g))
-    return Table(out, lang, digits=2)
+    return Table(out, lang, digits=2, after=tm("models.360.shown_note", lang, n=min_group))
