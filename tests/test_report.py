@@ -439,6 +439,7 @@ def test_anonymous_bank_inputs_carry_the_acknowledgement(tmp_path, tiny_center):
     for lang in i18n.LANGS:
         text = quality.provenance(inputs, lang).text
         assert "Technion" in text and "Guedj" in text and "Mandelbaum" in text
+        assert "致谢.**" not in text  # a Chinese label ends with a full-width colon
 
 
 def test_period_filter_and_prepared_inputs_are_reused(tmp_path, tiny_center):
