@@ -455,6 +455,20 @@ def test_batch_refuses_a_job_whose_output_holds_its_calls(runs, tmp_path, capsys
     assert _tree(out) == before
 
 
+def test_a_file_edited_after_ccpm_wrote_it_is_not_replaced(runs, tmp_path, capsys):
+    """A corrected row in gaming_agents.csv was discarded without a word by the next run."""
+    out = tmp_path / "val"
+    argv = ["validate", "--calls", str(runs["valid"]), "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert main(argv) == 0  # an untouched output is replaced as before
+    with open(out / "quarantine.csv", "a", encoding="utf-8") as fh:
+        fh.write("my note\n")
+    before = _tree(out)
+    assert main(argv) == 2
+    assert "quarantine.csv was changed" in _one_line_error(capsys.readouterr().err, "validate")
+    assert _tree(out) == before
+
+
 def test_panel_refuses_to_overwrite_a_file_it_did_not_write(runs, thesis, capsys):
     target = thesis / "thesis.docx"
     assert main(["panel", "--calls", str(runs["valid"]), "--out", str(target)]) == 2

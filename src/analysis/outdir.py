@@ -22,7 +22,10 @@ current folder, a folder above it, the home folder, the file-system root or the 
 checkout; an existing file where a folder is wanted (or the reverse); an existing folder
 that holds files but no marker; a marked folder holding files its marker does not list
 (a user's notes put into an output folder), unless they are single-file outputs of ccpm
-(``X`` beside ``X.manifest.json``, as ``ccpm panel --out out/panel.parquet`` writes).
+(``X`` beside ``X.manifest.json``, as ``ccpm panel --out out/panel.parquet`` writes); an
+output file changed after ccpm wrote it (its size or SHA-256 differs from the manifest's:
+:func:`edited_files`); a folder or file that holds one of the run's inputs
+(:func:`check_inputs_outside`).
 An output written by a ccpm version before the marker counts as ccpm's when its
 ``manifest.json`` (a ccpm manifest) accounts for every file in it.
 """
@@ -40,7 +43,7 @@ from pathlib import Path
 from .errors import CcpmError
 
 __all__ = ["MARKER", "OutputError", "staged_output", "staged_file", "check_output_path",
-           "check_output_file", "check_inputs_outside", "clean_stale", "foreign_files", "sync_tree", "fsync_path",
+           "check_output_file", "check_inputs_outside", "edited_files", "clean_stale", "foreign_files", "sync_tree", "fsync_path",
            "scratch_path", "write_marker"]
 
 #: Marker file in every folder ccpm writes: JSON ``{"written_by": "ccpm", "files": [...]}``.
@@ -282,7 +285,56 @@ def check_output_path(out: str | os.PathLike) -> Path:
             raise OutputError(f"output folder {out} holds a file ccpm did not write ({rel}): "
                               "move it away or give another folder (ccpm replaces the "
                               "whole folder)")
+        edited = edited_files(p, limit=1)
+        if edited:
+            raise OutputError(f"output folder {out}: {edited[0]} was changed after ccpm wrote "
+                              "it (its checksum differs from the manifest's): move it away or "
+                              "give another folder (ccpm replaces the whole folder)")
     return p
+
+
+#: Output files larger than this are compared by size only (hashing a large Parquet file
+#: at every rerun would cost seconds; an edit by hand is of a table or a text).
+_HASH_LIMIT = 64 * 2**20
+
+
+def edited_files(folder: str | os.PathLike, *, limit: int = 5) -> list[str]:
+    """Files of ``folder``'s ``manifest.json`` outputs that changed after ccpm wrote them.
+
+    A user who corrects a row of ``gaming_agents.csv`` made it theirs: rerunning into the
+    folder replaced it without a word. Files whose size differs from the manifest's, or
+    (up to :data:`_HASH_LIMIT` bytes) whose SHA-256 does; missing files are not edits.
+    """
+    import hashlib
+
+    folder = Path(folder)
+    try:
+        doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    out = []
+    for rec in doc.get("outputs") or [] if isinstance(doc, dict) else []:
+        if not isinstance(rec, dict) or not rec.get("file") or not rec.get("sha256"):
+            continue
+        f = folder / str(rec["file"])
+        try:
+            if not f.is_file() or folder.resolve() not in f.resolve().parents:
+                continue
+            size = f.stat().st_size
+            if rec.get("bytes") is not None and int(rec["bytes"]) != size:
+                out.append(str(rec["file"]))
+            elif size <= _HASH_LIMIT:
+                h = hashlib.sha256()
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                if h.hexdigest() != str(rec["sha256"]):
+                    out.append(str(rec["file"]))
+        except (OSError, ValueError):
+            continue
+        if len(out) >= limit:
+            break
+    return out
 
 
 def check_inputs_outside(out: str | os.PathLike, inputs: dict[str, object]) -> None:
