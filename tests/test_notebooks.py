@@ -156,6 +156,7 @@ RESEARCH_PARAMETERS = {
                          "kpi_floor", "min_calls", "fairness_by", "priorities", "weights",
                          "n_boot", "n_draws", "ci", "seed"},
     "new_model": {"calls", "okr", "truth", "period", "short_call_s", "blend_kpi", "priorities",
+                  "weights",
                   "n_boot", "seed"},
 }
 #: the public library calls a notebook must show (at least one each)
