@@ -187,7 +187,71 @@ def _is_duckdb_io(exc: BaseException) -> bool:
                for c in type(exc).__mro__)
 
 
+class _PipeSafe:
+    """A console stream whose reader may go away (``ccpm gaming ... | head -1``): once the
+    pipe is closed, the rest of the console output goes to /dev/null (its descriptor too,
+    for child processes) and the run goes on to write its outputs, instead of dying on a
+    BrokenPipeError at the next progress line."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _drop(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):  # no descriptor: keep the stream, drop the text
+            self._stream = open(os.devnull, "w")
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            try:
+                return self._stream.write(text)
+            except OSError:
+                return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+            try:
+                self._stream.flush()
+            except OSError:
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _guard_console():
+    """Wrap stdout and stderr in :class:`_PipeSafe`; returns the streams to put back."""
+    saved = (sys.stdout, sys.stderr)
+    if sys.stdout is not None and not isinstance(sys.stdout, _PipeSafe):
+        sys.stdout = _PipeSafe(sys.stdout)
+    if sys.stderr is not None and not isinstance(sys.stderr, _PipeSafe):
+        sys.stderr = _PipeSafe(sys.stderr)
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
+    saved = _guard_console()
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()  # a closed pipe is found here, not at exit (exit code 120)
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
