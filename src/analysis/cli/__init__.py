@@ -230,6 +230,25 @@ class _PipeSafe:
         return getattr(self._stream, name)
 
 
+class _no_sigint:
+    """SIGINT ignored inside (main thread only)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        return False
+
+
 def _guard_console():
     """Wrap stdout and stderr in :class:`_PipeSafe`; returns the streams to put back."""
     saved = (sys.stdout, sys.stderr)
@@ -265,7 +284,8 @@ def _main(argv: list[str] | None) -> int:
         print(f"ccpm {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"ccpm {args.command}: interrupted", file=sys.stderr)
+        with _no_sigint():  # a second Ctrl-C must not turn the message into a traceback
+            print(f"ccpm {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # the machine, not ccpm: full disk, read-only, no permission
         print(f"ccpm {args.command}: error: {os_error_line(exc)}", file=sys.stderr)
