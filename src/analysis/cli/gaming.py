@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import DEFAULT_ALPHA
 from ..engines import DEFAULT_ENGINE, ENGINES
+from .._yamltext import yaml_text
 from ..errors import ConfigError, InputError
 from . import add_privacy_arguments, pseudonymizer_from_args, shown
 
@@ -174,7 +175,7 @@ def run(args) -> int:
         if not path.is_file():
             raise InputError(f"OKR file not found: {path}")
         try:
-            okr = yaml.safe_load(path.read_text(encoding="utf-8"))
+            okr = yaml.safe_load(yaml_text(path, f"OKR file {path.name}"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path.name}: not valid YAML ({_yaml_problem(exc)})") from None
     checks = [c.strip() for c in args.checks.split(",") if c.strip()] if args.checks else None

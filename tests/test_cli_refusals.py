@@ -1,0 +1,66 @@
+"""Bad values and files the commands must refuse with one line and exit 2 (never an
+internal error, a traceback or an out-of-memory kill), before any long work."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.cli import main
+
+
+@pytest.fixture(scope="module")
+def center(tmp_path_factory):
+    from analysis.synth import generate_center, write_center
+
+    return write_center(generate_center(agents=8, days=7, seed=3, gaming="none"),
+                        tmp_path_factory.mktemp("refusals"))
+
+
+def _refused(capsys, argv, *needles):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith(f"ccpm {argv[0]}:")]
+    assert rc == 2, err
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert lines and "error:" in lines[-1], err
+    for needle in needles:
+        assert needle in lines[-1], err
+    return err
+
+
+@pytest.fixture
+def bad_yaml(tmp_path):
+    latin1 = tmp_path / "latin1.yml"
+    latin1.write_bytes('calls:\n  agent_id: "José"\n'.encode("latin-1"))
+    utf16 = tmp_path / "utf16.yml"
+    utf16.write_bytes("calls:\n  agent_id: agent\n".encode("utf-16"))
+    binary = tmp_path / "binary.yml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    return {"latin1": latin1, "utf16": utf16, "binary": binary}
+
+
+def test_non_utf8_yaml_is_refused_in_one_line(center, bad_yaml, tmp_path, capsys):
+    for kind, path in bad_yaml.items():
+        _refused(capsys, ["validate", "--calls", str(center["calls"]), "--mapping",
+                          str(path), "--out", str(tmp_path / "v")], "UTF-8")
+        _refused(capsys, ["compare", "--calls", str(center["calls"]), "--config", str(path),
+                          "--out", str(tmp_path / "c")], "UTF-8")
+        _refused(capsys, ["batch", str(path)], "UTF-8")
+        _refused(capsys, ["gaming", "--calls", str(center["calls"]), "--okr", str(path),
+                          "--out", str(tmp_path / "g")], "UTF-8")
+    assert not any((tmp_path / d).exists() for d in "vcg")
+    err = _refused(capsys, ["validate", "--calls", str(center["calls"]), "--mapping",
+                            str(bad_yaml["utf16"]), "--out", str(tmp_path / "v")])
+    assert "UTF-16" in err
+
+
+def test_report_checks_its_config_before_any_notebook(center, bad_yaml, tmp_path, capsys):
+    err = _refused(capsys, ["report", "--calls", str(center["calls"]), "--config",
+                            str(bad_yaml["binary"]), "--out", str(tmp_path / "r")], "UTF-8")
+    assert "executing" not in err
+    bad_key = tmp_path / "bad_key.yml"
+    bad_key.write_text("kpi:\n  bogus: 1\n")
+    err = _refused(capsys, ["report", "--calls", str(center["calls"]), "--config",
+                            str(bad_key), "--out", str(tmp_path / "r")], "kpi.bogus")
+    assert "executing" not in err
+    assert not (tmp_path / "r").exists()
