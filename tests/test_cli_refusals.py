@@ -64,3 +64,27 @@ def test_report_checks_its_config_before_any_notebook(center, bad_yaml, tmp_path
                             str(bad_key), "--out", str(tmp_path / "r")], "kpi.bogus")
     assert "executing" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_compare_refuses_truth_or_flags_without_their_column(center, tmp_path, capsys):
+    import pandas as pd
+
+    calls_csv = tmp_path / "calls.csv"  # has agent_id, and boolean columns with gaps
+    pd.read_parquet(center["calls"]).head(50).to_csv(calls_csv, index=False)
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text(calls_csv.read_text().splitlines()[0] + "\n")
+    for path in (calls_csv, header_only):
+        for opt in ("--truth", "--flags"):
+            _refused(capsys, ["compare", "--calls", str(center["calls"]), opt, str(path),
+                              "--out", str(tmp_path / "c")], "'flagged'", path.name)
+
+
+def test_restore_series_leaves_boolean_object_columns_alone():
+    import pandas as pd
+
+    from analysis.escape import restore_series
+
+    s = pd.Series([True, None, False], dtype=object)
+    assert restore_series(s).tolist() == [True, None, False]
+    assert restore_series(pd.Series(["'=1", None, True], dtype=object)).tolist() == \
+        ["=1", None, True]

@@ -103,7 +103,7 @@ def _read_flags(path: str, pz):
     flags = read_flags(path)
     if pz is not None:
         flags["agent_id"] = pz.unmask(flags["agent_id"])
-    left = int(flags["agent_id"].map(looks_pseudonymized).sum())
+    left = sum(bool(looks_pseudonymized(v)) for v in flags["agent_id"])
     if left:
         hint = ("pseudonymized with another salt, or agents not in --calls" if pz is not None
                 else "pseudonymized: give --pseudonymize with the salt that wrote it")
@@ -143,6 +143,11 @@ def run(args) -> int:
         config["models"] = list(dict.fromkeys(config["models"] + list(config.get("hybrids")
                                                                         or {})))
     pz = pseudonymizer_from_args(args, keep=("center", *config["models"]))
+    from ..compare import read_flags
+
+    for path in (args.truth, args.flags):  # a wrong file stops the run before the panel
+        if path:
+            read_flags(path)
     panel = panel_from_args(args)
     if args.roster:
         panel = merge_roster(panel, args.roster)
