@@ -79,6 +79,17 @@ def test_compare_refuses_truth_or_flags_without_their_column(center, tmp_path, c
                               "--out", str(tmp_path / "c")], "'flagged'", path.name)
 
 
+@pytest.mark.parametrize("extra, needle", [
+    (["--seed", "-1"], "seed"),
+    (["--start", "9999-12-31"], "9999-12-31"),
+    (["--agents", "100000000", "--days", "1000000"], "GB of memory"),
+])
+def test_synth_refuses_impossible_arguments(extra, needle, tmp_path, capsys):
+    _refused(capsys, ["synth", "--out", str(tmp_path / "s"), "--agents", "8", "--days", "7",
+                      "--quiet", *extra], needle)
+    assert not (tmp_path / "s").exists()
+
+
 def test_restore_series_leaves_boolean_object_columns_alone():
     import pandas as pd
 
