@@ -99,3 +99,43 @@ def test_restore_series_leaves_boolean_object_columns_alone():
     assert restore_series(s).tolist() == [True, None, False]
     assert restore_series(pd.Series(["'=1", None, True], dtype=object)).tolist() == \
         ["=1", None, True]
+
+
+# -- values accepted silently before (issue 4) ------------------------------------------
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["compare", "--n-boot", "-5"], "--n-boot -5"),
+    (["compare", "--short-call-s", "-1"], "--short-call-s"),
+    (["compare", "--repeat-window-h", "0"], "--repeat-window-h"),
+    (["compare", "--repeat-window-h", "-1"], "--repeat-window-h"),
+    (["panel", "--short-call-s", "-1"], "--short-call-s"),
+    (["report", "--short-call-s", "-1"], "--short-call-s"),
+    (["gaming", "--short-call-s", "-1"], "--short-call-s"),
+    (["compare", "--models", ","], "--models"),
+    (["gaming", "--checks", ","], "--checks"),
+    (["gaming", "--option", "bunch_boot=-1"], "bunch_boot=-1"),
+    (["gaming", "--option", "min_peers=-3"], "min_peers=-3"),
+    (["gaming", "--option", "repeat_window_h=0"], "repeat_window_h=0"),
+])
+def test_out_of_range_values_are_refused(argv, needle, center, tmp_path, capsys):
+    out = tmp_path / ("x.parquet" if argv[0] == "panel" else "x")
+    cmd, *rest = argv
+    try:
+        rc = main([cmd, "--calls", str(center["calls"]), *rest, "--out", str(out)])
+    except SystemExit as exc:  # argparse's own refusal: usage and one error line
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err and "internal error" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"ccpm {cmd}: error:") and needle in last, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_batch_refuses_no_workers(workers, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", str(tmp_path / "schedule.yml"), "--workers", workers])
+    assert exc.value.code == 2
+    assert "--workers: must be >= 1" in capsys.readouterr().err

@@ -19,7 +19,52 @@ from .. import __version__
 from ..errors import CcpmError
 
 __all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args",
-           "shown", "os_error_line"]
+           "shown", "os_error_line", "positive", "at_least", "name_list"]
+
+
+def positive(kind=float):
+    """An argparse ``type``: a number > 0 (seconds, hours), the same rule in every command
+    (``--short-call-s -1`` was refused by gaming but taken by compare and report)."""
+    def parse(s: str):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+        if not v > 0 or v != v or v in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"must be > 0: {s!r}")
+        return v
+
+    parse.__name__ = kind.__name__  # argparse names the type in its message
+    return parse
+
+
+def at_least(minimum: int):
+    """An argparse ``type``: a whole number >= ``minimum`` (counts: workers, replicates)."""
+    def parse(s: str):
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {s!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}: {s!r}")
+        return v
+
+    parse.__name__ = "int"
+    return parse
+
+
+def name_list(text: str | None, option: str) -> list[str] | None:
+    """A comma-separated list of names (None when the option was not given); a list
+    with no name in it (``--checks ,``) is refused, not taken as 'all'."""
+    from ..errors import ConfigError
+
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{option} {text!r}: no name in the list (leave {option} out "
+                          "for the default)")
+    return names
 
 
 def add_privacy_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,28 +11,15 @@ from ..config import DEFAULT_ALPHA
 from ..engines import DEFAULT_ENGINE, ENGINES
 from .._yamltext import yaml_text
 from ..errors import ConfigError, InputError
-from . import add_privacy_arguments, pseudonymizer_from_args, shown
+from . import add_privacy_arguments, name_list, positive, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
-
-
-def _positive(kind):
-    def parse(s: str):
-        try:
-            v = kind(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {s!r}")
-        return v
-
-    return parse
 
 
 def _short(s: str):
     if s.lower() == "auto":
         return "auto"
-    return _positive(float)(s)
+    return positive(float)(s)
 
 
 def register(sub) -> None:
@@ -48,7 +35,7 @@ def register(sub) -> None:
     p.add_argument("--calls", required=True,
                    help="contract Parquet (file/folder/glob) or a raw export with --mapping")
     p.add_argument("--mapping", help="column mapping of a raw export (built-in name or YAML)")
-    p.add_argument("--aht-target", type=_positive(float), metavar="SECONDS",
+    p.add_argument("--aht-target", type=positive(float), metavar="SECONDS",
                    help="handle-time target for the bunching checks (default: found in the data)")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"false-discovery level (default {DEFAULT_ALPHA})")
@@ -178,7 +165,7 @@ def run(args) -> int:
             okr = yaml.safe_load(yaml_text(path, f"OKR file {path.name}"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path.name}: not valid YAML ({_yaml_problem(exc)})") from None
-    checks = [c.strip() for c in args.checks.split(",") if c.strip()] if args.checks else None
+    checks = name_list(args.checks, "--checks")
     print("ccpm gaming: loading calls ...", file=sys.stderr, flush=True)
     report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
                         okr=okr, roster=roster, checks=checks, progress=True,
@@ -255,6 +242,10 @@ INTEGER_OPTIONS = frozenset({
 })
 NUMBER_OPTIONS = frozenset({"bunch_target_alpha", "novice_days", "eod_window_min",
                             "repeat_window_h", "quick_callback_h"})
+#: Whole-number options that count draws, threads or days: at least 1 (the other whole
+#: numbers, minimum counts, at least 0). ``bunch_boot=-1`` ended as a failed check.
+COUNT_OPTIONS = frozenset({"bunch_boot", "check_threads", "recip_n_perm",
+                           "cp_min_segment_days", "step_min_days", "eod_min_days"})
 FLAG_OPTIONS = frozenset({
     "bunch_peer_target", "bunch_periods", "randomized", "short_use_ended_by", "raise_errors",
     "empirical_null", "short_pooled", "own_history", "tenure_adjust", "transfer_predictive",
@@ -275,6 +266,14 @@ def _option_problem(key: str, value) -> str:
         return "a whole number is expected"
     if key in NUMBER_OPTIONS and not is_num:
         return "a number is expected"
+    if key in COUNT_OPTIONS and value < 1:
+        return "a whole number >= 1 is expected"
+    if key in INTEGER_OPTIONS and value < 0:
+        return "a whole number >= 0 is expected"
+    if key == "bunch_target_alpha" and not 0 < value < 1:
+        return "a level between 0 and 1 is expected"
+    if key in NUMBER_OPTIONS and not (value > 0 and value != float("inf")):
+        return "a number > 0 is expected"
     if key in FLAG_OPTIONS and str(value).lower() not in FLAG_WORDS:
         return "true or false is expected"
     return ""
