@@ -139,3 +139,22 @@ def test_batch_refuses_no_workers(workers, tmp_path, capsys):
         main(["batch", str(tmp_path / "schedule.yml"), "--workers", workers])
     assert exc.value.code == 2
     assert "--workers: must be >= 1" in capsys.readouterr().err
+
+
+def test_a_failed_check_is_reported_as_failed_not_as_too_few_calls(center, tmp_path,
+                                                                   capsys, monkeypatch):
+    from analysis.gaming._base import CHECKS
+
+    def broken(ctx):
+        raise ValueError("negative dimensions are not allowed")
+
+    CHECKS.names()  # loads the registry
+    monkeypatch.setitem(CHECKS._items, "short_calls_peer", broken)
+    out = tmp_path / "g"
+    rc = main(["gaming", "--calls", str(center["calls"]), "--checks", "short_calls_peer",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc != 0, err
+    assert "check short_calls_peer FAILED: ValueError: negative dimensions" in err
+    assert "too few calls" not in err
+    assert not out.exists()

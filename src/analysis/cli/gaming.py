@@ -193,6 +193,16 @@ def run(args) -> int:
                    privacy=pz)
     if note := _set_aside_note(report.info):
         print(f"ccpm gaming: {note}", file=sys.stderr)
+    failed = {name: why for name, why in report.skipped.items()
+              if str(why).startswith("failed (")}
+    for name, why in failed.items():
+        print(f"ccpm gaming: check {name} FAILED: {str(why)[len('failed ('):].rstrip(')')}",
+              file=sys.stderr)
+    if failed:  # a bug or a bad option, not the data: the results are incomplete
+        print(f"ccpm gaming: error: {len(failed)} check(s) failed ({', '.join(failed)}); "
+              "nothing written (an output missing checks would pass for complete); "
+              "--option raise_errors=true gives the traceback", file=sys.stderr)
+        return 1
     if not len(report.flags):
         print("ccpm gaming: no check could test these calls (too few calls, days or agents, "
               "or columns missing): summary.txt gives each check's reason", file=sys.stderr)
