@@ -48,3 +48,48 @@ def test_every_command_writing_ids_refuses_a_salt_without_pseudonymize(tmp_path,
         assert main(argv) == 2, cmd
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1] == f"ccpm {cmd}: error: --salt-file needs --pseudonymize", err
+
+
+def _small_calls(tmp_path):
+    from analysis.synth import generate_center, write_center
+
+    return write_center(generate_center(agents=8, days=7, seed=3, gaming="none"),
+                        tmp_path / "center")
+
+
+def test_a_closed_console_pipe_does_not_abort_the_run(tmp_path):
+    """``ccpm gaming ... | head -1``: the reader goes away after one line; the run must
+    still finish and write its output folder (it died with exit 1 and no output)."""
+    import os
+
+    paths = _small_calls(tmp_path)
+    for cmd in ("gaming", "validate"):
+        r, w = os.pipe()
+        os.close(r)  # every console write is a broken pipe
+        try:
+            proc = subprocess.run([sys.executable, "-m", "analysis", cmd, "--calls",
+                                   str(paths["calls"]), "--out", str(tmp_path / cmd)],
+                                  stdout=w, stderr=w, timeout=300)
+        finally:
+            os.close(w)
+        assert proc.returncode == 0, cmd
+        assert (tmp_path / cmd / "manifest.json").is_file(), cmd
+
+
+def test_pipe_safe_stream_survives_a_broken_pipe():
+    from analysis.cli import _PipeSafe
+
+    class Broken:
+        def write(self, text):
+            raise BrokenPipeError
+
+        def flush(self):
+            raise BrokenPipeError
+
+        def fileno(self):
+            raise ValueError("no descriptor")
+
+    s = _PipeSafe(Broken())
+    assert s.write("x\n") == 2
+    s.flush()
+    print("more", file=s)

@@ -64,6 +64,7 @@ import yaml
 
 from . import __version__
 from .config import TEMPLATES_DIR
+from ._yamltext import yaml_text
 from .errors import CcpmError, ConfigError
 from .outdir import (
     _HOST,  # noqa: F401  (tests and older callers import it from here)
@@ -143,7 +144,7 @@ def load_schedule(path: str | os.PathLike) -> list[Job]:
     if not path.is_file():
         raise ConfigError(f"schedule not found: {path}")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.safe_load(yaml_text(path, f"schedule {path.name}")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path.name}: invalid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(doc, dict):

@@ -653,6 +653,9 @@ def read_flags(path: str | Path) -> pd.DataFrame:
     df = df.apply(restore_series)  # ccpm's CSVs quote formula-like text (analysis.escape)
     if "agent_id" not in df.columns:
         raise InputError(f"{p.name}: no agent_id column")
+    if "flagged" not in df.columns and "gaming" not in df.columns:
+        raise InputError(f"{p.name}: no 'flagged' column (a flags CSV: agent_id, flagged) "
+                         "and no 'gaming' column (truth.csv from ccpm synth)")
     return df
 
 

@@ -161,7 +161,10 @@ def restore_series(s: pd.Series) -> pd.Series:
     """Undo :func:`neutralize_cell` on a column read back from a CSV ccpm wrote."""
     if not _is_text(s):
         return s
-    hit = s.str.match(r"'+[=+\-@\t\r\n]", na=False)
+    is_str = s.map(lambda v: isinstance(v, str)).astype(bool)
+    if not is_str.any():  # an object column of booleans (True/False with gaps), numbers
+        return s
+    hit = is_str & s.where(is_str, "").astype(str).str.match(r"'+[=+\-@\t\r\n]", na=False)
     if not hit.any():
         return s
     s = s.copy()

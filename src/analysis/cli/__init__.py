@@ -19,7 +19,52 @@ from .. import __version__
 from ..errors import CcpmError
 
 __all__ = ["main", "build_parser", "add_privacy_arguments", "pseudonymizer_from_args",
-           "shown", "os_error_line"]
+           "shown", "os_error_line", "positive", "at_least", "name_list"]
+
+
+def positive(kind=float):
+    """An argparse ``type``: a number > 0 (seconds, hours), the same rule in every command
+    (``--short-call-s -1`` was refused by gaming but taken by compare and report)."""
+    def parse(s: str):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+        if not v > 0 or v != v or v in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"must be > 0: {s!r}")
+        return v
+
+    parse.__name__ = kind.__name__  # argparse names the type in its message
+    return parse
+
+
+def at_least(minimum: int):
+    """An argparse ``type``: a whole number >= ``minimum`` (counts: workers, replicates)."""
+    def parse(s: str):
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {s!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}: {s!r}")
+        return v
+
+    parse.__name__ = "int"
+    return parse
+
+
+def name_list(text: str | None, option: str) -> list[str] | None:
+    """A comma-separated list of names (None when the option was not given); a list
+    with no name in it (``--checks ,``) is refused, not taken as 'all'."""
+    from ..errors import ConfigError
+
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{option} {text!r}: no name in the list (leave {option} out "
+                          "for the default)")
+    return names
 
 
 def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
@@ -195,7 +240,90 @@ def _is_duckdb_io(exc: BaseException) -> bool:
                for c in type(exc).__mro__)
 
 
+class _PipeSafe:
+    """A console stream whose reader may go away (``ccpm gaming ... | head -1``): once the
+    pipe is closed, the rest of the console output goes to /dev/null (its descriptor too,
+    for child processes) and the run goes on to write its outputs, instead of dying on a
+    BrokenPipeError at the next progress line."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _drop(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):  # no descriptor: keep the stream, drop the text
+            self._stream = open(os.devnull, "w")
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            try:
+                return self._stream.write(text)
+            except OSError:
+                return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+            try:
+                self._stream.flush()
+            except OSError:
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _no_sigint:
+    """SIGINT ignored inside (main thread only)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        return False
+
+
+def _guard_console():
+    """Wrap stdout and stderr in :class:`_PipeSafe`; returns the streams to put back."""
+    saved = (sys.stdout, sys.stderr)
+    if sys.stdout is not None and not isinstance(sys.stdout, _PipeSafe):
+        sys.stdout = _PipeSafe(sys.stdout)
+    if sys.stderr is not None and not isinstance(sys.stderr, _PipeSafe):
+        sys.stderr = _PipeSafe(sys.stderr)
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
+    saved = _guard_console()
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()  # a closed pipe is found here, not at exit (exit code 120)
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -209,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ccpm {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"ccpm {args.command}: interrupted", file=sys.stderr)
+        with _no_sigint():  # a second Ctrl-C must not turn the message into a traceback
+            print(f"ccpm {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # the machine, not ccpm: full disk, read-only, no permission
         print(f"ccpm {args.command}: error: {os_error_line(exc)}", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import at_least
+
 __all__ = ["register", "run"]
 
 
@@ -17,7 +19,8 @@ def register(sub) -> None:
         "One failing job does not stop the others, but makes the exit code 1.",
     )
     p.add_argument("schedule", help="schedule file (see reports/config/schedule.example.yml)")
-    p.add_argument("--workers", type=int, default=2, help="parallel worker processes (2)")
+    p.add_argument("--workers", type=at_least(1), default=2,
+                   help="parallel worker processes (2)")
     p.add_argument("--force", action="store_true", help="rebuild even unchanged outputs")
     p.add_argument("--dry-run", action="store_true",
                    help="list the jobs and whether each is current; build nothing")

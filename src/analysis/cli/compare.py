@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from .._paths import is_pattern
-from ..errors import InputError
-from . import add_privacy_arguments, pseudonymizer_from_args, shown
+from ..errors import ConfigError, InputError
+from . import add_privacy_arguments, name_list, pseudonymizer_from_args, shown
 from .panel import add_panel_arguments, panel_from_args
 
 __all__ = ["register", "run", "read_ratings", "merge_roster", "write_json"]
@@ -103,7 +103,7 @@ def _read_flags(path: str, pz):
     flags = read_flags(path)
     if pz is not None:
         flags["agent_id"] = pz.unmask(flags["agent_id"])
-    left = int(flags["agent_id"].map(looks_pseudonymized).sum())
+    left = sum(bool(looks_pseudonymized(v)) for v in flags["agent_id"])
     if left:
         hint = ("pseudonymized with another salt, or agents not in --calls" if pz is not None
                 else "pseudonymized: give --pseudonymize with the salt that wrote it")
@@ -129,20 +129,31 @@ def run(args) -> int:
 
     started = time.time()
 
-    config = load_model_config(args.config)
+    override = {}
+    if args.n_boot is not None:  # validated as the config's n_boot is (an integer >= 0)
+        override = {"compare": {"n_boot": args.n_boot},
+                    "recommendation": {"n_boot": args.n_boot}}
+    try:
+        config = load_model_config(args.config, override=override)
+    except ConfigError as exc:
+        if args.n_boot is not None and ".n_boot" in str(exc):
+            raise ConfigError(f"--n-boot {args.n_boot}: expected an integer >= 0") from None
+        raise
     if args.priorities is not None:
         from ..criteria import parse_priorities
 
         parse_priorities(args.priorities, key="--priorities")
-    if args.n_boot is not None:
-        config.setdefault("compare", {})["n_boot"] = int(args.n_boot)
-        config.setdefault("recommendation", {})["n_boot"] = int(args.n_boot)
-    if args.models:
-        config["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.models is not None:
+        config["models"] = name_list(args.models, "--models")
     if args.hybrids:
         config["models"] = list(dict.fromkeys(config["models"] + list(config.get("hybrids")
                                                                         or {})))
     pz = pseudonymizer_from_args(args, keep=("center", *config["models"]))
+    from ..compare import read_flags
+
+    for path in (args.truth, args.flags):  # a wrong file stops the run before the panel
+        if path:
+            read_flags(path)
     panel = panel_from_args(args)
     if args.roster:
         panel = merge_roster(panel, args.roster)

@@ -9,29 +9,17 @@ from pathlib import Path
 
 from ..config import DEFAULT_ALPHA
 from ..engines import DEFAULT_ENGINE, ENGINES
+from .._yamltext import yaml_text
 from ..errors import ConfigError, InputError
-from . import add_privacy_arguments, pseudonymizer_from_args, shown
+from . import add_privacy_arguments, name_list, positive, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
-
-
-def _positive(kind):
-    def parse(s: str):
-        try:
-            v = kind(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {s!r}")
-        return v
-
-    return parse
 
 
 def _short(s: str):
     if s.lower() == "auto":
         return "auto"
-    return _positive(float)(s)
+    return positive(float)(s)
 
 
 def register(sub) -> None:
@@ -47,7 +35,7 @@ def register(sub) -> None:
     p.add_argument("--calls", required=True,
                    help="contract Parquet (file/folder/glob) or a raw export with --mapping")
     p.add_argument("--mapping", help="column mapping of a raw export (built-in name or YAML)")
-    p.add_argument("--aht-target", type=_positive(float), metavar="SECONDS",
+    p.add_argument("--aht-target", type=positive(float), metavar="SECONDS",
                    help="handle-time target for the bunching checks (default: found in the data)")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                    help=f"false-discovery level (default {DEFAULT_ALPHA})")
@@ -174,10 +162,10 @@ def run(args) -> int:
         if not path.is_file():
             raise InputError(f"OKR file not found: {path}")
         try:
-            okr = yaml.safe_load(path.read_text(encoding="utf-8"))
+            okr = yaml.safe_load(yaml_text(path, f"OKR file {path.name}"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path.name}: not valid YAML ({_yaml_problem(exc)})") from None
-    checks = [c.strip() for c in args.checks.split(",") if c.strip()] if args.checks else None
+    checks = name_list(args.checks, "--checks")
     print("ccpm gaming: loading calls ...", file=sys.stderr, flush=True)
     report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
                         okr=okr, roster=roster, checks=checks, progress=True,
@@ -205,6 +193,16 @@ def run(args) -> int:
                    privacy=pz)
     if note := _set_aside_note(report.info):
         print(f"ccpm gaming: {note}", file=sys.stderr)
+    failed = {name: why for name, why in report.skipped.items()
+              if str(why).startswith("failed (")}
+    for name, why in failed.items():
+        print(f"ccpm gaming: check {name} FAILED: {str(why)[len('failed ('):].rstrip(')')}",
+              file=sys.stderr)
+    if failed:  # a bug or a bad option, not the data: the results are incomplete
+        print(f"ccpm gaming: error: {len(failed)} check(s) failed ({', '.join(failed)}); "
+              "nothing written (an output missing checks would pass for complete); "
+              "--option raise_errors=true gives the traceback", file=sys.stderr)
+        return 1
     if not len(report.flags):
         print("ccpm gaming: no check could test these calls (too few calls, days or agents, "
               "or columns missing): summary.txt gives each check's reason", file=sys.stderr)
@@ -254,6 +252,10 @@ INTEGER_OPTIONS = frozenset({
 })
 NUMBER_OPTIONS = frozenset({"bunch_target_alpha", "novice_days", "eod_window_min",
                             "repeat_window_h", "quick_callback_h"})
+#: Whole-number options that count draws, threads or days: at least 1 (the other whole
+#: numbers, minimum counts, at least 0). ``bunch_boot=-1`` ended as a failed check.
+COUNT_OPTIONS = frozenset({"bunch_boot", "check_threads", "recip_n_perm",
+                           "cp_min_segment_days", "step_min_days", "eod_min_days"})
 FLAG_OPTIONS = frozenset({
     "bunch_peer_target", "bunch_periods", "randomized", "short_use_ended_by", "raise_errors",
     "empirical_null", "short_pooled", "own_history", "tenure_adjust", "transfer_predictive",
@@ -274,6 +276,14 @@ def _option_problem(key: str, value) -> str:
         return "a whole number is expected"
     if key in NUMBER_OPTIONS and not is_num:
         return "a number is expected"
+    if key in COUNT_OPTIONS and value < 1:
+        return "a whole number >= 1 is expected"
+    if key in INTEGER_OPTIONS and value < 0:
+        return "a whole number >= 0 is expected"
+    if key == "bunch_target_alpha" and not 0 < value < 1:
+        return "a level between 0 and 1 is expected"
+    if key in NUMBER_OPTIONS and not (value > 0 and value != float("inf")):
+        return "a number > 0 is expected"
     if key in FLAG_OPTIONS and str(value).lower() not in FLAG_WORDS:
         return "true or false is expected"
     return ""

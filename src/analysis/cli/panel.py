@@ -9,7 +9,7 @@ from .._paths import is_pattern
 from ..config import DEFAULT_SHORT_CALL_S, REPEAT_WINDOW_H
 from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError
-from . import add_privacy_arguments, pseudonymizer_from_args, shown
+from . import add_privacy_arguments, positive, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run", "add_panel_arguments", "panel_from_args"]
 
@@ -29,9 +29,9 @@ def add_panel_arguments(p) -> None:
     p.add_argument("--spark-master", metavar="URL", default=None,
                    help="Spark master for --engine spark (default local[2]; e.g. "
                         "spark://host:7077 for a cluster)")
-    p.add_argument("--short-call-s", type=float, default=DEFAULT_SHORT_CALL_S,
+    p.add_argument("--short-call-s", type=positive(float), default=DEFAULT_SHORT_CALL_S,
                    help=f"talk time below this is a short call (default {DEFAULT_SHORT_CALL_S:g})")
-    p.add_argument("--repeat-window-h", type=float, default=REPEAT_WINDOW_H,
+    p.add_argument("--repeat-window-h", type=positive(float), default=REPEAT_WINDOW_H,
                    help=f"repeat-call window in hours (default {REPEAT_WINDOW_H})")
 
 

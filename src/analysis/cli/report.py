@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_privacy_arguments, shown
+from . import add_privacy_arguments, positive, shown
 
 __all__ = ["register", "run", "add_report_arguments"]
 
@@ -24,7 +24,7 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
                    help="report on the calls of this year, month or day only (models and "
                    "checks then see that span alone; --period in panel/gaming is the "
                    "length of one scoring interval, a different thing)")
-    p.add_argument("--short-call-s", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--short-call-s", type=positive(float), default=None, metavar="SECONDS",
                    help="a handled call with talk time below this is short (default "
                    "20; the Anonymous Bank case study uses 15)")
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="report language")

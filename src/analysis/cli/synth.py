@@ -74,11 +74,56 @@ def register(sub) -> None:
     p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
 
 
+def _available_memory() -> int | None:
+    """Bytes of memory this process may still take: the smaller of the system's
+    available memory and the cgroup's (container's) room; None when unknown."""
+    room = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    room.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+                room.append(int(limit) - int(fh.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return min(room) if room else None
+
+
+#: synth refuses beyond this many estimated calls even where memory would allow it
+MAX_CALLS = 200_000_000
+
+
+def check_size(agents: int, days: int) -> None:
+    """Refuse (ConfigError) a center too large to generate here, saying its estimated
+    size, instead of being killed for lack of memory half-way."""
+    from ..errors import ConfigError
+    from ..synth import estimate_size
+
+    if agents < 1 or days < 1:
+        return  # generate_center words these
+    calls, need = estimate_size(agents, days)
+    room = _available_memory()
+    if calls > MAX_CALLS or (room is not None and need > room):
+        have = f"; this machine has about {room / 2**30:.1f} GB free" if room else ""
+        raise ConfigError(
+            f"--agents {agents} --days {days} is about {calls:,} calls and "
+            f"{need / 2**30:,.1f} GB of memory{have} (limit {MAX_CALLS:,} calls): "
+            "give fewer agents or days")
+
+
 def run(args) -> int:
     from ..manifest import write_manifest
     from ..synth import generate_center, write_center
     from . import shown
 
+    check_size(args.agents, args.days)
     started = time.time()
     t0 = time.perf_counter()
     center = generate_center(

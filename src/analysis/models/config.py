@@ -9,6 +9,7 @@ import yaml
 from ..config import MIN_360_GROUP
 from ..contract import RATER_GROUPS
 from ..criteria import CRITERIA
+from .._yamltext import yaml_text
 from ..errors import ConfigError
 from ..metrics import metric_names
 from ._merge import deep_merge
@@ -25,7 +26,7 @@ _DIRECTIONS = ("higher", "lower")
 
 def _read_yaml(path: Path) -> dict:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = yaml_text(path, f"config {Path(path).name}")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     try:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .._yamltext import yaml_text
 from ..errors import ConfigError
 from ..metrics import metric_names
 from ._base import MODELS, ModelResult
@@ -136,7 +137,7 @@ def load_okr(path: str | Path) -> dict:
     """Read and validate an OKR YAML file (format in the module docstring)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.safe_load(yaml_text(p, f"OKR file {p.name}"))
     except FileNotFoundError:
         raise ConfigError(f"OKR file not found: {p}") from None
     except yaml.YAMLError as exc:

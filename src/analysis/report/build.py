@@ -42,7 +42,7 @@ from ..config import TEMPLATES_DIR
 from ..escape import safe_csv
 from . import i18n
 from .engines import RenderMeta, select_engine
-from .execute import REPORT_NOTEBOOKS, execute_notebook
+from .execute import REPORT_NOTEBOOKS, execute_notebook, run_side_by_side
 from .fonts import report_fonts
 from .i18n import t
 from .inputs import _is_path, file_sha256, prepare_inputs
@@ -354,18 +354,9 @@ def _execute_one(job: tuple) -> Path:
 
 def _execute_parallel(jobs: list[tuple]) -> list[Path]:
     """Run independent notebooks side by side, each in a spawned process (its kernel is
-    its own); the first failure (in template order) is raised after all have finished."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
-        futures = [pool.submit(_execute_one, j) for j in jobs]
-        errors = [f.exception() for f in futures]
-    for err in errors:
-        if err is not None:
-            raise err
-    return [f.result() for f in futures]
+    its own); the first failure (in template order) is raised after all have finished;
+    Ctrl-C stops the workers and their kernels (:func:`~.execute.run_side_by_side`)."""
+    return run_side_by_side(_execute_one, jobs)
 
 
 #: bundle table -> exported CSV: ``(analysis folder, table, CSV name)``

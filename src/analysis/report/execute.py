@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import random
 import re
+import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +22,8 @@ import nbformat
 from ..errors import CcpmError, InputError
 from . import i18n
 
-__all__ = ["CellError", "execute_notebook", "localize_notebook", "parameters_cell", "REPORT_NOTEBOOKS"]
+__all__ = ["CellError", "execute_notebook", "localize_notebook", "parameters_cell",
+           "run_side_by_side", "kill_kernels", "REPORT_NOTEBOOKS"]
 
 #: Templates of a full report, in the order they are executed (the summary reads what the
 #: others computed) and the order they appear in the PDF.
@@ -94,6 +98,24 @@ def _log_tail(log: Path, lines: int = 3) -> str:
     return _one_line(" | ".join(text.splitlines()[-lines:])) if text else "no output"
 
 
+#: the notebook kernels started by this process (each leads its own session, so Ctrl-C
+#: at the terminal does not reach it): what :func:`kill_kernels` stops
+_KERNELS: list[subprocess.Popen] = []
+
+
+def kill_kernels() -> None:
+    """Stop every notebook kernel this process started that still runs (with its own
+    children): on Ctrl-C, or when a notebook worker is told to stop."""
+    while _KERNELS:
+        proc = _KERNELS.pop()
+        try:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+
 def _kernel_manager_class(log_path: Path):
     """An AsyncKernelManager whose kernel writes its stderr (start-up warnings, shutdown
     noise) to ``log_path`` instead of the terminal; cell errors still reach papermill."""
@@ -105,7 +127,11 @@ def _kernel_manager_class(log_path: Path):
                 return await AsyncKernelManager._async_start_kernel(self, **kw)
             with open(log_path, "ab") as fh:  # the kernel process keeps its own copy
                 kw["stderr"] = fh
-                return await AsyncKernelManager._async_start_kernel(self, **kw)
+                started = await AsyncKernelManager._async_start_kernel(self, **kw)
+            proc = getattr(self.provisioner, "process", None)
+            if isinstance(proc, subprocess.Popen):
+                _KERNELS.append(proc)
+            return started
 
     return _LoggedKernelManager
 
@@ -154,6 +180,9 @@ def execute_notebook(
                 kernel_manager_class=_kernel_manager_class(log),
             )
             break
+        except KeyboardInterrupt:  # the kernel, in its own session, did not see Ctrl-C
+            kill_kernels()
+            raise
         except PapermillExecutionError as exc:
             msg = f"{template.stem} cell {exc.exec_count}: {exc.ename}: {_one_line(exc.evalue)}"
             raise CellError(msg, output) from None
@@ -172,3 +201,109 @@ def execute_notebook(
     localize_notebook(done, lang)
     nbformat.write(done, output)
     return output
+
+
+def _worker(func, job, conn) -> None:
+    """A notebook worker (spawned by :func:`run_side_by_side`): SIGINT ignored (the parent
+    alone answers Ctrl-C), SIGTERM stops its kernels and exits; sends back
+    ``("ok", result)`` or ``("error", exception)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def stop(signum, frame):
+        kill_kernels()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        reply = ("ok", func(job))
+    except Exception as exc:  # noqa: BLE001 - carried to the parent, raised there
+        reply = ("error", exc)
+    try:
+        conn.send(reply)
+    except Exception as exc:  # an exception that does not pickle: its text
+        conn.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"
+                                         if reply[0] == "error" else exc)))
+    conn.close()
+
+
+class _NoSigint:
+    """In the main thread: SIGINT held back (blocked, its disposition SIG_IGN, which
+    processes spawned meanwhile inherit) and delivered when the block ends."""
+
+    def __enter__(self):
+        self.main = threading.current_thread() is threading.main_thread()
+        if self.main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        if self.main:
+            signal.signal(signal.SIGINT, self.old)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        return False
+
+
+def _stop(procs, grace: float = 5.0) -> None:
+    """Terminate worker processes (each then stops its kernels) and reap them."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+
+
+def run_side_by_side(func, jobs: list) -> list:
+    """``[func(job) for job in jobs]``, each job in its own spawned process.
+
+    The first failure (in job order) is raised after all have finished. Ctrl-C is the
+    parent's alone (the workers ignore SIGINT): on KeyboardInterrupt, or any other
+    exception in the parent, every worker is terminated (stopping its notebook kernels)
+    and reaped before the exception goes on, so nothing is left running and nothing is
+    left for multiprocessing's exit handler to wait for.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    procs, conns = [], []
+    try:
+        for job in jobs:
+            recv, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker, args=(func, job, send), daemon=True)
+            with _NoSigint():
+                p.start()
+            send.close()
+            procs.append(p)
+            conns.append(recv)
+        replies: dict[int, tuple] = {}
+        pending = dict(enumerate(conns))
+        while pending:
+            for conn in wait(list(pending.values())):
+                i = next(k for k, c in pending.items() if c is conn)
+                try:
+                    replies[i] = conn.recv()
+                except EOFError:  # died without a word (killed, out of memory)
+                    procs[i].join(5)
+                    replies[i] = ("error", CcpmError(
+                        f"a notebook worker stopped unexpectedly (exit code "
+                        f"{procs[i].exitcode})"))
+                del pending[i]
+        for p in procs:
+            p.join(10)
+    except BaseException:
+        with _NoSigint():  # a second Ctrl-C must not cut the clean-up short
+            _stop(procs)
+        raise
+    finally:
+        for c in conns:
+            c.close()
+    for i in range(len(jobs)):
+        if replies[i][0] == "error":
+            raise replies[i][1]
+    return [replies[i][1] for i in range(len(jobs))]

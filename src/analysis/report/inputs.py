@@ -36,6 +36,7 @@ import yaml
 from .. import __version__
 from .._paths import glob_files, is_pattern
 from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
+from .._yamltext import yaml_text
 from ..errors import ConfigError, InputError
 from ..escape import safe_csv, sql_quote_path
 
@@ -438,6 +439,10 @@ def prepare_inputs(
     }
     if paths["calls"] is None:
         raise InputError("no calls file given")
+    if paths["config"] is not None:  # a bad configuration stops the run before any notebook
+        from ..models.config import load_model_config
+
+        load_model_config(paths["config"])
     params = {"period": period, "pseudonymize": bool(pseudonymize), "v": MANIFEST_VERSION,
               "mapping": None if paths["mapping"] else mapping}
     pz = None
@@ -502,7 +507,7 @@ def prepare_inputs(
         df.to_parquet(idir / f"{kind}.parquet", index=False)
     if paths["okr"] is not None:
         try:
-            okr_doc = yaml.safe_load(paths["okr"].read_text(encoding="utf-8"))
+            okr_doc = yaml.safe_load(yaml_text(paths["okr"], f"okr {paths['okr'].name}"))
         except yaml.YAMLError as exc:
             raise ConfigError(f"okr {paths['okr']}: invalid YAML: {exc}".splitlines()[0]) from None
         if pz is not None:

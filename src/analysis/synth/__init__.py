@@ -91,6 +91,7 @@ from ._world import Q_SHORT, Q_TRANSFER, QUEUE_NAMES, make_agents, staffing_plan
 __all__ = [
     "SynthCenter",
     "generate_center",
+    "estimate_size",
     "write_center",
     "sample_center",
     "parse_gaming_spec",
@@ -226,6 +227,18 @@ def calls_table(center: SynthCenter, lo: int = 0, hi: int | None = None) -> pa.T
     return pa.table([cols[f.name].cast(f.type) for f in CALL_SCHEMA], schema=CALL_SCHEMA)
 
 
+#: calls per agent and calendar day in the synthetic world (Sundays closed included), and
+#: the memory a call takes while the center is generated: for :func:`estimate_size`
+CALLS_PER_AGENT_DAY = 45
+BYTES_PER_CALL = 300
+
+
+def estimate_size(agents: int, days: int) -> tuple[int, int]:
+    """``(calls, bytes of memory)`` :func:`generate_center` will roughly need."""
+    calls = int(agents) * int(days) * CALLS_PER_AGENT_DAY
+    return calls, calls * BYTES_PER_CALL + 200 * 2**20
+
+
 def _parse_start(start: str | dt.date) -> dt.date:
     if isinstance(start, dt.date):
         return start
@@ -304,7 +317,14 @@ def generate_center(
         raise ConfigError(f"short_kappa must be > 0, got {short_kappa!r}")
     if not (0 <= novice_share < 1):
         raise ConfigError(f"novice_share must be in [0, 1), got {novice_share!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     start_d = _parse_start(start)
+    try:
+        start_d + dt.timedelta(days=int(days) + 7)  # the last day, and the week after it
+    except OverflowError:
+        raise ConfigError(f"start {start_d.isoformat()} + {days} days runs past the last "
+                          "date there is (9999-12-31): give an earlier --start") from None
     st = parse_stress(stress)
     spec = default_gaming_spec(int(agents)) if gaming is None else gaming
     items = parse_gaming_spec(spec, days=int(days))
