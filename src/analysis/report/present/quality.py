@@ -82,9 +82,8 @@ def provenance(inputs: ReportInputs, lang: str = "en") -> Markdown:
     elif inputs.notes:  # the library's English: counted here, kept in manifest.json
         parts.append("*" + tm("dq.notes.other", lang, n=len(inputs.notes)) + "*")
     if inputs.manifest.get("anonymous_bank"):
-        # a label ending: "Acknowledgement." in English, "致谢：" in Chinese (not "致谢.")
-        end = "." if lang == "en" else t("punct.colon", lang).strip()
-        parts.append(f"**{tm('dq.acknowledgement', lang)}{end}** "
+        # the label's own ending: "Acknowledgement." in English, "致谢：" (not "致谢.")
+        parts.append(f"**{tm('dq.acknowledgement', lang)}{t('punct.label_end', lang)}** "
                      + tm("dq.acknowledgement.anonymous_bank", lang))
     return Markdown("\n\n".join(parts))
 
