@@ -40,7 +40,7 @@ def bad_yaml(tmp_path):
 
 
 def test_non_utf8_yaml_is_refused_in_one_line(center, bad_yaml, tmp_path, capsys):
-    for kind, path in bad_yaml.items():
+    for path in bad_yaml.values():
         _refused(capsys, ["validate", "--calls", str(center["calls"]), "--mapping",
                           str(path), "--out", str(tmp_path / "v")], "UTF-8")
         _refused(capsys, ["compare", "--calls", str(center["calls"]), "--config", str(path),

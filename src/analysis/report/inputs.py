@@ -35,8 +35,8 @@ import yaml
 
 from .. import __version__
 from .._paths import glob_files, is_pattern
-from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from .._yamltext import yaml_text
+from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from ..errors import ConfigError, InputError
 from ..escape import safe_csv, sql_quote_path
 
