@@ -40,7 +40,7 @@ def bad_yaml(tmp_path):
 
 
 def test_non_utf8_yaml_is_refused_in_one_line(center, bad_yaml, tmp_path, capsys):
-    for kind, path in bad_yaml.items():
+    for path in bad_yaml.values():
         _refused(capsys, ["validate", "--calls", str(center["calls"]), "--mapping",
                           str(path), "--out", str(tmp_path / "v")], "UTF-8")
         _refused(capsys, ["compare", "--calls", str(center["calls"]), "--config", str(path),
@@ -158,3 +158,21 @@ def test_a_failed_check_is_reported_as_failed_not_as_too_few_calls(center, tmp_p
     assert "check short_calls_peer FAILED: ValueError: negative dimensions" in err
     assert "too few calls" not in err
     assert not out.exists()
+
+
+# -- messages that named the wrong problem (issue 7) -------------------------------------
+
+
+def test_report_messages_name_the_problem(center, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = str(tmp_path / "r")
+    _refused(capsys, ["report", "--calls", str(empty), "--out", out],
+             "folder holds no table files")
+    _refused(capsys, ["report", "--calls", str(center["calls"]), "--span", "2026-13",
+                      "--out", out], "invalid month")
+    _refused(capsys, ["report", "--calls", str(center["calls"]), "--span", "2026-02-30",
+                      "--out", out], "invalid date")
+    for cmd in ("report", "validate", "gaming"):
+        _refused(capsys, [cmd, "--calls", str(center["calls"]), "--mapping", str(empty),
+                          "--out", out], "is a folder")

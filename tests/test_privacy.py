@@ -70,9 +70,13 @@ def test_same_agent_same_pseudonym_across_columns_and_tables():
 def test_salt_from_env_file_or_generated_once(tmp_path, monkeypatch):
     monkeypatch.delenv("CCPM_SALT", raising=False)
     path = tmp_path / "cfg" / "salt"
-    first = resolve_salt(path)
+    with pytest.raises(ConfigError, match="does not exist.*--new-salt"):
+        resolve_salt(path)  # a salt file named but missing: a typo, not a new salt
+    assert not (tmp_path / "cfg").exists()
+    first = resolve_salt(path, new=True)
     assert path.is_file() and (path.stat().st_mode & 0o777) == 0o600
     assert resolve_salt(path) == first  # stored once, reused
+    assert resolve_salt(path, new=True) == first  # an existing salt is kept
     monkeypatch.setenv("CCPM_SALT", "from-env-0123456789-abcdefghij")
     assert resolve_salt(path) == b"from-env-0123456789-abcdefghij"
     monkeypatch.delenv("CCPM_SALT")

@@ -252,3 +252,69 @@ def test_salt_file_without_pseudonymize_is_refused(tmp_path, capsys):
     assert main(["panel", "--calls", "x.parquet", "--out", str(tmp_path / "p.parquet"),
                  "--salt-file", str(tmp_path / "s")]) == 2
     assert "--salt-file needs --pseudonymize" in capsys.readouterr().err
+
+
+def test_a_missing_salt_file_is_refused_unless_new_salt(tmp_path, capsys, monkeypatch):
+    """A typo in --salt-file used to generate a new salt (and its folders) silently, so
+    the pseudonyms joined nothing written before; a folder gave two messages."""
+    from analysis.cli import main as cli_main
+
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    calls = tmp_path / "calls.csv"
+    calls.write_text("call_id,queue,arrival_ts,outcome,agent_id,answer_ts,talk_s\n"
+                     "c1,q,2026-01-05 08:00:00,answered,A1,2026-01-05 08:00:05,60\n")
+    typo = tmp_path / "no_such" / "salt"
+    argv = ["validate", "--calls", str(calls), "--pseudonymize", "--out", str(tmp_path / "o")]
+    assert cli_main([*argv, "--salt-file", str(typo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "does not exist" in err[-1] and "--new-salt" in err[-1]
+    assert not any("generat" in line for line in err[:-1])
+    assert not (tmp_path / "no_such").exists() and not (tmp_path / "o").exists()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert cli_main([*argv, "--salt-file", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ccpm validate: error: salt file {folder} is a folder, not a file: "
+                   "give the salt file itself"]
+    assert cli_main([*argv, "--salt-file", str(typo), "--new-salt"]) == 0
+    assert typo.is_file()
+    assert "generated one there" in capsys.readouterr().err
+
+
+def _per_agent_folder(tmp_path):
+    folder = tmp_path / "per_agent"
+    folder.mkdir()
+    head = "call_id,queue,arrival_ts,outcome,agent_id,answer_ts,talk_s\n"
+    for i, name in enumerate(("Dana Cohen", "Li Wei", "Ann Smith")):
+        (folder / f"{name}.csv").write_text(
+            head + f"c{i},q,2026-01-05 08:0{i}:00,answered,{name},2026-01-05 08:0{i}:05,60\n")
+    return folder
+
+
+def test_validate_quiet_prints_no_progress_lines(tmp_path, capsys):
+    from analysis.cli import main as cli_main
+
+    folder = _per_agent_folder(tmp_path)
+    assert cli_main(["validate", "--calls", str(folder), "--quiet",
+                     "--out", str(tmp_path / "o")]) == 0
+    got = capsys.readouterr()
+    assert got.err == "", got.err  # it printed "validating calls:" and a line per file
+    assert "calls: 3 rows read = 3 valid + 0 quarantined" in got.out
+
+
+def test_validate_progress_names_no_agent_file_under_pseudonymize(tmp_path, capsys,
+                                                                  monkeypatch):
+    from analysis.cli import main as cli_main
+
+    monkeypatch.setenv("CCPM_SALT", "progress-salt-0123456789abcdefXYZ")
+    folder = _per_agent_folder(tmp_path)
+    assert cli_main(["validate", "--calls", str(folder), "--pseudonymize",
+                     "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "reading 1/3: F-" in err, err
+    for name in ("Dana", "Cohen", "Li Wei", "Smith"):
+        assert name not in err, err
+    assert cli_main(["validate", "--calls", str(folder / "Li Wei.csv"), "--pseudonymize",
+                     "--out", str(tmp_path / "o2")]) == 0
+    err = capsys.readouterr().err
+    assert "Li Wei" not in err and "validating calls: " in err, err

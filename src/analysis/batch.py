@@ -63,8 +63,8 @@ import pandas as pd
 import yaml
 
 from . import __version__
-from .config import TEMPLATES_DIR
 from ._yamltext import yaml_text
+from .config import TEMPLATES_DIR
 from .errors import CcpmError, ConfigError
 from .outdir import (
     _HOST,  # noqa: F401  (tests and older callers import it from here)

@@ -173,11 +173,15 @@ def default_salt_file() -> Path:
     return Path(base) / "ccpm" / "salt"
 
 
-def resolve_salt(salt_file: str | os.PathLike | None = None, *, create: bool = True) -> bytes:
+def resolve_salt(salt_file: str | os.PathLike | None = None, *, create: bool = True,
+                 new: bool = False) -> bytes:
     """The salt to use, in this order: ``CCPM_SALT``, ``salt_file``, the default file.
 
-    When none exists and ``create`` is true, 32 random bytes are generated and written
-    (hex, mode 0600) to ``salt_file`` or the default file, so later runs reuse them.
+    When the default file (:func:`default_salt_file`) does not exist and ``create`` is
+    true, 32 random bytes are generated and written (hex, mode 0600) there, so later runs
+    reuse them. A ``salt_file`` given by name that does not exist is an error (a typo
+    would otherwise give pseudonyms that join nothing written before) unless ``new`` is
+    true (``--new-salt``): then the salt is generated there.
 
     A salt given by the operator (``CCPM_SALT`` or a file) must carry at least
     :data:`MIN_SALT_BITS` bits (:func:`check_salt`): ``CCPM_SALT=1`` is refused.
@@ -185,13 +189,16 @@ def resolve_salt(salt_file: str | os.PathLike | None = None, *, create: bool = T
     Raises
     ------
     ConfigError
-        ``salt_file`` is given but missing (with ``create=False``), empty, unreadable
-        or too weak; ``CCPM_SALT`` too weak.
+        ``salt_file`` is given but missing (without ``new``), a folder, empty,
+        unreadable or too weak; ``CCPM_SALT`` too weak.
     """
     env = os.environ.get("CCPM_SALT")
     if env:
         return check_salt(env.encode("utf-8"), "CCPM_SALT")
     path = Path(salt_file).expanduser() if salt_file else default_salt_file()
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"salt file {path} is a folder, not a file: give the salt file "
+                          "itself")
     if path.is_file():
         try:
             data = path.read_bytes().strip()
@@ -202,6 +209,10 @@ def resolve_salt(salt_file: str | os.PathLike | None = None, *, create: bool = T
         return check_salt(data, f"salt file {path}")
     if not create:
         raise ConfigError(f"salt file {path} does not exist")
+    if salt_file and not new:
+        raise ConfigError(
+            f"salt file {path} does not exist: check the path (a new salt gives pseudonyms "
+            "that join nothing written before), or add --new-salt to generate one there")
     path.parent.mkdir(parents=True, exist_ok=True)
     salt = secrets.token_hex(32)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")

@@ -77,7 +77,11 @@ def add_privacy_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--salt-file", metavar="FILE",
                    help="salt for --pseudonymize (default: CCPM_SALT, else a salt generated "
                         "once in ~/.config/ccpm/salt); the same salt gives the same "
-                        "pseudonyms in every command, so outputs can be joined")
+                        "pseudonyms in every command, so outputs can be joined; a FILE that "
+                        "does not exist is refused unless --new-salt")
+    g.add_argument("--new-salt", action="store_true",
+                   help="generate a new salt in --salt-file FILE when it does not exist "
+                        "(an existing salt is kept)")
 
 
 #: Arguments naming data files whose names are pseudonymized (``alice.csv``).
@@ -89,8 +93,8 @@ _PASS_ARGS = ("calls", "ratings", "roster", "panel")
 def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
     """The run's :class:`analysis.privacy.Pseudonymizer`, or None without --pseudonymize.
 
-    Says on stderr when a new salt is generated (a mistyped --salt-file would otherwise
-    silently give pseudonyms that join nothing written before). Inputs already
+    The salt is checked by :func:`prepare_salt` (a --salt-file that does not exist is
+    refused unless --new-salt; a generated salt is announced on stderr). Inputs already
     pseudonymized with the same salt (their Parquet metadata, written by ``validate
     --pseudonymize``, has this salt's ``salt_id``) are passed through; with another
     salt the run is refused. Input file names are pseudonymized wherever written.
@@ -98,17 +102,11 @@ def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
     from ..errors import ConfigError
 
     salt_file = getattr(args, "salt_file", None)
+    prepare_salt(args)
     if not getattr(args, "pseudonymize", False):
-        if salt_file:
-            raise ConfigError("--salt-file needs --pseudonymize")
         return None
-    from ..privacy import Pseudonymizer, default_salt_file, input_salt_ids
+    from ..privacy import Pseudonymizer, input_salt_ids
 
-    if not os.environ.get("CCPM_SALT"):
-        path = os.path.expanduser(salt_file) if salt_file else str(default_salt_file())
-        if not os.path.isfile(path):
-            print(f"ccpm: no salt in {path}: generating one there (keep it secret and keep "
-                  "it: the same salt gives the same pseudonyms)", file=sys.stderr)
     pz = Pseudonymizer.from_salt_file(salt_file, keep=keep)
     for name in _PASS_ARGS:
         value = getattr(args, name, None)
@@ -122,6 +120,35 @@ def pseudonymizer_from_args(args: argparse.Namespace, *, keep=("center",)):
             pz.passthrough = True
     pz.learn_files(*(getattr(args, n, None) for n in _DATA_ARGS))
     return pz
+
+
+def prepare_salt(args: argparse.Namespace) -> None:
+    """Check the run's salt before any work, generating it where that is asked for (the
+    default salt file when missing, or ``--salt-file F --new-salt``) and saying so. A
+    ``--salt-file`` that does not exist is refused (a typo would give pseudonyms that join
+    nothing written before), as is a folder."""
+    from ..errors import ConfigError
+
+    salt_file = getattr(args, "salt_file", None)
+    new = getattr(args, "new_salt", False)
+    if not getattr(args, "pseudonymize", False):
+        if salt_file or new:
+            raise ConfigError(f"{'--salt-file' if salt_file else '--new-salt'} needs "
+                              "--pseudonymize")
+        return
+    if new and not salt_file:
+        raise ConfigError("--new-salt needs --salt-file FILE (the default salt is "
+                          "generated when missing)")
+    if os.environ.get("CCPM_SALT"):
+        return
+    from ..privacy import default_salt_file, resolve_salt
+
+    path = os.path.expanduser(salt_file) if salt_file else str(default_salt_file())
+    missing = not os.path.exists(path)
+    resolve_salt(salt_file, new=new)
+    if missing:
+        print(f"ccpm: no salt in {path}: generated one there (keep it secret and keep "
+              "it: the same salt gives the same pseudonyms)", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from .._yamltext import yaml_text
 from ..config import DEFAULT_ALPHA
 from ..engines import DEFAULT_ENGINE, ENGINES
-from .._yamltext import yaml_text
 from ..errors import ConfigError, InputError
 from . import add_privacy_arguments, name_list, positive, pseudonymizer_from_args, shown
 

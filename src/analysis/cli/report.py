@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_privacy_arguments, positive, shown
+from . import add_privacy_arguments, positive, prepare_salt, shown
 
 __all__ = ["register", "run", "add_report_arguments"]
 
@@ -58,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..report.build import build_report
 
-    if args.salt_file and not args.pseudonymize:
-        raise ConfigError("--salt-file needs --pseudonymize")
+    prepare_salt(args)  # a missing --salt-file is refused before any work
     for d in args.results_from:
         if not (Path(d).expanduser() / "build" / "results").is_dir():
             raise ConfigError(f"--results-from {d}: not a report folder written by ccpm "

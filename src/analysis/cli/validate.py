@@ -206,8 +206,13 @@ def run(args) -> int:
     if not jobs:
         raise InputError("nothing to validate: give --calls, --roster and/or --ratings")
     outputs, rows = [], {}
+    # progress: none with --quiet; with --pseudonymize file names as their pseudonyms
+    # (per-agent files are named after people)
+    progress = False if args.quiet else (pz.file_name if pz is not None else True)
     for label, path, mapping, loader in jobs:
-        print(f"validating {label}: {path}", file=sys.stderr, flush=True)
+        if not args.quiet:
+            shown_path = pz.text(str(path)) if pz is not None else path
+            print(f"validating {label}: {shown_path}", file=sys.stderr, flush=True)
         if label == "calls" and pz is None:  # streamed: flat memory whatever the size
             # a contract CSV whose every row is plainly valid: the fast path, no pandas
             from ..load._quick import Handover, validate_calls_fast
@@ -216,14 +221,14 @@ def run(args) -> int:
             if isinstance(got, Handover):  # every row checked by the streaming loader
                 hand = got
                 try:
-                    got = load.validate_calls(path, mapping, args.out, progress=True,
+                    got = load.validate_calls(path, mapping, args.out, progress=progress,
                                               fast=not hand.tried, opened=hand.source)
                 finally:
                     if hand.source is not None:
                         hand.source.cleanup()
             res, paths = got
         else:
-            res = getattr(load, loader)(path, mapping, progress=True)
+            res = getattr(load, loader)(path, mapping, progress=progress)
             if pz is not None:
                 res = _pseudonymize_result(res, mapping, pz)
             paths = load.write_validated(res, args.out)

@@ -514,6 +514,9 @@ def resolve_mapping(mapping: str | os.PathLike | dict | Mapping | None = None, *
     if text in builtins:
         return parse_mapping(_load_yaml(builtins[text]), name=text, path=builtins[text], kind=kind)
     p = Path(text)
+    if p.is_dir():
+        raise ConfigError(f"mapping {text} is a folder, not a YAML file (or a built-in "
+                          f"name: {', '.join(builtins) or 'none'})")
     if p.suffix in (".yml", ".yaml") or os.sep in text or "/" in text:
         if not p.is_file():
             raise InputError(f"mapping file {text}: no such file")

@@ -101,7 +101,10 @@ def summary_frame(valid_rows: int, reason_counts: dict[str, int], rows_read: int
 
 def read_raw(path, mapping: Mapping, *, progress: bool = False
              ) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Read every file of ``path`` with the mapping's read options -> (raw, sources, notes)."""
+    """Read every file of ``path`` with the mapping's read options -> (raw, sources, notes).
+
+    ``progress``: a line per file on stderr (several files); a callable shows each file
+    name as it returns (``Pseudonymizer.file_name``: per-agent files name people)."""
     paths = expand_paths(path)
     opts = read_options(mapping)
     cb = None
@@ -110,7 +113,8 @@ def read_raw(path, mapping: Mapping, *, progress: bool = False
         counter = iter(range(1, total + 1))
 
         def cb(p):
-            print(f"reading {next(counter)}/{total}: {p.name}", file=sys.stderr, flush=True)
+            name = progress(p.name) if callable(progress) else p.name  # e.g. a pseudonym
+            print(f"reading {next(counter)}/{total}: {name}", file=sys.stderr, flush=True)
 
     try:
         raw, notes = read_many(paths, opts, progress=cb)

@@ -301,7 +301,8 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
             total = len(paths)
             for k, p in enumerate(paths, start=1):
                 if progress and total > 1:
-                    print(f"reading {k}/{total}: {p.name}", file=sys.stderr, flush=True)
+                    name = progress(p.name) if callable(progress) else p.name
+                    print(f"reading {k}/{total}: {name}", file=sys.stderr, flush=True)
                 if opened is not None and total == 1:
                     sources.append(opened)
                 else:

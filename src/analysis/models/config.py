@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
+from .._yamltext import yaml_text
 from ..config import MIN_360_GROUP
 from ..contract import RATER_GROUPS
 from ..criteria import CRITERIA
-from .._yamltext import yaml_text
 from ..errors import ConfigError
 from ..metrics import metric_names
 from ._merge import deep_merge

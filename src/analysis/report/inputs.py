@@ -35,8 +35,8 @@ import yaml
 
 from .. import __version__
 from .._paths import glob_files, is_pattern
-from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from .._yamltext import yaml_text
+from ..config import DEFAULT_SHORT_CALL_S, REPO_ROOT
 from ..errors import ConfigError, InputError
 from ..escape import safe_csv, sql_quote_path
 
@@ -262,10 +262,35 @@ def _load_optional(kind: str, path: Path) -> pd.DataFrame:
     return _read_table(path, kind)
 
 
+def check_span(period) -> None:
+    """Refuse a span that is not a year, a month or a day that exists (``2026-13`` said
+    "no valid calls in period 2026-13" after the calls were loaded)."""
+    if period is None:
+        return
+    text = str(period)
+    if not _PERIOD_RE.match(text):
+        raise ConfigError(f"period {period!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    parts = [int(x) for x in text.split("-")]
+    if len(parts) >= 2 and not 1 <= parts[1] <= 12:
+        raise ConfigError(f"period {text}: invalid month {text[5:7]} (01-12)")
+    if len(parts) == 3:
+        try:
+            _dt.date(*parts)
+        except ValueError:
+            raise ConfigError(f"period {text}: invalid date (no such day)") from None
+
+
 def _check_file(path: str | os.PathLike | None, kind: str) -> Path | None:
     if path in (None, ""):
         return None
     p = Path(path).expanduser()
+    if p.is_dir() and kind in ("mapping", "okr", "config"):  # one YAML file each
+        raise InputError(f"{kind} {p} is a folder, not a YAML file")
+    if p.is_dir() and not _files_of(p):  # the words the other commands use
+        raise InputError(f"{p}: folder holds no table files "
+                         f"({', '.join(sorted(set(_DATA_SUFFIXES)))})")
+    if is_pattern(p) and not p.exists() and not _files_of(p):
+        raise InputError(f"{p}: no file matches")
     if not _files_of(p) or not all(f.exists() for f in _files_of(p)):
         raise InputError(f"{kind} file not found: {p}")
     return p
@@ -426,8 +451,7 @@ def prepare_inputs(
     InputError
         A file is missing or unreadable, or no call is left after the period filter.
     """
-    if period is not None and not _PERIOD_RE.match(str(period)):
-        raise ConfigError(f"period {period!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    check_span(period)
     paths = {
         "calls": _check_file(calls, "calls"),
         "mapping": _check_file(mapping, "mapping") if _is_path(mapping) else None,
