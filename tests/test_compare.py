@@ -284,7 +284,7 @@ def _validity_world(seed: int = 3, n: int = 60):
     rng = np.random.default_rng(seed)
     habit, skill = rng.normal(size=n), rng.normal(size=n)
     rows, scores = [], []
-    for t, per in enumerate(["2026-01", "2026-02", "2026-03"]):
+    for per in ["2026-01", "2026-02", "2026-03"]:
         res = 0.8 + 0.05 * habit + 0.02 * skill + rng.normal(0, 0.01, n)
         for i in range(n):
             rows.append({"agent_id": f"a{i}", "period": per, "resolution_rate": res[i]})

@@ -18,8 +18,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis.report.literal import (BREAK_EVERY, html_text, md_plain, md_text, typst_str,
-                                     typst_text)
+from analysis.report.literal import BREAK_EVERY, html_text, md_plain, md_text, typst_str, typst_text
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
