@@ -242,3 +242,27 @@ def test_with_roster_adds_team_shift_site_and_keeps_accounting():
     assert list(out["team"].fillna("-")) == ["t1", "t2", "-"]  # first row of a, c missing
     assert "site" not in out and out.attrs["ccpm_panel"] == {"rows_read": 6}
     assert with_roster(panel, None) is panel
+
+
+def test_the_report_and_the_notebook_read_a_planted_truth_alike():
+    """One reading of a truth file: its gaming column (true/1/yes), else behaviours that
+    are not honest ones (a truth from another simulator); the notebook's recovery used to
+    need a gaming column and read 'yes' and ' True' as honest."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from analysis.gaming._recovery import _truth_frame, planted
+    from analysis.report.results import truth_gamers
+
+    with_col = pd.DataFrame({"agent_id": ["a", "b", "c", "d"],
+                             "gaming": ["yes", " True", "0", "false"]})
+    only_beh = pd.DataFrame({"agent_id": ["a", "b", "c"],
+                             "behaviour": ["hangup", "honest", "novice"]})
+    assert planted(with_col).tolist() == [True, True, False, False]
+    assert planted(only_beh).tolist() == [True, False, False]
+    for tr in (with_col, only_beh):
+        report = set(truth_gamers(SimpleNamespace(truth=tr))["agent_id"])
+        nb = _truth_frame(tr)
+        assert report == set(nb.loc[nb["gaming"], "agent_id"])
+    assert planted(pd.DataFrame({"agent_id": ["a"]})) is None

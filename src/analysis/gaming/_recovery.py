@@ -11,7 +11,26 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["agent_decision", "truth_recovery", "Recovery"]
+__all__ = ["agent_decision", "truth_recovery", "Recovery", "planted"]
+
+
+def planted(truth: pd.DataFrame) -> pd.Series | None:
+    """Per row of a planted truth, whether the agent games: its ``gaming`` column (true /
+    1 / yes), else its ``behaviour`` (``behavior``) not an honest one
+    (:data:`analysis.synth._spec.HONEST_BEHAVIOURS`: a truth file written by another
+    simulator may carry only behaviours); None when it has neither. The report's count of
+    planted gamers found is read the same way."""
+    if "gaming" in truth.columns:
+        v = truth["gaming"]
+        if v.dtype == bool:
+            return v
+        return v.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+    col = next((c for c in ("behaviour", "behavior") if c in truth.columns), None)
+    if col is None:
+        return None
+    from ..synth._spec import HONEST_BEHAVIOURS
+
+    return ~truth[col].astype(str).isin(HONEST_BEHAVIOURS)
 
 
 def _truth_frame(truth) -> pd.DataFrame | None:
@@ -21,8 +40,8 @@ def _truth_frame(truth) -> pd.DataFrame | None:
         truth = pd.read_csv(truth, dtype={"agent_id": str})
     t = truth.copy()
     t["agent_id"] = t["agent_id"].astype(str)
-    t["gaming"] = t["gaming"].astype(str).str.lower().isin({"true", "1"}) \
-        if t["gaming"].dtype == object else t["gaming"].fillna(False).astype(bool)
+    gaming = planted(t)
+    t["gaming"] = False if gaming is None else gaming.to_numpy(bool)
     if "behaviour" not in t:
         t["behaviour"] = t["gaming"].map({True: "gaming", False: "honest"})
     return t

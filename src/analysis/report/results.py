@@ -348,23 +348,17 @@ def comparison(inputs: ReportInputs, build_dir):
 
 
 def truth_gamers(inputs: ReportInputs) -> pd.DataFrame | None:
-    """``agent_id`` of the gamers planted in synthetic data (``truth``); None without it."""
+    """``agent_id`` of the gamers planted in synthetic data (``truth``); None without it
+    (:func:`analysis.gaming._recovery.planted` reads the truth)."""
+    from ..gaming._recovery import planted
+
     tr = inputs.truth
     if tr is None or "agent_id" not in tr.columns:
         return None
-    col = next((c for c in ("behaviour", "behavior") if c in tr.columns), None)
-    if "gaming" not in tr.columns and col is not None:
-        from ..synth._spec import HONEST_BEHAVIOURS
-
-        g = tr.loc[~tr[col].astype(str).isin(HONEST_BEHAVIOURS), ["agent_id"]]
-    elif "gaming" in tr.columns:
-        v = tr["gaming"]
-        if v.dtype != bool:
-            v = v.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
-        g = tr.loc[v, ["agent_id"]]
-    else:
+    gaming = planted(tr)
+    if gaming is None:
         return None
-    return g.drop_duplicates().reset_index(drop=True)
+    return tr.loc[gaming.to_numpy(bool), ["agent_id"]].drop_duplicates().reset_index(drop=True)
 
 
 def known_gamers(inputs: ReportInputs) -> list[str]:
