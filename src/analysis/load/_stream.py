@@ -43,7 +43,7 @@ from ..contract import HANDLED_OUTCOMES
 from ..errors import InputError
 from ..escape import safe_csv
 from ._build import Problems, build_columns, merge_offset_stats, offset_notes
-from ._checks import check_calls, jitter_note
+from ._checks import check_calls, jitter_note, line_break_note
 from ._fast import ROW_GROUP_ROWS, RowGroupWriter, fast_contract_csv
 from ._mapping import KIND_COLUMNS, Mapping, resolve_mapping
 from ._meta import WrittenRows, move_outputs
@@ -408,6 +408,9 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
             if stats.get("jitter"):
                 tol = float(m.checks.get("clock_tolerance_s", 0))
                 notes.append(jitter_note(int(stats["jitter"]), tol))
+            if stats.get("line_break_rows"):
+                notes.append(line_break_note(int(stats["line_break_rows"]),
+                                             int(stats["line_breaks"])))
             dups = _duplicates(ids_w, tmpd)
             n_valid = _write_valid(cand, dups, valid_path, m, rownum, valid_schema)
             def reread(i: int) -> Iterator[tuple[pa.Table, np.ndarray]]:
