@@ -122,7 +122,7 @@ def test_weak_salt_file_is_refused_and_a_generated_salt_is_strong(tmp_path, monk
     (tmp_path / "weak").write_text("secret\n")
     with pytest.raises(ConfigError, match="weak"):
         resolve_salt(tmp_path / "weak")
-    made = resolve_salt(tmp_path / "new")
+    made = resolve_salt(tmp_path / "new", new=True)  # a missing file only on purpose
     assert salt_bits(made) >= 256
 
 
