@@ -85,6 +85,8 @@ def test_schedule_matrix_and_paths(tmp_path):
     ({"jobs": [{"name": "a", "calls": "x", "colour": "red"}]}, "unknown key 'colour'"),
     ({"jobz": []}, "unknown key 'jobz'"),
     ({"jobs": [{"name": "a"}]}, "no 'calls'"),
+    ({"jobs": [{"name": "a", "calls": "x", "lang": "fr"}]}, "unknown report language 'fr'"),
+    ({"jobs": [{"name": "a", "calls": "x", "period": "2026-13"}]}, "invalid month 13"),
     ({"jobs": [{"name": "a", "calls": "x"}, {"name": "a", "calls": "y"}]}, "repeats"),
     ({}, "no jobs"),
 ])

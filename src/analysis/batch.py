@@ -199,9 +199,25 @@ def load_schedule(path: str | os.PathLike) -> list[Job]:
         names.add(kw["name"])
         if kw.get("period") is not None:
             kw["period"] = str(kw["period"])
+        _check_job(path, kw)
         jobs.append(Job(**kw))
     _check_outputs(path, jobs)
     return jobs
+
+
+def _check_job(path: Path, kw: dict) -> None:
+    """Refuse (one line) a job the schedule itself makes impossible, as unknown keys are: an
+    unknown language, a period that is no year, month or day (``--dry-run`` listed them
+    "to build"). A missing calls file is the run's business: that job fails, the others
+    run."""
+    from .report.i18n import check_lang
+    from .report.inputs import check_span
+
+    try:
+        check_lang(kw.get("lang", "en"))
+        check_span(kw.get("period"))
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: job {kw['name']!r}: {exc}") from None
 
 
 def _check_outputs(path: Path, jobs: list[Job]) -> None:
