@@ -305,7 +305,7 @@ def edited_files(folder: str | os.PathLike, *, limit: int = 5) -> list[str]:
     folder replaced it without a word. Files whose size differs from the manifest's, or
     (up to :data:`_HASH_LIMIT` bytes) whose SHA-256 does; missing files are not edits.
     """
-    import hashlib
+    from .manifest import file_sha256
 
     folder = Path(folder)
     try:
@@ -323,13 +323,8 @@ def edited_files(folder: str | os.PathLike, *, limit: int = 5) -> list[str]:
             size = f.stat().st_size
             if rec.get("bytes") is not None and int(rec["bytes"]) != size:
                 out.append(str(rec["file"]))
-            elif size <= _HASH_LIMIT:
-                h = hashlib.sha256()
-                with open(f, "rb") as fh:
-                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                        h.update(chunk)
-                if h.hexdigest() != str(rec["sha256"]):
-                    out.append(str(rec["file"]))
+            elif size <= _HASH_LIMIT and file_sha256(f) != str(rec["sha256"]):
+                out.append(str(rec["file"]))
         except (OSError, ValueError):
             continue
         if len(out) >= limit:
