@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special, stats
 
@@ -197,6 +198,18 @@ def test_checks_run_without_ended_by_and_skip_cleanly_without_talk():
     assert "earlier period" in rep.skipped["short_calls_trend"]
 
 
+def _crackdown_calls() -> pd.DataFrame:
+    """30 agents; A000-A002 hang up on 25-35 % of their calls until 2024-03-01."""
+    calls, _ = simulate_calls(n_agents=30, months=3, seed=8, ended_by=False,
+                              hangup={0: (0.35, 0), 1: (0.3, 0), 2: (0.25, 0)})
+    after = calls["arrival_ts"] >= "2024-03-01"
+    calls = calls.copy()
+    gam = calls["agent_id"].isin(["A000", "A001", "A002"]) & after & (calls["talk_s"] < 15.5)
+    # after the crackdown their hang-ups become normal calls again
+    calls.loc[gam, "talk_s"] = np.random.default_rng(0).lognormal(5.3, 0.5, gam.sum())
+    return calls
+
+
 def test_change_check_finds_agents_who_stop_at_a_crackdown():
     """Three agents hang up until a center-wide crackdown at the start of month 3.
 
@@ -205,20 +218,31 @@ def test_change_check_finds_agents_who_stop_at_a_crackdown():
     center's rate by about 3 points; at 12-20 % the drop is within what a smooth
     trend ending a month later can absorb.
     """
-    calls, _ = simulate_calls(n_agents=30, months=3, seed=8, ended_by=False,
-                              hangup={0: (0.35, 0), 1: (0.3, 0), 2: (0.25, 0)})
-    after = calls["arrival_ts"] >= "2024-03-01"
-    calls = calls.copy()
-    gam = calls["agent_id"].isin(["A000", "A001", "A002"]) & after & (calls["talk_s"] < 15.5)
-    # after the crackdown their hang-ups become normal calls again
-    calls.loc[gam, "talk_s"] = np.random.default_rng(0).lognormal(5.3, 0.5, gam.sum())
-    rep = run_checks(calls, checks=["short_calls_change"], options={"raise_errors": True})
+    rep = run_checks(_crackdown_calls(), checks=["short_calls_change"],
+                     options={"raise_errors": True})
     f = rep.flags
     assert not f.empty
     assert f["period"].str.startswith("2024-0").all()
     top = set(f.nsmallest(3, "p_value")["agent_id"])
     assert top == {"A000", "A001", "A002"}
     assert any("fell" in n for n in rep.notes["short_calls_change"])
+
+
+def test_crackdown_has_one_interval_in_the_note_and_the_change_point_list():
+    """short_calls_change's note and the change-point list date the same series' step:
+    one bootstrap (the same seed), so one 90 % interval (they differed by a day)."""
+    import re
+
+    rep = run_checks(_crackdown_calls(), checks=["short_calls_change", "changepoints"],
+                     options={"raise_errors": True})
+    cp = rep.changepoints
+    row = cp[(cp["level"] == "center") & (cp["metric"] == "short_call_rate")]
+    assert len(row) == 1
+    note = next(n for n in rep.notes["short_calls_change"] if "90% interval" in n)
+    m = re.search(r"on (\S+) \(90% interval (\S+) to (\S+)\)", note)
+    got = [pd.Timestamp(x) for x in m.groups()]
+    want = [pd.Timestamp(row[c].iloc[0]) for c in ("date", "date_lo", "date_hi")]
+    assert got == want, (note, row.to_dict("records"))
 
 
 # ----------------------------------------------------------------- the fast internals

@@ -1293,14 +1293,20 @@ def check_changepoints(ctx: GamingContext) -> CheckResult:
 
     rows: list[dict] = []
     for metric, kc in specs + [("mean_handle_s", None)]:
+        draw = int(rng.integers(2**31))  # drawn for every series: the others' seeds stay
+        if kc == "k_short":
+            # short_calls_change's seed for the same series (short_calls
+            # .center_short_changepoints): its note and this list give one 90 % interval
+            # (two bootstrap runs differed by a day on the Anonymous Bank's crackdown)
+            draw = seed(ctx, 31)
         if kc is not None:
             res = detect_steps(center, kind="binom", k_col=kc, n_col="n",
                                min_segment_days=min_seg, max_changes=max_changes, alpha=alpha,
-                               seed=int(rng.integers(2**31)))
+                               seed=draw)
         else:
             res = detect_steps(center, kind="gauss", mean_col="mean_handle", n_col="n",
                                min_segment_days=min_seg, max_changes=max_changes, alpha=alpha,
-                               seed=int(rng.integers(2**31)))
+                               seed=draw)
         for r in res.to_dict("records"):
             rows.append(dict(level="center", agent_id="", metric=metric, date=r["date"],
                              date_lo=r["date_lo"], date_hi=r["date_hi"], before=r["before"],
