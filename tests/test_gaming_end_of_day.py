@@ -172,6 +172,10 @@ def test_day_clustered_se_pinned_against_statsmodels():
         se_iid = np.sqrt(yl.var() / len(yl) + yr.var() / len(yr))
         assert got.loc[agent, "d_talk"] == pytest.approx(fit.params["late"], rel=1e-9)
         assert got.loc[agent, "se_talk"] == pytest.approx(max(se_cl, se_iid), rel=1e-9)
+        # the clustered SE is an estimate from the days (D - 1 df), the independent one
+        # its floor (the peer test's bootstrap draws the former, keeps the latter)
+        assert got.loc[agent, "df_talk"] == n_days - 1
+        assert got.loc[agent, "floor_talk"] == pytest.approx(se_iid, rel=1e-9)
         if agent == "a":  # the day effects make the clustered SE the larger one
             assert se_cl > 1.5 * se_iid
     assert got.loc["a", "n_late_days"] == 6
@@ -187,7 +191,7 @@ def test_too_few_days_with_a_late_window_are_not_tested():
     few = tab[tab["n_late_days"] < 10]
     assert len(few) >= 30 and set(few["period"]) == {"2026-02"}
     assert any(f"{len(few)} agent x period(s) with fewer than 10 days" in n for n in res.notes)
-    assert set(res.flags["period"]) == {"2026-01"}
+    assert set(res.flags["period"]) == {"2026-01", "all"}  # and the whole window
     tested = set(zip(res.flags["agent_id"], res.flags["period"], strict=True))
     assert not tested & set(zip(few["agent_id"], few["period"], strict=True))
 
@@ -212,11 +216,38 @@ def test_whole_window_row_is_the_contrast_over_every_day():
     assert "all" not in set(monthly["period"])
     pd.testing.assert_frame_equal(
         pooled[pooled["period"] != "all"].reset_index(drop=True), monthly)
-    # with option eod_pooled the check tests the whole window too (only with more than one
-    # period); without it, the months alone
+    # by default (option eod_pooled) the check tests the whole window too (only with more
+    # than one period); with eod_pooled off, the months alone
     on = {"eod_pooled": "true"}
-    f = check_end_of_day(make_context(calls, options=on)).flags
+    f = check_end_of_day(make_context(calls)).flags
     assert {"2026-01", "2026-02", "all"} <= set(f["period"])
-    assert "all" not in set(check_end_of_day(make_context(calls)).flags["period"])
+    off = check_end_of_day(make_context(calls, options={"eod_pooled": "false"})).flags
+    assert "all" not in set(off["period"])
     one = check_end_of_day(make_context(calls, options={"period": "all", **on})).flags
     assert set(one["period"]) == {"all"}
+
+
+def test_traces_combined_as_either_both_or_talk():
+    """eod_traces: the same talk and gap p-values (the random streams do not depend on the
+    option) give twice the smaller (either), Fisher's combination (both, scipy's
+    combine_pvalues) or the talk p alone."""
+    from scipy import stats
+
+    calls = simulate_calls(n_agents=30, days=40, seed=12, customers=False,
+                           effects={"A003": {"eod": 1.5}, "A007": {"eod_gap": 2.5}})
+    got = {t: check_end_of_day(make_context(calls, options={"eod_traces": t})).flags
+           .set_index(["agent_id", "period"])["p_value"] for t in ("either", "both", "talk")}
+    talk = got["talk"]
+    # the gap p-value recovered from Fisher's statistic and the talk p-value
+    stat = stats.chi2.isf(got["both"], 4)
+    gap = np.exp(-stat / 2 - np.log(talk))
+    ok = (got["both"] > 1e-12) & (got["both"] < 0.999)
+    assert ok.sum() > 40
+    want = np.minimum(1.0, 2.0 * np.fmin(talk, gap))
+    assert np.allclose(got["either"][ok], want[ok], rtol=1e-6, atol=1e-12)
+    i = ok.to_numpy().nonzero()[0][0]
+    assert stats.combine_pvalues([talk.iloc[i], gap.iloc[i]]).pvalue == pytest.approx(
+        got["both"].iloc[i], rel=1e-9)
+    # the gap trace carries the avoider in either and both, not in talk
+    best = {t: p.xs("A007", level="agent_id").min() for t, p in got.items()}
+    assert best["either"] < 1e-3 and best["talk"] > 10 * best["either"]

@@ -147,3 +147,44 @@ def test_counted_pooled_tail_equals_the_pairwise_comparison():
             share = np.full(m, 0.5)
         want = _pooled_tail_pairwise(z, zstar, share)
         assert np.array_equal(_pooled_tail(z, zstar, share), want), t
+
+
+def test_an_estimated_se_is_drawn_in_the_bootstrap():
+    """An SE estimated on few df (a day-clustered SE of 5 days, floored by a known SE as
+    end_of_day_stretch's is) makes a noisy agent's z heavier-tailed than the normal: with
+    se_df and se_floor the tail is calibrated at .05, .01 and .001; without them the same
+    worlds give about 2-3x nominal at .001 (so the test can fail)."""
+    rng = np.random.default_rng(21)
+    k, m = 4, 40
+    with_df, without = [], []
+    for _ in range(300):
+        d = rng.standard_normal(m)  # no honest spread; true SE 1
+        floor = np.full(m, 0.3)
+        se = np.maximum(np.sqrt(rng.chisquare(k, m) / k), floor)
+        with_df.append(peer_contrast_pvalues(d, se, n_boot=600, rng=rng, se_df=np.full(m, k),
+                                             se_floor=floor)["p_value"].to_numpy())
+        without.append(peer_contrast_pvalues(d, se, n_boot=600, rng=rng)["p_value"].to_numpy())
+    p, q = np.concatenate(with_df), np.concatenate(without)
+    for a in (0.05, 0.01, 0.001):
+        limit = 1.2 * a + 3 * np.sqrt(a / p.size)
+        assert np.mean(p <= a) <= limit, (a, np.mean(p <= a))
+    assert np.mean(p <= 0.05) >= 0.7 * 0.05  # not bought by conservatism
+    assert np.mean(q <= 0.001) > 1.5 * 0.001  # the normal reference's tail
+
+
+def test_estimated_se_reference_lies_between_the_normal_and_students_t():
+    """Where the sampling error is all of an agent's spread (tau estimated 0), the
+    bootstrap reference of z with se_df = k lies between the normal (se known) and
+    Student's t on k df (scipy: se estimated and tau known to be 0; the bootstrap
+    re-estimates tau, which absorbs part of the replicates' small se*)."""
+    rng = np.random.default_rng(5)
+    m, k = 60, 6
+    se = np.full(m, 1.0)
+    d = np.r_[0.9 * stats.norm.ppf((np.arange(m - 3) + 0.5) / (m - 3)), 3.0, 3.6, 4.2]
+    res = peer_contrast_pvalues(d, se, n_boot=20_000, rng=rng, se_df=np.full(m, k))
+    known = peer_contrast_pvalues(d, se, n_boot=20_000, rng=np.random.default_rng(5))
+    assert res["tau"].iloc[0] == 0.0
+    top = res.iloc[-3:]
+    assert (top["p_value"] < stats.t.sf(top["z"], k)).all()
+    assert (top["p_value"] > 2 * stats.norm.sf(top["z"])).all()
+    assert (top["p_value"] > 2 * known["p_value"].iloc[-3:]).all()

@@ -238,6 +238,7 @@ CHOICE_OPTIONS = {
     "agent_fdr": ("BH", "BY"),
     "trend_baseline": ("earlier", "other"),
     "step_null": ("trimmed", "self"),
+    "eod_traces": ("either", "both", "talk"),
 }
 
 #: Options whose value is a whole number / any number / yes or no: a value of another kind
@@ -300,7 +301,8 @@ CHECK_OPTIONS = frozenset({
     "min_calls", "own_history", "tenure_adjust", "novice_days", "min_transfers", "transfer_tails",
     "transfer_predictive",
     "short_tails", "peer_tails",
-    "eod_window_min", "eod_min_late", "eod_min_days", "eod_pooled", "repeat_window_h", "quick_callback_h", "min_short",
+    "eod_window_min", "eod_min_late", "eod_min_days", "eod_pooled", "eod_traces",
+    "repeat_window_h", "quick_callback_h", "min_short",
     "min_bad",
     "recip_n_perm", "okr_period",
     # own-history step checks (acw_step, hold_step, transfer_step)

@@ -389,6 +389,8 @@ def peer_contrast_pvalues(
     n_boot: int | None = None,
     rng: np.random.Generator | None = None,
     nu: float = np.inf,
+    se_df: np.ndarray | None = None,
+    se_floor: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Robust agent-vs-peers z-scores and parametric-bootstrap p-values (one-sided, greater).
 
@@ -407,6 +409,20 @@ def peer_contrast_pvalues(
         (:mod:`._peert`, chosen from the peers' lower halves and upper shoulders) scaled to the same
         robust ``tau`` (its quartiles where the normal's would be, which is what
         the robust ``tau`` measures). The score ``z`` is the same either way.
+    se_df
+        Degrees of freedom of each ``se`` where it is itself an estimate from few
+        units (a day-clustered SE from ``D`` days: ``D - 1``); ``inf`` or ``None``:
+        known. Each bootstrap replicate then draws its own estimate,
+        ``se*^2 = se^2 chi2(df) / df`` (the sampling error itself stays ``N(0, se^2)``),
+        and standardises with it, as the observed ``z`` was: the reference of an agent
+        whose ``z`` is mostly its own sampling error becomes a Student ``t`` on ``df``
+        instead of the normal. The clustered-SE t reference: Cameron, A. C. & Miller,
+        D. L. (2015). A practitioner's guide to cluster-robust inference. *J. Human
+        Resources* 50, 317-372 (section VI: ``G - 1`` df).
+    se_floor
+        With ``se_df``: where ``se`` is the larger of an estimate on ``se_df`` df and a
+        floor taken as known (the SE with calls independent), the replicate's estimate is
+        ``max(se_floor^2, se^2 chi2(df) / df)``, as the observed one was.
 
     Returns
     -------
@@ -432,6 +448,12 @@ def peer_contrast_pvalues(
         from scipy import stats
 
         t_scale = float(stats.norm.ppf(0.75) / stats.t.ppf(0.75, nu))
+    k = None
+    if se_df is not None:
+        k = np.broadcast_to(np.asarray(se_df, float), (m,))
+        k = np.where(np.isfinite(k) & (k > 0), k, np.inf)
+        if not np.isfinite(k).any():
+            k = None
     zs = []
     chunk = max(1, 2_000_000 // max(m, 1))
     done = 0
@@ -439,8 +461,16 @@ def peer_contrast_pvalues(
         b = min(chunk, n_boot - done)
         spread = draw_spread(rng, (b, m), np.sqrt(tau2) * t_scale, nu)
         dstar = spread + rng.standard_normal((b, m)) * np.sqrt(se2)
-        mus, tau2s = robust_center_scale(dstar, se2[None, :])
-        zs.append((dstar - mus) / np.sqrt(tau2s + se2[None, :]))
+        se2s = se2[None, :]
+        if k is not None:  # the replicate's own estimate of each se (see se_df)
+            fin = np.isfinite(k)
+            ratio = np.ones((b, m))
+            ratio[:, fin] = rng.chisquare(k[fin], size=(b, int(fin.sum()))) / k[fin]
+            floor2 = 1e-12 if se_floor is None else np.maximum(
+                np.broadcast_to(np.asarray(se_floor, float), (m,))[None, :] ** 2, 1e-12)
+            se2s = np.maximum(se2s * ratio, floor2)
+        mus, tau2s = robust_center_scale(dstar, se2s)
+        zs.append((dstar - mus) / np.sqrt(tau2s + se2s))
         done += b
     zstar = np.concatenate(zs, axis=0)  # (n_boot, m): column j holds agent j's z*
     p = _pooled_tail(z, zstar, tau2 / (tau2 + se2))
@@ -547,7 +577,10 @@ def _test_groups(groups: list[pd.DataFrame], rng, tails: str):
     nu, note = peer_spread(groups, tails)
     results = []
     for g in groups:
-        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu)
+        res = peer_contrast_pvalues(g["d"].to_numpy(), g["se"].to_numpy(), rng=rng, nu=nu,
+                                    se_df=g["se_df"].to_numpy(float) if "se_df" in g else None,
+                                    se_floor=(g["se_floor"].to_numpy(float)
+                                              if "se_floor" in g else None))
         res.index = g.index
         results.append(res)
     return results, [note] if groups else []
@@ -563,7 +596,9 @@ def peer_test_by_period(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Run :func:`peer_contrast_pvalues` within each ``by`` group of ``df``.
 
-    ``df`` needs ``agent_id``, ``by``, ``d`` and ``se``. Groups with fewer than
+    ``df`` needs ``agent_id``, ``by``, ``d`` and ``se`` (and may have ``se_df``, the
+    degrees of freedom of an estimated ``se``, and ``se_floor``:
+    :func:`peer_contrast_pvalues`). Groups with fewer than
     ``min_peers`` agents are left out (named in the returned notes). The honest
     spread's shape (``tails``) is chosen once for all groups (:func:`peer_spread`).
 

@@ -40,30 +40,40 @@ periods at p < .001 from 0.15 % to 0 % (messy, seeds 120-129; p < .05: 6.0 % to
 4.7 %) and from 0.25 % to 0.08 % (clean, seeds 20-31), with every planted
 stretcher's best period still at p < .001 (44 of 44).
 
-Accumulation across periods (option ``eod_pooled``, default off). With it, and more than
-one period, each agent also has a row over the whole window (period ``all``, its contrasts
-pooled over every day, the peers' spread fitted on the peers' whole-window contrasts),
-which carries half the check's weight in the agent-level decision (:mod:`._agents`): a
-habit kept every month builds evidence instead of being tested month by month, and a burst
-in one month counts half as much. Stretchers' check-level p-value below .001 / .0001: on
-messy ``ccpm synth`` worlds (200 agents, 61 days, 5 worlds, 20 stretchers, every one
-from day one) 85 % / 35 % -> 100 % / 60 %; on outside worlds
-(``benchmarks/worlds_outside.py``, 8 worlds, 30 stretchers, half of them from mid-window)
-13 % / 0 % -> 23 % / 13 % (agent-level recall on 20 + 20 worlds 0.10 -> 0.21). The honest
-agents' whole-window rows at .05 / .01 / .001: 0.91 / 0.63 / 0.53 x nominal (1,900 rows)
-and 0.49 / 0.34 / 0.57 x (1,748). Off by default because of a real center: on the
-Anonymous Bank logs IDIT's one stretching month (March 1999, p 2e-4, the other months .1
-to .26) fell from an agent p of .0029 to .0062, and with it out of the first ranks MORIAH,
-whose short calls stay far above the peers' month after month, went from q .040 to .060
-(not flagged).
+Accumulation across periods (option ``eod_pooled``, default on since 2026-12-08). With
+more than one period each agent also has a row over the whole window (period ``all``, its
+contrasts pooled over every day, the peers' spread fitted on the peers' whole-window
+contrasts), which carries half the check's weight in the agent-level decision
+(:mod:`._agents`): a habit kept every month builds evidence instead of being tested month
+by month, and a burst in one month counts half as much. It was off by default while the
+Anonymous Bank logs lost a flag with it (IDIT's one stretching month, March 1999, fell
+from an agent p of .0029 to .0062, and MORIAH's q, ranked behind it, rose from .040 to
+.060); since the talk trace's reference counts the day-clustered SE as an estimate (below),
+IDIT's March is p 2e-4 rather than 3e-5 and neither is flagged with the row or without it,
+while on the outside worlds (``benchmarks/worlds_outside.py``, 20 + 20 worlds of 61 days
+and 20 + 20 small centers) the row took end-of-day recall from 0.11 to 0.24 and from 0.25
+to 0.40 (``benchmarks/results/outside_worlds.md``).
 
 Null model
 ----------
 Each contrast goes through the robust peer test
 (:func:`._sigutil.peer_contrast_pvalues`: median / MAD between-agent spread,
-parametric-bootstrap p-value, one-sided "longer late"); the two p-values are
-combined by Fisher's method. Calibration is checked on simulated centers in
-which every agent slows down late by a different amount.
+parametric-bootstrap p-value, one-sided "longer late"). The day-clustered SE is an
+estimate from ``D`` days, and with 5 to 20 days a noisy one: an agent whose late hours fell
+on a few slow evenings has a small SE by chance and a large ``z``. So the bootstrap draws
+each replicate's own clustered SE, ``se^2 chi2(D - 1) / (D - 1)``, floored as the
+observed one is by the calls-independent SE (a Student-t reference for a cluster-robust
+SE with ``G - 1`` df: Cameron & Miller 2015). On the outside worlds' honest agent x months
+the talk trace's p-values below .0001 went from 3.5x nominal to 1.2x (61 days, 8,458 rows;
+1.4x at .001 before and after).
+
+The two traces are two behaviours (stretching the calls, idling before the next one), so
+the check's p-value is that of either (``eod_traces=either``, the default: twice the
+smaller p-value, Bonferroni). Fisher's sum of the two (``eod_traces=both``, the default
+until 2026-12-08) asks both to move: a stretcher whose gap is as the peers' (p .5) and
+whose talk trace is at 1e-4 gets 5e-4 (recall on the outside worlds' 61-day centers 0.14 against 0.24
+with either); ``eod_traces=talk`` tests the talk trace alone. Calibration is checked on
+simulated centers in which every agent slows down late by a different amount.
 
 Columns needed: ``agent_id``, ``answer_ts``, ``talk_s`` (``hold_s``, ``acw_s``
 for the idle gap when present), ``queue``.
@@ -80,6 +90,8 @@ Brown, L. et al. (2005). Statistical analysis of a telephone call center: a
 queueing-science perspective. *JASA* 100, 36–50 (agent-level service times).
 Rousseeuw, P. J. & Croux, C. (1993). Alternatives to the median absolute
 deviation. *JASA* 88, 1273–1283.
+Cameron, A. C. & Miller, D. L. (2015). A practitioner's guide to cluster-robust
+inference. *J. Human Resources* 50, 317–372 (few clusters: a t on G - 1 df).
 """
 
 from __future__ import annotations
@@ -210,7 +222,7 @@ def end_of_day_contrasts(
                                "min_other": int(min_other),
                                "cap": int(round(np.log1p(_CENTRE_CAP_S) * 1e12))}).df()
     cols = ["agent_id", "period", "n_days", "n_late_days", "n_late", "n_rest", "d_talk",
-            "se_talk", "d_gap", "se_gap"]
+            "se_talk", "df_talk", "floor_talk", "d_gap", "se_gap", "df_gap", "floor_gap"]
     if df.empty:
         return pd.DataFrame(columns=cols)
     if pooled and df["period"].nunique() > 1:
@@ -286,15 +298,18 @@ def day_clustered_contrasts(days: pd.DataFrame, *, min_late: int = 10,
         v_cl = g.sum().reindex(j.index) * n_d / (n_d - 1).clip(lower=1)
         d = np.where(ok, ml - mr, np.nan)
         se = np.where(ok, np.sqrt(np.fmax(v_iid, v_cl.fillna(0.0))), np.nan)
-        return d, se
+        # the clustered SE is an estimate from D days (D - 1 degrees of freedom); the
+        # calls-independent one rests on many calls and is its floor, taken as known
+        dof = np.where(ok & v_cl.notna(), n_d - 1, np.inf)
+        return d, se, dof, np.where(ok, np.sqrt(v_iid), np.nan)
 
     out = pd.DataFrame(index=j.index)
     out["n_days"] = j["days_r"].astype(int)
     out["n_late_days"] = j["days_l"].astype(int)
     out["n_late"] = j["ny_l"].astype(int)
     out["n_rest"] = j["ny_r"].astype(int)
-    out["d_talk"], out["se_talk"] = contrast("y")
-    out["d_gap"], out["se_gap"] = contrast("g")
+    out["d_talk"], out["se_talk"], out["df_talk"], out["floor_talk"] = contrast("y")
+    out["d_gap"], out["se_gap"], out["df_gap"], out["floor_gap"] = contrast("g")
     return out.reset_index()
 
 
@@ -304,14 +319,16 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
 
     Options: ``eod_window_min`` (60), ``min_peers`` (8), ``eod_min_late`` (10
     late calls per agent and period), ``eod_min_days`` (5 days with a late window
-    per agent and period), ``eod_pooled`` (False: a whole-window row as well).
+    per agent and period), ``eod_pooled`` (True: a whole-window row as well),
+    ``eod_traces`` (``either``: twice the smaller of the talk and gap p-values; ``both``:
+    their Fisher combination; ``talk``: the talk trace alone).
 
     Returns
     -------
     CheckResult; flags (per period and, with ``eod_pooled`` and more than one period,
     over the whole window: period ``all``) have ``effect`` = percent longer talk in the last window
     than the rest of the day, beyond the peers' median contrast; ``n`` = late
-    calls; ``p_value`` = Fisher combination of the talk and gap p-values.
+    calls; ``p_value`` = the talk and gap p-values combined as ``eod_traces`` says.
     """
     name = "end_of_day_stretch"
     for c in ("answer_ts", "talk_s", "agent_id"):
@@ -323,7 +340,7 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
     if tails is None:
         return peer_tails_skip(name, ctx)
     tab = end_of_day_contrasts(ctx, window_min=window,
-                               pooled=flag_option(ctx, "eod_pooled", False),
+                               pooled=flag_option(ctx, "eod_pooled", True),
                                min_late=int(option(ctx, "eod_min_late", 10)))
     if tab.empty:
         return skipped(name, f"no agent-day spans twice the {window:g}-minute window")
@@ -338,17 +355,28 @@ def check_end_of_day(ctx: GamingContext) -> CheckResult:
         if tab.empty:
             return skipped(name, f"no agent x period has {min_days} days with a late window")
     rng = np.random.default_rng(seed(ctx, 31))
-    t_in = tab.drop(columns=["d_gap", "se_gap"]).rename(columns={"d_talk": "d", "se_talk": "se"})
+    t_in = tab.drop(columns=["d_gap", "se_gap", "df_gap", "floor_gap"]).rename(
+        columns={"d_talk": "d", "se_talk": "se", "df_talk": "se_df", "floor_talk": "se_floor"})
     talk, notes = peer_test_by_period(t_in, min_peers=min_peers, rng=rng, tails=tails)
     notes = [f"talk time: {x}" if x.startswith("between-agent") else x for x in notes]
-    g_in = tab.rename(columns={"d_gap": "d", "se_gap": "se"})[["agent_id", "period", "d", "se"]]
+    g_in = tab.rename(columns={"d_gap": "d", "se_gap": "se", "df_gap": "se_df",
+                               "floor_gap": "se_floor"})[
+        ["agent_id", "period", "d", "se", "se_df", "se_floor"]]
     gap, n_gap = peer_test_by_period(g_in, min_peers=min_peers, rng=rng, tails=tails)
     notes += [f"gap before the last call: {x}" for x in n_gap if x.startswith("between-agent")]
     res = talk.merge(
         gap[["agent_id", "period", "d", "z", "p_value", "center"]],
         on=["agent_id", "period"], how="left", suffixes=("", "_gap"),
     )
-    res["p_comb"] = fisher_combine(res["p_value"], res["p_value_gap"])
+    traces = str(option(ctx, "eod_traces", "either")).lower()
+    if traces == "talk":
+        res["p_comb"] = res["p_value"]
+    elif traces == "both":
+        res["p_comb"] = fisher_combine(res["p_value"], res["p_value_gap"])
+    else:  # either trace: Bonferroni over the two
+        res["p_comb"] = np.where(res["p_value_gap"].notna(),
+                                 np.minimum(1.0, 2.0 * np.fmin(res["p_value"], res["p_value_gap"])),
+                                 res["p_value"])
     rows = []
     for r in res.itertuples(index=False):
         gap_txt = (
