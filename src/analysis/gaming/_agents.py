@@ -39,7 +39,7 @@ period ``all``: the agent's whole-window short-call share against the peers'
 whole-window shares, whose between-agent spread is fitted on whole-window
 rates, so an honest agent who is naturally quick every month is not counted as
 evidence; ``quick_callback_after_short`` has one too, ``end_of_day_stretch``
-with option ``eod_pooled``. ``repeat_after_short`` has
+(option ``eod_pooled``, on by default). ``repeat_after_short`` has
 none: its contrast's between-agent spread dominates its sampling error, so on
 61-day worlds a pooled row was weaker than the best month for most planted agents). The combined p-value of scope ``all`` includes those pooled rows,
 and within a check they carry half its weight (:data:`POOLED_SHARE`), the
