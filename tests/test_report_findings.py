@@ -180,8 +180,22 @@ def test_no_agent_flagged_names_the_closest(lang):
     assert "TOVA" in lines[1] and "MORIAH" in lines[1] and "ELI" not in lines[1]
     assert lines[1].index("TOVA") < lines[1].index("MORIAH")
     assert "0.06" in lines[1] and t("behaviour.hangups", lang) in lines[1]
-    # flagged agents present: no near-miss sentence
+    # flagged agents present, none near the level: no near-miss sentence
     assert not any("0.06" in md_plain(x) for x in fd.gaming_finding(_new_gaming(), lang))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_near_misses_named_beside_a_flagged_agent(lang):
+    """One agent flagged and another at q .06 (the bank since 2026-12-08: TOVA flagged,
+    MORIAH at .060): page 1 names the flagged one, then the near one as one to watch."""
+    g = _new_gaming()
+    g.agents = g.agents.assign(flagged=[False, False, True, False],
+                               q_value=[0.06, 0.06, 1e-4, 0.4])
+    lines = [md_plain(x) for x in fd.gaming_finding(g, lang)]
+    assert "TOVA" in lines[0] and "MORIAH" not in lines[0]
+    near = md_plain(t("page1.gaming.near", lang).split("{items}")[0])
+    assert lines[1].startswith(near) and "MORIAH" in lines[1] and "0.06" in lines[1]
+    assert "ELI" not in " ".join(lines)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])

@@ -121,8 +121,9 @@ MAX_NEAR = 3
 def near_misses(g, alpha: float | None = None) -> pd.DataFrame:
     """Agents not flagged whose agent-level q-value is below twice the FDR level (scope
     ``all``), at most :data:`MAX_NEAR`, strongest first: ``agent_id, behaviours`` (list),
-    ``q_value``. Empty without agent-level decisions. A director reading "no agent" should
-    still learn who came closest (a reason to watch the next period, not to act)."""
+    ``q_value``. Empty without agent-level decisions. A director should learn who came
+    closest, beside the flagged agents or in their place (a reason to watch the next
+    period, not to act)."""
     cols = ["agent_id", "behaviours", "q_value"]
     agents = getattr(g, "agents", None) if g is not None else None
     if not isinstance(agents, pd.DataFrame) or agents.empty or "q_value" not in agents:
@@ -287,14 +288,6 @@ def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
     out = []
     if found.empty:
         out.append(tm("page1.gaming.none", lang, alpha=alpha))
-        near = near_misses(g, a)
-        if len(near):
-            items = [tm("page1.gaming.near.item", lang, agent=str(r.agent_id),
-                        what=_sep("list", lang).join(_behaviour(b, lang)
-                                                     for b in r.behaviours[:2]),
-                        q=f"{r.q_value:.2f}")
-                     for r in near.itertuples(index=False)]
-            out.append(tm("page1.gaming.near", lang, items=MdRaw(_sep("pairs", lang).join(items))))
     else:
         items = []
         for r in found.head(MAX_NAMED).itertuples(index=False):
@@ -307,6 +300,16 @@ def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
         key = "page1.gaming.agent" if len(found) == 1 else "page1.gaming.agents"
         out.append(tm(key, lang, n=len(found), alpha=alpha,
                       items=MdRaw(_sep("pairs", lang).join(items))))
+    # the agents just above the level, flagged agents or not (the bank's MORIAH at q .06
+    # beside one flagged agent went unmentioned on page 1)
+    near = near_misses(g, a)
+    if len(near):
+        items = [tm("page1.gaming.near.item", lang, agent=str(r.agent_id),
+                    what=_sep("list", lang).join(_behaviour(b, lang)
+                                                 for b in r.behaviours[:2]),
+                    q=f"{r.q_value:.2f}")
+                 for r in near.itertuples(index=False)]
+        out.append(tm("page1.gaming.near", lang, items=MdRaw(_sep("pairs", lang).join(items))))
     for r in center_steps(g).itertuples(index=False):
         lo, hi = _iso(r.date_lo), _iso(r.date_hi)
         out.append(tm("page1.gaming.center", lang, metric=_metric(str(r.metric), lang),
