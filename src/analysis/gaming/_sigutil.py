@@ -448,12 +448,13 @@ def peer_contrast_pvalues(
         from scipy import stats
 
         t_scale = float(stats.norm.ppf(0.75) / stats.t.ppf(0.75, nu))
-    k = None
-    if se_df is not None:
-        k = np.broadcast_to(np.asarray(se_df, float), (m,))
-        k = np.where(np.isfinite(k) & (k > 0), k, np.inf)
-        if not np.isfinite(k).any():
-            k = None
+    # an estimated se (se_df): which agents' se each replicate draws anew, their df, and
+    # the known floor every replicate's se keeps
+    k = np.broadcast_to(np.asarray(np.inf if se_df is None else se_df, float), (m,))
+    drawn = np.isfinite(k) & (k > 0)
+    k = k[drawn]
+    floor2 = np.maximum(np.broadcast_to(
+        np.asarray(0.0 if se_floor is None else se_floor, float), (m,)) ** 2, 1e-12)
     zs = []
     chunk = max(1, 2_000_000 // max(m, 1))
     done = 0
@@ -462,13 +463,10 @@ def peer_contrast_pvalues(
         spread = draw_spread(rng, (b, m), np.sqrt(tau2) * t_scale, nu)
         dstar = spread + rng.standard_normal((b, m)) * np.sqrt(se2)
         se2s = se2[None, :]
-        if k is not None:  # the replicate's own estimate of each se (see se_df)
-            fin = np.isfinite(k)
+        if drawn.any():  # the replicate's own estimate of each such se (see se_df)
             ratio = np.ones((b, m))
-            ratio[:, fin] = rng.chisquare(k[fin], size=(b, int(fin.sum()))) / k[fin]
-            floor2 = 1e-12 if se_floor is None else np.maximum(
-                np.broadcast_to(np.asarray(se_floor, float), (m,))[None, :] ** 2, 1e-12)
-            se2s = np.maximum(se2s * ratio, floor2)
+            ratio[:, drawn] = rng.chisquare(k, size=(b, k.size)) / k
+            se2s = np.maximum(se2s * ratio, floor2[None, :])
         mus, tau2s = robust_center_scale(dstar, se2s)
         zs.append((dstar - mus) / np.sqrt(tau2s + se2s))
         done += b
