@@ -469,6 +469,42 @@ def test_a_file_edited_after_ccpm_wrote_it_is_not_replaced(runs, tmp_path, capsy
     assert _tree(out) == before
 
 
+def test_a_second_run_into_an_output_being_written_is_refused(runs, tmp_path, capsys):
+    """Two runs into one output each moved theirs into place, the last silently replacing
+    the first: a run refuses while another live process on this host writes the same
+    output (its temporary folder beside it); once that process is gone, its folder is
+    cleaned up and the run goes ahead."""
+    from analysis.outdir import other_writers, scratch_path
+
+    out = tmp_path / "val"
+    argv = ["validate", "--calls", str(runs["valid"]), "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    before = _tree(out)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        busy = scratch_path(out, "tmp", pid=other.pid)
+        busy.mkdir()
+        (busy / "partial.parquet").write_bytes(b"half")
+        assert other_writers(out) == [other.pid]
+        assert main(argv) == 2
+        msg = _one_line_error(capsys.readouterr().err, "validate")
+        assert f"another ccpm run (process {other.pid}) is writing this output" in msg
+        assert _tree(out) == before and (busy / "partial.parquet").read_bytes() == b"half"
+        assert _scratch(tmp_path) == [busy.name]  # the refused run left nothing of its own
+        # a single-file output (ccpm panel) is guarded the same way
+        panel = tmp_path / "panel.parquet"
+        scratch_path(panel, "tmp", pid=other.pid).mkdir()
+        assert main(["panel", "--calls", str(runs["valid"]), "--out", str(panel)]) == 2
+        assert "another ccpm run" in _one_line_error(capsys.readouterr().err, "panel")
+        assert not panel.exists()
+    finally:
+        other.kill()
+        other.wait()
+    assert other_writers(out) == []
+    assert main(argv) == 0
+    assert not busy.exists()
+
+
 def test_panel_refuses_to_overwrite_a_file_it_did_not_write(runs, thesis, capsys):
     target = thesis / "thesis.docx"
     assert main(["panel", "--calls", str(runs["valid"]), "--out", str(target)]) == 2

@@ -43,7 +43,8 @@ from pathlib import Path
 from .errors import CcpmError
 
 __all__ = ["MARKER", "OutputError", "staged_output", "staged_file", "check_output_path",
-           "check_output_file", "check_inputs_outside", "edited_files", "clean_stale", "foreign_files", "sync_tree", "fsync_path",
+           "check_output_file", "check_inputs_outside", "edited_files", "clean_stale", "foreign_files",
+           "other_writers", "sync_tree", "fsync_path",
            "scratch_path", "write_marker"]
 
 #: Marker file in every folder ccpm writes: JSON ``{"written_by": "ccpm", "files": [...]}``.
@@ -106,6 +107,37 @@ def clean_stale(out: str | os.PathLike) -> list[Path]:
             if not p.exists():
                 removed.append(p)
     return removed
+
+
+def other_writers(out: str | os.PathLike) -> list[int]:
+    """Live processes on this host writing ``out`` now: the pids of their temporary
+    folders beside it (:func:`scratch_path`), this process's left out."""
+    out = Path(out)
+    prefix = f".{out.name}.tmp-{_HOST}-"
+    if not out.parent.is_dir():
+        return []
+    pids = []
+    for p in out.parent.iterdir():
+        pid = p.name[len(prefix):] if p.name.startswith(prefix) else ""
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            pids.append(int(pid))
+    return sorted(pids)
+
+
+def _claim(final: Path, tmp: Path) -> None:
+    """Make ``tmp`` (this run's temporary folder for ``final``), then refuse if another
+    live run on this host is writing ``final`` too: two runs into one output each moved
+    theirs into place and the last silently replaced the first (with its manifest). Made
+    first, checked after: of two runs starting together one refuses, or both; never
+    neither."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    others = other_writers(final)
+    if others:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(
+            f"{final}: another ccpm run (process {others[0]}) is writing this output now; "
+            "wait for it to finish or choose another output")
 
 
 def fsync_path(path: Path) -> None:
@@ -403,8 +435,7 @@ def staged_output(out: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(final)
     tmp = scratch_path(final, "tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    _claim(final, tmp)
     old = None
     try:
         write_marker(tmp)
@@ -445,8 +476,7 @@ def staged_file(out: str | os.PathLike) -> Iterator[Path]:
     clean_stale(final)
     clean_stale(final.with_name(final.name + _SIDE_MANIFEST))
     tmp = scratch_path(final, "tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    _claim(final, tmp)
     moved: list[tuple[Path, Path]] = []   # (old aside, its place)
     placed: list[Path] = []
     try:
