@@ -284,6 +284,32 @@ def test_notebook_parameters_and_outputs_lose_input_file_names(tmp_path):
     assert "aGVsbG8=" in out  # images untouched
 
 
+def test_non_ascii_names_in_papermills_parameter_cell_are_replaced(tmp_path):
+    """papermill writes a parameter's non-ASCII characters as escapes, so an OKR file
+    okr_王芳_9090.yml (an agent's name in a file name) survived in every executed
+    notebook's parameters cell as okr_\\u738b\\u82b3_9090.yml (reviewer, 2026-12-08)."""
+    import nbformat
+    from papermill.translators import translate_parameters
+
+    okr = tmp_path / "okr_王芳_9090.yml"
+    okr.write_text("objectives: []\n", encoding="utf-8")
+    pz = Pseudonymizer(SALT, keep=())
+    pz.learn_files(okr)
+    for who in ("José_Núñez", "张伟_7731"):
+        pz.pseudonym(who)
+    params = {"okr": str(okr), "agent": "José_Núñez", "focus": "张伟_7731"}
+    source = translate_parameters("python", "Parameters", params, "# Parameters")
+    assert "\\u738b" in source and "Jos\\xe9" in source  # the spelling that leaked
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    out = pz.notebook(nb).cells[0].source
+    for raw in ("王芳", "\\u738b", "José", "Jos\\xe9", "N\\xfa\\xf1ez", "张伟", "\\u5f20", "7731",
+                "9090"):
+        assert raw not in out, (raw, out)
+    assert _hand("okr_王芳_9090.yml", prefix="F-") + ".yml" in out
+    assert _hand("José_Núñez") in out and _hand("张伟_7731") in out
+
+
 def test_binary_salt_that_decodes_as_ascii_counts_8_bits_a_byte():
     # 16 random bytes are all below 0x80 once in 65,536 draws; control characters are not
     # punctuation, so such a salt is still binary (found by a CI run drawing b'\x12@\x18q...').

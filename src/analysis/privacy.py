@@ -556,8 +556,14 @@ class Pseudonymizer:
         pseudonymizer knows replaced in its metadata (papermill parameters), cell sources
         and text outputs; images and other binary outputs are left as they are."""
         nb.metadata = self.obj(nb.metadata)
+        # papermill writes a parameter's non-ASCII characters as escapes (an OKR file
+        # okr_王芳_9090.yml became okr = "...okr_\\u738b\\u82b3_9090.yml"): their spelling
+        escaped = self._escaped_table()
+        escaped_re = _alternation(escaped) if escaped else None
         for cell in nb.cells:
             cell.source = self.text(cell.source)
+            if escaped_re is not None and "\\" in cell.source:
+                cell.source = escaped_re.sub(lambda m: escaped[m.group(0)], cell.source)
             for out in cell.get("outputs", []):
                 if "text" in out:
                     out["text"] = self.obj(out["text"])
@@ -565,6 +571,18 @@ class Pseudonymizer:
                     if kind.startswith("text/") or kind.endswith("json"):
                         out["data"][kind] = self.obj(value)
         return nb
+
+    def _escaped_table(self) -> dict[str, str]:
+        """The known non-ASCII ids and file names spelled with JSON's and Python's
+        backslash escapes (u + 4 hex digits, x + 2, U + 8), each to its pseudonym."""
+        out: dict[str, str] = {}
+        for raw, p in self._other.items():
+            if raw.isascii():
+                continue
+            for esc in (json.dumps(raw)[1:-1], raw.encode("unicode_escape").decode("ascii")):
+                if esc != raw:
+                    out[esc] = p
+        return out
 
     # ------------------------------------------------------------------ text
     def text(self, s: str) -> str:
