@@ -349,6 +349,62 @@ def test_a_killed_runs_spill_of_raw_rows_is_removed_by_the_next_run(tmp_path, mo
     assert not sp.path.parent.exists()
 
 
+_KILLED_LOADER = """
+import os, signal, sys
+from analysis.load import _stream
+def _die(*a, **k):  # every slice read and checked: the raw working copies are all on disk
+    os.kill(os.getpid(), signal.SIGKILL)
+_stream._duplicates = _die
+from analysis.load import load_calls
+load_calls(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGKILL"), reason="POSIX signals")
+def test_a_killed_loaders_raw_working_copies_are_removed_by_the_next_command(tmp_path,
+                                                                              monkeypatch):
+    """A command killed outright while loading left ``$TMPDIR/ccpm-stream-*/cand.parquet``
+    (raw agent ids, queues, call ids) and ``$TMPDIR/ccpm-load-*/`` for good: named unlike
+    the spills, no later command removed them. Every working copy now carries the host and
+    pid; the next command (any: here validate) removes those of dead processes on this host,
+    files too, and keeps those of live processes and of other hosts."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from analysis.load.spill import _HOST as HOST
+
+    calls = generate_center(agents=4, days=3, seed=1, gaming="none", progress=False).calls
+    calls["arrival_ts"] = calls["arrival_ts"].astype(str)
+    calls.loc[calls.index[0], "arrival_ts"] = "not a time"  # one bad row: the full loader
+    src = tmp_path / "calls.csv"
+    calls.to_csv(src, index=False)
+    tmpk = tmp_path / "tmpk"
+    tmpk.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpk), "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", _KILLED_LOADER, str(src)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    left = sorted(tmpk.iterdir())
+    assert any((d / "cand.parquet").is_file() for d in left if d.is_dir()), left
+    assert all(d.name.startswith(f"ccpm-spill-{HOST}-") for d in left), left
+    dead = left[0].name[len(f"ccpm-spill-{HOST}-"):].split("-", 1)[0]
+    stale_file = tmpk / f"ccpm-spill-{HOST}-{dead}-utf8-abc.csv"  # a transcoded copy
+    stale_file.write_text("agent_id\nZhang_Wei_4471\n")
+    live = tmpk / f"ccpm-spill-{HOST}-{os.getppid()}-stream-def"
+    elsewhere = tmpk / f"ccpm-spill-not{HOST}-{dead}-stream-ghi"
+    for d in (live, elsewhere):
+        d.mkdir()
+        (d / "cand.parquet").write_bytes(b"Zhang_Wei_4471")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpk))
+    good = tmp_path / "good.csv"
+    calls.iloc[1:].to_csv(good, index=False)
+    assert main(["validate", "--calls", str(good), "--out", str(tmp_path / "v"), "--quiet"]) == 0
+    assert sorted(tmpk.iterdir()) == sorted([live, elsewhere])
+
+
 def test_a_queue_named_after_an_agent_is_pseudonymized_in_the_reports_inputs(tmp_path):
     """Personal queues ("queue of Dana_Cohen_8855") named the agent in the report's tables
     and sentences under --pseudonymize (ccpm gaming already replaced the id inside them)."""

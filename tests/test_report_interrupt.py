@@ -85,3 +85,67 @@ def test_side_by_side_returns_in_order_and_raises_the_first_failure():
     assert run_side_by_side(int, ["1", "2"]) == [1, 2]
     with pytest.raises(ValueError, match="'x'"):
         run_side_by_side(int, ["3", "x"])
+
+
+KILLED_PARENT = textwrap.dedent('''
+    import os, subprocess, sys, time
+    from analysis.report import execute
+
+    def job(real_kernel):
+        kernel = None
+        if real_kernel:  # a notebook kernel as papermill starts it (jupyter_client)
+            from jupyter_client.manager import KernelManager
+
+            km = KernelManager(kernel_name="python3")
+            km.start_kernel()
+            kernel = km.provisioner.process.pid
+        print(f"worker {os.getpid()} kernel {kernel or 0}", flush=True)
+        time.sleep(300)  # a notebook still running when the report is killed
+
+    if __name__ == "__main__":
+        execute.run_side_by_side(job, [bool(int(a)) for a in sys.argv[1:]])
+''')
+
+
+def _killed_parent_leaves(tmp_path, real_kernels: list[int]) -> list[int]:
+    """Run workers through run_side_by_side, SIGKILL only the parent: the pids left."""
+    script = tmp_path / "killed_parent.py"
+    script.write_text(KILLED_PARENT)
+    proc = subprocess.Popen([sys.executable, str(script), *map(str, real_kernels)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    pids: list[int] = []
+    try:
+        for _ in real_kernels:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            pids += [int(w) for w in line.split()[1::2] if int(w)]
+        proc.kill()  # the parent alone, as the OOM killer does: not its group
+        proc.wait(timeout=10)
+        t0 = time.monotonic()
+        while any(_alive(p) for p in pids) and time.monotonic() - t0 < 8:
+            time.sleep(0.1)
+        return [p for p in pids if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")
+def test_workers_die_with_a_report_killed_outright(tmp_path):
+    """A report killed by SIGKILL (its workers not told) left its notebook workers running,
+    writing notebooks into the output's temporary folder after it was gone."""
+    assert _killed_parent_leaves(tmp_path, [0, 0]) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")
+def test_a_workers_notebook_kernel_dies_with_a_report_killed_outright(tmp_path):
+    """The kernel a worker started (its own session, so no signal to the worker's group
+    reaches it) ends too: ipykernel exits when its parent, the worker, is gone."""
+    pytest.importorskip("ipykernel")
+    assert _killed_parent_leaves(tmp_path, [1]) == []

@@ -475,29 +475,16 @@ def _interrupt(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this process when its parent (the batch) dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the batch died before the request took effect
-        os._exit(1)
-
-
-def _worker(job: Job, conn) -> None:
+def _worker(job: Job, conn, parent: int | None = None) -> None:
     """Entry of a job's worker process: run it, send back its status.
 
     SIGTERM ends it like Ctrl-C (a render engine it runs is killed by ``subprocess.run``,
     notebook kernels are shut down, its temporary folder is removed on the way out), and
     on Linux it is killed when the batch dies, even by SIGKILL (``PR_SET_PDEATHSIG``).
     """
-    _die_with_parent()
+    from ._parent import die_with_parent
+
+    die_with_parent(parent)  # exits if the batch (pid ``parent``) is already gone
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         res = run_job(job)
@@ -599,7 +586,7 @@ def _run_parallel(jobs: list[Job], workers: int, done) -> None:
             while pending and len(running) < workers and (i := ready()) is not None:
                 job = pending.pop(i)
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_worker, args=(job, send),
+                proc = ctx.Process(target=_worker, args=(job, send, os.getpid()),
                                    name=f"ccpm-batch:{job.name}")
                 proc.start()
                 send.close()

@@ -40,7 +40,6 @@ gaming by construction.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .escape import sql_quote_path
+from .workcopy import raw_tempdir
 
 __all__ = ["BEHAVIOURS", "GamingDose", "plant_behaviour", "gaming_dose"]
 
@@ -344,7 +344,7 @@ def gaming_dose(comparison, calls, *, dose: float = 0.10, n_agents: int = 4,
                           notes=notes, assignment=assign)
     ratings = getattr(comparison, "ratings", None)
     okr = getattr(comparison, "okr", None)
-    with tempfile.TemporaryDirectory(prefix="ccpm_plant_") as tmp, reuse_360_scores():
+    with raw_tempdir("plant") as tmp, reuse_360_scores():
         path = plant_behaviour(calls, {a: b for b in behaviours for a in assign[b]},
                                out=Path(tmp) / "planted.parquet", dose=dose,
                                aht_target=aht_target, seed=seed)

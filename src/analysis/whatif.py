@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from .escape import safe_csv, sql_quote_path
+from .workcopy import raw_tempdir
 
 __all__ = ["RULES", "NOT_REMOVABLE", "WhatIf", "removal_plan", "remove_flagged_calls",
            "whatif", "REMOVED_COLUMNS", "WHATIF_MODEL_COLUMNS", "WHATIF_AGENT_COLUMNS"]
@@ -423,7 +423,7 @@ def whatif(comparison, calls, flags, *, ratings=None, okr=None, aht_target: floa
             print(f"ccpm: what-if: {msg}", file=sys.stderr)
 
     say(f"{len(plan)} agent-period rule(s) from {plan['check'].nunique()} check(s)")
-    with tempfile.TemporaryDirectory(prefix="ccpm_whatif_") as tmp:
+    with raw_tempdir("whatif") as tmp:
         kept = Path(tmp) / "calls_kept.parquet"
         removed = remove_flagged_calls(calls, plan, kept, period=period,
                                        short_call_s=short_call_s, eod_window_min=eod_window_min)

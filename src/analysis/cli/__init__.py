@@ -350,12 +350,24 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = saved
 
 
+def _remove_stale_working_copies() -> None:
+    """Remove the raw working copies (``$TMPDIR/ccpm-spill-<host>-<pid>-…``) that ccpm runs
+    killed outright left on this host: every command does, whatever it reads."""
+    try:
+        from ..workcopy import remove_stale
+
+        remove_stale()
+    except Exception:  # noqa: BLE001 - a clean-up, never a reason for the command to fail
+        pass
+
+
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    _remove_stale_working_copies()
     try:
         return _run_staged(args)
     except _Failed as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError, InputError
+from ..workcopy import raw_mkdtemp
 from . import Dialect
 from ._files import resolve_calls_paths
 
@@ -138,7 +139,7 @@ class SparkSQLSession:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
-                self._tmp = tempfile.mkdtemp(prefix="ccpm_spark_")
+                self._tmp = raw_mkdtemp("spark")
                 path = str(Path(self._tmp) / "calls.parquet")
                 pq.write_table(pa.Table.from_pandas(calls, preserve_index=False), path)
                 self.files = []  # the calls came as a DataFrame

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..workcopy import raw_tempdir
 from ._fast import FAST_ENV, fast_contract_csv, is_identity_contract
 from ._mapping import resolve_mapping
 from ._meta import WrittenRows, move_outputs, read_options, schema_for, valid_meta
@@ -96,8 +96,7 @@ def validate_calls_fast(path, mapping, out_dir
         out = Path(out_dir)
         files = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
                  "summary": out / "summary.csv"}
-        with tempfile.TemporaryDirectory(prefix="ccpm-validate-",
-                                         ignore_cleanup_errors=True) as tmp:
+        with raw_tempdir("validate") as tmp:
             tv, tq = Path(tmp) / "valid.parquet", Path(tmp) / "quarantine.csv"
             n = fast_contract_csv(src, m, tv, Path(tmp),
                                   lambda k: valid_meta("calls", m.name, k, {}),

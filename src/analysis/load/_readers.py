@@ -27,7 +27,6 @@ import gzip
 import io
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ if TYPE_CHECKING:  # pandas is imported where a frame is built, not for the fast
 
 from .._paths import glob_files, is_pattern
 from ..errors import InputError
+from ..workcopy import raw_mkstemp
 
 __all__ = ["ReadOptions", "expand_paths", "read_table", "read_many", "SOURCE_COLUMNS",
            "max_expanded_bytes", "DEFAULT_MAX_EXPANDED_GB"]
@@ -92,7 +92,7 @@ def _expand(src, where: str, what: str) -> Path:
 
     The caller removes the file (``Path.unlink``)."""
     limit = max_expanded_bytes()
-    fd, name = tempfile.mkstemp(prefix="ccpm-expand-")
+    fd, name = raw_mkstemp("expand")
     out = Path(name)
     total = 0
     try:
@@ -362,7 +362,7 @@ def _transcode(path: Path, encoding: str, where: str) -> tuple[Path, int]:
         dec = codecs.getincrementaldecoder(encoding)("ccpm-count-replace")
     except LookupError:  # pragma: no cover - checked when the mapping is read
         raise InputError(f"{where}: unknown encoding {encoding!r}") from None
-    fd, name = tempfile.mkstemp(prefix="ccpm-utf8-", suffix=".csv")
+    fd, name = raw_mkstemp("utf8", suffix=".csv")
     out = Path(name)
     _COUNT[0] = 0
     first = True

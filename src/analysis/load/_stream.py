@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ import pyarrow.parquet as pq
 from ..contract import HANDLED_OUTCOMES
 from ..errors import InputError
 from ..escape import safe_csv
+from ..workcopy import raw_tempdir
 from ._build import Problems, build_columns, merge_offset_stats, offset_notes
 from ._checks import check_calls, jitter_note, line_break_note
 from ._fast import ROW_GROUP_ROWS, RowGroupWriter, fast_contract_csv
@@ -295,7 +295,7 @@ def stream_calls(path, mapping=None, *, valid_path: str | os.PathLike | None = N
     valid_schema = schema_for("calls")
     keep_raw = quarantine_sink is not None
     sources: list[Source] = []
-    with tempfile.TemporaryDirectory(prefix="ccpm-stream-", ignore_cleanup_errors=True) as tmp:
+    with raw_tempdir("stream") as tmp:
         tmpd = Path(tmp)
         try:
             total = len(paths)
@@ -625,7 +625,7 @@ def validate_calls(path, mapping, out_dir, *, progress: bool = False,
     out = Path(out_dir)
     paths = {"valid": out / "valid.parquet", "quarantine": out / "quarantine.csv",
              "summary": out / "summary.csv"}
-    with tempfile.TemporaryDirectory(prefix="ccpm-validate-", ignore_cleanup_errors=True) as tmp:
+    with raw_tempdir("validate") as tmp:
         # written aside, moved into the output folder only once the load succeeded
         tv, tq = Path(tmp) / "valid.parquet", Path(tmp) / "quarantine.csv"
         try:

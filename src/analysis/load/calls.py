@@ -54,15 +54,14 @@ def load_calls(path: str | os.PathLike, mapping=None, *, progress: bool = False,
     ConfigError
         A bad mapping (the message names the offending key) or an unknown mapping name.
     """
-    import tempfile
-
     import pyarrow.parquet as pq
 
+    from ..workcopy import raw_tempdir
     from ._result import _types_mapper
     from ._stream import stream_calls
 
     parts: list[pd.DataFrame] = []
-    with tempfile.TemporaryDirectory(prefix="ccpm-load-", ignore_cleanup_errors=True) as d:
+    with raw_tempdir("load") as d:
         vp = os.path.join(d, "valid.parquet")
         st = stream_calls(path, mapping, valid_path=vp, quarantine_sink=parts.append,
                           progress=progress, chunk_rows=chunk_rows)

@@ -15,7 +15,6 @@ frames, and returns a small :class:`SpilledCalls` holding the path and the count
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,40 +22,26 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from ..workcopy import HOST, PREFIX, raw_tempdir, remove_stale
 from ._result import LoadResult, schema_for, to_table, valid_metadata
 
 __all__ = ["SpilledCalls", "spill_valid", "load_calls_to_parquet", "remove_stale_spills"]
 
-#: Prefix of the loader's temporary folders (``<TMPDIR>/ccpm-spill-<host>-<pid>-<random>``).
-_SPILL = "ccpm-spill-"
-_HOST = "".join(c if c.isalnum() else "-" for c in socket.gethostname()) or "host"
+#: Prefix of ccpm's working copies (``<TMPDIR>/ccpm-spill-<host>-<pid>-<kind>-<random>``).
+_SPILL = PREFIX
+_HOST = HOST
 
 
 def remove_stale_spills() -> list[Path]:
-    """Remove the spill folders of ccpm processes on this host that no longer run.
+    """Remove the working copies of ccpm processes on this host that no longer run.
 
     A spill is a copy of the input's valid rows, raw ids and all (``--pseudonymize``
     applies when outputs are written): a run killed outright (SIGKILL, the OOM killer)
-    cannot remove its own, so the next run does. The folders are the user's own (mode
-    0700, as ``tempfile`` makes them); returns the folders removed.
+    cannot remove its own, so the next run does (:func:`analysis.workcopy.remove_stale`,
+    which also removes the loader's other working copies). Returns the paths removed.
     """
-    import shutil
+    return remove_stale()
 
-    from ..outdir import _alive
-
-    gone = []
-    root = Path(tempfile.gettempdir())
-    for d in root.glob(f"{_SPILL}{_HOST}-*-*"):
-        pid = d.name[len(_SPILL) + len(_HOST) + 1:].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        try:
-            if d.is_dir() and d.stat().st_uid == os.getuid():
-                shutil.rmtree(d, ignore_errors=True)
-                gone.append(d)
-        except OSError:
-            continue
-    return gone
 
 #: Rows converted to Arrow at a time (bounds the extra memory of the spill).
 CHUNK_ROWS = 500_000
@@ -147,9 +132,7 @@ def load_calls_to_parquet(path, mapping=None, *, directory: str | os.PathLike | 
 
     tmp = None
     if directory is None:
-        remove_stale_spills()
-        tmp = tempfile.TemporaryDirectory(prefix=f"{_SPILL}{_HOST}-{os.getpid()}-",
-                                          ignore_cleanup_errors=True)
+        tmp = raw_tempdir("valid")  # removes the stale copies of dead runs first
         folder = Path(tmp.name)
     else:
         folder = Path(directory)

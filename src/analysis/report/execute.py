@@ -203,10 +203,15 @@ def execute_notebook(
     return output
 
 
-def _worker(func, job, conn) -> None:
+def _worker(func, job, conn, parent: int | None = None) -> None:
     """A notebook worker (spawned by :func:`run_side_by_side`): SIGINT ignored (the parent
-    alone answers Ctrl-C), SIGTERM stops its kernels and exits; sends back
-    ``("ok", result)`` or ``("error", exception)``."""
+    alone answers Ctrl-C), SIGTERM stops its kernels and exits; on Linux SIGKILLed when
+    the parent (pid ``parent``) dies, even by SIGKILL, its kernels following within a
+    second (:func:`analysis._parent.die_with_parent`); sends back ``("ok", result)`` or
+    ``("error", exception)``."""
+    from .._parent import die_with_parent
+
+    die_with_parent(parent)  # first: a killed report's workers wrote notebooks on
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
@@ -261,6 +266,8 @@ def _stop(procs, grace: float = 5.0) -> None:
 def run_side_by_side(func, jobs: list) -> list:
     """``[func(job) for job in jobs]``, each job in its own spawned process.
 
+    The workers die with this process, even when it is killed outright (on Linux; start
+    them from the main thread, see :func:`analysis._parent.die_with_parent`).
     The first failure (in job order) is raised after all have finished. Ctrl-C is the
     parent's alone (the workers ignore SIGINT): on KeyboardInterrupt, or any other
     exception in the parent, every worker is terminated (stopping its notebook kernels)
@@ -275,7 +282,7 @@ def run_side_by_side(func, jobs: list) -> list:
     try:
         for job in jobs:
             recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_worker, args=(func, job, send), daemon=True)
+            p = ctx.Process(target=_worker, args=(func, job, send, os.getpid()), daemon=True)
             with _NoSigint():
                 p.start()
             send.close()
