@@ -454,3 +454,128 @@ def test_a_cached_comparison_is_unpickled_only_when_this_users_key_signed_it(tmp
     R._dump_signed({"ok": 1}, path)
     key.chmod(0o644)  # a key others can read signs nothing
     assert R._load_signed(path) is None
+
+
+# ------------------------------------------------------------------ ids inside other text
+#: Agent ids planted inside queue names, roster text and OKR titles (issue: a reviewer's
+#: hostile inputs): spaces, ``_``-joined words, a CJK neighbour.
+_PLANTED = {"A0001": "Dana_Cohen_8855", "A0002": "张伟_7731", "A0003": "Moshe_Katz_2718"}
+_SUP = "Sup_Rachel_Levi_3141"
+
+
+def _planted_calls(tmp_path: Path) -> Path:
+    calls = generate_center(agents=4, days=2, seed=1, gaming="none", progress=False).calls
+    calls["agent_id"] = calls["agent_id"].map(_PLANTED).fillna(calls["agent_id"])
+    calls["queue"] = calls["queue"].astype(object)
+    n = len(calls) // 4
+    calls.loc[calls.index[:n], "queue"] = "VIP desk of Dana_Cohen_8855"
+    calls.loc[calls.index[n:2 * n], "queue"] = "张伟_7731专线"
+    calls.loc[calls.index[2 * n:3 * n], "queue"] = "sales_Moshe_Katz_2718"
+    path = tmp_path / "calls.csv"
+    calls.to_csv(path, index=False)
+    return path
+
+
+def _planted_roster(tmp_path: Path) -> Path:
+    roster = pd.DataFrame({
+        "agent_id": [*_PLANTED.values(), "A0004"],
+        "team": ["Team Dana_Cohen_8855", "张伟_7731组", f"squad_{_SUP}", "north"],
+        "supervisor_id": [_SUP, "Dana_Cohen_8855", _SUP, _SUP],
+        "site": ["south", "south", "home office of Moshe_Katz_2718", "north"]})
+    path = tmp_path / "roster.csv"
+    roster.to_csv(path, index=False)
+    return path
+
+
+def _every_text(folder: Path) -> str:
+    """Every output under ``folder`` as text: Parquet values, column names and schema
+    metadata (pandas metadata included), other files as they are."""
+    parts = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file():
+            continue
+        if p.suffix == ".parquet":
+            t = pq.read_table(p)
+            parts += [repr(t.schema.metadata), repr(t.column_names),
+                      t.to_pandas().to_csv(index=False)]
+        else:
+            parts.append(p.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+def _raw_ids_in(text: str) -> list[str]:
+    return [i for i in (*_PLANTED.values(), _SUP) if i in text]
+
+
+def test_validate_replaces_ids_inside_queue_names_and_roster_text(tmp_path, monkeypatch):
+    """valid.parquet kept "VIP desk of Dana_Cohen_8855" and roster_valid.parquet kept
+    "Team Dana_Cohen_8855" / "squad_Sup_Rachel_Levi_3141" under --pseudonymize."""
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    (tmp_path / "salt").write_text(SALT)
+    assert main(["validate", "--calls", str(_planted_calls(tmp_path)), "--roster",
+                 str(_planted_roster(tmp_path)), "--out", str(tmp_path / "o"), "--quiet",
+                 "--pseudonymize", "--salt-file", str(tmp_path / "salt")]) == 0
+    assert _raw_ids_in(_every_text(tmp_path / "o")) == []
+    q = set(pd.read_parquet(tmp_path / "o" / "valid.parquet")["queue"].astype(str))
+    assert {f"VIP desk of {_hand('Dana_Cohen_8855')}", f"{_hand('张伟_7731')}专线",
+            f"sales_{_hand('Moshe_Katz_2718')}"} <= q
+    ro = pd.read_parquet(tmp_path / "o" / "roster_valid.parquet")
+    assert f"squad_{_hand(_SUP)}" in set(ro["team"])
+    assert f"home office of {_hand('Moshe_Katz_2718')}" in set(ro["site"])
+
+
+def test_panel_queue_columns_hold_no_id(tmp_path, monkeypatch):
+    """Queue names became column names (queue_share__VIP_desk_of_Dana_Cohen_8855), in the
+    Parquet's pandas metadata too, where the id is no longer a word of its own."""
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    (tmp_path / "salt").write_text(SALT)
+    out = tmp_path / "o" / "panel.parquet"
+    assert main(["panel", "--calls", str(_planted_calls(tmp_path)), "--out", str(out),
+                 "--pseudonymize", "--salt-file", str(tmp_path / "salt")]) == 0
+    assert _raw_ids_in(_every_text(tmp_path / "o")) == []
+    cols = set(pq.read_schema(out).names)
+    assert f"queue_share__VIP_desk_of_{_hand('Dana_Cohen_8855').replace('-', '_')}" in cols
+    assert "calls" in cols and "repeat_calls_observed" in cols
+
+
+def test_report_inputs_lose_ids_in_roster_text_and_okr_titles(tmp_path, monkeypatch):
+    """build/inputs/roster.parquet kept a team named after an agent and okr.json the
+    objective titles naming agents (then the PDF and notebooks showed them)."""
+    from analysis.report.inputs import prepare_inputs
+
+    monkeypatch.delenv("CCPM_SALT", raising=False)
+    (tmp_path / "salt").write_text(SALT)
+    (tmp_path / "okr.yml").write_text(
+        "objectives:\n"
+        "- id: efficiency\n  title: 'Handle calls efficiently (owner: Dana_Cohen_8855)'\n"
+        "  key_results:\n  - id: kr_aht\n    metric: aht_s\n    direction: lower\n"
+        "    baseline: 346\n    target: 312\n"
+        "- id: coach_张伟_7731\n  title: Coaching plan for 张伟_7731 and Moshe_Katz_2718\n"
+        "  key_results:\n  - id: kr_csat_Moshe_Katz_2718\n    metric: csat_mean\n"
+        "    direction: higher\n    baseline: 3.8\n    target: 4.2\n", encoding="utf-8")
+    prepare_inputs(_planted_calls(tmp_path), build_dir=tmp_path / "build",
+                   okr=tmp_path / "okr.yml", roster=_planted_roster(tmp_path),
+                   pseudonymize=True, salt_file=tmp_path / "salt")
+    assert _raw_ids_in(_every_text(tmp_path / "build" / "inputs")) == []
+    okr = json.loads((tmp_path / "build" / "inputs" / "okr.json").read_text(encoding="utf-8"))
+    objs = okr["objectives"]
+    assert objs[0]["title"] == f"Handle calls efficiently (owner: {_hand('Dana_Cohen_8855')})"
+    assert objs[1]["id"] == f"coach_{_hand('张伟_7731')}"
+    assert [kr["metric"] for o in objs for kr in o["key_results"]] == ["aht_s", "csat_mean"]
+    ro = pd.read_parquet(tmp_path / "build" / "inputs" / "roster.parquet")
+    assert f"Team {_hand('Dana_Cohen_8855')}" in set(ro["team"])
+
+
+def test_ids_joined_by_underscores_are_replaced_in_values_not_in_column_names():
+    pz = Pseudonymizer(SALT, keep=())
+    for raw in ("Moshe_Katz_2718", "王芳_9090", "calls", "8855"):
+        pz.pseudonym(raw)
+    who, wang = _hand("Moshe_Katz_2718"), _hand("王芳_9090")
+    assert pz.text("sales_Moshe_Katz_2718") == f"sales_{who}"
+    assert pz.text("coach_王芳_9090/kr_csat_Moshe_Katz_2718") == f"coach_{wang}/kr_csat_{who}"
+    assert pz.text("Moshe_Katz_27189") == "Moshe_Katz_27189"  # not a whole run
+    assert pz.text("vip_8855") == "vip_8855"  # all-digit ids: never inside a word
+    df = pd.DataFrame({"queue": ["sales_Moshe_Katz_2718"], "repeat_calls_observed": [1]})
+    out = pz.frame(df)
+    assert list(out.columns) == ["queue", "repeat_calls_observed"]
+    assert out["queue"].iloc[0] == f"sales_{who}"

@@ -109,6 +109,7 @@ def build_panel(
     engine: str = "duckdb",
     data_end: str | None = None,
     spark_master: str | None = None,
+    pseudonymizer=None,
 ) -> pd.DataFrame:
     """One row per agent and period with every metric of :mod:`analysis.metrics`.
 
@@ -134,6 +135,13 @@ def build_panel(
     spark_master : str, optional
         Spark master URL for ``engine="spark"`` (default ``local[2]``; a cluster URL such
         as ``spark://host:7077`` in production). Ignored by DuckDB.
+    pseudonymizer : analysis.privacy.Pseudonymizer, optional
+        With ``--pseudonymize``: it learns the panel's agent ids and replaces them inside
+        queue names (:meth:`~analysis.privacy.Pseudonymizer.text`) *before* the names
+        become ``main_queue`` values and ``queue_share__`` column names, where ``_``
+        joins their words (``VIP desk of Dana_Cohen`` would otherwise become a column
+        ``queue_share__VIP_desk_of_Dana_Cohen``). The ids themselves are left raw: the
+        caller pseudonymizes the whole panel at write time.
 
     Returns
     -------
@@ -176,6 +184,11 @@ def build_panel(
             panel[m.name] = panel[m.name].astype("int64")
         else:
             panel[m.name] = pd.to_numeric(panel[m.name], errors="coerce").astype("float64")
+    if pseudonymizer is not None and len(queues):
+        pseudonymizer.learn(panel[["agent_id"]])
+        names = {q: pseudonymizer.text(q) for q in queues["queue"].dropna().unique()
+                 if isinstance(q, str)}
+        queues["queue"] = queues["queue"].map(lambda q: names.get(q, q))
     # queue mix (small: agent x period x queue)
     queues["share"] = queues["n"] / queues.groupby(["agent_id", "period"])["n"].transform("sum")
     queues = queues.sort_values(["agent_id", "period", "n", "queue"],

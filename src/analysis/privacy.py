@@ -352,9 +352,12 @@ _FILE_PSEUDONYM_RE = re.compile(rf"{FILE_PREFIX}[0-9a-f]{{{_DIGITS}}}(?:\.(?i:{_
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_@.\-]+")
 
 
-def _alternation(table: Mapping[str, str]) -> re.Pattern:
+def _alternation(table: Mapping[str, str], joined: bool = False) -> re.Pattern:
+    """Any key of ``table`` between non-word neighbours; with ``joined`` a ``_``
+    neighbour is a boundary too (``coach_王芳_9090``)."""
     alts = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.compile(rf"(?<![A-Za-z0-9_])(?:{alts})(?![A-Za-z0-9_])")
+    word = "A-Za-z0-9" if joined else "A-Za-z0-9_"
+    return re.compile(rf"(?<![{word}])(?:{alts})(?![{word}])")
 _SIMPLE_ID_RE = re.compile(r"[A-Za-z0-9_@.\-]+")
 
 
@@ -422,12 +425,13 @@ class Pseudonymizer:
         self._cache: dict[tuple[str, str], str] = {}
         self._words: dict[str, str] = {}  # raw id -> pseudonym, ids that are one word
         self._other: dict[str, str] = {}  # raw id -> pseudonym, ids with other characters
-        self._other_re: re.Pattern | None = None
+        self._other_re: dict[bool, re.Pattern] = {}  # by joined
         self._cust_words: dict[str, str] = {}  # customer ids, for the quarantine's text
         self._cust_other: dict[str, str] = {}
-        self._cust_re: re.Pattern | None = None
+        self._cust_re: dict[bool, re.Pattern] = {}
         self._cust_text = False
         self._reverse: dict[str, str] = {}
+        self._joined_parts = 1  # most ``_``-separated runs of a known one-word id
 
     @classmethod
     def from_salt_file(cls, salt_file: str | os.PathLike | None = None, **kw) -> Pseudonymizer:
@@ -487,14 +491,18 @@ class Pseudonymizer:
         if prefix == CUSTOMER_PREFIX:  # found in text only in validate's quarantine
             table = self._cust_words if _SIMPLE_ID_RE.fullmatch(raw) else self._cust_other
             table[raw] = p
-            self._cust_re = None
+            if table is self._cust_words:
+                self._joined_parts = max(self._joined_parts, raw.count("_") + 1)
+            self._cust_re = {}
             return
         table = self._words if _SIMPLE_ID_RE.fullmatch(raw) else self._other
         if raw in table and prefix != PERSON_PREFIX:
             return  # one value used by two kinds of id (X- and A-): text names people
         table[raw] = p
+        if table is self._words:
+            self._joined_parts = max(self._joined_parts, raw.count("_") + 1)
         if table is self._other:
-            self._other_re = None
+            self._other_re = {}
 
     def known(self, values: Iterable) -> None:
         """Mark ``values`` as ids held by the run's inputs: a kept word (``center``) equal
@@ -527,7 +535,9 @@ class Pseudonymizer:
         self._reverse[p] = name
         table = self._words if _SIMPLE_ID_RE.fullmatch(name) else self._other
         table[name] = p
-        self._other_re = None
+        if table is self._words:
+            self._joined_parts = max(self._joined_parts, name.count("_") + 1)
+        self._other_re = {}
         return p
 
     def ids(self, values: pd.Series, prefix: str = PERSON_PREFIX, *,
@@ -585,13 +595,19 @@ class Pseudonymizer:
         return out
 
     # ------------------------------------------------------------------ text
-    def text(self, s: str) -> str:
+    def text(self, s: str, *, joined: bool = True) -> str:
         """``s`` with every known person id that appears as a word replaced by its pseudonym.
 
         A cell that is exactly a known id is replaced whatever the id looks like. Inside
         a longer string, ids with letters are replaced wherever they stand as a word; an
         all-digit id only inside a sentence (text with spaces), so that values such as
         ``14:07:17`` or ``2026-01`` are never taken apart.
+
+        With ``joined`` (default), an id with letters that fills whole ``_``-separated
+        runs of a longer word is replaced too (``sales_Dana_Cohen`` ->
+        ``sales_A-…``): data values join words with ``_``. ``joined=False`` for column
+        names and keys, which code relies on (an agent whose id is ``calls`` must not
+        turn ``repeat_calls_observed`` into something else).
         """
         if not isinstance(s, str) or s in self.keep:
             return s  # a whole cell equal to a kept word is a label (a model name)
@@ -602,18 +618,20 @@ class Pseudonymizer:
             return exact
         if self._words or (cust and self._cust_words):
             sentence = any(ch.isspace() for ch in s)
-            s = _TOKEN_RE.sub(lambda m: self._word(m.group(0), sentence), s)
+            s = _TOKEN_RE.sub(lambda m: self._word(m.group(0), sentence, joined), s)
         if self._other:
-            if self._other_re is None:
-                self._other_re = _alternation(self._other)
-            s = self._other_re.sub(lambda m: self._other[m.group(0)], s)
+            rx = self._other_re.get(joined)
+            if rx is None:
+                rx = self._other_re[joined] = _alternation(self._other, joined)
+            s = rx.sub(lambda m: self._other[m.group(0)], s)
         if cust and self._cust_other:
-            if self._cust_re is None:
-                self._cust_re = _alternation(self._cust_other)
-            s = self._cust_re.sub(lambda m: self._cust_other[m.group(0)], s)
+            rx = self._cust_re.get(joined)
+            if rx is None:
+                rx = self._cust_re[joined] = _alternation(self._cust_other, joined)
+            s = rx.sub(lambda m: self._cust_other[m.group(0)], s)
         return s
 
-    def _word(self, w: str, sentence: bool) -> str:
+    def _word(self, w: str, sentence: bool, joined: bool = False) -> str:
         words = self._words
         cust = self._cust_words if self._cust_text else {}
 
@@ -635,7 +653,35 @@ class Pseudonymizer:
             parts = core.split("-")
             if any(parts) and all(known(x) for x in parts if x):
                 return "-".join(sub(x) for x in parts) + w[len(core):]
+        if joined and "_" in w:
+            return self._joined(w, known, sub)
         return w
+
+    def _joined(self, w: str, known, sub) -> str:
+        """``w`` with known ids (with letters; not all-digit ones) that fill whole
+        ``_``-separated runs of it replaced, the longest first from the left: ``x_Dana_
+        Cohen_8855`` loses ``Dana_Cohen_8855`` (bounded by the word's start or end or
+        ``_``). A hyphenated or dotted run is matched as a whole too."""
+        parts = w.split("_")
+        longest = self._joined_parts
+        out, i, changed = [], 0, False
+        while i < len(parts):
+            for j in range(min(len(parts), i + longest), i, -1):
+                cand = "_".join(parts[i:j])
+                if cand and not cand.isdigit() and known(cand):
+                    out.append(sub(cand))
+                    i, changed = j, True
+                    break
+                stem = cand.rstrip(".")  # a full stop ending the word
+                if j == len(parts) and stem != cand and stem and not stem.isdigit() \
+                        and known(stem):
+                    out.append(sub(stem) + cand[len(stem):])
+                    i, changed = j, True
+                    break
+            else:
+                out.append(parts[i])
+                i += 1
+        return "_".join(out) if changed else w
 
     # ------------------------------------------------------------------ tables
     def frame(self, df: pd.DataFrame, *, ids: Mapping[str, str] | None = None,
@@ -700,7 +746,7 @@ class Pseudonymizer:
         if reset:
             out = out.set_index(names)
         if text:
-            out.columns = [self.text(c) for c in out.columns]
+            out.columns = [self.text(c, joined=False) for c in out.columns]
             out.attrs = self._apply(dict(df.attrs), {})
         return out
 
@@ -845,7 +891,7 @@ class Pseudonymizer:
                            for a, b in v.items()}
                 else:
                     val = self._apply(v, memo)
-                out[self.text(k) if isinstance(k, str) else k] = val
+                out[self.text(k, joined=False) if isinstance(k, str) else k] = val
             if type(x) is not dict:
                 try:
                     out = type(x)(out)

@@ -45,12 +45,18 @@ def _is_parquet_input(path: str) -> bool:
     return p.suffix.lower() in (".parquet", ".pq")
 
 
-def panel_from_args(args):
-    """Build the panel from parsed arguments; print row accounting to stderr."""
+def panel_from_args(args, pseudonymizer=None):
+    """Build the panel from parsed arguments; print row accounting to stderr.
+
+    ``pseudonymizer`` (with ``--pseudonymize``): agent ids inside queue names are
+    replaced before the names become column names (see :func:`analysis.panel.build_panel`).
+    """
     from ..panel import build_panel
 
     kw = dict(period=args.period, short_call_s=args.short_call_s,
               repeat_window_h=args.repeat_window_h, engine=args.engine)
+    if pseudonymizer is not None:
+        kw["pseudonymizer"] = pseudonymizer
     if args.engine == "spark":
         kw["spark_master"] = getattr(args, "spark_master", None)
     elif getattr(args, "spark_master", None):
@@ -97,7 +103,7 @@ def run(args) -> int:
 
     started = time.time()
     pz = pseudonymizer_from_args(args)
-    panel = panel_from_args(args)
+    panel = panel_from_args(args, pseudonymizer=pz)
     if pz is not None:  # at write time: the numbers are the raw run's, only ids differ
         pz.learn(panel)  # the panel's ids are the input's: none is a sentinel
         panel = pz.frame(panel)

@@ -102,6 +102,14 @@ def _raw_column(q, name: str, m):
         return next((c for c in q.columns if header_key(c) == key), None)
 
 
+def _text_cells(s, pz):
+    """Column ``s`` with the run's ids replaced inside its text (one call per value)."""
+    uniques = s.dropna().unique()
+    changed = {u: pz.text(u) for u in uniques if isinstance(u, str)}
+    changed = {k: v for k, v in changed.items() if k != v}
+    return s.map(lambda v: changed.get(v, v)) if changed else s
+
+
 def _pseudonymize_result(res, mapping, pz):
     """``res`` with its valid rows, quarantine, notes and metadata pseudonymized.
 
@@ -135,7 +143,14 @@ def _pseudonymize_result(res, mapping, pz):
                 if found is not None:
                     raw_ids.setdefault(found, (ID_PREFIXES[name], {*m.missing, *spec.missing}))
     pz.learn(res.valid)  # the run's ids: also looked for in the quarantine's text
-    valid = pz.frame(res.valid, text=False)
+    if res.kind == "calls":  # typed contract fields: text only where a name can stand
+        valid = pz.frame(res.valid, text=False)
+        if "queue" in valid.columns:
+            # a queue named after an agent ("VIP desk of Dana_Cohen_8855"): the run's
+            # ids are replaced inside queue names, as ccpm gaming and report do
+            valid["queue"] = _text_cells(valid["queue"], pz)
+    else:  # roster, ratings: every free-text cell (a team named after its supervisor)
+        valid = pz.frame(res.valid)
     meta_cols = ("_source_file", "_source_row", "reason")
     bad = pd.Series(False, index=q.index)
     if len(q) and "reason" in q.columns:
@@ -206,6 +221,13 @@ def run(args) -> int:
     if not jobs:
         raise InputError("nothing to validate: give --calls, --roster and/or --ratings")
     outputs, rows = [], {}
+    loaded = []
+
+    def done(label, res, paths):
+        _report(label, res, {k: shown(args, v) for k, v in paths.items()}, args.quiet)
+        outputs.extend(paths.values())
+        rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
+                       "quarantined": len(res.quarantine), "mapping": res.mapping}
     # progress: none with --quiet; with --pseudonymize file names as their pseudonyms
     # (per-agent files are named after people)
     progress = False if args.quiet else (pz.file_name if pz is not None else True)
@@ -227,15 +249,21 @@ def run(args) -> int:
                     if hand.source is not None:
                         hand.source.cleanup()
             res, paths = got
+        elif pz is not None:  # written below, once every input's ids are known
+            loaded.append((label, mapping, getattr(load, loader)(path, mapping,
+                                                                 progress=progress)))
+            continue
         else:
             res = getattr(load, loader)(path, mapping, progress=progress)
-            if pz is not None:
-                res = _pseudonymize_result(res, mapping, pz)
             paths = load.write_validated(res, args.out)
-        _report(label, res, {k: shown(args, v) for k, v in paths.items()}, args.quiet)
-        outputs += list(paths.values())
-        rows[label] = {"rows_read": int(res.rows_read), "valid": len(res.valid),
-                       "quarantined": len(res.quarantine), "mapping": res.mapping}
+        done(label, res, paths)
+    # with --pseudonymize: every input's ids are learned first, so that an id of one
+    # input inside another's text (a roster's supervisor in a queue name) is replaced
+    for _, _, res in loaded:
+        pz.learn(res.valid)
+    for label, mapping, res in loaded:
+        res = _pseudonymize_result(res, mapping, pz)
+        done(label, res, load.write_validated(res, args.out))
     write_manifest(args.out, command="validate", args=args,
                    inputs=[j[1] for j in jobs], outputs=outputs, rows=rows, started=started,
                    privacy=pz)

@@ -494,6 +494,22 @@ def prepare_inputs(
     idir.mkdir(parents=True, exist_ok=True)
     valid, qcounts, rows_read, notes = _load_calls(paths["calls"], paths["mapping"] or mapping)
     n_valid_all = len(valid)
+    optional = {kind: _load_optional(kind, paths[kind])
+                for kind in ("ratings", "roster", "truth") if paths[kind] is not None}
+    okr_doc = None
+    if paths["okr"] is not None:
+        try:
+            okr_doc = yaml.safe_load(yaml_text(paths["okr"], f"okr {paths['okr'].name}"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"okr {paths['okr']}: invalid YAML: {exc}".splitlines()[0]) from None
+    if pz is not None:
+        # every input's person ids first, so that text anywhere (a queue name, a roster
+        # team, an OKR title) loses an id read from any of them
+        if "agent_id" in valid.columns:
+            pz.learn(valid[["agent_id"]])
+        pz.learn(*optional.values())
+        if okr_doc is not None:
+            pz.learn(_okr_ids(okr_doc))
     n_calls = _write_calls(valid, idir / "calls.parquet", period=period, pz=pz)
     if n_calls == 0:
         raise InputError(f"no valid calls{' in period ' + period if period else ''}")
@@ -520,20 +536,20 @@ def prepare_inputs(
     for kind in ("ratings", "roster", "truth"):
         if paths[kind] is None:
             continue
-        df = _load_optional(kind, paths[kind])
+        df = optional[kind]
         rec = next(r for r in records if r["kind"] == kind)
         rec.update(rows_read=len(df), valid=len(df))
         if pz is not None:
             df = df.copy()
+            done = []
             for c in _ID_COLS[kind]:
                 if c in df.columns:
                     df[c] = pz.ids(df[c], ID_PREFIXES[c])
+                    done.append(c)
+            # every other text cell (a team named after its supervisor, a site)
+            df = pz.frame(df, done=done)
         df.to_parquet(idir / f"{kind}.parquet", index=False)
-    if paths["okr"] is not None:
-        try:
-            okr_doc = yaml.safe_load(yaml_text(paths["okr"], f"okr {paths['okr'].name}"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"okr {paths['okr']}: invalid YAML: {exc}".splitlines()[0]) from None
+    if okr_doc is not None:
         if pz is not None:
             okr_doc = _pseudo_okr(okr_doc, pz)
         (idir / "okr.json").write_text(json.dumps(okr_doc, default=str), encoding="utf-8")
@@ -563,8 +579,37 @@ def prepare_inputs(
     return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
 
 
+_OKR_ID_KEYS = ("agent_id", "owner", "owner_id")
+#: Values the models look up (a metric name, ``higher``/``lower``): labels, not text.
+_OKR_LABEL_KEYS = ("metric", "direction")
+
+
+def _okr_ids(doc) -> dict:
+    """The person ids of an OKR document (``agents`` keys, ``agent_id``/``owner`` values),
+    as a table the pseudonymizer can learn."""
+    found: list = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if isinstance(x.get("agents"), dict):
+                found.extend(x["agents"])
+            for k, v in x.items():
+                if k in _OKR_ID_KEYS and isinstance(v, (str, int)) and not isinstance(v, bool):
+                    found.append(v)
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(doc)
+    return {"agent_id": [str(v) for v in found]}
+
+
 def _pseudo_okr(doc, pz):
-    """Pseudonymize ``agent_id``/``owner`` values anywhere in an OKR document."""
+    """Pseudonymize ``agent_id``/``owner`` values and ``agents`` keys anywhere in an OKR
+    document, and every other string value (an objective or key-result title that names
+    an agent) loses the run's ids (:meth:`~analysis.privacy.Pseudonymizer.text`), except
+    the labels of :data:`_OKR_LABEL_KEYS`; keys are the document's structure and stay."""
     from ..privacy import ID_PREFIXES
 
     if isinstance(doc, dict):
@@ -573,10 +618,13 @@ def _pseudo_okr(doc, pz):
             doc = {**doc, "agents": {pz.pseudonym(k, ID_PREFIXES["agent_id"]): v
                                      for k, v in agents.items()}}
         return {k: (pz.pseudonym(v, ID_PREFIXES["agent_id"])
-                    if k in ("agent_id", "owner", "owner_id") and v is not None
+                    if k in _OKR_ID_KEYS and v is not None
+                    else v if k in _OKR_LABEL_KEYS and isinstance(v, str)
                     else _pseudo_okr(v, pz)) for k, v in doc.items()}
     if isinstance(doc, list):
         return [_pseudo_okr(v, pz) for v in doc]
+    if isinstance(doc, str):
+        return pz.text(doc)
     return doc
 
 
