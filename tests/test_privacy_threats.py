@@ -459,7 +459,8 @@ def test_a_cached_comparison_is_unpickled_only_when_this_users_key_signed_it(tmp
 # ------------------------------------------------------------------ ids inside other text
 #: Agent ids planted inside queue names, roster text and OKR titles (issue: a reviewer's
 #: hostile inputs): spaces, ``_``-joined words, a CJK neighbour.
-_PLANTED = {"A0001": "Dana_Cohen_8855", "A0002": "张伟_7731", "A0003": "Moshe_Katz_2718"}
+_PLANTED = {"A0001": "Dana_Cohen_8855", "A0002": "张伟_7731", "A0003": "Moshe_Katz_2718",
+            "A0004": "87654321"}
 _SUP = "Sup_Rachel_Levi_3141"
 
 
@@ -471,6 +472,9 @@ def _planted_calls(tmp_path: Path) -> Path:
     calls.loc[calls.index[:n], "queue"] = "VIP desk of Dana_Cohen_8855"
     calls.loc[calls.index[n:2 * n], "queue"] = "张伟_7731专线"
     calls.loc[calls.index[2 * n:3 * n], "queue"] = "sales_Moshe_Katz_2718"
+    calls.loc[calls.index[3 * n:], "queue"] = "vip_87654321"  # an all-digit agent id
+    # a call id holding the agent's id (some switches build them from the extension)
+    calls["call_id"] = [f"CALLID_{a}_{i}" for i, a in enumerate(calls["agent_id"])]
     path = tmp_path / "calls.csv"
     calls.to_csv(path, index=False)
     return path
@@ -478,7 +482,7 @@ def _planted_calls(tmp_path: Path) -> Path:
 
 def _planted_roster(tmp_path: Path) -> Path:
     roster = pd.DataFrame({
-        "agent_id": [*_PLANTED.values(), "A0004"],
+        "agent_id": [*_PLANTED.values()],
         "team": ["Team Dana_Cohen_8855", "张伟_7731组", f"squad_{_SUP}", "north"],
         "supervisor_id": [_SUP, "Dana_Cohen_8855", _SUP, _SUP],
         "site": ["south", "south", "home office of Moshe_Katz_2718", "north"]})
@@ -518,7 +522,11 @@ def test_validate_replaces_ids_inside_queue_names_and_roster_text(tmp_path, monk
     assert _raw_ids_in(_every_text(tmp_path / "o")) == []
     q = set(pd.read_parquet(tmp_path / "o" / "valid.parquet")["queue"].astype(str))
     assert {f"VIP desk of {_hand('Dana_Cohen_8855')}", f"{_hand('张伟_7731')}专线",
-            f"sales_{_hand('Moshe_Katz_2718')}"} <= q
+            f"sales_{_hand('Moshe_Katz_2718')}", f"vip_{_hand('87654321')}"} <= q
+    ids = pd.read_parquet(tmp_path / "o" / "valid.parquet")["call_id"].astype(str)
+    for raw in _PLANTED.values():
+        assert ids.str.startswith(f"CALLID_{_hand(raw)}_").any(), raw
+    assert ids.is_unique
     ro = pd.read_parquet(tmp_path / "o" / "roster_valid.parquet")
     assert f"squad_{_hand(_SUP)}" in set(ro["team"])
     assert f"home office of {_hand('Moshe_Katz_2718')}" in set(ro["site"])

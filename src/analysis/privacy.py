@@ -654,21 +654,28 @@ class Pseudonymizer:
             if any(parts) and all(known(x) for x in parts if x):
                 return "-".join(sub(x) for x in parts) + w[len(core):]
         if joined and "_" in w:
-            return self._joined(w, known, sub)
+            def joined_known(x: str) -> bool:
+                # a long number (6 digits or more: a phone-like id) between _ too
+                # (queue vip_87654321 of agent 87654321); shorter ones are counts, years
+                if x.isdigit():
+                    return len(x) >= 6 and (x in words or x in cust)
+                return known(x)
+
+            return self._joined(w, joined_known, sub)
         return w
 
     def _joined(self, w: str, known, sub) -> str:
-        """``w`` with known ids (with letters; not all-digit ones) that fill whole
-        ``_``-separated runs of it replaced, the longest first from the left: ``x_Dana_
-        Cohen_8855`` loses ``Dana_Cohen_8855`` (bounded by the word's start or end or
-        ``_``). A hyphenated or dotted run is matched as a whole too."""
+        """``w`` with known ids that fill whole ``_``-separated runs of it replaced, the
+        longest first from the left: ``x_Dana_Cohen_8855`` loses ``Dana_Cohen_8855``
+        (bounded by the word's start or end or ``_``); all-digit runs only as ``known``
+        allows (6 digits or more). A hyphenated or dotted run is matched as a whole too."""
         parts = w.split("_")
         longest = self._joined_parts
         out, i, changed = [], 0, False
         while i < len(parts):
             for j in range(min(len(parts), i + longest), i, -1):
                 cand = "_".join(parts[i:j])
-                if cand and not cand.isdigit() and known(cand):
+                if cand and known(cand):
                     out.append(sub(cand))
                     i, changed = j, True
                     break

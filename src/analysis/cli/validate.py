@@ -145,10 +145,12 @@ def _pseudonymize_result(res, mapping, pz):
     pz.learn(res.valid)  # the run's ids: also looked for in the quarantine's text
     if res.kind == "calls":  # typed contract fields: text only where a name can stand
         valid = pz.frame(res.valid, text=False)
-        if "queue" in valid.columns:
-            # a queue named after an agent ("VIP desk of Dana_Cohen_8855"): the run's
-            # ids are replaced inside queue names, as ccpm gaming and report do
-            valid["queue"] = _text_cells(valid["queue"], pz)
+        for col in ("queue", "call_id"):
+            # a queue named after an agent ("VIP desk of Dana_Cohen_8855"), a call id
+            # holding one (CALLID_Dana_Cohen_8855_0): the run's ids are replaced inside
+            # them, as ccpm report does (about 2 us a call id)
+            if col in valid.columns:
+                valid[col] = _text_cells(valid[col], pz)
     else:  # roster, ratings: every free-text cell (a team named after its supervisor)
         valid = pz.frame(res.valid)
     meta_cols = ("_source_file", "_source_row", "reason")

@@ -370,17 +370,20 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                 con.register(f"m{i}", _pseudo_map(valid[col], pz, ID_PREFIXES[col]))
                 joins.append(f"LEFT JOIN m{i} ON CAST(v.{col} AS VARCHAR) = m{i}.raw")
                 reps.append(f"m{i}.pseudo AS {col}")
-            if "queue" in valid.columns:
+            for col in ("queue", "call_id"):
                 # a queue named after an agent (a personal queue, "queue of Dana Cohen")
-                # names that agent in every table and sentence about queues: the agent ids
-                # just learned are replaced inside queue names too, as ccpm gaming does
-                u = pd.Series(valid["queue"].dropna().astype(str).unique())
+                # names that agent in every table and sentence about queues, and a call id
+                # may hold the agent's id (CALLID_Dana_Cohen_8855_0): the agent ids just
+                # learned are replaced inside them too, as ccpm gaming and validate do
+                if col not in valid.columns:
+                    continue
+                u = pd.Series(valid[col].dropna().astype(str).unique())
                 qmap = pd.DataFrame({"raw": u, "pseudo": [pz.text(q) for q in u]})
                 qmap = qmap[qmap["raw"] != qmap["pseudo"]]
                 if len(qmap):
-                    con.register("mq", qmap)
-                    joins.append("LEFT JOIN mq ON CAST(v.queue AS VARCHAR) = mq.raw")
-                    reps.append("coalesce(mq.pseudo, v.queue) AS queue")
+                    con.register(f"m_{col}", qmap)
+                    joins.append(f"LEFT JOIN m_{col} ON CAST(v.{col} AS VARCHAR) = m_{col}.raw")
+                    reps.append(f"coalesce(m_{col}.pseudo, v.{col}) AS {col}")
             if reps:
                 select = (f"SELECT v.* REPLACE ({', '.join(reps)}) FROM valid_df v "
                           + " ".join(joins))
