@@ -36,3 +36,18 @@ def test_a_table_row_is_never_split_across_pages(tmp_path):
         on = [k for k, text in enumerate(pages) if f"begin{i}q" in text]
         end = [k for k, text in enumerate(pages) if f"end{i}q" in text]
         assert on == end and len(on) == 1, (i, on, end)
+
+
+def test_a_short_table_is_never_split_across_pages(tmp_path):
+    """A table of up to 48 cells (the headline numbers: 2 columns, 11 rows) moves whole to
+    the next page rather than leave three rows at the bottom of one and seven on the next;
+    a longer one still breaks (between rows)."""
+    short = "".join(f"[m{i}q], [{i}], " for i in range(11))
+    filler = "#block(height: 20cm)[filler]\n"  # most of the first page
+    pages = _pages(tmp_path, filler + "#table(columns: 2, " + short + ")\n")
+    on = {k for k, text in enumerate(pages) for i in range(11) if f"m{i}q" in text}
+    assert len(on) == 1, on
+    long = "".join(f"[n{i}q], [{i}], " for i in range(40))
+    pages = _pages(tmp_path, filler + "#table(columns: 2, " + long + ")\n")
+    on = {k for k, text in enumerate(pages) for i in range(40) if f"n{i}q" in text}
+    assert len(on) == 2, on
