@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
-from .outdir import _alive
+from .outdir import _HOST, _alive
 
 __all__ = ["PREFIX", "HOST", "prefix", "raw_tempdir", "raw_mkdtemp", "raw_mkstemp",
            "remove_stale"]
 
 #: Prefix of every working copy (``<TMPDIR>/ccpm-spill-<host>-<pid>-<kind>-<random>``).
 PREFIX = "ccpm-spill-"
-HOST = "".join(c if c.isalnum() else "-" for c in socket.gethostname()) or "host"
+#: This host as the output folders' temporary names spell it (:func:`analysis.outdir.scratch_path`).
+HOST = _HOST
 
 
 def prefix(kind: str) -> str:
