@@ -374,7 +374,7 @@ def _write_calls(valid: pd.DataFrame, out: Path, *, period: str | None,
                 # a queue named after an agent (a personal queue, "queue of Dana Cohen")
                 # names that agent in every table and sentence about queues, and a call id
                 # may hold the agent's id (CALLID_Dana_Cohen_8855_0): the agent ids just
-                # learned are replaced inside them too, as ccpm gaming and validate do
+                # learned are replaced inside them too (validate does both, gaming queues)
                 if col not in valid.columns:
                     continue
                 u = pd.Series(valid[col].dropna().astype(str).unique())
