@@ -175,6 +175,7 @@ def test_option_kinds_are_the_ones_the_checks_read():
     ("min_calls=2.5", "a whole number is expected"),
     ("eod_pooled=maybe", "true or false is expected"),
     ("agent_fdr=holm", "use one of BH, BY"),
+    ("eod_traces=fisher", "use one of either, both, talk"),
 ])
 def test_a_value_of_the_wrong_kind_exits_2_before_reading_data(kv, why, small_center, tmp_path,
                                                                capsys):
