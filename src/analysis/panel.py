@@ -186,9 +186,7 @@ def build_panel(
             panel[m.name] = pd.to_numeric(panel[m.name], errors="coerce").astype("float64")
     if pseudonymizer is not None and len(queues):
         pseudonymizer.learn(panel[["agent_id"]])
-        names = {q: pseudonymizer.text(q) for q in queues["queue"].dropna().unique()
-                 if isinstance(q, str)}
-        queues["queue"] = queues["queue"].map(lambda q: names.get(q, q))
+        queues["queue"] = pseudonymizer.text_column(queues["queue"])
     # queue mix (small: agent x period x queue)
     queues["share"] = queues["n"] / queues.groupby(["agent_id", "period"])["n"].transform("sum")
     queues = queues.sort_values(["agent_id", "period", "n", "queue"],

@@ -745,7 +745,7 @@ class Pseudonymizer:
             try:
                 for c in out.columns:
                     if c not in cols and c not in done:
-                        out[c] = self._text_column(out[c])
+                        out[c] = self.text_column(out[c])
             finally:
                 self._cust_text = was
             if not reset and not isinstance(out.index, pd.RangeIndex):
@@ -788,7 +788,9 @@ class Pseudonymizer:
             perm[at] = at[np.argsort(ps[at], kind="stable")]
         return None if (perm == np.arange(len(raw))).all() else perm
 
-    def _text_column(self, s: pd.Series) -> pd.Series:
+    def text_column(self, s: pd.Series) -> pd.Series:
+        """Column ``s`` with the run's ids replaced inside its text (:meth:`text`), once per
+        distinct value (a queue name, a call id, a team); other dtypes as they are."""
         if isinstance(s.dtype, pd.CategoricalDtype):
             cats = [self.text(c) for c in s.cat.categories]
             return s.cat.rename_categories(cats) if len(set(cats)) == len(cats) else s
@@ -884,7 +886,7 @@ class Pseudonymizer:
             out = self.frame(x)
         elif isinstance(x, pd.Series):
             out = (self.ids(x, ID_PREFIXES[x.name]) if x.name in ID_PREFIXES
-                   else self._text_column(x))
+                   else self.text_column(x))
         elif isinstance(x, Mapping):
             out = {}
             for k, v in x.items():

@@ -102,14 +102,6 @@ def _raw_column(q, name: str, m):
         return next((c for c in q.columns if header_key(c) == key), None)
 
 
-def _text_cells(s, pz):
-    """Column ``s`` with the run's ids replaced inside its text (one call per value)."""
-    uniques = s.dropna().unique()
-    changed = {u: pz.text(u) for u in uniques if isinstance(u, str)}
-    changed = {k: v for k, v in changed.items() if k != v}
-    return s.map(lambda v: changed.get(v, v)) if changed else s
-
-
 def _pseudonymize_result(res, mapping, pz):
     """``res`` with its valid rows, quarantine, notes and metadata pseudonymized.
 
@@ -150,7 +142,7 @@ def _pseudonymize_result(res, mapping, pz):
             # holding one (CALLID_Dana_Cohen_8855_0): the run's ids are replaced inside
             # them, as ccpm report does (about 2 us a call id)
             if col in valid.columns:
-                valid[col] = _text_cells(valid[col], pz)
+                valid[col] = pz.text_column(valid[col])
     else:  # roster, ratings: every free-text cell (a team named after its supervisor)
         valid = pz.frame(res.valid)
     meta_cols = ("_source_file", "_source_row", "reason")
