@@ -331,8 +331,8 @@ def test_a_killed_runs_spill_of_raw_rows_is_removed_by_the_next_run(tmp_path, mo
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    stale = tmp_path / f"ccpm-spill-{spill._HOST}-{dead}-abc"
-    live = tmp_path / f"ccpm-spill-{spill._HOST}-{os.getppid()}-def"
+    stale = tmp_path / f"ccpm-spill-{spill._HOST}@{dead}-abc"
+    live = tmp_path / f"ccpm-spill-{spill._HOST}@{os.getppid()}-def"
     mine = tmp_path / "ccpm-spill-notours"
     for d in (stale, live, mine):
         d.mkdir()
@@ -343,7 +343,7 @@ def test_a_killed_runs_spill_of_raw_rows_is_removed_by_the_next_run(tmp_path, mo
     sp = spill.load_calls_to_parquet(str(src))
     try:
         assert not stale.exists() and live.exists() and mine.exists()
-        assert sp.path.parent.name.startswith(f"ccpm-spill-{spill._HOST}-{os.getpid()}-")
+        assert sp.path.parent.name.startswith(f"ccpm-spill-{spill._HOST}@{os.getpid()}-")
     finally:
         sp.cleanup()
     assert not sp.path.parent.exists()
@@ -388,12 +388,12 @@ def test_a_killed_loaders_raw_working_copies_are_removed_by_the_next_command(tmp
     assert proc.returncode == -9, proc.stderr[-2000:]
     left = sorted(tmpk.iterdir())
     assert any((d / "cand.parquet").is_file() for d in left if d.is_dir()), left
-    assert all(d.name.startswith(f"ccpm-spill-{HOST}-") for d in left), left
-    dead = left[0].name[len(f"ccpm-spill-{HOST}-"):].split("-", 1)[0]
-    stale_file = tmpk / f"ccpm-spill-{HOST}-{dead}-utf8-abc.csv"  # a transcoded copy
+    assert all(d.name.startswith(f"ccpm-spill-{HOST}@") for d in left), left
+    dead = left[0].name[len(f"ccpm-spill-{HOST}@"):].split("-", 1)[0]
+    stale_file = tmpk / f"ccpm-spill-{HOST}@{dead}-utf8-abc.csv"  # a transcoded copy
     stale_file.write_text("agent_id\nZhang_Wei_4471\n")
-    live = tmpk / f"ccpm-spill-{HOST}-{os.getppid()}-stream-def"
-    elsewhere = tmpk / f"ccpm-spill-not{HOST}-{dead}-stream-ghi"
+    live = tmpk / f"ccpm-spill-{HOST}@{os.getppid()}-stream-def"
+    elsewhere = tmpk / f"ccpm-spill-not{HOST}@{dead}-stream-ghi"
     for d in (live, elsewhere):
         d.mkdir()
         (d / "cand.parquet").write_bytes(b"Zhang_Wei_4471")
@@ -403,6 +403,39 @@ def test_a_killed_loaders_raw_working_copies_are_removed_by_the_next_command(tmp
     calls.iloc[1:].to_csv(good, index=False)
     assert main(["validate", "--calls", str(good), "--out", str(tmp_path / "v"), "--quiet"]) == 0
     assert sorted(tmpk.iterdir()) == sorted([live, elsewhere])
+
+
+def test_working_copies_of_a_host_whose_name_begins_with_this_ones_are_kept(tmp_path,
+                                                                           monkeypatch):
+    """Host ``web`` read host ``web-999999999``'s working copy
+    (``ccpm-spill-web-999999999-<pid>-…``) as its own process 999999999's, found it dead and
+    removed it under that host's live run (a TMPDIR shared over the network). The host now
+    ends at an ``@``, which no host name's slug holds. Copies named the old way, of a dead
+    process of this host, are still removed; every command cleans, ``--help`` too."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from analysis import workcopy
+    from analysis.cli import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    monkeypatch.setattr(workcopy, "HOST", "web-999999999")  # the other host, a live run
+    other = tmp_path / (workcopy.prefix("stream") + "abc")
+    other.mkdir()
+    (other / "cand.parquet").write_bytes(b"Zhang_Wei_4471")
+    monkeypatch.setattr(workcopy, "HOST", "web")
+    legacy = tmp_path / f"ccpm-spill-web-{dead}-load-def"  # this host's, named the old way
+    stale = tmp_path / (workcopy.prefix("load").replace(str(os.getpid()), dead) + "ghi")
+    for d in (legacy, stale):
+        d.mkdir()
+        (d / "valid.parquet").write_bytes(b"Zhang_Wei_4471")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert sorted(tmp_path.iterdir()) == [other]
 
 
 def test_a_queue_named_after_an_agent_is_pseudonymized_in_the_reports_inputs(tmp_path):

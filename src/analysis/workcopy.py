@@ -4,11 +4,16 @@ Reading an export makes raw copies under ``TMPDIR`` (the checked rows spilled to
 a decompressed or transcoded copy of the input, the quarantine before it is moved into
 place, the calls a what-if rebuilds the panel from...). They hold raw ids and are removed
 when the command ends; a command killed outright (SIGKILL, the out-of-memory killer) cannot
-remove them. So every one is made here, named ``<TMPDIR>/ccpm-spill-<host>-<pid>-<kind>-…``
+remove them. So every one is made here, named ``<TMPDIR>/ccpm-spill-<host>@<pid>-<kind>-…``
 (a folder of mode 0700 or a file of mode 0600, as :mod:`tempfile` makes them), and
 :func:`remove_stale` (run by every ccpm command, and before each new copy is made) removes
 those of processes on this host that no longer run. Copies of live processes, of other
 hosts (a ``TMPDIR`` shared over the network) and of other users are kept.
+
+The ``@`` ends the host: a host name's slug cannot hold one, so host ``web``'s clean-up
+cannot take host ``web-12``'s copies for its own. Until 2026-12-08 a ``-`` ended it
+(``ccpm-spill-web-12-345-…`` read, on host ``web``, as process 12's); copies named that
+way are still removed when their process is gone, as then.
 
 Light on purpose (standard library only): the command line calls :func:`remove_stale`
 before anything else is imported.
@@ -26,15 +31,15 @@ from .outdir import _HOST, _alive
 __all__ = ["PREFIX", "HOST", "prefix", "raw_tempdir", "raw_mkdtemp", "raw_mkstemp",
            "remove_stale"]
 
-#: Prefix of every working copy (``<TMPDIR>/ccpm-spill-<host>-<pid>-<kind>-<random>``).
+#: Prefix of every working copy (``<TMPDIR>/ccpm-spill-<host>@<pid>-<kind>-<random>``).
 PREFIX = "ccpm-spill-"
 #: This host as the output folders' temporary names spell it (:func:`analysis.outdir.scratch_path`).
 HOST = _HOST
 
 
 def prefix(kind: str) -> str:
-    """``ccpm-spill-<host>-<pid>-<kind>-``: the name of this process's working copies."""
-    return f"{PREFIX}{HOST}-{os.getpid()}-{kind}-"
+    """``ccpm-spill-<host>@<pid>-<kind>-``: the name of this process's working copies."""
+    return f"{PREFIX}{HOST}@{os.getpid()}-{kind}-"
 
 
 def raw_tempdir(kind: str) -> tempfile.TemporaryDirectory:
@@ -61,7 +66,10 @@ def remove_stale() -> list[Path]:
     them. Only the user's own (owner checked), never through a symbolic link."""
     gone = []
     try:
-        entries = list(Path(tempfile.gettempdir()).glob(f"{PREFIX}{HOST}-*-*"))
+        tmp = Path(tempfile.gettempdir())
+        # this host's, and those named before the "@" (2026-12-08; module docstring)
+        entries = [*tmp.glob(f"{PREFIX}{HOST}@*"),
+                   *(p for p in tmp.glob(f"{PREFIX}{HOST}-*-*") if "@" not in p.name)]
     except OSError:
         return gone
     for p in entries:

@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _remove_stale_working_copies() -> None:
-    """Remove the raw working copies (``$TMPDIR/ccpm-spill-<host>-<pid>-…``) that ccpm runs
+    """Remove the raw working copies (``$TMPDIR/ccpm-spill-<host>@<pid>-…``) that ccpm runs
     killed outright left on this host: every command does, whatever it reads."""
     try:
         from ..workcopy import remove_stale
@@ -362,12 +362,13 @@ def _remove_stale_working_copies() -> None:
 
 
 def _main(argv: list[str] | None) -> int:
+    # first, so that any command removes them (--help and a mistyped option too)
+    _remove_stale_working_copies()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    _remove_stale_working_copies()
     try:
         return _run_staged(args)
     except _Failed as exc:

@@ -27,7 +27,7 @@ from ._result import LoadResult, schema_for, to_table, valid_metadata
 
 __all__ = ["SpilledCalls", "spill_valid", "load_calls_to_parquet", "remove_stale_spills"]
 
-#: Prefix of ccpm's working copies (``<TMPDIR>/ccpm-spill-<host>-<pid>-<kind>-<random>``).
+#: Prefix of ccpm's working copies (``<TMPDIR>/ccpm-spill-<host>@<pid>-<kind>-<random>``).
 _SPILL = PREFIX
 _HOST = HOST
 
