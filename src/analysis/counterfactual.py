@@ -107,12 +107,15 @@ def _cols(con) -> list[str]:
 
 
 def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
-                    out: str | Path | None = None, *, dose: float = 0.10,
-                    aht_target: float = 360.0, seed: int = 0) -> Path:
+                    out: str | Path | None = None, *, dose: float | dict = 0.10,
+                    aht_target: float = 360.0, seed: int = 0, whole: bool = False,
+                    start=None, callback_share: float = 1.0,
+                    callback_min: float = 90.0, callbacks_to: str = "phantom") -> Path:
     """Write calls with behaviours planted into agents' own calls to ``out`` (Parquet).
 
     Only the planted agents' calls and the other calls of their customers (for repeat
-    calls) are written: enough to rebuild the planted agents' panel rows.
+    calls) are written: enough to rebuild the planted agents' panel rows (``whole``:
+    every call, for a rerun of the gaming checks).
 
     Parameters
     ----------
@@ -123,12 +126,23 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
         agent_id -> behaviour (``agents`` then ignored).
     agents : list of str, optional
     out : str or Path
-    dose : float
-        In (0, 1].
+    dose : float or dict
+        In (0, 1]; a dict gives each behaviour its own (behaviour -> dose).
     aht_target : float
         Handle-time target for ``bunching`` (seconds).
     seed : int
         Which calls are touched (a hash of the call id and the seed).
+    whole : bool
+        Write every call of ``calls``, the planted ones changed.
+    start : timestamp, optional
+        Plant only into calls answered at or after it (behaviour taken up mid-window).
+    callback_share, callback_min
+        Share of hung-up customers (with a ``customer_id``) who call back, and after how
+        many minutes.
+    callbacks_to : str
+        ``"phantom"``: the callbacks are answered by a phantom agent (:data:`PHANTOM`);
+        ``"peers"``: by an agent of the same queue who is not planted into (a hash of the
+        call id picks which; the phantom where the queue has none).
     """
     from .panel import calls_view
 
@@ -137,6 +151,10 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
     bad = set(assign.values()) - set(BEHAVIOURS)
     if bad:
         raise KeyError(sorted(bad)[0])
+    doses = ({b: float(dose.get(b, 0.10)) for b in BEHAVIOURS} if isinstance(dose, dict)
+             else dict.fromkeys(BEHAVIOURS, float(dose)))
+    if callbacks_to not in ("phantom", "peers"):
+        raise ValueError("callbacks_to must be phantom or peers")
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
@@ -145,7 +163,9 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
                                                "_b": list(assign.values())}))
         cust = [r[0] for r in con.execute("DESCRIBE calls_all").fetchall()]
         mine = "CAST(agent_id AS VARCHAR) IN (SELECT agent_id FROM _planted)"
-        if "customer_id" in cust:
+        if whole:
+            con.execute("CREATE TEMP TABLE calls AS SELECT * FROM calls_all")
+        elif "customer_id" in cust:
             con.execute(f"""CREATE TEMP TABLE calls AS SELECT * FROM calls_all
                 WHERE {mine} OR customer_id IN (
                     SELECT DISTINCT customer_id FROM calls_all
@@ -159,18 +179,22 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
         s = int(seed)
         u = f"((hash(CAST(call_id AS VARCHAR) || '{s}') % 1000003) / 1000003.0)"
         u2 = f"((hash(CAST(call_id AS VARCHAR) || 'x{s}') % 1000003) / 1000003.0)"
-        handled = "outcome IN ('answered', 'transferred')"
+        since = ("" if start is None else " AND answer_ts >= CAST("
+                 f"'{pd.Timestamp(start).isoformat(sep=' ')}' AS TIMESTAMP)")
+        handled = f"(outcome IN ('answered', 'transferred'){since})"
+        answered = f"outcome = 'answered'{since}"
         t = float(aht_target)
         land = f"({np.floor(t)} - 1 - floor(15 * {u2}))"
         scale = f"(({land} - {hold}) / greatest(talk_s + {acw}, 1))"
+        d = doses
         hits = {
-            "hangups": f"outcome = 'answered' AND {u} < {dose}",
-            "transfer_dumping": f"outcome = 'answered' AND {u} < {dose}",
+            "hangups": f"{answered} AND {u} < {d['hangups']}",
+            "transfer_dumping": f"{answered} AND {u} < {d['transfer_dumping']}",
             "acw_padding": handled,
             "end_of_day_stretch": f"{handled} AND answer_ts >= _day_last - INTERVAL 60 MINUTE",
             # never into the short-call range: such calls are left alone
             "bunching": (f"{handled} AND _handle > {t} AND _handle <= {t + 60} AND {u} < "
-                         f"least(1.0, {dose} / greatest(_elig_share, 1e-9)) AND "
+                         f"least(1.0, {d['bunching']} / greatest(_elig_share, 1e-9)) AND "
                          f"{land} - {hold} - floor({acw} * {scale}) > 20"),
         }
         sets = {
@@ -182,8 +206,8 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
             "transfer_dumping": {"outcome": "'transferred'", "talk_s": f"floor(20 + 60 * {u2})",
                                  "hold_s": "0", "acw_s": f"round(0.5 * {acw})",
                                  "resolved": "false", "qa_score": "greatest(qa_score - 10, 0)"},
-            "acw_padding": {"acw_s": f"round({acw} * (1 + {dose}))"},
-            "end_of_day_stretch": {"talk_s": f"round(talk_s * (1 + {dose}))"},
+            "acw_padding": {"acw_s": f"round({acw} * (1 + {d['acw_padding']}))"},
+            "end_of_day_stretch": {"talk_s": f"round(talk_s * (1 + {d['end_of_day_stretch']}))"},
             "bunching": {"acw_s": f"floor({acw} * {scale})",
                          "talk_s": f"{land} - {hold} - floor({acw} * {scale})"},
         }
@@ -191,8 +215,10 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
         sel = []
         for c in order:
             q = '"' + c.replace('"', '""') + '"'
-            cases = [f"WHEN _hit AND _b = '{b}' THEN CAST({st[c]} AS {_type(con, c)})"
-                     for b, st in sets.items() if c in st]
+            typ = _type(con, c)
+            # a column of no type (all empty in a Parquet written from pandas) stays empty
+            cases = [f"WHEN _hit AND _b = '{b}' THEN CAST({st[c]} AS {typ})"
+                     for b, st in sets.items() if c in st] if typ != '"NULL"' else []
             sel.append(f"CASE {' '.join(cases)} ELSE {q} END AS {q}" if cases else q)
         con.execute(f"""
             CREATE TEMP TABLE marked AS
@@ -211,23 +237,46 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
             SELECT *, coalesce(_b IS NOT NULL AND ({hit}), false) AS _hit FROM c2""")
         body = f"SELECT {', '.join(sel)} FROM marked"
         if "customer_id" in cols:
+            who = f"'{PHANTOM}'"
+            src = "marked"
+            if callbacks_to == "peers":
+                # an agent of the callback's queue who is not planted into, picked by a
+                # hash of the call id (the phantom where the queue has none)
+                con.execute("""CREATE TEMP TABLE _peers AS
+                    SELECT queue, agent_id, row_number() OVER (PARTITION BY queue
+                                                               ORDER BY agent_id) - 1 AS rn,
+                           count(*) OVER (PARTITION BY queue) AS nq
+                    FROM (SELECT DISTINCT queue, CAST(agent_id AS VARCHAR) AS agent_id
+                          FROM calls WHERE agent_id IS NOT NULL
+                            AND outcome IN ('answered', 'transferred')
+                            AND CAST(agent_id AS VARCHAR) NOT IN (SELECT agent_id FROM _planted))""")
+                con.execute(f"""CREATE TEMP TABLE marked_cb AS
+                    SELECT m.*, pr.agent_id AS _cb_agent FROM marked m LEFT JOIN
+                    (SELECT DISTINCT queue, nq FROM _peers) n ON m.queue = n.queue
+                    LEFT JOIN _peers pr ON pr.queue = m.queue AND pr.rn =
+                        hash(CAST(m.call_id AS VARCHAR) || 'cb{s}') % n.nq
+                    WHERE m._hit AND m._b = 'hangups'""")
+                who, src = f"coalesce(_cb_agent, '{PHANTOM}')", "marked_cb"
             cb = []
             for c in order:
                 q = '"' + c.replace('"', '""') + '"'
                 if c == "call_id":
                     cb.append(f"CAST(call_id AS VARCHAR) || '~cb' AS {q}")
                 elif c == "agent_id":
-                    cb.append(f"'{PHANTOM}' AS {q}")
+                    cb.append(f"{who} AS {q}")
                 elif c == "arrival_ts":
-                    cb.append(f"answer_ts + INTERVAL 90 MINUTE AS {q}")
+                    cb.append(f"answer_ts + INTERVAL ({float(callback_min)} * 60) SECOND AS {q}")
                 elif c == "answer_ts":
-                    cb.append(f"answer_ts + INTERVAL 91 MINUTE AS {q}")
+                    cb.append(f"answer_ts + INTERVAL ({float(callback_min)} * 60 + 60) SECOND "
+                              f"AS {q}")
                 elif c == "outcome":
                     cb.append(f"'answered' AS {q}")
                 else:
                     cb.append(q)
-            body += (f" UNION ALL SELECT {', '.join(cb)} FROM marked "
-                     "WHERE _hit AND _b = 'hangups' AND customer_id IS NOT NULL")
+            u3 = f"((hash(CAST(call_id AS VARCHAR) || 'c{s}') % 1000003) / 1000003.0)"
+            body += (f" UNION ALL SELECT {', '.join(cb)} FROM {src} "
+                     "WHERE _hit AND _b = 'hangups' AND customer_id IS NOT NULL "
+                     f"AND {u3} < {float(callback_share)}")
         out = Path(out)
         # a fixed row order: the rebuilt panel's sums (and so exact ties between agents'
         # scores) must not depend on DuckDB's threads

@@ -10,6 +10,7 @@ from .._yamltext import yaml_text
 from ..config import DEFAULT_ALPHA
 from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError, InputError
+from ..escape import safe_csv
 from . import add_privacy_arguments, name_list, positive, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
@@ -58,6 +59,11 @@ def register(sub) -> None:
     p.add_argument("--spark-master", metavar="URL", default=None,
                    help="Spark master for --engine spark (default local[2]; e.g. "
                         "spark://host:7077 for a cluster)")
+    p.add_argument("--power", nargs="?", const=3, type=positive(int), metavar="ROUNDS",
+                   help="also measure detection power on these calls: plant each behaviour "
+                        "into 2 unflagged agents from mid-window, rerun the checks, count who "
+                        "is found; ROUNDS reruns with other agents (default 3); writes "
+                        "detection_power.csv")
     p.add_argument("--out", required=True, help="output folder")
     add_privacy_arguments(p)
     p.set_defaults(func=run, staged="folder")  # complete or absent (analysis.outdir)
@@ -169,6 +175,10 @@ def run(args) -> int:
     report = run_checks(args.calls, mapping=args.mapping, options=options, ratings=ratings,
                         okr=okr, roster=roster, checks=checks, progress=True,
                         engine=engine, engine_options=engine_options)
+    power = None
+    if getattr(args, "power", None):
+        power = _detection_power(args, report, ratings=ratings, okr=okr, roster=roster,
+                                 checks=checks, engine=engine, engine_options=engine_options)
     if pz is not None:
         # ids the texts may name (a 360 partner, an OKR owner) are learned from every
         # input first; the summary is then written from the pseudonymized tables
@@ -176,6 +186,11 @@ def run(args) -> int:
         pz.known(_sentinel_agents(args.calls, args.mapping, pz.keep))
         report = pz.obj(report)
     paths = report.to_dir(args.out)
+    if power is not None:  # counts per behaviour only: no agent is named
+        paths["power"] = Path(args.out) / "detection_power.csv"
+        safe_csv(power.table, paths["power"], index=False)
+        with open(paths["summary"], "a", encoding="utf-8") as fh:
+            fh.write("\n" + "\n".join(power.summary_lines()) + "\n")
     n_flag = int(report.flags["flagged"].sum())
     n_agents = report.flagged_agents()
     n_agents = int((n_agents["level"] == "agent").sum()) if len(n_agents) else 0
@@ -209,6 +224,23 @@ def run(args) -> int:
           f"({n_agents} agents) at FDR {args.alpha:g}; wrote {shown(args, args.out)}",
           file=sys.stderr)
     return 0
+
+
+def _detection_power(args, report, **run_kwargs):
+    """:func:`analysis.detection.detection_power` on the run's valid calls (read again)."""
+    from ..detection import detection_power
+    from ..load.entry import open_contract_calls
+
+    def say(line: str) -> None:
+        print(f"ccpm gaming: {line}", file=sys.stderr, flush=True)
+
+    with open_contract_calls(args.calls, mapping=args.mapping) as cc:
+        power = detection_power(cc.path, report, options=report.info.get("options"),
+                                rounds=int(args.power), seed=int(args.seed or 0),
+                                progress=say, run_kwargs=run_kwargs)
+    for line in power.summary_lines():
+        say(line.strip())
+    return power
 
 
 def _set_aside_note(info: dict) -> str:
