@@ -177,7 +177,7 @@ def test_calls_per_period_sorts_periods_and_keeps_a_long_legend_outside():
 
 
 def test_flag_scatter_uses_the_checks_min_calls():
-    # gaming_checks.ipynb section 6 plotted agents with 3-6 calls (never tested); the
+    # gaming_checks.ipynb section 7 (then 6) plotted agents with 3-6 calls (never tested); the
     # farthest "unflagged" point on the bank was EXPRESS with 3 calls
     from analysis.figures import plot_flagged_rates, tested_agent_means
 

@@ -150,7 +150,7 @@ RESEARCH_PARAMETERS = {
                      "min_calls"},
     "gaming_checks": {"calls", "mapping", "ratings", "okr", "roster", "truth", "checks", "alpha", "period",
                       "short_call_s", "aht_target", "bunch_measure", "min_calls", "short_tails",
-                      "peer_tails", "seed"},
+                      "peer_tails", "power_rounds", "seed"},
     "model_comparison": {"calls", "mapping", "ratings", "okr", "roster", "truth", "flags", "period",
                          "short_call_s", "models", "kpi_weights", "kpi_targets", "bsc_weights",
                          "kpi_floor", "min_calls", "fairness_by", "priorities", "weights",
