@@ -54,14 +54,15 @@ $(SAMPLE)/calls.parquet: | $(STAMP)
 	$(BIN)/ccpm synth --out $(SAMPLE) --agents 60 --days 61 --seed 7
 
 report: setup $(SAMPLE)/calls.parquet ## Render the sample report (synthetic center) into reports/sample/
-	$(BIN)/ccpm report $(SAMPLE_INPUTS) --out reports/sample
+	$(BIN)/ccpm report $(SAMPLE_INPUTS) --power --out reports/sample
 
 report-zh: setup $(SAMPLE)/calls.parquet ## The sample report in Simplified Chinese, into reports/sample-zh/
-	$(BIN)/ccpm report $(SAMPLE_INPUTS) --lang zh-CN --out reports/sample-zh \
+	$(BIN)/ccpm report $(SAMPLE_INPUTS) --power --lang zh-CN --out reports/sample-zh \
 	  $(if $(wildcard reports/sample/build/results/key.json),--results-from reports/sample)
 
 case-study: setup ## Case study: the Anonymous Bank 1999 logs (shipped in data/external/), into reports/anonymous-bank/
-	$(BIN)/ccpm report --calls $(BANK) --mapping anonymous-bank --short-call-s 15 --out reports/anonymous-bank
+	$(BIN)/ccpm report --calls $(BANK) --mapping anonymous-bank --short-call-s 15 --power \
+	  --out reports/anonymous-bank
 
 screenshots: ## README screenshots: page 1 of the current sample and case-study reports (run make report case-study first)
 	@for r in sample anonymous-bank; do \

@@ -118,3 +118,67 @@ def test_cli_gaming_power_writes_counts_and_no_agent_id(honest, tmp_path):
     assert "Detection power on these calls" in (out / "summary.txt").read_text()
     man = (out / "manifest.json").read_text()
     assert "detection_power.csv" in man
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_report_power_blocks_read_in_the_reports_language(lang):
+    """The report's detection-power paragraph and table (report.present.gaming) in English
+    and Chinese: every behaviour and dose in words, counts as "found of planted", the
+    behaviours not planted named; nothing without the run's power results."""
+    import re
+    from types import SimpleNamespace
+
+    from analysis.detection import DOSES
+    from analysis.report.i18n import t
+    from analysis.report.present.gaming import power_blocks
+
+    tab = pd.DataFrame({"behaviour": ["hangups", "end_of_day_stretch", "bunching"],
+                        "dose": [DOSES[b] for b in ("hangups", "end_of_day_stretch",
+                                                    "bunching")],
+                        "planted": [6, 6, 6], "found": [4, 0, 6], "named": [4, 0, 6]})
+    meta = {"start": "1999-06-02", "rounds": 3, "per": 2,
+            "not_planted": ["acw_padding", "transfer_dumping"], "others": 0}
+    blocks = power_blocks(SimpleNamespace(power=tab, power_meta=meta), lang)
+    md = "\n".join(b._repr_markdown_() for b in blocks).replace("\\", "")  # unescaped
+    assert "1999-06-02" in md and t("power.found", lang, found=0, planted=6) in md
+    assert t("power.found", lang, found=4, planted=6) in md
+    for b in ("hangups", "end_of_day_stretch", "bunching", "acw_padding",
+              "transfer_dumping"):
+        assert t(f"behaviour.{b}", lang) in md
+    assert t("power.dose.hangups", lang, dose="7%") in md
+    if lang == "zh-CN":  # no English words left in the Chinese text (numbers, units aside)
+        assert not re.findall(r"[A-Za-z]{3,}", md.replace("Behaviour", "")), md
+    assert power_blocks(SimpleNamespace(power=None, power_meta=None), lang) is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_page_one_says_what_an_empty_list_of_flags_is_worth(lang):
+    """With nobody flagged, page 1 names the planted gamers the checks found in these calls
+    (a director reads "no agent shows signs of gaming" and nothing else); with no power
+    measured, or with agents flagged, the line is not there."""
+    from types import SimpleNamespace
+
+    from analysis.report.i18n import t
+    from analysis.report.present.findings import gaming_finding
+
+    agents = pd.DataFrame({"agent_id": ["A1", "A2"], "scope": ["all", "all"],
+                           "p_value": [0.3, 0.8], "q_value": [0.9, 0.9],
+                           "flagged": [False, False], "behaviours": ["", ""],
+                           "checks": ["", ""], "first_date": ["", ""], "last_date": ["", ""],
+                           "detail": ["", ""]})
+    flags = pd.DataFrame(columns=["agent_id", "period", "check", "p_value", "flagged",
+                                  "level"])
+    tab = pd.DataFrame({"behaviour": ["hangups", "end_of_day_stretch"], "dose": [0.07, 0.4],
+                        "planted": [6, 6], "found": [5, 0], "named": [5, 0]})
+    meta = {"start": "2026-02-04", "rounds": 3, "per": 2, "not_planted": [], "others": 0}
+    g = SimpleNamespace(agents=agents, flags=flags, changepoints=pd.DataFrame(), alpha=0.05,
+                        power=tab, power_meta=meta)
+    lines = [str(x).replace("\\", "") for x in gaming_finding(g, lang)]
+    power = [x for x in lines if t("behaviour.hangups", lang) in x]
+    assert len(power) == 1
+    assert t("page1.gaming.power.item", lang, what=t("behaviour.hangups", lang), found=5,
+             planted=6) in power[0]
+    assert t("page1.gaming.power.item", lang, what=t("behaviour.end_of_day_stretch", lang),
+             found=0, planted=6) in power[0]
+    g.power_meta = None
+    assert not [x for x in gaming_finding(g, lang) if t("behaviour.hangups", lang) in str(x)]

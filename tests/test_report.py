@@ -110,8 +110,10 @@ def salt_file(shared_root) -> Path:
 def report_zh(shared_root, tiny_center, salt_file) -> Path:
     saved = os.environ.pop("CCPM_SALT", None)  # the salt file must be what is used
     try:
+        # with detection power asked for (the tiny center has too few agents to plant into:
+        # the section says so)
         return _build(shared_root, tiny_center, "report-zh", lang="zh-CN", pseudonymize=True,
-                      salt_file=salt_file)
+                      salt_file=salt_file, power_rounds=1)
     finally:
         if saved is not None:
             os.environ["CCPM_SALT"] = saved
@@ -595,7 +597,7 @@ def test_results_key_ignores_the_language_and_nothing_that_changes_a_result():
     base = results_key(*_key_basis())
     assert results_key(*_key_basis(lang="zh-CN")) == base
     assert results_key(*_key_basis(build_dir="/elsewhere")) == base
-    for change in ({"short_call_s": 15.0}, {"seed": 1}, {"period": "2024-01"},
+    for change in ({"short_call_s": 15.0}, {"seed": 1}, {"period": "2024-01"}, {"power_rounds": 1},
                    {"pseudonymize": True},
                    {"inputs": [{"kind": "calls", "sha256": "b" * 64}]},
                    {"pseudonymized": True}, {"key": "another salt's fingerprint"}):
@@ -654,3 +656,14 @@ def test_prepared_inputs_come_from_the_first_earlier_build_that_matches(tiny_cen
     prepare_inputs(tiny_center["calls"], build_dir=other, reuse=[stale])
     assert not (other / "inputs" / "planted.txt").exists()
     assert (other / "inputs" / "calls.parquet").is_file()
+
+
+@pytest.mark.slow
+def test_detection_power_section_only_where_asked_for(report_en, report_zh):
+    """ccpm report --power adds the gaming section's detection power (here the tiny center's
+    "too few agents" sentence, in Chinese); without it the section is absent."""
+    zh = _squash(_pdf_text(report_zh / "report.pdf"))
+    en = _squash(_pdf_text(report_en / "report.pdf"))
+    assert _squash(t("gaming.power", "zh-CN")) in zh
+    assert _squash(t("gaming.power.empty", "zh-CN"))[:20] in zh
+    assert _squash(t("gaming.power", "en")) not in en

@@ -56,14 +56,15 @@ class DetectionPower:
     ``table``: one row per behaviour (:data:`POWER_COLUMNS`): agents ``planted``, how many
     of them the rerun flags (``found``) and flags for that behaviour (``named``), and
     ``rate`` = found / planted. ``start``: the first day planted into. ``others``: agents
-    not planted into whose flag changed in the rerun. ``notes``: behaviours not planted
-    and why.
+    not planted into whose flag changed in a rerun (counted once per rerun). ``notes``:
+    behaviours not planted and why, in words; ``not_planted``: behaviour -> why.
     """
 
     table: pd.DataFrame
     start: str = ""
     others: int = 0
     notes: list[str] = field(default_factory=list)
+    not_planted: dict[str, str] = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
         """Plain sentences for summary.txt."""
@@ -155,18 +156,16 @@ def detection_power(calls, report, *, options: dict | None = None, per_behaviour
     options = dict(options or {})
     doses = {**DOSES, **(doses or {})}
     facts = _facts(calls)
-    notes = []
-    behaviours = []
-    for b in DOSES:
-        if b == "acw_padding" and not facts["acw"]:
-            notes.append(f"{b} (no after-call work recorded)")
-        elif b == "transfer_dumping" and not facts["xfer"]:
-            notes.append(f"{b} (the source records no transfer)")
-        else:
-            behaviours.append(b)
+    skipped = {}
+    if not facts["acw"]:
+        skipped["acw_padding"] = "no after-call work recorded"
+    if not facts["xfer"]:
+        skipped["transfer_dumping"] = "the source records no transfer"
+    behaviours = [b for b in DOSES if b not in skipped]
+    notes = [f"{b} ({why})" for b, why in skipped.items()]
     empty = pd.DataFrame(columns=POWER_COLUMNS)
     if facts["lo"] is None:
-        return DetectionPower(empty, notes=["no answered call"])
+        return DetectionPower(empty, notes=["no answered call"], not_planted=skipped)
     start = _mid(facts["lo"], facts["hi"])
     ag = report.agents
     old = ag[ag["scope"] == "all"].set_index("agent_id")["flagged"].astype(bool)
@@ -180,7 +179,8 @@ def detection_power(calls, report, *, options: dict | None = None, per_behaviour
     if per < 1 or not behaviours:
         why = "too few unflagged agents with calls in both halves of the window"
         return DetectionPower(empty, start=str(start.date()),
-                              notes=[*notes, why] if behaviours else notes)
+                              notes=[*notes, why] if behaviours else notes,
+                              not_planted=skipped)
     target = options.get("aht_target") or float(np.round(float(facts["median_handle"]), -1))
     rng = np.random.default_rng(seed)
     pool: list[str] = []
@@ -217,4 +217,4 @@ def detection_power(calls, report, *, options: dict | None = None, per_behaviour
     rows = [dict(behaviour=b, dose=doses[b], what=_what(b, doses[b]), planted=n, found=f,
                  named=k, rate=f / n) for b, (n, f, k) in tally.items()]
     return DetectionPower(pd.DataFrame(rows, columns=POWER_COLUMNS), start=str(start.date()),
-                          others=others, notes=notes)
+                          others=others, notes=notes, not_planted=skipped)

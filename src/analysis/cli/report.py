@@ -32,6 +32,10 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="auto", choices=["auto", "builtin", "quarto"],
                    help="render engine (auto: quarto when on PATH, else builtin)")
     p.add_argument("--no-deck", action="store_true", help="skip the .pptx deck")
+    p.add_argument("--power", nargs="?", const=3, default=0, type=positive(int),
+                   metavar="ROUNDS",
+                   help="the gaming section also says how many planted gamers the checks "
+                        "find in these calls (ccpm gaming --power; default 3 rounds)")
     p.add_argument("--templates", help="folder of notebook templates (default: the four shipped in analysis/report/templates/)")
 
 
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     res = build_report(
         args.calls, out=args.out, mapping=args.mapping, ratings=args.ratings, okr=args.okr,
         roster=args.roster, config=args.config, truth=args.truth, period=args.span,
-        short_call_s=args.short_call_s,
+        short_call_s=args.short_call_s, power_rounds=int(getattr(args, "power", 0) or 0),
         lang=args.lang, pseudonymize=args.pseudonymize, salt_file=args.salt_file,
         engine=args.engine, deck=not args.no_deck, notebooks_dir=args.templates,
         reuse=() if args.fresh else [*args.results_from, getattr(args, "_out", None)],

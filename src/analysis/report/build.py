@@ -129,7 +129,8 @@ def _reusable(builds: list[Path], key: str) -> Path | None:
 
 def report_parameters(*, calls, build_dir, mapping=None, ratings=None, okr=None, roster=None,
                       config=None, truth=None, period=None, lang="en", pseudonymize=False,
-                      salt_file=None, seed=None, short_call_s=None) -> dict:
+                      salt_file=None, seed=None, short_call_s=None,
+                      power_rounds: int = 0) -> dict:
     """The papermill parameters every template takes (literals; paths absolute)."""
     from ..config import DEFAULT_SEED, DEFAULT_SHORT_CALL_S
 
@@ -141,6 +142,7 @@ def report_parameters(*, calls, build_dir, mapping=None, ratings=None, okr=None,
         "pseudonymize": bool(pseudonymize), "salt_file": _abs(salt_file),
         "build_dir": _abs(build_dir), "seed": int(DEFAULT_SEED if seed is None else seed),
         "short_call_s": float(DEFAULT_SHORT_CALL_S if short_call_s is None else short_call_s),
+        "power_rounds": int(power_rounds or 0),
     }
 
 
@@ -180,6 +182,7 @@ def build_report(
     engine: str = "auto",
     seed: int | None = None,
     short_call_s: float | None = None,
+    power_rounds: int = 0,
     notebooks_dir=None,
     deck: bool = True,
     parallel: bool = True,
@@ -199,6 +202,9 @@ def build_report(
     short_call_s : float, optional
         Short-call threshold in seconds (talk time) for the panel, the gaming checks and
         the headline numbers (default :data:`analysis.config.DEFAULT_SHORT_CALL_S`).
+    power_rounds : int
+        Rounds of the gaming section's detection power (:mod:`analysis.detection`; 0: not
+        measured).
     engine : {"auto", "builtin", "quarto"}
         Render engine (:data:`analysis.report.engines.ENGINES`).
     notebooks_dir : path, optional
@@ -249,7 +255,7 @@ def build_report(
                                ratings=ratings, okr=okr, roster=roster, config=config,
                                truth=truth, period=period, lang=lang,
                                pseudonymize=pseudonymize, salt_file=salt_file, seed=seed,
-                               short_call_s=short_call_s)
+                               short_call_s=short_call_s, power_rounds=power_rounds)
     key = results_key(params, inputs.manifest, nb_dir)
     reused_from = _reusable(builds, key)
     if reused_from is not None:

@@ -103,6 +103,7 @@ class ReportInputs:
     notes: list[str] = field(default_factory=list)
     short_call_s: float = DEFAULT_SHORT_CALL_S  # the run's short-call threshold (seconds)
     build_dir: Path | None = None
+    power_rounds: int = 0  # rounds of the gaming section's detection power (0: none)
 
     @property
     def pseudonymized(self) -> bool:
@@ -416,6 +417,7 @@ def prepare_inputs(
     salt_file: str | os.PathLike | None = None,
     short_call_s: float | None = None,
     reuse: Sequence[str | os.PathLike] = (),
+    power_rounds: int = 0,
 ) -> ReportInputs:
     """Load, check, filter and (optionally) pseudonymize a report's inputs; cache them.
 
@@ -444,6 +446,9 @@ def prepare_inputs(
     reuse : sequence of paths
         Other build folders: the first whose prepared inputs were prepared from the same
         files with the same arguments is copied (whole); the others are ignored.
+    power_rounds : int
+        Rounds of detection power for the gaming section (:mod:`analysis.detection`;
+        0: none). Like ``short_call_s`` a setting of the run, not of the prepared files.
 
     Returns
     -------
@@ -484,7 +489,7 @@ def prepare_inputs(
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("key") == key:
-            return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
+            return _with_threshold(_from_dir(idir, manifest, paths), short_call_s, power_rounds)
     elif not idir.exists():
         for other in (Path(b) / "inputs" for b in reuse):
             try:
@@ -493,7 +498,7 @@ def prepare_inputs(
                 continue
             if isinstance(manifest, dict) and manifest.get("key") == key:
                 shutil.copytree(other, idir)
-                return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
+                return _with_threshold(_from_dir(idir, manifest, paths), short_call_s, power_rounds)
     idir.mkdir(parents=True, exist_ok=True)
     valid, qcounts, rows_read, notes = _load_calls(paths["calls"], paths["mapping"] or mapping)
     n_valid_all = len(valid)
@@ -579,7 +584,7 @@ def prepare_inputs(
         os.replace(tmp, manifest_path)
     finally:
         tmp.unlink(missing_ok=True)  # gone after the replace; a failed write's part
-    return _with_threshold(_from_dir(idir, manifest, paths), short_call_s)
+    return _with_threshold(_from_dir(idir, manifest, paths), short_call_s, power_rounds)
 
 
 _OKR_ID_KEYS = ("agent_id", "owner", "owner_id")
@@ -631,7 +636,9 @@ def _pseudo_okr(doc, pz):
     return doc
 
 
-def _with_threshold(inputs: ReportInputs, short_call_s: float | None) -> ReportInputs:
+def _with_threshold(inputs: ReportInputs, short_call_s: float | None,
+                    power_rounds: int = 0) -> ReportInputs:
+    inputs.power_rounds = max(int(power_rounds or 0), 0)
     if short_call_s is not None:
         s = float(short_call_s)
         if not 0 < s < 3600:

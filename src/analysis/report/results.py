@@ -386,10 +386,27 @@ def gaming(inputs: ReportInputs, build_dir):
     info = getattr(res, "info", None) or {}
     cps = res.changepoints if isinstance(res.changepoints, pd.DataFrame) else pd.DataFrame()
     agents = getattr(res, "agents", None)  # agent-level decisions, where the runner has them
+    power, power_meta = None, None
+    if getattr(inputs, "power_rounds", 0) and isinstance(agents, pd.DataFrame):
+        # how many planted gamers the checks find in these calls (analysis.detection)
+        from ..detection import detection_power
+
+        dp = detection_power(str(inputs.calls_path), res, options=info.get("options"),
+                             rounds=int(inputs.power_rounds),
+                             run_kwargs={"ratings": inputs.ratings, "okr": inputs.okr,
+                                         "roster": inputs.roster})
+        power = dp.table
+        power_meta = {"start": dp.start, "rounds": int(inputs.power_rounds),
+                      "per": int(dp.table["planted"].max() // int(inputs.power_rounds))
+                      if len(dp.table) else 0,
+                      "not_planted": sorted(dp.not_planted),
+                      "others": int(dp.others)}
     save_bundle(folder, {"flags": res.flags, "changepoints": cps,
                           "skipped": skipped if isinstance(skipped, pd.DataFrame) else None,
-                          "agents": agents if isinstance(agents, pd.DataFrame) else None},
+                          "agents": agents if isinstance(agents, pd.DataFrame) else None,
+                          "power": power},
                  {"summary_text": text_, "alpha": float(getattr(res, "alpha", DEFAULT_ALPHA)),
+                  "power_meta": power_meta,
                   "agent_fdr": getattr(res, "agent_fdr", None),
                   # stub end periods whose calls the checks counted with a neighbour
                   "period_folds": [[k, v, int(info.get("period_fold_days", {}).get(k, 0))]

@@ -277,6 +277,18 @@ def _when(first: str, last: str, lang: str) -> str:
     return ""
 
 
+def power_line(g, lang: str):
+    """Page 1's line on detection power (``ccpm report --power``): per behaviour planted,
+    how many of the planted agents the checks found; None without it."""
+    tab = getattr(g, "power", None) if g is not None else None
+    if not getattr(g, "power_meta", None) or tab is None or not len(tab):
+        return None
+    items = [tm("page1.gaming.power.item", lang, what=_behaviour(str(b), lang), found=int(f),
+                planted=int(n))
+             for b, f, n in zip(tab["behaviour"], tab["found"], tab["planted"], strict=True)]
+    return tm("page1.gaming.power", lang, items=MdRaw(_sep("pairs", lang).join(items)))
+
+
 def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
     """The main gaming finding: the flagged agents by name (pseudonyms when pseudonymized)
     with what they did and when, and the center-level steps (Markdown lines)."""
@@ -288,6 +300,9 @@ def gaming_finding(g, lang: str, truth_line: str | None = None) -> list[str]:
     out = []
     if found.empty:
         out.append(tm("page1.gaming.none", lang, alpha=alpha))
+        # what "nobody" is worth here: the planted gamers the checks found in these calls
+        if (line := power_line(g, lang)) is not None:
+            out.append(line)
     else:
         items = []
         for r in found.head(MAX_NAMED).itertuples(index=False):

@@ -15,7 +15,7 @@ from .changes import _fmt_level, _iso, _metric, significant_changepoints
 from .labels import effect_text, label_checks, skip_reason_text
 
 __all__ = ["flags_table", "checks_table", "changepoints_table", "skipped_table",
-           "truth_recovery", "flags_figure"]
+           "truth_recovery", "flags_figure", "power_blocks"]
 
 
 def _agent_q(g, f: pd.DataFrame) -> pd.Series:
@@ -134,6 +134,34 @@ def truth_recovery(g, inputs: ReportInputs, lang: str = "en") -> Markdown | None
     everyone = set(inputs.truth["agent_id"].astype(str))
     tp, fp = len(pos & flagged), len((everyone - pos) & flagged)
     return text("gaming.truth.text", lang, tp=tp, pos=len(pos), fp=fp, neg=len(everyone - pos))
+
+
+def power_blocks(g, lang: str = "en") -> list | None:
+    """Detection power on these calls (:mod:`analysis.detection`): a paragraph and a table
+    of the behaviours planted, their doses and how many planted agents the rerun flagged;
+    None when the run did not measure it (``ccpm report --power``)."""
+    meta = getattr(g, "power_meta", None)
+    tab = getattr(g, "power", None)
+    if not meta:
+        return None
+    out = []
+    if tab is None or not len(tab):
+        out.append(text("gaming.power.empty", lang))
+    else:
+        out.append(text("gaming.power.text", lang, per=meta["per"], start=meta["start"],
+                        rounds=meta["rounds"]))
+        df = pd.DataFrame({
+            "power_behaviour": [t(f"behaviour.{b}", lang) for b in tab["behaviour"]],
+            "power_dose": [t(f"power.dose.{b}", lang, dose=f"{float(d):.0%}")
+                           for b, d in zip(tab["behaviour"], tab["dose"], strict=True)],
+            "power_found": [t("power.found", lang, found=int(f), planted=int(n))
+                            for f, n in zip(tab["found"], tab["planted"], strict=True)],
+        })
+        out.append(Table(df, lang, widths={"power_dose": 2.0}))
+    if meta.get("not_planted"):
+        items = "; ".join(t(f"behaviour.{b}", lang) for b in meta["not_planted"])
+        out.append(text("gaming.power.notplanted", lang, items=items))
+    return out
 
 
 def flags_figure(g, lang: str = "en"):
