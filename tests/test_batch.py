@@ -88,6 +88,8 @@ def test_schedule_matrix_and_paths(tmp_path):
     ({"jobs": [{"name": "a", "calls": "x", "lang": "fr"}]}, "unknown report language 'fr'"),
     ({"jobs": [{"name": "a", "calls": "x", "period": "2026-13"}]}, "invalid month 13"),
     ({"jobs": [{"name": "a", "calls": "x"}, {"name": "a", "calls": "y"}]}, "repeats"),
+    ({"jobs": [{"name": "a", "calls": "x", "power": "yes"}]}, "power must be a whole number"),
+    ({"jobs": [{"name": "a", "calls": "x", "power": -1}]}, "power must be a whole number"),
     ({}, "no jobs"),
 ])
 def test_bad_schedules_name_the_problem(tmp_path, doc, match):
@@ -104,6 +106,9 @@ def test_key_changes_with_inputs_and_parameters(tmp_path):
     k1 = job_key(job)["key"]
     assert job_key(job)["key"] == k1
     assert job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(f), lang="zh-CN"))[
+        "key"] != k1
+    # detection power changes the report: a job asking for it is rebuilt
+    assert job_key(Job(name="j", out=str(tmp_path / "o"), calls=str(f), power=3))[
         "key"] != k1
     f.write_bytes(b"two")
     assert job_key(job)["key"] != k1
@@ -161,3 +166,25 @@ def test_one_failure_does_not_stop_the_others_and_rerun_skips(tmp_path, center, 
     tpl = center / "templates" / "data_quality.ipynb"
     tpl.write_text(tpl.read_text().replace("summary.title", "summary.findings"))
     assert not is_current(load_schedule(sched)[0])
+
+
+def test_a_jobs_power_reaches_the_report_builder(tmp_path, monkeypatch):
+    """``power: 2`` in a schedule is the report's ``--power 2`` (it was an unknown key)."""
+    import analysis.batch as batch
+
+    seen = {}
+
+    def builder(calls, *, out, progress, power_rounds=0, **_):
+        seen["power_rounds"] = power_rounds
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(batch, "_builder", lambda: builder)
+    path = tmp_path / "s.yml"
+    path.write_text(yaml.safe_dump({"jobs": [{"name": "a", "calls": "x.parquet",
+                                              "power": 2}]}))
+    job = load_schedule(path)[0]
+    assert job.power == 2
+    out = tmp_path / "tmp"
+    out.mkdir()
+    assert "stop here" in batch._build(job, out)
+    assert seen == {"power_rounds": 2}

@@ -88,7 +88,7 @@ _PATH_KEYS = ("calls", "mapping", "ratings", "okr", "roster", "config", "truth",
               "templates")
 #: Settings a job (or ``defaults``, or a center) may carry.
 JOB_KEYS = (*_PATH_KEYS, "period", "lang", "pseudonymize", "engine", "seed", "deck", "out",
-            "name")
+            "name", "power")
 
 
 @dataclass
@@ -112,6 +112,8 @@ class Job:
     seed: int | None = None
     deck: bool = True
     templates: str | None = None
+    #: rounds of the gaming section's detection power (``ccpm report --power``; 0: none)
+    power: int = 0
     extra: dict = field(default_factory=dict)
     #: earlier outputs of the same analysis (another language's job): their results are
     #: reused where they match (:func:`analysis.report.build_report`'s ``reuse``); set by
@@ -216,6 +218,9 @@ def _check_job(path: Path, kw: dict) -> None:
     try:
         check_lang(kw.get("lang", "en"))
         check_span(kw.get("period"))
+        power = kw.get("power", 0)
+        if isinstance(power, bool) or not isinstance(power, int) or power < 0:
+            raise ConfigError(f"power must be a whole number of rounds (0: none), got {power!r}")
     except ConfigError as exc:
         raise ConfigError(f"{path.name}: job {kw['name']!r}: {exc}") from None
 
@@ -454,7 +459,7 @@ def _build(job: Job, tmp: Path) -> str:
                    period=job.period, lang=job.lang, pseudonymize=job.pseudonymize,
                    salt_file=job.salt_file, engine=job.engine, seed=job.seed,
                    deck=job.deck, notebooks_dir=job.templates,
-                   reuse=list(job.reuse_from),
+                   power_rounds=int(job.power or 0), reuse=list(job.reuse_from),
                    progress=lambda msg: write(msg + "\n"))
     except Exception as exc:
         msg = _describe(exc)
