@@ -12,8 +12,11 @@ than on a simulator's.
 
 Doses (:data:`DOSES`, "moderate", the middle of the outside worlds' ranges): hang-ups on
 7 % of answered calls (3-15 s talk, ended by the agent, unresolved; 70 % of the customers
-call back 15 minutes later, to another agent of the queue), transfers dumped on 5 % of
-answered calls (after 20-80 s), after-call work +45 %, the last hour's talk +40 %, and
+call back 15 minutes later, to another agent of the queue), as many answered calls dumped
+by transfer (after 20-80 s) as the center transfers in all (a typical agent's transfers
+doubled: a fixed share would be a flood where nobody transfers and nothing where a third of
+the calls are; on the outside worlds a fixed 5 % was measured at 0.21 where the generator's
+doubling dumpers were found at 0.67), after-call work +45 %, the last hour's talk +40 %, and
 10 % of handled calls pushed from just above the handle-time target to just below it
 (the ``aht_target`` option, or the center's median handle time rounded to 10 s). What is
 planted is :func:`analysis.counterfactual.plant_behaviour`'s.
@@ -41,7 +44,8 @@ from .workcopy import raw_tempdir
 __all__ = ["DOSES", "DetectionPower", "detection_power"]
 
 #: behaviour -> dose planted (see the module docstring).
-DOSES = {"hangups": 0.07, "transfer_dumping": 0.05, "acw_padding": 0.45,
+#: ``transfer_dumping`` None: the center's own share of handled calls transferred.
+DOSES = {"hangups": 0.07, "transfer_dumping": None, "acw_padding": 0.45,
          "end_of_day_stretch": 0.40, "bunching": 0.10}
 #: Share of hung-up customers who call back, and after how many minutes.
 CALLBACK_SHARE, CALLBACK_MIN = 0.7, 15.0
@@ -97,8 +101,9 @@ def _facts(path) -> dict:
         cols = {r[0] for r in con.execute("DESCRIBE calls").fetchall()}
         acw = "acw_s" in cols and bool(con.execute(
             "SELECT count(*) FROM calls WHERE acw_s > 0").fetchone()[0])
-        xfer = bool(con.execute(
-            "SELECT count(*) FROM calls WHERE outcome = 'transferred'").fetchone()[0])
+        n_x, n_h = con.execute(
+            "SELECT count(*) FILTER (WHERE outcome = 'transferred'), count(*) FROM calls "
+            "WHERE outcome IN ('answered', 'transferred')").fetchone()
         lo, hi = con.execute("SELECT min(answer_ts), max(answer_ts) FROM calls "
                              "WHERE answer_ts IS NOT NULL").fetchone()
         hold = "coalesce(hold_s, 0)" if "hold_s" in cols else "0"
@@ -112,7 +117,8 @@ def _facts(path) -> dict:
             GROUP BY ALL ORDER BY agent_id""", [_mid(lo, hi)] * 2).df()
     finally:
         con.close()
-    return dict(acw=acw, xfer=xfer, lo=lo, hi=hi, median_handle=med, counts=counts)
+    return dict(acw=acw, xfer=bool(n_x), xfer_share=n_x / n_h if n_h else 0.0, lo=lo, hi=hi,
+                median_handle=med, counts=counts)
 
 
 def _mid(lo, hi) -> pd.Timestamp:
@@ -154,8 +160,10 @@ def detection_power(calls, report, *, options: dict | None = None, per_behaviour
     from .gaming import run_checks
 
     options = dict(options or {})
-    doses = {**DOSES, **(doses or {})}
     facts = _facts(calls)
+    doses = {**DOSES, **(doses or {})}
+    if doses["transfer_dumping"] is None:  # a typical agent's transfers, doubled
+        doses["transfer_dumping"] = round(min(max(facts["xfer_share"], 0.01), 0.5), 3)
     skipped = {}
     if not facts["acw"]:
         skipped["acw_padding"] = "no after-call work recorded"
