@@ -6,8 +6,8 @@ means anything: on the outside worlds (``worlds_outside.py``, not written by ccp
 whose gamers were planted by their generator, the detection rate ccpm measures by planting
 its own is set beside the recall of the generator's gamers who start mid-window (the
 scenario ccpm plants), per world kind and behaviour. The doses differ in detail (the
-generator's ranges against ccpm's fixed midpoints; its hold padders have no counterpart),
-so agreement within the noise of a few dozen agents is what to expect, not equality.
+generator's ranges against ccpm's fixed midpoints; half its hold padders hold more calls,
+ccpm's hold them longer), so agreement within the noise of a few dozen agents is what to expect, not equality.
 
 Writes ``benchmarks/results/detection_power.md``. Run:
 ``.venv/bin/python benchmarks/bench_detection_power.py [--worlds 6] [--rounds 2] [--jobs 2]``.
@@ -33,8 +33,9 @@ HAND = "<!-- written by hand below this line: bench_detection_power.py keeps it 
 KINDS = [("61 days, with ended_by", 61, True, 120), ("20 days, no ended_by", 20, False, 120),
          ("61 days, 30 agents, with ended_by", 61, True, 30)]
 #: generator behaviour -> ccpm's planted behaviour
-SAME = {"hangup": "hangups", "acw_padding": "acw_padding", "transfer_dumping": "transfer_dumping",
-        "end_of_day_stretch": "end_of_day_stretch", "bunching": "bunching"}
+SAME = {"hangup": "hangups", "acw_padding": "acw_padding", "hold_padding": "hold_padding",
+        "transfer_dumping": "transfer_dumping", "end_of_day_stretch": "end_of_day_stretch",
+        "bunching": "bunching"}
 
 
 def one(args) -> dict:

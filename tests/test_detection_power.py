@@ -24,8 +24,12 @@ def test_whole_plant_from_a_start_day_changes_only_the_planted_agents_calls_afte
     path, calls = honest
     agents = sorted(calls["agent_id"].dropna().unique())[:2]
     start = pd.Timestamp(calls["answer_ts"].min()).normalize() + pd.Timedelta(days=20)
-    out = plant_behaviour(str(path), {agents[0]: "hangups", agents[1]: "acw_padding"},
-                          out=tmp_path / "p.parquet", dose={"hangups": 0.2, "acw_padding": 0.5},
+    held = calls[calls["hold_s"] > 0]["agent_id"].value_counts()
+    third = str(held.index[~held.index.isin(agents)][0])  # an agent who puts calls on hold
+    out = plant_behaviour(str(path), {agents[0]: "hangups", agents[1]: "acw_padding",
+                                      third: "hold_padding"},
+                          out=tmp_path / "p.parquet",
+                          dose={"hangups": 0.2, "acw_padding": 0.5, "hold_padding": 0.7},
                           whole=True, start=start, callback_share=0.5, callback_min=15,
                           callbacks_to="peers")
     new = pd.read_parquet(out)
@@ -34,11 +38,15 @@ def test_whole_plant_from_a_start_day_changes_only_the_planted_agents_calls_afte
     kept = new[~new["call_id"].astype(str).str.endswith("~cb")].set_index("call_id")
     assert len(kept) == len(calls)  # every call written (whole), none dropped
     changed = [kept[c].fillna(-1) != old[c].reindex(kept.index).fillna(-1)
-               for c in ("talk_s", "acw_s")]
-    changed = changed[0] | changed[1]
+               for c in ("talk_s", "acw_s", "hold_s")]
+    changed = changed[0] | changed[1] | changed[2]
     ch = kept[changed]
-    assert set(ch["agent_id"]) == set(agents)
+    assert set(ch["agent_id"]) == {*agents, third}
+    padded = ch[ch["agent_id"] == third]
+    ratio = padded["hold_s"] / old["hold_s"].reindex(padded.index)
+    assert len(padded) and ratio.between(1.65, 1.75).all()  # only held calls, +70 %
     assert (ch["answer_ts"] >= start).all()  # nothing before the start day
+    ch = ch[ch["agent_id"].isin(agents)]
     hang = ch[ch["agent_id"] == agents[0]]
     mine = calls[(calls["agent_id"] == agents[0]) & (calls["outcome"] == "answered")
                  & (calls["answer_ts"] >= start)]
@@ -74,7 +82,7 @@ def test_detection_power_finds_planted_gamers_and_never_plants_into_flagged_agen
     dp = detection_power(str(path), rep, options=rep.info["options"], rounds=2,
                          per_behaviour=2, progress=lines.append)
     t = dp.table.set_index("behaviour")
-    assert set(t.index) == {"hangups", "transfer_dumping", "acw_padding",
+    assert set(t.index) == {"hangups", "transfer_dumping", "acw_padding", "hold_padding",
                             "end_of_day_stretch", "bunching"}
     assert (t["planted"] == 4).all() and len(lines) == 2
     # strong, mid-window behaviours in a clean center: found (power)

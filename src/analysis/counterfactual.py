@@ -28,6 +28,9 @@ acw_padding            after-call work of every call lengthened by ``dose`` (10%
 transfer_dumping       answered calls transferred after 20-80 s talk, unresolved, QA -10
 end_of_day_stretch     talk time of calls answered in the agent's last hour of the day
                        lengthened by ``dose``
+hold_padding           hold time of every call put on hold lengthened by ``dose`` (for
+                       :mod:`analysis.detection`; not in the models' gaming sensitivity,
+                       :data:`SENSITIVITY_BEHAVIOURS`)
 =====================  ================================================================
 
 Each behaviour goes to its own agents, all planted at once (a group of gamers, as on a
@@ -50,7 +53,8 @@ import pandas as pd
 from .escape import sql_quote_path
 from .workcopy import raw_tempdir
 
-__all__ = ["BEHAVIOURS", "GamingDose", "plant_behaviour", "gaming_dose"]
+__all__ = ["BEHAVIOURS", "SENSITIVITY_BEHAVIOURS", "GamingDose", "plant_behaviour",
+           "gaming_dose"]
 
 #: behaviour -> plain description of the dose.
 BEHAVIOURS = {
@@ -59,7 +63,11 @@ BEHAVIOURS = {
     "acw_padding": "after-call work padded by {dose:.0%}",
     "transfer_dumping": "{dose:.0%} of answered calls dumped by transfer",
     "end_of_day_stretch": "talk stretched by {dose:.0%} in the last hour of the day",
+    "hold_padding": "hold time padded by {dose:.0%} on calls put on hold",
 }
+#: The behaviours :func:`gaming_dose` plants by default (the models' gaming sensitivity).
+SENSITIVITY_BEHAVIOURS = ("hangups", "bunching", "acw_padding", "transfer_dumping",
+                          "end_of_day_stretch")
 PHANTOM = "~callback"
 
 
@@ -191,6 +199,7 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
             "hangups": f"{answered} AND {u} < {d['hangups']}",
             "transfer_dumping": f"{answered} AND {u} < {d['transfer_dumping']}",
             "acw_padding": handled,
+            "hold_padding": f"{handled} AND {hold} > 0",
             "end_of_day_stretch": f"{handled} AND answer_ts >= _day_last - INTERVAL 60 MINUTE",
             # never into the short-call range: such calls are left alone
             "bunching": (f"{handled} AND _handle > {t} AND _handle <= {t + 60} AND {u} < "
@@ -207,6 +216,7 @@ def plant_behaviour(calls, behaviour, agents: list[str] | None = None,
                                  "hold_s": "0", "acw_s": f"round(0.5 * {acw})",
                                  "resolved": "false", "qa_score": "greatest(qa_score - 10, 0)"},
             "acw_padding": {"acw_s": f"round({acw} * (1 + {d['acw_padding']}))"},
+            "hold_padding": {"hold_s": f"round({hold} * (1 + {d['hold_padding']}))"},
             "end_of_day_stretch": {"talk_s": f"round(talk_s * (1 + {d['end_of_day_stretch']}))"},
             "bunching": {"acw_s": f"floor({acw} * {scale})",
                          "talk_s": f"{land} - {hold} - floor({acw} * {scale})"},
@@ -356,7 +366,7 @@ def gaming_dose(comparison, calls, *, dose: float = 0.10, n_agents: int = 4,
     n_agents : int
         Agents per behaviour (a seeded sample of unflagged agents).
     behaviours : list of str, optional
-        Default: every key of :data:`BEHAVIOURS`.
+        Default: :data:`SENSITIVITY_BEHAVIOURS`.
     seed : int
 
     Returns
@@ -375,7 +385,7 @@ def gaming_dose(comparison, calls, *, dose: float = 0.10, n_agents: int = 4,
     scores = comparison.scores
     models = [m for m, r in (comparison.results or {}).items() if r.computable]
     flagged = set(map(str, comparison.flagged or []))
-    behaviours = list(behaviours or BEHAVIOURS)
+    behaviours = list(behaviours or SENSITIVITY_BEHAVIOURS)
     cand = sorted(set(scores["agent_id"].astype(str)) - flagged)
     per = min(int(n_agents), len(cand) // (2 * len(behaviours))) if behaviours else 0
     rng = np.random.default_rng(seed)

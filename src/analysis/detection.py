@@ -16,7 +16,8 @@ call back 15 minutes later, to another agent of the queue), as many answered cal
 by transfer (after 20-80 s) as the center transfers in all (a typical agent's transfers
 doubled: a fixed share would be a flood where nobody transfers and nothing where a third of
 the calls are; on the outside worlds a fixed 5 % was measured at 0.21 where the generator's
-doubling dumpers were found at 0.67), after-call work +45 %, the last hour's talk +40 %, and
+doubling dumpers were found at 0.67), after-call work +45 %, hold time +70 % on the calls
+put on hold, the last hour's talk +40 %, and
 10 % of handled calls pushed from just above the handle-time target to just below it
 (the ``aht_target`` option, or the center's median handle time rounded to 10 s). What is
 planted is :func:`analysis.counterfactual.plant_behaviour`'s.
@@ -46,6 +47,7 @@ __all__ = ["DOSES", "DetectionPower", "detection_power"]
 #: behaviour -> dose planted (see the module docstring).
 #: ``transfer_dumping`` None: the center's own share of handled calls transferred.
 DOSES = {"hangups": 0.07, "transfer_dumping": None, "acw_padding": 0.45,
+         "hold_padding": 0.7,
          "end_of_day_stretch": 0.40, "bunching": 0.10}
 #: Share of hung-up customers who call back, and after how many minutes.
 CALLBACK_SHARE, CALLBACK_MIN = 0.7, 15.0
@@ -101,6 +103,8 @@ def _facts(path) -> dict:
         cols = {r[0] for r in con.execute("DESCRIBE calls").fetchall()}
         acw = "acw_s" in cols and bool(con.execute(
             "SELECT count(*) FROM calls WHERE acw_s > 0").fetchone()[0])
+        held = "hold_s" in cols and bool(con.execute(
+            "SELECT count(*) FROM calls WHERE hold_s > 0").fetchone()[0])
         n_x, n_h = con.execute(
             "SELECT count(*) FILTER (WHERE outcome = 'transferred'), count(*) FROM calls "
             "WHERE outcome IN ('answered', 'transferred')").fetchone()
@@ -117,7 +121,7 @@ def _facts(path) -> dict:
             GROUP BY ALL ORDER BY agent_id""", [_mid(lo, hi)] * 2).df()
     finally:
         con.close()
-    return dict(acw=acw, xfer=bool(n_x), xfer_share=n_x / n_h if n_h else 0.0, lo=lo, hi=hi,
+    return dict(acw=acw, held=held, xfer=bool(n_x), xfer_share=n_x / n_h if n_h else 0.0, lo=lo, hi=hi,
                 median_handle=med, counts=counts)
 
 
@@ -167,6 +171,8 @@ def detection_power(calls, report, *, options: dict | None = None, per_behaviour
     skipped = {}
     if not facts["acw"]:
         skipped["acw_padding"] = "no after-call work recorded"
+    if not facts["held"]:
+        skipped["hold_padding"] = "no hold time recorded"
     if not facts["xfer"]:
         skipped["transfer_dumping"] = "the source records no transfer"
     behaviours = [b for b in DOSES if b not in skipped]
