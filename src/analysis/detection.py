@@ -12,22 +12,27 @@ than on a simulator's.
 
 Doses (:data:`DOSES`, "moderate", the middle of the outside worlds' ranges): hang-ups on
 7 % of answered calls (3-15 s talk, ended by the agent, unresolved; 70 % of the customers
-call back 15 minutes later, to another agent of the queue), as many answered calls dumped
-by transfer (after 20-80 s) as the center transfers in all (a typical agent's transfers
-doubled: a fixed share would be a flood where nobody transfers and nothing where a third of
-the calls are; on the outside worlds a fixed 5 % was measured at 0.21 where the generator's
-doubling dumpers were found at 0.67), after-call work +45 %, hold time +70 % on the calls
-put on hold, the last hour's talk +40 %, and
-10 % of handled calls pushed from just above the handle-time target to just below it
-(the ``aht_target`` option, or the center's median handle time rounded to 10 s). What is
-planted is :func:`analysis.counterfactual.plant_behaviour`'s.
+call back 15 minutes later, to another agent of the queue); as many answered calls dumped
+by transfer (after 20-80 s) as the center transfers in all, a typical agent's transfers
+doubled (a fixed share would be a flood where nobody transfers and nothing where a third of
+the calls are: on the outside worlds a fixed 5 % was measured at 0.21 where the generator's
+doubling dumpers were found at 0.67); after-call work +45 %; hold time +70 % on the calls
+put on hold; the last hour's talk +40 %; and 10 % of handled calls pushed from just above
+the handle-time target to just below it (the ``aht_target`` option, or the center's median
+handle time rounded to 10 s). What is planted is
+:func:`analysis.counterfactual.plant_behaviour`'s.
 
-Read with care: a rate from three agents is coarse (0, 1, 2 or 3 of 3); the planted agents
-are average agents of the center with average call counts, so a part-timer or an agent
-with an extreme honest habit is harder to find; the checks' decision across agents moves
-a little because the planted agents join it (they are usually found or not on their own
-evidence). Behaviours the data cannot carry are not planted (no wrap-up times; no transfer
-recorded anywhere in the source).
+Does the number mean anything? On the outside worlds (``benchmarks/bench_detection_power.py``,
+``benchmarks/results/detection_power.md``) the rate measured by planting follows the recall
+of that generator's own mid-window gamers: hang-ups 1.00 against 0.78 (61 days) and 0.04
+against 0.10 (20 days), hold padding 0.50 against 0.50, transfer dumping 0.58 against 0.67.
+
+Read with care: a rate from six agents is coarse (each is a sixth); the planted agents are
+average agents of the center (calls in both halves of the window, not the quietest
+quarter), so a part-timer or an agent with an extreme honest habit is harder to find; the
+checks' decision across agents moves a little because the planted agents join it (they
+are usually found or not on their own evidence). Behaviours the data cannot carry are not
+planted (no wrap-up or hold times; no transfer recorded anywhere in the source).
 """
 
 from __future__ import annotations
@@ -46,8 +51,7 @@ __all__ = ["DOSES", "DetectionPower", "detection_power"]
 
 #: behaviour -> dose planted (see the module docstring).
 #: ``transfer_dumping`` None: the center's own share of handled calls transferred.
-DOSES = {"hangups": 0.07, "transfer_dumping": None, "acw_padding": 0.45,
-         "hold_padding": 0.7,
+DOSES = {"hangups": 0.07, "transfer_dumping": None, "acw_padding": 0.45, "hold_padding": 0.7,
          "end_of_day_stretch": 0.40, "bunching": 0.10}
 #: Share of hung-up customers who call back, and after how many minutes.
 CALLBACK_SHARE, CALLBACK_MIN = 0.7, 15.0
