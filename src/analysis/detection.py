@@ -65,13 +65,15 @@ class DetectionPower:
 
     ``table``: one row per behaviour (:data:`POWER_COLUMNS`): agents ``planted``, how many
     of them the rerun flags (``found``) and flags for that behaviour (``named``), and
-    ``rate`` = found / planted. ``start``: the first day planted into. ``others``: agents
+    ``rate`` = found / planted. ``start``: the first day planted into; ``per``: agents per
+    behaviour in each round. ``others``: agents
     not planted into whose flag changed in a rerun (counted once per rerun). ``notes``:
     behaviours not planted and why, in words; ``not_planted``: behaviour -> why.
     """
 
     table: pd.DataFrame
     start: str = ""
+    per: int = 0
     others: int = 0
     notes: list[str] = field(default_factory=list)
     not_planted: dict[str, str] = field(default_factory=dict)
@@ -235,4 +237,4 @@ def detection_power(calls, report, *, options: dict | None = None, per_behaviour
     rows = [dict(behaviour=b, dose=doses[b], what=_what(b, doses[b]), planted=n, found=f,
                  named=k, rate=f / n) for b, (n, f, k) in tally.items()]
     return DetectionPower(pd.DataFrame(rows, columns=POWER_COLUMNS), start=str(start.date()),
-                          others=others, notes=notes, not_planted=skipped)
+                          per=per, others=others, notes=notes, not_planted=skipped)

@@ -397,8 +397,7 @@ def gaming(inputs: ReportInputs, build_dir):
                                          "roster": inputs.roster})
         power = dp.table
         power_meta = {"start": dp.start, "rounds": int(inputs.power_rounds),
-                      "per": int(dp.table["planted"].max() // int(inputs.power_rounds))
-                      if len(dp.table) else 0,
+                      "per": dp.per,
                       "not_planted": sorted(dp.not_planted),
                       "others": int(dp.others)}
     save_bundle(folder, {"flags": res.flags, "changepoints": cps,

@@ -12,7 +12,7 @@ from ..blocks import Markdown, Table, figure, text
 from ..i18n import t, tm
 from ..inputs import ReportInputs
 from .changes import _fmt_level, _iso, _metric, significant_changepoints
-from .labels import effect_text, label_checks, skip_reason_text
+from .labels import effect_text, label_checks, punct, skip_reason_text
 
 __all__ = ["flags_table", "checks_table", "changepoints_table", "skipped_table",
            "truth_recovery", "flags_figure", "power_blocks"]
@@ -159,7 +159,8 @@ def power_blocks(g, lang: str = "en") -> list | None:
         })
         out.append(Table(df, lang, widths={"power_dose": 2.0}))
     if meta.get("not_planted"):
-        items = "; ".join(t(f"behaviour.{b}", lang) for b in meta["not_planted"])
+        items = punct("pairs", lang).join(t(f"behaviour.{b}", lang)
+                                          for b in meta["not_planted"])
         out.append(text("gaming.power.notplanted", lang, items=items))
     return out
 
