@@ -10,7 +10,6 @@ from .._yamltext import yaml_text
 from ..config import DEFAULT_ALPHA
 from ..engines import DEFAULT_ENGINE, ENGINES
 from ..errors import ConfigError, InputError
-from ..escape import safe_csv
 from . import add_privacy_arguments, name_list, positive, pseudonymizer_from_args, shown
 
 __all__ = ["register", "run"]
@@ -187,6 +186,8 @@ def run(args) -> int:
         report = pz.obj(report)
     paths = report.to_dir(args.out)
     if power is not None:  # counts per behaviour only: no agent is named
+        from ..escape import safe_csv  # not at the top: ccpm --help must not load pandas
+
         paths["power"] = Path(args.out) / "detection_power.csv"
         safe_csv(power.table, paths["power"], index=False)
         with open(paths["summary"], "a", encoding="utf-8") as fh:
