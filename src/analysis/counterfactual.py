@@ -58,7 +58,7 @@ __all__ = ["BEHAVIOURS", "SENSITIVITY_BEHAVIOURS", "GamingDose", "plant_behaviou
 
 #: behaviour -> plain description of the dose.
 BEHAVIOURS = {
-    "hangups": "hang-up habit on {dose:.0%} of handled calls",
+    "hangups": "hang-up habit on {dose:.0%} of answered calls",
     "bunching": "handle time pushed just below the AHT target on {dose:.0%} of handled calls",
     "acw_padding": "after-call work padded by {dose:.0%}",
     "transfer_dumping": "{dose:.0%} of answered calls dumped by transfer",
