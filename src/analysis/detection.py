@@ -66,9 +66,9 @@ class DetectionPower:
     ``table``: one row per behaviour (:data:`POWER_COLUMNS`): agents ``planted``, how many
     of them the rerun flags (``found``) and flags for that behaviour (``named``), and
     ``rate`` = found / planted. ``start``: the first day planted into; ``per``: agents per
-    behaviour in each round. ``others``: agents
-    not planted into whose flag changed in a rerun (counted once per rerun). ``notes``:
-    behaviours not planted and why, in words; ``not_planted``: behaviour -> why.
+    behaviour in each round. ``others``: agents not planted into whose flag changed in a
+    rerun (counted once per rerun). ``notes``: behaviours not planted and why, in words;
+    ``not_planted``: behaviour -> why.
     """
 
     table: pd.DataFrame
@@ -107,19 +107,16 @@ def _facts(path) -> dict:
         con.execute("SET enable_progress_bar = false")
         calls_view(con, path, "calls")
         cols = {r[0] for r in con.execute("DESCRIBE calls").fetchall()}
-        acw = "acw_s" in cols and bool(con.execute(
-            "SELECT count(*) FROM calls WHERE acw_s > 0").fetchone()[0])
-        held = "hold_s" in cols and bool(con.execute(
-            "SELECT count(*) FROM calls WHERE hold_s > 0").fetchone()[0])
-        n_x, n_h = con.execute(
-            "SELECT count(*) FILTER (WHERE outcome = 'transferred'), count(*) FROM calls "
-            "WHERE outcome IN ('answered', 'transferred')").fetchone()
-        lo, hi = con.execute("SELECT min(answer_ts), max(answer_ts) FROM calls "
-                             "WHERE answer_ts IS NOT NULL").fetchone()
         hold = "coalesce(hold_s, 0)" if "hold_s" in cols else "0"
-        acw_e = "coalesce(acw_s, 0)" if "acw_s" in cols else "0"
-        med = con.execute(f"SELECT median(talk_s + {hold} + {acw_e}) FROM calls "
-                          "WHERE outcome IN ('answered', 'transferred')").fetchone()[0]
+        acw = "coalesce(acw_s, 0)" if "acw_s" in cols else "0"
+        handled = "outcome IN ('answered', 'transferred')"
+        # one scan for what the calls carry and the window
+        n_acw, n_held, n_x, n_h, lo, hi, med = con.execute(f"""SELECT
+                count(*) FILTER (WHERE {acw} > 0), count(*) FILTER (WHERE {hold} > 0),
+                count(*) FILTER (WHERE outcome = 'transferred'), count(*) FILTER (WHERE {handled}),
+                min(answer_ts), max(answer_ts),
+                median(talk_s + {hold} + {acw}) FILTER (WHERE {handled})
+            FROM calls""").fetchone()
         counts = con.execute("""SELECT CAST(agent_id AS VARCHAR) AS agent_id,
                    count(*) FILTER (WHERE answer_ts < ?) AS before,
                    count(*) FILTER (WHERE answer_ts >= ?) AS after
@@ -127,8 +124,9 @@ def _facts(path) -> dict:
             GROUP BY ALL ORDER BY agent_id""", [_mid(lo, hi)] * 2).df()
     finally:
         con.close()
-    return dict(acw=acw, held=held, xfer=bool(n_x), xfer_share=n_x / n_h if n_h else 0.0, lo=lo, hi=hi,
-                median_handle=med, counts=counts)
+    return dict(acw=bool(n_acw), held=bool(n_held), xfer=bool(n_x),
+                xfer_share=n_x / n_h if n_h else 0.0, lo=lo, hi=hi, median_handle=med,
+                counts=counts)
 
 
 def _mid(lo, hi) -> pd.Timestamp:
