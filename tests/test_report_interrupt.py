@@ -26,7 +26,9 @@ SCRIPT = textwrap.dedent('''
                                   start_new_session=True)
         execute._KERNELS.append(kernel)
         import os
-        print(f"worker {os.getpid()} kernel {kernel.pid}", flush=True)
+        # one write of one short line: the two workers share the pipe, and a print's text
+        # and its newline could go in two writes and interleave ("...9901worker ...")
+        os.write(1, f"worker {os.getpid()} kernel {kernel.pid}\\n".encode())
         time.sleep(300)
         return n
 
