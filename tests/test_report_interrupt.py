@@ -101,7 +101,8 @@ KILLED_PARENT = textwrap.dedent('''
             km = KernelManager(kernel_name="python3")
             km.start_kernel()
             kernel = km.provisioner.process.pid
-        print(f"worker {os.getpid()} kernel {kernel or 0}", flush=True)
+        # one write of one line (the workers share the pipe: see the test above)
+        os.write(1, f"worker {os.getpid()} kernel {kernel or 0}\\n".encode())
         time.sleep(300)  # a notebook still running when the report is killed
 
     if __name__ == "__main__":
